@@ -1,0 +1,3 @@
+module github.com/sqc-project/sqc
+
+go 1.26
