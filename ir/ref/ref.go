@@ -115,7 +115,7 @@ func (e *Executor) RunObserved(inputs []*ir.Tensor, observe Observer) ([]*ir.Ten
 			}
 			out[j] = ir.NewTensor(t.DType, dims...)
 		}
-		if err := kernels[n.Op](n, in, out); err != nil {
+		if err := runKernel(n, in, out); err != nil {
 			return nil, fmt.Errorf("node %s (%s): %w", n.Name, n.Op, err)
 		}
 		for j, v := range n.Outputs {
@@ -142,6 +142,17 @@ func (e *Executor) RunObserved(inputs []*ir.Tensor, observe Observer) ([]*ir.Ten
 		}
 	}
 	return res, nil
+}
+
+// runKernel calls the op's kernel, turning a panic into an error: a kernel
+// bug on one odd input must not take down a compile or an evaluation.
+func runKernel(n *ir.Node, in, out []*ir.Tensor) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in the reference kernel: %v", r)
+		}
+	}()
+	return kernels[n.Op](n, in, out)
 }
 
 func checkInput(v *ir.Value, t *ir.Tensor) error {
