@@ -300,3 +300,44 @@ func FloatsAttr(v ...float32) Attr { return Attr{Kind: AttrFloats, Floats: v} }
 
 // StringsAttr builds a strings attribute.
 func StringsAttr(v ...string) Attr { return Attr{Kind: AttrStrings, Strings: v} }
+
+// ReplaceUses makes every node input and graph output that reads old read
+// new instead, and returns how many uses it changed.
+func (g *Graph) ReplaceUses(old, new *Value) int {
+	n := 0
+	for _, node := range g.Nodes {
+		for i, v := range node.Inputs {
+			if v == old {
+				node.Inputs[i] = new
+				n++
+			}
+		}
+	}
+	for i, v := range g.Outputs {
+		if v == old {
+			g.Outputs[i] = new
+			n++
+		}
+	}
+	return n
+}
+
+// IsOutput reports whether v is one of the graph's outputs.
+func (g *Graph) IsOutput(v *Value) bool {
+	for _, o := range g.Outputs {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}
+
+// IsInput reports whether v is one of the graph's inputs.
+func (g *Graph) IsInput(v *Value) bool {
+	for _, o := range g.Inputs {
+		if o == v {
+			return true
+		}
+	}
+	return false
+}

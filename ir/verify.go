@@ -120,7 +120,8 @@ func Verify(g *Graph) error {
 }
 
 // compatible reports whether a recorded type agrees with an inferred one:
-// same dtype and rank, and equal dims wherever the inferred dim is known.
+// same dtype and rank, and equal dims wherever both the recorded and the
+// inferred dim are known or symbolic.
 func compatible(recorded, inferred Type) bool {
 	if inferred.DType != InvalidDType && recorded.DType != inferred.DType {
 		return false
@@ -132,10 +133,11 @@ func compatible(recorded, inferred Type) bool {
 		return false
 	}
 	for i, d := range inferred.Shape {
-		if d.Known() && recorded.Shape[i] != d {
-			return false
+		r := recorded.Shape[i]
+		if r == UnknownDim {
+			continue // a less refined type is not a contradiction
 		}
-		if d.Sym != "" && recorded.Shape[i] != d {
+		if (d.Known() || d.Sym != "") && r != d {
 			return false
 		}
 	}
