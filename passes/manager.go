@@ -186,16 +186,16 @@ func (rep *Report) WriteTimes(w io.Writer) error {
 		}
 		return rows[i].name < rows[j].name
 	})
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "time\tshare\truns\t pass\t statistics\t")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "      time\t share\t runs\tpass\tstatistics")
 	for _, r := range rows {
 		share := 0.0
 		if total > 0 {
 			share = 100 * float64(r.d) / float64(total)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f%%\t%d\t %s\t %s\t\n", fmtDur(r.d), share, r.runs, r.name, r.stats)
+		fmt.Fprintf(tw, "%10s\t%5.1f%%\t%5d\t%s\t%s\n", fmtDur(r.d), share, r.runs, r.name, r.stats)
 	}
-	fmt.Fprintf(tw, "%s\t100.0%%\t%d\t total\t \t\n", fmtDur(total), len(rep.Timings))
+	fmt.Fprintf(tw, "%10s\t%5.1f%%\t%5d\t%s\t\n", fmtDur(total), 100.0, len(rep.Timings), "total")
 	return tw.Flush()
 }
 

@@ -1,0 +1,79 @@
+# The project's entry points. `make test` is the test command: the README's
+# and CI's (.ci/run). Tests read third-party models from ../shared and the ONNX
+# conformance suite from Debian's libonnx-testdata, which `deps` installs.
+
+GO       ?= go
+BIN      ?= bin/sqc
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+# The whole suite must stay well inside ten minutes on two cores; this is a
+# per-package limit that turns a hang into a failure with a stack trace.
+TEST_TIMEOUT ?= 8m
+FUZZTIME ?= 30s
+
+# staticcheck is pinned and installed under bin/tools, so every machine lints
+# with the same checks; 2026.1.x (v0.8) is the first series built for Go 1.26.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := bin/tools/staticcheck-$(STATICCHECK_VERSION)
+
+# Packages with benchmarks, found rather than listed so a new one is not missed.
+BENCH_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Benchmark' .)))
+
+TESTDATA_DIR := /usr/share/libonnx-testdata
+
+.PHONY: all build test deps lint bench fuzz generate example clean
+
+all: build
+
+## build: the sqc binary, pure Go (the CUDA driver is opened at run time)
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/sqc
+
+## deps: install the ONNX conformance suite when it is absent and apt-get can
+## run (as root, or through password-less sudo); otherwise say what is missing
+deps:
+	@if [ ! -d $(TESTDATA_DIR) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update && apt-get install -y libonnx-testdata; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then \
+			sudo apt-get update && sudo apt-get install -y libonnx-testdata; \
+		else \
+			echo "make deps: $(TESTDATA_DIR) is missing and cannot be installed here;" \
+				"install Debian's libonnx-testdata, or the conformance tests skip" >&2; \
+		fi; \
+	fi
+
+## test: every package's tests
+test: deps
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+## lint: go vet, gofmt and staticcheck
+lint: $(STATICCHECK)
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path '*/testdata/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting:" >&2; echo "$$unformatted" >&2; exit 1; fi
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/bin/tools $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv bin/tools/staticcheck $@
+
+## bench: the benchmarks, tests skipped
+bench:
+	@if [ -z "$(BENCH_PKGS)" ]; then echo "make bench: no benchmarks yet"; else \
+		$(GO) test -run='^$$' -bench=. -benchmem $(BENCH_PKGS); fi
+
+## fuzz: each fuzz target for FUZZTIME (default 30s)
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./frontend/onnx
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ir/sqir
+
+## generate: regenerate generated files (protobuf types, the example model)
+generate:
+	$(GO) generate ./...
+
+## example: write examples/resnet-mini.onnx
+example:
+	$(GO) run ./examples/gen
+
+clean:
+	rm -rf bin

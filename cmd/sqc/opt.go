@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sqc-project/sqc/frontend/onnx"
+	"github.com/sqc-project/sqc/internal/atomicfile"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/sqir"
+	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/passes/all"
+)
+
+func newOptCmd() *cobra.Command {
+	var (
+		pipeline              string
+		output                string
+		verifyEach, timePass  bool
+		printBefore, printAft []string
+	)
+	cmd := &cobra.Command{
+		Use:   "opt MODEL.onnx|MODEL.sqir",
+		Short: "Run graph passes over a model and print the resulting IR",
+		Long: `opt loads a model (ONNX or the IR's textual form), runs a pipeline of passes
+over it and prints the result as .sqir text on stdout (or into -o FILE,
+written atomically). Without --passes it runs the default graph pipeline:
+every built-in pass that preserves float semantics. "sqc passes" lists them.
+
+A pipeline is a comma-separated list of pass names, each with optional
+options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := loadGraph(args[0])
+			if err != nil {
+				return err
+			}
+			specs := all.Specs(all.GraphPipeline)
+			if cmd.Flags().Changed("passes") {
+				if specs, err = passes.ParseSpec(pipeline); err != nil {
+					return err
+				}
+			}
+			p, err := passes.Build(specs)
+			if err != nil {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			m := &passes.Manager{VerifyEach: verifyEach, PrintBefore: printBefore, PrintAfter: printAft}
+			if len(printBefore)+len(printAft) > 0 {
+				m.IROut = stderr
+			}
+			rep, err := m.Run(g, p)
+			if timePass && rep != nil {
+				if werr := rep.WriteTimes(stderr); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if output != "" {
+				return atomicfile.Write(output, func(w io.Writer) error { return sqir.Print(w, g) })
+			}
+			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
+			if err := sqir.Print(w, g); err != nil {
+				return err
+			}
+			return w.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&pipeline, "passes", "", "comma-separated pipeline (default: the graph pipeline)")
+	f.StringVarP(&output, "output", "o", "", "write the IR to `FILE` instead of stdout")
+	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR before the first pass and after every pass")
+	f.BoolVar(&timePass, "time-passes", false, "print a table of the time each pass took on stderr")
+	f.StringSliceVar(&printBefore, "print-ir-before", nil, "print the IR before `PASS` (a name, or all) on stderr")
+	f.StringSliceVar(&printAft, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
+	return cmd
+}
+
+// loadGraph reads a model by its extension: ONNX through the frontend, or
+// the IR's textual form (verified).
+func loadGraph(path string) (*ir.Graph, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".sqir":
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return sqir.ParseAndVerify(path, src)
+	case ".onnx":
+		return onnx.Import(path)
+	}
+	return nil, fmt.Errorf("%s: unknown model format (want a .onnx or .sqir file)", path)
+}
+
+func newPassesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "passes",
+		Short: "List every registered pass with its doc and options",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return writePassList(cmd.OutOrStdout())
+		},
+	}
+}
+
+func writePassList(out io.Writer) error {
+	w := bufio.NewWriter(out)
+	inDefault := map[*passes.Pass]bool{}
+	for _, p := range all.GraphPipeline {
+		inDefault[p] = true
+	}
+	for _, p := range passes.All() {
+		kind := "transformation"
+		if p.Analysis {
+			kind = "analysis"
+		}
+		if inDefault[p] {
+			kind += ", in the default pipeline"
+		}
+		fmt.Fprintf(w, "%s  (%s)\n    %s\n", p.Name, kind, p.Doc)
+		if len(p.Requires) > 0 {
+			names := make([]string, len(p.Requires))
+			for i, r := range p.Requires {
+				names[i] = r.Name
+			}
+			fmt.Fprintf(w, "    requires: %s\n", strings.Join(names, ", "))
+		}
+		if len(p.Options) > 0 {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, o := range p.Options {
+				typ := o.Kind.String()
+				if len(o.Enum) > 0 {
+					typ = strings.Join(o.Enum, "|")
+				}
+				fmt.Fprintf(tw, "    %s\t%s\t(default %v)\t%s\n", o.Name, typ, formatDefault(o.Default), o.Doc)
+			}
+			tw.Flush()
+		}
+	}
+	return w.Flush()
+}
+
+func formatDefault(v any) string {
+	switch d := v.(type) {
+	case []string:
+		return "[" + strings.Join(d, ", ") + "]"
+	case string:
+		return fmt.Sprintf("%q", d)
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,367 @@
+package ref
+
+import (
+	"runtime"
+	"sync"
+)
+
+// The float32 GEMM behind Conv, ConvTranspose, Gemm and MatMul.
+//
+// It is the classic Goto/BLIS structure: C is computed in blocks of
+// kc×nc of B (packed into NR-wide column panels, kept in L2) and mc×kc of A
+// (packed into MR-tall row panels), and an MR×NR micro-kernel multiplies
+// one A panel by one B panel with its accumulators in registers. On amd64
+// with AVX2 and FMA the micro-kernel is assembly (gemm_amd64.s): Go does
+// not vectorise, and the portable Go micro-kernel below runs at a fraction
+// of the speed. Packing makes every kernel call read memory sequentially,
+// whatever the transposition and strides of the operands.
+//
+// gonum's blas32 Sgemm was the first choice and is kept as the benchmark's
+// yardstick (nn_bench_test.go): on the ResNet-34 layers this code is several
+// times faster, because gonum's float32 kernels are SSE axpy loops without
+// FMA or register blocking.
+
+// Blocking parameters. kc×NR floats of B (16–32 KiB) stay in L1 while
+// the panels of A stream past; mc×kc of A (at most 144 KiB) stays in L2.
+const (
+	sgemmKC = 256
+	sgemmMC = 144 // a multiple of every kernel's MR
+	sgemmNC = 4096
+)
+
+// sgemmMicro is a micro-kernel: fn computes, for the full mr×nr tile,
+// C[i*ldc+j] += Σ_p a[p*mr+i]·b[p*nr+j] over kc steps, reading A and B as
+// the packers lay them out.
+type sgemmMicro struct {
+	name   string
+	mr, nr int
+	fn     func(kc int, a, b, c []float32, ldc int)
+}
+
+// sgemmMaxTile bounds mr·nr over the kernels (the edge-tile scratch).
+const sgemmMaxTile = 8 * 32
+
+// sgemmGo is the portable micro-kernel, for CPUs without the vector
+// instructions of the assembly ones.
+var sgemmGo = sgemmMicro{"go", sgemmGoMR, sgemmGoNR, sgemmKernelGo}
+
+// sgemmKernel is the micro-kernel in use: the fastest one the CPU runs
+// (set by gemm_amd64.go's init).
+var sgemmKernel = sgemmGo
+
+const (
+	sgemmGoMR = 4
+	sgemmGoNR = 8
+)
+
+// sgemmKernelGo keeps a 4×8 tile in local variables the compiler can hold
+// in registers.
+func sgemmKernelGo(kc int, a, b, c []float32, ldc int) {
+	var acc [sgemmGoMR * sgemmGoNR]float32
+	for p := 0; p < kc; p++ {
+		bp := b[p*sgemmGoNR : p*sgemmGoNR+sgemmGoNR : p*sgemmGoNR+sgemmGoNR]
+		ap := a[p*sgemmGoMR : p*sgemmGoMR+sgemmGoMR : p*sgemmGoMR+sgemmGoMR]
+		for i, av := range ap {
+			row := acc[i*sgemmGoNR : i*sgemmGoNR+sgemmGoNR : i*sgemmGoNR+sgemmGoNR]
+			for j, bv := range bp {
+				row[j] += av * bv
+			}
+		}
+	}
+	for i := 0; i < sgemmGoMR; i++ {
+		cr := c[i*ldc : i*ldc+sgemmGoNR]
+		for j, v := range acc[i*sgemmGoNR : i*sgemmGoNR+sgemmGoNR] {
+			cr[j] += v
+		}
+	}
+}
+
+// sgemmMatrix is a row-major matrix view: element (i, j) is
+// data[i*ld+j], or data[j*ld+i] when trans is set (the stored matrix is
+// the transpose of the one meant).
+type sgemmMatrix struct {
+	data  []float32
+	ld    int
+	trans bool
+}
+
+// sgemm computes C = alpha·op(A)·op(B) + beta·C, where op(A) is m×k, op(B)
+// k×n and C m×n, row-major with leading dimension ldc. When parallel is
+// set the work is split over every core; callers that already run one
+// sgemm per core pass false.
+//
+// beta == 0 overwrites C without reading it (NaNs in C do not leak), as
+// BLAS does.
+func sgemm(m, n, k int, alpha float32, a, b sgemmMatrix, beta float32, c []float32, ldc int, parallel bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	switch beta {
+	case 1:
+	case 0:
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	default:
+		for i := 0; i < m; i++ {
+			for j := range c[i*ldc : i*ldc+n] {
+				c[i*ldc+j] *= beta
+			}
+		}
+	}
+	if k == 0 || alpha == 0 {
+		return
+	}
+	// Tiny products are not worth packing: a matrix-vector product, or a
+	// few hundred multiply-adds.
+	if m*n*k <= 4096 || (n == 1 && !b.trans) {
+		sgemmSmall(m, n, k, alpha, a, b, c, ldc)
+		return
+	}
+	sgemmPacked(m, n, k, alpha, a, func(dst []float32, nr, p0, kc, j0, nc int) {
+		sgemmPackB(dst, b, nr, p0, kc, j0, nc)
+	}, c, ldc, parallel)
+}
+
+// sgemmPacker packs rows [p0, p0+kc) and columns [j0, j0+nc) of a k×n
+// matrix B into nr-column panels: panel r holds
+// dst[(r*kc + p)*nr + j] = B[p0+p][j0 + r*nr + j], columns past n zero.
+// A packer may build B on the fly (a convolution's im2col matrix is read
+// straight from the image), so B need never exist in memory.
+type sgemmPacker func(dst []float32, nr, p0, kc, j0, nc int)
+
+// sgemmPacked computes C += alpha·op(A)·B for a B given by its packer, on
+// every core when parallel is set. It is sgemm's packed path.
+func sgemmPacked(m, n, k int, alpha float32, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int, parallel bool) {
+	if m == 0 || n == 0 || k == 0 || alpha == 0 {
+		return
+	}
+	kern := sgemmKernel
+	workers := 1
+	if parallel {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	nPanels := (n + kern.nr - 1) / kern.nr
+	mPanels := (m + kern.mr - 1) / kern.mr
+	// Below about a million multiply-adds, a goroutine costs more than it saves.
+	if int64(m)*int64(n)*int64(k) < 1<<20 {
+		workers = 1
+	}
+	if workers <= 1 || (nPanels < 2 && mPanels < 2) {
+		sgemmSerial(kern, m, n, k, alpha, a, packB, c, ldc)
+		return
+	}
+	// C is split over the workers in whole panels, so no worker computes a
+	// tile another also pads. Each worker packs the whole of the operand
+	// not split, so split the dimension that leaves the smaller one whole:
+	// n when op(A) (m×k) is the smaller, unless m has too few panels to go
+	// round.
+	var wg sync.WaitGroup
+	if mPanels < workers || (m <= n && nPanels >= workers) {
+		w := min(workers, nPanels)
+		for t := 0; t < w; t++ {
+			j0 := nPanels * t / w * kern.nr
+			j1 := min(n, nPanels*(t+1)/w*kern.nr)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				shifted := func(dst []float32, nr, p0, kc, jj, nc int) { packB(dst, nr, p0, kc, j0+jj, nc) }
+				sgemmSerial(kern, m, j1-j0, k, alpha, a, shifted, c[j0:], ldc)
+			}()
+		}
+	} else {
+		w := min(workers, mPanels)
+		for t := 0; t < w; t++ {
+			i0 := mPanels * t / w * kern.mr
+			i1 := min(m, mPanels*(t+1)/w*kern.mr)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sub := a
+				if a.trans {
+					sub.data = a.data[i0:]
+				} else {
+					sub.data = a.data[i0*a.ld:]
+				}
+				sgemmSerial(kern, i1-i0, n, k, alpha, sub, packB, c[i0*ldc:], ldc)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// sgemmSmall is the unpacked loop for products too small to pack.
+func sgemmSmall(m, n, k int, alpha float32, a, b sgemmMatrix, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		cr := c[i*ldc : i*ldc+n]
+		for p := 0; p < k; p++ {
+			var av float32
+			if a.trans {
+				av = a.data[p*a.ld+i]
+			} else {
+				av = a.data[i*a.ld+p]
+			}
+			av *= alpha
+			if av == 0 {
+				continue
+			}
+			if b.trans {
+				for j := range cr {
+					cr[j] += av * b.data[j*b.ld+p]
+				}
+			} else {
+				br := b.data[p*b.ld : p*b.ld+n]
+				for j, bv := range br {
+					cr[j] += av * bv
+				}
+			}
+		}
+	}
+}
+
+// sgemmBufs are one worker's packing buffers, recycled across calls.
+type sgemmBufs struct {
+	a, b []float32
+	tile [sgemmMaxTile]float32
+}
+
+var sgemmBufPool = sync.Pool{New: func() any { return new(sgemmBufs) }}
+
+// sgemmSerial is C += alpha·op(A)·op(B) on the calling goroutine with
+// micro-kernel kern.
+func sgemmSerial(kern sgemmMicro, m, n, k int, alpha float32, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int) {
+	bufs := sgemmBufPool.Get().(*sgemmBufs)
+	defer sgemmBufPool.Put(bufs)
+	mr, nr := kern.mr, kern.nr
+	// The buffers hold whole panels: the last may be padded.
+	if need := (min(sgemmMC, m) + mr - 1) / mr * mr * min(sgemmKC, k); len(bufs.a) < need {
+		bufs.a = make([]float32, need)
+	}
+	if need := (min(sgemmNC, n) + nr - 1) / nr * nr * min(sgemmKC, k); len(bufs.b) < need {
+		bufs.b = make([]float32, need)
+	}
+	for jc := 0; jc < n; jc += sgemmNC {
+		nc := min(sgemmNC, n-jc)
+		for pc := 0; pc < k; pc += sgemmKC {
+			kc := min(sgemmKC, k-pc)
+			packB(bufs.b, nr, pc, kc, jc, nc)
+			for ic := 0; ic < m; ic += sgemmMC {
+				mc := min(sgemmMC, m-ic)
+				sgemmPackA(bufs.a, a, alpha, mr, ic, mc, pc, kc)
+				for jr := 0; jr < nc; jr += nr {
+					nrr := min(nr, nc-jr)
+					bp := bufs.b[jr*kc : jr*kc+kc*nr]
+					for ir := 0; ir < mc; ir += mr {
+						mrr := min(mr, mc-ir)
+						ap := bufs.a[ir*kc : ir*kc+kc*mr]
+						off := (ic+ir)*ldc + jc + jr
+						if mrr == mr && nrr == nr {
+							kern.fn(kc, ap, bp, c[off:], ldc)
+							continue
+						}
+						// An edge tile: compute the whole padded tile
+						// into scratch, add the part that exists.
+						t := bufs.tile[:mr*nr]
+						clear(t)
+						kern.fn(kc, ap, bp, t, nr)
+						for i := 0; i < mrr; i++ {
+							cr := c[off+i*ldc : off+i*ldc+nrr]
+							for j := range cr {
+								cr[j] += t[i*nr+j]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// sgemmPackA packs rows [i0, i0+mc) and columns [p0, p0+kc) of op(A),
+// scaled by alpha, into mr-row panels: panel r holds a[(r*kc + p)*mr + i]
+// = alpha·op(A)[i0 + r*mr + i][p0 + p], rows past m zero.
+func sgemmPackA(dst []float32, a sgemmMatrix, alpha float32, mr, i0, mc, p0, kc int) {
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		panel := dst[ir*kc : ir*kc+kc*mr]
+		if !a.trans && rows == mr && (mr == 8 || mr == 6) {
+			// The common case, weights row-major: read the panel's rows
+			// side by side and write it sequentially.
+			row := (i0+ir)*a.ld + p0
+			r0 := a.data[row : row+kc]
+			r1 := a.data[row+a.ld : row+a.ld+kc]
+			r2 := a.data[row+2*a.ld : row+2*a.ld+kc]
+			r3 := a.data[row+3*a.ld : row+3*a.ld+kc]
+			r4 := a.data[row+4*a.ld : row+4*a.ld+kc]
+			r5 := a.data[row+5*a.ld : row+5*a.ld+kc]
+			if mr == 8 {
+				r6 := a.data[row+6*a.ld : row+6*a.ld+kc]
+				r7 := a.data[row+7*a.ld : row+7*a.ld+kc]
+				for p := range r0 {
+					d := panel[p*8 : p*8+8 : p*8+8]
+					d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+					d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+				}
+			} else {
+				for p := range r0 {
+					d := panel[p*6 : p*6+6 : p*6+6]
+					d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+				}
+			}
+			if alpha != 1 {
+				for i := range panel {
+					panel[i] *= alpha
+				}
+			}
+			continue
+		}
+		for i := 0; i < mr; i++ {
+			if i >= rows {
+				for p := 0; p < kc; p++ {
+					panel[p*mr+i] = 0
+				}
+				continue
+			}
+			row := i0 + ir + i
+			if a.trans {
+				for p := 0; p < kc; p++ {
+					panel[p*mr+i] = alpha * a.data[(p0+p)*a.ld+row]
+				}
+			} else {
+				src := a.data[row*a.ld+p0 : row*a.ld+p0+kc]
+				for p, v := range src {
+					panel[p*mr+i] = alpha * v
+				}
+			}
+		}
+	}
+}
+
+// sgemmPackB is the sgemmPacker of a stored matrix op(B).
+func sgemmPackB(dst []float32, b sgemmMatrix, nr, p0, kc, j0, nc int) {
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		panel := dst[jr*kc : jr*kc+kc*nr]
+		if b.trans {
+			for j := 0; j < nr; j++ {
+				if j >= cols {
+					for p := 0; p < kc; p++ {
+						panel[p*nr+j] = 0
+					}
+					continue
+				}
+				src := b.data[(j0+jr+j)*b.ld+p0 : (j0+jr+j)*b.ld+p0+kc]
+				for p, v := range src {
+					panel[p*nr+j] = v
+				}
+			}
+			continue
+		}
+		for p := 0; p < kc; p++ {
+			d := panel[p*nr : p*nr+nr]
+			src := b.data[(p0+p)*b.ld+j0+jr : (p0+p)*b.ld+j0+jr+cols]
+			copy(d, src)
+			clear(d[cols:])
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package ref
+
+// ReduceMean (opset 18: axes as an optional input).
+//
+// Float means accumulate in float64 and round once; integer means sum
+// exactly in 64 bits and divide truncating toward zero (what ONNX Runtime
+// does). The input's dims are merged into alternating runs of kept and
+// reduced dims, so the innermost loop is either a contiguous sum (reducing
+// trailing dims, as global average pooling does) or a contiguous vector
+// add into the accumulators.
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sqc-project/sqc/ir"
+)
+
+func init() {
+	register("ReduceMean", reduceMeanKernel)
+}
+
+func reduceMeanKernel(n *ir.Node, in, out []*ir.Tensor) error {
+	x, y := in[0], out[0]
+	var axes []int64
+	if len(in) > 1 && in[1] != nil {
+		axes = intsOf(in[1])
+	}
+	red, err := ir.ResolveReduceAxes(len(x.Shape), axes, n.Attrs.Int("noop_with_empty_axes", 0) != 0)
+	if err != nil {
+		return err
+	}
+	if red == nil {
+		return copyKernel(n, in, out)
+	}
+	count := 1
+	var dims []int
+	var reduced []bool
+	for i, d := range x.Shape {
+		if red[i] {
+			count *= d
+		}
+		if k := len(dims) - 1; k >= 0 && reduced[k] == red[i] {
+			dims[k] *= d
+			continue
+		}
+		dims = append(dims, d)
+		reduced = append(reduced, red[i])
+	}
+	if y.Len() == 0 {
+		return nil
+	}
+	if len(dims) == 0 { // a scalar input: nothing to merge
+		dims, reduced = []int{1}, []bool{true}
+	}
+	switch x.DType {
+	case ir.Float32, ir.Float64, ir.Float16, ir.BFloat16:
+		acc := make([]float64, y.Len())
+		switch s := x.Data.(type) {
+		case []float32:
+			reduceSum(s, acc, dims, reduced)
+		case []float64:
+			reduceSum(s, acc, dims, reduced)
+		default:
+			reduceSum(toFloat32(x), acc, dims, reduced)
+		}
+		means := make([]float64, len(acc))
+		for i, v := range acc {
+			means[i] = v / float64(count) // 0/0 is NaN: the mean of nothing
+		}
+		if count == 0 {
+			for i := range means {
+				means[i] = math.NaN()
+			}
+		}
+		encodeFloats(y, 0, means)
+		return nil
+	}
+	if count == 0 {
+		return fmt.Errorf("integer mean over an empty set of elements (input %v)", x.Shape)
+	}
+	switch s := x.Data.(type) {
+	case []int32:
+		return intMean(s, y.Int32s(), dims, reduced, int64(count))
+	case []int64:
+		return intMean(s, y.Int64s(), dims, reduced, int64(count))
+	case []uint32:
+		return uintMean(s, y.Data.([]uint32), dims, reduced, uint64(count))
+	case []uint64:
+		return uintMean(s, y.Data.([]uint64), dims, reduced, uint64(count))
+	}
+	return fmt.Errorf("no kernel for %v elements", x.DType)
+}
+
+func intMean[T int32 | int64](src, dst []T, dims []int, reduced []bool, count int64) error {
+	acc := make([]int64, len(dst))
+	reduceSum(src, acc, dims, reduced)
+	for i, v := range acc {
+		dst[i] = T(v / count)
+	}
+	return nil
+}
+
+func uintMean[T uint32 | uint64](src, dst []T, dims []int, reduced []bool, count uint64) error {
+	acc := make([]uint64, len(dst))
+	reduceSum(src, acc, dims, reduced)
+	for i, v := range acc {
+		dst[i] = T(v / count)
+	}
+	return nil
+}
+
+// reduceSum adds every element of src (of the merged dims) into the
+// accumulator of its output position; dims flagged reduced are summed over.
+func reduceSum[T number, A float64 | int64 | uint64](src []T, acc []A, dims []int, reduced []bool) {
+	k := len(dims)
+	// Output strides: kept dims are laid out contiguously, reduced ones are 0.
+	ostr := make([]int, k)
+	s := 1
+	for i := k - 1; i >= 0; i-- {
+		if !reduced[i] {
+			ostr[i] = s
+			s *= dims[i]
+		}
+	}
+	inner := dims[k-1]
+	idx := make([]int, k-1)
+	off := 0
+	for r := 0; r*inner < len(src); r++ {
+		row := src[r*inner : (r+1)*inner]
+		if reduced[k-1] {
+			var sum A
+			for _, v := range row {
+				sum += A(v)
+			}
+			acc[off] += sum
+		} else {
+			a := acc[off : off+inner]
+			for j, v := range row {
+				a[j] += A(v)
+			}
+		}
+		for d := k - 2; d >= 0; d-- {
+			idx[d]++
+			off += ostr[d]
+			if idx[d] < dims[d] {
+				break
+			}
+			off -= ostr[d] * dims[d]
+			idx[d] = 0
+		}
+	}
+}
