@@ -1,0 +1,383 @@
+package foldbn
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/passes"
+)
+
+// Pass is the batch-norm folding pass.
+var Pass = &passes.Pass{
+	Name: "fold-batchnorm",
+	Doc:  "fold inference BatchNormalization into the weights and bias of the Conv, ConvTranspose or Gemm before it",
+	Run:  run,
+}
+
+func init() { passes.Register(Pass) }
+
+// The reasons a BatchNormalization stays, as statistics.
+const (
+	whyProducer   = "not folded: input is not the output of a Conv, ConvTranspose or Gemm"
+	whyShared     = "not folded: the producer's output has other users"
+	whyGraphOut   = "not folded: the producer's output is a graph output"
+	whyParams     = "not folded: normalization parameters are not constants"
+	whyWeight     = "not folded: weight or bias is not a float constant"
+	whyChannels   = "not folded: channel counts disagree"
+	whyNonFinite  = "not folded: variance + epsilon is not positive or a factor is not finite"
+	whyGemmLayout = "not folded: Gemm's C does not broadcast per column"
+)
+
+func run(c *passes.Context) (any, error) {
+	g := c.Graph
+	f := &folder{g: g, producers: g.Producers(), users: g.Users(), names: valueNames(g)}
+	dead := map[*ir.Node]bool{}
+	for _, n := range g.Nodes {
+		if n.Op != "BatchNormalization" {
+			continue
+		}
+		why, err := f.fold(n)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			c.Count(why, 1)
+			continue
+		}
+		dead[n] = true
+		c.Count("batchnorms folded", 1)
+	}
+	if len(dead) == 0 {
+		return nil, nil
+	}
+	nodes := g.Nodes[:0]
+	for _, n := range g.Nodes {
+		if !dead[n] {
+			nodes = append(nodes, n)
+		}
+	}
+	clear(g.Nodes[len(nodes):])
+	g.Nodes = nodes
+	c.Changed()
+	return nil, nil
+}
+
+// folder holds what the pass knows about the graph while it rewrites it.
+type folder struct {
+	g         *ir.Graph
+	producers map[*ir.Value]*ir.Node
+	users     map[*ir.Value][]*ir.Node
+	names     map[string]bool
+}
+
+// valueNames collects every value name in use, so new constants get fresh ones.
+func valueNames(g *ir.Graph) map[string]bool {
+	names := map[string]bool{}
+	for _, v := range g.Inputs {
+		names[v.Name] = true
+	}
+	for _, v := range g.Constants() {
+		names[v.Name] = true
+	}
+	for _, n := range g.Nodes {
+		for _, v := range n.Outputs {
+			if v != nil {
+				names[v.Name] = true
+			}
+		}
+	}
+	for _, v := range g.Outputs {
+		names[v.Name] = true
+	}
+	return names
+}
+
+// fresh returns base, or base with a numeric suffix, unused so far, and
+// reserves it.
+func (f *folder) fresh(base string) string {
+	name := base
+	for i := 1; f.names[name]; i++ {
+		name = base + "." + strconv.Itoa(i)
+	}
+	f.names[name] = true
+	return name
+}
+
+// fold folds one BatchNormalization node into its producer. It returns the
+// reason when it can't (the graph is then untouched) and an error only for
+// a graph that is malformed.
+func (f *folder) fold(bn *ir.Node) (string, error) {
+	if len(bn.Inputs) != 5 || len(bn.Outputs) != 1 {
+		return "", fmt.Errorf("node %s (BatchNormalization): %d inputs and %d outputs, want 5 and 1", bn.Name, len(bn.Inputs), len(bn.Outputs))
+	}
+	x, y := bn.Inputs[0], bn.Outputs[0]
+	p := f.producers[x]
+	if p == nil || (p.Op != "Conv" && p.Op != "ConvTranspose" && p.Op != "Gemm") || len(p.Outputs) != 1 {
+		return whyProducer, nil
+	}
+	if len(f.users[x]) != 1 {
+		return whyShared, nil
+	}
+	if f.g.IsOutput(x) {
+		return whyGraphOut, nil
+	}
+	var params [4]*ir.Tensor // γ, β, μ, σ²
+	for i := range params {
+		v := bn.Inputs[i+1]
+		if !v.IsConst() || !v.Const.DType.IsFloat() {
+			return whyParams, nil
+		}
+		params[i] = v.Const
+	}
+	w, b := p.Input(1), p.Input(2)
+	if !floatConst(w) || (b != nil && !floatConst(b)) {
+		return whyWeight, nil
+	}
+	channels := params[0].Len()
+	for _, t := range params {
+		if len(t.Shape) != 1 || t.Len() != channels {
+			return whyChannels, nil
+		}
+	}
+	// s[k] = γ/√(σ² + ε) and t[k] = β − μ·s: y = x·s + t.
+	eps := float64(bn.Attrs.Float("epsilon", 1e-5))
+	s, t := make([]float64, channels), make([]float64, channels)
+	for k := range s {
+		v := params[3].AsFloat64(k) + eps
+		if !(v > 0) {
+			return whyNonFinite, nil
+		}
+		s[k] = params[0].AsFloat64(k) / math.Sqrt(v)
+		if math.IsInf(s[k], 0) || math.IsNaN(s[k]) {
+			return whyNonFinite, nil
+		}
+		t[k] = params[1].AsFloat64(k) - params[2].AsFloat64(k)*s[k]
+	}
+	var why string
+	switch p.Op {
+	case "Conv", "ConvTranspose":
+		why = f.foldConv(p, s, t)
+	case "Gemm":
+		why = f.foldGemm(p, s, t)
+	}
+	if why != "" {
+		return why, nil
+	}
+	// The producer's output now carries the normalized values.
+	if f.g.IsOutput(y) {
+		x.Name = y.Name
+	}
+	f.g.ReplaceUses(y, x)
+	return "", nil
+}
+
+// floatConst reports whether v is a constant of a float dtype.
+func floatConst(v *ir.Value) bool { return v.IsConst() && v.Const.DType.IsFloat() }
+
+// foldConv rescales the output channels of a Conv or ConvTranspose weight
+// and gives the node the folded bias.
+func (f *folder) foldConv(p *ir.Node, s, t []float64) string {
+	w := p.Inputs[1].Const
+	if len(w.Shape) < 3 {
+		return whyChannels
+	}
+	group := int(p.Attrs.Int("group", 1))
+	if group < 1 {
+		return whyChannels
+	}
+	// channelOf maps an element index of W to its output channel.
+	var channelOf func(i int) int
+	var m int
+	inner := ir.NumElements(w.Shape[2:])
+	switch p.Op {
+	case "Conv":
+		m = w.Shape[0]
+		per := w.Shape[1] * inner
+		channelOf = func(i int) int { return i / per }
+	case "ConvTranspose":
+		c, mg := w.Shape[0], w.Shape[1]
+		if c%group != 0 {
+			return whyChannels
+		}
+		m = mg * group
+		cg := c / group
+		channelOf = func(i int) int {
+			row := i / inner // c·mg + j
+			return (row/mg/cg)*mg + row%mg
+		}
+	}
+	if m != len(s) {
+		return whyChannels
+	}
+	var bias *ir.Tensor
+	if b := p.Input(2); b != nil {
+		bias = b.Const
+		if len(bias.Shape) != 1 || bias.Len() != m {
+			return whyChannels
+		}
+	}
+	nw := ir.NewTensor(w.DType, w.Shape...)
+	for i := range w.Len() {
+		setFloat(nw, i, w.AsFloat64(i)*s[channelOf(i)])
+	}
+	bt := w.DType
+	if bias != nil {
+		bt = bias.DType
+	}
+	nb := ir.NewTensor(bt, m)
+	for k := range m {
+		v := 0.0
+		if bias != nil {
+			v = bias.AsFloat64(k)
+		}
+		setFloat(nb, k, v*s[k]+t[k])
+	}
+	f.replaceInput(p, 1, nw, "")
+	f.replaceInput(p, 2, nb, p.Name+".bias")
+	return ""
+}
+
+// foldGemm rescales the columns of op(B) and folds the normalization into
+// C. With Y = alpha·op(A)·op(B) + beta·C, the normalized result is
+// alpha·op(A)·(op(B)·diag(s)) + (beta·C·diag(s) + t), so B's columns scale
+// by s and C becomes beta·C·s + t with beta 1.
+func (f *folder) foldGemm(p *ir.Node, s, t []float64) string {
+	w := p.Inputs[1].Const
+	if len(w.Shape) != 2 {
+		return whyChannels
+	}
+	transB := p.Attrs.Int("transB", 0) != 0
+	n := w.Shape[1]
+	if transB {
+		n = w.Shape[0]
+	}
+	if n != len(s) {
+		return whyChannels
+	}
+	nw := ir.NewTensor(w.DType, w.Shape...)
+	for i := range w.Len() {
+		col := i % w.Shape[1]
+		if transB {
+			col = i / w.Shape[1]
+		}
+		setFloat(nw, i, w.AsFloat64(i)*s[col])
+	}
+	// C's rows: C is a scalar, N, 1×N, M×1 or M×N (it broadcasts to M×N).
+	beta := float64(p.Attrs.Float("beta", 1))
+	rows, cols := 1, 1
+	var ct *ir.Tensor
+	dt := w.DType
+	if cv := p.Input(2); cv != nil {
+		ct = cv.Const
+		dt = ct.DType
+		switch len(ct.Shape) {
+		case 0:
+		case 1:
+			cols = ct.Shape[0]
+		case 2:
+			rows, cols = ct.Shape[0], ct.Shape[1]
+		default:
+			return whyGemmLayout
+		}
+		if cols != 1 && cols != n {
+			return whyGemmLayout
+		}
+	}
+	var nc *ir.Tensor
+	if rows == 1 {
+		nc = ir.NewTensor(dt, n)
+	} else {
+		nc = ir.NewTensor(dt, rows, n)
+	}
+	for r := range rows {
+		for j := range n {
+			v := 0.0
+			if ct != nil {
+				ci := r * cols
+				if cols == n {
+					ci += j
+				}
+				v = beta * ct.AsFloat64(ci)
+			}
+			setFloat(nc, r*n+j, v*s[j]+t[j])
+		}
+	}
+	f.replaceInput(p, 1, nw, "")
+	for len(p.Inputs) < 3 {
+		p.Inputs = append(p.Inputs, nil)
+	}
+	f.replaceInput(p, 2, nc, p.Name+".C")
+	delete(p.Attrs, "beta")
+	return ""
+}
+
+// replaceInput makes input i of p a new constant holding data. The new
+// value takes over the old constant's name when p was its only user (the
+// old one then disappears from the graph); otherwise, or when there was no
+// input, it gets a fresh name from base (the old name with ".bn" when base
+// is empty).
+func (f *folder) replaceInput(p *ir.Node, i int, data *ir.Tensor, base string) {
+	for len(p.Inputs) <= i {
+		p.Inputs = append(p.Inputs, nil)
+	}
+	old := p.Inputs[i]
+	nv := ir.NewConst("", data)
+	if old != nil {
+		nv.Type.Layout = old.Type.Layout
+		if old.Sparsity != nil {
+			// Scaling an output channel by a finite factor keeps its
+			// zeros, so an N:M claim still holds.
+			sp := *old.Sparsity
+			nv.Sparsity = &sp
+		}
+	}
+	uses := 0
+	if old != nil {
+		for _, u := range f.users[old] {
+			for _, in := range u.Inputs {
+				if in == old {
+					uses++
+				}
+			}
+		}
+	}
+	switch {
+	case old != nil && uses == 1 && !f.g.IsOutput(old):
+		nv.Name = old.Name
+	case old != nil && base == "":
+		nv.Name = f.fresh(old.Name + ".bn")
+	default:
+		nv.Name = f.fresh(base)
+	}
+	p.Inputs[i] = nv
+	f.users[nv] = []*ir.Node{p}
+	if old != nil {
+		// Keep the use map right for later folds that read it.
+		// (p is listed once per input slot, so drop one entry).
+		us := f.users[old]
+		for k, u := range us {
+			if u == p {
+				f.users[old] = append(us[:k:k], us[k+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// setFloat stores v, rounded, as element i of a float tensor.
+func setFloat(t *ir.Tensor, i int, v float64) {
+	switch d := t.Data.(type) {
+	case []float32:
+		d[i] = float32(v)
+	case []float64:
+		d[i] = v
+	case []uint16:
+		if t.DType == ir.BFloat16 {
+			d[i] = ir.Float32ToBFloat16(float32(v))
+		} else {
+			d[i] = ir.Float32ToHalf(float32(v))
+		}
+	}
+}
