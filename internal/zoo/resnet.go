@@ -152,7 +152,9 @@ func (m *net) bottleneck(name, x string, cin, width, stride int) string {
 	return m.node(name+".relu", "Relu", []string{y}, nil)
 }
 
-func (m *net) uniform(bound float64, shape ...int) *ir.Tensor { return m.between(-bound, bound, shape...) }
+func (m *net) uniform(bound float64, shape ...int) *ir.Tensor {
+	return m.between(-bound, bound, shape...)
+}
 
 func (m *net) between(lo, hi float64, shape ...int) *ir.Tensor {
 	t := ir.NewTensor(ir.Float32, shape...)
