@@ -25,6 +25,11 @@ func Import(path string) (*ir.Graph, error) {
 // operators of older opsets to the newest form, then runs ir.InferShapes and
 // ir.Verify. Errors start with the model's path when it was loaded from a
 // file and name the node or value at fault.
+//
+// The graph's constants share their tensors with the Model (weights are not
+// copied), so a second Lower of the same Model gives a graph whose constants
+// alias the first one's: code that changes a constant's data in place should
+// clone the tensor first.
 func (m *Model) Lower() (g *ir.Graph, err error) {
 	l := &lowerer{
 		m:      m,

@@ -490,3 +490,15 @@ func TestOptionalOutputs(t *testing.T) {
 	_, err := lowerBuilt(t, b)
 	wantErr(t, err, `node "n": output 1 "y1" is used, but the IR's Gemm has 1 output(s)`)
 }
+
+func TestGlobalPools(t *testing.T) {
+	x := onnxbuild.Seq(0, 1, 1, 2, 2, 2) // channel 0: 0..3, channel 1: 4..7
+	for op, want := range map[string][]float32{"GlobalAveragePool": {1.5, 5.5}, "GlobalMaxPool": {3, 7}} {
+		b := one(13, op, x, nil, 1, nil)
+		b.Output("y0", ir.Float32, 1, 2, 1, 1)
+		g := mustLower(t, b)
+		if got := run(t, g, x)[0].Float32s(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: got %v, want %v", op, got, want)
+		}
+	}
+}

@@ -665,7 +665,10 @@ func lowerDropout(l *lowerer, n *nodeCtx) error {
 		if !tm.IsConst() {
 			return fmt.Errorf("training_mode input %q is computed at run time; want a constant false (inference)", tm.Name)
 		}
-		if tm.Const.Len() != 1 || tm.Const.AsFloat64(0) != 0 {
+		if tm.Const.Len() != 1 {
+			return fmt.Errorf("training_mode input %q has %d elements, want a scalar", tm.Name, tm.Const.Len())
+		}
+		if tm.Const.AsFloat64(0) != 0 {
 			return fmt.Errorf("training_mode input %q is true; want an inference model (false or absent)", tm.Name)
 		}
 	}

@@ -50,6 +50,7 @@ func TestLibonnxTestdata(t *testing.T) {
 	var lines []string
 	decoded, lowered := 0, 0
 	failures := map[string]int{}
+	covered := map[string]bool{} // ops of the models that lower
 	for _, mpath := range models {
 		data, err := os.ReadFile(mpath)
 		if err != nil {
@@ -69,6 +70,9 @@ func TestLibonnxTestdata(t *testing.T) {
 				failures[reason(err)]++
 			} else {
 				lowered++
+				for _, n := range m.Nodes() {
+					covered[n.OpType] = true
+				}
 			}
 		}
 		pbs, _ := filepath.Glob(filepath.Join(filepath.Dir(mpath), "test_data_set_*", "*.pb"))
@@ -126,6 +130,15 @@ func TestLibonnxTestdata(t *testing.T) {
 	}
 	sort.Strings(reasons)
 	t.Logf("why the others do not:\n%s", strings.Join(reasons, "\n"))
+	// Every op the frontend claims must lower in some conformance model
+	// (the global pools' models declare opset 1, below MinOpset; they are
+	// tested in TestGlobalPools instead).
+	covered["GlobalAveragePool"], covered["GlobalMaxPool"] = true, true
+	for _, op := range SupportedOps() {
+		if !covered[op] {
+			t.Errorf("no conformance model using %s lowers", op)
+		}
+	}
 
 	// Compare with numpy's reading, group by group.
 	groups := map[string][]string{}

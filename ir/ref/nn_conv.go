@@ -13,7 +13,11 @@ import (
 // C/group·K1…Kk) times the im2col matrix of the image's group channels
 // (C/group·K1…Kk × O1…Ok) gives the group's output channels directly in
 // NCHW order. A 1×1, stride-1, unpadded convolution needs no im2col: the
-// input planes already are that matrix.
+// input planes already are that matrix; for other 2-d windows the GEMM
+// usually reads the windows straight from the image as it packs them
+// (nnIm2colPacker). Depthwise 2-d convolutions (one input and one output
+// channel per group) skip the GEMM: a direct loop over the taps is
+// several times faster than one-row matrix products.
 //
 // ConvTranspose is the adjoint: W_gᵀ times the input gives, for every
 // input position, the contributions to the output window it scatters
@@ -90,6 +94,20 @@ func convF32(n *ir.Node, in, out []*ir.Tensor) error {
 		if g.Kernel[i] != 1 || g.Strides[i] != 1 || g.PadBegin[i] != 0 || g.PadEnd[i] != 0 {
 			direct = false
 		}
+	}
+	if cg == 1 && mg == 1 && len(g.Kernel) == 2 {
+		// Depthwise: a GEMM of one row per channel is mostly overhead.
+		parallelFor(nb*c, max(1, 16384/max(1, outN*kN)), func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				var bias []float32
+				if bd != nil {
+					bias = bd[t%c : t%c+1]
+				}
+				nnFillRows(yd[t*outN:(t+1)*outN], 1, outN, bias)
+				nnDepthwise2D(xd[t*inN:(t+1)*inN], wd[t%c*kN:(t%c+1)*kN], g, yd[t*outN:(t+1)*outN])
+			}
+		})
+		return nil
 	}
 	// 2-d windows are read from the image as the GEMM packs them
 	// (implicit im2col), saving a pass over memory, when the output is at
@@ -207,6 +225,60 @@ func nnIm2colPacker(x []float32, g *ir.ConvGeom) sgemmPacker {
 						ky = 0
 						ch++
 					}
+				}
+			}
+		}
+	}
+}
+
+// nnDepthwise2D adds the 2-d convolution of one plane x with one window
+// w into y, tap by tap: for each tap, every output row whose input row
+// exists gets w·(a strided run of x) over the columns whose input column
+// exists.
+func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, y []float32) {
+	ih, iw := g.In[0], g.In[1]
+	oh, ow := g.Out[0], g.Out[1]
+	kh, kw := g.Kernel[0], g.Kernel[1]
+	sh, sw := g.Strides[0], g.Strides[1]
+	dh, dw := g.Dilations[0], g.Dilations[1]
+	ph, pw := g.PadBegin[0], g.PadBegin[1]
+	for kx := 0; kx < kw; kx++ {
+		// Output columns ox with 0 ≤ ox·sw − pw + kx·dw < iw.
+		off := kx*dw - pw
+		lo := 0
+		if off < 0 {
+			lo = (-off + sw - 1) / sw
+		}
+		hi := ow
+		if last := iw - 1 - off; last < 0 {
+			hi = 0
+		} else {
+			hi = min(ow, last/sw+1)
+		}
+		if lo >= hi {
+			continue
+		}
+		for ky := 0; ky < kh; ky++ {
+			wv := w[ky*kw+kx]
+			for oy := 0; oy < oh; oy++ {
+				iy := oy*sh - ph + ky*dh
+				if iy < 0 || iy >= ih {
+					continue
+				}
+				ys := y[oy*ow+lo : oy*ow+hi]
+				xrow := x[iy*iw : (iy+1)*iw]
+				if sw == 1 {
+					xs := xrow[lo+off : hi+off]
+					xs = xs[:len(ys)]
+					for i := range ys {
+						ys[i] += wv * xs[i]
+					}
+					continue
+				}
+				ix := lo*sw + off
+				for i := range ys {
+					ys[i] += wv * xrow[ix]
+					ix += sw
 				}
 			}
 		}

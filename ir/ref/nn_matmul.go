@@ -37,7 +37,7 @@ func gemmKernel(n *ir.Node, in, out []*ir.Tensor) error {
 	case ir.Uint64:
 		return gemmPlain[uint64](n, in, out)
 	}
-	return fmt.Errorf("A is %v, want a float type or i32, i64, u32, u64", in[0].DType)
+	return fmt.Errorf("input A is %v, want a float type or i32, i64, u32, u64", in[0].DType)
 }
 
 // nnGemmDims returns Gemm's m, k, n and whether A and B are transposed.
@@ -67,7 +67,7 @@ func nnBroadcastC[T any](c []T, cshape []int, y []T, m, n int) error {
 		cm, cn = cshape[0], cshape[1]
 	}
 	if (cm != 1 && cm != m) || (cn != 1 && cn != n) {
-		return fmt.Errorf("C has shape %v, which does not broadcast to %d×%d", cshape, m, n)
+		return fmt.Errorf("input C has shape %v, which does not broadcast to %d×%d", cshape, m, n)
 	}
 	for i := 0; i < m; i++ {
 		ci := 0
@@ -140,14 +140,14 @@ func gemmPlain[T nnNumber](node *ir.Node, in, out []*ir.Tensor) error {
 		for j := 0; j < n; j++ {
 			var acc T
 			for p := 0; p < k; p++ {
-				av, bv := ad[i*lda+p], bd[p*ldb+j]
+				ai, bi := i*lda+p, p*ldb+j
 				if ta {
-					av = ad[p*lda+i]
+					ai = p*lda + i
 				}
 				if tb {
-					bv = bd[j*ldb+p]
+					bi = j*ldb + p
 				}
-				acc += av * bv
+				acc += ad[ai] * bd[bi]
 			}
 			switch {
 			case c == nil && alpha == 1:
@@ -253,7 +253,7 @@ func matMulKernel(node *ir.Node, in, out []*ir.Tensor) error {
 	case ir.Uint64:
 		return matMulPlain[uint64](in, out)
 	}
-	return fmt.Errorf("A is %v, want a float type or i32, i64, u32, u64", in[0].DType)
+	return fmt.Errorf("input A is %v, want a float type or i32, i64, u32, u64", in[0].DType)
 }
 
 func matMulF32(_ *ir.Node, in, out []*ir.Tensor) error {

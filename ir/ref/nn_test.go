@@ -258,6 +258,21 @@ func TestConvPaddingHeavy(t *testing.T) {
 	}
 }
 
+// TestConvDepthwiseRandom draws depthwise 2-d convolutions (one input and
+// one output channel per group), which have their own direct kernel.
+func TestConvDepthwiseRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 10))
+	for i := 0; i < 200; i++ {
+		cc := nnRandConvCase(r, 2)
+		cc.group = 1 + r.IntN(5)
+		cc.c, cc.m = cc.group, cc.group
+		for d := 0; d < 2; d++ {
+			cc.padB[d], cc.padE[d] = r.IntN(5), r.IntN(5)
+		}
+		nnCheckConv(t, r, cc)
+	}
+}
+
 // TestConvPaths covers the kernel's special paths: 1×1 without im2col,
 // depthwise, batches run side by side, and GEMMs big enough to be packed
 // in several blocks and split over the cores.
@@ -277,6 +292,9 @@ func TestConvPaths(t *testing.T) {
 		// A layer whose GEMM has several kc blocks (K = 40·9 > 256), an
 		// m edge (70 = 11·6 + 4) and an n split.
 		{n: 1, c: 40, m: 70, group: 1, in: []int{20, 21}, kernel: one(3), strides: one(1), dilation: one(1), padB: one(1), padE: one(1), bias: true},
+		// More output channels than output positions: im2col through a
+		// buffer rather than implicit packing.
+		{n: 1, c: 8, m: 64, group: 1, in: []int{5, 5}, kernel: one(3), strides: one(1), dilation: one(1), padB: one(1), padE: one(1), bias: true},
 		// Batch 4: tasks side by side on two cores.
 		{n: 4, c: 16, m: 16, group: 1, in: []int{8, 8}, kernel: one(3), strides: one(1), dilation: one(2), padB: one(2), padE: one(2)},
 		// A 7×7/2 stem and a ResNet downsample.
@@ -595,6 +613,16 @@ func TestGemmIntegerAndF64(t *testing.T) {
 	// [1 2 3]·B = [1-2+9, 0+4+3] = [8, 7]; [4 5 6]·B = [4-5+18, 10+6] = [17, 16].
 	if fmt.Sprint(got[0].Int64s()) != "[108 207 117 216]" {
 		t.Fatalf("got %v, want [108 207 117 216]", got[0].Int64s())
+	}
+	// The same product with both operands stored transposed.
+	at := ir.FromInt64([]int64{1, 4, 2, 5, 3, 6}, 3, 2)
+	bt := ir.FromInt64([]int64{1, -1, 3, 0, 2, 1}, 2, 3)
+	got, err = nnRunNode("Gemm", ir.Attrs{"transA": {Kind: ir.AttrInt, Int: 1}, "transB": {Kind: ir.AttrInt, Int: 1}}, 1, at, bt, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got[0].Int64s()) != "[108 207 117 216]" {
+		t.Fatalf("transposed: got %v, want [108 207 117 216]", got[0].Int64s())
 	}
 	a64 := &ir.Tensor{DType: ir.Float64, Shape: []int{1, 2}, Data: []float64{1e-10, 1}}
 	b64 := &ir.Tensor{DType: ir.Float64, Shape: []int{2, 1}, Data: []float64{1, 1}}
@@ -988,5 +1016,74 @@ func TestBatchNorm(t *testing.T) {
 			want[i] = (float64(x.Float32s()[i])-float64(mean.Float32s()[ch]))/math.Sqrt(float64(variance.Float32s()[ch])+float64(float32(eps)))*float64(scale.Float32s()[ch]) + float64(bias.Float32s()[ch])
 		}
 		nnCompare(t, fmt.Sprint("batchnorm ", shape), got[0], shape, want, 1e-5)
+	}
+}
+
+// TestNNOtherFloatTypes runs each op on f16, bf16 and f64 tensors and
+// checks the result is the float32 result on the same values, rounded to
+// the storage type: the reference computes these types in float32.
+func TestNNOtherFloatTypes(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	ia := func(v ...int64) ir.Attr { return ir.Attr{Kind: ir.AttrInts, Ints: v} }
+	cases := []struct {
+		op     string
+		attrs  ir.Attrs
+		nOut   int
+		shapes [][]int
+	}{
+		{"Conv", ir.Attrs{"pads": ia(1, 1, 1, 1), "group": {Kind: ir.AttrInt, Int: 2}}, 1, [][]int{{1, 4, 5, 5}, {6, 2, 3, 3}, {6}}},
+		{"ConvTranspose", ir.Attrs{"strides": ia(2, 2)}, 1, [][]int{{1, 3, 4, 4}, {3, 2, 3, 3}, {2}}},
+		{"Gemm", ir.Attrs{"transB": {Kind: ir.AttrInt, Int: 1}, "alpha": {Kind: ir.AttrFloat, Float: 0.5}}, 1, [][]int{{3, 40}, {20, 40}, {20}}},
+		{"MatMul", nil, 1, [][]int{{2, 3, 40}, {40, 5}}},
+		{"MaxPool", ir.Attrs{"kernel_shape": ia(3, 3), "pads": ia(1, 1, 1, 1)}, 2, [][]int{{2, 3, 6, 6}}},
+		{"AveragePool", ir.Attrs{"kernel_shape": ia(2, 3), "strides": ia(2, 2)}, 1, [][]int{{1, 2, 7, 7}}},
+		{"GlobalAveragePool", nil, 1, [][]int{{2, 3, 9, 9}}},
+		{"GlobalMaxPool", nil, 1, [][]int{{2, 3, 4}}},
+		{"BatchNormalization", nil, 1, [][]int{{2, 3, 4, 4}, {3}, {3}, {3}, {3}}},
+	}
+	for _, c := range cases {
+		for _, dt := range []ir.DType{ir.Float16, ir.BFloat16, ir.Float64} {
+			var in, in32 []*ir.Tensor
+			for i, s := range c.shapes {
+				x := ir.NewTensor(dt, s...)
+				v := nnRandFloats(r, x.Len())
+				if c.op == "BatchNormalization" && i == 4 {
+					for j := range v {
+						v[j] = v[j] * v[j] // a variance
+					}
+				}
+				nnFromFloat32(v, x)
+				in = append(in, x)
+				in32 = append(in32, nnToFloat32(x))
+			}
+			got, err := nnRunNode(c.op, c.attrs, c.nOut, in...)
+			if err != nil {
+				t.Fatalf("%s %v: %v", c.op, dt, err)
+			}
+			want, err := nnRunNode(c.op, c.attrs, c.nOut, in32...)
+			if err != nil {
+				t.Fatalf("%s f32: %v", c.op, err)
+			}
+			if got[0].DType != dt {
+				t.Fatalf("%s %v: output is %v", c.op, dt, got[0].DType)
+			}
+			if dt == ir.Float64 && (c.op == "Gemm" || c.op == "MatMul") {
+				// Computed in float64, not float32.
+				want64 := make([]float64, want[0].Len())
+				for i := range want64 {
+					want64[i] = float64(want[0].Float32s()[i])
+				}
+				nnCheckClose(t, c.op+" f64", nnToFloat32(got[0]).Float32s(), want64, 1e-5)
+				continue
+			}
+			rounded := ir.NewTensor(dt, want[0].Shape...)
+			nnFromFloat32(want[0].Float32s(), rounded)
+			if fmt.Sprint(got[0].Shape, got[0].Data) != fmt.Sprint(rounded.Shape, rounded.Data) {
+				t.Fatalf("%s %v: got %v, want %v", c.op, dt, got[0].Data, rounded.Data)
+			}
+			if c.nOut > 1 && fmt.Sprint(got[1].Data) != fmt.Sprint(want[1].Data) {
+				t.Fatalf("%s %v: indices %v, want %v", c.op, dt, got[1].Data, want[1].Data)
+			}
+		}
 	}
 }

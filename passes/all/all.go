@@ -7,6 +7,10 @@ import (
 	"github.com/sqc-project/sqc/passes"
 	"github.com/sqc-project/sqc/passes/constfold"
 	"github.com/sqc-project/sqc/passes/dce"
+	"github.com/sqc-project/sqc/passes/foldbn"
+	"github.com/sqc-project/sqc/passes/fuse"
+	"github.com/sqc-project/sqc/passes/layout"
+	"github.com/sqc-project/sqc/passes/padchannels"
 	"github.com/sqc-project/sqc/passes/shapeinfer"
 	"github.com/sqc-project/sqc/passes/simplify"
 )
@@ -18,6 +22,12 @@ var GraphPipeline = []*passes.Pass{
 	simplify.Pass,   // Identity/Dropout out of the way, so patterns below see producers directly
 	constfold.Pass,  // folds Shape chains once shapes are static; needs shapes
 	dce.Pass,        // folding leaves constant-producing nodes and dead branches behind
+	foldbn.Pass,     // BN parameters are constants by now (folded above); needs conv → BN adjacent (no Identity between)
+	fuse.Pass,       // after foldbn, so conv → BN → Relu is conv → Relu; after dce, whose dead readers would break single-use checks
+
+	// The physical form the INT8 backend wants; neither changes what the graph computes.
+	padchannels.Pass, // after fuse, so FusedConv is padded as a whole; before assign-layout, which keeps its channel Pad/Slice NHWC
+	layout.Pass,      // last: every pass above rewrites nodes and would have to carry layouts; Relayouts would hide patterns from it
 }
 
 // Specs returns a pipeline as specs with default options, for passes.Build.

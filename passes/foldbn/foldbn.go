@@ -187,26 +187,25 @@ func (f *folder) foldConv(p *ir.Node, s, t []float64) string {
 	if group < 1 {
 		return whyChannels
 	}
-	// channelOf maps an element index of W to its output channel.
-	var channelOf func(i int) int
-	var m int
-	inner := ir.NumElements(w.Shape[2:])
+	// W is rows of inner elements, each row belonging to one output
+	// channel: channelOf maps a row to it.
+	var channelOf func(row int) int
+	var m, inner int
+	spatial := ir.NumElements(w.Shape[2:])
 	switch p.Op {
 	case "Conv":
-		m = w.Shape[0]
-		per := w.Shape[1] * inner
-		channelOf = func(i int) int { return i / per }
+		m, inner = w.Shape[0], w.Shape[1]*spatial
+		channelOf = func(row int) int { return row }
 	case "ConvTranspose":
 		c, mg := w.Shape[0], w.Shape[1]
 		if c%group != 0 {
 			return whyChannels
 		}
-		m = mg * group
+		m, inner = mg*group, spatial
 		cg := c / group
-		channelOf = func(i int) int {
-			row := i / inner // c·mg + j
-			return (row/mg/cg)*mg + row%mg
-		}
+		// Row c·mg + j holds input channel c's weights for output
+		// channel j of c's group.
+		channelOf = func(row int) int { return (row/mg/cg)*mg + row%mg }
 	}
 	if m != len(s) {
 		return whyChannels
@@ -218,10 +217,7 @@ func (f *folder) foldConv(p *ir.Node, s, t []float64) string {
 			return whyChannels
 		}
 	}
-	nw := ir.NewTensor(w.DType, w.Shape...)
-	for i := range w.Len() {
-		setFloat(nw, i, w.AsFloat64(i)*s[channelOf(i)])
-	}
+	nw := scaleRows(w, inner, channelOf, s)
 	bt := w.DType
 	if bias != nil {
 		bt = bias.DType
@@ -256,13 +252,15 @@ func (f *folder) foldGemm(p *ir.Node, s, t []float64) string {
 	if n != len(s) {
 		return whyChannels
 	}
-	nw := ir.NewTensor(w.DType, w.Shape...)
-	for i := range w.Len() {
-		col := i % w.Shape[1]
-		if transB {
-			col = i / w.Shape[1]
+	var nw *ir.Tensor
+	if transB {
+		// Rows of B are the output columns.
+		nw = scaleRows(w, w.Shape[1], func(row int) int { return row }, s)
+	} else {
+		nw = ir.NewTensor(w.DType, w.Shape...)
+		for i := range w.Len() {
+			setFloat(nw, i, w.AsFloat64(i)*s[i%n])
 		}
-		setFloat(nw, i, w.AsFloat64(i)*s[col])
 	}
 	// C's rows: C is a scalar, N, 1×N, M×1 or M×N (it broadcasts to M×N).
 	beta := float64(p.Attrs.Float("beta", 1))
@@ -315,9 +313,8 @@ func (f *folder) foldGemm(p *ir.Node, s, t []float64) string {
 
 // replaceInput makes input i of p a new constant holding data. The new
 // value takes over the old constant's name when p was its only user (the
-// old one then disappears from the graph); otherwise, or when there was no
-// input, it gets a fresh name from base (the old name with ".bn" when base
-// is empty).
+// old one then disappears from the graph); otherwise it gets a fresh name,
+// the old one with ".bn", or base when there was no input.
 func (f *folder) replaceInput(p *ir.Node, i int, data *ir.Tensor, base string) {
 	for len(p.Inputs) <= i {
 		p.Inputs = append(p.Inputs, nil)
@@ -346,7 +343,7 @@ func (f *folder) replaceInput(p *ir.Node, i int, data *ir.Tensor, base string) {
 	switch {
 	case old != nil && uses == 1 && !f.g.IsOutput(old):
 		nv.Name = old.Name
-	case old != nil && base == "":
+	case old != nil:
 		nv.Name = f.fresh(old.Name + ".bn")
 	default:
 		nv.Name = f.fresh(base)
@@ -364,6 +361,35 @@ func (f *folder) replaceInput(p *ir.Node, i int, data *ir.Tensor, base string) {
 			}
 		}
 	}
+}
+
+// scaleRows returns a copy of w, seen as rows of inner elements, with row
+// r multiplied by s[channelOf(r)] (in float64, rounded once). Float32, the
+// common case, has its own loop: ResNet-50's 25 million weights fold in
+// a few tens of milliseconds instead of half a second.
+func scaleRows(w *ir.Tensor, inner int, channelOf func(row int) int, s []float64) *ir.Tensor {
+	nw := ir.NewTensor(w.DType, w.Shape...)
+	rows := 0
+	if inner > 0 {
+		rows = w.Len() / inner
+	}
+	if src, ok := w.Data.([]float32); ok {
+		dst := nw.Float32s()
+		for r := range rows {
+			f := s[channelOf(r)]
+			for i, v := range src[r*inner : (r+1)*inner] {
+				dst[r*inner+i] = float32(float64(v) * f)
+			}
+		}
+		return nw
+	}
+	for r := range rows {
+		f := s[channelOf(r)]
+		for i := r * inner; i < (r+1)*inner; i++ {
+			setFloat(nw, i, w.AsFloat64(i)*f)
+		}
+	}
+	return nw
 }
 
 // setFloat stores v, rounded, as element i of a float tensor.
