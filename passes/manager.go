@@ -62,7 +62,7 @@ func (m *Manager) Run(g *ir.Graph, p *Pipeline) (*Report, error) {
 		if m.matches(m.PrintBefore, s.Pass.Name) {
 			r.print(fmt.Sprintf("IR before %s (step %d)", s.Pass.Name, i+1))
 		}
-		c := &Context{Graph: g, Pass: s.Pass, Options: s.Options, m: r}
+		c := &Context{Graph: g, Pass: s.Pass, Options: s.Options, overrides: s.Overrides, m: r}
 		start := time.Now()
 		_, err := s.Pass.Run(c)
 		r.report.Timings = append(r.report.Timings, Timing{Pass: s.Pass.Name, Duration: time.Since(start)})

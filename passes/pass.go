@@ -55,6 +55,10 @@ const (
 	Float
 	String
 	Strings
+	// RatioKind options hold a Ratio (2:4).
+	RatioKind
+	// SelectorKind options hold a Selector of nodes.
+	SelectorKind
 )
 
 func (k OptionKind) String() string {
@@ -69,6 +73,10 @@ func (k OptionKind) String() string {
 		return "string"
 	case Strings:
 		return "list of strings"
+	case RatioKind:
+		return "ratio"
+	case SelectorKind:
+		return "selector"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -79,7 +87,7 @@ type Option struct {
 	Doc  string
 	Kind OptionKind
 	// Default is the value when the pipeline does not set one: bool, int64,
-	// float64, string or []string according to Kind.
+	// float64, string, []string, Ratio or Selector according to Kind.
 	Default any
 	// Min and Max bound Int and Float options when Max > Min.
 	Min, Max float64
@@ -166,9 +174,10 @@ type Context struct {
 	Pass    *Pass
 	Options Options
 
-	m       *run
-	changed bool
-	stats   map[string]int
+	m         *run
+	overrides []Override
+	changed   bool
+	stats     map[string]int
 }
 
 // ResultOf returns the result of an analysis the pass Requires, running it

@@ -8,10 +8,12 @@ import (
 	"strings"
 )
 
-// Step is one pass of a pipeline with its option values (defaults applied).
+// Step is one pass of a pipeline with its option values (defaults applied)
+// and per-layer overrides.
 type Step struct {
-	Pass    *Pass
-	Options Options
+	Pass      *Pass
+	Options   Options
+	Overrides []Override
 }
 
 // Pipeline is an ordered list of steps that Validate has accepted.
@@ -21,9 +23,18 @@ type Pipeline struct {
 
 // StepSpec names a pass and the option values a user wrote for it, as text
 // (from a command line) or as typed values (from a recipe): bool, int64,
-// float64, string, []string.
+// float64, string, []string, Ratio, Selector.
 type StepSpec struct {
 	Name    string
+	Options map[string]any
+	// Overrides are per-layer option values: each applies to the nodes its
+	// selector matches.
+	Overrides []OverrideSpec
+}
+
+// OverrideSpec is an Override as written, before its values are checked.
+type OverrideSpec struct {
+	Select  Selector
 	Options map[string]any
 }
 
@@ -89,7 +100,16 @@ func Build(specs []StepSpec) (*Pipeline, error) {
 			errs = append(errs, err)
 			continue
 		}
-		p.Steps = append(p.Steps, Step{Pass: pass, Options: opts})
+		step := Step{Pass: pass, Options: opts}
+		for _, o := range s.Overrides {
+			vals, err := checkOptions(pass, o.Options)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("override for %s: %w", o.Select, err))
+				continue
+			}
+			step.Overrides = append(step.Overrides, Override{Select: o.Select, Options: vals})
+		}
+		p.Steps = append(p.Steps, step)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -164,6 +184,16 @@ func resolveOptions(p *Pass, given map[string]any) (Options, error) {
 	for _, o := range p.Options {
 		opts[o.Name] = o.Default
 	}
+	vals, err := checkOptions(p, given)
+	for k, v := range vals {
+		opts[k] = v
+	}
+	return opts, err
+}
+
+// checkOptions checks and converts the given values only (no defaults).
+func checkOptions(p *Pass, given map[string]any) (Options, error) {
+	opts := Options{}
 	var errs []error
 	for name, v := range given {
 		var decl *Option
@@ -232,6 +262,14 @@ func convert(o Option, v any) (any, error) {
 			}
 			return strings.Split(s, "|"), nil
 		}
+	case RatioKind:
+		if isText {
+			return ParseRatio(s)
+		}
+	case SelectorKind:
+		if isText {
+			return ParseSelector(s)
+		}
 	}
 	return v, nil
 }
@@ -275,6 +313,16 @@ func checkValue(o Option, v any) error {
 		if _, ok := v.([]string); !ok {
 			return fmt.Errorf("got %v, want a list of strings", describe(v))
 		}
+	case RatioKind:
+		r, ok := v.(Ratio)
+		if !ok {
+			return fmt.Errorf("got %v, want a ratio such as 2:4", describe(v))
+		}
+		return r.check()
+	case SelectorKind:
+		if _, ok := v.(Selector); !ok {
+			return fmt.Errorf("got %v, want a layer selector", describe(v))
+		}
 	default:
 		return fmt.Errorf("unknown option kind %v", o.Kind)
 	}
@@ -295,6 +343,10 @@ func describe(v any) string {
 		return fmt.Sprintf("string %q", v)
 	case []string:
 		return fmt.Sprintf("list %q", v)
+	case Ratio:
+		return fmt.Sprintf("ratio %v", v)
+	case Selector:
+		return fmt.Sprintf("selector %v", v)
 	}
 	return fmt.Sprintf("%T", v)
 }

@@ -255,9 +255,12 @@ func (f *fuser) absorb(p *pattern, next *ir.Node) (absorbed, final bool) {
 			if !v.IsConst() || v.Const.Len() != 1 || !v.Const.DType.IsFloat() {
 				return false, false
 			}
-			*b = float32(v.Const.AsFloat64(0))
-			if *b != *b {
-				return false, false // a NaN bound: leave it to Clip
+			x := v.Const.AsFloat64(0)
+			*b = float32(x)
+			if float64(*b) != x {
+				// A NaN bound, or an f64 bound the float32 attribute
+				// can't hold exactly: leave it to Clip.
+				return false, false
 			}
 		}
 		if lo == 0 && math.IsInf(float64(hi), 1) {

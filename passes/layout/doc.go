@@ -32,8 +32,8 @@
 //     PRelu when every operand of rank below 4 is a scalar or a per-channel
 //     vector (a 4-D constant operand is converted at compile time), Softmax
 //     and LogSoftmax over the channel axis, QuantizeLinear and
-//     DequantizeLinear per tensor or per channel (axis 1), Concat along the
-//     channel axis, a constant-mode Pad that pads only the channel axis and
+//     DequantizeLinear per tensor or per channel (axis 1), Concat and Split
+//     along the channel axis, a constant-mode Pad that pads only the channel axis and
 //     a Slice of the channel axis alone with step 1 (the two ops the
 //     pad-channels pass inserts);
 //   - ops that read only the logical shape (Shape) or that are themselves

@@ -102,13 +102,15 @@ func run(c *passes.Context) (any, error) {
 	if !sameAs(g, before) {
 		c.Changed()
 	}
-	c.Count("relayouts inserted", s.relayouts)
-	c.Count("activations "+string(s.act), marked)
-	if s.weight != "" {
-		c.Count("weights "+string(s.weight), weights)
-	}
-	if declared > 0 {
-		c.Count("graph inputs declared "+string(s.act), declared)
+	for stat, n := range map[string]int{
+		"relayouts inserted":                     s.relayouts,
+		"activations " + string(s.act):           marked,
+		"weights " + string(s.weight):            weights, // 0 when the weight layout is kept
+		"graph inputs declared " + string(s.act): declared,
+	} {
+		if n > 0 {
+			c.Count(stat, n)
+		}
 	}
 	return nil, nil
 }
@@ -233,6 +235,13 @@ func classify(n *ir.Node) role {
 			r.acts = append(r.acts, i)
 		}
 		r.kind = agnostic
+		return r
+	case "Split":
+		// Split along the channels is Concat's inverse: each output is a
+		// run of channels, contiguous within every NHWC pixel.
+		if a, err := ir.NormAxis(n.Attrs.Int("axis", 0), 4); rank4(in(0)) && err == nil && a == 1 {
+			return unary(n, r)
+		}
 		return r
 	case "Pad":
 		if channelOnlyPad(n) {
