@@ -174,6 +174,14 @@ func same(a, b ir.Layout, rank int) bool {
 
 func rank4(v *ir.Value) bool { return v != nil && v.Type.Shape.Rank() == 4 }
 
+// firstOut is a node's first output, or nil when it has none.
+func firstOut(n *ir.Node) *ir.Value {
+	if len(n.Outputs) == 0 {
+		return nil
+	}
+	return n.Outputs[0]
+}
+
 // classify says how node n reads its operands.
 func classify(n *ir.Node) role {
 	r := role{kind: other, weight: -1}
@@ -431,7 +439,7 @@ func (s *state) findWeightChains() {
 	for _, n := range g.Nodes {
 		if (n.Op == "QuantizeLinear" || n.Op == "DequantizeLinear") && quantAxisOK(n, 0) {
 			if x := n.Inputs[0]; x.IsConst() || weightLike[x] {
-				weightLike[n.Outputs[0]] = true
+				weightLike[firstOut(n)] = true
 			}
 		}
 	}
@@ -439,8 +447,8 @@ func (s *state) findWeightChains() {
 	// Walking backwards, every reader of a value is decided before it.
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		n := g.Nodes[i]
-		out := n.Outputs[0]
-		if !weightLike[out] || g.IsOutput(out) || len(users[out]) == 0 {
+		out := firstOut(n)
+		if out == nil || !weightLike[out] || g.IsOutput(out) || len(users[out]) == 0 {
 			continue
 		}
 		ok := true
@@ -451,7 +459,7 @@ func (s *state) findWeightChains() {
 					continue
 				}
 				isWeight := r.kind == anchor && j == r.weight
-				feedsChain := (u.Op == "QuantizeLinear" || u.Op == "DequantizeLinear") && j == 0 && s.weightChain[u.Outputs[0]]
+				feedsChain := (u.Op == "QuantizeLinear" || u.Op == "DequantizeLinear") && j == 0 && s.weightChain[firstOut(u)]
 				ok = ok && (isWeight || feedsChain)
 			}
 		}
@@ -568,7 +576,7 @@ func (s *state) plan() map[*ir.Node]ir.Layout {
 	for i := len(nodes) - 1; i >= 0; i-- {
 		n := nodes[i]
 		r := roles[n]
-		if r.kind != agnostic || modes[n] == s.act || s.weightChain[n.Outputs[0]] {
+		if r.kind != agnostic || modes[n] == s.act || s.weightChain[firstOut(n)] {
 			continue
 		}
 		ok, read := true, false
@@ -615,7 +623,7 @@ func (s *state) outputLayout(n *ir.Node, r role, mode ir.Layout, v *ir.Value) ir
 	switch {
 	case r.kind == relayout:
 		return ir.Layout(n.Attrs.String("to", ""))
-	case s.weightChain[n.Outputs[0]]:
+	case s.weightChain[firstOut(n)]:
 		return s.weight
 	case mode != "" && rank4(v):
 		return mode
@@ -636,7 +644,7 @@ func (s *state) assign() (marked, weights int) {
 		for _, i := range r.acts {
 			isAct[i] = true
 		}
-		wmode := s.weightChain[n.Outputs[0]]
+		wmode := s.weightChain[firstOut(n)]
 		for i, v := range n.Inputs {
 			if v == nil {
 				continue
