@@ -87,6 +87,14 @@ func (e *equaler) node(a, b *Node) error {
 			return fmt.Errorf("%q (%s): attribute %q is %s vs %s", a.Name, a.Op, k, attrString(av), attrString(bv))
 		}
 	}
+	if len(a.Notes) != len(b.Notes) {
+		return fmt.Errorf("%q (%s): %d notes vs %d", a.Name, a.Op, len(a.Notes), len(b.Notes))
+	}
+	for k, av := range a.Notes {
+		if bv, ok := b.Notes[k]; !ok || av != bv {
+			return fmt.Errorf("%q (%s): note %q is %q vs %q", a.Name, a.Op, k, av, bv)
+		}
+	}
 	if len(a.Inputs) != len(b.Inputs) {
 		return fmt.Errorf("%q (%s): %d inputs vs %d", a.Name, a.Op, len(a.Inputs), len(b.Inputs))
 	}

@@ -82,6 +82,18 @@ type Node struct {
 	Inputs  []*Value
 	Outputs []*Value
 	Attrs   Attrs
+	// Notes are remarks passes leave for people and reports, not semantics:
+	// why a layer stayed dense, what a pass padded. Keys are short words
+	// ("sparsity", "padded"); the verifier ignores them.
+	Notes map[string]string
+}
+
+// Note sets a note on the node.
+func (n *Node) Note(key, text string) {
+	if n.Notes == nil {
+		n.Notes = map[string]string{}
+	}
+	n.Notes[key] = text
 }
 
 // Input returns input i, or nil when it is absent.

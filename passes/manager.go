@@ -64,10 +64,16 @@ func (m *Manager) Run(g *ir.Graph, p *Pipeline) (*Report, error) {
 		}
 		c := &Context{Graph: g, Pass: s.Pass, Options: s.Options, overrides: s.Overrides, m: r}
 		start := time.Now()
-		_, err := s.Pass.Run(c)
+		res, err := s.Pass.Run(c)
 		r.report.Timings = append(r.report.Timings, Timing{Pass: s.Pass.Name, Duration: time.Since(start)})
 		if err != nil {
 			return r.report, fmt.Errorf("pass %s: %w", s.Pass.Name, err)
+		}
+		if s.Pass.Analysis && !c.changed {
+			// An analysis placed in the pipeline runs with the options the
+			// pipeline gives it; later passes that require it read this
+			// result rather than one computed with defaults.
+			r.cache[s.Pass] = res
 		}
 		if c.changed {
 			if s.Pass.Analysis {

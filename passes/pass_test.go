@@ -191,3 +191,34 @@ func TestUndeclaredAnalysis(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+var (
+	configured = &Pass{Name: "configured-analysis", Doc: "returns its option", Analysis: true,
+		Options: []Option{{Name: "v", Doc: "the value", Kind: Int, Default: int64(1)}},
+		Run:     func(c *Context) (any, error) { return c.Options.Int("v"), nil }}
+	reader = &Pass{Name: "reads-configured", Doc: "records the analysis result", Requires: []*Pass{configured},
+		Run: func(c *Context) (any, error) {
+			v, err := c.ResultOf(configured)
+			readValue = v
+			return nil, err
+		}}
+	readValue any
+)
+
+func init() { Register(configured); Register(reader) }
+
+// An analysis placed in the pipeline with options is the one later passes read.
+func TestAnalysisStepResultIsUsed(t *testing.T) {
+	if _, err := (&Manager{}).Run(chain(), mustBuild(t, "configured-analysis{v=7},reads-configured")); err != nil {
+		t.Fatal(err)
+	}
+	if readValue != int64(7) {
+		t.Errorf("reader saw %v, want the step's 7", readValue)
+	}
+	if _, err := (&Manager{}).Run(chain(), mustBuild(t, "reads-configured")); err != nil {
+		t.Fatal(err)
+	}
+	if readValue != int64(1) {
+		t.Errorf("reader saw %v, want the default 1 when the analysis is not a step", readValue)
+	}
+}

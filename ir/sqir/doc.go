@@ -27,7 +27,8 @@
 //	            "->" "(" [ Value { "," Value } ] ")" "{" { Stmt } "}" .
 //	Stmt      = Const | Node .
 //	Const     = "const" Def "=" Data .
-//	Node      = [ Def { "," Def } "=" ] Name string "(" [ Operand { "," Operand } ] ")" [ Attrs ] .
+//	Node      = [ Def { "," Def } "=" ] Name string "(" [ Operand { "," Operand } ] ")" [ Attrs ] [ Notes ] .
+//	Notes     = "notes" "{" [ Name "=" string { "," Name "=" string } ] "}" .
 //	Def       = Value ":" ValType .
 //	Operand   = Value | "_" .
 //	Value     = "%" ( { letter | digit | "_" | "." } | string ) .
@@ -51,7 +52,9 @@
 // %input.1 needs no quotes, but %"/layer1/conv/Conv_output_0", %"33" and an
 // op, attribute, layout or dim symbol with odd characters do. The parser
 // also takes %33 for %"33". The empty string is not a value name. Graph and
-// node names are always strings; an op named const is written "const".
+// node names are always strings; an op named const or notes is written quoted.
+// Notes (ir.Node.Notes) are remarks passes leave for reports, printed sorted
+// by name after the attributes.
 //
 // The statements of the body are the graph's nodes in file order. A name
 // used as an operand or a graph output may be defined later in the file (so a

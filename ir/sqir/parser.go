@@ -562,6 +562,26 @@ func (p *parser) node() *ir.Node {
 			n.Attrs = nil
 		}
 	}
+	if p.isIdent("notes") {
+		p.next()
+		p.expect("{", "after notes")
+		for !p.isPunct("}") {
+			if len(n.Notes) > 0 {
+				p.expect(",", "or '}' between notes")
+			}
+			key, pos := p.name("a note's name")
+			if _, dup := n.Notes[key]; dup {
+				p.fail(pos, "note %q given twice", key)
+			}
+			p.expect("=", "after note "+strconv.Quote(key))
+			if p.tok.kind != tString {
+				p.fail(p.tok.pos, "expected a string for note %q, found %s", key, describe(p.tok))
+			}
+			n.Note(key, p.tok.text)
+			p.next()
+		}
+		p.next()
+	}
 	return n
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -284,7 +285,7 @@ func (p *printer) node(n *ir.Node) {
 	if len(n.Outputs) > 0 {
 		b = append(b, " = "...)
 	}
-	if isIdent(n.Op) && n.Op != "const" {
+	if isIdent(n.Op) && n.Op != "const" && n.Op != "notes" {
 		b = append(b, n.Op...)
 	} else {
 		b = strconv.AppendQuote(b, n.Op)
@@ -312,6 +313,23 @@ func (p *printer) node(n *ir.Node) {
 			b = appendName(b, k)
 			b = append(b, " = "...)
 			b = appendAttr(b, n.Attrs[k])
+		}
+		b = append(b, '}')
+	}
+	if len(n.Notes) > 0 {
+		b = append(b, " notes {"...)
+		keys := make([]string, 0, len(n.Notes))
+		for k := range n.Notes {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendName(b, k)
+			b = append(b, " = "...)
+			b = strconv.AppendQuote(b, n.Notes[k])
 		}
 		b = append(b, '}')
 	}

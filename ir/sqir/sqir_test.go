@@ -440,3 +440,38 @@ func TestPrintWriteError(t *testing.T) {
 		t.Errorf("Print to a failing writer = %v, want %v", err, os.ErrClosed)
 	}
 }
+
+func TestNotesRoundTrip(t *testing.T) {
+	src := `graph "g" (%x: f32[2]) -> (%y, %z) {
+  %y: f32[2] = Relu "r" (%x) notes {padded = "from 3 channels", sparsity = "dense: \"3\" input channels"}
+  %z: f32[2] = "notes" "odd op" (%y)
+}
+`
+	g, err := sqir.Parse("n.sqir", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Nodes[0].Notes["sparsity"]; got != `dense: "3" input channels` {
+		t.Fatalf("note = %q", got)
+	}
+	if g.Nodes[1].Op != "notes" {
+		t.Fatalf("op = %q", g.Nodes[1].Op)
+	}
+	if out := sqir.Format(g); out != src {
+		t.Fatalf("printed\n%s\nwant\n%s", out, src)
+	}
+	g2, _ := sqir.Parse("n.sqir", []byte(src))
+	g2.Nodes[0].Notes["padded"] = "other"
+	if err := ir.Equal(g, g2); err == nil {
+		t.Fatal("Equal ignores notes")
+	}
+	for _, bad := range []string{
+		`graph "g" (%x: f32[2]) -> (%y) { %y: f32[2] = Relu "r" (%x) notes {a = 1} }`,
+		`graph "g" (%x: f32[2]) -> (%y) { %y: f32[2] = Relu "r" (%x) notes {a = "1", a = "2"} }`,
+		`graph "g" (%x: f32[2]) -> (%y) { %y: f32[2] = Relu "r" (%x) notes a }`,
+	} {
+		if _, err := sqir.Parse("bad.sqir", []byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}

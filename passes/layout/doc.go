@@ -7,8 +7,9 @@
 // thread block loads 16-byte vectors of one pixel's channels straight into
 // the mma fragments; in NCHW the same loads stride across planes. cuDNN
 // runs its Tensor Core convolutions in NHWC for this reason, and TensorRT's
-// INT8 convolutions read channel-vectorized formats (kCHW32, kHWC8), with
-// reformat layers inserted where a neighbouring layer needs another format.
+// INT8 convolutions read channel-vectorized formats (kCHW4, kCHW32: vectors
+// of 4 or 32 channels per pixel), with reformat layers inserted where a
+// neighbouring layer needs another format.
 // This pass does the same at the IR level, where the reformats are explicit
 // Relayout nodes.
 //
@@ -71,6 +72,9 @@
 // write, when all its values feed only conv weights; any other weight gets a
 // Relayout to OHWI. weight-layout=OIHW leaves weights in the logical order.
 //
-// The pass is idempotent: a second run finds every value in the layout its
-// readers want and changes nothing.
+// The pass decides the layout of every node output afresh (graph inputs and
+// constants keep the layouts they have), so it owns those annotations: a
+// layout another pass left on a node output is replaced. It is idempotent:
+// a second run finds every value in the layout its readers want, treats the
+// Relayouts of the first as conversions already made, and changes nothing.
 package layout

@@ -1,13 +1,15 @@
 // Package padchannels is the pad-channels pass: it pads the channel counts
 // of convolutions to the multiples the INT8 Tensor Core kernels need.
 //
-// An INT8 mma instruction reduces over 32 bytes per thread group (k32 for
-// mma.sync.m16n8k32.s8, k64 for the sparse mma.sp), and the implicit-GEMM
-// loaders move 4-byte (and wider) vectors of one pixel's channels; both need
-// the input-channel count C to be a multiple of a small number. TensorRT pads
-// the same way: its INT8 NHWC formats carry channels in vectors of 4 or 32,
-// zero-filled past C. The typical case is the first convolution of an
-// image network, whose 3 RGB channels become 4.
+// An INT8 mma instruction reduces over K = 32 elements (mma.sync.m16n8k32.s8;
+// 64 for the sparse mma.sp.m16n8k64), each thread holding 4 consecutive int8
+// values of K in one 32-bit register, and the implicit-GEMM loaders of an
+// NHWC convolution move 4-byte (and wider) vectors of one pixel's channels:
+// both need the input-channel count C to be a multiple of a small number.
+// TensorRT pads the same way: its INT8 formats kCHW4 and kCHW32 store each
+// pixel's channels in vectors of 4 or 32, ⌈C/4⌉·4 or ⌈C/32⌉·32 of them. The
+// typical case is the first convolution of an image network, whose 3 RGB
+// channels become 4.
 //
 // For a Conv or FusedConv with group 1 whose input has C channels, C not a
 // multiple of the multiple option (default 4), the pass inserts
@@ -17,7 +19,9 @@
 // which appends C'−C zero channels (pads is a constant i64 vector, zero but
 // for the end of axis 1), and gives the conv a weight with C'−C zero input
 // channels appended. The extra products are 0·0, so the conv's output is
-// unchanged, and so is its value identity: readers see nothing new. The
+// unchanged (exactly; a float implementation may still sum the unchanged
+// products in another order and round differently), and so is its value
+// identity: readers see nothing new. The
 // original channel count is recorded by the Pad node (its name ends in
 // /pad_channels and its input has C channels) and in the pass statistics;
 // the conv schemas gain no attribute for it.
@@ -41,6 +45,11 @@
 // weights would need interleaved padding per group. They are counted in
 // the statistic "convs left alone: grouped (group > 1)", and convs whose
 // channel counts are not static in "convs left alone: channel count unknown".
+//
+// A value read by several convs is padded once, and so is a weight they
+// share. Only float convolutions are padded: ConvInteger and QLinearConv
+// are formed later, by the quantization passes, from convolutions this pass
+// has already padded.
 //
 // Run it before assign-layout: the layout pass treats the channel-only Pad
 // and Slice this pass inserts as layout-agnostic, so they stay NHWC. Run

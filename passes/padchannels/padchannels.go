@@ -40,6 +40,7 @@ type padKey struct {
 	size, k int
 }
 
+// state is one run of the pass.
 type state struct {
 	c     *passes.Context
 	g     *ir.Graph
@@ -119,8 +120,9 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 // conv pads one Conv or FusedConv if it needs it, placing the nodes it
 // creates around it in s.nodes.
 func (s *state) conv(n *ir.Node, inMul, outMul int) error {
-	x, w := n.Inputs[0], n.Input(1)
-	if x == nil || w == nil {
+	x, w := n.Input(0), n.Input(1)
+	if x == nil || w == nil || len(n.Outputs) != 1 {
+		// Not a well-formed conv: the verifier reports it, not this pass.
 		s.nodes = append(s.nodes, n)
 		return nil
 	}
@@ -305,6 +307,9 @@ func (s *state) padBias(n *ir.Node, b *ir.Value, k int) (*ir.Value, error) {
 		data := make([]float32, k)
 		copy(data, src)
 		return s.newConst(b, ir.FromFloat32(data, k)), nil
+	}
+	if b.Type.Shape.Rank() != 1 || !b.Type.Shape[0].Known() {
+		return nil, fmt.Errorf("%s (%s): bias %q has shape %v, want a vector of known length", n.Name, n.Op, b.Name, b.Type.Shape)
 	}
 	return s.padNode(b, []int{k - int(b.Type.Shape[0].Size)}, n.Name+"/pad_bias")
 }
