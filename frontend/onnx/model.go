@@ -14,11 +14,13 @@ import (
 	"github.com/sqc-project/sqc/ir"
 )
 
-// The default-domain opsets the frontend reads. Opset 7 is where ONNX
-// dropped the legacy broadcast attributes and most ops took their modern
-// form; 21 is the newest this frontend has been checked against.
+// The default-domain opsets the frontend reads: every opset ONNX has
+// released up to 21, the newest this frontend has been checked against.
+// Lower rewrites each supported op's older versions (opset 1's
+// consumed_inputs, the legacy broadcasting of opsets 1 to 6, attributes that
+// later became inputs, ...) into the newest form, which is the IR's.
 const (
-	MinOpset = 7
+	MinOpset = 1
 	MaxOpset = 21
 )
 
@@ -29,7 +31,10 @@ type Model struct {
 	Path string
 	// IRVersion is the model's ir_version.
 	IRVersion int64
-	// Opset is the imported version of the default domain (ai.onnx).
+	// Opset is the imported version of the default domain (ai.onnx), 0 when
+	// the model does not import it (then Lower accepts no default-domain
+	// node). Files of IR version 1 and 2, which predate opset_import, are
+	// opset 1.
 	Opset int64
 	// Producer is the producer name and version, "pytorch 2.0.0".
 	Producer string
@@ -95,17 +100,20 @@ func Decode(data []byte, dir string) (*Model, error) {
 		}
 		m.Imports[domain] = op.GetVersion()
 	}
-	v, ok := m.Imports[""]
-	switch {
-	case !ok && len(mp.GetOpsetImport()) == 0:
-		// IR version 1 and 2 files have no opset_import; they mean opset 1.
-		return nil, fmt.Errorf("model imports no opset (ir_version %d, so opset 1), want default-domain opset %d to %d", m.IRVersion, MinOpset, MaxOpset)
-	case !ok:
-		return nil, fmt.Errorf("model does not import the default domain ai.onnx, want opset %d to %d", MinOpset, MaxOpset)
-	case v < MinOpset || v > MaxOpset:
-		return nil, fmt.Errorf("model imports default-domain opset %d, want %d to %d", v, MinOpset, MaxOpset)
+	if len(mp.GetOpsetImport()) == 0 && m.IRVersion < 3 {
+		// opset_import came with IR version 3; older files are opset 1.
+		m.Imports[""] = 1
 	}
-	m.Opset = v
+	// A model that does not import the default domain is not rejected
+	// here: its nodes are all of other domains, and Lower names the first
+	// one it cannot lower (an unsupported op is a better error than a
+	// missing import).
+	if v, ok := m.Imports[""]; ok {
+		if v < MinOpset || v > MaxOpset {
+			return nil, fmt.Errorf("model imports default-domain opset %d, want %d to %d", v, MinOpset, MaxOpset)
+		}
+		m.Opset = v
+	}
 	if len(g.GetSparseInitializer()) > 0 {
 		return nil, fmt.Errorf("sparse initializer %q: sparse initializers are not supported (want dense initializers)", g.GetSparseInitializer()[0].GetValues().GetName())
 	}
