@@ -47,6 +47,12 @@ func seedModels(t testing.TB) [][]byte {
 		{13, "Cast", map[string]any{"to": 10}, 1},
 		{13, "GlobalAveragePool", nil, 1},
 		{14, "HardSwish", nil, 1},
+		{1, "Pad", map[string]any{"paddings": []int64{0, 0, 1, 1, 0, 0, 1, 1}, "value": float32(2)}, 1},
+		{1, "Cast", map[string]any{"to": "INT32"}, 1},
+		{1, "Concat", nil, 1},
+		{6, "Clip", map[string]any{"max": float32(1)}, 1},
+		{6, "Dropout", map[string]any{"is_test": 1}, 1},
+		{8, "Dropout", nil, 2},
 	} {
 		b := one(s.opset, s.op, x4, nil, s.nOut, s.attrs)
 		for i := 0; i < s.nOut; i++ {
@@ -64,6 +70,20 @@ func seedModels(t testing.TB) [][]byte {
 	b.Add(onnxbuild.NodeSpec{Name: "k", Op: "Constant", Outputs: []string{"k"}, Attrs: map[string]any{"value": ir.FromInt64([]int64{0, -1}, 2)}})
 	b.Add(onnxbuild.NodeSpec{Name: "r", Op: "Reshape", Inputs: []string{"a", "k"}, Outputs: []string{"y"}})
 	b.OutputSym("y", ir.Float32, []string{"N", "?"})
+	add(b)
+	// PRelu-6 with a per-channel slope, Split-1 with a float sizes input.
+	b = onnxbuild.New("legacy", 6)
+	x = b.Input("x", ir.Float32, 1, 2, 2, 2)
+	b.Initializer("slope", ir.FromFloat32([]float32{0.5, 0.25}, 2))
+	p := b.Node("PRelu", []string{x, "slope"}, map[string]any{"consumed_inputs": []int64{0, 0}})
+	b.Output(p, ir.Float32, 1, 2, 2, 2)
+	add(b)
+	b = onnxbuild.New("split1", 1)
+	x = b.Input("x", ir.Float32, 1, 6)
+	b.Initializer("sizes", ir.FromFloat32([]float32{2, 4}, 2))
+	parts := b.NodeN("Split", []string{x, "sizes"}, 2, map[string]any{"axis": 1})
+	b.OutputUntyped(parts[0])
+	b.OutputUntyped(parts[1])
 	add(b)
 	// A QDQ pair and an integer matmul.
 	b = onnxbuild.New("q", 13)

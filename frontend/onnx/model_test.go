@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -42,26 +43,75 @@ func TestDecodeMetadata(t *testing.T) {
 }
 
 func TestOpsetRange(t *testing.T) {
-	for _, v := range []int64{MinOpset, 12, MaxOpset} {
+	for _, v := range []int64{MinOpset, 6, 7, 12, MaxOpset} {
 		if _, err := lowerBuilt(t, reluModel(v)); err != nil {
 			t.Errorf("opset %d: %v", v, err)
 		}
 	}
-	for _, v := range []int64{1, 6, 22, 100} {
+	for _, v := range []int64{0, -3, 22, 100} {
 		_, err := Decode(modelBytes(t, reluModel(v)), "")
-		wantErr(t, err, "default-domain opset", "want 7 to 21")
+		wantErr(t, err, fmt.Sprintf("imports default-domain opset %d", v), "want 1 to 21")
 	}
-	data := editModel(t, reluModel(13), func(mp *onnxpb.ModelProto) { mp.OpsetImport[0].Domain = "com.example" })
-	_, err := Decode(data, "")
-	wantErr(t, err, "does not import the default domain ai.onnx", "want opset 7 to 21")
-	data = editModel(t, reluModel(13), func(mp *onnxpb.ModelProto) { mp.OpsetImport = nil; mp.IrVersion = 2 })
-	_, err = Decode(data, "")
-	wantErr(t, err, "imports no opset", "ir_version 2")
-	data = editModel(t, reluModel(13), func(mp *onnxpb.ModelProto) {
+	data := editModel(t, reluModel(13), func(mp *onnxpb.ModelProto) {
 		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: "ai.onnx", Version: 11})
 	})
-	_, err = Decode(data, "")
+	_, err := Decode(data, "")
 	wantErr(t, err, "opset ai.onnx is imported twice", "13 and 11")
+}
+
+// TestMissingDefaultImport covers models that do not import the default
+// domain: files from before opset_import existed are opset 1, a model whose
+// nodes are all of another domain fails on its first node as an unsupported
+// op, and a default-domain node without the import is an error naming it.
+func TestMissingDefaultImport(t *testing.T) {
+	// IR versions 1 and 2 had no opset_import: opset 1.
+	data := editModel(t, reluModel(13), func(mp *onnxpb.ModelProto) { mp.OpsetImport = nil; mp.IrVersion = 2 })
+	m, err := Decode(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Opset != 1 || m.Imports[""] != 1 {
+		t.Errorf("ir_version 2 without imports: opset %d, imports %v; want opset 1", m.Opset, m.Imports)
+	}
+	if _, err := m.Lower(); err != nil {
+		t.Errorf("lowering Relu at opset 1: %v", err)
+	}
+
+	// Only a training domain, as ONNX's test_adagrad imports.
+	b := onnxbuild.New("g", 13)
+	x := b.Input("x", ir.Float32, 2)
+	b.Add(onnxbuild.NodeSpec{Name: "opt", Op: "Adagrad", Domain: "ai.onnx.preview.training", Inputs: []string{x}, Outputs: []string{"y"}})
+	b.Output("y", ir.Float32, 2)
+	data = editModel(t, b, func(mp *onnxpb.ModelProto) {
+		mp.OpsetImport = []*onnxpb.OperatorSetIdProto{{Domain: "ai.onnx.preview.training", Version: 1}}
+	})
+	m, err = Decode(data, "")
+	if err != nil {
+		t.Fatalf("a model importing only another domain must decode: %v", err)
+	}
+	if m.Opset != 0 {
+		t.Errorf("opset %d, want 0 (not imported)", m.Opset)
+	}
+	_, err = m.Lower()
+	wantErr(t, err, `node "opt": unsupported op Adagrad (domain ai.onnx.preview.training, opset 1)`)
+
+	// A default-domain node in such a model.
+	data = editModel(t, reluModel(13), func(mp *onnxpb.ModelProto) { mp.OpsetImport[0].Domain = "com.example" })
+	m, err = Decode(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Lower()
+	wantErr(t, err, `node "relu": op Relu is of the default domain ai.onnx, which the model does not import`, "opset 1 to 21")
+
+	// No import at all in a file of IR version 3 or later.
+	data = editModel(t, reluModel(13), func(mp *onnxpb.ModelProto) { mp.OpsetImport = nil })
+	m, err = Decode(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Lower()
+	wantErr(t, err, `node "relu": op Relu is of the default domain ai.onnx, but the model imports no opset (ir_version 7)`)
 }
 
 func TestBadBytes(t *testing.T) {

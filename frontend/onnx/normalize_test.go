@@ -95,17 +95,39 @@ func TestClip6(t *testing.T) {
 	if got := run(t, g, x)[0].Float32s(); !reflect.DeepEqual(got, []float32{-1, -0.5, 1, 2}) {
 		t.Errorf("got %v", got)
 	}
-	// Only max: min is an omitted input.
-	b = one(10, "Clip", x, nil, 1, map[string]any{"max": float32(0)})
+	// Only max: Clip-6's min defaults to -FLT_MAX, which clamps -Inf.
+	xinf := ir.FromFloat32([]float32{float32(math.Inf(-1)), -0.5, 1, 5}, 4)
+	b = one(10, "Clip", xinf, nil, 1, map[string]any{"max": float32(0)})
 	b.Output("y0", ir.Float32, 4)
 	g = mustLower(t, b)
 	n = nodeByName(t, g, "n")
-	if len(n.Inputs) != 3 || n.Inputs[1] != nil || n.Inputs[2].Const.Float32s()[0] != 0 {
-		t.Fatalf("got Clip inputs %v, want (x, nil, 0)", n.Inputs)
+	if len(n.Inputs) != 3 || n.Inputs[1] == nil || n.Inputs[1].Const.Float32s()[0] != -math.MaxFloat32 || n.Inputs[2].Const.Float32s()[0] != 0 {
+		t.Fatalf("got Clip inputs %v, want (x, -FLT_MAX, 0)", n.Inputs)
 	}
-	if got := run(t, g, x)[0].Float32s(); !reflect.DeepEqual(got, []float32{-3, -0.5, 0, 0}) {
+	if got := run(t, g, xinf)[0].Float32s(); !reflect.DeepEqual(got, []float32{-math.MaxFloat32, -0.5, 0, 0}) {
 		t.Errorf("got %v", got)
 	}
+	// Clip-1 has no defaults: an absent min is no bound, an omitted input.
+	b = one(1, "Clip", xinf, nil, 1, map[string]any{"max": float32(0), "consumed_inputs": []int64{0}})
+	b.Output("y0", ir.Float32, 4)
+	g = mustLower(t, b)
+	n = nodeByName(t, g, "n")
+	if len(n.Inputs) != 3 || n.Inputs[1] != nil || n.Inputs[2].Const.Float32s()[0] != 0 || len(n.Attrs) != 0 {
+		t.Fatalf("got Clip-1 inputs %v attrs %v, want (x, nil, 0) and no attributes", n.Inputs, n.Attrs)
+	}
+	if got := run(t, g, xinf)[0].Float32s(); !reflect.DeepEqual(got, []float32{float32(math.Inf(-1)), -0.5, 0, 0}) {
+		t.Errorf("Clip-1 got %v", got)
+	}
+	// Clip-6 without attributes still clamps infinities to the float range.
+	b = one(6, "Clip", xinf, nil, 1, nil)
+	b.Output("y0", ir.Float32, 4)
+	if got := run(t, mustLower(t, b), xinf)[0].Float32s(); !reflect.DeepEqual(got, []float32{-math.MaxFloat32, -0.5, 1, 5}) {
+		t.Errorf("Clip-6 without bounds got %v", got)
+	}
+	b = one(10, "Clip", ir.FromInt64([]int64{1}, 1), nil, 1, map[string]any{"max": float32(0)})
+	b.Output("y0", ir.Int64, 1)
+	_, err := lowerBuilt(t, b)
+	wantErr(t, err, `node "n": Clip at opset 10: input "x" is i64; before opset 11 Clip takes float types only`)
 }
 
 // softmaxRows computes (log)softmax over consecutive groups of size n.
@@ -381,7 +403,7 @@ func TestGemmAndLegacyBroadcast(t *testing.T) {
 		b.Add(onnxbuild.NodeSpec{Name: "add", Op: "Add", Inputs: []string{x, "b"}, Outputs: []string{"y"}, Attrs: map[string]any{"broadcast": 1, "axis": axis}})
 		b.Output("y", ir.Float32, 2, 3)
 		_, err := lowerBuilt(t, b)
-		wantErr(t, err, `node "add": legacy broadcast of [3] at axis`, "does not fit [2,3]")
+		wantErr(t, err, `node "add": Add at opset 7: legacy broadcast of [3] at axis`, "does not fit [2,3]")
 	}
 }
 
@@ -416,8 +438,64 @@ func TestBatchNormalizationForms(t *testing.T) {
 	wantErr(t, err, `node "bn": training_mode=1`, "want an inference model")
 	_, err = lowerBuilt(t, build(9, nil, []string{"y", "rm", "rv", "sm", "sv"}))
 	wantErr(t, err, `node "bn": output 1 "rm" is a training-mode output`)
+	// Before opset 7 is_test chooses the mode, and its default is training.
+	_, err = lowerBuilt(t, build(6, nil, []string{"y"}))
+	wantErr(t, err, `node "bn": BatchNormalization at opset 6: is_test is absent, and before opset 7 that means training mode`, "want is_test=1")
+	_, err = lowerBuilt(t, build(6, map[string]any{"is_test": 0}, []string{"y"}))
+	wantErr(t, err, `node "bn": BatchNormalization at opset 6: is_test=0 selects training mode`)
+	// BatchNormalization-1 with its required consumed_inputs.
+	g = mustLower(t, build(1, map[string]any{"is_test": 1, "consumed_inputs": []int64{0, 0, 0, 1, 1}, "epsilon": float32(0), "spatial": 1}, []string{"y"}))
+	if n := nodeByName(t, g, "bn"); len(n.Attrs) != 1 || n.Attrs.Float("epsilon", -1) != 0 {
+		t.Errorf("BatchNormalization-1 attrs %v, want only epsilon", n.Attrs)
+	}
+	if got := run(t, g, ir.FromFloat32([]float32{2.5, 3}, 1, 2, 1, 1))[0].Float32s(); !reflect.DeepEqual(got, []float32{3, 5}) {
+		t.Errorf("BatchNormalization-1 got %v, want [3 5]", got)
+	}
+	// spatial=0 with parameters of X's shape without the batch dim ([2,1,1]
+	// here) folds to x*a + b.
 	_, err = lowerBuilt(t, build(7, map[string]any{"spatial": 0}, []string{"y"}))
-	wantErr(t, err, `node "bn": spatial=0`, "want spatial=1")
+	wantErr(t, err, `node "bn": BatchNormalization at opset 7: spatial=0: scale "scale" has shape [2], want [2 1 1]`)
+}
+
+func TestBatchNormalizationPerActivation(t *testing.T) {
+	// X is [2,1,3]: C=1, D1=3, so the statistics are per position in D1.
+	b := onnxbuild.New("g", 6)
+	x := b.Input("x", ir.Float32, 2, 1, 3)
+	p := []string{
+		b.Initializer("scale", ir.FromFloat32([]float32{1, 2, 3}, 1, 3)),
+		b.Initializer("bias", ir.FromFloat32([]float32{0, 1, -1}, 1, 3)),
+		b.Initializer("mean", ir.FromFloat32([]float32{1, 0, 2}, 1, 3)),
+		b.Initializer("var", ir.FromFloat32([]float32{4, 1, 0.25}, 1, 3)),
+	}
+	b.Add(onnxbuild.NodeSpec{Name: "bn", Op: "BatchNormalization", Inputs: append([]string{x}, p...), Outputs: []string{"y"},
+		Attrs: map[string]any{"spatial": 0, "is_test": 1, "epsilon": float32(0)}})
+	b.Output("y", ir.Float32, 2, 1, 3)
+	g := mustLower(t, b)
+	if got := opList(g); got != "Mul Add" {
+		t.Fatalf("spatial=0 lowered to %q, want Mul Add", got)
+	}
+	if add := nodeByName(t, g, "bn"); add.Op != "Add" || add.Outputs[0].Name != "y" {
+		t.Errorf("node bn is %s writing %s, want the Add writing y", add.Op, add.Outputs[0].Name)
+	}
+	in := ir.FromFloat32([]float32{3, 2, 2.5, -1, 0, 1}, 2, 1, 3)
+	// (x-mean)/sqrt(var)*scale+bias per position: (3-1)/2*1+0 = 1,
+	// (2-0)/1*2+1 = 5, (2.5-2)/0.5*3-1 = 2; (-1-1)/2 = -1, 0*2+1 = 1,
+	// (1-2)/0.5*3-1 = -7.
+	want := []float32{1, 5, 2, -1, 1, -7}
+	if got := run(t, g, in)[0].Float32s(); !floatsNear(got, want, 1e-6) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+
+	// A computed parameter cannot be folded.
+	b = onnxbuild.New("g", 6)
+	x = b.Input("x", ir.Float32, 2, 1, 3)
+	s := b.Input("s", ir.Float32, 1, 3)
+	c := b.Const(ir.FromFloat32([]float32{1, 1, 1}, 1, 3))
+	b.Add(onnxbuild.NodeSpec{Name: "bn", Op: "BatchNormalization", Inputs: []string{x, s, c, c, c}, Outputs: []string{"y"},
+		Attrs: map[string]any{"spatial": 0, "is_test": 1}})
+	b.Output("y", ir.Float32, 2, 1, 3)
+	_, err := lowerBuilt(t, b)
+	wantErr(t, err, `node "bn": BatchNormalization at opset 6: spatial=0 (statistics per activation) with a computed scale`)
 }
 
 func TestConstantForms(t *testing.T) {

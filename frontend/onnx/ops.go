@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/sqc-project/sqc/frontend/onnx/internal/codec"
 	"github.com/sqc-project/sqc/frontend/onnx/internal/onnxpb"
@@ -30,6 +31,10 @@ type opSpec struct {
 	// drop lists attributes that have no effect on inference and that the
 	// IR op does not take (old opsets' consumed_inputs, Gemm-6's broadcast).
 	drop []string
+	// since is the opset that introduced the op; 0 means opset 1. A node
+	// of a model importing an older opset is an error, as ONNX's checker
+	// makes it.
+	since int64
 }
 
 // consumed is the "consumed_inputs" attribute of opset-1 ops: a hint for
@@ -40,6 +45,16 @@ var consumed = []string{"consumed_inputs"}
 var ops map[string]opSpec
 
 func init() {
+	// Ops with no lower function have had the same meaning in every
+	// version, up to attributes the IR takes as they are (new optional ones
+	// default to the old behaviour: AveragePool-7's count_include_pad=0,
+	// MaxPool-8's storage_order, MaxPool-10's ceil_mode and dilations).
+	//
+	// ConvTranspose-1's documentation splits an odd total padding the other
+	// way round from ConvTranspose-11's when output_shape is given; ONNX
+	// treated that as a documentation error (onnx/onnx#1609, fixed by
+	// #2095 in the opset-11 text), so every version is lowered as the
+	// fixed text says.
 	ops = map[string]opSpec{
 		"Conv":               {},
 		"ConvTranspose":      {},
@@ -51,11 +66,11 @@ func init() {
 		"Div":                {lower: lowerBinary},
 		"Relu":               {drop: consumed},
 		"LeakyRelu":          {drop: consumed},
-		"PRelu":              {drop: consumed},
+		"PRelu":              {lower: lowerPRelu},
 		"Clip":               {lower: lowerClip},
 		"Sigmoid":            {drop: consumed},
 		"HardSigmoid":        {drop: consumed},
-		"HardSwish":          {},
+		"HardSwish":          {since: 14},
 		"Tanh":               {drop: consumed},
 		"Softmax":            {lower: lowerSoftmax},
 		"LogSoftmax":         {lower: lowerSoftmax},
@@ -67,7 +82,7 @@ func init() {
 		"Flatten":            {},
 		"Reshape":            {lower: lowerReshape},
 		"Transpose":          {},
-		"Concat":             {},
+		"Concat":             {lower: lowerConcat},
 		"Split":              {lower: lowerSplit},
 		"Slice":              {lower: lowerSlice},
 		"Squeeze":            {lower: lowerAxesAttr},
@@ -80,12 +95,12 @@ func init() {
 		"Gather":             {},
 		"Cast":               {lower: lowerCast},
 		"ReduceMean":         {lower: lowerAxesAttr},
-		"QuantizeLinear":     {},
-		"DequantizeLinear":   {},
-		"QLinearConv":        {},
-		"QLinearMatMul":      {},
-		"ConvInteger":        {},
-		"MatMulInteger":      {},
+		"QuantizeLinear":     {since: 10},
+		"DequantizeLinear":   {since: 10},
+		"QLinearConv":        {since: 10},
+		"QLinearMatMul":      {since: 10},
+		"ConvInteger":        {since: 10},
+		"MatMulInteger":      {since: 10},
 	}
 }
 
@@ -108,9 +123,18 @@ func (l *lowerer) lowerNode(pb *onnxpb.NodeProto, name string) error {
 		}
 		return fmt.Errorf("unsupported op %s (domain %s, which the model does not import)", pb.GetOpType(), domain)
 	}
+	if l.m.Opset == 0 {
+		if len(l.m.Imports) == 0 {
+			return fmt.Errorf("op %s is of the default domain ai.onnx, but the model imports no opset (ir_version %d); want an opset_import of ai.onnx at opset %d to %d", pb.GetOpType(), l.m.IRVersion, MinOpset, MaxOpset)
+		}
+		return fmt.Errorf("op %s is of the default domain ai.onnx, which the model does not import; want an opset_import of ai.onnx at opset %d to %d", pb.GetOpType(), MinOpset, MaxOpset)
+	}
 	spec, ok := ops[pb.GetOpType()]
 	if !ok {
 		return fmt.Errorf("unsupported op %s (opset %d)", pb.GetOpType(), l.m.Opset)
+	}
+	if l.m.Opset < spec.since {
+		return fmt.Errorf("op %s does not exist in opset %d: ONNX introduced it in opset %d", pb.GetOpType(), l.m.Opset, spec.since)
 	}
 	n := &nodeCtx{pb: pb, name: name, opset: l.m.Opset, attrs: map[string]*onnxpb.AttributeProto{}}
 	for _, a := range pb.GetAttribute() {
@@ -206,6 +230,13 @@ func (l *lowerer) output(n *nodeCtx) (*ir.Value, error) {
 
 func (n *nodeCtx) has(name string) bool { _, ok := n.attrs[name]; return ok }
 
+// errorf makes an error about a form of an older opset, naming the op and
+// the model's opset (the caller's caller adds the node): "Add at opset 6:
+// legacy broadcast ...".
+func (n *nodeCtx) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s at opset %d: %s", n.pb.GetOpType(), n.opset, fmt.Sprintf(format, args...))
+}
+
 func (n *nodeCtx) attrOfType(name string, want onnxpb.AttributeProto_AttributeType) (*onnxpb.AttributeProto, error) {
 	a, ok := n.attrs[name]
 	if !ok {
@@ -300,40 +331,60 @@ func int64Vector(v []int64) *ir.Tensor {
 
 // scalarOf makes a scalar tensor of dtype dt holding v.
 func scalarOf(dt ir.DType, v float64) (*ir.Tensor, error) {
-	if dt.Size() == 0 {
-		return nil, fmt.Errorf("no scalar of dtype %v", dt)
+	return numericTensor(dt, []float64{v}, nil)
+}
+
+// floatTensor makes a tensor of float dtype dt and the given shape from
+// float64 values.
+func floatTensor(dt ir.DType, vals []float64, shape []int) (*ir.Tensor, error) {
+	if !dt.IsFloat() {
+		return nil, fmt.Errorf("%v is not a float type", dt)
 	}
-	t := ir.NewTensor(dt)
-	switch d := t.Data.(type) {
-	case []float32:
-		d[0] = float32(v)
-	case []float64:
-		d[0] = v
-	case []uint16:
-		switch dt {
-		case ir.Float16:
-			d[0] = ir.Float32ToHalf(float32(v))
-		case ir.BFloat16:
-			d[0] = ir.Float32ToBFloat16(float32(v))
-		default:
-			d[0] = uint16(v)
+	return numericTensor(dt, vals, shape)
+}
+
+// numericTensor makes a tensor of dtype dt and the given shape holding vals,
+// converted as a Cast would (16-bit floats rounded, integers truncated).
+func numericTensor(dt ir.DType, vals []float64, shape []int) (*ir.Tensor, error) {
+	if dt.Size() == 0 {
+		return nil, fmt.Errorf("no tensor of dtype %v", dt)
+	}
+	t := ir.NewTensor(dt, shape...)
+	if t.Len() != len(vals) {
+		return nil, fmt.Errorf("%d values for shape %v", len(vals), shape)
+	}
+	for i, v := range vals {
+		switch d := t.Data.(type) {
+		case []float32:
+			d[i] = float32(v)
+		case []float64:
+			d[i] = v
+		case []uint16:
+			switch dt {
+			case ir.Float16:
+				d[i] = ir.Float32ToHalf(float32(v))
+			case ir.BFloat16:
+				d[i] = ir.Float32ToBFloat16(float32(v))
+			default:
+				d[i] = uint16(v)
+			}
+		case []int8:
+			d[i] = int8(v)
+		case []uint8:
+			d[i] = uint8(v)
+		case []int16:
+			d[i] = int16(v)
+		case []int32:
+			d[i] = int32(v)
+		case []uint32:
+			d[i] = uint32(v)
+		case []int64:
+			d[i] = int64(v)
+		case []uint64:
+			d[i] = uint64(v)
+		case []bool:
+			d[i] = v != 0
 		}
-	case []int8:
-		d[0] = int8(v)
-	case []uint8:
-		d[0] = uint8(v)
-	case []int16:
-		d[0] = int16(v)
-	case []int32:
-		d[0] = int32(v)
-	case []uint32:
-		d[0] = uint32(v)
-	case []int64:
-		d[0] = int64(v)
-	case []uint64:
-		d[0] = uint64(v)
-	case []bool:
-		d[0] = v != 0
 	}
 	return t, nil
 }
@@ -352,9 +403,11 @@ func (l *lowerer) attrToInput(n *nodeCtx, attr string) (*ir.Value, error) {
 
 // lowerBinary lowers Add, Sub, Mul and Div. Before opset 7 they took
 // broadcast and axis attributes: with broadcast=1, B's dims lined up with
-// A's starting at axis (by default at the end). Such attributes are still
-// met in files that declare a newer opset; numpy broadcasting aligns dims
-// at the end, so B gets trailing 1s to put its dims at axis.
+// A's starting at axis (by default at the end), and a B of one element was
+// shared; with broadcast=0 (the default) the shapes had to be equal. Numpy
+// broadcasting aligns dims at the end, so a B placed at an axis gets
+// trailing 1s. Such attributes are still met in files that declare a newer
+// opset, and are lowered the same way.
 func lowerBinary(l *lowerer, n *nodeCtx) error {
 	bcast, err := n.intAttr("broadcast", 0)
 	if err != nil {
@@ -364,7 +417,7 @@ func lowerBinary(l *lowerer, n *nodeCtx) error {
 	if len(ins) != 2 || ins[0] == nil || ins[1] == nil {
 		return fmt.Errorf("%d inputs, want 2", len(ins))
 	}
-	if bcast == 1 && n.has("axis") {
+	if bcast == 1 && n.has("axis") && !allOnes(ins[1].Type.Shape) {
 		axis, err := n.intAttr("axis", 0)
 		if err != nil {
 			return err
@@ -381,48 +434,121 @@ func lowerBinary(l *lowerer, n *nodeCtx) error {
 			}
 		}
 		if !fits {
-			return fmt.Errorf("legacy broadcast of %v at axis %d does not fit %v", ins[1].Type.Shape, axis, ins[0].Type.Shape)
+			return n.errorf("legacy broadcast of %v at axis %d does not fit %v", ins[1].Type.Shape, axis, ins[0].Type.Shape)
 		}
-		if trailing := ra - int(axis) - rb; trailing > 0 {
-			b := ins[1]
-			if b.IsConst() {
-				shape := append(append([]int{}, b.Const.Shape...), make([]int, trailing)...)
-				for i := rb; i < len(shape); i++ {
-					shape[i] = 1
-				}
-				b = l.constant(n.name+"/broadcast", b.Const.Reshaped(shape...))
-			} else {
-				axes := make([]int64, trailing)
-				for i := range axes {
-					axes[i] = int64(rb + i)
-				}
-				b, err = l.aux(n, "broadcast", "Unsqueeze", []*ir.Value{b, l.constant(n.name+"/broadcast_axes", int64Vector(axes))}, nil)
-				if err != nil {
-					return err
-				}
-			}
-			ins = []*ir.Value{ins[0], b}
+		b, err := l.trailingOnes(n, ins[1], ra-int(axis)-rb, "broadcast")
+		if err != nil {
+			return err
 		}
+		ins = []*ir.Value{ins[0], b}
 	}
 	return l.passthrough(n, n.pb.GetOpType(), ins, "broadcast", "axis", "consumed_inputs")
 }
 
-// lowerClip moves Clip-6's min and max attributes into the scalar inputs
-// opset 11 replaced them with.
+// allOnes reports whether every dim of s is known to be 1 (a scalar too):
+// such a tensor broadcasts the same way wherever its dims are placed.
+func allOnes(s ir.Shape) bool {
+	for _, d := range s {
+		if !d.Known() || d.Size != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// trailingOnes returns v with k size-1 dims appended, so that numpy
+// broadcasting lines v's dims up with those of a higher-rank tensor that end
+// k dims earlier: a reshaped copy for a constant, an Unsqueeze named
+// "<node>/<suffix>" otherwise. k <= 0 returns v.
+func (l *lowerer) trailingOnes(n *nodeCtx, v *ir.Value, k int, suffix string) (*ir.Value, error) {
+	if k <= 0 {
+		return v, nil
+	}
+	r := v.Type.Shape.Rank()
+	if v.IsConst() {
+		shape := append([]int{}, v.Const.Shape...)
+		for i := 0; i < k; i++ {
+			shape = append(shape, 1)
+		}
+		return l.constant(n.name+"/"+suffix, v.Const.Reshaped(shape...)), nil
+	}
+	axes := make([]int64, k)
+	for i := range axes {
+		axes[i] = int64(r + i)
+	}
+	return l.aux(n, suffix, "Unsqueeze", []*ir.Value{v, l.constant(n.name+"/"+suffix+"_axes", int64Vector(axes))}, nil)
+}
+
+// lowerPRelu lowers PRelu. Opset 7 gave it numpy (unidirectional)
+// broadcasting of the slope; before, the slope had one element, shared by
+// all, or one per channel (axis 1) as Caffe2 and PyTorch wrote it: a 1-D
+// slope of C elements, which numpy broadcasting would line up with the last
+// axis instead, so it gets trailing 1s. Other slope shapes are read the
+// numpy way, the only meaning they have.
+func lowerPRelu(l *lowerer, n *nodeCtx) error {
+	ins := n.ins
+	if len(ins) != 2 || ins[0] == nil || ins[1] == nil {
+		return fmt.Errorf("%d inputs, want 2 (X and slope)", len(ins))
+	}
+	x, slope := ins[0], ins[1]
+	rx := x.Type.Shape.Rank()
+	if n.opset < 7 && slope.Type.Shape.Rank() == 1 && rx >= 3 && !allOnes(slope.Type.Shape) {
+		c, k := x.Type.Shape[1], slope.Type.Shape[0]
+		if c.Known() && k.Known() && c.Size != k.Size {
+			return n.errorf("slope %q has %d elements, but input %q has %d channels (axis 1); before opset 7 a 1-D slope is per channel, want 1 or %d elements", slope.Name, k.Size, x.Name, c.Size, c.Size)
+		}
+		s, err := l.trailingOnes(n, slope, rx-2, "slope")
+		if err != nil {
+			return err
+		}
+		ins = []*ir.Value{x, s}
+	}
+	return l.passthrough(n, "PRelu", ins, "consumed_inputs")
+}
+
+// lowerConcat lowers Concat, whose axis was optional before opset 4 and
+// then defaulted to 1.
+func lowerConcat(l *lowerer, n *nodeCtx) error {
+	if n.opset >= 4 || n.has("axis") {
+		return l.passthrough(n, "Concat", n.ins)
+	}
+	attrs, err := n.irAttrs()
+	if err != nil {
+		return err
+	}
+	attrs["axis"] = ir.IntAttr(1)
+	outs, err := l.outputs(n, "Concat")
+	if err != nil {
+		return err
+	}
+	return l.emit(n.name, "Concat", n.ins, outs, attrs)
+}
+
+// lowerClip moves the min and max attributes of Clip-1 and Clip-6 into the
+// scalar inputs opset 11 replaced them with. An absent bound is none in
+// Clip-1, but -FLT_MAX or FLT_MAX in Clip-6 (which clamps infinities, and
+// doubles beyond float range), so opsets 6 to 10 get those constants.
 func lowerClip(l *lowerer, n *nodeCtx) error {
-	if n.opset >= 11 || (!n.has("min") && !n.has("max")) {
-		return l.passthrough(n, "Clip", n.ins, "consumed_inputs")
+	if n.opset >= 11 {
+		return l.passthrough(n, "Clip", n.ins)
 	}
 	if len(n.ins) != 1 {
-		return fmt.Errorf("%d inputs, want 1 (opset %d Clip takes min and max as attributes)", len(n.ins), n.opset)
+		return n.errorf("%d inputs, want 1 (before opset 11 Clip takes min and max as attributes)", len(n.ins))
 	}
 	x := n.ins[0]
+	if !x.Type.DType.IsFloat() {
+		return n.errorf("input %q is %v; before opset 11 Clip takes float types only", x.Name, x.Type.DType)
+	}
 	ins := []*ir.Value{x, nil, nil}
 	for i, name := range []string{"min", "max"} {
-		if !n.has(name) {
+		def, hasDefault := float32(-math.MaxFloat32), n.opset >= 6
+		if i == 1 {
+			def = math.MaxFloat32
+		}
+		if !n.has(name) && !hasDefault {
 			continue
 		}
-		f, err := n.floatAttr(name, 0)
+		f, err := n.floatAttr(name, def)
 		if err != nil {
 			return err
 		}
@@ -504,32 +630,123 @@ func lowerSoftmax(l *lowerer, n *nodeCtx) error {
 	return l.emit(name, "Reshape", []*ir.Value{y2, shapeV}, []*ir.Value{out}, nil)
 }
 
-// lowerBatchNorm keeps inference-mode BatchNormalization. The attributes of
-// older versions that select inference (is_test), per-channel statistics
-// (spatial) or only matter in training (momentum) are dropped once checked;
-// training mode is an error, since its outputs are batch statistics.
+// lowerBatchNorm keeps inference-mode BatchNormalization. Before opset 7 the
+// mode was the is_test attribute, whose default 0 is training; from opset 7
+// to 13 it was the number of outputs, and from 14 training_mode. Training
+// mode is an error, since its outputs are batch statistics. momentum only
+// matters in training and is dropped; spatial=0 (opsets 1 to 8: statistics
+// per activation, not per channel) is rewritten by batchNormPerActivation.
 func lowerBatchNorm(l *lowerer, n *nodeCtx) error {
 	if v, err := n.intAttr("training_mode", 0); err != nil {
 		return err
 	} else if v != 0 {
 		return errors.New("training_mode=1 computes batch statistics; want an inference model (training_mode=0)")
 	}
-	if v, err := n.intAttr("is_test", 1); err != nil {
+	if err := checkIsTest(n, "batch statistics"); err != nil {
 		return err
-	} else if v == 0 {
-		return errors.New("is_test=0 selects training mode; want an inference model (is_test=1)")
-	}
-	if v, err := n.intAttr("spatial", 1); err != nil {
-		return err
-	} else if v != 1 {
-		return errors.New("spatial=0 (statistics per activation, not per channel) is not supported, want spatial=1")
 	}
 	for i, o := range n.pb.GetOutput() {
 		if i > 0 && o != "" {
 			return fmt.Errorf("output %d %q is a training-mode output (running or saved mean/variance); want only the output Y", i, o)
 		}
 	}
+	spatial, err := n.intAttr("spatial", 1)
+	if err != nil {
+		return err
+	}
+	if spatial == 0 && len(n.ins) == 5 && n.ins[0] != nil && n.ins[0].Type.Shape.Rank() > 2 {
+		return l.batchNormPerActivation(n)
+	}
 	return l.passthrough(n, "BatchNormalization", n.ins, "training_mode", "is_test", "spatial", "momentum", "consumed_inputs")
+}
+
+// checkIsTest checks the is_test attribute of BatchNormalization and
+// Dropout before opset 7, where it selected inference (1) or training (0,
+// the default). From opset 7 on the attribute is gone and an inference
+// model is assumed; a stray one is still honoured. what says what training
+// mode would compute.
+func checkIsTest(n *nodeCtx, what string) error {
+	def := int64(1)
+	if n.opset < 7 {
+		def = 0
+	}
+	v, err := n.intAttr("is_test", def)
+	if err != nil || v != 0 {
+		return err
+	}
+	if !n.has("is_test") {
+		return n.errorf("is_test is absent, and before opset 7 that means training mode (%s); want is_test=1 (an inference model)", what)
+	}
+	return n.errorf("is_test=0 selects training mode (%s); want is_test=1 (an inference model)", what)
+}
+
+// batchNormPerActivation lowers inference BatchNormalization with spatial=0,
+// whose scale, B, mean and var have X's shape without the batch dim
+// (C×D1×…). The IR's BatchNormalization normalises per channel, so the node
+// becomes y = x·a + b with a = scale/sqrt(var+epsilon) and b = B − mean·a,
+// computed here (in float64) from constant parameters; numpy broadcasting
+// lines a and b up with X's dims 1 on. Computed parameters are an error.
+func (l *lowerer) batchNormPerActivation(n *nodeCtx) error {
+	eps, err := n.floatAttr("epsilon", 1e-5)
+	if err != nil {
+		return err
+	}
+	x := n.ins[0]
+	want := x.Type.Shape[1:]
+	dims, ok := want.Ints()
+	if !ok {
+		return n.errorf("spatial=0 on input %q of shape %v: the per-activation parameters need X's dims after the batch dim known", x.Name, x.Type.Shape)
+	}
+	var p [4]*ir.Tensor
+	for i, name := range []string{"scale", "B", "mean", "var"} {
+		v := n.ins[1+i]
+		if v == nil || !v.IsConst() {
+			return n.errorf("spatial=0 (statistics per activation) with a computed %s: only constant parameters can be folded into the per-channel form", name)
+		}
+		if !sameDims(v.Const.Shape, dims) {
+			return n.errorf("spatial=0: %s %q has shape %v, want %v (X's shape %v without the batch dim)", name, v.Name, v.Const.Shape, dims, x.Type.Shape)
+		}
+		if v.Const.DType != x.Type.DType {
+			return n.errorf("%s %q is %v and input %q %v, want the same dtype", name, v.Name, v.Const.DType, x.Name, x.Type.DType)
+		}
+		p[i] = v.Const
+	}
+	count := ir.NumElements(dims)
+	a, b := make([]float64, count), make([]float64, count)
+	for i := range a {
+		a[i] = p[0].AsFloat64(i) / math.Sqrt(p[3].AsFloat64(i)+float64(eps))
+		b[i] = p[1].AsFloat64(i) - p[2].AsFloat64(i)*a[i]
+	}
+	at, err := floatTensor(x.Type.DType, a, dims)
+	if err != nil {
+		return err
+	}
+	bt, err := floatTensor(x.Type.DType, b, dims)
+	if err != nil {
+		return err
+	}
+	scaled, err := l.aux(n, "scale", "Mul", []*ir.Value{x, l.constant(n.name+"/scale", at)}, nil)
+	if err != nil {
+		return err
+	}
+	out, err := l.output(n)
+	if err != nil {
+		return err
+	}
+	return l.emit(n.name, "Add", []*ir.Value{scaled, l.constant(n.name+"/shift", bt)}, []*ir.Value{out}, nil)
+}
+
+// sameDims reports whether two shapes are equal.
+func sameDims(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // lowerReshape moves Reshape-1's shape attribute into the input opset 5 made
@@ -538,7 +755,7 @@ func lowerReshape(l *lowerer, n *nodeCtx) error {
 	ins := n.ins
 	if n.has("shape") {
 		if len(ins) != 1 {
-			return fmt.Errorf("%d inputs and a shape attribute, want either 1 input and the attribute or 2 inputs", len(ins))
+			return n.errorf("%d inputs and a shape attribute, want either 1 input and the attribute or 2 inputs", len(ins))
 		}
 		s, err := l.attrToInput(n, "shape")
 		if err != nil {
@@ -549,16 +766,24 @@ func lowerReshape(l *lowerer, n *nodeCtx) error {
 	return l.passthrough(n, "Reshape", ins, "shape", "consumed_inputs")
 }
 
-// lowerSplit moves the split attribute (opsets 2 to 12) into the input
-// opset 13 made of it. Without sizes, old opsets split evenly into as many
-// parts as the node has outputs, which opset 18 says with num_outputs.
+// lowerSplit moves the split attribute (opsets 1 to 12) into the input
+// opset 13 made of it. Split-1 could also take the sizes as a second input
+// of the data's (float) type; it becomes i64. Without sizes, old opsets
+// split evenly into as many parts as the node has outputs, which opset 18
+// says with num_outputs.
 func lowerSplit(l *lowerer, n *nodeCtx) error {
 	ins := n.ins
 	if n.has("split") {
 		if len(ins) != 1 {
-			return fmt.Errorf("%d inputs and a split attribute, want either", len(ins))
+			return n.errorf("%d inputs and a split attribute, want either", len(ins))
 		}
 		s, err := l.attrToInput(n, "split")
+		if err != nil {
+			return err
+		}
+		ins = []*ir.Value{ins[0], s}
+	} else if len(ins) == 2 && ins[1] != nil && ins[1].Type.DType != ir.Int64 && n.opset < 2 {
+		s, err := l.toInt64(n, ins[1], "split")
 		if err != nil {
 			return err
 		}
@@ -578,6 +803,24 @@ func lowerSplit(l *lowerer, n *nodeCtx) error {
 	return l.emit(n.name, "Split", ins, outs, attrs)
 }
 
+// toInt64 converts a size or index input that an old opset typed like the
+// data (a float tensor) to i64: a constant is converted here, and must hold
+// whole numbers; a computed value gets a Cast named "<node>/<what>".
+func (l *lowerer) toInt64(n *nodeCtx, v *ir.Value, what string) (*ir.Value, error) {
+	if !v.IsConst() {
+		return l.aux(n, what, "Cast", []*ir.Value{v}, ir.Attrs{"to": ir.IntAttr(int64(onnxpb.TensorProto_INT64))})
+	}
+	vals := make([]int64, v.Const.Len())
+	for i := range vals {
+		f := v.Const.AsFloat64(i)
+		if f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+			return nil, n.errorf("%s input %q holds %v, want whole numbers", what, v.Name, f)
+		}
+		vals[i] = int64(f)
+	}
+	return l.constant(n.name+"/"+what, ir.FromInt64(vals, v.Const.Shape...)), nil
+}
+
 // lowerSlice moves Slice-1's starts, ends and axes attributes into the
 // inputs opset 10 made of them.
 func lowerSlice(l *lowerer, n *nodeCtx) error {
@@ -585,10 +828,10 @@ func lowerSlice(l *lowerer, n *nodeCtx) error {
 		return l.passthrough(n, "Slice", n.ins)
 	}
 	if len(n.ins) != 1 {
-		return fmt.Errorf("%d inputs and starts/ends attributes, want either", len(n.ins))
+		return n.errorf("%d inputs and starts/ends attributes, want either", len(n.ins))
 	}
 	if !n.has("starts") || !n.has("ends") {
-		return errors.New("Slice-1 needs both the starts and ends attributes")
+		return n.errorf("Slice-1 needs both the starts and ends attributes")
 	}
 	ins := []*ir.Value{n.ins[0]}
 	for _, a := range []string{"starts", "ends", "axes"} {
@@ -611,7 +854,7 @@ func lowerAxesAttr(l *lowerer, n *nodeCtx) error {
 	ins := n.ins
 	if n.has("axes") {
 		if len(ins) != 1 {
-			return fmt.Errorf("%d inputs and an axes attribute, want either", len(ins))
+			return n.errorf("%d inputs and an axes attribute, want either", len(ins))
 		}
 		a, err := l.attrToInput(n, "axes")
 		if err != nil {
@@ -622,17 +865,24 @@ func lowerAxesAttr(l *lowerer, n *nodeCtx) error {
 	return l.passthrough(n, op, ins, "axes")
 }
 
-// lowerPad moves Pad-2's pads and value attributes into the inputs opset 11
-// made of them.
+// lowerPad moves the pads (Pad-2; "paddings" in Pad-1) and value attributes
+// into the inputs opset 11 made of them.
 func lowerPad(l *lowerer, n *nodeCtx) error {
-	if !n.has("pads") {
+	attr := "pads"
+	if n.has("paddings") {
+		if n.has("pads") {
+			return n.errorf("both the paddings attribute (Pad-1) and pads (Pad-2) are given, want one")
+		}
+		attr = "paddings"
+	}
+	if !n.has(attr) {
 		return l.passthrough(n, "Pad", n.ins)
 	}
 	if len(n.ins) != 1 {
-		return fmt.Errorf("%d inputs and a pads attribute, want either", len(n.ins))
+		return n.errorf("%d inputs and a %s attribute, want either", len(n.ins), attr)
 	}
 	x := n.ins[0]
-	pads, err := l.attrToInput(n, "pads")
+	pads, err := l.attrToInput(n, attr)
 	if err != nil {
 		return err
 	}
@@ -648,17 +898,26 @@ func lowerPad(l *lowerer, n *nodeCtx) error {
 		}
 		ins = append(ins, l.constant(n.name+"/value", t))
 	}
-	return l.passthrough(n, "Pad", ins, "pads", "value")
+	return l.passthrough(n, "Pad", ins, attr, "value")
 }
 
-// lowerDropout keeps inference-mode Dropout (the identity). Its ratio, an
-// attribute before opset 12, has no effect in inference; a training_mode
-// input that is true, or not known when compiling, is an error.
+// lowerDropout keeps inference-mode Dropout (the identity). Before opset 7
+// the is_test attribute chose the mode, training by default; training with
+// ratio 0 drops nothing and scales by 1, so it is the identity too. The
+// ratio, an attribute before opset 12, has no effect in inference; a
+// training_mode input that is true, or not known when compiling, is an
+// error. Before opset 10 the mask output had the data's type: in inference
+// all ones (opsets 7 to 9; a constant, for a static shape) or not filled at
+// all (before 7).
 func lowerDropout(l *lowerer, n *nodeCtx) error {
-	if is, err := n.intAttr("is_test", 1); err != nil {
-		return err
-	} else if is == 0 {
-		return errors.New("is_test=0 selects training mode; want an inference model")
+	if err := checkIsTest(n, "inputs dropped at random"); err != nil {
+		ratio, rerr := n.floatAttr("ratio", 0.5)
+		if rerr != nil {
+			return rerr
+		}
+		if ratio != 0 {
+			return err
+		}
 	}
 	if len(n.ins) > 2 && n.ins[2] != nil {
 		tm := n.ins[2]
@@ -672,7 +931,41 @@ func lowerDropout(l *lowerer, n *nodeCtx) error {
 			return fmt.Errorf("training_mode input %q is true; want an inference model (false or absent)", tm.Name)
 		}
 	}
-	return l.passthrough(n, "Dropout", n.ins, "ratio", "is_test", "consumed_inputs")
+	if len(n.ins) == 0 || n.ins[0] == nil {
+		return errors.New("no data input (want the input to pass through)")
+	}
+	drop := []string{"ratio", "is_test", "consumed_inputs"}
+	outNames := n.pb.GetOutput()
+	if n.opset >= 10 || len(outNames) < 2 || outNames[1] == "" || l.used[outNames[1]] == 0 {
+		return l.passthrough(n, "Dropout", n.ins, drop...)
+	}
+	x := n.ins[0]
+	if n.opset < 7 {
+		return n.errorf("output 1 %q (the mask) is used, but before opset 7 inference leaves it unfilled", outNames[1])
+	}
+	if outNames[0] == "" {
+		return errors.New("output 0 has no name (want the output Y)")
+	}
+	dims, ok := x.Type.Shape.Ints()
+	if !ok {
+		return n.errorf("output 1 %q (the mask, of the data's type before opset 10) is used; its all-ones value needs a static shape, but input %q is %v", outNames[1], x.Name, x.Type.Shape)
+	}
+	ones := make([]float64, ir.NumElements(dims))
+	for i := range ones {
+		ones[i] = 1
+	}
+	mask, err := floatTensor(x.Type.DType, ones, dims)
+	if err != nil {
+		return err
+	}
+	l.values[outNames[1]] = ir.NewConst(outNames[1], mask)
+	attrs, err := n.irAttrs(drop...)
+	if err != nil {
+		return err
+	}
+	y := &ir.Value{Name: outNames[0]}
+	l.values[outNames[0]] = y
+	return l.emit(n.name, "Dropout", n.ins, []*ir.Value{y}, attrs)
 }
 
 // lowerConstant turns a Constant node into a constant value: tensor-valued
@@ -735,14 +1028,30 @@ func lowerConstant(l *lowerer, n *nodeCtx) error {
 	return nil
 }
 
-// lowerCast checks that the target type is one the IR has.
+// lowerCast checks that the target type is one the IR has. Cast-1 names it
+// with a string ("FLOAT"), which becomes the element-type code later
+// versions take.
 func lowerCast(l *lowerer, n *nodeCtx) error {
-	to, err := n.intAttr("to", 0)
-	if err != nil {
-		return err
-	}
-	if !n.has("to") {
+	a, ok := n.attrs["to"]
+	if !ok {
 		return errors.New("no \"to\" attribute (want the target element type)")
+	}
+	var to int64
+	if attrType(a) == onnxpb.AttributeProto_STRING {
+		if n.opset >= 6 {
+			return n.errorf("attribute \"to\" is the string %q, the form of Cast-1; from opset 6 on want an INT element-type code", a.GetS())
+		}
+		name := strings.ToUpper(strings.TrimSpace(string(a.GetS())))
+		code, ok := onnxpb.TensorProto_DataType_value[name]
+		if !ok || code == 0 {
+			return n.errorf("to=%q is not an ONNX element type (want a TensorProto.DataType name: FLOAT, INT64, ...)", a.GetS())
+		}
+		to = int64(code)
+	} else {
+		var err error
+		if to, err = n.intAttr("to", 0); err != nil {
+			return err
+		}
 	}
 	if to < math.MinInt32 || to > math.MaxInt32 {
 		return fmt.Errorf("to=%d is not an ONNX element type", to)
@@ -750,5 +1059,14 @@ func lowerCast(l *lowerer, n *nodeCtx) error {
 	if _, err := codec.DTypeFromONNX(int32(to)); err != nil {
 		return fmt.Errorf("cast to %v", err)
 	}
-	return l.passthrough(n, "Cast", n.ins)
+	attrs, err := n.irAttrs("to")
+	if err != nil {
+		return err
+	}
+	attrs["to"] = ir.IntAttr(to)
+	outs, err := l.outputs(n, "Cast")
+	if err != nil {
+		return err
+	}
+	return l.emit(n.name, "Cast", n.ins, outs, attrs)
 }

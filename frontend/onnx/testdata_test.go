@@ -130,10 +130,7 @@ func TestLibonnxTestdata(t *testing.T) {
 	}
 	sort.Strings(reasons)
 	t.Logf("why the others do not:\n%s", strings.Join(reasons, "\n"))
-	// Every op the frontend claims must lower in some conformance model
-	// (the global pools' models declare opset 1, below MinOpset; they are
-	// tested in TestGlobalPools instead).
-	covered["GlobalAveragePool"], covered["GlobalMaxPool"] = true, true
+	// Every op the frontend claims must lower in some conformance model.
 	for _, op := range SupportedOps() {
 		if !covered[op] {
 			t.Errorf("no conformance model using %s lowers", op)
