@@ -20,6 +20,8 @@ type adaptCase struct {
 	// tol is the relative tolerance against the reference executor; 0
 	// asks for identical bits.
 	tol float64
+	// absent lists attributes no node may keep (beyond newerAttrs).
+	absent []string
 }
 
 // newerAttrs are attributes of the cases' ops with the opset that
@@ -84,6 +86,13 @@ func adaptCases() []adaptCase {
 					ir.Attrs{"axis": ir.IntAttr(1), "output_dtype": ir.IntAttr(3), "saturate": ir.IntAttr(1), "block_size": ir.IntAttr(0)}))
 			},
 			want: "QuantizeLinear_0: QuantizeLinear(x,s,QuantizeLinear_0_out0/zero_point)->QuantizeLinear_0_out0\n"},
+		{name: "attributes newer than opset 21 that state the default are dropped", opset: 21, in: xin,
+			absent: []string{"precision", "output_dtype"},
+			build: func(b *builder) {
+				q := b.one("QuantizeLinear", []*ir.Value{x2345(b), constant("s", f32s(nil, 0.05))}, ir.Attrs{"precision": ir.IntAttr(1)})
+				b.output(b.one("DequantizeLinear", []*ir.Value{q, constant("s2", f32s(nil, 0.05))}, ir.Attrs{"output_dtype": ir.IntAttr(1)}))
+			},
+			want: "QuantizeLinear_0: QuantizeLinear(x,s)->QuantizeLinear_0_out0\nDequantizeLinear_1: DequantizeLinear(QuantizeLinear_0_out0,s2)->DequantizeLinear_1_out0\n"},
 		{name: "Pad axes input becomes full pads", opset: 13, in: xin,
 			build: func(b *builder) {
 				b.output(b.one("Pad", []*ir.Value{x2345(b), constant("pads", i64s(1, 0, 2, -1)), nil, constant("axes", i64s(-1, 1))},
@@ -126,6 +135,11 @@ func TestOlderOpsets(t *testing.T) {
 				for _, a := range n.GetAttribute() {
 					if since, ok := newerAttrs[a.GetName()]; ok && since > c.opset {
 						t.Errorf("node %s keeps attribute %s (opset %d) at opset %d", n.GetName(), a.GetName(), since, c.opset)
+					}
+					for _, name := range c.absent {
+						if a.GetName() == name {
+							t.Errorf("node %s keeps attribute %s", n.GetName(), name)
+						}
 					}
 				}
 			}

@@ -31,6 +31,11 @@
 // model computes what the graph's nodes say, QuantizeLinear and
 // DequantizeLinear nodes included.
 //
+// Layouts (ir.Type's Layout) are not written either: ONNX values are in
+// logical order, which is what IR shapes describe, so a graph input the IR
+// declares NHWC is an NCHW input of the exported model.
+//
+// Encoding never modifies the graph, and graphs may be encoded concurrently.
 // The same graph always gives the same bytes: nodes keep the graph's order,
 // attributes are sorted, generated names are derived from the node they serve,
 // and the protobuf encoding is deterministic.

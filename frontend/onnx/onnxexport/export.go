@@ -55,8 +55,10 @@ func Encode(g *ir.Graph, opt Options) ([]byte, error) {
 // to under the file name location (relative to the model file, as ONNX
 // requires). data is nil when no tensor is that large.
 func EncodeExternal(g *ir.Graph, opt Options, location string) (model, data []byte, err error) {
-	if location == "" || filepath.IsAbs(location) {
-		return nil, nil, fmt.Errorf("onnx export: external data location %q: want a file name relative to the model", location)
+	// ONNX resolves the location against the model's directory, and
+	// runtimes refuse one that leaves it.
+	if !filepath.IsLocal(location) {
+		return nil, nil, fmt.Errorf("onnx export: external data location %q: want a file name relative to the model's directory, inside it", location)
 	}
 	e, err := encode(g, opt, location)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/sqc-project/sqc/frontend/onnx/onnxexport"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/sqir"
 )
 
 func decodeModel(t *testing.T, data []byte) *onnxpb.ModelProto {
@@ -230,6 +231,7 @@ func init() {
 	ir.Register(&ir.OpSchema{Name: "TestAffine", Doc: "2x + 1, a test op with a decomposer", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: infer})
 	ir.Register(&ir.OpSchema{Name: "TestOrphan", Doc: "a test op with no decomposer", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: infer})
 	ir.Register(&ir.OpSchema{Name: "TestForgetful", Doc: "a test op whose decomposer writes nothing", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: infer})
+	ir.Register(&ir.OpSchema{Name: "TestPanicky", Doc: "a test op whose decomposer panics", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: infer})
 	ir.Register(&ir.OpSchema{Name: "TestCustom", Doc: "a test op whose decomposer writes a non-ONNX op", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: infer})
 	onnxexport.RegisterDecomposer("TestAffine", func(e onnxexport.Emitter, n *ir.Node) error {
 		x, y := n.Inputs[0], n.Outputs[0]
@@ -241,6 +243,10 @@ func init() {
 		return e.Node("Add", []*ir.Value{tmp, e.Const(y.Name+"/one", f32s(nil, 1))}, []*ir.Value{y}, nil)
 	})
 	onnxexport.RegisterDecomposer("TestForgetful", func(e onnxexport.Emitter, n *ir.Node) error { return nil })
+	onnxexport.RegisterDecomposer("TestPanicky", func(e onnxexport.Emitter, n *ir.Node) error {
+		_ = n.Inputs[5] // out of range: a bug in the decomposer
+		return nil
+	})
 	onnxexport.RegisterDecomposer("TestCustom", func(e onnxexport.Emitter, n *ir.Node) error {
 		return e.Node("TestCustom", n.Inputs, n.Outputs, nil)
 	})
@@ -294,6 +300,7 @@ func TestErrors(t *testing.T) {
 		{"unknown op", unknown, onnxexport.Options{}, []string{`node "Relu_0"`, `unknown op "Frobnicate"`}},
 		{"sqc op without decomposer", oneOpGraph(t, "TestOrphan"), onnxexport.Options{}, []string{`node "TestOrphan_0"`, `"TestOrphan"`, "no decomposer"}},
 		{"decomposer defines nothing", oneOpGraph(t, "TestForgetful"), onnxexport.Options{}, []string{`node "TestForgetful_0"`, "did not define output"}},
+		{"decomposer panics", oneOpGraph(t, "TestPanicky"), onnxexport.Options{}, []string{`node "TestPanicky_0"`, "internal error in the decomposer of TestPanicky", "index out of range"}},
 		{"decomposer writes a non-ONNX op", oneOpGraph(t, "TestCustom"), onnxexport.Options{}, []string{`node "TestCustom_0"`, "not an ONNX operator"}},
 		{"opset 12", oneOpGraph(t, "Relu"), onnxexport.Options{Opset: 12}, []string{"opset 12", "13 to 21"}},
 		{"opset 22", oneOpGraph(t, "Relu"), onnxexport.Options{Opset: 22}, []string{"opset 22", "13 to 21"}},
@@ -468,4 +475,54 @@ func passthroughGraph(t *testing.T) *ir.Graph {
 	sum := b.one("Add", []*ir.Value{x, k}, nil)
 	b.output(x, k, sum, sum)
 	return b.graph()
+}
+
+// TestGraphUnchanged checks that encoding leaves the graph as it was, for a
+// graph whose Relayouts are dropped and whose fused ops are decomposed.
+func TestGraphUnchanged(t *testing.T) {
+	g := epilogueGraph(t)
+	before := sqir.Format(g)
+	if _, err := onnxexport.Encode(g, onnxexport.Options{Opset: 13}); err != nil {
+		t.Fatal(err)
+	}
+	if after := sqir.Format(g); after != before {
+		t.Errorf("the graph changed:\n%s\nwas:\n%s", after, before)
+	}
+}
+
+func TestExternalLocation(t *testing.T) {
+	g := epilogueGraph(t)
+	for _, loc := range []string{"", "../w.data", "/tmp/w.data"} {
+		if _, _, err := onnxexport.EncodeExternal(g, onnxexport.Options{ExternalDataThreshold: 1}, loc); err == nil || !strings.Contains(err.Error(), "location") {
+			t.Errorf("location %q: error %v, want one about the location", loc, err)
+		}
+	}
+	model, data, err := onnxexport.EncodeExternal(g, onnxexport.Options{ExternalDataThreshold: 1}, "w.data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "w.data"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnx.Decode(model, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, err := m.Lower()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := epilogueInputs()
+	got, err := ref.Run(g2, in...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range epilogueWant(in) {
+		for k, v := range got[i].Float32s() {
+			if v != w[k] {
+				t.Fatalf("output %d[%d] = %v, want %v (every tensor external)", i, k, v, w[k])
+			}
+		}
+	}
 }

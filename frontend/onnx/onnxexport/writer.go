@@ -45,12 +45,18 @@ type Emitter interface {
 // them.
 type Decomposer func(e Emitter, n *ir.Node) error
 
-// decompMu guards decomposers: registration normally happens in init,
-// but nothing stops a plugin host from registering later.
-var decompMu sync.RWMutex
+// decomposers holds the registered decomposers by op. decompMu guards it:
+// registration normally happens in init, but nothing stops a plugin host
+// from registering later.
+var (
+	decompMu    sync.RWMutex
+	decomposers = map[string]Decomposer{}
+)
 
 // RegisterDecomposer registers the decomposer of an op. Packages that
-// define ops of their own call it from init. Registering an op twice, or a
+// define ops of their own call it from init. A decomposer registered for an
+// ONNX op replaces its one-to-one writing (the nodes it writes through
+// Emitter.Node are then written as they are). Registering an op twice, or a
 // nil function, is a programming error and panics, as ir.Register does.
 func RegisterDecomposer(op string, f func(e Emitter, n *ir.Node) error) {
 	decompMu.Lock()
@@ -63,8 +69,6 @@ func RegisterDecomposer(op string, f func(e Emitter, n *ir.Node) error) {
 	}
 	decomposers[op] = f
 }
-
-var decomposers = map[string]Decomposer{}
 
 // decomposer returns the decomposer registered for op, or nil.
 func decomposer(op string) Decomposer {
@@ -214,10 +218,7 @@ func (w *writer) run() error {
 		w.cur, w.written = n, 0
 		var err error
 		if d := decomposer(n.Op); d != nil {
-			err = d(w, n)
-			if err == nil {
-				err = w.checkDefined(n)
-			}
+			err = w.decompose(d, n)
 		} else {
 			err = w.standard(n.Op, n.Inputs, n.Outputs, n.Attrs)
 		}
@@ -250,6 +251,21 @@ func (w *writer) run() error {
 		w.gp.ValueInfo = append(w.gp.ValueInfo, vi)
 	}
 	return nil
+}
+
+// decompose runs a decomposer. Decomposers come from other packages and
+// see graphs from untrusted files; a bug in one must surface as an error
+// naming the node, not bring down the caller (a compile server).
+func (w *writer) decompose(d Decomposer, n *ir.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in the decomposer of %s (this is a bug in it): %v", n.Op, r)
+		}
+	}()
+	if err := d(w, n); err != nil {
+		return err
+	}
+	return w.checkDefined(n)
 }
 
 // checkDefined reports an output of a decomposed node that the decomposer

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sqc-project/sqc/dsl"
+	"github.com/sqc-project/sqc/frontend/onnx/onnxexport"
+	"github.com/sqc-project/sqc/internal/atomicfile"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/sqir"
+	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/recipes"
+)
+
+// defaultRecipe is the built-in recipe `sqc compile` follows without -r.
+const defaultRecipe = "graph.sqr"
+
+func newCompileCmd() *cobra.Command {
+	var (
+		recipePath, output, emit string
+		dryRun, verifyEach, time bool
+		printAfter               []string
+	)
+	cmd := &cobra.Command{
+		Use:   "compile MODEL.onnx|MODEL.sqir -o OUT [-r RECIPE]",
+		Short: "Compile a model with a recipe",
+		Long: `compile loads a model, runs the pipeline its recipe describes and writes the
+result. The output's form follows --emit, or else the extension of -o:
+
+  .onnx   the transformed model as ONNX (opset 21), for any runtime
+  .sqir   the IR's textual form
+  .sqe    an engine for the GPU (needs the Ampere backend)
+
+Outputs are written atomically: a failed compile leaves no file and never a
+partial one, and the same inputs give byte-identical outputs. Without -r the
+built-in recipe ` + defaultRecipe + ` is used. --dry-run prints the resolved
+pipeline, every option with its final value, and compiles nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, name, err := loadRecipe(recipePath)
+			if err != nil {
+				return err
+			}
+			specs, err := r.Pipeline()
+			if err != nil {
+				return err
+			}
+			p, err := passes.Build(specs)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if dryRun {
+				w := bufio.NewWriter(cmd.OutOrStdout())
+				if err := dsl.WritePipeline(w, r.Target(), p); err != nil {
+					return err
+				}
+				return w.Flush()
+			}
+			if output == "" {
+				return fmt.Errorf("compile: want an output file (-o OUT.onnx, OUT.sqir or OUT.sqe)")
+			}
+			form, err := outputForm(emit, output)
+			if err != nil {
+				return err
+			}
+			g, err := loadGraph(args[0])
+			if err != nil {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter}
+			if len(printAfter) > 0 {
+				m.IROut = stderr
+			}
+			rep, err := m.Run(g, p)
+			if time && rep != nil {
+				if werr := rep.WriteTimes(stderr); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			return writeOutput(form, output, g)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&recipePath, "recipe", "r", "", "the `RECIPE` file (.sqr); default: the built-in "+defaultRecipe)
+	f.StringVarP(&output, "output", "o", "", "the output `FILE`")
+	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
+	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
+	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
+	f.BoolVar(&time, "time-passes", false, "print a table of the time each pass took on stderr")
+	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
+	return cmd
+}
+
+// loadRecipe reads and checks the recipe at path, or the built-in default
+// when path is "". It returns the recipe and the name to put in messages.
+func loadRecipe(path string) (*dsl.Recipe, string, error) {
+	var r *dsl.Recipe
+	var err error
+	name := path
+	if path == "" {
+		name = defaultRecipe
+		src, rerr := recipes.FS.ReadFile(defaultRecipe)
+		if rerr != nil {
+			return nil, "", fmt.Errorf("built-in recipe %s: %w", defaultRecipe, rerr)
+		}
+		r, err = dsl.Parse(defaultRecipe, src)
+	} else {
+		r, err = dsl.ParseFile(path)
+	}
+	if err == nil {
+		err = r.Check()
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return r, name, nil
+}
+
+// outputForm decides what to write: --emit if given, else the extension.
+func outputForm(emit, output string) (string, error) {
+	if emit == "" {
+		switch strings.ToLower(filepath.Ext(output)) {
+		case ".onnx":
+			emit = "onnx"
+		case ".sqir":
+			emit = "sqir"
+		case ".sqe":
+			emit = "engine"
+		default:
+			return "", fmt.Errorf("%s: cannot tell the output form from the extension (want .onnx, .sqir or .sqe, or --emit)", output)
+		}
+	}
+	switch emit {
+	case "onnx", "sqir":
+		return emit, nil
+	case "engine":
+		return "", fmt.Errorf("%s: engines (.sqe) need the Ampere backend, which this build of sqc does not have yet; use --emit onnx or sqir", output)
+	}
+	return "", fmt.Errorf("--emit %s: want onnx, sqir or engine", emit)
+}
+
+func writeOutput(form, path string, g *ir.Graph) error {
+	switch form {
+	case "onnx":
+		return onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
+	case "sqir":
+		return atomicfile.Write(path, func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 1<<20)
+			if err := sqir.Print(bw, g); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+	}
+	return fmt.Errorf("unknown output form %q", form)
+}
