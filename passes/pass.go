@@ -93,6 +93,10 @@ type Option struct {
 	Min, Max float64
 	// Enum, when set, lists the allowed values of a String option.
 	Enum []string
+	// Required marks an option that has no default and that every pipeline
+	// running the pass must set (the calibration data of a calibrating
+	// pass: no value would be a sensible guess). Default is then nil.
+	Required bool
 }
 
 // Options are the values of a pass's options, by name, after defaults.
@@ -148,6 +152,9 @@ func checkPass(p *Pass) error {
 			return fmt.Errorf("pass %s: option %s declared twice", p.Name, o.Name)
 		}
 		seen[o.Name] = true
+		if o.Required && o.Default == nil {
+			continue // nothing to check: the pipeline supplies the value
+		}
 		if err := checkValue(o, o.Default); err != nil {
 			return fmt.Errorf("pass %s: default of option %s: %v", p.Name, o.Name, err)
 		}

@@ -188,6 +188,9 @@ func resolveOptions(p *Pass, given map[string]any) (Options, error) {
 	for k, v := range vals {
 		opts[k] = v
 	}
+	if missing := MissingOptions(p, given); len(missing) > 0 {
+		err = errors.Join(err, fmt.Errorf("pass %s needs option %s (it has no default)", p.Name, strings.Join(missing, ", ")))
+	}
 	return opts, err
 }
 
