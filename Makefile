@@ -20,6 +20,14 @@ BENCH_PKGS = $(sort $(dir $(shell grep -rl --include='*_test.go' '^func Benchmar
 
 TESTDATA_DIR := /usr/share/libonnx-testdata
 
+# ONNX Runtime's CPU build (npm's onnxruntime-node), the peer runtime the
+# export tests compare against. Its install script would fetch a GPU build,
+# so it is skipped; the bundled CPU library is what the tests use.
+ORT_VERSION := 1.30.0
+ORT_DIR := bin/ort
+# The tests find it through SQC_ORT_NODE_MODULES; without it they skip.
+ORT_ENV = SQC_ORT_NODE_MODULES=$$(test -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json && echo $(CURDIR)/$(ORT_DIR)/node_modules)
+
 .PHONY: all build test deps lint bench fuzz generate example clean
 
 all: build
@@ -29,8 +37,17 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/sqc
 
 ## deps: install the ONNX conformance suite when it is absent and apt-get can
-## run (as root, or through password-less sudo); otherwise say what is missing
+## run (as root, or through password-less sudo), and ONNX Runtime's CPU build
+## when npm is there; otherwise say what is missing
 deps:
+	@if [ ! -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json ]; then \
+		if command -v npm >/dev/null 2>&1; then \
+			npm install --silent --no-audit --no-fund --ignore-scripts --prefix $(ORT_DIR) onnxruntime-node@$(ORT_VERSION) \
+				|| echo "make deps: npm could not install onnxruntime-node; the ONNX Runtime tests skip" >&2; \
+		else \
+			echo "make deps: npm is missing; the ONNX Runtime differential tests skip" >&2; \
+		fi; \
+	fi
 	@if [ ! -d $(TESTDATA_DIR) ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update && apt-get install -y libonnx-testdata; \
@@ -44,7 +61,7 @@ deps:
 
 ## test: every package's tests
 test: deps
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(ORT_ENV) $(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 ## lint: go vet, gofmt and staticcheck
 lint: $(STATICCHECK)
