@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,9 @@ import (
 // generation's INT8 Tensor Core instructions (mma.sync and the 2:4 sparse
 // mma.sp) that sqc emits, and the later GPUs that run them.
 var Targets = []string{"sm_80", "sm_86", "sm_87", "sm_89", "sm_90"}
+
+// archRE matches the names of GPU architectures, supported or not.
+var archRE = regexp.MustCompile(`^sm_[0-9]+[a-z]?$`)
 
 // The statement keywords; every other statement is a step named after a pass.
 const (
@@ -132,13 +136,11 @@ func (r *Recipe) checkPipeline(res *resolved) ErrorList {
 			case !ok:
 				errs.errorf(s.pos, "step %s requires %s to run before it, but the recipe has no %s step", s.pass.Name, req.Name, req.Name)
 			case j > i:
-				errs.errorf(s.pos, "step %s requires %s to run before it, but %s comes later (at %s)", s.pass.Name, req.Name, req.Name, r.at(res.steps[j].pos))
+				errs.errorf(s.pos, "step %s requires %s to run before it, but %s comes later (at %s)", s.pass.Name, req.Name, req.Name, at(s.pos, res.steps[j].pos))
 			}
 		}
-		if missing := passes.MissingOptions(s.pass, s.options); len(missing) > 0 {
-			for _, m := range missing {
-				errs.errorf(s.pos, "step %s needs option %s (it has no default): %s { %s = ... }", s.pass.Name, m, s.pass.Name, m)
-			}
+		for _, m := range passes.MissingOptions(s.pass, s.options) {
+			errs.errorf(s.pos, "step %s needs option %s (it has no default): %s { %s = ... }", s.pass.Name, m, s.pass.Name, m)
 		}
 	}
 	if len(errs) > 0 {
@@ -173,7 +175,7 @@ func (r *Recipe) resolve(stack []string) (*resolved, ErrorList) {
 		switch st.Name {
 		case kwTarget:
 			if targetPos != nil {
-				errs.errorf(st.Pos, "target named twice (first at %s)", r.at(*targetPos))
+				errs.errorf(st.Pos, "target named twice (first at %s)", at(st.Pos, *targetPos))
 				continue
 			}
 			p := st.Pos
@@ -184,10 +186,10 @@ func (r *Recipe) resolve(stack []string) (*resolved, ErrorList) {
 		case kwBase:
 			switch {
 			case basePos != nil:
-				errs.errorf(st.Pos, "a recipe has one base (first at %s)", r.at(*basePos))
+				errs.errorf(st.Pos, "a recipe has one base (first at %s)", at(st.Pos, *basePos))
 				continue
 			case firstStep >= 0:
-				errs.errorf(st.Pos, "base must come before the steps (the first step is at %s): the base's steps run first", r.at(r.Stmts[firstStep].Pos))
+				errs.errorf(st.Pos, "base must come before the steps (the first step is at %s): the base's steps run first", at(st.Pos, r.Stmts[firstStep].Pos))
 			}
 			p := st.Pos
 			basePos = &p
@@ -261,7 +263,12 @@ func (r *Recipe) checkTarget(st *Stmt, errs *ErrorList) (string, bool) {
 			return t, true
 		}
 	}
-	errs.errorf(st.Arg.Pos, "unknown target %q%s; want one of %s", t, passes.Suggest(t, Targets), strings.Join(Targets, ", "))
+	if archRE.MatchString(t) {
+		// A real architecture, not a slip: no "did you mean".
+		errs.errorf(st.Arg.Pos, "target %s is not supported; want one of %s", t, strings.Join(Targets, ", "))
+	} else {
+		errs.errorf(st.Arg.Pos, "unknown target %q%s; want one of %s", t, passes.Suggest(t, Targets), strings.Join(Targets, ", "))
+	}
 	return "", false
 }
 
@@ -463,7 +470,7 @@ func (r *Recipe) checkOption(p *passes.Pass, it *Item, seen map[string]Pos, errs
 		return nil, false
 	}
 	if first, dup := seen[it.Key]; dup {
-		errs.errorf(it.Pos, "option %s set twice in one block (first at %s)", it.Key, r.at(first))
+		errs.errorf(it.Pos, "option %s set twice in one block (first at %s)", it.Key, at(it.Pos, first))
 		return nil, false
 	}
 	seen[it.Key] = it.Pos
@@ -515,12 +522,16 @@ func (r *Recipe) typed(o *passes.Option, v *Value) (any, error) {
 		if v.Kind != ListValue {
 			return nil, wrong(`a list such as [a, "b c"]`)
 		}
+		// Numbers are taken as written: a pass declares a list of numbers
+		// (mean = [0.485, 0.456, 0.406]) as a list of strings and parses it.
 		out := []string{}
 		for _, e := range v.Elems {
-			if e.Kind != WordValue && e.Kind != StringValue {
-				return nil, fmt.Errorf("list element %s: want a word or a string", r.describe(e))
+			switch e.Kind {
+			case WordValue, StringValue, IntValue, FloatValue:
+				out = append(out, e.Text)
+			default:
+				return nil, fmt.Errorf("list element %s: want a word, a string or a number", r.describe(e))
 			}
-			out = append(out, e.Text)
 		}
 		return out, nil
 	case passes.RatioKind:
@@ -586,10 +597,10 @@ func (r *Recipe) describe(v *Value) string {
 	return v.Kind.String() + " " + text
 }
 
-// at writes a position for a message about r: LINE:COL in r's own file,
-// FILE:LINE:COL in another (a base).
-func (r *Recipe) at(p Pos) string {
-	if p.Filename == r.Filename {
+// at writes position p for a message placed at from: LINE:COL when both
+// are in the same file, FILE:LINE:COL otherwise (a base's step).
+func at(from, p Pos) string {
+	if p.Filename == from.Filename {
 		return fmt.Sprintf("%d:%d", p.Line, p.Col)
 	}
 	return p.String()

@@ -16,7 +16,7 @@ func TestCheckErrors(t *testing.T) {
 		// Unknown words, with suggestions.
 		{"fold-constans\n", `bad.sqr:1:1: unknown step "fold-constans" (did you mean "fold-constants"?)`},
 		{"targte sm_80\n", `bad.sqr:1:1: unknown step "targte" (did you mean "target"?)`},
-		{"quantise\n", `bad.sqr:1:1: unknown step "quantise"`},
+		{"frobnicate\n", `bad.sqr:1:1: unknown step "frobnicate"`},
 		{"fold-constants { max-elemnts = 3 }", `bad.sqr:1:18: unknown option "max-elemnts" for step fold-constants (did you mean "max-elements"?)`},
 		{"dce { x = 1 }", `bad.sqr:1:7: unknown option "x": step dce has no options`},
 		{"dce 3", `bad.sqr:1:5: step dce takes no argument, got integer 3; options go in braces: dce { key = value }`},
@@ -29,7 +29,8 @@ func TestCheckErrors(t *testing.T) {
 		{"test-prune { damp = 1e999 }", `bad.sqr:1:21: option damp of test-prune: number 1e999 is out of the range of a float64`},
 		{"test-prune { method = 3 }", `bad.sqr:1:23: option method of test-prune: want a word or a string, got integer 3`},
 		{"test-prune { tags = a }", `bad.sqr:1:21: option tags of test-prune: want a list such as [a, "b c"], got word a`},
-		{"test-prune { tags = [a, 2] }", `bad.sqr:1:21: option tags of test-prune: list element integer 2: want a word or a string`},
+		{"test-prune { tags = [a, 2:4] }", `bad.sqr:1:21: option tags of test-prune: list element ratio 2:4: want a word, a string or a number`},
+		{"test-prune { tags = [[a]] }", `bad.sqr:1:21: option tags of test-prune: list element list [a]: want a word, a string or a number`},
 		{"test-prune { pattern = 2 }", `bad.sqr:1:24: option pattern of test-prune: want a ratio such as 2:4, got integer 2`},
 		{"test-prune { skip = conv1 }", `bad.sqr:1:21: option skip of test-prune: want a layer selector such as name("layer4.*"), op("Conv") or /^conv\d+$/, got word conv1`},
 		{"test-prune { skip = [name(\"a\"), 3] }", `bad.sqr:1:21: option skip of test-prune: want a layer selector such as name("layer4.*"), op("Conv") or /^conv\d+$/, got integer 3`},
@@ -59,7 +60,7 @@ func TestCheckErrors(t *testing.T) {
 		{"base", `bad.sqr:1:1: base needs a recipe file, as in: base "graph.sqr"`},
 		{"dce\nbase \"graph.sqr\"", `bad.sqr:2:1: base must come before the steps (the first step is at 1:1): the base's steps run first`},
 		{"base \"graph.sqr\"\nbase \"graph.sqr\"", `bad.sqr:2:1: a recipe has one base (first at 1:1)`},
-		{"base \"grahp.sqr\"", `bad.sqr:1:6: base "grahp.sqr": no such file in ., and no built-in recipe of that name (built-in: graph.sqr) (did you mean "graph.sqr"?)`},
+		{"base \"grahp.sqr\"", `bad.sqr:1:6: base "grahp.sqr": no such file in ., and no built-in recipe of that name (built-in: ` + strings.Join(builtinNames(), ", ") + `) (did you mean "graph.sqr"?)`},
 		{"plugin \"./my-pass\" { level = 3 }", `bad.sqr:1:1: plugins are not supported yet`},
 		// The pipeline as a whole.
 		{"test-order\ntest-prep", `bad.sqr:1:1: step test-order requires test-prep to run before it, but test-prep comes later (at 2:1)`},
@@ -69,7 +70,7 @@ func TestCheckErrors(t *testing.T) {
 		{"pad-channels { multiple = 0 }\nfold-constans\ntarget sm_75\ndce { x = 1 }",
 			`bad.sqr:1:27: option multiple of pad-channels: 0 is out of range [1, 65536]
 bad.sqr:2:1: unknown step "fold-constans" (did you mean "fold-constants"?)
-bad.sqr:3:8: unknown target "sm_75"; want one of sm_80, sm_86, sm_87, sm_89, sm_90
+bad.sqr:3:8: target sm_75 is not supported; want one of sm_80, sm_86, sm_87, sm_89, sm_90
 bad.sqr:4:7: unknown option "x": step dce has no options`},
 	}
 	for _, c := range cases {
@@ -103,7 +104,7 @@ test-prune {
   damp    = 1
   samples = 64
   verbose = true
-  tags    = [a, "b c"]
+  tags    = [a, "b c", 0.485, -1]
   layers name("layer4.*") { method = magnitude; damp = 0.25 }
   layers /x/ { skip = [] }
 }
@@ -125,7 +126,7 @@ test-calibrate { data = "calib/" }
 		t.Fatal(err)
 	}
 	want := `test-prep {}
-test-prune {damp=1 method="sparsegpt" pattern=passes.Ratio{N:1, M:2} samples=64 skip=sel(op:Gemm|name:conv1|name~^fc\d$|op~Mat.*) tags=[]string{"a", "b c"} verbose=true} [name:layer4.* {damp=0.25 method="magnitude"}] [name~x {skip=sel()}]
+test-prune {damp=1 method="sparsegpt" pattern=passes.Ratio{N:1, M:2} samples=64 skip=sel(op:Gemm|name:conv1|name~^fc\d$|op~Mat.*) tags=[]string{"a", "b c", "0.485", "-1"} verbose=true} [name:layer4.* {damp=0.25 method="magnitude"}] [name~x {skip=sel()}]
 test-order {}
 test-calibrate {data="calib/"}
 `

@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -60,18 +61,15 @@ func blockNodes(b *Block) []node {
 // among its nodes; openLine is the line of the container's '{' (0 for the
 // file), end receives the comments after the last node.
 func attach(nodes []node, cs []comment, openLine int, end *[]string) {
-	// Comments inside a node's block belong to that block.
+	// Nodes are in source order and do not overlap, so each comment finds
+	// its place by binary search: the last node starting before it (whose
+	// block may hold it) and the last node ending before it.
 	inner := make([][]comment, len(nodes))
 	var own []comment
 	for _, c := range cs {
-		in := -1
-		for i, n := range nodes {
-			if n.block != nil && n.block.Pos.Offset < c.pos.Offset && c.pos.Offset < n.block.End.Offset {
-				in = i
-			}
-		}
-		if in >= 0 {
-			inner[in] = append(inner[in], c)
+		i := sort.Search(len(nodes), func(i int) bool { return nodes[i].pos.Offset > c.pos.Offset }) - 1
+		if i >= 0 && nodes[i].block != nil && nodes[i].block.Pos.Offset < c.pos.Offset && c.pos.Offset < nodes[i].block.End.Offset {
+			inner[i] = append(inner[i], c)
 		} else {
 			own = append(own, c)
 		}
@@ -88,22 +86,12 @@ func attach(nodes []node, cs []comment, openLine int, end *[]string) {
 	// The rest are trailing comments or lead the next node.
 	pending := make([][]comment, len(nodes)+1)
 	for _, c := range own {
-		last := -1
-		for i, n := range nodes {
-			if n.end.Offset <= c.pos.Offset {
-				last = i
-			}
-		}
+		last := sort.Search(len(nodes), func(i int) bool { return nodes[i].end.Offset > c.pos.Offset }) - 1
 		if last >= 0 && nodes[last].end.Line == c.pos.Line && *nodes[last].trailing == "" {
 			*nodes[last].trailing = c.text
 			continue
 		}
-		next := len(nodes)
-		for i := len(nodes) - 1; i >= 0; i-- {
-			if nodes[i].pos.Offset > c.pos.Offset {
-				next = i
-			}
-		}
+		next := sort.Search(len(nodes), func(i int) bool { return nodes[i].pos.Offset > c.pos.Offset })
 		pending[next] = append(pending[next], c)
 	}
 

@@ -53,7 +53,7 @@
 //	base "FILE"          build on another recipe; at most one, before the
 //	                     steps. FILE is relative to the recipe's directory;
 //	                     a bare name not found there names a built-in recipe
-//	                     (package recipes: graph.sqr).
+//	                     (package recipes: graph.sqr, dense-int8.sqr ...).
 //	STEP [{ ... }]       run the pass named STEP (every registered pass is a
 //	                     step; `sqc passes` lists them) with the options in
 //	                     its block.
@@ -76,7 +76,8 @@
 //	string           a word or a quoted string: magnitude, "per channel"
 //	                 (options with a fixed set of values name it in
 //	                 `sqc passes`)
-//	list of strings  [a, "b c"]
+//	list of strings  [a, "b c"]; numbers are taken as written, for passes
+//	                 that read a list of numbers: [0.485, 0.456, 0.406]
 //	ratio            N:M with 0 <= N <= M, M > 0: 2:4
 //	selector         name("GLOB"), op("GLOB"): a shell pattern (path.Match)
 //	                 over the whole node name or op type; name(/RE/),
@@ -105,6 +106,13 @@
 //	    layout          NHWC
 //	    weight-layout   OHWI (default) or OIHW
 //	    input-layout    keep (default) or NHWC
+//	lower-int8        lower Q/DQ patterns around Conv, Gemm and MatMul into QConv/QGemm
+//	    skip            selector: layers to leave in Q/DQ float form
+//	    float-outputs   bool, default true
+//	calibrate         (an analysis) choose an int8 range for every activation by running
+//	                  the graph on calibration data: data, format, samples, batch,
+//	                  resize, crop, scale, mean, std, layout, channels, method
+//	                  (entropy, max, percentile, mse), percentile, cache, values, progress
 //
 // # Bases
 //

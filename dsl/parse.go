@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -68,12 +69,18 @@ type gItemEntry struct {
 	Item *gItem `parser:"| @@"`
 }
 
+// gItem leaves the parts after the key optional, although an item needs
+// them: participle gives up on an alternative that fails one token in
+// without reporting where, so "a = }" would be blamed on "a". convert
+// reports the missing part at the right token instead.
 type gItem struct {
 	Pos    lexer.Position
 	Key    string  `parser:"@Ident"`
-	Value  *gValue `parser:"( '=' @@"`
+	Eq     bool    `parser:"( @'='"`
+	Value  *gValue `parser:"  @@?"`
 	Select *gValue `parser:"| @@"`
-	Block  *gBlock `parser:"  @@ )"`
+	Block  *gBlock `parser:"  @@? )?"`
+	EndPos lexer.Position
 }
 
 type gValue struct {
@@ -104,6 +111,11 @@ type gListEntry struct {
 	Comma bool    `parser:"  @','"`
 	Value *gValue `parser:"| @@"`
 }
+
+var (
+	whitespaceType = recipeLexer.Symbols()["Whitespace"]
+	commentType    = recipeLexer.Symbols()["Comment"]
+)
 
 var parser = participle.MustBuild[gFile](
 	participle.Lexer(recipeLexer),
@@ -181,7 +193,7 @@ func Parse(filename string, src []byte) (*Recipe, error) {
 	if err != nil {
 		return nil, ErrorList{syntaxError(filename, src, err)}
 	}
-	c := &converter{filename: filename}
+	c := &converter{filename: filename, tokens: tokens}
 	r := &Recipe{Filename: filename, src: src}
 	sep := true
 	for _, e := range g.Entries {
@@ -234,7 +246,8 @@ func syntaxError(filename string, src []byte, err error) *Error {
 	return &Error{Pos: pos, Msg: msg}
 }
 
-// describeToken names a token for a message: `"}"`, `word "foo"`, `new line`.
+// describeToken names a token for a message: `"}"`, `"foo"`, `number 3`,
+// `end of line`.
 func describeToken(t lexer.Token) string {
 	if t.EOF() {
 		return "end of file"
@@ -293,7 +306,43 @@ func posAt(filename string, src []byte, off int) Pos {
 // loose grammar let through: string escapes and list commas.
 type converter struct {
 	filename string
+	tokens   []lexer.Token
 	errs     ErrorList
+}
+
+// nextToken returns the first token at or after p that the parser reads
+// (not a space or a comment).
+func (c *converter) nextToken(p lexer.Position) lexer.Token {
+	i := sort.Search(len(c.tokens), func(i int) bool { return c.tokens[i].Pos.Offset >= p.Offset })
+	for ; i < len(c.tokens); i++ {
+		if t := c.tokens[i]; t.Type != whitespaceType && t.Type != commentType {
+			return t
+		}
+	}
+	return lexer.Token{Type: lexer.EOF, Pos: p}
+}
+
+func (c *converter) next(p lexer.Position) Pos { return convPos(c.nextToken(p).Pos) }
+
+func (c *converter) describeNext(p lexer.Position) string { return describeToken(c.nextToken(p)) }
+
+// describeValue names a value from the grammar for a message.
+func describeValue(v *gValue) string {
+	switch {
+	case v.Word != nil:
+		return "word " + *v.Word
+	case v.String != nil:
+		return "string " + *v.String
+	case v.Number != nil:
+		return "number " + *v.Number
+	case v.Ratio != nil:
+		return "ratio " + *v.Ratio
+	case v.Regexp != nil:
+		return "regular expression " + *v.Regexp
+	case v.Call != nil:
+		return "selector " + v.Call.Name + "(...)"
+	}
+	return "list"
 }
 
 func (c *converter) stmt(s *gStmt) *Stmt {
@@ -327,10 +376,23 @@ func (c *converter) block(b *gBlock) *Block {
 		sep = false
 		it := e.Item
 		item := &Item{Pos: convPos(it.Pos), Key: it.Key}
-		if it.Value != nil {
+		switch {
+		case it.Eq && it.Value == nil:
+			c.errs.errorf(c.next(it.EndPos), "unexpected %s; want a value after \"=\"", c.describeNext(it.EndPos))
+			continue
+		case it.Eq:
 			item.Value = c.value(it.Value)
 			item.End = item.Value.End
-		} else {
+		case it.Select == nil:
+			c.errs.errorf(c.next(it.EndPos), "unexpected %s; want \"=\" and a value after %q", c.describeNext(it.EndPos), it.Key)
+			continue
+		case it.Block == nil && it.Key != kwLayers:
+			c.errs.errorf(convPos(it.Select.Pos), "unexpected %s; want \"=\" between %q and its value", describeValue(it.Select), it.Key)
+			continue
+		case it.Block == nil:
+			c.errs.errorf(c.next(it.EndPos), "unexpected %s; want \"{\" and the options for these layers", c.describeNext(it.EndPos))
+			continue
+		default:
 			item.Value = c.value(it.Select)
 			item.Block = c.block(it.Block)
 			item.End = item.Block.End

@@ -79,7 +79,7 @@ generation in one tool.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %v (see '%s --help')", cmd.Name(), err, cmd.CommandPath())
 	})
-	root.AddCommand(newInspectCmd(), newCompileCmd(), newOptCmd(), newPassesCmd(), newVersionCmd())
+	root.AddCommand(newInspectCmd(), newCompileCmd(), newEvalCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
 	return root
 }
 

@@ -142,7 +142,11 @@ func writePassList(out io.Writer) error {
 				if len(o.Enum) > 0 {
 					typ = strings.Join(o.Enum, "|")
 				}
-				fmt.Fprintf(tw, "    %s\t%s\t(default %v)\t%s\n", o.Name, typ, formatDefault(o.Default), o.Doc)
+				def := "(default " + formatDefault(o.Default) + ")"
+				if o.Required {
+					def = "(required)"
+				}
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", o.Name, typ, def, o.Doc)
 			}
 			tw.Flush()
 		}
