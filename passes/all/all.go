@@ -5,12 +5,17 @@ package all
 
 import (
 	"github.com/sqc-project/sqc/passes"
+	_ "github.com/sqc-project/sqc/passes/calibrate" // calibrate: activation ranges from calibration data (an analysis quantize requires)
 	"github.com/sqc-project/sqc/passes/constfold"
 	"github.com/sqc-project/sqc/passes/dce"
 	"github.com/sqc-project/sqc/passes/foldbn"
 	"github.com/sqc-project/sqc/passes/fuse"
 	"github.com/sqc-project/sqc/passes/layout"
+	_ "github.com/sqc-project/sqc/passes/lowerint8" // lower-int8: Q/DQ patterns into QConv/QGemm
 	"github.com/sqc-project/sqc/passes/padchannels"
+	_ "github.com/sqc-project/sqc/passes/prune" // prune: 2:4 structured sparsity (magnitude, permutation, SparseGPT)
+	// quantize: Q/DQ insertion for INT8 PTQ (requires calibrate)
+	_ "github.com/sqc-project/sqc/passes/quantize"
 	"github.com/sqc-project/sqc/passes/shapeinfer"
 	"github.com/sqc-project/sqc/passes/simplify"
 )

@@ -1,0 +1,333 @@
+package calibrate
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqc-project/sqc/frontend/onnx"
+	"github.com/sqc-project/sqc/internal/dataset"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/sqir"
+	"github.com/sqc-project/sqc/passes"
+)
+
+const smallGraph = `graph "g" (%x: f32[N,4]) -> (%s) {
+  const %k: f32[4] = [1, -2, 0.5, 0]
+  %m: f32[N,4] = Mul "mul" (%x, %k)
+  %r: f32[N,4] = Relu "relu" (%m)
+  %s: f32[N,4] = Add "add" (%r, %x)
+}
+`
+
+func parseGraph(t *testing.T, src string) *ir.Graph {
+	t.Helper()
+	g, err := sqir.ParseAndVerify("test.sqir", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// sampleX is the calibration data of smallGraph: sample i, feature f.
+func sampleX(i, f int) float32 { return float32(i-32) * float32(f+1) / 8 }
+
+// writeNpy writes a little-endian float32 .npy file (format 1.0, per the
+// NumPy format description) without depending on the reader under test.
+func writeNpy(t *testing.T, path string, data []float32, shape ...int) {
+	t.Helper()
+	dims := make([]string, len(shape))
+	for i, d := range shape {
+		dims[i] = fmt.Sprint(d)
+	}
+	dict := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s,), }", strings.Join(dims, ", "))
+	for (10+len(dict)+1)%64 != 0 {
+		dict += " "
+	}
+	dict += "\n"
+	var b bytes.Buffer
+	b.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(&b, binary.LittleEndian, uint16(len(dict)))
+	b.WriteString(dict)
+	binary.Write(&b, binary.LittleEndian, data)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func smallData(t *testing.T, dir string) string {
+	data := make([]float32, 64*4)
+	for i := range 64 {
+		for f := range 4 {
+			data[i*4+f] = sampleX(i, f)
+		}
+	}
+	path := filepath.Join(dir, "x.npy")
+	writeNpy(t, path, data, 64, 4)
+	return path
+}
+
+func TestCalibrateMaxRanges(t *testing.T) {
+	g := parseGraph(t, smallGraph)
+	path := smallData(t, t.TempDir())
+	res, err := Calibrate(g, Config{Data: dataset.Spec{Path: path, Batch: 5}, Method: MethodMax})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Samples != 64 || res.Method != MethodMax || res.FromCache {
+		t.Fatalf("samples %d method %s fromCache %v", res.Samples, res.Method, res.FromCache)
+	}
+	// The ranges computed here directly from the formulas of the graph.
+	k := []float32{1, -2, 0.5, 0}
+	want := map[string][2]float32{}
+	upd := func(name string, v float32) {
+		r, ok := want[name]
+		if !ok {
+			r = [2]float32{v, v}
+		}
+		want[name] = [2]float32{min(r[0], v), max(r[1], v)}
+	}
+	for i := range 64 {
+		for f := range 4 {
+			x := sampleX(i, f)
+			m := x * k[f]
+			r := max(m, 0)
+			upd("x", x)
+			upd("m", m)
+			upd("r", r)
+			upd("s", r+x)
+		}
+	}
+	if len(res.Ranges) != len(want) {
+		t.Fatalf("ranges for %v, want %v", res.Names(), want)
+	}
+	for name, w := range want {
+		got := res.Ranges[name]
+		amax := max(-w[0], w[1])
+		if got.Min != w[0] || got.Max != w[1] || got.Amax != amax || got.Scale != amax/127 {
+			t.Errorf("%s: got %+v, want min %v max %v amax %v scale %v", name, got, w[0], w[1], amax, amax/127)
+		}
+	}
+}
+
+// reader is a pass that reads the calibrate result, as quantize does.
+var (
+	readerResult *Result
+	readerPass   = &passes.Pass{
+		Name: "test-calibrate-reader", Doc: "read the calibrate result",
+		Requires: []*passes.Pass{Pass},
+		Run: func(c *passes.Context) (any, error) {
+			r, err := c.ResultOf(Pass)
+			if err != nil {
+				return nil, err
+			}
+			readerResult = r.(*Result)
+			return nil, nil
+		},
+	}
+)
+
+func init() { passes.Register(readerPass) }
+
+func TestPassInPipeline(t *testing.T) {
+	g := parseGraph(t, smallGraph)
+	path := smallData(t, t.TempDir())
+	// Options as the command line gives them (text).
+	specs := []passes.StepSpec{
+		{Name: "calibrate", Options: map[string]any{"data": path, "samples": "10", "batch": "3", "method": "percentile", "percentile": "50", "progress": "false"}},
+		{Name: "test-calibrate-reader"},
+	}
+	p, err := passes.Build(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := (&passes.Manager{VerifyEach: true}).Run(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := readerResult
+	if r == nil || r.Samples != 10 || r.Method != MethodPercentile || len(r.Ranges) != 4 {
+		t.Fatalf("the reader saw %+v, want the pipeline step's result: 10 samples, percentile, 4 values", r)
+	}
+	if st := rep.Stats["calibrate"]; st["samples"] != 10 || st["values"] != 4 {
+		t.Errorf("stats %v", st)
+	}
+	// The median of |x| over samples 0..9 (40 elements), to within one
+	// bin: |x| <= 16, so the histogram spans [0, 32) in bins of 1/128.
+	var abs []float64
+	for i := range 10 {
+		for f := range 4 {
+			abs = append(abs, math.Abs(float64(sampleX(i, f))))
+		}
+	}
+	sort.Float64s(abs)
+	if a, med := float64(r.Ranges["x"].Amax), abs[19]; a < med || a > med+1.0/128 {
+		t.Errorf("50th percentile of |x| = %v, want within 1/128 above the median %v", a, med)
+	}
+	if _, err := passes.Build([]passes.StepSpec{{Name: "calibrate", Options: map[string]any{"method": "kl"}}}); err == nil || !strings.Contains(err.Error(), `"kl" is not one of`) {
+		t.Errorf("bad method: got %v", err)
+	}
+}
+
+func TestQuantizableValues(t *testing.T) {
+	g := parseGraph(t, smallGraph)
+	path := smallData(t, t.TempDir())
+	res, err := Calibrate(g, Config{Data: dataset.Spec{Path: path}, Values: ValuesQuantizable, Method: MethodMax})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Add's operands r and x and its result s; Mul and Relu are not int8 ops.
+	if got := strings.Join(res.Names(), " "); got != "r s x" {
+		t.Errorf("values %q, want \"r s x\"", got)
+	}
+}
+
+func TestCacheReuseAndRefusal(t *testing.T) {
+	dir := t.TempDir()
+	path := smallData(t, dir)
+	cache := filepath.Join(dir, "calib.cache")
+	g := parseGraph(t, smallGraph)
+	first, err := Calibrate(g, Config{Data: dataset.Spec{Path: path}, Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := os.ReadFile(cache)
+	lines := strings.Split(string(text), "\n")
+	if lines[0] != "# sqc calibration cache v1" || lines[1] != "graph "+GraphHash(g) || !strings.HasPrefix(lines[2], "data ") || lines[3] != "method entropy" {
+		t.Fatalf("cache header:\n%s", text)
+	}
+	if want := fmt.Sprintf("s\t%s\t%s", fmtFloat(first.Ranges["s"].Scale), fmtFloat(first.Ranges["s"].Amax)); !strings.Contains(string(text), want+"\n") {
+		t.Errorf("cache lacks %q:\n%s", want, text)
+	}
+	// Without data, the cache answers.
+	again, err := Calibrate(parseGraph(t, smallGraph), Config{Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.FromCache || again.Samples != 0 || len(again.Ranges) != 4 {
+		t.Fatalf("second run: %+v, want the cache's ranges", again)
+	}
+	for name, r := range first.Ranges {
+		if c := again.Ranges[name]; c.Scale != r.Scale || c.Amax != r.Amax {
+			t.Errorf("%s: cache gave %+v, calibration %+v", name, c, r)
+		}
+	}
+	// With the same data it answers too (the data hash matches).
+	if r, err := Calibrate(g, Config{Data: dataset.Spec{Path: path}, Cache: cache}); err != nil || !r.FromCache {
+		t.Errorf("same data: fromCache %v, %v", r != nil && r.FromCache, err)
+	}
+	// Another graph (one weight changed): refused without data ...
+	changed := parseGraph(t, strings.Replace(smallGraph, "0.5", "0.25", 1))
+	_, err = Calibrate(changed, Config{Cache: cache})
+	if err == nil || !strings.Contains(err.Error(), "calibration cache "+cache+" does not match: it was made for graph "+GraphHash(g)[:12]) ||
+		!strings.Contains(err.Error(), "give calibration data") {
+		t.Errorf("changed graph without data: got %v", err)
+	}
+	// ... another method too ...
+	_, err = Calibrate(g, Config{Cache: cache, Method: MethodMSE})
+	if err == nil || !strings.Contains(err.Error(), "it holds entropy ranges, mse was asked for") {
+		t.Errorf("other method: got %v", err)
+	}
+	// ... and recalibrated (with a note) when data is given.
+	var out bytes.Buffer
+	r, err := Calibrate(changed, Config{Data: dataset.Spec{Path: path}, Cache: cache, Progress: &out})
+	if err != nil || r.FromCache {
+		t.Fatalf("changed graph with data: %v, fromCache %v", err, r != nil && r.FromCache)
+	}
+	if !strings.Contains(out.String(), "does not match") || !strings.Contains(out.String(), "calibrating again") {
+		t.Errorf("no note about the replaced cache: %q", out.String())
+	}
+	if c, err := ReadCache(cache); err != nil || c.Graph != GraphHash(changed) {
+		t.Errorf("the cache was not rewritten for the new graph: %v", err)
+	}
+	// Other data (fewer samples) with the new graph: recalibrated.
+	r, err = Calibrate(changed, Config{Data: dataset.Spec{Path: path, Limit: 32}, Cache: cache})
+	if err != nil || r.FromCache || r.Samples != 32 {
+		t.Errorf("other data: %v, %+v", err, r)
+	}
+	// Neither data nor a cache.
+	if _, err := Calibrate(g, Config{}); err == nil || !strings.Contains(err.Error(), "no calibration data") {
+		t.Errorf("nothing given: got %v", err)
+	}
+}
+
+func TestNaNActivation(t *testing.T) {
+	g := parseGraph(t, `graph "g" (%x: f32[N,2]) -> (%y) {
+  %y: f32[N,2] = Mul "square" (%x, %x)
+}
+`)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.npy")
+	writeNpy(t, path, []float32{1, 2, 3, 4, 1e30, 5}, 3, 2) // (1e30)² overflows float32, in sample 2
+	_, err := Calibrate(g, Config{Data: dataset.Spec{Path: path, Batch: 2}})
+	if err == nil || !strings.Contains(err.Error(), "value y, batch 2: element 0 is +Inf, want finite values") {
+		t.Errorf("got %v, want an error naming value y and batch 2", err)
+	}
+}
+
+func TestProgressLines(t *testing.T) {
+	old := PlainEvery
+	PlainEvery = 0
+	defer func() { PlainEvery = old }()
+	var out bytes.Buffer
+	g := parseGraph(t, smallGraph)
+	_, err := Calibrate(g, Config{Data: dataset.Spec{Path: smallData(t, t.TempDir()), Batch: 16}, Progress: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "calibrate: 16/64 samples (25%), ") || !strings.Contains(lines[2], "48/64 samples (75%)") ||
+		!strings.HasPrefix(lines[3], "calibrate: 64 samples in ") || !strings.HasSuffix(lines[3], "4 values") {
+		t.Errorf("progress output:\n%s", out.String())
+	}
+}
+
+func TestMNISTBurn(t *testing.T) {
+	model := "../../../shared/models/mnist_burn_pytorch_bn.onnx"
+	data := "../../../shared/data/mnist/t10k-images-idx3-ubyte.gz"
+	if _, err := os.Stat(model); err != nil {
+		t.Skip("no ../shared")
+	}
+	g, err := onnx.Import(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := dataset.Spec{Path: data, Limit: 32, Preprocess: dataset.Preprocess{Scale: 1.0 / 255, Mean: []float32{0.1307}, Std: []float32{0.3081}}}
+	start := time.Now()
+	res, err := Calibrate(g, Config{Data: spec, Method: MethodEntropy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d samples, %d values in %v", res.Samples, len(res.Ranges), time.Since(start))
+	in := res.Ranges[g.Inputs[0].Name]
+	// Pixels 0 and 255 normalised: (0 − 0.1307)/0.3081 and (1 − 0.1307)/0.3081.
+	if math.Abs(float64(in.Min)+0.1307/0.3081) > 1e-5 || math.Abs(float64(in.Max)-(1-0.1307)/0.3081) > 1e-5 || in.Amax > in.Max {
+		t.Errorf("input range %+v, want min −0.4242, max 2.8215, amax <= max", in)
+	}
+	convs := 0
+	for _, n := range g.Nodes {
+		for _, v := range n.Outputs {
+			r, ok := res.Ranges[v.Name]
+			if !ok {
+				t.Errorf("no range for %s (output of %s)", v.Name, n.Op)
+				continue
+			}
+			if r.Amax > max(-r.Min, r.Max) || r.Scale != ScaleFor(r.Amax) {
+				t.Errorf("%s: %+v: amax beyond the data or scale not amax/127", v.Name, r)
+			}
+			if n.Op == "Conv" && r.Amax > 0 {
+				convs++
+			}
+		}
+	}
+	if convs != 3 || res.Samples != 32 {
+		t.Errorf("%d conv outputs with a range, %d samples; want 3 and 32", convs, res.Samples)
+	}
+}

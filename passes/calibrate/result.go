@@ -1,0 +1,63 @@
+package calibrate
+
+import "sort"
+
+// Result is what the calibrate analysis computes and what the quantize pass
+// reads (through Context.ResultOf(calibrate.Pass)). It is stable API: fields
+// are only ever added.
+type Result struct {
+	// Method is the calibrator that chose the ranges: "max", "percentile",
+	// "entropy" or "mse".
+	Method string
+	// Percentile is the percentile the percentile method kept (0 for the
+	// other methods).
+	Percentile float64
+	// Ranges maps a value's name to its calibrated range. Every float,
+	// non-constant value the run observed is present (graph inputs included),
+	// unless the values option narrowed the set.
+	Ranges map[string]Range
+	// Samples is the number of calibration samples (not batches) that were
+	// run; 0 when the result came from a cache file.
+	Samples int
+	// GraphHash and DataHash identify what was calibrated (see GraphHash and
+	// dataset.Source.Hash); they are the header of the cache file.
+	GraphHash, DataHash string
+	// FromCache is set when the ranges were read from a matching cache file
+	// rather than computed.
+	FromCache bool
+}
+
+// Range is the calibrated range of one value.
+type Range struct {
+	// Min and Max are the smallest and largest values observed (float32
+	// extremes of the raw data, not clipped). They are zero in results read
+	// from a cache file, which stores only Scale and Amax.
+	Min, Max float32
+	// Amax is the clipping threshold the calibrator chose for |x|: the
+	// symmetric range [-Amax, Amax] maps onto int8 [-127, 127]. For the max
+	// calibrator it is max(|Min|, |Max|).
+	Amax float32
+	// Scale is the symmetric int8 scale, Amax/127 (so q = round(x/Scale)
+	// clamped to [-127, 127]). A value that is zero everywhere gets Amax 0
+	// and Scale 1, never a zero scale.
+	Scale float32
+}
+
+// ScaleFor returns the symmetric int8 scale of a threshold: amax/127, or 1
+// for a value that was zero everywhere (a zero scale would divide by zero).
+func ScaleFor(amax float32) float32 {
+	if !(amax > 0) {
+		return 1
+	}
+	return amax / 127
+}
+
+// Names returns the names of the calibrated values, sorted.
+func (r *Result) Names() []string {
+	out := make([]string, 0, len(r.Ranges))
+	for n := range r.Ranges {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
