@@ -14,6 +14,7 @@ import (
 	"github.com/sqc-project/sqc/frontend/onnx"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
+	"github.com/sqc-project/sqc/passes/prune"
 )
 
 func newInspectCmd() *cobra.Command {
@@ -108,6 +109,12 @@ type nodeInfo struct {
 	MACs int64 `json:"macs"`
 	// LoweredTo names the IR nodes an ONNX node became.
 	LoweredTo []string `json:"lowered_to,omitempty"`
+	// Sparsity says, for a layer that could be 2:4 sparse (Conv, Gemm,
+	// MatMul and their fused and quantized forms), whether it is and why:
+	// the prune pass's note when the model carries one (.sqir), else what
+	// the weights themselves show ("2:4 (weights follow the pattern)",
+	// "dense: ...").
+	Sparsity string `json:"sparsity,omitempty"`
 }
 
 type totals struct {
@@ -207,11 +214,39 @@ func (r *report) finish(g, costG *ir.Graph) {
 	for _, v := range g.Outputs {
 		r.Outputs = append(r.Outputs, describe(v))
 	}
+	r.sparsity(g)
 	r.Totals.Nodes = len(r.Nodes)
 	r.Totals.IRNodes = len(g.Nodes)
 	// Totals come from all the IR nodes, so a node the ONNX table could not
 	// attribute still counts, and a weight shared by two nodes counts once.
 	r.Totals.MACs, r.Totals.Params = ir.Cost(costG.Nodes)
+}
+
+// sparsity fills in each row's Sparsity from the IR nodes it stands for.
+func (r *report) sparsity(g *ir.Graph) {
+	texts := map[string]string{}
+	for _, n := range g.Nodes {
+		if note, ok := n.Notes[prune.NoteKey]; ok {
+			texts[n.Name] = note
+		}
+	}
+	for _, d := range prune.Detect(g, 2, 4) {
+		if _, ok := texts[d.Node]; !ok {
+			texts[d.Node] = d.Text
+		}
+	}
+	for i := range r.Nodes {
+		names := r.Nodes[i].LoweredTo
+		if len(names) == 0 {
+			names = []string{r.Nodes[i].Name}
+		}
+		for _, name := range names {
+			if t, ok := texts[name]; ok {
+				r.Nodes[i].Sparsity = t
+				break
+			}
+		}
+	}
 }
 
 // loadBound loads the graph to show, with the dims given by --dim bound, and
@@ -481,6 +516,16 @@ func (r *report) writeText(w io.Writer) error {
 	b.WriteByte('\n')
 	if len(r.implicit) > 0 {
 		fmt.Fprintf(&b, "(MACs take %s as 1; set sizes with --dim %s=SIZE)\n", strings.Join(r.implicit, ", "), r.implicit[0])
+	}
+	sp := table{right: []bool{false, false, false}}
+	for _, n := range r.Nodes {
+		if n.Sparsity != "" {
+			sp.add(orDash(n.Name), n.Op, n.Sparsity)
+		}
+	}
+	if len(sp.rows) > 0 {
+		b.WriteString("\n2:4 sparsity of the layers that could have it (along the reduction dim):\n")
+		sp.write(&b)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -2,6 +2,7 @@ package fuse
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 
@@ -434,7 +435,9 @@ func (f *fuser) build(p *pattern) (*ir.Node, error) {
 			inputs = inputs[:len(inputs)-1]
 		}
 	}
-	n := &ir.Node{Name: a.Name, Op: op, Inputs: inputs, Outputs: []*ir.Value{p.out}, Attrs: attrs}
+	// The fused node is the anchor layer in a new form: what earlier passes
+	// noted about it (why it is sparse or dense) still holds.
+	n := &ir.Node{Name: a.Name, Op: op, Inputs: inputs, Outputs: []*ir.Value{p.out}, Attrs: attrs, Notes: maps.Clone(a.Notes)}
 	if err := ir.InferNode(n); err != nil {
 		// The pattern checks should have ruled this out; a graph the pass
 		// would break is a bug, reported rather than written.

@@ -129,6 +129,11 @@ func (s *state) sparseGPT(todo []*cand, byConst map[*ir.Value][]*cand) error {
 	start := time.Now()
 	for len(todo) > 0 {
 		wave, rest := s.wave(todo, sequential)
+		if len(wave) == 0 {
+			// Impossible in a graph whose nodes are in topological order,
+			// which the verifier guarantees; refuse rather than loop.
+			return fmt.Errorf("layers %s depend on each other: the graph is not in topological order", todo[0].l.Node.Name)
+		}
 		if err := s.pruneWave(src, wave, byConst); err != nil {
 			return err
 		}

@@ -203,3 +203,43 @@ func TestPrunePermute(t *testing.T) {
 		t.Errorf("conv1: permute note %q", p)
 	}
 }
+
+// TestPermutationMLP: the same through fully connected layers: a Gemm with
+// transB (B is N×K), one without, a MatMul and a FusedGemm produce and
+// consume the permuted features, with biases of shape [N] and [1,N].
+func TestPermutationMLP(t *testing.T) {
+	x := &ir.Value{Name: "x", Type: ir.TensorType(ir.Float32, 3, 12)}
+	for _, fused := range []bool{false, true} {
+		b := newBuilder(t, 8, x)
+		h1 := b.op("fc1", "Gemm", ir.Attrs{"transB": ir.IntAttr(1)}, x, b.rand(8, 12), b.rand(8))
+		r1 := b.op("relu1", "Relu", nil, h1)
+		h2 := b.op("fc2", "Gemm", nil, r1, b.rand(8, 8), b.rand(1, 8))
+		r2 := b.op("relu2", "Relu", nil, h2)
+		h3 := b.op("fc3", "MatMul", nil, r2, b.rand(8, 8))
+		y := b.op("fc4", "Gemm", ir.Attrs{"transB": ir.IntAttr(1)}, h3, b.rand(5, 8), b.rand(5))
+		g := b.done(y)
+		if fused {
+			if _, err := runPipeline(g, "fuse-epilogue"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in := randInput(rand.New(rand.NewPCG(2, 3)), 3, 12)
+		want := runGraph(t, g, in)
+		idx := permute.NewIndex(g)
+		for _, name := range []string{"fc2", "fc3", "fc4"} {
+			d, err := permute.Find(idx, node(t, g, name).Inputs[0], 1)
+			if err != nil {
+				t.Fatalf("fused=%v, %s: %v", fused, name, err)
+			}
+			if err := d.Apply([]int{7, 2, 5, 0, 1, 6, 3, 4}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ir.Verify(g); err != nil {
+			t.Fatal(err)
+		}
+		if d := maxRelDiff(want[0], runGraph(t, g, in)[0]); d > 1e-5 {
+			t.Errorf("fused=%v: output changed by %.2g", fused, d)
+		}
+	}
+}

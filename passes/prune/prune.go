@@ -493,8 +493,10 @@ func (s *state) permute() error {
 		}
 	}
 	if len(jobs) > 0 {
-		// Permuting may have given layers new weight values.
+		// Permuting may have given layers new weight values (with names
+		// the permute package chose).
 		s.index()
+		s.names = valueNames(s.g)
 		for _, cd := range s.cands {
 			if err := s.refresh(cd); err != nil {
 				return err

@@ -204,13 +204,7 @@ func TestMaskSurvives(t *testing.T) {
 			for _, name := range tc.pruned {
 				n := node(t, g, name)
 				if !strings.HasPrefix(n.Notes["sparsity"], "2:4 (") {
-					if n.Op == "FusedConv" && len(n.Notes) == 0 {
-						// Known: fuse-epilogue builds the FusedConv without
-						// the Conv's notes (passes/fuse/fuse.go); reported.
-						t.Logf("%s (%s): notes lost by fusion", name, n.Op)
-					} else {
-						t.Errorf("%s (%s): sparsity note %q", name, n.Op, n.Notes["sparsity"])
-					}
+					t.Errorf("%s (%s): sparsity note %q", name, n.Op, n.Notes["sparsity"])
 				}
 				w := n.Inputs[1]
 				for !w.IsConst() && producers[w] != nil {

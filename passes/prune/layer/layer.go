@@ -441,14 +441,6 @@ func setElem(t *ir.Tensor, i int, v float64) error {
 	return nil
 }
 
-// OutChannels is the number of output channels the layer produces (its rows).
-func (l *Layer) OutChannels() int { return l.Rows }
-
-// String names the layer and its view for messages.
-func (l *Layer) String() string {
-	return fmt.Sprintf("%s (%s, %d×%d)", l.Node.Name, l.Node.Op, l.Rows, l.Cols())
-}
-
 // OutAxis is the axis of Const's tensor that indexes the output channels
 // (0 for a conv and for Gemm with transB, 1 otherwise).
 func (l *Layer) OutAxis() int {
