@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/passes/dataopt"
 )
 
 // Value selections.
@@ -27,38 +26,15 @@ const (
 	ValuesQuantizable = "quantizable"
 )
 
-// DefaultSamples is the default number of calibration samples: TensorRT's
-// guidance is about 500 images for ImageNet networks.
-const DefaultSamples = 512
+// DefaultSamples is the default number of calibration samples.
+const DefaultSamples = dataopt.DefaultSamples
 
 // Pass is the calibrate analysis. Its result is a *Result.
 var Pass = &passes.Pass{
 	Name:     "calibrate",
 	Doc:      "run the graph on calibration data with the reference executor and choose an int8 range for every activation",
 	Analysis: true,
-	Options: []passes.Option{
-		{Name: "data", Kind: passes.String, Default: "",
-			Doc: "calibration data: a .npy, .npz, .pb or IDX file, an image, or a folder of images or .pb files (empty: use the cache only)"},
-		{Name: "format", Kind: passes.String, Default: "auto", Enum: dataset.Formats,
-			Doc: "format of the data; auto chooses from the path"},
-		{Name: "samples", Kind: passes.Int, Default: int64(DefaultSamples), Min: 0, Max: 1 << 30,
-			Doc: "number of samples to run (the first ones in sorted order); 0 runs them all"},
-		{Name: "batch", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 16,
-			Doc: "samples per run of the graph; 0 takes the graph's fixed batch dim, or 1"},
-		{Name: "resize", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 16,
-			Doc: "resize images so that the shorter side has this many pixels (PIL bilinear, as torchvision); 0 keeps the size"},
-		{Name: "crop", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 16,
-			Doc: "cut the central crop×crop square of each image; 0 keeps it whole"},
-		{Name: "scale", Kind: passes.Float, Default: 1.0,
-			Doc: "multiply every value by this first (0.00392156862745098 = 1/255 maps pixels to 0..1)"},
-		{Name: "mean", Kind: passes.Strings, Default: []string{},
-			Doc: "subtract after scaling: one number, or one per channel (0.485|0.456|0.406)"},
-		{Name: "std", Kind: passes.Strings, Default: []string{},
-			Doc: "divide after subtracting the mean: one number, or one per channel (0.229|0.224|0.225)"},
-		{Name: "layout", Kind: passes.String, Default: dataset.NCHW, Enum: []string{dataset.NCHW, dataset.NHWC},
-			Doc: "layout of image tensors (and the channel axis mean and std index for arrays)"},
-		{Name: "channels", Kind: passes.String, Default: "auto", Enum: []string{"auto", dataset.RGB, dataset.BGR, dataset.Gray},
-			Doc: "channel order of image tensors; auto follows the graph input (1 channel: gray, else rgb)"},
+	Options: append(dataopt.Options("calibration data (empty: use the cache only)", true, 1), []passes.Option{
 		{Name: "method", Kind: passes.String, Default: MethodEntropy, Enum: Methods,
 			Doc: "calibrator: entropy (TensorRT's KL divergence), max, percentile or mse"},
 		{Name: "percentile", Kind: passes.Float, Default: 99.99, Min: 1e-9, Max: 100,
@@ -69,7 +45,7 @@ var Pass = &passes.Pass{
 			Doc: "which values to calibrate: all float activations, or those around the ops int8 kernels run"},
 		{Name: "progress", Kind: passes.Bool, Default: true,
 			Doc: "report progress on standard error (a bar on a terminal, a line every 10 s otherwise)"},
-	},
+	}...),
 	Run: run,
 }
 
@@ -93,33 +69,16 @@ type Config struct {
 
 func run(c *passes.Context) (any, error) {
 	o := c.Options
+	data, err := dataopt.Spec(o)
+	if err != nil {
+		return nil, err
+	}
 	cfg := Config{
-		Data: dataset.Spec{
-			Path:   o.String("data"),
-			Format: o.String("format"),
-			Limit:  int(o.Int("samples")),
-			Batch:  int(o.Int("batch")),
-			Preprocess: dataset.Preprocess{
-				Resize: int(o.Int("resize")),
-				Crop:   int(o.Int("crop")),
-				Scale:  float32(o.Float("scale")),
-				Layout: o.String("layout"),
-			},
-		},
+		Data:       data,
 		Method:     o.String("method"),
 		Percentile: o.Float("percentile"),
 		Cache:      o.String("cache"),
 		Values:     o.String("values"),
-	}
-	if ch := o.String("channels"); ch != "auto" {
-		cfg.Data.Preprocess.Channels = ch
-	}
-	var err error
-	if cfg.Data.Preprocess.Mean, err = parseFloats("mean", o.Strings("mean")); err != nil {
-		return nil, err
-	}
-	if cfg.Data.Preprocess.Std, err = parseFloats("std", o.Strings("std")); err != nil {
-		return nil, err
 	}
 	if o.Bool("progress") {
 		cfg.Progress = Output
@@ -134,22 +93,6 @@ func run(c *passes.Context) (any, error) {
 		c.Count("cache hits", 1)
 	}
 	return res, nil
-}
-
-// parseFloats reads a list option of numbers; an entry may itself hold
-// several, separated by commas or spaces ("0.485, 0.456, 0.406").
-func parseFloats(option string, items []string) ([]float32, error) {
-	var out []float32
-	for _, it := range items {
-		for _, f := range strings.FieldsFunc(it, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-			v, err := strconv.ParseFloat(f, 32)
-			if err != nil {
-				return nil, fmt.Errorf("option %s: %q is not a number", option, f)
-			}
-			out = append(out, float32(v))
-		}
-	}
-	return out, nil
 }
 
 // Calibrate computes activation ranges for g: from the cache file when it

@@ -4,15 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sqc-project/sqc/internal/dataset"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/passes/dataopt"
 	"github.com/sqc-project/sqc/passes/prune/layer"
 	"github.com/sqc-project/sqc/passes/prune/sparsegpt"
 )
@@ -38,61 +36,26 @@ type LayerStats struct {
 // notes hold the deterministic part).
 var OnLayer func(LayerStats)
 
+// freeBatch is how many samples run at once when the graph's batch dim is
+// free: one by one would waste the GEMM on tiny matrices.
+const freeBatch = 32
+
 // dataSpec builds the calibration data spec from the options.
 func dataSpec(o passes.Options, g *ir.Graph) (dataset.Spec, error) {
-	path := o.String("data")
-	if path == "" {
+	if o.String("data") == "" {
 		return dataset.Spec{}, errors.New("method sparsegpt needs calibration data: set option data to a file or folder of samples")
 	}
-	mean, err := floats(o.Strings("mean"), "mean")
+	spec, err := dataopt.Spec(o)
 	if err != nil {
 		return dataset.Spec{}, err
 	}
-	std, err := floats(o.Strings("std"), "std")
-	if err != nil {
-		return dataset.Spec{}, err
-	}
-	channels := o.String("channels")
-	if channels == "auto" {
-		channels = ""
-	}
-	batch := int(o.Int("batch"))
-	if batch == 0 && len(g.Inputs) > 0 {
+	if spec.Batch == 0 && len(g.Inputs) > 0 {
 		if s := g.Inputs[0].Type.Shape; s.Rank() > 0 && !s[0].Known() {
-			// A free batch dim: run the samples 32 at a time rather than
-			// one by one (dataset's default when the graph fixes none).
-			batch = 32
+			spec.Batch = freeBatch
 		}
 	}
-	return dataset.Spec{
-		Path:   path,
-		Format: o.String("format"),
-		Limit:  int(o.Int("samples")),
-		Batch:  batch,
-		Inputs: dataset.InputsOf(g),
-		Preprocess: dataset.Preprocess{
-			Resize:   int(o.Int("resize")),
-			Crop:     int(o.Int("crop")),
-			Scale:    float32(o.Float("scale")),
-			Mean:     mean,
-			Std:      std,
-			Layout:   o.String("layout"),
-			Channels: channels,
-		},
-	}, nil
-}
-
-// floats reads the numbers of a list option.
-func floats(items []string, what string) ([]float32, error) {
-	var out []float32
-	for _, f := range items {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 32)
-		if err != nil || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("option %s: %q is not a number (want one value, or one per channel)", what, f)
-		}
-		out = append(out, float32(v))
-	}
-	return out, nil
+	spec.Inputs = dataset.InputsOf(g)
+	return spec, nil
 }
 
 // gptOptions are the SparseGPT settings of a candidate.

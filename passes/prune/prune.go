@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sqc-project/sqc/internal/dataset"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/passes/dataopt"
 	"github.com/sqc-project/sqc/passes/prune/layer"
 	"github.com/sqc-project/sqc/passes/prune/permute"
 )
@@ -39,7 +39,7 @@ const PermuteNoteKey = "permute"
 var Pass = &passes.Pass{
 	Name: "prune",
 	Doc:  "make the weights of Conv, Gemm and MatMul layers N:M sparse (2:4) along their reduction dimension",
-	Options: []passes.Option{
+	Options: append([]passes.Option{
 		{Name: "pattern", Kind: passes.RatioKind, Default: passes.Ratio{N: 2, M: 4},
 			Doc: "N:M: at most N non-zeros in every M consecutive weights along the reduction (2:4 for sparse Tensor Cores)"},
 		{Name: "method", Kind: passes.String, Default: Magnitude, Enum: []string{Magnitude, SparseGPT},
@@ -62,30 +62,7 @@ var Pass = &passes.Pass{
 			Doc: "whether the layers nearest the outputs (no weighted layer after them) are pruned"},
 		{Name: "pad", Kind: passes.Bool, Default: true,
 			Doc: "pad a reduction that is not a multiple of M with zero channels (a Pad on the input) instead of leaving the layer dense"},
-		// The calibration data of sparsegpt, with the calibrate pass's
-		// option names and meanings.
-		{Name: "data", Kind: passes.String, Default: "",
-			Doc: "sparsegpt's calibration data: a .npy, .npz, .pb or IDX file, an image, or a folder of images or .pb files"},
-		{Name: "format", Kind: passes.String, Default: "auto", Enum: dataset.Formats,
-			Doc: "format of the data; auto chooses from the path"},
-		{Name: "samples", Kind: passes.Int, Default: int64(512), Min: 1, Max: 1 << 30,
-			Doc: "number of calibration samples sparsegpt runs (the first ones in sorted order)"},
-		{Name: "batch", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 16,
-			Doc: "samples per run of the graph; 0 takes the graph's fixed batch dim, or 32 when it has none"},
-		{Name: "resize", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 16,
-			Doc: "resize images so that the shorter side has this many pixels; 0 keeps the size"},
-		{Name: "crop", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 16,
-			Doc: "cut the central crop×crop square of each image; 0 keeps it whole"},
-		{Name: "scale", Kind: passes.Float, Default: 1.0,
-			Doc: "multiply every value by this first (0.00392156862745098 = 1/255 maps pixels to 0..1)"},
-		{Name: "mean", Kind: passes.Strings, Default: []string{},
-			Doc: "subtract after scaling: one number, or one per channel (0.485|0.456|0.406)"},
-		{Name: "std", Kind: passes.Strings, Default: []string{},
-			Doc: "divide after subtracting the mean: one number, or one per channel (0.229|0.224|0.225)"},
-		{Name: "layout", Kind: passes.String, Default: dataset.NCHW, Enum: []string{dataset.NCHW, dataset.NHWC},
-			Doc: "layout of image tensors (and the channel axis mean and std index for arrays)"},
-		{Name: "channels", Kind: passes.String, Default: "auto", Enum: []string{"auto", dataset.RGB, dataset.BGR, dataset.Gray},
-			Doc: "channel order of image tensors; auto follows the graph input (1 channel: gray, else rgb)"},
+	}, append(dataopt.Options("sparsegpt's calibration data", false, freeBatch), []passes.Option{
 		{Name: "damp", Kind: passes.Float, Default: 0.01, Min: 0, Max: 10,
 			Doc: "sparsegpt: Hessian damping relative to its mean diagonal"},
 		{Name: "block-size", Kind: passes.Int, Default: int64(128), Min: 4, Max: 1 << 16,
@@ -94,7 +71,7 @@ var Pass = &passes.Pass{
 			Doc: "sparsegpt: widest reduction whose Hessian is inverted whole; wider layers are split into independent blocks (0: no limit)"},
 		{Name: "sequential", Kind: passes.Bool, Default: true,
 			Doc: "sparsegpt: calibrate each layer on the outputs of the layers already pruned (as the paper does), not of the dense model"},
-	},
+	}...)...),
 	Run: run,
 }
 
