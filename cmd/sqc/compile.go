@@ -15,6 +15,7 @@ import (
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/passes/prune"
 	"github.com/sqc-project/sqc/recipes"
 )
 
@@ -25,6 +26,7 @@ func newCompileCmd() *cobra.Command {
 	var (
 		recipePath, output, emit string
 		dryRun, verifyEach, time bool
+		report                   bool
 		printAfter               []string
 	)
 	cmd := &cobra.Command{
@@ -87,7 +89,13 @@ pipeline, every option with its final value, and compiles nothing.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			return writeOutput(form, output, g)
+			if err := writeOutput(form, output, g); err != nil {
+				return err
+			}
+			if report {
+				writeReport(stderr, g)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -97,6 +105,7 @@ pipeline, every option with its final value, and compiles nothing.`,
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
 	f.BoolVar(&time, "time-passes", false, "print a table of the time each pass took on stderr")
+	f.BoolVar(&report, "report", false, "print per layer what the passes decided (2:4 sparse or dense, and why) on stderr")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
 	return cmd
 }
@@ -147,6 +156,20 @@ func outputForm(emit, output string) (string, error) {
 		return "", fmt.Errorf("%s: engines (.sqe) need the Ampere backend, which this build of sqc does not have yet; use --emit onnx or sqir", output)
 	}
 	return "", fmt.Errorf("--emit %s: want onnx, sqir or engine", emit)
+}
+
+// writeReport prints the compile report: the notes the passes left on each
+// layer (prune's "2:4 (...)" or "dense: why", and what permutation did).
+func writeReport(w io.Writer, g *ir.Graph) {
+	lines := prune.Summary(g)
+	if len(lines) == 0 {
+		fmt.Fprintln(w, "report: no layer was considered for 2:4 sparsity (the recipe has no prune step)")
+		return
+	}
+	fmt.Fprintln(w, "report: 2:4 sparsity per layer")
+	for _, l := range lines {
+		fmt.Fprintln(w, "  "+l)
+	}
 }
 
 func writeOutput(form, path string, g *ir.Graph) error {
