@@ -29,18 +29,22 @@ const cacheMagic = "# sqc calibration cache v1"
 //	graph <GraphHash of the calibrated graph>
 //	data <dataset hash>
 //	method entropy
+//	inputs max
 //	conv1/out<TAB>0.0123<TAB>1.5621
 //
 // a header, then one line per value: its name, its scale and its amax
 // (shortest decimal forms that read back to the same float32). The
 // percentile method's header line holds its percentile too: "method
-// percentile 99.99". A name that is empty,
+// percentile 99.99". The inputs line names the method of the graph inputs
+// (Config.InputMethod). A name that is empty,
 // starts with '"' or '#', has spaces at either end, or holds a tab, a
 // newline or another non-printing character is written as a Go quoted
 // string. Blank lines and lines starting with '#' after the first are
 // comments.
 type Cache struct {
 	Graph, Data, Method string
+	// InputMethod is the method of the graph inputs' ranges.
+	InputMethod string
 	// Percentile is the percentile method's parameter, 0 for other methods.
 	Percentile float64
 	// Ranges has Scale and Amax set; Min and Max are not stored.
@@ -71,7 +75,7 @@ func WriteCache(path string, r *Result) error {
 		if r.Method == MethodPercentile {
 			method += " " + strconv.FormatFloat(r.Percentile, 'g', -1, 64)
 		}
-		fmt.Fprintf(bw, "%s\ngraph %s\ndata %s\nmethod %s\n", cacheMagic, r.GraphHash, r.DataHash, method)
+		fmt.Fprintf(bw, "%s\ngraph %s\ndata %s\nmethod %s\ninputs %s\n", cacheMagic, r.GraphHash, r.DataHash, method, r.InputMethod)
 		for _, name := range r.Names() {
 			rg := r.Ranges[name]
 			if needsQuote(name) {
@@ -97,7 +101,7 @@ func ReadCache(path string) (*Cache, error) {
 	errorf := func(format string, args ...any) error {
 		return fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))
 	}
-	header := []string{"graph", "data", "method"}
+	header := []string{"graph", "data", "method", "inputs"}
 	for sc.Scan() {
 		line++
 		text := strings.TrimSuffix(sc.Text(), "\r")
@@ -134,6 +138,8 @@ func ReadCache(path string) (*Cache, error) {
 					}
 					c.Percentile = pct
 				}
+			case "inputs":
+				c.InputMethod = val
 			}
 			header = header[1:]
 			continue
@@ -200,7 +206,7 @@ func short(h string) string {
 
 // Mismatch says how the cache differs from what is being compiled, or ""
 // when it matches; dataHash "" skips the data check (no data was given).
-func (c *Cache) Mismatch(path, graphHash, dataHash, method string, percentile float64) string {
+func (c *Cache) Mismatch(path, graphHash, dataHash, method, inputMethod string, percentile float64) string {
 	var diffs []string
 	if c.Graph != graphHash {
 		diffs = append(diffs, fmt.Sprintf("it was made for graph %s, this graph is %s", short(c.Graph), short(graphHash)))
@@ -209,6 +215,9 @@ func (c *Cache) Mismatch(path, graphHash, dataHash, method string, percentile fl
 		diffs = append(diffs, fmt.Sprintf("it holds %s ranges, %s was asked for", c.Method, method))
 	} else if method == MethodPercentile && c.Percentile != percentile {
 		diffs = append(diffs, fmt.Sprintf("it holds %v percentile ranges, %v was asked for", c.Percentile, percentile))
+	}
+	if c.InputMethod != inputMethod {
+		diffs = append(diffs, fmt.Sprintf("its graph inputs have %s ranges, %s was asked for", c.InputMethod, inputMethod))
 	}
 	if dataHash != "" && c.Data != dataHash {
 		diffs = append(diffs, fmt.Sprintf("it was made from data %s, the data given is %s", short(c.Data), short(dataHash)))

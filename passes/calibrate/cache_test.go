@@ -8,7 +8,7 @@ import (
 )
 
 func TestCacheRoundTrip(t *testing.T) {
-	res := &Result{Method: MethodPercentile, Percentile: 99.9, GraphHash: "abc123", DataHash: "def456", Ranges: map[string]Range{}}
+	res := &Result{Method: MethodPercentile, InputMethod: MethodMax, Percentile: 99.9, GraphHash: "abc123", DataHash: "def456", Ranges: map[string]Range{}}
 	names := []string{"conv1/out", "with\ttab", `"quoted"`, "#hash", " lead", "trail ", "", "ünïcode", "line\nbreak", "plain_name:0"}
 	for i, n := range names {
 		amax := float32(i)*1.0000001 + 0.1
@@ -28,11 +28,14 @@ func TestCacheRoundTrip(t *testing.T) {
 	if c.Graph != "abc123" || c.Data != "def456" || c.Method != MethodPercentile || c.Percentile != 99.9 || len(c.Ranges) != len(names) {
 		t.Fatalf("header %q %q %q %v, %d ranges", c.Graph, c.Data, c.Method, c.Percentile, len(c.Ranges))
 	}
-	if m := c.Mismatch(path, "abc123", "", MethodPercentile, 99.99); !strings.Contains(m, "it holds 99.9 percentile ranges, 99.99 was asked for") {
+	if m := c.Mismatch(path, "abc123", "", MethodPercentile, MethodMax, 99.99); !strings.Contains(m, "it holds 99.9 percentile ranges, 99.99 was asked for") {
 		t.Errorf("another percentile: %q", m)
 	}
-	if m := c.Mismatch(path, "abc123", "def456", MethodPercentile, 99.9); m != "" {
+	if m := c.Mismatch(path, "abc123", "def456", MethodPercentile, MethodMax, 99.9); m != "" {
 		t.Errorf("matching cache: %q", m)
+	}
+	if m := c.Mismatch(path, "abc123", "def456", MethodPercentile, MethodEntropy, 99.9); !strings.Contains(m, "its graph inputs have max ranges, entropy was asked for") {
+		t.Errorf("another input method: %q", m)
 	}
 	for n, r := range res.Ranges {
 		if got, ok := c.Ranges[n]; !ok || got.Scale != r.Scale || got.Amax != r.Amax {
@@ -46,7 +49,7 @@ func TestCacheRoundTrip(t *testing.T) {
 }
 
 func TestCacheCorrupt(t *testing.T) {
-	head := "# sqc calibration cache v1\ngraph g\ndata d\nmethod max\n"
+	head := "# sqc calibration cache v1\ngraph g\ndata d\nmethod max\ninputs max\n"
 	for _, c := range []struct{ text, want string }{
 		{"", "empty file"},
 		{"hello\n", ":1: not an sqc calibration cache"},
@@ -54,15 +57,16 @@ func TestCacheCorrupt(t *testing.T) {
 		{"# sqc calibration cache v1\ndata d\n", `:2: want "graph" followed by a value`},
 		{"# sqc calibration cache v1\ngraph g\n", `:2: file ends before the "data" line`},
 		{"# sqc calibration cache v1\ngraph g\ndata d\nmethod percentile\n", `:4: method percentile: want its percentile after it`},
-		{head + "a\t0.1\n", `:5: value "a": want a scale and an amax after the name, found 1 fields`},
-		{head + "a 0.1 12.7\n", `:5: want name<TAB>scale<TAB>amax`},
-		{head + "a\tx\t12.7\n", `:5: value "a": scale "x" and amax "12.7" must be numbers`},
-		{head + "a\t-1\t12.7\n", `:5: value "a": scale -1, want a finite number > 0`},
-		{head + "a\t0.1\t12.8\n", `:5: value "a": scale 0.1 does not match amax 12.8`},
-		{head + "\n# comment\na\t0.1\t12.8\n", `:7: value "a": scale 0.1 does not match`},
-		{head + "a\t0.1\t12.7\na\t0.1\t12.7\n", `:6: value "a" listed twice`},
-		{head + "\"a\t0.1\t12.7\n", `:5: bad quoted name`},
-		{head + "\"a\" 0.1\t12.7\n", `:5: want a tab after the quoted name "a"`},
+		{"# sqc calibration cache v1\ngraph g\ndata d\nmethod max\n", `:4: file ends before the "inputs" line`},
+		{head + "a\t0.1\n", `:6: value "a": want a scale and an amax after the name, found 1 fields`},
+		{head + "a 0.1 12.7\n", `:6: want name<TAB>scale<TAB>amax`},
+		{head + "a\tx\t12.7\n", `:6: value "a": scale "x" and amax "12.7" must be numbers`},
+		{head + "a\t-1\t12.7\n", `:6: value "a": scale -1, want a finite number > 0`},
+		{head + "a\t0.1\t12.8\n", `:6: value "a": scale 0.1 does not match amax 12.8`},
+		{head + "\n# comment\na\t0.1\t12.8\n", `:8: value "a": scale 0.1 does not match`},
+		{head + "a\t0.1\t12.7\na\t0.1\t12.7\n", `:7: value "a" listed twice`},
+		{head + "\"a\t0.1\t12.7\n", `:6: bad quoted name`},
+		{head + "\"a\" 0.1\t12.7\n", `:6: want a tab after the quoted name "a"`},
 	} {
 		path := filepath.Join(t.TempDir(), "calib.cache")
 		os.WriteFile(path, []byte(c.text), 0o644)

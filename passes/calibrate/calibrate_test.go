@@ -141,7 +141,7 @@ func TestPassInPipeline(t *testing.T) {
 	path := smallData(t, t.TempDir())
 	// Options as the command line gives them (text).
 	specs := []passes.StepSpec{
-		{Name: "calibrate", Options: map[string]any{"data": path, "samples": "10", "batch": "3", "method": "percentile", "percentile": "50", "progress": "false"}},
+		{Name: "calibrate", Options: map[string]any{"data": path, "samples": "10", "batch": "3", "method": "percentile", "input-method": "percentile", "percentile": "50", "progress": "false"}},
 		{Name: "test-calibrate-reader"},
 	}
 	p, err := passes.Build(specs)
@@ -170,6 +170,17 @@ func TestPassInPipeline(t *testing.T) {
 	sort.Float64s(abs)
 	if a, med := float64(r.Ranges["x"].Amax), abs[19]; a < med || a > med+1.0/128 {
 		t.Errorf("50th percentile of |x| = %v, want within 1/128 above the median %v", a, med)
+	}
+	// By default the graph input keeps its whole range (max), whatever the method.
+	specs[0].Options["input-method"] = "max"
+	if p, err = passes.Build(specs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&passes.Manager{}).Run(parseGraph(t, smallGraph), p); err != nil {
+		t.Fatal(err)
+	}
+	if a, top := float64(readerResult.Ranges["x"].Amax), abs[len(abs)-1]; a != top {
+		t.Errorf("input-method max: amax %v, want the largest |x| %v", a, top)
 	}
 	if _, err := passes.Build([]passes.StepSpec{{Name: "calibrate", Options: map[string]any{"method": "kl"}}}); err == nil || !strings.Contains(err.Error(), `"kl" is not one of`) {
 		t.Errorf("bad method: got %v", err)

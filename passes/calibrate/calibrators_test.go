@@ -69,14 +69,17 @@ func TestPercentile(t *testing.T) {
 // per candidate, with no smoothing (a q of 0 where p > 0 is infinite).
 func literalDivergences(h *Histogram) []float64 {
 	n := h.used()
+	// The zero bin takes its neighbour's count (pytorch-quantization).
+	counts := append([]uint64(nil), h.Counts...)
+	counts[0] = counts[1]
 	var out []float64
 	for i := quantBins; i <= n; i++ {
 		p := make([]float64, i)
 		for j := range i {
-			p[j] = float64(h.Counts[j])
+			p[j] = float64(counts[j])
 		}
 		for j := i; j < n; j++ {
-			p[i-1] += float64(h.Counts[j])
+			p[i-1] += float64(counts[j])
 		}
 		// Q: bins 0..i−1 merged into 128 levels, expanded over P's non-empty bins.
 		q := make([]float64, i)
@@ -88,7 +91,7 @@ func literalDivergences(h *Histogram) []float64 {
 			}
 			sum, nonEmpty := 0.0, 0
 			for j := s; j < e; j++ {
-				sum += float64(h.Counts[j])
+				sum += float64(counts[j])
 				if p[j] != 0 {
 					nonEmpty++
 				}

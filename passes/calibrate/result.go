@@ -9,6 +9,9 @@ type Result struct {
 	// Method is the calibrator that chose the ranges: "max", "percentile",
 	// "entropy" or "mse".
 	Method string
+	// InputMethod is the calibrator of the graph inputs (see
+	// Config.InputMethod).
+	InputMethod string
 	// Percentile is the percentile the percentile method kept (0 for the
 	// other methods).
 	Percentile float64
