@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,12 +20,15 @@ import (
 	"github.com/sqc-project/sqc/recipes"
 )
 
-// defaultRecipe is the built-in recipe `sqc compile` follows without -r.
-const defaultRecipe = "graph.sqr"
+// defaultRecipe is the built-in recipe `sqc compile` follows without -r:
+// 2:4 sparsity and INT8 post-training quantization, which needs calibration
+// data (--calib-data).
+const defaultRecipe = "sparse-int8.sqr"
 
 func newCompileCmd() *cobra.Command {
 	var (
 		recipePath, output, emit string
+		calibData                string
 		dryRun, verifyEach, time bool
 		report                   bool
 		printAfter               []string
@@ -41,8 +45,10 @@ result. The output's form follows --emit, or else the extension of -o:
 
 Outputs are written atomically: a failed compile leaves no file and never a
 partial one, and the same inputs give byte-identical outputs. Without -r the
-built-in recipe ` + defaultRecipe + ` is used. --dry-run prints the resolved
-pipeline, every option with its final value, and compiles nothing.`,
+built-in recipe ` + defaultRecipe + ` is used (2:4 sparsity and INT8
+quantization); --calib-data gives the calibration data of every step that
+reads data. --dry-run prints the resolved pipeline, every option with its
+final value, and compiles nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, name, err := loadRecipe(recipePath)
@@ -52,6 +58,9 @@ pipeline, every option with its final value, and compiles nothing.`,
 			specs, err := r.Pipeline()
 			if err != nil {
 				return err
+			}
+			if calibData != "" {
+				setData(specs, calibData)
 			}
 			p, err := passes.Build(specs)
 			if err != nil {
@@ -101,6 +110,7 @@ pipeline, every option with its final value, and compiles nothing.`,
 	f := cmd.Flags()
 	f.StringVarP(&recipePath, "recipe", "r", "", "the `RECIPE` file (.sqr); default: the built-in "+defaultRecipe)
 	f.StringVarP(&output, "output", "o", "", "the output `FILE`")
+	f.StringVar(&calibData, "calib-data", "", "calibration data (`PATH`: .npy, .npz, .pb or IDX file, or a folder of images) for every step that reads data (calibrate, prune with sparsegpt), overriding the recipe's")
 	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
@@ -110,19 +120,49 @@ pipeline, every option with its final value, and compiles nothing.`,
 	return cmd
 }
 
+// setData points every step whose pass takes calibration data (an option
+// named "data") at path.
+func setData(specs []passes.StepSpec, path string) {
+	for i := range specs {
+		p := passes.Lookup(specs[i].Name)
+		if p == nil {
+			continue
+		}
+		for _, o := range p.Options {
+			if o.Name == "data" {
+				if specs[i].Options == nil {
+					specs[i].Options = map[string]any{}
+				}
+				specs[i].Options["data"] = path
+			}
+		}
+	}
+}
+
 // loadRecipe reads and checks the recipe at path, or the built-in default
-// when path is "". It returns the recipe and the name to put in messages.
+// when path is "". As in a recipe's base, a bare name that is no file here
+// names a built-in recipe (-r dense-int8.sqr). It returns the recipe and
+// the name to put in messages.
 func loadRecipe(path string) (*dsl.Recipe, string, error) {
 	var r *dsl.Recipe
 	var err error
 	name := path
-	if path == "" {
+	if name == "" {
 		name = defaultRecipe
-		src, rerr := recipes.FS.ReadFile(defaultRecipe)
-		if rerr != nil {
-			return nil, "", fmt.Errorf("built-in recipe %s: %w", defaultRecipe, rerr)
+	}
+	builtin := path == ""
+	if !builtin && !strings.ContainsRune(path, filepath.Separator) {
+		if _, statErr := os.Stat(path); os.IsNotExist(statErr) {
+			_, fsErr := recipes.FS.Open(path)
+			builtin = fsErr == nil
 		}
-		r, err = dsl.Parse(defaultRecipe, src)
+	}
+	if builtin {
+		src, rerr := recipes.FS.ReadFile(name)
+		if rerr != nil {
+			return nil, "", fmt.Errorf("built-in recipe %s: %w", name, rerr)
+		}
+		r, err = dsl.Parse(name, src)
 	} else {
 		r, err = dsl.ParseFile(path)
 	}

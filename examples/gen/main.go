@@ -25,18 +25,25 @@
 //
 // Usage (from the repository root; `make example` and `go generate` run it):
 //
-//	go run ./examples/gen [-o examples/resnet-mini.onnx]
+//	go run ./examples/gen [-o examples/resnet-mini.onnx] [-calib examples/resnet-mini-calib.npy]
+//
+// It also writes the example's calibration data: 32 images of smooth
+// pseudo-random patterns (sums of sinusoids, values in about [-1, 1], as
+// normalized photos), an .npy array [32,3,32,32] of float32.
 package main
 
-//go:generate go run . -o ../resnet-mini.onnx
+//go:generate go run . -o ../resnet-mini.onnx -calib ../resnet-mini-calib.npy
 
 import (
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/sqc-project/sqc/frontend/onnx/onnxbuild"
+	"github.com/sqc-project/sqc/internal/atomicfile"
 	"github.com/sqc-project/sqc/ir"
 )
 
@@ -45,15 +52,63 @@ const seed = 0x5eed_c0de_2024
 
 func main() {
 	out := flag.String("o", "examples/resnet-mini.onnx", "output `file`")
+	calib := flag.String("calib", "examples/resnet-mini-calib.npy", "calibration data output `file`")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "gen: unexpected arguments %q (usage: gen [-o file])\n", flag.Args())
+		fmt.Fprintf(os.Stderr, "gen: unexpected arguments %q (usage: gen [-o file] [-calib file])\n", flag.Args())
 		os.Exit(2)
 	}
-	if err := build().WriteFile(*out); err != nil {
+	err := build().WriteFile(*out)
+	if err == nil {
+		err = atomicfile.WriteFile(*calib, calibNpy())
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// calibSeed draws the calibration images; changing it changes the committed file.
+const calibSeed = 0xca11_b8a7e
+
+// calibNpy returns the calibration images as an .npy file (format 1.0,
+// little-endian float32, C order): each image channel is a sum of three
+// sinusoids of random frequency, direction and phase, scaled to about
+// [-1, 1], so activations have the structure of real images rather than
+// noise.
+func calibNpy() []byte {
+	const n, c, h, w = 32, 3, 32, 32
+	rng := splitMix64(calibSeed)
+	data := make([]float32, n*c*h*w)
+	for img := range n * c {
+		var fx, fy, ph [3]float64
+		for k := range 3 {
+			fx[k] = (rng.float64()*2 - 1) * 0.5
+			fy[k] = (rng.float64()*2 - 1) * 0.5
+			ph[k] = rng.float64() * 2 * math.Pi
+		}
+		for y := range h {
+			for x := range w {
+				v := 0.0
+				for k := range 3 {
+					v += math.Sin(fx[k]*float64(x) + fy[k]*float64(y) + ph[k])
+				}
+				data[img*h*w+y*w+x] = float32(v / 3)
+			}
+		}
+	}
+	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d, %d), }", n, c, h, w)
+	// The magic, version and header length take 10 bytes; the header is
+	// padded with spaces to a multiple of 64 and ends in a newline.
+	pad := 64 - (10+len(header)+1)%64
+	header += strings.Repeat(" ", pad%64) + "\n"
+	buf := []byte("\x93NUMPY\x01\x00")
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(header)))
+	buf = append(buf, header...)
+	for _, v := range data {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	}
+	return buf
 }
 
 // build assembles the model.

@@ -9,11 +9,43 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/frontend/onnx"
+	"github.com/sqc-project/sqc/internal/dataset"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
 
 const committed = "../resnet-mini.onnx"
+
+// TestCommittedCalibrationIsCurrent does the same for the calibration data,
+// and checks it reads as the model's input: [32,3,32,32] float32.
+func TestCommittedCalibrationIsCurrent(t *testing.T) {
+	want, err := os.ReadFile("../resnet-mini-calib.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(calibNpy(), want) {
+		t.Fatal("regenerated calibration data differs from examples/resnet-mini-calib.npy; run `make example` and commit the result")
+	}
+	src, err := dataset.Open(dataset.Spec{Path: "../resnet-mini-calib.npy", Batch: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	batch, err := src.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := batch[0].Shape; len(got) != 4 || got[0] != 32 || got[1] != 3 || got[2] != 32 || got[3] != 32 {
+		t.Fatalf("calibration batch shape %v, want [32 3 32 32]", got)
+	}
+	lo, hi := float32(0), float32(0)
+	for _, v := range batch[0].Float32s() {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	if lo < -1.01 || hi > 1.01 || hi-lo < 1 {
+		t.Errorf("values span [%v, %v], want most of [-1, 1]", lo, hi)
+	}
+}
 
 // TestCommittedModelIsCurrent regenerates the model and requires the bytes of
 // the committed file: the generator is deterministic, and the committed model
