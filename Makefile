@@ -88,7 +88,7 @@ fuzz:
 generate:
 	$(GO) generate ./...
 
-## example: write examples/resnet-mini.onnx
+## example: write examples/resnet-mini.onnx and its calibration data
 example:
 	$(GO) run ./examples/gen
 
