@@ -442,3 +442,15 @@ func TestQConvErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiplierIsQLinearConvs: the multiplier the passes store in M is
+// the one QLinearConv's kernel computes, bit for bit.
+func TestMultiplierIsQLinearConvs(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 10000 {
+		sx, sw, sy := qi8RandScale(r), qi8RandScale(r)/7, qi8RandScale(r)*3
+		if got, want := ir.QMultiplier(sx, sw, sy), RequantMultiplier(sx, sw, sy); got != want {
+			t.Fatalf("QMultiplier(%v, %v, %v) = %v, RequantMultiplier %v", sx, sw, sy, got, want)
+		}
+	}
+}
