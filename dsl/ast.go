@@ -185,11 +185,3 @@ func (l ErrorList) sort() ErrorList {
 func (l *ErrorList) errorf(pos Pos, format string, args ...any) {
 	*l = append(*l, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
-
-// err returns the sorted list as an error, or nil when it is empty.
-func (l ErrorList) err() error {
-	if len(l) == 0 {
-		return nil
-	}
-	return l.sort()
-}

@@ -271,7 +271,7 @@ func TestExternalData(t *testing.T) {
 		})
 		// A file with 4 leading bytes and no length key: the data runs to the end.
 		os.WriteFile(filepath.Join(dir, "w.bin"), append([]byte{9, 9, 9, 9}, onnxbuildRaw([]float32{5, 6, 7, 8})...), 0o644)
-		m, err := Load(path)
+		_, err := Load(path)
 		if err == nil {
 			t.Fatalf("an empty length value was accepted")
 		}
@@ -284,7 +284,8 @@ func TestExternalData(t *testing.T) {
 		mp.Graph.Initializer[0].ExternalData = kv[:2] // location, offset
 		data, _ = proto.Marshal(mp)
 		os.WriteFile(path, data, 0o644)
-		if m, err = Load(path); err != nil {
+		m, err := Load(path)
+		if err != nil {
 			t.Fatal(err)
 		}
 		g, err := m.Lower()

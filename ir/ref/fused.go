@@ -116,7 +116,7 @@ func fusedGemmKernel(n *ir.Node, in, out []*ir.Tensor) error {
 		fusedApply(e, out[0].Data.([]float64), rd)
 		return nil
 	}
-	return fmt.Errorf("A is %v, want a float type", in[0].DType)
+	return fmt.Errorf("input A is %v, want a float type", in[0].DType)
 }
 
 func fusedGemmF32(n *ir.Node, in, out []*ir.Tensor) error {

@@ -79,7 +79,7 @@ func qlinearConv(n *ir.Node, in, out []*ir.Tensor) error {
 	if bt := qOpt(in, 8); bt != nil {
 		b := bt.Int32s()
 		if len(b) != m {
-			return fmt.Errorf("B has %d elements, want %d", len(b), m)
+			return fmt.Errorf("input B has %d elements, want %d", len(b), m)
 		}
 		copy(bias, b)
 	}

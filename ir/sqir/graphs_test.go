@@ -117,9 +117,7 @@ func featureGraph() *ir.Graph {
 
 	// One node reads every constant, the last operands absent.
 	big := &ir.Node{Name: "every constant", Op: "Concat", Attrs: ir.Attrs{"axis": ir.IntAttr(0)}}
-	for _, c := range consts {
-		big.Inputs = append(big.Inputs, c)
-	}
+	big.Inputs = append(big.Inputs, consts...)
 	big.Inputs = append(big.Inputs, nil, x, nil, nil)
 	catOut := &ir.Value{Name: "cat", Type: ir.Type{DType: ir.Float32, Shape: ir.Shape{ir.UnknownDim}}}
 	big.Outputs = []*ir.Value{catOut}

@@ -145,9 +145,7 @@ func parseInt(s string, bits int) (int64, error) {
 
 // parseUint reads an unsigned decimal or 0x-hexadecimal integer.
 func parseUint(s string, bits int) (uint64, error) {
-	if strings.HasPrefix(s, "+") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "+")
 	if strings.HasPrefix(s, "-") {
 		if _, err := strconv.ParseUint(s[1:], 0, 64); err == nil {
 			return 0, errRange

@@ -19,10 +19,9 @@ import (
 
 // builder makes small float32 graphs with random weights.
 type builder struct {
-	g   *ir.Graph
-	r   *rand.Rand
-	n   int
-	cur *ir.Value
+	g *ir.Graph
+	r *rand.Rand
+	n int
 }
 
 func (b *builder) rand(lo, hi float64, shape ...int) *ir.Tensor {
