@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sqc-project/sqc/internal/zoo"
+	"github.com/sqc-project/sqc/recipes"
+)
+
+// TestShippedRecipesCompile compiles a model with every recipe sqc ships
+// (by its built-in name): each one must run its whole pipeline, verification
+// after every pass included. Most take the example model and its
+// calibration data; the ResNet-50 recipe, whose preprocessing is
+// ImageNet's, takes a narrow ResNet-50 built here and the photos in
+// ../shared/data/imagenet_samples.
+func TestShippedRecipesCompile(t *testing.T) {
+	names, err := fs.Glob(recipes.FS, "*.sqr")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no shipped recipes: %v", err)
+	}
+	example := filepath.Join("..", "..", "examples")
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			model := filepath.Join(example, "resnet-mini.onnx")
+			data := filepath.Join(example, "resnet-mini-calib.npy")
+			if name == "resnet50-sparse-int8.sqr" {
+				data = filepath.Join("..", "..", "..", "shared", "data", "imagenet_samples")
+				if _, err := os.Stat(data); err != nil {
+					if os.Getenv("CI") == "true" {
+						t.Fatalf("CI=true but %s is missing", data)
+					}
+					t.Skipf("%s is missing", data)
+				}
+				b, err := zoo.ResNet(zoo.ResNetConfig{Depth: 50, Width: 16, Size: 224, Classes: 1000, Seed: 5})
+				if err != nil {
+					t.Fatal(err)
+				}
+				model = filepath.Join(t.TempDir(), "resnet50.onnx")
+				if err := b.WriteFile(model); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out := filepath.Join(t.TempDir(), "model.sqir")
+			var stdout, stderr bytes.Buffer
+			args := []string{"compile", "-r", name, "--verify-each", "--calib-data", data, model, "-o", out}
+			if status := run(args, &stdout, &stderr); status != 0 {
+				t.Fatalf("sqc %v: exit %d\n%s", args, status, stderr.String())
+			}
+		})
+	}
+}
