@@ -156,6 +156,16 @@ func (s *state) conv(n *ir.Node, inMul, outMul int) error {
 		return fmt.Errorf("%s (%s): weight has %d input channels, input has %d", n.Name, n.Op, wdims[1], C)
 	}
 	s.c.Changed()
+	// Recorded on the conv for reports and the backend: outputs are
+	// unchanged (zero weights), but the layer now does more work.
+	switch {
+	case Cp != C && Kp != K:
+		n.Note("padded", fmt.Sprintf("input channels %d→%d, output channels %d→%d (sliced back)", C, Cp, K, Kp))
+	case Cp != C:
+		n.Note("padded", fmt.Sprintf("input channels %d→%d", C, Cp))
+	default:
+		n.Note("padded", fmt.Sprintf("output channels %d→%d (sliced back)", K, Kp))
+	}
 	if Cp != C {
 		px, err := s.padActivation(x, Cp, n.Name+"/pad_channels")
 		if err != nil {
