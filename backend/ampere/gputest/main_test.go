@@ -1,0 +1,206 @@
+package gputest
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+)
+
+var ptxDir = flag.String("ptxdir", "", "write the PTX of every generated module into this directory (for ptxas)")
+
+// gpu is the device state shared by the tests: one primary context and
+// one stream, and the modules loaded so far.
+type gpu struct {
+	dev    cuda.Device
+	ctx    *cuda.Context
+	stream *cuda.Stream
+	desc   string
+
+	mu   sync.Mutex
+	mods map[string]*cuda.Module // by kernel or module name
+}
+
+var (
+	theGPU   *gpu
+	gpuError error
+)
+
+// TestMain opens the device once. A machine without a driver or device
+// runs every test as a skip, with the reason.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *ptxDir != "" {
+		if err := writePTX(*ptxDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	theGPU, gpuError = openGPU()
+	if gpuError != nil {
+		fmt.Fprintf(os.Stderr, "gputest: GPU tests skip: %v\n", gpuError)
+	} else {
+		fmt.Fprintf(os.Stderr, "gputest: device 0: %s\n", theGPU.desc)
+	}
+	code := m.Run()
+	if theGPU != nil {
+		theGPU.close()
+	}
+	os.Exit(code)
+}
+
+func openGPU() (*gpu, error) {
+	if err := cuda.Load(); err != nil {
+		return nil, err
+	}
+	n, err := cuda.DeviceCount()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("the CUDA driver sees no device")
+	}
+	dev, err := cuda.GetDevice(0)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := dev.RetainPrimaryContext()
+	if err != nil {
+		return nil, err
+	}
+	s, err := ctx.NewStream()
+	if err != nil {
+		_ = ctx.Release()
+		return nil, err
+	}
+	return &gpu{dev: dev, ctx: ctx, stream: s, desc: dev.Describe(), mods: map[string]*cuda.Module{}}, nil
+}
+
+func (g *gpu) close() {
+	for _, m := range g.mods {
+		_ = m.Unload()
+	}
+	_ = g.stream.Destroy()
+	_ = g.ctx.Release()
+}
+
+// needGPU returns the shared device or skips the test.
+func needGPU(t testing.TB) *gpu {
+	t.Helper()
+	if theGPU == nil {
+		t.Skipf("no GPU: %v", gpuError)
+	}
+	return theGPU
+}
+
+// module loads (once) the PTX text under the given name.
+func (g *gpu) module(t testing.TB, name, ptx string) *cuda.Module {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m, ok := g.mods[name]; ok {
+		return m
+	}
+	m, err := g.ctx.LoadPTX(ptx)
+	if err != nil {
+		t.Fatalf("module %s: %v", name, err)
+	}
+	g.mods[name] = m
+	return m
+}
+
+// function loads a kernel from a module text.
+func (g *gpu) function(t testing.TB, module, ptx, kernel string) *cuda.Function {
+	t.Helper()
+	f, err := g.module(t, module, ptx).Function(kernel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// gemmFunction loads the GEMM variant c.
+func (g *gpu) gemmFunction(t testing.TB, c kernels.GemmConfig) *cuda.Function {
+	t.Helper()
+	text, err := c.PTX()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.function(t, c.Name(), text, c.Name())
+}
+
+// pipelines are the K-loop pipelines the tests cover: the default (three
+// stages, weights loaded to registers one step ahead) and four stages with
+// the weights staged through shared memory.
+var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}}
+
+// allGemmConfigs lists every GEMM variant.
+func allGemmConfigs() []kernels.GemmConfig {
+	var cs []kernels.GemmConfig
+	for _, pipe := range pipelines {
+		for _, sp := range []bool{false, true} {
+			for _, res := range []bool{false, true} {
+				for _, out := range []struct {
+					f32 bool
+					act string
+				}{{false, ""}, {true, "none"}, {true, "relu"}, {true, "clip"}} {
+					cs = append(cs, kernels.GemmConfig{Sparse: sp, Residual: res, OutF32: out.f32, Act: out.act,
+						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights})
+				}
+			}
+		}
+	}
+	return cs
+}
+
+// writePTX writes every module the tests load, one .ptx file a module.
+func writePTX(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files := map[string]string{"probe.ptx": kernels.ProbePTX()}
+	for _, c := range allGemmConfigs() {
+		text, err := c.PTX()
+		if err != nil {
+			return err
+		}
+		files[c.Name()+".ptx"] = text
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buf allocates and fills a device buffer, freed at the end of the test.
+func buf[T cuda.Plain](t testing.TB, g *gpu, data []T) *cuda.Buffer {
+	t.Helper()
+	b, err := cuda.NewBufferFrom(g.ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Free() })
+	return b
+}
+
+// alloc allocates n bytes poisoned with 0xA5 (so an unwritten output is
+// seen), freed at the end of the test.
+func alloc(t testing.TB, g *gpu, n int) *cuda.Buffer {
+	t.Helper()
+	b, err := g.ctx.Alloc(max(n, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Free() })
+	if err := b.Fill(0xA5); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,144 @@
+package gputest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+)
+
+// TestPerfResNet34 times the dense and the 2:4 sparse GEMM on the
+// convolution GEMMs of ResNet-34's four stages (3×3 convolutions, as
+// im2col GEMMs) at batch 32, with CUDA events around each launch, and
+// reports dense-equivalent TOPS (2·M·N·K / time) with the card's name.
+// The activations rotate among enough copies to exceed the L2 cache, so a
+// launch does not find its input there from the previous one. Skipped
+// with -test.short.
+func TestPerfResNet34(t *testing.T) {
+	g := needGPU(t)
+	if testing.Short() {
+		t.Skip("timing skipped in -short mode")
+	}
+	r := rand.New(rand.NewPCG(51, 52))
+	shapes := []struct {
+		name    string
+		m, n, k int
+	}{
+		{"conv2_x 3x3 64->64 56x56", 32 * 56 * 56, 64, 576},
+		{"conv3_x 3x3 128->128 28x28", 32 * 28 * 28, 128, 1152},
+		{"conv4_x 3x3 256->256 14x14", 32 * 14 * 14, 256, 2304},
+		{"conv5_x 3x3 512->512 7x7", 32 * 7 * 7, 512, 4608},
+	}
+	var lines []string
+	lines = append(lines, fmt.Sprintf("INT8 GEMM on %s, batch 32, int8 out + relu, median of %d launches; pipelines: default (%d stages, weights to registers one step ahead), s4w (4 stages, weights through shared memory)", g.desc, perfIters, kernels.DefaultStages))
+	lines = append(lines, fmt.Sprintf("%-28s %6s %4s %4s | %-8s %9s %6s | %9s %6s | %5s", "layer", "M", "N", "K", "pipeline", "dense us", "TOPS", "sparse us", "TOPS", "ratio"))
+	for _, sh := range shapes {
+		// The same work for both: dense runs the pruned weights too.
+		w := rand24(r, sh.n, sh.k)
+		for _, pipe := range pipelines {
+			us := [2]float64{math.NaN(), math.NaN()}
+			for si, sparse := range []bool{false, true} {
+				p := newQGemm(r, sh.m, sh.n, sh.k, sparse, false, false, ir.ActRelu)
+				p.w, p.pipe = w, pipe
+				// A subtest, so that a variant that fails to load or run
+				// costs its own figure only.
+				t.Run(p.name(), func(t *testing.T) { us[si] = timeGemm(t, g, p) })
+			}
+			name := "default"
+			if pipe.SharedWeights {
+				name = fmt.Sprintf("s%dw", pipe.Stages)
+			}
+			flop := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k)
+			lines = append(lines, fmt.Sprintf("%-28s %6d %4d %4d | %-8s %9.1f %6.1f | %9.1f %6.1f | %4.2fx",
+				sh.name, sh.m, sh.n, sh.k, name, us[0], flop/us[0]/1e6, us[1], flop/us[1]/1e6, us[0]/us[1]))
+		}
+	}
+	t.Log("\n" + strings.Join(lines, "\n"))
+}
+
+const perfIters = 50
+
+// timeGemm returns the median time of one launch in microseconds.
+func timeGemm(t *testing.T, g *gpu, p *qgemmProblem) float64 {
+	t.Helper()
+	q := p.upload(t, g)
+	// Extra activation copies so that the rotation exceeds the L2 cache.
+	xs := []*cuda.Buffer{q.x}
+	for total := q.x.Size; total < 160<<20 && len(xs) < 16; total += q.x.Size {
+		c := alloc(t, g, q.x.Size)
+		if err := g.ctx.CopyDtoD(c.Ptr, q.x.Ptr, q.x.Size); err != nil {
+			t.Fatal(err)
+		}
+		xs = append(xs, c)
+	}
+	ev := make([]*cuda.Event, perfIters+1)
+	for i := range ev {
+		e, err := g.ctx.NewEvent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Destroy()
+		ev[i] = e
+	}
+	for i := 0; i < 5; i++ { // warm-up: JIT, caches, clocks
+		q.x = xs[i%len(xs)]
+		if err := q.launch(g.stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ev[0].Record(g.stream); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < perfIters; i++ {
+		q.x = xs[i%len(xs)]
+		if err := q.launch(g.stream); err != nil {
+			t.Fatal(err)
+		}
+		if err := ev[i+1].Record(g.stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ev[perfIters].Synchronize(); err != nil {
+		t.Fatal(err)
+	}
+	times := make([]float64, perfIters)
+	for i := range times {
+		ms, err := cuda.ElapsedMs(ev[i], ev[i+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		times[i] = float64(ms) * 1000
+	}
+	sort.Float64s(times)
+	return times[len(times)/2]
+}
+
+// TestGemmResources logs each GEMM variant's registers and local memory
+// (spills) as the driver compiled them, and fails on spills, which would
+// mean an accumulator array went to local memory.
+func TestGemmResources(t *testing.T) {
+	g := needGPU(t)
+	for _, c := range allGemmConfigs() {
+		t.Run(c.Name(), func(t *testing.T) {
+			f := g.gemmFunction(t, c)
+			regs, err := f.Attribute(cuda.FuncNumRegs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local, err := f.Attribute(cuda.FuncLocalSizeBytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%-36s %3d registers, %5d bytes shared, %d bytes local memory", c.Name(), regs, c.SharedBytes(), local)
+			if local > 0 {
+				t.Errorf("%s spills %d bytes to local memory", c.Name(), local)
+			}
+		})
+	}
+}

@@ -1,0 +1,715 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sqc-project/sqc/backend/ampere/pack"
+)
+
+// The INT8 GEMM with the QConv/QGemm epilogue.
+//
+// It computes, for activations X [M][K] (int8, row-major with row stride
+// lda: im2col or NHWC rows, one row a pixel) and weights W [N][K] (int8,
+// packed by backend/ampere/pack), the output Y [M][N] (row stride ldc):
+//
+//	acc     = Σk X[m][k]·W[n][k] + bias'[n]          int32, wrapping
+//	y       = float32(acc) · mult[n]                  mul.rn.f32
+//	y       = y + float32(R[m][n] − zr) · mr          (residual) mul.rn, add.rn
+//	Y[m][n] = clamp(rne(y), qlo, qhi) + zy            int8 output
+//	Y[m][n] = act(y)                                  float32 output
+//
+// bias' is the QConv bias with the input zero point folded in
+// (pack.FoldZeroPoint), so the Tensor Cores multiply the raw int8 codes;
+// [qlo, qhi] is the activation's int8 range minus zy (ir.QActivationRange),
+// so that the clamp happens before the zero point is added and cannot
+// overflow. Every float operation carries .rn, which also forbids ptxas
+// from contracting a multiply and an add into an FMA: the arithmetic is
+// ir/ref/qint8.go's, bit for bit.
+//
+// The instruction computes Yᵀ = W·Xᵀ: the weights are its A operand (the
+// one mma.sp makes sparse), 16 output channels by the instruction's M, and
+// the activations its B operand, 8 pixels by its N.
+//
+// Tiling: a block of 128 threads (4 warps) computes 128 pixels × 64
+// channels; warp w covers channels 32·(w&1)…+31 (two 16-channel tiles) and
+// pixels 64·(w>>1)…+63 (eight 8-pixel tiles), 64 int32 accumulators a
+// thread. The K loop steps 64 at a time. Activations go through shared
+// memory: each thread copies four 16-byte chunks per step with cp.async,
+// three stages deep, into rows of 64 bytes whose 16-byte chunks are XOR-
+// swizzled by (row>>1)&3 so that the ldmatrix.x4 that reads an 8-pixel ×
+// 64-byte B fragment hits 32 distinct banks. Weights are read straight
+// from global memory (the packed layout makes each lane's registers one
+// 16-byte load, coalesced across the warp) one step ahead of their use.
+//
+// Ragged shapes: M by predication (cp.async zero-fills rows past M; stores
+// are skipped); K by padding the packed weights with zeros to a multiple
+// of 64 and zero-filling activation bytes at k ≥ K (cp.async's src-size),
+// so nothing past a row is read; N by padding the packed weights, bias'
+// and mult to a multiple of 64 channels (GemmBN) and skipping stores of
+// channels ≥ N.
+
+// GEMM tile geometry.
+const (
+	GemmThreads = 128 // threads a block
+	GemmBM      = 128 // pixels (rows of X) a block
+	GemmBN      = 64  // channels a block; pack weights with nAlign = GemmBN
+	GemmBK      = 64  // K a main-loop step
+	// DefaultStages is the cp.async pipeline depth of a config that sets
+	// none.
+	DefaultStages = 3
+	xStageBytes   = GemmBM * GemmBK // activations of one stage
+	maxStaticSmem = 48 << 10        // a kernel's static shared memory limit
+)
+
+// GemmConfig selects a GEMM variant; each is its own kernel, so the loop
+// and epilogue carry no run-time switches.
+//
+// Of the two pipelines, {Stages: 4, SharedWeights: true} is the faster
+// (on an H200, ResNet-34's 3×3 GEMMs at batch 32: dense 215–340 and 2:4
+// sparse 223–382 TOPS, against 116–289 and 123–301 for the zero value,
+// which loads weights only one step ahead: backend/ampere/NOTES.md); both
+// are bit-exact against the reference.
+type GemmConfig struct {
+	// Sparse selects mma.sp m16n8k64 on 2:4 weights packed by
+	// pack.PackSparse; otherwise mma.sync m16n8k32 on pack.PackDense.
+	Sparse bool
+	// Residual adds an int8 residual R [M][N] (row stride ldr).
+	Residual bool
+	// OutF32 writes float32 y (after Act) instead of int8.
+	OutF32 bool
+	// Act is the activation of a float32 output: "none", "relu" or
+	// "clip" (bounds flo, fhi). An int8 output's activation is its clamp
+	// range, a launch parameter.
+	Act string
+	// Stages is the cp.async pipeline depth (2 or more; 0 means
+	// DefaultStages).
+	Stages int
+	// SharedWeights stages each K step's weight tiles through shared
+	// memory with cp.async, in the same pipeline as the activations, so
+	// their loads are issued Stages-1 steps ahead; otherwise each warp
+	// loads its weight registers from global memory one step ahead.
+	SharedWeights bool
+}
+
+// stages returns the pipeline depth.
+func (c GemmConfig) stages() int {
+	if c.Stages == 0 {
+		return DefaultStages
+	}
+	return c.Stages
+}
+
+// tileBytes is the size of one packed 16x64 weight tile.
+func (c GemmConfig) tileBytes() int {
+	if c.Sparse {
+		return pack.SparseTileBytes
+	}
+	return pack.DenseTileBytes
+}
+
+// Shared memory of one stage: activations, then (SharedWeights) the
+// block's four weight tiles, then (sparse) their four metadata tiles.
+func (c GemmConfig) wStageBytes() int {
+	if !c.SharedWeights {
+		return 0
+	}
+	return 4 * c.tileBytes()
+}
+
+func (c GemmConfig) eStageBytes() int {
+	if !c.SharedWeights || !c.Sparse {
+		return 0
+	}
+	return 4 * pack.WarpSize * 4
+}
+
+func (c GemmConfig) stageBytes() int { return xStageBytes + c.wStageBytes() + c.eStageBytes() }
+
+// SharedBytes is the kernel's static shared memory.
+func (c GemmConfig) SharedBytes() int { return c.stages() * c.stageBytes() }
+
+// Name returns the kernel's entry name.
+func (c GemmConfig) Name() string {
+	var b strings.Builder
+	b.WriteString("sqc_gemm_s8")
+	if c.Sparse {
+		b.WriteString("_sp24")
+	} else {
+		b.WriteString("_dense")
+	}
+	if c.Residual {
+		b.WriteString("_res")
+	}
+	if c.OutF32 {
+		b.WriteString("_f32")
+		if c.Act != "" && c.Act != "none" {
+			b.WriteString("_" + c.Act)
+		}
+	} else {
+		b.WriteString("_i8")
+	}
+	if c.stages() != DefaultStages || c.SharedWeights {
+		fmt.Fprintf(&b, "_s%d", c.stages())
+		if c.SharedWeights {
+			b.WriteString("w")
+		}
+	}
+	return b.String()
+}
+
+// Validate checks the configuration.
+func (c GemmConfig) Validate() error {
+	if c.stages() < 2 {
+		return fmt.Errorf("gemm: %d pipeline stages, want 2 or more", c.Stages)
+	}
+	if c.SharedBytes() > maxStaticSmem {
+		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
+	}
+	switch c.Act {
+	case "", "none":
+	case "relu", "clip":
+		if !c.OutF32 {
+			return fmt.Errorf("gemm %s: activation %q is part of an int8 output's clamp range, want Act empty", c.Name(), c.Act)
+		}
+	default:
+		return fmt.Errorf("gemm: activation %q, want none, relu or clip", c.Act)
+	}
+	return nil
+}
+
+// GemmParams are the scalar launch parameters.
+type GemmParams struct {
+	M, N, K       int // logical sizes
+	NPad, KPad    int // of the packed weights
+	LDA, LDR, LDC int // row strides of X, R and Y in elements
+	ZR            int32
+	QLo, QHi      int32 // int8 clamp range minus ZY
+	ZY            int32
+	MR            float32 // residual multiplier
+	FLo, FHi      float32 // float32 output clip bounds
+}
+
+// Check validates parameters against the kernel's requirements.
+func (c GemmConfig) Check(p GemmParams) error {
+	name := c.Name()
+	switch {
+	case p.M <= 0 || p.N <= 0 || p.K <= 0:
+		return fmt.Errorf("gemm %s: M, N, K = %d, %d, %d, want positive", name, p.M, p.N, p.K)
+	case p.NPad < p.N || p.NPad%GemmBN != 0:
+		return fmt.Errorf("gemm %s: weights padded to %d channels, want a multiple of %d ≥ N = %d (pack with nAlign %d)", name, p.NPad, GemmBN, p.N, GemmBN)
+	case p.KPad < p.K || p.KPad%GemmBK != 0:
+		return fmt.Errorf("gemm %s: weights padded to K %d, want a multiple of %d ≥ K = %d", name, p.KPad, GemmBK, p.K)
+	case p.LDA < p.K || p.LDA%16 != 0:
+		return fmt.Errorf("gemm %s: activation row stride %d, want a multiple of 16 ≥ K = %d (cp.async copies aligned 16-byte chunks)", name, p.LDA, p.K)
+	case p.LDC < p.N:
+		return fmt.Errorf("gemm %s: output row stride %d, want ≥ N = %d", name, p.LDC, p.N)
+	case c.Residual && p.LDR < p.N:
+		return fmt.Errorf("gemm %s: residual row stride %d, want ≥ N = %d", name, p.LDR, p.N)
+	case !c.OutF32 && (p.QLo > p.QHi || p.QLo+p.ZY < -128 || p.QHi+p.ZY > 127):
+		return fmt.Errorf("gemm %s: clamp range [%d, %d] + zero point %d leaves int8", name, p.QLo, p.QHi, p.ZY)
+	}
+	return nil
+}
+
+// GemmGrid returns the launch grid for m pixels and nPad channels (the
+// block is GemmThreads threads, no dynamic shared memory).
+func GemmGrid(m, nPad int) (x, y int) {
+	return (m + GemmBM - 1) / GemmBM, nPad / GemmBN
+}
+
+// PTX returns the module text holding the kernel.
+func (c GemmConfig) PTX() (string, error) {
+	if err := c.Validate(); err != nil {
+		return "", err
+	}
+	var b builder
+	b.header()
+	c.emit(&b)
+	return b.String(), nil
+}
+
+// Kernel parameters, in order. The GPU runtime passes them in this order;
+// ParamNames documents it.
+var gemmParams = []struct{ name, typ string }{
+	{"p_x", ".u64"}, {"p_w", ".u64"}, {"p_e", ".u64"}, {"p_bias", ".u64"}, {"p_mult", ".u64"},
+	{"p_r", ".u64"}, {"p_y", ".u64"},
+	{"p_m", ".u32"}, {"p_n", ".u32"}, {"p_k", ".u32"}, {"p_ktiles", ".u32"},
+	{"p_lda", ".u32"}, {"p_ldr", ".u32"}, {"p_ldc", ".u32"},
+	{"p_zr", ".s32"}, {"p_qlo", ".s32"}, {"p_qhi", ".s32"}, {"p_zy", ".s32"},
+	{"p_mr", ".f32"}, {"p_flo", ".f32"}, {"p_fhi", ".f32"},
+}
+
+// GemmParamNames lists the kernel's parameters in launch order: the seven
+// device pointers X, packed W, metadata E (sparse; any value for dense),
+// bias', mult, R (any value without residual), Y; then M, N, K, KPad/64,
+// lda, ldr, ldc as u32; zr, qlo, qhi, zy as s32; mr, flo, fhi as f32.
+func GemmParamNames() []string {
+	n := make([]string, len(gemmParams))
+	for i, p := range gemmParams {
+		n[i] = p.name
+	}
+	return n
+}
+
+// acc names the accumulator of channel tile i (0…1), pixel tile j (0…7),
+// register r (0…3).
+func acc(i, j, r int) string { return fmt.Sprintf("%%acc%d", (i*8+j)*4+r) }
+
+func (c GemmConfig) emit(b *builder) {
+	sp := c.Sparse
+	b.raw(".visible .entry %s(", c.Name())
+	for i, p := range gemmParams {
+		sep := ","
+		if i == len(gemmParams)-1 {
+			sep = ""
+		}
+		b.raw("\t.param %s %s%s", p.typ, p.name, sep)
+	}
+	b.raw(")")
+	b.raw(".maxntid %d, 1, 1", GemmThreads)
+	b.raw("{")
+	S, stageBytes := c.stages(), c.stageBytes()
+	b.raw("\t.shared .align 128 .b8 smem_x[%d];", c.SharedBytes())
+	declare(b, ".pred", "%p<8>", "%pv<4>", "%pc<4>")
+	declare(b, ".b32", "%tidx", "%ln", "%wrp", "%gid", "%tig", "%wn", "%wm", "%m0", "%n0",
+		"%M", "%N", "%K", "%KT", "%lda", "%ldr", "%ldc", "%zr", "%qlo", "%qhi", "%zy",
+		"%kt", "%ktn", "%rst", "%wst", "%sbase", "%sdst", "%ldm", "%kc16", "%kb", "%sz", "%tmp", "%tmp2", "%px", "%q", "%rv", "%nt",
+		"%ch<4>", "%bias<4>", "%ai", "%acc<64>", "%bf<32>", "%wa<16>", "%wb<16>", "%ea<2>", "%eb<2>")
+	declare(b, ".f32", "%mult<4>", "%mr", "%flo", "%fhi", "%fy", "%fr")
+	declare(b, ".b64", "%gx", "%gw", "%ge", "%gb", "%gm", "%gr", "%gy", "%gsrc<4>", "%src", "%wp<2>", "%ep<2>",
+		"%rk", "%yrow", "%rrow", "%cho<4>", "%chr<4>", "%addr", "%gws<2>", "%ges")
+	declare(b, ".b32", "%wlane", "%elane", "%sdw")
+	declare(b, ".pred", "%pe0")
+
+	b.comment("parameters")
+	for _, p := range []struct{ reg, param string }{{"%gx", "p_x"}, {"%gw", "p_w"}, {"%ge", "p_e"}, {"%gb", "p_bias"}, {"%gm", "p_mult"}, {"%gr", "p_r"}, {"%gy", "p_y"}} {
+		b.l("ld.param.u64 %s, [%s];", p.reg, p.param)
+		b.l("cvta.to.global.u64 %s, %s;", p.reg, p.reg)
+	}
+	for _, p := range []struct{ reg, param, typ string }{
+		{"%M", "p_m", "u32"}, {"%N", "p_n", "u32"}, {"%K", "p_k", "u32"}, {"%KT", "p_ktiles", "u32"},
+		{"%lda", "p_lda", "u32"}, {"%ldr", "p_ldr", "u32"}, {"%ldc", "p_ldc", "u32"},
+		{"%zr", "p_zr", "s32"}, {"%qlo", "p_qlo", "s32"}, {"%qhi", "p_qhi", "s32"}, {"%zy", "p_zy", "s32"},
+		{"%mr", "p_mr", "f32"}, {"%flo", "p_flo", "f32"}, {"%fhi", "p_fhi", "f32"},
+	} {
+		b.l("ld.param.%s %s, [%s];", p.typ, p.reg, p.param)
+	}
+
+	b.comment("thread coordinates: lane = 4*groupID + threadID_in_group")
+	b.l("mov.u32 %%tidx, %%tid.x;")
+	b.l("shr.u32 %%wrp, %%tidx, 5;")
+	b.l("and.b32 %%ln, %%tidx, 31;")
+	b.l("shr.u32 %%gid, %%ln, 2;")
+	b.l("and.b32 %%tig, %%ln, 3;")
+	b.l("and.b32 %%wn, %%wrp, 1;")
+	b.l("shr.u32 %%wm, %%wrp, 1;")
+	b.l("mov.u32 %%tmp, %%ctaid.x;")
+	b.l("shl.b32 %%m0, %%tmp, %d;", log2(GemmBM))
+	b.l("mov.u32 %%tmp, %%ctaid.y;")
+	b.l("shl.b32 %%n0, %%tmp, %d;", log2(GemmBN))
+	// The shared window address of the buffer (a 32-bit offset; ldmatrix
+	// and cp.async take .shared addresses in 32-bit registers).
+	b.l("mov.u64 %%addr, smem_x;")
+	b.l("cvt.u32.u64 %%sbase, %%addr;")
+
+	b.comment("cp.async roles: thread copies 16-byte chunk kc = tid&3 of rows tid>>2 + 32i, i = 0..3,")
+	b.comment("to shared row*64 + ((kc ^ (row>>1)&3)*16) (the swizzle is the same for the four rows)")
+	b.l("and.b32 %%tmp, %%tidx, 3;")
+	b.l("shl.b32 %%kc16, %%tmp, 4;")
+	b.l("shr.u32 %%tmp2, %%tidx, 3;")
+	b.l("and.b32 %%tmp2, %%tmp2, 3;")
+	b.l("xor.b32 %%tmp, %%tmp, %%tmp2;")
+	b.l("shl.b32 %%tmp, %%tmp, 4;")
+	b.l("shr.u32 %%tmp2, %%tidx, 2;")
+	b.l("shl.b32 %%tmp2, %%tmp2, 6;")
+	b.l("add.u32 %%sdst, %%tmp2, %%tmp;")
+	b.l("add.u32 %%sdst, %%sdst, %%sbase;")
+	for i := 0; i < 4; i++ {
+		b.l("shr.u32 %%px, %%tidx, 2;")
+		b.l("add.u32 %%px, %%px, %d;", 32*i)
+		b.l("add.u32 %%px, %%px, %%m0;")
+		b.l("setp.lt.u32 %%pv%d, %%px, %%M;", i)
+		b.l("selp.b32 %%px, %%px, 0, %%pv%d;", i)
+		b.l("mul.wide.u32 %%rk, %%px, %%lda;")
+		b.l("add.u64 %%gsrc%d, %%gx, %%rk;", i)
+		b.l("cvt.u64.u32 %%rk, %%kc16;")
+		b.l("add.u64 %%gsrc%d, %%gsrc%d, %%rk;", i, i)
+	}
+
+	b.comment("ldmatrix address: lane supplies row lane&7 of 16-byte chunk lane>>3 (its 8x8 b16 matrix),")
+	b.comment("swizzled like the copies: pixels 64*wm + 8j + (lane&7) of the stage")
+	b.l("and.b32 %%tmp, %%ln, 7;")
+	b.l("shl.b32 %%ldm, %%tmp, 6;")
+	b.l("shr.u32 %%tmp, %%ln, 3;")
+	b.l("shr.u32 %%tmp2, %%ln, 1;")
+	b.l("and.b32 %%tmp2, %%tmp2, 3;")
+	b.l("xor.b32 %%tmp, %%tmp, %%tmp2;")
+	b.l("shl.b32 %%tmp, %%tmp, 4;")
+	b.l("add.u32 %%ldm, %%ldm, %%tmp;")
+	b.l("shl.b32 %%tmp, %%wm, %d;", log2(64*GemmBK))
+	b.l("add.u32 %%ldm, %%ldm, %%tmp;")
+	b.l("add.u32 %%ldm, %%ldm, %%sbase;")
+
+	tileBytes := c.tileBytes()
+	laneBytes := tileBytes / pack.WarpSize
+	if c.SharedWeights {
+		c.emitSharedWeightSetup(b)
+	} else {
+		b.comment("weight pointers: channel tile nt = 4*ctaid.y + 2*wn + i, tile (nt, kt) at (nt*KT + kt)*%d, lane at +%d*lane", tileBytes, laneBytes)
+		for i := 0; i < 2; i++ {
+			b.l("mov.u32 %%tmp, %%ctaid.y;")
+			b.l("shl.b32 %%nt, %%tmp, 2;")
+			b.l("shl.b32 %%tmp, %%wn, 1;")
+			b.l("add.u32 %%nt, %%nt, %%tmp;")
+			if i == 1 {
+				b.l("add.u32 %%nt, %%nt, 1;")
+			}
+			b.l("mul.lo.u32 %%tmp, %%nt, %%KT;")
+			b.l("shl.b32 %%tmp, %%tmp, 5;")
+			b.l("add.u32 %%tmp, %%tmp, %%ln;")
+			b.l("mul.wide.u32 %%rk, %%tmp, %d;", laneBytes)
+			b.l("add.u64 %%wp%d, %%gw, %%rk;", i)
+			if sp {
+				b.l("mul.wide.u32 %%rk, %%tmp, 4;")
+				b.l("add.u64 %%ep%d, %%ge, %%rk;", i)
+			}
+		}
+	}
+
+	b.comment("zero the accumulators")
+	for i := 0; i < 64; i++ {
+		b.l("mov.b32 %%acc%d, 0;", i)
+	}
+
+	b.comment("prologue: stages 0..%d, one commit group each (empty past KT)", S-2)
+	for s := 0; s < S-1; s++ {
+		skip := b.label("pro")
+		b.l("setp.le.u32 %%p0, %%KT, %d;", s)
+		b.l("@%%p0 bra.uni %s;", skip)
+		b.l("mov.u32 %%kt, %d;", s)
+		b.l("mov.u32 %%wst, %d;", s*stageBytes)
+		c.emitTileLoad(b)
+		b.raw("%s:", skip)
+		b.l("cp.async.commit_group;")
+	}
+	b.l("mov.u32 %%rst, 0;")
+	b.l("mov.u32 %%wst, %d;", (S-1)*stageBytes)
+	b.l("mov.u32 %%kt, 0;")
+	if !c.SharedWeights {
+		c.emitWeightLoad(b, "wa", "ea", 0, "")
+	}
+
+	loop := b.label("kloop")
+	b.raw("%s:", loop)
+	b.comment("tile kt has landed in stage rst, and every warp is done with the stage the next copy overwrites")
+	b.l("cp.async.wait_group %d;", S-2)
+	b.l("bar.sync 0;")
+	skip := b.label("noload")
+	b.l("add.u32 %%ktn, %%kt, %d;", S-1)
+	b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
+	b.l("@%%p0 bra.uni %s;", skip)
+	b.l("mov.u32 %%tmp2, %%kt;")
+	b.l("mov.u32 %%kt, %%ktn;")
+	c.emitTileLoad(b)
+	b.l("mov.u32 %%kt, %%tmp2;")
+	b.raw("%s:", skip)
+	b.l("cp.async.commit_group;")
+
+	if c.SharedWeights {
+		b.comment("weights of step kt from stage rst")
+		b.l("add.u32 %%tmp, %%wlane, %%rst;")
+		for i := 0; i < 2; i++ {
+			if sp {
+				b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 4*i, 4), i*tileBytes)
+			} else {
+				b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 8*i, 4), i*tileBytes)
+				b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 8*i+4, 4), i*tileBytes+16)
+			}
+		}
+		if sp {
+			b.l("add.u32 %%tmp, %%elane, %%rst;")
+			for i := 0; i < 2; i++ {
+				b.l("ld.shared.u32 %%ea%d, [%%tmp+%d];", i, i*pack.WarpSize*4)
+			}
+		}
+	} else {
+		b.comment("weights of step kt+1, one step ahead")
+		b.l("add.u32 %%ktn, %%kt, 1;")
+		b.l("setp.lt.u32 %%p1, %%ktn, %%KT;")
+		c.emitWeightLoad(b, "wb", "eb", tileBytes, "@%p1 ")
+	}
+
+	b.comment("B fragments: 8 pixel tiles x 64 K from stage rst")
+	for j := 0; j < 8; j++ {
+		b.l("add.u32 %%tmp, %%ldm, %%rst;")
+		b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j, 4), 8*GemmBK*j)
+	}
+	b.comment("Tensor Core products")
+	if sp {
+		for i := 0; i < 2; i++ {
+			for j := 0; j < 8; j++ {
+				d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
+				b.l("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 %s, %s, %s, %s, %%ea%d, 0x0;",
+					d, regList("%wa", 4*i, 4), regList("%bf", 4*j, 4), d, i)
+			}
+		}
+	} else {
+		for h := 0; h < 2; h++ {
+			for i := 0; i < 2; i++ {
+				for j := 0; j < 8; j++ {
+					d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
+					b.l("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 %s, %s, %s, %s;",
+						d, regList("%wa", 8*i+4*h, 4), regList("%bf", 4*j+2*h, 2), d)
+				}
+			}
+		}
+	}
+	if c.SharedWeights {
+		b.comment("rotate stages")
+	} else {
+		b.comment("rotate weights, weight pointers and stages")
+		nw := 16
+		if sp {
+			nw = 8
+		}
+		for r := 0; r < nw; r++ {
+			b.l("mov.b32 %%wa%d, %%wb%d;", r, r)
+		}
+		for i := 0; i < 2; i++ {
+			b.l("add.u64 %%wp%d, %%wp%d, %d;", i, i, tileBytes)
+			if sp {
+				b.l("mov.b32 %%ea%d, %%eb%d;", i, i)
+				b.l("add.u64 %%ep%d, %%ep%d, %d;", i, i, pack.WarpSize*4)
+			}
+		}
+	}
+	for _, r := range []string{"%rst", "%wst"} {
+		b.l("add.u32 %s, %s, %d;", r, r, stageBytes)
+		b.l("setp.lt.u32 %%p0, %s, %d;", r, S*stageBytes)
+		b.l("selp.b32 %s, %s, 0, %%p0;", r, r)
+	}
+	b.l("add.u32 %%kt, %%kt, 1;")
+	b.l("setp.lt.u32 %%p0, %%kt, %%KT;")
+	b.l("@%%p0 bra.uni %s;", loop)
+	b.l("cp.async.wait_group 0;")
+
+	c.emitEpilogue(b)
+	b.l("ret;")
+	b.raw("}")
+}
+
+// emitTileLoad copies activation tile %kt into the stage at offset %wst:
+// four 16-byte cp.async a thread, zero-filled past K and past M.
+func (c GemmConfig) emitTileLoad(b *builder) {
+	b.l("shl.b32 %%tmp, %%kt, %d;", log2(GemmBK))
+	b.l("sub.s32 %%kb, %%K, %%tmp;")
+	b.l("sub.s32 %%kb, %%kb, %%kc16;")
+	b.l("max.s32 %%kb, %%kb, 0;")
+	b.l("min.s32 %%kb, %%kb, 16;")
+	b.l("cvt.u64.u32 %%rk, %%tmp;")
+	b.l("add.u32 %%tmp, %%sdst, %%wst;")
+	for i := 0; i < 4; i++ {
+		b.l("selp.b32 %%sz, %%kb, 0, %%pv%d;", i)
+		b.l("add.u64 %%src, %%gsrc%d, %%rk;", i)
+		b.comment("nothing is read when sz is 0; point at the start of X all the same")
+		b.l("setp.ne.u32 %%p2, %%sz, 0;")
+		b.l("selp.b64 %%src, %%src, %%gx, %%p2;")
+		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16, %%sz;", i*32*GemmBK)
+	}
+	if !c.SharedWeights {
+		return
+	}
+	b.comment("the block's weight tiles of step kt (padded: never out of bounds)")
+	tb := c.tileBytes()
+	b.l("mul.wide.u32 %%rk, %%kt, %d;", tb)
+	b.l("add.u32 %%tmp, %%sdw, %%wst;")
+	for i := 0; i < c.wStageBytes()/16/GemmThreads; i++ {
+		b.l("add.u64 %%src, %%gws%d, %%rk;", i)
+		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", xStageBytes+i*GemmThreads*16)
+	}
+	if c.Sparse {
+		b.l("mul.wide.u32 %%rk, %%kt, %d;", pack.WarpSize*4)
+		b.l("add.u64 %%src, %%ges, %%rk;")
+		b.l("@%%pe0 cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", xStageBytes+c.wStageBytes())
+	}
+}
+
+// emitSharedWeightSetup computes, for SharedWeights, each thread's weight
+// copy sources (%gws*, %ges) and where warps read their fragments
+// (%wlane, %elane, stage-relative). The block's channel tiles are
+// 4*ctaid.y + c, c = 0..3; tile (nt, kt) of the packed array is at
+// (nt*KT + kt)*tileBytes, so a stage holds, for each c, one contiguous
+// tile: chunk j (16 bytes) of the four goes to j*16 in the stage's weight
+// region and comes from tile c = j / (tileBytes/16), offset j %
+// (tileBytes/16) * 16. Metadata likewise, 32 chunks of 16 bytes, copied by
+// threads 0..31.
+func (c GemmConfig) emitSharedWeightSetup(b *builder) {
+	tb := c.tileBytes()
+	perTile := tb / 16
+	b.comment("shared weights: copy sources of this thread's chunks")
+	b.l("mov.u32 %%tmp, %%ctaid.y;")
+	b.l("shl.b32 %%nt, %%tmp, 2;")
+	b.l("mul.lo.u32 %%nt, %%nt, %%KT;") // first tile of the block at kt = 0
+	for i := 0; i < c.wStageBytes()/16/GemmThreads; i++ {
+		b.l("add.u32 %%q, %%tidx, %d;", i*GemmThreads)
+		b.l("shr.u32 %%tmp, %%q, %d;", log2(perTile))
+		b.l("mul.lo.u32 %%tmp, %%tmp, %%KT;")
+		b.l("add.u32 %%tmp, %%tmp, %%nt;")
+		b.l("mul.wide.u32 %%gws%d, %%tmp, %d;", i, tb)
+		b.l("and.b32 %%tmp, %%q, %d;", perTile-1)
+		b.l("mul.wide.u32 %%rk, %%tmp, 16;")
+		b.l("add.u64 %%gws%d, %%gws%d, %%rk;", i, i)
+		b.l("add.u64 %%gws%d, %%gws%d, %%gw;", i, i)
+	}
+	if c.Sparse {
+		const metaTile = pack.WarpSize * 4
+		b.l("setp.lt.u32 %%pe0, %%tidx, %d;", 4*metaTile/16)
+		b.l("shr.u32 %%tmp, %%tidx, %d;", log2(metaTile/16))
+		b.l("and.b32 %%tmp, %%tmp, 3;")
+		b.l("mul.lo.u32 %%tmp, %%tmp, %%KT;")
+		b.l("add.u32 %%tmp, %%tmp, %%nt;")
+		b.l("mul.wide.u32 %%ges, %%tmp, %d;", metaTile)
+		b.l("and.b32 %%tmp, %%tidx, %d;", metaTile/16-1)
+		b.l("mul.wide.u32 %%rk, %%tmp, 16;")
+		b.l("add.u64 %%ges, %%ges, %%rk;")
+		b.l("add.u64 %%ges, %%ges, %%ge;")
+	}
+	b.comment("copy destinations: the weight region, chunk tid (+128 for the second of dense)")
+	b.l("shl.b32 %%sdw, %%tidx, 4;")
+	b.l("add.u32 %%sdw, %%sdw, %%sbase;")
+	b.comment("fragment reads: tile 2*wn + i of the stage, lane's %d bytes", tb/pack.WarpSize)
+	b.l("shl.b32 %%tmp, %%wn, 1;")
+	b.l("mul.lo.u32 %%wlane, %%tmp, %d;", tb)
+	b.l("mul.lo.u32 %%tmp, %%ln, %d;", tb/pack.WarpSize)
+	b.l("add.u32 %%wlane, %%wlane, %%tmp;")
+	b.l("add.u32 %%wlane, %%wlane, %%sbase;")
+	b.l("add.u32 %%wlane, %%wlane, %d;", xStageBytes)
+	if c.Sparse {
+		b.l("shl.b32 %%tmp, %%wn, 1;")
+		b.l("mul.lo.u32 %%elane, %%tmp, %d;", pack.WarpSize*4)
+		b.l("shl.b32 %%tmp, %%ln, 2;")
+		b.l("add.u32 %%elane, %%elane, %%tmp;")
+		b.l("add.u32 %%elane, %%elane, %%sbase;")
+		b.l("add.u32 %%elane, %%elane, %d;", xStageBytes+c.wStageBytes())
+	}
+}
+
+// emitWeightLoad loads the weight (and metadata) registers of the step at
+// byte offset off from the current weight pointers, under an optional
+// predicate guard.
+func (c GemmConfig) emitWeightLoad(b *builder, w, e string, off int, guard string) {
+	for i := 0; i < 2; i++ {
+		if c.Sparse {
+			b.l("%sld.global.nc.v4.u32 %s, [%%wp%d+%d];", guard, regList("%"+w, 4*i, 4), i, off)
+			b.l("%sld.global.nc.u32 %%%s%d, [%%ep%d+%d];", guard, e, i, i, off/pack.SparseTileBytes*pack.WarpSize*4)
+		} else {
+			b.l("%sld.global.nc.v4.u32 %s, [%%wp%d+%d];", guard, regList("%"+w, 8*i, 4), i, off)
+			b.l("%sld.global.nc.v4.u32 %s, [%%wp%d+%d];", guard, regList("%"+w, 8*i+4, 4), i, off+16)
+		}
+	}
+}
+
+// emitEpilogue applies bias', the multiplier, the residual, the activation
+// and the output conversion to the 64 accumulators and stores them.
+func (c GemmConfig) emitEpilogue(b *builder) {
+	b.comment("epilogue: channels n0 + 32*wn + 16i + 8h + groupID (ch[2i+h]), pixels m0 + 64*wm + 8j + 2*tig + e")
+	esize := 1
+	if c.OutF32 {
+		esize = 4
+	}
+	for i := 0; i < 2; i++ {
+		for h := 0; h < 2; h++ {
+			k := 2*i + h
+			b.l("add.u32 %%ch%d, %%n0, %%gid;", k)
+			b.l("shl.b32 %%tmp, %%wn, 5;")
+			b.l("add.u32 %%ch%d, %%ch%d, %%tmp;", k, k)
+			b.l("add.u32 %%ch%d, %%ch%d, %d;", k, k, 16*i+8*h)
+			b.l("setp.lt.u32 %%pc%d, %%ch%d, %%N;", k, k)
+			b.l("mul.wide.u32 %%rk, %%ch%d, 4;", k)
+			b.l("add.u64 %%addr, %%gb, %%rk;")
+			b.l("ld.global.nc.u32 %%bias%d, [%%addr];", k)
+			b.l("add.u64 %%addr, %%gm, %%rk;")
+			b.l("ld.global.nc.f32 %%mult%d, [%%addr];", k)
+			b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
+			if c.Residual {
+				b.l("cvt.u64.u32 %%chr%d, %%ch%d;", k, k)
+			}
+		}
+	}
+	b.l("shl.b32 %%px, %%wm, 6;")
+	b.l("add.u32 %%px, %%px, %%m0;")
+	b.l("shl.b32 %%tmp, %%tig, 1;")
+	b.l("add.u32 %%px, %%px, %%tmp;")
+	for j := 0; j < 8; j++ {
+		for e := 0; e < 2; e++ {
+			b.l("add.u32 %%q, %%px, %d;", 8*j+e)
+			b.l("setp.lt.u32 %%p3, %%q, %%M;")
+			b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
+			if c.OutF32 {
+				b.l("shl.b64 %%rk, %%rk, 2;")
+			}
+			b.l("add.u64 %%yrow, %%gy, %%rk;")
+			if c.Residual {
+				b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
+				b.l("add.u64 %%rrow, %%gr, %%rk;")
+			}
+			for i := 0; i < 2; i++ {
+				for h := 0; h < 2; h++ {
+					k := 2*i + h
+					a := acc(i, j, 2*h+e)
+					b.l("and.pred %%p4, %%p3, %%pc%d;", k)
+					b.l("add.s32 %%ai, %s, %%bias%d;", a, k)
+					b.l("cvt.rn.f32.s32 %%fy, %%ai;")
+					b.l("mul.rn.f32 %%fy, %%fy, %%mult%d;", k)
+					if c.Residual {
+						b.l("mov.b32 %%rv, 0;")
+						b.l("add.u64 %%addr, %%rrow, %%chr%d;", k)
+						b.l("@%%p4 ld.global.s8 %%rv, [%%addr];")
+						b.l("sub.s32 %%rv, %%rv, %%zr;")
+						b.l("cvt.rn.f32.s32 %%fr, %%rv;")
+						b.l("mul.rn.f32 %%fr, %%fr, %%mr;")
+						b.l("add.rn.f32 %%fy, %%fy, %%fr;")
+					}
+					b.l("add.u64 %%addr, %%yrow, %%cho%d;", k)
+					if c.OutF32 {
+						switch c.Act {
+						case "relu":
+							b.l("max.f32 %%fy, %%fy, 0f00000000;")
+						case "clip":
+							b.l("max.f32 %%fy, %%fy, %%flo;")
+							b.l("min.f32 %%fy, %%fy, %%fhi;")
+						}
+						b.l("@%%p4 st.global.f32 [%%addr], %%fy;")
+					} else {
+						b.l("cvt.rni.s32.f32 %%ai, %%fy;")
+						b.l("max.s32 %%ai, %%ai, %%qlo;")
+						b.l("min.s32 %%ai, %%ai, %%qhi;")
+						b.l("add.s32 %%ai, %%ai, %%zy;")
+						b.l("@%%p4 st.global.s8 [%%addr], %%ai;")
+					}
+				}
+			}
+		}
+	}
+}
+
+// declare writes one .reg declaration a name (parameterized names such
+// as %acc<64> declare %acc0…%acc63).
+func declare(b *builder, typ string, names ...string) {
+	for _, n := range names {
+		b.l(".reg %s %s;", typ, n)
+	}
+}
+
+// log2 returns the base-2 logarithm of a power of two.
+func log2(n int) int {
+	k := 0
+	for 1<<k < n {
+		k++
+	}
+	if 1<<k != n {
+		panic(fmt.Sprintf("kernels: %d is not a power of two", n))
+	}
+	return k
+}

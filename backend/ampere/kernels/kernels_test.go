@@ -1,0 +1,328 @@
+package kernels
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// allGemmConfigs lists every variant the tests generate.
+func allGemmConfigs() []GemmConfig {
+	var cs []GemmConfig
+	for _, sp := range []bool{false, true} {
+		for _, res := range []bool{false, true} {
+			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}} {
+				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights})
+				for _, act := range []string{"none", "relu", "clip"} {
+					cs = append(cs, GemmConfig{Sparse: sp, Residual: res, OutF32: true, Act: act, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights})
+				}
+			}
+		}
+	}
+	return cs
+}
+
+var (
+	reDecl     = regexp.MustCompile(`^\.reg \.\w+ (%\w+)(?:<(\d+)>)?;$`)
+	reReg      = regexp.MustCompile(`%[A-Za-z_][A-Za-z0-9_]*`)
+	reLabelDef = regexp.MustCompile(`^(\$L_\w+):$`)
+	reLabelUse = regexp.MustCompile(`\$L_\w+`)
+	reParamDef = regexp.MustCompile(`\.param \.\w+ (p_\w+)`)
+	reParamUse = regexp.MustCompile(`\[(p_\w+)\]`)
+)
+
+// specialRegs are PTX's predefined registers the kernels read.
+var specialRegs = map[string]bool{"%tid": true, "%ctaid": true}
+
+// lintPTX checks the generated text the way a careful reader would before
+// ptxas sees it: every register used is declared once (parameterized
+// declarations such as %acc<64> cover %acc0…%acc63), every label used is
+// defined, every parameter read is declared, braces balance, and every
+// statement ends in a semicolon.
+func lintPTX(t *testing.T, name, text string) {
+	t.Helper()
+	lintWith(t, name, text)
+}
+
+// errorer is what the linter reports to: a *testing.T, or a recorder in
+// the linter's own test.
+type errorer interface {
+	Errorf(format string, args ...any)
+	Helper()
+}
+
+func lintWith(t errorer, name, text string) {
+	t.Helper()
+	// Registers and labels are scoped to their function: lint each entry
+	// on its own.
+	chunks := strings.Split(text, "\n.visible .entry ")
+	for i, c := range chunks {
+		if i > 0 {
+			c = ".visible .entry " + c
+		}
+		lintFunc(t, name, c)
+	}
+}
+
+func lintFunc(t errorer, name, text string) {
+	t.Helper()
+	declared := map[string]bool{}
+	labels := map[string]bool{}
+	params := map[string]bool{}
+	depth := 0
+	lines := strings.Split(text, "\n")
+	for _, line := range lines {
+		s := strings.TrimSpace(line)
+		if m := reDecl.FindStringSubmatch(s); m != nil {
+			names := []string{m[1]}
+			if m[2] != "" {
+				n, _ := strconv.Atoi(m[2])
+				names = names[:0]
+				for i := 0; i < n; i++ {
+					names = append(names, fmt.Sprintf("%s%d", m[1], i))
+				}
+			}
+			for _, r := range names {
+				if declared[r] {
+					t.Errorf("%s: register %s declared twice", name, r)
+				}
+				declared[r] = true
+			}
+		}
+		if m := reLabelDef.FindStringSubmatch(s); m != nil {
+			if labels[m[1]] {
+				t.Errorf("%s: label %s defined twice", name, m[1])
+			}
+			labels[m[1]] = true
+		}
+		for _, m := range reParamDef.FindAllStringSubmatch(s, -1) {
+			params[m[1]] = true
+		}
+	}
+	for i, line := range lines {
+		s := strings.TrimSpace(line)
+		if c := strings.Index(s, "//"); c >= 0 {
+			s = strings.TrimSpace(s[:c])
+		}
+		if s == "" {
+			continue
+		}
+		depth += strings.Count(s, "{") - strings.Count(s, "}")
+		if strings.HasPrefix(s, ".reg") {
+			continue
+		}
+		for _, r := range reReg.FindAllString(s, -1) {
+			if !declared[r] && !specialRegs[r] {
+				t.Errorf("%s line %d: register %s is not declared: %s", name, i+1, r, s)
+			}
+		}
+		for _, l := range reLabelUse.FindAllString(s, -1) {
+			if !labels[l] {
+				t.Errorf("%s line %d: label %s is not defined", name, i+1, l)
+			}
+		}
+		for _, m := range reParamUse.FindAllStringSubmatch(s, -1) {
+			if !params[m[1]] {
+				t.Errorf("%s line %d: parameter %s is not declared", name, i+1, m[1])
+			}
+		}
+		statement := !strings.HasPrefix(s, ".") && !strings.HasSuffix(s, ":") && s != "{" && s != "}" && s != ")" &&
+			!strings.HasSuffix(s, "(") && !strings.HasPrefix(s, ".param")
+		if statement && !strings.HasSuffix(s, ";") {
+			t.Errorf("%s line %d: statement does not end in ';': %s", name, i+1, s)
+		}
+	}
+	if depth != 0 {
+		t.Errorf("%s: braces do not balance (depth %d at the end)", name, depth)
+	}
+}
+
+// TestGemmPTXLint lints every GEMM variant and checks what each must and
+// must not contain.
+func TestGemmPTXLint(t *testing.T) {
+	names := map[string]bool{}
+	for _, c := range allGemmConfigs() {
+		text, err := c.PTX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := c.Name()
+		if names[name] {
+			t.Errorf("two variants are named %s", name)
+		}
+		names[name] = true
+		lintPTX(t, name, text)
+		if !strings.Contains(text, ".visible .entry "+name+"(") {
+			t.Errorf("%s: entry not found", name)
+		}
+		sp := strings.Count(text, "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32")
+		dn := strings.Count(text, "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32")
+		if c.Sparse && (sp != 16 || dn != 0) {
+			t.Errorf("%s: %d mma.sp and %d mma.sync, want 16 and 0 (2 channel tiles × 8 pixel tiles × one k64)", name, sp, dn)
+		}
+		if !c.Sparse && (dn != 32 || sp != 0) {
+			t.Errorf("%s: %d mma.sync and %d mma.sp, want 32 and 0 (2 × 8 × two k32)", name, dn, sp)
+		}
+		if n := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"); n != 8 {
+			t.Errorf("%s: %d ldmatrix, want 8", name, n)
+		}
+		// The epilogue's arithmetic must be exactly rounded, each step:
+		// no fma, and every float multiply and add carries .rn.
+		for _, bad := range []string{"fma.", "mad.f32", "mul.f32", "add.f32", ".ftz"} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s: contains %q, which could change the reference's rounding", name, bad)
+			}
+		}
+		wantMul := 64
+		if c.Residual {
+			wantMul = 128
+		}
+		if n := strings.Count(text, "mul.rn.f32"); n != wantMul {
+			t.Errorf("%s: %d mul.rn.f32, want %d", name, n, wantMul)
+		}
+		if c.OutF32 == strings.Contains(text, "cvt.rni.s32.f32") {
+			t.Errorf("%s: int8 rounding present = %v, want %v", name, !c.OutF32, !c.OutF32)
+		}
+		again, _ := c.PTX()
+		if again != text {
+			t.Errorf("%s: generating twice gives different text", name)
+		}
+	}
+}
+
+// TestProbePTXLint lints the probe module.
+func TestProbePTXLint(t *testing.T) {
+	text := ProbePTX()
+	lintPTX(t, "probe", text)
+	for _, n := range []string{ProbeSparseOrdered, ProbeSparse, ProbeDense} {
+		if !strings.Contains(text, ".visible .entry "+n+"(") {
+			t.Errorf("probe module lacks %s", n)
+		}
+	}
+}
+
+// TestLintCatchesMistakes: the linter itself finds an undeclared register,
+// an undefined label and a missing semicolon.
+func TestLintCatchesMistakes(t *testing.T) {
+	bad := ".visible .entry k(\n\t.param .u64 p_x\n)\n{\n\t.reg .b32 %a<2>;\n\tmov.b32 %a2, 0;\n\tbra.uni $L_nowhere_1;\n\tld.param.u64 %a0, [p_y];\n\tret\n}\n"
+	rec := &recorder{}
+	lintWith(rec, "bad", bad)
+	for _, want := range []string{"register %a2 is not declared", "label $L_nowhere_1 is not defined", "parameter p_y is not declared", "does not end in ';'"} {
+		if !rec.has(want) {
+			t.Errorf("lint did not report %q; got %q", want, rec.msgs)
+		}
+	}
+}
+
+// recorder collects lint messages.
+type recorder struct{ msgs []string }
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+}
+func (r *recorder) Helper() {}
+func (r *recorder) has(s string) bool {
+	for _, m := range r.msgs {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGemmCheck: parameter validation names what is wrong.
+func TestGemmCheck(t *testing.T) {
+	c := GemmConfig{Sparse: true}
+	ok := GemmParams{M: 100, N: 40, K: 70, NPad: 64, KPad: 128, LDA: 80, LDC: 40, QLo: -100, QHi: 100, ZY: 5}
+	if err := c.Check(ok); err != nil {
+		t.Fatalf("valid parameters refused: %v", err)
+	}
+	for _, tc := range []struct {
+		mod  func(*GemmParams)
+		want string
+	}{
+		{func(p *GemmParams) { p.LDA = 72 }, "multiple of 16"},
+		{func(p *GemmParams) { p.NPad = 48 }, "multiple of 64"},
+		{func(p *GemmParams) { p.KPad = 64 }, "≥ K = 70"},
+		{func(p *GemmParams) { p.LDC = 39 }, "output row stride"},
+		{func(p *GemmParams) { p.QHi = 123 }, "leaves int8"},
+		{func(p *GemmParams) { p.M = 0 }, "want positive"},
+	} {
+		p := ok
+		tc.mod(&p)
+		if err := c.Check(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Check = %v, want an error containing %q", err, tc.want)
+		}
+	}
+	if err := (GemmConfig{Act: "relu"}).Validate(); err == nil {
+		t.Error("relu on an int8 output accepted (it belongs in the clamp range)")
+	}
+	if _, err := (GemmConfig{OutF32: true, Act: "gelu"}).PTX(); err == nil {
+		t.Error("unknown activation accepted")
+	}
+	if err := (GemmConfig{Stages: 5, SharedWeights: true}).Validate(); err == nil || !strings.Contains(err.Error(), "shared memory") {
+		t.Errorf("5 dense stages with shared weights (60 KiB): %v, want a shared memory error", err)
+	}
+	if err := (GemmConfig{Stages: 1}).Validate(); err == nil {
+		t.Error("a one-stage pipeline accepted")
+	}
+}
+
+// TestPTXIsASCII: ptxas refuses a module with any non-ASCII byte, even in
+// a comment ("Unexpected non-ASCII character encountered").
+func TestPTXIsASCII(t *testing.T) {
+	texts := map[string]string{"probe": ProbePTX()}
+	for _, c := range allGemmConfigs() {
+		text, err := c.PTX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[c.Name()] = text
+	}
+	for name, text := range texts {
+		for i, line := range strings.Split(text, "\n") {
+			for _, r := range line {
+				if r > 127 {
+					t.Errorf("%s line %d: non-ASCII %q in %q", name, i+1, r, line)
+					break
+				}
+			}
+		}
+	}
+}
+
+// TestSharedWeightsLayout: with SharedWeights the weights travel by
+// cp.async in the activation pipeline (no global weight loads in the K
+// loop) and are read from shared memory, and the stage holds what the
+// copies write: activations, four weight tiles, four metadata tiles.
+func TestSharedWeightsLayout(t *testing.T) {
+	for _, sp := range []bool{false, true} {
+		c := GemmConfig{Sparse: sp, Stages: 4, SharedWeights: true}
+		text, err := c.PTX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(text, "ld.global.nc.v4") {
+			t.Errorf("%s: global weight loads remain", c.Name())
+		}
+		wantCopies := 4 + 2 // activations, dense weights (two chunks a thread)
+		wantShared := 4     // two tiles × two 16-byte halves
+		if sp {
+			wantCopies = 4 + 1 + 1 // activations, values, metadata
+			wantShared = 2
+		}
+		// The copies are emitted in the prologue (stages-1 times) and once in the loop.
+		if n := strings.Count(text, "cp.async.cg.shared.global"); n != wantCopies*c.Stages {
+			t.Errorf("%s: %d cp.async, want %d", c.Name(), n, wantCopies*c.Stages)
+		}
+		if n := strings.Count(text, "ld.shared.v4.u32"); n != wantShared {
+			t.Errorf("%s: %d ld.shared.v4, want %d", c.Name(), n, wantShared)
+		}
+		want := 4 * (GemmBM*GemmBK + 4*c.tileBytes() + c.eStageBytes())
+		if c.SharedBytes() != want || !strings.Contains(text, fmt.Sprintf("smem_x[%d]", want)) {
+			t.Errorf("%s: shared memory %d, want %d", c.Name(), c.SharedBytes(), want)
+		}
+	}
+}
