@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -104,7 +105,10 @@ func Build(specs []StepSpec) (*Pipeline, error) {
 		for _, o := range s.Overrides {
 			vals, err := checkOptions(pass, o.Options)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("override for %s: %w", o.Select, err))
+				// Each error of the override gets the prefix, not just the first line.
+				for _, e := range unjoin(err) {
+					errs = append(errs, fmt.Errorf("override for %s: %w", o.Select, e))
+				}
 				continue
 			}
 			step.Overrides = append(step.Overrides, Override{Select: o.Select, Options: vals})
@@ -194,11 +198,26 @@ func resolveOptions(p *Pass, given map[string]any) (Options, error) {
 	return opts, err
 }
 
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 // checkOptions checks and converts the given values only (no defaults).
 func checkOptions(p *Pass, given map[string]any) (Options, error) {
 	opts := Options{}
 	var errs []error
-	for name, v := range given {
+	// In name order, so that several errors always read the same.
+	names := make([]string, 0, len(given))
+	for name := range given {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := given[name]
 		var decl *Option
 		for i := range p.Options {
 			if p.Options[i].Name == name {

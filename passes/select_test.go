@@ -113,7 +113,7 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("r2 sees %v (the later override must win)", o)
 	}
 	_, err = Build([]StepSpec{{Name: "override-probe", Overrides: []OverrideSpec{{Select: later, Options: map[string]any{"skip": "maybe", "ratio": "3:2"}}}}})
-	for _, want := range []string{`override for name:r2: pass override-probe, option skip: "maybe" is not a bool`, "ratio 3:2: want 0 <= N <= M"} {
+	for _, want := range []string{`override for name:r2: pass override-probe, option skip: "maybe" is not a bool`, "override for name:r2: pass override-probe, option ratio: ratio 3:2: want 0 <= N <= M"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want %q", err, want)
 		}
