@@ -1,0 +1,292 @@
+package kernels
+
+import "fmt"
+
+// The small kernels around the GEMM: quantize (with the NCHW → NHWC
+// relayout), dequantize, im2col, global average pool, int8 max pool and
+// the NHWC → NCHW transpose. Each is one thread an output element, a block
+// of OpThreads threads, the element count a launch parameter (so the same
+// text serves every batch); their arithmetic is ir/ref's, operation for
+// operation, so that integer results are bit-exact:
+//
+//	quantize    q = min(max(cvt.rni(x / s) +sat zp, -128), 127)   div.rn.f32
+//	dequantize  y = float32(q - zp) * s                            mul.rn.f32
+//	gap         y = float32(Σ float64(x) / float64(HW))            add.rn.f64 in order, div.rn.f64
+//
+// cvt.rni.s32.f32 rounds half to even, saturates and maps NaN to 0, as
+// ir/ref's roundSat does.
+
+// OpThreads is the block size of the small kernels.
+const OpThreads = 256
+
+// Op kernel names.
+const (
+	QuantizeKernel   = "sqc_quantize_f32_s8"
+	DequantizeKernel = "sqc_dequantize_s8_f32"
+	Im2colKernel     = "sqc_im2col_s8"
+	GapKernel        = "sqc_gap_f32_nhwc"
+	MaxPoolKernel    = "sqc_maxpool_s8_nhwc"
+	ToNCHW8Kernel    = "sqc_nhwc_to_nchw_b8"
+	ToNCHW32Kernel   = "sqc_nhwc_to_nchw_b32"
+)
+
+// OpParams lists each op kernel's parameters in launch order: the device
+// pointers (.u64) first, then the u32 sizes (the first is always the
+// element count), then s32 and f32 scalars. The planner builds launch
+// arguments in this order.
+var OpParams = map[string][]string{
+	QuantizeKernel:   {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
+	DequantizeKernel: {"x", "y", "total", "zp:s32", "scale:f32"},
+	Im2colKernel:     {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
+	GapKernel:        {"x", "y", "total", "C", "HW"},
+	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	ToNCHW8Kernel:    {"x", "y", "total", "C", "HW"},
+	ToNCHW32Kernel:   {"x", "y", "total", "C", "HW"},
+}
+
+// opPointers is the number of pointer parameters of every op kernel.
+const opPointers = 2
+
+// OpPTX returns the module text of one op kernel.
+func OpPTX(name string) (string, error) {
+	body, ok := opBodies[name]
+	if !ok {
+		return "", fmt.Errorf("no op kernel %q", name)
+	}
+	var b builder
+	b.header()
+	params := OpParams[name]
+	b.raw(".visible .entry %s(", name)
+	for i, p := range params {
+		typ := ".u32"
+		switch {
+		case i < opPointers:
+			typ = ".u64"
+		case len(p) > 4 && p[len(p)-4:] == ":s32":
+			typ = ".s32"
+		case len(p) > 4 && p[len(p)-4:] == ":f32":
+			typ = ".f32"
+		}
+		sep := ","
+		if i == len(params)-1 {
+			sep = ""
+		}
+		b.raw("\t.param %s p%d%s", typ, i, sep)
+	}
+	b.raw(")")
+	b.raw(".maxntid %d, 1, 1", OpThreads)
+	b.raw("{")
+	declare(&b, ".pred", "%p<8>")
+	declare(&b, ".b32", "%r<48>")
+	declare(&b, ".b64", "%rd<16>")
+	declare(&b, ".f32", "%f<8>")
+	declare(&b, ".f64", "%d<4>")
+	b.comment("parameters: pointers in %%rd0, %%rd1; u32/s32 scalars in %%r0..; f32 in %%f0")
+	b.l("ld.param.u64 %%rd0, [p0];")
+	b.l("cvta.to.global.u64 %%rd0, %%rd0;")
+	b.l("ld.param.u64 %%rd1, [p1];")
+	b.l("cvta.to.global.u64 %%rd1, %%rd1;")
+	for i := opPointers; i < len(params); i++ {
+		p := params[i]
+		switch {
+		case len(p) > 4 && p[len(p)-4:] == ":f32":
+			b.l("ld.param.f32 %%f0, [p%d];", i)
+		case len(p) > 4 && p[len(p)-4:] == ":s32":
+			b.l("ld.param.s32 %%r%d, [p%d];", i-opPointers, i)
+		default:
+			b.l("ld.param.u32 %%r%d, [p%d];", i-opPointers, i)
+		}
+	}
+	b.comment("element index i = ctaid.x * ntid.x + tid.x in %%r40; done when i >= total (%%r0)")
+	b.l("mov.u32 %%r41, %%ctaid.x;")
+	b.l("mov.u32 %%r42, %d;", OpThreads) // the block size: .maxntid
+	b.l("mov.u32 %%r43, %%tid.x;")
+	b.l("mad.lo.u32 %%r40, %%r41, %%r42, %%r43;")
+	b.l("setp.ge.u32 %%p0, %%r40, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	body(&b)
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String(), nil
+}
+
+var opBodies = map[string]func(b *builder){
+	QuantizeKernel: func(b *builder) {
+		// r1 = C, r2 = HW, r3 = zp; source NCHW index i, destination
+		// (n*HW + hw)*C + c (C = HW = 1 copies in place order).
+		b.l("div.u32 %%r10, %%r40, %%r2;") // i / HW
+		b.l("rem.u32 %%r11, %%r10, %%r1;") // c
+		b.l("div.u32 %%r12, %%r10, %%r1;") // n
+		b.l("rem.u32 %%r13, %%r40, %%r2;") // hw
+		b.l("mad.lo.u32 %%r14, %%r12, %%r2, %%r13;")
+		b.l("mad.lo.u32 %%r14, %%r14, %%r1, %%r11;")
+		b.l("mul.wide.u32 %%rd2, %%r40, 4;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.f32 %%f1, [%%rd3];")
+		b.l("div.rn.f32 %%f2, %%f1, %%f0;")
+		b.l("cvt.rni.s32.f32 %%r15, %%f2;")
+		b.l("add.sat.s32 %%r15, %%r15, %%r3;")
+		b.l("max.s32 %%r15, %%r15, -128;")
+		b.l("min.s32 %%r15, %%r15, 127;")
+		b.l("cvt.u64.u32 %%rd4, %%r14;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.s8 [%%rd5], %%r15;")
+	},
+	DequantizeKernel: func(b *builder) {
+		// r1 = zp
+		b.l("cvt.u64.u32 %%rd2, %%r40;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.s8 %%r10, [%%rd3];")
+		b.l("sub.s32 %%r10, %%r10, %%r1;")
+		b.l("cvt.rn.f32.s32 %%f1, %%r10;")
+		b.l("mul.rn.f32 %%f2, %%f1, %%f0;")
+		b.l("mul.wide.u32 %%rd4, %%r40, 4;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.f32 [%%rd5], %%f2;")
+	},
+	Im2colKernel: func(b *builder) {
+		// r1 lda, r2 K, r3 C, r4 H, r5 W, r6 OH, r7 OW, r8 KW, r9 sh,
+		// r10 sw, r11 ph, r12 pw, r13 dh, r14 dw, r15 zx. Column k in
+		// (kh, kw, c) order, c fastest; bytes k >= K are zero.
+		b.l("div.u32 %%r20, %%r40, %%r1;") // m
+		b.l("rem.u32 %%r21, %%r40, %%r1;") // k
+		b.l("mov.u32 %%r30, 0;")
+		b.l("setp.ge.u32 %%p1, %%r21, %%r2;")
+		b.l("@%%p1 bra $L_store;")
+		b.l("rem.u32 %%r22, %%r21, %%r3;") // c
+		b.l("div.u32 %%r23, %%r21, %%r3;")
+		b.l("rem.u32 %%r24, %%r23, %%r8;") // s (kw)
+		b.l("div.u32 %%r25, %%r23, %%r8;") // r (kh)
+		b.l("rem.u32 %%r26, %%r20, %%r7;") // ow
+		b.l("div.u32 %%r27, %%r20, %%r7;")
+		b.l("rem.u32 %%r28, %%r27, %%r6;") // oh
+		b.l("div.u32 %%r29, %%r27, %%r6;") // n
+		b.l("mul.lo.s32 %%r31, %%r28, %%r9;")
+		b.l("sub.s32 %%r31, %%r31, %%r11;")
+		b.l("mad.lo.s32 %%r31, %%r25, %%r13, %%r31;") // ih
+		b.l("mul.lo.s32 %%r32, %%r26, %%r10;")
+		b.l("sub.s32 %%r32, %%r32, %%r12;")
+		b.l("mad.lo.s32 %%r32, %%r24, %%r14, %%r32;") // iw
+		b.l("mov.u32 %%r30, %%r15;")
+		b.l("setp.lt.s32 %%p2, %%r31, 0;")
+		b.l("setp.ge.s32 %%p3, %%r31, %%r4;")
+		b.l("or.pred %%p2, %%p2, %%p3;")
+		b.l("setp.lt.s32 %%p3, %%r32, 0;")
+		b.l("or.pred %%p2, %%p2, %%p3;")
+		b.l("setp.ge.s32 %%p3, %%r32, %%r5;")
+		b.l("or.pred %%p2, %%p2, %%p3;")
+		b.l("@%%p2 bra $L_store;")
+		b.l("mad.lo.u32 %%r33, %%r29, %%r4, %%r31;")
+		b.l("mad.lo.u32 %%r33, %%r33, %%r5, %%r32;")
+		b.l("mad.lo.u32 %%r33, %%r33, %%r3, %%r22;")
+		b.l("cvt.u64.u32 %%rd2, %%r33;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.s8 %%r30, [%%rd3];")
+		b.raw("$L_store:")
+		b.l("cvt.u64.u32 %%rd4, %%r40;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.s8 [%%rd5], %%r30;")
+	},
+	GapKernel: func(b *builder) {
+		// r1 C, r2 HW; output i = n*C + c.
+		b.l("div.u32 %%r10, %%r40, %%r1;") // n
+		b.l("rem.u32 %%r11, %%r40, %%r1;") // c
+		b.l("mul.lo.u32 %%r12, %%r10, %%r2;")
+		b.l("mad.lo.u32 %%r12, %%r12, %%r1, %%r11;") // first element
+		b.l("mov.f64 %%d0, 0d0000000000000000;")
+		b.l("mov.u32 %%r13, 0;")
+		b.raw("$L_loop:")
+		b.l("setp.ge.u32 %%p1, %%r13, %%r2;")
+		b.l("@%%p1 bra $L_end;")
+		b.l("mul.wide.u32 %%rd2, %%r12, 4;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.f32 %%f1, [%%rd3];")
+		b.l("cvt.f64.f32 %%d1, %%f1;")
+		b.l("add.rn.f64 %%d0, %%d0, %%d1;")
+		b.l("add.u32 %%r12, %%r12, %%r1;")
+		b.l("add.u32 %%r13, %%r13, 1;")
+		b.l("bra $L_loop;")
+		b.raw("$L_end:")
+		b.l("cvt.rn.f64.u32 %%d2, %%r2;")
+		b.l("div.rn.f64 %%d0, %%d0, %%d2;")
+		b.l("cvt.rn.f32.f64 %%f2, %%d0;")
+		b.l("mul.wide.u32 %%rd4, %%r40, 4;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.f32 [%%rd5], %%f2;")
+	},
+	MaxPoolKernel: func(b *builder) {
+		// r1 C, r2 H, r3 W, r4 OH, r5 OW, r6 KH, r7 KW, r8 sh, r9 sw,
+		// r10 ph, r11 pw, r12 dh, r13 dw; output NHWC i.
+		b.l("rem.u32 %%r20, %%r40, %%r1;") // c
+		b.l("div.u32 %%r21, %%r40, %%r1;")
+		b.l("rem.u32 %%r22, %%r21, %%r5;") // ow
+		b.l("div.u32 %%r21, %%r21, %%r5;")
+		b.l("rem.u32 %%r23, %%r21, %%r4;") // oh
+		b.l("div.u32 %%r24, %%r21, %%r4;") // n
+		b.l("mov.u32 %%r30, -128;")
+		b.l("mov.u32 %%r25, 0;") // kh
+		b.raw("$L_kh:")
+		b.l("setp.ge.u32 %%p1, %%r25, %%r6;")
+		b.l("@%%p1 bra $L_end;")
+		b.l("mul.lo.s32 %%r26, %%r23, %%r8;")
+		b.l("sub.s32 %%r26, %%r26, %%r10;")
+		b.l("mad.lo.s32 %%r26, %%r25, %%r12, %%r26;") // ih
+		b.l("mov.u32 %%r27, 0;")                      // kw
+		b.raw("$L_kw:")
+		b.l("setp.ge.u32 %%p1, %%r27, %%r7;")
+		b.l("@%%p1 bra $L_khnext;")
+		b.l("mul.lo.s32 %%r28, %%r22, %%r9;")
+		b.l("sub.s32 %%r28, %%r28, %%r11;")
+		b.l("mad.lo.s32 %%r28, %%r27, %%r13, %%r28;") // iw
+		b.l("setp.lt.s32 %%p2, %%r26, 0;")
+		b.l("setp.ge.s32 %%p3, %%r26, %%r2;")
+		b.l("or.pred %%p2, %%p2, %%p3;")
+		b.l("setp.lt.s32 %%p3, %%r28, 0;")
+		b.l("or.pred %%p2, %%p2, %%p3;")
+		b.l("setp.ge.s32 %%p3, %%r28, %%r3;")
+		b.l("or.pred %%p2, %%p2, %%p3;")
+		b.l("@%%p2 bra $L_kwnext;")
+		b.l("mad.lo.u32 %%r29, %%r24, %%r2, %%r26;")
+		b.l("mad.lo.u32 %%r29, %%r29, %%r3, %%r28;")
+		b.l("mad.lo.u32 %%r29, %%r29, %%r1, %%r20;")
+		b.l("cvt.u64.u32 %%rd2, %%r29;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.s8 %%r31, [%%rd3];")
+		b.l("max.s32 %%r30, %%r30, %%r31;")
+		b.raw("$L_kwnext:")
+		b.l("add.u32 %%r27, %%r27, 1;")
+		b.l("bra $L_kw;")
+		b.raw("$L_khnext:")
+		b.l("add.u32 %%r25, %%r25, 1;")
+		b.l("bra $L_kh;")
+		b.raw("$L_end:")
+		b.l("cvt.u64.u32 %%rd4, %%r40;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.s8 [%%rd5], %%r30;")
+	},
+	ToNCHW8Kernel:  func(b *builder) { transposeBody(b, 1) },
+	ToNCHW32Kernel: func(b *builder) { transposeBody(b, 4) },
+}
+
+// transposeBody: output NCHW index i reads NHWC (n*HW + hw)*C + c.
+func transposeBody(b *builder, size int) {
+	b.l("mul.lo.u32 %%r10, %%r1, %%r2;")
+	b.l("div.u32 %%r11, %%r40, %%r10;") // n
+	b.l("div.u32 %%r12, %%r40, %%r2;")
+	b.l("rem.u32 %%r12, %%r12, %%r1;") // c
+	b.l("rem.u32 %%r13, %%r40, %%r2;") // hw
+	b.l("mad.lo.u32 %%r14, %%r11, %%r2, %%r13;")
+	b.l("mad.lo.u32 %%r14, %%r14, %%r1, %%r12;")
+	b.l("mul.wide.u32 %%rd2, %%r14, %d;", size)
+	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+	b.l("mul.wide.u32 %%rd4, %%r40, %d;", size)
+	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+	if size == 1 {
+		b.l("ld.global.u8 %%r15, [%%rd3];")
+		b.l("st.global.u8 [%%rd5], %%r15;")
+	} else {
+		b.l("ld.global.b32 %%r15, [%%rd3];")
+		b.l("st.global.b32 [%%rd5], %%r15;")
+	}
+}

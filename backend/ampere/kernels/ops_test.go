@@ -1,0 +1,46 @@
+package kernels
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestOpPTXLint runs the linter over every op kernel and checks that the
+// exact-arithmetic instructions the reference needs are there.
+func TestOpPTXLint(t *testing.T) {
+	want := map[string][]string{
+		QuantizeKernel:   {"div.rn.f32", "cvt.rni.s32.f32", "add.sat.s32", "st.global.s8"},
+		DequantizeKernel: {"cvt.rn.f32.s32", "mul.rn.f32"},
+		GapKernel:        {"add.rn.f64", "div.rn.f64", "cvt.rn.f32.f64"},
+		Im2colKernel:     {"ld.global.s8", "st.global.s8"},
+		MaxPoolKernel:    {"max.s32"},
+		ToNCHW8Kernel:    {"ld.global.u8"},
+		ToNCHW32Kernel:   {"ld.global.b32"},
+	}
+	for name := range OpParams {
+		text, err := OpPTX(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lintPTX(t, name, text)
+		for _, w := range want[name] {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: no %s", name, w)
+			}
+		}
+		for i, c := range text {
+			if c > 127 {
+				t.Fatalf("%s: non-ASCII at byte %d", name, i)
+			}
+		}
+		if strings.Contains(text, "fma.") || strings.Contains(text, "mad.f32") {
+			t.Errorf("%s: fused float multiply-add", name)
+		}
+		if n := strings.Count(text, ".param "); n != len(OpParams[name]) {
+			t.Errorf("%s: %d params declared, want %d", name, n, len(OpParams[name]))
+		}
+	}
+	if _, err := OpPTX("nope"); err == nil {
+		t.Error("OpPTX(nope) did not fail")
+	}
+}

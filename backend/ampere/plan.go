@@ -1,0 +1,586 @@
+// Package ampere is the Ampere (sm_80 and later) backend: it plans a
+// lowered INT8 graph onto the kernels of package kernels, packs the
+// weights (package pack) and writes the engine (package engine); at run
+// time it loads an engine through package cuda and runs it.
+//
+// Activations live on the GPU in NHWC order: the graph's NCHW float input
+// is quantized straight into NHWC int8 (the layout change is free in the
+// quantize kernel), every convolution reads and writes NHWC rows (one row
+// a pixel, the GEMM's layout), and a graph output that is still 4-D NHWC
+// is transposed back to NCHW on the host after the download.
+package ampere
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/backend/ampere/pack"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// Layouts of a buffer.
+const (
+	LayoutNCHW = "nchw"
+	LayoutNHWC = "nhwc"
+	LayoutFlat = "flat"
+)
+
+// gemmConfig is the GEMM pipeline the planner picks: the faster of the two
+// measured (backend/ampere/NOTES.md), bit-exact like the other.
+func gemmConfig(sparse, residual, outF32 bool, act string) kernels.GemmConfig {
+	c := kernels.GemmConfig{Sparse: sparse, Residual: residual, OutF32: outF32, Stages: 4, SharedWeights: true}
+	if outF32 {
+		c.Act = act
+	}
+	return c
+}
+
+type planner struct {
+	g       *ir.Graph
+	e       *engine.Engine
+	bufs    map[*ir.Value]*engine.Buffer
+	kernels map[string]bool
+}
+
+// Plan lowers g, the output of the INT8 pipeline, to an engine: one or
+// more kernel launches per node, packed weights, the PTX of every kernel
+// used. A node no GPU kernel covers is an error that names it.
+func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
+	var text bytes.Buffer
+	w := bufio.NewWriter(&text)
+	if err := sqir.Print(w, g); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	p := &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{},
+		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer, Graph: text.String()}}
+	for _, v := range g.Inputs {
+		b, err := p.newBuffer(v, LayoutNCHW)
+		if err != nil {
+			return nil, err
+		}
+		if v.Type.DType != ir.Float32 {
+			return nil, fmt.Errorf("graph input %s is %v, the GPU runtime takes f32 inputs", v.Name, v.Type.DType)
+		}
+		p.e.Inputs = append(p.e.Inputs, b.Name)
+	}
+	for _, n := range g.Nodes {
+		if err := p.node(n); err != nil {
+			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
+		}
+	}
+	for _, v := range g.Outputs {
+		b := p.bufs[v]
+		if b == nil {
+			return nil, fmt.Errorf("graph output %s is no computed value (a constant or an input), which the GPU runtime does not return", v.Name)
+		}
+		p.e.Outputs = append(p.e.Outputs, b.Name)
+	}
+	return p.e, nil
+}
+
+func dtypeName(dt ir.DType) (string, error) {
+	switch dt {
+	case ir.Int8:
+		return "i8", nil
+	case ir.Float32:
+		return "f32", nil
+	}
+	return "", fmt.Errorf("element type %v, the GPU runtime handles i8 and f32", dt)
+}
+
+// newBuffer gives v a device buffer, sized per sample: dim 0 is the batch.
+func (p *planner) newBuffer(v *ir.Value, layout string) (*engine.Buffer, error) {
+	dt, err := dtypeName(v.Type.DType)
+	if err != nil {
+		return nil, fmt.Errorf("value %s: %w", v.Name, err)
+	}
+	sh := v.Type.Shape
+	if len(sh) < 1 {
+		return nil, fmt.Errorf("value %s is a scalar, want a batch dim first", v.Name)
+	}
+	b := &engine.Buffer{Name: v.Name, Dtype: dt, ElemsPerSample: 1, Layout: layout}
+	for _, d := range sh[1:] {
+		if !d.Known() {
+			return nil, fmt.Errorf("value %s has shape %v: only the batch dim may be symbolic", v.Name, sh)
+		}
+		b.SampleShape = append(b.SampleShape, d.Size)
+		b.ElemsPerSample *= d.Size
+	}
+	if len(sh) != 4 && layout != LayoutFlat {
+		b.Layout = LayoutFlat
+	}
+	p.bufs[v] = b
+	p.e.Buffers = append(p.e.Buffers, b)
+	return b, nil
+}
+
+// scratch adds a buffer no graph value owns (im2col matrices, transposes).
+func (p *planner) scratch(name, dt string, perSample int64) *engine.Buffer {
+	b := &engine.Buffer{Name: name, Dtype: dt, ElemsPerSample: perSample, SampleShape: []int64{perSample}, Layout: LayoutFlat}
+	p.e.Buffers = append(p.e.Buffers, b)
+	return b
+}
+
+func (p *planner) input(n *ir.Node, i int) (*engine.Buffer, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == nil {
+		return nil, fmt.Errorf("input %d is missing", i)
+	}
+	b := p.bufs[n.Inputs[i]]
+	if b == nil {
+		return nil, fmt.Errorf("input %s is not computed on the GPU (a constant activation?)", n.Inputs[i].Name)
+	}
+	return b, nil
+}
+
+func (p *planner) useKernel(name, ptx string) {
+	if p.kernels[name] {
+		return
+	}
+	p.kernels[name] = true
+	p.e.Kernels = append(p.e.Kernels, &engine.Kernel{Name: name, Ptx: ptx})
+}
+
+func (p *planner) opKernel(name string) error {
+	if p.kernels[name] {
+		return nil
+	}
+	ptx, err := kernels.OpPTX(name)
+	if err != nil {
+		return err
+	}
+	p.useKernel(name, ptx)
+	return nil
+}
+
+// elementwise adds a launch of an op kernel over perSample elements a sample.
+func (p *planner) elementwise(n *ir.Node, kernel, precision, note string, perSample int64, args ...*engine.Arg) error {
+	if err := p.opKernel(kernel); err != nil {
+		return err
+	}
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precision,
+		WorkPerSample: uint64(perSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		Args: args, Note: note})
+	return nil
+}
+
+func bufArg(b *engine.Buffer) *engine.Arg { return &engine.Arg{V: &engine.Arg_Buffer{Buffer: b.Name}} }
+func weightArg(n string) *engine.Arg      { return &engine.Arg{V: &engine.Arg_Weight{Weight: n}} }
+func u32(v int64) *engine.Arg             { return &engine.Arg{V: &engine.Arg_U32{U32: uint32(v)}} }
+func s32(v int32) *engine.Arg             { return &engine.Arg{V: &engine.Arg_S32{S32: v}} }
+func f32(v float32) *engine.Arg           { return &engine.Arg{V: &engine.Arg_F32{F32: v}} }
+func perSample(v int64) *engine.Arg {
+	return &engine.Arg{V: &engine.Arg_U32PerSample{U32PerSample: uint32(v)}}
+}
+func (p *planner) alias(v *ir.Value, of *engine.Buffer, layout string) error {
+	b, err := p.newBuffer(v, layout)
+	if err != nil {
+		return err
+	}
+	if b.ElemsPerSample != of.ElemsPerSample || b.Dtype != of.Dtype {
+		return fmt.Errorf("output %s (%d %s a sample) cannot view input %s (%d %s)", v.Name, b.ElemsPerSample, b.Dtype, of.Name, of.ElemsPerSample, of.Dtype)
+	}
+	b.AliasOf = of.Name
+	if of.AliasOf != "" {
+		b.AliasOf = of.AliasOf
+	}
+	return nil
+}
+
+// scalarQuant reads a per-tensor scale and zero point.
+func scalarQuant(n *ir.Node) (float32, int32, error) {
+	s := n.Inputs[1]
+	if s == nil || !s.IsConst() || s.Const.Len() != 1 || s.Const.DType != ir.Float32 {
+		return 0, 0, fmt.Errorf("the scale must be one f32 constant (per-tensor quantization)")
+	}
+	var zp int32
+	if len(n.Inputs) > 2 && n.Inputs[2] != nil {
+		z := n.Inputs[2]
+		if !z.IsConst() || z.Const.Len() != 1 {
+			return 0, 0, fmt.Errorf("the zero point must be one constant")
+		}
+		zp = int32(z.Const.AsInt64(0))
+	}
+	return s.Const.Float32s()[0], zp, nil
+}
+
+func (p *planner) node(n *ir.Node) error {
+	switch n.Op {
+	case "QuantizeLinear":
+		x, err := p.input(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.Dtype != "f32" || n.Outputs[0].Type.DType != ir.Int8 {
+			return fmt.Errorf("quantizes %s to %v, the GPU kernel does f32 to i8", x.Dtype, n.Outputs[0].Type.DType)
+		}
+		s, zp, err := scalarQuant(n)
+		if err != nil {
+			return err
+		}
+		c, hw, layout := int64(1), int64(1), x.Layout
+		if x.Layout == LayoutNCHW {
+			c, hw, layout = x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2], LayoutNHWC
+		}
+		y, err := p.newBuffer(n.Outputs[0], layout)
+		if err != nil {
+			return err
+		}
+		note := ""
+		if layout != x.Layout {
+			note = "NCHW to NHWC"
+		}
+		return p.elementwise(n, kernels.QuantizeKernel, "f32->int8", note, x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), u32(c), u32(hw), s32(zp), f32(s))
+	case "DequantizeLinear":
+		x, err := p.input(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.Dtype != "i8" {
+			return fmt.Errorf("dequantizes %s, the GPU kernel does i8", x.Dtype)
+		}
+		s, zp, err := scalarQuant(n)
+		if err != nil {
+			return err
+		}
+		y, err := p.newBuffer(n.Outputs[0], x.Layout)
+		if err != nil {
+			return err
+		}
+		return p.elementwise(n, kernels.DequantizeKernel, "int8->f32", "", x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), s32(zp), f32(s))
+	case "QConv", "QGemm":
+		return p.qgemm(n)
+	case "GlobalAveragePool":
+		x, err := p.input(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.Dtype != "f32" || len(x.SampleShape) != 3 {
+			return fmt.Errorf("input %s is %s of rank %d, the GPU kernel pools f32 NCHW/NHWC 2-D images", x.Name, x.Dtype, len(x.SampleShape)+1)
+		}
+		c, hw := x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2]
+		if x.Layout != LayoutNHWC && hw != 1 {
+			return fmt.Errorf("input %s is in %s order, the GPU kernel reads NHWC", x.Name, x.Layout)
+		}
+		y, err := p.newBuffer(n.Outputs[0], LayoutFlat)
+		if err != nil {
+			return err
+		}
+		return p.elementwise(n, kernels.GapKernel, "f32", "", c, bufArg(x), bufArg(y), perSample(c), u32(c), u32(hw))
+	case "MaxPool":
+		return p.maxPool(n)
+	case "Flatten", "Reshape", "Relayout", "Identity":
+		x, err := p.input(n, 0)
+		if err != nil {
+			return err
+		}
+		if n.Op == "Relayout" || n.Op == "Identity" {
+			return p.alias(n.Outputs[0], x, x.Layout)
+		}
+		if x.Layout == LayoutNHWC && x.SampleShape[1]*x.SampleShape[2] != 1 {
+			// The reshape is defined on NCHW order: transpose first.
+			t := p.scratch(n.Name+"/nchw", x.Dtype, x.ElemsPerSample)
+			k := kernels.ToNCHW8Kernel
+			if x.Dtype == "f32" {
+				k = kernels.ToNCHW32Kernel
+			}
+			if err := p.elementwise(n, k, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample), u32(x.SampleShape[0]), u32(x.SampleShape[1]*x.SampleShape[2])); err != nil {
+				return err
+			}
+			x = t
+		}
+		layout := LayoutFlat
+		if len(n.Outputs[0].Type.Shape) == 4 {
+			layout = LayoutNCHW
+		}
+		return p.alias(n.Outputs[0], x, layout)
+	}
+	return fmt.Errorf("unsupported on the GPU: node %s (op %s)", n.Name, n.Op)
+}
+
+func (p *planner) maxPool(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if len(n.Outputs) > 1 && n.Outputs[1] != nil {
+		return fmt.Errorf("the GPU max pool returns no indices")
+	}
+	if x.Dtype != "i8" || x.Layout != LayoutNHWC {
+		return fmt.Errorf("input %s is %s %s, the GPU max pool reads i8 NHWC", x.Name, x.Dtype, x.Layout)
+	}
+	ks := n.Attrs.Ints("kernel_shape")
+	if len(ks) != 2 {
+		return fmt.Errorf("kernel_shape %v, want 2 dims", ks)
+	}
+	geo, err := ir.ResolveConvGeom(n.Attrs, n.Inputs[0].Type.Shape[2:], []int{int(ks[0]), int(ks[1])}, n.Attrs.Int("ceil_mode", 0) != 0)
+	if err != nil {
+		return err
+	}
+	y, err := p.newBuffer(n.Outputs[0], LayoutNHWC)
+	if err != nil {
+		return err
+	}
+	c := x.SampleShape[0]
+	return p.elementwise(n, kernels.MaxPoolKernel, "int8", "", y.ElemsPerSample, bufArg(x), bufArg(y), perSample(y.ElemsPerSample),
+		u32(c), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(ks[0]), u32(ks[1]),
+		u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
+		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])))
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+func i32Bytes(v []int32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
+	}
+	return b
+}
+
+func f32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func i8Bytes(v []int8) []byte {
+	b := make([]byte, len(v))
+	for i, x := range v {
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// qgemm plans a QConv (im2col, unless a 1×1 stride-1 conv reads NHWC rows
+// as they are, then the GEMM) or a QGemm.
+func (p *planner) qgemm(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	xv, wv, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	if x.Dtype != "i8" || xv.Quant == nil || !xv.Quant.PerTensor() {
+		return fmt.Errorf("input %s must be per-tensor quantized i8", xv.Name)
+	}
+	if !wv.IsConst() || wv.Const.DType != ir.Int8 || wv.Quant == nil {
+		return fmt.Errorf("weight %s must be a quantized i8 constant", wv.Name)
+	}
+	for _, z := range wv.Quant.ZeroPoint {
+		if z != 0 {
+			return fmt.Errorf("weight %s has zero point %d, the GPU kernel wants symmetric weights", wv.Name, z)
+		}
+	}
+	zx := xv.Quant.ZeroPoint[0]
+	ws := wv.Const.Shape
+	nOut := ws[0]
+	var k int
+	var w []int8
+	var pixels int64 // output rows a sample
+	var col *engine.Buffer
+	lda := 0
+	var im2colArgs []*engine.Arg
+	if n.Op == "QConv" {
+		if len(ws) != 4 {
+			return fmt.Errorf("weight %s has shape %v, the GPU runs 2-D convolutions", wv.Name, ws)
+		}
+		if g := n.Attrs.Int("group", 1); g != 1 {
+			return fmt.Errorf("group %d: the GPU runs group-1 convolutions only", g)
+		}
+		if x.Layout != LayoutNHWC {
+			return fmt.Errorf("input %s is in %s order, the GPU convolution reads NHWC", x.Name, x.Layout)
+		}
+		c, kh, kw := ws[1], ws[2], ws[3]
+		geo, err := ir.ResolveConvGeom(n.Attrs, xv.Type.Shape[2:], []int{kh, kw}, false)
+		if err != nil {
+			return err
+		}
+		k = kh * kw * c
+		// K in (kh, kw, c) order, c fastest: the order of NHWC rows, and
+		// the one in which a 2:4 claim along C stays 2:4 along K.
+		src := wv.Const.Int8s()
+		w = make([]int8, nOut*k)
+		for o := 0; o < nOut; o++ {
+			for ci := 0; ci < c; ci++ {
+				for r := 0; r < kh; r++ {
+					for s := 0; s < kw; s++ {
+						w[o*k+(r*kw+s)*c+ci] = src[((o*c+ci)*kh+r)*kw+s]
+					}
+				}
+			}
+		}
+		pixels = int64(geo.Out[0] * geo.Out[1])
+		direct := kh == 1 && kw == 1 && geo.Strides[0] == 1 && geo.Strides[1] == 1 && geo.PadBegin[0] == 0 && geo.PadBegin[1] == 0 && geo.PadEnd[0] == 0 && geo.PadEnd[1] == 0 && c%16 == 0
+		if direct {
+			lda = c
+		} else {
+			lda = roundUp(k, 16)
+			col = p.scratch(n.Name+"/im2col", "i8", pixels*int64(lda))
+			im2colArgs = []*engine.Arg{bufArg(x), bufArg(col), perSample(pixels * int64(lda)), u32(int64(lda)), u32(int64(k)), u32(int64(c)),
+				u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(int64(kw)),
+				u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
+				u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])), s32(zx)}
+		}
+	} else {
+		if len(ws) != 2 || len(x.SampleShape) != 1 {
+			return fmt.Errorf("QGemm of %v by %v: want [M,K] by [N,K]", xv.Type.Shape, ws)
+		}
+		k, w, pixels = ws[1], wv.Const.Int8s(), 1
+		if k%16 == 0 {
+			lda = k
+		} else {
+			// Rows padded to 16 bytes through the im2col kernel on a
+			// 1×1 image of K channels.
+			lda = roundUp(k, 16)
+			col = p.scratch(n.Name+"/rows", "i8", int64(lda))
+			im2colArgs = []*engine.Arg{bufArg(x), bufArg(col), perSample(int64(lda)), u32(int64(lda)), u32(int64(k)), u32(int64(k)),
+				u32(1), u32(1), u32(1), u32(1), u32(1), u32(1), u32(1), u32(0), u32(0), u32(1), u32(1), s32(zx)}
+		}
+	}
+	if col != nil {
+		if err := p.elementwise(n, kernels.Im2colKernel, "int8", "im2col", col.ElemsPerSample, im2colArgs...); err != nil {
+			return err
+		}
+		x = col
+	}
+	sparse, why := false, "dense: the weight claims no 2:4 sparsity"
+	if wv.Sparsity != nil {
+		if err := pack.Check24(w, nOut, k); err != nil {
+			why = "dense: " + err.Error()
+		} else {
+			sparse, why = true, "2:4 sparse (mma.sp)"
+		}
+	}
+	var wdata, edata []byte
+	var npad, kpad int
+	if sparse {
+		sp, err := pack.PackSparse(w, nOut, k, kernels.GemmBN)
+		if err != nil {
+			return err
+		}
+		wdata, edata, npad, kpad = i8Bytes(sp.Values), u32Bytes(sp.Meta), sp.NPad, sp.KPad
+	} else {
+		dn, err := pack.PackDense(w, nOut, k, kernels.GemmBN)
+		if err != nil {
+			return err
+		}
+		wdata, npad, kpad = i8Bytes(dn.Values), dn.NPad, dn.KPad
+	}
+	var bias []int32
+	if len(n.Inputs) > 3 && n.Inputs[3] != nil {
+		bias = n.Inputs[3].Const.Int32s()
+	} else {
+		bias = make([]int32, nOut)
+	}
+	biasP, err := pack.FoldZeroPoint(bias, w, nOut, k, npad, zx)
+	if err != nil {
+		return err
+	}
+	mv := n.Inputs[2]
+	if !mv.IsConst() || mv.Const.DType != ir.Float32 || mv.Const.Len() != nOut {
+		return fmt.Errorf("multiplier %s must be %d f32 constants", mv.Name, nOut)
+	}
+	mult := make([]float32, npad)
+	copy(mult, mv.Const.Float32s())
+	act, clo, chi, err := ir.FusedActivation(n.Attrs)
+	if err != nil {
+		return err
+	}
+	outF32 := out.Quant == nil
+	prm := kernels.GemmParams{M: 1, N: nOut, K: k, NPad: npad, KPad: kpad, LDA: lda, LDR: nOut, LDC: nOut, FLo: clo, FHi: chi}
+	precision := "int8"
+	if outF32 {
+		precision = "int8->f32"
+	} else {
+		if !out.Quant.PerTensor() {
+			return fmt.Errorf("output %s must be per-tensor quantized", out.Name)
+		}
+		prm.ZY = out.Quant.ZeroPoint[0]
+		lo, hi, err := ir.QActivationRange(act, clo, chi, out.Quant.Scale[0], prm.ZY)
+		if err != nil {
+			return err
+		}
+		prm.QLo, prm.QHi = lo-prm.ZY, hi-prm.ZY
+	}
+	residual := len(n.Inputs) > 4 && n.Inputs[4] != nil
+	rArg := bufArg(x)
+	if residual {
+		r, err := p.input(n, 4)
+		if err != nil {
+			return err
+		}
+		rv := n.Inputs[4]
+		if r.Dtype != "i8" || rv.Quant == nil || (len(r.SampleShape) == 3 && r.Layout != LayoutNHWC) {
+			return fmt.Errorf("residual %s must be i8 NHWC", rv.Name)
+		}
+		prm.ZR = rv.Quant.ZeroPoint[0]
+		mrv := n.Inputs[5]
+		if mrv == nil || !mrv.IsConst() || mrv.Const.Len() != 1 {
+			return fmt.Errorf("residual multiplier missing or not a scalar constant")
+		}
+		prm.MR = mrv.Const.Float32s()[0]
+		rArg = bufArg(r)
+	}
+	cfg := gemmConfig(sparse, residual, outF32, act)
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Check(prm); err != nil {
+		return err
+	}
+	layout := LayoutNHWC
+	if n.Op == "QGemm" {
+		layout = LayoutFlat
+	}
+	y, err := p.newBuffer(out, layout)
+	if err != nil {
+		return err
+	}
+	if y.ElemsPerSample != pixels*int64(nOut) {
+		return fmt.Errorf("output %s has %d elements a sample, want %d", out.Name, y.ElemsPerSample, pixels*int64(nOut))
+	}
+	ptx, err := cfg.PTX()
+	if err != nil {
+		return err
+	}
+	p.useKernel(cfg.Name(), ptx)
+	wName, eName := n.Name+"/w", n.Name+"/e"
+	kind := "dense"
+	if sparse {
+		kind = "sparse24"
+	}
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: kind, Data: wdata})
+	eArg := weightArg(wName)
+	if sparse {
+		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: eName, Kind: "meta", Data: edata})
+		eArg = weightArg(eName)
+	}
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: n.Name + "/bias", Kind: "bias", Data: i32Bytes(biasP)},
+		&engine.Weight{Name: n.Name + "/mult", Kind: "mult", Data: f32Bytes(mult)})
+	args := []*engine.Arg{bufArg(x), weightArg(wName), eArg, weightArg(n.Name + "/bias"), weightArg(n.Name + "/mult"), rArg, bufArg(y),
+		perSample(pixels), u32(int64(nOut)), u32(int64(k)), u32(int64(kpad / kernels.GemmBK)), u32(int64(lda)), u32(int64(prm.LDR)), u32(int64(prm.LDC)),
+		s32(prm.ZR), s32(prm.QLo), s32(prm.QHi), s32(prm.ZY), f32(prm.MR), f32(prm.FLo), f32(prm.FHi)}
+	_, gy := kernels.GemmGrid(1, npad)
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
+		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: kernels.GemmThreads,
+		SharedBytes: 0, Args: args, Note: why})
+	return nil
+}
+
+func u32Bytes(v []uint32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], x)
+	}
+	return b
+}

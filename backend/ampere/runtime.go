@@ -1,0 +1,313 @@
+package ampere
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// Graph parses the engine's lowered IR.
+func Graph(e *engine.Engine) (*ir.Graph, error) {
+	g, err := sqir.ParseAndVerify("engine graph", []byte(e.Graph))
+	if err != nil {
+		return nil, fmt.Errorf("engine graph: %w", err)
+	}
+	return g, nil
+}
+
+// RunCPU runs the engine's graph on the reference executor: the outputs
+// the GPU must reproduce.
+func RunCPU(e *engine.Engine, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
+	g, err := Graph(e)
+	if err != nil {
+		return nil, err
+	}
+	return ref.Run(g, inputs...)
+}
+
+// Runtime is an engine loaded on the GPU for one batch size: modules,
+// weights and activation buffers allocated once, so a run is uploads,
+// launches and downloads only.
+type Runtime struct {
+	e       *engine.Engine
+	Batch   int
+	Device  string
+	ctx     *cuda.Context
+	Stream  *cuda.Stream
+	funcs   map[string]*cuda.Function
+	mods    []*cuda.Module
+	weights map[string]*cuda.Buffer
+	bufs    map[string]*cuda.Buffer
+	owned   []*cuda.Buffer
+	bufInfo map[string]*engine.Buffer
+	steps   []launch
+}
+
+type launch struct {
+	step        *engine.Step
+	f           *cuda.Function
+	grid, block cuda.Dim3
+	args        []any
+}
+
+// Open loads e on GPU 0 for batches of batch samples. Without a driver
+// the error says so (cuda.IsNoDevice).
+func Open(e *engine.Engine, batch int) (r *Runtime, err error) {
+	if batch <= 0 {
+		return nil, fmt.Errorf("batch %d, want > 0", batch)
+	}
+	dev, err := cuda.GetDevice(0)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := dev.RetainPrimaryContext()
+	if err != nil {
+		return nil, err
+	}
+	r = &Runtime{e: e, Batch: batch, Device: dev.Describe(), ctx: ctx, funcs: map[string]*cuda.Function{},
+		weights: map[string]*cuda.Buffer{}, bufs: map[string]*cuda.Buffer{}, bufInfo: map[string]*engine.Buffer{}}
+	defer func() {
+		if err != nil {
+			r.Close()
+			r = nil
+		}
+	}()
+	if r.Stream, err = ctx.NewStream(); err != nil {
+		return r, err
+	}
+	for _, k := range e.Kernels {
+		m, err := ctx.LoadPTX(k.Ptx)
+		if err != nil {
+			return r, fmt.Errorf("kernel %s: %w", k.Name, err)
+		}
+		r.mods = append(r.mods, m)
+		if r.funcs[k.Name], err = m.Function(k.Name); err != nil {
+			return r, err
+		}
+	}
+	for _, w := range e.Weights {
+		b, err := cuda.NewBufferFrom(ctx, w.Data)
+		if err != nil {
+			return r, fmt.Errorf("weight %s: %w", w.Name, err)
+		}
+		r.owned = append(r.owned, b)
+		r.weights[w.Name] = b
+	}
+	for _, b := range e.Buffers {
+		r.bufInfo[b.Name] = b
+		if b.AliasOf != "" {
+			continue
+		}
+		size := int(b.ElemsPerSample) * batch * elemSize(b.Dtype)
+		d, err := ctx.Alloc(max(size, 16))
+		if err != nil {
+			return r, fmt.Errorf("buffer %s: %w", b.Name, err)
+		}
+		r.owned = append(r.owned, d)
+		r.bufs[b.Name] = d
+	}
+	for _, b := range e.Buffers {
+		if b.AliasOf != "" {
+			if r.bufs[b.Name] = r.bufs[b.AliasOf]; r.bufs[b.Name] == nil {
+				return r, fmt.Errorf("buffer %s views %s, which the engine does not have", b.Name, b.AliasOf)
+			}
+		}
+	}
+	for _, s := range e.Steps {
+		l, err := r.prepare(s)
+		if err != nil {
+			return r, fmt.Errorf("node %s, kernel %s: %w", s.Node, s.Kernel, err)
+		}
+		r.steps = append(r.steps, l)
+	}
+	return r, nil
+}
+
+func elemSize(dt string) int {
+	if dt == "f32" {
+		return 4
+	}
+	return 1
+}
+
+func (r *Runtime) prepare(s *engine.Step) (launch, error) {
+	f := r.funcs[s.Kernel]
+	if f == nil {
+		return launch{}, fmt.Errorf("the engine has no PTX for kernel %s", s.Kernel)
+	}
+	if s.WorkPerBlockX == 0 || s.BlockX == 0 {
+		return launch{}, fmt.Errorf("empty launch plan")
+	}
+	work := s.WorkPerSample * uint64(r.Batch)
+	gx := (work + uint64(s.WorkPerBlockX) - 1) / uint64(s.WorkPerBlockX)
+	l := launch{step: s, f: f, grid: cuda.Dim3{X: uint32(gx), Y: max(s.GridY, 1), Z: max(s.GridZ, 1)}, block: cuda.D1(int(s.BlockX))}
+	for i, a := range s.Args {
+		switch v := a.V.(type) {
+		case *engine.Arg_Buffer:
+			b := r.bufs[v.Buffer]
+			if b == nil {
+				return l, fmt.Errorf("argument %d: no buffer %s", i, v.Buffer)
+			}
+			l.args = append(l.args, b.Ptr)
+		case *engine.Arg_Weight:
+			b := r.weights[v.Weight]
+			if b == nil {
+				return l, fmt.Errorf("argument %d: no weight %s", i, v.Weight)
+			}
+			l.args = append(l.args, b.Ptr)
+		case *engine.Arg_U32:
+			l.args = append(l.args, v.U32)
+		case *engine.Arg_S32:
+			l.args = append(l.args, v.S32)
+		case *engine.Arg_F32:
+			l.args = append(l.args, v.F32)
+		case *engine.Arg_U32PerSample:
+			n := uint64(v.U32PerSample) * uint64(r.Batch)
+			if n > math.MaxUint32 {
+				return l, fmt.Errorf("argument %d: %d elements at batch %d overflow 32 bits", i, n, r.Batch)
+			}
+			l.args = append(l.args, uint32(n))
+		default:
+			return l, fmt.Errorf("argument %d is empty", i)
+		}
+	}
+	return l, nil
+}
+
+// Upload copies the inputs (NCHW f32, batch samples each) to the device.
+func (r *Runtime) Upload(inputs []*ir.Tensor) error {
+	if len(inputs) != len(r.e.Inputs) {
+		return fmt.Errorf("%d inputs, the engine takes %d", len(inputs), len(r.e.Inputs))
+	}
+	for i, name := range r.e.Inputs {
+		info, t := r.bufInfo[name], inputs[i]
+		want := int(info.ElemsPerSample) * r.Batch
+		if t.DType != ir.Float32 || t.Len() != want {
+			return fmt.Errorf("input %s: %v of %d elements, want f32 of %d (batch %d)", name, t.DType, t.Len(), want, r.Batch)
+		}
+		if err := cuda.UploadAsync(r.Stream, r.bufs[name].Ptr, t.Float32s()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Enqueue queues every launch on the stream.
+func (r *Runtime) Enqueue() error {
+	for _, l := range r.steps {
+		if err := r.Stream.Launch(l.f, l.grid, l.block, int(l.step.SharedBytes), l.args...); err != nil {
+			return fmt.Errorf("node %s: %w", l.step.Node, err)
+		}
+	}
+	return nil
+}
+
+// Download waits for the stream and copies the outputs back, NHWC
+// activations transposed to the graph's NCHW.
+func (r *Runtime) Download() ([]*ir.Tensor, error) {
+	if err := r.Stream.Synchronize(); err != nil {
+		return nil, err
+	}
+	var outs []*ir.Tensor
+	for _, name := range r.e.Outputs {
+		info := r.bufInfo[name]
+		shape := []int{r.Batch}
+		for _, d := range info.SampleShape {
+			shape = append(shape, int(d))
+		}
+		n := int(info.ElemsPerSample) * r.Batch
+		var t *ir.Tensor
+		if info.Dtype == "f32" {
+			t = ir.NewTensor(ir.Float32, shape...)
+			if err := cuda.Download(r.bufs[name], 0, t.Float32s()[:n]); err != nil {
+				return nil, err
+			}
+		} else {
+			t = ir.NewTensor(ir.Int8, shape...)
+			if err := cuda.Download(r.bufs[name], 0, t.Int8s()[:n]); err != nil {
+				return nil, err
+			}
+		}
+		if info.Layout == LayoutNHWC {
+			t = NHWCToNCHW(t)
+		}
+		outs = append(outs, t)
+	}
+	return outs, nil
+}
+
+// Run uploads, launches and downloads once.
+func (r *Runtime) Run(inputs []*ir.Tensor) ([]*ir.Tensor, error) {
+	if err := r.Upload(inputs); err != nil {
+		return nil, err
+	}
+	if err := r.Enqueue(); err != nil {
+		return nil, err
+	}
+	return r.Download()
+}
+
+// Close frees everything Open allocated.
+func (r *Runtime) Close() {
+	for _, b := range r.owned {
+		_ = b.Free()
+	}
+	for _, m := range r.mods {
+		_ = m.Unload()
+	}
+	if r.Stream != nil {
+		_ = r.Stream.Destroy()
+	}
+	if r.ctx != nil {
+		_ = r.ctx.Release()
+	}
+}
+
+// NHWCToNCHW reorders a 4-D tensor whose data is in NHWC order (its Shape
+// the NCHW one) into NCHW order.
+func NHWCToNCHW(t *ir.Tensor) *ir.Tensor {
+	c, h, w := t.Shape[1], t.Shape[2], t.Shape[3]
+	out := ir.NewTensor(t.DType, t.Shape...)
+	hw := h * w
+	switch src := t.Data.(type) {
+	case []float32:
+		dst := out.Float32s()
+		for i := range dst {
+			b, ci, p := i/(c*hw), i/hw%c, i%hw
+			dst[i] = src[(b*hw+p)*c+ci]
+		}
+	case []int8:
+		dst := out.Int8s()
+		for i := range dst {
+			b, ci, p := i/(c*hw), i/hw%c, i%hw
+			dst[i] = src[(b*hw+p)*c+ci]
+		}
+	}
+	return out
+}
+
+// NewEvents creates n timing events on the runtime's context.
+func (r *Runtime) NewEvents(n int) ([]*cuda.Event, error) {
+	ev := make([]*cuda.Event, 0, n)
+	for i := 0; i < n; i++ {
+		e, err := r.ctx.NewEvent()
+		if err != nil {
+			DestroyEvents(ev)
+			return nil, err
+		}
+		ev = append(ev, e)
+	}
+	return ev, nil
+}
+
+// DestroyEvents destroys events made by NewEvents.
+func DestroyEvents(ev []*cuda.Event) {
+	for _, e := range ev {
+		_ = e.Destroy()
+	}
+}
