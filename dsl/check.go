@@ -202,9 +202,12 @@ func (r *Recipe) resolve(stack []string) (*resolved, ErrorList) {
 				}
 			}
 		case kwPlugin:
-			// The plugins issue wires plugin steps to the pass manager;
-			// until then a plugin step cannot run, so the recipe cannot check.
-			errs.errorf(st.Pos, "plugins are not supported yet")
+			if firstStep < 0 {
+				firstStep = i
+			}
+			if s := r.checkPlugin(st, &errs); s != nil {
+				own = append(own, s)
+			}
 		default:
 			if firstStep < 0 {
 				firstStep = i
@@ -401,11 +404,22 @@ func (r *Recipe) checkStep(st *Stmt, errs *ErrorList) *rstep {
 		errs.errorf(st.Arg.Pos, "step %s takes no argument, got %s; options go in braces: %s { key = value }", p.Name, r.describe(st.Arg), p.Name)
 	}
 	s := &rstep{pass: p, pos: st.Pos, options: map[string]any{}}
-	if st.Block == nil {
-		return s
+	r.checkBlock(s, st.Block, nil, errs)
+	return s
+}
+
+// checkBlock checks the options and per-layer blocks of a step's block into
+// s; the items skip picks (a plugin step's sha256) are the caller's.
+func (r *Recipe) checkBlock(s *rstep, b *Block, skip func(*Item) bool, errs *ErrorList) {
+	if b == nil {
+		return
 	}
+	p := s.pass
 	seen := map[string]Pos{}
-	for _, it := range st.Block.Items {
+	for _, it := range b.Items {
+		if skip != nil && skip(it) {
+			continue
+		}
 		if it.Key == kwLayers || it.IsOverride() {
 			if o, ok := r.checkOverride(p, it, errs); ok {
 				s.overrides = append(s.overrides, o)
@@ -416,7 +430,6 @@ func (r *Recipe) checkStep(st *Stmt, errs *ErrorList) *rstep {
 			s.options[it.Key] = v
 		}
 	}
-	return s
 }
 
 // checkOverride checks a `layers SELECTOR { options }` item.

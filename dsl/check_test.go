@@ -61,7 +61,7 @@ func TestCheckErrors(t *testing.T) {
 		{"dce\nbase \"graph.sqr\"", `bad.sqr:2:1: base must come before the steps (the first step is at 1:1): the base's steps run first`},
 		{"base \"graph.sqr\"\nbase \"graph.sqr\"", `bad.sqr:2:1: a recipe has one base (first at 1:1)`},
 		{"base \"grahp.sqr\"", `bad.sqr:1:6: base "grahp.sqr": no such file in ., and no built-in recipe of that name (built-in: ` + strings.Join(builtinNames(), ", ") + `) (did you mean "graph.sqr"?)`},
-		{"plugin \"./my-pass\" { level = 3 }", `bad.sqr:1:1: plugins are not supported yet`},
+		{"plugin \"./my-pass\" { level = 3 }", `bad.sqr:1:8: plugin my-pass: no such file`},
 		// The pipeline as a whole.
 		{"test-order\ntest-prep", `bad.sqr:1:1: step test-order requires test-prep to run before it, but test-prep comes later (at 2:1)`},
 		{"dce\ntest-order", `bad.sqr:2:1: step test-order requires test-prep to run before it, but the recipe has no test-prep step`},

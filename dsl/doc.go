@@ -57,9 +57,17 @@
 //	STEP [{ ... }]       run the pass named STEP (every registered pass is a
 //	                     step; `sqc passes` lists them) with the options in
 //	                     its block.
-//	plugin "PATH" {...}  a pass from a plugin; parsed and formatted, but Check
-//	                     reports "plugins are not supported yet" until the
-//	                     plugin host is wired in.
+//	plugin "PATH" {...}  run the pass a plugin serves (package plugins; a
+//	                     plugin is a program written with package
+//	                     plugins/sqcplugin). Check starts the plugin to
+//	                     learn its pass and options, which are then checked
+//	                     as a built-in step's are. PATH is relative to the
+//	                     recipe's directory. In the block, sha256 = "HEX"
+//	                     pins the binary's checksum, and timeout = SECONDS
+//	                     (every plugin pass has it; default 60) bounds the
+//	                     step's time. A plugin loaded otherwise (sqc
+//	                     --plugin, SQC_PLUGIN_PATH) is a step by its pass's
+//	                     name, as a built-in pass is.
 //
 // Inside a step's block, `key = value` sets an option and
 // `layers SELECTOR { key = value ... }` sets options for the nodes the

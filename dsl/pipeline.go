@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/plugins"
 )
 
 // WritePipeline writes a built pipeline as a flat recipe: the target (when
@@ -14,7 +15,9 @@ import (
 // defaults included, in the order the pass declares them, and the step's
 // per-layer blocks. It is what `sqc recipe pipeline` and
 // `sqc compile --dry-run` print. The output is itself a recipe, with no
-// base, that checks and builds the same pipeline.
+// base, that checks and builds the same pipeline; a plugin's pass is
+// written as a plugin step naming the plugin's absolute path (and its
+// pinned sha256).
 func WritePipeline(w io.Writer, target string, p *passes.Pipeline) error {
 	r := &Recipe{}
 	if target != "" {
@@ -23,6 +26,15 @@ func WritePipeline(w io.Writer, target string, p *passes.Pipeline) error {
 	for _, s := range p.Steps {
 		st := &Stmt{Name: s.Pass.Name}
 		var items []*Item
+		if pl := plugins.Of(s.Pass); pl != nil {
+			// A plugin's pass is written as the plugin step that loads it,
+			// so that the output checks without the command line that
+			// loaded the plugin.
+			st = &Stmt{Name: kwPlugin, Arg: &Value{Kind: StringValue, Text: pl.Path()}}
+			if sum := pl.SHA256(); sum != "" {
+				items = append(items, &Item{Key: kwSHA256, Value: &Value{Kind: StringValue, Text: sum}})
+			}
+		}
 		for _, o := range s.Pass.Options {
 			if v, ok := s.Options[o.Name]; ok && v != nil {
 				items = append(items, &Item{Key: o.Name, Value: valueOf(v)})

@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sqc-project/sqc/backend/ampere"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/dsl"
 	"github.com/sqc-project/sqc/frontend/onnx/onnxexport"
 	"github.com/sqc-project/sqc/internal/atomicfile"
@@ -190,10 +192,8 @@ func outputForm(emit, output string) (string, error) {
 		}
 	}
 	switch emit {
-	case "onnx", "sqir":
+	case "onnx", "sqir", "engine":
 		return emit, nil
-	case "engine":
-		return "", fmt.Errorf("%s: engines (.sqe) need the Ampere backend, which this build of sqc does not have yet; use --emit onnx or sqir", output)
 	}
 	return "", fmt.Errorf("--emit %s: want onnx, sqir or engine", emit)
 }
@@ -223,6 +223,19 @@ func writeOutput(form, path string, g *ir.Graph) error {
 				return err
 			}
 			return bw.Flush()
+		})
+	case "engine":
+		e, err := ampere.Plan(g, "sqc "+buildVersion())
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		b, err := engine.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return atomicfile.Write(path, func(w io.Writer) error {
+			_, err := w.Write(b)
+			return err
 		})
 	}
 	return fmt.Errorf("unknown output form %q", form)

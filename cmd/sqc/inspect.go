@@ -23,7 +23,7 @@ func newInspectCmd() *cobra.Command {
 		dims   map[string]int64
 	)
 	cmd := &cobra.Command{
-		Use:   "inspect MODEL.onnx|MODEL.sqir",
+		Use:   "inspect MODEL.onnx|MODEL.sqir|ENGINE.sqe",
 		Short: "Print a model's nodes, types, parameters and MACs",
 		Long: `Inspect loads a model, lowers it to sqc's IR and prints one row per node: its
 name, op, input and output types, parameters (elements of its constant
@@ -45,6 +45,9 @@ as 1 unless --dim gives its size; --dim also shows the shapes at that size.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.EqualFold(filepath.Ext(args[0]), ".sqe") {
+				return inspectEngine(cmd.OutOrStdout(), args[0], asJSON)
+			}
 			r, err := inspect(args[0], dims)
 			if err != nil {
 				return err

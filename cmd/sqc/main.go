@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 			status = 2
 		}
 	}()
+	defer stopPlugins()
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
@@ -79,7 +80,8 @@ generation in one tool.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %v (see '%s --help')", cmd.Name(), err, cmd.CommandPath())
 	})
-	root.AddCommand(newInspectCmd(), newCompileCmd(), newEvalCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
+	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
+	wirePlugins(root)
 	return root
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
 	"github.com/sqc-project/sqc/passes/all"
+	"github.com/sqc-project/sqc/plugins"
 )
 
 func newOptCmd() *cobra.Command {
@@ -126,6 +127,9 @@ func writePassList(out io.Writer) error {
 		}
 		if inDefault[p] {
 			kind += ", in the default pipeline"
+		}
+		if pl := plugins.Of(p); pl != nil {
+			kind += ", plugin " + pl.Path()
 		}
 		fmt.Fprintf(w, "%s  (%s)\n    %s\n", p.Name, kind, p.Doc)
 		if len(p.Requires) > 0 {

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sqc-project/sqc/backend/ampere"
+	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/ir"
+)
+
+func newBenchCmd() *cobra.Command {
+	var (
+		batch, iters, warmup int
+		graph                bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench ENGINE.sqe [--batch N]",
+		Short: "Time an engine on the GPU",
+		Long: `bench loads an engine for --batch samples, uploads random inputs once, runs
+--warmup untimed iterations, then times --iters iterations with CUDA events
+around each (the launches only: no copies) and prints the median, p90 and
+p99 latency and the throughput at the median. --graph captures the
+launches into a CUDA graph once and times the graph's replays.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := engine.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if iters <= 0 || warmup < 0 {
+				return fmt.Errorf("bench: --iters %d, --warmup %d: want iters > 0 and warmup >= 0", iters, warmup)
+			}
+			rt, err := ampere.Open(e, batch)
+			if err != nil {
+				if cuda.IsNoDevice(err) {
+					return fmt.Errorf("bench: no CUDA GPU or driver here (%v)", err)
+				}
+				return fmt.Errorf("bench: %w", err)
+			}
+			defer rt.Close()
+			g, err := ampere.Graph(e)
+			if err != nil {
+				return err
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			var in []*ir.Tensor
+			for _, v := range g.Inputs {
+				shape := []int{batch}
+				for _, d := range v.Type.Shape[1:] {
+					shape = append(shape, int(d.Size))
+				}
+				t := ir.NewTensor(ir.Float32, shape...)
+				for i := range t.Float32s() {
+					t.Float32s()[i] = float32(r.NormFloat64())
+				}
+				in = append(in, t)
+			}
+			if err := rt.Upload(in); err != nil {
+				return err
+			}
+			run := rt.Enqueue
+			if graph {
+				if err := rt.Stream.BeginCapture(); err != nil {
+					return err
+				}
+				if err := rt.Enqueue(); err != nil {
+					return err
+				}
+				cg, err := rt.Stream.EndCapture()
+				if err != nil {
+					return err
+				}
+				defer cg.Destroy()
+				x, err := cg.Instantiate()
+				if err != nil {
+					return err
+				}
+				defer x.Destroy()
+				run = func() error { return x.Launch(rt.Stream) }
+			}
+			for i := 0; i < warmup; i++ {
+				if err := run(); err != nil {
+					return err
+				}
+			}
+			start, err := rt.NewEvents(iters + 1)
+			if err != nil {
+				return err
+			}
+			defer ampere.DestroyEvents(start)
+			if err := start[0].Record(rt.Stream); err != nil {
+				return err
+			}
+			for i := 0; i < iters; i++ {
+				if err := run(); err != nil {
+					return err
+				}
+				if err := start[i+1].Record(rt.Stream); err != nil {
+					return err
+				}
+			}
+			if err := start[iters].Synchronize(); err != nil {
+				return err
+			}
+			ms := make([]float64, iters)
+			for i := range ms {
+				t, err := cuda.ElapsedMs(start[i], start[i+1])
+				if err != nil {
+					return err
+				}
+				ms[i] = float64(t)
+			}
+			sort.Float64s(ms)
+			pct := func(p float64) float64 { return ms[min(len(ms)-1, int(p*float64(len(ms))))] }
+			mode := "stream launches"
+			if graph {
+				mode = "CUDA graph replay"
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d kernels a run, %s, %d iterations after %d warm-up\n", rt.Device, args[0], batch, len(e.Steps), mode, iters, warmup)
+			fmt.Fprintf(w, "latency ms: median %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), ms[0])
+			fmt.Fprintf(w, "throughput: %.1f samples/s (at the median)\n", float64(batch)/(pct(0.5)/1000))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&batch, "batch", 1, "samples a run")
+	f.IntVar(&iters, "iters", 200, "timed iterations")
+	f.IntVar(&warmup, "warmup", 20, "untimed iterations first")
+	f.BoolVar(&graph, "graph", false, "replay a CUDA graph of the launches")
+	return cmd
+}

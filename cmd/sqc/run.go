@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sqc-project/sqc/backend/ampere"
+	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/internal/atomicfile"
+	"github.com/sqc-project/sqc/internal/dataset"
+	"github.com/sqc-project/sqc/ir"
+)
+
+func newRunCmd() *cobra.Command {
+	var (
+		input, output string
+		cpu, compare  bool
+		batch         int
+	)
+	cmd := &cobra.Command{
+		Use:   "run ENGINE.sqe --input FILE [--output FILE.npy]",
+		Short: "Run an engine on the GPU (or its graph on the CPU with --cpu)",
+		Long: `run loads an engine, reads one batch of --batch samples from --input (.npy,
+.npz or ONNX TensorProto .pb files, NCHW f32) and runs it on GPU 0 through
+the CUDA driver; --cpu runs the engine's lowered graph on the reference
+executor instead, --compare runs both and checks that the outputs are
+equal bit for bit. It prints each output's shape and, for 2-D outputs, the
+arg max of every row; --output writes the first output as .npy.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := engine.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			if input == "" {
+				return fmt.Errorf("run: want an input file (--input FILE.npy or .pb)")
+			}
+			g, err := ampere.Graph(e)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			src, err := dataset.Open(dataset.Spec{Path: input, Batch: batch, Inputs: dataset.InputsOf(g)})
+			if err != nil {
+				return err
+			}
+			in, err := src.Next()
+			if err != nil {
+				return fmt.Errorf("%s: %w", input, err)
+			}
+			n := in[0].Shape[0]
+			var outs, cpuOuts []*ir.Tensor
+			if cpu || compare {
+				if cpuOuts, err = ampere.RunCPU(e, in); err != nil {
+					return err
+				}
+				outs = cpuOuts
+			}
+			if !cpu {
+				rt, err := ampere.Open(e, n)
+				if err != nil {
+					if cuda.IsNoDevice(err) {
+						return fmt.Errorf("run: no CUDA GPU or driver here (%v); use --cpu to run the engine's graph on the reference executor", err)
+					}
+					return fmt.Errorf("run: %w", err)
+				}
+				defer rt.Close()
+				if outs, err = rt.Run(in); err != nil {
+					return fmt.Errorf("run: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "device: %s\n", rt.Device)
+			}
+			w := cmd.OutOrStdout()
+			for i, t := range outs {
+				fmt.Fprintf(w, "output %d: %v %v\n", i, t.DType, t.Shape)
+				if len(t.Shape) == 2 && t.DType == ir.Float32 {
+					fmt.Fprintf(w, "  argmax: %v\n", argmax(t))
+				}
+			}
+			if compare {
+				for i := range outs {
+					if d := diff(outs[i], cpuOuts[i]); d != "" {
+						return fmt.Errorf("output %d: GPU and reference differ: %s", i, d)
+					}
+				}
+				fmt.Fprintf(w, "compare: GPU outputs equal the reference executor's bit for bit (%d outputs, batch %d)\n", len(outs), n)
+			}
+			if output != "" {
+				return atomicfile.Write(output, func(f io.Writer) error { return writeNpy(f, outs[0]) })
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&input, "input", "", "input `FILE` (.npy, .npz, .pb or a folder of .pb)")
+	f.StringVarP(&output, "output", "o", "", "write the first output to `FILE` (.npy)")
+	f.BoolVar(&cpu, "cpu", false, "run the engine's graph on the reference executor, no GPU")
+	f.BoolVar(&compare, "compare", false, "run on the GPU and the reference executor and require equal outputs")
+	f.IntVar(&batch, "batch", 1, "samples to read from the input")
+	return cmd
+}
+
+func argmax(t *ir.Tensor) []int {
+	rows, cols := t.Shape[0], t.Shape[1]
+	out := make([]int, rows)
+	v := t.Float32s()
+	for r := 0; r < rows; r++ {
+		for c := 1; c < cols; c++ {
+			if v[r*cols+c] > v[r*cols+out[r]] {
+				out[r] = c
+			}
+		}
+	}
+	return out
+}
+
+// diff compares two tensors bit for bit and describes the first difference.
+func diff(a, b *ir.Tensor) string {
+	if a.DType != b.DType || a.Len() != b.Len() {
+		return fmt.Sprintf("%v%v against %v%v", a.DType, a.Shape, b.DType, b.Shape)
+	}
+	bad, first := 0, -1
+	for i := 0; i < a.Len(); i++ {
+		var eq bool
+		switch a.DType {
+		case ir.Float32:
+			eq = math.Float32bits(a.Float32s()[i]) == math.Float32bits(b.Float32s()[i])
+		case ir.Int8:
+			eq = a.Int8s()[i] == b.Int8s()[i]
+		default:
+			eq = a.AsFloat64(i) == b.AsFloat64(i)
+		}
+		if !eq {
+			if first < 0 {
+				first = i
+			}
+			bad++
+		}
+	}
+	if bad == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d elements, first at %d: %v against %v", bad, a.Len(), first, a.AsFloat64(first), b.AsFloat64(first))
+}
+
+// writeNpy writes t as a version 1.0 .npy array (f32 or i8, C order).
+func writeNpy(w io.Writer, t *ir.Tensor) error {
+	descr := map[ir.DType]string{ir.Float32: "<f4", ir.Int8: "|i1"}[t.DType]
+	if descr == "" {
+		return fmt.Errorf("writing .npy: %v tensors are not supported, want f32 or i8", t.DType)
+	}
+	dims := make([]string, len(t.Shape))
+	for i, d := range t.Shape {
+		dims[i] = fmt.Sprint(d)
+	}
+	shape := strings.Join(dims, ", ")
+	if len(dims) == 1 {
+		shape += ","
+	}
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape)
+	h += strings.Repeat(" ", (64-(10+len(h)+1)%64)%64) + "\n"
+	bw := bufio.NewWriter(w)
+	bw.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(bw, binary.LittleEndian, uint16(len(h)))
+	bw.WriteString(h)
+	switch t.DType {
+	case ir.Float32:
+		binary.Write(bw, binary.LittleEndian, t.Float32s())
+	case ir.Int8:
+		binary.Write(bw, binary.LittleEndian, t.Int8s())
+	}
+	return bw.Flush()
+}
+
+// engineReport is `sqc inspect ENGINE.sqe --json`; its field names are a
+// public interface.
+type engineReport struct {
+	Engine   string        `json:"engine"`
+	Producer string        `json:"producer"`
+	Target   string        `json:"target"`
+	PTX      string        `json:"ptx_version"`
+	Kernels  int           `json:"kernels"`
+	Weights  int64         `json:"weight_bytes"`
+	Layers   []engineLayer `json:"layers"`
+}
+
+type engineLayer struct {
+	Node      string `json:"node"`
+	Op        string `json:"op"`
+	Precision string `json:"precision"`
+	Sparse    bool   `json:"sparse"`
+	Kernel    string `json:"kernel"`
+	Note      string `json:"note,omitempty"`
+}
+
+// inspectEngine lists an engine's launches: one row a kernel launch, with
+// the node it runs, precision, sparse or dense, and the kernel.
+func inspectEngine(w io.Writer, path string, asJSON bool) error {
+	e, err := engine.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	r := engineReport{Engine: path, Producer: e.Producer, Target: e.GetTarget().GetArch(), PTX: e.GetTarget().GetPtxVersion(), Kernels: len(e.Kernels)}
+	for _, wt := range e.Weights {
+		r.Weights += int64(len(wt.Data))
+	}
+	for _, s := range e.Steps {
+		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note})
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels, %d bytes of weights\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.Weights)
+	fmt.Fprintln(tw, "NODE\tOP\tPRECISION\tSPARSITY\tKERNEL\tNOTE")
+	for _, l := range r.Layers {
+		sp := "dense"
+		if l.Sparse {
+			sp = "2:4"
+		}
+		if !strings.HasPrefix(l.Kernel, "sqc_gemm") {
+			sp = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Node, l.Op, l.Precision, sp, l.Kernel, l.Note)
+	}
+	return tw.Flush()
+}
