@@ -277,6 +277,12 @@ func (p *planner) node(n *ir.Node) error {
 		return p.elementwise(n, kernels.GapKernel, "f32", "", c, bufArg(x), bufArg(y), perSample(c), u32(c), u32(hw))
 	case "MaxPool":
 		return p.maxPool(n)
+	case "BatchNormalization":
+		return p.batchNorm(n)
+	case "Softmax", "LogSoftmax":
+		return p.softmax(n)
+	case "Pad":
+		return p.pad(n)
 	case "Flatten", "Reshape", "Relayout", "Identity":
 		x, err := p.input(n, 0)
 		if err != nil {
@@ -583,4 +589,180 @@ func u32Bytes(v []uint32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], x)
 	}
 	return b
+}
+
+// memDims returns a buffer's per-sample dims in memory order: NHWC buffers
+// store (H, W, C) for the logical (C, H, W).
+func memDims(b *engine.Buffer) []int64 {
+	if b.Layout == LayoutNHWC && len(b.SampleShape) == 3 {
+		return []int64{b.SampleShape[1], b.SampleShape[2], b.SampleShape[0]}
+	}
+	return b.SampleShape
+}
+
+// constF32 reads input i of n as count f32 constants.
+func constF32(n *ir.Node, i, count int, what string) ([]float32, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == nil {
+		return nil, fmt.Errorf("no %s input", what)
+	}
+	v := n.Inputs[i]
+	if !v.IsConst() || v.Const.DType != ir.Float32 || v.Const.Len() != count {
+		return nil, fmt.Errorf("%s %s must be %d f32 constants (the GPU kernel reads them from the engine)", what, v.Name, count)
+	}
+	return v.Const.Float32s(), nil
+}
+
+// batchNorm plans an inference BatchNormalization on f32 data in any
+// layout: the per-channel factor scale/sqrt(var+eps) is computed here in
+// float64 and rounded once, as ir/ref does, so the kernel's three f32
+// operations give the reference's bits.
+func (p *planner) batchNorm(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if len(n.Outputs) > 1 && (n.Outputs[1] != nil || len(n.Outputs) > 2 && n.Outputs[2] != nil) {
+		return fmt.Errorf("training-mode outputs (running mean/var) are not computed on the GPU")
+	}
+	if x.Dtype != "f32" || len(x.SampleShape) < 1 {
+		return fmt.Errorf("input %s is %s of rank %d, the GPU kernel normalizes f32 with a channel dim", x.Name, x.Dtype, len(x.SampleShape)+1)
+	}
+	c := x.SampleShape[0]
+	inner := int64(1)
+	if x.Layout != LayoutNHWC {
+		for _, d := range x.SampleShape[1:] {
+			inner *= d
+		}
+	}
+	var prm [4][]float32
+	for i, what := range []string{"scale", "bias", "mean", "variance"} {
+		if prm[i], err = constF32(n, i+1, int(c), what); err != nil {
+			return err
+		}
+	}
+	eps := float64(n.Attrs.Float("epsilon", 1e-5))
+	data := make([]float32, 3*c)
+	for ch := int64(0); ch < c; ch++ {
+		data[ch] = float32(float64(prm[0][ch]) / math.Sqrt(float64(prm[3][ch])+eps))
+		data[c+ch] = prm[2][ch]
+		data[2*c+ch] = prm[1][ch]
+	}
+	y, err := p.newBuffer(n.Outputs[0], x.Layout)
+	if err != nil {
+		return err
+	}
+	wName := n.Name + "/prm"
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "f32", Data: f32Bytes(data)})
+	return p.elementwise(n, kernels.BatchNormKernel, "f32", "float fallback", x.ElemsPerSample, bufArg(x), bufArg(y), weightArg(wName),
+		perSample(x.ElemsPerSample), u32(c), u32(inner))
+}
+
+// softmax plans a Softmax or LogSoftmax whose axis is the innermost one in
+// memory (the last axis, or the channel axis of an NHWC value): one thread
+// a row.
+func (p *planner) softmax(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.Dtype != "f32" {
+		return fmt.Errorf("input %s is %s, the GPU kernel takes f32", x.Name, x.Dtype)
+	}
+	rank := len(x.SampleShape) + 1
+	axis, err := ir.NormAxis(n.Attrs.Int("axis", -1), rank)
+	if err != nil {
+		return err
+	}
+	innermost := axis == rank-1 && x.Layout != LayoutNHWC || axis == 1 && x.Layout == LayoutNHWC
+	if axis == 0 || !innermost {
+		return fmt.Errorf("axis %d of %s (%s): the GPU kernel reduces the innermost axis in memory only", axis, x.Name, x.Layout)
+	}
+	size := x.SampleShape[axis-1]
+	if size == 0 {
+		return fmt.Errorf("axis %d of %s is empty", axis, x.Name)
+	}
+	y, err := p.newBuffer(n.Outputs[0], x.Layout)
+	if err != nil {
+		return err
+	}
+	k := kernels.SoftmaxKernel
+	if n.Op == "LogSoftmax" {
+		k = kernels.LogSoftmaxKernel
+	}
+	rows := x.ElemsPerSample / size
+	return p.elementwise(n, k, "f32", "float fallback, approximate (ex2/lg2.approx)", rows, bufArg(x), bufArg(y), perSample(rows), u32(size))
+}
+
+// pad plans a constant-mode Pad of an i8 or f32 value of rank 2 to 4 that
+// leaves the batch dim alone (pad-channels' channel Pad, or spatial pads),
+// in the value's layout.
+func (p *planner) pad(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if m := n.Attrs.String("mode", "constant"); m != "constant" {
+		return fmt.Errorf("mode %q: the GPU pads with a constant only", m)
+	}
+	rank := len(x.SampleShape) + 1
+	if rank < 2 || rank > 4 {
+		return fmt.Errorf("input %s has rank %d, the GPU kernel pads ranks 2 to 4", x.Name, rank)
+	}
+	if len(n.Inputs) < 2 || n.Inputs[1] == nil || !n.Inputs[1].IsConst() {
+		return fmt.Errorf("pads must be a constant")
+	}
+	pads := make([]int64, n.Inputs[1].Const.Len())
+	for i := range pads {
+		pads[i] = n.Inputs[1].Const.AsInt64(i)
+	}
+	var axes []int64
+	if len(n.Inputs) > 3 && n.Inputs[3] != nil {
+		if !n.Inputs[3].IsConst() {
+			return fmt.Errorf("axes must be a constant")
+		}
+		for i := 0; i < n.Inputs[3].Const.Len(); i++ {
+			axes = append(axes, n.Inputs[3].Const.AsInt64(i))
+		}
+	}
+	begin, end, err := ir.ResolvePads(rank, pads, axes)
+	if err != nil {
+		return err
+	}
+	if begin[0] != 0 || end[0] != 0 {
+		return fmt.Errorf("pads %v pad the batch dim, which the GPU kernel does not", pads)
+	}
+	var bits uint32
+	if len(n.Inputs) > 2 && n.Inputs[2] != nil {
+		cv := n.Inputs[2]
+		if !cv.IsConst() || cv.Const.Len() != 1 {
+			return fmt.Errorf("constant_value must be one constant")
+		}
+		switch cv.Const.DType {
+		case ir.Int8:
+			bits = uint32(uint8(cv.Const.Int8s()[0]))
+		case ir.Float32:
+			bits = math.Float32bits(cv.Const.Float32s()[0])
+		default:
+			return fmt.Errorf("constant_value is %v, want the data's i8 or f32", cv.Const.DType)
+		}
+	}
+	y, err := p.newBuffer(n.Outputs[0], x.Layout)
+	if err != nil {
+		return err
+	}
+	in, out := memDims(x), memDims(y)
+	lb := begin[1:]
+	if x.Layout == LayoutNHWC && len(lb) == 3 {
+		lb = []int64{lb[1], lb[2], lb[0]}
+	}
+	// Leading 1s make every rank three dims a sample.
+	for len(in) < 3 {
+		in, out, lb = append([]int64{1}, in...), append([]int64{1}, out...), append([]int64{0}, lb...)
+	}
+	k := kernels.Pad8Kernel
+	if x.Dtype == "f32" {
+		k = kernels.Pad32Kernel
+	}
+	return p.elementwise(n, k, x.Dtype, "", y.ElemsPerSample, bufArg(x), bufArg(y), perSample(y.ElemsPerSample),
+		u32(out[0]), u32(out[1]), u32(out[2]), u32(in[0]), u32(in[1]), u32(in[2]), u32(lb[0]), u32(lb[1]), u32(lb[2]), u32(int64(bits)))
 }

@@ -183,3 +183,97 @@ func TestNHWCToNCHW(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanFallbackOps checks the launch arguments of the pad, batch-norm
+// and softmax plans: an NHWC pad gets its dims and pads in memory order
+// (H, W, C), the batch norm the channel stride of its layout, the softmax
+// one row a pixel when the channel axis is innermost.
+func TestPlanFallbackOps(t *testing.T) {
+	src := `graph "g" (%x: f32[N,3,5,7]) -> (%y, %z) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [3]
+  const %pads: i64[8] = [0, 1, 1, 0, 0, 0, 2, 1]
+  const %cv: i8[] = [-7]
+  const %s: f32[4] = [1, 2, 3, 4]
+  const %b: f32[4] = [0, 0, 0, 0]
+  const %m: f32[4] = [0, 0, 0, 0]
+  const %v: f32[4] = [3, 0, 0, 0]
+  %q: i8[N,3,5,7] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %p: i8[N,4,8,8] quant(scale=[0.05], zp=[3]) = Pad "pad" (%q, %pads, %cv)
+  %d: f32[N,4,8,8] = DequantizeLinear "dq" (%p, %sc, %zp)
+  %y: f32[N,4,8,8] = BatchNormalization "bn" (%d, %s, %b, %m, %v) {epsilon = 1.0}
+  %z: f32[N,4,8,8] = Softmax "sm" (%y) {axis = 1}
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u32s := func(s *engine.Step) []uint32 {
+		var out []uint32
+		for _, a := range s.Args {
+			switch v := a.V.(type) {
+			case *engine.Arg_U32:
+				out = append(out, v.U32)
+			case *engine.Arg_U32PerSample:
+				out = append(out, v.U32PerSample)
+			}
+		}
+		return out
+	}
+	steps := map[string]*engine.Step{}
+	for _, s := range e.Steps {
+		steps[s.Node] = s
+	}
+	// Output H, W, C = 8, 8, 4; input 5, 7, 3; leading pads h 1, w 0, c 1;
+	// the value -7 as a byte.
+	pad := steps["pad"]
+	if pad == nil || pad.Kernel != kernels.Pad8Kernel {
+		t.Fatalf("pad step %v", pad)
+	}
+	if got, want := u32s(pad), []uint32{256, 8, 8, 4, 5, 7, 3, 1, 0, 1, 249}; !equalU32(got, want) {
+		t.Errorf("pad args %v, want %v", got, want)
+	}
+	if got, want := u32s(steps["bn"]), []uint32{256, 4, 1}; !equalU32(got, want) {
+		t.Errorf("batch norm args %v, want %v (NHWC: channel stride 1)", got, want)
+	}
+	// factor for channel 0: 1/sqrt(3+1) = 0.5.
+	for _, w := range e.Weights {
+		if w.Name == "bn/prm" {
+			if f := binary.LittleEndian.Uint32(w.Data); f != 0x3f000000 {
+				t.Errorf("factor[0] bits %#x, want 0.5", f)
+			}
+		}
+	}
+	sm := steps["sm"]
+	if sm.Kernel != kernels.SoftmaxKernel || !equalU32(u32s(sm), []uint32{64, 4}) {
+		t.Errorf("softmax %s args %v, want 64 rows of 4", sm.Kernel, u32s(sm))
+	}
+	if !kernels.ApproxKernels[sm.Kernel] {
+		t.Error("softmax not listed as approximate")
+	}
+	// A softmax over an axis that is not innermost in memory is refused.
+	bad := strings.Replace(src, "{axis = 1}", "{axis = 2}", 1)
+	g2, err := sqir.ParseAndVerify("g", []byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(g2, "test"); err == nil || !strings.Contains(err.Error(), "innermost axis") {
+		t.Errorf("softmax over H of an NHWC value: err %v", err)
+	}
+}
+
+func equalU32(a, b []uint32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

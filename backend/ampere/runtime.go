@@ -207,6 +207,33 @@ func (r *Runtime) Enqueue() error {
 	return nil
 }
 
+// Steps returns the engine's launch plans in launch order.
+func (r *Runtime) Steps() []*engine.Step {
+	out := make([]*engine.Step, len(r.steps))
+	for i, l := range r.steps {
+		out[i] = l.step
+	}
+	return out
+}
+
+// EnqueueTimed queues every launch like Enqueue with an event recorded
+// before each launch and one after the last (len(ev) = len(Steps())+1), so
+// that ElapsedMs(ev[i], ev[i+1]) is step i's time on the GPU.
+func (r *Runtime) EnqueueTimed(ev []*cuda.Event) error {
+	if len(ev) != len(r.steps)+1 {
+		return fmt.Errorf("%d events for %d launches, want %d", len(ev), len(r.steps), len(r.steps)+1)
+	}
+	for i, l := range r.steps {
+		if err := ev[i].Record(r.Stream); err != nil {
+			return err
+		}
+		if err := r.Stream.Launch(l.f, l.grid, l.block, int(l.step.SharedBytes), l.args...); err != nil {
+			return fmt.Errorf("node %s: %w", l.step.Node, err)
+		}
+	}
+	return ev[len(r.steps)].Record(r.Stream)
+}
+
 // Download waits for the stream and copies the outputs back, NHWC
 // activations transposed to the graph's NCHW.
 func (r *Runtime) Download() ([]*ir.Tensor, error) {

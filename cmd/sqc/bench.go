@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sort"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +18,7 @@ import (
 func newBenchCmd() *cobra.Command {
 	var (
 		batch, iters, warmup int
-		graph                bool
+		graph, profile       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench ENGINE.sqe [--batch N]",
@@ -25,7 +27,10 @@ func newBenchCmd() *cobra.Command {
 --warmup untimed iterations, then times --iters iterations with CUDA events
 around each (the launches only: no copies) and prints the median, p90 and
 p99 latency and the throughput at the median. --graph captures the
-launches into a CUDA graph once and times the graph's replays.`,
+launches into a CUDA graph once and times the graph's replays. --profile
+times every launch on its own instead (an event before each, so the total is
+a little above the unprofiled latency) and prints, per launch, the node, the
+kernel, dense or 2:4 sparse, and the median time over the iterations.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
@@ -62,6 +67,12 @@ launches into a CUDA graph once and times the graph's replays.`,
 			}
 			if err := rt.Upload(in); err != nil {
 				return err
+			}
+			if profile {
+				if graph {
+					return fmt.Errorf("bench: --profile times each launch on the stream; it does not combine with --graph")
+				}
+				return benchProfile(cmd.OutOrStdout(), rt, args[0], batch, iters, warmup)
 			}
 			run := rt.Enqueue
 			if graph {
@@ -133,5 +144,78 @@ launches into a CUDA graph once and times the graph's replays.`,
 	f.IntVar(&iters, "iters", 200, "timed iterations")
 	f.IntVar(&warmup, "warmup", 20, "untimed iterations first")
 	f.BoolVar(&graph, "graph", false, "replay a CUDA graph of the launches")
+	f.BoolVar(&profile, "profile", false, "time each launch (CUDA events around every step) and print a per-layer table")
 	return cmd
+}
+
+// benchProfile runs the engine iters times after warmup with an event
+// before every launch and prints each launch's median time.
+func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, warmup int) error {
+	steps := rt.Steps()
+	ev, err := rt.NewEvents(len(steps) + 1)
+	if err != nil {
+		return err
+	}
+	defer ampere.DestroyEvents(ev)
+	times := make([][]float64, len(steps))
+	for it := 0; it < warmup+iters; it++ {
+		if err := rt.EnqueueTimed(ev); err != nil {
+			return err
+		}
+		if err := ev[len(steps)].Synchronize(); err != nil {
+			return err
+		}
+		if it < warmup {
+			continue
+		}
+		for i := range steps {
+			t, err := cuda.ElapsedMs(ev[i], ev[i+1])
+			if err != nil {
+				return err
+			}
+			times[i] = append(times[i], float64(t))
+		}
+	}
+	med := make([]float64, len(steps))
+	var total float64
+	kinds := map[string]float64{}
+	for i, ts := range times {
+		sort.Float64s(ts)
+		med[i] = ts[len(ts)/2]
+		total += med[i]
+		kinds[stepKind(steps[i])] += med[i]
+	}
+	fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, batch, len(steps), iters, warmup)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\t")
+	for i, s := range steps {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "total: %.4f ms (sum of launch medians)", total)
+	for _, k := range []string{"sparse", "dense", "other"} {
+		if kinds[k] > 0 {
+			label := k + " GEMM"
+			if k == "other" {
+				label = "other kernels"
+			}
+			fmt.Fprintf(w, "; %s %.4f ms", label, kinds[k])
+		}
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// stepKind says which kind of kernel a launch runs: a 2:4 sparse GEMM, a
+// dense GEMM, or another (op) kernel.
+func stepKind(s *engine.Step) string {
+	switch {
+	case s.Sparse:
+		return "sparse"
+	case len(s.Kernel) > 8 && s.Kernel[:8] == "sqc_gemm":
+		return "dense"
+	}
+	return "other"
 }

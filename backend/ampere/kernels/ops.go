@@ -28,6 +28,11 @@ const (
 	MaxPoolKernel    = "sqc_maxpool_s8_nhwc"
 	ToNCHW8Kernel    = "sqc_nhwc_to_nchw_b8"
 	ToNCHW32Kernel   = "sqc_nhwc_to_nchw_b32"
+	BatchNormKernel  = "sqc_batchnorm_f32"
+	SoftmaxKernel    = "sqc_softmax_f32"
+	LogSoftmaxKernel = "sqc_logsoftmax_f32"
+	Pad8Kernel       = "sqc_pad_b8"
+	Pad32Kernel      = "sqc_pad_b32"
 )
 
 // OpParams lists each op kernel's parameters in launch order: the device
@@ -42,9 +47,30 @@ var OpParams = map[string][]string{
 	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
 	ToNCHW8Kernel:    {"x", "y", "total", "C", "HW"},
 	ToNCHW32Kernel:   {"x", "y", "total", "C", "HW"},
+	// prm: the per-channel factor, mean and bias, C f32 each, in that
+	// order; channel of element i = i / inner % C.
+	BatchNormKernel:  {"x", "y", "prm", "total", "C", "inner"},
+	SoftmaxKernel:    {"x", "y", "total", "size"},
+	LogSoftmaxKernel: {"x", "y", "total", "size"},
+	// Dims in memory order (the layout's), the batch dim excluded: output
+	// O1×O2×O3, input I1×I2×I3, leading pads P1..P3; value is the pad
+	// element's bits.
+	Pad8Kernel:  {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
+	Pad32Kernel: {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
 }
 
-// opPointers is the number of pointer parameters of every op kernel.
+// ApproxKernels are the op kernels whose float results may differ from
+// the reference executor's in the last bits: PTX has no float64 exp or
+// log, so they use ex2.approx.f32 and lg2.approx.f32. Everything else is
+// bit-exact.
+var ApproxKernels = map[string]bool{SoftmaxKernel: true, LogSoftmaxKernel: true}
+
+// opPointerCount is the number of pointer parameters of op kernels that
+// have more than opPointers.
+var opPointerCount = map[string]int{BatchNormKernel: 3}
+
+// opPointers is the number of pointer parameters of most op kernels (the
+// input and the output); opPointerCount lists the others.
 const opPointers = 2
 
 // OpPTX returns the module text of one op kernel.
@@ -56,11 +82,15 @@ func OpPTX(name string) (string, error) {
 	var b builder
 	b.header()
 	params := OpParams[name]
+	ptrs := opPointers
+	if n, ok := opPointerCount[name]; ok {
+		ptrs = n
+	}
 	b.raw(".visible .entry %s(", name)
 	for i, p := range params {
 		typ := ".u32"
 		switch {
-		case i < opPointers:
+		case i < ptrs:
 			typ = ".u64"
 		case len(p) > 4 && p[len(p)-4:] == ":s32":
 			typ = ".s32"
@@ -86,15 +116,20 @@ func OpPTX(name string) (string, error) {
 	b.l("cvta.to.global.u64 %%rd0, %%rd0;")
 	b.l("ld.param.u64 %%rd1, [p1];")
 	b.l("cvta.to.global.u64 %%rd1, %%rd1;")
-	for i := opPointers; i < len(params); i++ {
+	if ptrs > 2 {
+		// A third pointer (BatchNormKernel's parameters) in %rd10.
+		b.l("ld.param.u64 %%rd10, [p2];")
+		b.l("cvta.to.global.u64 %%rd10, %%rd10;")
+	}
+	for i := ptrs; i < len(params); i++ {
 		p := params[i]
 		switch {
 		case len(p) > 4 && p[len(p)-4:] == ":f32":
 			b.l("ld.param.f32 %%f0, [p%d];", i)
 		case len(p) > 4 && p[len(p)-4:] == ":s32":
-			b.l("ld.param.s32 %%r%d, [p%d];", i-opPointers, i)
+			b.l("ld.param.s32 %%r%d, [p%d];", i-ptrs, i)
 		default:
-			b.l("ld.param.u32 %%r%d, [p%d];", i-opPointers, i)
+			b.l("ld.param.u32 %%r%d, [p%d];", i-ptrs, i)
 		}
 	}
 	b.comment("element index i = ctaid.x * ntid.x + tid.x in %%r40; done when i >= total (%%r0)")
@@ -267,6 +302,161 @@ var opBodies = map[string]func(b *builder){
 	},
 	ToNCHW8Kernel:  func(b *builder) { transposeBody(b, 1) },
 	ToNCHW32Kernel: func(b *builder) { transposeBody(b, 4) },
+	BatchNormKernel: func(b *builder) {
+		// r1 C, r2 inner; y = (x - mean[c]) * factor[c] + bias[c], three
+		// separately rounded operations as ir/ref's (v-m)*f + b (Go does
+		// not fuse them on amd64; here no fma is ever emitted).
+		b.l("div.u32 %%r10, %%r40, %%r2;")
+		b.l("rem.u32 %%r10, %%r10, %%r1;") // c
+		b.l("mul.wide.u32 %%rd2, %%r10, 4;")
+		b.l("add.s64 %%rd3, %%rd10, %%rd2;")
+		b.l("ld.global.f32 %%f1, [%%rd3];") // factor
+		b.l("mul.wide.u32 %%rd4, %%r1, 4;")
+		b.l("add.s64 %%rd3, %%rd3, %%rd4;")
+		b.l("ld.global.f32 %%f2, [%%rd3];") // mean
+		b.l("add.s64 %%rd3, %%rd3, %%rd4;")
+		b.l("ld.global.f32 %%f3, [%%rd3];") // bias
+		b.l("mul.wide.u32 %%rd5, %%r40, 4;")
+		b.l("add.s64 %%rd6, %%rd0, %%rd5;")
+		b.l("ld.global.f32 %%f4, [%%rd6];")
+		b.l("sub.rn.f32 %%f4, %%f4, %%f2;")
+		b.l("mul.rn.f32 %%f4, %%f4, %%f1;")
+		b.l("add.rn.f32 %%f4, %%f4, %%f3;")
+		b.l("add.s64 %%rd7, %%rd1, %%rd5;")
+		b.l("st.global.f32 [%%rd7], %%f4;")
+	},
+	SoftmaxKernel:    func(b *builder) { softmaxBody(b, false) },
+	LogSoftmaxKernel: func(b *builder) { softmaxBody(b, true) },
+	Pad8Kernel:       func(b *builder) { padBody(b, 1) },
+	Pad32Kernel:      func(b *builder) { padBody(b, 4) },
+}
+
+// softmaxBody: one thread a row of r1 contiguous elements (total counts
+// rows). As ir/ref: the row maximum first, then exp(x - max) summed in
+// float64, then x - max - log(sum) or exp(x - max) / sum. exp and log are
+// ex2.approx/lg2.approx in f32 (PTX has no f64 transcendental), the rest
+// f64 like the reference, so results agree to a few ulp, not bit for bit.
+func softmaxBody(b *builder, logOut bool) {
+	b.l("mul.lo.u32 %%r10, %%r40, %%r1;")
+	b.l("mul.wide.u32 %%rd2, %%r10, 4;")
+	b.l("add.s64 %%rd3, %%rd0, %%rd2;") // row in
+	b.l("add.s64 %%rd4, %%rd1, %%rd2;") // row out
+	// max
+	b.l("mov.f32 %%f1, 0fFF800000;")
+	b.l("mov.u32 %%r11, 0;")
+	b.l("mov.u64 %%rd5, %%rd3;")
+	b.raw("$L_max:")
+	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
+	b.l("@%%p1 bra $L_maxdone;")
+	b.l("ld.global.f32 %%f2, [%%rd5];")
+	b.l("max.f32 %%f1, %%f1, %%f2;")
+	b.l("add.s64 %%rd5, %%rd5, 4;")
+	b.l("add.u32 %%r11, %%r11, 1;")
+	b.l("bra $L_max;")
+	b.raw("$L_maxdone:")
+	b.l("cvt.f64.f32 %%d3, %%f1;")
+	// sum of exp(x - max), exp(t) = 2^(t·log2 e)
+	b.l("mov.f64 %%d0, 0d0000000000000000;")
+	b.l("mov.u32 %%r11, 0;")
+	b.l("mov.u64 %%rd5, %%rd3;")
+	b.raw("$L_sum:")
+	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
+	b.l("@%%p1 bra $L_sumdone;")
+	b.l("ld.global.f32 %%f2, [%%rd5];")
+	expOf(b)
+	b.l("cvt.f64.f32 %%d1, %%f3;")
+	b.l("add.rn.f64 %%d0, %%d0, %%d1;")
+	b.l("add.s64 %%rd5, %%rd5, 4;")
+	b.l("add.u32 %%r11, %%r11, 1;")
+	b.l("bra $L_sum;")
+	b.raw("$L_sumdone:")
+	if logOut {
+		// log(sum) = log2(sum) · ln 2
+		b.l("cvt.rn.f32.f64 %%f4, %%d0;")
+		b.l("lg2.approx.f32 %%f4, %%f4;")
+		b.l("mul.rn.f32 %%f4, %%f4, 0f3F317218;")
+		b.l("cvt.f64.f32 %%d2, %%f4;")
+	}
+	b.l("mov.u32 %%r11, 0;")
+	b.l("mov.u64 %%rd5, %%rd3;")
+	b.l("mov.u64 %%rd6, %%rd4;")
+	b.raw("$L_out:")
+	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
+	b.l("@%%p1 bra $L_done;")
+	b.l("ld.global.f32 %%f2, [%%rd5];")
+	if logOut {
+		b.l("cvt.f64.f32 %%d1, %%f2;")
+		b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
+		b.l("sub.rn.f64 %%d1, %%d1, %%d2;")
+	} else {
+		expOf(b)
+		b.l("cvt.f64.f32 %%d1, %%f3;")
+		b.l("div.rn.f64 %%d1, %%d1, %%d0;")
+	}
+	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
+	b.l("st.global.f32 [%%rd6], %%f3;")
+	b.l("add.s64 %%rd5, %%rd5, 4;")
+	b.l("add.s64 %%rd6, %%rd6, 4;")
+	b.l("add.u32 %%r11, %%r11, 1;")
+	b.l("bra $L_out;")
+}
+
+// expOf sets %f3 = exp(%f2 - max), max in %d3: the difference in f64 as
+// the reference, then 2^(t·log2 e) in f32.
+func expOf(b *builder) {
+	b.l("cvt.f64.f32 %%d1, %%f2;")
+	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
+	b.l("mul.rn.f64 %%d1, %%d1, 0d3FF71547652B82FE;")
+	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
+	b.l("ex2.approx.f32 %%f3, %%f3;")
+}
+
+// padBody: output element i (memory order O1×O2×O3 a sample) reads input
+// (o1-P1, o2-P2, o3-P3) when inside I1×I2×I3, else value (%r10). r1..r3
+// O, r4..r6 I, r7..r9 P.
+func padBody(b *builder, size int) {
+	b.l("mul.lo.u32 %%r20, %%r1, %%r2;")
+	b.l("mul.lo.u32 %%r20, %%r20, %%r3;") // O per sample
+	b.l("div.u32 %%r21, %%r40, %%r20;")   // n
+	b.l("rem.u32 %%r22, %%r40, %%r20;")
+	b.l("rem.u32 %%r25, %%r22, %%r3;") // o3
+	b.l("div.u32 %%r22, %%r22, %%r3;")
+	b.l("rem.u32 %%r24, %%r22, %%r2;") // o2
+	b.l("div.u32 %%r23, %%r22, %%r2;") // o1
+	b.l("mov.u32 %%r30, %%r10;")       // the pad value
+	b.l("sub.s32 %%r23, %%r23, %%r7;")
+	b.l("sub.s32 %%r24, %%r24, %%r8;")
+	b.l("sub.s32 %%r25, %%r25, %%r9;")
+	b.l("setp.lt.s32 %%p1, %%r23, 0;")
+	b.l("setp.ge.s32 %%p2, %%r23, %%r4;")
+	b.l("or.pred %%p1, %%p1, %%p2;")
+	b.l("setp.lt.s32 %%p2, %%r24, 0;")
+	b.l("or.pred %%p1, %%p1, %%p2;")
+	b.l("setp.ge.s32 %%p2, %%r24, %%r5;")
+	b.l("or.pred %%p1, %%p1, %%p2;")
+	b.l("setp.lt.s32 %%p2, %%r25, 0;")
+	b.l("or.pred %%p1, %%p1, %%p2;")
+	b.l("setp.ge.s32 %%p2, %%r25, %%r6;")
+	b.l("or.pred %%p1, %%p1, %%p2;")
+	b.l("@%%p1 bra $L_store;")
+	b.l("mad.lo.u32 %%r26, %%r21, %%r4, %%r23;")
+	b.l("mad.lo.u32 %%r26, %%r26, %%r5, %%r24;")
+	b.l("mad.lo.u32 %%r26, %%r26, %%r6, %%r25;")
+	b.l("mul.wide.u32 %%rd2, %%r26, %d;", size)
+	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+	if size == 1 {
+		b.l("ld.global.u8 %%r30, [%%rd3];")
+	} else {
+		b.l("ld.global.b32 %%r30, [%%rd3];")
+	}
+	b.raw("$L_store:")
+	b.l("mul.wide.u32 %%rd4, %%r40, %d;", size)
+	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+	if size == 1 {
+		b.l("st.global.u8 [%%rd5], %%r30;")
+	} else {
+		b.l("st.global.b32 [%%rd5], %%r30;")
+	}
 }
 
 // transposeBody: output NCHW index i reads NHWC (n*HW + hw)*C + c.

@@ -16,6 +16,10 @@ func TestOpPTXLint(t *testing.T) {
 		MaxPoolKernel:    {"max.s32"},
 		ToNCHW8Kernel:    {"ld.global.u8"},
 		ToNCHW32Kernel:   {"ld.global.b32"},
+		BatchNormKernel:  {"sub.rn.f32", "mul.rn.f32", "add.rn.f32"},
+		LogSoftmaxKernel: {"ex2.approx.f32", "lg2.approx.f32", "add.rn.f64"},
+		Pad8Kernel:       {"st.global.u8"},
+		Pad32Kernel:      {"st.global.b32"},
 	}
 	for name := range OpParams {
 		text, err := OpPTX(name)
