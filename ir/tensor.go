@@ -33,6 +33,15 @@ func NewTensor(dt DType, shape ...int) *Tensor {
 }
 
 func makeSlice(dt DType, n int) any {
+	if d := MakeData(dt, n); d != nil {
+		return d
+	}
+	panic(fmt.Sprintf("ir: no storage for dtype %v", dt))
+}
+
+// MakeData allocates n zero elements of dt's Go type (the Data of a
+// Tensor), or returns nil for a dtype without storage.
+func MakeData(dt DType, n int) any {
 	switch dt {
 	case Float32:
 		return make([]float32, n)
@@ -57,7 +66,7 @@ func makeSlice(dt DType, n int) any {
 	case Bool:
 		return make([]bool, n)
 	}
-	panic(fmt.Sprintf("ir: no storage for dtype %v", dt))
+	return nil
 }
 
 // FromFloat32 wraps data (not copied) as a float32 tensor.

@@ -16,8 +16,8 @@
 // real CNNs need: BatchNormalization, residual Adds, strided and 1×1
 // convolutions, global pooling and a classifier.
 //
-// The weights are pseudo-random, drawn from a fixed seed with a generator
-// written here (SplitMix64), so the file is byte-identical on every run,
+// The weights are pseudo-random, drawn from a fixed seed with SplitMix64
+// (internal/zoo.Rand), so the file is byte-identical on every run,
 // Go version and platform; a test checks that. The convolutions use He
 // (Kaiming) uniform initialisation and the BatchNormalization statistics
 // are near identity, so activations keep a sensible range through the
@@ -44,6 +44,7 @@ import (
 
 	"github.com/sqc-project/sqc/frontend/onnx/onnxbuild"
 	"github.com/sqc-project/sqc/internal/atomicfile"
+	"github.com/sqc-project/sqc/internal/zoo"
 	"github.com/sqc-project/sqc/ir"
 )
 
@@ -78,14 +79,14 @@ const calibSeed = 0xca11_b8a7e
 // noise.
 func calibNpy() []byte {
 	const n, c, h, w = 32, 3, 32, 32
-	rng := splitMix64(calibSeed)
+	rng := zoo.NewRand(calibSeed)
 	data := make([]float32, n*c*h*w)
 	for img := range n * c {
 		var fx, fy, ph [3]float64
 		for k := range 3 {
-			fx[k] = (rng.float64()*2 - 1) * 0.5
-			fy[k] = (rng.float64()*2 - 1) * 0.5
-			ph[k] = rng.float64() * 2 * math.Pi
+			fx[k] = (rng.Float64()*2 - 1) * 0.5
+			fy[k] = (rng.Float64()*2 - 1) * 0.5
+			ph[k] = rng.Float64() * 2 * math.Pi
 		}
 		for y := range h {
 			for x := range w {
@@ -113,7 +114,7 @@ func calibNpy() []byte {
 
 // build assembles the model.
 func build() *onnxbuild.Builder {
-	m := &model{b: onnxbuild.New("resnet-mini", 13), rng: splitMix64(seed)}
+	m := &model{b: onnxbuild.New("resnet-mini", 13), rng: zoo.NewRand(seed)}
 	x := m.b.InputSym("input", ir.Float32, []string{"N", "3", "32", "32"})
 
 	x = m.convBNRelu("stem", x, 3, 16, 3, 1)
@@ -133,7 +134,7 @@ func build() *onnxbuild.Builder {
 
 type model struct {
 	b   *onnxbuild.Builder
-	rng *splitMix64State
+	rng *zoo.Rand
 }
 
 // node adds a node whose output is named after it ("<name>.out").
@@ -209,28 +210,7 @@ func (m *model) between(lo, hi float64, shape ...int) *ir.Tensor {
 	t := ir.NewTensor(ir.Float32, shape...)
 	d := t.Float32s()
 	for i := range d {
-		d[i] = float32(lo + (hi-lo)*m.rng.float64())
+		d[i] = float32(lo + (hi-lo)*m.rng.Float64())
 	}
 	return t
-}
-
-// splitMix64State is Steele, Lea and Flood's SplitMix64 generator ("Fast
-// splittable pseudorandom number generators", OOPSLA 2014). It is written
-// out here, not taken from math/rand, because the file's bytes must not
-// depend on a library's choice of algorithm.
-type splitMix64State struct{ s uint64 }
-
-func splitMix64(seed uint64) *splitMix64State { return &splitMix64State{s: seed} }
-
-func (r *splitMix64State) next() uint64 {
-	r.s += 0x9e3779b97f4a7c15
-	z := r.s
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-// float64 returns a number uniform in [0, 1) from the top 53 bits.
-func (r *splitMix64State) float64() float64 {
-	return float64(r.next()>>11) / (1 << 53)
 }

@@ -154,35 +154,6 @@ func putLE(data any, off int, b []byte) error {
 	return nil
 }
 
-// makeData allocates the storage of n elements of dt (as ir.NewTensor does).
-func makeData(dt ir.DType, n int) any {
-	switch dt {
-	case ir.Float32:
-		return make([]float32, n)
-	case ir.Float64:
-		return make([]float64, n)
-	case ir.Float16, ir.BFloat16, ir.Uint16:
-		return make([]uint16, n)
-	case ir.Int8:
-		return make([]int8, n)
-	case ir.Uint8:
-		return make([]uint8, n)
-	case ir.Int16:
-		return make([]int16, n)
-	case ir.Int32:
-		return make([]int32, n)
-	case ir.Uint32:
-		return make([]uint32, n)
-	case ir.Int64:
-		return make([]int64, n)
-	case ir.Uint64:
-		return make([]uint64, n)
-	case ir.Bool:
-		return make([]bool, n)
-	}
-	return nil
-}
-
 // setElem parses a list element token into element i of data. It returns a
 // message (without position) on failure.
 func setElem(data any, dt ir.DType, i int, t token) string {

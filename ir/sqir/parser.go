@@ -416,7 +416,7 @@ func (p *parser) list(v *ir.Value, n int) any {
 	if len(toks) != n {
 		p.fail(open, "constant %%%s: %d elements, want %d for %v", v.Name, len(toks), n, v.Type)
 	}
-	data := makeData(dt, n)
+	data := ir.MakeData(dt, n)
 	for i, t := range toks {
 		if msg := setElem(data, dt, i, t); msg != "" {
 			p.fail(t.pos, "%s", msg)
@@ -455,7 +455,7 @@ func (p *parser) blob(v *ir.Value, n int) any {
 	if got != want {
 		p.fail(t.pos, "constant %%%s: %s data holds %d bytes, want %d (%d elements of %v)", v.Name, t.text, got, want, n, dt)
 	}
-	data := makeData(dt, n)
+	data := ir.MakeData(dt, n)
 	// A chunk is a multiple of 3 bytes (4 base64 characters) and of every
 	// element size.
 	const chunkBytes = 3 * 8 * 4096

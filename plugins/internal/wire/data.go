@@ -61,7 +61,7 @@ func view[T any](s []T, size int) []byte {
 // alive (and, for a mapping, mapped) as long as the result is used.
 func over(dt ir.DType, b []byte, n int) any {
 	if n == 0 {
-		return makeData(dt, 0)
+		return ir.MakeData(dt, 0)
 	}
 	p := unsafe.Pointer(unsafe.SliceData(b))
 	switch dt {
@@ -94,36 +94,6 @@ func over(dt ir.DType, b []byte, n int) any {
 // aligned reports whether b's first byte is aligned for elements of size.
 func aligned(b []byte, size int) bool {
 	return len(b) == 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%uintptr(size) == 0
-}
-
-// makeData allocates n zero elements of dt (ir.NewTensor's storage), or
-// returns nil for a dtype without storage.
-func makeData(dt ir.DType, n int) any {
-	switch dt {
-	case ir.Float32:
-		return make([]float32, n)
-	case ir.Float64:
-		return make([]float64, n)
-	case ir.Float16, ir.BFloat16, ir.Uint16:
-		return make([]uint16, n)
-	case ir.Int8:
-		return make([]int8, n)
-	case ir.Uint8:
-		return make([]uint8, n)
-	case ir.Int16:
-		return make([]int16, n)
-	case ir.Int32:
-		return make([]int32, n)
-	case ir.Uint32:
-		return make([]uint32, n)
-	case ir.Int64:
-		return make([]int64, n)
-	case ir.Uint64:
-		return make([]uint64, n)
-	case ir.Bool:
-		return make([]bool, n)
-	}
-	return nil
 }
 
 // checkBools reports a byte that is not a valid Go bool: bytes that came from
@@ -176,7 +146,7 @@ func Reuse(t *ir.Tensor, dt ir.DType, n int, shared bool) (any, error) {
 			return nil, err
 		}
 	}
-	data := makeData(dt, n)
+	data := ir.MakeData(dt, n)
 	copy(bytesOf(data), src)
 	return data, nil
 }

@@ -306,7 +306,7 @@ func (d *Decoder) tensor(pt *wirepb.Tensor) (*ir.Tensor, error) {
 				return nil, err
 			}
 		}
-		t.Data = makeData(dt, n)
+		t.Data = ir.MakeData(dt, n)
 		copy(bytesOf(t.Data), data.Inline)
 	case *wirepb.Tensor_Extent:
 		if data.Extent == nil || d.Extent == nil {

@@ -62,7 +62,7 @@ func (m *Mapping) Data(dt ir.DType, n int, x *wirepb.Extent) (any, error) {
 	m.given[[2]uint64{x.Offset, x.Length}] = true
 	if !aligned(b, dt.Size()) {
 		// Only a writer other than ours misaligns: copy rather than fault.
-		data := makeData(dt, n)
+		data := ir.MakeData(dt, n)
 		copy(bytesOf(data), b)
 		return data, nil
 	}

@@ -69,7 +69,7 @@ func ReadExtent(f *os.File, size int64, dt ir.DType, n int, x *wirepb.Extent) (a
 	if err := checkExtent(x, size, dt, n); err != nil {
 		return nil, err
 	}
-	data := makeData(dt, n)
+	data := ir.MakeData(dt, n)
 	b := bytesOf(data)
 	if _, err := f.ReadAt(b, int64(x.Offset)); err != nil {
 		return nil, fmt.Errorf("reading weights file at %d: %w", x.Offset, err)
