@@ -3,7 +3,6 @@ package foldbn
 import (
 	"fmt"
 	"math"
-	"strconv"
 
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/passes"
@@ -32,7 +31,7 @@ const (
 
 func run(c *passes.Context) (any, error) {
 	g := c.Graph
-	f := &folder{g: g, producers: g.Producers(), users: g.Users(), names: valueNames(g)}
+	f := &folder{g: g, producers: g.Producers(), users: g.Users(), names: ir.NewNamer(g)}
 	dead := map[*ir.Node]bool{}
 	for _, n := range g.Nodes {
 		if n.Op != "BatchNormalization" {
@@ -69,41 +68,11 @@ type folder struct {
 	g         *ir.Graph
 	producers map[*ir.Value]*ir.Node
 	users     map[*ir.Value][]*ir.Node
-	names     map[string]bool
+	names     *ir.Namer
 }
 
-// valueNames collects every value name in use, so new constants get fresh ones.
-func valueNames(g *ir.Graph) map[string]bool {
-	names := map[string]bool{}
-	for _, v := range g.Inputs {
-		names[v.Name] = true
-	}
-	for _, v := range g.Constants() {
-		names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				names[v.Name] = true
-			}
-		}
-	}
-	for _, v := range g.Outputs {
-		names[v.Name] = true
-	}
-	return names
-}
-
-// fresh returns base, or base with a numeric suffix, unused so far, and
-// reserves it.
-func (f *folder) fresh(base string) string {
-	name := base
-	for i := 1; f.names[name]; i++ {
-		name = base + "." + strconv.Itoa(i)
-	}
-	f.names[name] = true
-	return name
-}
+// fresh returns an unused value name made from base, and reserves it.
+func (f *folder) fresh(base string) string { return f.names.Fresh(base) }
 
 // fold folds one BatchNormalization node into its producer. It returns the
 // reason when it can't (the graph is then untouched) and an error only for

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"strconv"
 
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/passes"
@@ -27,26 +26,13 @@ func run(c *passes.Context) (any, error) {
 		users:     g.Users(),
 		order:     map[*ir.Node]int{},
 		pos:       map[*ir.Node]int{},
-		names:     map[string]bool{},
+		names:     ir.NewNamer(g),
 		at:        map[*ir.Node]*ir.Node{},
 		removed:   map[*ir.Node]bool{},
 		c:         c,
 	}
 	for i, n := range g.Nodes {
 		f.order[n], f.pos[n] = i, i
-	}
-	for _, v := range g.Inputs {
-		f.names[v.Name] = true
-	}
-	for _, v := range g.Constants() {
-		f.names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				f.names[v.Name] = true
-			}
-		}
 	}
 	// Walk a snapshot of the nodes: fusing only removes Add, Relu and Clip
 	// nodes, never an anchor that comes later.
@@ -95,7 +81,7 @@ type fuser struct {
 	// pos is where a node sits in the final order: its original index, or
 	// for a fused node the index of the pattern's last node it replaces.
 	pos   map[*ir.Node]int
-	names map[string]bool
+	names *ir.Namer
 	// at maps the last node of a fused pattern to the fused node that takes
 	// its place; removed holds every other node a fusion consumed.
 	at      map[*ir.Node]*ir.Node
@@ -384,14 +370,7 @@ func biasFits(anchor *ir.Node, k kind, c *ir.Tensor, y ir.Shape) bool {
 }
 
 // fresh returns an unused value name built from base and reserves it.
-func (f *fuser) fresh(base string) string {
-	name := base
-	for i := 1; f.names[name]; i++ {
-		name = base + "." + strconv.Itoa(i)
-	}
-	f.names[name] = true
-	return name
-}
+func (f *fuser) fresh(base string) string { return f.names.Fresh(base) }
 
 // build makes the fused node of a pattern.
 func (f *fuser) build(p *pattern) (*ir.Node, error) {

@@ -44,7 +44,7 @@ type padKey struct {
 type state struct {
 	c     *passes.Context
 	g     *ir.Graph
-	names map[string]bool
+	names *ir.Namer
 	nodes []*ir.Node
 	// padded memoises channel Pads of activations: a value read by several
 	// convs is padded once.
@@ -57,20 +57,7 @@ type state struct {
 
 func run(c *passes.Context) (any, error) {
 	g := c.Graph
-	s := &state{c: c, g: g, names: map[string]bool{}, padded: map[padKey]*ir.Value{}, producers: g.Producers(), replaced: map[*ir.Node]bool{}}
-	for _, v := range g.Inputs {
-		s.names[v.Name] = true
-	}
-	for _, v := range g.Constants() {
-		s.names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				s.names[v.Name] = true
-			}
-		}
-	}
+	s := &state{c: c, g: g, names: ir.NewNamer(g), padded: map[padKey]*ir.Value{}, producers: g.Producers(), replaced: map[*ir.Node]bool{}}
 	in, out := int(c.Options.Int("multiple")), int(c.Options.Int("out-multiple"))
 	for _, n := range g.Nodes {
 		if n.Op == "Conv" || n.Op == "FusedConv" {
@@ -106,14 +93,7 @@ func (s *state) dropDeadDequant() {
 }
 
 // fresh returns base, or base with a numeric suffix, unused by any value.
-func (s *state) fresh(base string) string {
-	name := base
-	for i := 2; s.names[name]; i++ {
-		name = base + "." + strconv.Itoa(i)
-	}
-	s.names[name] = true
-	return name
-}
+func (s *state) fresh(base string) string { return s.names.Fresh(base) }
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -102,7 +101,7 @@ type state struct {
 	g         *ir.Graph
 	producers map[*ir.Value]*ir.Node
 	users     map[*ir.Value][]*ir.Node
-	names     map[string]bool
+	names     *ir.Namer
 	cands     []*cand
 	byNode    map[*ir.Node]*cand
 	// padded memoises the Pads of activations: a value read by several
@@ -113,7 +112,7 @@ type state struct {
 }
 
 func run(c *passes.Context) (any, error) {
-	s := &state{c: c, g: c.Graph, names: valueNames(c.Graph), byNode: map[*ir.Node]*cand{},
+	s := &state{c: c, g: c.Graph, names: ir.NewNamer(c.Graph), byNode: map[*ir.Node]*cand{},
 		padded: map[padKey]*ir.Value{}, inserted: map[*ir.Node][]*ir.Node{}}
 	s.index()
 	if err := s.collect(); err != nil {
@@ -145,37 +144,8 @@ func (s *state) index() {
 	s.users = s.g.Users()
 }
 
-// valueNames collects every value name in use, so new values get fresh ones.
-func valueNames(g *ir.Graph) map[string]bool {
-	names := map[string]bool{}
-	for _, v := range g.Inputs {
-		names[v.Name] = true
-	}
-	for _, v := range g.Constants() {
-		names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				names[v.Name] = true
-			}
-		}
-	}
-	for _, v := range g.Outputs {
-		names[v.Name] = true
-	}
-	return names
-}
-
-// fresh returns base, or base with a numeric suffix, unused so far.
-func (s *state) fresh(base string) string {
-	name := base
-	for i := 2; s.names[name]; i++ {
-		name = base + "." + strconv.Itoa(i)
-	}
-	s.names[name] = true
-	return name
-}
+// fresh returns an unused value name made from base, and reserves it.
+func (s *state) fresh(base string) string { return s.names.Fresh(base) }
 
 // collect finds the candidate layers; an op that could be one but whose
 // weight is not usable gets its reason as a note.
@@ -473,7 +443,7 @@ func (s *state) permute() error {
 		// Permuting may have given layers new weight values (with names
 		// the permute package chose).
 		s.index()
-		s.names = valueNames(s.g)
+		s.names = ir.NewNamer(s.g)
 		for _, cd := range s.cands {
 			if err := s.refresh(cd); err != nil {
 				return err

@@ -2,7 +2,6 @@ package permute
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/passes/prune/layer"
@@ -17,42 +16,23 @@ type Index struct {
 	users     map[*ir.Value][]*ir.Node
 	outputs   map[*ir.Value]bool
 	inputs    map[*ir.Value]bool
-	names     map[string]bool
+	names     *ir.Namer
 }
 
 // NewIndex indexes g.
 func NewIndex(g *ir.Graph) *Index {
-	x := &Index{g: g, producers: g.Producers(), users: g.Users(), outputs: map[*ir.Value]bool{}, inputs: map[*ir.Value]bool{}, names: map[string]bool{}}
+	x := &Index{g: g, producers: g.Producers(), users: g.Users(), outputs: map[*ir.Value]bool{}, inputs: map[*ir.Value]bool{}, names: ir.NewNamer(g)}
 	for _, v := range g.Outputs {
 		x.outputs[v] = true
-		x.names[v.Name] = true
 	}
 	for _, v := range g.Inputs {
 		x.inputs[v] = true
-		x.names[v.Name] = true
-	}
-	for _, v := range g.Constants() {
-		x.names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				x.names[v.Name] = true
-			}
-		}
 	}
 	return x
 }
 
 // fresh returns an unused value name based on base.
-func (x *Index) fresh(base string) string {
-	name := base
-	for i := 2; x.names[name]; i++ {
-		name = base + "." + strconv.Itoa(i)
-	}
-	x.names[name] = true
-	return name
-}
+func (x *Index) fresh(base string) string { return x.names.Fresh(base) }
 
 // edit is one constant input whose tensor is permuted along an axis.
 type edit struct {
