@@ -41,6 +41,12 @@ func gemmConfig(sparse, residual, outF32 bool, act string) kernels.GemmConfig {
 	return c
 }
 
+// implicitConv routes a QConv whose input channels are a multiple of 16
+// through the implicit-GEMM kernel (kernels.GemmConfig.Conv) rather than
+// the im2col kernel and the GEMM: bit-exact like it, without writing and
+// re-reading the im2col matrix. A variable so that tests cover both paths.
+var implicitConv = true
+
 type planner struct {
 	g       *ir.Graph
 	e       *engine.Engine
@@ -396,6 +402,7 @@ func (p *planner) qgemm(n *ir.Node) error {
 	var col *engine.Buffer
 	lda := 0
 	var im2colArgs []*engine.Arg
+	var conv *kernels.ConvShape // set: implicit-GEMM convolution on the NHWC input
 	if n.Op == "QConv" {
 		if len(ws) != 4 {
 			return fmt.Errorf("weight %s has shape %v, the GPU runs 2-D convolutions", wv.Name, ws)
@@ -427,9 +434,18 @@ func (p *planner) qgemm(n *ir.Node) error {
 		}
 		pixels = int64(geo.Out[0] * geo.Out[1])
 		direct := kh == 1 && kw == 1 && geo.Strides[0] == 1 && geo.Strides[1] == 1 && geo.PadBegin[0] == 0 && geo.PadBegin[1] == 0 && geo.PadEnd[0] == 0 && geo.PadEnd[1] == 0 && c%16 == 0
-		if direct {
+		switch {
+		case direct:
 			lda = c
-		} else {
+		case implicitConv && kernels.SupportsImplicitConv(c):
+			// Each 16-byte chunk of a GEMM row is 16 channels of one
+			// tap: the kernel computes its address in the NHWC input
+			// and no im2col matrix is written.
+			lda = c
+			conv = &kernels.ConvShape{C: c, H: geo.In[0], W: geo.In[1], OH: geo.Out[0], OW: geo.Out[1], KH: kh, KW: kw,
+				SH: geo.Strides[0], SW: geo.Strides[1], PH: geo.PadBegin[0], PW: geo.PadBegin[1],
+				DH: geo.Dilations[0], DW: geo.Dilations[1], ZX: zx}
+		default:
 			lda = roundUp(k, 16)
 			col = p.scratch(n.Name+"/im2col", "i8", pixels*int64(lda))
 			im2colArgs = []*engine.Arg{bufArg(x), bufArg(col), perSample(pixels * int64(lda)), u32(int64(lda)), u32(int64(k)), u32(int64(c)),
@@ -538,6 +554,9 @@ func (p *planner) qgemm(n *ir.Node) error {
 		rArg = bufArg(r)
 	}
 	cfg := gemmConfig(sparse, residual, outF32, act)
+	if conv != nil {
+		cfg.Conv, prm.Conv = true, *conv
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -576,6 +595,13 @@ func (p *planner) qgemm(n *ir.Node) error {
 	args := []*engine.Arg{bufArg(x), weightArg(wName), eArg, weightArg(n.Name + "/bias"), weightArg(n.Name + "/mult"), rArg, bufArg(y),
 		perSample(pixels), u32(int64(nOut)), u32(int64(k)), u32(int64(kpad / kernels.GemmBK)), u32(int64(lda)), u32(int64(prm.LDR)), u32(int64(prm.LDC)),
 		s32(prm.ZR), s32(prm.QLo), s32(prm.QHi), s32(prm.ZY), f32(prm.MR), f32(prm.FLo), f32(prm.FHi)}
+	if conv != nil {
+		for _, v := range conv.LaunchU32s() {
+			args = append(args, u32(int64(v)))
+		}
+		args = append(args, s32(conv.ZX))
+		why += ", implicit-GEMM convolution"
+	}
 	_, gy := kernels.GemmGrid(1, npad)
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
 		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: kernels.GemmThreads,

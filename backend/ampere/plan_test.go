@@ -44,18 +44,20 @@ func TestPlanResNetMini(t *testing.T) {
 		got = append(got, s.Node+":"+s.Kernel+":"+sp)
 	}
 	// The stem (3 input channels) and the classifier stay dense; the
-	// other convolutions claim 2:4 and run mma.sp; every 3x3 conv and the
-	// strided 1x1 shortcut go through im2col.
+	// other convolutions claim 2:4 and run mma.sp; the stem goes through
+	// im2col (3 channels: a 16-byte chunk would span taps), every other
+	// 3x3 conv and the strided 1x1 shortcut (16 channels) through the
+	// implicit-GEMM kernel.
 	want := []string{
 		"input/quantize:sqc_quantize_f32_s8:d",
 		"stem.conv:sqc_im2col_s8:d", "stem.conv:sqc_gemm_s8_dense_i8_s4w:d",
-		"block1.1.conv:sqc_im2col_s8:d", "block1.1.conv:sqc_gemm_s8_sp24_i8_s4w:s",
-		"block1.2.conv:sqc_im2col_s8:d", "block1.2.conv:sqc_gemm_s8_sp24_res_i8_s4w:s",
-		"block2.1.conv:sqc_im2col_s8:d", "block2.1.conv:sqc_gemm_s8_sp24_i8_s4w:s",
-		"block2.2.conv:sqc_im2col_s8:d", "block2.2.conv:sqc_gemm_s8_sp24_res_i8_s4w:s",
-		"block3.1.conv:sqc_im2col_s8:d", "block3.1.conv:sqc_gemm_s8_sp24_i8_s4w:s",
-		"block3.2.conv:sqc_im2col_s8:d", "block3.2.conv:sqc_gemm_s8_sp24_i8_s4w:s",
-		"block3.shortcut.conv:sqc_im2col_s8:d", "block3.shortcut.conv:sqc_gemm_s8_sp24_res_f32_relu_s4w:s",
+		"block1.1.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
+		"block1.2.conv:sqc_gemm_conv_s8_sp24_res_i8_s4w:s",
+		"block2.1.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
+		"block2.2.conv:sqc_gemm_conv_s8_sp24_res_i8_s4w:s",
+		"block3.1.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
+		"block3.2.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
+		"block3.shortcut.conv:sqc_gemm_conv_s8_sp24_res_f32_relu_s4w:s",
 		"head.pool:sqc_gap_f32_nhwc:d", "head.pool.out/quantize:sqc_quantize_f32_s8:d", "head.fc:sqc_gemm_s8_dense_f32_s4w:d",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -74,14 +76,41 @@ func TestPlanResNetMini(t *testing.T) {
 			t.Errorf("step %s: no PTX for %s", s.Node, s.Kernel)
 		}
 	}
-	// The GEMM launch of block3.1 (16 -> 32 channels, 3x3 stride 2 on
-	// 32x32): 256 pixels a sample, K = 144, lda 144, one 64-channel block.
-	s := findStep(t, e, "block3.1.conv", "sqc_gemm")
+	// The implicit-GEMM launch of block3.1 (16 -> 32 channels, 3x3
+	// stride 2 pad 1 on 32x32): 256 pixels a sample, K = 144, one
+	// 64-channel block, then the geometry C, H, W, OH, OW, KW, sh, sw,
+	// ph, pw, dh, dw and the input zero point.
+	s := findStep(t, e, "block3.1.conv", "sqc_gemm_conv")
 	if s.WorkPerSample != 256 || s.WorkPerBlockX != kernels.GemmBM || s.GridY != 1 || s.BlockX != kernels.GemmThreads {
 		t.Errorf("block3.1 launch plan %v", s)
 	}
 	if k := s.Args[9].GetU32(); k != 144 {
 		t.Errorf("block3.1 K = %d, want 144", k)
+	}
+	if n := len(kernels.GemmConfig{Conv: true}.ParamNames()); len(s.Args) != n {
+		t.Fatalf("block3.1: %d launch arguments, the kernel takes %d", len(s.Args), n)
+	}
+	var geo []uint32
+	for _, a := range s.Args[21:33] {
+		geo = append(geo, a.GetU32())
+	}
+	if want := []uint32{16, 32, 32, 16, 16, 3, 2, 2, 1, 1, 1, 1}; !equalU32(geo, want) {
+		t.Errorf("block3.1 geometry %v, want %v", geo, want)
+	}
+	if zx := s.Args[33].GetS32(); zx < -128 || zx > 127 {
+		t.Errorf("block3.1 input zero point %d", zx)
+	}
+	// With the implicit GEMM off, the same conv goes through im2col with
+	// 16-byte padded rows (lda 144) and the plain GEMM.
+	implicitConv = false
+	e2, err := Plan(g, "test")
+	implicitConv = true
+	if err != nil {
+		t.Fatal(err)
+	}
+	findStep(t, e2, "block3.1.conv", "sqc_im2col")
+	if s2 := findStep(t, e2, "block3.1.conv", "sqc_gemm"); s2.Args[11].GetU32() != 144 {
+		t.Errorf("block3.1 via im2col: lda %d, want 144", s2.Args[11].GetU32())
 	}
 	// The packed weights unpack to the conv weights in (kh, kw, c) order.
 	var w *engine.Weight

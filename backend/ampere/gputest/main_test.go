@@ -165,11 +165,14 @@ func writePTX(dir string) error {
 	}
 	files := map[string]string{"probe.ptx": kernels.ProbePTX()}
 	for _, c := range allGemmConfigs() {
-		text, err := c.PTX()
-		if err != nil {
-			return err
+		for _, conv := range []bool{false, true} {
+			c.Conv = conv
+			text, err := c.PTX()
+			if err != nil {
+				return err
+			}
+			files[c.Name()+".ptx"] = text
 		}
-		files[c.Name()+".ptx"] = text
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {

@@ -42,6 +42,10 @@ import (
 // from global memory (the packed layout makes each lane's registers one
 // 16-byte load, coalesced across the warp) one step ahead of their use.
 //
+// The Conv variant (conv.go) differs only in where the activation chunks
+// come from: the NHWC input of a convolution, addressed per chunk, instead
+// of X's rows.
+//
 // Ragged shapes: M by predication (cp.async zero-fills rows past M; stores
 // are skipped); K by padding the packed weights with zeros to a multiple
 // of 64 and zero-filling activation bytes at k ≥ K (cp.async's src-size),
@@ -90,6 +94,11 @@ type GemmConfig struct {
 	// their loads are issued Stages-1 steps ahead; otherwise each warp
 	// loads its weight registers from global memory one step ahead.
 	SharedWeights bool
+	// Conv makes the kernel an implicit-GEMM convolution: X is the NHWC
+	// int8 input itself and each 16-byte activation chunk's address is
+	// computed from the convolution geometry (GemmParams.Conv) instead of
+	// read from an im2col matrix; see conv.go.
+	Conv bool
 }
 
 // stages returns the pipeline depth.
@@ -132,7 +141,11 @@ func (c GemmConfig) SharedBytes() int { return c.stages() * c.stageBytes() }
 // Name returns the kernel's entry name.
 func (c GemmConfig) Name() string {
 	var b strings.Builder
-	b.WriteString("sqc_gemm_s8")
+	if c.Conv {
+		b.WriteString("sqc_gemm_conv_s8")
+	} else {
+		b.WriteString("sqc_gemm_s8")
+	}
 	if c.Sparse {
 		b.WriteString("_sp24")
 	} else {
@@ -188,6 +201,9 @@ type GemmParams struct {
 	ZY            int32
 	MR            float32 // residual multiplier
 	FLo, FHi      float32 // float32 output clip bounds
+	// Conv is the convolution geometry of a Conv kernel (LDA is then
+	// unused); ignored otherwise.
+	Conv ConvShape
 }
 
 // Check validates parameters against the kernel's requirements.
@@ -200,7 +216,9 @@ func (c GemmConfig) Check(p GemmParams) error {
 		return fmt.Errorf("gemm %s: weights padded to %d channels, want a multiple of %d ≥ N = %d (pack with nAlign %d)", name, p.NPad, GemmBN, p.N, GemmBN)
 	case p.KPad < p.K || p.KPad%GemmBK != 0:
 		return fmt.Errorf("gemm %s: weights padded to K %d, want a multiple of %d ≥ K = %d", name, p.KPad, GemmBK, p.K)
-	case p.LDA < p.K || p.LDA%16 != 0:
+	case c.Conv && p.Conv.check(p.K) != nil:
+		return fmt.Errorf("%s: %v", name, p.Conv.check(p.K))
+	case !c.Conv && (p.LDA < p.K || p.LDA%16 != 0):
 		return fmt.Errorf("gemm %s: activation row stride %d, want a multiple of 16 ≥ K = %d (cp.async copies aligned 16-byte chunks)", name, p.LDA, p.K)
 	case p.LDC < p.N:
 		return fmt.Errorf("gemm %s: output row stride %d, want ≥ N = %d", name, p.LDC, p.N)
@@ -244,12 +262,25 @@ var gemmParams = []struct{ name, typ string }{
 // device pointers X, packed W, metadata E (sparse; any value for dense),
 // bias', mult, R (any value without residual), Y; then M, N, K, KPad/64,
 // lda, ldr, ldc as u32; zr, qlo, qhi, zy as s32; mr, flo, fhi as f32.
-func GemmParamNames() []string {
-	n := make([]string, len(gemmParams))
-	for i, p := range gemmParams {
+func GemmParamNames() []string { return GemmConfig{}.ParamNames() }
+
+// ParamNames lists the variant's parameters in launch order: a Conv
+// kernel takes GemmParamNames' then convParams'.
+func (c GemmConfig) ParamNames() []string {
+	ps := c.params()
+	n := make([]string, len(ps))
+	for i, p := range ps {
 		n[i] = p.name
 	}
 	return n
+}
+
+// params returns the kernel's parameter list.
+func (c GemmConfig) params() []struct{ name, typ string } {
+	if !c.Conv {
+		return gemmParams
+	}
+	return append(append([]struct{ name, typ string }{}, gemmParams...), convParams...)
 }
 
 // acc names the accumulator of channel tile i (0…1), pixel tile j (0…7),
@@ -259,9 +290,10 @@ func acc(i, j, r int) string { return fmt.Sprintf("%%acc%d", (i*8+j)*4+r) }
 func (c GemmConfig) emit(b *builder) {
 	sp := c.Sparse
 	b.raw(".visible .entry %s(", c.Name())
-	for i, p := range gemmParams {
+	params := c.params()
+	for i, p := range params {
 		sep := ","
-		if i == len(gemmParams)-1 {
+		if i == len(params)-1 {
 			sep = ""
 		}
 		b.raw("\t.param %s %s%s", p.typ, p.name, sep)
@@ -281,6 +313,9 @@ func (c GemmConfig) emit(b *builder) {
 		"%rk", "%yrow", "%rrow", "%cho<4>", "%chr<4>", "%addr", "%gws<2>", "%ges")
 	declare(b, ".b32", "%wlane", "%elane", "%sdw")
 	declare(b, ".pred", "%pe0")
+	if c.Conv {
+		emitConvDecls(b)
+	}
 
 	b.comment("parameters")
 	for _, p := range []struct{ reg, param string }{{"%gx", "p_x"}, {"%gw", "p_w"}, {"%ge", "p_e"}, {"%gb", "p_bias"}, {"%gm", "p_mult"}, {"%gr", "p_r"}, {"%gy", "p_y"}} {
@@ -325,16 +360,20 @@ func (c GemmConfig) emit(b *builder) {
 	b.l("shl.b32 %%tmp2, %%tmp2, 6;")
 	b.l("add.u32 %%sdst, %%tmp2, %%tmp;")
 	b.l("add.u32 %%sdst, %%sdst, %%sbase;")
-	for i := 0; i < 4; i++ {
-		b.l("shr.u32 %%px, %%tidx, 2;")
-		b.l("add.u32 %%px, %%px, %d;", 32*i)
-		b.l("add.u32 %%px, %%px, %%m0;")
-		b.l("setp.lt.u32 %%pv%d, %%px, %%M;", i)
-		b.l("selp.b32 %%px, %%px, 0, %%pv%d;", i)
-		b.l("mul.wide.u32 %%rk, %%px, %%lda;")
-		b.l("add.u64 %%gsrc%d, %%gx, %%rk;", i)
-		b.l("cvt.u64.u32 %%rk, %%kc16;")
-		b.l("add.u64 %%gsrc%d, %%gsrc%d, %%rk;", i, i)
+	if c.Conv {
+		c.emitConvSetup(b)
+	} else {
+		for i := 0; i < 4; i++ {
+			b.l("shr.u32 %%px, %%tidx, 2;")
+			b.l("add.u32 %%px, %%px, %d;", 32*i)
+			b.l("add.u32 %%px, %%px, %%m0;")
+			b.l("setp.lt.u32 %%pv%d, %%px, %%M;", i)
+			b.l("selp.b32 %%px, %%px, 0, %%pv%d;", i)
+			b.l("mul.wide.u32 %%rk, %%px, %%lda;")
+			b.l("add.u64 %%gsrc%d, %%gx, %%rk;", i)
+			b.l("cvt.u64.u32 %%rk, %%kc16;")
+			b.l("add.u64 %%gsrc%d, %%gsrc%d, %%rk;", i, i)
+		}
 	}
 
 	b.comment("ldmatrix address: lane supplies row lane&7 of 16-byte chunk lane>>3 (its 8x8 b16 matrix),")
@@ -502,6 +541,18 @@ func (c GemmConfig) emit(b *builder) {
 // emitTileLoad copies activation tile %kt into the stage at offset %wst:
 // four 16-byte cp.async a thread, zero-filled past K and past M.
 func (c GemmConfig) emitTileLoad(b *builder) {
+	if c.Conv {
+		c.emitConvTileLoad(b)
+	} else {
+		c.emitGemmTileLoad(b)
+	}
+	if c.SharedWeights {
+		c.emitSharedWeightLoad(b)
+	}
+}
+
+// emitGemmTileLoad copies activation tile %kt from the row-major X.
+func (c GemmConfig) emitGemmTileLoad(b *builder) {
 	b.l("shl.b32 %%tmp, %%kt, %d;", log2(GemmBK))
 	b.l("sub.s32 %%kb, %%K, %%tmp;")
 	b.l("sub.s32 %%kb, %%kb, %%kc16;")
@@ -517,9 +568,11 @@ func (c GemmConfig) emitTileLoad(b *builder) {
 		b.l("selp.b64 %%src, %%src, %%gx, %%p2;")
 		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16, %%sz;", i*32*GemmBK)
 	}
-	if !c.SharedWeights {
-		return
-	}
+}
+
+// emitSharedWeightLoad copies the block's weight tiles of step %kt into
+// the stage at offset %wst.
+func (c GemmConfig) emitSharedWeightLoad(b *builder) {
 	b.comment("the block's weight tiles of step kt (padded: never out of bounds)")
 	tb := c.tileBytes()
 	b.l("mul.wide.u32 %%rk, %%kt, %d;", tb)

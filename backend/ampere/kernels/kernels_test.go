@@ -78,6 +78,11 @@ func lintFunc(t errorer, name, text string) {
 		if m := reDecl.FindStringSubmatch(s); m != nil {
 			names := []string{m[1]}
 			if m[2] != "" {
+				// ptxas does not accept %ih00 for a declaration
+				// %ih0<4>: a parameterized name must not end in a digit.
+				if last := m[1][len(m[1])-1]; last >= '0' && last <= '9' {
+					t.Errorf("%s: parameterized register %s<%s> ends in a digit (ptxas declares no %s0)", name, m[1], m[2], m[1])
+				}
 				n, _ := strconv.Atoi(m[2])
 				names = names[:0]
 				for i := 0; i < n; i++ {
