@@ -94,6 +94,20 @@ func (m *Manager) Run(g *ir.Graph, p *Pipeline) (*Report, error) {
 	return r.report, nil
 }
 
+// RunSpec parses a pipeline in the command-line form ("a,b{k=v}"), builds
+// it and runs it over g.
+func (m *Manager) RunSpec(g *ir.Graph, spec string) (*Report, error) {
+	specs, err := ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Build(specs)
+	if err != nil {
+		return nil, err
+	}
+	return m.Run(g, p)
+}
+
 // analysis returns a cached result or runs the analysis now.
 func (r *run) analysis(a *Pass) (any, error) {
 	if res, ok := r.cache[a]; ok {

@@ -52,15 +52,7 @@ func TestPasses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			specs, err := passes.ParseSpec(pipeline)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := passes.Build(specs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := (&passes.Manager{VerifyEach: true}).Run(g, p); err != nil {
+			if _, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, pipeline); err != nil {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer

@@ -119,15 +119,7 @@ func padThenLayout(t *testing.T, g *ir.Graph, what string, seed uint64) *passes.
 // runPipeline builds and runs a pipeline with verification after each pass.
 func runPipeline(t *testing.T, g *ir.Graph, spec string) *passes.Report {
 	t.Helper()
-	specs, err := passes.ParseSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := passes.Build(specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := (&passes.Manager{VerifyEach: true}).Run(g, p)
+	rep, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,15 +63,7 @@ func sameValues(t *testing.T, what string, want, got []*ir.Tensor) {
 
 func runPipeline(t *testing.T, g *ir.Graph, spec string) *passes.Report {
 	t.Helper()
-	specs, err := passes.ParseSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := passes.Build(specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := (&passes.Manager{VerifyEach: true}).Run(g, p)
+	rep, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, spec)
 	if err != nil {
 		t.Fatal(err)
 	}

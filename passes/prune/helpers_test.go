@@ -112,15 +112,7 @@ func sqDiff(a, b *ir.Tensor) float64 {
 // runPipeline runs a pipeline in the command-line form with verification
 // after every step.
 func runPipeline(g *ir.Graph, pipeline string) (*passes.Report, error) {
-	specs, err := passes.ParseSpec(pipeline)
-	if err != nil {
-		return nil, err
-	}
-	p, err := passes.Build(specs)
-	if err != nil {
-		return nil, err
-	}
-	return (&passes.Manager{VerifyEach: true}).Run(g, p)
+	return (&passes.Manager{VerifyEach: true}).RunSpec(g, pipeline)
 }
 
 // writeNpy writes a float32 array as a .npy file (format 1.0).

@@ -61,15 +61,7 @@ func runPipeline(t *testing.T, src, pipeline string) (*ir.Graph, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs, err := passes.ParseSpec(pipeline)
-	if err != nil {
-		return nil, err
-	}
-	p, err := passes.Build(specs)
-	if err != nil {
-		return nil, err
-	}
-	_, err = (&passes.Manager{VerifyEach: true}).Run(g, p)
+	_, err = (&passes.Manager{VerifyEach: true}).RunSpec(g, pipeline)
 	return g, err
 }
 
