@@ -28,7 +28,7 @@ ORT_DIR := bin/ort
 # The tests find it through SQC_ORT_NODE_MODULES; without it they skip.
 ORT_ENV = SQC_ORT_NODE_MODULES=$$(test -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json && echo $(CURDIR)/$(ORT_DIR)/node_modules)
 
-.PHONY: all build test deps lint bench fuzz generate example clean
+.PHONY: all build test deps lint bench fuzz gpu generate example clean
 
 all: build
 
@@ -82,7 +82,15 @@ bench:
 ## fuzz: each fuzz target for FUZZTIME (default 30s)
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./frontend/onnx
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeTensor$$' -fuzztime=$(FUZZTIME) ./frontend/onnx
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ir/sqir
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./dsl
+
+## gpu: the binaries a GPU machine runs (it needs no Go): sqc, and every GPU
+## test in one binary (.gpu/ampere.test -test.v)
+gpu:
+	CGO_ENABLED=0 $(GO) build -o .gpu/sqc ./cmd/sqc
+	CGO_ENABLED=0 $(GO) test -c -o .gpu/ampere.test ./backend/ampere/gputest
 
 ## generate: regenerate generated files (protobuf types, the example model)
 generate:
