@@ -264,7 +264,12 @@ func (p *planner) node(n *ir.Node) error {
 		return p.elementwise(n, kernels.DequantizeKernel, "int8->f32", "", x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), s32(zp), f32(s))
 	case "QConv", "QGemm":
 		return p.qgemm(n)
-	case "GlobalAveragePool":
+	case "GlobalAveragePool", "ReduceMean":
+		if n.Op == "ReduceMean" {
+			if err := spatialMean(n); err != nil {
+				return err
+			}
+		}
 		x, err := p.input(n, 0)
 		if err != nil {
 			return err
@@ -791,4 +796,30 @@ func (p *planner) pad(n *ir.Node) error {
 	}
 	return p.elementwise(n, k, x.Dtype, "", y.ElemsPerSample, bufArg(x), bufArg(y), perSample(y.ElemsPerSample),
 		u32(out[0]), u32(out[1]), u32(out[2]), u32(in[0]), u32(in[1]), u32(in[2]), u32(lb[0]), u32(lb[1]), u32(lb[2]), u32(int64(bits)))
+}
+
+// spatialMean checks that a ReduceMean is a global average pool: an f32
+// rank-4 input averaged over axes 2 and 3 (torch.onnx writes ResNet's
+// adaptive pool so). ir/ref sums in float64 in (h, w) order and divides
+// once, which is the GAP kernel's arithmetic, so the result is bit-exact.
+func spatialMean(n *ir.Node) error {
+	x := n.Inputs[0]
+	if x == nil || len(x.Type.Shape) != 4 || x.Type.DType != ir.Float32 {
+		return fmt.Errorf("unsupported on the GPU: node %s (op ReduceMean) is not an f32 rank-4 mean", n.Name)
+	}
+	if len(n.Inputs) < 2 || n.Inputs[1] == nil || !n.Inputs[1].IsConst() {
+		return fmt.Errorf("unsupported on the GPU: node %s (op ReduceMean) has no constant axes (want 2 and 3)", n.Name)
+	}
+	var axes []int64
+	for i := 0; i < n.Inputs[1].Const.Len(); i++ {
+		axes = append(axes, n.Inputs[1].Const.AsInt64(i))
+	}
+	red, err := ir.ResolveReduceAxes(4, axes, n.Attrs.Int("noop_with_empty_axes", 0) != 0)
+	if err != nil {
+		return err
+	}
+	if red == nil || red[0] || red[1] || !red[2] || !red[3] {
+		return fmt.Errorf("unsupported on the GPU: node %s (op ReduceMean) reduces axes %v, the GPU averages axes 2 and 3 only", n.Name, axes)
+	}
+	return nil
 }

@@ -306,3 +306,46 @@ func equalU32(a, b []uint32) bool {
 	}
 	return true
 }
+
+// TestPlanReduceMean checks that a spatial ReduceMean (torch.onnx's form of
+// ResNet's average pool) plans onto the GAP kernel with C outputs a sample
+// and H·W pixels each, and that any other mean is refused by name.
+func TestPlanReduceMean(t *testing.T) {
+	src := `graph "g" (%x: f32[N,3,5,7]) -> (%y) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [3]
+  const %axes: i64[2] = [-1, 2]
+  %q: i8[N,3,5,7] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %d: f32[N,3,5,7] = DequantizeLinear "dq" (%q, %sc, %zp)
+  %y: f32[N,3,1,1] = ReduceMean "mean" (%d, %axes)
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := e.Steps[len(e.Steps)-1]
+	var got []uint32
+	for _, a := range s.Args {
+		switch v := a.V.(type) {
+		case *engine.Arg_U32:
+			got = append(got, v.U32)
+		case *engine.Arg_U32PerSample:
+			got = append(got, v.U32PerSample)
+		}
+	}
+	if s.Node != "mean" || s.Kernel != kernels.GapKernel || !equalU32(got, []uint32{3, 3, 35}) {
+		t.Errorf("step %s %s args %v, want the GAP kernel with 3, 3, 35", s.Node, s.Kernel, got)
+	}
+	bad := strings.Replace(strings.Replace(src, "[-1, 2]", "[1, 2]", 1), "f32[N,3,1,1]", "f32[N,1,1,7]", 1)
+	g2, err := sqir.ParseAndVerify("g", []byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(g2, "test"); err == nil || !strings.Contains(err.Error(), "unsupported on the GPU: node mean (op ReduceMean)") {
+		t.Errorf("mean over C and H: err %v", err)
+	}
+}
