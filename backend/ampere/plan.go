@@ -264,6 +264,10 @@ func (p *planner) node(n *ir.Node) error {
 		return p.elementwise(n, kernels.DequantizeKernel, "int8->f32", "", x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), s32(zp), f32(s))
 	case "QConv", "QGemm":
 		return p.qgemm(n)
+	case "Conv", "FusedConv":
+		return p.floatConv(n)
+	case "Gemm", "FusedGemm", "MatMul":
+		return p.floatGemm(n)
 	case "GlobalAveragePool", "ReduceMean":
 		if n.Op == "ReduceMean" {
 			if err := spatialMean(n); err != nil {

@@ -66,7 +66,7 @@ func (s ConvShape) check(k int) error {
 	case s.SH <= 0 || s.SW <= 0 || s.DH <= 0 || s.DW <= 0 || s.PH < 0 || s.PW < 0:
 		return fmt.Errorf("strides %d,%d, dilations %d,%d, pads %d,%d: want positive strides and dilations, pads ≥ 0", s.SH, s.SW, s.DH, s.DW, s.PH, s.PW)
 	case k != s.KH*s.KW*s.C:
-		return fmt.Errorf("K = %d, want KH·KW·C = %d·%d·%d", k, s.KH, s.KW, s.C)
+		return fmt.Errorf("reduction K = %d, want KH·KW·C = %d·%d·%d", k, s.KH, s.KW, s.C)
 	case int64(s.H)*int64(s.W)*int64(s.C) > math.MaxInt32 || int64(s.OH)*int64(s.OW) > math.MaxInt32:
 		return fmt.Errorf("input %dx%dx%d or output %dx%d too large for 32-bit indices", s.H, s.W, s.C, s.OH, s.OW)
 	case s.ZX < -128 || s.ZX > 127:

@@ -1,0 +1,188 @@
+package kernels
+
+// The float fallback convolution: what a layer left in f32 (a recipe's
+// lower-int8 skip, or a float graph compiled with graph.sqr) runs on. One
+// thread an output element, f32 products and sums (mul.rn then add.rn, never
+// fused) in (c, kh, kw) order, then the bias, the residual and the clamp.
+// ir/ref's summation order is not the same, so results agree within a
+// relative 1e-4, not bit for bit: the kernel is listed in ApproxKernels.
+//
+// Gemm, FusedGemm and MatMul with a constant right operand run on the same
+// kernel as a 1×1 convolution of a 1×1 image: the planner transposes the
+// weight to M×K and folds alpha and beta·C into it at plan time.
+
+// FloatConvKernel is the f32 convolution with the FusedConv epilogue.
+const FloatConvKernel = "sqc_conv_f32"
+
+// FloatConvParams lists the float convolution's parameters in launch
+// order. x is read in NHWC order when xnhwc is 1 (NCHW otherwise), y and r
+// are in NHWC order when ynhwc is 1; w is M×Cg×KH×KW as in ONNX, b holds M
+// biases (zeros when the node has none), r is read only when hasres is 1;
+// the result is clamped to [lo, hi] (−inf/+inf for no activation, 0/+inf
+// for relu).
+var FloatConvParams = []string{"x", "y", "w", "b", "r",
+	"total", "C", "H", "W", "M", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "Cg", "Mg",
+	"xnhwc", "ynhwc", "hasres", "lo:f32", "hi:f32"}
+
+// floatConvPointers is the number of pointer parameters of FloatConvKernel.
+const floatConvPointers = 5
+
+// FloatConvPTX returns the module text of FloatConvKernel.
+func FloatConvPTX() string {
+	var b builder
+	b.header()
+	name := FloatConvKernel
+	b.raw(".visible .entry %s(", name)
+	for i, p := range FloatConvParams {
+		typ := ".u32"
+		switch {
+		case i < floatConvPointers:
+			typ = ".u64"
+		case len(p) > 4 && p[len(p)-4:] == ":f32":
+			typ = ".f32"
+		}
+		sep := ","
+		if i == len(FloatConvParams)-1 {
+			sep = ""
+		}
+		b.raw("\t.param %s p%d%s", typ, i, sep)
+	}
+	b.raw(")")
+	b.raw(".maxntid %d, 1, 1", OpThreads)
+	b.raw("{")
+	declare(&b, ".pred", "%p<8>")
+	declare(&b, ".b32", "%r<64>")
+	declare(&b, ".b64", "%rd<16>")
+	declare(&b, ".f32", "%f<8>")
+	b.comment("pointers x y w b r in %%rd0..%%rd4; u32 scalars in %%r0..%%r19; lo, hi in %%f0, %%f1")
+	for i := 0; i < floatConvPointers; i++ {
+		b.l("ld.param.u64 %%rd%d, [p%d];", i, i)
+		b.l("cvta.to.global.u64 %%rd%d, %%rd%d;", i, i)
+	}
+	nu := 0
+	for i := floatConvPointers; i < len(FloatConvParams); i++ {
+		p := FloatConvParams[i]
+		if len(p) > 4 && p[len(p)-4:] == ":f32" {
+			b.l("ld.param.f32 %%f%d, [p%d];", i-(len(FloatConvParams)-2), i)
+			continue
+		}
+		b.l("ld.param.u32 %%r%d, [p%d];", nu, i)
+		nu++
+	}
+	// r0 total, r1 C, r2 H, r3 W, r4 M, r5 OH, r6 OW, r7 KH, r8 KW, r9 sh,
+	// r10 sw, r11 ph, r12 pw, r13 dh, r14 dw, r15 Cg, r16 Mg, r17 xnhwc,
+	// r18 ynhwc, r19 hasres.
+	b.comment("output index i in %%r40")
+	b.l("mov.u32 %%r41, %%ctaid.x;")
+	b.l("mov.u32 %%r42, %d;", OpThreads)
+	b.l("mov.u32 %%r43, %%tid.x;")
+	b.l("mad.lo.u32 %%r40, %%r41, %%r42, %%r43;")
+	b.l("setp.ge.u32 %%p0, %%r40, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	b.comment("decode (n r23, m r22, oh r21, ow r20) in the output's order")
+	b.l("setp.ne.u32 %%p1, %%r18, 0;")
+	b.l("@%%p1 bra $L_ynhwc;")
+	b.l("rem.u32 %%r20, %%r40, %%r6;")
+	b.l("div.u32 %%r24, %%r40, %%r6;")
+	b.l("rem.u32 %%r21, %%r24, %%r5;")
+	b.l("div.u32 %%r24, %%r24, %%r5;")
+	b.l("rem.u32 %%r22, %%r24, %%r4;")
+	b.l("div.u32 %%r23, %%r24, %%r4;")
+	b.l("bra $L_decoded;")
+	b.raw("$L_ynhwc:")
+	b.l("rem.u32 %%r22, %%r40, %%r4;")
+	b.l("div.u32 %%r24, %%r40, %%r4;")
+	b.l("rem.u32 %%r20, %%r24, %%r6;")
+	b.l("div.u32 %%r24, %%r24, %%r6;")
+	b.l("rem.u32 %%r21, %%r24, %%r5;")
+	b.l("div.u32 %%r23, %%r24, %%r5;")
+	b.raw("$L_decoded:")
+	b.comment("first input channel of the group: c0 = (m / Mg) * Cg in r25; weight row m*Cg*KH*KW in r26")
+	b.l("div.u32 %%r25, %%r22, %%r16;")
+	b.l("mul.lo.u32 %%r25, %%r25, %%r15;")
+	b.l("mul.lo.u32 %%r26, %%r22, %%r15;")
+	b.l("mul.lo.u32 %%r26, %%r26, %%r7;")
+	b.l("mul.lo.u32 %%r26, %%r26, %%r8;")
+	b.comment("ih0 = oh*sh - ph in r27, iw0 = ow*sw - pw in r28 (wrap below 0: the unsigned bounds tests reject them)")
+	b.l("mul.lo.u32 %%r27, %%r21, %%r9;")
+	b.l("sub.u32 %%r27, %%r27, %%r11;")
+	b.l("mul.lo.u32 %%r28, %%r20, %%r10;")
+	b.l("sub.u32 %%r28, %%r28, %%r12;")
+	b.l("mov.f32 %%f2, 0f00000000;")
+	b.l("mov.u32 %%r30, 0;") // c
+	b.raw("$L_c:")
+	b.l("setp.ge.u32 %%p2, %%r30, %%r15;")
+	b.l("@%%p2 bra $L_sum_done;")
+	b.l("add.u32 %%r36, %%r25, %%r30;") // channel c0 + c
+	b.l("mov.u32 %%r31, 0;")            // kh
+	b.raw("$L_kh:")
+	b.l("setp.ge.u32 %%p2, %%r31, %%r7;")
+	b.l("@%%p2 bra $L_kh_done;")
+	b.l("mad.lo.u32 %%r33, %%r31, %%r13, %%r27;") // ih
+	b.l("mov.u32 %%r32, 0;")                      // kw
+	b.raw("$L_kw:")
+	b.l("setp.ge.u32 %%p2, %%r32, %%r8;")
+	b.l("@%%p2 bra $L_kw_done;")
+	b.l("mad.lo.u32 %%r34, %%r32, %%r14, %%r28;") // iw
+	b.l("setp.ge.u32 %%p3, %%r33, %%r2;")
+	b.l("setp.ge.u32 %%p4, %%r34, %%r3;")
+	b.l("or.pred %%p3, %%p3, %%p4;")
+	b.l("@%%p3 bra $L_tap_done;")
+	b.l("setp.ne.u32 %%p5, %%r17, 0;")
+	b.l("@%%p5 bra $L_xnhwc;")
+	b.comment("NCHW: ((n*C + ch)*H + ih)*W + iw")
+	b.l("mad.lo.u32 %%r35, %%r23, %%r1, %%r36;")
+	b.l("mad.lo.u32 %%r35, %%r35, %%r2, %%r33;")
+	b.l("mad.lo.u32 %%r35, %%r35, %%r3, %%r34;")
+	b.l("bra $L_xaddr;")
+	b.raw("$L_xnhwc:")
+	b.comment("NHWC: ((n*H + ih)*W + iw)*C + ch")
+	b.l("mad.lo.u32 %%r35, %%r23, %%r2, %%r33;")
+	b.l("mad.lo.u32 %%r35, %%r35, %%r3, %%r34;")
+	b.l("mad.lo.u32 %%r35, %%r35, %%r1, %%r36;")
+	b.raw("$L_xaddr:")
+	b.l("mul.wide.u32 %%rd5, %%r35, 4;")
+	b.l("add.s64 %%rd5, %%rd0, %%rd5;")
+	b.l("ld.global.f32 %%f3, [%%rd5];")
+	b.comment("weight ((m*Cg + c)*KH + kh)*KW + kw")
+	b.l("mad.lo.u32 %%r37, %%r30, %%r7, %%r31;")
+	b.l("mad.lo.u32 %%r37, %%r37, %%r8, %%r32;")
+	b.l("add.u32 %%r37, %%r37, %%r26;")
+	b.l("mul.wide.u32 %%rd6, %%r37, 4;")
+	b.l("add.s64 %%rd6, %%rd2, %%rd6;")
+	b.l("ld.global.f32 %%f4, [%%rd6];")
+	b.l("mul.rn.f32 %%f5, %%f3, %%f4;")
+	b.l("add.rn.f32 %%f2, %%f2, %%f5;")
+	b.raw("$L_tap_done:")
+	b.l("add.u32 %%r32, %%r32, 1;")
+	b.l("bra $L_kw;")
+	b.raw("$L_kw_done:")
+	b.l("add.u32 %%r31, %%r31, 1;")
+	b.l("bra $L_kh;")
+	b.raw("$L_kh_done:")
+	b.l("add.u32 %%r30, %%r30, 1;")
+	b.l("bra $L_c;")
+	b.raw("$L_sum_done:")
+	b.comment("epilogue: + b[m], + r[i] when hasres, clamp to [lo, hi]")
+	b.l("mul.wide.u32 %%rd7, %%r22, 4;")
+	b.l("add.s64 %%rd7, %%rd3, %%rd7;")
+	b.l("ld.global.f32 %%f6, [%%rd7];")
+	b.l("add.rn.f32 %%f2, %%f2, %%f6;")
+	b.l("mul.wide.u32 %%rd8, %%r40, 4;")
+	b.l("setp.eq.u32 %%p6, %%r19, 0;")
+	b.l("@%%p6 bra $L_nores;")
+	b.l("add.s64 %%rd9, %%rd4, %%rd8;")
+	b.l("ld.global.f32 %%f7, [%%rd9];")
+	b.l("add.rn.f32 %%f2, %%f2, %%f7;")
+	b.raw("$L_nores:")
+	b.l("max.f32 %%f2, %%f2, %%f0;")
+	b.l("min.f32 %%f2, %%f2, %%f1;")
+	b.l("add.s64 %%rd10, %%rd1, %%rd8;")
+	b.l("st.global.f32 [%%rd10], %%f2;")
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String()
+}
+
+func init() { ApproxKernels[FloatConvKernel] = true }
