@@ -171,7 +171,7 @@ func (p *planner) floatGemm(n *ir.Node) error {
 		return err
 	}
 	if len(bt.Shape) != 2 {
-		return fmt.Errorf("B %s has shape %v, want 2-D", n.Inputs[1].Name, bt.Shape)
+		return fmt.Errorf("input B %s has shape %v, want 2-D", n.Inputs[1].Name, bt.Shape)
 	}
 	k := a.SampleShape[0]
 	transB := n.Op != "MatMul" && n.Attrs.Int("transB", 0) != 0
@@ -183,12 +183,12 @@ func (p *planner) floatGemm(n *ir.Node) error {
 	if transB {
 		m = int64(bt.Shape[0])
 		if int64(bt.Shape[1]) != k {
-			return fmt.Errorf("B %v (transposed) does not fit K = %d", bt.Shape, k)
+			return fmt.Errorf("input B %v (transposed) does not fit K = %d", bt.Shape, k)
 		}
 	} else {
 		m = int64(bt.Shape[1])
 		if int64(bt.Shape[0]) != k {
-			return fmt.Errorf("B %v does not fit K = %d", bt.Shape, k)
+			return fmt.Errorf("input B %v does not fit K = %d", bt.Shape, k)
 		}
 	}
 	bs := bt.Float32s()
@@ -219,7 +219,7 @@ func (p *planner) floatGemm(n *ir.Node) error {
 				bias[j] = beta * cs[0]
 			}
 		default:
-			return fmt.Errorf("C has shape %v, the GPU float Gemm broadcasts M = %d values or one", ct.Shape, m)
+			return fmt.Errorf("input C has shape %v, the GPU float Gemm broadcasts M = %d values or one", ct.Shape, m)
 		}
 	}
 	lo, hi, err := floatAct(n)
