@@ -298,6 +298,10 @@ func (p *planner) node(n *ir.Node) error {
 		return p.softmax(n)
 	case "Pad":
 		return p.pad(n)
+	case "Add", "Sub", "Mul", "Div":
+		return p.eltBinary(n)
+	case "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh":
+		return p.eltUnary(n)
 	case "Flatten", "Reshape", "Relayout", "Identity":
 		x, err := p.input(n, 0)
 		if err != nil {

@@ -1,0 +1,165 @@
+package kernels
+
+// The float elementwise family: standalone f32 Add, Sub, Mul, Div, Relu,
+// LeakyRelu, Clip, Sigmoid and Tanh, one thread an element. The second
+// operand b of a binary op is a buffer of the same shape and layout
+// (bmode 1), one scalar (bmode 2) or one value a channel (bmode 3, channel
+// of element i = i / inner % C, as the batch-norm kernel). swap = 1
+// computes b op x, for a broadcast constant on the left of Sub or Div.
+//
+// The same body is emitted under two names: EltwiseKernel for the
+// arithmetic and clamp ops, whose round-to-nearest f32 results equal
+// ir/ref's bits, and EltwiseApproxKernel for Sigmoid and Tanh, which use
+// ex2.approx and so agree with the reference within about 1e-6 only; the
+// second name is listed in ApproxKernels so comparisons know which is which.
+
+// Elementwise kernel names.
+const (
+	EltwiseKernel       = "sqc_eltwise_f32"
+	EltwiseApproxKernel = "sqc_eltwise_approx_f32"
+)
+
+// Elementwise op codes, the kernel's op parameter.
+const (
+	EltAdd = iota
+	EltSub
+	EltMul
+	EltDiv
+	EltClamp // relu and clip: min(max(x, lo), hi)
+	EltLeaky // x < 0 ? alpha·x : x
+	EltSigmoid
+	EltTanh
+)
+
+// Broadcast modes of the second operand, the kernel's bmode parameter.
+const (
+	EltNoB      = 0
+	EltSameB    = 1
+	EltScalarB  = 2
+	EltChannelB = 3
+)
+
+// EltwiseParams lists the elementwise kernel's parameters in launch order;
+// b is never read for unary ops (pass any buffer).
+var EltwiseParams = []string{"x", "b", "y", "total", "op", "bmode", "C", "inner", "swap", "alpha:f32", "lo:f32", "hi:f32"}
+
+// EltwisePTX returns the module text of the elementwise kernel under name
+// (EltwiseKernel or EltwiseApproxKernel).
+func EltwisePTX(name string) string {
+	var b builder
+	b.header()
+	b.raw(".visible .entry %s(", name)
+	for i, p := range EltwiseParams {
+		typ := ".u32"
+		switch {
+		case i < 3:
+			typ = ".u64"
+		case len(p) > 4 && p[len(p)-4:] == ":f32":
+			typ = ".f32"
+		}
+		sep := ","
+		if i == len(EltwiseParams)-1 {
+			sep = ""
+		}
+		b.raw("\t.param %s p%d%s", typ, i, sep)
+	}
+	b.raw(")")
+	b.raw(".maxntid %d, 1, 1", OpThreads)
+	b.raw("{")
+	declare(&b, ".pred", "%p<4>")
+	declare(&b, ".b32", "%r<16>")
+	declare(&b, ".b64", "%rd<8>")
+	declare(&b, ".f32", "%f<8>")
+	b.comment("x b y in %%rd0..%%rd2; total op bmode C inner swap in %%r0..%%r5; alpha lo hi in %%f0..%%f2")
+	for i := 0; i < 3; i++ {
+		b.l("ld.param.u64 %%rd%d, [p%d];", i, i)
+		b.l("cvta.to.global.u64 %%rd%d, %%rd%d;", i, i)
+	}
+	for i := 0; i < 6; i++ {
+		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
+	}
+	for i := 0; i < 3; i++ {
+		b.l("ld.param.f32 %%f%d, [p%d];", i, i+9)
+	}
+	b.l("mov.u32 %%r7, %%ctaid.x;")
+	b.l("mov.u32 %%r8, %d;", OpThreads)
+	b.l("mov.u32 %%r9, %%tid.x;")
+	b.l("mad.lo.u32 %%r10, %%r7, %%r8, %%r9;")
+	b.l("setp.ge.u32 %%p0, %%r10, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	b.l("mul.wide.u32 %%rd3, %%r10, 4;")
+	b.l("add.s64 %%rd4, %%rd0, %%rd3;")
+	b.l("ld.global.f32 %%f3, [%%rd4];")
+	b.comment("second operand index in %%r11: i, 0 or i / inner %% C")
+	b.l("setp.eq.u32 %%p1, %%r2, %d;", EltNoB)
+	b.l("@%%p1 bra $L_op;")
+	b.l("mov.u32 %%r11, %%r10;")
+	b.l("setp.eq.u32 %%p1, %%r2, %d;", EltSameB)
+	b.l("@%%p1 bra $L_loadb;")
+	b.l("mov.u32 %%r11, 0;")
+	b.l("setp.eq.u32 %%p1, %%r2, %d;", EltScalarB)
+	b.l("@%%p1 bra $L_loadb;")
+	b.l("div.u32 %%r11, %%r10, %%r4;")
+	b.l("rem.u32 %%r11, %%r11, %%r3;")
+	b.raw("$L_loadb:")
+	b.l("mul.wide.u32 %%rd5, %%r11, 4;")
+	b.l("add.s64 %%rd5, %%rd1, %%rd5;")
+	b.l("ld.global.f32 %%f4, [%%rd5];")
+	b.l("setp.eq.u32 %%p1, %%r5, 0;")
+	b.l("@%%p1 bra $L_op;")
+	b.l("mov.f32 %%f5, %%f3;")
+	b.l("mov.f32 %%f3, %%f4;")
+	b.l("mov.f32 %%f4, %%f5;")
+	b.raw("$L_op:")
+	// One compare-and-branch an op: the op is uniform over the launch, so
+	// the branches never diverge.
+	for op, lbl := range []string{"$L_add", "$L_sub", "$L_mul", "$L_div", "$L_clamp", "$L_leaky", "$L_sigmoid", "$L_tanh"} {
+		b.l("setp.eq.u32 %%p2, %%r1, %d;", op)
+		b.l("@%%p2 bra %s;", lbl)
+	}
+	b.l("bra $L_done;")
+	b.raw("$L_add:")
+	b.l("add.rn.f32 %%f6, %%f3, %%f4;")
+	b.l("bra $L_store;")
+	b.raw("$L_sub:")
+	b.l("sub.rn.f32 %%f6, %%f3, %%f4;")
+	b.l("bra $L_store;")
+	b.raw("$L_mul:")
+	b.l("mul.rn.f32 %%f6, %%f3, %%f4;")
+	b.l("bra $L_store;")
+	b.raw("$L_div:")
+	b.l("div.rn.f32 %%f6, %%f3, %%f4;")
+	b.l("bra $L_store;")
+	b.raw("$L_clamp:")
+	b.l("max.f32 %%f6, %%f3, %%f1;")
+	b.l("min.f32 %%f6, %%f6, %%f2;")
+	b.l("bra $L_store;")
+	b.raw("$L_leaky:")
+	b.l("mov.f32 %%f6, %%f3;")
+	b.l("setp.lt.f32 %%p3, %%f3, 0f00000000;")
+	b.l("@%%p3 mul.rn.f32 %%f6, %%f3, %%f0;")
+	b.l("bra $L_store;")
+	b.raw("$L_sigmoid:")
+	b.comment("1 / (1 + 2^(-x*log2 e)): saturates to 0 and 1 without NaN")
+	b.l("mul.rn.f32 %%f5, %%f3, 0fBFB8AA3B;")
+	b.l("ex2.approx.f32 %%f5, %%f5;")
+	b.l("add.rn.f32 %%f5, %%f5, 0f3F800000;")
+	b.l("div.rn.f32 %%f6, 0f3F800000, %%f5;")
+	b.l("bra $L_store;")
+	b.raw("$L_tanh:")
+	b.comment("1 - 2 / (2^(2x*log2 e) + 1): +-1 at the extremes (inf gives 1 - 0)")
+	b.l("mul.rn.f32 %%f5, %%f3, 0f4038AA3B;")
+	b.l("ex2.approx.f32 %%f5, %%f5;")
+	b.l("add.rn.f32 %%f5, %%f5, 0f3F800000;")
+	b.l("div.rn.f32 %%f5, 0f40000000, %%f5;")
+	b.l("sub.rn.f32 %%f6, 0f3F800000, %%f5;")
+	b.raw("$L_store:")
+	b.l("add.s64 %%rd6, %%rd2, %%rd3;")
+	b.l("st.global.f32 [%%rd6], %%f6;")
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String()
+}
+
+func init() { ApproxKernels[EltwiseApproxKernel] = true }
