@@ -421,7 +421,9 @@ func (p *planner) qgemm(n *ir.Node) error {
 			return fmt.Errorf("weight %s has shape %v, the GPU runs 2-D convolutions", wv.Name, ws)
 		}
 		if g := n.Attrs.Int("group", 1); g != 1 {
-			return fmt.Errorf("group %d: the GPU runs group-1 convolutions only", g)
+			// The implicit GEMM's K spans all input channels: grouped
+			// and depthwise convolutions run the direct kernel.
+			return p.qgroupConv(n, x, g)
 		}
 		if x.Layout != LayoutNHWC {
 			return fmt.Errorf("input %s is in %s order, the GPU convolution reads NHWC", x.Name, x.Layout)
@@ -536,34 +538,16 @@ func (p *planner) qgemm(n *ir.Node) error {
 	precision := "int8"
 	if outF32 {
 		precision = "int8->f32"
-	} else {
-		if !out.Quant.PerTensor() {
-			return fmt.Errorf("output %s must be per-tensor quantized", out.Name)
-		}
-		prm.ZY = out.Quant.ZeroPoint[0]
-		lo, hi, err := ir.QActivationRange(act, clo, chi, out.Quant.Scale[0], prm.ZY)
-		if err != nil {
-			return err
-		}
-		prm.QLo, prm.QHi = lo-prm.ZY, hi-prm.ZY
+	} else if prm.QLo, prm.QHi, prm.ZY, err = qOutRange(out, act, clo, chi); err != nil {
+		return err
 	}
 	residual := len(n.Inputs) > 4 && n.Inputs[4] != nil
 	rArg := bufArg(x)
 	if residual {
-		r, err := p.input(n, 4)
-		if err != nil {
+		var r *engine.Buffer
+		if r, prm.ZR, prm.MR, err = p.qResidual(n); err != nil {
 			return err
 		}
-		rv := n.Inputs[4]
-		if r.Dtype != "i8" || rv.Quant == nil || (len(r.SampleShape) == 3 && r.Layout != LayoutNHWC) {
-			return fmt.Errorf("residual %s must be i8 NHWC", rv.Name)
-		}
-		prm.ZR = rv.Quant.ZeroPoint[0]
-		mrv := n.Inputs[5]
-		if mrv == nil || !mrv.IsConst() || mrv.Const.Len() != 1 {
-			return fmt.Errorf("residual multiplier missing or not a scalar constant")
-		}
-		prm.MR = mrv.Const.Float32s()[0]
 		rArg = bufArg(r)
 	}
 	cfg := gemmConfig(sparse, residual, outF32, act)

@@ -1,0 +1,135 @@
+package ampere
+
+import (
+	"fmt"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+)
+
+// qOutRange returns the clamp range of an int8 output minus its zero
+// point, and the zero point: the epilogue clamps before adding zy, so the
+// GEMM and the grouped kernel both take [qlo − zy, qhi − zy].
+func qOutRange(out *ir.Value, act string, clo, chi float32) (qlo, qhi, zy int32, err error) {
+	if out.Quant == nil || !out.Quant.PerTensor() {
+		return 0, 0, 0, fmt.Errorf("output %s must be per-tensor quantized", out.Name)
+	}
+	zy = out.Quant.ZeroPoint[0]
+	lo, hi, err := ir.QActivationRange(act, clo, chi, out.Quant.Scale[0], zy)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return lo - zy, hi - zy, zy, nil
+}
+
+// qResidual reads the fused residual of a QConv/QGemm (input 4, its
+// multiplier input 5): an i8 buffer in NHWC order when it is an image,
+// its zero point and the scalar multiplier.
+func (p *planner) qResidual(n *ir.Node) (*engine.Buffer, int32, float32, error) {
+	r, err := p.input(n, 4)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	rv := n.Inputs[4]
+	if r.Dtype != "i8" || rv.Quant == nil || !rv.Quant.PerTensor() || (len(r.SampleShape) == 3 && r.Layout != LayoutNHWC) {
+		return nil, 0, 0, fmt.Errorf("residual %s must be per-tensor quantized i8 in NHWC order", rv.Name)
+	}
+	if len(n.Inputs) < 6 || n.Inputs[5] == nil || !n.Inputs[5].IsConst() || n.Inputs[5].Const.DType != ir.Float32 || n.Inputs[5].Const.Len() != 1 {
+		return nil, 0, 0, fmt.Errorf("residual multiplier missing or not one f32 constant")
+	}
+	return r, rv.Quant.ZeroPoint[0], n.Inputs[5].Const.Float32s()[0], nil
+}
+
+// qgroupConv plans a grouped or depthwise QConv (group g > 1) as one
+// launch of the direct kernel: one thread an NHWC output element. The
+// caller has checked the input is per-tensor i8 and the weight a
+// symmetric i8 constant. The weights stay in ONNX order [M][Cg][KH][KW]
+// and the bias raw: the kernel subtracts zx from every tap it reads, and
+// skips padding taps, so no zero-point folding is needed.
+func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
+	g := int(g64)
+	xv, wv, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	if x.Layout != LayoutNHWC || len(x.SampleShape) != 3 {
+		return fmt.Errorf("input %s is in %s order of rank %d, the grouped convolution reads NHWC images", x.Name, x.Layout, len(x.SampleShape)+1)
+	}
+	if out.Quant == nil {
+		return fmt.Errorf("output %s is f32: the grouped convolution writes int8 only (quantize its output)", out.Name)
+	}
+	ws := wv.Const.Shape
+	if len(ws) != 4 {
+		return fmt.Errorf("weight %s has shape %v, the GPU runs 2-D convolutions", wv.Name, ws)
+	}
+	m, cg, kh, kw := ws[0], ws[1], ws[2], ws[3]
+	c := int(x.SampleShape[0])
+	if g < 1 || c != cg*g || m%g != 0 {
+		return fmt.Errorf("group %d: input %s has %d channels and weight %s shape %v, want C = group·Cg and M a multiple of group", g, xv.Name, c, wv.Name, ws)
+	}
+	geo, err := ir.ResolveConvGeom(n.Attrs, xv.Type.Shape[2:], []int{kh, kw}, false)
+	if err != nil {
+		return err
+	}
+	why := "dense direct grouped convolution"
+	if wv.Sparsity != nil {
+		// The 2:4 tensor-core path is a GEMM over all C channels; the
+		// direct kernel has no sparse form, so the claim buys nothing.
+		why = "dense: grouped convolution has no 2:4 kernel, the weight's 2:4 claim is not used"
+	}
+	var bias []int32
+	if len(n.Inputs) > 3 && n.Inputs[3] != nil {
+		bv := n.Inputs[3]
+		if !bv.IsConst() || bv.Const.DType != ir.Int32 || bv.Const.Len() != m {
+			return fmt.Errorf("bias %s must be %d i32 constants", bv.Name, m)
+		}
+		bias = bv.Const.Int32s()
+	} else {
+		bias = make([]int32, m)
+	}
+	mv := n.Inputs[2]
+	if mv == nil || !mv.IsConst() || mv.Const.DType != ir.Float32 || mv.Const.Len() != m {
+		return fmt.Errorf("multiplier of %s must be %d f32 constants", n.Name, m)
+	}
+	act, clo, chi, err := ir.FusedActivation(n.Attrs)
+	if err != nil {
+		return err
+	}
+	qlo, qhi, zy, err := qOutRange(out, act, clo, chi)
+	if err != nil {
+		return err
+	}
+	hasres, zr, mr := int64(0), int32(0), float32(0)
+	var r *engine.Buffer
+	rArg := bufArg(x) // never read when hasres is 0, but must be a valid pointer
+	if len(n.Inputs) > 4 && n.Inputs[4] != nil {
+		if r, zr, mr, err = p.qResidual(n); err != nil {
+			return err
+		}
+		hasres, rArg = 1, bufArg(r)
+	}
+	y, err := p.newBuffer(out, LayoutNHWC)
+	if err != nil {
+		return err
+	}
+	perOut := int64(geo.Out[0] * geo.Out[1] * m)
+	if y.ElemsPerSample != perOut || (r != nil && r.ElemsPerSample != perOut) {
+		return fmt.Errorf("output %s has %d elements a sample, want %d (and the residual's count)", out.Name, y.ElemsPerSample, perOut)
+	}
+	p.useKernel(kernels.QGroupConvKernel, kernels.QGroupConvPTX())
+	wName, bName, mName := n.Name+"/w", n.Name+"/bias", n.Name+"/mult"
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "dense", Data: i8Bytes(wv.Const.Int8s())},
+		&engine.Weight{Name: bName, Kind: "bias", Data: i32Bytes(bias)},
+		&engine.Weight{Name: mName, Kind: "mult", Data: f32Bytes(mv.Const.Float32s())})
+	args := []*engine.Arg{bufArg(x), weightArg(wName), weightArg(bName), weightArg(mName), rArg, bufArg(y),
+		perSample(perOut), u32(int64(c)), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(m)),
+		u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(int64(kh)), u32(int64(kw)),
+		u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
+		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])), u32(int64(cg)), u32(int64(m / g)), u32(hasres),
+		s32(xv.Quant.ZeroPoint[0]), s32(zr), s32(qlo), s32(qhi), s32(zy), f32(mr)}
+	if len(args) != len(kernels.QGroupConvParams) {
+		return fmt.Errorf("internal: %d launch arguments for %d kernel parameters", len(args), len(kernels.QGroupConvParams))
+	}
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.QGroupConvKernel, Precision: "int8",
+		WorkPerSample: uint64(perOut), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		Args: args, Note: why})
+	return nil
+}
