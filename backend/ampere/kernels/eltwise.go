@@ -48,33 +48,13 @@ var EltwiseParams = []string{"x", "b", "y", "total", "op", "bmode", "C", "inner"
 func EltwisePTX(name string) string {
 	var b builder
 	b.header()
-	b.raw(".visible .entry %s(", name)
-	for i, p := range EltwiseParams {
-		typ := ".u32"
-		switch {
-		case i < 3:
-			typ = ".u64"
-		case len(p) > 4 && p[len(p)-4:] == ":f32":
-			typ = ".f32"
-		}
-		sep := ","
-		if i == len(EltwiseParams)-1 {
-			sep = ""
-		}
-		b.raw("\t.param %s p%d%s", typ, i, sep)
-	}
-	b.raw(")")
-	b.raw(".maxntid %d, 1, 1", OpThreads)
-	b.raw("{")
+	b.opEntry(name, EltwiseParams, 3)
 	declare(&b, ".pred", "%p<4>")
 	declare(&b, ".b32", "%r<16>")
 	declare(&b, ".b64", "%rd<8>")
 	declare(&b, ".f32", "%f<8>")
 	b.comment("x b y in %%rd0..%%rd2; total op bmode C inner swap in %%r0..%%r5; alpha lo hi in %%f0..%%f2")
-	for i := 0; i < 3; i++ {
-		b.l("ld.param.u64 %%rd%d, [p%d];", i, i)
-		b.l("cvta.to.global.u64 %%rd%d, %%rd%d;", i, i)
-	}
+	b.loadPointers(3)
 	for i := 0; i < 6; i++ {
 		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
 	}

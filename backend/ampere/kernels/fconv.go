@@ -32,33 +32,13 @@ func FloatConvPTX() string {
 	var b builder
 	b.header()
 	name := FloatConvKernel
-	b.raw(".visible .entry %s(", name)
-	for i, p := range FloatConvParams {
-		typ := ".u32"
-		switch {
-		case i < floatConvPointers:
-			typ = ".u64"
-		case len(p) > 4 && p[len(p)-4:] == ":f32":
-			typ = ".f32"
-		}
-		sep := ","
-		if i == len(FloatConvParams)-1 {
-			sep = ""
-		}
-		b.raw("\t.param %s p%d%s", typ, i, sep)
-	}
-	b.raw(")")
-	b.raw(".maxntid %d, 1, 1", OpThreads)
-	b.raw("{")
+	b.opEntry(name, FloatConvParams, floatConvPointers)
 	declare(&b, ".pred", "%p<8>")
 	declare(&b, ".b32", "%r<64>")
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<8>")
 	b.comment("pointers x y w b r in %%rd0..%%rd4; u32 scalars in %%r0..%%r19; lo, hi in %%f0, %%f1")
-	for i := 0; i < floatConvPointers; i++ {
-		b.l("ld.param.u64 %%rd%d, [p%d];", i, i)
-		b.l("cvta.to.global.u64 %%rd%d, %%rd%d;", i, i)
-	}
+	b.loadPointers(floatConvPointers)
 	nu := 0
 	for i := floatConvPointers; i < len(FloatConvParams); i++ {
 		p := FloatConvParams[i]

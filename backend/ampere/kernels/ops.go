@@ -86,26 +86,7 @@ func OpPTX(name string) (string, error) {
 	if n, ok := opPointerCount[name]; ok {
 		ptrs = n
 	}
-	b.raw(".visible .entry %s(", name)
-	for i, p := range params {
-		typ := ".u32"
-		switch {
-		case i < ptrs:
-			typ = ".u64"
-		case len(p) > 4 && p[len(p)-4:] == ":s32":
-			typ = ".s32"
-		case len(p) > 4 && p[len(p)-4:] == ":f32":
-			typ = ".f32"
-		}
-		sep := ","
-		if i == len(params)-1 {
-			sep = ""
-		}
-		b.raw("\t.param %s p%d%s", typ, i, sep)
-	}
-	b.raw(")")
-	b.raw(".maxntid %d, 1, 1", OpThreads)
-	b.raw("{")
+	b.opEntry(name, params, ptrs)
 	declare(&b, ".pred", "%p<8>")
 	declare(&b, ".b32", "%r<48>")
 	declare(&b, ".b64", "%rd<16>")

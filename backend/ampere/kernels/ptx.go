@@ -69,6 +69,42 @@ func (b *builder) header() {
 	b.raw("")
 }
 
+// opEntry writes the signature of a one-thread-per-element kernel: the
+// first pointers parameters are .u64 addresses, a parameter whose name ends
+// in ":s32" or ":f32" has that type and every other one is .u32; then the
+// block-size bound and the opening brace of the body.
+func (b *builder) opEntry(name string, params []string, pointers int) {
+	b.raw(".visible .entry %s(", name)
+	for i, p := range params {
+		typ := ".u32"
+		switch {
+		case i < pointers:
+			typ = ".u64"
+		case strings.HasSuffix(p, ":s32"):
+			typ = ".s32"
+		case strings.HasSuffix(p, ":f32"):
+			typ = ".f32"
+		}
+		sep := ","
+		if i == len(params)-1 {
+			sep = ""
+		}
+		b.raw("\t.param %s p%d%s", typ, i, sep)
+	}
+	b.raw(")")
+	b.raw(".maxntid %d, 1, 1", OpThreads)
+	b.raw("{")
+}
+
+// loadPointers loads the first n parameters, global addresses, into
+// %rd0..%rd(n-1).
+func (b *builder) loadPointers(n int) {
+	for i := 0; i < n; i++ {
+		b.l("ld.param.u64 %%rd%d, [p%d];", i, i)
+		b.l("cvta.to.global.u64 %%rd%d, %%rd%d;", i, i)
+	}
+}
+
 // regList formats registers name<from>…name<from+n-1> as "{%a0, %a1, ...}".
 func regList(name string, from, n int) string {
 	parts := make([]string, n)

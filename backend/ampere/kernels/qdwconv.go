@@ -32,35 +32,13 @@ const qGroupConvPointers = 6
 func QGroupConvPTX() string {
 	var b builder
 	b.header()
-	b.raw(".visible .entry %s(", QGroupConvKernel)
-	for i, p := range QGroupConvParams {
-		typ := ".u32"
-		switch {
-		case i < qGroupConvPointers:
-			typ = ".u64"
-		case len(p) > 4 && p[len(p)-4:] == ":s32":
-			typ = ".s32"
-		case len(p) > 4 && p[len(p)-4:] == ":f32":
-			typ = ".f32"
-		}
-		sep := ","
-		if i == len(QGroupConvParams)-1 {
-			sep = ""
-		}
-		b.raw("\t.param %s p%d%s", typ, i, sep)
-	}
-	b.raw(")")
-	b.raw(".maxntid %d, 1, 1", OpThreads)
-	b.raw("{")
+	b.opEntry(QGroupConvKernel, QGroupConvParams, qGroupConvPointers)
 	declare(&b, ".pred", "%p<8>")
 	declare(&b, ".b32", "%r<64>")
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<8>")
 	b.comment("pointers x w b m r y in %%rd0..%%rd5; u32 scalars in %%r0..%%r17; s32 zx zr qlo qhi zy in %%r50..%%r54; mr in %%f0")
-	for i := 0; i < qGroupConvPointers; i++ {
-		b.l("ld.param.u64 %%rd%d, [p%d];", i, i)
-		b.l("cvta.to.global.u64 %%rd%d, %%rd%d;", i, i)
-	}
+	b.loadPointers(qGroupConvPointers)
 	nu, ns := 0, 0
 	for i := qGroupConvPointers; i < len(QGroupConvParams); i++ {
 		p := QGroupConvParams[i]
