@@ -3,15 +3,13 @@ package all
 import (
 	"bytes"
 	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sqc-project/sqc/internal/filecheck"
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
+	"github.com/sqc-project/sqc/passes/passtest"
 )
 
 var only = flag.String("sqir", "", "run only the .sqir pass tests whose path contains this")
@@ -33,49 +31,21 @@ func TestPasses(t *testing.T) {
 			continue
 		}
 		t.Run(strings.TrimPrefix(f, "../"), func(t *testing.T) {
-			src, err := os.ReadFile(f)
+			test, err := passtest.Load(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			test, err := filecheck.ParseTest(f, string(src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(test.Run) != 1 {
-				t.Fatalf("%s: want one RUN line, found %d", f, len(test.Run))
-			}
-			pipeline, err := runLinePipeline(test.Run[0])
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			g, err := sqir.Parse(f, src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, pipeline); err != nil {
+			g := test.Graph
+			if _, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, test.Pipeline); err != nil {
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
 			if err := sqir.Print(&out, g); err != nil {
 				t.Fatal(err)
 			}
-			if err := test.Check(out.String()); err != nil {
+			if err := test.Checks.Check(out.String()); err != nil {
 				t.Fatalf("%v\n--- output ---\n%s", err, out.String())
 			}
 		})
 	}
-}
-
-// runLinePipeline extracts the --passes value of `sqc opt %s --passes=...`.
-func runLinePipeline(run string) (string, error) {
-	fields := strings.Fields(run)
-	if len(fields) < 3 || fields[0] != "sqc" || fields[1] != "opt" || fields[2] != "%s" {
-		return "", fmt.Errorf("RUN line %q: want `sqc opt %%s --passes=...`", run)
-	}
-	for _, f := range fields[3:] {
-		if v, ok := strings.CutPrefix(f, "--passes="); ok {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("RUN line %q has no --passes=", run)
 }

@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sqc-project/sqc/frontend/onnx"
-	"github.com/sqc-project/sqc/internal/filecheck"
 	"github.com/sqc-project/sqc/internal/zoo"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
 	_ "github.com/sqc-project/sqc/passes/all"
+	"github.com/sqc-project/sqc/passes/passtest"
 )
 
 // randomInputs makes one tensor per graph input, uniform in [-2, 2) for
@@ -136,28 +135,17 @@ func TestTestdataComputesTheSame(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			src, err := os.ReadFile(f)
+			test, err := passtest.Load(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			test, err := filecheck.ParseTest(f, string(src))
-			if err != nil || len(test.Run) != 1 {
-				t.Fatalf("%s: want one RUN line (%v)", f, err)
-			}
-			_, spec, ok := strings.Cut(test.Run[0], "--passes=")
-			if !ok {
-				t.Fatalf("%s: RUN line has no --passes=", f)
-			}
-			g, err := sqir.Parse(f, src)
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := test.Graph
 			ins := randomInputs(t, g, 1)
 			want, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			runPipeline(t, g, strings.Fields(spec)[0])
+			runPipeline(t, g, test.Pipeline)
 			got, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)

@@ -4,17 +4,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/sqc-project/sqc/internal/filecheck"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
 	_ "github.com/sqc-project/sqc/passes/all"
+	"github.com/sqc-project/sqc/passes/passtest"
 )
 
 // randomInputs makes one f32 tensor per graph input, uniform in [-2, 2).
@@ -79,28 +77,17 @@ func TestTestdataComputesTheSame(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			src, err := os.ReadFile(f)
+			test, err := passtest.Load(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			test, err := filecheck.ParseTest(f, string(src))
-			if err != nil || len(test.Run) != 1 {
-				t.Fatalf("%s: want one RUN line (%v)", f, err)
-			}
-			_, spec, ok := strings.Cut(test.Run[0], "--passes=")
-			if !ok {
-				t.Fatalf("%s: RUN line has no --passes=", f)
-			}
-			g, err := sqir.Parse(f, src)
-			if err != nil {
-				t.Fatal(err)
-			}
+			g := test.Graph
 			ins := randomInputs(t, g, rand.New(rand.NewPCG(1, 2)))
 			want, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			runPipeline(t, g, strings.Fields(spec)[0])
+			runPipeline(t, g, test.Pipeline)
 			got, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)
