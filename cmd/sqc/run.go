@@ -55,8 +55,11 @@ arg max of every row; --output writes the first output as .npy.`,
 				return err
 			}
 			in, err := src.Next()
+			if err == io.EOF {
+				return fmt.Errorf("%s holds no samples", input)
+			}
 			if err != nil {
-				return fmt.Errorf("%s: %w", input, err)
+				return err // dataset's errors name the file and the sample
 			}
 			n := in[0].Shape[0]
 			var outs, cpuOuts []*ir.Tensor
