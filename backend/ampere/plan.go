@@ -13,7 +13,6 @@ package ampere
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -363,28 +362,10 @@ func (p *planner) maxPool(n *ir.Node) error {
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
-func i32Bytes(v []int32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
-	}
-	return b
-}
-
-func f32Bytes(v []float32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-func i8Bytes(v []int8) []byte {
-	b := make([]byte, len(v))
-	for i, x := range v {
-		b[i] = byte(x)
-	}
-	return b
+// leBytes is the engine's encoding of weights and tables: little-endian
+// elements, as ir.AppendLE writes them.
+func leBytes[T int8 | int32 | uint32 | float32](v []T) []byte {
+	return ir.AppendLE(make([]byte, 0, len(v)*4), v, 0, len(v))
 }
 
 // qgemm plans a QConv (im2col, unless a 1×1 stride-1 conv reads NHWC rows
@@ -505,13 +486,13 @@ func (p *planner) qgemm(n *ir.Node) error {
 		if err != nil {
 			return err
 		}
-		wdata, edata, npad, kpad = i8Bytes(sp.Values), u32Bytes(sp.Meta), sp.NPad, sp.KPad
+		wdata, edata, npad, kpad = leBytes(sp.Values), leBytes(sp.Meta), sp.NPad, sp.KPad
 	} else {
 		dn, err := pack.PackDense(w, nOut, k, kernels.GemmBN)
 		if err != nil {
 			return err
 		}
-		wdata, npad, kpad = i8Bytes(dn.Values), dn.NPad, dn.KPad
+		wdata, npad, kpad = leBytes(dn.Values), dn.NPad, dn.KPad
 	}
 	var bias []int32
 	if len(n.Inputs) > 3 && n.Inputs[3] != nil {
@@ -587,8 +568,8 @@ func (p *planner) qgemm(n *ir.Node) error {
 		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: eName, Kind: "meta", Data: edata})
 		eArg = weightArg(eName)
 	}
-	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: n.Name + "/bias", Kind: "bias", Data: i32Bytes(biasP)},
-		&engine.Weight{Name: n.Name + "/mult", Kind: "mult", Data: f32Bytes(mult)})
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: n.Name + "/bias", Kind: "bias", Data: leBytes(biasP)},
+		&engine.Weight{Name: n.Name + "/mult", Kind: "mult", Data: leBytes(mult)})
 	args := []*engine.Arg{bufArg(x), weightArg(wName), eArg, weightArg(n.Name + "/bias"), weightArg(n.Name + "/mult"), rArg, bufArg(y),
 		perSample(pixels), u32(int64(nOut)), u32(int64(k)), u32(int64(kpad / kernels.GemmBK)), u32(int64(lda)), u32(int64(prm.LDR)), u32(int64(prm.LDC)),
 		s32(prm.ZR), s32(prm.QLo), s32(prm.QHi), s32(prm.ZY), f32(prm.MR), f32(prm.FLo), f32(prm.FHi)}
@@ -604,14 +585,6 @@ func (p *planner) qgemm(n *ir.Node) error {
 		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: kernels.GemmThreads,
 		SharedBytes: 0, Args: args, Note: why})
 	return nil
-}
-
-func u32Bytes(v []uint32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], x)
-	}
-	return b
 }
 
 // memDims returns a buffer's per-sample dims in memory order: NHWC buffers
@@ -675,7 +648,7 @@ func (p *planner) batchNorm(n *ir.Node) error {
 		return err
 	}
 	wName := n.Name + "/prm"
-	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "f32", Data: f32Bytes(data)})
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "f32", Data: leBytes(data)})
 	return p.elementwise(n, kernels.BatchNormKernel, "f32", "float fallback", x.ElemsPerSample, bufArg(x), bufArg(y), weightArg(wName),
 		perSample(x.ElemsPerSample), u32(c), u32(inner))
 }

@@ -160,7 +160,7 @@ func (p *planner) eltBinary(n *ir.Node) error {
 	}
 	// The constant travels as an engine weight, read in place of a buffer.
 	wn := n.Name + "/b_f32"
-	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: f32Bytes(ct.Float32s())})
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: leBytes(ct.Float32s())})
 	p.eltLaunch(n, kernels.EltwiseKernel, x, weightArg(wn), y, op, bmode, c, inner, swap, 0, 0, 0)
 	return nil
 }

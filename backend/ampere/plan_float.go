@@ -136,8 +136,8 @@ func (p *planner) floatConv(n *ir.Node) error {
 		return err
 	}
 	wn, bn := n.Name+"/w_f32", n.Name+"/b_f32"
-	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: f32Bytes(w.Float32s())},
-		&engine.Weight{Name: bn, Kind: "f32", Data: f32Bytes(bias)})
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: leBytes(w.Float32s())},
+		&engine.Weight{Name: bn, Kind: "f32", Data: leBytes(bias)})
 	xnhwc := int64(0)
 	if x.Layout == LayoutNHWC {
 		xnhwc = 1
@@ -238,8 +238,8 @@ func (p *planner) floatGemm(n *ir.Node) error {
 		return err
 	}
 	wn, bn := n.Name+"/w_f32", n.Name+"/b_f32"
-	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: f32Bytes(wt)},
-		&engine.Weight{Name: bn, Kind: "f32", Data: f32Bytes(bias)})
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: leBytes(wt)},
+		&engine.Weight{Name: bn, Kind: "f32", Data: leBytes(bias)})
 	p.floatLaunch(n, "float fallback gemm", m, bufArg(a), bufArg(y), weightArg(wn), weightArg(bn), bufArg(r),
 		perSample(m), u32(k), u32(1), u32(1), u32(m), u32(1), u32(1), u32(1), u32(1), u32(1), u32(1),
 		u32(0), u32(0), u32(1), u32(1), u32(k), u32(m), u32(0), u32(0), u32(hasRes), f32(lo), f32(hi))

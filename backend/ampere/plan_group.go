@@ -116,9 +116,9 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 	}
 	p.useKernel(kernels.QGroupConvKernel, kernels.QGroupConvPTX())
 	wName, bName, mName := n.Name+"/w", n.Name+"/bias", n.Name+"/mult"
-	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "dense", Data: i8Bytes(wv.Const.Int8s())},
-		&engine.Weight{Name: bName, Kind: "bias", Data: i32Bytes(bias)},
-		&engine.Weight{Name: mName, Kind: "mult", Data: f32Bytes(mv.Const.Float32s())})
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "dense", Data: leBytes(wv.Const.Int8s())},
+		&engine.Weight{Name: bName, Kind: "bias", Data: leBytes(bias)},
+		&engine.Weight{Name: mName, Kind: "mult", Data: leBytes(mv.Const.Float32s())})
 	args := []*engine.Arg{bufArg(x), weightArg(wName), weightArg(bName), weightArg(mName), rArg, bufArg(y),
 		perSample(perOut), u32(int64(c)), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(m)),
 		u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(int64(kh)), u32(int64(kw)),

@@ -1,7 +1,6 @@
 package onnx
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -107,75 +106,22 @@ func fromRaw(dt ir.DType, shape []int, n int, raw []byte, what string) (*ir.Tens
 	if len(raw) != n*size {
 		return nil, fmt.Errorf("%s: %d bytes of data, want %d (%d %v elements of shape %v)", what, len(raw), n*size, n, dt, shape)
 	}
-	t := &ir.Tensor{DType: dt, Shape: shape}
-	le := binary.LittleEndian
-	switch dt {
-	case ir.Float32:
-		d := make([]float32, n)
-		for i := range d {
-			d[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
-		}
-		t.Data = d
-	case ir.Float64:
-		d := make([]float64, n)
-		for i := range d {
-			d[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
-		}
-		t.Data = d
-	case ir.Float16, ir.BFloat16, ir.Uint16:
-		d := make([]uint16, n)
-		for i := range d {
-			d[i] = le.Uint16(raw[2*i:])
-		}
-		t.Data = d
-	case ir.Int16:
-		d := make([]int16, n)
-		for i := range d {
-			d[i] = int16(le.Uint16(raw[2*i:]))
-		}
-		t.Data = d
-	case ir.Int8:
-		d := make([]int8, n)
-		for i := range d {
-			d[i] = int8(raw[i])
-		}
-		t.Data = d
-	case ir.Uint8:
-		t.Data = append([]uint8(nil), raw...)
-	case ir.Bool:
-		d := make([]bool, n)
+	data := ir.MakeData(dt, n)
+	switch {
+	case data == nil:
+		return nil, fmt.Errorf("%s: no raw decoding for %v", what, dt)
+	case dt == ir.Bool:
+		// ONNX reads any non-zero byte as true.
+		d := data.([]bool)
 		for i := range d {
 			d[i] = raw[i] != 0
 		}
-		t.Data = d
-	case ir.Int32:
-		d := make([]int32, n)
-		for i := range d {
-			d[i] = int32(le.Uint32(raw[4*i:]))
-		}
-		t.Data = d
-	case ir.Uint32:
-		d := make([]uint32, n)
-		for i := range d {
-			d[i] = le.Uint32(raw[4*i:])
-		}
-		t.Data = d
-	case ir.Int64:
-		d := make([]int64, n)
-		for i := range d {
-			d[i] = int64(le.Uint64(raw[8*i:]))
-		}
-		t.Data = d
-	case ir.Uint64:
-		d := make([]uint64, n)
-		for i := range d {
-			d[i] = le.Uint64(raw[8*i:])
-		}
-		t.Data = d
 	default:
-		return nil, fmt.Errorf("%s: no raw decoding for %v", what, dt)
+		if err := ir.PutLE(data, 0, raw); err != nil {
+			return nil, fmt.Errorf("%s: %v", what, err)
+		}
 	}
-	return t, nil
+	return &ir.Tensor{DType: dt, Shape: shape, Data: data}, nil
 }
 
 // fromTyped decodes the typed data fields. ONNX puts every integer type of

@@ -484,7 +484,7 @@ func (p *parser) blob(v *ir.Value, n int) any {
 		if err != nil {
 			p.fail(t.bodyStart+bad, "constant %%%s: malformed %s data", v.Name, t.text)
 		}
-		if err := putLE(data, off/size, buf[:m]); err != nil {
+		if err := ir.PutLE(data, off/size, buf[:m]); err != nil {
 			p.fail(t.pos, "constant %%%s: %v", v.Name, err)
 		}
 	}

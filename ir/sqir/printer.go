@@ -267,7 +267,7 @@ func (p *printer) blob(data any, n, size int) {
 	enc := make([]byte, base64.StdEncoding.EncodedLen(chunkBytes))
 	for from := 0; from < n && p.err == nil; from += per {
 		to := min(from+per, n)
-		raw = appendLE(raw[:0], data, from, to)
+		raw = ir.AppendLE(raw[:0], data, from, to)
 		m := base64.StdEncoding.EncodedLen(len(raw))
 		base64.StdEncoding.Encode(enc[:m], raw)
 		_, p.err = p.w.Write(enc[:m])

@@ -4,10 +4,8 @@
 package codec
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/sqc-project/sqc/frontend/onnx/internal/onnxpb"
@@ -86,72 +84,5 @@ func DTypeToONNX(dt ir.DType) (int32, bool) {
 // ONNX raw_data and external data files (bool as one byte, 0 or 1). The
 // tensor must pass t.Check.
 func RawBytes(t *ir.Tensor) []byte {
-	le := binary.LittleEndian
-	switch d := t.Data.(type) {
-	case []float32:
-		b := make([]byte, 4*len(d))
-		for i, v := range d {
-			le.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		return b
-	case []float64:
-		b := make([]byte, 8*len(d))
-		for i, v := range d {
-			le.PutUint64(b[8*i:], math.Float64bits(v))
-		}
-		return b
-	case []uint16:
-		b := make([]byte, 2*len(d))
-		for i, v := range d {
-			le.PutUint16(b[2*i:], v)
-		}
-		return b
-	case []int16:
-		b := make([]byte, 2*len(d))
-		for i, v := range d {
-			le.PutUint16(b[2*i:], uint16(v))
-		}
-		return b
-	case []int8:
-		b := make([]byte, len(d))
-		for i, v := range d {
-			b[i] = byte(v)
-		}
-		return b
-	case []uint8:
-		return append([]byte(nil), d...)
-	case []bool:
-		b := make([]byte, len(d))
-		for i, v := range d {
-			if v {
-				b[i] = 1
-			}
-		}
-		return b
-	case []int32:
-		b := make([]byte, 4*len(d))
-		for i, v := range d {
-			le.PutUint32(b[4*i:], uint32(v))
-		}
-		return b
-	case []uint32:
-		b := make([]byte, 4*len(d))
-		for i, v := range d {
-			le.PutUint32(b[4*i:], v)
-		}
-		return b
-	case []int64:
-		b := make([]byte, 8*len(d))
-		for i, v := range d {
-			le.PutUint64(b[8*i:], uint64(v))
-		}
-		return b
-	case []uint64:
-		b := make([]byte, 8*len(d))
-		for i, v := range d {
-			le.PutUint64(b[8*i:], v)
-		}
-		return b
-	}
-	return nil
+	return ir.AppendLE(make([]byte, 0, t.Len()*t.DType.Size()), t.Data, 0, t.Len())
 }
