@@ -4,10 +4,31 @@ import "strconv"
 
 // Namer hands out value names no value of a graph has yet. Value names
 // must be unique (the verifier checks it), so a pass that adds values takes
-// their names from a Namer made for the graph it changes.
+// their names from a Namer made for the graph it changes. The zero Namer
+// has no name taken.
 type Namer struct {
 	taken map[string]bool
 }
+
+// NewNodeNamer reserves the names of g's nodes, for passes that add nodes.
+func NewNodeNamer(g *Graph) *Namer {
+	n := &Namer{}
+	for _, node := range g.Nodes {
+		n.Reserve(node.Name)
+	}
+	return n
+}
+
+// Reserve marks a name as taken.
+func (n *Namer) Reserve(name string) {
+	if n.taken == nil {
+		n.taken = map[string]bool{}
+	}
+	n.taken[name] = true
+}
+
+// Release makes a name free again (its value was removed or renamed).
+func (n *Namer) Release(name string) { delete(n.taken, name) }
 
 // NewNamer reserves the names of g's inputs, constants, node outputs and
 // outputs.
@@ -41,7 +62,7 @@ func (n *Namer) Fresh(base string) string {
 	for i := 1; n.taken[name]; i++ {
 		name = base + "." + strconv.Itoa(i)
 	}
-	n.taken[name] = true
+	n.Reserve(name)
 	return name
 }
 

@@ -1,7 +1,6 @@
 package layout
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/sqc-project/sqc/ir"
@@ -62,7 +61,7 @@ type state struct {
 	g      *ir.Graph
 	act    ir.Layout // the activation layout (NHWC)
 	weight ir.Layout // the weight layout; "" keeps the logical order
-	names  map[string]bool
+	names  *ir.Namer
 	nodes  []*ir.Node // the rewritten node list
 	// conv memoises conversions: one Relayout (or constant copy) per value
 	// and layout, shared by all readers.
@@ -82,7 +81,6 @@ func run(c *passes.Context) (any, error) {
 	s := &state{
 		g:           g,
 		act:         ir.Layout(c.Options.String("layout")),
-		names:       map[string]bool{},
 		conv:        map[convKey]*ir.Value{},
 		weightChain: map[*ir.Value]bool{},
 	}
@@ -116,36 +114,10 @@ func run(c *passes.Context) (any, error) {
 }
 
 // collectNames records every value name in use, so new values get fresh ones.
-func (s *state) collectNames() {
-	for _, v := range s.g.Inputs {
-		s.names[v.Name] = true
-	}
-	for _, v := range s.g.Constants() {
-		s.names[v.Name] = true
-	}
-	for _, n := range s.g.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				s.names[v.Name] = true
-			}
-		}
-	}
-	for _, v := range s.g.Outputs {
-		if v != nil {
-			s.names[v.Name] = true
-		}
-	}
-}
+func (s *state) collectNames() { s.names = ir.NewNamer(s.g) }
 
-// fresh returns base, or base with a numeric suffix, unused by any value.
-func (s *state) fresh(base string) string {
-	name := base
-	for i := 2; s.names[name]; i++ {
-		name = fmt.Sprintf("%s.%d", base, i)
-	}
-	s.names[name] = true
-	return name
-}
+// fresh returns an unused value name made from base, and reserves it.
+func (s *state) fresh(base string) string { return s.names.Fresh(base) }
 
 // suffix is the short name of a layout in value names: nhwc, ohwi, and
 // nchw for the default layout of a 4-D value.
@@ -753,7 +725,7 @@ func (s *state) fixOutputs() {
 		}
 		name := v.Name
 		v.Name = s.fresh(name + "." + suffix(v.Type.Layout, v.Type.Shape.Rank()))
-		delete(s.names, u.Name)
+		s.names.Release(u.Name)
 		u.Name = name
 		for j := range g.Outputs {
 			if g.Outputs[j] == v {
@@ -783,7 +755,7 @@ func (s *state) foldConstCopies() {
 			// One copy inherits the original's identity; a second copy of
 			// the same constant (in another layout) must still clone.
 			taken[key.v] = true
-			delete(s.names, c.Name)
+			s.names.Release(c.Name)
 			c.Name = key.v.Name
 			continue
 		}

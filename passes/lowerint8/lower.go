@@ -2,7 +2,6 @@ package lowerint8
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/passes"
@@ -75,44 +74,21 @@ type editor struct {
 	// names holds the value names in use, nodeNames the node names: two
 	// name spaces, so a fused node can take the name of the node it
 	// replaces while its output keeps the name of a value.
-	names     map[string]bool
-	nodeNames map[string]bool
+	names     *ir.Namer
+	nodeNames *ir.Namer
 	prod      map[*ir.Value]*ir.Node
 	users     map[*ir.Value][]*ir.Node
 	removed   map[*ir.Node]bool
 }
 
 func newEditor(g *ir.Graph) *editor {
-	e := &editor{g: g, names: map[string]bool{}, nodeNames: map[string]bool{}, prod: g.Producers(), users: g.Users(), removed: map[*ir.Node]bool{}}
-	for _, v := range g.Inputs {
-		e.names[v.Name] = true
-	}
-	for _, v := range g.Constants() {
-		e.names[v.Name] = true
-	}
-	for _, n := range g.Nodes {
-		e.nodeNames[n.Name] = true
-		for _, v := range n.Outputs {
-			if v != nil {
-				e.names[v.Name] = true
-			}
-		}
-	}
+	e := &editor{g: g, names: ir.NewNamer(g), nodeNames: ir.NewNodeNamer(g), prod: g.Producers(), users: g.Users(), removed: map[*ir.Node]bool{}}
 	return e
 }
 
 // fresh returns base, or base.N for the smallest N that makes it unused
 // among the value names, and reserves it.
-func (e *editor) fresh(base string) string { return freshIn(e.names, base) }
-
-func freshIn(names map[string]bool, base string) string {
-	name := base
-	for i := 1; names[name]; i++ {
-		name = base + "." + strconv.Itoa(i)
-	}
-	names[name] = true
-	return name
-}
+func (e *editor) fresh(base string) string { return e.names.Fresh(base) }
 
 // value makes a new computed value.
 func (e *editor) value(base string, t ir.Type, q *ir.QuantParams) *ir.Value {
@@ -127,7 +103,7 @@ func (e *editor) constant(base string, t *ir.Tensor) *ir.Value {
 // add appends a node (named base, or base.N when a live node has that
 // name) and records its edges.
 func (e *editor) add(base, op string, ins, outs []*ir.Value, attrs ir.Attrs) *ir.Node {
-	n := &ir.Node{Name: freshIn(e.nodeNames, base), Op: op, Inputs: ins, Outputs: outs, Attrs: attrs}
+	n := &ir.Node{Name: e.nodeNames.Fresh(base), Op: op, Inputs: ins, Outputs: outs, Attrs: attrs}
 	e.g.Nodes = append(e.g.Nodes, n)
 	for _, v := range outs {
 		e.prod[v] = n
@@ -146,7 +122,7 @@ func (e *editor) remove(n *ir.Node) {
 		return
 	}
 	e.removed[n] = true
-	delete(e.nodeNames, n.Name)
+	e.nodeNames.Release(n.Name)
 	for _, v := range n.Outputs {
 		if e.prod[v] == n {
 			delete(e.prod, v)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/sqc-project/sqc/ir"
@@ -120,7 +119,7 @@ func parseOps(list []string) (map[string]bool, bool, error) {
 type quantizer struct {
 	g      *ir.Graph
 	ranges *calibrate.Result
-	names  map[string]bool
+	names  *ir.Namer
 	// acts maps an activation to the DQ output its quantized readers read.
 	acts map[*ir.Value]*ir.Value
 	// weights maps a weight and its quantization axis (-1 per tensor) to
@@ -139,36 +138,19 @@ type weightKey struct {
 }
 
 func newQuantizer(g *ir.Graph, ranges *calibrate.Result) *quantizer {
-	q := &quantizer{g: g, ranges: ranges, names: map[string]bool{}, acts: map[*ir.Value]*ir.Value{},
+	q := &quantizer{g: g, ranges: ranges, names: ir.NewNamer(g), acts: map[*ir.Value]*ir.Value{},
 		wcache: map[weightKey]*ir.Value{}, producers: g.Producers(), pos: map[*ir.Node]int{},
 		after: map[*ir.Node][]*ir.Node{}, before: map[*ir.Node][]*ir.Node{}}
-	for _, v := range g.Inputs {
-		q.names[v.Name] = true
-	}
-	for _, v := range g.Constants() {
-		q.names[v.Name] = true
-	}
 	for i, n := range g.Nodes {
 		q.pos[n] = i
-		q.names[n.Name] = true
-		for _, v := range n.Outputs {
-			if v != nil {
-				q.names[v.Name] = true
-			}
-		}
+		// New nodes take their names from the same namer as new values.
+		q.names.Reserve(n.Name)
 	}
 	return q
 }
 
 // fresh returns base or base.N, unused, and reserves it.
-func (q *quantizer) fresh(base string) string {
-	name := base
-	for i := 1; q.names[name]; i++ {
-		name = base + "." + strconv.Itoa(i)
-	}
-	q.names[name] = true
-	return name
-}
+func (q *quantizer) fresh(base string) string { return q.names.Fresh(base) }
 
 // alreadyQuantized reports whether v is the output of a DequantizeLinear
 // (an explicitly quantized model, or a second run of the pass).
