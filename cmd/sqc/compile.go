@@ -123,22 +123,37 @@ final value, and compiles nothing.`,
 }
 
 // setData points every step whose pass takes calibration data (an option
-// named "data") at path.
+// named "data": calibrate, prune) at path.
 func setData(specs []passes.StepSpec, path string) {
+	setDataOptions(specs, map[string]any{"data": path})
+}
+
+// setDataOptions sets, on every step whose pass takes calibration data, each
+// of the values that the pass declares an option for.
+func setDataOptions(specs []passes.StepSpec, values map[string]any) {
 	for i := range specs {
 		p := passes.Lookup(specs[i].Name)
-		if p == nil {
+		if p == nil || !declares(p, "data") {
 			continue
 		}
-		for _, o := range p.Options {
-			if o.Name == "data" {
-				if specs[i].Options == nil {
-					specs[i].Options = map[string]any{}
-				}
-				specs[i].Options["data"] = path
+		if specs[i].Options == nil {
+			specs[i].Options = map[string]any{}
+		}
+		for k, v := range values {
+			if declares(p, k) {
+				specs[i].Options[k] = v
 			}
 		}
 	}
+}
+
+func declares(p *passes.Pass, option string) bool {
+	for _, o := range p.Options {
+		if o.Name == option {
+			return true
+		}
+	}
+	return false
 }
 
 // loadRecipe reads and checks the recipe at path, or the built-in default

@@ -150,38 +150,29 @@ func runEval(cmd *cobra.Command, model string, o *evalOptions) error {
 }
 
 // evalCalibration points the steps that read calibration data (calibrate,
-// and prune with sparsegpt) at --calib-images with eval's pixel transform.
-// Without --calib-images such a step must already name its data.
+// and prune) at --calib-images with eval's pixel transform. Without
+// --calib-images a calibrate step must already name its data or a cache.
 func evalCalibration(specs []passes.StepSpec, recipe string, o *evalOptions) ([]passes.StepSpec, error) {
-	for i := range specs {
-		s := &specs[i]
-		needs := s.Name == "calibrate"
-		if s.Name == "prune" {
-			method, _ := s.Options["method"].(string)
-			needs = method == "sparsegpt"
-		}
-		if !needs {
+	if o.calibImages != "" {
+		setDataOptions(specs, map[string]any{
+			"data":     o.calibImages,
+			"format":   "idx",
+			"samples":  int64(o.calibCount),
+			"scale":    o.scale,
+			"mean":     []string{fmt.Sprint(o.mean)},
+			"std":      []string{fmt.Sprint(o.std)},
+			"progress": false,
+		})
+		return specs, nil
+	}
+	for _, s := range specs {
+		if s.Name != "calibrate" {
 			continue
 		}
-		if s.Options == nil {
-			s.Options = map[string]any{}
-		}
-		if o.calibImages == "" {
-			if d, _ := s.Options["data"].(string); d == "" && s.Name == "calibrate" {
-				if c, _ := s.Options["cache"].(string); c == "" {
-					return nil, fmt.Errorf("eval: recipe %s calibrates, but neither --calib-images nor the recipe names calibration data", recipe)
-				}
-			}
-			continue
-		}
-		s.Options["data"] = o.calibImages
-		s.Options["format"] = "idx"
-		s.Options["samples"] = int64(o.calibCount)
-		s.Options["scale"] = o.scale
-		s.Options["mean"] = []string{fmt.Sprint(o.mean)}
-		s.Options["std"] = []string{fmt.Sprint(o.std)}
-		if s.Name == "calibrate" {
-			s.Options["progress"] = false
+		d, _ := s.Options["data"].(string)
+		c, _ := s.Options["cache"].(string)
+		if d == "" && c == "" {
+			return nil, fmt.Errorf("eval: recipe %s calibrates, but neither --calib-images nor the recipe names calibration data", recipe)
 		}
 	}
 	return specs, nil
