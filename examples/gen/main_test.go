@@ -165,10 +165,13 @@ func TestModelRuns(t *testing.T) {
 // not only for sqc's frontend.
 func TestCheckerAcceptsModel(t *testing.T) {
 	// The python3 first on PATH may be a virtual environment's or pyenv's
-	// without the package; Debian's is /usr/bin/python3.
+	// without the package; Debian's is /usr/bin/python3. Importing
+	// onnx.checker, not onnx: Debian's libonnx-testdata alone leaves an
+	// onnx/ folder of test data in dist-packages, which imports as an
+	// empty namespace package.
 	python := ""
 	for _, p := range []string{"python3", "/usr/bin/python3"} {
-		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import onnx").Run() == nil {
+		if path, err := exec.LookPath(p); err == nil && exec.Command(path, "-c", "import onnx.checker").Run() == nil {
 			python = path
 			break
 		}

@@ -28,7 +28,7 @@ for t in m.graph.initializer:
 
 func runChecker(t *testing.T, path string) string {
 	t.Helper()
-	if err := exec.Command(python, "-c", "import onnx, numpy").Run(); err != nil {
+	if err := exec.Command(python, "-c", "import onnx.checker, numpy").Run(); err != nil {
 		t.Skipf("%s with onnx and numpy is not available: %v", python, err)
 	}
 	out, err := exec.Command(python, "-c", checkWithONNX, path).CombinedOutput()

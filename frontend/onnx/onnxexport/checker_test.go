@@ -25,7 +25,7 @@ func TestONNXChecker(t *testing.T) {
 	// the system's has it; SQC_ONNX_PYTHON names one explicitly.
 	python := ""
 	for _, p := range []string{os.Getenv("SQC_ONNX_PYTHON"), "python3", "/usr/bin/python3"} {
-		if p != "" && exec.Command(p, "-c", "import onnx").Run() == nil {
+		if p != "" && exec.Command(p, "-c", "import onnx.checker").Run() == nil {
 			python = p
 			break
 		}
