@@ -30,15 +30,25 @@ const (
 	LayoutFlat = "flat"
 )
 
-// gemmConfig is the GEMM pipeline the planner picks: the faster of the two
-// measured (backend/ampere/NOTES.md), bit-exact like the other.
-func gemmConfig(sparse, residual, outF32 bool, act string) kernels.GemmConfig {
+// gemmConfig is the GEMM variant the planner picks for a layer of nOut
+// output channels: the faster pipeline of the two measured
+// (backend/ampere/NOTES.md), and the wide warp tile (WideN: 128 channels a
+// block, three stages to fit 48 KiB of shared memory) where there are
+// enough channels to fill it. All variants are bit-exact alike.
+func gemmConfig(sparse, residual, outF32 bool, act string, nOut int) kernels.GemmConfig {
 	c := kernels.GemmConfig{Sparse: sparse, Residual: residual, OutF32: outF32, Stages: 4, SharedWeights: true}
+	if wideN(nOut) {
+		c.WideN, c.Stages = true, 3
+	}
 	if outF32 {
 		c.Act = act
 	}
 	return c
 }
+
+// wideN is the planner's choice of the wide warp tile: a variable so that
+// tests and benchmarks can plan both.
+var wideN = func(nOut int) bool { return nOut >= 128 }
 
 // implicitConv routes a QConv whose input channels are a multiple of 16
 // through the implicit-GEMM kernel (kernels.GemmConfig.Conv) rather than
@@ -479,16 +489,23 @@ func (p *planner) qgemm(n *ir.Node) error {
 			sparse, why = true, "2:4 sparse (mma.sp)"
 		}
 	}
+	outF32 := out.Quant == nil
+	act, clo, chi, err := ir.FusedActivation(n.Attrs)
+	if err != nil {
+		return err
+	}
+	residual := len(n.Inputs) > 4 && n.Inputs[4] != nil
+	cfg := gemmConfig(sparse, residual, outF32, act, nOut)
 	var wdata, edata []byte
 	var npad, kpad int
 	if sparse {
-		sp, err := pack.PackSparse(w, nOut, k, kernels.GemmBN)
+		sp, err := pack.PackSparse(w, nOut, k, cfg.BN())
 		if err != nil {
 			return err
 		}
 		wdata, edata, npad, kpad = leBytes(sp.Values), leBytes(sp.Meta), sp.NPad, sp.KPad
 	} else {
-		dn, err := pack.PackDense(w, nOut, k, kernels.GemmBN)
+		dn, err := pack.PackDense(w, nOut, k, cfg.BN())
 		if err != nil {
 			return err
 		}
@@ -510,11 +527,6 @@ func (p *planner) qgemm(n *ir.Node) error {
 	}
 	mult := make([]float32, npad)
 	copy(mult, mv.Const.Float32s())
-	act, clo, chi, err := ir.FusedActivation(n.Attrs)
-	if err != nil {
-		return err
-	}
-	outF32 := out.Quant == nil
 	prm := kernels.GemmParams{M: 1, N: nOut, K: k, NPad: npad, KPad: kpad, LDA: lda, LDR: nOut, LDC: nOut, FLo: clo, FHi: chi}
 	precision := "int8"
 	if outF32 {
@@ -522,7 +534,6 @@ func (p *planner) qgemm(n *ir.Node) error {
 	} else if prm.QLo, prm.QHi, prm.ZY, err = qOutRange(out, act, clo, chi); err != nil {
 		return err
 	}
-	residual := len(n.Inputs) > 4 && n.Inputs[4] != nil
 	rArg := bufArg(x)
 	if residual {
 		var r *engine.Buffer
@@ -531,7 +542,6 @@ func (p *planner) qgemm(n *ir.Node) error {
 		}
 		rArg = bufArg(r)
 	}
-	cfg := gemmConfig(sparse, residual, outF32, act)
 	if conv != nil {
 		cfg.Conv, prm.Conv = true, *conv
 	}
@@ -580,7 +590,7 @@ func (p *planner) qgemm(n *ir.Node) error {
 		args = append(args, s32(conv.ZX))
 		why += ", implicit-GEMM convolution"
 	}
-	_, gy := kernels.GemmGrid(1, npad)
+	_, gy := cfg.Grid(1, npad)
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
 		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: kernels.GemmThreads,
 		SharedBytes: 0, Args: args, Note: why})

@@ -183,7 +183,7 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 // activations out with a 16-byte-aligned row stride and uploads it all.
 func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	t.Helper()
-	cfg := kernels.GemmConfig{Sparse: p.sparse, Residual: p.r != nil, OutF32: p.outF32, Stages: p.pipe.Stages, SharedWeights: p.pipe.SharedWeights}
+	cfg := kernels.GemmConfig{Sparse: p.sparse, Residual: p.r != nil, OutF32: p.outF32, Stages: p.pipe.Stages, SharedWeights: p.pipe.SharedWeights, WideN: p.pipe.WideN}
 	if p.outF32 {
 		cfg.Act = p.act
 		if cfg.Act == "" {
@@ -196,14 +196,14 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	}
 	var npad, kpad int
 	if p.sparse {
-		s, err := pack.PackSparse(p.w, p.n, p.k, kernels.GemmBN)
+		s, err := pack.PackSparse(p.w, p.n, p.k, cfg.BN())
 		if err != nil {
 			t.Fatal(err)
 		}
 		q.w, q.e = buf(t, g, s.Values), buf(t, g, s.Meta)
 		npad, kpad = s.NPad, s.KPad
 	} else {
-		d, err := pack.PackDense(p.w, p.n, p.k, kernels.GemmBN)
+		d, err := pack.PackDense(p.w, p.n, p.k, cfg.BN())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 		t.Fatal(err)
 	}
 	q.prm = prm
-	gx, gy := kernels.GemmGrid(p.m, npad)
+	gx, gy := cfg.Grid(p.m, npad)
 	q.grid = cuda.Dim3{X: uint32(gx), Y: uint32(gy), Z: 1}
 	return q
 }

@@ -137,7 +137,7 @@ func (g *gpu) gemmFunction(t testing.TB, c kernels.GemmConfig) *cuda.Function {
 // pipelines are the K-loop pipelines the tests cover: the default (three
 // stages, weights loaded to registers one step ahead) and four stages with
 // the weights staged through shared memory.
-var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}}
+var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true}}
 
 // allGemmConfigs lists every GEMM variant.
 func allGemmConfigs() []kernels.GemmConfig {
@@ -150,7 +150,7 @@ func allGemmConfigs() []kernels.GemmConfig {
 					act string
 				}{{false, ""}, {true, "none"}, {true, "relu"}, {true, "clip"}} {
 					cs = append(cs, kernels.GemmConfig{Sparse: sp, Residual: res, OutF32: out.f32, Act: out.act,
-						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights})
+						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
 				}
 			}
 		}

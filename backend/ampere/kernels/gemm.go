@@ -34,7 +34,8 @@ import (
 // Tiling: a block of 128 threads (4 warps) computes 128 pixels × 64
 // channels; warp w covers channels 32·(w&1)…+31 (two 16-channel tiles) and
 // pixels 64·(w>>1)…+63 (eight 8-pixel tiles), 64 int32 accumulators a
-// thread. The K loop steps 64 at a time. Activations go through shared
+// thread. WideN doubles the channels: 128 a block, 64 a warp (four
+// tiles), 128 accumulators a thread. The K loop steps 64 at a time. Activations go through shared
 // memory: each thread copies four 16-byte chunks per step with cp.async,
 // three stages deep, into rows of 64 bytes whose 16-byte chunks are XOR-
 // swizzled by (row>>1)&3 so that the ldmatrix.x4 that reads an 8-pixel ×
@@ -99,6 +100,36 @@ type GemmConfig struct {
 	// computed from the convolution geometry (GemmParams.Conv) instead of
 	// read from an im2col matrix; see conv.go.
 	Conv bool
+	// WideN gives each warp 64 output channels (four 16-channel tiles)
+	// instead of 32, and the block 128 (BN) instead of 64. Every B
+	// fragment a warp reads from shared memory then feeds four
+	// instructions instead of two, which halves the shared-memory reads
+	// per product: with 32 channels a warp, those reads, not the Tensor
+	// Cores, bound the 2:4 kernel (mma.sp does twice the work of mma.sync
+	// on the same B fragment). Needs SharedWeights and N ≥ 128 to pay.
+	WideN bool
+}
+
+// warpTiles is the number of 16-channel tiles (mma rows) a warp computes.
+func (c GemmConfig) warpTiles() int {
+	if c.WideN {
+		return 4
+	}
+	return 2
+}
+
+// BN is the block's channel count: the packed weights' channel alignment
+// (pack with nAlign = BN) and the grid's y step.
+func (c GemmConfig) BN() int { return 2 * 16 * c.warpTiles() }
+
+// blockTiles is the number of 16-channel weight tiles a block reads a
+// step.
+func (c GemmConfig) blockTiles() int { return c.BN() / 16 }
+
+// Grid returns the launch grid for m pixels and nPad channels (the block
+// is GemmThreads threads, no dynamic shared memory).
+func (c GemmConfig) Grid(m, nPad int) (x, y int) {
+	return (m + GemmBM - 1) / GemmBM, nPad / c.BN()
 }
 
 // stages returns the pipeline depth.
@@ -123,14 +154,14 @@ func (c GemmConfig) wStageBytes() int {
 	if !c.SharedWeights {
 		return 0
 	}
-	return 4 * c.tileBytes()
+	return c.blockTiles() * c.tileBytes()
 }
 
 func (c GemmConfig) eStageBytes() int {
 	if !c.SharedWeights || !c.Sparse {
 		return 0
 	}
-	return 4 * pack.WarpSize * 4
+	return c.blockTiles() * pack.WarpSize * 4
 }
 
 func (c GemmConfig) stageBytes() int { return xStageBytes + c.wStageBytes() + c.eStageBytes() }
@@ -162,6 +193,9 @@ func (c GemmConfig) Name() string {
 	} else {
 		b.WriteString("_i8")
 	}
+	if c.WideN {
+		b.WriteString("_n128")
+	}
 	if c.stages() != DefaultStages || c.SharedWeights {
 		fmt.Fprintf(&b, "_s%d", c.stages())
 		if c.SharedWeights {
@@ -175,6 +209,9 @@ func (c GemmConfig) Name() string {
 func (c GemmConfig) Validate() error {
 	if c.stages() < 2 {
 		return fmt.Errorf("gemm: %d pipeline stages, want 2 or more", c.Stages)
+	}
+	if c.WideN && !c.SharedWeights {
+		return fmt.Errorf("gemm %s: WideN reads its weight tiles from shared memory, want SharedWeights", c.Name())
 	}
 	if c.SharedBytes() > maxStaticSmem {
 		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
@@ -212,8 +249,8 @@ func (c GemmConfig) Check(p GemmParams) error {
 	switch {
 	case p.M <= 0 || p.N <= 0 || p.K <= 0:
 		return fmt.Errorf("gemm %s: M, N, K = %d, %d, %d, want positive", name, p.M, p.N, p.K)
-	case p.NPad < p.N || p.NPad%GemmBN != 0:
-		return fmt.Errorf("gemm %s: weights padded to %d channels, want a multiple of %d ≥ N = %d (pack with nAlign %d)", name, p.NPad, GemmBN, p.N, GemmBN)
+	case p.NPad < p.N || p.NPad%c.BN() != 0:
+		return fmt.Errorf("gemm %s: weights padded to %d channels, want a multiple of %d ≥ N = %d (pack with nAlign %d)", name, p.NPad, c.BN(), p.N, c.BN())
 	case p.KPad < p.K || p.KPad%GemmBK != 0:
 		return fmt.Errorf("gemm %s: weights padded to K %d, want a multiple of %d ≥ K = %d", name, p.KPad, GemmBK, p.K)
 	case c.Conv && p.Conv.check(p.K) != nil:
@@ -230,11 +267,6 @@ func (c GemmConfig) Check(p GemmParams) error {
 	return nil
 }
 
-// GemmGrid returns the launch grid for m pixels and nPad channels (the
-// block is GemmThreads threads, no dynamic shared memory).
-func GemmGrid(m, nPad int) (x, y int) {
-	return (m + GemmBM - 1) / GemmBM, nPad / GemmBN
-}
 
 // PTX returns the module text holding the kernel.
 func (c GemmConfig) PTX() (string, error) {
@@ -303,14 +335,16 @@ func (c GemmConfig) emit(b *builder) {
 	b.raw("{")
 	S, stageBytes := c.stages(), c.stageBytes()
 	b.raw("\t.shared .align 128 .b8 smem_x[%d];", c.SharedBytes())
-	declare(b, ".pred", "%p<8>", "%pv<4>", "%pc<4>")
+	mi := c.warpTiles()
+	declare(b, ".pred", "%p<8>", "%pv<4>", "%pc<8>")
 	declare(b, ".b32", "%tidx", "%ln", "%wrp", "%gid", "%tig", "%wn", "%wm", "%m0", "%n0",
 		"%M", "%N", "%K", "%KT", "%lda", "%ldr", "%ldc", "%zr", "%qlo", "%qhi", "%zy",
 		"%kt", "%ktn", "%rst", "%wst", "%sbase", "%sdst", "%ldm", "%kc16", "%kb", "%sz", "%tmp", "%tmp2", "%px", "%q", "%rv", "%nt",
-		"%ch<4>", "%bias<4>", "%ai", "%acc<64>", "%bf<32>", "%wa<16>", "%wb<16>", "%ea<2>", "%eb<2>")
-	declare(b, ".f32", "%mult<4>", "%mr", "%flo", "%fhi", "%fy", "%fr")
+		"%ch<8>", "%bias<8>", "%ai", fmt.Sprintf("%%acc<%d>", 32*mi), "%bf<32>", fmt.Sprintf("%%wa<%d>", 8*mi), "%wb<16>",
+		fmt.Sprintf("%%ea<%d>", mi), "%eb<2>")
+	declare(b, ".f32", "%mult<8>", "%mr", "%flo", "%fhi", "%fy", "%fr")
 	declare(b, ".b64", "%gx", "%gw", "%ge", "%gb", "%gm", "%gr", "%gy", "%gsrc<4>", "%src", "%wp<2>", "%ep<2>",
-		"%rk", "%yrow", "%rrow", "%cho<4>", "%chr<4>", "%addr", "%gws<2>", "%ges")
+		"%rk", "%yrow", "%rrow", "%cho<8>", "%chr<8>", "%addr", "%gws<4>", "%ges")
 	declare(b, ".b32", "%wlane", "%elane", "%sdw")
 	declare(b, ".pred", "%pe0")
 	if c.Conv {
@@ -342,7 +376,7 @@ func (c GemmConfig) emit(b *builder) {
 	b.l("mov.u32 %%tmp, %%ctaid.x;")
 	b.l("shl.b32 %%m0, %%tmp, %d;", log2(GemmBM))
 	b.l("mov.u32 %%tmp, %%ctaid.y;")
-	b.l("shl.b32 %%n0, %%tmp, %d;", log2(GemmBN))
+	b.l("shl.b32 %%n0, %%tmp, %d;", log2(c.BN()))
 	// The shared window address of the buffer (a 32-bit offset; ldmatrix
 	// and cp.async take .shared addresses in 32-bit registers).
 	b.l("mov.u64 %%addr, smem_x;")
@@ -417,7 +451,7 @@ func (c GemmConfig) emit(b *builder) {
 	}
 
 	b.comment("zero the accumulators")
-	for i := 0; i < 64; i++ {
+	for i := 0; i < 32*mi; i++ {
 		b.l("mov.b32 %%acc%d, 0;", i)
 	}
 
@@ -458,7 +492,7 @@ func (c GemmConfig) emit(b *builder) {
 	if c.SharedWeights {
 		b.comment("weights of step kt from stage rst")
 		b.l("add.u32 %%tmp, %%wlane, %%rst;")
-		for i := 0; i < 2; i++ {
+		for i := 0; i < mi; i++ {
 			if sp {
 				b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 4*i, 4), i*tileBytes)
 			} else {
@@ -468,7 +502,7 @@ func (c GemmConfig) emit(b *builder) {
 		}
 		if sp {
 			b.l("add.u32 %%tmp, %%elane, %%rst;")
-			for i := 0; i < 2; i++ {
+			for i := 0; i < mi; i++ {
 				b.l("ld.shared.u32 %%ea%d, [%%tmp+%d];", i, i*pack.WarpSize*4)
 			}
 		}
@@ -479,31 +513,7 @@ func (c GemmConfig) emit(b *builder) {
 		c.emitWeightLoad(b, "wb", "eb", tileBytes, "@%p1 ")
 	}
 
-	b.comment("B fragments: 8 pixel tiles x 64 K from stage rst")
-	for j := 0; j < 8; j++ {
-		b.l("add.u32 %%tmp, %%ldm, %%rst;")
-		b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j, 4), 8*GemmBK*j)
-	}
-	b.comment("Tensor Core products")
-	if sp {
-		for i := 0; i < 2; i++ {
-			for j := 0; j < 8; j++ {
-				d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
-				b.l("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 %s, %s, %s, %s, %%ea%d, 0x0;",
-					d, regList("%wa", 4*i, 4), regList("%bf", 4*j, 4), d, i)
-			}
-		}
-	} else {
-		for h := 0; h < 2; h++ {
-			for i := 0; i < 2; i++ {
-				for j := 0; j < 8; j++ {
-					d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
-					b.l("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 %s, %s, %s, %s;",
-						d, regList("%wa", 8*i+4*h, 4), regList("%bf", 4*j+2*h, 2), d)
-				}
-			}
-		}
-	}
+	c.emitProducts(b)
 	if c.SharedWeights {
 		b.comment("rotate stages")
 	} else {
@@ -536,6 +546,70 @@ func (c GemmConfig) emit(b *builder) {
 	c.emitEpilogue(b)
 	b.l("ret;")
 	b.raw("}")
+}
+
+// emitProducts reads the warp's eight B fragments (8 pixel tiles × 64 K)
+// from stage rst and issues the Tensor Core products. With two channel
+// tiles all fragments are loaded first, then used; with four (WideN) each
+// fragment is loaded just before its four (sparse) or eight (dense)
+// products, which keeps fewer fragments live beside the 128 accumulators.
+func (c GemmConfig) emitProducts(b *builder) {
+	mi := c.warpTiles()
+	ldm := func(j int) {
+		b.l("add.u32 %%tmp, %%ldm, %%rst;")
+		b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j, 4), 8*GemmBK*j)
+	}
+	mma := func(i, j int) { // sparse
+		d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
+		b.l("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 %s, %s, %s, %s, %%ea%d, 0x0;",
+			d, regList("%wa", 4*i, 4), regList("%bf", 4*j, 4), d, i)
+	}
+	if c.WideN {
+		b.comment("per pixel tile: its B fragment from stage rst, then the products of the %d channel tiles", mi)
+		for j := 0; j < 8; j++ {
+			ldm(j)
+			if c.Sparse {
+				for i := 0; i < mi; i++ {
+					mma(i, j)
+				}
+				continue
+			}
+			// Dense: the first k32 half of every channel tile, then the
+			// second, so that no product waits on the one before it.
+			for h := 0; h < 2; h++ {
+				for i := 0; i < mi; i++ {
+					d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
+					b.l("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 %s, %s, %s, %s;",
+						d, regList("%wa", 8*i+4*h, 4), regList("%bf", 4*j+2*h, 2), d)
+				}
+			}
+		}
+		return
+	}
+	b.comment("B fragments: 8 pixel tiles x 64 K from stage rst")
+	for j := 0; j < 8; j++ {
+		ldm(j)
+	}
+	b.comment("Tensor Core products")
+	if c.Sparse {
+		for i := 0; i < mi; i++ {
+			for j := 0; j < 8; j++ {
+				mma(i, j)
+			}
+		}
+		return
+	}
+	// Dense: both k32 halves of every tile, the first half of all tiles
+	// before the second (the order the two-tile kernel was measured with).
+	for h := 0; h < 2; h++ {
+		for i := 0; i < mi; i++ {
+			for j := 0; j < 8; j++ {
+				d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
+				b.l("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 %s, %s, %s, %s;",
+					d, regList("%wa", 8*i+4*h, 4), regList("%bf", 4*j+2*h, 2), d)
+			}
+		}
+	}
 }
 
 // emitTileLoad copies activation tile %kt into the stage at offset %wst:
@@ -602,7 +676,7 @@ func (c GemmConfig) emitSharedWeightSetup(b *builder) {
 	perTile := tb / 16
 	b.comment("shared weights: copy sources of this thread's chunks")
 	b.l("mov.u32 %%tmp, %%ctaid.y;")
-	b.l("shl.b32 %%nt, %%tmp, 2;")
+	b.l("shl.b32 %%nt, %%tmp, %d;", log2(c.blockTiles()))
 	b.l("mul.lo.u32 %%nt, %%nt, %%KT;") // first tile of the block at kt = 0
 	for i := 0; i < c.wStageBytes()/16/GemmThreads; i++ {
 		b.l("add.u32 %%q, %%tidx, %d;", i*GemmThreads)
@@ -617,9 +691,9 @@ func (c GemmConfig) emitSharedWeightSetup(b *builder) {
 	}
 	if c.Sparse {
 		const metaTile = pack.WarpSize * 4
-		b.l("setp.lt.u32 %%pe0, %%tidx, %d;", 4*metaTile/16)
+		b.l("setp.lt.u32 %%pe0, %%tidx, %d;", c.blockTiles()*metaTile/16)
 		b.l("shr.u32 %%tmp, %%tidx, %d;", log2(metaTile/16))
-		b.l("and.b32 %%tmp, %%tmp, 3;")
+		b.l("and.b32 %%tmp, %%tmp, %d;", c.blockTiles()-1)
 		b.l("mul.lo.u32 %%tmp, %%tmp, %%KT;")
 		b.l("add.u32 %%tmp, %%tmp, %%nt;")
 		b.l("mul.wide.u32 %%ges, %%tmp, %d;", metaTile)
@@ -631,15 +705,15 @@ func (c GemmConfig) emitSharedWeightSetup(b *builder) {
 	b.comment("copy destinations: the weight region, chunk tid (+128 for the second of dense)")
 	b.l("shl.b32 %%sdw, %%tidx, 4;")
 	b.l("add.u32 %%sdw, %%sdw, %%sbase;")
-	b.comment("fragment reads: tile 2*wn + i of the stage, lane's %d bytes", tb/pack.WarpSize)
-	b.l("shl.b32 %%tmp, %%wn, 1;")
+	b.comment("fragment reads: tile %d*wn + i of the stage, lane's %d bytes", c.warpTiles(), tb/pack.WarpSize)
+	b.l("shl.b32 %%tmp, %%wn, %d;", log2(c.warpTiles()))
 	b.l("mul.lo.u32 %%wlane, %%tmp, %d;", tb)
 	b.l("mul.lo.u32 %%tmp, %%ln, %d;", tb/pack.WarpSize)
 	b.l("add.u32 %%wlane, %%wlane, %%tmp;")
 	b.l("add.u32 %%wlane, %%wlane, %%sbase;")
 	b.l("add.u32 %%wlane, %%wlane, %d;", xStageBytes)
 	if c.Sparse {
-		b.l("shl.b32 %%tmp, %%wn, 1;")
+		b.l("shl.b32 %%tmp, %%wn, %d;", log2(c.warpTiles()))
 		b.l("mul.lo.u32 %%elane, %%tmp, %d;", pack.WarpSize*4)
 		b.l("shl.b32 %%tmp, %%ln, 2;")
 		b.l("add.u32 %%elane, %%elane, %%tmp;")
@@ -666,16 +740,17 @@ func (c GemmConfig) emitWeightLoad(b *builder, w, e string, off int, guard strin
 // emitEpilogue applies bias', the multiplier, the residual, the activation
 // and the output conversion to the 64 accumulators and stores them.
 func (c GemmConfig) emitEpilogue(b *builder) {
-	b.comment("epilogue: channels n0 + 32*wn + 16i + 8h + groupID (ch[2i+h]), pixels m0 + 64*wm + 8j + 2*tig + e")
+	mi := c.warpTiles()
+	b.comment("epilogue: channels n0 + %d*wn + 16i + 8h + groupID (ch[2i+h]), pixels m0 + 64*wm + 8j + 2*tig + e", 16*mi)
 	esize := 1
 	if c.OutF32 {
 		esize = 4
 	}
-	for i := 0; i < 2; i++ {
+	for i := 0; i < mi; i++ {
 		for h := 0; h < 2; h++ {
 			k := 2*i + h
 			b.l("add.u32 %%ch%d, %%n0, %%gid;", k)
-			b.l("shl.b32 %%tmp, %%wn, 5;")
+			b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
 			b.l("add.u32 %%ch%d, %%ch%d, %%tmp;", k, k)
 			b.l("add.u32 %%ch%d, %%ch%d, %d;", k, k, 16*i+8*h)
 			b.l("setp.lt.u32 %%pc%d, %%ch%d, %%N;", k, k)
@@ -707,7 +782,7 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 				b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
 				b.l("add.u64 %%rrow, %%gr, %%rk;")
 			}
-			for i := 0; i < 2; i++ {
+			for i := 0; i < mi; i++ {
 				for h := 0; h < 2; h++ {
 					k := 2*i + h
 					a := acc(i, j, 2*h+e)

@@ -13,10 +13,10 @@ func allGemmConfigs() []GemmConfig {
 	var cs []GemmConfig
 	for _, sp := range []bool{false, true} {
 		for _, res := range []bool{false, true} {
-			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}} {
-				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights})
+			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true}} {
+				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
 				for _, act := range []string{"none", "relu", "clip"} {
-					cs = append(cs, GemmConfig{Sparse: sp, Residual: res, OutF32: true, Act: act, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights})
+					cs = append(cs, GemmConfig{Sparse: sp, Residual: res, OutF32: true, Act: act, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
 				}
 			}
 		}
@@ -164,11 +164,12 @@ func TestGemmPTXLint(t *testing.T) {
 		}
 		sp := strings.Count(text, "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32")
 		dn := strings.Count(text, "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32")
-		if c.Sparse && (sp != 16 || dn != 0) {
-			t.Errorf("%s: %d mma.sp and %d mma.sync, want 16 and 0 (2 channel tiles × 8 pixel tiles × one k64)", name, sp, dn)
+		mi := c.warpTiles()
+		if c.Sparse && (sp != 8*mi || dn != 0) {
+			t.Errorf("%s: %d mma.sp and %d mma.sync, want %d and 0 (%d channel tiles × 8 pixel tiles × one k64)", name, sp, dn, 8*mi, mi)
 		}
-		if !c.Sparse && (dn != 32 || sp != 0) {
-			t.Errorf("%s: %d mma.sync and %d mma.sp, want 32 and 0 (2 × 8 × two k32)", name, dn, sp)
+		if !c.Sparse && (dn != 16*mi || sp != 0) {
+			t.Errorf("%s: %d mma.sync and %d mma.sp, want %d and 0 (%d × 8 × two k32)", name, dn, sp, 16*mi, mi)
 		}
 		if n := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"); n != 8 {
 			t.Errorf("%s: %d ldmatrix, want 8", name, n)
@@ -180,9 +181,9 @@ func TestGemmPTXLint(t *testing.T) {
 				t.Errorf("%s: contains %q, which could change the reference's rounding", name, bad)
 			}
 		}
-		wantMul := 64
+		wantMul := 32 * mi // one a accumulator
 		if c.Residual {
-			wantMul = 128
+			wantMul *= 2
 		}
 		if n := strings.Count(text, "mul.rn.f32"); n != wantMul {
 			t.Errorf("%s: %d mul.rn.f32, want %d", name, n, wantMul)
