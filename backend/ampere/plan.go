@@ -56,6 +56,16 @@ var wideN = func(nOut int) bool { return nOut >= 128 }
 // re-reading the im2col matrix. A variable so that tests cover both paths.
 var implicitConv = true
 
+// convStep makes implicit-GEMM convolutions with C a multiple of 64
+// advance their tap and channel per K step instead of dividing
+// (kernels.GemmConfig.ConvStep). A variable so that tests and benchmarks
+// cover both.
+var convStep = true
+
+// vectorPool runs int8 max pools with C a multiple of 16 on the 16-channel
+// kernel (kernels.MaxPool16Kernel). A variable so that tests cover both.
+var vectorPool = true
+
 type planner struct {
 	g       *ir.Graph
 	e       *engine.Engine
@@ -364,7 +374,11 @@ func (p *planner) maxPool(n *ir.Node) error {
 		return err
 	}
 	c := x.SampleShape[0]
-	return p.elementwise(n, kernels.MaxPoolKernel, "int8", "", y.ElemsPerSample, bufArg(x), bufArg(y), perSample(y.ElemsPerSample),
+	kernel, work := kernels.MaxPoolKernel, y.ElemsPerSample
+	if c%16 == 0 && vectorPool {
+		kernel, work = kernels.MaxPool16Kernel, y.ElemsPerSample/16
+	}
+	return p.elementwise(n, kernel, "int8", "", work, bufArg(x), bufArg(y), perSample(work),
 		u32(c), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(ks[0]), u32(ks[1]),
 		u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
 		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])))
@@ -445,8 +459,9 @@ func (p *planner) qgemm(n *ir.Node) error {
 			lda = c
 		case implicitConv && kernels.SupportsImplicitConv(c):
 			// Each 16-byte chunk of a GEMM row is 16 channels of one
-			// tap: the kernel computes its address in the NHWC input
-			// and no im2col matrix is written.
+			// tap (or, for 4 and 8 channels, whole taps): the kernel
+			// computes its address in the NHWC input and no im2col
+			// matrix is written.
 			lda = c
 			conv = &kernels.ConvShape{C: c, H: geo.In[0], W: geo.In[1], OH: geo.Out[0], OW: geo.Out[1], KH: kh, KW: kw,
 				SH: geo.Strides[0], SW: geo.Strides[1], PH: geo.PadBegin[0], PW: geo.PadBegin[1],
@@ -544,6 +559,8 @@ func (p *planner) qgemm(n *ir.Node) error {
 	}
 	if conv != nil {
 		cfg.Conv, prm.Conv = true, *conv
+		cfg.ConvPiece = kernels.ConvPiece(conv.C)
+		cfg.ConvStep = convStep && conv.C%64 == 0
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -18,6 +18,7 @@ type convCase struct {
 	kh, kw, stride      int
 	pad, padEnd, dil    int // leading and trailing pads, dilation (both axes)
 	sparse, res, outF32 bool
+	step                bool // ConvStep: running tap and channel (C a multiple of 64)
 }
 
 // TestImplicitConvBitExact: the implicit-GEMM convolution kernel (NHWC
@@ -43,10 +44,25 @@ func TestImplicitConvBitExact(t *testing.T) {
 		{n: 3, c: 48, h: 11, w: 7, m: 96, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 1, outF32: true},
 		{n: 2, c: 64, h: 56, w: 56, m: 64, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true},
 		{n: 2, c: 128, h: 28, w: 28, m: 128, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1},
+		// Small C (ConvPiece): a padded 3-channel stem, 8 channels, 1×1.
+		{n: 2, c: 4, h: 30, w: 30, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1},
+		{n: 3, c: 4, h: 23, w: 25, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true, res: true},
+		{n: 1, c: 4, h: 32, w: 32, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true},
+		{n: 1, c: 8, h: 13, w: 11, m: 40, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true},
+		{n: 2, c: 8, h: 9, w: 10, m: 24, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, outF32: true},
+		{n: 3, c: 4, h: 7, w: 7, m: 16, kh: 1, kw: 1, stride: 1, dil: 1, res: true},
+		{n: 2, c: 4, h: 12, w: 12, m: 32, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1, dil: 1, outF32: true},
+		// ConvStep: the running column (C a multiple of 64).
+		{n: 2, c: 64, h: 56, w: 56, m: 64, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true, step: true},
+		{n: 2, c: 128, h: 28, w: 28, m: 256, kh: 3, kw: 3, stride: 2, pad: 1, padEnd: 1, dil: 1, step: true},
+		{n: 3, c: 64, h: 15, w: 13, m: 128, kh: 1, kw: 1, stride: 2, dil: 1, sparse: true, step: true},
+		{n: 2, c: 192, h: 12, w: 11, m: 72, kh: 3, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, outF32: true, step: true},
+		{n: 1, c: 256, h: 14, w: 14, m: 256, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, step: true},
+		{n: 2, c: 64, h: 9, w: 9, m: 136, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 1, dil: 1, sparse: true, step: true},
 	} {
 		pipe := pipelines[ci%len(pipelines)]
-		name := fmt.Sprintf("n%d_c%d_%dx%d_m%d_k%dx%d_s%d_p%d%d_d%d_sparse%v_res%v_f32%v_pipe%d",
-			tc.n, tc.c, tc.h, tc.w, tc.m, tc.kh, tc.kw, tc.stride, tc.pad, tc.padEnd, tc.dil, tc.sparse, tc.res, tc.outF32, ci%len(pipelines))
+		name := fmt.Sprintf("n%d_c%d_%dx%d_m%d_k%dx%d_s%d_p%d%d_d%d_sparse%v_res%v_f32%v_step%v_pipe%d",
+			tc.n, tc.c, tc.h, tc.w, tc.m, tc.kh, tc.kw, tc.stride, tc.pad, tc.padEnd, tc.dil, tc.sparse, tc.res, tc.outF32, tc.step, ci%len(pipelines))
 		t.Run(name, func(t *testing.T) { checkImplicitConv(t, g, r, tc, pipe) })
 	}
 }
@@ -140,6 +156,8 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 	// NHWC input in place of A, the Conv kernel.
 	q := p.upload(t, g)
 	q.cfg.Conv = true
+	q.cfg.ConvPiece = kernels.ConvPiece(tc.c)
+	q.cfg.ConvStep = tc.step
 	q.fn = g.gemmFunction(t, q.cfg)
 	xn := make([]int8, len(x))
 	for b := 0; b < tc.n; b++ {

@@ -135,8 +135,9 @@ func (g *gpu) gemmFunction(t testing.TB, c kernels.GemmConfig) *cuda.Function {
 }
 
 // pipelines are the K-loop pipelines the tests cover: the default (three
-// stages, weights loaded to registers one step ahead) and four stages with
-// the weights staged through shared memory.
+// stages, weights loaded to registers one step ahead), four stages with
+// the weights staged through shared memory, and the wide warp tile (128
+// channels a block) with three such stages.
 var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true}}
 
 // allGemmConfigs lists every GEMM variant.

@@ -23,9 +23,20 @@ import (
 // stored, so their value does not matter.
 //
 // Each thread copies the same 16-byte column chunk (kc16 = 16·(tid&3)) of
-// four rows a step, so the tap arithmetic (two divisions) happens once a
-// step for all four; the per-row part (n·H, oh·sh − ph, ow·sw − pw) is
-// computed once before the K loop.
+// four rows a step, so the tap arithmetic happens once a step for all
+// four; the per-row part (n·H, oh·sh − ph, ow·sw − pw) is computed once
+// before the K loop. The tap arithmetic is two divisions (k / C, tap /
+// KW) or, with ConvStep (C a multiple of 64), none: a step moves the
+// column by 64, which stays inside one tap, so the channel advances by 64
+// and wraps to the next tap (and the next kernel row) with a compare.
+//
+// Small C (ConvPiece): a first layer's 3 channels, padded to 4 by
+// pad-channels, leave no 16 contiguous bytes of a row in one tap; with C
+// = 4 or 8 a chunk is 16/C whole taps, consecutive in (kh, kw) order, and
+// each is its own 4- or 8-byte cp.async (or zero-point store), with the
+// tap advanced from piece to piece without dividing. This replaces a
+// byte-wise im2col of the first layer, which wrote and re-read a matrix
+// 40 times the size of the input.
 
 // ConvShape is the geometry of an implicit-GEMM convolution: input C×H×W
 // (NHWC), output OH×OW, kernel KH×KW, strides, leading pads, dilations,
@@ -53,14 +64,34 @@ func (s ConvShape) LaunchU32s() []uint32 {
 
 // SupportsImplicitConv reports whether a convolution with c input
 // channels can run as an implicit GEMM: each 16-byte chunk of a GEMM row
-// must lie inside one tap.
-func SupportsImplicitConv(c int) bool { return c > 0 && c%16 == 0 }
+// must lie inside one tap, or be whole taps of 4 or 8 channels.
+func SupportsImplicitConv(c int) bool { return c > 0 && c%16 == 0 || c == 4 || c == 8 }
+
+// ConvPiece returns the GemmConfig.ConvPiece a convolution with c input
+// channels needs.
+func ConvPiece(c int) int { return ConvShape{C: c}.piece() }
+
+// piece is the copy size the geometry needs: 0 for 16-byte chunks, else C.
+func (s ConvShape) piece() int {
+	if s.C%16 == 0 {
+		return 0
+	}
+	return s.C
+}
+
+// copyBytes is the number of bytes one copy moves.
+func (s ConvShape) copyBytes() int {
+	if p := s.piece(); p != 0 {
+		return p
+	}
+	return 16
+}
 
 // check validates the geometry against the GEMM's K.
 func (s ConvShape) check(k int) error {
 	switch {
 	case !SupportsImplicitConv(s.C):
-		return fmt.Errorf("%d input channels, want a positive multiple of 16 (each 16-byte chunk must lie inside one kernel tap)", s.C)
+		return fmt.Errorf("%d input channels, want 4, 8 or a positive multiple of 16 (each 16-byte chunk must lie inside one kernel tap, or be whole taps)", s.C)
 	case s.H <= 0 || s.W <= 0 || s.OH <= 0 || s.OW <= 0 || s.KH <= 0 || s.KW <= 0:
 		return fmt.Errorf("input %dx%d, output %dx%d, kernel %dx%d, want positive sizes", s.H, s.W, s.OH, s.OW, s.KH, s.KW)
 	case s.SH <= 0 || s.SW <= 0 || s.DH <= 0 || s.DW <= 0 || s.PH < 0 || s.PW < 0:
@@ -77,10 +108,11 @@ func (s ConvShape) check(k int) error {
 
 // ChunkSource is the Go model of the kernel's address computation: for
 // GEMM row m (< M, batch-major output pixel) and column k (a multiple of
-// 16, < K), the byte offset in the NHWC input of the 16 bytes the kernel
-// copies, or ok = false where it writes the zero point instead (a padding
-// tap). It uses the kernel's 32-bit unsigned arithmetic, negative
-// coordinates wrapping to large values that fail the bounds test.
+// the copy size: 16, or C when C is 4 or 8; < K), the byte offset in the
+// NHWC input of the bytes the kernel copies there, or ok = false where it
+// writes the zero point instead (a padding tap). It uses the kernel's
+// 32-bit unsigned arithmetic, negative coordinates wrapping to large
+// values that fail the bounds test.
 func (s ConvShape) ChunkSource(m, k int) (off int64, ok bool) {
 	ohw := uint32(s.OH) * uint32(s.OW)
 	px := uint32(m)
@@ -134,6 +166,14 @@ func (c GemmConfig) emitConvSetup(b *builder) {
 		b.l("mul.lo.u32 %%iwb%d, %%cq, %%cSW;", i)
 		b.l("sub.u32 %%iwb%d, %%iwb%d, %%cPW;", i, i)
 	}
+	if c.ConvStep {
+		b.comment("running column of tile 0: kk = kc16, tap (0, 0), channel kc16 (C >= 64)")
+		b.l("mov.u32 %%kk, %%kc16;")
+		b.l("mov.u32 %%cc, %%kc16;")
+		for _, r := range []string{"%rr", "%ss", "%dr", "%ds"} {
+			b.l("mov.u32 %s, 0;", r)
+		}
+	}
 }
 
 // emitConvDecls declares the Conv kernel's registers (with the others, at
@@ -151,18 +191,27 @@ func emitConvDecls(b *builder) {
 // store of the zero point. It leaves %tmp2 (the caller's saved %kt)
 // alone.
 func (c GemmConfig) emitConvTileLoad(b *builder) {
-	b.comment("implicit im2col: column kk = 64*kt + kc16 is tap (rr, ss), channel cc")
-	b.l("shl.b32 %%kk, %%kt, %d;", log2(GemmBK))
-	b.l("add.u32 %%kk, %%kk, %%kc16;")
-	b.l("setp.lt.u32 %%pk, %%kk, %%K;")
-	b.l("div.u32 %%tap, %%kk, %%cC;")
-	b.l("mul.lo.u32 %%cq, %%tap, %%cC;")
-	b.l("sub.u32 %%cc, %%kk, %%cq;")
-	b.l("div.u32 %%rr, %%tap, %%cKW;")
-	b.l("mul.lo.u32 %%cq, %%rr, %%cKW;")
-	b.l("sub.u32 %%ss, %%tap, %%cq;")
-	b.l("mul.lo.u32 %%dr, %%rr, %%cDH;")
-	b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
+	if c.ConvPiece != 0 {
+		c.emitConvPieceLoad(b)
+		return
+	}
+	if c.ConvStep {
+		b.comment("implicit im2col: running column kk is tap (rr, ss), channel cc")
+		b.l("setp.lt.u32 %%pk, %%kk, %%K;")
+	} else {
+		b.comment("implicit im2col: column kk = 64*kt + kc16 is tap (rr, ss), channel cc")
+		b.l("shl.b32 %%kk, %%kt, %d;", log2(GemmBK))
+		b.l("add.u32 %%kk, %%kk, %%kc16;")
+		b.l("setp.lt.u32 %%pk, %%kk, %%K;")
+		b.l("div.u32 %%tap, %%kk, %%cC;")
+		b.l("mul.lo.u32 %%cq, %%tap, %%cC;")
+		b.l("sub.u32 %%cc, %%kk, %%cq;")
+		b.l("div.u32 %%rr, %%tap, %%cKW;")
+		b.l("mul.lo.u32 %%cq, %%rr, %%cKW;")
+		b.l("sub.u32 %%ss, %%tap, %%cq;")
+		b.l("mul.lo.u32 %%dr, %%rr, %%cDH;")
+		b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
+	}
 	b.l("cvt.u64.u32 %%cco, %%cc;")
 	b.l("add.u32 %%cst, %%sdst, %%wst;")
 	for i := 0; i < 4; i++ {
@@ -180,5 +229,69 @@ func (c GemmConfig) emitConvTileLoad(b *builder) {
 		b.l("add.u64 %%csrc, %%csrc, %%cco;")
 		b.l("@%%pin cp.async.cg.shared.global [%%cst+%d], [%%csrc], 16;", i*32*GemmBK)
 		b.l("@!%%pin st.shared.v4.b32 [%%cst+%d], {%%zx4, %%zx4, %%zx4, %%zx4};", i*32*GemmBK)
+	}
+	if c.ConvStep {
+		b.comment("advance the column by one step: 64 channels, wrapping to the next tap and kernel row")
+		b.l("add.u32 %%kk, %%kk, %d;", GemmBK)
+		b.l("add.u32 %%cc, %%cc, %d;", GemmBK)
+		b.l("setp.eq.u32 %%pin, %%cc, %%cC;")
+		b.l("@%%pin mov.u32 %%cc, 0;")
+		b.l("@%%pin add.u32 %%ss, %%ss, 1;")
+		b.l("@%%pin add.u32 %%ds, %%ds, %%cDW;")
+		b.l("setp.eq.u32 %%pin2, %%ss, %%cKW;")
+		b.l("@%%pin2 mov.u32 %%ss, 0;")
+		b.l("@%%pin2 mov.u32 %%ds, 0;")
+		b.l("@%%pin2 add.u32 %%rr, %%rr, 1;")
+		b.l("@%%pin2 add.u32 %%dr, %%dr, %%cDH;")
+	}
+}
+
+// emitConvPieceLoad fills the stage for C = ConvPiece (4 or 8): the
+// thread's chunk kk = 64*kt + kc16 is taps kk/C … kk/C + 16/C − 1, each a
+// copy of C bytes (cp.async.ca: .cg moves only 16) or a zero-point store.
+// Taps past K (the last step's tail) are zero-point stores too: their
+// packed weights are zero.
+func (c GemmConfig) emitConvPieceLoad(b *builder) {
+	pc := c.ConvPiece
+	b.comment("implicit im2col of %d-channel taps: chunk kk = 64*kt + kc16 holds taps kk/%d ... +%d", pc, pc, 16/pc-1)
+	b.l("shl.b32 %%kk, %%kt, %d;", log2(GemmBK))
+	b.l("add.u32 %%kk, %%kk, %%kc16;")
+	b.l("shr.u32 %%tap, %%kk, %d;", log2(pc))
+	b.l("div.u32 %%rr, %%tap, %%cKW;")
+	b.l("mul.lo.u32 %%cq, %%rr, %%cKW;")
+	b.l("sub.u32 %%ss, %%tap, %%cq;")
+	b.l("add.u32 %%cst, %%sdst, %%wst;")
+	for q := 0; q < 16/pc; q++ {
+		if q > 0 {
+			b.comment("next tap: (rr, ss+1), wrapping to the next kernel row")
+			b.l("add.u32 %%kk, %%kk, %d;", pc)
+			b.l("add.u32 %%ss, %%ss, 1;")
+			b.l("setp.eq.u32 %%pin, %%ss, %%cKW;")
+			b.l("@%%pin mov.u32 %%ss, 0;")
+			b.l("@%%pin add.u32 %%rr, %%rr, 1;")
+		}
+		b.l("setp.lt.u32 %%pk, %%kk, %%K;")
+		b.l("mul.lo.u32 %%dr, %%rr, %%cDH;")
+		b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
+		for i := 0; i < 4; i++ {
+			off := i*32*GemmBK + q*pc
+			b.l("add.u32 %%ih, %%ihb%d, %%dr;", i)
+			b.l("add.u32 %%iw, %%iwb%d, %%ds;", i)
+			b.l("setp.lt.u32 %%pin, %%ih, %%cH;")
+			b.l("setp.lt.u32 %%pin2, %%iw, %%cW;")
+			b.l("and.pred %%pin, %%pin, %%pin2;")
+			b.l("and.pred %%pin, %%pin, %%pk;")
+			b.l("and.pred %%pin, %%pin, %%pv%d;", i)
+			b.l("add.u32 %%cq, %%nb%d, %%ih;", i)
+			b.l("mad.lo.u32 %%cq, %%cq, %%cW, %%iw;")
+			b.l("mul.wide.u32 %%crk, %%cq, %d;", pc)
+			b.l("add.u64 %%csrc, %%gx, %%crk;")
+			b.l("@%%pin cp.async.ca.shared.global [%%cst+%d], [%%csrc], %d;", off, pc)
+			if pc == 4 {
+				b.l("@!%%pin st.shared.b32 [%%cst+%d], %%zx4;", off)
+			} else {
+				b.l("@!%%pin st.shared.v2.b32 [%%cst+%d], {%%zx4, %%zx4};", off)
+			}
+		}
 	}
 }

@@ -13,6 +13,14 @@ func allConvConfigs() []GemmConfig {
 	for _, c := range allGemmConfigs() {
 		c.Conv = true
 		cs = append(cs, c)
+		step := c
+		step.ConvStep = true
+		cs = append(cs, step)
+		for _, pc := range []int{4, 8} {
+			small := c
+			small.ConvPiece = pc
+			cs = append(cs, small)
+		}
 	}
 	return cs
 }
@@ -59,6 +67,11 @@ func TestConvChunkSource(t *testing.T) {
 		{C: 16, H: 13, W: 11, KH: 7, KW: 7, SH: 2, SW: 2, PH: 3, PW: 3, DH: 1, DW: 1},
 		{C: 16, H: 12, W: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 2, PW: 2, DH: 2, DW: 2},
 		{C: 32, H: 6, W: 9, KH: 5, KW: 3, SH: 3, SW: 1, PH: 2, PW: 0, DH: 1, DW: 2},
+		// Small C: a chunk is 16/C whole taps.
+		{C: 4, H: 23, W: 21, KH: 7, KW: 7, SH: 2, SW: 2, PH: 3, PW: 3, DH: 1, DW: 1},
+		{C: 4, H: 9, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1},
+		{C: 8, H: 10, W: 11, KH: 5, KW: 3, SH: 1, SW: 2, PH: 2, PW: 1, DH: 2, DW: 1},
+		{C: 4, H: 6, W: 6, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1},
 	}
 	for _, s := range cases {
 		s.OH = (s.H+2*s.PH-s.DH*(s.KH-1)-1)/s.SH + 1
@@ -78,12 +91,13 @@ func TestConvChunkSource(t *testing.T) {
 			m := n * s.OH * s.OW
 			pads := 0
 			for row := 0; row < m; row++ {
-				for kc := 0; kc < k; kc += 16 {
+				step := s.copyBytes()
+				for kc := 0; kc < k; kc += step {
 					off, ok := s.ChunkSource(row, kc)
-					for j := 0; j < 16; j++ {
+					for j := 0; j < step; j++ {
 						v := int8(s.ZX)
 						if ok {
-							if off < 0 || off+16 > int64(len(x)) {
+							if off < 0 || off+int64(step) > int64(len(x)) {
 								t.Fatalf("row %d chunk %d: offset %d outside the input (%d bytes)", row, kc, off, len(x))
 							}
 							v = x[off+int64(j)]
@@ -133,11 +147,23 @@ func TestConvPTXLint(t *testing.T) {
 			t.Errorf("%s: %d mma.sp, %d mma.sync", name, sp, dn)
 		}
 		loads := c.stages() // S-1 prologue stages + the main loop's
-		if n := strings.Count(text, "@%pin cp.async.cg.shared.global"); n != 4*loads {
-			t.Errorf("%s: %d predicated activation cp.async, want %d", name, n, 4*loads)
+		copies, store := "@%pin cp.async.cg.shared.global", "@!%pin st.shared.v4.b32"
+		perLoad := 4
+		switch c.ConvPiece {
+		case 4:
+			copies, store, perLoad = "@%pin cp.async.ca.shared.global", "@!%pin st.shared.b32", 16
+		case 8:
+			copies, store, perLoad = "@%pin cp.async.ca.shared.global", "@!%pin st.shared.v2.b32", 8
 		}
-		if n := strings.Count(text, "@!%pin st.shared.v4.b32"); n != 4*loads {
-			t.Errorf("%s: %d zero-point stores, want %d", name, n, 4*loads)
+		if n := strings.Count(text, copies); n != perLoad*loads {
+			t.Errorf("%s: %d predicated activation cp.async, want %d", name, n, perLoad*loads)
+		}
+		if n := strings.Count(text, store); n != perLoad*loads {
+			t.Errorf("%s: %d zero-point stores, want %d", name, n, perLoad*loads)
+		}
+		// The running column replaces every division in the K loop.
+		if divs := strings.Count(text, "div.u32"); c.ConvStep && divs != 8 {
+			t.Errorf("%s: %d div.u32, want the 8 of the per-row set-up only", name, divs)
 		}
 		if strings.Contains(text, "%lda") && strings.Contains(text, "mul.wide.u32 %rk, %px, %lda;") {
 			t.Errorf("%s: reads activation rows with the GEMM's row stride", name)

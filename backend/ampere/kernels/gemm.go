@@ -100,6 +100,16 @@ type GemmConfig struct {
 	// computed from the convolution geometry (GemmParams.Conv) instead of
 	// read from an im2col matrix; see conv.go.
 	Conv bool
+	// ConvPiece is what one copy of a Conv kernel moves: 0 (16 bytes)
+	// when C is a multiple of 16, so that a 16-byte chunk of a GEMM row is
+	// 16 channels of one tap; 4 or 8 when C is 4 or 8 (a 3-channel stem
+	// after pad-channels), a chunk then being 16/C whole taps, each its
+	// own 4- or 8-byte cp.async. See conv.go.
+	ConvPiece int
+	// ConvStep keeps each thread's tap and channel as running values that
+	// advance by one K step (64) a tile instead of dividing the column by
+	// C and KW every tile; C must be a multiple of 64. See conv.go.
+	ConvStep bool
 	// WideN gives each warp 64 output channels (four 16-channel tiles)
 	// instead of 32, and the block 128 (BN) instead of 64. Every B
 	// fragment a warp reads from shared memory then feeds four
@@ -193,6 +203,12 @@ func (c GemmConfig) Name() string {
 	} else {
 		b.WriteString("_i8")
 	}
+	if c.ConvPiece != 0 {
+		fmt.Fprintf(&b, "_c%d", c.ConvPiece)
+	}
+	if c.ConvStep {
+		b.WriteString("_inc")
+	}
 	if c.WideN {
 		b.WriteString("_n128")
 	}
@@ -209,6 +225,15 @@ func (c GemmConfig) Name() string {
 func (c GemmConfig) Validate() error {
 	if c.stages() < 2 {
 		return fmt.Errorf("gemm: %d pipeline stages, want 2 or more", c.Stages)
+	}
+	if (c.ConvPiece != 0 || c.ConvStep) && !c.Conv {
+		return fmt.Errorf("gemm %s: ConvPiece and ConvStep apply to Conv kernels", c.Name())
+	}
+	if c.ConvPiece != 0 && c.ConvPiece != 4 && c.ConvPiece != 8 {
+		return fmt.Errorf("gemm %s: copy piece of %d bytes, want 4 or 8 (or 0 for 16-byte chunks)", c.Name(), c.ConvPiece)
+	}
+	if c.ConvPiece != 0 && c.ConvStep {
+		return fmt.Errorf("gemm %s: ConvStep needs 16-byte chunks (C a multiple of 64), not %d-byte pieces", c.Name(), c.ConvPiece)
 	}
 	if c.WideN && !c.SharedWeights {
 		return fmt.Errorf("gemm %s: WideN reads its weight tiles from shared memory, want SharedWeights", c.Name())
@@ -255,6 +280,10 @@ func (c GemmConfig) Check(p GemmParams) error {
 		return fmt.Errorf("gemm %s: weights padded to K %d, want a multiple of %d ≥ K = %d", name, p.KPad, GemmBK, p.K)
 	case c.Conv && p.Conv.check(p.K) != nil:
 		return fmt.Errorf("%s: %v", name, p.Conv.check(p.K))
+	case c.Conv && c.ConvPiece != p.Conv.piece():
+		return fmt.Errorf("%s: %d input channels need ConvPiece %d", name, p.Conv.C, p.Conv.piece())
+	case c.ConvStep && p.Conv.C%64 != 0:
+		return fmt.Errorf("%s: %d input channels, ConvStep wants a multiple of 64", name, p.Conv.C)
 	case !c.Conv && (p.LDA < p.K || p.LDA%16 != 0):
 		return fmt.Errorf("gemm %s: activation row stride %d, want a multiple of 16 ≥ K = %d (cp.async copies aligned 16-byte chunks)", name, p.LDA, p.K)
 	case p.LDC < p.N:
@@ -266,7 +295,6 @@ func (c GemmConfig) Check(p GemmParams) error {
 	}
 	return nil
 }
-
 
 // PTX returns the module text holding the kernel.
 func (c GemmConfig) PTX() (string, error) {

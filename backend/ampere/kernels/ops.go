@@ -26,6 +26,11 @@ const (
 	Im2colKernel     = "sqc_im2col_s8"
 	GapKernel        = "sqc_gap_f32_nhwc"
 	MaxPoolKernel    = "sqc_maxpool_s8_nhwc"
+	// MaxPool16Kernel is MaxPoolKernel for C a multiple of 16: one thread
+	// 16 channels of an output pixel, one 16-byte load a tap and one
+	// 16-byte store, the index arithmetic once for 16 outputs; total
+	// counts the 16-channel groups (outputs / 16).
+	MaxPool16Kernel  = "sqc_maxpool_s8_nhwc_v16"
 	ToNCHW8Kernel    = "sqc_nhwc_to_nchw_b8"
 	ToNCHW32Kernel   = "sqc_nhwc_to_nchw_b32"
 	BatchNormKernel  = "sqc_batchnorm_f32"
@@ -45,6 +50,7 @@ var OpParams = map[string][]string{
 	Im2colKernel:     {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
 	GapKernel:        {"x", "y", "total", "C", "HW"},
 	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	MaxPool16Kernel:  {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
 	ToNCHW8Kernel:    {"x", "y", "total", "C", "HW"},
 	ToNCHW32Kernel:   {"x", "y", "total", "C", "HW"},
 	// prm: the per-channel factor, mean and bias, C f32 each, in that
@@ -281,8 +287,9 @@ var opBodies = map[string]func(b *builder){
 		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 		b.l("st.global.s8 [%%rd5], %%r30;")
 	},
-	ToNCHW8Kernel:  func(b *builder) { transposeBody(b, 1) },
-	ToNCHW32Kernel: func(b *builder) { transposeBody(b, 4) },
+	MaxPool16Kernel: maxPool16Body,
+	ToNCHW8Kernel:   func(b *builder) { transposeBody(b, 1) },
+	ToNCHW32Kernel:  func(b *builder) { transposeBody(b, 4) },
 	BatchNormKernel: func(b *builder) {
 		// r1 C, r2 inner; y = (x - mean[c]) * factor[c] + bias[c], three
 		// separately rounded operations as ir/ref's (v-m)*f + b (Go does
@@ -310,6 +317,78 @@ var opBodies = map[string]func(b *builder){
 	LogSoftmaxKernel: func(b *builder) { softmaxBody(b, true) },
 	Pad8Kernel:       func(b *builder) { padBody(b, 1) },
 	Pad32Kernel:      func(b *builder) { padBody(b, 4) },
+}
+
+// maxPool16Body: thread i is channel group g = i % (C/16) of output pixel
+// i / (C/16). The 16 running maxima start at -128 (what the scalar kernel
+// and ir/ref start from, so a window entirely in the padding gives -128
+// too); each tap inside the input is one 16-byte load whose bytes are
+// sign-extended (bfe.s32) and compared as int32, and the maxima are packed
+// back into four words with prmt for one 16-byte store.
+func maxPool16Body(b *builder) {
+	// r1 C, r2 H, r3 W, r4 OH, r5 OW, r6 KH, r7 KW, r8 sh, r9 sw, r10 ph,
+	// r11 pw, r12 dh, r13 dw.
+	b.raw("{")
+	declare(b, ".b32", "%m<16>", "%v<4>")
+	b.l("shr.u32 %%r14, %%r1, 4;")      // C/16
+	b.l("rem.u32 %%r20, %%r40, %%r14;") // g
+	b.l("shl.b32 %%r20, %%r20, 4;")     // first channel
+	b.l("div.u32 %%r21, %%r40, %%r14;") // output pixel
+	b.l("rem.u32 %%r22, %%r21, %%r5;")  // ow
+	b.l("div.u32 %%r21, %%r21, %%r5;")
+	b.l("rem.u32 %%r23, %%r21, %%r4;") // oh
+	b.l("div.u32 %%r24, %%r21, %%r4;") // n
+	for i := 0; i < 16; i++ {
+		b.l("mov.u32 %%m%d, -128;", i)
+	}
+	b.l("mul.lo.s32 %%r26, %%r23, %%r8;")
+	b.l("sub.s32 %%r26, %%r26, %%r10;") // ih of kh = 0
+	b.l("mov.u32 %%r25, 0;")            // kh
+	b.raw("$L_kh:")
+	b.l("setp.ge.u32 %%p1, %%r25, %%r6;")
+	b.l("@%%p1 bra $L_end;")
+	b.l("mul.lo.s32 %%r28, %%r22, %%r9;")
+	b.l("sub.s32 %%r28, %%r28, %%r11;") // iw of kw = 0
+	b.l("mov.u32 %%r27, 0;")            // kw
+	b.raw("$L_kw:")
+	b.l("setp.ge.u32 %%p1, %%r27, %%r7;")
+	b.l("@%%p1 bra $L_khnext;")
+	b.comment("unsigned compares: a negative coordinate wraps past H or W")
+	b.l("setp.ge.u32 %%p2, %%r26, %%r2;")
+	b.l("setp.ge.u32 %%p3, %%r28, %%r3;")
+	b.l("or.pred %%p2, %%p2, %%p3;")
+	b.l("@%%p2 bra $L_kwnext;")
+	b.l("mad.lo.u32 %%r29, %%r24, %%r2, %%r26;")
+	b.l("mad.lo.u32 %%r29, %%r29, %%r3, %%r28;")
+	b.l("mad.lo.u32 %%r29, %%r29, %%r1, %%r20;")
+	b.l("cvt.u64.u32 %%rd2, %%r29;")
+	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+	b.l("ld.global.nc.v4.u32 {%%v0, %%v1, %%v2, %%v3}, [%%rd3];")
+	for i := 0; i < 16; i++ {
+		b.l("bfe.s32 %%r31, %%v%d, %d, 8;", i/4, 8*(i%4))
+		b.l("max.s32 %%m%d, %%m%d, %%r31;", i, i)
+	}
+	b.raw("$L_kwnext:")
+	b.l("add.u32 %%r28, %%r28, %%r13;")
+	b.l("add.u32 %%r27, %%r27, 1;")
+	b.l("bra $L_kw;")
+	b.raw("$L_khnext:")
+	b.l("add.u32 %%r26, %%r26, %%r12;")
+	b.l("add.u32 %%r25, %%r25, 1;")
+	b.l("bra $L_kh;")
+	b.raw("$L_end:")
+	b.comment("pack: bytes 0 of m[4w..4w+3] into word w")
+	for w := 0; w < 4; w++ {
+		b.l("prmt.b32 %%r32, %%m%d, %%m%d, 0x0040;", 4*w, 4*w+1)
+		b.l("prmt.b32 %%r33, %%m%d, %%m%d, 0x0040;", 4*w+2, 4*w+3)
+		b.l("prmt.b32 %%v%d, %%r32, %%r33, 0x5410;", w)
+	}
+	b.l("div.u32 %%r29, %%r40, %%r14;") // the output pixel again
+	b.l("mad.lo.u32 %%r29, %%r29, %%r1, %%r20;")
+	b.l("cvt.u64.u32 %%rd4, %%r29;")
+	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+	b.l("st.global.v4.u32 [%%rd5], {%%v0, %%v1, %%v2, %%v3};")
+	b.raw("}")
 }
 
 // softmaxBody: one thread a row of r1 contiguous elements (total counts
