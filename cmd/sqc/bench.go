@@ -187,9 +187,21 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 	}
 	fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, batch, len(steps), iters, warmup)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\t")
+	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\tGEMM_MxNxK\tTOPS\tCEILING\t")
 	for i, s := range steps {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total)
+		// The roofline of a GEMM: dense-equivalent TOPS (2·M·N·K per
+		// second) against the register-only rate of its instruction.
+		shape, tops, ceil := "-", "-", "-"
+		if m, n, k, ok := ampere.GemmShape(s); ok {
+			m *= int64(batch)
+			shape = fmt.Sprintf("%dx%dx%d", m, n, k)
+			t := 2 * float64(m) * float64(n) * float64(k) / (med[i] / 1000) / 1e12
+			tops = fmt.Sprintf("%.0f", t)
+			if c, ok := ampere.InstructionCeiling(rt.Device, s.Sparse); ok {
+				ceil = fmt.Sprintf("%.0f%%", 100*t/c)
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t%s\t%s\t%s\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total, shape, tops, ceil)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
