@@ -89,8 +89,9 @@ fuzz:
 ## gpu: the binaries a GPU machine runs (it needs no Go): sqc, and every GPU
 ## test in one binary (.gpu/ampere.test -test.v)
 gpu:
-	CGO_ENABLED=0 $(GO) build -o .gpu/sqc ./cmd/sqc
-	CGO_ENABLED=0 $(GO) test -c -o .gpu/ampere.test ./backend/ampere/gputest
+	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o .gpu/sqc ./cmd/sqc
+	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o .gpu/genmodel ./bench/genmodel
+	CGO_ENABLED=0 $(GO) test -c -ldflags "-s -w" -o .gpu/ampere.test ./backend/ampere/gputest
 
 ## generate: regenerate generated files (protobuf types, the example model)
 generate:

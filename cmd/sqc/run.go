@@ -232,13 +232,17 @@ func writeNpy(w io.Writer, t *ir.Tensor) error {
 // engineReport is `sqc inspect ENGINE.sqe --json`; its field names are a
 // public interface.
 type engineReport struct {
-	Engine   string        `json:"engine"`
-	Producer string        `json:"producer"`
-	Target   string        `json:"target"`
-	PTX      string        `json:"ptx_version"`
-	Kernels  int           `json:"kernels"`
-	Weights  int64         `json:"weight_bytes"`
-	Layers   []engineLayer `json:"layers"`
+	Engine   string `json:"engine"`
+	Producer string `json:"producer"`
+	Target   string `json:"target"`
+	PTX      string `json:"ptx_version"`
+	Kernels  int    `json:"kernels"`
+	Weights  int64  `json:"weight_bytes"`
+	// PTXBytes and GraphBytes are the sizes of the kernels' text and of
+	// the lowered graph's .sqir text the engine carries.
+	PTXBytes   int64         `json:"ptx_bytes"`
+	GraphBytes int64         `json:"graph_bytes"`
+	Layers     []engineLayer `json:"layers"`
 }
 
 type engineLayer struct {
@@ -261,6 +265,10 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	for _, wt := range e.Weights {
 		r.Weights += int64(len(wt.Data))
 	}
+	for _, k := range e.Kernels {
+		r.PTXBytes += int64(len(k.Ptx))
+	}
+	r.GraphBytes = int64(len(e.Graph))
 	for _, s := range e.Steps {
 		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note})
 	}
@@ -270,7 +278,7 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 		return enc.Encode(r)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels, %d bytes of weights\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.Weights)
+	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels (%d bytes of PTX), %d bytes of weights, %d bytes of graph text\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.PTXBytes, r.Weights, r.GraphBytes)
 	fmt.Fprintln(tw, "NODE\tOP\tPRECISION\tSPARSITY\tKERNEL\tNOTE")
 	for _, l := range r.Layers {
 		sp := "dense"

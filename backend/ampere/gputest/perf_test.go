@@ -1,6 +1,7 @@
 package gputest
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,8 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
 )
+
+var perfBatch = flag.Int("perfbatch", 32, "batch of TestPerfResNet34's GEMM shapes")
 
 // TestPerfResNet34 times the dense and the 2:4 sparse GEMM on the
 // convolution GEMMs of ResNet-34's four stages (3×3 convolutions, as
@@ -26,17 +29,18 @@ func TestPerfResNet34(t *testing.T) {
 		t.Skip("timing skipped in -short mode")
 	}
 	r := rand.New(rand.NewPCG(51, 52))
+	b := *perfBatch
 	shapes := []struct {
 		name    string
 		m, n, k int
 	}{
-		{"conv2_x 3x3 64->64 56x56", 32 * 56 * 56, 64, 576},
-		{"conv3_x 3x3 128->128 28x28", 32 * 28 * 28, 128, 1152},
-		{"conv4_x 3x3 256->256 14x14", 32 * 14 * 14, 256, 2304},
-		{"conv5_x 3x3 512->512 7x7", 32 * 7 * 7, 512, 4608},
+		{"conv2_x 3x3 64->64 56x56", b * 56 * 56, 64, 576},
+		{"conv3_x 3x3 128->128 28x28", b * 28 * 28, 128, 1152},
+		{"conv4_x 3x3 256->256 14x14", b * 14 * 14, 256, 2304},
+		{"conv5_x 3x3 512->512 7x7", b * 7 * 7, 512, 4608},
 	}
 	var lines []string
-	lines = append(lines, fmt.Sprintf("INT8 GEMM on %s, batch 32, int8 out + relu, median of %d launches; pipelines: default (%d stages, weights to registers one step ahead), s4w (4 stages, weights through shared memory)", g.desc, perfIters, kernels.DefaultStages))
+	lines = append(lines, fmt.Sprintf("INT8 GEMM on %s, batch %d, int8 out + relu, median of %d launches; pipelines: default (%d stages, weights to registers one step ahead), s4w (4 stages, weights through shared memory), n128-s3w (64 channels a warp, 3 stages)", g.desc, *perfBatch, perfIters, kernels.DefaultStages))
 	lines = append(lines, fmt.Sprintf("%-28s %6s %4s %4s | %-8s %9s %6s | %9s %6s | %5s", "layer", "M", "N", "K", "pipeline", "dense us", "TOPS", "sparse us", "TOPS", "ratio"))
 	for _, sh := range shapes {
 		// The same work for both: dense runs the pruned weights too.
@@ -50,10 +54,7 @@ func TestPerfResNet34(t *testing.T) {
 				// costs its own figure only.
 				t.Run(p.name(), func(t *testing.T) { us[si] = timeGemm(t, g, p) })
 			}
-			name := "default"
-			if pipe.SharedWeights {
-				name = fmt.Sprintf("s%dw", pipe.Stages)
-			}
+			name := pipeName(pipe)
 			flop := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k)
 			lines = append(lines, fmt.Sprintf("%-28s %6d %4d %4d | %-8s %9.1f %6.1f | %9.1f %6.1f | %4.2fx",
 				sh.name, sh.m, sh.n, sh.k, name, us[0], flop/us[0]/1e6, us[1], flop/us[1]/1e6, us[0]/us[1]))
@@ -63,6 +64,51 @@ func TestPerfResNet34(t *testing.T) {
 }
 
 const perfIters = 50
+
+// TestPerfGemm8192 times the dense and the 2:4 sparse GEMM at M = N = K =
+// 8192 (int8 out + relu) with every pipeline and prints one line a kernel,
+// "gemm8192 KIND PIPELINE US TOPS", which bench/gpu/report.py reads and
+// sets against the instruction's register-only ceiling. Skipped with
+// -test.short.
+func TestPerfGemm8192(t *testing.T) {
+	g := needGPU(t)
+	if testing.Short() {
+		t.Skip("timing skipped in -short mode")
+	}
+	const n = 8192
+	r := rand.New(rand.NewPCG(61, 62))
+	w := rand24(r, n, n)
+	a := randInt8(r, n*n)
+	var lines []string
+	for _, pipe := range pipelines {
+		for _, sparse := range []bool{false, true} {
+			p := newQGemm(r, n, n, n, sparse, false, false, ir.ActRelu)
+			p.w, p.a, p.pipe = w, a, pipe
+			var us float64
+			t.Run(p.name(), func(t *testing.T) { us = timeGemm(t, g, p) })
+			kind := "dense"
+			if sparse {
+				kind = "sparse"
+			}
+			name := pipeName(pipe)
+			lines = append(lines, fmt.Sprintf("gemm8192 %s %s %.1f %.1f", kind, name, us, 2*float64(n)*n*n/us/1e6))
+		}
+	}
+	t.Logf("INT8 GEMM 8192x8192x8192 on %s, median of %d launches\n%s", g.desc, perfIters, strings.Join(lines, "\n"))
+}
+
+// pipeName names a pipeline in the tables: default, s4w (4 stages, shared
+// weights), n128-s3w (the wide warp tile).
+func pipeName(c kernels.GemmConfig) string {
+	name := "default"
+	if c.SharedWeights {
+		name = fmt.Sprintf("s%dw", c.Stages)
+	}
+	if c.WideN {
+		name = "n128-" + name
+	}
+	return name
+}
 
 // timeGemm returns the median time of one launch in microseconds.
 func timeGemm(t *testing.T, g *gpu, p *qgemmProblem) float64 {

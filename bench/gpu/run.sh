@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The speed benchmark, one command on the GPU machine (issue: engine speed).
+#
+# Builds the ResNet-34 and ResNet-50 engines (torchvision architectures from
+# bench/genmodel, 224x224, random weights, 32 random calibration images)
+# with sparse-int8.sqr and dense-int8.sqr, times them with `sqc bench`
+# (batch 1 and 256, CUDA-graph replay; --profile at 256), times sqc's GEMM
+# at 8192^3, then times the baselines with torch on the same card
+# (bench/gpu/baselines.py: torchvision FP16 under torch.compile, cuBLASLt
+# and cuSPARSELt on the GEMM shapes of sqc's own layers) and prints one table
+# of every ratio the issue names, with the card's name (bench/gpu/report.py).
+#
+# Build here first (the GPU machine has no Go):
+#   make gpu      # .gpu/sqc, .gpu/genmodel, .gpu/ampere.test
+# then, on the GPU machine, from the repository root:
+#   bench/gpu/run.sh [OUTDIR]         (MODES=reduce-overhead,max-autotune for both torch.compile modes)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-${OUT:-bench-gpu-out}}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+bin=.gpu
+for b in sqc genmodel ampere.test; do
+	[ -x "$bin/$b" ] || { echo "bench/gpu/run.sh: $bin/$b is missing: run 'make gpu' on the build machine and carry .gpu" >&2; exit 1; }
+done
+modes=${MODES:-reduce-overhead}
+iters=${ITERS:-100}
+w=$(mktemp -d)
+trap 'rm -rf "$w"' EXIT
+
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$out/card.txt" || true
+python3 - "$w/calib.npy" <<'PY'
+import sys, numpy as np
+np.save(sys.argv[1], np.random.default_rng(7).standard_normal((32, 3, 224, 224), dtype=np.float32))
+PY
+
+# rusage wraps a command and appends its wall time and peak RSS to a file.
+rusage() {
+	local log=$1; shift
+	python3 - "$log" "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.time()
+r = subprocess.run(sys.argv[2:])
+with open(sys.argv[1], "a") as f:
+    f.write("%s %.3f %d\n" % (" ".join(sys.argv[2:]).split(" -o ")[-1].split()[0], time.time() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(r.returncode)
+PY
+}
+
+for depth in 34 50; do
+	"$bin/genmodel" -depth "$depth" -o "$w/rn$depth.onnx"
+	for recipe in sparse-int8 dense-int8; do
+		e="$out/rn$depth-$recipe.sqe"
+		# The build as a user's build server runs it: two cores.
+		GOMAXPROCS=2 rusage "$out/build.txt" "$bin/sqc" compile "$w/rn$depth.onnx" -r "$recipe.sqr" --calib-data "$w/calib.npy" -o "$e"
+		"$bin/sqc" inspect --json "$e" > "${e%.sqe}.inspect.json"
+		for batch in 1 256; do
+			"$bin/sqc" bench "$e" --batch "$batch" --graph --iters "$iters" > "${e%.sqe}.bench$batch.txt"
+		done
+		"$bin/sqc" bench "$e" --batch 256 --profile --iters 50 > "${e%.sqe}.profile256.txt"
+	done
+done
+
+"$bin/ampere.test" -test.run 'TestPerfGemm8192' -test.v > "$out/gemm8192.txt" 2>&1 || true
+
+# The GEMM shapes of ResNet-34's layers as sqc's engine ran them.
+shapes=$(awk '$8 ~ /^[0-9]+x[0-9]+x[0-9]+$/ {print $8}' "$out/rn34-dense-int8.profile256.txt" | sort -u | paste -sd, -)
+python3 bench/gpu/baselines.py --shapes "$shapes" --modes "$modes" --iters 50 -o "$out/baselines.json" 2> "$out/baselines.log"
+
+python3 bench/gpu/report.py "$out" | tee "$out/report.md"
