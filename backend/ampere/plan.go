@@ -42,9 +42,16 @@ func gemmConfig(sparse, residual, outF32 bool, act string, nOut int) kernels.Gem
 	}
 	if outF32 {
 		c.Act = act
+	} else {
+		c.StoreVec = vectorStore && nOut%16 == 0
 	}
 	return c
 }
+
+// vectorStore stages int8 GEMM outputs for 16-byte stores
+// (kernels.GemmConfig.StoreVec) where N allows. A variable so that tests
+// and benchmarks cover both.
+var vectorStore = true
 
 // wideN is the planner's choice of the wide warp tile: a variable so that
 // tests and benchmarks can plan both.

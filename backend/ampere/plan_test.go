@@ -47,16 +47,19 @@ func TestPlanResNetMini(t *testing.T) {
 	// other convolutions claim 2:4 and run mma.sp; the stem goes through
 	// im2col (3 channels: a 16-byte chunk would span taps), every other
 	// 3x3 conv and the strided 1x1 shortcut (16 channels) through the
-	// implicit-GEMM kernel.
+	// implicit-GEMM kernel (the example's recipe has no pad-channels,
+	// which would give the stem 4 channels and the implicit kernel too).
+	// Int8 outputs of 16 or more channels are stored 16 bytes at a time
+	// (_v16).
 	want := []string{
 		"input/quantize:sqc_quantize_f32_s8:d",
-		"stem.conv:sqc_im2col_s8:d", "stem.conv:sqc_gemm_s8_dense_i8_s4w:d",
-		"block1.1.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
-		"block1.2.conv:sqc_gemm_conv_s8_sp24_res_i8_s4w:s",
-		"block2.1.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
-		"block2.2.conv:sqc_gemm_conv_s8_sp24_res_i8_s4w:s",
-		"block3.1.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
-		"block3.2.conv:sqc_gemm_conv_s8_sp24_i8_s4w:s",
+		"stem.conv:sqc_im2col_s8:d", "stem.conv:sqc_gemm_s8_dense_i8_v16_s4w:d",
+		"block1.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
+		"block1.2.conv:sqc_gemm_conv_s8_sp24_res_i8_v16_s4w:s",
+		"block2.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
+		"block2.2.conv:sqc_gemm_conv_s8_sp24_res_i8_v16_s4w:s",
+		"block3.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
+		"block3.2.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
 		"block3.shortcut.conv:sqc_gemm_conv_s8_sp24_res_f32_relu_s4w:s",
 		"head.pool:sqc_gap_f32_nhwc:d", "head.pool.out/quantize:sqc_quantize_f32_s8:d", "head.fc:sqc_gemm_s8_dense_f32_s4w:d",
 	}

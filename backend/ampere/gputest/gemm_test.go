@@ -184,6 +184,9 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	t.Helper()
 	cfg := kernels.GemmConfig{Sparse: p.sparse, Residual: p.r != nil, OutF32: p.outF32, Stages: p.pipe.Stages, SharedWeights: p.pipe.SharedWeights, WideN: p.pipe.WideN}
+	// StoreVec where the planner would pick it: int8 out, N and the row
+	// stride multiples of 16.
+	cfg.StoreVec = p.pipe.StoreVec && !p.outF32 && p.n%16 == 0 && (p.n+p.ldcExtra)%16 == 0
 	if p.outF32 {
 		cfg.Act = p.act
 		if cfg.Act == "" {

@@ -137,8 +137,11 @@ func (g *gpu) gemmFunction(t testing.TB, c kernels.GemmConfig) *cuda.Function {
 // pipelines are the K-loop pipelines the tests cover: the default (three
 // stages, weights loaded to registers one step ahead), four stages with
 // the weights staged through shared memory, and the wide warp tile (128
-// channels a block) with three such stages.
-var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true}}
+// channels a block) with three such stages; the last two also stage int8
+// outputs for 16-byte stores (StoreVec, which applies where N and the row
+// stride are multiples of 16: upload drops it elsewhere).
+var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true},
+	{Stages: 4, SharedWeights: true, StoreVec: true}, {Stages: 3, SharedWeights: true, WideN: true, StoreVec: true}}
 
 // allGemmConfigs lists every GEMM variant.
 func allGemmConfigs() []kernels.GemmConfig {
@@ -150,8 +153,11 @@ func allGemmConfigs() []kernels.GemmConfig {
 					f32 bool
 					act string
 				}{{false, ""}, {true, "none"}, {true, "relu"}, {true, "clip"}} {
+					if pipe.StoreVec && out.f32 {
+						continue
+					}
 					cs = append(cs, kernels.GemmConfig{Sparse: sp, Residual: res, OutF32: out.f32, Act: out.act,
-						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
+						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, StoreVec: pipe.StoreVec})
 				}
 			}
 		}

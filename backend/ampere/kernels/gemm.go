@@ -110,6 +110,13 @@ type GemmConfig struct {
 	// advance by one K step (64) a tile instead of dividing the column by
 	// C and KW every tile; C must be a multiple of 64. See conv.go.
 	ConvStep bool
+	// StoreVec stages an int8 output tile through shared memory (after the
+	// K loop, when the stages are free) so that each lane writes whole
+	// 16-byte chunks of output rows instead of single bytes: a warp's
+	// byte stores touch 4 rows × 8 bytes each, many partial sectors an
+	// instruction. Needs int8 output, N and the output row stride
+	// multiples of 16.
+	StoreVec bool
 	// WideN gives each warp 64 output channels (four 16-channel tiles)
 	// instead of 32, and the block 128 (BN) instead of 64. Every B
 	// fragment a warp reads from shared memory then feeds four
@@ -212,6 +219,9 @@ func (c GemmConfig) Name() string {
 	if c.WideN {
 		b.WriteString("_n128")
 	}
+	if c.StoreVec {
+		b.WriteString("_v16")
+	}
 	if c.stages() != DefaultStages || c.SharedWeights {
 		fmt.Fprintf(&b, "_s%d", c.stages())
 		if c.SharedWeights {
@@ -234,6 +244,12 @@ func (c GemmConfig) Validate() error {
 	}
 	if c.ConvPiece != 0 && c.ConvStep {
 		return fmt.Errorf("gemm %s: ConvStep needs 16-byte chunks (C a multiple of 64), not %d-byte pieces", c.Name(), c.ConvPiece)
+	}
+	if c.StoreVec && c.OutF32 {
+		return fmt.Errorf("gemm %s: StoreVec stages int8 outputs, not float32", c.Name())
+	}
+	if c.StoreVec && c.SharedBytes() < 4*c.storeRegion() {
+		return fmt.Errorf("gemm %s: %d bytes of shared memory cannot stage four %d-byte output tiles", c.Name(), c.SharedBytes(), c.storeRegion())
 	}
 	if c.WideN && !c.SharedWeights {
 		return fmt.Errorf("gemm %s: WideN reads its weight tiles from shared memory, want SharedWeights", c.Name())
@@ -288,6 +304,8 @@ func (c GemmConfig) Check(p GemmParams) error {
 		return fmt.Errorf("gemm %s: activation row stride %d, want a multiple of 16 ≥ K = %d (cp.async copies aligned 16-byte chunks)", name, p.LDA, p.K)
 	case p.LDC < p.N:
 		return fmt.Errorf("gemm %s: output row stride %d, want ≥ N = %d", name, p.LDC, p.N)
+	case c.StoreVec && (p.N%16 != 0 || p.LDC%16 != 0):
+		return fmt.Errorf("gemm %s: N = %d, output row stride %d: StoreVec writes 16-byte chunks, want both multiples of 16", name, p.N, p.LDC)
 	case c.Residual && p.LDR < p.N:
 		return fmt.Errorf("gemm %s: residual row stride %d, want ≥ N = %d", name, p.LDR, p.N)
 	case !c.OutF32 && (p.QLo > p.QHi || p.QLo+p.ZY < -128 || p.QHi+p.ZY > 127):
@@ -765,6 +783,15 @@ func (c GemmConfig) emitWeightLoad(b *builder, w, e string, off int, guard strin
 	}
 }
 
+// storeRow is the row stride of a warp's staged output tile (StoreVec):
+// its channels plus 16 bytes, so that rows stay 16-byte aligned for the
+// vector reads and the lanes of one byte store (rows 2·tig apart, four
+// channels a word) fall in distinct banks.
+func (c GemmConfig) storeRow() int { return 16*c.warpTiles() + 16 }
+
+// storeRegion is a warp's staging area: 64 pixel rows.
+func (c GemmConfig) storeRegion() int { return 64 * c.storeRow() }
+
 // emitEpilogue applies bias', the multiplier, the residual, the activation
 // and the output conversion to the 64 accumulators and stores them.
 func (c GemmConfig) emitEpilogue(b *builder) {
@@ -797,15 +824,28 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 	b.l("add.u32 %%px, %%px, %%m0;")
 	b.l("shl.b32 %%tmp, %%tig, 1;")
 	b.l("add.u32 %%px, %%px, %%tmp;")
+	rs := c.storeRow()
+	if c.StoreVec {
+		b.comment("stage the tile in shared memory: every warp is done with the stages first")
+		b.l("bar.sync 0;")
+		b.comment("warp region wrp*%d; lane's first byte: row 2*tig, channel groupID", c.storeRegion())
+		b.l("mul.lo.u32 %%sdw, %%wrp, %d;", c.storeRegion())
+		b.l("add.u32 %%sdw, %%sdw, %%sbase;")
+		b.l("mul.lo.u32 %%tmp, %%tig, %d;", 2*rs)
+		b.l("add.u32 %%tmp, %%tmp, %%gid;")
+		b.l("add.u32 %%sdst, %%sdw, %%tmp;")
+	}
 	for j := 0; j < 8; j++ {
 		for e := 0; e < 2; e++ {
 			b.l("add.u32 %%q, %%px, %d;", 8*j+e)
 			b.l("setp.lt.u32 %%p3, %%q, %%M;")
-			b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
-			if c.OutF32 {
-				b.l("shl.b64 %%rk, %%rk, 2;")
+			if !c.StoreVec {
+				b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
+				if c.OutF32 {
+					b.l("shl.b64 %%rk, %%rk, 2;")
+				}
+				b.l("add.u64 %%yrow, %%gy, %%rk;")
 			}
-			b.l("add.u64 %%yrow, %%gy, %%rk;")
 			if c.Residual {
 				b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
 				b.l("add.u64 %%rrow, %%gr, %%rk;")
@@ -827,7 +867,9 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 						b.l("mul.rn.f32 %%fr, %%fr, %%mr;")
 						b.l("add.rn.f32 %%fy, %%fy, %%fr;")
 					}
-					b.l("add.u64 %%addr, %%yrow, %%cho%d;", k)
+					if !c.StoreVec {
+						b.l("add.u64 %%addr, %%yrow, %%cho%d;", k)
+					}
 					if c.OutF32 {
 						switch c.Act {
 						case "relu":
@@ -842,11 +884,55 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 						b.l("max.s32 %%ai, %%ai, %%qlo;")
 						b.l("min.s32 %%ai, %%ai, %%qhi;")
 						b.l("add.s32 %%ai, %%ai, %%zy;")
-						b.l("@%%p4 st.global.s8 [%%addr], %%ai;")
+						if c.StoreVec {
+							b.l("st.shared.u8 [%%sdst+%d], %%ai;", (8*j+e)*rs+16*i+8*h)
+						} else {
+							b.l("@%%p4 st.global.s8 [%%addr], %%ai;")
+						}
 					}
 				}
 			}
 		}
+	}
+	if c.StoreVec {
+		c.emitVecStores(b)
+	}
+}
+
+// emitVecStores writes the warp's staged tile (64 rows of 16·warpTiles
+// bytes) to Y in 16-byte chunks: lane l takes chunk l % cpr of row l / cpr
+// and every (32/cpr)-th row after it, cpr = warpTiles chunks a row.
+func (c GemmConfig) emitVecStores(b *builder) {
+	mi, rs := c.warpTiles(), c.storeRow()
+	cpr := mi
+	b.comment("the warp's own tile only: a warp barrier orders its stores and loads")
+	b.l("bar.warp.sync 0xffffffff;")
+	b.l("shr.u32 %%q, %%ln, %d;", log2(cpr)) // first row
+	b.l("and.b32 %%tmp2, %%ln, %d;", cpr-1)  // chunk
+	b.l("mul.lo.u32 %%tmp, %%q, %d;", rs)
+	b.l("add.u32 %%sdst, %%sdw, %%tmp;")
+	b.l("shl.b32 %%tmp, %%tmp2, 4;")
+	b.l("add.u32 %%sdst, %%sdst, %%tmp;")
+	b.comment("channel of the chunk: n0 + %d*wn + 16*chunk, inside N (a multiple of 16) or not at all", 16*mi)
+	b.l("shl.b32 %%tmp2, %%tmp2, 4;")
+	b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
+	b.l("add.u32 %%tmp2, %%tmp2, %%tmp;")
+	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
+	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
+	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
+	b.l("shl.b32 %%px, %%wm, 6;")
+	b.l("add.u32 %%px, %%px, %%m0;")
+	b.l("add.u32 %%px, %%px, %%q;")
+	for r := 0; r < 64/(32/cpr); r++ {
+		row := r * (32 / cpr)
+		b.l("ld.shared.v4.u32 {%%bf0, %%bf1, %%bf2, %%bf3}, [%%sdst+%d];", row*rs)
+		b.l("add.u32 %%q, %%px, %d;", row)
+		b.l("setp.lt.u32 %%p3, %%q, %%M;")
+		b.l("and.pred %%p4, %%p3, %%p5;")
+		b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
+		b.l("add.u64 %%addr, %%gy, %%rk;")
+		b.l("add.u64 %%addr, %%addr, %%cho0;")
+		b.l("@%%p4 st.global.v4.u32 [%%addr], {%%bf0, %%bf1, %%bf2, %%bf3};")
 	}
 }
 

@@ -15,6 +15,7 @@ func allGemmConfigs() []GemmConfig {
 		for _, res := range []bool{false, true} {
 			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true}} {
 				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
+				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, StoreVec: true})
 				for _, act := range []string{"none", "relu", "clip"} {
 					cs = append(cs, GemmConfig{Sparse: sp, Residual: res, OutF32: true, Act: act, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
 				}
@@ -190,6 +191,15 @@ func TestGemmPTXLint(t *testing.T) {
 		}
 		if c.OutF32 == strings.Contains(text, "cvt.rni.s32.f32") {
 			t.Errorf("%s: int8 rounding present = %v, want %v", name, !c.OutF32, !c.OutF32)
+		}
+		// StoreVec: every output byte staged in shared memory, then whole
+		// 16-byte chunks to global memory (64 rows × 16·tiles bytes over
+		// 32 lanes), no byte stores to global memory.
+		if c.StoreVec {
+			st8, st16, sh8 := strings.Count(text, "st.global.s8"), strings.Count(text, "st.global.v4.u32"), strings.Count(text, "st.shared.u8")
+			if st8 != 0 || st16 != 2*mi || sh8 != 32*mi {
+				t.Errorf("%s: %d global byte stores, %d 16-byte stores, %d staged bytes; want 0, %d, %d", name, st8, st16, sh8, 2*mi, 32*mi)
+			}
 		}
 		again, _ := c.PTX()
 		if again != text {
