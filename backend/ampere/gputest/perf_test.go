@@ -49,7 +49,7 @@ func TestPerfResNet34(t *testing.T) {
 			us := [2]float64{math.NaN(), math.NaN()}
 			for si, sparse := range []bool{false, true} {
 				p := newQGemm(r, sh.m, sh.n, sh.k, sparse, false, false, ir.ActRelu)
-				p.w, p.pipe = w, pipe
+				p.w, p.pipe, p.ldcExtra = w, pipe, 0
 				// A subtest, so that a variant that fails to load or run
 				// costs its own figure only.
 				t.Run(p.name(), func(t *testing.T) { us[si] = timeGemm(t, g, p) })
@@ -83,7 +83,7 @@ func TestPerfGemm8192(t *testing.T) {
 	for _, pipe := range pipelines {
 		for _, sparse := range []bool{false, true} {
 			p := newQGemm(r, n, n, n, sparse, false, false, ir.ActRelu)
-			p.w, p.a, p.pipe = w, a, pipe
+			p.w, p.a, p.pipe, p.ldcExtra = w, a, pipe, 0
 			var us float64
 			t.Run(p.name(), func(t *testing.T) { us = timeGemm(t, g, p) })
 			kind := "dense"
