@@ -78,22 +78,18 @@ type planner struct {
 	e       *engine.Engine
 	bufs    map[*ir.Value]*engine.Buffer
 	kernels map[string]bool
+	// packed maps weight constants to the GEMM node whose packed weights
+	// hold them (NODE/w, NODE/e): the engine's graph text refers to
+	// those instead of carrying the data twice.
+	packed map[*ir.Value]string
 }
 
 // Plan lowers g, the output of the INT8 pipeline, to an engine: one or
 // more kernel launches per node, packed weights, the PTX of every kernel
 // used. A node no GPU kernel covers is an error that names it.
 func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
-	var text bytes.Buffer
-	w := bufio.NewWriter(&text)
-	if err := sqir.Print(w, g); err != nil {
-		return nil, err
-	}
-	if err := w.Flush(); err != nil {
-		return nil, err
-	}
-	p := &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{},
-		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer, Graph: text.String()}}
+	p := &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, packed: map[*ir.Value]string{},
+		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer}}
 	for _, v := range g.Inputs {
 		b, err := p.newBuffer(v, LayoutNCHW)
 		if err != nil {
@@ -116,6 +112,22 @@ func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
 		}
 		p.e.Outputs = append(p.e.Outputs, b.Name)
 	}
+	// The graph's text, for sqc run --cpu and inspect; weights the GEMMs
+	// hold packed are references to them, not a second copy (Graph
+	// unpacks them).
+	var text bytes.Buffer
+	w := bufio.NewWriter(&text)
+	external := func(v *ir.Value) (string, bool) {
+		key, ok := p.packed[v]
+		return key, ok
+	}
+	if err := sqir.PrintWith(w, g, sqir.PrintOptions{External: external}); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	p.e.Graph = text.String()
 	return p.e, nil
 }
 
@@ -597,6 +609,9 @@ func (p *planner) qgemm(n *ir.Node) error {
 		kind = "sparse24"
 	}
 	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: kind, Data: wdata})
+	if _, ok := p.packed[wv]; !ok {
+		p.packed[wv] = n.Name
+	}
 	eArg := weightArg(wName)
 	if sparse {
 		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: eName, Kind: "meta", Data: edata})

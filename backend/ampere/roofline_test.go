@@ -3,6 +3,8 @@ package ampere
 import (
 	"strings"
 	"testing"
+
+	"github.com/sqc-project/sqc/ir/sqir"
 )
 
 // TestGemmShape: every GEMM step of the planned example reports the shape
@@ -55,5 +57,41 @@ func TestGemmShape(t *testing.T) {
 	}
 	if _, ok := InstructionCeiling("NVIDIA A100", false); ok {
 		t.Error("a ceiling for a card never measured")
+	}
+}
+
+// TestEngineGraphExternalWeights: the engine's graph text refers to the
+// GEMM weights it holds packed instead of carrying them again, and Graph
+// rebuilds exactly the planned graph from the two (dense and 2:4,
+// convolution and QGemm weights alike).
+func TestEngineGraphExternalWeights(t *testing.T) {
+	g := loadMini(t)
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := sqir.Format(g)
+	if !strings.Contains(e.Graph, `= external "block1.1.conv"`) || !strings.Contains(e.Graph, `= external "head.fc"`) {
+		t.Fatalf("engine graph keeps its GEMM weights inline:\n%s", e.Graph)
+	}
+	if len(e.Graph) >= len(full)/2 {
+		t.Errorf("engine graph text %d bytes, the full graph %d: the weights are not left out", len(e.Graph), len(full))
+	}
+	back, err := Graph(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sqir.Format(back); got != full {
+		t.Errorf("graph rebuilt from the engine differs from the planned one")
+	}
+	// A weight missing from the engine is an error naming it.
+	for i, w := range e.Weights {
+		if w.Name == "block1.1.conv/e" {
+			e.Weights = append(e.Weights[:i:i], e.Weights[i+1:]...)
+			break
+		}
+	}
+	if _, err := Graph(e); err == nil || !strings.Contains(err.Error(), "block1.1.conv/e") {
+		t.Errorf("engine without a metadata weight: %v", err)
 	}
 }

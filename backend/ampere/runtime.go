@@ -1,11 +1,13 @@
 package ampere
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
 	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/pack"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
@@ -13,11 +15,80 @@ import (
 
 // Graph parses the engine's lowered IR.
 func Graph(e *engine.Engine) (*ir.Graph, error) {
-	g, err := sqir.ParseAndVerify("engine graph", []byte(e.Graph))
+	weights := map[string]*engine.Weight{}
+	for _, w := range e.Weights {
+		weights[w.Name] = w
+	}
+	resolve := func(key string, v *ir.Value) (*ir.Tensor, error) { return unpackWeight(weights, key, v) }
+	g, err := sqir.ParseWith("engine graph", []byte(e.Graph), sqir.ParseOptions{External: resolve})
+	if err == nil {
+		err = ir.Verify(g)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("engine graph: %w", err)
 	}
 	return g, nil
+}
+
+// unpackWeight rebuilds the int8 weight constant v of GEMM node key from
+// the packed weights the planner wrote (key/w, and key/e for 2:4): the
+// inverse of qgemm's packing, and of its (kh, kw, c) order for a
+// convolution's [O, C, KH, KW] weight.
+func unpackWeight(weights map[string]*engine.Weight, key string, v *ir.Value) (*ir.Tensor, error) {
+	w := weights[key+"/w"]
+	dims, ok := v.Type.Shape.Ints()
+	if w == nil || !ok || len(dims) < 2 || v.Type.DType != ir.Int8 {
+		return nil, fmt.Errorf("no packed int8 weight %s/w for %v", key, v.Type)
+	}
+	n, k := dims[0], 1
+	for _, d := range dims[1:] {
+		k *= d
+	}
+	kpad := roundUp(k, pack.TileK)
+	vals := make([]int8, len(w.Data))
+	for i, b := range w.Data {
+		vals[i] = int8(b)
+	}
+	var flat []int8
+	var err error
+	switch w.Kind {
+	case "dense":
+		npad := len(vals) / (kpad / pack.TileK * pack.DenseTileBytes) * pack.TileM
+		flat, err = (&pack.Dense{N: n, K: k, NPad: npad, KPad: kpad, Values: vals}).Unpack()
+	case "sparse24":
+		e := weights[key+"/e"]
+		if e == nil || len(e.Data)%4 != 0 {
+			return nil, fmt.Errorf("packed 2:4 weight %s/w has no metadata %s/e", key, key)
+		}
+		meta := make([]uint32, len(e.Data)/4)
+		for i := range meta {
+			meta[i] = binary.LittleEndian.Uint32(e.Data[4*i:])
+		}
+		npad := len(vals) / (kpad / pack.TileK * pack.SparseTileBytes) * pack.TileM
+		flat, err = (&pack.Sparse{N: n, K: k, NPad: npad, KPad: kpad, Values: vals, Meta: meta}).Unpack()
+	default:
+		return nil, fmt.Errorf("weight %s/w is %q, want dense or sparse24", key, w.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("weight %s/w: %w", key, err)
+	}
+	t := ir.NewTensor(ir.Int8, dims...)
+	out := t.Int8s()
+	if len(dims) != 4 {
+		copy(out, flat)
+		return t, nil
+	}
+	c, kh, kw := dims[1], dims[2], dims[3]
+	for o := 0; o < n; o++ {
+		for ci := 0; ci < c; ci++ {
+			for r := 0; r < kh; r++ {
+				for s := 0; s < kw; s++ {
+					out[((o*c+ci)*kh+r)*kw+s] = flat[o*k+(r*kw+s)*c+ci]
+				}
+			}
+		}
+	}
+	return t, nil
 }
 
 // RunCPU runs the engine's graph on the reference executor: the outputs

@@ -27,6 +27,7 @@
 //	            "->" "(" [ Value { "," Value } ] ")" "{" { Stmt } "}" .
 //	Stmt      = Const | Node .
 //	Const     = "const" Def "=" Data .
+//	Data      = "[" [ elem { "," elem } ] "]" | hex | base64 | "external" string .
 //	Node      = [ Def { "," Def } "=" ] Name string "(" [ Operand { "," Operand } ] ")" [ Attrs ] [ Notes ] .
 //	Notes     = "notes" "{" [ Name "=" string { "," Name "=" string } ] "}" .
 //	Def       = Value ":" ValType .
@@ -98,7 +99,10 @@
 // little-endian bytes in one hex or standard base64 (padded) blob, which the
 // printer uses beyond that (base64: a third less text than hex, and it
 // encodes and decodes at several hundred MB/s). The number of elements must
-// match the type, which must be static.
+// match the type, which must be static. `external "key"` says the data is
+// kept elsewhere (an engine's graph points at the engine's packed weights
+// so as not to hold them twice): only ParseWith with a resolver for the
+// keys reads such a file.
 //
 // # Errors
 //

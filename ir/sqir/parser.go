@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/sqc-project/sqc/ir"
@@ -17,7 +18,21 @@ import (
 // messages only. Parse does not verify the graph (its ops may be unknown to
 // the verifier); see ParseAndVerify.
 func Parse(filename string, src []byte) (g *ir.Graph, err error) {
-	p := &parser{file: filename, lx: lexer{src: src}, defs: map[string]def{}}
+	return ParseWith(filename, src, ParseOptions{})
+}
+
+// ParseOptions adjusts Parse.
+type ParseOptions struct {
+	// External supplies the data of a constant written `= external
+	// "key"` (see PrintOptions.External): v is the constant, its type
+	// set; the tensor returned must match it. Without External such a
+	// constant is an error: the text alone does not hold the graph.
+	External func(key string, v *ir.Value) (*ir.Tensor, error)
+}
+
+// ParseWith is Parse with options.
+func ParseWith(filename string, src []byte, opt ParseOptions) (g *ir.Graph, err error) {
+	p := &parser{file: filename, lx: lexer{src: src}, defs: map[string]def{}, external: opt.External}
 	defer func() {
 		if r := recover(); r != nil {
 			se, ok := r.(*syntaxError)
@@ -76,6 +91,8 @@ type parser struct {
 	tok  token
 	defs map[string]def
 	uses []use
+	// external resolves `= external "key"` data (ParseOptions.External).
+	external func(key string, v *ir.Value) (*ir.Tensor, error)
 }
 
 func (p *parser) fail(pos int, format string, args ...any) {
@@ -366,10 +383,39 @@ func (p *parser) constant() {
 		t.Data = p.blob(v, n)
 	case p.isPunct("["):
 		t.Data = p.list(v, n)
+	case p.isIdent("external"):
+		v.Const = p.externalData(v, t)
+		return
 	default:
-		p.fail(p.tok.pos, "expected the constant's data ([...], hex\"...\" or base64\"...\"), found %s", describe(p.tok))
+		p.fail(p.tok.pos, "expected the constant's data ([...], hex\"...\", base64\"...\" or external \"key\"), found %s", describe(p.tok))
 	}
 	v.Const = t
+}
+
+// externalData reads `external "key"` and asks the resolver for the data,
+// which must match the declared type.
+func (p *parser) externalData(v *ir.Value, want *ir.Tensor) *ir.Tensor {
+	p.next()
+	if p.tok.kind != tString {
+		p.fail(p.tok.pos, "constant %%%s: expected the external data's key, a string, after external; found %s", v.Name, describe(p.tok))
+	}
+	key, pos := p.tok.text, p.tok.pos
+	p.next()
+	if p.external == nil {
+		p.fail(pos, "constant %%%s: its data is held outside the text (external %q); read it with what wrote it (an engine's graph through the engine)", v.Name, key)
+	}
+	t, err := p.external(key, v)
+	if err != nil {
+		p.fail(pos, "constant %%%s: external data %q: %v", v.Name, key, err)
+	}
+	if t == nil || t.DType != want.DType || !slices.Equal(t.Shape, want.Shape) || t.Check() != nil {
+		got := "nothing"
+		if t != nil {
+			got = fmt.Sprintf("%v%v", t.DType, ir.ShapeOf(t.Shape...))
+		}
+		p.fail(pos, "constant %%%s: external data %q is %s, want %v%v", v.Name, key, got, want.DType, ir.ShapeOf(want.Shape...))
+	}
+	return t
 }
 
 // maxElems bounds a constant's element count so that its size in bytes

@@ -19,6 +19,20 @@ import (
 // defined twice or not at all, a constant whose data does not match its
 // type, a malformed dim, dtype or attribute.
 func Print(w io.Writer, g *ir.Graph) error {
+	return PrintWith(w, g, PrintOptions{})
+}
+
+// PrintOptions adjusts Print.
+type PrintOptions struct {
+	// External names constants whose data is kept elsewhere: for v with
+	// ok, the text holds `= external "key"` instead of the data, and only
+	// ParseWith with a resolver for the keys reads it back. An engine
+	// does this for weights it already holds packed.
+	External func(v *ir.Value) (key string, ok bool)
+}
+
+// PrintWith is Print with options.
+func PrintWith(w io.Writer, g *ir.Graph, opt PrintOptions) error {
 	if g == nil {
 		return fmt.Errorf("sqir: cannot print a nil graph")
 	}
@@ -26,7 +40,7 @@ func Print(w io.Writer, g *ir.Graph) error {
 		return fmt.Errorf("sqir: cannot print graph %q: %w", g.Name, err)
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	p := &printer{w: bw}
+	p := &printer{w: bw, external: opt.External}
 	p.graph(g)
 	if p.err != nil {
 		return p.err
@@ -191,9 +205,10 @@ func checkValue(v *ir.Value) error {
 // printer writes into a buffer it reuses per line and records the first
 // write error.
 type printer struct {
-	w   *bufio.Writer
-	buf []byte
-	err error
+	w        *bufio.Writer
+	buf      []byte
+	err      error
+	external func(v *ir.Value) (string, bool)
 }
 
 func (p *printer) flushLine() {
@@ -236,6 +251,14 @@ func (p *printer) constant(v *ir.Value) {
 	b := append(p.buf, "  const "...)
 	b = appendDef(b, v)
 	b = append(b, " = "...)
+	if p.external != nil {
+		if key, ok := p.external(v); ok {
+			b = append(b, "external "...)
+			p.buf = append(strconv.AppendQuote(b, key), '\n')
+			p.flushLine()
+			return
+		}
+	}
 	t := v.Const
 	n := t.Len()
 	if n <= maxListElems {

@@ -3,6 +3,7 @@ package sqir_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -336,7 +337,7 @@ func TestParseErrors(t *testing.T) {
 		{head + "  const %c: f32[N] = [1]\n}", `2:9: constant %c has shape [N], want a static shape`},
 		{head + "  const %c: ?[1] = [1]\n}", `2:9: constant %c needs a dtype`},
 		{head + "  const %c: f32[4000000000,4000000000,4000000000] = []\n}", `2:9: constant %c: shape [4000000000,4000000000,4000000000] has too many elements`},
-		{head + "  const %c: f32[1] = 1\n}", `2:22: expected the constant's data ([...], hex"..." or base64"..."), found "1"`},
+		{head + "  const %c: f32[1] = 1\n}", `2:22: expected the constant's data ([...], hex"...", base64"..." or external "key"), found "1"`},
 		{`grap "g" () -> () {}`, `1:1: expected 'graph', found "grap"`},
 		{`graph g () -> () {}`, `1:7: expected the graph's name as a quoted string, found "g"`},
 		{`graph "g" () -> () {`, `1:21: expected '}' to close the graph's body, found end of file`},
@@ -473,5 +474,56 @@ func TestNotesRoundTrip(t *testing.T) {
 		if _, err := sqir.Parse("bad.sqir", []byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+}
+
+// TestExternalData: PrintWith leaves the data of the constants External
+// names out of the text (`= external "key"`); ParseWith gets it back from
+// its resolver, which must give the declared type; Parse alone refuses the
+// text rather than read a graph without its data.
+func TestExternalData(t *testing.T) {
+	g := featureGraph()
+	want := sqir.Format(g)
+	held := map[string]*ir.Tensor{}
+	var text strings.Builder
+	err := sqir.PrintWith(&text, g, sqir.PrintOptions{External: func(v *ir.Value) (string, bool) {
+		if v.Const.Len() <= 16 {
+			return "", false
+		}
+		held["k/"+v.Name] = v.Const
+		return "k/" + v.Name, true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) == 0 {
+		t.Fatal("the feature graph has no constant over 16 elements: the test covers nothing")
+	}
+	if len(text.String()) >= len(want) || !strings.Contains(text.String(), `= external "k/`) {
+		t.Fatalf("external text is not shorter or names no key:\n%s", text.String())
+	}
+	back, err := sqir.ParseWith("x.sqir", []byte(text.String()), sqir.ParseOptions{External: func(key string, v *ir.Value) (*ir.Tensor, error) {
+		c, ok := held[key]
+		if !ok {
+			return nil, fmt.Errorf("no such key")
+		}
+		return c, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sqir.Format(back); got != want {
+		t.Errorf("graph read back through the resolver differs:\n%s\nwant:\n%s", got, want)
+	}
+	if _, err := sqir.Parse("x.sqir", []byte(text.String())); err == nil || !strings.Contains(err.Error(), "its data is held outside the text") {
+		t.Errorf("Parse without a resolver: %v", err)
+	}
+	wrong := func(key string, v *ir.Value) (*ir.Tensor, error) { return ir.NewTensor(ir.Int8, 3), nil }
+	if _, err := sqir.ParseWith("x.sqir", []byte(text.String()), sqir.ParseOptions{External: wrong}); err == nil || !strings.Contains(err.Error(), "is i8[3], want") {
+		t.Errorf("ParseWith a resolver of the wrong type: %v", err)
+	}
+	failing := func(key string, v *ir.Value) (*ir.Tensor, error) { return nil, fmt.Errorf("engine truncated") }
+	if _, err := sqir.ParseWith("x.sqir", []byte(text.String()), sqir.ParseOptions{External: failing}); err == nil || !strings.Contains(err.Error(), "engine truncated") || !strings.HasPrefix(err.Error(), "x.sqir:") {
+		t.Errorf("ParseWith a failing resolver: %v", err)
 	}
 }

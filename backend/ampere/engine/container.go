@@ -13,8 +13,14 @@ import (
 )
 
 // FormatVersion is the version of the container and its messages this
-// build writes and reads; a change that old readers would misread bumps it.
-const FormatVersion = 1
+// build writes; a change that old readers would misread bumps it. Version
+// 2: the graph text's GEMM weights are `external` references to the packed
+// weights (sqir.PrintOptions.External) instead of a second copy. This
+// build reads versions 1 and 2.
+const FormatVersion = 2
+
+// oldestVersion is the oldest format this build still reads.
+const oldestVersion = 1
 
 // Magic opens every engine file.
 var Magic = [8]byte{'S', 'Q', 'C', 'E', 'N', 'G', '\r', '\n'}
@@ -67,8 +73,8 @@ func Unmarshal(b []byte) (*Engine, error) {
 		return nil, fmt.Errorf("truncated engine: %d bytes, shorter than the %d-byte header", len(b), headerSize)
 	}
 	version := binary.LittleEndian.Uint32(b[8:])
-	if version != FormatVersion {
-		return nil, fmt.Errorf("engine format version %d, this sqc reads version %d (recompile the model with this sqc)", version, FormatVersion)
+	if version < oldestVersion || version > FormatVersion {
+		return nil, fmt.Errorf("engine format version %d, this sqc reads versions %d to %d (recompile the model with this sqc)", version, oldestVersion, FormatVersion)
 	}
 	n := binary.LittleEndian.Uint64(b[16:])
 	payload := b[headerSize:]

@@ -27,7 +27,7 @@ func TestRoundTripAndDeterminism(t *testing.T) {
 	if !bytes.Equal(b1, b2) {
 		t.Fatal("two encodings of the same engine differ")
 	}
-	if !bytes.Equal(b1[:8], []byte("SQCENG\r\n")) || binary.LittleEndian.Uint32(b1[8:]) != 1 {
+	if !bytes.Equal(b1[:8], []byte("SQCENG\r\n")) || binary.LittleEndian.Uint32(b1[8:]) != FormatVersion {
 		t.Fatalf("header %q", b1[:12])
 	}
 	e, err := Unmarshal(b1)
@@ -54,13 +54,18 @@ func TestBadFiles(t *testing.T) {
 		{"trailing", append(append([]byte(nil), good...), 0), "trailing data"},
 		{"flipped payload byte", mod(func(b []byte) []byte { b[len(b)-3] ^= 1; return b }), "SHA-256 does not match"},
 		{"flipped checksum", mod(func(b []byte) []byte { b[30] ^= 1; return b }), "SHA-256 does not match"},
-		{"version 2", mod(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 2); return b }), "engine format version 2, this sqc reads version 1"},
+		{"version 3", mod(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 3); return b }), "engine format version 3, this sqc reads versions 1 to 2"},
+		{"version 0", mod(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 0); return b }), "engine format version 0, this sqc reads versions 1 to 2"},
 	}
 	for _, c := range cases {
 		_, err := Unmarshal(c.b)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
+	}
+	// Version 1 files (full graph text) are still read.
+	if _, err := Unmarshal(mod(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[8:], 1); return b })); err != nil {
+		t.Errorf("a version 1 engine: %v", err)
 	}
 	if _, err := Unmarshal(nil); !errors.Is(err, ErrNotEngine) {
 		t.Errorf("empty input: %v, want ErrNotEngine", err)
