@@ -37,7 +37,10 @@ const (
 // enough channels to fill it. All variants are bit-exact alike.
 func gemmConfig(sparse, residual, outF32 bool, act string, nOut int) kernels.GemmConfig {
 	c := kernels.GemmConfig{Sparse: sparse, Residual: residual, OutF32: outF32, Stages: 4, SharedWeights: true}
-	if wideN(nOut) {
+	switch {
+	case wideBlock(nOut):
+		c.WideN, c.WideBlock = true, true
+	case wideN(nOut):
 		c.WideN, c.Stages = true, 3
 	}
 	if outF32 {
@@ -56,6 +59,10 @@ var vectorStore = true
 // wideN is the planner's choice of the wide warp tile: a variable so that
 // tests and benchmarks can plan both.
 var wideN = func(nOut int) bool { return nOut >= 128 }
+
+// wideBlock is the planner's choice of the 8-warp block (256 channels,
+// kernels.GemmConfig.WideBlock): where a layer has that many channels.
+var wideBlock = func(nOut int) bool { return nOut >= 256 }
 
 // implicitConv routes a QConv whose input channels are a multiple of 16
 // through the implicit-GEMM kernel (kernels.GemmConfig.Conv) rather than
@@ -631,8 +638,8 @@ func (p *planner) qgemm(n *ir.Node) error {
 	}
 	_, gy := cfg.Grid(1, npad)
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
-		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: kernels.GemmThreads,
-		SharedBytes: 0, Args: args, Note: why})
+		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: uint32(cfg.Threads()),
+		SharedBytes: uint32(cfg.DynamicShared()), Args: args, Note: why})
 	return nil
 }
 

@@ -84,7 +84,7 @@ func TestPlanResNetMini(t *testing.T) {
 	// 64-channel block, then the geometry C, H, W, OH, OW, KW, sh, sw,
 	// ph, pw, dh, dw and the input zero point.
 	s := findStep(t, e, "block3.1.conv", "sqc_gemm_conv")
-	if s.WorkPerSample != 256 || s.WorkPerBlockX != kernels.GemmBM || s.GridY != 1 || s.BlockX != kernels.GemmThreads {
+	if s.WorkPerSample != 256 || s.WorkPerBlockX != kernels.GemmBM || s.GridY != 1 || s.BlockX != kernels.GemmThreads { // 64 channels: the 4-warp block
 		t.Errorf("block3.1 launch plan %v", s)
 	}
 	if k := s.Args[9].GetU32(); k != 144 {

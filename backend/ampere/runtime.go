@@ -211,6 +211,13 @@ func (r *Runtime) prepare(s *engine.Step) (launch, error) {
 	if f == nil {
 		return launch{}, fmt.Errorf("the engine has no PTX for kernel %s", s.Kernel)
 	}
+	if s.SharedBytes > 0 {
+		// Stages past 48 KiB are dynamic shared memory, which a
+		// function must be allowed first.
+		if err := f.SetMaxDynamicSharedMemory(int(s.SharedBytes)); err != nil {
+			return launch{}, err
+		}
+	}
 	if s.WorkPerBlockX == 0 || s.BlockX == 0 {
 		return launch{}, fmt.Errorf("empty launch plan")
 	}

@@ -238,5 +238,5 @@ func launchConv(q *gpuGemm, s *cuda.Stream) error {
 		args = append(args, v)
 	}
 	args = append(args, p.Conv.ZX)
-	return s.Launch(q.fn, q.grid, cuda.D1(kernels.GemmThreads), 0, args...)
+	return s.Launch(q.fn, q.grid, cuda.D1(q.cfg.Threads()), q.cfg.DynamicShared(), args...)
 }

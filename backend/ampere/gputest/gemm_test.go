@@ -183,7 +183,7 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 // activations out with a 16-byte-aligned row stride and uploads it all.
 func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	t.Helper()
-	cfg := kernels.GemmConfig{Sparse: p.sparse, Residual: p.r != nil, OutF32: p.outF32, Stages: p.pipe.Stages, SharedWeights: p.pipe.SharedWeights, WideN: p.pipe.WideN}
+	cfg := kernels.GemmConfig{Sparse: p.sparse, Residual: p.r != nil, OutF32: p.outF32, Stages: p.pipe.Stages, SharedWeights: p.pipe.SharedWeights, WideN: p.pipe.WideN, WideBlock: p.pipe.WideBlock}
 	// StoreVec where the planner would pick it: int8 out, N and the row
 	// stride multiples of 16.
 	cfg.StoreVec = p.pipe.StoreVec && !p.outF32 && p.n%16 == 0 && (p.n+p.ldcExtra)%16 == 0
@@ -278,7 +278,7 @@ func orNone(act string) string {
 // launch queues the GEMM on the stream.
 func (q *gpuGemm) launch(s *cuda.Stream) error {
 	p := q.prm
-	return s.Launch(q.fn, q.grid, cuda.D1(kernels.GemmThreads), 0,
+	return s.Launch(q.fn, q.grid, cuda.D1(q.cfg.Threads()), q.cfg.DynamicShared(),
 		q.x.Ptr, q.w.Ptr, q.e.Ptr, q.bias.Ptr, q.mult.Ptr, q.r.Ptr, q.y.Ptr,
 		uint32(p.M), uint32(p.N), uint32(p.K), uint32(p.KPad/kernels.GemmBK),
 		uint32(p.LDA), uint32(p.LDR), uint32(p.LDC),

@@ -131,17 +131,25 @@ func (g *gpu) gemmFunction(t testing.TB, c kernels.GemmConfig) *cuda.Function {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return g.function(t, c.Name(), text, c.Name())
+	f := g.function(t, c.Name(), text, c.Name())
+	if n := c.DynamicShared(); n > 0 {
+		if err := f.SetMaxDynamicSharedMemory(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
 }
 
 // pipelines are the K-loop pipelines the tests cover: the default (three
 // stages, weights loaded to registers one step ahead), four stages with
 // the weights staged through shared memory, and the wide warp tile (128
-// channels a block) with three such stages; the last two also stage int8
+// channels a block) with three such stages, and 8 warps of it (256
+// channels a block, stages in dynamic shared memory); the last three also stage int8
 // outputs for 16-byte stores (StoreVec, which applies where N and the row
 // stride are multiples of 16: upload drops it elsewhere).
 var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true},
-	{Stages: 4, SharedWeights: true, StoreVec: true}, {Stages: 3, SharedWeights: true, WideN: true, StoreVec: true}}
+	{Stages: 4, SharedWeights: true, StoreVec: true}, {Stages: 3, SharedWeights: true, WideN: true, StoreVec: true},
+	{Stages: 4, SharedWeights: true, WideN: true, WideBlock: true, StoreVec: true}}
 
 // allGemmConfigs lists every GEMM variant.
 func allGemmConfigs() []kernels.GemmConfig {
@@ -157,7 +165,7 @@ func allGemmConfigs() []kernels.GemmConfig {
 						continue
 					}
 					cs = append(cs, kernels.GemmConfig{Sparse: sp, Residual: res, OutF32: out.f32, Act: out.act,
-						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, StoreVec: pipe.StoreVec})
+						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock, StoreVec: pipe.StoreVec})
 				}
 			}
 		}

@@ -150,9 +150,9 @@ func (c GemmConfig) emitConvSetup(b *builder) {
 	b.l("mul.lo.u32 %%zx4, %%zx4, 16843009;")
 	b.l("mul.lo.u32 %%ohw, %%cOH, %%cOW;")
 	b.comment("rows tid>>2 + 32i: n*H, oh*sh - ph, ow*sw - pw (negative values wrap and fail the unsigned bounds tests)")
-	for i := 0; i < 4; i++ {
+	for i := 0; i < c.rowsPerThread(); i++ {
 		b.l("shr.u32 %%px, %%tidx, 2;")
-		b.l("add.u32 %%px, %%px, %d;", 32*i)
+		b.l("add.u32 %%px, %%px, %d;", c.rowStep()*i)
 		b.l("add.u32 %%px, %%px, %%m0;")
 		b.l("setp.lt.u32 %%pv%d, %%px, %%M;", i)
 		b.l("selp.b32 %%px, %%px, 0, %%pv%d;", i)
@@ -214,7 +214,7 @@ func (c GemmConfig) emitConvTileLoad(b *builder) {
 	}
 	b.l("cvt.u64.u32 %%cco, %%cc;")
 	b.l("add.u32 %%cst, %%sdst, %%wst;")
-	for i := 0; i < 4; i++ {
+	for i := 0; i < c.rowsPerThread(); i++ {
 		b.l("add.u32 %%ih, %%ihb%d, %%dr;", i)
 		b.l("add.u32 %%iw, %%iwb%d, %%ds;", i)
 		b.l("setp.lt.u32 %%pin, %%ih, %%cH;")
@@ -227,15 +227,16 @@ func (c GemmConfig) emitConvTileLoad(b *builder) {
 		b.l("mul.wide.u32 %%crk, %%cq, %%cC;")
 		b.l("add.u64 %%csrc, %%gx, %%crk;")
 		b.l("add.u64 %%csrc, %%csrc, %%cco;")
-		b.l("@%%pin cp.async.cg.shared.global [%%cst+%d], [%%csrc], 16;", i*32*GemmBK)
-		b.l("@!%%pin st.shared.v4.b32 [%%cst+%d], {%%zx4, %%zx4, %%zx4, %%zx4};", i*32*GemmBK)
+		b.l("@%%pin cp.async.cg.shared.global [%%cst+%d], [%%csrc], 16;", i*c.rowStep()*GemmBK)
+		b.l("@!%%pin st.shared.v4.b32 [%%cst+%d], {%%zx4, %%zx4, %%zx4, %%zx4};", i*c.rowStep()*GemmBK)
 	}
 	if c.ConvStep {
 		b.comment("advance the column by one step: 64 channels, wrapping to the next tap and kernel row")
 		b.l("add.u32 %%kk, %%kk, %d;", GemmBK)
 		b.l("add.u32 %%cc, %%cc, %d;", GemmBK)
-		b.l("setp.eq.u32 %%pin, %%cc, %%cC;")
-		b.l("@%%pin mov.u32 %%cc, 0;")
+		b.comment("cc = kc16 + 64i < C + 64: at most one wrap, which leaves kc16 in the next tap")
+		b.l("setp.ge.u32 %%pin, %%cc, %%cC;")
+		b.l("@%%pin sub.u32 %%cc, %%cc, %%cC;")
 		b.l("@%%pin add.u32 %%ss, %%ss, 1;")
 		b.l("@%%pin add.u32 %%ds, %%ds, %%cDW;")
 		b.l("setp.eq.u32 %%pin2, %%ss, %%cKW;")
@@ -273,8 +274,8 @@ func (c GemmConfig) emitConvPieceLoad(b *builder) {
 		b.l("setp.lt.u32 %%pk, %%kk, %%K;")
 		b.l("mul.lo.u32 %%dr, %%rr, %%cDH;")
 		b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
-		for i := 0; i < 4; i++ {
-			off := i*32*GemmBK + q*pc
+		for i := 0; i < c.rowsPerThread(); i++ {
+			off := i*c.rowStep()*GemmBK + q*pc
 			b.l("add.u32 %%ih, %%ihb%d, %%dr;", i)
 			b.l("add.u32 %%iw, %%iwb%d, %%ds;", i)
 			b.l("setp.lt.u32 %%pin, %%ih, %%cH;")

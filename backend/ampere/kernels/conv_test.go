@@ -148,12 +148,12 @@ func TestConvPTXLint(t *testing.T) {
 		}
 		loads := c.stages() // S-1 prologue stages + the main loop's
 		copies, store := "@%pin cp.async.cg.shared.global", "@!%pin st.shared.v4.b32"
-		perLoad := 4
+		perLoad := c.rowsPerThread() // rows a thread copies
 		switch c.ConvPiece {
 		case 4:
-			copies, store, perLoad = "@%pin cp.async.ca.shared.global", "@!%pin st.shared.b32", 16
+			copies, store, perLoad = "@%pin cp.async.ca.shared.global", "@!%pin st.shared.b32", 4*perLoad
 		case 8:
-			copies, store, perLoad = "@%pin cp.async.ca.shared.global", "@!%pin st.shared.v2.b32", 8
+			copies, store, perLoad = "@%pin cp.async.ca.shared.global", "@!%pin st.shared.v2.b32", 2*perLoad
 		}
 		if n := strings.Count(text, copies); n != perLoad*loads {
 			t.Errorf("%s: %d predicated activation cp.async, want %d", name, n, perLoad*loads)
@@ -162,8 +162,8 @@ func TestConvPTXLint(t *testing.T) {
 			t.Errorf("%s: %d zero-point stores, want %d", name, n, perLoad*loads)
 		}
 		// The running column replaces every division in the K loop.
-		if divs := strings.Count(text, "div.u32"); c.ConvStep && divs != 8 {
-			t.Errorf("%s: %d div.u32, want the 8 of the per-row set-up only", name, divs)
+		if divs := strings.Count(text, "div.u32"); c.ConvStep && divs != 2*c.rowsPerThread() {
+			t.Errorf("%s: %d div.u32, want the %d of the per-row set-up only", name, divs, 2*c.rowsPerThread())
 		}
 		if strings.Contains(text, "%lda") && strings.Contains(text, "mul.wide.u32 %rk, %px, %lda;") {
 			t.Errorf("%s: reads activation rows with the GEMM's row stride", name)
@@ -207,6 +207,39 @@ func TestConvCheck(t *testing.T) {
 		tc.mod(&p)
 		if err := c.Check(p); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Check = %v, want an error containing %q", err, tc.want)
+		}
+	}
+}
+
+// TestConvStepModel: the running column of ConvStep (channel advanced by
+// 64 a step, wrapping to the next tap and kernel row) visits, for every
+// thread's chunk, the same tap and channel as dividing the column, step by
+// step, for C = 64, 128, 192 and 512 and 1×1, 3×3, 5×3 and 7×7 kernels.
+func TestConvStepModel(t *testing.T) {
+	for _, sh := range []struct{ c, kh, kw int }{{64, 3, 3}, {128, 1, 1}, {192, 3, 3}, {512, 3, 3}, {64, 5, 3}, {64, 7, 7}} {
+		k := sh.kh * sh.kw * sh.c
+		for kc16 := 0; kc16 < 64; kc16 += 16 {
+			// The kernel's registers: kk, cc, rr, ss as emitConvSetup
+			// starts them and emitConvTileLoad advances them.
+			kk, cc, rr, ss := kc16, kc16, 0, 0
+			for step := 0; 64*step+kc16 < k; step++ {
+				col := 64*step + kc16
+				tap := col / sh.c
+				if kk != col || cc != col%sh.c || rr != tap/sh.kw || ss != tap%sh.kw {
+					t.Fatalf("C %d, %dx%d, chunk %d, step %d: running (kk %d, c %d, r %d, s %d), want (%d, %d, %d, %d)",
+						sh.c, sh.kh, sh.kw, kc16, step, kk, cc, rr, ss, col, col%sh.c, tap/sh.kw, tap%sh.kw)
+				}
+				kk += 64
+				cc += 64
+				if cc >= sh.c {
+					cc -= sh.c
+					ss++
+					if ss == sh.kw {
+						ss = 0
+						rr++
+					}
+				}
+			}
 		}
 	}
 }

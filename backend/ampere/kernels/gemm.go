@@ -65,6 +65,9 @@ const (
 	DefaultStages = 3
 	xStageBytes   = GemmBM * GemmBK // activations of one stage
 	maxStaticSmem = 48 << 10        // a kernel's static shared memory limit
+	// maxDynamicSmem is the most a block may opt in to on the smallest
+	// target (sm_86: 99 KiB; sm_80 163, sm_90 227).
+	maxDynamicSmem = 99 << 10
 )
 
 // GemmConfig selects a GEMM variant; each is its own kernel, so the loop
@@ -117,6 +120,14 @@ type GemmConfig struct {
 	// instruction. Needs int8 output, N and the output row stride
 	// multiples of 16.
 	StoreVec bool
+	// WideBlock doubles the block to 8 warps (256 threads) side by side
+	// along the channels: 256 channels a block (with WideN), 128 pixels.
+	// Each activation tile copied from L2 then feeds 256 channels instead
+	// of 128: the implicit-GEMM kernels are bound by L2 → shared traffic,
+	// of which the activations are the part 2:4 does not shrink. Its
+	// stages exceed 48 KiB: the launch passes them as dynamic shared
+	// memory (DynamicShared) and the runtime raises the function's limit.
+	WideBlock bool
 	// WideN gives each warp 64 output channels (four 16-channel tiles)
 	// instead of 32, and the block 128 (BN) instead of 64. Every B
 	// fragment a warp reads from shared memory then feeds four
@@ -125,6 +136,34 @@ type GemmConfig struct {
 	// Cores, bound the 2:4 kernel (mma.sp does twice the work of mma.sync
 	// on the same B fragment). Needs SharedWeights and N ≥ 128 to pay.
 	WideN bool
+}
+
+// Threads is the block size.
+func (c GemmConfig) Threads() int {
+	if c.WideBlock {
+		return 2 * GemmThreads
+	}
+	return GemmThreads
+}
+
+// warpsN is the number of warps side by side along the channels (the
+// other two cover the block's 128 pixels, 64 each).
+func (c GemmConfig) warpsN() int { return c.Threads() / 32 / 2 }
+
+// rowsPerThread is the number of activation rows a thread copies a stage:
+// 128 rows of four 16-byte chunks over the block.
+func (c GemmConfig) rowsPerThread() int { return GemmBM * 4 / c.Threads() }
+
+// rowStep is the distance between a thread's rows.
+func (c GemmConfig) rowStep() int { return c.Threads() / 4 }
+
+// DynamicShared is the dynamic shared memory a launch passes: the stages,
+// where they exceed what a kernel may declare statically; else 0.
+func (c GemmConfig) DynamicShared() int {
+	if c.SharedBytes() > maxStaticSmem {
+		return c.SharedBytes()
+	}
+	return 0
 }
 
 // warpTiles is the number of 16-channel tiles (mma rows) a warp computes.
@@ -137,7 +176,7 @@ func (c GemmConfig) warpTiles() int {
 
 // BN is the block's channel count: the packed weights' channel alignment
 // (pack with nAlign = BN) and the grid's y step.
-func (c GemmConfig) BN() int { return 2 * 16 * c.warpTiles() }
+func (c GemmConfig) BN() int { return c.warpsN() * 16 * c.warpTiles() }
 
 // blockTiles is the number of 16-channel weight tiles a block reads a
 // step.
@@ -217,7 +256,7 @@ func (c GemmConfig) Name() string {
 		b.WriteString("_inc")
 	}
 	if c.WideN {
-		b.WriteString("_n128")
+		fmt.Fprintf(&b, "_n%d", c.BN())
 	}
 	if c.StoreVec {
 		b.WriteString("_v16")
@@ -248,14 +287,20 @@ func (c GemmConfig) Validate() error {
 	if c.StoreVec && c.OutF32 {
 		return fmt.Errorf("gemm %s: StoreVec stages int8 outputs, not float32", c.Name())
 	}
-	if c.StoreVec && c.SharedBytes() < 4*c.storeRegion() {
-		return fmt.Errorf("gemm %s: %d bytes of shared memory cannot stage four %d-byte output tiles", c.Name(), c.SharedBytes(), c.storeRegion())
+	if w := c.Threads() / 32; c.StoreVec && c.SharedBytes() < w*c.storeRegion() {
+		return fmt.Errorf("gemm %s: %d bytes of shared memory cannot stage %d %d-byte output tiles", c.Name(), c.SharedBytes(), w, c.storeRegion())
 	}
 	if c.WideN && !c.SharedWeights {
 		return fmt.Errorf("gemm %s: WideN reads its weight tiles from shared memory, want SharedWeights", c.Name())
 	}
-	if c.SharedBytes() > maxStaticSmem {
+	if c.WideBlock && !c.WideN {
+		return fmt.Errorf("gemm %s: WideBlock is for the wide warp tile, want WideN", c.Name())
+	}
+	if c.SharedBytes() > maxStaticSmem && !c.WideBlock {
 		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
+	}
+	if c.SharedBytes() > maxDynamicSmem {
+		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d an sm_86 block may have", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxDynamicSmem)
 	}
 	switch c.Act {
 	case "", "none":
@@ -377,10 +422,15 @@ func (c GemmConfig) emit(b *builder) {
 		b.raw("\t.param %s %s%s", p.typ, p.name, sep)
 	}
 	b.raw(")")
-	b.raw(".maxntid %d, 1, 1", GemmThreads)
+	b.raw(".maxntid %d, 1, 1", c.Threads())
 	b.raw("{")
 	S, stageBytes := c.stages(), c.stageBytes()
-	b.raw("\t.shared .align 128 .b8 smem_x[%d];", c.SharedBytes())
+	if c.DynamicShared() > 0 {
+		// The launch passes the stages' size (DynamicShared).
+		b.raw("\t.extern .shared .align 128 .b8 smem_x[];")
+	} else {
+		b.raw("\t.shared .align 128 .b8 smem_x[%d];", c.SharedBytes())
+	}
 	mi := c.warpTiles()
 	declare(b, ".pred", "%p<8>", "%pv<4>", "%pc<8>")
 	declare(b, ".b32", "%tidx", "%ln", "%wrp", "%gid", "%tig", "%wn", "%wm", "%m0", "%n0",
@@ -417,8 +467,8 @@ func (c GemmConfig) emit(b *builder) {
 	b.l("and.b32 %%ln, %%tidx, 31;")
 	b.l("shr.u32 %%gid, %%ln, 2;")
 	b.l("and.b32 %%tig, %%ln, 3;")
-	b.l("and.b32 %%wn, %%wrp, 1;")
-	b.l("shr.u32 %%wm, %%wrp, 1;")
+	b.l("and.b32 %%wn, %%wrp, %d;", c.warpsN()-1)
+	b.l("shr.u32 %%wm, %%wrp, %d;", log2(c.warpsN()))
 	b.l("mov.u32 %%tmp, %%ctaid.x;")
 	b.l("shl.b32 %%m0, %%tmp, %d;", log2(GemmBM))
 	b.l("mov.u32 %%tmp, %%ctaid.y;")
@@ -443,9 +493,9 @@ func (c GemmConfig) emit(b *builder) {
 	if c.Conv {
 		c.emitConvSetup(b)
 	} else {
-		for i := 0; i < 4; i++ {
+		for i := 0; i < c.rowsPerThread(); i++ {
 			b.l("shr.u32 %%px, %%tidx, 2;")
-			b.l("add.u32 %%px, %%px, %d;", 32*i)
+			b.l("add.u32 %%px, %%px, %d;", c.rowStep()*i)
 			b.l("add.u32 %%px, %%px, %%m0;")
 			b.l("setp.lt.u32 %%pv%d, %%px, %%M;", i)
 			b.l("selp.b32 %%px, %%px, 0, %%pv%d;", i)
@@ -680,13 +730,13 @@ func (c GemmConfig) emitGemmTileLoad(b *builder) {
 	b.l("min.s32 %%kb, %%kb, 16;")
 	b.l("cvt.u64.u32 %%rk, %%tmp;")
 	b.l("add.u32 %%tmp, %%sdst, %%wst;")
-	for i := 0; i < 4; i++ {
+	for i := 0; i < c.rowsPerThread(); i++ {
 		b.l("selp.b32 %%sz, %%kb, 0, %%pv%d;", i)
 		b.l("add.u64 %%src, %%gsrc%d, %%rk;", i)
 		b.comment("nothing is read when sz is 0; point at the start of X all the same")
 		b.l("setp.ne.u32 %%p2, %%sz, 0;")
 		b.l("selp.b64 %%src, %%src, %%gx, %%p2;")
-		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16, %%sz;", i*32*GemmBK)
+		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16, %%sz;", i*c.rowStep()*GemmBK)
 	}
 }
 
@@ -697,9 +747,9 @@ func (c GemmConfig) emitSharedWeightLoad(b *builder) {
 	tb := c.tileBytes()
 	b.l("mul.wide.u32 %%rk, %%kt, %d;", tb)
 	b.l("add.u32 %%tmp, %%sdw, %%wst;")
-	for i := 0; i < c.wStageBytes()/16/GemmThreads; i++ {
+	for i := 0; i < c.wStageBytes()/16/c.Threads(); i++ {
 		b.l("add.u64 %%src, %%gws%d, %%rk;", i)
-		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", xStageBytes+i*GemmThreads*16)
+		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", xStageBytes+i*c.Threads()*16)
 	}
 	if c.Sparse {
 		b.l("mul.wide.u32 %%rk, %%kt, %d;", pack.WarpSize*4)
@@ -724,8 +774,8 @@ func (c GemmConfig) emitSharedWeightSetup(b *builder) {
 	b.l("mov.u32 %%tmp, %%ctaid.y;")
 	b.l("shl.b32 %%nt, %%tmp, %d;", log2(c.blockTiles()))
 	b.l("mul.lo.u32 %%nt, %%nt, %%KT;") // first tile of the block at kt = 0
-	for i := 0; i < c.wStageBytes()/16/GemmThreads; i++ {
-		b.l("add.u32 %%q, %%tidx, %d;", i*GemmThreads)
+	for i := 0; i < c.wStageBytes()/16/c.Threads(); i++ {
+		b.l("add.u32 %%q, %%tidx, %d;", i*c.Threads())
 		b.l("shr.u32 %%tmp, %%q, %d;", log2(perTile))
 		b.l("mul.lo.u32 %%tmp, %%tmp, %%KT;")
 		b.l("add.u32 %%tmp, %%tmp, %%nt;")
@@ -814,7 +864,9 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 			b.l("ld.global.nc.u32 %%bias%d, [%%addr];", k)
 			b.l("add.u64 %%addr, %%gm, %%rk;")
 			b.l("ld.global.nc.f32 %%mult%d, [%%addr];", k)
-			b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
+			if !c.StoreVec { // StoreVec addresses whole chunks instead
+				b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
+			}
 			if c.Residual {
 				b.l("cvt.u64.u32 %%chr%d, %%ch%d;", k, k)
 			}

@@ -13,11 +13,12 @@ func allGemmConfigs() []GemmConfig {
 	var cs []GemmConfig
 	for _, sp := range []bool{false, true} {
 		for _, res := range []bool{false, true} {
-			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true}} {
-				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
-				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, StoreVec: true})
+			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true},
+				{Stages: 4, SharedWeights: true, WideN: true, WideBlock: true}} {
+				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock})
+				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock, StoreVec: true})
 				for _, act := range []string{"none", "relu", "clip"} {
-					cs = append(cs, GemmConfig{Sparse: sp, Residual: res, OutF32: true, Act: act, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN})
+					cs = append(cs, GemmConfig{Sparse: sp, Residual: res, OutF32: true, Act: act, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock})
 				}
 			}
 		}
