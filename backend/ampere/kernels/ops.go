@@ -28,6 +28,8 @@ const (
 	MaxPoolKernel    = "sqc_maxpool_s8_nhwc"
 	ToNCHW8Kernel    = "sqc_nhwc_to_nchw_b8"
 	ToNCHW32Kernel   = "sqc_nhwc_to_nchw_b32"
+	ToNHWC8Kernel    = "sqc_nchw_to_nhwc_b8"
+	ToNHWC32Kernel   = "sqc_nchw_to_nhwc_b32"
 	BatchNormKernel  = "sqc_batchnorm_f32"
 	SoftmaxKernel    = "sqc_softmax_f32"
 	LogSoftmaxKernel = "sqc_logsoftmax_f32"
@@ -47,6 +49,8 @@ var OpParams = map[string][]string{
 	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
 	ToNCHW8Kernel:    {"x", "y", "total", "C", "HW"},
 	ToNCHW32Kernel:   {"x", "y", "total", "C", "HW"},
+	ToNHWC8Kernel:    {"x", "y", "total", "C", "HW"},
+	ToNHWC32Kernel:   {"x", "y", "total", "C", "HW"},
 	// prm: the per-channel factor, mean and bias, C f32 each, in that
 	// order; channel of element i = i / inner % C.
 	BatchNormKernel:  {"x", "y", "prm", "total", "C", "inner"},
@@ -281,8 +285,10 @@ var opBodies = map[string]func(b *builder){
 		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 		b.l("st.global.s8 [%%rd5], %%r30;")
 	},
-	ToNCHW8Kernel:  func(b *builder) { transposeBody(b, 1) },
-	ToNCHW32Kernel: func(b *builder) { transposeBody(b, 4) },
+	ToNCHW8Kernel:  func(b *builder) { transposeBody(b, 1, false) },
+	ToNCHW32Kernel: func(b *builder) { transposeBody(b, 4, false) },
+	ToNHWC8Kernel:  func(b *builder) { transposeBody(b, 1, true) },
+	ToNHWC32Kernel: func(b *builder) { transposeBody(b, 4, true) },
 	BatchNormKernel: func(b *builder) {
 		// r1 C, r2 inner; y = (x - mean[c]) * factor[c] + bias[c], three
 		// separately rounded operations as ir/ref's (v-m)*f + b (Go does
@@ -440,8 +446,11 @@ func padBody(b *builder, size int) {
 	}
 }
 
-// transposeBody: output NCHW index i reads NHWC (n*HW + hw)*C + c.
-func transposeBody(b *builder, size int) {
+// transposeBody: NCHW index i and NHWC index (n*HW + hw)*C + c; the
+// thread reads the NHWC element and writes the NCHW one, or the other way
+// round when toNHWC (element i of the NCHW input, so reads coalesce either
+// way).
+func transposeBody(b *builder, size int, toNHWC bool) {
 	b.l("mul.lo.u32 %%r10, %%r1, %%r2;")
 	b.l("div.u32 %%r11, %%r40, %%r10;") // n
 	b.l("div.u32 %%r12, %%r40, %%r2;")
@@ -449,9 +458,13 @@ func transposeBody(b *builder, size int) {
 	b.l("rem.u32 %%r13, %%r40, %%r2;") // hw
 	b.l("mad.lo.u32 %%r14, %%r11, %%r2, %%r13;")
 	b.l("mad.lo.u32 %%r14, %%r14, %%r1, %%r12;")
-	b.l("mul.wide.u32 %%rd2, %%r14, %d;", size)
+	src, dst := "%%r14", "%%r40"
+	if toNHWC {
+		src, dst = dst, src
+	}
+	b.l("mul.wide.u32 %%rd2, "+src+", %d;", size)
 	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
-	b.l("mul.wide.u32 %%rd4, %%r40, %d;", size)
+	b.l("mul.wide.u32 %%rd4, "+dst+", %d;", size)
 	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 	if size == 1 {
 		b.l("ld.global.u8 %%r15, [%%rd3];")

@@ -16,6 +16,8 @@ func TestOpPTXLint(t *testing.T) {
 		MaxPoolKernel:    {"max.s32"},
 		ToNCHW8Kernel:    {"ld.global.u8"},
 		ToNCHW32Kernel:   {"ld.global.b32"},
+		ToNHWC8Kernel:    {"ld.global.u8", "st.global.u8"},
+		ToNHWC32Kernel:   {"ld.global.b32", "st.global.b32"},
 		BatchNormKernel:  {"sub.rn.f32", "mul.rn.f32", "add.rn.f32"},
 		LogSoftmaxKernel: {"ex2.approx.f32", "lg2.approx.f32", "add.rn.f64"},
 		Pad8Kernel:       {"st.global.u8"},
