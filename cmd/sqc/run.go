@@ -248,6 +248,8 @@ type engineLayer struct {
 	Sparse    bool   `json:"sparse"`
 	Kernel    string `json:"kernel"`
 	Note      string `json:"note,omitempty"`
+	// Fallback is "gather" or "host" for a node on a fallback.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // inspectEngine lists an engine's launches: one row a kernel launch, with
@@ -261,8 +263,13 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	for _, wt := range e.Weights {
 		r.Weights += int64(len(wt.Data))
 	}
+	fallbacks := ampere.Fallbacks(e)
+	how := map[string]string{}
+	for _, f := range fallbacks {
+		how[f.Node] = f.How
+	}
 	for _, s := range e.Steps {
-		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note})
+		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note, Fallback: how[s.Node]})
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -271,6 +278,9 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels, %d bytes of weights\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.Weights)
+	if len(fallbacks) > 0 {
+		fmt.Fprintf(tw, "fallbacks: %d nodes (%s); the NOTE column says why\n", len(fallbacks), ampere.FallbackSummary(fallbacks))
+	}
 	fmt.Fprintln(tw, "NODE\tOP\tPRECISION\tSPARSITY\tKERNEL\tNOTE")
 	for _, l := range r.Layers {
 		sp := "dense"
