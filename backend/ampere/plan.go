@@ -353,8 +353,12 @@ func (p *planner) maxPool(n *ir.Node) error {
 	if x, err = p.asNHWC(n, x); err != nil {
 		return err
 	}
-	if x.Dtype != "i8" || x.Layout != LayoutNHWC {
-		return fmt.Errorf("input %s is %s %s, the GPU max pool reads i8 NHWC", x.Name, x.Dtype, x.Layout)
+	if x.Layout != LayoutNHWC {
+		return fmt.Errorf("input %s is %s %s, the GPU max pool reads NHWC images", x.Name, x.Dtype, x.Layout)
+	}
+	kernel, precision := kernels.MaxPoolKernel, "int8"
+	if x.Dtype == "f32" {
+		kernel, precision = kernels.MaxPoolF32Kernel, "f32"
 	}
 	ks := n.Attrs.Ints("kernel_shape")
 	if len(ks) != 2 {
@@ -369,7 +373,7 @@ func (p *planner) maxPool(n *ir.Node) error {
 		return err
 	}
 	c := x.SampleShape[0]
-	return p.elementwise(n, kernels.MaxPoolKernel, "int8", "", y.ElemsPerSample, bufArg(x), bufArg(y), perSample(y.ElemsPerSample),
+	return p.elementwise(n, kernel, precision, "", y.ElemsPerSample, bufArg(x), bufArg(y), perSample(y.ElemsPerSample),
 		u32(c), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(ks[0]), u32(ks[1]),
 		u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
 		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])))

@@ -14,6 +14,7 @@ func TestOpPTXLint(t *testing.T) {
 		GapKernel:        {"add.rn.f64", "div.rn.f64", "cvt.rn.f32.f64"},
 		Im2colKernel:     {"ld.global.s8", "st.global.s8"},
 		MaxPoolKernel:    {"max.s32"},
+		MaxPoolF32Kernel: {"ld.global.f32", "setp.nan.f32", "setp.num.f32", "st.global.f32"},
 		ToNCHW8Kernel:    {"ld.global.u8"},
 		ToNCHW32Kernel:   {"ld.global.b32"},
 		ToNHWC8Kernel:    {"ld.global.u8", "st.global.u8"},

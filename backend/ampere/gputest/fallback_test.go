@@ -1,0 +1,110 @@
+package gputest
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// coverageGraphs exercise the planner's fallbacks and the layout kernels:
+// the gather kernel (Concat, Split, Transpose, Slice on i8 NHWC and f32
+// values), the NCHW-to-NHWC relayout (a reshape back to an image before a
+// max pool), the float max pool, and host steps (HardSwish, a channel-wise
+// Mul of two computed values as squeeze-and-excitation writes it). Every
+// output must equal the reference executor's bits.
+var coverageGraphs = map[string]struct {
+	text  string
+	nodes map[string]string // node → "gather", "host" or "" (a kernel of its own)
+}{
+	"gather_i8": {`graph "g" (%x: f32[N,6,5,4]) -> (%y, %z) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [-3]
+  const %sp: i64[2] = [2, 4]
+  const %shape: i64[4] = [-1, 6, 5, 4]
+  %q: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %a: i8[N,2,5,4] quant(scale=[0.05], zp=[-3]), %b: i8[N,4,5,4] quant(scale=[0.05], zp=[-3]) = Split "split" (%q, %sp) {axis = 1}
+  %c: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = Concat "cat" (%b, %a) {axis = 1}
+  %t: i8[N,6,4,5] quant(scale=[0.05], zp=[-3]) = Transpose "tr" (%c) {perm = [0, 1, 3, 2]}
+  %y: f32[N,6,4,5] = DequantizeLinear "dq" (%t, %sc, %zp)
+  %f: i8[N,120] quant(scale=[0.05], zp=[-3]) = Flatten "flat" (%q) {axis = 1}
+  %r: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = Reshape "img" (%f, %shape)
+  %m: i8[N,6,3,2] quant(scale=[0.05], zp=[-3]) = MaxPool "pool" (%r) {kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
+  %z: f32[N,6,3,2] = DequantizeLinear "dqm" (%m, %sc, %zp)
+}`, map[string]string{"split": "gather", "cat": "gather", "tr": "gather", "pool": ""}},
+	"gather_f32_maxpool_f32": {`graph "g" (%x: f32[N,4,6,5]) -> (%y, %p) {
+  const %st: i64[1] = [1]
+  const %en: i64[1] = [5]
+  const %ax: i64[1] = [2]
+  %s: f32[N,4,4,5] = Slice "slice" (%x, %st, %en, %ax)
+  %y: f32[N,5,4,4] = Transpose "tr" (%s) {perm = [0, 3, 2, 1]}
+  %p: f32[N,4,3,3] = MaxPool "pool" (%x) {kernel_shape = [2, 2], pads = [0, 0, 1, 1], strides = [2, 2]}
+}`, map[string]string{"slice": "gather", "tr": "gather", "pool": ""}},
+	"host_se_hardswish": {`graph "g" (%x: f32[N,4,5,3]) -> (%y) {
+  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0.5, 0, 0, 1]
+  %g: f32[N,4,1,1] = GlobalAveragePool "gap" (%x)
+  %c: f32[N,4,1,1] = Conv "fc" (%g, %w)
+  %s: f32[N,4,1,1] = Sigmoid "sig" (%c)
+  %m: f32[N,4,5,3] = Mul "scale" (%x, %s)
+  %y: f32[N,4,5,3] = HardSwish "hs" (%m)
+}`, map[string]string{"scale": "host", "hs": "host"}},
+}
+
+// TestCoverageFallbacks plans each coverage graph (on any machine: the
+// fallback each node gets is checked without a GPU), then runs it on the
+// GPU at batch 1, 3 and 70 and compares with the reference executor.
+func TestCoverageFallbacks(t *testing.T) {
+	for name, c := range coverageGraphs {
+		t.Run(name, func(t *testing.T) {
+			text := c.text
+			g, err := sqir.ParseAndVerify(name, []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := ampere.Plan(g, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			how := map[string]string{}
+			for _, f := range ampere.Fallbacks(e) {
+				how[f.Node] = f.How
+			}
+			for node, want := range c.nodes {
+				if how[node] != want {
+					t.Errorf("node %s: fallback %q, want %q", node, how[node], want)
+				}
+			}
+			needGPU(t)
+			for _, batch := range []int{1, 3, 70} {
+				r := rand.New(rand.NewPCG(uint64(batch), 11))
+				shape := []int{batch}
+				for _, d := range g.Inputs[0].Type.Shape[1:] {
+					shape = append(shape, int(d.Size))
+				}
+				x := ir.NewTensor(ir.Float32, shape...)
+				for i := range x.Float32s() {
+					x.Float32s()[i] = float32(r.NormFloat64() * 3)
+				}
+				want, err := ref.Run(g, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rt, err := ampere.Open(e, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := rt.Run([]*ir.Tensor{x})
+				rt.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					checkOutput(t, name, i, batch, got[i], want[i], false)
+				}
+			}
+		})
+	}
+}
