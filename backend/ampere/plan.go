@@ -54,6 +54,9 @@ type planner struct {
 	users   map[*ir.Value][]*ir.Node
 	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
 	nhwcOf map[string]*engine.Buffer
+	// sampleShapes gives the per-sample shape of values whose type leaves
+	// dims unknown that the planner worked out (batchScaledShape).
+	sampleShapes map[*ir.Value][]int64
 }
 
 // Plan lowers g, the output of the INT8 pipeline, to an engine: one or
@@ -76,7 +79,7 @@ func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f3
 	if err := w.Flush(); err != nil {
 		return nil, err
 	}
-	p := &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(), nhwcOf: map[string]*engine.Buffer{},
+	p := &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(), nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{},
 		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer, Graph: text.String()}}
 	for _, v := range g.Inputs {
 		layout := LayoutNCHW
@@ -128,6 +131,12 @@ func (p *planner) newBuffer(v *ir.Value, layout string) (*engine.Buffer, error) 
 		return nil, fmt.Errorf("value %s is a scalar, want a batch dim first", v.Name)
 	}
 	b := &engine.Buffer{Name: v.Name, Dtype: dt, ElemsPerSample: 1, Layout: layout}
+	if dims, ok := p.sampleShapes[v]; ok {
+		sh = ir.Shape{sh[0]}
+		for _, d := range dims {
+			sh = append(sh, ir.D(d))
+		}
+	}
 	for _, d := range sh[1:] {
 		if !d.Known() {
 			return nil, fmt.Errorf("value %s has shape %v: only the batch dim may be symbolic", v.Name, sh)
@@ -338,6 +347,13 @@ func (p *planner) view(n *ir.Node) error {
 	layout := LayoutFlat
 	if len(n.Outputs[0].Type.Shape) == 4 {
 		layout = LayoutNCHW
+	}
+	if n.Op == "Reshape" && !n.Outputs[0].Type.Shape[1:].Static() && len(n.Inputs) > 1 && !n.Inputs[1].IsConst() {
+		sample, err := p.batchScaledShape(n)
+		if err != nil {
+			return err
+		}
+		p.sampleShapes[n.Outputs[0]] = sample
 	}
 	return p.alias(n.Outputs[0], x, layout)
 }

@@ -130,33 +130,3 @@ func (p *planner) planNode(n *ir.Node) error {
 	p.rollback(m, n)
 	return fmt.Errorf("unsupported on the GPU: node %s (op %s): %v; no fallback either: %v; %v", n.Name, n.Op, why, gerr, herr)
 }
-
-// shapeOnly reports whether n only computes a shape: its outputs are
-// integer tensors (not int8 data) that only other shape-only nodes read,
-// or a Reshape as its shape. PyTorch's x.view(x.size(0), -1) exports as
-// Shape→Gather→Unsqueeze→Concat→Reshape, which folds away only when the
-// batch is static; with a symbolic batch the types still give every dim
-// but the batch, so the Reshape is a view whatever the batch (a buffer's
-// size is per sample) and the chain needs no GPU work.
-func (p *planner) shapeOnly(n *ir.Node) bool {
-	if len(n.Outputs) == 0 {
-		return false
-	}
-	for _, v := range n.Outputs {
-		if v == nil {
-			continue
-		}
-		if dt := v.Type.DType; dt != ir.Int64 && dt != ir.Int32 || p.g.IsOutput(v) {
-			return false
-		}
-		for _, u := range p.users[v] {
-			if u.Op == "Reshape" && len(u.Inputs) > 1 && u.Inputs[1] == v && u.Inputs[0] != v {
-				continue
-			}
-			if !p.shapeOnly(u) {
-				return false
-			}
-		}
-	}
-	return true
-}
