@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sqc-project/sqc/frontend/onnx/onnxbuild"
+	"github.com/sqc-project/sqc/internal/zoo"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,8 +57,36 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"json": cmdJSON,
+			"zoo":  cmdZoo,
 		},
 	})
+}
+
+// cmdZoo implements "zoo MODEL FILE": it writes one of internal/zoo's
+// generated models to FILE. MODEL is qat (zoo.QATConvNet: a 2:4 QAT export
+// with BatchNormalization after its convolutions) or resnet18-shape-chain
+// (a narrow ResNet-18 at 32×32, symbolic batch, flattened by PyTorch's
+// Shape→Gather→Unsqueeze→Concat→Reshape chain).
+func cmdZoo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: zoo qat|resnet18-shape-chain FILE")
+	}
+	var b *onnxbuild.Builder
+	var err error
+	switch args[0] {
+	case "qat":
+		b, err = zoo.QATConvNet(1)
+	case "resnet18-shape-chain":
+		b, err = zoo.ResNet(zoo.ResNetConfig{Depth: 18, Width: 16, Size: 32, Classes: 10, ShapeChainFlatten: true, Seed: 1})
+	default:
+		ts.Fatalf("zoo: unknown model %q", args[0])
+	}
+	if err == nil {
+		err = b.WriteFile(ts.MkAbs(args[1]))
+	}
+	if err != nil {
+		ts.Fatalf("zoo %s: %v", args[0], err)
+	}
 }
 
 // cmdJSON implements "json PATH WANT" and "json -len PATH N": the last
