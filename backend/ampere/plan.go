@@ -314,7 +314,10 @@ func (p *planner) globalAverage(n *ir.Node) error {
 	if x.Layout != LayoutNHWC && hw != 1 {
 		return fmt.Errorf("input %s is in %s order, the GPU kernel reads NHWC", x.Name, x.Layout)
 	}
-	y, err := p.newBuffer(n.Outputs[0], LayoutFlat)
+	// A 1×1 image is the same bytes in every order: call it NCHW, so that
+	// image readers (a squeeze-and-excitation block's 1×1 convolutions)
+	// take it as one.
+	y, err := p.newBuffer(n.Outputs[0], LayoutNCHW)
 	if err != nil {
 		return err
 	}

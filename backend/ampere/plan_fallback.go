@@ -11,7 +11,7 @@ import (
 	"github.com/sqc-project/sqc/ir/ref"
 )
 
-// The two fallbacks of planNode, for a node no op planner covers.
+// The gather kernel and the host fallback.
 //
 // Gather: an op that only moves elements (movesData) becomes copies through
 // an index table. The table is not derived from the op's definition here,
@@ -20,7 +20,9 @@ import (
 // codes, and each output element's code says where it came from. So every
 // such op the reference executor knows runs on the GPU, bit-exact, with no
 // per-op code; the cost is a table of 8 bytes an output element and one
-// launch an input.
+// launch an input. The data-movement ops' table rows use it as their
+// kernel (planGather); planNode also uses it as the fallback of a
+// data-movement node whose own planner failed (gatherFallback).
 //
 // Host: any other op the reference executor can run runs there, on the CPU,
 // between the launches: the runtime waits for the stream, downloads the
@@ -83,8 +85,25 @@ const (
 	codeInputShift  = 40
 )
 
-// gatherFallback plans a data-movement op as gather launches.
+// copyTableNote is the note of a data-movement op planned on the gather
+// kernel as its own kernel (not as a fallback).
+const copyTableNote = "copy table from the reference executor"
+
+// planGather plans a data-movement op (Concat, Split, Slice …) on the
+// gather kernel: for these ops the copy table is the kernel.
+func (p *planner) planGather(n *ir.Node) error {
+	return p.gather(n, copyTableNote)
+}
+
+// gatherFallback plans a data-movement op whose own planner did not take
+// it on the gather kernel, as a fallback.
 func (p *planner) gatherFallback(n *ir.Node, why string) error {
+	return p.gather(n, gatherNote+" ("+copyTableNote+"): "+why)
+}
+
+// gather plans a data-movement op as gather launches, one a (data input,
+// output) pair, each step noted so.
+func (p *planner) gather(n *ir.Node, note string) error {
 	if !movesData[n.Op] {
 		return fmt.Errorf("op %s computes new values, the gather kernel only moves them", n.Op)
 	}
@@ -184,7 +203,7 @@ func (p *planner) gatherFallback(n *ir.Node, why string) error {
 			p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precisionOf(dtype),
 				WorkPerSample: uint64(entries), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(entries), u32(entries), u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
-				Note: gatherNote + " (a copy table from the reference executor): " + why})
+				Note: note})
 		}
 	}
 	return nil

@@ -32,3 +32,39 @@ func (p *planner) asNHWC(n *ir.Node, x *engine.Buffer) (*engine.Buffer, error) {
 	p.nhwcOf[x.Name] = y
 	return y, nil
 }
+
+// transpose plans the Transposes that only rename a layout as views: an
+// image held in row-major order whose dims are (H, W, C) (a TensorFlow
+// model's NHWC input) transposed by (0, 3, 1, 2) is the NCHW image
+// (C, H, W) in NHWC order, exactly what the convolutions read; and an NHWC
+// image transposed by (0, 2, 3, 1) is the row-major (H, W, C) array. So the
+// transposes around a TensorFlow export's NHWC boundary cost nothing. Any
+// other permutation runs on the gather kernel.
+func (p *planner) transpose(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	perm, err := ir.ResolvePerm(n.Attrs, len(x.SampleShape)+1)
+	if err != nil {
+		return err
+	}
+	is := func(want ...int) bool {
+		if len(perm) != len(want) {
+			return false
+		}
+		for i := range want {
+			if perm[i] != want[i] {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case len(x.SampleShape) == 3 && x.Layout != LayoutNHWC && is(0, 3, 1, 2):
+		return p.alias(n.Outputs[0], x, LayoutNHWC)
+	case len(x.SampleShape) == 3 && x.Layout == LayoutNHWC && is(0, 2, 3, 1):
+		return p.alias(n.Outputs[0], x, LayoutNCHW)
+	}
+	return p.planGather(n)
+}

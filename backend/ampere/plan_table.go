@@ -52,6 +52,21 @@ var opPlanners = map[string]opPlanner{
 	"Reshape":  (*planner).view,
 	"Relayout": (*planner).view,
 	"Identity": (*planner).view,
+	// NCHW/NHWC renamings as views; other permutations on the gather
+	// kernel.
+	"Transpose": (*planner).transpose,
+	// Data movement: the gather kernel through a copy table the
+	// reference executor builds (plan_fallback.go), int8 or f32.
+	"Concat":       (*planner).planGather,
+	"Split":        (*planner).planGather,
+	"Slice":        (*planner).planGather,
+	"Gather":       (*planner).planGather,
+	"Squeeze":      (*planner).planGather,
+	"Unsqueeze":    (*planner).planGather,
+	"Expand":       (*planner).planGather,
+	"Tile":         (*planner).planGather,
+	"DepthToSpace": (*planner).planGather,
+	"SpaceToDepth": (*planner).planGather,
 }
 
 // mark is the size of the planner's engine before a planner runs, so that
@@ -89,9 +104,9 @@ func (p *planner) rollback(m mark, n *ir.Node) {
 // kernel: which fallback, and why the op's kernels did not take it.
 type Fallback struct {
 	Node, Op string
-	// How is "gather" (a generic copy kernel through an index table built
-	// from the reference executor) or "host" (the reference executor on
-	// the CPU, between the GPU launches).
+	// How is "gather" (the copy-table kernel, for a data-movement node its
+	// own planner did not take) or "host" (the reference executor on the
+	// CPU, between the GPU launches).
 	How string
 	Why string
 }

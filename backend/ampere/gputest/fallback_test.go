@@ -5,12 +5,15 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
-// coverageGraphs exercise the planner's fallbacks and the layout kernels:
+// coverageGraphs exercise the data-movement and layout kernels and the
+// host fallback:
 // the gather kernel (Concat, Split, Transpose, Slice on i8 NHWC and f32
 // values), the NCHW-to-NHWC relayout (a reshape back to an image before a
 // max pool), the float max pool, and host steps (HardSwish, a channel-wise
@@ -18,7 +21,7 @@ import (
 // output must equal the reference executor's bits.
 var coverageGraphs = map[string]struct {
 	text  string
-	nodes map[string]string // node → "gather", "host" or "" (a kernel of its own)
+	nodes map[string]string // node → "gather", "host", "view" (no launch) or "kernel" (its own)
 }{
 	"gather_i8": {`graph "g" (%x: f32[N,6,5,4]) -> (%y, %z) {
   const %sc: f32[] = [0.05]
@@ -34,7 +37,7 @@ var coverageGraphs = map[string]struct {
   %r: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = Reshape "img" (%f, %shape)
   %m: i8[N,6,3,2] quant(scale=[0.05], zp=[-3]) = MaxPool "pool" (%r) {kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
   %z: f32[N,6,3,2] = DequantizeLinear "dqm" (%m, %sc, %zp)
-}`, map[string]string{"split": "gather", "cat": "gather", "tr": "gather", "pool": ""}},
+}`, map[string]string{"split": "gather", "cat": "gather", "tr": "gather", "img": "view", "pool": "kernel"}},
 	"gather_f32_maxpool_f32": {`graph "g" (%x: f32[N,4,6,5]) -> (%y, %p) {
   const %st: i64[1] = [1]
   const %en: i64[1] = [5]
@@ -42,7 +45,18 @@ var coverageGraphs = map[string]struct {
   %s: f32[N,4,4,5] = Slice "slice" (%x, %st, %en, %ax)
   %y: f32[N,5,4,4] = Transpose "tr" (%s) {perm = [0, 3, 2, 1]}
   %p: f32[N,4,3,3] = MaxPool "pool" (%x) {kernel_shape = [2, 2], pads = [0, 0, 1, 1], strides = [2, 2]}
-}`, map[string]string{"slice": "gather", "tr": "gather", "pool": ""}},
+}`, map[string]string{"slice": "gather", "tr": "gather", "pool": "kernel"}},
+	// A TensorFlow export's NHWC boundary: the transposes are views (no
+	// launch), the quantize keeps NHWC order, the pool reads it.
+	"tf_nhwc_boundary": {`graph "g" (%x: f32[N,6,5,8]) -> (%y) {
+  const %sc: f32[] = [0.04]
+  const %zp: i8[] = [5]
+  %t: f32[N,8,6,5] = Transpose "in_tr" (%x) {perm = [0, 3, 1, 2]}
+  %q: i8[N,8,6,5] quant(scale=[0.04], zp=[5]) = QuantizeLinear "q" (%t, %sc, %zp)
+  %m: i8[N,8,3,3] quant(scale=[0.04], zp=[5]) = MaxPool "pool" (%q) {kernel_shape = [2, 2], pads = [0, 0, 0, 1], strides = [2, 2]}
+  %d: f32[N,8,3,3] = DequantizeLinear "dq" (%m, %sc, %zp)
+  %y: f32[N,3,3,8] = Transpose "out_tr" (%d) {perm = [0, 2, 3, 1]}
+}`, map[string]string{"in_tr": "view", "out_tr": "view", "pool": "kernel"}},
 	"host_se_hardswish": {`graph "g" (%x: f32[N,4,5,3]) -> (%y) {
   const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0.5, 0, 0, 1]
   %g: f32[N,4,1,1] = GlobalAveragePool "gap" (%x)
@@ -68,13 +82,9 @@ func TestCoverageFallbacks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			how := map[string]string{}
-			for _, f := range ampere.Fallbacks(e) {
-				how[f.Node] = f.How
-			}
 			for node, want := range c.nodes {
-				if how[node] != want {
-					t.Errorf("node %s: fallback %q, want %q", node, how[node], want)
+				if got := ranOn(e, node); got != want {
+					t.Errorf("node %s runs on %q, want %q", node, got, want)
 				}
 			}
 			needGPU(t)
@@ -107,4 +117,26 @@ func TestCoverageFallbacks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ranOn says how node runs in e: "view" (no launch), "host", "gather" or
+// "kernel" (a kernel of its own).
+func ranOn(e *engine.Engine, node string) string {
+	how := "view"
+	for _, s := range e.Steps {
+		if s.Node != node {
+			continue
+		}
+		switch s.Kernel {
+		case ampere.HostKernel:
+			return "host"
+		case kernels.Gather8Kernel, kernels.Gather32Kernel:
+			how = "gather"
+		default:
+			if how == "view" {
+				how = "kernel"
+			}
+		}
+	}
+	return how
 }
