@@ -67,6 +67,13 @@ func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
 	return planWithInputLayouts(g, producer, nil, true)
 }
 
+// newPlanner starts the plan of g: an engine holding the graph's text.
+func newPlanner(g *ir.Graph, producer, text string) *planner {
+	return &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
+		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{},
+		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer, Graph: text}}
+}
+
 // planWithInputLayouts is Plan with the graph inputs named in nhwc held in
 // NHWC order, and f32 inputs required or not: tests use it to start a plan
 // from int8 or NHWC buffers.
@@ -79,8 +86,7 @@ func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f3
 	if err := w.Flush(); err != nil {
 		return nil, err
 	}
-	p := &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(), nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{},
-		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer, Graph: text.String()}}
+	p := newPlanner(g, producer, text.String())
 	for _, v := range g.Inputs {
 		layout := LayoutNCHW
 		if nhwc[v.Name] {

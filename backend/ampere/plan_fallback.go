@@ -46,6 +46,9 @@ var movesData = map[string]bool{
 	"Concat": true, "Transpose": true, "Split": true, "Slice": true, "Gather": true,
 	"Squeeze": true, "Unsqueeze": true, "Reshape": true, "Flatten": true, "Identity": true,
 	"Relayout": true, "Expand": true, "Tile": true, "DepthToSpace": true, "SpaceToDepth": true,
+	// Edge and reflect padding copy; a constant Pad fails the probe (its
+	// fill is no input element) and has a kernel of its own.
+	"Pad": true,
 }
 
 // memIndex maps an element's logical offset within a sample (the graph's
@@ -79,7 +82,8 @@ func probeBatch(n *ir.Node) int {
 	return 2
 }
 
-// Element codes of the probe: input index, sample, offset in memory.
+// Element codes of the probe: 1 + (input index, sample, offset in memory),
+// so that an element no input gave (a fill value, 0) is told apart.
 const (
 	codeSampleShift = 32
 	codeInputShift  = 40
@@ -136,7 +140,7 @@ func (p *planner) gather(n *ir.Node, note string) error {
 		per := b.ElemsPerSample
 		for li := range codes {
 			s, rest := int64(li)/per, int64(li)%per
-			codes[li] = k<<codeInputShift | s<<codeSampleShift | memIndex(b, rest)
+			codes[li] = 1 + (k<<codeInputShift | s<<codeSampleShift | memIndex(b, rest))
 		}
 		pv := &ir.Value{Name: v.Name, Type: t.Type()}
 		probe.Inputs[i] = pv
@@ -178,12 +182,16 @@ func (p *planner) gather(n *ir.Node, note string) error {
 		pairs := make([][]uint32, len(srcBufs))
 		for li, c := range codes {
 			s, rest := int64(li)/per, int64(li)%per
+			if c <= 0 {
+				return fmt.Errorf("output %s: element %d is no copy of an input element (a fill value?), the gather kernel only copies", v.Name, li)
+			}
+			c--
 			k, cs, src := c>>codeInputShift, c>>codeSampleShift&0xff, c&(1<<codeSampleShift-1)
 			if cs != s {
 				return fmt.Errorf("output %s: sample %d reads sample %d, the gather kernel keeps samples apart", v.Name, s, cs)
 			}
 			if s > 0 {
-				c0 := codes[rest]
+				c0 := codes[rest] - 1
 				if c0>>codeInputShift != k || c0&(1<<codeSampleShift-1) != src {
 					return fmt.Errorf("output %s: samples are moved differently, the gather kernel's table is one sample's", v.Name)
 				}

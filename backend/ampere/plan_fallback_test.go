@@ -155,6 +155,10 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %y: f32[N,6,3,3] = Slice "sl" (%a, %st, %en, %ax)
   %z: f32[N,3,4,3] = Gather "ga" (%a, %ix) {axis = 1}
 }`, []string{"a"}, map[string]string{"sl": "gather", "ga": "gather"}},
+		{"reflect pad i8", `(%a: i8[N,3,4,5]) -> (%y) {
+  const %pads: i64[8] = [0, 0, 1, 2, 0, 0, 2, 1]
+  %y: i8[N,3,7,8] = Pad "pad" (%a, %pads) {mode = "reflect"}
+}`, []string{"a"}, map[string]string{"pad": "gather"}},
 		{"hardswish on host", `(%a: f32[N,4,3,5]) -> (%y) {
   %y: f32[N,4,3,5] = HardSwish "hs" (%a)
 }`, []string{"a"}, map[string]string{"hs": "host"}},
@@ -243,4 +247,31 @@ func ranOn(e *engine.Engine, node string) string {
 		}
 	}
 	return how
+}
+
+// TestGatherRefusesFills checks that the probe tells a fill value from a
+// copied element: a constant Pad (whose fill is no input element) is
+// refused by the gather kernel, and plans on the pad kernel.
+func TestGatherRefusesFills(t *testing.T) {
+	g, err := sqir.ParseAndVerify("g", []byte(`graph "g" (%a: f32[N,3,4,5]) -> (%y) {
+  const %pads: i64[8] = [0, 0, 1, 2, 0, 0, 2, 1]
+  %y: f32[N,3,7,8] = Pad "pad" (%a, %pads)
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlanner(g, "test", "")
+	if _, err := p.newBuffer(g.Inputs[0], LayoutNCHW); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.gather(g.Nodes[0], "test"); err == nil || !strings.Contains(err.Error(), "no copy of an input element") {
+		t.Errorf("gather of a constant Pad: err %v, want a refusal of the fill", err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ranOn(e, "pad"); got != "kernel" {
+		t.Errorf("constant Pad runs on %q, want its own kernel", got)
+	}
 }

@@ -31,7 +31,9 @@
 //
 // 3. Commuting. Ops that only move or select elements (Reshape, Transpose,
 // Flatten, Squeeze, Unsqueeze, Slice, Split, Concat, MaxPool,
-// GlobalMaxPool, Identity) commute with a per-tensor DequantizeLinear:
+// GlobalMaxPool, Identity, and Pad in edge or reflect mode, or in constant
+// mode when the pad value is exactly a code's value, 0 usually, which
+// pads with that code) commute with a per-tensor DequantizeLinear:
 // op(DQ(q)) = DQ(op(q)), exactly, because DQ is applied element by element
 // and is increasing (MaxPool's maximum commutes with it; padding is −∞ in
 // float and −128 in int8, never chosen either way). Relu commutes too when
