@@ -81,6 +81,33 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 					}
 				}
 			}
+		case kernels.HardActKernel:
+			// The kernel's arithmetic, as its PTX does it.
+			x, y := mem[root(s.Args[0].GetBuffer())].Float32s(), mem[root(s.Args[1].GetBuffer())].Float32s()
+			op, alpha, beta := s.Args[3].GetU32(), float64(s.Args[4].GetF32()), float64(s.Args[5].GetF32())
+			clamp := func(v float64) float64 {
+				if v <= 0 {
+					return 0
+				}
+				if v >= 1 {
+					return 1
+				}
+				return v
+			}
+			for i, v := range x {
+				d := float64(v)
+				if op == kernels.HardActSwish {
+					y[i] = float32(d * clamp(d/6+0.5))
+				} else {
+					y[i] = float32(clamp(alpha*d + beta))
+				}
+			}
+		case kernels.ChanScaleKernel:
+			x, sc, y := mem[root(s.Args[0].GetBuffer())].Float32s(), mem[root(s.Args[1].GetBuffer())].Float32s(), mem[root(s.Args[2].GetBuffer())].Float32s()
+			c, hw, inner := int(s.Args[4].GetU32()), int(s.Args[5].GetU32()), int(s.Args[6].GetU32())
+			for i := range y {
+				y[i] = x[i] * sc[i/(c*hw)*c+i/inner%c]
+			}
 		case HostKernel:
 			h, err := newHostStep(g, s, info)
 			if err != nil {
@@ -159,12 +186,22 @@ func TestFallbacksAgainstReference(t *testing.T) {
   const %pads: i64[8] = [0, 0, 1, 2, 0, 0, 2, 1]
   %y: i8[N,3,7,8] = Pad "pad" (%a, %pads) {mode = "reflect"}
 }`, []string{"a"}, map[string]string{"pad": "gather"}},
-		{"hardswish on host", `(%a: f32[N,4,3,5]) -> (%y) {
+		{"hardswish and hardsigmoid", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   %y: f32[N,4,3,5] = HardSwish "hs" (%a)
-}`, []string{"a"}, map[string]string{"hs": "host"}},
-		{"channel-wise mul of computed values", `(%a: f32[N,4,3,5], %s: f32[N,4,1,1]) -> (%y) {
+  %z: f32[N,4,3,5] = HardSigmoid "hsig" (%a) {alpha = 0.25, beta = 0.375}
+}`, []string{"a"}, map[string]string{"hs": "kernel", "hsig": "kernel"}},
+		{"channel-wise mul of computed values, nhwc and nchw", `(%a: f32[N,4,3,5], %s: f32[N,4,1,1]) -> (%y, %z) {
   %y: f32[N,4,3,5] = Mul "se" (%a, %s)
-}`, []string{"a"}, map[string]string{"se": "host"}},
+  %z: f32[N,4,3,5] = Mul "se2" (%s, %y)
+}`, []string{"a"}, map[string]string{"se": "kernel", "se2": "kernel"}},
+		{"channel-wise mul, nchw image", `(%a: f32[N,4,3,5], %s: f32[N,4,1,1]) -> (%y) {
+  %y: f32[N,4,3,5] = Mul "se" (%s, %a)
+}`, nil, map[string]string{"se": "kernel"}},
+		{"prelu and float average pool on host", `(%a: f32[N,4,6,5]) -> (%y) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+  %p: f32[N,4,6,5] = PRelu "prelu" (%a, %slope)
+  %y: f32[N,4,3,2] = AveragePool "pool" (%p) {kernel_shape = [2, 2], strides = [2, 2]}
+}`, []string{"a"}, map[string]string{"prelu": "host", "pool": "host"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -40,13 +40,16 @@ var opPlanners = map[string]opPlanner{
 	// Float elementwise ops.
 	"Add":       (*planner).eltBinary,
 	"Sub":       (*planner).eltBinary,
-	"Mul":       (*planner).eltBinary,
+	"Mul":       firstOf((*planner).eltBinary, (*planner).channelScale),
 	"Div":       (*planner).eltBinary,
 	"Relu":      (*planner).eltUnary,
 	"LeakyRelu": (*planner).eltUnary,
 	"Clip":      (*planner).eltUnary,
 	"Sigmoid":   (*planner).eltUnary,
 	"Tanh":      (*planner).eltUnary,
+	// HardSigmoid and HardSwish in ir/ref's float64 arithmetic.
+	"HardSigmoid": (*planner).hardAct,
+	"HardSwish":   (*planner).hardAct,
 	// Views: no launch, or one transpose when the order must change.
 	"Flatten":  (*planner).view,
 	"Reshape":  (*planner).view,

@@ -16,9 +16,10 @@ import (
 // host fallback:
 // the gather kernel (Concat, Split, Transpose, Slice on i8 NHWC and f32
 // values), the NCHW-to-NHWC relayout (a reshape back to an image before a
-// max pool), the float max pool, and host steps (HardSwish, a channel-wise
-// Mul of two computed values as squeeze-and-excitation writes it). Every
-// output must equal the reference executor's bits.
+// max pool), the float max pool, views at a TensorFlow NHWC boundary, the
+// HardSwish/HardSigmoid and channel-scale kernels (a squeeze-and-excitation
+// block) and host steps (PRelu, a float AveragePool). Every output must
+// equal the reference executor's bits.
 var coverageGraphs = map[string]struct {
 	text  string
 	nodes map[string]string // node → "gather", "host", "view" (no launch) or "kernel" (its own)
@@ -57,14 +58,25 @@ var coverageGraphs = map[string]struct {
   %d: f32[N,8,3,3] = DequantizeLinear "dq" (%m, %sc, %zp)
   %y: f32[N,3,3,8] = Transpose "out_tr" (%d) {perm = [0, 2, 3, 1]}
 }`, map[string]string{"in_tr": "view", "out_tr": "view", "pool": "kernel"}},
-	"host_se_hardswish": {`graph "g" (%x: f32[N,4,5,3]) -> (%y) {
-  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0.5, 0, 0, 1]
+	// Squeeze-and-excitation without its 1×1 convolutions (the float
+	// convolution is approximate; its own test covers it): pool, gate,
+	// channel scale of the NHWC image, HardSwish.
+	"se_hardswish": {`graph "g" (%x0: f32[N,4,5,3]) -> (%y) {
+  const %sc: f32[] = [0.04]
+  const %zp: i8[] = [0]
+  %q: i8[N,4,5,3] quant(scale=[0.04], zp=[0]) = QuantizeLinear "q" (%x0, %sc, %zp)
+  %x: f32[N,4,5,3] = DequantizeLinear "dq" (%q, %sc, %zp)
   %g: f32[N,4,1,1] = GlobalAveragePool "gap" (%x)
-  %c: f32[N,4,1,1] = Conv "fc" (%g, %w)
-  %s: f32[N,4,1,1] = Sigmoid "sig" (%c)
+  %s: f32[N,4,1,1] = HardSigmoid "gate" (%g) {alpha = 0.3, beta = 0.45}
   %m: f32[N,4,5,3] = Mul "scale" (%x, %s)
   %y: f32[N,4,5,3] = HardSwish "hs" (%m)
-}`, map[string]string{"scale": "host", "hs": "host"}},
+}`, map[string]string{"gate": "kernel", "scale": "kernel", "hs": "kernel"}},
+	// PRelu and a float AveragePool have no GPU kernel: host steps.
+	"host_prelu_avgpool": {`graph "g" (%x: f32[N,4,6,5]) -> (%y) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+  %p: f32[N,4,6,5] = PRelu "prelu" (%x, %slope)
+  %y: f32[N,4,3,2] = AveragePool "pool" (%p) {kernel_shape = [2, 2], strides = [2, 2]}
+}`, map[string]string{"prelu": "host", "pool": "host"}},
 }
 
 // TestCoverageFallbacks plans each coverage graph (on any machine: the
@@ -86,6 +98,10 @@ func TestCoverageFallbacks(t *testing.T) {
 				if got := ranOn(e, node); got != want {
 					t.Errorf("node %s runs on %q, want %q", node, got, want)
 				}
+			}
+			approx := false // none of these graphs has an approximate kernel today
+			for _, s := range e.Steps {
+				approx = approx || kernels.ApproxKernels[s.Kernel]
 			}
 			needGPU(t)
 			for _, batch := range []int{1, 3, 70} {
@@ -112,7 +128,7 @@ func TestCoverageFallbacks(t *testing.T) {
 					t.Fatal(err)
 				}
 				for i := range want {
-					checkOutput(t, name, i, batch, got[i], want[i], false)
+					checkOutput(t, name, i, batch, got[i], want[i], approx)
 				}
 			}
 		})

@@ -412,13 +412,13 @@ func transposeBody(b *builder, size int, toNHWC bool) {
 	b.l("rem.u32 %%r13, %%r40, %%r2;") // hw
 	b.l("mad.lo.u32 %%r14, %%r11, %%r2, %%r13;")
 	b.l("mad.lo.u32 %%r14, %%r14, %%r1, %%r12;")
-	src, dst := "%%r14", "%%r40"
+	src, dst := "%r14", "%r40"
 	if toNHWC {
 		src, dst = dst, src
 	}
-	b.l("mul.wide.u32 %%rd2, "+src+", %d;", size)
+	b.l("mul.wide.u32 %%rd2, %s, %d;", src, size)
 	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
-	b.l("mul.wide.u32 %%rd4, "+dst+", %d;", size)
+	b.l("mul.wide.u32 %%rd4, %s, %d;", dst, size)
 	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 	if size == 1 {
 		b.l("ld.global.u8 %%r15, [%%rd3];")
