@@ -85,6 +85,12 @@ type planner struct {
 	e       *engine.Engine
 	bufs    map[*ir.Value]*engine.Buffer
 	kernels map[string]bool
+	users   map[*ir.Value][]*ir.Node
+	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
+	nhwcOf map[string]*engine.Buffer
+	// sampleShapes gives the per-sample shape of values whose type leaves
+	// dims unknown that the planner worked out (batchScaledShape).
+	sampleShapes map[*ir.Value][]int64
 	// packed maps weight constants to the GEMM node whose packed weights
 	// hold them (NODE/w, NODE/e): the engine's graph text refers to
 	// those instead of carrying the data twice.
@@ -93,22 +99,40 @@ type planner struct {
 
 // Plan lowers g, the output of the INT8 pipeline, to an engine: one or
 // more kernel launches per node, packed weights, the PTX of every kernel
-// used. A node no GPU kernel covers is an error that names it.
+// used. A node no op planner covers runs on a fallback (planNode); only a
+// node no fallback can take either is an error that names it.
 func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
-	p := &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, packed: map[*ir.Value]string{},
+	return planWithInputLayouts(g, producer, nil, true)
+}
+
+// newPlanner starts the plan of g.
+func newPlanner(g *ir.Graph, producer string) *planner {
+	return &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
+		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{}, packed: map[*ir.Value]string{},
 		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer}}
+}
+
+// planWithInputLayouts is Plan with the graph inputs named in nhwc held in
+// NHWC order, and f32 inputs required or not: tests use it to start a plan
+// from int8 or NHWC buffers.
+func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs bool) (*engine.Engine, error) {
+	p := newPlanner(g, producer)
 	for _, v := range g.Inputs {
-		b, err := p.newBuffer(v, LayoutNCHW)
+		layout := LayoutNCHW
+		if nhwc[v.Name] {
+			layout = LayoutNHWC
+		}
+		b, err := p.newBuffer(v, layout)
 		if err != nil {
 			return nil, err
 		}
-		if v.Type.DType != ir.Float32 {
+		if f32Inputs && v.Type.DType != ir.Float32 {
 			return nil, fmt.Errorf("graph input %s is %v, the GPU runtime takes f32 inputs", v.Name, v.Type.DType)
 		}
 		p.e.Inputs = append(p.e.Inputs, b.Name)
 	}
 	for _, n := range g.Nodes {
-		if err := p.node(n); err != nil {
+		if err := p.planNode(n); err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 		}
 	}
@@ -159,6 +183,12 @@ func (p *planner) newBuffer(v *ir.Value, layout string) (*engine.Buffer, error) 
 		return nil, fmt.Errorf("value %s is a scalar, want a batch dim first", v.Name)
 	}
 	b := &engine.Buffer{Name: v.Name, Dtype: dt, ElemsPerSample: 1, Layout: layout}
+	if dims, ok := p.sampleShapes[v]; ok {
+		sh = ir.Shape{sh[0]}
+		for _, d := range dims {
+			sh = append(sh, ir.D(d))
+		}
+	}
 	for _, d := range sh[1:] {
 		if !d.Known() {
 			return nil, fmt.Errorf("value %s has shape %v: only the batch dim may be symbolic", v.Name, sh)
@@ -263,117 +293,124 @@ func scalarQuant(n *ir.Node) (float32, int32, error) {
 	return s.Const.Float32s()[0], zp, nil
 }
 
-func (p *planner) node(n *ir.Node) error {
-	switch n.Op {
-	case "QuantizeLinear":
-		x, err := p.input(n, 0)
-		if err != nil {
-			return err
-		}
-		if x.Dtype != "f32" || n.Outputs[0].Type.DType != ir.Int8 {
-			return fmt.Errorf("quantizes %s to %v, the GPU kernel does f32 to i8", x.Dtype, n.Outputs[0].Type.DType)
-		}
-		s, zp, err := scalarQuant(n)
-		if err != nil {
-			return err
-		}
-		c, hw, layout := int64(1), int64(1), x.Layout
-		if x.Layout == LayoutNCHW {
-			c, hw, layout = x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2], LayoutNHWC
-		}
-		y, err := p.newBuffer(n.Outputs[0], layout)
-		if err != nil {
-			return err
-		}
-		note := ""
-		if layout != x.Layout {
-			note = "NCHW to NHWC"
-		}
-		return p.elementwise(n, kernels.QuantizeKernel, "f32->int8", note, x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), u32(c), u32(hw), s32(zp), f32(s))
-	case "DequantizeLinear":
-		x, err := p.input(n, 0)
-		if err != nil {
-			return err
-		}
-		if x.Dtype != "i8" {
-			return fmt.Errorf("dequantizes %s, the GPU kernel does i8", x.Dtype)
-		}
-		s, zp, err := scalarQuant(n)
-		if err != nil {
-			return err
-		}
-		y, err := p.newBuffer(n.Outputs[0], x.Layout)
-		if err != nil {
-			return err
-		}
-		return p.elementwise(n, kernels.DequantizeKernel, "int8->f32", "", x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), s32(zp), f32(s))
-	case "QConv", "QGemm":
-		return p.qgemm(n)
-	case "Conv", "FusedConv":
-		return p.floatConv(n)
-	case "Gemm", "FusedGemm", "MatMul":
-		return p.floatGemm(n)
-	case "GlobalAveragePool", "ReduceMean":
-		if n.Op == "ReduceMean" {
-			if err := spatialMean(n); err != nil {
-				return err
-			}
-		}
-		x, err := p.input(n, 0)
-		if err != nil {
-			return err
-		}
-		if x.Dtype != "f32" || len(x.SampleShape) != 3 {
-			return fmt.Errorf("input %s is %s of rank %d, the GPU kernel pools f32 NCHW/NHWC 2-D images", x.Name, x.Dtype, len(x.SampleShape)+1)
-		}
-		c, hw := x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2]
-		if x.Layout != LayoutNHWC && hw != 1 {
-			return fmt.Errorf("input %s is in %s order, the GPU kernel reads NHWC", x.Name, x.Layout)
-		}
-		y, err := p.newBuffer(n.Outputs[0], LayoutFlat)
-		if err != nil {
-			return err
-		}
-		return p.elementwise(n, kernels.GapKernel, "f32", "", c, bufArg(x), bufArg(y), perSample(c), u32(c), u32(hw))
-	case "MaxPool":
-		return p.maxPool(n)
-	case "BatchNormalization":
-		return p.batchNorm(n)
-	case "Softmax", "LogSoftmax":
-		return p.softmax(n)
-	case "Pad":
-		return p.pad(n)
-	case "Add", "Sub", "Mul", "Div":
-		return p.eltBinary(n)
-	case "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh":
-		return p.eltUnary(n)
-	case "Flatten", "Reshape", "Relayout", "Identity":
-		x, err := p.input(n, 0)
-		if err != nil {
-			return err
-		}
-		if n.Op == "Relayout" || n.Op == "Identity" {
-			return p.alias(n.Outputs[0], x, x.Layout)
-		}
-		if x.Layout == LayoutNHWC && x.SampleShape[1]*x.SampleShape[2] != 1 {
-			// The reshape is defined on NCHW order: transpose first.
-			t := p.scratch(n.Name+"/nchw", x.Dtype, x.ElemsPerSample)
-			k := kernels.ToNCHW8Kernel
-			if x.Dtype == "f32" {
-				k = kernels.ToNCHW32Kernel
-			}
-			if err := p.elementwise(n, k, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample), u32(x.SampleShape[0]), u32(x.SampleShape[1]*x.SampleShape[2])); err != nil {
-				return err
-			}
-			x = t
-		}
-		layout := LayoutFlat
-		if len(n.Outputs[0].Type.Shape) == 4 {
-			layout = LayoutNCHW
-		}
-		return p.alias(n.Outputs[0], x, layout)
+// quantize plans a QuantizeLinear from f32 to i8: an NCHW input becomes
+// NHWC on the way (the layout change is free in the kernel).
+func (p *planner) quantize(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("unsupported on the GPU: node %s (op %s)", n.Name, n.Op)
+	if x.Dtype != "f32" || n.Outputs[0].Type.DType != ir.Int8 {
+		return fmt.Errorf("quantizes %s to %v, the GPU kernel does f32 to i8", x.Dtype, n.Outputs[0].Type.DType)
+	}
+	s, zp, err := scalarQuant(n)
+	if err != nil {
+		return err
+	}
+	c, hw, layout := int64(1), int64(1), x.Layout
+	if x.Layout == LayoutNCHW {
+		c, hw, layout = x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2], LayoutNHWC
+	}
+	y, err := p.newBuffer(n.Outputs[0], layout)
+	if err != nil {
+		return err
+	}
+	note := ""
+	if layout != x.Layout {
+		note = "NCHW to NHWC"
+	}
+	return p.elementwise(n, kernels.QuantizeKernel, "f32->int8", note, x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), u32(c), u32(hw), s32(zp), f32(s))
+}
+
+// dequantize plans a DequantizeLinear from i8 to f32, in the input's layout.
+func (p *planner) dequantize(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.Dtype != "i8" {
+		return fmt.Errorf("dequantizes %s, the GPU kernel does i8", x.Dtype)
+	}
+	s, zp, err := scalarQuant(n)
+	if err != nil {
+		return err
+	}
+	y, err := p.newBuffer(n.Outputs[0], x.Layout)
+	if err != nil {
+		return err
+	}
+	return p.elementwise(n, kernels.DequantizeKernel, "int8->f32", "", x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), s32(zp), f32(s))
+}
+
+// globalAverage plans a GlobalAveragePool, or a ReduceMean that is one
+// (spatialMean), of f32 images.
+func (p *planner) globalAverage(n *ir.Node) error {
+	if n.Op == "ReduceMean" {
+		if err := spatialMean(n); err != nil {
+			return err
+		}
+	}
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.Dtype != "f32" || len(x.SampleShape) != 3 {
+		return fmt.Errorf("input %s is %s of rank %d, the GPU kernel pools f32 NCHW/NHWC 2-D images", x.Name, x.Dtype, len(x.SampleShape)+1)
+	}
+	if x.SampleShape[1]*x.SampleShape[2] != 1 {
+		if x, err = p.asNHWC(n, x); err != nil {
+			return err
+		}
+	}
+	c, hw := x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2]
+	if x.Layout != LayoutNHWC && hw != 1 {
+		return fmt.Errorf("input %s is in %s order, the GPU kernel reads NHWC", x.Name, x.Layout)
+	}
+	// A 1×1 image is the same bytes in every order: call it NCHW, so that
+	// image readers (a squeeze-and-excitation block's 1×1 convolutions)
+	// take it as one.
+	y, err := p.newBuffer(n.Outputs[0], LayoutNCHW)
+	if err != nil {
+		return err
+	}
+	return p.elementwise(n, kernels.GapKernel, "f32", "", c, bufArg(x), bufArg(y), perSample(c), u32(c), u32(hw))
+}
+
+// view plans Flatten, Reshape, Relayout and Identity as aliases of their
+// input's buffer, after an NHWC-to-NCHW transpose when a reshape needs the
+// elements in NCHW order.
+func (p *planner) view(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if n.Op == "Relayout" || n.Op == "Identity" {
+		return p.alias(n.Outputs[0], x, x.Layout)
+	}
+	if x.Layout == LayoutNHWC && x.SampleShape[1]*x.SampleShape[2] != 1 {
+		// The reshape is defined on NCHW order: transpose first.
+		t := p.scratch(n.Name+"/nchw", x.Dtype, x.ElemsPerSample)
+		k := kernels.ToNCHW8Kernel
+		if x.Dtype == "f32" {
+			k = kernels.ToNCHW32Kernel
+		}
+		if err := p.elementwise(n, k, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample), u32(x.SampleShape[0]), u32(x.SampleShape[1]*x.SampleShape[2])); err != nil {
+			return err
+		}
+		x = t
+	}
+	layout := LayoutFlat
+	if len(n.Outputs[0].Type.Shape) == 4 {
+		layout = LayoutNCHW
+	}
+	if n.Op == "Reshape" && !n.Outputs[0].Type.Shape[1:].Static() && len(n.Inputs) > 1 && !n.Inputs[1].IsConst() {
+		sample, err := p.batchScaledShape(n)
+		if err != nil {
+			return err
+		}
+		p.sampleShapes[n.Outputs[0]] = sample
+	}
+	return p.alias(n.Outputs[0], x, layout)
 }
 
 func (p *planner) maxPool(n *ir.Node) error {
@@ -384,8 +421,15 @@ func (p *planner) maxPool(n *ir.Node) error {
 	if len(n.Outputs) > 1 && n.Outputs[1] != nil {
 		return fmt.Errorf("the GPU max pool returns no indices")
 	}
-	if x.Dtype != "i8" || x.Layout != LayoutNHWC {
-		return fmt.Errorf("input %s is %s %s, the GPU max pool reads i8 NHWC", x.Name, x.Dtype, x.Layout)
+	if x, err = p.asNHWC(n, x); err != nil {
+		return err
+	}
+	if x.Layout != LayoutNHWC {
+		return fmt.Errorf("input %s is %s %s, the GPU max pool reads NHWC images", x.Name, x.Dtype, x.Layout)
+	}
+	kernel, precision := kernels.MaxPoolKernel, "int8"
+	if x.Dtype == "f32" {
+		kernel, precision = kernels.MaxPoolF32Kernel, "f32"
 	}
 	ks := n.Attrs.Ints("kernel_shape")
 	if len(ks) != 2 {
@@ -400,11 +444,11 @@ func (p *planner) maxPool(n *ir.Node) error {
 		return err
 	}
 	c := x.SampleShape[0]
-	kernel, work := kernels.MaxPoolKernel, y.ElemsPerSample
-	if c%16 == 0 && vectorPool {
+	work := y.ElemsPerSample
+	if kernel == kernels.MaxPoolKernel && c%16 == 0 && vectorPool {
 		kernel, work = kernels.MaxPool16Kernel, y.ElemsPerSample/16
 	}
-	return p.elementwise(n, kernel, "int8", "", work, bufArg(x), bufArg(y), perSample(work),
+	return p.elementwise(n, kernel, precision, "", work, bufArg(x), bufArg(y), perSample(work),
 		u32(c), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(ks[0]), u32(ks[1]),
 		u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
 		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])))
@@ -451,13 +495,13 @@ func (p *planner) qgemm(n *ir.Node) error {
 		if len(ws) != 4 {
 			return fmt.Errorf("weight %s has shape %v, the GPU runs 2-D convolutions", wv.Name, ws)
 		}
+		if x, err = p.asNHWC(n, x); err != nil {
+			return err
+		}
 		if g := n.Attrs.Int("group", 1); g != 1 {
 			// The implicit GEMM's K spans all input channels: grouped
 			// and depthwise convolutions run the direct kernel.
 			return p.qgroupConv(n, x, g)
-		}
-		if x.Layout != LayoutNHWC {
-			return fmt.Errorf("input %s is in %s order, the GPU convolution reads NHWC", x.Name, x.Layout)
 		}
 		c, kh, kw := ws[1], ws[2], ws[3]
 		geo, err := ir.ResolveConvGeom(n.Attrs, xv.Type.Shape[2:], []int{kh, kw}, false)

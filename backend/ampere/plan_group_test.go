@@ -140,12 +140,10 @@ func TestPlanGroupConvResidualAndRefusals(t *testing.T) {
 	if s.Note != "dense direct grouped convolution" {
 		t.Errorf("note %q without a 2:4 claim", s.Note)
 	}
-	// f32 output: refused at compile time.
+	// f32 output: the grouped kernel refuses it, the host runs it.
 	g, err = sqir.ParseAndVerify("g", []byte(groupConvGraph("f32[N,8,3,3]", "", "")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Plan(g, "test"); err == nil || !strings.Contains(err.Error(), "int8 only") {
-		t.Errorf("f32 output: got %v, want an error saying the kernel writes int8 only", err)
-	}
+	wantFallback(t, g, "gc", "host", "int8 only")
 }

@@ -124,6 +124,7 @@ type launch struct {
 	f           *cuda.Function
 	grid, block cuda.Dim3
 	args        []any
+	host        *hostStep // a host fallback step instead of a launch
 }
 
 // Open loads e on GPU 0 for batches of batch samples. Without a driver
@@ -189,7 +190,21 @@ func Open(e *engine.Engine, batch int) (r *Runtime, err error) {
 			}
 		}
 	}
+	var g *ir.Graph
 	for _, s := range e.Steps {
+		if s.Kernel == HostKernel {
+			if g == nil {
+				if g, err = Graph(e); err != nil {
+					return r, err
+				}
+			}
+			h, err := newHostStep(g, s, r.bufInfo)
+			if err != nil {
+				return r, fmt.Errorf("node %s, host step: %w", s.Node, err)
+			}
+			r.steps = append(r.steps, launch{step: s, host: h})
+			continue
+		}
 		l, err := r.prepare(s)
 		if err != nil {
 			return r, fmt.Errorf("node %s, kernel %s: %w", s.Node, s.Kernel, err)
@@ -275,14 +290,40 @@ func (r *Runtime) Upload(inputs []*ir.Tensor) error {
 	return nil
 }
 
-// Enqueue queues every launch on the stream.
+// Enqueue queues every launch on the stream. A host step waits for the
+// stream and runs on the CPU before the launches after it are queued.
 func (r *Runtime) Enqueue() error {
 	for _, l := range r.steps {
-		if err := r.Stream.Launch(l.f, l.grid, l.block, int(l.step.SharedBytes), l.args...); err != nil {
-			return fmt.Errorf("node %s: %w", l.step.Node, err)
+		if err := r.launch(l); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (r *Runtime) launch(l launch) error {
+	if l.host != nil {
+		if err := r.runHost(l.host); err != nil {
+			return fmt.Errorf("node %s (host fallback): %w", l.step.Node, err)
+		}
+		return nil
+	}
+	if err := r.Stream.Launch(l.f, l.grid, l.block, int(l.step.SharedBytes), l.args...); err != nil {
+		return fmt.Errorf("node %s: %w", l.step.Node, err)
+	}
+	return nil
+}
+
+// HostSteps is the number of steps that run on the host (fallbacks):
+// an engine with any cannot be captured in a CUDA graph.
+func (r *Runtime) HostSteps() int {
+	n := 0
+	for _, l := range r.steps {
+		if l.host != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Steps returns the engine's launch plans in launch order.
@@ -305,8 +346,8 @@ func (r *Runtime) EnqueueTimed(ev []*cuda.Event) error {
 		if err := ev[i].Record(r.Stream); err != nil {
 			return err
 		}
-		if err := r.Stream.Launch(l.f, l.grid, l.block, int(l.step.SharedBytes), l.args...); err != nil {
-			return fmt.Errorf("node %s: %w", l.step.Node, err)
+		if err := r.launch(l); err != nil {
+			return err
 		}
 	}
 	return ev[len(r.steps)].Record(r.Stream)

@@ -1,8 +1,10 @@
 // Command genmodel writes a torchvision-style ResNet as ONNX with
 // deterministic pseudo-random weights (package internal/zoo), for the
-// benchmarks under bench/ and for trying sqc on a full-size network.
+// benchmarks under bench/ and for trying sqc on a full-size network; with
+// -qat, instead, the small QAT-exported 2:4 network of zoo.QATConvNet.
 //
 //	go run ./bench/genmodel -depth 50 -o resnet50.onnx
+//	go run ./bench/genmodel -qat -o qatnet.onnx
 package main
 
 import (
@@ -22,6 +24,7 @@ func main() {
 	flag.IntVar(&c.Batch, "batch", 0, "batch dim (0: symbolic N)")
 	flag.BoolVar(&c.ShapeChainFlatten, "shape-chain", false, "flatten with PyTorch's Shape/Gather/Unsqueeze/Concat/Reshape chain")
 	flag.Uint64Var(&c.Seed, "seed", 1, "weight seed")
+	qat := flag.Bool("qat", false, "write the QAT-exported 2:4 network (zoo.QATConvNet; only -seed applies)")
 	out := flag.String("o", "", "output `file` (required)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 {
@@ -29,6 +32,9 @@ func main() {
 		os.Exit(2)
 	}
 	b, err := zoo.ResNet(c)
+	if *qat {
+		b, err = zoo.QATConvNet(c.Seed)
+	}
 	if err == nil {
 		err = b.WriteFile(*out)
 	}

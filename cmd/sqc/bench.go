@@ -75,6 +75,9 @@ kernel, dense or 2:4 sparse, and the median time over the iterations.`,
 				return benchProfile(cmd.OutOrStdout(), rt, args[0], batch, iters, warmup)
 			}
 			run := rt.Enqueue
+			if graph && rt.HostSteps() > 0 {
+				return fmt.Errorf("bench: %s has %d host fallback steps (see sqc inspect), which a CUDA graph cannot capture; run without --graph", args[0], rt.HostSteps())
+			}
 			if graph {
 				if err := rt.Stream.BeginCapture(); err != nil {
 					return err

@@ -100,11 +100,17 @@ final value, and compiles nothing.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			if err := writeOutput(form, output, g); err != nil {
+			fallbacks, err := writeOutput(form, output, g)
+			if err != nil {
 				return err
+			}
+			if len(fallbacks) > 0 {
+				fmt.Fprintf(stderr, "%s: %d nodes have no GPU kernel of their own and run on fallbacks: %s (--report or sqc inspect says why)\n",
+					output, len(fallbacks), ampere.FallbackSummary(fallbacks))
 			}
 			if report {
 				writeReport(stderr, g)
+				writeFallbackReport(stderr, fallbacks)
 			}
 			return nil
 		},
@@ -227,12 +233,26 @@ func writeReport(w io.Writer, g *ir.Graph) {
 	}
 }
 
-func writeOutput(form, path string, g *ir.Graph) error {
+// writeFallbackReport lists the engine's nodes that run on a fallback,
+// and why their op's own kernels did not take them.
+func writeFallbackReport(w io.Writer, fallbacks []ampere.Fallback) {
+	if len(fallbacks) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "report: nodes on fallbacks (gather: a copy-table kernel on the GPU; host: the reference executor on the CPU between launches)")
+	for _, f := range fallbacks {
+		fmt.Fprintf(w, "  %s (%s): %s: %s\n", f.Node, f.Op, f.How, f.Why)
+	}
+}
+
+// writeOutput writes g in form to path; for an engine it returns the
+// nodes that run on fallbacks.
+func writeOutput(form, path string, g *ir.Graph) ([]ampere.Fallback, error) {
 	switch form {
 	case "onnx":
-		return onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
+		return nil, onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
 	case "sqir":
-		return atomicfile.Write(path, func(w io.Writer) error {
+		return nil, atomicfile.Write(path, func(w io.Writer) error {
 			bw := bufio.NewWriterSize(w, 1<<20)
 			if err := sqir.Print(bw, g); err != nil {
 				return err
@@ -242,16 +262,16 @@ func writeOutput(form, path string, g *ir.Graph) error {
 	case "engine":
 		e, err := ampere.Plan(g, "sqc "+buildVersion())
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		b, err := engine.Marshal(e)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return atomicfile.Write(path, func(w io.Writer) error {
+		return ampere.Fallbacks(e), atomicfile.Write(path, func(w io.Writer) error {
 			_, err := w.Write(b)
 			return err
 		})
 	}
-	return fmt.Errorf("unknown output form %q", form)
+	return nil, fmt.Errorf("unknown output form %q", form)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -124,7 +122,7 @@ arg max of every row; --output writes the first output as .npy.`,
 				}
 			}
 			if output != "" {
-				return atomicfile.Write(output, func(f io.Writer) error { return writeNpy(f, outs[0]) })
+				return atomicfile.Write(output, func(f io.Writer) error { return dataset.WriteNpy(f, outs[0]) })
 			}
 			return nil
 		},
@@ -200,35 +198,6 @@ func diff(a, b *ir.Tensor) string {
 	return fmt.Sprintf("%d of %d elements, first at %d: %v against %v", bad, a.Len(), first, a.AsFloat64(first), b.AsFloat64(first))
 }
 
-// writeNpy writes t as a version 1.0 .npy array (f32 or i8, C order).
-func writeNpy(w io.Writer, t *ir.Tensor) error {
-	descr := map[ir.DType]string{ir.Float32: "<f4", ir.Int8: "|i1"}[t.DType]
-	if descr == "" {
-		return fmt.Errorf("writing .npy: %v tensors are not supported, want f32 or i8", t.DType)
-	}
-	dims := make([]string, len(t.Shape))
-	for i, d := range t.Shape {
-		dims[i] = fmt.Sprint(d)
-	}
-	shape := strings.Join(dims, ", ")
-	if len(dims) == 1 {
-		shape += ","
-	}
-	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape)
-	h += strings.Repeat(" ", (64-(10+len(h)+1)%64)%64) + "\n"
-	bw := bufio.NewWriter(w)
-	bw.WriteString("\x93NUMPY\x01\x00")
-	binary.Write(bw, binary.LittleEndian, uint16(len(h)))
-	bw.WriteString(h)
-	switch t.DType {
-	case ir.Float32:
-		binary.Write(bw, binary.LittleEndian, t.Float32s())
-	case ir.Int8:
-		binary.Write(bw, binary.LittleEndian, t.Int8s())
-	}
-	return bw.Flush()
-}
-
 // engineReport is `sqc inspect ENGINE.sqe --json`; its field names are a
 // public interface.
 type engineReport struct {
@@ -252,6 +221,8 @@ type engineLayer struct {
 	Sparse    bool   `json:"sparse"`
 	Kernel    string `json:"kernel"`
 	Note      string `json:"note,omitempty"`
+	// Fallback is "gather" or "host" for a node on a fallback.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // inspectEngine lists an engine's launches: one row a kernel launch, with
@@ -269,8 +240,13 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 		r.PTXBytes += int64(len(k.Ptx))
 	}
 	r.GraphBytes = int64(len(e.Graph))
+	fallbacks := ampere.Fallbacks(e)
+	how := map[string]string{}
+	for _, f := range fallbacks {
+		how[f.Node] = f.How
+	}
 	for _, s := range e.Steps {
-		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note})
+		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note, Fallback: how[s.Node]})
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -279,6 +255,9 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels (%d bytes of PTX), %d bytes of weights, %d bytes of graph text\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.PTXBytes, r.Weights, r.GraphBytes)
+	if len(fallbacks) > 0 {
+		fmt.Fprintf(tw, "fallbacks: %d nodes (%s); the NOTE column says why\n", len(fallbacks), ampere.FallbackSummary(fallbacks))
+	}
 	fmt.Fprintln(tw, "NODE\tOP\tPRECISION\tSPARSITY\tKERNEL\tNOTE")
 	for _, l := range r.Layers {
 		sp := "dense"

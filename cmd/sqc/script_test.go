@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/sqc-project/sqc/frontend/onnx/onnxbuild"
+	"github.com/sqc-project/sqc/internal/zoo"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,8 +57,44 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"json": cmdJSON,
+			"zoo":  cmdZoo,
 		},
 	})
+}
+
+// cmdZoo implements "zoo MODEL FILE": it writes one of internal/zoo's
+// generated models to FILE. MODEL is qat (zoo.QATConvNet: a 2:4 QAT export
+// with BatchNormalization after its convolutions), resnet18-shape-chain
+// (a narrow ResNet-18 at 32×32, symbolic batch, flattened by PyTorch's
+// Shape→Gather→Unsqueeze→Concat→Reshape chain), fire (zoo.FireNet, with
+// Concats), tf (zoo.TFNet, an NHWC input behind a Transpose) or se
+// (zoo.SENet: HardSwish and squeeze-and-excitation).
+func cmdZoo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: zoo qat|resnet18-shape-chain|fire|tf|se FILE")
+	}
+	var b *onnxbuild.Builder
+	var err error
+	switch args[0] {
+	case "qat":
+		b, err = zoo.QATConvNet(1)
+	case "fire":
+		b, err = zoo.FireNet(1)
+	case "tf":
+		b, err = zoo.TFNet(1)
+	case "se":
+		b, err = zoo.SENet(1)
+	case "resnet18-shape-chain":
+		b, err = zoo.ResNet(zoo.ResNetConfig{Depth: 18, Width: 16, Size: 32, Classes: 10, ShapeChainFlatten: true, Seed: 1})
+	default:
+		ts.Fatalf("zoo: unknown model %q", args[0])
+	}
+	if err == nil {
+		err = b.WriteFile(ts.MkAbs(args[1]))
+	}
+	if err != nil {
+		ts.Fatalf("zoo %s: %v", args[0], err)
+	}
 }
 
 // cmdJSON implements "json PATH WANT" and "json -len PATH N": the last

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"errors"
 	"image"
 	"image/png"
@@ -587,4 +588,40 @@ func xdrawDiff(t *testing.T, kernel xdraw.Scaler) float64 {
 	}
 	_, mean := maxDiff(t, ir.FromFloat32(out, 3, 56, 56), "pil_b_wide_r64_c56.npy")
 	return mean
+}
+
+// TestWriteNpyRoundTrip writes f32 and i8 arrays (rank 1 needs the
+// trailing comma in the shape tuple) and reads them back.
+func TestWriteNpyRoundTrip(t *testing.T) {
+	f := ir.NewTensor(ir.Float32, 3, 2, 5)
+	for i := range f.Float32s() {
+		f.Float32s()[i] = float32(i)*0.75 - 4
+	}
+	b := ir.NewTensor(ir.Int8, 7)
+	for i := range b.Int8s() {
+		b.Int8s()[i] = int8(i*37 - 128)
+	}
+	for _, x := range []*ir.Tensor{f, b} {
+		path := filepath.Join(t.TempDir(), "x.npy")
+		var buf bytes.Buffer
+		if err := WriteNpy(&buf, x); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, batches := readAll(t, Spec{Path: path, Batch: 100})
+		got := batches[0][0]
+		if got.DType != x.DType || !equalInts(got.Shape, x.Shape) {
+			t.Fatalf("read %v%v, wrote %v%v", got.DType, got.Shape, x.DType, x.Shape)
+		}
+		for i := range got.Len() {
+			if got.AsFloat64(i) != x.AsFloat64(i) {
+				t.Fatalf("element %d: read %v, wrote %v", i, got.AsFloat64(i), x.AsFloat64(i))
+			}
+		}
+	}
+	if err := WriteNpy(io.Discard, ir.NewTensor(ir.Int64, 2)); err == nil {
+		t.Error("an i64 tensor was written, want an error")
+	}
 }

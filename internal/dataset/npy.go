@@ -636,3 +636,32 @@ func endsEarly(err error) error {
 	}
 	return err
 }
+
+// WriteNpy writes t as a version 1.0 .npy array (f32 or i8, C order).
+func WriteNpy(w io.Writer, t *ir.Tensor) error {
+	descr := map[ir.DType]string{ir.Float32: "<f4", ir.Int8: "|i1"}[t.DType]
+	if descr == "" {
+		return fmt.Errorf("writing .npy: %v tensors are not supported, want f32 or i8", t.DType)
+	}
+	dims := make([]string, len(t.Shape))
+	for i, d := range t.Shape {
+		dims[i] = fmt.Sprint(d)
+	}
+	shape := strings.Join(dims, ", ")
+	if len(dims) == 1 {
+		shape += ","
+	}
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape)
+	h += strings.Repeat(" ", (64-(10+len(h)+1)%64)%64) + "\n"
+	bw := bufio.NewWriter(w)
+	bw.WriteString("\x93NUMPY\x01\x00")
+	binary.Write(bw, binary.LittleEndian, uint16(len(h)))
+	bw.WriteString(h)
+	switch t.DType {
+	case ir.Float32:
+		binary.Write(bw, binary.LittleEndian, t.Float32s())
+	case ir.Int8:
+		binary.Write(bw, binary.LittleEndian, t.Int8s())
+	}
+	return bw.Flush()
+}

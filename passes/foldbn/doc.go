@@ -32,4 +32,14 @@
 // kept one. The producer's output takes over the normalization's readers;
 // when the normalization's output is a graph output the producer's output
 // takes its name, since callers bind results by name.
+//
+// An explicitly quantized weight, as a QAT export writes it (an int8
+// constant behind a DequantizeLinear with a constant per-tensor or
+// per-output-channel scale and zero point 0), is not dequantized and
+// requantized: its integers stay and the factor moves into the scale,
+// scale'[k] = |scale[k]·s[k]|, with the channel's integers negated where
+// s[k] < 0 (exact in int8 unless one is −128, which leaves the
+// normalization unfolded with its reason). This is TensorRT's BN folding
+// into a Q/DQ convolution; the trained integers, their 2:4 zeros and the
+// activation scales are the model's own.
 package foldbn

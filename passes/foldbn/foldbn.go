@@ -27,6 +27,8 @@ const (
 	whyChannels   = "not folded: channel counts disagree"
 	whyNonFinite  = "not folded: variance + epsilon is not positive or a factor is not finite"
 	whyGemmLayout = "not folded: Gemm's C does not broadcast per column"
+	whyQuantNeg   = "not folded: a negative factor would negate an int8 weight of -128"
+	whyQuantScale = "not folded: a folded weight scale is zero or not finite"
 )
 
 func run(c *passes.Context) (any, error) {
@@ -101,7 +103,8 @@ func (f *folder) fold(bn *ir.Node) (string, error) {
 		params[i] = v.Const
 	}
 	w, b := p.Input(1), p.Input(2)
-	if !floatConst(w) || (b != nil && !floatConst(b)) {
+	dq := f.quantizedWeight(p)
+	if (!floatConst(w) && dq == nil) || (b != nil && !floatConst(b)) {
 		return whyWeight, nil
 	}
 	channels := params[0].Len()
@@ -125,10 +128,12 @@ func (f *folder) fold(bn *ir.Node) (string, error) {
 		t[k] = params[1].AsFloat64(k) - params[2].AsFloat64(k)*s[k]
 	}
 	var why string
-	switch p.Op {
-	case "Conv", "ConvTranspose":
+	switch {
+	case dq != nil:
+		why = f.foldQuantConv(p, dq, s, t)
+	case p.Op == "Conv" || p.Op == "ConvTranspose":
 		why = f.foldConv(p, s, t)
-	case "Gemm":
+	case p.Op == "Gemm":
 		why = f.foldGemm(p, s, t)
 	}
 	if why != "" {
@@ -375,4 +380,112 @@ func setFloat(t *ir.Tensor, i int, v float64) {
 			d[i] = ir.Float32ToHalf(float32(v))
 		}
 	}
+}
+
+// quantizedWeight returns the DequantizeLinear that gives a Conv its weight
+// when the weight is an explicitly quantized one, as a QAT export writes
+// it: an int8 constant with a constant scale per tensor or per output
+// channel (axis 0) and zero point 0, read by this Conv only. Else nil.
+func (f *folder) quantizedWeight(p *ir.Node) *ir.Node {
+	if p.Op != "Conv" {
+		return nil
+	}
+	dq := f.producers[p.Input(1)]
+	if dq == nil || dq.Op != "DequantizeLinear" || len(f.users[dq.Outputs[0]]) != 1 || f.g.IsOutput(dq.Outputs[0]) {
+		return nil
+	}
+	q, sc, zp := dq.Input(0), dq.Input(1), dq.Input(2)
+	if !q.IsConst() || q.Const.DType != ir.Int8 || len(q.Const.Shape) < 3 || len(f.users[q]) != 1 {
+		return nil
+	}
+	m := q.Const.Shape[0]
+	if !sc.IsConst() || sc.Const.DType != ir.Float32 || (sc.Const.Len() != 1 && sc.Const.Len() != m) {
+		return nil
+	}
+	if sc.Const.Len() == m && m != 1 {
+		if axis := dq.Attrs.Int("axis", 1); axis != 0 && axis != -int64(len(q.Const.Shape)) {
+			return nil
+		}
+	}
+	if zp != nil {
+		if !zp.IsConst() || zp.Const.DType != ir.Int8 {
+			return nil
+		}
+		for i := range zp.Const.Len() {
+			if zp.Const.AsInt64(i) != 0 {
+				return nil
+			}
+		}
+	}
+	return dq
+}
+
+// foldQuantConv folds the normalization into a Conv whose weight is
+// DequantizeLinear(q, scale) (quantizedWeight): the int8 weights stay as
+// they are and the factor moves into a per-output-channel scale,
+// scale'[k] = |scale[k]·s[k]|, with the channel's weights negated where
+// s[k] < 0 (negation is exact in int8 except for −128, which refuses the
+// fold). So a QAT model keeps its trained integer weights and its 2:4
+// zeros, and the folded layer computes what the Conv and the normalization
+// computed up to float rounding. The bias becomes a float constant as in
+// foldConv.
+func (f *folder) foldQuantConv(p, dq *ir.Node, s, t []float64) string {
+	q := dq.Inputs[0].Const
+	m := q.Shape[0]
+	if m != len(s) {
+		return whyChannels
+	}
+	var bias *ir.Tensor
+	if b := p.Input(2); b != nil {
+		bias = b.Const
+		if len(bias.Shape) != 1 || bias.Len() != m {
+			return whyChannels
+		}
+	}
+	inner := q.Len() / m
+	src := q.Int8s()
+	nq := ir.NewTensor(ir.Int8, q.Shape...)
+	dst := nq.Int8s()
+	sc := dq.Inputs[1].Const.Float32s()
+	scale := ir.NewTensor(ir.Float32, m)
+	for k := range m {
+		sk := float64(sc[0])
+		if len(sc) == m {
+			sk = float64(sc[k])
+		}
+		ns := float32(math.Abs(sk * s[k]))
+		if !(ns > 0) || math.IsInf(float64(ns), 0) {
+			return whyQuantScale
+		}
+		scale.Float32s()[k] = ns
+		row := src[k*inner : (k+1)*inner]
+		for i, v := range row {
+			if s[k] < 0 {
+				if v == math.MinInt8 {
+					return whyQuantNeg
+				}
+				v = -v
+			}
+			dst[k*inner+i] = v
+		}
+	}
+	nb := ir.NewTensor(ir.Float32, m)
+	for k := range m {
+		v := 0.0
+		if bias != nil {
+			v = bias.AsFloat64(k)
+		}
+		nb.Float32s()[k] = float32(v*s[k] + t[k])
+	}
+	f.replaceInput(dq, 0, nq, "")
+	f.replaceInput(dq, 1, scale, dq.Name+".scale")
+	f.replaceInput(dq, 2, ir.NewTensor(ir.Int8, m), dq.Name+".zero_point")
+	attrs := ir.Attrs{}
+	for k, v := range dq.Attrs {
+		attrs[k] = v
+	}
+	attrs["axis"] = ir.IntAttr(0)
+	dq.Attrs = attrs
+	f.replaceInput(p, 2, nb, p.Name+".bias")
+	return ""
 }

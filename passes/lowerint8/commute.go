@@ -1,6 +1,8 @@
 package lowerint8
 
 import (
+	"math"
+
 	"github.com/sqc-project/sqc/ir"
 )
 
@@ -37,8 +39,60 @@ func mover(n *ir.Node, p *qparams) moverKind {
 		return manyIn
 	case "Split":
 		return manyOut
+	case "Pad":
+		if _, ok := padCode(n, p); ok {
+			return oneInOneOut
+		}
 	}
 	return notMover
+}
+
+// padCode says whether a Pad commutes with quantization of parameters p,
+// and with which int8 pad value: edge and reflect padding copy elements;
+// constant padding commutes when its value c is exactly the dequantized
+// value of a code, (Q(c) − z)·s = c (0, the usual value, is the zero
+// point's code), and pads with that code (0 for edge and reflect, which
+// read no value).
+func padCode(n *ir.Node, p *qparams) (int8, bool) {
+	if !p.perTensor() || p.dt != ir.Int8 {
+		return 0, false
+	}
+	switch n.Attrs.String("mode", "constant") {
+	case "edge", "reflect":
+		return 0, true
+	case "constant":
+	default:
+		return 0, false
+	}
+	c := float32(0)
+	if v := n.Input(2); v != nil {
+		if !v.IsConst() || v.Const.DType != ir.Float32 || v.Const.Len() != 1 {
+			return 0, false
+		}
+		c = v.Const.Float32s()[0]
+	}
+	s, z := p.scale[0], p.zp[0]
+	q := math.RoundToEven(float64(c/s)) + float64(z)
+	if q < math.MinInt8 || q > math.MaxInt8 || float32(float32(int32(q)-z)*s) != c {
+		return 0, false
+	}
+	return int8(q), true
+}
+
+// setPadValue gives a Pad moved into the int8 domain its pad value as an
+// int8 constant (ins are the new node's inputs).
+func (e *editor) setPadValue(n *ir.Node, ins []*ir.Value, p *qparams) []*ir.Value {
+	if n.Op != "Pad" || n.Attrs.String("mode", "constant") != "constant" {
+		return ins
+	}
+	code, _ := padCode(n, p)
+	for len(ins) < 3 {
+		ins = append(ins, nil)
+	}
+	t := ir.NewTensor(ir.Int8)
+	t.Int8s()[0] = code
+	ins[2] = e.constant(n.Name+".pad_value", t)
+	return ins
 }
 
 // commute sinks DequantizeLinear nodes below data-movement ops, hoists
@@ -114,6 +168,7 @@ func (e *editor) sinkAll() int {
 		}
 		attrs := n.Attrs
 		name := n.Name
+		ins = e.setPadValue(n, ins, p)
 		e.remove(n)
 		e.add(name, n.Op, ins, outs, attrs)
 		for i, o := range n.Outputs {
@@ -209,6 +264,7 @@ func (e *editor) hoistAll() int {
 			work = append(work, e.producer(ins[i]))
 		}
 		out.Quant = p.quant()
+		ins = e.setPadValue(m, ins, p)
 		e.add(name, m.Op, ins, []*ir.Value{out}, attrs)
 		count++
 	}

@@ -31,7 +31,9 @@
 //
 // 3. Commuting. Ops that only move or select elements (Reshape, Transpose,
 // Flatten, Squeeze, Unsqueeze, Slice, Split, Concat, MaxPool,
-// GlobalMaxPool, Identity) commute with a per-tensor DequantizeLinear:
+// GlobalMaxPool, Identity, and Pad in edge or reflect mode, or in constant
+// mode when the pad value is exactly a code's value, 0 usually, which
+// pads with that code) commute with a per-tensor DequantizeLinear:
 // op(DQ(q)) = DQ(op(q)), exactly, because DQ is applied element by element
 // and is increasing (MaxPool's maximum commutes with it; padding is −∞ in
 // float and −128 in int8, never chosen either way). Relu commutes too when
@@ -60,8 +62,12 @@
 // here, once. When the chain ends in a QuantizeLinear that is the only
 // reader of its input, the fused op writes that int8 value; otherwise it
 // writes the float value the chain produced (a classifier's logits) and
-// whatever read it still does. A 2:4 sparsity claim on the weight stays on
-// the int8 weight the fused op reads (moved to axis 1 when a [K,N] MatMul
+// whatever read it still does. A fused layer whose residual is float (a
+// QAT export quantizes convolution inputs, not the skip connection) still
+// lowers: the QConv/QGemm writes float, and the residual Add and the
+// activation follow it as float ops, where TensorRT places them for an
+// unquantized residual. A 2:4 sparsity claim on the weight stays on the
+// int8 weight the fused op reads (moved to axis 1 when a [K,N] MatMul
 // weight is transposed to [N,K]).
 //
 // 5. Clean-up: nodes nothing reads any more are removed and the nodes are

@@ -122,10 +122,14 @@ func (e *editor) fuse(n *ir.Node, floatOutputs bool) (string, error) {
 		}
 	}
 	fused := n.Op == "FusedConv" || n.Op == "FusedGemm"
+	var floatResidual *ir.Value
 	if fused {
 		if r := n.Input(3); r != nil {
 			if !e.residual(l, r, n.Outputs[0].Type.Shape) {
-				return whyResidual, nil
+				if !floatOutputs {
+					return whyResidual, nil
+				}
+				floatResidual = r
 			}
 		}
 		act, lo, hi, err := ir.FusedActivation(n.Attrs)
@@ -133,6 +137,10 @@ func (e *editor) fuse(n *ir.Node, floatOutputs bool) (string, error) {
 			return "", fmt.Errorf("node %s: %v", n.Name, err)
 		}
 		l.act, l.lo, l.hi = act, lo, hi
+	}
+	if floatResidual != nil {
+		e.emitFloatResidual(l, fbias, floatResidual)
+		return "", nil
 	}
 
 	// Absorb the chain after the anchor.
@@ -172,6 +180,40 @@ func (e *editor) fuse(n *ir.Node, floatOutputs bool) (string, error) {
 	}
 	e.emit(l)
 	return "", nil
+}
+
+// emitFloatResidual lowers a fused layer whose residual is float (a QAT
+// export quantizes convolution inputs, not the skip connection): the
+// convolution becomes the INT8 op with a float output, and the residual
+// Add and the activation stay float ops after it, which is TensorRT's
+// placement for an unquantized residual. The layer's output value keeps
+// its readers.
+func (e *editor) emitFloatResidual(l *layer, fbias []float32, r *ir.Value) {
+	n := l.anchor
+	out := n.Outputs[0]
+	act, lo, hi := l.act, l.lo, l.hi
+	l.act, l.r, l.py = ir.ActNone, nil, nil
+	if fbias != nil {
+		l.bias = make([]int32, len(fbias))
+		for k, b := range fbias {
+			l.bias[k] = biasInt(b, l.px.scale[0], l.sw[k])
+		}
+	}
+	l.out = e.value(out.Name+".conv", ir.Type{DType: ir.Float32, Shape: out.Type.Shape.Clone(), Layout: out.Type.Layout}, nil)
+	name := n.Name
+	e.emit(l)
+	sum := out
+	if act != ir.ActNone {
+		sum = e.value(out.Name+".sum", ir.Type{DType: ir.Float32, Shape: out.Type.Shape.Clone(), Layout: out.Type.Layout}, nil)
+	}
+	e.add(name+".residual", "Add", []*ir.Value{l.out, r}, []*ir.Value{sum}, ir.Attrs{})
+	switch act {
+	case ir.ActRelu:
+		e.add(name+".relu", "Relu", []*ir.Value{sum}, []*ir.Value{out}, ir.Attrs{})
+	case ir.ActClip:
+		e.add(name+".clip", "Clip", []*ir.Value{sum, e.constant(name+".clip_min", ir.FromFloat32([]float32{lo})),
+			e.constant(name+".clip_max", ir.FromFloat32([]float32{hi}))}, []*ir.Value{out}, ir.Attrs{})
+	}
 }
 
 // absorb takes node u, the sole reader of cur, into the layer when it is a

@@ -11,7 +11,7 @@ import (
 // Pass is the INT8 lowering pass.
 var Pass = &passes.Pass{
 	Name: "lower-int8",
-	Doc:  "lower QuantizeLinear/DequantizeLinear patterns and QOperator ops around Conv, Gemm and MatMul into QConv and QGemm with int8 weights and fused requantization",
+	Doc:  "lower QuantizeLinear/DequantizeLinear patterns and QOperator ops around Conv, Gemm, MatMul and average pools into QConv and QGemm with int8 weights and fused requantization",
 	Options: []passes.Option{
 		{Name: "skip", Kind: passes.SelectorKind, Default: passes.Selector{},
 			Doc: "layers (by name or op) to leave in Q/DQ float form"},
@@ -33,6 +33,7 @@ func run(c *passes.Context) (any, error) {
 		{"constants quantized", foldQuantizedConstants},
 		{"u8 values made i8", unsignedToSigned},
 		{"Q/DQ moved through data movement", commute},
+		{"average pools lowered to int8", lowerPools},
 	}
 	changed := false
 	for _, s := range steps {

@@ -32,7 +32,10 @@
 //
 // A weight that already follows the pattern exactly (a model pruned with
 // ASP, fine-tuned and exported has exact zeros) keeps its mask and values:
-// its note says "existing mask". With require-existing, a weight that does
+// its note says "existing mask". method = existing changes no weight at
+// all: such layers are claimed and every other one stays dense (the
+// seed workflow's QAT export, whose int8 weights and scales must stay as
+// trained). With require-existing, a weight that does
 // not is an error naming the layer, the weight and the first offending
 // group. A weight shared by several layers is pruned once.
 //

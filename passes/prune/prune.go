@@ -18,6 +18,9 @@ import (
 const (
 	Magnitude = "magnitude"
 	SparseGPT = "sparsegpt"
+	// Existing keeps every weight as it is: layers whose weights already
+	// follow the pattern are claimed, the others stay dense.
+	Existing = "existing"
 )
 
 // The first-layer and last-layer policies.
@@ -41,8 +44,8 @@ var Pass = &passes.Pass{
 	Options: append([]passes.Option{
 		{Name: "pattern", Kind: passes.RatioKind, Default: passes.Ratio{N: 2, M: 4},
 			Doc: "N:M: at most N non-zeros in every M consecutive weights along the reduction (2:4 for sparse Tensor Cores)"},
-		{Name: "method", Kind: passes.String, Default: Magnitude, Enum: []string{Magnitude, SparseGPT},
-			Doc: "how masks are chosen: magnitude (keep the largest |w| of each group) or sparsegpt (calibration data, with compensating updates)"},
+		{Name: "method", Kind: passes.String, Default: Magnitude, Enum: []string{Magnitude, SparseGPT, Existing},
+			Doc: "how masks are chosen: magnitude (keep the largest |w| of each group), sparsegpt (calibration data, with compensating updates) or existing (change no weight: claim the pattern where the weights already follow it, as a sparse fine-tuned QAT export's do)"},
 		{Name: "permute", Kind: passes.Bool, Default: false,
 			Doc: "permute input channels (and the producers' output channels) so that masks keep more magnitude"},
 		{Name: "permute-effort", Kind: passes.Float, Default: permute.DefaultOptions.Effort, Min: 0, Max: 1e6,
@@ -320,6 +323,10 @@ func (s *state) detectExisting() error {
 		v := cd.l.CheckNM(cd.n, cd.m)
 		if v == nil {
 			cd.existing = true
+			continue
+		}
+		if cd.opts.String("method") == Existing {
+			cd.dense = fmt.Sprintf("weights do not follow %d:%d and method existing changes none", cd.n, cd.m)
 			continue
 		}
 		if cd.opts.Bool("require-existing") {

@@ -80,6 +80,35 @@ func TestExistingMaskKept(t *testing.T) {
 	}
 }
 
+// TestMethodExisting: method existing claims the weight that already
+// follows 2:4, keeps the other dense with its reason, and changes no
+// weight.
+func TestMethodExisting(t *testing.T) {
+	src := `graph "g" (%x: f32[1,4,1,1]) -> (%y, %z) {
+  const %ok: f32[2,4,1,1] = [0.001, 0, 0, 0.002, 0, 9, 8, 0]
+  const %bad: f32[2,4,1,1] = [0.001, 0, 0.5, 0.002, 0, 9, 8, 0]
+  %y: f32[1,2,1,1] = Conv "a" (%x, %ok)
+  %z: f32[1,2,1,1] = Conv "b" (%x, %bad)
+}`
+	g := parse(t, src)
+	if _, err := runPipeline(g, "prune{"+allLayers+";method=existing}"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := node(t, g, "a"), node(t, g, "b")
+	if got := a.Notes["sparsity"]; got != "2:4 (existing mask)" {
+		t.Errorf("a: note %q", got)
+	}
+	if got := b.Notes["sparsity"]; got != "dense: weights do not follow 2:4 and method existing changes none" {
+		t.Errorf("b: note %q", got)
+	}
+	if got := b.Inputs[1].Const.Float32s(); got[0] != 0.001 || got[2] != 0.5 || got[3] != 0.002 {
+		t.Errorf("b: weight changed to %v", got)
+	}
+	if c := claims(g); c["ok"] != (ir.Sparsity{N: 2, M: 4, Axis: 1}) || c["bad"] != (ir.Sparsity{}) {
+		t.Errorf("claims %v, want ok only", c)
+	}
+}
+
 // TestErrors: option mistakes give errors that say what is wrong.
 func TestErrors(t *testing.T) {
 	src := `graph "g" (%x: f32[1,4,1,1]) -> (%y) {
@@ -90,7 +119,7 @@ func TestErrors(t *testing.T) {
 		{"prune{" + allLayers + ";method=sparsegpt}", "method sparsegpt needs calibration data: set option data"},
 		{"prune{" + allLayers + ";method=sparsegpt;data=/nonexistent/x.npy}", "/nonexistent/x.npy"},
 		{"prune{" + allLayers + ";method=sparsegpt;data=x.npy;mean=abc}", `option mean: "abc" is not a number`},
-		{"prune{method=obs}", `"obs" is not one of magnitude, sparsegpt`},
+		{"prune{method=obs}", `"obs" is not one of magnitude, sparsegpt, existing`},
 		{"prune{pattern=5:4}", "ratio 5:4"},
 		{"prune{first-layer=maybe}", `"maybe" is not one of skip, prune`},
 	} {

@@ -173,7 +173,8 @@ func allGemmConfigs() []kernels.GemmConfig {
 	return cs
 }
 
-// writePTX writes every module the tests load, one .ptx file a module.
+// writePTX writes every module the tests load (the GEMMs, the op kernels
+// and the gather kernels), one .ptx file a module.
 func writePTX(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -188,6 +189,16 @@ func writePTX(dir string) error {
 			}
 			files[c.Name()+".ptx"] = text
 		}
+	}
+	for name := range kernels.OpParams {
+		text, err := kernels.OpPTX(name)
+		if err != nil {
+			return err
+		}
+		files[name+".ptx"] = text
+	}
+	for _, name := range []string{kernels.Gather8Kernel, kernels.Gather32Kernel} {
+		files[name+".ptx"] = kernels.GatherPTX(name)
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {

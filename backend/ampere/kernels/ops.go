@@ -31,8 +31,11 @@ const (
 	// 16-byte store, the index arithmetic once for 16 outputs; total
 	// counts the 16-channel groups (outputs / 16).
 	MaxPool16Kernel  = "sqc_maxpool_s8_nhwc_v16"
+	MaxPoolF32Kernel = "sqc_maxpool_f32_nhwc"
 	ToNCHW8Kernel    = "sqc_nhwc_to_nchw_b8"
 	ToNCHW32Kernel   = "sqc_nhwc_to_nchw_b32"
+	ToNHWC8Kernel    = "sqc_nchw_to_nhwc_b8"
+	ToNHWC32Kernel   = "sqc_nchw_to_nhwc_b32"
 	BatchNormKernel  = "sqc_batchnorm_f32"
 	SoftmaxKernel    = "sqc_softmax_f32"
 	LogSoftmaxKernel = "sqc_logsoftmax_f32"
@@ -51,8 +54,11 @@ var OpParams = map[string][]string{
 	GapKernel:        {"x", "y", "total", "C", "HW"},
 	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
 	MaxPool16Kernel:  {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	MaxPoolF32Kernel: {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
 	ToNCHW8Kernel:    {"x", "y", "total", "C", "HW"},
 	ToNCHW32Kernel:   {"x", "y", "total", "C", "HW"},
+	ToNHWC8Kernel:    {"x", "y", "total", "C", "HW"},
+	ToNHWC32Kernel:   {"x", "y", "total", "C", "HW"},
 	// prm: the per-channel factor, mean and bias, C f32 each, in that
 	// order; channel of element i = i / inner % C.
 	BatchNormKernel:  {"x", "y", "prm", "total", "C", "inner"},
@@ -237,59 +243,13 @@ var opBodies = map[string]func(b *builder){
 		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 		b.l("st.global.f32 [%%rd5], %%f2;")
 	},
-	MaxPoolKernel: func(b *builder) {
-		// r1 C, r2 H, r3 W, r4 OH, r5 OW, r6 KH, r7 KW, r8 sh, r9 sw,
-		// r10 ph, r11 pw, r12 dh, r13 dw; output NHWC i.
-		b.l("rem.u32 %%r20, %%r40, %%r1;") // c
-		b.l("div.u32 %%r21, %%r40, %%r1;")
-		b.l("rem.u32 %%r22, %%r21, %%r5;") // ow
-		b.l("div.u32 %%r21, %%r21, %%r5;")
-		b.l("rem.u32 %%r23, %%r21, %%r4;") // oh
-		b.l("div.u32 %%r24, %%r21, %%r4;") // n
-		b.l("mov.u32 %%r30, -128;")
-		b.l("mov.u32 %%r25, 0;") // kh
-		b.raw("$L_kh:")
-		b.l("setp.ge.u32 %%p1, %%r25, %%r6;")
-		b.l("@%%p1 bra $L_end;")
-		b.l("mul.lo.s32 %%r26, %%r23, %%r8;")
-		b.l("sub.s32 %%r26, %%r26, %%r10;")
-		b.l("mad.lo.s32 %%r26, %%r25, %%r12, %%r26;") // ih
-		b.l("mov.u32 %%r27, 0;")                      // kw
-		b.raw("$L_kw:")
-		b.l("setp.ge.u32 %%p1, %%r27, %%r7;")
-		b.l("@%%p1 bra $L_khnext;")
-		b.l("mul.lo.s32 %%r28, %%r22, %%r9;")
-		b.l("sub.s32 %%r28, %%r28, %%r11;")
-		b.l("mad.lo.s32 %%r28, %%r27, %%r13, %%r28;") // iw
-		b.l("setp.lt.s32 %%p2, %%r26, 0;")
-		b.l("setp.ge.s32 %%p3, %%r26, %%r2;")
-		b.l("or.pred %%p2, %%p2, %%p3;")
-		b.l("setp.lt.s32 %%p3, %%r28, 0;")
-		b.l("or.pred %%p2, %%p2, %%p3;")
-		b.l("setp.ge.s32 %%p3, %%r28, %%r3;")
-		b.l("or.pred %%p2, %%p2, %%p3;")
-		b.l("@%%p2 bra $L_kwnext;")
-		b.l("mad.lo.u32 %%r29, %%r24, %%r2, %%r26;")
-		b.l("mad.lo.u32 %%r29, %%r29, %%r3, %%r28;")
-		b.l("mad.lo.u32 %%r29, %%r29, %%r1, %%r20;")
-		b.l("cvt.u64.u32 %%rd2, %%r29;")
-		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
-		b.l("ld.global.s8 %%r31, [%%rd3];")
-		b.l("max.s32 %%r30, %%r30, %%r31;")
-		b.raw("$L_kwnext:")
-		b.l("add.u32 %%r27, %%r27, 1;")
-		b.l("bra $L_kw;")
-		b.raw("$L_khnext:")
-		b.l("add.u32 %%r25, %%r25, 1;")
-		b.l("bra $L_kh;")
-		b.raw("$L_end:")
-		b.l("cvt.u64.u32 %%rd4, %%r40;")
-		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
-		b.l("st.global.s8 [%%rd5], %%r30;")
-	},
-	MaxPool16Kernel: maxPool16Body,
-	ToNCHW8Kernel:   func(b *builder) { transposeBody(b, 1) },
-	ToNCHW32Kernel:  func(b *builder) { transposeBody(b, 4) },
+	MaxPoolKernel:    func(b *builder) { maxPoolBody(b, false) },
+	MaxPoolF32Kernel: func(b *builder) { maxPoolBody(b, true) },
+	MaxPool16Kernel:  maxPool16Body,
+	ToNCHW8Kernel:    func(b *builder) { transposeBody(b, 1, false) },
+	ToNCHW32Kernel:   func(b *builder) { transposeBody(b, 4, false) },
+	ToNHWC8Kernel:    func(b *builder) { transposeBody(b, 1, true) },
+	ToNHWC32Kernel:   func(b *builder) { transposeBody(b, 4, true) },
 	BatchNormKernel: func(b *builder) {
 		// r1 C, r2 inner; y = (x - mean[c]) * factor[c] + bias[c], three
 		// separately rounded operations as ir/ref's (v-m)*f + b (Go does
@@ -519,8 +479,11 @@ func padBody(b *builder, size int) {
 	}
 }
 
-// transposeBody: output NCHW index i reads NHWC (n*HW + hw)*C + c.
-func transposeBody(b *builder, size int) {
+// transposeBody: NCHW index i and NHWC index (n*HW + hw)*C + c; the
+// thread reads the NHWC element and writes the NCHW one, or the other way
+// round when toNHWC (element i of the NCHW input, so reads coalesce either
+// way).
+func transposeBody(b *builder, size int, toNHWC bool) {
 	b.l("mul.lo.u32 %%r10, %%r1, %%r2;")
 	b.l("div.u32 %%r11, %%r40, %%r10;") // n
 	b.l("div.u32 %%r12, %%r40, %%r2;")
@@ -528,9 +491,13 @@ func transposeBody(b *builder, size int) {
 	b.l("rem.u32 %%r13, %%r40, %%r2;") // hw
 	b.l("mad.lo.u32 %%r14, %%r11, %%r2, %%r13;")
 	b.l("mad.lo.u32 %%r14, %%r14, %%r1, %%r12;")
-	b.l("mul.wide.u32 %%rd2, %%r14, %d;", size)
+	src, dst := "%r14", "%r40"
+	if toNHWC {
+		src, dst = dst, src
+	}
+	b.l("mul.wide.u32 %%rd2, %s, %d;", src, size)
 	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
-	b.l("mul.wide.u32 %%rd4, %%r40, %d;", size)
+	b.l("mul.wide.u32 %%rd4, %s, %d;", dst, size)
 	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 	if size == 1 {
 		b.l("ld.global.u8 %%r15, [%%rd3];")
@@ -538,5 +505,88 @@ func transposeBody(b *builder, size int) {
 	} else {
 		b.l("ld.global.b32 %%r15, [%%rd3];")
 		b.l("st.global.b32 [%%rd5], %%r15;")
+	}
+}
+
+// maxPoolBody: one thread an NHWC output element, the window's taps in
+// (kh, kw) order as ir/ref visits them. int8: max.s32 from -128. f32: the
+// reference's rule, not max.f32 (which drops NaNs): the first tap inside
+// the input is taken, a later one only when it is greater or a NaN, and
+// nothing replaces a NaN; an empty window gives -inf. So ties between -0
+// and +0 and NaN payloads come out as the reference's bits.
+func maxPoolBody(b *builder, isF32 bool) {
+	// r1 C, r2 H, r3 W, r4 OH, r5 OW, r6 KH, r7 KW, r8 sh, r9 sw,
+	// r10 ph, r11 pw, r12 dh, r13 dw; output NHWC i.
+	b.l("rem.u32 %%r20, %%r40, %%r1;") // c
+	b.l("div.u32 %%r21, %%r40, %%r1;")
+	b.l("rem.u32 %%r22, %%r21, %%r5;") // ow
+	b.l("div.u32 %%r21, %%r21, %%r5;")
+	b.l("rem.u32 %%r23, %%r21, %%r4;") // oh
+	b.l("div.u32 %%r24, %%r21, %%r4;") // n
+	if isF32 {
+		b.l("mov.f32 %%f1, 0fFF800000;")
+		b.l("mov.u32 %%r32, 0;") // a tap taken yet
+	} else {
+		b.l("mov.u32 %%r30, -128;")
+	}
+	b.l("mov.u32 %%r25, 0;") // kh
+	b.raw("$L_kh:")
+	b.l("setp.ge.u32 %%p1, %%r25, %%r6;")
+	b.l("@%%p1 bra $L_end;")
+	b.l("mul.lo.s32 %%r26, %%r23, %%r8;")
+	b.l("sub.s32 %%r26, %%r26, %%r10;")
+	b.l("mad.lo.s32 %%r26, %%r25, %%r12, %%r26;") // ih
+	b.l("mov.u32 %%r27, 0;")                      // kw
+	b.raw("$L_kw:")
+	b.l("setp.ge.u32 %%p1, %%r27, %%r7;")
+	b.l("@%%p1 bra $L_khnext;")
+	b.l("mul.lo.s32 %%r28, %%r22, %%r9;")
+	b.l("sub.s32 %%r28, %%r28, %%r11;")
+	b.l("mad.lo.s32 %%r28, %%r27, %%r13, %%r28;") // iw
+	b.l("setp.lt.s32 %%p2, %%r26, 0;")
+	b.l("setp.ge.s32 %%p3, %%r26, %%r2;")
+	b.l("or.pred %%p2, %%p2, %%p3;")
+	b.l("setp.lt.s32 %%p3, %%r28, 0;")
+	b.l("or.pred %%p2, %%p2, %%p3;")
+	b.l("setp.ge.s32 %%p3, %%r28, %%r3;")
+	b.l("or.pred %%p2, %%p2, %%p3;")
+	b.l("@%%p2 bra $L_kwnext;")
+	b.l("mad.lo.u32 %%r29, %%r24, %%r2, %%r26;")
+	b.l("mad.lo.u32 %%r29, %%r29, %%r3, %%r28;")
+	b.l("mad.lo.u32 %%r29, %%r29, %%r1, %%r20;")
+	if isF32 {
+		b.l("mul.wide.u32 %%rd2, %%r29, 4;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.f32 %%f2, [%%rd3];")
+		b.l("setp.eq.u32 %%p4, %%r32, 0;")
+		b.l("setp.num.f32 %%p5, %%f1, %%f1;")
+		b.l("setp.gt.f32 %%p6, %%f2, %%f1;")
+		b.l("setp.nan.f32 %%p7, %%f2, %%f2;")
+		b.l("or.pred %%p6, %%p6, %%p7;")
+		b.l("and.pred %%p5, %%p5, %%p6;")
+		b.l("or.pred %%p4, %%p4, %%p5;")
+		b.l("@%%p4 mov.f32 %%f1, %%f2;")
+		b.l("mov.u32 %%r32, 1;")
+	} else {
+		b.l("cvt.u64.u32 %%rd2, %%r29;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.s8 %%r31, [%%rd3];")
+		b.l("max.s32 %%r30, %%r30, %%r31;")
+	}
+	b.raw("$L_kwnext:")
+	b.l("add.u32 %%r27, %%r27, 1;")
+	b.l("bra $L_kw;")
+	b.raw("$L_khnext:")
+	b.l("add.u32 %%r25, %%r25, 1;")
+	b.l("bra $L_kh;")
+	b.raw("$L_end:")
+	if isF32 {
+		b.l("mul.wide.u32 %%rd4, %%r40, 4;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.f32 [%%rd5], %%f1;")
+	} else {
+		b.l("cvt.u64.u32 %%rd4, %%r40;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.s8 [%%rd5], %%r30;")
 	}
 }

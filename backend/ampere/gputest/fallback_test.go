@@ -1,0 +1,158 @@
+package gputest
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// coverageGraphs exercise the data-movement and layout kernels and the
+// host fallback:
+// the gather kernel (Concat, Split, Transpose, Slice on i8 NHWC and f32
+// values), the NCHW-to-NHWC relayout (a reshape back to an image before a
+// max pool), the float max pool, views at a TensorFlow NHWC boundary, the
+// HardSwish/HardSigmoid and channel-scale kernels (a squeeze-and-excitation
+// block) and host steps (PRelu, a float AveragePool). Every output must
+// equal the reference executor's bits.
+var coverageGraphs = map[string]struct {
+	text  string
+	nodes map[string]string // node → "gather", "host", "view" (no launch) or "kernel" (its own)
+}{
+	"gather_i8": {`graph "g" (%x: f32[N,6,5,4]) -> (%y, %z) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [-3]
+  const %sp: i64[2] = [2, 4]
+  const %shape: i64[4] = [-1, 6, 5, 4]
+  %q: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %a: i8[N,2,5,4] quant(scale=[0.05], zp=[-3]), %b: i8[N,4,5,4] quant(scale=[0.05], zp=[-3]) = Split "split" (%q, %sp) {axis = 1}
+  %c: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = Concat "cat" (%b, %a) {axis = 1}
+  %t: i8[N,6,4,5] quant(scale=[0.05], zp=[-3]) = Transpose "tr" (%c) {perm = [0, 1, 3, 2]}
+  %y: f32[N,6,4,5] = DequantizeLinear "dq" (%t, %sc, %zp)
+  %f: i8[N,120] quant(scale=[0.05], zp=[-3]) = Flatten "flat" (%q) {axis = 1}
+  %r: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = Reshape "img" (%f, %shape)
+  %m: i8[N,6,3,2] quant(scale=[0.05], zp=[-3]) = MaxPool "pool" (%r) {kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
+  %z: f32[N,6,3,2] = DequantizeLinear "dqm" (%m, %sc, %zp)
+}`, map[string]string{"split": "gather", "cat": "gather", "tr": "gather", "img": "view", "pool": "kernel"}},
+	"gather_f32_maxpool_f32": {`graph "g" (%x: f32[N,4,6,5]) -> (%y, %p) {
+  const %st: i64[1] = [1]
+  const %en: i64[1] = [5]
+  const %ax: i64[1] = [2]
+  %s: f32[N,4,4,5] = Slice "slice" (%x, %st, %en, %ax)
+  %y: f32[N,5,4,4] = Transpose "tr" (%s) {perm = [0, 3, 2, 1]}
+  %p: f32[N,4,3,3] = MaxPool "pool" (%x) {kernel_shape = [2, 2], pads = [0, 0, 1, 1], strides = [2, 2]}
+}`, map[string]string{"slice": "gather", "tr": "gather", "pool": "kernel"}},
+	// A TensorFlow export's NHWC boundary: the transposes are views (no
+	// launch), the quantize keeps NHWC order, the pool reads it.
+	"tf_nhwc_boundary": {`graph "g" (%x: f32[N,6,5,8]) -> (%y) {
+  const %sc: f32[] = [0.04]
+  const %zp: i8[] = [5]
+  %t: f32[N,8,6,5] = Transpose "in_tr" (%x) {perm = [0, 3, 1, 2]}
+  %q: i8[N,8,6,5] quant(scale=[0.04], zp=[5]) = QuantizeLinear "q" (%t, %sc, %zp)
+  %m: i8[N,8,3,3] quant(scale=[0.04], zp=[5]) = MaxPool "pool" (%q) {kernel_shape = [2, 2], pads = [0, 0, 0, 1], strides = [2, 2]}
+  %d: f32[N,8,3,3] = DequantizeLinear "dq" (%m, %sc, %zp)
+  %y: f32[N,3,3,8] = Transpose "out_tr" (%d) {perm = [0, 2, 3, 1]}
+}`, map[string]string{"in_tr": "view", "out_tr": "view", "pool": "kernel"}},
+	// Squeeze-and-excitation without its 1×1 convolutions (the float
+	// convolution is approximate; its own test covers it): pool, gate,
+	// channel scale of the NHWC image, HardSwish.
+	"se_hardswish": {`graph "g" (%x0: f32[N,4,5,3]) -> (%y) {
+  const %sc: f32[] = [0.04]
+  const %zp: i8[] = [0]
+  %q: i8[N,4,5,3] quant(scale=[0.04], zp=[0]) = QuantizeLinear "q" (%x0, %sc, %zp)
+  %x: f32[N,4,5,3] = DequantizeLinear "dq" (%q, %sc, %zp)
+  %g: f32[N,4,1,1] = GlobalAveragePool "gap" (%x)
+  %s: f32[N,4,1,1] = HardSigmoid "gate" (%g) {alpha = 0.3, beta = 0.45}
+  %m: f32[N,4,5,3] = Mul "scale" (%x, %s)
+  %y: f32[N,4,5,3] = HardSwish "hs" (%m)
+}`, map[string]string{"gate": "kernel", "scale": "kernel", "hs": "kernel"}},
+	// PRelu and a float AveragePool have no GPU kernel: host steps.
+	"host_prelu_avgpool": {`graph "g" (%x: f32[N,4,6,5]) -> (%y) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+  %p: f32[N,4,6,5] = PRelu "prelu" (%x, %slope)
+  %y: f32[N,4,3,2] = AveragePool "pool" (%p) {kernel_shape = [2, 2], strides = [2, 2]}
+}`, map[string]string{"prelu": "host", "pool": "host"}},
+}
+
+// TestCoverageFallbacks plans each coverage graph (on any machine: the
+// fallback each node gets is checked without a GPU), then runs it on the
+// GPU at batch 1, 3 and 70 and compares with the reference executor.
+func TestCoverageFallbacks(t *testing.T) {
+	for name, c := range coverageGraphs {
+		t.Run(name, func(t *testing.T) {
+			text := c.text
+			g, err := sqir.ParseAndVerify(name, []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := ampere.Plan(g, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for node, want := range c.nodes {
+				if got := ranOn(e, node); got != want {
+					t.Errorf("node %s runs on %q, want %q", node, got, want)
+				}
+			}
+			approx := false // none of these graphs has an approximate kernel today
+			for _, s := range e.Steps {
+				approx = approx || kernels.ApproxKernels[s.Kernel]
+			}
+			needGPU(t)
+			for _, batch := range []int{1, 3, 70} {
+				r := rand.New(rand.NewPCG(uint64(batch), 11))
+				shape := []int{batch}
+				for _, d := range g.Inputs[0].Type.Shape[1:] {
+					shape = append(shape, int(d.Size))
+				}
+				x := ir.NewTensor(ir.Float32, shape...)
+				for i := range x.Float32s() {
+					x.Float32s()[i] = float32(r.NormFloat64() * 3)
+				}
+				want, err := ref.Run(g, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rt, err := ampere.Open(e, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := rt.Run([]*ir.Tensor{x})
+				rt.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					checkOutput(t, name, i, batch, got[i], want[i], approx)
+				}
+			}
+		})
+	}
+}
+
+// ranOn says how node runs in e: "view" (no launch), "host", "gather" or
+// "kernel" (a kernel of its own).
+func ranOn(e *engine.Engine, node string) string {
+	how := "view"
+	for _, s := range e.Steps {
+		if s.Node != node {
+			continue
+		}
+		switch s.Kernel {
+		case ampere.HostKernel:
+			return "host"
+		case kernels.Gather8Kernel, kernels.Gather32Kernel:
+			how = "gather"
+		default:
+			if how == "view" {
+				how = "kernel"
+			}
+		}
+	}
+	return how
+}

@@ -1,0 +1,78 @@
+package kernels
+
+// The gather kernel: the GPU form of every pure data-movement op (Concat,
+// Transpose, Split, Slice, Gather with constant indices, DepthToSpace …)
+// that has no kernel of its own. The planner builds a table of (source,
+// destination) element offsets within one sample, in the buffers' memory
+// order; thread i copies entry i % entries of sample i / entries:
+//
+//	y[n·outPer + tab[2e+1]] = x[n·inPer + tab[2e]]
+//
+// A copy changes no bits, so the result equals the reference executor's for
+// every dtype. One launch a (data input, output) pair: a Concat is one
+// launch an input, a Split one an output.
+
+// Gather kernel names: byte elements (i8) and 32-bit elements (f32).
+const (
+	Gather8Kernel  = "sqc_gather_b8"
+	Gather32Kernel = "sqc_gather_b32"
+)
+
+// GatherParams lists the gather kernel's parameters in launch order; total
+// is entries × batch.
+var GatherParams = []string{"x", "y", "tab", "total", "entries", "inPer", "outPer"}
+
+// GatherPTX returns the module text of a gather kernel (Gather8Kernel or
+// Gather32Kernel).
+func GatherPTX(name string) string {
+	size := 1
+	if name == Gather32Kernel {
+		size = 4
+	}
+	var b builder
+	b.header()
+	b.opEntry(name, GatherParams, 3)
+	declare(&b, ".pred", "%p<2>")
+	declare(&b, ".b32", "%r<16>")
+	declare(&b, ".b64", "%rd<12>")
+	b.comment("x y tab in %%rd0..%%rd2; total entries inPer outPer in %%r0..%%r3")
+	b.loadPointers(3)
+	for i := 0; i < 4; i++ {
+		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
+	}
+	b.l("mov.u32 %%r4, %%ctaid.x;")
+	b.l("mov.u32 %%r5, %d;", OpThreads)
+	b.l("mov.u32 %%r6, %%tid.x;")
+	b.l("mad.lo.u32 %%r7, %%r4, %%r5, %%r6;")
+	b.l("setp.ge.u32 %%p0, %%r7, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	b.l("div.u32 %%r8, %%r7, %%r1;") // n
+	b.l("rem.u32 %%r9, %%r7, %%r1;") // e
+	b.l("mul.wide.u32 %%rd3, %%r9, 8;")
+	b.l("add.s64 %%rd3, %%rd2, %%rd3;")
+	b.l("ld.global.v2.u32 {%%r10, %%r11}, [%%rd3];") // src, dst
+	b.comment("sample offsets in 64 bits: n*per can pass 2^32 at large batches")
+	b.l("mul.wide.u32 %%rd4, %%r8, %%r2;")
+	b.l("cvt.u64.u32 %%rd5, %%r10;")
+	b.l("add.s64 %%rd4, %%rd4, %%rd5;")
+	b.l("mul.wide.u32 %%rd6, %%r8, %%r3;")
+	b.l("cvt.u64.u32 %%rd7, %%r11;")
+	b.l("add.s64 %%rd6, %%rd6, %%rd7;")
+	if size == 1 {
+		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
+		b.l("ld.global.u8 %%r12, [%%rd8];")
+		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
+		b.l("st.global.u8 [%%rd9], %%r12;")
+	} else {
+		b.l("shl.b64 %%rd4, %%rd4, 2;")
+		b.l("shl.b64 %%rd6, %%rd6, 2;")
+		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
+		b.l("ld.global.b32 %%r12, [%%rd8];")
+		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
+		b.l("st.global.b32 [%%rd9], %%r12;")
+	}
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String()
+}

@@ -1,0 +1,336 @@
+package ampere
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
+)
+
+// The gather kernel and the host fallback.
+//
+// Gather: an op that only moves elements (movesData) becomes copies through
+// an index table. The table is not derived from the op's definition here,
+// which would be a second copy of it: the reference executor runs the node
+// once on inputs whose elements are their own (input, sample, offset)
+// codes, and each output element's code says where it came from. So every
+// such op the reference executor knows runs on the GPU, bit-exact, with no
+// per-op code; the cost is a table of 8 bytes an output element and one
+// launch an input. The data-movement ops' table rows use it as their
+// kernel (planGather); planNode also uses it as the fallback of a
+// data-movement node whose own planner failed (gatherFallback).
+//
+// Host: any other op the reference executor can run runs there, on the CPU,
+// between the launches: the runtime waits for the stream, downloads the
+// node's inputs, runs ir/ref and uploads its outputs. Correct by
+// definition, slow (two copies and a synchronisation), and not capturable
+// in a CUDA graph; the report and `sqc inspect` name every such node.
+
+// HostKernel is the kernel name of a step that runs on the host: the
+// reference executor on the node's inputs, between the GPU launches.
+const HostKernel = "host:ref"
+
+// Notes of fallback steps start with these words (Fallbacks reads them).
+const (
+	gatherNote = "gather fallback"
+	hostNote   = "host fallback"
+)
+
+// movesData lists the ops whose every output element is a copy of one
+// element of a data input: the gather fallback can run them.
+var movesData = map[string]bool{
+	"Concat": true, "Transpose": true, "Split": true, "Slice": true, "Gather": true,
+	"Squeeze": true, "Unsqueeze": true, "Reshape": true, "Flatten": true, "Identity": true,
+	"Relayout": true, "Expand": true, "Tile": true, "DepthToSpace": true, "SpaceToDepth": true,
+	// Edge and reflect padding copy; a constant Pad fails the probe (its
+	// fill is no input element) and has a kernel of its own.
+	"Pad": true,
+}
+
+// memIndex maps an element's logical offset within a sample (the graph's
+// NCHW order) to its offset in buffer b's memory.
+func memIndex(b *engine.Buffer, logical int64) int64 {
+	if b.Layout != LayoutNHWC || len(b.SampleShape) != 3 {
+		return logical
+	}
+	c, h, w := b.SampleShape[0], b.SampleShape[1], b.SampleShape[2]
+	ci, hi, wi := logical/(h*w), logical/w%h, logical%w
+	return (hi*w+wi)*c + ci
+}
+
+// fallbackLayout is the layout a fallback gives its outputs: NHWC for
+// images, what the convolutions and pools read.
+func fallbackLayout(v *ir.Value) string {
+	if len(v.Type.Shape) == 4 {
+		return LayoutNHWC
+	}
+	return LayoutFlat
+}
+
+// probeBatch is the batch the gather table is probed at: the graph's when
+// it is static, else 2, so that an op moving data across samples shows.
+func probeBatch(n *ir.Node) int {
+	for _, v := range n.Inputs {
+		if v != nil && !v.IsConst() && len(v.Type.Shape) > 0 && v.Type.Shape[0].Known() {
+			return int(v.Type.Shape[0].Size)
+		}
+	}
+	return 2
+}
+
+// Element codes of the probe: 1 + (input index, sample, offset in memory),
+// so that an element no input gave (a fill value, 0) is told apart.
+const (
+	codeSampleShift = 32
+	codeInputShift  = 40
+)
+
+// copyTableNote is the note of a data-movement op planned on the gather
+// kernel as its own kernel (not as a fallback).
+const copyTableNote = "copy table from the reference executor"
+
+// planGather plans a data-movement op (Concat, Split, Slice …) on the
+// gather kernel: for these ops the copy table is the kernel.
+func (p *planner) planGather(n *ir.Node) error {
+	return p.gather(n, copyTableNote)
+}
+
+// gatherFallback plans a data-movement op whose own planner did not take
+// it on the gather kernel, as a fallback.
+func (p *planner) gatherFallback(n *ir.Node, why string) error {
+	return p.gather(n, gatherNote+" ("+copyTableNote+"): "+why)
+}
+
+// gather plans a data-movement op as gather launches, one a (data input,
+// output) pair, each step noted so.
+func (p *planner) gather(n *ir.Node, note string) error {
+	if !movesData[n.Op] {
+		return fmt.Errorf("op %s computes new values, the gather kernel only moves them", n.Op)
+	}
+	batch := probeBatch(n)
+	if batch > 1<<(codeInputShift-codeSampleShift) {
+		return fmt.Errorf("static batch %d is too large to probe", batch)
+	}
+	probe := &ir.Node{Name: n.Name, Op: n.Op, Attrs: n.Attrs, Inputs: make([]*ir.Value, len(n.Inputs))}
+	var gin []*ir.Value
+	var tin []*ir.Tensor
+	var srcBufs []*engine.Buffer
+	dtype := ""
+	for i, v := range n.Inputs {
+		if v == nil || v.IsConst() {
+			probe.Inputs[i] = v
+			continue
+		}
+		b := p.bufs[v]
+		if b == nil {
+			return fmt.Errorf("input %s is not computed on the GPU", v.Name)
+		}
+		if dtype != "" && b.Dtype != dtype {
+			return fmt.Errorf("inputs are %s and %s, the gather kernel copies one element type", dtype, b.Dtype)
+		}
+		dtype = b.Dtype
+		k := int64(len(srcBufs))
+		shape := append([]int{batch}, intsOf(b.SampleShape)...)
+		t := ir.NewTensor(ir.Int64, shape...)
+		codes := t.Int64s()
+		per := b.ElemsPerSample
+		for li := range codes {
+			s, rest := int64(li)/per, int64(li)%per
+			codes[li] = 1 + (k<<codeInputShift | s<<codeSampleShift | memIndex(b, rest))
+		}
+		pv := &ir.Value{Name: v.Name, Type: t.Type()}
+		probe.Inputs[i] = pv
+		gin, tin, srcBufs = append(gin, pv), append(tin, t), append(srcBufs, b)
+	}
+	if len(srcBufs) == 0 {
+		return fmt.Errorf("no input is computed on the GPU")
+	}
+	var outs []*ir.Value
+	for _, v := range n.Outputs {
+		if v == nil {
+			return fmt.Errorf("an optional output is absent, the gather kernel writes every output")
+		}
+		ov := &ir.Value{Name: v.Name}
+		probe.Outputs = append(probe.Outputs, ov)
+		outs = append(outs, ov)
+	}
+	res, err := ref.Run(&ir.Graph{Name: n.Name, Inputs: gin, Nodes: []*ir.Node{probe}, Outputs: outs}, tin...)
+	if err != nil {
+		return fmt.Errorf("probing the op on the reference executor: %w", err)
+	}
+	kernel := kernels.Gather8Kernel
+	if dtype == "f32" {
+		kernel = kernels.Gather32Kernel
+	}
+	for j, v := range n.Outputs {
+		if dt, _ := dtypeName(v.Type.DType); dt != dtype {
+			return fmt.Errorf("output %s is %v and the input %s, the gather kernel copies one element type", v.Name, v.Type.DType, dtype)
+		}
+		y, err := p.newBuffer(v, fallbackLayout(v))
+		if err != nil {
+			return err
+		}
+		codes := res[j].Int64s()
+		per := y.ElemsPerSample
+		if int64(len(codes)) != per*int64(batch) {
+			return fmt.Errorf("output %s: the probe gave %d elements, want %d a sample at batch %d", v.Name, len(codes), per, batch)
+		}
+		pairs := make([][]uint32, len(srcBufs))
+		for li, c := range codes {
+			s, rest := int64(li)/per, int64(li)%per
+			if c <= 0 {
+				return fmt.Errorf("output %s: element %d is no copy of an input element (a fill value?), the gather kernel only copies", v.Name, li)
+			}
+			c--
+			k, cs, src := c>>codeInputShift, c>>codeSampleShift&0xff, c&(1<<codeSampleShift-1)
+			if cs != s {
+				return fmt.Errorf("output %s: sample %d reads sample %d, the gather kernel keeps samples apart", v.Name, s, cs)
+			}
+			if s > 0 {
+				c0 := codes[rest] - 1
+				if c0>>codeInputShift != k || c0&(1<<codeSampleShift-1) != src {
+					return fmt.Errorf("output %s: samples are moved differently, the gather kernel's table is one sample's", v.Name)
+				}
+				continue
+			}
+			pairs[k] = append(pairs[k], uint32(src), uint32(memIndex(y, rest)))
+		}
+		for k, tab := range pairs {
+			if len(tab) == 0 {
+				continue
+			}
+			x := srcBufs[k]
+			wn := fmt.Sprintf("%s/gather%d_%d", n.Name, j, k)
+			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "u32", Data: leBytes(tab)})
+			p.useKernel(kernel, kernels.GatherPTX(kernel))
+			entries := int64(len(tab) / 2)
+			p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precisionOf(dtype),
+				WorkPerSample: uint64(entries), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(entries), u32(entries), u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
+				Note: note})
+		}
+	}
+	return nil
+}
+
+func intsOf(v []int64) []int {
+	out := make([]int, len(v))
+	for i, d := range v {
+		out[i] = int(d)
+	}
+	return out
+}
+
+// precisionOf names a buffer dtype as steps do.
+func precisionOf(dtype string) string {
+	if dtype == "i8" {
+		return "int8"
+	}
+	return dtype
+}
+
+// hostFallback plans n as a host step: the runtime runs the reference
+// executor on it between launches. Its arguments are the computed inputs'
+// buffers (their count first) and then the outputs'.
+func (p *planner) hostFallback(n *ir.Node, why string) error {
+	if !ref.Supports(n.Op) {
+		return fmt.Errorf("the reference executor has no kernel for op %s either", n.Op)
+	}
+	var ins, outs []*engine.Arg
+	var dts []string
+	for _, v := range n.Inputs {
+		if v == nil || v.IsConst() {
+			continue
+		}
+		b := p.bufs[v]
+		if b == nil {
+			return fmt.Errorf("input %s is not computed on the GPU", v.Name)
+		}
+		ins = append(ins, bufArg(b))
+		dts = append(dts, b.Dtype)
+	}
+	var outDts []string
+	for _, v := range n.Outputs {
+		if v == nil {
+			return fmt.Errorf("an optional output is absent, a host step returns every output")
+		}
+		y, err := p.newBuffer(v, fallbackLayout(v))
+		if err != nil {
+			return err
+		}
+		outs = append(outs, bufArg(y))
+		outDts = append(outDts, y.Dtype)
+	}
+	args := append([]*engine.Arg{u32(int64(len(ins)))}, append(ins, outs...)...)
+	prec := strings.Join(uniq(dts), ",") + "->" + strings.Join(uniq(outDts), ",")
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: HostKernel, Precision: prec,
+		WorkPerSample: 1, WorkPerBlockX: 1, GridY: 1, GridZ: 1, BlockX: 1, Args: args,
+		Note: hostNote + " (reference executor on the CPU, between launches): " + why})
+	return nil
+}
+
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"-"}
+	}
+	return out
+}
+
+// Fallbacks lists the nodes of e that run on a fallback, once each, in
+// launch order: the compile report and `sqc inspect` print them.
+func Fallbacks(e *engine.Engine) []Fallback {
+	var out []Fallback
+	seen := map[string]bool{}
+	for _, s := range e.Steps {
+		how := ""
+		switch {
+		case strings.HasPrefix(s.Note, gatherNote):
+			how = "gather"
+		case strings.HasPrefix(s.Note, hostNote):
+			how = "host"
+		default:
+			continue
+		}
+		if seen[s.Node] {
+			continue
+		}
+		seen[s.Node] = true
+		why := s.Note
+		if i := strings.Index(why, "): "); i >= 0 {
+			why = why[i+3:]
+		}
+		out = append(out, Fallback{Node: s.Node, Op: s.Op, How: how, Why: why})
+	}
+	return out
+}
+
+// FallbackSummary counts fallback nodes by op and kind ("3 Concat on
+// gather, 1 HardSwish on host"), for one-line reports.
+func FallbackSummary(fb []Fallback) string {
+	count := map[string]int{}
+	for _, f := range fb {
+		count[f.Op+" on "+f.How]++
+	}
+	keys := make([]string, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", count[k], k)
+	}
+	return strings.Join(parts, ", ")
+}

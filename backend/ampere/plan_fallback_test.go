@@ -1,0 +1,314 @@
+package ampere
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// wantFallback plans g and checks that node runs on the fallback how
+// ("gather" or "host") with a reason that mentions why.
+func wantFallback(t *testing.T, g *ir.Graph, node, how, why string) {
+	t.Helper()
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatalf("%s: %v, want a %s fallback", node, err, how)
+	}
+	for _, f := range Fallbacks(e) {
+		if f.Node == node {
+			if f.How != how || !strings.Contains(f.Why, why) {
+				t.Errorf("%s: %s fallback because %q, want %s mentioning %q", node, f.How, f.Why, how, why)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: no fallback, want %s (%q)", node, how, why)
+}
+
+// simulate runs a planned engine's gather and host steps on the CPU:
+// buffers hold batch samples in their memory layouts, as on the GPU. Any
+// other kernel fails the test; the graphs here use only fallbacks.
+func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map[string]*ir.Tensor) map[string]*ir.Tensor {
+	t.Helper()
+	info := map[string]*engine.Buffer{}
+	mem := map[string]*ir.Tensor{}
+	for _, b := range e.Buffers {
+		info[b.Name] = b
+	}
+	root := func(name string) string {
+		if a := info[name].AliasOf; a != "" {
+			return a
+		}
+		return name
+	}
+	for name, x := range inputs {
+		if info[name].Layout == LayoutNHWC {
+			x = NCHWToNHWC(x)
+		}
+		mem[name] = x
+	}
+	for _, b := range e.Buffers {
+		if b.AliasOf == "" && mem[b.Name] == nil {
+			mem[b.Name] = ir.NewTensor(bufferDType(b), append([]int{batch}, intsOf(b.SampleShape)...)...)
+		}
+	}
+	weights := map[string][]byte{}
+	for _, w := range e.Weights {
+		weights[w.Name] = w.Data
+	}
+	for _, s := range e.Steps {
+		switch s.Kernel {
+		case kernels.Gather8Kernel, kernels.Gather32Kernel:
+			x, y, tab := mem[root(s.Args[0].GetBuffer())], mem[root(s.Args[1].GetBuffer())], weights[s.Args[2].GetWeight()]
+			entries, inPer, outPer := int(s.Args[4].GetU32()), int(s.Args[5].GetU32()), int(s.Args[6].GetU32())
+			for n := 0; n < batch; n++ {
+				for i := 0; i < entries; i++ {
+					src := int(binary.LittleEndian.Uint32(tab[8*i:]))
+					dst := int(binary.LittleEndian.Uint32(tab[8*i+4:]))
+					switch xd := x.Data.(type) {
+					case []float32:
+						y.Float32s()[n*outPer+dst] = xd[n*inPer+src]
+					case []int8:
+						y.Int8s()[n*outPer+dst] = xd[n*inPer+src]
+					}
+				}
+			}
+		case kernels.HardActKernel:
+			// The kernel's arithmetic, as its PTX does it.
+			x, y := mem[root(s.Args[0].GetBuffer())].Float32s(), mem[root(s.Args[1].GetBuffer())].Float32s()
+			op, alpha, beta := s.Args[3].GetU32(), float64(s.Args[4].GetF32()), float64(s.Args[5].GetF32())
+			clamp := func(v float64) float64 {
+				if v <= 0 {
+					return 0
+				}
+				if v >= 1 {
+					return 1
+				}
+				return v
+			}
+			for i, v := range x {
+				d := float64(v)
+				if op == kernels.HardActSwish {
+					y[i] = float32(d * clamp(d/6+0.5))
+				} else {
+					y[i] = float32(clamp(alpha*d + beta))
+				}
+			}
+		case kernels.ChanScaleKernel:
+			x, sc, y := mem[root(s.Args[0].GetBuffer())].Float32s(), mem[root(s.Args[1].GetBuffer())].Float32s(), mem[root(s.Args[2].GetBuffer())].Float32s()
+			c, hw, inner := int(s.Args[4].GetU32()), int(s.Args[5].GetU32()), int(s.Args[6].GetU32())
+			for i := range y {
+				y[i] = x[i] * sc[i/(c*hw)*c+i/inner%c]
+			}
+		case HostKernel:
+			h, err := newHostStep(g, s, info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ins []*ir.Tensor
+			for _, b := range h.ins {
+				ins = append(ins, mem[root(b.Name)])
+			}
+			outs, err := h.run(batch, ins)
+			if err != nil {
+				t.Fatalf("host step %s: %v", s.Node, err)
+			}
+			for j, b := range h.outs {
+				mem[root(b.Name)] = outs[j]
+			}
+		default:
+			t.Fatalf("step %s: kernel %s is not simulated", s.Node, s.Kernel)
+		}
+	}
+	out := map[string]*ir.Tensor{}
+	for _, name := range e.Outputs {
+		y := mem[root(name)]
+		// A view has its own shape over its root's data.
+		y = &ir.Tensor{DType: y.DType, Shape: append([]int{batch}, intsOf(info[name].SampleShape)...), Data: y.Data}
+		if info[name].Layout == LayoutNHWC {
+			y = NHWCToNCHW(y)
+		}
+		out[name] = y
+	}
+	return out
+}
+
+// TestFallbacksAgainstReference plans graphs of data-movement ops (the
+// gather kernel), relabelling transposes (views) and ops with no GPU kernel
+// (host steps), with inputs in NCHW and NHWC buffers, runs the plan's gather tables
+// and host steps on the CPU at batch 3 (the tables are probed at 2) and
+// compares every output with the reference executor bit for bit.
+func TestFallbacksAgainstReference(t *testing.T) {
+	cases := []struct {
+		name, body string
+		nhwc       []string          // inputs held NHWC
+		how        map[string]string // node → ranOn
+	}{
+		{"concat i8 nhwc+nchw", `(%a: i8[N,3,4,5], %b: i8[N,2,4,5]) -> (%y) {
+  %y: i8[N,5,4,5] = Concat "cat" (%a, %b) {axis = 1}
+}`, []string{"a"}, map[string]string{"cat": "gather"}},
+		{"concat f32 spatial", `(%a: f32[N,3,4,5], %b: f32[N,3,4,2]) -> (%y) {
+  %y: f32[N,3,4,7] = Concat "cat" (%a, %b) {axis = 3}
+}`, []string{"a", "b"}, map[string]string{"cat": "gather"}},
+		{"transpose nhwc image to hwc, a view", `(%a: f32[N,4,3,5]) -> (%y) {
+  %y: f32[N,3,5,4] = Transpose "tr" (%a) {perm = [0, 2, 3, 1]}
+}`, []string{"a"}, map[string]string{"tr": "view"}},
+		{"transpose tf input to nchw, a view", `(%a: f32[N,3,5,4]) -> (%y) {
+  %y: f32[N,4,3,5] = Transpose "tr" (%a) {perm = [0, 3, 1, 2]}
+}`, nil, map[string]string{"tr": "view"}},
+		{"transpose other perm", `(%a: f32[N,4,3,5]) -> (%y) {
+  %y: f32[N,5,3,4] = Transpose "tr" (%a) {perm = [0, 3, 2, 1]}
+}`, []string{"a"}, map[string]string{"tr": "gather"}},
+		{"channel shuffle rank 5", `(%a: i8[N,2,3,4,5]) -> (%y) {
+  %y: i8[N,3,2,4,5] = Transpose "tr" (%a) {perm = [0, 2, 1, 3, 4]}
+}`, nil, map[string]string{"tr": "gather"}},
+		{"split", `(%a: i8[N,6,2,3]) -> (%y0, %y1) {
+  const %sp: i64[2] = [2, 4]
+  %y0: i8[N,2,2,3], %y1: i8[N,4,2,3] = Split "sp" (%a, %sp) {axis = 1}
+}`, []string{"a"}, map[string]string{"sp": "gather"}},
+		{"slice and gather", `(%a: f32[N,6,4,3]) -> (%y, %z) {
+  const %st: i64[1] = [1]
+  const %en: i64[1] = [4]
+  const %ax: i64[1] = [2]
+  const %ix: i64[3] = [5, 0, 2]
+  %y: f32[N,6,3,3] = Slice "sl" (%a, %st, %en, %ax)
+  %z: f32[N,3,4,3] = Gather "ga" (%a, %ix) {axis = 1}
+}`, []string{"a"}, map[string]string{"sl": "gather", "ga": "gather"}},
+		{"reflect pad i8", `(%a: i8[N,3,4,5]) -> (%y) {
+  const %pads: i64[8] = [0, 0, 1, 2, 0, 0, 2, 1]
+  %y: i8[N,3,7,8] = Pad "pad" (%a, %pads) {mode = "reflect"}
+}`, []string{"a"}, map[string]string{"pad": "gather"}},
+		{"hardswish and hardsigmoid", `(%a: f32[N,4,3,5]) -> (%y, %z) {
+  %y: f32[N,4,3,5] = HardSwish "hs" (%a)
+  %z: f32[N,4,3,5] = HardSigmoid "hsig" (%a) {alpha = 0.25, beta = 0.375}
+}`, []string{"a"}, map[string]string{"hs": "kernel", "hsig": "kernel"}},
+		{"channel-wise mul of computed values, nhwc and nchw", `(%a: f32[N,4,3,5], %s: f32[N,4,1,1]) -> (%y, %z) {
+  %y: f32[N,4,3,5] = Mul "se" (%a, %s)
+  %z: f32[N,4,3,5] = Mul "se2" (%s, %y)
+}`, []string{"a"}, map[string]string{"se": "kernel", "se2": "kernel"}},
+		{"channel-wise mul, nchw image", `(%a: f32[N,4,3,5], %s: f32[N,4,1,1]) -> (%y) {
+  %y: f32[N,4,3,5] = Mul "se" (%s, %a)
+}`, nil, map[string]string{"se": "kernel"}},
+		{"prelu and float average pool on host", `(%a: f32[N,4,6,5]) -> (%y) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+  %p: f32[N,4,6,5] = PRelu "prelu" (%a, %slope)
+  %y: f32[N,4,3,2] = AveragePool "pool" (%p) {kernel_shape = [2, 2], strides = [2, 2]}
+}`, []string{"a"}, map[string]string{"prelu": "host", "pool": "host"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := sqir.ParseAndVerify("g", []byte(`graph "g" `+c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nhwc := map[string]bool{}
+			for _, n := range c.nhwc {
+				nhwc[n] = true
+			}
+			e, err := planWithInputLayouts(g, "test", nhwc, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for node, how := range c.how {
+				if got := ranOn(e, node); got != how {
+					t.Errorf("node %s runs on %q, want %q", node, got, how)
+				}
+			}
+			const batch = 3
+			rng := rand.New(rand.NewPCG(1, 2))
+			var ins []*ir.Tensor
+			byName := map[string]*ir.Tensor{}
+			for _, v := range g.Inputs {
+				dims := []int{batch}
+				for _, d := range v.Type.Shape[1:] {
+					dims = append(dims, int(d.Size))
+				}
+				x := ir.NewTensor(v.Type.DType, dims...)
+				switch d := x.Data.(type) {
+				case []float32:
+					for i := range d {
+						d[i] = float32(rng.NormFloat64())
+					}
+				case []int8:
+					for i := range d {
+						d[i] = int8(rng.IntN(256) - 128)
+					}
+				}
+				ins = append(ins, x)
+				byName[v.Name] = x
+			}
+			want, err := ref.Run(g, ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gpu := simulate(t, g, e, batch, byName)
+			for i, v := range g.Outputs {
+				if !sameTensor(gpu[v.Name], want[i]) {
+					t.Errorf("output %s differs from the reference", v.Name)
+				}
+			}
+		})
+	}
+}
+
+// sameTensor compares dtype, shape and elements exactly.
+func sameTensor(a, b *ir.Tensor) bool {
+	return a != nil && b != nil && a.DType == b.DType && reflect.DeepEqual(a.Shape, b.Shape) && reflect.DeepEqual(a.Data, b.Data)
+}
+
+// ranOn says how node runs in e: "view" (no launch), "host", "gather" or
+// "kernel" (a kernel of its own).
+func ranOn(e *engine.Engine, node string) string {
+	how := "view"
+	for _, s := range e.Steps {
+		if s.Node != node {
+			continue
+		}
+		switch s.Kernel {
+		case HostKernel:
+			return "host"
+		case kernels.Gather8Kernel, kernels.Gather32Kernel:
+			how = "gather"
+		default:
+			if how == "view" {
+				how = "kernel"
+			}
+		}
+	}
+	return how
+}
+
+// TestGatherRefusesFills checks that the probe tells a fill value from a
+// copied element: a constant Pad (whose fill is no input element) is
+// refused by the gather kernel, and plans on the pad kernel.
+func TestGatherRefusesFills(t *testing.T) {
+	g, err := sqir.ParseAndVerify("g", []byte(`graph "g" (%a: f32[N,3,4,5]) -> (%y) {
+  const %pads: i64[8] = [0, 0, 1, 2, 0, 0, 2, 1]
+  %y: f32[N,3,7,8] = Pad "pad" (%a, %pads)
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlanner(g, "test")
+	if _, err := p.newBuffer(g.Inputs[0], LayoutNCHW); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.gather(g.Nodes[0], "test"); err == nil || !strings.Contains(err.Error(), "no copy of an input element") {
+		t.Errorf("gather of a constant Pad: err %v, want a refusal of the fill", err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ranOn(e, "pad"); got != "kernel" {
+		t.Errorf("constant Pad runs on %q, want its own kernel", got)
+	}
+}

@@ -1,0 +1,150 @@
+package ampere
+
+import (
+	"fmt"
+
+	"github.com/sqc-project/sqc/ir"
+)
+
+// opPlanner turns one node into GPU work: launches, buffers and weights
+// added to the planner's engine. It returns an error when its kernels do
+// not cover the node (a dtype, layout or attribute they lack); the node
+// then goes to the fallbacks (planNode).
+type opPlanner func(p *planner, n *ir.Node) error
+
+// opPlanners is how each op becomes GPU work, one entry an op, as passes
+// are values in the pass registry: adding an op's kernel is adding a row.
+// An op not listed here still runs, on a fallback (see planNode).
+var opPlanners = map[string]opPlanner{
+	// Quantization boundaries.
+	"QuantizeLinear":   (*planner).quantize,
+	"DequantizeLinear": (*planner).dequantize,
+	// INT8 Tensor Core layers (dense or 2:4 sparse GEMM, implicit-GEMM or
+	// im2col convolution, the direct grouped convolution).
+	"QConv": (*planner).qgemm,
+	"QGemm": (*planner).qgemm,
+	// Layers left in float: the float fallback convolution kernel.
+	"Conv":      (*planner).floatConv,
+	"FusedConv": (*planner).floatConv,
+	"Gemm":      (*planner).floatGemm,
+	"FusedGemm": (*planner).floatGemm,
+	"MatMul":    (*planner).floatGemm,
+	// Pools and normalizations.
+	"GlobalAveragePool":  (*planner).globalAverage,
+	"ReduceMean":         (*planner).globalAverage,
+	"MaxPool":            (*planner).maxPool,
+	"BatchNormalization": (*planner).batchNorm,
+	"Softmax":            (*planner).softmax,
+	"LogSoftmax":         (*planner).softmax,
+	"Pad":                (*planner).pad,
+	// Float elementwise ops.
+	"Add":       (*planner).eltBinary,
+	"Sub":       (*planner).eltBinary,
+	"Mul":       firstOf((*planner).eltBinary, (*planner).channelScale),
+	"Div":       (*planner).eltBinary,
+	"Relu":      (*planner).eltUnary,
+	"LeakyRelu": (*planner).eltUnary,
+	"Clip":      (*planner).eltUnary,
+	"Sigmoid":   (*planner).eltUnary,
+	"Tanh":      (*planner).eltUnary,
+	// HardSigmoid and HardSwish in ir/ref's float64 arithmetic.
+	"HardSigmoid": (*planner).hardAct,
+	"HardSwish":   (*planner).hardAct,
+	// Views: no launch, or one transpose when the order must change.
+	"Flatten":  (*planner).view,
+	"Reshape":  (*planner).view,
+	"Relayout": (*planner).view,
+	"Identity": (*planner).view,
+	// NCHW/NHWC renamings as views; other permutations on the gather
+	// kernel.
+	"Transpose": (*planner).transpose,
+	// Data movement: the gather kernel through a copy table the
+	// reference executor builds (plan_fallback.go), int8 or f32.
+	"Concat":       (*planner).planGather,
+	"Split":        (*planner).planGather,
+	"Slice":        (*planner).planGather,
+	"Gather":       (*planner).planGather,
+	"Squeeze":      (*planner).planGather,
+	"Unsqueeze":    (*planner).planGather,
+	"Expand":       (*planner).planGather,
+	"Tile":         (*planner).planGather,
+	"DepthToSpace": (*planner).planGather,
+	"SpaceToDepth": (*planner).planGather,
+}
+
+// mark is the size of the planner's engine before a planner runs, so that
+// a planner that fails half way can be undone before a fallback runs.
+type mark struct {
+	buffers, weights, steps, kernels int
+}
+
+func (p *planner) mark() mark {
+	return mark{len(p.e.Buffers), len(p.e.Weights), len(p.e.Steps), len(p.e.Kernels)}
+}
+
+// rollback removes what was added since m, including the node's outputs'
+// buffers.
+func (p *planner) rollback(m mark, n *ir.Node) {
+	for _, k := range p.e.Kernels[m.kernels:] {
+		delete(p.kernels, k.Name)
+	}
+	p.e.Buffers, p.e.Weights, p.e.Steps, p.e.Kernels = p.e.Buffers[:m.buffers], p.e.Weights[:m.weights], p.e.Steps[:m.steps], p.e.Kernels[:m.kernels]
+	for _, v := range n.Outputs {
+		delete(p.bufs, v)
+	}
+	kept := map[string]bool{}
+	for _, b := range p.e.Buffers {
+		kept[b.Name] = true
+	}
+	for name, b := range p.nhwcOf {
+		if !kept[b.Name] {
+			delete(p.nhwcOf, name)
+		}
+	}
+}
+
+// Fallback is one node that runs on a fallback instead of its op's own
+// kernel: which fallback, and why the op's kernels did not take it.
+type Fallback struct {
+	Node, Op string
+	// How is "gather" (the copy-table kernel, for a data-movement node its
+	// own planner did not take) or "host" (the reference executor on the
+	// CPU, between the GPU launches).
+	How string
+	Why string
+}
+
+// planNode plans n: its op's planner first; when the op has none or it
+// does not cover the node, a pure data-movement op (every output element a
+// copy of one input element) runs on the gather kernel, and anything else
+// the reference executor can run runs on the host between launches. Only a
+// node neither fallback can take fails the build, with every reason.
+func (p *planner) planNode(n *ir.Node) error {
+	if p.shapeOnly(n) {
+		return nil
+	}
+	var why error
+	if plan, ok := opPlanners[n.Op]; ok {
+		m := p.mark()
+		err := plan(p, n)
+		if err == nil {
+			return nil
+		}
+		p.rollback(m, n)
+		why = err
+	} else {
+		why = fmt.Errorf("no GPU kernel for op %s", n.Op)
+	}
+	m := p.mark()
+	gerr := p.gatherFallback(n, why.Error())
+	if gerr == nil {
+		return nil
+	}
+	p.rollback(m, n)
+	herr := p.hostFallback(n, why.Error())
+	if herr == nil {
+		return nil
+	}
+	p.rollback(m, n)
+	return fmt.Errorf("unsupported on the GPU: node %s (op %s): %v; no fallback either: %v; %v", n.Name, n.Op, why, gerr, herr)
+}
