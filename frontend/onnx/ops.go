@@ -95,6 +95,36 @@ func init() {
 		"Gather":             {},
 		"Cast":               {lower: lowerCast},
 		"ReduceMean":         {lower: lowerAxesAttr},
+		"Exp":                {drop: consumed},
+		"Log":                {drop: consumed},
+		"Sqrt":               {drop: consumed},
+		"Neg":                {drop: consumed},
+		"Abs":                {drop: consumed},
+		"Reciprocal":         {drop: consumed},
+		"Floor":              {drop: consumed},
+		"Ceil":               {drop: consumed},
+		"Round":              {since: 11},
+		"Erf":                {since: 9},
+		"Elu":                {drop: consumed},
+		"Selu":               {drop: consumed},
+		"Softplus":           {},
+		"Mish":               {since: 18},
+		"Gelu":               {since: 20},
+		"Not":                {},
+		"Min":                {drop: consumed},
+		"Max":                {drop: consumed},
+		"Sum":                {drop: consumed},
+		"Mean":               {drop: consumed},
+		"Pow":                {lower: lowerBinary},
+		"Equal":              {lower: lowerBinary},
+		"Less":               {lower: lowerBinary},
+		"Greater":            {lower: lowerBinary},
+		"LessOrEqual":        {since: 12},
+		"GreaterOrEqual":     {since: 12},
+		"And":                {lower: lowerBinary},
+		"Or":                 {lower: lowerBinary},
+		"Xor":                {lower: lowerBinary},
+		"Where":              {since: 9},
 		"QuantizeLinear":     {since: 10},
 		"DequantizeLinear":   {since: 10},
 		"QLinearConv":        {since: 10},
@@ -401,7 +431,9 @@ func (l *lowerer) attrToInput(n *nodeCtx, attr string) (*ir.Value, error) {
 
 // --- op lowerings ---
 
-// lowerBinary lowers Add, Sub, Mul and Div. Before opset 7 they took
+// lowerBinary lowers Add, Sub, Mul and Div, and the other binary ops that
+// took the same attributes before opset 7 (Pow, the comparisons, And, Or,
+// Xor). Before opset 7 they took
 // broadcast and axis attributes: with broadcast=1, B's dims lined up with
 // A's starting at axis (by default at the end), and a B of one element was
 // shared; with broadcast=0 (the default) the shapes had to be equal. Numpy
