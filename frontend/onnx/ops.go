@@ -125,6 +125,24 @@ func init() {
 		"Or":                 {lower: lowerBinary},
 		"Xor":                {lower: lowerBinary},
 		"Where":              {since: 9},
+		"ReduceSum":          {lower: lowerAxesAttr},
+		"ReduceProd":         {lower: lowerAxesAttr},
+		"ReduceMax":          {lower: lowerAxesAttr},
+		"ReduceMin":          {lower: lowerAxesAttr},
+		"ReduceL1":           {lower: lowerAxesAttr},
+		"ReduceL2":           {lower: lowerAxesAttr},
+		"ReduceSumSquare":    {lower: lowerAxesAttr},
+		"ReduceLogSum":       {lower: lowerAxesAttr},
+		"ReduceLogSumExp":    {lower: lowerAxesAttr},
+		"ArgMax":             {},
+		"ArgMin":             {},
+		"Expand":             {since: 8},
+		"Tile":               {since: 6},
+		"ConstantOfShape":    {lower: lowerConstantOfShape, since: 9},
+		"Range":              {since: 11},
+		"DepthToSpace":       {},
+		"SpaceToDepth":       {},
+		"GatherElements":     {since: 11},
 		"QuantizeLinear":     {since: 10},
 		"DequantizeLinear":   {since: 10},
 		"QLinearConv":        {since: 10},
@@ -879,8 +897,8 @@ func lowerSlice(l *lowerer, n *nodeCtx) error {
 }
 
 // lowerAxesAttr lowers Squeeze and Unsqueeze (axes attribute before opset 13)
-// and ReduceMean (before opset 18): the attribute becomes the input that
-// replaced it.
+// and the Reduce ops (before opset 18; ReduceSum before 13): the attribute
+// becomes the input that replaced it.
 func lowerAxesAttr(l *lowerer, n *nodeCtx) error {
 	op := n.pb.GetOpType()
 	ins := n.ins
@@ -1101,4 +1119,31 @@ func lowerCast(l *lowerer, n *nodeCtx) error {
 		return err
 	}
 	return l.emit(n.name, "Cast", n.ins, outs, attrs)
+}
+
+// lowerConstantOfShape moves the value attribute (a one-element tensor;
+// absent means f32 0) into the IR op's second input.
+func lowerConstantOfShape(l *lowerer, n *nodeCtx) error {
+	if len(n.ins) != 1 {
+		return fmt.Errorf("%d inputs, want 1 (the shape)", len(n.ins))
+	}
+	ins := n.ins
+	if a, ok := n.attrs["value"]; ok {
+		if attrType(a) != onnxpb.AttributeProto_TENSOR || a.GetT() == nil {
+			return fmt.Errorf("attribute \"value\" is %v, want a one-element TENSOR", attrType(a))
+		}
+		t, err := l.m.tc.decodeTensorProto(a.GetT(), "attribute \"value\"")
+		if err != nil {
+			return err
+		}
+		if t.Len() != 1 {
+			return fmt.Errorf("attribute \"value\" has shape %v, want one element", t.Shape)
+		}
+		ins = []*ir.Value{ins[0], l.constant(n.name+"/value", t.Reshaped(1))}
+	}
+	outs, err := l.outputs(n, "ConstantOfShape")
+	if err != nil {
+		return err
+	}
+	return l.emit(n.name, "ConstantOfShape", ins, outs, nil)
 }
