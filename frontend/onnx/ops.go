@@ -56,99 +56,102 @@ func init() {
 	// #2095 in the opset-11 text), so every version is lowered as the
 	// fixed text says.
 	ops = map[string]opSpec{
-		"Conv":               {},
-		"ConvTranspose":      {},
-		"Gemm":               {drop: []string{"broadcast"}},
-		"MatMul":             {},
-		"Add":                {lower: lowerBinary},
-		"Sub":                {lower: lowerBinary},
-		"Mul":                {lower: lowerBinary},
-		"Div":                {lower: lowerBinary},
-		"Relu":               {drop: consumed},
-		"LeakyRelu":          {drop: consumed},
-		"PRelu":              {lower: lowerPRelu},
-		"Clip":               {lower: lowerClip},
-		"Sigmoid":            {drop: consumed},
-		"HardSigmoid":        {drop: consumed},
-		"HardSwish":          {since: 14},
-		"Tanh":               {drop: consumed},
-		"Softmax":            {lower: lowerSoftmax},
-		"LogSoftmax":         {lower: lowerSoftmax},
-		"MaxPool":            {},
-		"AveragePool":        {},
-		"GlobalAveragePool":  {},
-		"GlobalMaxPool":      {},
-		"BatchNormalization": {lower: lowerBatchNorm},
-		"Flatten":            {},
-		"Reshape":            {lower: lowerReshape},
-		"Transpose":          {},
-		"Concat":             {lower: lowerConcat},
-		"Split":              {lower: lowerSplit},
-		"Slice":              {lower: lowerSlice},
-		"Squeeze":            {lower: lowerAxesAttr},
-		"Unsqueeze":          {lower: lowerAxesAttr},
-		"Pad":                {lower: lowerPad},
-		"Identity":           {},
-		"Dropout":            {lower: lowerDropout},
-		"Constant":           {lower: lowerConstant},
-		"Shape":              {},
-		"Gather":             {},
-		"Cast":               {lower: lowerCast},
-		"ReduceMean":         {lower: lowerAxesAttr},
-		"Exp":                {drop: consumed},
-		"Log":                {drop: consumed},
-		"Sqrt":               {drop: consumed},
-		"Neg":                {drop: consumed},
-		"Abs":                {drop: consumed},
-		"Reciprocal":         {drop: consumed},
-		"Floor":              {drop: consumed},
-		"Ceil":               {drop: consumed},
-		"Round":              {since: 11},
-		"Erf":                {since: 9},
-		"Elu":                {drop: consumed},
-		"Selu":               {drop: consumed},
-		"Softplus":           {},
-		"Mish":               {since: 18},
-		"Gelu":               {since: 20},
-		"Not":                {},
-		"Min":                {drop: consumed},
-		"Max":                {drop: consumed},
-		"Sum":                {drop: consumed},
-		"Mean":               {drop: consumed},
-		"Pow":                {lower: lowerBinary},
-		"Equal":              {lower: lowerBinary},
-		"Less":               {lower: lowerBinary},
-		"Greater":            {lower: lowerBinary},
-		"LessOrEqual":        {since: 12},
-		"GreaterOrEqual":     {since: 12},
-		"And":                {lower: lowerBinary},
-		"Or":                 {lower: lowerBinary},
-		"Xor":                {lower: lowerBinary},
-		"Where":              {since: 9},
-		"ReduceSum":          {lower: lowerAxesAttr},
-		"ReduceProd":         {lower: lowerAxesAttr},
-		"ReduceMax":          {lower: lowerAxesAttr},
-		"ReduceMin":          {lower: lowerAxesAttr},
-		"ReduceL1":           {lower: lowerAxesAttr},
-		"ReduceL2":           {lower: lowerAxesAttr},
-		"ReduceSumSquare":    {lower: lowerAxesAttr},
-		"ReduceLogSum":       {lower: lowerAxesAttr},
-		"ReduceLogSumExp":    {lower: lowerAxesAttr},
-		"ArgMax":             {},
-		"ArgMin":             {},
-		"Expand":             {since: 8},
-		"Tile":               {since: 6},
-		"ConstantOfShape":    {lower: lowerConstantOfShape, since: 9},
-		"Range":              {since: 11},
-		"DepthToSpace":       {},
-		"SpaceToDepth":       {},
-		"GatherElements":     {since: 11},
-		"QuantizeLinear":     {since: 10},
-		"DequantizeLinear":   {since: 10},
-		"QLinearConv":        {since: 10},
-		"QLinearMatMul":      {since: 10},
-		"ConvInteger":        {since: 10},
-		"MatMulInteger":      {since: 10},
+		"Conv":                  {},
+		"ConvTranspose":         {},
+		"Gemm":                  {drop: []string{"broadcast"}},
+		"MatMul":                {},
+		"Add":                   {lower: lowerBinary},
+		"Sub":                   {lower: lowerBinary},
+		"Mul":                   {lower: lowerBinary},
+		"Div":                   {lower: lowerBinary},
+		"Relu":                  {drop: consumed},
+		"LeakyRelu":             {drop: consumed},
+		"PRelu":                 {lower: lowerPRelu},
+		"Clip":                  {lower: lowerClip},
+		"Sigmoid":               {drop: consumed},
+		"HardSigmoid":           {drop: consumed},
+		"HardSwish":             {since: 14},
+		"Tanh":                  {drop: consumed},
+		"Softmax":               {lower: lowerSoftmax},
+		"LogSoftmax":            {lower: lowerSoftmax},
+		"MaxPool":               {},
+		"AveragePool":           {},
+		"GlobalAveragePool":     {},
+		"GlobalMaxPool":         {},
+		"BatchNormalization":    {lower: lowerBatchNorm},
+		"Flatten":               {},
+		"Reshape":               {lower: lowerReshape},
+		"Transpose":             {},
+		"Concat":                {lower: lowerConcat},
+		"Split":                 {lower: lowerSplit},
+		"Slice":                 {lower: lowerSlice},
+		"Squeeze":               {lower: lowerAxesAttr},
+		"Unsqueeze":             {lower: lowerAxesAttr},
+		"Pad":                   {lower: lowerPad},
+		"Identity":              {},
+		"Dropout":               {lower: lowerDropout},
+		"Constant":              {lower: lowerConstant},
+		"Shape":                 {},
+		"Gather":                {},
+		"Cast":                  {lower: lowerCast},
+		"ReduceMean":            {lower: lowerAxesAttr},
+		"Exp":                   {drop: consumed},
+		"Log":                   {drop: consumed},
+		"Sqrt":                  {drop: consumed},
+		"Neg":                   {drop: consumed},
+		"Abs":                   {drop: consumed},
+		"Reciprocal":            {drop: consumed},
+		"Floor":                 {drop: consumed},
+		"Ceil":                  {drop: consumed},
+		"Round":                 {since: 11},
+		"Erf":                   {since: 9},
+		"Elu":                   {drop: consumed},
+		"Selu":                  {drop: consumed},
+		"Softplus":              {},
+		"Mish":                  {since: 18},
+		"Gelu":                  {since: 20},
+		"Not":                   {},
+		"Min":                   {drop: consumed},
+		"Max":                   {drop: consumed},
+		"Sum":                   {drop: consumed},
+		"Mean":                  {drop: consumed},
+		"Pow":                   {lower: lowerBinary},
+		"Equal":                 {lower: lowerBinary},
+		"Less":                  {lower: lowerBinary},
+		"Greater":               {lower: lowerBinary},
+		"LessOrEqual":           {since: 12},
+		"GreaterOrEqual":        {since: 12},
+		"And":                   {lower: lowerBinary},
+		"Or":                    {lower: lowerBinary},
+		"Xor":                   {lower: lowerBinary},
+		"Where":                 {since: 9},
+		"ReduceSum":             {lower: lowerAxesAttr},
+		"ReduceProd":            {lower: lowerAxesAttr},
+		"ReduceMax":             {lower: lowerAxesAttr},
+		"ReduceMin":             {lower: lowerAxesAttr},
+		"ReduceL1":              {lower: lowerAxesAttr},
+		"ReduceL2":              {lower: lowerAxesAttr},
+		"ReduceSumSquare":       {lower: lowerAxesAttr},
+		"ReduceLogSum":          {lower: lowerAxesAttr},
+		"ReduceLogSumExp":       {lower: lowerAxesAttr},
+		"ArgMax":                {},
+		"ArgMin":                {},
+		"Expand":                {since: 8},
+		"Tile":                  {since: 6},
+		"ConstantOfShape":       {lower: lowerConstantOfShape, since: 9},
+		"Range":                 {since: 11},
+		"DepthToSpace":          {},
+		"SpaceToDepth":          {},
+		"GatherElements":        {since: 11},
+		"InstanceNormalization": {drop: consumed},
+		"LayerNormalization":    {since: 17},
+		"GroupNormalization":    {lower: lowerGroupNorm, since: 18},
+		"QuantizeLinear":        {since: 10},
+		"DequantizeLinear":      {since: 10},
+		"QLinearConv":           {since: 10},
+		"QLinearMatMul":         {since: 10},
+		"ConvInteger":           {since: 10},
+		"MatMulInteger":         {since: 10},
 	}
 }
 
@@ -1146,4 +1149,73 @@ func lowerConstantOfShape(l *lowerer, n *nodeCtx) error {
 		return err
 	}
 	return l.emit(n.name, "ConstantOfShape", ins, outs, nil)
+}
+
+// lowerGroupNorm lowers GroupNormalization. Opsets 18 to 20 gave scale and
+// bias one value per group, which opset 21 replaced by one per channel (the
+// per-group form was a mistake in the spec); a per-group vector becomes the
+// per-channel one by repeating each value C/num_groups times: computed here
+// for a constant, with Unsqueeze, Expand and Reshape nodes otherwise.
+func lowerGroupNorm(l *lowerer, n *nodeCtx) error {
+	if len(n.ins) != 3 {
+		return fmt.Errorf("%d inputs, want 3 (X, scale, bias)", len(n.ins))
+	}
+	g, err := n.intAttr("num_groups", 0)
+	if err != nil {
+		return err
+	}
+	if !n.has("num_groups") || g < 1 {
+		return errors.New("attribute num_groups is missing or < 1, want the number of channel groups")
+	}
+	x := n.ins[0]
+	ins := append([]*ir.Value{}, n.ins...)
+	if n.opset < 21 && x.Type.Shape.Rank() >= 2 {
+		ch := x.Type.Shape[1]
+		for i, name := range []string{1: "scale", 2: "bias"} {
+			if i == 0 {
+				continue
+			}
+			v := ins[i]
+			s := v.Type.Shape
+			if s.Rank() != 1 || !s[0].Known() || s[0].Size != g || (ch.Known() && ch.Size == g) {
+				continue
+			}
+			if !ch.Known() {
+				return n.errorf("input X has shape %v: repeating the per-group %s %q over the channels needs the channel count", x.Type.Shape, name, v.Name)
+			}
+			if ch.Size%g != 0 {
+				return n.errorf("input X has %d channels, want a multiple of num_groups %d", ch.Size, g)
+			}
+			if ins[i], err = l.perChannel(n, v, name, g, ch.Size/g); err != nil {
+				return err
+			}
+		}
+	}
+	return l.passthrough(n, "GroupNormalization", ins)
+}
+
+// perChannel repeats each of the g values of v k times.
+func (l *lowerer) perChannel(n *nodeCtx, v *ir.Value, name string, g, k int64) (*ir.Value, error) {
+	if v.IsConst() {
+		vals := make([]float64, 0, g*k)
+		for i := 0; i < int(g); i++ {
+			for j := int64(0); j < k; j++ {
+				vals = append(vals, v.Const.AsFloat64(i))
+			}
+		}
+		t, err := floatTensor(v.Const.DType, vals, []int{int(g * k)})
+		if err != nil {
+			return nil, err
+		}
+		return l.constant(n.name+"/"+name, t), nil
+	}
+	col, err := l.aux(n, name+"_col", "Unsqueeze", []*ir.Value{v, l.constant(n.name+"/"+name+"_axes", int64Vector([]int64{1}))}, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := l.aux(n, name+"_rep", "Expand", []*ir.Value{col, l.constant(n.name+"/"+name+"_shape", int64Vector([]int64{g, k}))}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return l.aux(n, name+"_flat", "Reshape", []*ir.Value{rep, l.constant(n.name+"/"+name+"_len", int64Vector([]int64{g * k}))}, nil)
 }
