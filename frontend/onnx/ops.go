@@ -146,6 +146,8 @@ func init() {
 		"InstanceNormalization": {drop: consumed},
 		"LayerNormalization":    {since: 17},
 		"GroupNormalization":    {lower: lowerGroupNorm, since: 18},
+		"Resize":                {lower: lowerResize, since: 10},
+		"Upsample":              {lower: lowerUpsample, since: 7},
 		"QuantizeLinear":        {since: 10},
 		"DequantizeLinear":      {since: 10},
 		"QLinearConv":           {since: 10},
@@ -1218,4 +1220,69 @@ func (l *lowerer) perChannel(n *nodeCtx, v *ir.Value, name string, g, k int64) (
 		return nil, err
 	}
 	return l.aux(n, name+"_flat", "Reshape", []*ir.Value{rep, l.constant(n.name+"/"+name+"_len", int64Vector([]int64{g * k}))}, nil)
+}
+
+// lowerResize lowers Resize. Resize-10 took only X and scales, with the
+// asymmetric coordinate transformation and, for nearest, the floor of the
+// original coordinate (what ONNX Runtime does when upsampling); later
+// versions pass through.
+func lowerResize(l *lowerer, n *nodeCtx) error {
+	if n.opset >= 11 {
+		return l.passthrough(n, "Resize", n.ins)
+	}
+	if len(n.ins) != 2 {
+		return n.errorf("%d inputs, want 2 (X and scales)", len(n.ins))
+	}
+	return l.resizeAsymmetric(n, n.ins[0], n.ins[1])
+}
+
+// lowerUpsample lowers Upsample (opsets 7 to 9; deprecated in 10) into
+// Resize: the scales attribute (opset 7) or input (9), the asymmetric
+// coordinate transformation, and nearest as the floor of the original
+// coordinate, which for the usual whole scales repeats each element as
+// ONNX's reference does. "bilinear", which some old exporters wrote, is
+// linear.
+func lowerUpsample(l *lowerer, n *nodeCtx) error {
+	ins := n.ins
+	if n.has("scales") {
+		if len(ins) != 1 {
+			return n.errorf("%d inputs and a scales attribute, want either", len(ins))
+		}
+		a, err := n.attrOfType("scales", onnxpb.AttributeProto_FLOATS)
+		if err != nil {
+			return err
+		}
+		f := append([]float32{}, a.GetFloats()...)
+		ins = []*ir.Value{ins[0], l.constant(n.name+"/scales", ir.FromFloat32(f, len(f)))}
+	}
+	if len(ins) != 2 {
+		return n.errorf("%d inputs, want X and scales", len(ins))
+	}
+	return l.resizeAsymmetric(n, ins[0], ins[1])
+}
+
+// resizeAsymmetric emits the Resize of X by scales that Resize-10 and
+// Upsample compute.
+func (l *lowerer) resizeAsymmetric(n *nodeCtx, x, scales *ir.Value) error {
+	mode := "nearest"
+	if a, ok := n.attrs["mode"]; ok {
+		mode = strings.ToLower(string(a.GetS()))
+	}
+	switch mode {
+	case "nearest", "linear":
+	case "bilinear", "trilinear":
+		mode = "linear"
+	default:
+		return n.errorf("attribute mode is %q, want nearest or linear", mode)
+	}
+	outs, err := l.outputs(n, "Resize")
+	if err != nil {
+		return err
+	}
+	attrs := ir.Attrs{
+		"mode":                           ir.StringAttr(mode),
+		"coordinate_transformation_mode": ir.StringAttr("asymmetric"),
+		"nearest_mode":                   ir.StringAttr("floor"),
+	}
+	return l.emit(n.name, "Resize", []*ir.Value{x, nil, scales}, outs, attrs)
 }

@@ -145,6 +145,10 @@ func TestONNXRuntime(t *testing.T) {
 		g, opt := b.graph(), onnxexport.Options{Opset: ac.opset}
 		add(fmt.Sprintf("adapt%d-opset%d", i, ac.opset), g, ac.in, func(p string) error { return onnxexport.WriteFile(p, g, opt) })
 	}
+	for _, oc := range opCases(t) {
+		opt := onnxexport.Options{Opset: oc.opset}
+		add("ops/"+oc.name, oc.g, nil, func(p string) error { return onnxexport.WriteFile(p, oc.g, opt) })
+	}
 
 	// One node process runs every case: starting ONNX Runtime costs more
 	// than most of these models.
