@@ -2,7 +2,7 @@ package ir
 
 // Math ops beyond the activations of ops_elementwise.go: the unary math
 // functions (Exp, Log, Sqrt, Erf, rounding, Elu/Selu/Softplus/Mish/Gelu),
-// the variadic Min/Max/Sum/Mean, Pow, the comparisons (whose output is bool),
+// the variadic Min/Max/Sum/Mean, Mod, Pow, the comparisons (whose output is bool),
 // the logical ops and Where, with ONNX semantics at the newest opset. Their
 // arithmetic is defined by package ir/ref (elementwise_math.go).
 
@@ -44,6 +44,8 @@ func init() {
 	} {
 		Register(&OpSchema{Name: op.name, Doc: op.doc, MinInputs: 1, MaxInputs: -1, MinOutputs: 1, MaxOutputs: 1, Infer: inferVariadic})
 	}
+	Register(&OpSchema{Name: "Mod", Doc: "remainder of a / b with numpy broadcasting: the sign of b (fmod 0, integers only) or of a (fmod 1, C's fmod)",
+		MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"fmod": AttrInt}, Infer: inferMod})
 	Register(&OpSchema{Name: "Pow", Doc: "x raised to y with numpy broadcasting; the output has x's dtype",
 		MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1, Infer: inferPow})
 	for _, op := range []struct{ name, doc string }{
@@ -120,6 +122,18 @@ func inferVariadic(c *InferContext) error {
 		return err
 	}
 	c.SetOut(0, Type{DType: d, Shape: s})
+	return nil
+}
+
+func inferMod(c *InferContext) error {
+	if err := inferBinarySameType(c); err != nil {
+		return err
+	}
+	if f := c.Attrs().Int("fmod", 0); f != 0 && f != 1 {
+		return c.Errorf("attribute fmod is %d, want 0 or 1", f)
+	} else if f == 0 && c.In[0].DType.IsFloat() {
+		return c.Errorf("inputs are %v with fmod=0, want fmod=1 for floats", c.In[0].DType)
+	}
 	return nil
 }
 

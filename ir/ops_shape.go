@@ -1,7 +1,7 @@
 package ir
 
 // Ops that make or rearrange tensors by index: Expand, Tile,
-// ConstantOfShape, Range, DepthToSpace, SpaceToDepth and GatherElements,
+// ConstantOfShape, Range, DepthToSpace, SpaceToDepth, ScatterND and GatherElements,
 // with ONNX semantics at the newest opset, except that ConstantOfShape takes
 // its fill value as an optional second input (a one-element tensor; ONNX has
 // it as a tensor attribute, which IR attributes cannot hold).
@@ -27,6 +27,8 @@ func init() {
 	Register(&OpSchema{Name: "SpaceToDepth", Doc: "moves blocksize×blocksize spatial blocks of N×C×H×W into channels",
 		MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1,
 		Attrs: map[string]AttrKind{"blocksize": AttrInt}, Infer: inferSpaceToDepth})
+	Register(&OpSchema{Name: "ScatterND", Doc: "a copy of data with the slices that indices (…×k) address replaced by (or, with reduction, combined with) updates",
+		MinInputs: 3, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"reduction": AttrString}, Infer: inferScatterND})
 	Register(&OpSchema{Name: "GatherElements", Doc: "output[i][j]… = data at the indices' value along axis and i, j… elsewhere; the output has the indices' shape",
 		MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"axis": AttrInt}, Infer: inferGatherElements})
 }
@@ -229,4 +231,38 @@ func inferGatherElements(c *InferContext) error {
 	}
 	c.SetOut(0, Type{DType: data.DType, Shape: idx.Shape.Clone()})
 	return nil
+}
+
+func inferScatterND(c *InferContext) error {
+	data, idx, upd := c.In[0], c.In[1], c.In[2]
+	if idx.DType != Int64 {
+		return c.Errorf("input indices is %v, want i64", idx.DType)
+	}
+	if upd.DType != data.DType {
+		return c.Errorf("input updates is %v and data %v, want the same dtype", upd.DType, data.DType)
+	}
+	switch r := c.Attrs().String("reduction", "none"); r {
+	case "none", "add", "mul", "max", "min":
+	default:
+		return c.Errorf("attribute reduction is %q, want none, add, mul, max or min", r)
+	}
+	q := idx.Shape.Rank()
+	if q < 1 {
+		return c.Errorf("input indices is a scalar, want at least 1 dim")
+	}
+	if k := idx.Shape[q-1]; k.Known() {
+		if k.Size > int64(data.Shape.Rank()) {
+			return c.Errorf("indices %v address %d dims of data %v, which has %d", idx.Shape, k.Size, data.Shape, data.Shape.Rank())
+		}
+		want := append(idx.Shape[:q-1].Clone(), data.Shape[k.Size:]...)
+		if upd.Shape.Rank() != want.Rank() {
+			return c.Errorf("input updates has shape %v, want %v", upd.Shape, want)
+		}
+		for i, d := range want {
+			if u := upd.Shape[i]; d.Known() && u.Known() && d.Size != u.Size {
+				return c.Errorf("input updates has shape %v, want %v", upd.Shape, want)
+			}
+		}
+	}
+	return inferSameAsInput0(c)
 }

@@ -115,6 +115,7 @@ func init() {
 		"Max":                   {drop: consumed},
 		"Sum":                   {drop: consumed},
 		"Mean":                  {drop: consumed},
+		"Mod":                   {since: 10},
 		"Pow":                   {lower: lowerBinary},
 		"Equal":                 {lower: lowerBinary},
 		"Less":                  {lower: lowerBinary},
@@ -143,6 +144,7 @@ func init() {
 		"DepthToSpace":          {},
 		"SpaceToDepth":          {},
 		"GatherElements":        {since: 11},
+		"ScatterND":             {since: 11},
 		"InstanceNormalization": {drop: consumed},
 		"LayerNormalization":    {since: 17},
 		"GroupNormalization":    {lower: lowerGroupNorm, since: 18},
@@ -960,8 +962,9 @@ func lowerPad(l *lowerer, n *nodeCtx) error {
 // the is_test attribute chose the mode, training by default; training with
 // ratio 0 drops nothing and scales by 1, so it is the identity too. The
 // ratio, an attribute before opset 12, has no effect in inference; a
-// training_mode input that is true, or not known when compiling, is an
-// error. Before opset 10 the mask output had the data's type: in inference
+// training_mode input that is true (unless the ratio is a constant 0, which
+// drops nothing and scales by 1: torchvision's Swin exports that), or not
+// known when compiling, is an error. Before opset 10 the mask output had the data's type: in inference
 // all ones (opsets 7 to 9; a constant, for a static shape) or not filled at
 // all (before 7).
 func lowerDropout(l *lowerer, n *nodeCtx) error {
@@ -982,8 +985,9 @@ func lowerDropout(l *lowerer, n *nodeCtx) error {
 		if tm.Const.Len() != 1 {
 			return fmt.Errorf("training_mode input %q has %d elements, want a scalar", tm.Name, tm.Const.Len())
 		}
-		if tm.Const.AsFloat64(0) != 0 {
-			return fmt.Errorf("training_mode input %q is true; want an inference model (false or absent)", tm.Name)
+		ratioZero := len(n.ins) > 1 && n.ins[1] != nil && n.ins[1].IsConst() && n.ins[1].Const.Len() == 1 && n.ins[1].Const.AsFloat64(0) == 0
+		if tm.Const.AsFloat64(0) != 0 && !ratioZero {
+			return fmt.Errorf("training_mode input %q is true with a ratio that is not a constant 0; want an inference model (false or absent)", tm.Name)
 		}
 	}
 	if len(n.ins) == 0 || n.ins[0] == nil {

@@ -69,6 +69,7 @@ func init() {
 	register("Sum", variadicKernel(opAdd))
 	register("Mean", meanKernel)
 	register("Pow", powKernel)
+	register("Mod", modKernel)
 	for name, c := range map[string]cmpOp{"Equal": cmpEq, "Less": cmpLt, "Greater": cmpGt, "LessOrEqual": cmpLe, "GreaterOrEqual": cmpGe} {
 		register(name, compareKernel(c))
 	}
@@ -363,4 +364,39 @@ func float64s(t *ir.Tensor) []float64 {
 		v[i] = t.AsFloat64(i)
 	}
 	return v
+}
+
+// modKernel is Mod: C's fmod (the sign of a) for floats and for integers
+// with fmod=1, the floored remainder (the sign of b, as Python's %) for
+// integers with fmod=0. Integer remainders are exact, in int64.
+func modKernel(n *ir.Node, in, out []*ir.Tensor) error {
+	a, b, y := in[0], in[1], out[0]
+	st := [][]int{broadcastStrides(a.Shape, y.Shape), broadcastStrides(b.Shape, y.Shape)}
+	if y.DType.IsFloat() {
+		af, bf := float64s(a), float64s(b)
+		res := make([]float64, y.Len())
+		forEachBroadcast(y.Shape, st, func(o int, offs []int) { res[o] = math.Mod(af[offs[0]], bf[offs[1]]) })
+		encodeFloats(y, 0, res)
+		return nil
+	}
+	ai, bi := make([]int64, a.Len()), make([]int64, b.Len())
+	decodeInts(a, 0, ai)
+	decodeInts(b, 0, bi)
+	for i, v := range bi {
+		if v == 0 {
+			return fmt.Errorf("integer remainder by zero (element %d of input B)", i)
+		}
+	}
+	floored := n.Attrs.Int("fmod", 0) == 0
+	res := make([]int64, y.Len())
+	forEachBroadcast(y.Shape, st, func(o int, offs []int) {
+		x, d := ai[offs[0]], bi[offs[1]]
+		r := x % d
+		if floored && r != 0 && (r < 0) != (d < 0) {
+			r += d
+		}
+		res[o] = r
+	})
+	encodeInts(y, 0, res, false)
+	return nil
 }

@@ -1,8 +1,9 @@
 package ref
 
 // Kernels of Expand, Tile, ConstantOfShape, Range, DepthToSpace,
-// SpaceToDepth and GatherElements. All but Range only move elements, so
-// they work on storage words and are exact for every dtype.
+// SpaceToDepth, GatherElements and ScatterND. All but Range and a reducing
+// ScatterND only move elements, so they work on storage words and are exact
+// for every dtype.
 
 import (
 	"fmt"
@@ -21,6 +22,7 @@ func init() {
 	register("DepthToSpace", depthToSpaceKernel)
 	register("SpaceToDepth", spaceToDepthKernel)
 	register("GatherElements", gatherElementsKernel)
+	register("ScatterND", scatterNDKernel)
 }
 
 func tileKernel(_ *ir.Node, in, out []*ir.Tensor) error {
@@ -152,5 +154,64 @@ func gatherElementsKernel(n *ir.Node, in, out []*ir.Tensor) error {
 		}
 	}
 	gatherElements(y, x, func(o int) int { return src[o] })
+	return nil
+}
+
+// scatterNDKernel copies data, then writes each update slice at the
+// position its index tuple gives, in order (a later duplicate wins, as in
+// ONNX's reference); a reduction combines instead, in float64 for floats
+// and int64 for integers.
+func scatterNDKernel(n *ir.Node, in, out []*ir.Tensor) error {
+	x, idx, upd, y := in[0], in[1], in[2], out[0]
+	copy(rawBytes(y), rawBytes(x))
+	k := idx.Shape[len(idx.Shape)-1]
+	slice := ir.NumElements(x.Shape[k:])
+	count := ir.NumElements(idx.Shape[:len(idx.Shape)-1])
+	xs := ir.Strides(x.Shape)
+	starts := make([]int, count)
+	for i := range starts {
+		off := 0
+		for d := 0; d < k; d++ {
+			v := idx.AsInt64(i*k + d)
+			if v < -int64(x.Shape[d]) || v >= int64(x.Shape[d]) {
+				return fmt.Errorf("index %d of tuple %d is %d, want a value in [%d, %d) (dim %d of data %v)", d, i, v, -x.Shape[d], x.Shape[d], d, x.Shape)
+			}
+			if v < 0 {
+				v += int64(x.Shape[d])
+			}
+			off += int(v) * xs[d]
+		}
+		starts[i] = off
+	}
+	red := n.Attrs.String("reduction", "none")
+	if red == "none" {
+		es := x.DType.Size()
+		dst, src := rawBytes(y), rawBytes(upd)
+		for i, s := range starts {
+			copy(dst[s*es:(s+slice)*es], src[i*slice*es:(i+1)*slice*es])
+		}
+		return nil
+	}
+	combine := map[string]func(a, b float64) float64{
+		"add": func(a, b float64) float64 { return a + b },
+		"mul": func(a, b float64) float64 { return a * b },
+		"max": func(a, b float64) float64 { return max(a, b) },
+		"min": func(a, b float64) float64 { return min(a, b) },
+	}[red]
+	acc, u := float64s(y), float64s(upd)
+	for i, s := range starts {
+		for j := 0; j < slice; j++ {
+			acc[s+j] = combine(acc[s+j], u[i*slice+j])
+		}
+	}
+	if y.DType.IsFloat() {
+		encodeFloats(y, 0, acc)
+		return nil
+	}
+	ints := make([]int64, len(acc))
+	for i, v := range acc {
+		ints[i] = int64(v)
+	}
+	encodeInts(y, 0, ints, false)
 	return nil
 }
