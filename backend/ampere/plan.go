@@ -327,6 +327,9 @@ func (p *planner) node(n *ir.Node) error {
 		}
 		return p.alias(n.Outputs[0], x, layout)
 	}
+	if plan := eltPlanners[n.Op]; plan != nil {
+		return plan(p, n)
+	}
 	return fmt.Errorf("unsupported on the GPU: node %s (op %s)", n.Name, n.Op)
 }
 
