@@ -138,7 +138,8 @@ func init() {
 		"ArgMax":                {},
 		"ArgMin":                {},
 		"Expand":                {since: 8},
-		"Tile":                  {since: 6},
+		"Tile":                  {lower: lowerTile},
+		"CastLike":              {lower: lowerCastLike, since: 15},
 		"ConstantOfShape":       {lower: lowerConstantOfShape, since: 9},
 		"Range":                 {since: 11},
 		"DepthToSpace":          {},
@@ -1289,4 +1290,48 @@ func (l *lowerer) resizeAsymmetric(n *nodeCtx, x, scales *ir.Value) error {
 		"nearest_mode":                   ir.StringAttr("floor"),
 	}
 	return l.emit(n.name, "Resize", []*ir.Value{x, nil, scales}, outs, attrs)
+}
+
+// lowerTile lowers Tile. Tile-1 took the repeat count of one axis as two
+// scalar inputs, tiles and axis; opset 6 replaced them with one count an
+// axis, which constant tiles and axis become.
+func lowerTile(l *lowerer, n *nodeCtx) error {
+	if n.opset >= 6 {
+		return l.passthrough(n, "Tile", n.ins)
+	}
+	if len(n.ins) != 3 || n.ins[1] == nil || n.ins[2] == nil {
+		return n.errorf("%d inputs, want 3 (input, tiles, axis)", len(n.ins))
+	}
+	x, tiles, axis := n.ins[0], n.ins[1], n.ins[2]
+	if !tiles.IsConst() || !axis.IsConst() || tiles.Const.Len() != 1 || axis.Const.Len() != 1 {
+		return n.errorf("tiles %q and axis %q must be constant scalars", tiles.Name, axis.Name)
+	}
+	r := x.Type.Shape.Rank()
+	a, err := ir.NormAxis(axis.Const.AsInt64(0), r)
+	if err != nil {
+		return n.errorf("axis input: %v", err)
+	}
+	reps := make([]int64, r)
+	for i := range reps {
+		reps[i] = 1
+	}
+	reps[a] = tiles.Const.AsInt64(0)
+	return l.passthrough(n, "Tile", []*ir.Value{x, l.constant(n.name+"/repeats", int64Vector(reps))})
+}
+
+// lowerCastLike is a Cast to the element type of the second input.
+func lowerCastLike(l *lowerer, n *nodeCtx) error {
+	if len(n.ins) != 2 || n.ins[0] == nil || n.ins[1] == nil {
+		return fmt.Errorf("%d inputs, want 2 (input and target_type)", len(n.ins))
+	}
+	attrs, err := n.irAttrs()
+	if err != nil {
+		return err
+	}
+	attrs["to"] = ir.IntAttr(ir.ONNXTypeCode(n.ins[1].Type.DType))
+	outs, err := l.outputs(n, "Cast")
+	if err != nil {
+		return err
+	}
+	return l.emit(n.name, "Cast", n.ins[:1], outs, attrs)
 }
