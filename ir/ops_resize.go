@@ -114,11 +114,13 @@ func ResolveResize(in []int, scales []float64, sizes []int64, a Attrs) ([]Resize
 			}
 		}
 		for i, ax := range axes {
-			out := sizes[i]
+			out, scale := sizes[i], float64(sizes[i])/float64(in[ax])
 			if policy != "stretch" {
-				out = int64(math.Round(common * float64(in[ax])))
+				// Every axis takes the common scale, for its size and for
+				// the coordinate transformation alike.
+				out, scale = int64(math.Round(common*float64(in[ax]))), common
 			}
-			res[ax] = ResizeAxis{Out: out, Scale: float64(out) / float64(in[ax])}
+			res[ax] = ResizeAxis{Out: out, Scale: scale}
 		}
 	default:
 		return nil, fmt.Errorf("neither scales nor sizes is given, want one of them")

@@ -126,6 +126,15 @@ func opCases(t *testing.T) []opCase {
 			b.one("Resize", []*ir.Value{x, nil, scales}, ir.Attrs{"mode": ir.StringAttr("nearest"), "coordinate_transformation_mode": ir.StringAttr("asymmetric"), "nearest_mode": ir.StringAttr("floor")}),
 		}
 	})
+	add("resize-opset19-forms", []int64{19}, func(b *builder, x *ir.Value) []*ir.Value {
+		scales := constant("hscales", f32s([]int{4}, 1, 1, 1.7, 0.6))
+		sizes := constant("asizes", i64s(9, 7))
+		return []*ir.Value{
+			b.one("Resize", []*ir.Value{x, nil, scales}, ir.Attrs{"mode": ir.StringAttr("linear"), "coordinate_transformation_mode": ir.StringAttr("half_pixel_symmetric")}),
+			b.one("Resize", []*ir.Value{x, nil, nil, sizes}, ir.Attrs{"mode": ir.StringAttr("linear"), "axes": ir.IntsAttr(2, 3), "keep_aspect_ratio_policy": ir.StringAttr("not_larger")}),
+			b.one("Resize", []*ir.Value{x, nil, nil, sizes}, ir.Attrs{"mode": ir.StringAttr("nearest"), "axes": ir.IntsAttr(2, 3), "keep_aspect_ratio_policy": ir.StringAttr("not_smaller"), "nearest_mode": ir.StringAttr("round_prefer_ceil")}),
+		}
+	})
 	return cases
 }
 
