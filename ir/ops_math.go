@@ -24,6 +24,13 @@ func init() {
 		{"Softplus", "log(exp(x) + 1), computed without overflow", nil},
 		{"Mish", "x * tanh(softplus(x))", nil},
 		{"Gelu", "0.5*x*(1+erf(x/sqrt(2))), or its tanh approximation when approximate is \"tanh\"", map[string]AttrKind{"approximate": AttrString}},
+		{"Softsign", "x / (1 + |x|)", nil},
+		{"ThresholdedRelu", "x where x > alpha (1), else 0", map[string]AttrKind{"alpha": AttrFloat}},
+		{"Celu", "max(0, x) + min(0, alpha*(exp(x/alpha)-1)) (alpha 1)", map[string]AttrKind{"alpha": AttrFloat}},
+		{"Sin", "sine", nil}, {"Cos", "cosine", nil}, {"Tan", "tangent", nil},
+		{"Asin", "arcsine", nil}, {"Acos", "arccosine", nil}, {"Atan", "arctangent", nil},
+		{"Sinh", "hyperbolic sine", nil}, {"Cosh", "hyperbolic cosine", nil},
+		{"Asinh", "inverse hyperbolic sine", nil}, {"Acosh", "inverse hyperbolic cosine", nil}, {"Atanh", "inverse hyperbolic tangent", nil},
 	}
 	for _, op := range floatUnary {
 		Register(&OpSchema{Name: op.name, Doc: op.doc, MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Attrs: op.attrs,
@@ -33,6 +40,18 @@ func init() {
 		Infer: unaryOfType(mSigned, "a float type or a signed integer type")})
 	Register(&OpSchema{Name: "Abs", Doc: "|x|", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1,
 		Infer: unaryOfType(ewNumeric, "a numeric type")})
+	Register(&OpSchema{Name: "Sign", Doc: "-1, 0 or 1 by the sign of x (NaN stays NaN)", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1,
+		Infer: unaryOfType(ewNumeric, "a numeric type")})
+	Register(&OpSchema{Name: "Shrink", Doc: "x-bias where x > lambd, x+bias where x < -lambd, else 0 (bias 0, lambd 0.5)",
+		MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"bias": AttrFloat, "lambd": AttrFloat},
+		Infer: unaryOfType(ewNumeric, "a numeric type")})
+	Register(&OpSchema{Name: "IsNaN", Doc: "whether x is NaN, as bool", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1,
+		Infer: unaryToBool})
+	Register(&OpSchema{Name: "IsInf", Doc: "whether x is an infinity (either, or the signs detect_negative/detect_positive select), as bool",
+		MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"detect_negative": AttrInt, "detect_positive": AttrInt},
+		Infer: unaryToBool})
+	Register(&OpSchema{Name: "Size", Doc: "the number of elements of the input, as an i64 scalar", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1,
+		Infer: func(c *InferContext) error { c.SetOut(0, Type{DType: Int64, Shape: Shape{}}); return nil }})
 	Register(&OpSchema{Name: "Not", Doc: "logical negation of a bool tensor", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1,
 		Infer: unaryOfType(mBool, "bool")})
 
@@ -204,5 +223,15 @@ func inferWhere(c *InferContext) error {
 		return err
 	}
 	c.SetOut(0, Type{DType: c.In[1].DType, Shape: s})
+	return nil
+}
+
+// unaryToBool is the rule of IsNaN and IsInf: a float input, a bool output
+// of its shape.
+func unaryToBool(c *InferContext) error {
+	if err := ewCheckDType(c, 0, "input X", DType.IsFloat, "a float type"); err != nil {
+		return err
+	}
+	c.SetOut(0, Type{DType: Bool, Shape: c.In[0].Shape.Clone()})
 	return nil
 }

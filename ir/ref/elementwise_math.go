@@ -52,9 +52,70 @@ func init() {
 			}
 			return func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
 		},
+		"Softsign": fixed(func(x float64) float64 { return x / (1 + math.Abs(x)) }),
+		"ThresholdedRelu": func(n *ir.Node) func(float64) float64 {
+			alpha := float64(n.Attrs.Float("alpha", 1))
+			return func(x float64) float64 {
+				if x > alpha {
+					return x
+				}
+				return 0
+			}
+		},
+		"Celu": func(n *ir.Node) func(float64) float64 {
+			alpha := float64(n.Attrs.Float("alpha", 1))
+			return func(x float64) float64 { return max(0, x) + min(0, alpha*math.Expm1(x/alpha)) }
+		},
+		"Sin": fixed(math.Sin), "Cos": fixed(math.Cos), "Tan": fixed(math.Tan),
+		"Asin": fixed(math.Asin), "Acos": fixed(math.Acos), "Atan": fixed(math.Atan),
+		"Sinh": fixed(math.Sinh), "Cosh": fixed(math.Cosh),
+		"Asinh": fixed(math.Asinh), "Acosh": fixed(math.Acosh), "Atanh": fixed(math.Atanh),
 	} {
 		register(name, floatUnaryKernel(f))
 	}
+	register("Sign", numericUnaryKernel(func(*ir.Node) func(float64) float64 {
+		return func(x float64) float64 {
+			switch {
+			case x > 0:
+				return 1
+			case x < 0:
+				return -1
+			}
+			return x // 0, -0 and NaN
+		}
+	}))
+	register("Shrink", numericUnaryKernel(func(n *ir.Node) func(float64) float64 {
+		bias, lambd := float64(n.Attrs.Float("bias", 0)), float64(n.Attrs.Float("lambd", 0.5))
+		return func(x float64) float64 {
+			switch {
+			case x < -lambd:
+				return x + bias
+			case x > lambd:
+				return x - bias
+			}
+			return 0
+		}
+	}))
+	register("IsNaN", func(_ *ir.Node, in, out []*ir.Tensor) error {
+		y := out[0].Data.([]bool)
+		for i := range y {
+			y[i] = math.IsNaN(in[0].AsFloat64(i))
+		}
+		return nil
+	})
+	register("IsInf", func(n *ir.Node, in, out []*ir.Tensor) error {
+		neg, pos := n.Attrs.Int("detect_negative", 1) != 0, n.Attrs.Int("detect_positive", 1) != 0
+		y := out[0].Data.([]bool)
+		for i := range y {
+			v := in[0].AsFloat64(i)
+			y[i] = (neg && math.IsInf(v, -1)) || (pos && math.IsInf(v, 1))
+		}
+		return nil
+	})
+	register("Size", func(_ *ir.Node, in, out []*ir.Tensor) error {
+		out[0].Int64s()[0] = int64(in[0].Len())
+		return nil
+	})
 	register("Neg", signedUnaryKernel(func(x float64) float64 { return -x }, false))
 	register("Abs", signedUnaryKernel(math.Abs, true))
 	register("Not", func(_ *ir.Node, in, out []*ir.Tensor) error {
@@ -399,4 +460,21 @@ func modKernel(n *ir.Node, in, out []*ir.Tensor) error {
 	})
 	encodeInts(y, 0, res, false)
 	return nil
+}
+
+// numericUnaryKernel applies f (made from the node's attributes) in float64
+// to a tensor of any numeric dtype; integer results are exact up to 2^53.
+func numericUnaryKernel(build func(n *ir.Node) func(float64) float64) Kernel {
+	return func(n *ir.Node, in, out []*ir.Tensor) error {
+		f := build(n)
+		if in[0].DType.IsFloat() {
+			return mapFloats(f, in[0], out[0])
+		}
+		v := float64s(in[0])
+		for i, x := range v {
+			v[i] = f(x)
+		}
+		encodeFloats(out[0], 0, v)
+		return nil
+	}
 }
