@@ -940,11 +940,19 @@ func ResolveReduceAxes(r int, axes []int64, noopWithEmptyAxes bool) ([]bool, err
 }
 
 func inferReduceMean(c *InferContext) error {
+	return inferReduce(c, ewReduceMeanType, "a float type or a 32/64-bit integer type", c.In[0].DType)
+}
+
+// inferReduce is the shape rule of the Reduce ops (opset 18: axes as an
+// optional input) and, for their output dtype out, of ArgMax/ArgMin: the
+// reduced dims are dropped, or kept as 1s when keepdims.
+func inferReduce(c *InferContext, ok func(DType) bool, want string, outDType DType) error {
 	in := c.In[0]
 	r := in.Shape.Rank()
-	if err := ewCheckDType(c, 0, "input data", ewReduceMeanType, "a float type or a 32/64-bit integer type"); err != nil {
+	if err := ewCheckDType(c, 0, "input data", ok, want); err != nil {
 		return err
 	}
+	in.DType = outDType
 	a := c.Attrs()
 	keep := a.Int("keepdims", 1) != 0
 	noop := a.Int("noop_with_empty_axes", 0) != 0

@@ -89,7 +89,9 @@ func (p *planner) eltUnary(n *ir.Node) error {
 
 // eltBinary plans Add, Sub, Mul and Div: both operands computed with the
 // same shape and layout, or one computed and the other a constant that is a
-// scalar or holds one value a channel (axis 1 of a rank-4 or rank-2 value).
+// scalar or holds one value a channel (axis 1 of a rank-4 or rank-2 value),
+// on the elementwise kernel; any other broadcast on the broadcasting kernel
+// (eltBroadcast).
 func (p *planner) eltBinary(n *ir.Node) error {
 	op, ok := eltBinaryOps[n.Op]
 	if !ok || len(n.Inputs) != 2 || n.Inputs[0] == nil || n.Inputs[1] == nil {
@@ -106,6 +108,10 @@ func (p *planner) eltBinary(n *ir.Node) error {
 		if err != nil {
 			return err
 		}
+		if b.Dtype == "f32" && (b.ElemsPerSample != x.ElemsPerSample || len(b.SampleShape) != len(x.SampleShape)) {
+			// Computed operands that broadcast: the broadcasting kernel.
+			return p.eltBroadcast(n)
+		}
 		if b.Dtype != "f32" || b.ElemsPerSample != x.ElemsPerSample || len(b.SampleShape) != len(x.SampleShape) || b.Layout != x.Layout ||
 			len(a0.Type.Shape) != len(outShape) || len(a1.Type.Shape) != len(outShape) {
 			return fmt.Errorf("inputs %s (%s %s %v) and %s (%s %s %v): the GPU kernel broadcasts only constants, computed operands must match in shape and layout",
@@ -113,7 +119,7 @@ func (p *planner) eltBinary(n *ir.Node) error {
 		}
 		for i := range x.SampleShape {
 			if x.SampleShape[i] != b.SampleShape[i] {
-				return fmt.Errorf("inputs %s %v and %s %v differ in shape, the GPU kernel broadcasts only constants", x.Name, x.SampleShape, b.Name, b.SampleShape)
+				return p.eltBroadcast(n)
 			}
 		}
 		y, err := p.newBuffer(n.Outputs[0], x.Layout)
@@ -140,16 +146,15 @@ func (p *planner) eltBinary(n *ir.Node) error {
 	if x.Dtype != "f32" {
 		return fmt.Errorf("input %s is %s, the GPU elementwise kernel takes f32", x.Name, x.Dtype)
 	}
-	if len(n.Inputs[xi].Type.Shape) != len(outShape) {
-		return fmt.Errorf("input %s has rank %d, the output %d: the GPU kernel broadcasts only the constant", x.Name, len(n.Inputs[xi].Type.Shape), len(outShape))
-	}
 	ct := n.Inputs[ci].Const
 	if ct.DType != ir.Float32 {
 		return fmt.Errorf("constant %s is %v, want f32", n.Inputs[ci].Name, ct.DType)
 	}
 	bmode, c, inner, err := constBroadcast(ct.Shape, x)
-	if err != nil {
-		return fmt.Errorf("constant %s: %w", n.Inputs[ci].Name, err)
+	if err != nil || len(n.Inputs[xi].Type.Shape) != len(outShape) {
+		// Other broadcasts (a constant over several axes, a row of a
+		// rank-3 value): the broadcasting kernel.
+		return p.eltBroadcast(n)
 	}
 	y, err := p.newBuffer(n.Outputs[0], x.Layout)
 	if err != nil {
@@ -200,4 +205,396 @@ func constBroadcast(shape []int, x *engine.Buffer) (bmode, c, inner int64, err e
 		inner = x.SampleShape[1] * x.SampleShape[2]
 	}
 	return kernels.EltChannelB, c, inner, nil
+}
+
+// eltPlanners plans the ops of the math kernels (kernels/eltmath.go): the
+// unary math ops, Min and Max, Pow by a constant, and the Reduce ops over
+// per-sample axes. An entry of the planner's op table each.
+var eltPlanners = map[string]func(p *planner, n *ir.Node) error{
+	"Min": (*planner).eltBroadcast, "Max": (*planner).eltBroadcast,
+	"Pow": (*planner).eltPow,
+}
+
+// eltMathOps maps the unary math ops to their kernel op codes.
+var eltMathOps = map[string]int64{
+	"Neg": kernels.UNeg, "Abs": kernels.UAbs, "Floor": kernels.UFloor, "Ceil": kernels.UCeil, "Round": kernels.URound,
+	"Sqrt": kernels.USqrt, "Reciprocal": kernels.URecip, "Exp": kernels.UExp, "Log": kernels.ULog, "Erf": kernels.UErf,
+	"Elu": kernels.UElu, "Selu": kernels.USelu, "Softplus": kernels.USoftplus, "Mish": kernels.UMish, "Gelu": kernels.UGelu,
+	"HardSigmoid": kernels.UHardSigmoid, "HardSwish": kernels.UHardSwish,
+}
+
+// reduceOps maps the Reduce ops to the reduction kernel's op codes.
+var reduceOps = map[string]int64{
+	"ReduceSum": kernels.RSum, "ReduceMax": kernels.RMax, "ReduceMin": kernels.RMin,
+	"ReduceSumSquare": kernels.RSumSquare, "ReduceL1": kernels.RL1, "ReduceL2": kernels.RL2,
+}
+
+func init() {
+	for op := range eltMathOps {
+		eltPlanners[op] = (*planner).eltMath
+	}
+	for op := range reduceOps {
+		eltPlanners[op] = (*planner).reduce
+	}
+	// Rows of the planner's op table, where no other planner has the op.
+	for op, plan := range eltPlanners {
+		if _, ok := opPlanners[op]; !ok {
+			opPlanners[op] = plan
+		}
+	}
+}
+
+// unaryLaunch adds one launch of the unary math kernel, under its exact
+// name when exact is true.
+func (p *planner) unaryLaunch(n *ir.Node, x, y *engine.Buffer, op int64, exact bool, alpha, beta float32) {
+	kernel := kernels.UnaryApproxKernel
+	if exact {
+		kernel = kernels.UnaryKernel
+	}
+	p.useKernel(kernel, kernels.UnaryPTX(kernel))
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: "f32",
+		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(y.ElemsPerSample), u32(op), f32(alpha), f32(beta)},
+		Note: "float elementwise " + n.Op})
+}
+
+// eltMath plans a unary math op; the output keeps the input's layout.
+func (p *planner) eltMath(n *ir.Node) error {
+	x, err := p.eltInput(n)
+	if err != nil {
+		return err
+	}
+	op := eltMathOps[n.Op]
+	var alpha, beta float32
+	switch n.Op {
+	case "Elu":
+		alpha = n.Attrs.Float("alpha", 1)
+	case "Selu":
+		alpha, beta = n.Attrs.Float("alpha", 1.67326319217681884765625), n.Attrs.Float("gamma", 1.05070102214813232421875)
+	case "HardSigmoid":
+		alpha, beta = n.Attrs.Float("alpha", 0.2), n.Attrs.Float("beta", 0.5)
+	case "Gelu":
+		if n.Attrs.String("approximate", "none") == "tanh" {
+			op = kernels.UGeluTanh
+		}
+	}
+	y, err := p.newBuffer(n.Outputs[0], x.Layout)
+	if err != nil {
+		return err
+	}
+	p.unaryLaunch(n, x, y, op, kernels.UnaryExact(int(op)), alpha, beta)
+	return nil
+}
+
+// eltPow plans Pow by a constant scalar exponent: 2 (x·x) and -1 (1/x),
+// which round as the reference's float64 power does, and 3 and 0.5
+// (x·x·x and sqrt, equal to it but at infinities and -0) on the
+// approximate kernel name.
+func (p *planner) eltPow(n *ir.Node) error {
+	e := n.Inputs[1]
+	if e == nil || !e.IsConst() || e.Const.Len() != 1 {
+		return fmt.Errorf("exponent %s is not one constant: the GPU runs Pow by a constant 2, 3, 0.5 or -1", n.Inputs[1].Name)
+	}
+	if len(n.Inputs[0].Type.Shape) != len(n.Outputs[0].Type.Shape) {
+		return fmt.Errorf("exponent %s broadcasts the base to a higher rank", e.Name)
+	}
+	var op int64
+	exact := true
+	switch v := e.Const.AsFloat64(0); v {
+	case 2:
+		op = kernels.USquare
+	case -1:
+		op = kernels.URecip
+	case 3:
+		op, exact = kernels.UCube, false
+	case 0.5:
+		op, exact = kernels.USqrt, false
+	default:
+		return fmt.Errorf("exponent %v: the GPU runs Pow by a constant 2, 3, 0.5 or -1", v)
+	}
+	x, err := p.eltInput(n)
+	if err != nil {
+		return err
+	}
+	y, err := p.newBuffer(n.Outputs[0], x.Layout)
+	if err != nil {
+		return err
+	}
+	p.unaryLaunch(n, x, y, op, exact, 0, 0)
+	return nil
+}
+
+// physicalPerm returns, for a value of the given rank in a buffer of the
+// given layout, the order in memory of its per-sample dims (indices into
+// the dims after the batch dim): C, H, W is stored H, W, C in NHWC.
+func physicalPerm(rank int, layout string) []int {
+	perm := make([]int, rank-1)
+	for i := range perm {
+		perm[i] = i
+	}
+	if rank == 4 && layout == LayoutNHWC {
+		perm = []int{1, 2, 0}
+	}
+	return perm
+}
+
+// bcastOperand is one input of the broadcasting kernel: what it reads and
+// its strides along the output's physical per-sample dims.
+type bcastOperand struct {
+	arg     *engine.Arg
+	sample  int64
+	strides []int64
+}
+
+// eltBroadcast plans a binary op on the broadcasting kernel: operands of
+// the output's rank (a constant may have fewer dims, and no batch), each
+// read through its own strides, so any broadcast works. The output takes
+// the layout of the first computed operand; a constant is stored in that
+// layout's order.
+func (p *planner) eltBroadcast(n *ir.Node) error {
+	op, ok := map[string]int64{"Add": kernels.BAdd, "Sub": kernels.BSub, "Mul": kernels.BMul, "Div": kernels.BDiv, "Min": kernels.BMin, "Max": kernels.BMax}[n.Op]
+	if !ok || len(n.Inputs) != 2 || n.Inputs[0] == nil || n.Inputs[1] == nil {
+		return fmt.Errorf("node %s (op %s): the broadcasting kernel takes a binary Add, Sub, Mul, Div, Min or Max", n.Name, n.Op)
+	}
+	out := n.Outputs[0]
+	rank := len(out.Type.Shape)
+	if rank < 2 || rank-1 > kernels.BcastRank {
+		return fmt.Errorf("output %s has rank %d, the broadcasting kernel takes 2 to %d", out.Name, rank, kernels.BcastRank+1)
+	}
+	layout := ""
+	for _, v := range n.Inputs {
+		if !v.IsConst() {
+			b, err := p.input(n, slicesIndex(n.Inputs, v))
+			if err != nil {
+				return err
+			}
+			if layout == "" {
+				layout = b.Layout
+			}
+		}
+	}
+	if layout == "" {
+		return fmt.Errorf("both inputs of %s are constants: fold them before planning", n.Name)
+	}
+	perm := physicalPerm(rank, layout)
+	outDims := make([]int64, rank-1)
+	for i, a := range perm {
+		outDims[i] = out.Type.Shape[a+1].Size
+	}
+	var ops [2]bcastOperand
+	for i, v := range n.Inputs {
+		full := make([]int64, rank)
+		for k := range full {
+			full[k] = 1
+		}
+		if len(v.Type.Shape) > rank {
+			return fmt.Errorf("input %s has more dims than the output", v.Name)
+		}
+		for k, d := range v.Type.Shape {
+			full[rank-len(v.Type.Shape)+k] = d.Size
+		}
+		phys := make([]int64, rank-1)
+		for k, a := range perm {
+			phys[k] = full[a+1]
+		}
+		if v.IsConst() {
+			if v.Const.DType != ir.Float32 {
+				return fmt.Errorf("constant %s is %v, want f32", v.Name, v.Const.DType)
+			}
+			if full[0] != 1 {
+				return fmt.Errorf("constant %s has a batch dim of %d: the GPU broadcasts constants over the batch", v.Name, full[0])
+			}
+			wn := fmt.Sprintf("%s/in%d_f32", n.Name, i)
+			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: leBytes(permuteConst(v.Const.Float32s(), full[1:], perm))})
+			ops[i] = bcastOperand{arg: weightArg(wn)}
+		} else {
+			b, err := p.input(n, i)
+			if err != nil {
+				return err
+			}
+			if b.Dtype != "f32" {
+				return fmt.Errorf("input %s is %s, the GPU elementwise kernel takes f32", b.Name, b.Dtype)
+			}
+			if len(v.Type.Shape) != rank || b.Layout != layout {
+				return fmt.Errorf("inputs of %s: %s is %s of rank %d, want the output's rank %d in %s order like the other input", n.Name, b.Name, b.Layout, len(v.Type.Shape), rank, layout)
+			}
+			ops[i] = bcastOperand{arg: bufArg(b), sample: b.ElemsPerSample}
+		}
+		ops[i].strides = make([]int64, rank-1)
+		acc := int64(1)
+		for k := rank - 2; k >= 0; k-- {
+			if phys[k] != 1 && phys[k] != outDims[k] {
+				return fmt.Errorf("input %s does not broadcast to %v", v.Name, out.Type.Shape)
+			}
+			if phys[k] != 1 {
+				ops[i].strides[k] = acc
+			}
+			acc *= phys[k]
+		}
+	}
+	y, err := p.newBuffer(out, layout)
+	if err != nil {
+		return err
+	}
+	p.useKernel(kernels.BcastKernel, kernels.BcastPTX())
+	pad := kernels.BcastRank - (rank - 1)
+	args := []*engine.Arg{ops[0].arg, ops[1].arg, bufArg(y), perSample(y.ElemsPerSample), u32(op), u32(y.ElemsPerSample), u32(ops[0].sample), u32(ops[1].sample)}
+	for k := 0; k < kernels.BcastRank; k++ {
+		d := int64(1)
+		if k >= pad {
+			d = outDims[k-pad]
+		}
+		args = append(args, u32(d))
+	}
+	for _, o := range ops {
+		for k := 0; k < kernels.BcastRank; k++ {
+			s := int64(0)
+			if k >= pad {
+				s = o.strides[k-pad]
+			}
+			args = append(args, u32(s))
+		}
+	}
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.BcastKernel, Precision: "f32",
+		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		Args: args, Note: "float elementwise " + n.Op + " (broadcast)"})
+	return nil
+}
+
+// slicesIndex is the position of v in vs.
+func slicesIndex(vs []*ir.Value, v *ir.Value) int {
+	for i, w := range vs {
+		if w == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// permuteConst reorders a constant's per-sample data of logical dims into
+// the physical order perm gives.
+func permuteConst(data []float32, dims []int64, perm []int) []float32 {
+	identity := true
+	for i, a := range perm {
+		identity = identity && i == a
+	}
+	if identity {
+		return data
+	}
+	phys := make([]int64, len(perm))
+	for i, a := range perm {
+		phys[i] = dims[a]
+	}
+	logStrides := make([]int64, len(dims))
+	acc := int64(1)
+	for k := len(dims) - 1; k >= 0; k-- {
+		logStrides[k] = acc
+		acc *= dims[k]
+	}
+	out := make([]float32, len(data))
+	idx := make([]int64, len(perm))
+	for o := range out {
+		src := int64(0)
+		for k, a := range perm {
+			src += idx[k] * logStrides[a]
+		}
+		out[o] = data[src]
+		for k := len(idx) - 1; k >= 0; k-- {
+			if idx[k]++; idx[k] < phys[k] {
+				break
+			}
+			idx[k] = 0
+		}
+	}
+	return out
+}
+
+// reduce plans a Reduce op over per-sample axes that are adjacent in
+// memory, as a per-sample [outer, K, inner] fold. With keepdims a rank-4
+// output keeps the input's layout; otherwise the kept dims must stay in
+// their logical order in memory.
+func (p *planner) reduce(n *ir.Node) error {
+	x, err := p.eltInput(n)
+	if err != nil {
+		return err
+	}
+	in := n.Inputs[0].Type.Shape
+	rank := len(in)
+	var axes []int64
+	if len(n.Inputs) > 1 && n.Inputs[1] != nil {
+		a, ok := n.Inputs[1], n.Inputs[1].IsConst()
+		if !ok {
+			return fmt.Errorf("axes %s are computed: the GPU reduces over constant axes", a.Name)
+		}
+		for i := 0; i < a.Const.Len(); i++ {
+			axes = append(axes, a.Const.AsInt64(i))
+		}
+	}
+	red, err := ir.ResolveReduceAxes(rank, axes, n.Attrs.Int("noop_with_empty_axes", 0) != 0)
+	if err != nil {
+		return err
+	}
+	if red == nil {
+		return p.alias(n.Outputs[0], x, x.Layout)
+	}
+	if red[0] {
+		return fmt.Errorf("reduces over the batch dim: the GPU reduces each sample on its own")
+	}
+	perm := physicalPerm(rank, x.Layout)
+	outer, k, inner := int64(1), int64(1), int64(1)
+	first, last := -1, -1
+	for pos, a := range perm {
+		if red[a+1] {
+			if first < 0 {
+				first = pos
+			}
+			last = pos
+		}
+	}
+	for pos, a := range perm {
+		d := in[a+1].Size
+		switch {
+		case pos < first:
+			outer *= d
+		case pos > last:
+			inner *= d
+		case red[a+1]:
+			k *= d
+		case d != 1:
+			return fmt.Errorf("the reduced axes are not adjacent in %s order: the GPU reduces one run of dims", x.Layout)
+		}
+	}
+	layout := LayoutFlat
+	keep := n.Attrs.Int("keepdims", 1) != 0
+	if keep && rank == 4 {
+		layout = x.Layout
+	} else {
+		prev := -1
+		for _, a := range perm {
+			if !red[a+1] && in[a+1].Size != 1 {
+				if a < prev {
+					return fmt.Errorf("the kept dims are not in logical order in %s memory: the GPU output would need a transpose", x.Layout)
+				}
+				prev = a
+			}
+		}
+	}
+	y, err := p.newBuffer(n.Outputs[0], layout)
+	if err != nil {
+		return err
+	}
+	if y.ElemsPerSample != outer*inner {
+		return fmt.Errorf("output %s has %d elements a sample, want %d", y.Name, y.ElemsPerSample, outer*inner)
+	}
+	op := reduceOps[n.Op]
+	kernel := kernels.ReduceApproxKernel
+	if op == kernels.RMax || op == kernels.RMin {
+		kernel = kernels.ReduceKernel
+	}
+	p.useKernel(kernel, kernels.ReducePTX(kernel))
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: "f32",
+		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(y.ElemsPerSample), u32(op), u32(k), u32(inner), u32(y.ElemsPerSample), u32(x.ElemsPerSample)},
+		Note: fmt.Sprintf("float reduction %s over %d", n.Op, k)})
+	return nil
 }

@@ -1,8 +1,13 @@
 package ampere
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
 	"testing"
 
+	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
@@ -112,10 +117,12 @@ func TestPlanEltwise(t *testing.T) {
 // go to the host fallback, with a note naming the problem.
 func TestPlanEltwiseRejects(t *testing.T) {
 	cases := map[string]struct{ body, want string }{
-		"spatial const": {`  const %c: f32[1,1,3,1] = [1, 2, 3]
-  %y: f32[N,4,3,5] = Add "a" (%x, %c)`, "axis 1"},
-		"two-axis const": {`  const %c: f32[4,3,1] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
-  %y: f32[N,4,3,5] = Mul "a" (%x, %c)`, "more than one axis"},
+		"batch-sized const": {`  const %c: f32[2,1,1,1] = [1, 2]
+  %y: f32[2,4,3,5] = Add "a" (%z, %c)`, "batch dim"},
+		"reduce over the batch": {`  const %ax: i64[1] = [0]
+  %y: f32[1,4,3,5] = ReduceSum "a" (%x, %ax)`, "batch"},
+		"pow by 1.5": {`  const %e: f32[] = [1.5]
+  %y: f32[N,4,3,5] = Pow "a" (%x, %e)`, "exponent 1.5"},
 		"layouts differ": {`  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
   %h: f32[N,4,3,5] = Conv "c" (%x, %w)
   %y: f32[N,4,3,5] = Add "a" (%x, %h)`, "layout"},
@@ -123,6 +130,9 @@ func TestPlanEltwiseRejects(t *testing.T) {
 	}
 	for name, c := range cases {
 		text := "graph \"g\" (%x: f32[N,4,3,5]) -> (%y) {\n" + c.body + "\n}"
+		if strings.Contains(c.body, "%z") {
+			text = "graph \"g\" (%z: f32[2,4,3,5]) -> (%y) {\n" + c.body + "\n}"
+		}
 		g, err := sqir.ParseAndVerify("g", []byte(text))
 		if err != nil {
 			// The verifier may reject the graph itself (e.g. a non-scalar clip bound).
@@ -130,5 +140,117 @@ func TestPlanEltwiseRejects(t *testing.T) {
 			continue
 		}
 		wantFallback(t, g, "a", "host", c.want)
+	}
+}
+
+// TestPlanMathAndBroadcast checks the math kernels' launches: unary op
+// codes and exactness, the strides of the broadcasting kernel (worked out
+// by hand for NCHW and NHWC operands, a constant stored in NHWC order),
+// and the [outer, K, inner] view of reductions.
+func TestPlanMathAndBroadcast(t *testing.T) {
+	text := `graph "g" (%x: f32[N,4,3,5]) -> (%a, %m, %lo, %e, %ge, %sq, %s, %mx) {
+  const %c: f32[1,1,3,1] = [1, 2, 3]
+  const %cm: f32[4,3,1] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0.5, 0, 0, 1]
+  const %two: f32[] = [2]
+  const %hw: i64[2] = [2, 3]
+  const %ch: i64[1] = [1]
+  const %w3: i64[1] = [3]
+  %a: f32[N,4,3,5] = Add "add" (%x, %c)
+  %h: f32[N,4,3,5] = Conv "conv" (%x, %w)
+  %m: f32[N,4,3,5] = Mul "mul" (%h, %cm)
+  %r: f32[N,4,3,1] = ReduceMax "rmax" (%x, %w3)
+  %lo: f32[N,4,3,5] = Min "min" (%x, %r)
+  %e: f32[N,4,3,5] = Exp "exp" (%x)
+  %ge: f32[N,4,3,5] = Gelu "gelu" (%x) {approximate = "tanh"}
+  %sq: f32[N,4,3,5] = Pow "pow" (%x, %two)
+  %s: f32[N,4] = ReduceSum "rsum" (%x, %hw) {keepdims = 0}
+  %mx: f32[N,1,3,5] = ReduceMax "rmaxc" (%h, %ch)
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := func(s *engine.Step, from, n int) []uint32 {
+		var v []uint32
+		for _, a := range s.Args[from : from+n] {
+			v = append(v, a.GetU32())
+		}
+		return v
+	}
+	steps := map[string]*engine.Step{}
+	for _, s := range e.Steps {
+		steps[s.Node] = s
+	}
+	type bcast struct {
+		op                       uint32
+		aSample, bSample         uint32
+		dims, aStrides, bStrides []uint32
+	}
+	for node, w := range map[string]bcast{
+		// NCHW: [4,3,5] against [1,3,1].
+		"add": {op: kernels.BAdd, aSample: 60, dims: []uint32{1, 1, 4, 3, 5}, aStrides: []uint32{0, 0, 15, 5, 1}, bStrides: []uint32{0, 0, 0, 1, 0}},
+		// NHWC: stored H,W,C = 3,5,4; the constant [4,3,1] is stored as [3,1,4].
+		"mul": {op: kernels.BMul, aSample: 60, dims: []uint32{1, 1, 3, 5, 4}, aStrides: []uint32{0, 0, 20, 4, 1}, bStrides: []uint32{0, 0, 4, 0, 1}},
+		// Two computed operands, the second broadcast along W.
+		"min": {op: kernels.BMin, aSample: 60, bSample: 12, dims: []uint32{1, 1, 4, 3, 5}, aStrides: []uint32{0, 0, 15, 5, 1}, bStrides: []uint32{0, 0, 3, 1, 0}},
+	} {
+		s := steps[node]
+		if s == nil || s.Kernel != kernels.BcastKernel {
+			t.Errorf("%s: step %v, want the broadcasting kernel", node, s)
+			continue
+		}
+		got := bcast{op: s.Args[4].GetU32(), aSample: s.Args[6].GetU32(), bSample: s.Args[7].GetU32(),
+			dims: u(s, 8, 5), aStrides: u(s, 13, 5), bStrides: u(s, 18, 5)}
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("%s: %+v, want %+v", node, got, w)
+		}
+	}
+	var cm []float32
+	for _, wt := range e.Weights {
+		if wt.Name == "mul/in1_f32" {
+			for i := 0; i+4 <= len(wt.Data); i += 4 {
+				cm = append(cm, math.Float32frombits(binary.LittleEndian.Uint32(wt.Data[i:])))
+			}
+		}
+	}
+	if want := []float32{1, 4, 7, 10, 2, 5, 8, 11, 3, 6, 9, 12}; fmt.Sprint(cm) != fmt.Sprint(want) {
+		t.Errorf("mul's constant in NHWC order: %v, want %v", cm, want)
+	}
+	for node, w := range map[string]struct {
+		kernel string
+		op     uint32
+	}{"exp": {kernels.UnaryApproxKernel, kernels.UExp}, "gelu": {kernels.UnaryApproxKernel, kernels.UGeluTanh}, "pow": {kernels.UnaryKernel, kernels.USquare}} {
+		s := steps[node]
+		if s == nil || s.Kernel != w.kernel || s.Args[3].GetU32() != w.op {
+			t.Errorf("%s: step %v, want %s op %d", node, s, w.kernel, w.op)
+		}
+	}
+	for node, w := range map[string]struct {
+		kernel          string
+		op, k, inner, n uint32
+	}{
+		"rsum":  {kernels.ReduceApproxKernel, kernels.RSum, 15, 1, 4},
+		"rmax":  {kernels.ReduceKernel, kernels.RMax, 5, 1, 12},
+		"rmaxc": {kernels.ReduceKernel, kernels.RMax, 4, 1, 15},
+	} {
+		s := steps[node]
+		if s == nil || s.Kernel != w.kernel {
+			t.Errorf("%s: step %v, want %s", node, s, w.kernel)
+			continue
+		}
+		if got := u(s, 3, 4); fmt.Sprint(got) != fmt.Sprint([]uint32{w.op, w.k, w.inner, w.n}) {
+			t.Errorf("%s: op, K, inner, outPerSample %v, want %v", node, got, []uint32{w.op, w.k, w.inner, w.n})
+		}
+	}
+	layouts := map[string]string{"m": LayoutNHWC, "mx": LayoutNHWC, "s": LayoutFlat, "a": LayoutNCHW}
+	for _, b := range e.Buffers {
+		if l, ok := layouts[b.Name]; ok && b.Layout != l {
+			t.Errorf("buffer %s is %s, want %s", b.Name, b.Layout, l)
+		}
 	}
 }

@@ -40,7 +40,7 @@ var opPlanners = map[string]opPlanner{
 	// Float elementwise ops.
 	"Add":       (*planner).eltBinary,
 	"Sub":       (*planner).eltBinary,
-	"Mul":       firstOf((*planner).eltBinary, (*planner).channelScale),
+	"Mul":       firstOf((*planner).channelScale, (*planner).eltBinary),
 	"Div":       (*planner).eltBinary,
 	"Relu":      (*planner).eltUnary,
 	"LeakyRelu": (*planner).eltUnary,

@@ -46,7 +46,7 @@
 // Errors start with the model's path when it was loaded from a file, name
 // the node, tensor or value at fault, and say what was expected:
 //
-//	model.onnx: node "up1": unsupported op Resize (opset 13)
+//	model.onnx: node "nms": unsupported op NonMaxSuppression (opset 13)
 //	model.onnx: initializer "w": 20 bytes of data, want 24 (6 f32 elements of shape [2 3])
 //
 // No input bytes make the package panic (FuzzDecode checks this).

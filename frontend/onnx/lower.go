@@ -266,8 +266,9 @@ func valueType(vi *onnxpb.ValueInfoProto, needShape bool) (ir.Type, error) {
 
 // refineOutput checks a graph output's inferred type against the type the
 // model declares for it, and takes from the declaration the dims inference
-// could not know (a Reshape to -1 of a symbolic batch, say): the file states
-// them and ONNX runtimes trust that statement too.
+// could not know (a Reshape to -1 of a symbolic batch, say), or the whole
+// shape when not even the rank was known: the file states them and ONNX
+// runtimes trust that statement too.
 func refineOutput(v *ir.Value, vi *onnxpb.ValueInfoProto, g *ir.Graph) error {
 	if v.IsConst() || vi.GetType().GetTensorType() == nil {
 		return nil
@@ -288,6 +289,12 @@ func refineOutput(v *ir.Value, vi *onnxpb.ValueInfoProto, g *ir.Graph) error {
 		return fmt.Errorf("graph output %q: declared %v, but the graph computes %v", v.Name, decl.DType, v.Type.DType)
 	}
 	if decl.Shape == nil {
+		return nil
+	}
+	if v.Type.Shape == nil {
+		// Inference did not even know the rank (a Reshape to a shape
+		// computed from Size or Shape values): the declaration says it.
+		v.Type.Shape = decl.Shape.Clone()
 		return nil
 	}
 	if len(decl.Shape) != len(v.Type.Shape) {

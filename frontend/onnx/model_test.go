@@ -238,24 +238,24 @@ func TestGraphStructureErrors(t *testing.T) {
 	t.Run("path prefix", func(t *testing.T) {
 		b := onnxbuild.New("g", 13)
 		x := b.Input("x", ir.Float32, 2)
-		b.Add(onnxbuild.NodeSpec{Name: "r", Op: "Resize", Inputs: []string{x}, Outputs: []string{"y"}})
+		b.Add(onnxbuild.NodeSpec{Name: "r", Op: "Trilu", Inputs: []string{x}, Outputs: []string{"y"}})
 		b.Output("y", ir.Float32, 2)
 		path := filepath.Join(t.TempDir(), "m.onnx")
 		if err := b.WriteFile(path); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Import(path)
-		wantErr(t, err, path+`: node "r": unsupported op Resize (opset 13)`)
+		wantErr(t, err, path+`: node "r": unsupported op Trilu (opset 13)`)
 	})
 }
 
 func TestUnsupportedOps(t *testing.T) {
 	b := onnxbuild.New("g", 13)
 	x := b.Input("x", ir.Float32, 2)
-	b.Add(onnxbuild.NodeSpec{Name: "foo", Op: "Resize", Inputs: []string{x}, Outputs: []string{"y"}})
+	b.Add(onnxbuild.NodeSpec{Name: "foo", Op: "Trilu", Inputs: []string{x}, Outputs: []string{"y"}})
 	b.Output("y", ir.Float32, 2)
 	_, err := lowerBuilt(t, b)
-	wantErr(t, err, `node "foo": unsupported op Resize (opset 13)`)
+	wantErr(t, err, `node "foo": unsupported op Trilu (opset 13)`)
 
 	b = onnxbuild.New("g", 12).Import("com.microsoft", 1)
 	x = b.Input("x", ir.Float32, 2)

@@ -57,6 +57,12 @@ func TestOpset1Forms(t *testing.T) {
 		{"Unsqueeze-1", 1, "Unsqueeze", f32([]float32{1, 2}, 2), nil, map[string]any{"axes": []int64{0}}, f32([]float32{1, 2}, 1, 2)},
 		{"Slice-1", 1, "Slice", onnxbuild.Seq(0, 1, 2, 3), nil, map[string]any{"starts": []int64{1}, "ends": []int64{2}, "axes": []int64{1}}, f32([]float32{1, 4}, 2, 1)},
 		{"ReduceMean-1", 1, "ReduceMean", f32([]float32{1, 2, 3, 4}, 2, 2), nil, map[string]any{"axes": []int64{1}}, f32([]float32{1.5, 3.5}, 2, 1)},
+		{"ReduceSum-1", 1, "ReduceSum", f32([]float32{1, 2, 3, 4}, 2, 2), nil, map[string]any{"axes": []int64{0}, "keepdims": int64(0)}, f32([]float32{4, 6}, 2)},
+		{"ReduceMax-1", 1, "ReduceMax", f32([]float32{1, 5, 3, 4}, 2, 2), nil, map[string]any{"axes": []int64{1}}, f32([]float32{5, 4}, 2, 1)},
+		// Tile-1: input 1 repeats axis 0 (tiles 2, axis 0).
+		{"Tile-1", 1, "Tile", f32([]float32{1, 2}, 1, 2), []*ir.Tensor{i64([]int64{2}), i64([]int64{0})}, nil, f32([]float32{1, 2, 1, 2}, 2, 2)},
+		// Pow-1 with legacy broadcast of a 1-D exponent at axis 0.
+		{"Pow-1", 1, "Pow", f32([]float32{2, 3, 2, 3}, 2, 2), []*ir.Tensor{f32([]float32{2, 3}, 2)}, map[string]any{"broadcast": int64(1), "axis": int64(0)}, f32([]float32{4, 9, 8, 27}, 2, 2)},
 		{"Gather-1", 1, "Gather", f32([]float32{1, 2, 3, 4}, 2, 2), []*ir.Tensor{i64([]int64{1}, 1)}, nil, f32([]float32{3, 4}, 1, 2)},
 		{"Shape-1", 1, "Shape", onnxbuild.Seq(0, 1, 2, 3), nil, nil, i64([]int64{2, 3}, 2)},
 		{"Identity-1", 1, "Identity", f32([]float32{7}, 1), nil, nil, f32([]float32{7}, 1)},

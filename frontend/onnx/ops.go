@@ -95,12 +95,79 @@ func init() {
 		"Gather":             {},
 		"Cast":               {lower: lowerCast},
 		"ReduceMean":         {lower: lowerAxesAttr},
-		"QuantizeLinear":     {since: 10},
-		"DequantizeLinear":   {since: 10},
-		"QLinearConv":        {since: 10},
-		"QLinearMatMul":      {since: 10},
-		"ConvInteger":        {since: 10},
-		"MatMulInteger":      {since: 10},
+		"Exp":                {drop: consumed},
+		"Log":                {drop: consumed},
+		"Sqrt":               {drop: consumed},
+		"Neg":                {drop: consumed},
+		"Abs":                {drop: consumed},
+		"Reciprocal":         {drop: consumed},
+		"Floor":              {drop: consumed},
+		"Ceil":               {drop: consumed},
+		"Round":              {since: 11},
+		"Erf":                {since: 9},
+		"Elu":                {drop: consumed},
+		"Selu":               {drop: consumed},
+		"Softplus":           {},
+		"Mish":               {since: 18},
+		"Gelu":               {since: 20},
+		"Not":                {},
+		"Softsign":           {},
+		"ThresholdedRelu":    {since: 10},
+		"Celu":               {since: 12},
+		"Sin":                {since: 7}, "Cos": {since: 7}, "Tan": {since: 7},
+		"Asin": {since: 7}, "Acos": {since: 7}, "Atan": {since: 7},
+		"Sinh": {since: 9}, "Cosh": {since: 9}, "Asinh": {since: 9}, "Acosh": {since: 9}, "Atanh": {since: 9},
+		"Sign":                  {since: 9},
+		"Shrink":                {since: 9},
+		"IsNaN":                 {since: 9},
+		"IsInf":                 {since: 10},
+		"Size":                  {},
+		"Min":                   {drop: consumed},
+		"Max":                   {drop: consumed},
+		"Sum":                   {drop: consumed},
+		"Mean":                  {drop: consumed},
+		"Mod":                   {since: 10},
+		"Pow":                   {lower: lowerBinary},
+		"Equal":                 {lower: lowerBinary},
+		"Less":                  {lower: lowerBinary},
+		"Greater":               {lower: lowerBinary},
+		"LessOrEqual":           {since: 12},
+		"GreaterOrEqual":        {since: 12},
+		"And":                   {lower: lowerBinary},
+		"Or":                    {lower: lowerBinary},
+		"Xor":                   {lower: lowerBinary},
+		"Where":                 {since: 9},
+		"ReduceSum":             {lower: lowerAxesAttr},
+		"ReduceProd":            {lower: lowerAxesAttr},
+		"ReduceMax":             {lower: lowerAxesAttr},
+		"ReduceMin":             {lower: lowerAxesAttr},
+		"ReduceL1":              {lower: lowerAxesAttr},
+		"ReduceL2":              {lower: lowerAxesAttr},
+		"ReduceSumSquare":       {lower: lowerAxesAttr},
+		"ReduceLogSum":          {lower: lowerAxesAttr},
+		"ReduceLogSumExp":       {lower: lowerAxesAttr},
+		"ArgMax":                {},
+		"ArgMin":                {},
+		"Expand":                {since: 8},
+		"Tile":                  {lower: lowerTile},
+		"CastLike":              {lower: lowerCastLike, since: 15},
+		"ConstantOfShape":       {lower: lowerConstantOfShape, since: 9},
+		"Range":                 {since: 11},
+		"DepthToSpace":          {},
+		"SpaceToDepth":          {},
+		"GatherElements":        {since: 11},
+		"ScatterND":             {since: 11},
+		"InstanceNormalization": {drop: consumed},
+		"LayerNormalization":    {since: 17},
+		"GroupNormalization":    {lower: lowerGroupNorm, since: 18},
+		"Resize":                {lower: lowerResize, since: 10},
+		"Upsample":              {lower: lowerUpsample, since: 7},
+		"QuantizeLinear":        {since: 10},
+		"DequantizeLinear":      {since: 10},
+		"QLinearConv":           {since: 10},
+		"QLinearMatMul":         {since: 10},
+		"ConvInteger":           {since: 10},
+		"MatMulInteger":         {since: 10},
 	}
 }
 
@@ -401,7 +468,9 @@ func (l *lowerer) attrToInput(n *nodeCtx, attr string) (*ir.Value, error) {
 
 // --- op lowerings ---
 
-// lowerBinary lowers Add, Sub, Mul and Div. Before opset 7 they took
+// lowerBinary lowers Add, Sub, Mul and Div, and the other binary ops that
+// took the same attributes before opset 7 (Pow, the comparisons, And, Or,
+// Xor). Before opset 7 they took
 // broadcast and axis attributes: with broadcast=1, B's dims lined up with
 // A's starting at axis (by default at the end), and a B of one element was
 // shared; with broadcast=0 (the default) the shapes had to be equal. Numpy
@@ -847,8 +916,8 @@ func lowerSlice(l *lowerer, n *nodeCtx) error {
 }
 
 // lowerAxesAttr lowers Squeeze and Unsqueeze (axes attribute before opset 13)
-// and ReduceMean (before opset 18): the attribute becomes the input that
-// replaced it.
+// and the Reduce ops (before opset 18; ReduceSum before 13): the attribute
+// becomes the input that replaced it.
 func lowerAxesAttr(l *lowerer, n *nodeCtx) error {
 	op := n.pb.GetOpType()
 	ins := n.ins
@@ -905,8 +974,9 @@ func lowerPad(l *lowerer, n *nodeCtx) error {
 // the is_test attribute chose the mode, training by default; training with
 // ratio 0 drops nothing and scales by 1, so it is the identity too. The
 // ratio, an attribute before opset 12, has no effect in inference; a
-// training_mode input that is true, or not known when compiling, is an
-// error. Before opset 10 the mask output had the data's type: in inference
+// training_mode input that is true (unless the ratio is a constant 0, which
+// drops nothing and scales by 1: torchvision's Swin exports that), or not
+// known when compiling, is an error. Before opset 10 the mask output had the data's type: in inference
 // all ones (opsets 7 to 9; a constant, for a static shape) or not filled at
 // all (before 7).
 func lowerDropout(l *lowerer, n *nodeCtx) error {
@@ -927,8 +997,9 @@ func lowerDropout(l *lowerer, n *nodeCtx) error {
 		if tm.Const.Len() != 1 {
 			return fmt.Errorf("training_mode input %q has %d elements, want a scalar", tm.Name, tm.Const.Len())
 		}
-		if tm.Const.AsFloat64(0) != 0 {
-			return fmt.Errorf("training_mode input %q is true; want an inference model (false or absent)", tm.Name)
+		ratioZero := len(n.ins) > 1 && n.ins[1] != nil && n.ins[1].IsConst() && n.ins[1].Const.Len() == 1 && n.ins[1].Const.AsFloat64(0) == 0
+		if tm.Const.AsFloat64(0) != 0 && !ratioZero {
+			return fmt.Errorf("training_mode input %q is true with a ratio that is not a constant 0; want an inference model (false or absent)", tm.Name)
 		}
 	}
 	if len(n.ins) == 0 || n.ins[0] == nil {
@@ -1069,4 +1140,209 @@ func lowerCast(l *lowerer, n *nodeCtx) error {
 		return err
 	}
 	return l.emit(n.name, "Cast", n.ins, outs, attrs)
+}
+
+// lowerConstantOfShape moves the value attribute (a one-element tensor;
+// absent means f32 0) into the IR op's second input.
+func lowerConstantOfShape(l *lowerer, n *nodeCtx) error {
+	if len(n.ins) != 1 {
+		return fmt.Errorf("%d inputs, want 1 (the shape)", len(n.ins))
+	}
+	ins := n.ins
+	if a, ok := n.attrs["value"]; ok {
+		if attrType(a) != onnxpb.AttributeProto_TENSOR || a.GetT() == nil {
+			return fmt.Errorf("attribute \"value\" is %v, want a one-element TENSOR", attrType(a))
+		}
+		t, err := l.m.tc.decodeTensorProto(a.GetT(), "attribute \"value\"")
+		if err != nil {
+			return err
+		}
+		if t.Len() != 1 {
+			return fmt.Errorf("attribute \"value\" has shape %v, want one element", t.Shape)
+		}
+		ins = []*ir.Value{ins[0], l.constant(n.name+"/value", t.Reshaped(1))}
+	}
+	outs, err := l.outputs(n, "ConstantOfShape")
+	if err != nil {
+		return err
+	}
+	return l.emit(n.name, "ConstantOfShape", ins, outs, nil)
+}
+
+// lowerGroupNorm lowers GroupNormalization. Opsets 18 to 20 gave scale and
+// bias one value per group, which opset 21 replaced by one per channel (the
+// per-group form was a mistake in the spec); a per-group vector becomes the
+// per-channel one by repeating each value C/num_groups times: computed here
+// for a constant, with Unsqueeze, Expand and Reshape nodes otherwise.
+func lowerGroupNorm(l *lowerer, n *nodeCtx) error {
+	if len(n.ins) != 3 {
+		return fmt.Errorf("%d inputs, want 3 (X, scale, bias)", len(n.ins))
+	}
+	g, err := n.intAttr("num_groups", 0)
+	if err != nil {
+		return err
+	}
+	if !n.has("num_groups") || g < 1 {
+		return errors.New("attribute num_groups is missing or < 1, want the number of channel groups")
+	}
+	x := n.ins[0]
+	ins := append([]*ir.Value{}, n.ins...)
+	if n.opset < 21 && x.Type.Shape.Rank() >= 2 {
+		ch := x.Type.Shape[1]
+		for i, name := range []string{1: "scale", 2: "bias"} {
+			if i == 0 {
+				continue
+			}
+			v := ins[i]
+			s := v.Type.Shape
+			if s.Rank() != 1 || !s[0].Known() || s[0].Size != g || (ch.Known() && ch.Size == g) {
+				continue
+			}
+			if !ch.Known() {
+				return n.errorf("input X has shape %v: repeating the per-group %s %q over the channels needs the channel count", x.Type.Shape, name, v.Name)
+			}
+			if ch.Size%g != 0 {
+				return n.errorf("input X has %d channels, want a multiple of num_groups %d", ch.Size, g)
+			}
+			if ins[i], err = l.perChannel(n, v, name, g, ch.Size/g); err != nil {
+				return err
+			}
+		}
+	}
+	return l.passthrough(n, "GroupNormalization", ins)
+}
+
+// perChannel repeats each of the g values of v k times.
+func (l *lowerer) perChannel(n *nodeCtx, v *ir.Value, name string, g, k int64) (*ir.Value, error) {
+	if v.IsConst() {
+		vals := make([]float64, 0, g*k)
+		for i := 0; i < int(g); i++ {
+			for j := int64(0); j < k; j++ {
+				vals = append(vals, v.Const.AsFloat64(i))
+			}
+		}
+		t, err := floatTensor(v.Const.DType, vals, []int{int(g * k)})
+		if err != nil {
+			return nil, err
+		}
+		return l.constant(n.name+"/"+name, t), nil
+	}
+	col, err := l.aux(n, name+"_col", "Unsqueeze", []*ir.Value{v, l.constant(n.name+"/"+name+"_axes", int64Vector([]int64{1}))}, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := l.aux(n, name+"_rep", "Expand", []*ir.Value{col, l.constant(n.name+"/"+name+"_shape", int64Vector([]int64{g, k}))}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return l.aux(n, name+"_flat", "Reshape", []*ir.Value{rep, l.constant(n.name+"/"+name+"_len", int64Vector([]int64{g * k}))}, nil)
+}
+
+// lowerResize lowers Resize. Resize-10 took only X and scales, with the
+// asymmetric coordinate transformation and, for nearest, the floor of the
+// original coordinate (what ONNX Runtime does when upsampling); later
+// versions pass through.
+func lowerResize(l *lowerer, n *nodeCtx) error {
+	if n.opset >= 11 {
+		return l.passthrough(n, "Resize", n.ins)
+	}
+	if len(n.ins) != 2 {
+		return n.errorf("%d inputs, want 2 (X and scales)", len(n.ins))
+	}
+	return l.resizeAsymmetric(n, n.ins[0], n.ins[1])
+}
+
+// lowerUpsample lowers Upsample (opsets 7 to 9; deprecated in 10) into
+// Resize: the scales attribute (opset 7) or input (9), the asymmetric
+// coordinate transformation, and nearest as the floor of the original
+// coordinate, which for the usual whole scales repeats each element as
+// ONNX's reference does. "bilinear", which some old exporters wrote, is
+// linear.
+func lowerUpsample(l *lowerer, n *nodeCtx) error {
+	ins := n.ins
+	if n.has("scales") {
+		if len(ins) != 1 {
+			return n.errorf("%d inputs and a scales attribute, want either", len(ins))
+		}
+		a, err := n.attrOfType("scales", onnxpb.AttributeProto_FLOATS)
+		if err != nil {
+			return err
+		}
+		f := append([]float32{}, a.GetFloats()...)
+		ins = []*ir.Value{ins[0], l.constant(n.name+"/scales", ir.FromFloat32(f, len(f)))}
+	}
+	if len(ins) != 2 {
+		return n.errorf("%d inputs, want X and scales", len(ins))
+	}
+	return l.resizeAsymmetric(n, ins[0], ins[1])
+}
+
+// resizeAsymmetric emits the Resize of X by scales that Resize-10 and
+// Upsample compute.
+func (l *lowerer) resizeAsymmetric(n *nodeCtx, x, scales *ir.Value) error {
+	mode := "nearest"
+	if a, ok := n.attrs["mode"]; ok {
+		mode = strings.ToLower(string(a.GetS()))
+	}
+	switch mode {
+	case "nearest", "linear":
+	case "bilinear", "trilinear":
+		mode = "linear"
+	default:
+		return n.errorf("attribute mode is %q, want nearest or linear", mode)
+	}
+	outs, err := l.outputs(n, "Resize")
+	if err != nil {
+		return err
+	}
+	attrs := ir.Attrs{
+		"mode":                           ir.StringAttr(mode),
+		"coordinate_transformation_mode": ir.StringAttr("asymmetric"),
+		"nearest_mode":                   ir.StringAttr("floor"),
+	}
+	return l.emit(n.name, "Resize", []*ir.Value{x, nil, scales}, outs, attrs)
+}
+
+// lowerTile lowers Tile. Tile-1 took the repeat count of one axis as two
+// scalar inputs, tiles and axis; opset 6 replaced them with one count an
+// axis, which constant tiles and axis become.
+func lowerTile(l *lowerer, n *nodeCtx) error {
+	if n.opset >= 6 {
+		return l.passthrough(n, "Tile", n.ins)
+	}
+	if len(n.ins) != 3 || n.ins[1] == nil || n.ins[2] == nil {
+		return n.errorf("%d inputs, want 3 (input, tiles, axis)", len(n.ins))
+	}
+	x, tiles, axis := n.ins[0], n.ins[1], n.ins[2]
+	if !tiles.IsConst() || !axis.IsConst() || tiles.Const.Len() != 1 || axis.Const.Len() != 1 {
+		return n.errorf("tiles %q and axis %q must be constant scalars", tiles.Name, axis.Name)
+	}
+	r := x.Type.Shape.Rank()
+	a, err := ir.NormAxis(axis.Const.AsInt64(0), r)
+	if err != nil {
+		return n.errorf("axis input: %v", err)
+	}
+	reps := make([]int64, r)
+	for i := range reps {
+		reps[i] = 1
+	}
+	reps[a] = tiles.Const.AsInt64(0)
+	return l.passthrough(n, "Tile", []*ir.Value{x, l.constant(n.name+"/repeats", int64Vector(reps))})
+}
+
+// lowerCastLike is a Cast to the element type of the second input.
+func lowerCastLike(l *lowerer, n *nodeCtx) error {
+	if len(n.ins) != 2 || n.ins[0] == nil || n.ins[1] == nil {
+		return fmt.Errorf("%d inputs, want 2 (input and target_type)", len(n.ins))
+	}
+	attrs, err := n.irAttrs()
+	if err != nil {
+		return err
+	}
+	attrs["to"] = ir.IntAttr(ir.ONNXTypeCode(n.ins[1].Type.DType))
+	outs, err := l.outputs(n, "Cast")
+	if err != nil {
+		return err
+	}
+	return l.emit(n.name, "Cast", n.ins[:1], outs, attrs)
 }

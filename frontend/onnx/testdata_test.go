@@ -130,9 +130,16 @@ func TestLibonnxTestdata(t *testing.T) {
 	}
 	sort.Strings(reasons)
 	t.Logf("why the others do not:\n%s", strings.Join(reasons, "\n"))
-	// Every op the frontend claims must lower in some conformance model.
+	// Every op the frontend claims must lower in some conformance model,
+	// but for those newer than the suite (libonnx-testdata 1.12 stops at
+	// opset 17), which onnxexport's TestONNXRuntime checks against ONNX
+	// Runtime and TestOpCasesRoundTrip reads back through the frontend.
+	newerThanSuite := map[string]bool{"Mish": true, "GroupNormalization": true, "Gelu": true}
 	for _, op := range SupportedOps() {
-		if !covered[op] {
+		if covered[op] && newerThanSuite[op] {
+			t.Errorf("%s lowers in a conformance model: remove it from newerThanSuite", op)
+		}
+		if !covered[op] && !newerThanSuite[op] {
 			t.Errorf("no conformance model using %s lowers", op)
 		}
 	}

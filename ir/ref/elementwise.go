@@ -37,6 +37,10 @@ const (
 	// slope of inf or NaN (0*inf is NaN), where opPReluBranch takes over.
 	opPRelu
 	opPReluBranch
+	// opMin and opMax are the builtin min and max, which keep NaN (as
+	// numpy's minimum and maximum, ONNX's reference, do).
+	opMin
+	opMax
 )
 
 func init() {
@@ -117,54 +121,57 @@ func planBroadcast(a, b, out []int) (bcastPlan, error) {
 
 func binaryKernel(op binOp) Kernel {
 	return func(_ *ir.Node, in, out []*ir.Tensor) error {
-		op := op
-		a, b, y := in[0], in[1], out[0]
-		if y.Len() == 0 {
-			return nil
-		}
-		if op == opPRelu {
-			// The slope broadcasts to X; the output is X's shape.
-			if !sameInts(y.Shape, a.Shape) {
-				return fmt.Errorf("output shape %v, want X's shape %v", y.Shape, a.Shape)
-			}
-		}
-		p, err := planBroadcast(a.Shape, b.Shape, y.Shape)
-		if err != nil {
-			return err
-		}
-		if op == opPRelu && y.DType.IsFloat() && !allFinite(b) {
-			op = opPReluBranch
-		}
-		switch y.DType {
-		case ir.Float32:
-			runBinary(op, y.Float32s(), a.Float32s(), b.Float32s(), p)
-		case ir.Float64:
-			runBinary(op, y.Data.([]float64), a.Data.([]float64), b.Data.([]float64), p)
-		case ir.Float16, ir.BFloat16:
-			ya := make([]float32, y.Len())
-			runBinary(op, ya, toFloat32(a), toFloat32(b), p)
-			fromFloat32(y, ya)
-		case ir.Int8:
-			return runIntBinary(op, y.Int8s(), a.Int8s(), b.Int8s(), p)
-		case ir.Uint8:
-			return runIntBinary(op, y.Uint8s(), a.Uint8s(), b.Uint8s(), p)
-		case ir.Int16:
-			return runIntBinary(op, y.Data.([]int16), a.Data.([]int16), b.Data.([]int16), p)
-		case ir.Uint16:
-			return runIntBinary(op, y.Data.([]uint16), a.Data.([]uint16), b.Data.([]uint16), p)
-		case ir.Int32:
-			return runIntBinary(op, y.Int32s(), a.Int32s(), b.Int32s(), p)
-		case ir.Uint32:
-			return runIntBinary(op, y.Data.([]uint32), a.Data.([]uint32), b.Data.([]uint32), p)
-		case ir.Int64:
-			return runIntBinary(op, y.Int64s(), a.Int64s(), b.Int64s(), p)
-		case ir.Uint64:
-			return runIntBinary(op, y.Data.([]uint64), a.Data.([]uint64), b.Data.([]uint64), p)
-		default:
-			return fmt.Errorf("no kernel for %v elements", y.DType)
-		}
+		return binaryInto(op, in[0], in[1], out[0])
+	}
+}
+
+// binaryInto computes y = a op b, broadcasting a and b to y's shape.
+func binaryInto(op binOp, a, b, y *ir.Tensor) error {
+	if y.Len() == 0 {
 		return nil
 	}
+	if op == opPRelu {
+		// The slope broadcasts to X; the output is X's shape.
+		if !sameInts(y.Shape, a.Shape) {
+			return fmt.Errorf("output shape %v, want X's shape %v", y.Shape, a.Shape)
+		}
+	}
+	p, err := planBroadcast(a.Shape, b.Shape, y.Shape)
+	if err != nil {
+		return err
+	}
+	if op == opPRelu && y.DType.IsFloat() && !allFinite(b) {
+		op = opPReluBranch
+	}
+	switch y.DType {
+	case ir.Float32:
+		runBinary(op, y.Float32s(), a.Float32s(), b.Float32s(), p)
+	case ir.Float64:
+		runBinary(op, y.Data.([]float64), a.Data.([]float64), b.Data.([]float64), p)
+	case ir.Float16, ir.BFloat16:
+		ya := make([]float32, y.Len())
+		runBinary(op, ya, toFloat32(a), toFloat32(b), p)
+		fromFloat32(y, ya)
+	case ir.Int8:
+		return runIntBinary(op, y.Int8s(), a.Int8s(), b.Int8s(), p)
+	case ir.Uint8:
+		return runIntBinary(op, y.Uint8s(), a.Uint8s(), b.Uint8s(), p)
+	case ir.Int16:
+		return runIntBinary(op, y.Data.([]int16), a.Data.([]int16), b.Data.([]int16), p)
+	case ir.Uint16:
+		return runIntBinary(op, y.Data.([]uint16), a.Data.([]uint16), b.Data.([]uint16), p)
+	case ir.Int32:
+		return runIntBinary(op, y.Int32s(), a.Int32s(), b.Int32s(), p)
+	case ir.Uint32:
+		return runIntBinary(op, y.Data.([]uint32), a.Data.([]uint32), b.Data.([]uint32), p)
+	case ir.Int64:
+		return runIntBinary(op, y.Int64s(), a.Int64s(), b.Int64s(), p)
+	case ir.Uint64:
+		return runIntBinary(op, y.Data.([]uint64), a.Data.([]uint64), b.Data.([]uint64), p)
+	default:
+		return fmt.Errorf("no kernel for %v elements", y.DType)
+	}
+	return nil
 }
 
 // allFinite reports whether a float tensor holds no inf or NaN.
@@ -253,6 +260,14 @@ func runBinary[T number](op binOp, dst, a, b []T, p bcastPlan) {
 func binVV[T number](op binOp, dst, a, b []T) {
 	a, b = a[:len(dst)], b[:len(dst)]
 	switch op {
+	case opMin:
+		for i := range dst {
+			dst[i] = min(a[i], b[i])
+		}
+	case opMax:
+		for i := range dst {
+			dst[i] = max(a[i], b[i])
+		}
 	case opAdd:
 		for i := range dst {
 			dst[i] = a[i] + b[i]
@@ -289,6 +304,14 @@ func binVV[T number](op binOp, dst, a, b []T) {
 func binVS[T number](op binOp, dst, a []T, s T) {
 	a = a[:len(dst)]
 	switch op {
+	case opMin:
+		for i := range dst {
+			dst[i] = min(a[i], s)
+		}
+	case opMax:
+		for i := range dst {
+			dst[i] = max(a[i], s)
+		}
 	case opAdd:
 		for i := range dst {
 			dst[i] = a[i] + s
@@ -326,6 +349,14 @@ func binVS[T number](op binOp, dst, a []T, s T) {
 func binSV[T number](op binOp, dst []T, s T, b []T) {
 	b = b[:len(dst)]
 	switch op {
+	case opMin:
+		for i := range dst {
+			dst[i] = min(s, b[i])
+		}
+	case opMax:
+		for i := range dst {
+			dst[i] = max(s, b[i])
+		}
 	case opAdd:
 		for i := range dst {
 			dst[i] = s + b[i]

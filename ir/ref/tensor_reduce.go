@@ -151,3 +151,154 @@ func reduceSum[T number, A float64 | int64 | uint64](src []T, acc []A, dims []in
 		}
 	}
 }
+
+// reducer is one of the Reduce ops other than ReduceMean: the value of an
+// empty reduction, the step that folds an element in, and what becomes of
+// the result. Integer inputs fold in int64 (exact) for the ops whose result
+// is an integer expression of the elements, and in float64 otherwise.
+type reducer struct {
+	init   float64
+	step   func(acc, v float64) float64
+	finish func(acc float64) float64 // nil: the result is acc
+	// stepInt folds integers exactly; nil for the ops computed in float64.
+	stepInt func(acc, v int64) int64
+}
+
+var reducers = map[string]reducer{
+	"ReduceSum":  {init: 0, step: func(a, v float64) float64 { return a + v }, stepInt: func(a, v int64) int64 { return a + v }},
+	"ReduceProd": {init: 1, step: func(a, v float64) float64 { return a * v }, stepInt: func(a, v int64) int64 { return a * v }},
+	"ReduceMax":  {init: math.Inf(-1), step: func(a, v float64) float64 { return max(a, v) }, stepInt: func(a, v int64) int64 { return max(a, v) }},
+	"ReduceMin":  {init: math.Inf(1), step: func(a, v float64) float64 { return min(a, v) }, stepInt: func(a, v int64) int64 { return min(a, v) }},
+	"ReduceL1": {init: 0, step: func(a, v float64) float64 { return a + math.Abs(v) },
+		stepInt: func(a, v int64) int64 { return a + max(v, -v) }},
+	"ReduceSumSquare": {init: 0, step: func(a, v float64) float64 { return a + v*v }, stepInt: func(a, v int64) int64 { return a + v*v }},
+	"ReduceL2":        {init: 0, step: func(a, v float64) float64 { return a + v*v }, finish: math.Sqrt},
+	"ReduceLogSum":    {init: 0, step: func(a, v float64) float64 { return a + v }, finish: math.Log},
+	"ReduceLogSumExp": {init: 0, step: func(a, v float64) float64 { return a + math.Exp(v) }, finish: math.Log},
+}
+
+func init() {
+	for name, r := range reducers {
+		register(name, reduceKernel(r))
+	}
+}
+
+func reduceKernel(r reducer) Kernel {
+	return func(n *ir.Node, in, out []*ir.Tensor) error {
+		x, y := in[0], out[0]
+		var axes []int64
+		if len(in) > 1 && in[1] != nil {
+			axes = intsOf(in[1])
+		}
+		red, err := ir.ResolveReduceAxes(len(x.Shape), axes, n.Attrs.Int("noop_with_empty_axes", 0) != 0)
+		if err != nil {
+			return err
+		}
+		if red == nil {
+			// No axes and noop_with_empty_axes: the input passes through
+			// (ONNX's reference does not apply the op to the elements).
+			return copyKernel(n, in, out)
+		}
+		if x.DType.IsInteger() && r.stepInt != nil {
+			vals := make([]int64, x.Len())
+			decodeInts(x, 0, vals)
+			init := int64(0)
+			switch n.Op {
+			case "ReduceProd":
+				init = 1
+			case "ReduceMax":
+				init = math.MinInt64
+			case "ReduceMin":
+				init = math.MaxInt64
+			}
+			acc := make([]int64, y.Len())
+			for i := range acc {
+				acc[i] = init
+			}
+			reduceFold(vals, acc, x.Shape, red, r.stepInt)
+			encodeInts(y, 0, acc, false)
+			return nil
+		}
+		vals := float64s(x)
+		acc := make([]float64, y.Len())
+		for i := range acc {
+			acc[i] = r.init
+		}
+		reduceFold(vals, acc, x.Shape, red, r.step)
+		if r.finish != nil {
+			for i, v := range acc {
+				acc[i] = r.finish(v)
+			}
+		}
+		encodeFloats(y, 0, acc)
+		return nil
+	}
+}
+
+// reduceFold folds every element of src (of the given shape) into the
+// accumulator of its output position; dims flagged red are folded over.
+func reduceFold[A float64 | int64](src, acc []A, shape []int, red []bool, step func(a, v A) A) {
+	k := len(shape)
+	ostr := make([]int, k)
+	s := 1
+	for i := k - 1; i >= 0; i-- {
+		if !red[i] {
+			ostr[i] = s
+			s *= shape[i]
+		}
+	}
+	idx := make([]int, k)
+	off := 0
+	for _, v := range src {
+		acc[off] = step(acc[off], v)
+		for d := k - 1; d >= 0; d-- {
+			idx[d]++
+			off += ostr[d]
+			if idx[d] < shape[d] {
+				break
+			}
+			off -= ostr[d] * shape[d]
+			idx[d] = 0
+		}
+	}
+}
+
+func init() {
+	register("ArgMax", argKernel(func(v, best float64) bool { return v > best }))
+	register("ArgMin", argKernel(func(v, best float64) bool { return v < best }))
+}
+
+// argKernel finds, along axis, the index of the element better than every
+// other: the first such one, or the last when select_last_index.
+func argKernel(better func(v, best float64) bool) Kernel {
+	return func(n *ir.Node, in, out []*ir.Tensor) error {
+		x, y := in[0], out[0]
+		axis, err := ir.NormAxis(n.Attrs.Int("axis", 0), len(x.Shape))
+		if err != nil {
+			return err
+		}
+		last := n.Attrs.Int("select_last_index", 0) != 0
+		size := x.Shape[axis]
+		if size == 0 {
+			return fmt.Errorf("arg of an empty axis %d (input %v)", axis, x.Shape)
+		}
+		inner := ir.NumElements(x.Shape[axis+1:])
+		outer := ir.NumElements(x.Shape[:axis])
+		vals := float64s(x)
+		dst := y.Int64s()
+		for o := 0; o < outer; o++ {
+			for i := 0; i < inner; i++ {
+				base := o*size*inner + i
+				best, at := vals[base], 0
+				for k := 1; k < size; k++ {
+					v := vals[base+k*inner]
+					if better(v, best) || (last && v == best) {
+						best, at = v, k
+					}
+				}
+				dst[o*inner+i] = int64(at)
+			}
+		}
+		return nil
+	}
+}

@@ -52,16 +52,28 @@ var adapters map[string]func(w *writer, n stdNode) error
 
 func init() {
 	adapters = map[string]func(w *writer, n stdNode) error{
-		"Reshape":          adaptReshape,
-		"Shape":            adaptShape,
-		"AveragePool":      adaptAveragePool,
-		"Pad":              adaptPad,
-		"Split":            adaptSplit,
-		"ReduceMean":       adaptReduceMean,
-		"Cast":             adaptCast,
-		"QuantizeLinear":   adaptQuantizeLinear,
-		"DequantizeLinear": adaptDequantizeLinear,
-		"HardSwish":        adaptHardSwish,
+		"Reshape":            adaptReshape,
+		"Shape":              adaptShape,
+		"AveragePool":        adaptAveragePool,
+		"Pad":                adaptPad,
+		"Split":              adaptSplit,
+		"ReduceMean":         adaptReduce(18),
+		"ReduceSum":          adaptReduce(13),
+		"ReduceProd":         adaptReduce(18),
+		"ReduceMax":          adaptReduce(18),
+		"ReduceMin":          adaptReduce(18),
+		"ReduceL1":           adaptReduce(18),
+		"ReduceL2":           adaptReduce(18),
+		"ReduceSumSquare":    adaptReduce(18),
+		"ReduceLogSum":       adaptReduce(18),
+		"ReduceLogSumExp":    adaptReduce(18),
+		"ConstantOfShape":    adaptConstantOfShape,
+		"GroupNormalization": adaptGroupNorm,
+		"Resize":             adaptResize,
+		"Cast":               adaptCast,
+		"QuantizeLinear":     adaptQuantizeLinear,
+		"DequantizeLinear":   adaptDequantizeLinear,
+		"HardSwish":          adaptHardSwish,
 	}
 }
 
@@ -225,11 +237,15 @@ func adaptSplit(w *writer, n stdNode) error {
 	return w.emit(n.op, ins, n.outs, attrs)
 }
 
-// ReduceMean-18 took axes as an input and added noop_with_empty_axes.
-// Before, axes was an attribute (so it must be constant) and no axes meant
-// every axis.
-func adaptReduceMean(w *writer, n stdNode) error {
-	if w.opset >= 18 {
+// The Reduce ops took axes as an input and added noop_with_empty_axes at
+// opset 18 (ReduceSum at 13). Before, axes was an attribute (so it must be
+// constant) and no axes meant every axis.
+func adaptReduce(since int64) func(w *writer, n stdNode) error {
+	return func(w *writer, n stdNode) error { return adaptReduceAxes(w, n, since) }
+}
+
+func adaptReduceAxes(w *writer, n stdNode, since int64) error {
+	if w.opset >= since {
 		return w.emit(n.op, n.ins, n.outs, n.attrs)
 	}
 	attrs := n.without("noop_with_empty_axes")
@@ -238,7 +254,7 @@ func adaptReduceMean(w *writer, n stdNode) error {
 	if a := n.in(1); a != nil {
 		var ok bool
 		if axes, ok = constInts(a); !ok {
-			return needs(w, 18, "a computed axes input")
+			return needs(w, since, "a computed axes input")
 		}
 	}
 	if len(axes) == 0 && noop {

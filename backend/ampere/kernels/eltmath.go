@@ -1,0 +1,447 @@
+package kernels
+
+// Float math kernels for the frontend's wider op set, one thread an output
+// element:
+//
+//   - the unary kernel: Neg, Abs, Floor, Ceil, Round, Sqrt, Reciprocal and
+//     x² (Pow by 2), whose round-to-nearest f32 results equal ir/ref's bits,
+//     under UnaryKernel; and Exp, Log, Erf, Elu, Selu, Softplus, Mish, Gelu
+//     (erf and tanh forms), HardSigmoid, HardSwish and x³ under
+//     UnaryApproxKernel, which use ex2.approx/lg2.approx and a polynomial
+//     erf (Abramowitz and Stegun 7.1.26, |error| < 1.5e-7) and so agree with
+//     the reference (float64, rounded once) to about 1e-6;
+//   - the broadcasting binary kernel: Add, Sub, Mul, Div, Min, Max of two
+//     operands of any shapes that broadcast, each read through its own
+//     strides over up to five per-sample dims (0 where it is broadcast) and a
+//     per-sample stride (0 for a constant), all exact;
+//   - the reduction kernel: one output element folds K input elements
+//     inner apart (a per-sample [outer, K, inner] view): Max and Min are
+//     exact (ReduceKernel); Sum, Mean, SumSquare, L1 and L2 accumulate in f32
+//     in index order, where the reference accumulates in float64, so they are
+//     approximate (ReduceApproxKernel).
+
+import (
+	"fmt"
+	"math"
+)
+
+// Unary math kernel names and op codes.
+const (
+	UnaryKernel       = "sqc_unary_f32"
+	UnaryApproxKernel = "sqc_unary_approx_f32"
+)
+
+// Unary op codes, the unary kernel's op parameter. The exact ones come
+// first; UnaryExact reports which are.
+const (
+	UNeg = iota
+	UAbs
+	UFloor
+	UCeil
+	URound
+	USqrt
+	URecip
+	USquare
+	UExp
+	ULog
+	UErf
+	UElu      // alpha
+	USelu     // alpha, beta = gamma
+	USoftplus // log(1 + exp(x))
+	UMish
+	UGelu
+	UGeluTanh
+	UHardSigmoid // alpha, beta
+	UHardSwish
+	UCube
+	numUnary
+)
+
+// UnaryExact reports whether a unary op's GPU result equals the
+// reference's bits.
+func UnaryExact(op int) bool { return op <= USquare }
+
+// UnaryParams lists the unary kernel's parameters in launch order.
+var UnaryParams = []string{"x", "y", "total", "op", "alpha:f32", "beta:f32"}
+
+// Broadcasting binary kernel.
+const BcastKernel = "sqc_bcast_f32"
+
+// Binary op codes of the broadcasting kernel.
+const (
+	BAdd = iota
+	BSub
+	BMul
+	BDiv
+	BMin
+	BMax
+	numBinary
+)
+
+// BcastRank is the number of per-sample dims the broadcasting kernel walks.
+const BcastRank = 5
+
+// BcastParams lists the broadcasting kernel's parameters: the operands,
+// the output's elements (per sample, scaled by the batch), the op, the
+// output's elements a sample, each operand's stride between samples, then
+// the output's dims and each operand's strides along them (outermost
+// first; unused leading dims are 1 with stride 0).
+var BcastParams = func() []string {
+	p := []string{"a", "b", "y", "total", "op", "outPerSample", "aSample", "bSample"}
+	for _, s := range []string{"dim", "aStride", "bStride"} {
+		for i := 0; i < BcastRank; i++ {
+			p = append(p, fmt.Sprintf("%s%d", s, i))
+		}
+	}
+	return p
+}()
+
+// Reduction kernel names and op codes.
+const (
+	ReduceKernel       = "sqc_reduce_f32"
+	ReduceApproxKernel = "sqc_reduce_approx_f32"
+)
+
+// Reduction op codes; RMax and RMin are exact.
+const (
+	RMax = iota
+	RMin
+	RSum
+	RMean
+	RSumSquare
+	RL1
+	RL2
+	numReduce
+)
+
+// ReduceParams lists the reduction kernel's parameters: x, y, the output's
+// elements (per sample), the op, the reduced length K, the stride inner
+// between its elements, and the elements a sample of the output and of
+// the input.
+var ReduceParams = []string{"x", "y", "total", "op", "K", "inner", "outPerSample", "inPerSample"}
+
+func init() {
+	ApproxKernels[UnaryApproxKernel] = true
+	ApproxKernels[ReduceApproxKernel] = true
+}
+
+// hexF32 is a PTX f32 immediate.
+func hexF32(v float64) string { return fmt.Sprintf("0f%08X", math.Float32bits(float32(v))) }
+
+// emitExp writes dst = e^src (ex2.approx of src·log2 e); tmp is scratch.
+func emitExp(b *builder, dst, src, tmp string) {
+	b.l("mul.rn.f32 %s, %s, %s;", tmp, src, hexF32(math.Log2E))
+	b.l("ex2.approx.f32 %s, %s;", dst, tmp)
+}
+
+// emitLog writes dst = ln src (lg2.approx times ln 2).
+func emitLog(b *builder, dst, src, tmp string) {
+	b.l("lg2.approx.f32 %s, %s;", tmp, src)
+	b.l("mul.rn.f32 %s, %s, %s;", dst, tmp, hexF32(math.Ln2))
+}
+
+// emitTanh writes dst = tanh src as 1 - 2/(e^(2 src) + 1), which is ±1 at
+// the extremes rather than NaN.
+func emitTanh(b *builder, dst, src, t1, t2 string) {
+	b.l("add.rn.f32 %s, %s, %s;", t1, src, src)
+	emitExp(b, t1, t1, t2)
+	b.l("add.rn.f32 %s, %s, 0f3F800000;", t1, t1)
+	b.l("div.rn.f32 %s, 0f40000000, %s;", t1, t1)
+	b.l("sub.rn.f32 %s, 0f3F800000, %s;", dst, t1)
+}
+
+// emitErf writes dst = erf src by Abramowitz and Stegun 7.1.26 on |src|,
+// with src's sign; t1..t3 are scratch.
+func emitErf(b *builder, dst, src, t1, t2, t3 string) {
+	b.l("abs.f32 %s, %s;", t1, src)
+	b.l("mul.rn.f32 %s, %s, %s;", t2, t1, hexF32(0.3275911))
+	b.l("add.rn.f32 %s, %s, 0f3F800000;", t2, t2)
+	b.l("rcp.rn.f32 %s, %s;", t2, t2) // t
+	b.l("mov.f32 %s, %s;", t3, hexF32(1.061405429))
+	for _, a := range []float64{-1.453152027, 1.421413741, -0.284496736, 0.254829592} {
+		b.l("mul.rn.f32 %s, %s, %s;", t3, t3, t2)
+		b.l("add.rn.f32 %s, %s, %s;", t3, t3, hexF32(a))
+	}
+	b.l("mul.rn.f32 %s, %s, %s;", t3, t3, t2) // the polynomial
+	b.l("mul.rn.f32 %s, %s, %s;", t1, t1, t1)
+	b.l("neg.f32 %s, %s;", t1, t1)
+	emitExp(b, t1, t1, t2) // e^(-x^2)
+	b.l("mul.rn.f32 %s, %s, %s;", t3, t3, t1)
+	b.l("sub.rn.f32 %s, 0f3F800000, %s;", t3, t3)
+	b.l("copysign.f32 %s, %s, %s;", dst, src, t3)
+}
+
+// emitSoftplus writes dst = max(src, 0) + ln(1 + e^-|src|).
+func emitSoftplus(b *builder, dst, src, t1, t2 string) {
+	b.l("abs.f32 %s, %s;", t1, src)
+	b.l("neg.f32 %s, %s;", t1, t1)
+	emitExp(b, t1, t1, t2)
+	b.l("add.rn.f32 %s, %s, 0f3F800000;", t1, t1)
+	emitLog(b, t1, t1, t2)
+	b.l("max.f32 %s, %s, 0f00000000;", t2, src)
+	b.l("add.rn.f32 %s, %s, %s;", dst, t2, t1)
+}
+
+// UnaryPTX returns the module text of the unary kernel under name
+// (UnaryKernel or UnaryApproxKernel).
+func UnaryPTX(name string) string {
+	var b builder
+	b.header()
+	b.opEntry(name, UnaryParams, 2)
+	declare(&b, ".pred", "%p<4>")
+	declare(&b, ".b32", "%r<8>")
+	declare(&b, ".b64", "%rd<6>")
+	declare(&b, ".f32", "%f<12>")
+	b.comment("x y in %%rd0 %%rd1; total op in %%r0 %%r1; alpha beta in %%f0 %%f1; x[i] in %%f2, the result in %%f3")
+	b.loadPointers(2)
+	b.l("ld.param.u32 %%r0, [p2];")
+	b.l("ld.param.u32 %%r1, [p3];")
+	b.l("ld.param.f32 %%f0, [p4];")
+	b.l("ld.param.f32 %%f1, [p5];")
+	b.l("mov.u32 %%r2, %%ctaid.x;")
+	b.l("mov.u32 %%r3, %%tid.x;")
+	b.l("mov.u32 %%r5, %d;", OpThreads)
+	b.l("mad.lo.u32 %%r4, %%r2, %%r5, %%r3;")
+	b.l("setp.ge.u32 %%p0, %%r4, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	b.l("mul.wide.u32 %%rd2, %%r4, 4;")
+	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+	b.l("ld.global.f32 %%f2, [%%rd3];")
+	labels := []string{"$L_neg", "$L_abs", "$L_floor", "$L_ceil", "$L_round", "$L_sqrt", "$L_recip", "$L_square",
+		"$L_exp", "$L_log", "$L_erf", "$L_elu", "$L_selu", "$L_softplus", "$L_mish", "$L_gelu", "$L_gelutanh",
+		"$L_hardsigmoid", "$L_hardswish", "$L_cube"}
+	if len(labels) != numUnary {
+		panic("kernels: unary labels and op codes disagree")
+	}
+	// The op is uniform over the launch, so these branches never diverge.
+	for op, lbl := range labels {
+		b.l("setp.eq.u32 %%p1, %%r1, %d;", op)
+		b.l("@%%p1 bra %s;", lbl)
+	}
+	b.l("bra $L_done;")
+	one := "0f3F800000"
+	body := map[int]func(){
+		UNeg:    func() { b.l("neg.f32 %%f3, %%f2;") },
+		UAbs:    func() { b.l("abs.f32 %%f3, %%f2;") },
+		UFloor:  func() { b.l("cvt.rmi.f32.f32 %%f3, %%f2;") },
+		UCeil:   func() { b.l("cvt.rpi.f32.f32 %%f3, %%f2;") },
+		URound:  func() { b.l("cvt.rni.f32.f32 %%f3, %%f2;") },
+		USqrt:   func() { b.l("sqrt.rn.f32 %%f3, %%f2;") },
+		URecip:  func() { b.l("rcp.rn.f32 %%f3, %%f2;") },
+		USquare: func() { b.l("mul.rn.f32 %%f3, %%f2, %%f2;") },
+		UExp:    func() { emitExp(&b, "%f3", "%f2", "%f4") },
+		ULog:    func() { emitLog(&b, "%f3", "%f2", "%f4") },
+		UErf:    func() { emitErf(&b, "%f3", "%f2", "%f4", "%f5", "%f6") },
+		UElu: func() {
+			emitExp(&b, "%f4", "%f2", "%f5")
+			b.l("sub.rn.f32 %%f4, %%f4, %s;", one)
+			b.l("mul.rn.f32 %%f4, %%f4, %%f0;")
+			b.l("setp.lt.f32 %%p2, %%f2, 0f00000000;")
+			b.l("selp.f32 %%f3, %%f4, %%f2, %%p2;")
+		},
+		USelu: func() {
+			emitExp(&b, "%f4", "%f2", "%f5")
+			b.l("mul.rn.f32 %%f4, %%f4, %%f0;")
+			b.l("sub.rn.f32 %%f4, %%f4, %%f0;")
+			b.l("setp.gt.f32 %%p2, %%f2, 0f00000000;")
+			b.l("selp.f32 %%f4, %%f2, %%f4, %%p2;")
+			b.l("mul.rn.f32 %%f3, %%f4, %%f1;")
+		},
+		USoftplus: func() { emitSoftplus(&b, "%f3", "%f2", "%f4", "%f5") },
+		UMish: func() {
+			emitSoftplus(&b, "%f6", "%f2", "%f4", "%f5")
+			emitTanh(&b, "%f6", "%f6", "%f4", "%f5")
+			b.l("mul.rn.f32 %%f3, %%f2, %%f6;")
+		},
+		UGelu: func() {
+			b.l("mul.rn.f32 %%f7, %%f2, %s;", hexF32(1/math.Sqrt2))
+			emitErf(&b, "%f7", "%f7", "%f4", "%f5", "%f6")
+			b.l("add.rn.f32 %%f7, %%f7, %s;", one)
+			b.l("mul.rn.f32 %%f7, %%f7, %%f2;")
+			b.l("mul.rn.f32 %%f3, %%f7, 0f3F000000;")
+		},
+		UGeluTanh: func() {
+			b.l("mul.rn.f32 %%f7, %%f2, %%f2;")
+			b.l("mul.rn.f32 %%f7, %%f7, %%f2;")
+			b.l("mul.rn.f32 %%f7, %%f7, %s;", hexF32(0.044715))
+			b.l("add.rn.f32 %%f7, %%f7, %%f2;")
+			b.l("mul.rn.f32 %%f7, %%f7, %s;", hexF32(math.Sqrt(2/math.Pi)))
+			emitTanh(&b, "%f7", "%f7", "%f4", "%f5")
+			b.l("add.rn.f32 %%f7, %%f7, %s;", one)
+			b.l("mul.rn.f32 %%f7, %%f7, %%f2;")
+			b.l("mul.rn.f32 %%f3, %%f7, 0f3F000000;")
+		},
+		UHardSigmoid: func() {
+			b.l("mul.rn.f32 %%f4, %%f2, %%f0;")
+			b.l("add.rn.f32 %%f4, %%f4, %%f1;")
+			b.l("max.f32 %%f4, %%f4, 0f00000000;")
+			b.l("min.f32 %%f3, %%f4, %s;", one)
+		},
+		UHardSwish: func() {
+			b.l("div.rn.f32 %%f4, %%f2, 0f40C00000;")
+			b.l("add.rn.f32 %%f4, %%f4, 0f3F000000;")
+			b.l("max.f32 %%f4, %%f4, 0f00000000;")
+			b.l("min.f32 %%f4, %%f4, %s;", one)
+			b.l("mul.rn.f32 %%f3, %%f2, %%f4;")
+		},
+		UCube: func() {
+			b.l("mul.rn.f32 %%f4, %%f2, %%f2;")
+			b.l("mul.rn.f32 %%f3, %%f4, %%f2;")
+		},
+	}
+	for op, lbl := range labels {
+		b.raw("%s:", lbl)
+		body[op]()
+		b.l("bra $L_store;")
+	}
+	b.raw("$L_store:")
+	b.l("add.s64 %%rd4, %%rd1, %%rd2;")
+	b.l("st.global.f32 [%%rd4], %%f3;")
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String()
+}
+
+// BcastPTX returns the module text of the broadcasting binary kernel.
+func BcastPTX() string {
+	var b builder
+	b.header()
+	b.opEntry(BcastKernel, BcastParams, 3)
+	declare(&b, ".pred", "%p<4>")
+	declare(&b, ".b32", "%r<40>")
+	declare(&b, ".b64", "%rd<10>")
+	declare(&b, ".f32", "%f<4>")
+	b.comment("a b y in %%rd0..%%rd2; total op outPerSample aSample bSample in %%r0..%%r4;")
+	b.comment("dims in %%r5..%%r9, a's strides in %%r10..%%r14, b's in %%r15..%%r19")
+	b.loadPointers(3)
+	for i := 0; i < 5+3*BcastRank; i++ {
+		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
+	}
+	b.l("mov.u32 %%r20, %%ctaid.x;")
+	b.l("mov.u32 %%r21, %%tid.x;")
+	b.l("mov.u32 %%r30, %d;", OpThreads)
+	b.l("mad.lo.u32 %%r22, %%r20, %%r30, %%r21;")
+	b.l("setp.ge.u32 %%p0, %%r22, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	b.comment("sample n = i / outPerSample; offsets start at n * aSample, n * bSample")
+	b.l("div.u32 %%r23, %%r22, %%r2;")
+	b.l("mul.lo.u32 %%r24, %%r23, %%r2;")
+	b.l("sub.u32 %%r25, %%r22, %%r24;") // the index within the sample
+	b.l("mul.lo.u32 %%r26, %%r23, %%r3;")
+	b.l("mul.lo.u32 %%r27, %%r23, %%r4;")
+	b.comment("walk the dims innermost first: idx = r %% dim, r /= dim")
+	for d := BcastRank - 1; d >= 0; d-- {
+		b.l("div.u32 %%r28, %%r25, %%r%d;", 5+d)
+		b.l("mul.lo.u32 %%r29, %%r28, %%r%d;", 5+d)
+		b.l("sub.u32 %%r29, %%r25, %%r29;")
+		b.l("mad.lo.u32 %%r26, %%r29, %%r%d, %%r26;", 10+d)
+		b.l("mad.lo.u32 %%r27, %%r29, %%r%d, %%r27;", 15+d)
+		b.l("mov.u32 %%r25, %%r28;")
+	}
+	b.l("mul.wide.u32 %%rd3, %%r26, 4;")
+	b.l("add.s64 %%rd3, %%rd0, %%rd3;")
+	b.l("ld.global.f32 %%f0, [%%rd3];")
+	b.l("mul.wide.u32 %%rd4, %%r27, 4;")
+	b.l("add.s64 %%rd4, %%rd1, %%rd4;")
+	b.l("ld.global.f32 %%f1, [%%rd4];")
+	labels := []string{"$L_add", "$L_sub", "$L_mul", "$L_div", "$L_min", "$L_max"}
+	if len(labels) != numBinary {
+		panic("kernels: binary labels and op codes disagree")
+	}
+	for op, lbl := range labels {
+		b.l("setp.eq.u32 %%p1, %%r1, %d;", op)
+		b.l("@%%p1 bra %s;", lbl)
+	}
+	b.l("bra $L_done;")
+	// min/max.NaN return NaN when either operand is, as Go's (the
+	// reference's) min and max do.
+	for i, ins := range []string{"add.rn.f32", "sub.rn.f32", "mul.rn.f32", "div.rn.f32", "min.NaN.f32", "max.NaN.f32"} {
+		b.raw("%s:", labels[i])
+		b.l("%s %%f2, %%f0, %%f1;", ins)
+		b.l("bra $L_store;")
+	}
+	b.raw("$L_store:")
+	b.l("mul.wide.u32 %%rd5, %%r22, 4;")
+	b.l("add.s64 %%rd5, %%rd2, %%rd5;")
+	b.l("st.global.f32 [%%rd5], %%f2;")
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String()
+}
+
+// ReducePTX returns the module text of the reduction kernel under name
+// (ReduceKernel or ReduceApproxKernel).
+func ReducePTX(name string) string {
+	var b builder
+	b.header()
+	b.opEntry(name, ReduceParams, 2)
+	declare(&b, ".pred", "%p<4>")
+	declare(&b, ".b32", "%r<24>")
+	declare(&b, ".b64", "%rd<8>")
+	declare(&b, ".f32", "%f<6>")
+	b.comment("x y in %%rd0 %%rd1; total op K inner outPerSample inPerSample in %%r0..%%r5")
+	b.loadPointers(2)
+	for i := 0; i < 6; i++ {
+		b.l("ld.param.u32 %%r%d, [p%d];", i, i+2)
+	}
+	b.l("mov.u32 %%r6, %%ctaid.x;")
+	b.l("mov.u32 %%r7, %%tid.x;")
+	b.l("mov.u32 %%r16, %d;", OpThreads)
+	b.l("mad.lo.u32 %%r8, %%r6, %%r16, %%r7;")
+	b.l("setp.ge.u32 %%p0, %%r8, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	b.comment("n = i / outPerSample, r = i %% outPerSample = o * inner + j; first input n*inPerSample + o*K*inner + j")
+	b.l("div.u32 %%r9, %%r8, %%r4;")
+	b.l("rem.u32 %%r10, %%r8, %%r4;")
+	b.l("div.u32 %%r11, %%r10, %%r3;")
+	b.l("rem.u32 %%r12, %%r10, %%r3;")
+	b.l("mul.lo.u32 %%r13, %%r2, %%r3;")
+	b.l("mul.lo.u32 %%r14, %%r9, %%r5;")
+	b.l("mad.lo.u32 %%r14, %%r11, %%r13, %%r14;")
+	b.l("add.u32 %%r14, %%r14, %%r12;")
+	b.comment("the accumulator %%f0 starts at -inf (max), +inf (min) or 0")
+	b.l("mov.f32 %%f0, 0f00000000;")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMax)
+	b.l("@%%p1 mov.f32 %%f0, 0fFF800000;")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMin)
+	b.l("@%%p1 mov.f32 %%f0, 0f7F800000;")
+	b.l("mov.u32 %%r15, 0;")
+	b.raw("$L_loop:")
+	b.l("setp.ge.u32 %%p2, %%r15, %%r2;")
+	b.l("@%%p2 bra $L_end;")
+	b.l("mul.wide.u32 %%rd2, %%r14, 4;")
+	b.l("add.s64 %%rd2, %%rd0, %%rd2;")
+	b.l("ld.global.f32 %%f1, [%%rd2];")
+	b.l("add.u32 %%r14, %%r14, %%r3;")
+	b.l("add.u32 %%r15, %%r15, 1;")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMax)
+	b.l("@%%p1 max.NaN.f32 %%f0, %%f0, %%f1;")
+	b.l("@%%p1 bra $L_loop;")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMin)
+	b.l("@%%p1 min.NaN.f32 %%f0, %%f0, %%f1;")
+	b.l("@%%p1 bra $L_loop;")
+	b.comment("the sums: square (SumSquare, L2) or abs (L1) first")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RSumSquare)
+	b.l("setp.eq.u32 %%p3, %%r1, %d;", RL2)
+	b.l("or.pred %%p1, %%p1, %%p3;")
+	b.l("@%%p1 mul.rn.f32 %%f1, %%f1, %%f1;")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RL1)
+	b.l("@%%p1 abs.f32 %%f1, %%f1;")
+	b.l("add.rn.f32 %%f0, %%f0, %%f1;")
+	b.l("bra $L_loop;")
+	b.raw("$L_end:")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMean)
+	b.l("cvt.rn.f32.u32 %%f2, %%r2;")
+	b.l("@%%p1 div.rn.f32 %%f0, %%f0, %%f2;")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RL2)
+	b.l("@%%p1 sqrt.rn.f32 %%f0, %%f0;")
+	b.l("mul.wide.u32 %%rd3, %%r8, 4;")
+	b.l("add.s64 %%rd3, %%rd1, %%rd3;")
+	b.l("st.global.f32 [%%rd3], %%f0;")
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String()
+}
