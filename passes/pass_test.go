@@ -222,3 +222,25 @@ func TestAnalysisStepResultIsUsed(t *testing.T) {
 		t.Errorf("reader saw %v, want the default 1 when the analysis is not a step", readValue)
 	}
 }
+
+// The report keeps each analysis's result, whether it ran as a step or on
+// demand, so that tools can show what it found.
+func TestReportKeepsAnalysisResults(t *testing.T) {
+	rep, err := (&Manager{}).Run(chain(), mustBuild(t, "configured-analysis{v=7},reads-configured"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Results["configured-analysis"]; got != int64(7) {
+		t.Errorf("Results[configured-analysis] = %v, want the step's 7", got)
+	}
+	rep, err = (&Manager{}).Run(chain(), mustBuild(t, "reads-configured"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Results["configured-analysis"]; got != int64(1) {
+		t.Errorf("Results[configured-analysis] = %v, want 1 from the run on demand", got)
+	}
+	if _, ok := rep.Results["reads-configured"]; ok {
+		t.Error("a transformation's result is in Results")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,11 +30,11 @@ const defaultRecipe = "sparse-int8.sqr"
 
 func newCompileCmd() *cobra.Command {
 	var (
-		recipePath, output, emit string
-		calibData                string
-		dryRun, verifyEach, time bool
-		report                   bool
-		printAfter               []string
+		recipePath, output, emit       string
+		calibData                      string
+		dryRun, verifyEach, timePasses bool
+		report, asJSON                 bool
+		printAfter                     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|MODEL.sqir -o OUT [-r RECIPE]",
@@ -50,9 +51,15 @@ partial one, and the same inputs give byte-identical outputs. Without -r the
 built-in recipe ` + defaultRecipe + ` is used (2:4 sparsity and INT8
 quantization); --calib-data gives the calibration data of every step that
 reads data. --dry-run prints the resolved pipeline, every option with its
-final value, and compiles nothing.`,
+final value, and compiles nothing.
+
+The output path, the calibration data and the recipe's plugins are checked
+before any pass runs. A successful compile prints one line on stderr (the
+output, its size, how many layers are 2:4 sparse, INT8 and float, and the
+time; -q silences it); --json prints the whole report on stdout.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			start := time.Now()
 			r, name, err := loadRecipe(recipePath)
 			if err != nil {
 				return err
@@ -69,6 +76,9 @@ final value, and compiles nothing.`,
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			if dryRun {
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), newPipelineJSON(r.Target(), p))
+				}
 				w := bufio.NewWriter(cmd.OutOrStdout())
 				if err := dsl.WritePipeline(w, r.Target(), p); err != nil {
 					return err
@@ -82,17 +92,31 @@ final value, and compiles nothing.`,
 			if err != nil {
 				return err
 			}
+			if err := checkEmitExtension(form, output); err != nil {
+				return err
+			}
+			if err := checkPrintIR("--print-ir-after", printAfter, p); err != nil {
+				return err
+			}
+			if err := atomicfile.CheckWritable(output); err != nil {
+				return err
+			}
 			g, err := loadGraph(args[0])
 			if err != nil {
 				return err
 			}
+			if err := checkData(p, g, name); err != nil {
+				return err
+			}
+			warn := newWarnings(cmd)
+			warnPattern(warn, p, form)
 			stderr := cmd.ErrOrStderr()
 			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter}
 			if len(printAfter) > 0 {
 				m.IROut = stderr
 			}
 			rep, err := m.Run(g, p)
-			if time && rep != nil {
+			if timePasses && rep != nil {
 				if werr := rep.WriteTimes(stderr); werr != nil && err == nil {
 					err = werr
 				}
@@ -100,11 +124,30 @@ final value, and compiles nothing.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			if err := writeOutput(form, output, g); err != nil {
+			cr := newCompileReport(g, rep, nil)
+			if err := checkQuantized(cr, p, name); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			warnUnpruned(warn, cr, p, name)
+			e, err := writeOutput(form, output, g)
+			if err != nil {
 				return err
 			}
+			if e != nil {
+				cr = newCompileReport(g, rep, e)
+			}
+			cr.Model, cr.Recipe, cr.Output, cr.Form = args[0], name, output, form
+			if fi, err := os.Stat(output); err == nil {
+				cr.Bytes = fi.Size()
+			}
+			cr.Seconds = since(start)
+			cr.Warnings = warn.list
 			if report {
 				writeReport(stderr, g)
+			}
+			notice(cmd, "%s", cr.summary())
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), cr)
 			}
 			return nil
 		},
@@ -116,10 +159,88 @@ final value, and compiles nothing.`,
 	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
-	f.BoolVar(&time, "time-passes", false, "print a table of the time each pass took on stderr")
+	f.BoolVar(&timePasses, "time-passes", false, "print a table of the time each pass took on stderr")
 	f.BoolVar(&report, "report", false, "print per layer what the passes decided (2:4 sparse or dense, and why) on stderr")
+	f.BoolVar(&asJSON, "json", false, "print the compile report (or, with --dry-run, the pipeline) as one JSON document on stdout")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
 	return cmd
+}
+
+// warnPattern warns, before the passes run, when an engine is compiled
+// with a prune pattern the sparse Tensor Cores do not run: its layers lose
+// weights and still run dense.
+func warnPattern(warn *warnings, p *passes.Pipeline, form string) {
+	if form != "engine" {
+		return
+	}
+	for _, s := range p.Steps {
+		if s.Pass.Name != "prune" {
+			continue
+		}
+		if r, ok := s.Options["pattern"].(passes.Ratio); ok && (r.N != 2 || r.M != 4) && r.N < r.M {
+			warn.add("prune pattern = %s: the sparse Tensor Cores run 2:4 only, so the engine runs every pruned layer dense (the %s zeros cost accuracy and save no time); use pattern = 2:4", r, r)
+		}
+	}
+}
+
+// checkQuantized fails a compile whose recipe quantizes when no layer came
+// out INT8: the output would be the float model under a name that promises
+// an INT8 one (qat.sqr on a model without Q/DQ, say).
+func checkQuantized(cr *compileReport, p *passes.Pipeline, recipe string) error {
+	quantizes, calibrates := false, false
+	for _, s := range p.Steps {
+		switch s.Pass.Name {
+		case "quantize", "lower-int8":
+			quantizes = true
+		case "calibrate":
+			calibrates = true
+		}
+	}
+	if !quantizes || cr.Totals.Layers == 0 || cr.Totals.Int8 > 0 {
+		return nil
+	}
+	if !calibrates {
+		return fmt.Errorf("recipe %s quantized no layer: it lowers the model's own quantization (QuantizeLinear/DequantizeLinear or QOperator nodes), and this model has none of those around its %d layers; for post-training quantization use dense-int8.sqr or sparse-int8.sqr with --calib-data", recipe, cr.Totals.Layers)
+	}
+	return fmt.Errorf("recipe %s quantized none of the %d layers (check the quantize step's ops and skip options)", recipe, cr.Totals.Layers)
+}
+
+// warnUnpruned warns when a recipe prunes but no layer came out 2:4, with
+// the reasons the layers stayed dense.
+func warnUnpruned(warn *warnings, cr *compileReport, p *passes.Pipeline, recipe string) {
+	prunes := false
+	for _, s := range p.Steps {
+		prunes = prunes || s.Pass.Name == "prune"
+	}
+	if !prunes || cr.Totals.Layers == 0 || cr.Totals.Sparse > 0 {
+		return
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, l := range cr.Layers {
+		why := strings.TrimPrefix(l.Why, "dense: ")
+		// The rule in parentheses ("min-out-channels", "first-layer =
+		// skip") groups the layers; the numbers before it differ.
+		if i := strings.LastIndexByte(why, '('); i >= 0 && strings.HasSuffix(why, ")") {
+			why = why[i+1 : len(why)-1]
+		}
+		if why == "" {
+			why = "no reason given"
+		}
+		if counts[why] == 0 {
+			order = append(order, why)
+		}
+		counts[why]++
+	}
+	parts := make([]string, len(order))
+	for i, why := range order {
+		parts[i] = fmt.Sprintf("%s: %d", why, counts[why])
+	}
+	msg := fmt.Sprintf("recipe %s pruned no layer to 2:4; all %d stayed dense (%s)", recipe, cr.Totals.Layers, strings.Join(parts, ", "))
+	if counts["min-out-channels"]+counts["out-channel-multiple"] > 0 {
+		msg += "; narrow layers stay dense by default, since sparse kernels pay off from 128 output channels: set min-out-channels and out-channel-multiple in the recipe's prune step to prune them"
+	}
+	warn.add("%s", msg)
 }
 
 // setData points every step whose pass takes calibration data (an option
@@ -227,12 +348,14 @@ func writeReport(w io.Writer, g *ir.Graph) {
 	}
 }
 
-func writeOutput(form, path string, g *ir.Graph) error {
+// writeOutput writes g in the form asked for; for an engine it returns the
+// engine, whose kernels the compile report names.
+func writeOutput(form, path string, g *ir.Graph) (*engine.Engine, error) {
 	switch form {
 	case "onnx":
-		return onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
+		return nil, onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
 	case "sqir":
-		return atomicfile.Write(path, func(w io.Writer) error {
+		return nil, atomicfile.Write(path, func(w io.Writer) error {
 			bw := bufio.NewWriterSize(w, 1<<20)
 			if err := sqir.Print(bw, g); err != nil {
 				return err
@@ -242,16 +365,16 @@ func writeOutput(form, path string, g *ir.Graph) error {
 	case "engine":
 		e, err := ampere.Plan(g, "sqc "+buildVersion())
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		b, err := engine.Marshal(e)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return atomicfile.Write(path, func(w io.Writer) error {
+		return e, atomicfile.Write(path, func(w io.Writer) error {
 			_, err := w.Write(b)
 			return err
 		})
 	}
-	return fmt.Errorf("unknown output form %q", form)
+	return nil, fmt.Errorf("unknown output form %q", form)
 }

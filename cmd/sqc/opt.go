@@ -39,17 +39,29 @@ A pipeline is a comma-separated list of pass names, each with optional
 options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := loadGraph(args[0])
-			if err != nil {
-				return err
-			}
 			specs := all.Specs(all.GraphPipeline)
 			if cmd.Flags().Changed("passes") {
+				var err error
 				if specs, err = passes.ParseSpec(pipeline); err != nil {
 					return err
 				}
 			}
 			p, err := passes.Build(specs)
+			if err != nil {
+				return err
+			}
+			if err := checkPrintIR("--print-ir-before", printBefore, p); err != nil {
+				return err
+			}
+			if err := checkPrintIR("--print-ir-after", printAft, p); err != nil {
+				return err
+			}
+			if output != "" {
+				if err := atomicfile.CheckWritable(output); err != nil {
+					return err
+				}
+			}
+			g, err := loadGraph(args[0])
 			if err != nil {
 				return err
 			}
@@ -104,14 +116,74 @@ func loadGraph(path string) (*ir.Graph, error) {
 }
 
 func newPassesCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "passes",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "passes [--json]",
 		Short: "List every registered pass with its doc and options",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), passList())
+			}
 			return writePassList(cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document instead of text")
+	return cmd
+}
+
+// passJSON is one pass of `sqc passes --json`.
+type passJSON struct {
+	Name            string       `json:"name"`
+	Doc             string       `json:"doc"`
+	Kind            string       `json:"kind"` // "transformation" or "analysis"
+	DefaultPipeline bool         `json:"default_pipeline"`
+	Plugin          string       `json:"plugin,omitempty"`
+	Requires        []string     `json:"requires"`
+	Options         []optionJSON `json:"options"`
+}
+
+type optionJSON struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Enum     []string `json:"enum,omitempty"`
+	Default  any      `json:"default"`
+	Required bool     `json:"required,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	Doc      string   `json:"doc"`
+}
+
+// passList describes every registered pass, as `sqc passes --json` prints.
+func passList() map[string]any {
+	inDefault := map[*passes.Pass]bool{}
+	var pipeline []string
+	for _, p := range all.GraphPipeline {
+		inDefault[p] = true
+		pipeline = append(pipeline, p.Name)
+	}
+	list := []passJSON{}
+	for _, p := range passes.All() {
+		pj := passJSON{Name: p.Name, Doc: p.Doc, Kind: "transformation", DefaultPipeline: inDefault[p], Requires: []string{}, Options: []optionJSON{}}
+		if p.Analysis {
+			pj.Kind = "analysis"
+		}
+		if pl := plugins.Of(p); pl != nil {
+			pj.Plugin = pl.Path()
+		}
+		for _, r := range p.Requires {
+			pj.Requires = append(pj.Requires, r.Name)
+		}
+		for _, o := range p.Options {
+			oj := optionJSON{Name: o.Name, Type: o.Kind.String(), Enum: o.Enum, Default: jsonValue(o.Default), Required: o.Required, Doc: o.Doc}
+			if o.Max > o.Min {
+				oj.Min, oj.Max = &o.Min, &o.Max
+			}
+			pj.Options = append(pj.Options, oj)
+		}
+		list = append(list, pj)
+	}
+	return map[string]any{"passes": list, "default_pipeline": pipeline}
 }
 
 func writePassList(out io.Writer) error {

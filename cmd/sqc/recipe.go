@@ -145,8 +145,9 @@ and prints nothing.`,
 }
 
 func newRecipePipelineCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "pipeline FILE",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "pipeline [--json] FILE",
 		Short: "Print a recipe's resolved pipeline with every option's final value",
 		Long: `pipeline prints the pipeline a recipe resolves to, its base's steps merged
 in: the target, then one pass a line with the final value of every option
@@ -166,6 +167,9 @@ without a base; "sqc compile --dry-run" prints the same.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), newPipelineJSON(r.Target(), p))
+			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			if err := dsl.WritePipeline(w, r.Target(), p); err != nil {
 				return err
@@ -173,4 +177,6 @@ without a base; "sqc compile --dry-run" prints the same.`,
 			return w.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the pipeline as one JSON document")
+	return cmd
 }

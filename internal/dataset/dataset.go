@@ -299,7 +299,7 @@ func detect(path string) (string, error) {
 		case ext == ".idx" || ext == ".gz" || strings.Contains(name, "ubyte") || strings.Contains(name, ".idx"):
 			return FormatIDX, nil
 		}
-		return "", fmt.Errorf("%s: cannot tell the data format from the name (want .npy, .npz, .pb, .jpg, .jpeg, .png, .idx or an IDX .gz); set the format", path)
+		return "", fmt.Errorf("%s: cannot tell the data format from the name (want .npy, .npz, .pb, .jpg, .jpeg, .png, .idx or an IDX .gz, or a folder of images or .pb files)", path)
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
@@ -476,7 +476,7 @@ func fit(t *ir.Tensor, in Input) (*ir.Tensor, error) {
 			if static && ir.NumElements(dims) == t.Len() && len(dims) == 3 {
 				hint = " (for images, check the layout: NCHW or NHWC)"
 			}
-			return nil, fmt.Errorf("a sample has shape %v, want %v for graph input %s (of shape %v)%s", t.Shape, per, in.Name, want, hint)
+			return nil, fmt.Errorf("a sample has shape %v, want %v for graph input %s (of shape %v)%s", ir.ShapeOf(t.Shape...), per, in.Name, want, hint)
 		}
 		t = &ir.Tensor{DType: t.DType, Shape: dims, Data: t.Data}
 	}

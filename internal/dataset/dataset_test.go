@@ -182,7 +182,7 @@ func TestFitToInputs(t *testing.T) {
 	// Same size, other order: an error, never a reshape.
 	in = []Input{{Name: "img", Type: ir.Type{DType: ir.Float32, Shape: ir.Shape{ir.SymDim("N"), ir.D(56), ir.D(56), ir.D(3)}}}}
 	src, _ = Open(Spec{Path: td("img/b_wide.png"), Inputs: in, Preprocess: Preprocess{Resize: 64, Crop: 56, Channels: RGB}})
-	if _, err := src.Next(); err == nil || !strings.Contains(err.Error(), "a sample has shape [3 56 56], want [56,56,3]") || !strings.Contains(err.Error(), "check the layout") {
+	if _, err := src.Next(); err == nil || !strings.Contains(err.Error(), "a sample has shape [3,56,56], want [56,56,3]") || !strings.Contains(err.Error(), "check the layout") {
 		t.Errorf("NCHW sample for an NHWC input: got %v", err)
 	}
 	// Floats do not silently become integers.
