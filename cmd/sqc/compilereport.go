@@ -42,7 +42,7 @@ type compileLayer struct {
 	// "f32".
 	Precision string `json:"precision"`
 	// Sparsity is "2:4" (the weight carries the claim the sparse kernels
-	// read) or "dense"; Why is the prune pass's note ("2:4 (magnitude, kept
+	// read), another N:M a recipe asked for, or "dense"; Why is the prune pass's note ("2:4 (magnitude, kept
 	// 69.8% of |w|)", "dense: first layer (first-layer = skip)") or what
 	// the weights show when no prune step ran.
 	Sparsity string `json:"sparsity"`
@@ -84,6 +84,8 @@ type calibrationJSON struct {
 
 type layerTotals struct {
 	Layers int `json:"layers"`
+	// Sparse counts the layers whose weight is 2:4 (other patterns run
+	// dense).
 	Sparse int `json:"sparse"`
 	Int8   int `json:"int8"`
 	Float  int `json:"float"`
@@ -142,7 +144,7 @@ func newCompileReport(g *ir.Graph, rep *passes.Report, e *engine.Engine) *compil
 		}
 		r.Layers = append(r.Layers, l)
 		r.Totals.Layers++
-		if l.Sparsity != "dense" {
+		if l.Sparsity == "2:4" {
 			r.Totals.Sparse++
 		}
 		if strings.HasPrefix(l.Precision, "int8") {

@@ -173,6 +173,13 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Data that is one constant everywhere (all zeros: a file written
+	// before it was filled) gives every activation a meaningless range.
+	for i, v := range selected {
+		if h := hists[i]; g.IsInput(v) && h.N > 0 && h.Min == h.Max {
+			return nil, fmt.Errorf("calibration data %s: graph input %s is %g everywhere in all %d samples (after preprocessing), so the ranges would mean nothing; check the data", cfg.Data.Path, v.Name, h.Min, samples)
+		}
+	}
 	res := &Result{Method: cfg.Method, InputMethod: cfg.InputMethod, Ranges: make(map[string]Range, len(selected)), Samples: samples, GraphHash: graphHash, DataHash: dataHash}
 	methods := make([]string, len(selected))
 	for i, v := range selected {

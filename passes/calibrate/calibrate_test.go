@@ -283,6 +283,27 @@ func TestNaNActivation(t *testing.T) {
 	}
 }
 
+// Data that is one constant everywhere (a file of zeros) is refused: every
+// range calibrated on it would be that constant's.
+func TestConstantDataRefused(t *testing.T) {
+	g := parseGraph(t, smallGraph)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "zeros.npy")
+	writeNpy(t, path, make([]float32, 8*4), 8, 4)
+	_, err := Calibrate(g, Config{Data: dataset.Spec{Path: path, Batch: 4}})
+	want := "calibration data " + path + ": graph input x is 0 everywhere in all 8 samples"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %s...", err, want)
+	}
+	// One sample that differs is data.
+	data := make([]float32, 8*4)
+	data[5] = 1
+	writeNpy(t, path, data, 8, 4)
+	if _, err := Calibrate(g, Config{Data: dataset.Spec{Path: path, Batch: 4}}); err != nil {
+		t.Errorf("data with one non-zero: %v", err)
+	}
+}
+
 func TestProgressLines(t *testing.T) {
 	old := PlainEvery
 	PlainEvery = 0
