@@ -23,6 +23,9 @@ type Manager struct {
 	PrintBefore, PrintAfter []string
 	// IROut receives printed IR (default: nothing is printed).
 	IROut io.Writer
+	// Progress receives the progress passes report (default: none is
+	// shown).
+	Progress Progress
 }
 
 // Timing is how long one step took.

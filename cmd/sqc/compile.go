@@ -111,7 +111,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			warn := newWarnings(cmd)
 			warnPattern(warn, p, form)
 			stderr := cmd.ErrOrStderr()
-			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter}
+			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter, Progress: newProgress(cmd)}
 			if len(printAfter) > 0 {
 				m.IROut = stderr
 			}

@@ -66,7 +66,7 @@ options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
-			m := &passes.Manager{VerifyEach: verifyEach, PrintBefore: printBefore, PrintAfter: printAft}
+			m := &passes.Manager{VerifyEach: verifyEach, PrintBefore: printBefore, PrintAfter: printAft, Progress: newProgress(cmd)}
 			if len(printBefore)+len(printAft) > 0 {
 				m.IROut = stderr
 			}
