@@ -35,6 +35,7 @@ func newCompileCmd() *cobra.Command {
 		dryRun, verifyEach, timePasses bool
 		report, asJSON                 bool
 		printAfter                     []string
+		data                           dataFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|MODEL.sqir -o OUT [-r RECIPE]",
@@ -50,8 +51,10 @@ Outputs are written atomically: a failed compile leaves no file and never a
 partial one, and the same inputs give byte-identical outputs. Without -r the
 built-in recipe ` + defaultRecipe + ` is used (2:4 sparsity and INT8
 quantization); --calib-data gives the calibration data of every step that
-reads data. --dry-run prints the resolved pipeline, every option with its
-final value, and compiles nothing.
+reads data, and --scale, --mean, --std, --layout, --resize and --crop its
+preprocessing (as eval's flags do), overriding the recipe's. --dry-run
+prints the resolved pipeline, every option with its final value, and
+compiles nothing.
 
 The output path, the calibration data and the recipe's plugins are checked
 before any pass runs. A successful compile prints one line on stderr (the
@@ -71,6 +74,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			if calibData != "" {
 				setData(specs, calibData)
 			}
+			data.apply(cmd, specs)
 			p, err := passes.Build(specs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -163,6 +167,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 	f.BoolVar(&report, "report", false, "print per layer what the passes decided (2:4 sparse or dense, and why) on stderr")
 	f.BoolVar(&asJSON, "json", false, "print the compile report (or, with --dry-run, the pipeline) as one JSON document on stdout")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
+	data.register(cmd)
 	return cmd
 }
 
@@ -283,39 +288,47 @@ func declares(p *passes.Pass, option string) bool {
 }
 
 // loadRecipe reads and checks the recipe at path, or the built-in default
-// when path is "". As in a recipe's base, a bare name that is no file here
-// names a built-in recipe (-r dense-int8.sqr). It returns the recipe and
-// the name to put in messages.
+// when path is "". It returns the recipe and the name to put in messages.
 func loadRecipe(path string) (*dsl.Recipe, string, error) {
-	var r *dsl.Recipe
-	var err error
-	name := path
-	if name == "" {
-		name = defaultRecipe
+	if path == "" {
+		path = defaultRecipe
 	}
-	builtin := path == ""
-	if !builtin && !strings.ContainsRune(path, filepath.Separator) {
-		if _, statErr := os.Stat(path); os.IsNotExist(statErr) {
-			_, fsErr := recipes.FS.Open(path)
-			builtin = fsErr == nil
-		}
-	}
-	if builtin {
-		src, rerr := recipes.FS.ReadFile(name)
-		if rerr != nil {
-			return nil, "", fmt.Errorf("built-in recipe %s: %w", name, rerr)
-		}
-		r, err = dsl.Parse(name, src)
-	} else {
-		r, err = dsl.ParseFile(path)
-	}
+	r, err := openRecipe(path)
 	if err == nil {
 		err = r.Check()
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	return r, name, nil
+	return r, path, nil
+}
+
+// openRecipe parses a recipe without checking it: the file at path or, as
+// in a recipe's base, when path is a bare name that is no file here, the
+// built-in recipe of that name (-r dense-int8.sqr). Every command that
+// takes a recipe resolves it this way.
+func openRecipe(path string) (*dsl.Recipe, error) {
+	if isBuiltinRecipe(path) {
+		return dsl.ParseBuiltin(path)
+	}
+	r, err := dsl.ParseFile(path)
+	if os.IsNotExist(err) && !strings.ContainsRune(path, filepath.Separator) {
+		return nil, fmt.Errorf("%s: no such file, and no built-in recipe of that name (built-in: %s)%s", path, strings.Join(dsl.Builtins(), ", "), passes.Suggest(path, dsl.Builtins()))
+	}
+	return r, err
+}
+
+// isBuiltinRecipe reports whether path names a built-in recipe: a bare
+// name, no such file here, and a shipped recipe of that name.
+func isBuiltinRecipe(path string) bool {
+	if strings.ContainsRune(path, filepath.Separator) {
+		return false
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		return false
+	}
+	_, err := recipes.FS.Open(path)
+	return err == nil
 }
 
 // outputForm decides what to write: --emit if given, else the extension.

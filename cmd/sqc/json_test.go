@@ -202,3 +202,33 @@ func TestRunJSON(t *testing.T) {
 		t.Errorf("text output %q does not show the arg max %v", stdout.String(), o.Argmax)
 	}
 }
+
+// compile's preprocessing flags reach the calibration: scaling the data by
+// 2 doubles the range of the graph input (calibrated with max), and a mean
+// per channel shifts it.
+func TestCompilePreprocessingFlags(t *testing.T) {
+	dir := t.TempDir()
+	inputRange := func(flags ...string) activationJSON {
+		var r compileReport
+		args := append([]string{"compile", "--json", "-q", filepath.Join(example, "resnet-mini.onnx"), "-r", filepath.Join(example, "resnet-mini.sqr"),
+			"--calib-data", filepath.Join(example, "resnet-mini-calib.npy"), "-o", filepath.Join(dir, "out.sqir")}, flags...)
+		sqcJSON(t, &r, args...)
+		if r.Layers[0].Input == nil || r.Layers[0].Input.Min == nil {
+			t.Fatalf("no input range: %+v", r.Layers[0])
+		}
+		return *r.Layers[0].Input
+	}
+	plain := inputRange()
+	scaled := inputRange("--scale", "2")
+	if *scaled.Max != 2**plain.Max || *scaled.Min != 2**plain.Min {
+		t.Errorf("--scale 2: range [%v, %v], want twice [%v, %v]", *scaled.Min, *scaled.Max, *plain.Min, *plain.Max)
+	}
+	shifted := inputRange("--mean", "1,1,1", "--std", "0.5")
+	if want := (*plain.Min - 1) / 0.5; *shifted.Min != want {
+		t.Errorf("--mean 1,1,1 --std 0.5: min %v, want %v", *shifted.Min, want)
+	}
+	var stdout, stderr bytes.Buffer
+	if status := run([]string{"compile", "--mean", "a", filepath.Join(example, "resnet-mini.onnx"), "--calib-data", filepath.Join(example, "resnet-mini-calib.npy"), "-o", filepath.Join(dir, "x.onnx")}, &stdout, &stderr); status == 0 || !strings.Contains(stderr.String(), `option mean: "a" is not a number`) {
+		t.Errorf("--mean a: exit %d, %s", status, stderr.String())
+	}
+}

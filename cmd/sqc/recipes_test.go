@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/internal/zoo"
+	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/recipes"
 )
 
@@ -60,5 +61,40 @@ func TestShippedRecipesCompile(t *testing.T) {
 				t.Fatalf("sqc %v: exit %d\n%s", args, status, stderr.String())
 			}
 		})
+	}
+}
+
+// The ResNet-50 recipe resizes and crops images; given arrays (.npy of
+// tensors already 224×224) it takes them as they are.
+func TestResNet50RecipeOnArrays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a ResNet-50")
+	}
+	dir := t.TempDir()
+	b, err := zoo.ResNet(zoo.ResNetConfig{Depth: 50, Width: 16, Size: 224, Classes: 1000, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "resnet50.onnx")
+	if err := b.WriteFile(model); err != nil {
+		t.Fatal(err)
+	}
+	x := ir.NewTensor(ir.Float32, 2, 3, 224, 224)
+	for i := range x.Float32s() {
+		x.Float32s()[i] = float32(i%251) / 251
+	}
+	data := filepath.Join(dir, "calib.npy")
+	f, err := os.Create(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeNpy(f, x); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var stdout, stderr bytes.Buffer
+	args := []string{"compile", "-q", "-r", "resnet50-sparse-int8.sqr", "--calib-data", data, model, "-o", filepath.Join(dir, "out.sqir")}
+	if status := run(args, &stdout, &stderr); status != 0 {
+		t.Fatalf("sqc %v: exit %d\n%s", args, status, stderr.String())
 	}
 }

@@ -85,6 +85,7 @@ const (
 // untouched.
 type Preprocess struct {
 	// Resize, when > 0, resizes an image so that its shorter side is Resize
+	// (images only: arrays are taken at their own size)
 	// pixels, keeping the aspect ratio (the longer side is truncated as
 	// torchvision computes it: int(Resize·long/short)).
 	Resize int
@@ -247,8 +248,13 @@ func Open(spec Spec) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if format != FormatImages && format != FormatIDX && (spec.Preprocess.Resize > 0 || spec.Preprocess.Crop > 0) {
-		return nil, fmt.Errorf("%s: resize and crop apply to images, and this is %s data", spec.Path, format)
+	if format != FormatImages && format != FormatIDX {
+		// Resize and crop are image operations: arrays (.npy, .npz, .pb)
+		// hold tensors already at the model's size, as a recipe written
+		// for images meets them (ResNet-50's resize 256, crop 224 on a
+		// .npy of 224×224 tensors). A tensor of another size still fails,
+		// with its shape and the input's.
+		spec.Preprocess.Resize, spec.Preprocess.Crop = 0, 0
 	}
 	return newSource(spec, format, r)
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -205,8 +206,12 @@ func TestArrayTransform(t *testing.T) {
 			t.Fatalf("element %d = %v, want %v", i, g, want)
 		}
 	}
-	if _, err := Open(Spec{Path: td("f32_v1.npy"), Preprocess: Preprocess{Resize: 10}}); err == nil || !strings.Contains(err.Error(), "resize and crop apply to images") {
-		t.Errorf("resize on arrays: got %v", err)
+	// Resize and crop are for images: arrays are read at their size (a
+	// recipe written for images works on tensors already cropped).
+	_, plain := readAll(t, Spec{Path: td("f32_v1.npy"), Batch: 4})
+	_, resized := readAll(t, Spec{Path: td("f32_v1.npy"), Batch: 4, Preprocess: Preprocess{Resize: 10, Crop: 2}})
+	if !slices.Equal(plain[0][0].Data.([]float32), resized[0][0].Data.([]float32)) || !slices.Equal(plain[0][0].Shape, resized[0][0].Shape) {
+		t.Errorf("resize and crop changed an array: %v%v, want %v%v", resized[0][0].Shape, resized[0][0].Data, plain[0][0].Shape, plain[0][0].Data)
 	}
 }
 
