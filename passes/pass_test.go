@@ -49,7 +49,7 @@ var (
 		Options: []Option{
 			{Name: "factor", Doc: "a number", Kind: Float, Default: 1.0, Min: 0, Max: 10},
 			{Name: "mode", Doc: "a mode", Kind: String, Default: "fast", Enum: []string{"fast", "exact"}},
-			{Name: "n", Doc: "a count", Kind: Int, Default: int64(4)},
+			{Name: "n", Doc: "a count", Kind: Int, Default: int64(4), Min: 0, Max: 1 << 30},
 			{Name: "on", Doc: "a switch", Kind: Bool, Default: false},
 		},
 		Run: func(c *Context) (any, error) { _, err := c.ResultOf(countAnalysis); return nil, err }}

@@ -32,7 +32,7 @@ launches into a CUDA graph once and times the graph's replays. --profile
 times every launch on its own instead (an event before each, so the total is
 a little above the unprofiled latency) and prints, per launch, the node, the
 kernel, dense or 2:4 sparse, and the median time over the iterations.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
 			if err != nil {

@@ -60,7 +60,7 @@ The output path, the calibration data and the recipe's plugins are checked
 before any pass runs. A successful compile prints one line on stderr (the
 output, its size, how many layers are 2:4 sparse, INT8 and float, and the
 time; -q silences it); --json prints the whole report on stdout.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("model file (.onnx or .sqir)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
 			r, name, err := loadRecipe(recipePath)

@@ -45,7 +45,7 @@ images, never on the test set you evaluate.
 
 --json prints {"float": {"top1": ..., "top5": ...}, "compiled": {...},
 "images": N}.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("model file (.onnx or .sqir)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEval(cmd, args[0], &o)
 		},

@@ -37,7 +37,7 @@ every built-in pass that preserves float semantics. "sqc passes" lists them.
 
 A pipeline is a comma-separated list of pass names, each with optional
 options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("model file (.onnx or .sqir)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			specs := all.Specs(all.GraphPipeline)
 			if cmd.Flags().Changed("passes") {

@@ -38,7 +38,7 @@ the CUDA driver; --cpu runs the engine's lowered graph on the reference
 executor instead, --compare runs both and checks that the outputs are
 equal bit for bit. It prints each output's shape and, for 2-D outputs, the
 arg max of every row; --output writes the first output as .npy.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
 			if err != nil {
