@@ -23,6 +23,9 @@ type Manager struct {
 	PrintBefore, PrintAfter []string
 	// IROut receives printed IR (default: nothing is printed).
 	IROut io.Writer
+	// IRPrint are the options of the IR printed to IROut (large constants
+	// elided, say).
+	IRPrint sqir.Options
 	// Progress receives the progress passes report (default: none is
 	// shown).
 	Progress Progress
@@ -169,7 +172,7 @@ func (m *Manager) matches(names []string, pass string) bool {
 
 func (r *run) print(title string) {
 	fmt.Fprintf(r.m.IROut, "// ----- %s -----\n", title)
-	if err := sqir.Print(r.m.IROut, r.g); err != nil {
+	if err := sqir.PrintWith(r.m.IROut, r.g, r.m.IRPrint); err != nil {
 		fmt.Fprintf(r.m.IROut, "// (cannot print: %v)\n", err)
 	}
 }

@@ -118,6 +118,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter, Progress: newProgress(cmd)}
 			if len(printAfter) > 0 {
 				m.IROut = stderr
+				m.IRPrint = sqir.Options{ElideBytes: elideBytes}
 			}
 			rep, err := m.Run(g, p)
 			if timePasses && rep != nil {

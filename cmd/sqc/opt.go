@@ -25,6 +25,7 @@ func newOptCmd() *cobra.Command {
 		pipeline              string
 		output                string
 		verifyEach, timePass  bool
+		fullConstants         bool
 		printBefore, printAft []string
 	)
 	cmd := &cobra.Command{
@@ -32,7 +33,10 @@ func newOptCmd() *cobra.Command {
 		Short: "Run graph passes over a model and print the resulting IR",
 		Long: `opt loads a model (ONNX or the IR's textual form), runs a pipeline of passes
 over it and prints the result as .sqir text on stdout (or into -o FILE,
-written atomically). Without --passes it runs the default graph pipeline:
+written atomically). On stdout the data of constants over 1 KiB is elided
+(elided "N bytes, sha256 ..."), which keeps weights out of the way but
+does not load again; --full-constants prints it whole, and -o always
+writes it whole. Without --passes it runs the default graph pipeline:
 every built-in pass that preserves float semantics. "sqc passes" lists them.
 
 A pipeline is a comma-separated list of pass names, each with optional
@@ -70,6 +74,13 @@ options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 			if len(printBefore)+len(printAft) > 0 {
 				m.IROut = stderr
 			}
+			// Printed for reading, weights are noise: elided unless asked
+			// for. A file written with -o is for loading, and whole.
+			view := sqir.Options{ElideBytes: elideBytes}
+			if fullConstants {
+				view = sqir.Options{}
+			}
+			m.IRPrint = view
 			rep, err := m.Run(g, p)
 			if timePass && rep != nil {
 				if werr := rep.WriteTimes(stderr); werr != nil && err == nil {
@@ -83,7 +94,7 @@ options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 				return atomicfile.Write(output, func(w io.Writer) error { return sqir.Print(w, g) })
 			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
-			if err := sqir.Print(w, g); err != nil {
+			if err := sqir.PrintWith(w, g, view); err != nil {
 				return err
 			}
 			return w.Flush()
@@ -96,8 +107,12 @@ options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 	f.BoolVar(&timePass, "time-passes", false, "print a table of the time each pass took on stderr")
 	f.StringSliceVar(&printBefore, "print-ir-before", nil, "print the IR before `PASS` (a name, or all) on stderr")
 	f.StringSliceVar(&printAft, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
+	f.BoolVar(&fullConstants, "full-constants", false, "print every constant's data in full on stdout and stderr (default: constants over 1 KiB are elided, and such text does not load; -o writes them in full)")
 	return cmd
 }
+
+// elideBytes is the size above which printed IR elides a constant's data.
+const elideBytes = 1024
 
 // loadGraph reads a model by its extension: ONNX through the frontend, or
 // the IR's textual form (verified).

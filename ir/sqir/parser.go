@@ -366,6 +366,8 @@ func (p *parser) constant() {
 		t.Data = p.blob(v, n)
 	case p.isPunct("["):
 		t.Data = p.list(v, n)
+	case p.isIdent(elidedWord):
+		p.fail(p.tok.pos, "constant %%%s: its data was elided when the graph was printed, so this text cannot be loaded as a model (print it with sqc opt --full-constants, or write it with -o)", v.Name)
 	default:
 		p.fail(p.tok.pos, "expected the constant's data ([...], hex\"...\" or base64\"...\"), found %s", describe(p.tok))
 	}

@@ -2,6 +2,7 @@ package sqir
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -18,7 +19,20 @@ import (
 // back equal: a value without a name, two values of one name, a value
 // defined twice or not at all, a constant whose data does not match its
 // type, a malformed dim, dtype or attribute.
-func Print(w io.Writer, g *ir.Graph) error {
+func Print(w io.Writer, g *ir.Graph) error { return PrintWith(w, g, Options{}) }
+
+// Options change how PrintWith writes a graph.
+type Options struct {
+	// ElideBytes, when > 0, writes the data of every constant of more than
+	// this many bytes as elided "N bytes, sha256 HEX" (the first 16 hex
+	// digits of the SHA-256 of its little-endian bytes), for reading: a
+	// ResNet-50 prints in kilobytes instead of 140 MB. Such text does not
+	// load: the parser refuses an elided constant, naming it.
+	ElideBytes int
+}
+
+// PrintWith is Print with options.
+func PrintWith(w io.Writer, g *ir.Graph, o Options) error {
 	if g == nil {
 		return fmt.Errorf("sqir: cannot print a nil graph")
 	}
@@ -26,7 +40,7 @@ func Print(w io.Writer, g *ir.Graph) error {
 		return fmt.Errorf("sqir: cannot print graph %q: %w", g.Name, err)
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	p := &printer{w: bw}
+	p := &printer{w: bw, opts: o}
 	p.graph(g)
 	if p.err != nil {
 		return p.err
@@ -191,9 +205,10 @@ func checkValue(v *ir.Value) error {
 // printer writes into a buffer it reuses per line and records the first
 // write error.
 type printer struct {
-	w   *bufio.Writer
-	buf []byte
-	err error
+	w    *bufio.Writer
+	buf  []byte
+	err  error
+	opts Options
 }
 
 func (p *printer) flushLine() {
@@ -250,12 +265,23 @@ func (p *printer) constant(v *ir.Value) {
 		p.flushLine()
 		return
 	}
+	if bytes := n * t.DType.Size(); p.opts.ElideBytes > 0 && bytes > p.opts.ElideBytes {
+		h := sha256.New()
+		h.Write(ir.AppendLE(nil, t.Data, 0, n))
+		b = fmt.Appendf(b, "%s \"%d bytes, sha256 %x\"\n", elidedWord, bytes, h.Sum(nil)[:8])
+		p.buf = b
+		p.flushLine()
+		return
+	}
 	p.buf = append(b, `base64"`...)
 	p.flushLine()
 	p.blob(t.Data, n, t.DType.Size())
 	p.buf = append(p.buf, "\"\n"...)
 	p.flushLine()
 }
+
+// elidedWord starts the data of a constant PrintWith elided.
+const elidedWord = "elided"
 
 // blob writes the base64 of the data's little-endian bytes in chunks that
 // are a multiple of 3 bytes (so the chunks' encodings concatenate) and of
