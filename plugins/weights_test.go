@@ -102,9 +102,10 @@ func TestResNet50RoundTrip(t *testing.T) {
 //	go test ./plugins -run '^$' -bench ResNet50RoundTrip
 func BenchmarkResNet50RoundTrip(b *testing.B) {
 	g := resnet50(b)
-	b.SetBytes(int64(weightBytes(g)))
+	size := int64(weightBytes(g))
 	for _, mode := range []string{"noop", "touch"} {
 		b.Run(mode, func(b *testing.B) {
+			b.SetBytes(size)
 			p, err := Load(testPass(b, mode), Config{})
 			if err != nil {
 				b.Fatal(err)
