@@ -262,7 +262,7 @@ func classify(g *ir.Graph, set *mnist.Set, n int, tf mnist.Transform, task passe
 // (1 or 0) and among the top-5.
 func score(t *ir.Tensor, label int) (classes, top1, top5 int, err error) {
 	if t.DType != ir.Float32 || t.Len() == 0 {
-		return 0, 0, 0, fmt.Errorf("output is %v%v, want float32 scores", t.DType, t.Shape)
+		return 0, 0, 0, fmt.Errorf("output is %v%v, want float32 scores", t.DType, ir.ShapeOf(t.Shape...))
 	}
 	s := t.Float32s()
 	classes = len(s)

@@ -606,7 +606,7 @@ func transformArray(t *ir.Tensor, pp *Preprocess) (*ir.Tensor, error) {
 	}
 	mean, std, err := perChannel(pp, channels)
 	if err != nil {
-		return nil, fmt.Errorf("a sample of shape %v: %v", t.Shape, err)
+		return nil, fmt.Errorf("a sample of shape %v: %v", ir.ShapeOf(t.Shape...), err)
 	}
 	out := make([]float32, t.Len())
 	for i := range out {

@@ -100,7 +100,7 @@ func TestNpyBadFiles(t *testing.T) {
 	}
 	for _, c := range []struct{ path, want string }{
 		{td("fortran.npy"), "Fortran order"},
-		{td("truncated.npy"), "truncated: shape [4 2 3] of <f4 needs 96 data bytes, the file has 91"},
+		{td("truncated.npy"), "truncated: shape [4,2,3] of <f4 needs 96 data bytes, the file has 91"},
 		{write("text.npy", []byte("hello, world")), "want the magic"},
 		{write("v9.npy", []byte("\x93NUMPY\x09\x00abcdefgh")), "version 9.0"},
 		{write("cplx.npy", append(header("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }"), make([]byte, 8)...)), `dtype "<c8" is not supported`},
