@@ -45,7 +45,7 @@ func checkPrintIR(flag string, names []string, p *passes.Pipeline) error {
 	return nil
 }
 
-// calibDataFlag describes where a compile's data came from, for messages.
+// calibDataHint says how to give calibration data, for messages.
 const calibDataHint = "give --calib-data PATH (a .npy, .npz, .pb or IDX file, an image, or a folder of images or .pb files)"
 
 // checkData opens the calibration data of every step that reads data and
