@@ -44,7 +44,8 @@ prunes with sparsegpt, its prune step read --calib-images (the first
 images, never on the test set you evaluate.
 
 --json prints {"float": {"top1": ..., "top5": ...}, "compiled": {...},
-"images": N}.`,
+"images": N, "classes": C}. Progress (calibration, pruning, and the
+evaluation of each model) shows on stderr; -q hides it.`,
 		Args: oneArg("model file (.onnx or .sqir)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEval(cmd, args[0], &o)
