@@ -41,6 +41,7 @@ func TestCheckOption(t *testing.T) {
 		want string
 	}{
 		{"factor", 11.0, "11 is out of range [0, 10]"},
+		{"n", int64(-1), "-1 is out of range [0, 1073741824]"},
 		{"factor", true, "got bool true, want a number"},
 		{"mode", "fsat", `"fsat" is not one of fast, exact (did you mean "fast"?)`},
 		{"n", 1.5, "got number 1.5, want an integer"},

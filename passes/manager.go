@@ -23,6 +23,12 @@ type Manager struct {
 	PrintBefore, PrintAfter []string
 	// IROut receives printed IR (default: nothing is printed).
 	IROut io.Writer
+	// IRPrint are the options of the IR printed to IROut (large constants
+	// elided, say).
+	IRPrint sqir.PrintOptions
+	// Progress receives the progress passes report (default: none is
+	// shown).
+	Progress Progress
 }
 
 // Timing is how long one step took.
@@ -38,6 +44,10 @@ type Report struct {
 	Timings []Timing
 	// Stats maps pass name to its counters, summed over its steps.
 	Stats map[string]map[string]int
+	// Results holds the result of every analysis that ran, by pass name
+	// (the latest run's), so that tools can report what an analysis found
+	// (the calibrated ranges) after the pipeline.
+	Results map[string]any
 }
 
 type run struct {
@@ -52,7 +62,7 @@ func (m *Manager) Run(g *ir.Graph, p *Pipeline) (*Report, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	r := &run{m: m, g: g, cache: map[*Pass]any{}, report: &Report{Stats: map[string]map[string]int{}}}
+	r := &run{m: m, g: g, cache: map[*Pass]any{}, report: &Report{Stats: map[string]map[string]int{}, Results: map[string]any{}}}
 	if m.VerifyEach {
 		if err := ir.Verify(g); err != nil {
 			return r.report, fmt.Errorf("the input graph does not verify:\n%w", err)
@@ -74,6 +84,7 @@ func (m *Manager) Run(g *ir.Graph, p *Pipeline) (*Report, error) {
 			// pipeline gives it; later passes that require it read this
 			// result rather than one computed with defaults.
 			r.cache[s.Pass] = res
+			r.report.Results[s.Pass.Name] = res
 		}
 		if c.changed {
 			if s.Pass.Analysis {
@@ -129,6 +140,7 @@ func (r *run) analysis(a *Pass) (any, error) {
 	}
 	r.addStats(a.Name, c.stats)
 	r.cache[a] = res
+	r.report.Results[a.Name] = res
 	return res, nil
 }
 
@@ -160,7 +172,7 @@ func (m *Manager) matches(names []string, pass string) bool {
 
 func (r *run) print(title string) {
 	fmt.Fprintf(r.m.IROut, "// ----- %s -----\n", title)
-	if err := sqir.Print(r.m.IROut, r.g); err != nil {
+	if err := sqir.PrintWith(r.m.IROut, r.g, r.m.IRPrint); err != nil {
 		fmt.Fprintf(r.m.IROut, "// (cannot print: %v)\n", err)
 	}
 }

@@ -49,7 +49,7 @@ var (
 		Options: []Option{
 			{Name: "factor", Doc: "a number", Kind: Float, Default: 1.0, Min: 0, Max: 10},
 			{Name: "mode", Doc: "a mode", Kind: String, Default: "fast", Enum: []string{"fast", "exact"}},
-			{Name: "n", Doc: "a count", Kind: Int, Default: int64(4)},
+			{Name: "n", Doc: "a count", Kind: Int, Default: int64(4), Min: 0, Max: 1 << 30},
 			{Name: "on", Doc: "a switch", Kind: Bool, Default: false},
 		},
 		Run: func(c *Context) (any, error) { _, err := c.ResultOf(countAnalysis); return nil, err }}
@@ -220,5 +220,27 @@ func TestAnalysisStepResultIsUsed(t *testing.T) {
 	}
 	if readValue != int64(1) {
 		t.Errorf("reader saw %v, want the default 1 when the analysis is not a step", readValue)
+	}
+}
+
+// The report keeps each analysis's result, whether it ran as a step or on
+// demand, so that tools can show what it found.
+func TestReportKeepsAnalysisResults(t *testing.T) {
+	rep, err := (&Manager{}).Run(chain(), mustBuild(t, "configured-analysis{v=7},reads-configured"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Results["configured-analysis"]; got != int64(7) {
+		t.Errorf("Results[configured-analysis] = %v, want the step's 7", got)
+	}
+	rep, err = (&Manager{}).Run(chain(), mustBuild(t, "reads-configured"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Results["configured-analysis"]; got != int64(1) {
+		t.Errorf("Results[configured-analysis] = %v, want 1 from the run on demand", got)
+	}
+	if _, ok := rep.Results["reads-configured"]; ok {
+		t.Error("a transformation's result is in Results")
 	}
 }

@@ -308,7 +308,8 @@ func checkValue(o Option, v any) error {
 			return fmt.Errorf("got %v, want an integer", describe(v))
 		}
 		if o.Max > o.Min && (float64(n) < o.Min || float64(n) > o.Max) {
-			return fmt.Errorf("%d is out of range [%v, %v]", n, o.Min, o.Max)
+			// Integer bounds as integers: [0, 1073741824], not 1.073741824e+09.
+			return fmt.Errorf("%d is out of range [%s, %s]", n, strconv.FormatFloat(o.Min, 'f', -1, 64), strconv.FormatFloat(o.Max, 'f', -1, 64))
 		}
 	case Float:
 		f, ok := v.(float64)
@@ -316,7 +317,7 @@ func checkValue(o Option, v any) error {
 			return fmt.Errorf("got %v, want a number", describe(v))
 		}
 		if o.Max > o.Min && (f < o.Min || f > o.Max) {
-			return fmt.Errorf("%v is out of range [%v, %v]", f, o.Min, o.Max)
+			return fmt.Errorf("%v is out of range [%s, %s]", f, formatBound(o.Min), formatBound(o.Max))
 		}
 	case String:
 		s, ok := v.(string)
@@ -415,4 +416,13 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// formatBound writes a range bound plainly (1073741824, 0.001) unless it is
+// very large or small, where %g's exponent reads better.
+func formatBound(v float64) string {
+	if a := math.Abs(v); a != 0 && (a >= 1e15 || a < 1e-6) {
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }

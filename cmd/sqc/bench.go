@@ -19,6 +19,7 @@ func newBenchCmd() *cobra.Command {
 	var (
 		batch, iters, warmup int
 		graph, profile       bool
+		asJSON               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench ENGINE.sqe [--batch N]",
@@ -31,7 +32,7 @@ launches into a CUDA graph once and times the graph's replays. --profile
 times every launch on its own instead (an event before each, so the total is
 a little above the unprofiled latency) and prints, per launch, the node, the
 kernel, dense or 2:4 sparse, and the median time over the iterations.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
 			if err != nil {
@@ -72,7 +73,7 @@ kernel, dense or 2:4 sparse, and the median time over the iterations.`,
 				if graph {
 					return fmt.Errorf("bench: --profile times each launch on the stream; it does not combine with --graph")
 				}
-				return benchProfile(cmd.OutOrStdout(), rt, args[0], batch, iters, warmup)
+				return benchProfile(cmd.OutOrStdout(), rt, args[0], batch, iters, warmup, asJSON)
 			}
 			run := rt.Enqueue
 			if graph && rt.HostSteps() > 0 {
@@ -135,6 +136,14 @@ kernel, dense or 2:4 sparse, and the median time over the iterations.`,
 			if graph {
 				mode = "CUDA graph replay"
 			}
+			res := benchResult{Device: rt.Device, Engine: args[0], Batch: batch, Launches: len(e.Steps), Mode: "stream", Iters: iters, Warmup: warmup,
+				Latency: &benchLatency{Median: pct(0.5), P90: pct(0.9), P99: pct(0.99), Min: ms[0]}, Throughput: float64(batch) / (pct(0.5) / 1000)}
+			if graph {
+				res.Mode = "graph"
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d kernels a run, %s, %d iterations after %d warm-up\n", rt.Device, args[0], batch, len(e.Steps), mode, iters, warmup)
 			fmt.Fprintf(w, "latency ms: median %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), ms[0])
@@ -148,12 +157,51 @@ kernel, dense or 2:4 sparse, and the median time over the iterations.`,
 	f.IntVar(&warmup, "warmup", 20, "untimed iterations first")
 	f.BoolVar(&graph, "graph", false, "replay a CUDA graph of the launches")
 	f.BoolVar(&profile, "profile", false, "time each launch (CUDA events around every step) and print a per-layer table")
+	f.BoolVar(&asJSON, "json", false, "print the timings as one JSON document")
 	return cmd
+}
+
+// benchResult is `sqc bench --json`: Latency and Throughput for a timed
+// run, Profile (and TotalMs) with --profile.
+type benchResult struct {
+	Device   string `json:"device"`
+	Engine   string `json:"engine"`
+	Batch    int    `json:"batch"`
+	Launches int    `json:"launches"`
+	// Mode is "stream" (launches on a stream), "graph" (a CUDA graph's
+	// replays) or "profile" (events around every launch).
+	Mode   string `json:"mode"`
+	Iters  int    `json:"iters"`
+	Warmup int    `json:"warmup"`
+	// Latency is in milliseconds; Throughput in samples a second at the
+	// median.
+	Latency    *benchLatency `json:"latency_ms,omitempty"`
+	Throughput float64       `json:"throughput,omitempty"`
+	Profile    []benchLaunch `json:"profile,omitempty"`
+	// TotalMs is the sum of the launches' medians (profile only).
+	TotalMs float64 `json:"total_ms,omitempty"`
+}
+
+type benchLatency struct {
+	Median float64 `json:"median"`
+	P90    float64 `json:"p90"`
+	P99    float64 `json:"p99"`
+	Min    float64 `json:"min"`
+}
+
+type benchLaunch struct {
+	Node string `json:"node"`
+	Op   string `json:"op"`
+	// Kind is "sparse" or "dense" (GEMMs) or "other".
+	Kind     string  `json:"kind"`
+	Kernel   string  `json:"kernel"`
+	MedianUs float64 `json:"median_us"`
+	Share    float64 `json:"share"`
 }
 
 // benchProfile runs the engine iters times after warmup with an event
 // before every launch and prints each launch's median time.
-func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, warmup int) error {
+func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, warmup int, asJSON bool) error {
 	steps := rt.Steps()
 	ev, err := rt.NewEvents(len(steps) + 1)
 	if err != nil {
@@ -187,6 +235,13 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 		med[i] = ts[len(ts)/2]
 		total += med[i]
 		kinds[stepKind(steps[i])] += med[i]
+	}
+	if asJSON {
+		res := benchResult{Device: rt.Device, Engine: path, Batch: batch, Launches: len(steps), Mode: "profile", Iters: iters, Warmup: warmup, TotalMs: total}
+		for i, s := range steps {
+			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, MedianUs: med[i] * 1000, Share: med[i] / total})
+		}
+		return writeJSON(w, res)
 	}
 	fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, batch, len(steps), iters, warmup)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)

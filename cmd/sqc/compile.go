@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -29,11 +30,12 @@ const defaultRecipe = "sparse-int8.sqr"
 
 func newCompileCmd() *cobra.Command {
 	var (
-		recipePath, output, emit string
-		calibData                string
-		dryRun, verifyEach, time bool
-		report                   bool
-		printAfter               []string
+		recipePath, output, emit       string
+		calibData                      string
+		dryRun, verifyEach, timePasses bool
+		report, asJSON                 bool
+		printAfter                     []string
+		data                           dataFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|MODEL.sqir -o OUT [-r RECIPE]",
@@ -49,10 +51,18 @@ Outputs are written atomically: a failed compile leaves no file and never a
 partial one, and the same inputs give byte-identical outputs. Without -r the
 built-in recipe ` + defaultRecipe + ` is used (2:4 sparsity and INT8
 quantization); --calib-data gives the calibration data of every step that
-reads data. --dry-run prints the resolved pipeline, every option with its
-final value, and compiles nothing.`,
-		Args: cobra.ExactArgs(1),
+reads data, and --scale, --mean, --std, --layout, --resize and --crop its
+preprocessing (as eval's flags do), overriding the recipe's. --dry-run
+prints the resolved pipeline, every option with its final value, and
+compiles nothing.
+
+The output path, the calibration data and the recipe's plugins are checked
+before any pass runs. A successful compile prints one line on stderr (the
+output, its size, how many layers are 2:4 sparse, INT8 and float, and the
+time; -q silences it); --json prints the whole report on stdout.`,
+		Args: oneArg("model file (.onnx or .sqir)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			start := time.Now()
 			r, name, err := loadRecipe(recipePath)
 			if err != nil {
 				return err
@@ -64,11 +74,15 @@ final value, and compiles nothing.`,
 			if calibData != "" {
 				setData(specs, calibData)
 			}
+			data.apply(cmd, specs)
 			p, err := passes.Build(specs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			if dryRun {
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), newPipelineJSON(r.Target(), p))
+				}
 				w := bufio.NewWriter(cmd.OutOrStdout())
 				if err := dsl.WritePipeline(w, r.Target(), p); err != nil {
 					return err
@@ -82,17 +96,32 @@ final value, and compiles nothing.`,
 			if err != nil {
 				return err
 			}
+			if err := checkEmitExtension(form, output); err != nil {
+				return err
+			}
+			if err := checkPrintIR("--print-ir-after", printAfter, p); err != nil {
+				return err
+			}
+			if err := atomicfile.CheckWritable(output); err != nil {
+				return err
+			}
 			g, err := loadGraph(args[0])
 			if err != nil {
 				return err
 			}
+			if err := checkData(p, g, name); err != nil {
+				return err
+			}
+			warn := newWarnings(cmd)
+			warnPattern(warn, p, form)
 			stderr := cmd.ErrOrStderr()
-			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter}
+			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter, Progress: newProgress(cmd)}
 			if len(printAfter) > 0 {
 				m.IROut = stderr
+				m.IRPrint = sqir.PrintOptions{ElideBytes: elideBytes}
 			}
 			rep, err := m.Run(g, p)
-			if time && rep != nil {
+			if timePasses && rep != nil {
 				if werr := rep.WriteTimes(stderr); werr != nil && err == nil {
 					err = werr
 				}
@@ -100,17 +129,37 @@ final value, and compiles nothing.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			fallbacks, err := writeOutput(form, output, g)
+			cr := newCompileReport(g, rep, nil)
+			if err := checkQuantized(cr, p, name); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			warnUnpruned(warn, cr, p, name)
+			e, err := writeOutput(form, output, g)
 			if err != nil {
 				return err
+			}
+			var fallbacks []ampere.Fallback
+			if e != nil {
+				cr = newCompileReport(g, rep, e)
+				fallbacks = ampere.Fallbacks(e)
 			}
 			if len(fallbacks) > 0 {
 				fmt.Fprintf(stderr, "%s: %d nodes have no GPU kernel of their own and run on fallbacks: %s (--report or sqc inspect says why)\n",
 					output, len(fallbacks), ampere.FallbackSummary(fallbacks))
 			}
+			cr.Model, cr.Recipe, cr.Output, cr.Form = args[0], name, output, form
+			if fi, err := os.Stat(output); err == nil {
+				cr.Bytes = fi.Size()
+			}
+			cr.Seconds = since(start)
+			cr.Warnings = warn.list
 			if report {
 				writeReport(stderr, g)
 				writeFallbackReport(stderr, fallbacks)
+			}
+			notice(cmd, "%s", cr.summary())
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), cr)
 			}
 			return nil
 		},
@@ -122,10 +171,94 @@ final value, and compiles nothing.`,
 	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
-	f.BoolVar(&time, "time-passes", false, "print a table of the time each pass took on stderr")
+	f.BoolVar(&timePasses, "time-passes", false, "print a table of the time each pass took on stderr")
 	f.BoolVar(&report, "report", false, "print per layer what the passes decided (2:4 sparse or dense, and why) on stderr")
+	f.BoolVar(&asJSON, "json", false, "print the compile report (or, with --dry-run, the pipeline) as one JSON document on stdout")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
+	data.register(cmd)
 	return cmd
+}
+
+// warnPattern warns, before the passes run, when an engine is compiled
+// with a prune pattern the sparse Tensor Cores do not run: its layers lose
+// weights and still run dense.
+func warnPattern(warn *warnings, p *passes.Pipeline, form string) {
+	if form != "engine" {
+		return
+	}
+	for _, s := range p.Steps {
+		if s.Pass.Name != "prune" {
+			continue
+		}
+		if r, ok := s.Options["pattern"].(passes.Ratio); ok && (r.N != 2 || r.M != 4) && r.N < r.M {
+			warn.add("prune pattern = %s: the sparse Tensor Cores run 2:4 only, so the engine runs every pruned layer dense (the %s zeros cost accuracy and save no time); use pattern = 2:4", r, r)
+		}
+	}
+}
+
+// checkQuantized fails a compile whose recipe quantizes when no layer came
+// out INT8: the output would be the float model under a name that promises
+// an INT8 one (qat.sqr on a model without Q/DQ, say).
+func checkQuantized(cr *compileReport, p *passes.Pipeline, recipe string) error {
+	quantizes, calibrates := false, false
+	for _, s := range p.Steps {
+		switch s.Pass.Name {
+		case "quantize", "lower-int8":
+			quantizes = true
+		case "calibrate":
+			calibrates = true
+		}
+	}
+	if !quantizes || cr.Totals.Layers == 0 || cr.Totals.Int8 > 0 {
+		return nil
+	}
+	if !calibrates {
+		return fmt.Errorf("recipe %s quantized no layer: it lowers the model's own quantization (QuantizeLinear/DequantizeLinear or QOperator nodes), and this model has none of those around its %d layers; for post-training quantization use dense-int8.sqr or sparse-int8.sqr with --calib-data", recipe, cr.Totals.Layers)
+	}
+	return fmt.Errorf("recipe %s quantized none of the %d layers (check the quantize step's ops and skip options)", recipe, cr.Totals.Layers)
+}
+
+// warnUnpruned warns when a recipe prunes but every layer stayed dense,
+// with the reasons.
+func warnUnpruned(warn *warnings, cr *compileReport, p *passes.Pipeline, recipe string) {
+	prunes := false
+	for _, s := range p.Steps {
+		prunes = prunes || s.Pass.Name == "prune"
+	}
+	if !prunes || cr.Totals.Layers == 0 {
+		return
+	}
+	for _, l := range cr.Layers {
+		if l.Sparsity != "dense" {
+			return // pruned, if not to 2:4 (warnPattern covers engines)
+		}
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, l := range cr.Layers {
+		why := strings.TrimPrefix(l.Why, "dense: ")
+		// The rule in parentheses ("min-out-channels", "first-layer =
+		// skip") groups the layers; the numbers before it differ.
+		if i := strings.LastIndexByte(why, '('); i >= 0 && strings.HasSuffix(why, ")") {
+			why = why[i+1 : len(why)-1]
+		}
+		if why == "" {
+			why = "no reason given"
+		}
+		if counts[why] == 0 {
+			order = append(order, why)
+		}
+		counts[why]++
+	}
+	parts := make([]string, len(order))
+	for i, why := range order {
+		parts[i] = fmt.Sprintf("%s: %d", why, counts[why])
+	}
+	msg := fmt.Sprintf("recipe %s pruned no layer; all %d stayed dense (%s)", recipe, cr.Totals.Layers, strings.Join(parts, ", "))
+	if counts["min-out-channels"]+counts["out-channel-multiple"] > 0 {
+		msg += "; narrow layers stay dense by default, since sparse kernels pay off from 128 output channels: set min-out-channels and out-channel-multiple in the recipe's prune step to prune them"
+	}
+	warn.add("%s", msg)
 }
 
 // setData points every step whose pass takes calibration data (an option
@@ -163,39 +296,47 @@ func declares(p *passes.Pass, option string) bool {
 }
 
 // loadRecipe reads and checks the recipe at path, or the built-in default
-// when path is "". As in a recipe's base, a bare name that is no file here
-// names a built-in recipe (-r dense-int8.sqr). It returns the recipe and
-// the name to put in messages.
+// when path is "". It returns the recipe and the name to put in messages.
 func loadRecipe(path string) (*dsl.Recipe, string, error) {
-	var r *dsl.Recipe
-	var err error
-	name := path
-	if name == "" {
-		name = defaultRecipe
+	if path == "" {
+		path = defaultRecipe
 	}
-	builtin := path == ""
-	if !builtin && !strings.ContainsRune(path, filepath.Separator) {
-		if _, statErr := os.Stat(path); os.IsNotExist(statErr) {
-			_, fsErr := recipes.FS.Open(path)
-			builtin = fsErr == nil
-		}
-	}
-	if builtin {
-		src, rerr := recipes.FS.ReadFile(name)
-		if rerr != nil {
-			return nil, "", fmt.Errorf("built-in recipe %s: %w", name, rerr)
-		}
-		r, err = dsl.Parse(name, src)
-	} else {
-		r, err = dsl.ParseFile(path)
-	}
+	r, err := openRecipe(path)
 	if err == nil {
 		err = r.Check()
 	}
 	if err != nil {
 		return nil, "", err
 	}
-	return r, name, nil
+	return r, path, nil
+}
+
+// openRecipe parses a recipe without checking it: the file at path or, as
+// in a recipe's base, when path is a bare name that is no file here, the
+// built-in recipe of that name (-r dense-int8.sqr). Every command that
+// takes a recipe resolves it this way.
+func openRecipe(path string) (*dsl.Recipe, error) {
+	if isBuiltinRecipe(path) {
+		return dsl.ParseBuiltin(path)
+	}
+	r, err := dsl.ParseFile(path)
+	if os.IsNotExist(err) && !strings.ContainsRune(path, filepath.Separator) {
+		return nil, fmt.Errorf("%s: no such file, and no built-in recipe of that name (built-in: %s)%s", path, strings.Join(dsl.Builtins(), ", "), passes.Suggest(path, dsl.Builtins()))
+	}
+	return r, err
+}
+
+// isBuiltinRecipe reports whether path names a built-in recipe: a bare
+// name, no such file here, and a shipped recipe of that name.
+func isBuiltinRecipe(path string) bool {
+	if strings.ContainsRune(path, filepath.Separator) {
+		return false
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		return false
+	}
+	_, err := recipes.FS.Open(path)
+	return err == nil
 }
 
 // outputForm decides what to write: --emit if given, else the extension.
@@ -245,9 +386,9 @@ func writeFallbackReport(w io.Writer, fallbacks []ampere.Fallback) {
 	}
 }
 
-// writeOutput writes g in form to path; for an engine it returns the
-// nodes that run on fallbacks.
-func writeOutput(form, path string, g *ir.Graph) ([]ampere.Fallback, error) {
+// writeOutput writes g in the form asked for; for an engine it returns the
+// engine, whose kernels the compile report names.
+func writeOutput(form, path string, g *ir.Graph) (*engine.Engine, error) {
 	switch form {
 	case "onnx":
 		return nil, onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
@@ -268,7 +409,7 @@ func writeOutput(form, path string, g *ir.Graph) ([]ampere.Fallback, error) {
 		if err != nil {
 			return nil, err
 		}
-		return ampere.Fallbacks(e), atomicfile.Write(path, func(w io.Writer) error {
+		return e, atomicfile.Write(path, func(w io.Writer) error {
 			_, err := w.Write(b)
 			return err
 		})

@@ -44,8 +44,9 @@ prunes with sparsegpt, its prune step read --calib-images (the first
 images, never on the test set you evaluate.
 
 --json prints {"float": {"top1": ..., "top5": ...}, "compiled": {...},
-"images": N}.`,
-		Args: cobra.ExactArgs(1),
+"images": N, "classes": C}. Progress (calibration, pruning, and the
+evaluation of each model) shows on stderr; -q hides it.`,
+		Args: oneArg("model file (.onnx or .sqir)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEval(cmd, args[0], &o)
 		},
@@ -123,7 +124,8 @@ func runEval(cmd *cobra.Command, model string, o *evalOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := (&passes.Manager{}).Run(compiled, p); err != nil {
+	progress := newProgress(cmd)
+	if _, err := (&passes.Manager{Progress: progress}).Run(compiled, p); err != nil {
 		return fmt.Errorf("%s: %s: %w", model, name, err)
 	}
 	tf := func(px uint8) float32 {
@@ -135,7 +137,12 @@ func runEval(cmd *cobra.Command, model string, o *evalOptions) error {
 		score *evalScore
 		what  string
 	}{{float, &res.Float, "the float model"}, {compiled, &res.Compiled, "the compiled model"}} {
-		classes, top1, top5, err := classify(m.g, set, n, tf)
+		task := passes.NoProgress.Start("", "", 0)
+		if progress != nil {
+			task = progress.Start("eval ("+m.what+")", "images", n)
+		}
+		classes, top1, top5, err := classify(m.g, set, n, tf, task)
+		task.End(err == nil)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", model, m.what, err)
 		}
@@ -155,13 +162,12 @@ func runEval(cmd *cobra.Command, model string, o *evalOptions) error {
 func evalCalibration(specs []passes.StepSpec, recipe string, o *evalOptions) ([]passes.StepSpec, error) {
 	if o.calibImages != "" {
 		setDataOptions(specs, map[string]any{
-			"data":     o.calibImages,
-			"format":   "idx",
-			"samples":  int64(o.calibCount),
-			"scale":    o.scale,
-			"mean":     []string{fmt.Sprint(o.mean)},
-			"std":      []string{fmt.Sprint(o.std)},
-			"progress": false,
+			"data":    o.calibImages,
+			"format":  "idx",
+			"samples": int64(o.calibCount),
+			"scale":   o.scale,
+			"mean":    []string{fmt.Sprint(o.mean)},
+			"std":     []string{fmt.Sprint(o.std)},
 		})
 		return specs, nil
 	}
@@ -183,7 +189,7 @@ func percent(k, n int) float64 { return 100 * float64(k) / float64(n) }
 // classify runs the first n images through g, one per run on each core,
 // and counts the images whose label is the top-1 and among the top-5
 // scores. It returns the number of classes (the output's last dim).
-func classify(g *ir.Graph, set *mnist.Set, n int, tf mnist.Transform) (classes, top1, top5 int, err error) {
+func classify(g *ir.Graph, set *mnist.Set, n int, tf mnist.Transform, task passes.Task) (classes, top1, top5 int, err error) {
 	if len(g.Inputs) != 1 || len(g.Outputs) < 1 {
 		return 0, 0, 0, fmt.Errorf("graph has %d inputs and %d outputs, want one image input and a score output", len(g.Inputs), len(g.Outputs))
 	}
@@ -245,6 +251,7 @@ func classify(g *ir.Graph, set *mnist.Set, n int, tf mnist.Transform) (classes, 
 				}
 				classes, top1, top5 = c, top1+r1, top5+r5
 				mu.Unlock()
+				task.Add(1)
 			}
 		}()
 	}
@@ -256,7 +263,7 @@ func classify(g *ir.Graph, set *mnist.Set, n int, tf mnist.Transform) (classes, 
 // (1 or 0) and among the top-5.
 func score(t *ir.Tensor, label int) (classes, top1, top5 int, err error) {
 	if t.DType != ir.Float32 || t.Len() == 0 {
-		return 0, 0, 0, fmt.Errorf("output is %v%v, want float32 scores", t.DType, t.Shape)
+		return 0, 0, 0, fmt.Errorf("output is %v%v, want float32 scores", t.DType, ir.ShapeOf(t.Shape...))
 	}
 	s := t.Float32s()
 	classes = len(s)

@@ -20,7 +20,7 @@ import (
 func newInspectCmd() *cobra.Command {
 	var (
 		asJSON bool
-		dims   map[string]int64
+		dims   = dimFlag{}
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect MODEL.onnx|MODEL.sqir|ENGINE.sqe",
@@ -59,9 +59,7 @@ as 1 unless --dim gives its size; --dim also shows the shapes at that size.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
-	cmd.Flags().StringToInt64Var(&dims, "dim", nil, "size of a symbolic input dim, as `NAME=SIZE` (repeatable)")
-	// pflag would print the empty map as "(default [])".
-	cmd.Flags().Lookup("dim").DefValue = ""
+	cmd.Flags().Var(dims, "dim", "size of a symbolic input dim, as `NAME=SIZE` (repeatable)")
 	return cmd
 }
 
@@ -187,7 +185,7 @@ func inspectSQIR(path string, dims map[string]int64) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	parse := func() (*ir.Graph, error) { return sqir.Parse(path, src) }
+	parse := func() (*ir.Graph, error) { return sqir.ParseAndVerify(path, src) }
 	r := &report{Model: path, Format: "sqir"}
 	g, costG, err := loadBound(parse, dims, r)
 	if err != nil {

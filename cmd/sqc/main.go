@@ -80,6 +80,7 @@ generation in one tool.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %v (see '%s --help')", cmd.Name(), err, cmd.CommandPath())
 	})
+	addQuietFlag(root)
 	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
 	wirePlugins(root)
 	return root

@@ -25,6 +25,7 @@ func newOptCmd() *cobra.Command {
 		pipeline              string
 		output                string
 		verifyEach, timePass  bool
+		fullConstants         bool
 		printBefore, printAft []string
 	)
 	cmd := &cobra.Command{
@@ -32,19 +33,19 @@ func newOptCmd() *cobra.Command {
 		Short: "Run graph passes over a model and print the resulting IR",
 		Long: `opt loads a model (ONNX or the IR's textual form), runs a pipeline of passes
 over it and prints the result as .sqir text on stdout (or into -o FILE,
-written atomically). Without --passes it runs the default graph pipeline:
+written atomically). On stdout the data of constants over 1 KiB is elided
+(elided "N bytes, sha256 ..."), which keeps weights out of the way but
+does not load again; --full-constants prints it whole, and -o always
+writes it whole. Without --passes it runs the default graph pipeline:
 every built-in pass that preserves float semantics. "sqc passes" lists them.
 
 A pipeline is a comma-separated list of pass names, each with optional
 options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("model file (.onnx or .sqir)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := loadGraph(args[0])
-			if err != nil {
-				return err
-			}
 			specs := all.Specs(all.GraphPipeline)
 			if cmd.Flags().Changed("passes") {
+				var err error
 				if specs, err = passes.ParseSpec(pipeline); err != nil {
 					return err
 				}
@@ -53,11 +54,33 @@ options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 			if err != nil {
 				return err
 			}
+			if err := checkPrintIR("--print-ir-before", printBefore, p); err != nil {
+				return err
+			}
+			if err := checkPrintIR("--print-ir-after", printAft, p); err != nil {
+				return err
+			}
+			if output != "" {
+				if err := atomicfile.CheckWritable(output); err != nil {
+					return err
+				}
+			}
+			g, err := loadGraph(args[0])
+			if err != nil {
+				return err
+			}
 			stderr := cmd.ErrOrStderr()
-			m := &passes.Manager{VerifyEach: verifyEach, PrintBefore: printBefore, PrintAfter: printAft}
+			m := &passes.Manager{VerifyEach: verifyEach, PrintBefore: printBefore, PrintAfter: printAft, Progress: newProgress(cmd)}
 			if len(printBefore)+len(printAft) > 0 {
 				m.IROut = stderr
 			}
+			// Printed for reading, weights are noise: elided unless asked
+			// for. A file written with -o is for loading, and whole.
+			view := sqir.PrintOptions{ElideBytes: elideBytes}
+			if fullConstants {
+				view = sqir.PrintOptions{}
+			}
+			m.IRPrint = view
 			rep, err := m.Run(g, p)
 			if timePass && rep != nil {
 				if werr := rep.WriteTimes(stderr); werr != nil && err == nil {
@@ -71,7 +94,7 @@ options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 				return atomicfile.Write(output, func(w io.Writer) error { return sqir.Print(w, g) })
 			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<20)
-			if err := sqir.Print(w, g); err != nil {
+			if err := sqir.PrintWith(w, g, view); err != nil {
 				return err
 			}
 			return w.Flush()
@@ -84,8 +107,12 @@ options in braces: --passes='fold-constants{max-elements=1000},dce'.`,
 	f.BoolVar(&timePass, "time-passes", false, "print a table of the time each pass took on stderr")
 	f.StringSliceVar(&printBefore, "print-ir-before", nil, "print the IR before `PASS` (a name, or all) on stderr")
 	f.StringSliceVar(&printAft, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
+	f.BoolVar(&fullConstants, "full-constants", false, "print every constant's data in full on stdout and stderr (default: constants over 1 KiB are elided, and such text does not load; -o writes them in full)")
 	return cmd
 }
+
+// elideBytes is the size above which printed IR elides a constant's data.
+const elideBytes = 1024
 
 // loadGraph reads a model by its extension: ONNX through the frontend, or
 // the IR's textual form (verified).
@@ -104,14 +131,74 @@ func loadGraph(path string) (*ir.Graph, error) {
 }
 
 func newPassesCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "passes",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "passes [--json]",
 		Short: "List every registered pass with its doc and options",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), passList())
+			}
 			return writePassList(cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document instead of text")
+	return cmd
+}
+
+// passJSON is one pass of `sqc passes --json`.
+type passJSON struct {
+	Name            string       `json:"name"`
+	Doc             string       `json:"doc"`
+	Kind            string       `json:"kind"` // "transformation" or "analysis"
+	DefaultPipeline bool         `json:"default_pipeline"`
+	Plugin          string       `json:"plugin,omitempty"`
+	Requires        []string     `json:"requires"`
+	Options         []optionJSON `json:"options"`
+}
+
+type optionJSON struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Enum     []string `json:"enum,omitempty"`
+	Default  any      `json:"default"`
+	Required bool     `json:"required,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	Doc      string   `json:"doc"`
+}
+
+// passList describes every registered pass, as `sqc passes --json` prints.
+func passList() map[string]any {
+	inDefault := map[*passes.Pass]bool{}
+	var pipeline []string
+	for _, p := range all.GraphPipeline {
+		inDefault[p] = true
+		pipeline = append(pipeline, p.Name)
+	}
+	list := []passJSON{}
+	for _, p := range passes.All() {
+		pj := passJSON{Name: p.Name, Doc: p.Doc, Kind: "transformation", DefaultPipeline: inDefault[p], Requires: []string{}, Options: []optionJSON{}}
+		if p.Analysis {
+			pj.Kind = "analysis"
+		}
+		if pl := plugins.Of(p); pl != nil {
+			pj.Plugin = pl.Path()
+		}
+		for _, r := range p.Requires {
+			pj.Requires = append(pj.Requires, r.Name)
+		}
+		for _, o := range p.Options {
+			oj := optionJSON{Name: o.Name, Type: o.Kind.String(), Enum: o.Enum, Default: jsonValue(o.Default), Required: o.Required, Doc: o.Doc}
+			if o.Max > o.Min {
+				oj.Min, oj.Max = &o.Min, &o.Max
+			}
+			pj.Options = append(pj.Options, oj)
+		}
+		list = append(list, pj)
+	}
+	return map[string]any{"passes": list, "default_pipeline": pipeline}
 }
 
 func writePassList(out io.Writer) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,12 @@ and with which options (see the dsl package's documentation for the language):
   sqc recipe check FILE...     report every error, as FILE:LINE:COL: message
   sqc recipe fmt [-w] FILE...  print the canonical form (-w: rewrite the files)
   sqc recipe pipeline FILE     print the resolved pipeline, bases applied, with
-                               every option's final value`,
+                               every option's final value
+  sqc recipe list              list the built-in recipes
+
+As everywhere a recipe is named (compile -r, eval -r, base "..."), a bare
+name that is no file here names a built-in recipe: sqc recipe pipeline
+sparse-int8.sqr.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return nil
@@ -32,11 +38,11 @@ and with which options (see the dsl package's documentation for the language):
 			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 				msg += fmt.Sprintf(" (did you mean %s?)", quoteList(s))
 			}
-			return errors.New(msg + "; want check, fmt or pipeline")
+			return errors.New(msg + "; want check, fmt, list or pipeline")
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newRecipeCheckCmd(), newRecipeFmtCmd(), newRecipePipelineCmd())
+	cmd.AddCommand(newRecipeCheckCmd(), newRecipeFmtCmd(), newRecipePipelineCmd(), newRecipeListCmd())
 	cmd.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply itself
 	return cmd
 }
@@ -89,9 +95,10 @@ prints each error as FILE:LINE:COL: message on stderr and exits 1.`,
 	}
 }
 
-// checkRecipeFile parses and checks one recipe.
+// checkRecipeFile parses and checks one recipe (a file, or a built-in by
+// name).
 func checkRecipeFile(path string) error {
-	r, err := dsl.ParseFile(path)
+	r, err := openRecipe(path)
 	if err != nil {
 		return err
 	}
@@ -114,9 +121,12 @@ and prints nothing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			for _, path := range args {
+				if write && isBuiltinRecipe(path) {
+					return fmt.Errorf("recipe fmt -w: %s is a built-in recipe, not a file here; nothing to rewrite", path)
+				}
 				// ParseFile refuses devices and huge files; only then is
 				// the file read again for -w's comparison.
-				r, err := dsl.ParseFile(path)
+				r, err := openRecipe(path)
 				if err != nil {
 					return err
 				}
@@ -145,8 +155,9 @@ and prints nothing.`,
 }
 
 func newRecipePipelineCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "pipeline FILE",
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "pipeline [--json] FILE",
 		Short: "Print a recipe's resolved pipeline with every option's final value",
 		Long: `pipeline prints the pipeline a recipe resolves to, its base's steps merged
 in: the target, then one pass a line with the final value of every option
@@ -154,7 +165,7 @@ in: the target, then one pass a line with the final value of every option
 without a base; "sqc compile --dry-run" prints the same.`,
 		Args: wantFiles(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := dsl.ParseFile(args[0])
+			r, err := openRecipe(args[0])
 			if err != nil {
 				return err
 			}
@@ -166,6 +177,9 @@ without a base; "sqc compile --dry-run" prints the same.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), newPipelineJSON(r.Target(), p))
+			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			if err := dsl.WritePipeline(w, r.Target(), p); err != nil {
 				return err
@@ -173,4 +187,48 @@ without a base; "sqc compile --dry-run" prints the same.`,
 			return w.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the pipeline as one JSON document")
+	return cmd
+}
+
+func newRecipeListCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List the built-in recipes",
+		Long: `list prints the recipes built into sqc, one a line with what it is for.
+Name one anywhere a recipe is taken (compile -r NAME, eval -r NAME,
+recipe pipeline NAME, base "NAME" in a recipe); a file of that name in the
+working directory takes precedence on the command line.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			type entry struct {
+				Name    string `json:"name"`
+				Summary string `json:"summary"`
+				Default bool   `json:"default,omitempty"`
+			}
+			list := []entry{}
+			for _, name := range dsl.Builtins() {
+				r, err := dsl.ParseBuiltin(name)
+				if err != nil {
+					return err
+				}
+				list = append(list, entry{Name: name, Summary: r.Summary(), Default: name == defaultRecipe})
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"recipes": list})
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			for _, e := range list {
+				summary := e.Summary
+				if e.Default {
+					summary += " (the default of sqc compile)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", e.Name, summary)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the list as one JSON document")
+	return cmd
 }

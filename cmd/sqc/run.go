@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -24,6 +24,7 @@ func newRunCmd() *cobra.Command {
 	var (
 		input, output string
 		cpu, compare  bool
+		asJSON        bool
 		batch         int
 	)
 	cmd := &cobra.Command{
@@ -35,7 +36,7 @@ the CUDA driver; --cpu runs the engine's lowered graph on the reference
 executor instead, --compare runs both and checks that the outputs are
 equal bit for bit. It prints each output's shape and, for 2-D outputs, the
 arg max of every row; --output writes the first output as .npy.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
 			if err != nil {
@@ -43,6 +44,18 @@ arg max of every row; --output writes the first output as .npy.`,
 			}
 			if input == "" {
 				return fmt.Errorf("run: want an input file (--input FILE.npy or .pb)")
+			}
+			switch ext := strings.ToLower(filepath.Ext(input)); ext {
+			case ".onnx", ".sqir", ".sqe":
+				return fmt.Errorf("run: --input %s is a model, want input data: a .npy, .npz or .pb file, or a folder of .pb files", input)
+			}
+			if batch < 1 {
+				return fmt.Errorf("run: --batch %d, want at least 1", batch)
+			}
+			if output != "" {
+				if err := atomicfile.CheckWritable(output); err != nil {
+					return err
+				}
 			}
 			g, err := ampere.Graph(e)
 			if err != nil {
@@ -52,6 +65,10 @@ arg max of every row; --output writes the first output as .npy.`,
 			if err != nil {
 				return err
 			}
+			defer src.Close()
+			if n := src.Len(); n < batch {
+				return fmt.Errorf("run: --batch %d, but %s holds %d samples (want --batch %d or less)", batch, input, n, n)
+			}
 			in, err := src.Next()
 			if err == io.EOF {
 				return fmt.Errorf("%s holds no samples", input)
@@ -60,6 +77,7 @@ arg max of every row; --output writes the first output as .npy.`,
 				return err // dataset's errors name the file and the sample
 			}
 			n := in[0].Shape[0]
+			res := runResult{Engine: args[0], Input: input, Batch: n, Device: "cpu", Outputs: []runOutput{}}
 			var outs, cpuOuts []*ir.Tensor
 			if cpu || compare {
 				if cpuOuts, err = ampere.RunCPU(e, in); err != nil {
@@ -79,14 +97,28 @@ arg max of every row; --output writes the first output as .npy.`,
 				if outs, err = rt.Run(in); err != nil {
 					return fmt.Errorf("run: %w", err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "device: %s\n", rt.Device)
+				res.Device = rt.Device
 			}
+			// With --json, the text goes nowhere and the document is
+			// written at the end.
 			w := cmd.OutOrStdout()
+			if asJSON {
+				w = io.Discard
+			}
+			if res.Device != "cpu" {
+				fmt.Fprintf(w, "device: %s\n", res.Device)
+			}
 			for i, t := range outs {
-				fmt.Fprintf(w, "output %d: %v %v\n", i, t.DType, t.Shape)
-				if len(t.Shape) == 2 && t.DType == ir.Float32 {
-					fmt.Fprintf(w, "  argmax: %v\n", argmax(t))
+				o := runOutput{Index: i, DType: t.DType.String(), Shape: t.Shape}
+				if i < len(g.Outputs) {
+					o.Name = g.Outputs[i].Name
 				}
+				fmt.Fprintf(w, "output %d: %v %v\n", i, t.DType, ir.ShapeOf(t.Shape...))
+				if len(t.Shape) == 2 && t.DType == ir.Float32 {
+					o.Argmax = argmax(t)
+					fmt.Fprintf(w, "  argmax: %v\n", o.Argmax)
+				}
+				res.Outputs = append(res.Outputs, o)
 			}
 			if compare {
 				// Outputs downstream of an approximate float kernel
@@ -99,7 +131,7 @@ arg max of every row; --output writes the first output as .npy.`,
 						approx = append(approx, s.Node)
 					}
 				}
-				exact := true
+				res.Compare = &runCompare{Exact: true}
 				for i := range outs {
 					d := diff(outs[i], cpuOuts[i])
 					if d == "" {
@@ -108,21 +140,29 @@ arg max of every row; --output writes the first output as .npy.`,
 					if len(approx) == 0 || outs[i].DType != ir.Float32 {
 						return fmt.Errorf("output %d: GPU and reference differ: %s", i, d)
 					}
-					if rel := maxRelDiff(outs[i], cpuOuts[i]); rel > 1e-5 {
+					rel := maxRelDiff(outs[i], cpuOuts[i])
+					if rel > 1e-5 {
 						return fmt.Errorf("output %d: GPU and reference differ by %.3g (relative above 1, absolute below; over 1e-5) after the approximate kernels of %v: %s", i, rel, approx, d)
 					}
 					if len(outs[i].Shape) == 2 && !slices.Equal(argmax(outs[i]), argmax(cpuOuts[i])) {
 						return fmt.Errorf("output %d: the arg max differs from the reference's: %v against %v", i, argmax(outs[i]), argmax(cpuOuts[i]))
 					}
-					exact = false
+					res.Compare.Exact = false
+					res.Compare.MaxRelDiff = max(res.Compare.MaxRelDiff, rel)
+					res.Compare.Approximate = approx
 					fmt.Fprintf(w, "compare: output %d within 1e-5 (relative above 1, absolute below) of the reference and the same arg max, not bit for bit (approximate kernels: %s): %s\n", i, strings.Join(approx, ", "), d)
 				}
-				if exact {
+				if res.Compare.Exact {
 					fmt.Fprintf(w, "compare: GPU outputs equal the reference executor's bit for bit (%d outputs, batch %d)\n", len(outs), n)
 				}
 			}
 			if output != "" {
-				return atomicfile.Write(output, func(f io.Writer) error { return dataset.WriteNpy(f, outs[0]) })
+				if err := atomicfile.Write(output, func(f io.Writer) error { return dataset.WriteNpy(f, outs[0]) }); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			return nil
 		},
@@ -133,7 +173,38 @@ arg max of every row; --output writes the first output as .npy.`,
 	f.BoolVar(&cpu, "cpu", false, "run the engine's graph on the reference executor, no GPU")
 	f.BoolVar(&compare, "compare", false, "run on the GPU and the reference executor and require equal outputs")
 	f.IntVar(&batch, "batch", 1, "samples to read from the input")
+	f.BoolVar(&asJSON, "json", false, "print the result as one JSON document")
 	return cmd
+}
+
+// runResult is `sqc run --json`.
+type runResult struct {
+	Engine string `json:"engine"`
+	Input  string `json:"input"`
+	Batch  int    `json:"batch"`
+	// Device is the GPU's name, or "cpu" for --cpu.
+	Device  string      `json:"device"`
+	Outputs []runOutput `json:"outputs"`
+	// Compare is set with --compare.
+	Compare *runCompare `json:"compare,omitempty"`
+}
+
+type runOutput struct {
+	Index int    `json:"index"`
+	Name  string `json:"name"`
+	DType string `json:"dtype"`
+	Shape []int  `json:"shape"`
+	// Argmax holds each row's arg max, for 2-D float outputs.
+	Argmax []int `json:"argmax,omitempty"`
+}
+
+type runCompare struct {
+	// Exact is set when every output equals the reference bit for bit.
+	Exact bool `json:"exact"`
+	// MaxRelDiff is the largest difference of outputs downstream of
+	// Approximate kernels (relative above 1, absolute below).
+	MaxRelDiff  float64  `json:"max_rel_diff"`
+	Approximate []string `json:"approximate_kernels,omitempty"`
 }
 
 func argmax(t *ir.Tensor) []int {
@@ -249,9 +320,7 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note, Fallback: how[s.Node]})
 	}
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels (%d bytes of PTX), %d bytes of weights, %d bytes of graph text\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.PTXBytes, r.Weights, r.GraphBytes)

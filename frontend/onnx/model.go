@@ -75,6 +75,9 @@ func Load(path string) (*Model, error) {
 func Decode(data []byte, dir string) (*Model, error) {
 	mp := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(data, mp); err != nil {
+		if why := whyNotModel(data); why != "" {
+			return nil, fmt.Errorf("not a serialized ONNX ModelProto: %s", why)
+		}
 		return nil, fmt.Errorf("not a serialized ONNX ModelProto: %v", err)
 	}
 	g := mp.GetGraph()

@@ -137,7 +137,11 @@ func TestBadBytes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "truncated.onnx")
 	os.WriteFile(path, src[:len(src)/2], 0o644)
 	_, err = Load(path)
-	wantErr(t, err, path+": ", "not a serialized ONNX ModelProto")
+	wantErr(t, err, path+": ", "not a serialized ONNX ModelProto: the file is truncated: field 7 at byte ", fmt.Sprintf("(%d bytes in all; was a download or copy interrupted?)", len(src)/2))
+	// A text file named .onnx says so, not that it was cut short.
+	os.WriteFile(path, []byte("graph \"g\" (%x: f32[2]) -> (%x) {\n}\n"), 0o644)
+	_, err = Load(path)
+	wantErr(t, err, path+": ", "not a serialized ONNX ModelProto: this is a text file, and ONNX models are binary protobuf")
 	_, err = Load(filepath.Join(t.TempDir(), "absent.onnx"))
 	wantErr(t, err, "absent.onnx", "no such file")
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,44 @@ func TestMissingDirectory(t *testing.T) {
 	err := WriteFile(filepath.Join(t.TempDir(), "no", "such", "dir", "f"), nil)
 	if err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// CheckWritable names the path and what is wrong with it, and Write says
+// the same rather than naming its temporary file.
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckWritable(filepath.Join(dir, "out.onnx")); err != nil {
+		t.Errorf("a writable directory: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the check left %d files behind", len(entries))
+	}
+	missing := filepath.Join(dir, "missing", "out.onnx")
+	want := "cannot write " + missing + ": directory " + filepath.Join(dir, "missing") + " does not exist"
+	if err := CheckWritable(missing); err == nil || err.Error() != want {
+		t.Errorf("missing directory: got %v, want %s", err, want)
+	}
+	if err := WriteFile(missing, []byte("x")); err == nil || err.Error() != want {
+		t.Errorf("Write into a missing directory: got %v, want %s", err, want)
+	}
+	if err := CheckWritable(dir); err == nil || !strings.Contains(err.Error(), "it is a directory") {
+		t.Errorf("a directory as the output: got %v", err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckWritable(filepath.Join(file, "out.onnx")); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+		t.Errorf("a file as the directory: got %v", err)
+	}
+	if os.Geteuid() != 0 { // root writes anywhere
+		ro := filepath.Join(dir, "ro")
+		if err := os.Mkdir(ro, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckWritable(filepath.Join(ro, "out.onnx")); err == nil || !strings.Contains(err.Error(), "is not writable") {
+			t.Errorf("a read-only directory: got %v", err)
+		}
 	}
 }

@@ -85,6 +85,7 @@ const (
 // untouched.
 type Preprocess struct {
 	// Resize, when > 0, resizes an image so that its shorter side is Resize
+	// (images only: arrays are taken at their own size)
 	// pixels, keeping the aspect ratio (the longer side is truncated as
 	// torchvision computes it: int(Resize·long/short)).
 	Resize int
@@ -247,8 +248,13 @@ func Open(spec Spec) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	if format != FormatImages && format != FormatIDX && (spec.Preprocess.Resize > 0 || spec.Preprocess.Crop > 0) {
-		return nil, fmt.Errorf("%s: resize and crop apply to images, and this is %s data", spec.Path, format)
+	if format != FormatImages && format != FormatIDX {
+		// Resize and crop are image operations: arrays (.npy, .npz, .pb)
+		// hold tensors already at the model's size, as a recipe written
+		// for images meets them (ResNet-50's resize 256, crop 224 on a
+		// .npy of 224×224 tensors). A tensor of another size still fails,
+		// with its shape and the input's.
+		spec.Preprocess.Resize, spec.Preprocess.Crop = 0, 0
 	}
 	return newSource(spec, format, r)
 }
@@ -299,7 +305,7 @@ func detect(path string) (string, error) {
 		case ext == ".idx" || ext == ".gz" || strings.Contains(name, "ubyte") || strings.Contains(name, ".idx"):
 			return FormatIDX, nil
 		}
-		return "", fmt.Errorf("%s: cannot tell the data format from the name (want .npy, .npz, .pb, .jpg, .jpeg, .png, .idx or an IDX .gz); set the format", path)
+		return "", fmt.Errorf("%s: cannot tell the data format from the name (want .npy, .npz, .pb, .jpg, .jpeg, .png, .idx or an IDX .gz, or a folder of images or .pb files)", path)
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
@@ -476,7 +482,7 @@ func fit(t *ir.Tensor, in Input) (*ir.Tensor, error) {
 			if static && ir.NumElements(dims) == t.Len() && len(dims) == 3 {
 				hint = " (for images, check the layout: NCHW or NHWC)"
 			}
-			return nil, fmt.Errorf("a sample has shape %v, want %v for graph input %s (of shape %v)%s", t.Shape, per, in.Name, want, hint)
+			return nil, fmt.Errorf("a sample has shape %v, want %v for graph input %s (of shape %v)%s", ir.ShapeOf(t.Shape...), per, in.Name, want, hint)
 		}
 		t = &ir.Tensor{DType: t.DType, Shape: dims, Data: t.Data}
 	}
@@ -600,7 +606,7 @@ func transformArray(t *ir.Tensor, pp *Preprocess) (*ir.Tensor, error) {
 	}
 	mean, std, err := perChannel(pp, channels)
 	if err != nil {
-		return nil, fmt.Errorf("a sample of shape %v: %v", t.Shape, err)
+		return nil, fmt.Errorf("a sample of shape %v: %v", ir.ShapeOf(t.Shape...), err)
 	}
 	out := make([]float32, t.Len())
 	for i := range out {

@@ -358,9 +358,9 @@ func checkArray(h *npyHeader, dataLen int64) error {
 	want := int64(h.shape[0]) * h.sampleBytes()
 	switch {
 	case dataLen < want:
-		return fmt.Errorf("truncated: shape %v of %s needs %d data bytes, the file has %d", h.shape, h.descr, want, dataLen)
+		return fmt.Errorf("truncated: shape %v of %s needs %d data bytes, the file has %d", ir.ShapeOf(h.shape...), h.descr, want, dataLen)
 	case dataLen > want:
-		return fmt.Errorf("%d bytes of data after the %d that shape %v of %s needs (wrong shape in the header?)", dataLen-want, want, h.shape, h.descr)
+		return fmt.Errorf("%d bytes of data after the %d that shape %v of %s needs (wrong shape in the header?)", dataLen-want, want, ir.ShapeOf(h.shape...), h.descr)
 	}
 	return nil
 }

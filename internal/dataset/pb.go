@@ -229,7 +229,7 @@ func (s *pbStream) next() (sample, error) {
 				return sample{}, err
 			}
 			if len(t.Shape) == 0 || t.Shape[0] != s.r.counts[s.g] {
-				return sample{}, fmt.Errorf("%s: tensor of shape %v, want %d samples along the first dim", f, t.Shape, s.r.counts[s.g])
+				return sample{}, fmt.Errorf("%s: tensor of shape %v, want %d samples along the first dim", f, ir.ShapeOf(t.Shape...), s.r.counts[s.g])
 			}
 			s.cur = append(s.cur, t)
 		}

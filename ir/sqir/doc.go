@@ -44,7 +44,8 @@
 //	Attr      = Name "=" AttrValue [ ":" Kind ] .
 //	AttrValue = number | string | "[" [ AttrElem { "," AttrElem } ] "]" .
 //	Kind      = "int" | "float" | "string" | "ints" | "floats" | "strings" .
-//	Data      = "[" [ Elem { "," Elem } ] "]" | `hex"` hexdigits `"` | `base64"` base64 `"` .
+//	Data      = "[" [ Elem { "," Elem } ] "]" | `hex"` hexdigits `"` | `base64"` base64 `"`
+//	          | "elided" string .                  (printed for reading only; never parses)
 //	Name      = ident | string .
 //
 // ident is [A-Za-z_][A-Za-z0-9_.]*. string is a Go double-quoted string

@@ -386,6 +386,8 @@ func (p *parser) constant() {
 	case p.isIdent("external"):
 		v.Const = p.externalData(v, t)
 		return
+	case p.isIdent(elidedWord):
+		p.fail(p.tok.pos, "constant %%%s: its data was elided when the graph was printed, so this text cannot be loaded as a model (print it with sqc opt --full-constants, or write it with -o)", v.Name)
 	default:
 		p.fail(p.tok.pos, "expected the constant's data ([...], hex\"...\", base64\"...\" or external \"key\"), found %s", describe(p.tok))
 	}

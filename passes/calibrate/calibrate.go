@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/sqc-project/sqc/internal/dataset"
 	"github.com/sqc-project/sqc/ir"
@@ -46,7 +46,7 @@ var Pass = &passes.Pass{
 		{Name: "values", Kind: passes.String, Default: ValuesAll, Enum: []string{ValuesAll, ValuesQuantizable},
 			Doc: "which values to calibrate: all float activations, or those around the ops int8 kernels run"},
 		{Name: "progress", Kind: passes.Bool, Default: true,
-			Doc: "report progress on standard error (a bar on a terminal, a line every 10 s otherwise)"},
+			Doc: "report progress to the tool running the pass (sqc: a bar on a terminal, a line every 10 s otherwise)"},
 	}...),
 	Run: run,
 }
@@ -72,9 +72,16 @@ type Config struct {
 	Cache string
 	// Values is ValuesAll or ValuesQuantizable.
 	Values string
-	// Progress receives progress and notes; nil reports nothing.
-	Progress io.Writer
+	// Progress receives the samples done; nil reports nothing.
+	Progress passes.Progress
+	// Notes receives remarks that are not errors (a cache that did not
+	// match and is replaced); nil prints none.
+	Notes io.Writer
 }
+
+// Output receives the pass's notes (a cache that did not match and is
+// being replaced); io.Discard silences them.
+var Output io.Writer = os.Stderr
 
 func run(c *passes.Context) (any, error) {
 	o := c.Options
@@ -91,8 +98,9 @@ func run(c *passes.Context) (any, error) {
 		Values:      o.String("values"),
 	}
 	if o.Bool("progress") {
-		cfg.Progress = Output
+		cfg.Progress = c.Progress()
 	}
+	cfg.Notes = Output
 	res, err := Calibrate(c.Graph, cfg)
 	if err != nil {
 		return nil, err
@@ -161,7 +169,9 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 			if src == nil {
 				return nil, fmt.Errorf("%s; give calibration data (option data) to calibrate again", mismatch)
 			}
-			note(cfg.Progress, "%s; calibrating again", mismatch)
+			if cfg.Notes != nil {
+				fmt.Fprintf(cfg.Notes, "calibrate: %s; calibrating again\n", mismatch)
+			}
 		case !errors.Is(err, errNoCache):
 			return nil, err
 		}
@@ -169,9 +179,20 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	if src == nil {
 		return nil, errors.New("no calibration data: set the data option (a .npy, .npz, .pb or IDX file, an image, or a folder of images or .pb files), or a cache file made for this graph")
 	}
-	hists, samples, err := collect(g, src, selected, cfg.Progress)
+	progress := cfg.Progress
+	if progress == nil {
+		progress = passes.NoProgress
+	}
+	hists, samples, err := collect(g, src, selected, progress)
 	if err != nil {
 		return nil, err
+	}
+	// Data that is one constant everywhere (all zeros: a file written
+	// before it was filled) gives every activation a meaningless range.
+	for i, v := range selected {
+		if h := hists[i]; g.IsInput(v) && h.N > 0 && h.Min == h.Max {
+			return nil, fmt.Errorf("calibration data %s: graph input %s is %g everywhere in all %d samples (after preprocessing), so the ranges would mean nothing; check the data", cfg.Data.Path, v.Name, h.Min, samples)
+		}
 	}
 	res := &Result{Method: cfg.Method, InputMethod: cfg.InputMethod, Ranges: make(map[string]Range, len(selected)), Samples: samples, GraphHash: graphHash, DataHash: dataHash}
 	methods := make([]string, len(selected))
@@ -275,7 +296,7 @@ func selectValues(g *ir.Graph, which string) ([]*ir.Value, error) {
 // collect runs every batch through the executor and folds each selected
 // value into its histogram. Memory: one histogram per value, whatever the
 // number of samples.
-func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Writer) ([]*Histogram, int, error) {
+func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, progress passes.Progress) ([]*Histogram, int, error) {
 	e, err := ref.New(g)
 	if err != nil {
 		return nil, 0, err
@@ -311,9 +332,8 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 			obsErr = fmt.Errorf("value %s, batch %d: %v", v.Name, batchNo+1, err)
 		}
 	}
-	pr := newProgress(out, src.Len())
+	task := progress.Start("calibrate", "samples", src.Len())
 	samples := 0
-	start := time.Now()
 	// Reading and preprocessing (JPEG decoding, resizing) run one batch
 	// ahead in their own goroutine, overlapping the executor; the source is
 	// only ever used from that goroutine.
@@ -350,7 +370,7 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 	for nb := range ahead {
 		batch, err := nb.batch, nb.err
 		if err != nil {
-			pr.finish(false, "")
+			task.End(false)
 			return nil, 0, err
 		}
 		for k, v := range g.Inputs {
@@ -358,12 +378,12 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 		}
 		if obsErr == nil {
 			if _, err := e.RunObserved(batch, observe); err != nil {
-				pr.finish(false, "")
+				task.End(false)
 				return nil, 0, fmt.Errorf("running batch %d of the calibration data: %w", batchNo+1, err)
 			}
 		}
 		if obsErr != nil {
-			pr.finish(false, "")
+			task.End(false)
 			return nil, 0, obsErr
 		}
 		n := 1
@@ -372,9 +392,8 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 		}
 		samples += n
 		batchNo++
-		pr.add(n)
+		task.Add(n)
 	}
-	el := time.Since(start)
-	pr.finish(true, fmt.Sprintf("calibrate: %d samples in %v (%.1f samples/s), %d values", samples, el.Round(time.Millisecond), float64(samples)/el.Seconds(), len(selected)))
+	task.End(true)
 	return hists, samples, nil
 }

@@ -7,8 +7,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -248,7 +250,7 @@ func TestCacheReuseAndRefusal(t *testing.T) {
 	}
 	// ... and recalibrated (with a note) when data is given.
 	var out bytes.Buffer
-	r, err := Calibrate(changed, Config{Data: dataset.Spec{Path: path}, Cache: cache, Progress: &out})
+	r, err := Calibrate(changed, Config{Data: dataset.Spec{Path: path}, Cache: cache, Notes: &out})
 	if err != nil || r.FromCache {
 		t.Fatalf("changed graph with data: %v, fromCache %v", err, r != nil && r.FromCache)
 	}
@@ -283,20 +285,67 @@ func TestNaNActivation(t *testing.T) {
 	}
 }
 
-func TestProgressLines(t *testing.T) {
-	old := PlainEvery
-	PlainEvery = 0
-	defer func() { PlainEvery = old }()
-	var out bytes.Buffer
+// Data that is one constant everywhere (a file of zeros) is refused: every
+// range calibrated on it would be that constant's.
+func TestConstantDataRefused(t *testing.T) {
 	g := parseGraph(t, smallGraph)
-	_, err := Calibrate(g, Config{Data: dataset.Spec{Path: smallData(t, t.TempDir()), Batch: 16}, Progress: &out})
-	if err != nil {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "zeros.npy")
+	writeNpy(t, path, make([]float32, 8*4), 8, 4)
+	_, err := Calibrate(g, Config{Data: dataset.Spec{Path: path, Batch: 4}})
+	want := "calibration data " + path + ": graph input x is 0 everywhere in all 8 samples"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %s...", err, want)
+	}
+	// One sample that differs is data.
+	data := make([]float32, 8*4)
+	data[5] = 1
+	writeNpy(t, path, data, 8, 4)
+	if _, err := Calibrate(g, Config{Data: dataset.Spec{Path: path, Batch: 4}}); err != nil {
+		t.Errorf("data with one non-zero: %v", err)
+	}
+}
+
+// recorder is a passes.Progress that keeps what it was told.
+type recorder struct {
+	mu     sync.Mutex
+	starts []string
+	adds   []int
+	ended  []bool
+}
+
+func (r *recorder) Start(what, unit string, total int) passes.Task {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.starts = append(r.starts, fmt.Sprintf("%s %d %s", what, total, unit))
+	return r
+}
+
+func (r *recorder) Add(n int) { r.mu.Lock(); r.adds = append(r.adds, n); r.mu.Unlock() }
+func (r *recorder) End(ok bool) {
+	r.mu.Lock()
+	r.ended = append(r.ended, ok)
+	r.mu.Unlock()
+}
+
+// The pass reports every batch to the manager's Progress, and nothing with
+// progress = false.
+func TestProgressReported(t *testing.T) {
+	data := smallData(t, t.TempDir())
+	var rec recorder
+	m := &passes.Manager{Progress: &rec}
+	if _, err := m.RunSpec(parseGraph(t, smallGraph), "calibrate{data="+data+";batch=16}"); err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "calibrate: 16/64 samples (25%), ") || !strings.Contains(lines[2], "48/64 samples (75%)") ||
-		!strings.HasPrefix(lines[3], "calibrate: 64 samples in ") || !strings.HasSuffix(lines[3], "4 values") {
-		t.Errorf("progress output:\n%s", out.String())
+	if !slices.Equal(rec.starts, []string{"calibrate 64 samples"}) || !slices.Equal(rec.adds, []int{16, 16, 16, 16}) || !slices.Equal(rec.ended, []bool{true}) {
+		t.Errorf("started %q, added %v, ended %v", rec.starts, rec.adds, rec.ended)
+	}
+	rec = recorder{}
+	if _, err := m.RunSpec(parseGraph(t, smallGraph), "calibrate{data="+data+";progress=false}"); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.starts) != 0 {
+		t.Errorf("progress = false reported %q", rec.starts)
 	}
 }
 

@@ -41,6 +41,6 @@
 // cache that does not match is refused with a message naming what differs
 // when no data is given, and replaced by a fresh calibration when data is.
 //
-// Progress goes to Output (standard error): an mpb bar on a terminal,
-// a plain line every 10 seconds otherwise.
+// Progress (samples done) goes to the pass manager's passes.Progress, which
+// the tool renders; notes go to Output (standard error).
 package calibrate

@@ -90,18 +90,23 @@ func (s *state) sparseGPT(todo []*cand, byConst map[*ir.Value][]*cand) error {
 	}
 	sequential := s.c.Options.Bool("sequential")
 	start := time.Now()
+	task := s.c.Progress().Start("prune (sparsegpt)", "layers", len(todo))
 	for len(todo) > 0 {
 		wave, rest := s.wave(todo, sequential)
 		if len(wave) == 0 {
 			// Impossible in a graph whose nodes are in topological order,
 			// which the verifier guarantees; refuse rather than loop.
+			task.End(false)
 			return fmt.Errorf("layers %s depend on each other: the graph is not in topological order", todo[0].l.Node.Name)
 		}
 		if err := s.pruneWave(src, wave, byConst); err != nil {
+			task.End(false)
 			return err
 		}
+		task.Add(len(wave))
 		todo = rest
 	}
+	task.End(true)
 	s.c.Count("sparsegpt milliseconds", int(time.Since(start).Milliseconds()))
 	return nil
 }

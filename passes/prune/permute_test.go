@@ -4,9 +4,11 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/passes"
 	"github.com/sqc-project/sqc/passes/prune/permute"
 )
 
@@ -241,5 +243,47 @@ func TestPermutationMLP(t *testing.T) {
 		if d := maxRelDiff(want[0], runGraph(t, g, in)[0]); d > 1e-5 {
 			t.Errorf("fused=%v: output changed by %.2g", fused, d)
 		}
+	}
+}
+
+// progressCounter is a passes.Progress that sums what each task reports.
+type progressCounter struct {
+	mu     sync.Mutex
+	totals map[string]int
+	done   map[string]int
+	ended  map[string]bool
+}
+
+type counterTask struct {
+	c    *progressCounter
+	what string
+}
+
+func (c *progressCounter) Start(what, unit string, total int) passes.Task {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.totals[what+" ("+unit+")"] = total
+	return counterTask{c, what + " (" + unit + ")"}
+}
+
+func (t counterTask) Add(n int) { t.c.mu.Lock(); t.c.done[t.what] += n; t.c.mu.Unlock() }
+func (t counterTask) End(ok bool) {
+	t.c.mu.Lock()
+	t.c.ended[t.what] = ok
+	t.c.mu.Unlock()
+}
+
+// The permutation search reports its progress, one unit per channel
+// domain, to the manager's Progress.
+func TestPermuteProgress(t *testing.T) {
+	g, _ := domainNet(t)
+	pc := &progressCounter{totals: map[string]int{}, done: map[string]int{}, ended: map[string]bool{}}
+	m := &passes.Manager{Progress: pc}
+	if _, err := m.RunSpec(g, "prune{min-out-channels=0;out-channel-multiple=1;first-layer=prune;last-layer=prune;permute=true}"); err != nil {
+		t.Fatal(err)
+	}
+	const key = "prune (permutation search) (channel domains)"
+	if pc.totals[key] == 0 || pc.done[key] != pc.totals[key] || !pc.ended[key] {
+		t.Errorf("started %v, done %v, ended %v", pc.totals, pc.done, pc.ended)
 	}
 }

@@ -407,6 +407,7 @@ func (s *state) permute() error {
 		jobs = append(jobs, j)
 	}
 	// The searches are independent: run them on every core.
+	task := s.c.Progress().Start("prune (permutation search)", "channel domains", len(jobs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for _, j := range jobs {
@@ -418,9 +419,11 @@ func (s *state) permute() error {
 			o := permute.DefaultOptions
 			o.Effort = j.eff
 			j.res = permute.Search(j.cols, j.n, j.m, o)
+			task.Add(1)
 		}()
 	}
 	wg.Wait()
+	task.End(true)
 	for _, j := range jobs {
 		j.cols = nil
 		changed := false

@@ -57,6 +57,9 @@ type Result struct {
 	Before, After float64
 	// Swaps is the number of exchanges applied; Sweeps the passes made.
 	Swaps, Sweeps int
+	// Work counts the element operations spent, in the unit of the budget
+	// (Options.Effort·C·R).
+	Work float64
 }
 
 // Search looks for a channel order of cols (one column of R magnitudes per
@@ -151,6 +154,7 @@ func Search(cols [][]float32, n, m int, opt Options) Result {
 		}
 	}
 	res.After = s.kept() / total
+	res.Work = spent
 	return res
 }
 
