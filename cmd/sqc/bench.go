@@ -27,11 +27,15 @@ func newBenchCmd() *cobra.Command {
 		Long: `bench loads an engine for --batch samples, uploads random inputs once, runs
 --warmup untimed iterations, then times --iters iterations with CUDA events
 around each (the launches only: no copies) and prints the median, p90 and
-p99 latency and the throughput at the median. --graph captures the
-launches into a CUDA graph once and times the graph's replays. --profile
+p99 latency and the throughput at the median. By default the launches are
+captured into a CUDA graph once and the graph's replays are timed, as a
+deployment would run them; --graph=false launches them on the stream each
+iteration (and an engine with host fallback steps always runs so). --profile
 times every launch on its own instead (an event before each, so the total is
 a little above the unprofiled latency) and prints, per launch, the node, the
-kernel, dense or 2:4 sparse, and the median time over the iterations.`,
+kernel, dense or 2:4 sparse, the median time over the iterations and, for a
+GEMM, its shape, dense-equivalent TOPS and share of the Tensor Core
+instruction's measured ceiling.`,
 		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
@@ -70,14 +74,20 @@ kernel, dense or 2:4 sparse, and the median time over the iterations.`,
 				return err
 			}
 			if profile {
-				if graph {
+				if graph && cmd.Flags().Changed("graph") {
 					return fmt.Errorf("bench: --profile times each launch on the stream; it does not combine with --graph")
 				}
+				graph = false
 				return benchProfile(cmd.OutOrStdout(), rt, args[0], batch, iters, warmup, asJSON)
 			}
 			run := rt.Enqueue
 			if graph && rt.HostSteps() > 0 {
-				return fmt.Errorf("bench: %s has %d host fallback steps (see sqc inspect), which a CUDA graph cannot capture; run without --graph", args[0], rt.HostSteps())
+				if cmd.Flags().Changed("graph") {
+					return fmt.Errorf("bench: %s has %d host fallback steps (see sqc inspect), which a CUDA graph cannot capture; run with --graph=false", args[0], rt.HostSteps())
+				}
+				// The default replays a graph where it can; this engine
+				// has host steps between launches, so it runs on the stream.
+				graph = false
 			}
 			if graph {
 				if err := rt.Stream.BeginCapture(); err != nil {
@@ -155,7 +165,7 @@ kernel, dense or 2:4 sparse, and the median time over the iterations.`,
 	f.IntVar(&batch, "batch", 1, "samples a run")
 	f.IntVar(&iters, "iters", 200, "timed iterations")
 	f.IntVar(&warmup, "warmup", 20, "untimed iterations first")
-	f.BoolVar(&graph, "graph", false, "replay a CUDA graph of the launches")
+	f.BoolVar(&graph, "graph", true, "replay a CUDA graph of the launches (--graph=false: launch them on a stream each iteration)")
 	f.BoolVar(&profile, "profile", false, "time each launch (CUDA events around every step) and print a per-layer table")
 	f.BoolVar(&asJSON, "json", false, "print the timings as one JSON document")
 	return cmd
