@@ -204,17 +204,64 @@ func (p *planner) gather(n *ir.Node, note string) error {
 				continue
 			}
 			x := srcBufs[k]
+			run, starts := copyRuns(tab)
 			wn := fmt.Sprintf("%s/gather%d_%d", n.Name, j, k)
-			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "u32", Data: leBytes(tab)})
+			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "u32", Data: leBytes(starts)})
 			p.useKernel(kernel, kernels.GatherPTX(kernel))
-			entries := int64(len(tab) / 2)
+			elems := int64(len(tab) / 2)
 			p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precisionOf(dtype),
-				WorkPerSample: uint64(entries), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
-				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(entries), u32(entries), u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
+				WorkPerSample: uint64(elems), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(elems), u32(elems / run), u32(run),
+					u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
 				Note: note})
 		}
 	}
 	return nil
+}
+
+// copyRuns compresses a copy table of (source, destination) pairs into runs
+// of equal length: the largest run such that the table is whole runs each
+// copying run consecutive elements to run consecutive places (a Concat of
+// NHWC images moves rows of C elements, a channel shuffle planes of H·W).
+// It returns the run length and the (source, destination) start of each
+// run; run 1 is the table itself.
+func copyRuns(tab []uint32) (int64, []uint32) {
+	n := len(tab) / 2
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return tab[2*order[a]+1] < tab[2*order[b]+1] })
+	// g: the gcd of the lengths of the maximal contiguous runs, in
+	// destination order.
+	g, length := 0, 1
+	for i := 1; i <= n; i++ {
+		if i < n {
+			a, b := order[i-1], order[i]
+			if tab[2*b] == tab[2*a]+1 && tab[2*b+1] == tab[2*a+1]+1 {
+				length++
+				continue
+			}
+		}
+		g = gcd(g, length)
+		length = 1
+	}
+	if g <= 1 {
+		return 1, tab
+	}
+	starts := make([]uint32, 0, 2*(n/g))
+	for i := 0; i < n; i += g {
+		e := order[i]
+		starts = append(starts, tab[2*e], tab[2*e+1])
+	}
+	return int64(g), starts
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func intsOf(v []int64) []int {

@@ -68,16 +68,21 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 		switch s.Kernel {
 		case kernels.Gather8Kernel, kernels.Gather32Kernel:
 			x, y, tab := mem[root(s.Args[0].GetBuffer())], mem[root(s.Args[1].GetBuffer())], weights[s.Args[2].GetWeight()]
-			entries, inPer, outPer := int(s.Args[4].GetU32()), int(s.Args[5].GetU32()), int(s.Args[6].GetU32())
+			runs, run, inPer, outPer := int(s.Args[4].GetU32()), int(s.Args[5].GetU32()), int(s.Args[6].GetU32()), int(s.Args[7].GetU32())
+			if 8*runs != len(tab) || int(s.Args[3].GetU32PerSample()) != runs*run {
+				t.Fatalf("step %s: %d runs of %d for a table of %d bytes and %d elements a sample", s.Node, runs, run, len(tab), s.Args[3].GetU32PerSample())
+			}
 			for n := 0; n < batch; n++ {
-				for i := 0; i < entries; i++ {
-					src := int(binary.LittleEndian.Uint32(tab[8*i:]))
-					dst := int(binary.LittleEndian.Uint32(tab[8*i+4:]))
-					switch xd := x.Data.(type) {
-					case []float32:
-						y.Float32s()[n*outPer+dst] = xd[n*inPer+src]
-					case []int8:
-						y.Int8s()[n*outPer+dst] = xd[n*inPer+src]
+				for e := 0; e < runs; e++ {
+					for j := 0; j < run; j++ {
+						src := int(binary.LittleEndian.Uint32(tab[8*e:])) + j
+						dst := int(binary.LittleEndian.Uint32(tab[8*e+4:])) + j
+						switch xd := x.Data.(type) {
+						case []float32:
+							y.Float32s()[n*outPer+dst] = xd[n*inPer+src]
+						case []int8:
+							y.Int8s()[n*outPer+dst] = xd[n*inPer+src]
+						}
 					}
 				}
 			}
@@ -310,5 +315,28 @@ func TestGatherRefusesFills(t *testing.T) {
 	}
 	if got := ranOn(e, "pad"); got != "kernel" {
 		t.Errorf("constant Pad runs on %q, want its own kernel", got)
+	}
+}
+
+// TestCopyRuns checks the table compression: contiguous rows become runs
+// of their common length, and a table without two equal-length runs stays
+// element by element.
+func TestCopyRuns(t *testing.T) {
+	// Two rows of 3 (src 10.., dst 0..) and (src 0.., dst 3..), listed out
+	// of destination order.
+	tab := []uint32{0, 3, 1, 4, 2, 5, 10, 0, 11, 1, 12, 2}
+	run, starts := copyRuns(tab)
+	if run != 3 || !reflect.DeepEqual(starts, []uint32{10, 0, 0, 3}) {
+		t.Errorf("rows of 3: run %d starts %v, want 3 and [10 0 0 3]", run, starts)
+	}
+	// Runs of 2 and 3: their gcd is 1.
+	tab = []uint32{5, 0, 6, 1, 0, 2, 1, 3, 2, 4}
+	if run, starts := copyRuns(tab); run != 1 || !reflect.DeepEqual(starts, tab) {
+		t.Errorf("runs of 2 and 3: run %d starts %v, want the table itself", run, starts)
+	}
+	// Runs of 4 and 2 split into runs of 2.
+	tab = []uint32{0, 0, 1, 1, 2, 2, 3, 3, 9, 4, 10, 5}
+	if run, starts := copyRuns(tab); run != 2 || !reflect.DeepEqual(starts, []uint32{0, 0, 2, 2, 9, 4}) {
+		t.Errorf("runs of 4 and 2: run %d starts %v, want 2 and [0 0 2 2 9 4]", run, starts)
 	}
 }
