@@ -46,7 +46,7 @@ var coverageGraphs = map[string]struct {
   %s: f32[N,4,4,5] = Slice "slice" (%x, %st, %en, %ax)
   %y: f32[N,5,4,4] = Transpose "tr" (%s) {perm = [0, 3, 2, 1]}
   %p: f32[N,4,3,3] = MaxPool "pool" (%x) {kernel_shape = [2, 2], pads = [0, 0, 1, 1], strides = [2, 2]}
-}`, map[string]string{"slice": "gather", "tr": "gather", "pool": "kernel"}},
+}`, map[string]string{"slice": "view", "tr": "gather", "pool": "kernel"}},
 	// A TensorFlow export's NHWC boundary: the transposes are views (no
 	// launch), the quantize keeps NHWC order, the pool reads it.
 	"tf_nhwc_boundary": {`graph "g" (%x: f32[N,6,5,8]) -> (%y) {
