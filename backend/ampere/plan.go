@@ -52,14 +52,15 @@ type planner struct {
 	bufs    map[*ir.Value]*engine.Buffer
 	kernels map[string]bool
 	users   map[*ir.Value][]*ir.Node
+	// deferred holds data-movement nodes planned later with the one node
+	// that reads them, as one gather chain, by their output (planNode
+	// makes it).
+	deferred map[*ir.Value]*ir.Node
 	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
 	nhwcOf map[string]*engine.Buffer
 	// sampleShapes gives the per-sample shape of values whose type leaves
 	// dims unknown that the planner worked out (batchScaledShape).
 	sampleShapes map[*ir.Value][]int64
-	// deferred holds data-movement nodes planned later with the one node
-	// that reads them, as one gather chain, by their output.
-	deferred map[*ir.Value]*ir.Node
 }
 
 // Plan lowers g, the output of the INT8 pipeline, to an engine: one or
@@ -73,7 +74,7 @@ func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
 // newPlanner starts the plan of g: an engine holding the graph's text.
 func newPlanner(g *ir.Graph, producer, text string) *planner {
 	return &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
-		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{}, deferred: map[*ir.Value]*ir.Node{},
+		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{},
 		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer, Graph: text}}
 }
 

@@ -126,6 +126,9 @@ func (p *planner) planNode(n *ir.Node) error {
 	}
 	if p.chainsInto(n) {
 		// Planned with its reader, as one gather chain.
+		if p.deferred == nil {
+			p.deferred = map[*ir.Value]*ir.Node{}
+		}
 		p.deferred[n.Outputs[0]] = n
 		return nil
 	}
