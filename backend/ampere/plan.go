@@ -86,6 +86,10 @@ type planner struct {
 	bufs    map[*ir.Value]*engine.Buffer
 	kernels map[string]bool
 	users   map[*ir.Value][]*ir.Node
+	// deferred holds data-movement nodes planned later with the one node
+	// that reads them, as one gather chain, by their output (planNode
+	// makes it).
+	deferred map[*ir.Value]*ir.Node
 	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
 	nhwcOf map[string]*engine.Buffer
 	// sampleShapes gives the per-sample shape of values whose type leaves

@@ -3,6 +3,7 @@ package ampere
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
@@ -10,10 +11,11 @@ import (
 )
 
 // firstOf tries planners in order and takes the first that covers the
-// node, undoing what a failing one added; the error lists every reason.
+// node, undoing what a failing one added; the error gives every reason on
+// one line (it ends up in a step's note).
 func firstOf(planners ...opPlanner) opPlanner {
 	return func(p *planner, n *ir.Node) error {
-		var errs []error
+		var why []string
 		for _, plan := range planners {
 			m := p.mark()
 			err := plan(p, n)
@@ -21,9 +23,9 @@ func firstOf(planners ...opPlanner) opPlanner {
 				return nil
 			}
 			p.rollback(m, n)
-			errs = append(errs, err)
+			why = append(why, err.Error())
 		}
-		return errors.Join(errs...)
+		return errors.New(strings.Join(why, "; "))
 	}
 }
 

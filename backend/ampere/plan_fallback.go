@@ -108,21 +108,35 @@ func (p *planner) gatherFallback(n *ir.Node, why string) error {
 // gather plans a data-movement op as gather launches, one a (data input,
 // output) pair, each step noted so.
 func (p *planner) gather(n *ir.Node, note string) error {
-	if !movesData[n.Op] {
-		return fmt.Errorf("op %s computes new values, the gather kernel only moves them", n.Op)
+	return p.gatherChain([]*ir.Node{n}, note)
+}
+
+// gatherChain plans a chain of data-movement nodes, each but the first
+// reading the one before it (and constants), as the gather launches of the
+// whole chain: one table from the first node's inputs to the last node's
+// outputs, and no buffer for the values in between. A chain whose table
+// is the identity (a Transpose and its inverse, reshapes that keep the
+// order) is a view of its input, with no launch.
+func (p *planner) gatherChain(chain []*ir.Node, note string) error {
+	for _, n := range chain {
+		if !movesData[n.Op] {
+			return fmt.Errorf("op %s computes new values, the gather kernel only moves them", n.Op)
+		}
 	}
-	batch := probeBatch(n)
+	first, last := chain[0], chain[len(chain)-1]
+	batch := probeBatch(first)
 	if batch > 1<<(codeInputShift-codeSampleShift) {
 		return fmt.Errorf("static batch %d is too large to probe", batch)
 	}
-	probe := &ir.Node{Name: n.Name, Op: n.Op, Attrs: n.Attrs, Inputs: make([]*ir.Value, len(n.Inputs))}
+	// The probe graph: the chain's nodes on new values, the first node's
+	// computed inputs replaced by code tensors.
+	renamed := map[*ir.Value]*ir.Value{}
 	var gin []*ir.Value
 	var tin []*ir.Tensor
 	var srcBufs []*engine.Buffer
 	dtype := ""
-	for i, v := range n.Inputs {
-		if v == nil || v.IsConst() {
-			probe.Inputs[i] = v
+	for _, v := range first.Inputs {
+		if v == nil || v.IsConst() || renamed[v] != nil {
 			continue
 		}
 		b := p.bufs[v]
@@ -134,8 +148,7 @@ func (p *planner) gather(n *ir.Node, note string) error {
 		}
 		dtype = b.Dtype
 		k := int64(len(srcBufs))
-		shape := append([]int{batch}, intsOf(b.SampleShape)...)
-		t := ir.NewTensor(ir.Int64, shape...)
+		t := ir.NewTensor(ir.Int64, append([]int{batch}, intsOf(b.SampleShape)...)...)
 		codes := t.Int64s()
 		per := b.ElemsPerSample
 		for li := range codes {
@@ -143,22 +156,38 @@ func (p *planner) gather(n *ir.Node, note string) error {
 			codes[li] = 1 + (k<<codeInputShift | s<<codeSampleShift | memIndex(b, rest))
 		}
 		pv := &ir.Value{Name: v.Name, Type: t.Type()}
-		probe.Inputs[i] = pv
+		renamed[v] = pv
 		gin, tin, srcBufs = append(gin, pv), append(tin, t), append(srcBufs, b)
 	}
 	if len(srcBufs) == 0 {
 		return fmt.Errorf("no input is computed on the GPU")
 	}
-	var outs []*ir.Value
-	for _, v := range n.Outputs {
-		if v == nil {
-			return fmt.Errorf("an optional output is absent, the gather kernel writes every output")
+	var nodes []*ir.Node
+	for _, n := range chain {
+		c := &ir.Node{Name: n.Name, Op: n.Op, Attrs: n.Attrs, Inputs: make([]*ir.Value, len(n.Inputs))}
+		for i, v := range n.Inputs {
+			c.Inputs[i] = v
+			if r := renamed[v]; r != nil {
+				c.Inputs[i] = r
+			} else if v != nil && !v.IsConst() {
+				return fmt.Errorf("node %s reads %s, which is neither the chain's input nor a constant", n.Name, v.Name)
+			}
 		}
-		ov := &ir.Value{Name: v.Name}
-		probe.Outputs = append(probe.Outputs, ov)
-		outs = append(outs, ov)
+		for _, v := range n.Outputs {
+			if v == nil {
+				return fmt.Errorf("an optional output is absent, the gather kernel writes every output")
+			}
+			ov := &ir.Value{Name: v.Name}
+			renamed[v] = ov
+			c.Outputs = append(c.Outputs, ov)
+		}
+		nodes = append(nodes, c)
 	}
-	res, err := ref.Run(&ir.Graph{Name: n.Name, Inputs: gin, Nodes: []*ir.Node{probe}, Outputs: outs}, tin...)
+	var outs []*ir.Value
+	for _, v := range last.Outputs {
+		outs = append(outs, renamed[v])
+	}
+	res, err := ref.Run(&ir.Graph{Name: last.Name, Inputs: gin, Nodes: nodes, Outputs: outs}, tin...)
 	if err != nil {
 		return fmt.Errorf("probing the op on the reference executor: %w", err)
 	}
@@ -166,55 +195,185 @@ func (p *planner) gather(n *ir.Node, note string) error {
 	if dtype == "f32" {
 		kernel = kernels.Gather32Kernel
 	}
-	for j, v := range n.Outputs {
+	for j, v := range last.Outputs {
 		if dt, _ := dtypeName(v.Type.DType); dt != dtype {
 			return fmt.Errorf("output %s is %v and the input %s, the gather kernel copies one element type", v.Name, v.Type.DType, dtype)
+		}
+		pairs, err := decodeProbe(v.Name, res[j].Int64s(), batch, len(srcBufs))
+		if err != nil {
+			return err
+		}
+		// A table that is the identity in the output's logical order,
+		// or in NHWC order for an image, makes the output a view.
+		layouts := []string{LayoutNCHW}
+		if len(v.Type.Shape) == 4 {
+			layouts = append(layouts, LayoutNHWC)
+		}
+		viewed := false
+		for _, layout := range layouts {
+			if len(srcBufs) != 1 || len(last.Outputs) != 1 || !identityTable(pairs[0], srcBufs[0], v, layout) {
+				continue
+			}
+			if err := p.alias(v, srcBufs[0], layout); err != nil {
+				return err
+			}
+			viewed = true
+			break
+		}
+		if viewed {
+			continue
 		}
 		y, err := p.newBuffer(v, fallbackLayout(v))
 		if err != nil {
 			return err
 		}
-		codes := res[j].Int64s()
-		per := y.ElemsPerSample
-		if int64(len(codes)) != per*int64(batch) {
-			return fmt.Errorf("output %s: the probe gave %d elements, want %d a sample at batch %d", v.Name, len(codes), per, batch)
+		if int64(len(res[j].Int64s())) != y.ElemsPerSample*int64(batch) {
+			return fmt.Errorf("output %s: the probe gave %d elements, want %d a sample at batch %d", v.Name, res[j].Len(), y.ElemsPerSample, batch)
 		}
-		pairs := make([][]uint32, len(srcBufs))
-		for li, c := range codes {
-			s, rest := int64(li)/per, int64(li)%per
-			if c <= 0 {
-				return fmt.Errorf("output %s: element %d is no copy of an input element (a fill value?), the gather kernel only copies", v.Name, li)
-			}
-			c--
-			k, cs, src := c>>codeInputShift, c>>codeSampleShift&0xff, c&(1<<codeSampleShift-1)
-			if cs != s {
-				return fmt.Errorf("output %s: sample %d reads sample %d, the gather kernel keeps samples apart", v.Name, s, cs)
-			}
-			if s > 0 {
-				c0 := codes[rest] - 1
-				if c0>>codeInputShift != k || c0&(1<<codeSampleShift-1) != src {
-					return fmt.Errorf("output %s: samples are moved differently, the gather kernel's table is one sample's", v.Name)
-				}
+		for k, entries := range pairs {
+			if len(entries) == 0 {
 				continue
 			}
-			pairs[k] = append(pairs[k], uint32(src), uint32(memIndex(y, rest)))
-		}
-		for k, tab := range pairs {
-			if len(tab) == 0 {
-				continue
+			tab := make([]uint32, 0, 2*len(entries))
+			for _, e := range entries {
+				tab = append(tab, e.src, uint32(memIndex(y, e.logical)))
 			}
 			x := srcBufs[k]
-			wn := fmt.Sprintf("%s/gather%d_%d", n.Name, j, k)
-			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "u32", Data: leBytes(tab)})
+			run, starts := copyRuns(tab)
+			period, dsrc, ddst := runPeriod(starts)
+			wn := fmt.Sprintf("%s/gather%d_%d", last.Name, j, k)
+			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "u32", Data: leBytes(starts[:2*period])})
 			p.useKernel(kernel, kernels.GatherPTX(kernel))
-			entries := int64(len(tab) / 2)
-			p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precisionOf(dtype),
-				WorkPerSample: uint64(entries), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
-				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(entries), u32(entries), u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
+			elems := int64(len(tab) / 2)
+			p.e.Steps = append(p.e.Steps, &engine.Step{Node: last.Name, Op: last.Op, Kernel: kernel, Precision: precisionOf(dtype),
+				WorkPerSample: uint64(elems), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(elems), u32(elems / run), u32(run),
+					u32(int64(period)), u32(int64(dsrc)), u32(int64(ddst)), u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
 				Note: note})
 		}
 	}
 	return nil
+}
+
+// probeEntry is one output element of a sample: the offset it reads in
+// its input's memory, and its logical offset in the output.
+type probeEntry struct {
+	src     uint32
+	logical int64
+}
+
+// decodeProbe turns the probe's output codes (batch samples) into, for
+// each input, the entries of one sample, checking that every element is a
+// copy, that no sample reads another and that all samples move alike.
+func decodeProbe(name string, codes []int64, batch, inputs int) ([][]probeEntry, error) {
+	per := int64(len(codes) / batch)
+	pairs := make([][]probeEntry, inputs)
+	for li, c := range codes {
+		s, rest := int64(li)/per, int64(li)%per
+		if c <= 0 {
+			return nil, fmt.Errorf("output %s: element %d is no copy of an input element (a fill value?), the gather kernel only copies", name, li)
+		}
+		c--
+		k, cs, src := c>>codeInputShift, c>>codeSampleShift&0xff, c&(1<<codeSampleShift-1)
+		if cs != s {
+			return nil, fmt.Errorf("output %s: sample %d reads sample %d, the gather kernel keeps samples apart", name, s, cs)
+		}
+		if s > 0 {
+			c0 := codes[rest] - 1
+			if c0>>codeInputShift != k || c0&(1<<codeSampleShift-1) != src {
+				return nil, fmt.Errorf("output %s: samples are moved differently, the gather kernel's table is one sample's", name)
+			}
+			continue
+		}
+		pairs[k] = append(pairs[k], probeEntry{src: uint32(src), logical: rest})
+	}
+	return pairs, nil
+}
+
+// identityTable reports whether entries copy x to an output v laid out in
+// layout element for element in place: then v is a view of x.
+func identityTable(entries []probeEntry, x *engine.Buffer, v *ir.Value, layout string) bool {
+	if int64(len(entries)) != x.ElemsPerSample {
+		return false
+	}
+	y := &engine.Buffer{Layout: layout}
+	for _, d := range v.Type.Shape[1:] {
+		y.SampleShape = append(y.SampleShape, d.Size)
+	}
+	for _, e := range entries {
+		if int64(e.src) != memIndex(y, e.logical) {
+			return false
+		}
+	}
+	return true
+}
+
+// runPeriod finds the shortest period of a list of run starts that repeats
+// shifted by a constant (dsrc, ddst): a channel shuffle of NHWC images
+// permutes the channels of every pixel alike, so one pixel's runs and the
+// pixel stride describe all. It returns the run count itself (and zero
+// shifts) when nothing shorter repeats.
+func runPeriod(starts []uint32) (period int, dsrc, ddst uint32) {
+	n := len(starts) / 2
+	for period = 1; period < n; period++ {
+		if n%period != 0 {
+			continue
+		}
+		dsrc, ddst = starts[2*period]-starts[0], starts[2*period+1]-starts[1]
+		ok := true
+		for i := period; i < n && ok; i++ {
+			ok = starts[2*i] == starts[2*(i-period)]+dsrc && starts[2*i+1] == starts[2*(i-period)+1]+ddst
+		}
+		if ok {
+			return period, dsrc, ddst
+		}
+	}
+	return n, 0, 0
+}
+
+// copyRuns compresses a copy table of (source, destination) pairs into runs
+// of equal length: the largest run such that the table is whole runs each
+// copying run consecutive elements to run consecutive places (a Concat of
+// NHWC images moves rows of C elements, a channel shuffle planes of H·W).
+// It returns the run length and the (source, destination) start of each
+// run; run 1 is the table itself.
+func copyRuns(tab []uint32) (int64, []uint32) {
+	n := len(tab) / 2
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return tab[2*order[a]+1] < tab[2*order[b]+1] })
+	// g: the gcd of the lengths of the maximal contiguous runs, in
+	// destination order.
+	g, length := 0, 1
+	for i := 1; i <= n; i++ {
+		if i < n {
+			a, b := order[i-1], order[i]
+			if tab[2*b] == tab[2*a]+1 && tab[2*b+1] == tab[2*a+1]+1 {
+				length++
+				continue
+			}
+		}
+		g = gcd(g, length)
+		length = 1
+	}
+	if g <= 1 {
+		return 1, tab
+	}
+	starts := make([]uint32, 0, 2*(n/g))
+	for i := 0; i < n; i += g {
+		e := order[i]
+		starts = append(starts, tab[2*e], tab[2*e+1])
+	}
+	return int64(g), starts
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func intsOf(v []int64) []int {

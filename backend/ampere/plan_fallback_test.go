@@ -68,16 +68,23 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 		switch s.Kernel {
 		case kernels.Gather8Kernel, kernels.Gather32Kernel:
 			x, y, tab := mem[root(s.Args[0].GetBuffer())], mem[root(s.Args[1].GetBuffer())], weights[s.Args[2].GetWeight()]
-			entries, inPer, outPer := int(s.Args[4].GetU32()), int(s.Args[5].GetU32()), int(s.Args[6].GetU32())
+			u := func(i int) int { return int(s.Args[i].GetU32()) }
+			runs, run, period, dsrc, ddst, inPer, outPer := u(4), u(5), u(6), uint32(u(7)), uint32(u(8)), u(9), u(10)
+			if 8*period != len(tab) || runs%period != 0 || int(s.Args[3].GetU32PerSample()) != runs*run {
+				t.Fatalf("step %s: %d runs of %d, period %d, for a table of %d bytes and %d elements a sample", s.Node, runs, run, period, len(tab), s.Args[3].GetU32PerSample())
+			}
 			for n := 0; n < batch; n++ {
-				for i := 0; i < entries; i++ {
-					src := int(binary.LittleEndian.Uint32(tab[8*i:]))
-					dst := int(binary.LittleEndian.Uint32(tab[8*i+4:]))
-					switch xd := x.Data.(type) {
-					case []float32:
-						y.Float32s()[n*outPer+dst] = xd[n*inPer+src]
-					case []int8:
-						y.Int8s()[n*outPer+dst] = xd[n*inPer+src]
+				for e := 0; e < runs; e++ {
+					q, r := uint32(e/period), e%period
+					for j := 0; j < run; j++ {
+						src := int(binary.LittleEndian.Uint32(tab[8*r:])+q*dsrc) + j
+						dst := int(binary.LittleEndian.Uint32(tab[8*r+4:])+q*ddst) + j
+						switch xd := x.Data.(type) {
+						case []float32:
+							y.Float32s()[n*outPer+dst] = xd[n*inPer+src]
+						case []int8:
+							y.Int8s()[n*outPer+dst] = xd[n*inPer+src]
+						}
 					}
 				}
 			}
@@ -186,6 +193,22 @@ func TestFallbacksAgainstReference(t *testing.T) {
   const %pads: i64[8] = [0, 0, 1, 2, 0, 0, 2, 1]
   %y: i8[N,3,7,8] = Pad "pad" (%a, %pads) {mode = "reflect"}
 }`, []string{"a"}, map[string]string{"pad": "gather"}},
+		{"transpose pair cancels", `(%a: f32[N,4,3,5]) -> (%y) {
+  %t: f32[N,3,4,5] = Transpose "t1" (%a) {perm = [0, 2, 1, 3]}
+  %y: f32[N,4,3,5] = Transpose "t2" (%t) {perm = [0, 2, 1, 3]}
+}`, nil, map[string]string{"t1": "view", "t2": "view"}},
+		{"channel shuffle chain, one launch", `(%a: i8[N,6,2,3]) -> (%y) {
+  const %s1: i64[5] = [-1, 2, 3, 2, 3]
+  const %s2: i64[4] = [-1, 6, 2, 3]
+  %r: i8[N,2,3,2,3] = Reshape "r1" (%a, %s1)
+  %t: i8[N,3,2,2,3] = Transpose "tr" (%r) {perm = [0, 2, 1, 3, 4]}
+  %y: i8[N,6,2,3] = Reshape "r2" (%t, %s2)
+}`, []string{"a"}, map[string]string{"r1": "view", "tr": "view", "r2": "gather"}},
+		{"chain stops at a value read twice", `(%a: f32[N,4,3,5]) -> (%y, %z) {
+  %t: f32[N,3,4,5] = Transpose "t1" (%a) {perm = [0, 2, 1, 3]}
+  %y: f32[N,4,3,5] = Transpose "t2" (%t) {perm = [0, 2, 1, 3]}
+  %z: f32[N,5,3,4] = Transpose "t3" (%t) {perm = [0, 3, 1, 2]}
+}`, []string{"a"}, map[string]string{"t1": "gather", "t2": "gather", "t3": "gather"}},
 		{"hardswish and hardsigmoid", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   %y: f32[N,4,3,5] = HardSwish "hs" (%a)
   %z: f32[N,4,3,5] = HardSigmoid "hsig" (%a) {alpha = 0.25, beta = 0.375}
@@ -221,6 +244,9 @@ func TestFallbacksAgainstReference(t *testing.T) {
 				if got := ranOn(e, node); got != how {
 					t.Errorf("node %s runs on %q, want %q", node, got, how)
 				}
+			}
+			if c.name == "channel shuffle chain, one launch" && len(e.Steps) != 1 {
+				t.Errorf("%d launches, want the chain's one", len(e.Steps))
 			}
 			const batch = 3
 			rng := rand.New(rand.NewPCG(1, 2))
@@ -310,5 +336,47 @@ func TestGatherRefusesFills(t *testing.T) {
 	}
 	if got := ranOn(e, "pad"); got != "kernel" {
 		t.Errorf("constant Pad runs on %q, want its own kernel", got)
+	}
+}
+
+// TestCopyRuns checks the table compression: contiguous rows become runs
+// of their common length, and a table without two equal-length runs stays
+// element by element.
+func TestCopyRuns(t *testing.T) {
+	// Two rows of 3 (src 10.., dst 0..) and (src 0.., dst 3..), listed out
+	// of destination order.
+	tab := []uint32{0, 3, 1, 4, 2, 5, 10, 0, 11, 1, 12, 2}
+	run, starts := copyRuns(tab)
+	if run != 3 || !reflect.DeepEqual(starts, []uint32{10, 0, 0, 3}) {
+		t.Errorf("rows of 3: run %d starts %v, want 3 and [10 0 0 3]", run, starts)
+	}
+	// Runs of 2 and 3: their gcd is 1.
+	tab = []uint32{5, 0, 6, 1, 0, 2, 1, 3, 2, 4}
+	if run, starts := copyRuns(tab); run != 1 || !reflect.DeepEqual(starts, tab) {
+		t.Errorf("runs of 2 and 3: run %d starts %v, want the table itself", run, starts)
+	}
+	// Runs of 4 and 2 split into runs of 2.
+	tab = []uint32{0, 0, 1, 1, 2, 2, 3, 3, 9, 4, 10, 5}
+	if run, starts := copyRuns(tab); run != 2 || !reflect.DeepEqual(starts, []uint32{0, 0, 2, 2, 9, 4}) {
+		t.Errorf("runs of 4 and 2: run %d starts %v, want 2 and [0 0 2 2 9 4]", run, starts)
+	}
+}
+
+// TestRunPeriod checks the second compression: runs that repeat shifted by
+// a constant keep one period.
+func TestRunPeriod(t *testing.T) {
+	// A 4-channel shuffle (0 2 1 3) of 3 pixels: runs of 1, period 4,
+	// shifted by 4 in both.
+	var starts []uint32
+	for px := uint32(0); px < 3; px++ {
+		for c, src := range []uint32{0, 2, 1, 3} {
+			starts = append(starts, 4*px+src, 4*px+uint32(c))
+		}
+	}
+	if p, ds, dd := runPeriod(starts); p != 4 || ds != 4 || dd != 4 {
+		t.Errorf("shuffle: period %d shifts %d %d, want 4, 4, 4", p, ds, dd)
+	}
+	if p, _, _ := runPeriod([]uint32{0, 1, 5, 0, 2, 2}); p != 3 {
+		t.Errorf("no repetition: period %d, want 3", p)
 	}
 }

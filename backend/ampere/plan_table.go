@@ -2,6 +2,7 @@ package ampere
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/sqc-project/sqc/ir"
 )
@@ -123,6 +124,93 @@ func (p *planner) planNode(n *ir.Node) error {
 	if p.shapeOnly(n) {
 		return nil
 	}
+	if p.chainsInto(n) {
+		// Planned with its reader, as one gather chain.
+		if p.deferred == nil {
+			p.deferred = map[*ir.Value]*ir.Node{}
+		}
+		p.deferred[n.Outputs[0]] = n
+		return nil
+	}
+	if chain := p.takeChain(n); len(chain) > 0 {
+		m := p.mark()
+		names := make([]string, 0, len(chain)+1)
+		for _, c := range append(chain, n) {
+			names = append(names, c.Name)
+		}
+		if err := p.gatherChain(append(chain, n), copyTableNote+" (fused: "+strings.Join(names, ", ")+")"); err == nil {
+			return nil
+		}
+		p.rollback(m, n)
+		for _, c := range chain {
+			if err := p.planOne(c); err != nil {
+				return fmt.Errorf("node %q (%s): %w", c.Name, c.Op, err)
+			}
+		}
+	}
+	return p.planOne(n)
+}
+
+// chainMember reports whether n can be in a gather chain: an op that only
+// moves elements, reading one computed value (and constants), with every
+// output present.
+func (p *planner) chainMember(n *ir.Node) bool {
+	if !movesData[n.Op] || len(n.Outputs) == 0 {
+		return false
+	}
+	var in *ir.Value
+	for _, v := range n.Inputs {
+		if v == nil || v.IsConst() {
+			continue
+		}
+		if in != nil && v != in {
+			return false
+		}
+		in = v
+	}
+	for _, v := range n.Outputs {
+		if v == nil {
+			return false
+		}
+	}
+	return in != nil
+}
+
+// chainsInto reports whether n's one output is read only by one node that
+// continues a gather chain: then n is planned with it.
+func (p *planner) chainsInto(n *ir.Node) bool {
+	if !p.chainMember(n) || len(n.Outputs) != 1 || p.g.IsOutput(n.Outputs[0]) {
+		return false
+	}
+	us := p.users[n.Outputs[0]]
+	return len(us) == 1 && p.chainMember(us[0])
+}
+
+// takeChain returns the deferred nodes n's input comes through, first
+// first, and forgets them.
+func (p *planner) takeChain(n *ir.Node) []*ir.Node {
+	var chain []*ir.Node
+	for cur := n; ; {
+		var in *ir.Value
+		for _, v := range cur.Inputs {
+			if v != nil && !v.IsConst() {
+				in = v
+				break
+			}
+		}
+		d := p.deferred[in]
+		if in == nil || d == nil {
+			break
+		}
+		delete(p.deferred, in)
+		chain = append([]*ir.Node{d}, chain...)
+		cur = d
+	}
+	return chain
+}
+
+// planOne plans n alone: its op's planner, else the fallbacks.
+func (p *planner) planOne(n *ir.Node) error {
 	var why error
 	if plan, ok := opPlanners[n.Op]; ok {
 		m := p.mark()

@@ -79,6 +79,39 @@ func padCode(n *ir.Node, p *qparams) (int8, bool) {
 	return int8(q), true
 }
 
+// twinQuantizers returns the other readers of v when every reader of v is
+// a QuantizeLinear with parameters p (an empty list when n is the only
+// one), or nil when some reader is not: then all of them read one int8
+// value. v must not be a graph output.
+func (e *editor) twinQuantizers(v *ir.Value, n *ir.Node, p *qparams) []*ir.Node {
+	if e.g.IsOutput(v) {
+		return nil
+	}
+	twins := []*ir.Node{}
+	for _, u := range e.liveUsers(v) {
+		if u == n {
+			continue
+		}
+		if u.Op != "QuantizeLinear" || u.Inputs[0] != v || e.g.IsOutput(u.Outputs[0]) {
+			return nil
+		}
+		if q := nodeParams(u); q == nil || !q.equal(p) || u.Outputs[0].Type.DType != n.Outputs[0].Type.DType {
+			return nil
+		}
+		twins = append(twins, u)
+	}
+	uses := 0
+	for _, in := range n.Inputs {
+		if in == v {
+			uses++
+		}
+	}
+	if uses != 1 {
+		return nil
+	}
+	return twins
+}
+
 // setPadValue gives a Pad moved into the int8 domain its pad value as an
 // int8 constant (ins are the new node's inputs).
 func (e *editor) setPadValue(n *ir.Node, ins []*ir.Value, p *qparams) []*ir.Value {
@@ -206,7 +239,9 @@ func (e *editor) cancelAll() int {
 }
 
 // hoistAll rewrites Q(op(v)) into op(Q(v)) for data-movement ops whose
-// output only the Q reads, repeating for the new Q nodes.
+// output only the Q reads, or only Qs of the same parameters (a max pool
+// feeding a block's convolution and its quantized residual: TensorRT's
+// rule for a branch), repeating for the new Q nodes.
 func (e *editor) hoistAll() int {
 	count := 0
 	work := []*ir.Node{}
@@ -227,7 +262,11 @@ func (e *editor) hoistAll() int {
 		}
 		v := n.Inputs[0]
 		m := e.producer(v)
-		if m == nil || e.soleUser(v) != n || len(m.Outputs) != 1 {
+		if m == nil || len(m.Outputs) != 1 {
+			continue
+		}
+		twins := e.twinQuantizers(v, n, p)
+		if twins == nil {
 			continue
 		}
 		kind := mover(m, p)
@@ -257,6 +296,10 @@ func (e *editor) hoistAll() int {
 		}
 		out := n.Outputs[0]
 		name, attrs := m.Name, m.Attrs
+		for _, t := range twins {
+			e.replaceUses(t.Outputs[0], out)
+			e.remove(t)
+		}
 		e.remove(n)
 		e.remove(m)
 		for i := 0; i < data; i++ {

@@ -39,7 +39,9 @@
 // float and −128 in int8, never chosen either way). Relu commutes too when
 // the zero point is 0. DQ nodes are sunk through such ops (Concat needs the
 // same parameters on every input), and QuantizeLinear nodes are hoisted
-// above them (Q(op(v)) = op(Q(v)) for the same reasons), so that int8 data
+// above them (Q(op(v)) = op(Q(v)) for the same reasons; when op's output
+// has several readers, all must be QuantizeLinear nodes of the same
+// parameters, which then read the one hoisted value), so that int8 data
 // stays int8 through them and a Q meets the layer that produces its input.
 // A Q that meets a DQ with the same parameters cancels: Q(DQ(q)) = q,
 // because float32((q − z)·s) / s rounds back to q − z for every 8-bit q.

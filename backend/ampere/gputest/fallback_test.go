@@ -23,8 +23,12 @@ import (
 var coverageGraphs = map[string]struct {
 	text  string
 	nodes map[string]string // node → "gather", "host", "view" (no launch) or "kernel" (its own)
+	uses  []string          // kernels the plan must launch
 }{
-	"gather_i8": {`graph "g" (%x: f32[N,6,5,4]) -> (%y, %z) {
+	// The flattened value is also an output, so the Flatten is planned
+	// alone (an NHWC-to-NCHW launch), the Reshape back is an NCHW view and
+	// the pool's input needs the NCHW-to-NHWC relayout.
+	"gather_i8": {`graph "g" (%x: f32[N,6,5,4]) -> (%y, %z, %f) {
   const %sc: f32[] = [0.05]
   const %zp: i8[] = [-3]
   const %sp: i64[2] = [2, 4]
@@ -38,7 +42,8 @@ var coverageGraphs = map[string]struct {
   %r: i8[N,6,5,4] quant(scale=[0.05], zp=[-3]) = Reshape "img" (%f, %shape)
   %m: i8[N,6,3,2] quant(scale=[0.05], zp=[-3]) = MaxPool "pool" (%r) {kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
   %z: f32[N,6,3,2] = DequantizeLinear "dqm" (%m, %sc, %zp)
-}`, map[string]string{"split": "gather", "cat": "gather", "tr": "gather", "img": "view", "pool": "kernel"}},
+}`, map[string]string{"split": "gather", "cat": "gather", "tr": "gather", "flat": "kernel", "img": "view", "pool": "kernel"},
+		[]string{kernels.ToNCHW8Kernel, kernels.ToNHWC8Kernel, kernels.MaxPoolKernel}},
 	"gather_f32_maxpool_f32": {`graph "g" (%x: f32[N,4,6,5]) -> (%y, %p) {
   const %st: i64[1] = [1]
   const %en: i64[1] = [5]
@@ -46,7 +51,7 @@ var coverageGraphs = map[string]struct {
   %s: f32[N,4,4,5] = Slice "slice" (%x, %st, %en, %ax)
   %y: f32[N,5,4,4] = Transpose "tr" (%s) {perm = [0, 3, 2, 1]}
   %p: f32[N,4,3,3] = MaxPool "pool" (%x) {kernel_shape = [2, 2], pads = [0, 0, 1, 1], strides = [2, 2]}
-}`, map[string]string{"slice": "gather", "tr": "gather", "pool": "kernel"}},
+}`, map[string]string{"slice": "view", "tr": "gather", "pool": "kernel"}, []string{kernels.MaxPoolF32Kernel}},
 	// A TensorFlow export's NHWC boundary: the transposes are views (no
 	// launch), the quantize keeps NHWC order, the pool reads it.
 	"tf_nhwc_boundary": {`graph "g" (%x: f32[N,6,5,8]) -> (%y) {
@@ -57,7 +62,7 @@ var coverageGraphs = map[string]struct {
   %m: i8[N,8,3,3] quant(scale=[0.04], zp=[5]) = MaxPool "pool" (%q) {kernel_shape = [2, 2], pads = [0, 0, 0, 1], strides = [2, 2]}
   %d: f32[N,8,3,3] = DequantizeLinear "dq" (%m, %sc, %zp)
   %y: f32[N,3,3,8] = Transpose "out_tr" (%d) {perm = [0, 2, 3, 1]}
-}`, map[string]string{"in_tr": "view", "out_tr": "view", "pool": "kernel"}},
+}`, map[string]string{"in_tr": "view", "out_tr": "view", "pool": "kernel"}, nil},
 	// Squeeze-and-excitation without its 1×1 convolutions (the float
 	// convolution is approximate; its own test covers it): pool, gate,
 	// channel scale of the NHWC image, HardSwish.
@@ -70,13 +75,14 @@ var coverageGraphs = map[string]struct {
   %s: f32[N,4,1,1] = HardSigmoid "gate" (%g) {alpha = 0.3, beta = 0.45}
   %m: f32[N,4,5,3] = Mul "scale" (%x, %s)
   %y: f32[N,4,5,3] = HardSwish "hs" (%m)
-}`, map[string]string{"gate": "kernel", "scale": "kernel", "hs": "kernel"}},
+}`, map[string]string{"gate": "kernel", "scale": "kernel", "hs": "kernel"},
+		[]string{kernels.HardActKernel, kernels.ChanScaleKernel}},
 	// PRelu and a float AveragePool have no GPU kernel: host steps.
 	"host_prelu_avgpool": {`graph "g" (%x: f32[N,4,6,5]) -> (%y) {
   const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
   %p: f32[N,4,6,5] = PRelu "prelu" (%x, %slope)
   %y: f32[N,4,3,2] = AveragePool "pool" (%p) {kernel_shape = [2, 2], strides = [2, 2]}
-}`, map[string]string{"prelu": "host", "pool": "host"}},
+}`, map[string]string{"prelu": "host", "pool": "host"}, nil},
 }
 
 // TestCoverageFallbacks plans each coverage graph (on any machine: the
@@ -97,6 +103,15 @@ func TestCoverageFallbacks(t *testing.T) {
 			for node, want := range c.nodes {
 				if got := ranOn(e, node); got != want {
 					t.Errorf("node %s runs on %q, want %q", node, got, want)
+				}
+			}
+			for _, k := range c.uses {
+				used := false
+				for _, st := range e.Steps {
+					used = used || st.Kernel == k
+				}
+				if !used {
+					t.Errorf("no launch of %s", k)
 				}
 			}
 			approx := false // none of these graphs has an approximate kernel today

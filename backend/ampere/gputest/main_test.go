@@ -173,8 +173,8 @@ func allGemmConfigs() []kernels.GemmConfig {
 	return cs
 }
 
-// writePTX writes every module the tests load (the GEMMs, the op kernels
-// and the gather kernels), one .ptx file a module.
+// writePTX writes every module the tests load (the GEMMs, the op kernels,
+// the gather kernels and the activation kernels), one .ptx file a module.
 func writePTX(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -200,6 +200,8 @@ func writePTX(dir string) error {
 	for _, name := range []string{kernels.Gather8Kernel, kernels.Gather32Kernel} {
 		files[name+".ptx"] = kernels.GatherPTX(name)
 	}
+	files[kernels.HardActKernel+".ptx"] = kernels.HardActPTX()
+	files[kernels.ChanScaleKernel+".ptx"] = kernels.ChanScalePTX()
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return err

@@ -19,8 +19,8 @@ const (
 )
 
 // GatherParams lists the gather kernel's parameters in launch order; total
-// is entries × batch.
-var GatherParams = []string{"x", "y", "tab", "total", "entries", "inPer", "outPer"}
+// is runs × run × batch, the elements copied.
+var GatherParams = []string{"x", "y", "tab", "total", "runs", "run", "period", "dsrc", "ddst", "inPer", "outPer"}
 
 // GatherPTX returns the module text of a gather kernel (Gather8Kernel or
 // Gather32Kernel).
@@ -33,43 +33,51 @@ func GatherPTX(name string) string {
 	b.header()
 	b.opEntry(name, GatherParams, 3)
 	declare(&b, ".pred", "%p<2>")
-	declare(&b, ".b32", "%r<16>")
+	declare(&b, ".b32", "%r<24>")
 	declare(&b, ".b64", "%rd<12>")
-	b.comment("x y tab in %%rd0..%%rd2; total entries inPer outPer in %%r0..%%r3")
+	b.comment("x y tab in %%rd0..%%rd2; total runs run period dsrc ddst inPer outPer in %%r0..%%r7")
 	b.loadPointers(3)
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 8; i++ {
 		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
 	}
-	b.l("mov.u32 %%r4, %%ctaid.x;")
-	b.l("mov.u32 %%r5, %d;", OpThreads)
-	b.l("mov.u32 %%r6, %%tid.x;")
-	b.l("mad.lo.u32 %%r7, %%r4, %%r5, %%r6;")
-	b.l("setp.ge.u32 %%p0, %%r7, %%r0;")
+	b.l("mov.u32 %%r8, %%ctaid.x;")
+	b.l("mov.u32 %%r9, %d;", OpThreads)
+	b.l("mov.u32 %%r10, %%tid.x;")
+	b.l("mad.lo.u32 %%r11, %%r8, %%r9, %%r10;")
+	b.l("setp.ge.u32 %%p0, %%r11, %%r0;")
 	b.l("@%%p0 bra $L_done;")
-	b.l("div.u32 %%r8, %%r7, %%r1;") // n
-	b.l("rem.u32 %%r9, %%r7, %%r1;") // e
-	b.l("mul.wide.u32 %%rd3, %%r9, 8;")
+	b.l("rem.u32 %%r12, %%r11, %%r2;") // j
+	b.l("div.u32 %%r13, %%r11, %%r2;") // n·runs + e
+	b.l("div.u32 %%r14, %%r13, %%r1;") // n
+	b.l("rem.u32 %%r13, %%r13, %%r1;") // e
+	b.l("div.u32 %%r15, %%r13, %%r3;") // q
+	b.l("rem.u32 %%r16, %%r13, %%r3;") // r
+	b.l("mul.wide.u32 %%rd3, %%r16, 8;")
 	b.l("add.s64 %%rd3, %%rd2, %%rd3;")
-	b.l("ld.global.v2.u32 {%%r10, %%r11}, [%%rd3];") // src, dst
+	b.l("ld.global.v2.u32 {%%r17, %%r18}, [%%rd3];") // src, dst of run r
+	b.l("mad.lo.u32 %%r17, %%r15, %%r4, %%r17;")
+	b.l("mad.lo.u32 %%r18, %%r15, %%r5, %%r18;")
+	b.l("add.u32 %%r17, %%r17, %%r12;")
+	b.l("add.u32 %%r18, %%r18, %%r12;")
 	b.comment("sample offsets in 64 bits: n*per can pass 2^32 at large batches")
-	b.l("mul.wide.u32 %%rd4, %%r8, %%r2;")
-	b.l("cvt.u64.u32 %%rd5, %%r10;")
+	b.l("mul.wide.u32 %%rd4, %%r14, %%r6;")
+	b.l("cvt.u64.u32 %%rd5, %%r17;")
 	b.l("add.s64 %%rd4, %%rd4, %%rd5;")
-	b.l("mul.wide.u32 %%rd6, %%r8, %%r3;")
-	b.l("cvt.u64.u32 %%rd7, %%r11;")
+	b.l("mul.wide.u32 %%rd6, %%r14, %%r7;")
+	b.l("cvt.u64.u32 %%rd7, %%r18;")
 	b.l("add.s64 %%rd6, %%rd6, %%rd7;")
 	if size == 1 {
 		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
-		b.l("ld.global.u8 %%r12, [%%rd8];")
+		b.l("ld.global.u8 %%r19, [%%rd8];")
 		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
-		b.l("st.global.u8 [%%rd9], %%r12;")
+		b.l("st.global.u8 [%%rd9], %%r19;")
 	} else {
 		b.l("shl.b64 %%rd4, %%rd4, 2;")
 		b.l("shl.b64 %%rd6, %%rd6, 2;")
 		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
-		b.l("ld.global.b32 %%r12, [%%rd8];")
+		b.l("ld.global.b32 %%r19, [%%rd8];")
 		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
-		b.l("st.global.b32 [%%rd9], %%r12;")
+		b.l("st.global.b32 [%%rd9], %%r19;")
 	}
 	b.raw("$L_done:")
 	b.l("ret;")
