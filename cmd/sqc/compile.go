@@ -30,7 +30,7 @@ const defaultRecipe = "sparse-int8.sqr"
 func newCompileCmd() *cobra.Command {
 	var (
 		recipePath, output, emit string
-		calibData                string
+		calibData, depfile       string
 		dryRun, verifyEach, time bool
 		report                   bool
 		printAfter               []string
@@ -82,7 +82,7 @@ final value, and compiles nothing.`,
 			if err != nil {
 				return err
 			}
-			g, err := loadGraph(args[0])
+			g, external, err := loadModel(args[0])
 			if err != nil {
 				return err
 			}
@@ -103,6 +103,15 @@ final value, and compiles nothing.`,
 			if err := writeOutput(form, output, g); err != nil {
 				return err
 			}
+			if depfile != "" {
+				inputs, err := compileInputs(args[0], external, r, p)
+				if err != nil {
+					return err
+				}
+				if err := writeDepfile(depfile, output, inputs); err != nil {
+					return err
+				}
+			}
 			if report {
 				writeReport(stderr, g)
 			}
@@ -113,6 +122,7 @@ final value, and compiles nothing.`,
 	f.StringVarP(&recipePath, "recipe", "r", "", "the `RECIPE` file (.sqr); default: the built-in "+defaultRecipe)
 	f.StringVarP(&output, "output", "o", "", "the output `FILE`")
 	f.StringVar(&calibData, "calib-data", "", "calibration data (`PATH`: .npy, .npz, .pb or IDX file, or a folder of images) for every step that reads data (calibrate, prune with sparsegpt), overriding the recipe's")
+	f.StringVarP(&depfile, "depfile", "M", "", "write a Make/Ninja depfile to `FILE`: the output's prerequisites (model, external data, recipe and its bases, calibration data and cache, plugins)")
 	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
