@@ -38,6 +38,10 @@ type Report struct {
 	Timings []Timing
 	// Stats maps pass name to its counters, summed over its steps.
 	Stats map[string]map[string]int
+	// Results maps the name of each analysis placed in the pipeline to the
+	// result of its last step (calibrate's ranges and histograms, for the
+	// compile report).
+	Results map[string]any
 }
 
 type run struct {
@@ -52,7 +56,7 @@ func (m *Manager) Run(g *ir.Graph, p *Pipeline) (*Report, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	r := &run{m: m, g: g, cache: map[*Pass]any{}, report: &Report{Stats: map[string]map[string]int{}}}
+	r := &run{m: m, g: g, cache: map[*Pass]any{}, report: &Report{Stats: map[string]map[string]int{}, Results: map[string]any{}}}
 	if m.VerifyEach {
 		if err := ir.Verify(g); err != nil {
 			return r.report, fmt.Errorf("the input graph does not verify:\n%w", err)
@@ -74,6 +78,7 @@ func (m *Manager) Run(g *ir.Graph, p *Pipeline) (*Report, error) {
 			// pipeline gives it; later passes that require it read this
 			// result rather than one computed with defaults.
 			r.cache[s.Pass] = res
+			r.report.Results[s.Pass.Name] = res
 		}
 		if c.changed {
 			if s.Pass.Analysis {

@@ -31,6 +31,7 @@ func newCompileCmd() *cobra.Command {
 	var (
 		recipePath, output, emit string
 		calibData, depfile       string
+		reportHTML, evalJSON     string
 		dryRun, verifyEach, time bool
 		report                   bool
 		printAfter               []string
@@ -115,6 +116,11 @@ final value, and compiles nothing.`,
 			if report {
 				writeReport(stderr, g)
 			}
+			if reportHTML != "" {
+				if err := compileHTMLReport(reportHTML, args[0], name, output, form, g, rep, evalJSON); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	}
@@ -128,6 +134,8 @@ final value, and compiles nothing.`,
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
 	f.BoolVar(&time, "time-passes", false, "print a table of the time each pass took on stderr")
 	f.BoolVar(&report, "report", false, "print per layer what the passes decided (2:4 sparse or dense, and why) on stderr")
+	f.StringVar(&reportHTML, "report-html", "", "write a self-contained HTML report to `FILE`: graph diagram, layers, calibration histograms")
+	f.StringVar(&evalJSON, "eval-json", "", "add to --report-html the accuracy in `FILE` (the output of sqc eval --json)")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
 	return cmd
 }

@@ -80,7 +80,7 @@ generation in one tool.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%s: %v (see '%s --help')", cmd.Name(), err, cmd.CommandPath())
 	})
-	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newCompareCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
+	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newCompareCmd(), newReportCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
 	wirePlugins(root)
 	return root
 }
