@@ -88,6 +88,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeTensor$$' -fuzztime=$(FUZZTIME) ./frontend/onnx
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ir/sqir
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./dsl
+	$(GO) test -run='^$$' -fuzz='^FuzzEngineFile$$' -fuzztime=$(FUZZTIME) ./backend/ampere
+	$(GO) test -run='^$$' -fuzz='^FuzzEnginePayload$$' -fuzztime=$(FUZZTIME) ./backend/ampere
+	$(GO) test -run='^$$' -fuzz='^FuzzNpy$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzNpz$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzIDX$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzPB$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzImages$$' -fuzztime=$(FUZZTIME) ./internal/dataset
 
 ## gpu: the binaries a GPU machine runs (it needs no Go): sqc, and every GPU
 ## test in one binary (.gpu/ampere.test -test.v)

@@ -1,6 +1,8 @@
 // Package atomicfile writes files so that readers, and build systems that
 // stop halfway, never see a partial file: the data goes to a temporary file
 // in the same directory, which is synced and then renamed over the target.
+// A process that is interrupted calls RemovePending before it exits, so
+// that not even the temporary file stays behind.
 package atomicfile
 
 import (
@@ -8,7 +10,48 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+var (
+	mu sync.Mutex
+	// pending holds the temporary files being written, until they are
+	// renamed into place or removed.
+	pending = map[string]bool{}
+	// stopped is set by RemovePending: the process is exiting, and a
+	// Write that starts now fails at once.
+	stopped bool
+)
+
+// RemovePending removes the temporary files of every Write in progress. A
+// command's interrupt handler calls it just before the process exits; the
+// writes it cuts short then fail, and no file, whole or partial, appears
+// under their names.
+func RemovePending() {
+	mu.Lock()
+	defer mu.Unlock()
+	stopped = true
+	for name := range pending {
+		os.Remove(name)
+		delete(pending, name)
+	}
+}
+
+// track records a temporary file as pending (on) or done; it reports
+// false when the process is exiting and the write must not go on.
+func track(name string, on bool) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	if !on {
+		delete(pending, name)
+		return true
+	}
+	if stopped {
+		return false
+	}
+	pending[name] = true
+	return true
+}
 
 // Write calls fill with a writer for a temporary file beside path and, if fill
 // succeeds, renames the file to path. On any error path is left untouched and
@@ -22,11 +65,17 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	if !track(f.Name(), true) {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("writing %s: interrupted", path)
+	}
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
 		}
+		track(f.Name(), false)
 	}()
 	if err := fill(f); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
