@@ -18,20 +18,15 @@ import (
 // examples/resnet-mini.sqr --calib-data examples/resnet-mini-calib.npy`.
 func loadMini(t *testing.T) *ir.Graph {
 	t.Helper()
-	g, err := loadMiniGraph()
+	src, err := os.ReadFile("testdata/resnet-mini-int8.sqir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := sqir.ParseAndVerify("mini", src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return g
-}
-
-// loadMiniGraph reads the example model compiled to INT8.
-func loadMiniGraph() (*ir.Graph, error) {
-	src, err := os.ReadFile("testdata/resnet-mini-int8.sqir")
-	if err != nil {
-		return nil, err
-	}
-	return sqir.ParseAndVerify("mini", src)
 }
 
 func TestPlanResNetMini(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -150,59 +151,19 @@ func runCompare(pathA, pathB string, o *compareOptions) (*compareResult, error) 
 		return nil, fmt.Errorf("compare: %s has %d inputs and %d outputs, %s has %d and %d: want the same model before and after compiling",
 			pathA, len(ga.Inputs), len(ga.Outputs), pathB, len(gb.Inputs), len(gb.Outputs))
 	}
-	res := &compareResult{A: pathA, B: pathB, Batch: o.batch}
-	var in []*ir.Tensor
-	if o.input != "" {
-		res.Input = o.input
-		src, err := dataset.Open(dataset.Spec{Path: o.input, Batch: o.batch, Inputs: dataset.InputsOf(ga)})
-		if err != nil {
-			return nil, err
-		}
-		if in, err = src.Next(); err == io.EOF {
-			return nil, fmt.Errorf("%s holds no samples", o.input)
-		} else if err != nil {
-			return nil, err
-		}
-		res.Batch = in[0].Shape[0]
-	} else {
-		res.Input = fmt.Sprintf("random (seed %d)", o.seed)
-		if in, err = randomInputs(ga, o.batch, o.seed); err != nil {
-			return nil, err
-		}
-	}
 	if err := checkInputs(ga, gb); err != nil {
 		return nil, err
 	}
-
-	// The names B's values match in A, so that A's run keeps only those.
-	namesA := map[string]bool{}
-	for _, n := range ga.Nodes {
-		for _, v := range n.Outputs {
-			if v != nil {
-				namesA[v.Name] = true
-			}
-		}
+	res := &compareResult{A: pathA, B: pathB, Batch: o.batch}
+	in, err := compareInputs(ga, o, res)
+	if err != nil {
+		return nil, err
 	}
+	match, unmatched := matchValues(ga, gb)
+	res.Unmatched = unmatched
 	outIndexB := map[*ir.Value]int{}
 	for i, v := range gb.Outputs {
 		outIndexB[v] = i
-	}
-	match := map[string]string{} // B's name -> A's name
-	for _, n := range gb.Nodes {
-		for _, v := range n.Outputs {
-			if v == nil {
-				continue
-			}
-			if i, ok := outIndexB[v]; ok {
-				match[v.Name] = ga.Outputs[i].Name
-			} else if namesA[v.Name] {
-				match[v.Name] = v.Name
-			} else if base, ok := strings.CutSuffix(v.Name, ".q"); ok && v.Quant != nil && namesA[base] {
-				match[v.Name] = base
-			} else {
-				res.Unmatched++
-			}
-		}
 	}
 	wantA := map[string]bool{}
 	for _, a := range match {
@@ -247,7 +208,7 @@ func runCompare(pathA, pathB string, o *compareOptions) (*compareResult, error) 
 			return
 		}
 		b := realValues(v, t)
-		if b == nil || !sameShape(a.shape, b.shape) {
+		if b == nil || !slices.Equal(a.shape, b.shape) {
 			return
 		}
 		n := producer[v]
@@ -279,6 +240,68 @@ func runCompare(pathA, pathB string, o *compareOptions) (*compareResult, error) 
 		}
 	}
 	return res, nil
+}
+
+// compareInputs reads --input, or draws seeded random inputs, for A's
+// inputs; it records in res what they are.
+func compareInputs(ga *ir.Graph, o *compareOptions, res *compareResult) ([]*ir.Tensor, error) {
+	if o.input == "" {
+		res.Input = fmt.Sprintf("random (seed %d)", o.seed)
+		return randomInputs(ga, o.batch, o.seed)
+	}
+	res.Input = o.input
+	src, err := dataset.Open(dataset.Spec{Path: o.input, Batch: o.batch, Inputs: dataset.InputsOf(ga)})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	in, err := src.Next()
+	if err == io.EOF {
+		return nil, fmt.Errorf("%s holds no samples", o.input)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Batch = in[0].Shape[0]
+	return in, nil
+}
+
+// matchValues pairs the values B's nodes compute with A's, by name: B's
+// outputs with A's in order, a value with A's of the same name, and a
+// quantized X.q (quantize's name) with A's X. It returns B's name -> A's
+// name, and how many of B's values have no counterpart.
+func matchValues(ga, gb *ir.Graph) (map[string]string, int) {
+	namesA := map[string]bool{}
+	for _, n := range ga.Nodes {
+		for _, v := range n.Outputs {
+			if v != nil {
+				namesA[v.Name] = true
+			}
+		}
+	}
+	outIndexB := map[*ir.Value]int{}
+	for i, v := range gb.Outputs {
+		outIndexB[v] = i
+	}
+	match := map[string]string{}
+	unmatched := 0
+	for _, n := range gb.Nodes {
+		for _, v := range n.Outputs {
+			if v == nil {
+				continue
+			}
+			if i, ok := outIndexB[v]; ok {
+				match[v.Name] = ga.Outputs[i].Name
+			} else if namesA[v.Name] {
+				match[v.Name] = v.Name
+			} else if base, ok := strings.CutSuffix(v.Name, ".q"); ok && v.Quant != nil && namesA[base] {
+				match[v.Name] = base
+			} else {
+				unmatched++
+			}
+		}
+	}
+	return match, unmatched
 }
 
 // loadAnyGraph reads a model (.onnx, .sqir) or an engine's graph (.sqe).
@@ -372,18 +395,6 @@ func realValues(v *ir.Value, t *ir.Tensor) *realTensor {
 		r.data[i] = x
 	}
 	return r
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // compareReal measures b against a: the largest absolute difference, that

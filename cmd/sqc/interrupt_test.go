@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sqc-project/sqc/internal/atomicfile"
 	"github.com/sqc-project/sqc/internal/zoo"
+	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/passes/calibrate"
 )
 
@@ -58,7 +61,7 @@ func files(t *testing.T, dir string) []string {
 	return names
 }
 
-// A compile interrupted while its passes run, and one interrupted while it
+// A compile interrupted while it calibrates, and one interrupted while it
 // writes its output (the moment the temporary file appears), leave the
 // output folder empty.
 func TestInterruptCompile(t *testing.T) {
@@ -74,18 +77,29 @@ func TestInterruptCompile(t *testing.T) {
 	if err := b.WriteFile(model); err != nil {
 		t.Fatal(err)
 	}
-	// .sqir keeps the 47 MB of weights as text: a write long enough to
-	// interrupt in the middle.
-	t.Run("passes", func(t *testing.T) {
+	t.Run("calibrating", func(t *testing.T) {
+		// 256 images of 64×64: several CPU-seconds of calibration (about
+		// 40 images/s on two cores), so that one second in, the compile is
+		// still far from its output.
+		calib := filepath.Join(dir, "calib.npy")
+		x := ir.NewTensor(ir.Float32, 256, 3, 64, 64)
+		for i := range x.Float32s() {
+			x.Float32s()[i] = float32(i%251) / 251
+		}
+		if err := atomicfile.Write(calib, func(w io.Writer) error { return writeNpy(w, x) }); err != nil {
+			t.Fatal(err)
+		}
 		out := t.TempDir()
-		cmd := startSqc(t, "compile", model, "-r", "graph.sqr", "-o", filepath.Join(out, "out.sqir"), "-M", filepath.Join(out, "out.d"))
-		time.Sleep(300 * time.Millisecond)
+		cmd := startSqc(t, "compile", model, "-r", "dense-int8.sqr", "--calib-data", calib, "-o", filepath.Join(out, "out.sqe"), "-M", filepath.Join(out, "out.d"))
+		time.Sleep(time.Second)
 		cmd.Process.Signal(syscall.SIGINT)
 		waitInterrupted(t, cmd)
 		if left := files(t, out); len(left) > 0 {
 			t.Errorf("an interrupted compile left %v", left)
 		}
 	})
+	// .sqir keeps the 47 MB of weights as text: a write long enough to
+	// interrupt in the middle.
 	t.Run("writing", func(t *testing.T) {
 		out := t.TempDir()
 		cmd := startSqc(t, "compile", model, "-r", "graph.sqr", "-o", filepath.Join(out, "out.sqir"))

@@ -6,6 +6,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,20 +38,31 @@ func RemovePending() {
 	}
 }
 
-// track records a temporary file as pending (on) or done; it reports
-// false when the process is exiting and the write must not go on.
-func track(name string, on bool) bool {
+// errInterrupted is what a Write started after RemovePending returns.
+var errInterrupted = errors.New("interrupted")
+
+// createTracked creates a temporary file and records it as pending in one
+// step under the lock, so that RemovePending either runs first (and no file
+// is created) or sees the file.
+func createTracked(dir, pattern string) (*os.File, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	if !on {
-		delete(pending, name)
-		return true
-	}
 	if stopped {
-		return false
+		return nil, errInterrupted
 	}
-	pending[name] = true
-	return true
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	pending[f.Name()] = true
+	return f, nil
+}
+
+// untrack records that a temporary file was renamed or removed.
+func untrack(name string) {
+	mu.Lock()
+	defer mu.Unlock()
+	delete(pending, name)
 }
 
 // Write calls fill with a writer for a temporary file beside path and, if fill
@@ -61,21 +73,16 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	f, err := createTracked(dir, "."+base+".tmp*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if !track(f.Name(), true) {
-		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: interrupted", path)
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
 		}
-		track(f.Name(), false)
+		untrack(f.Name())
 	}()
 	if err := fill(f); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
