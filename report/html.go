@@ -37,7 +37,7 @@ func Write(w io.Writer, p *Page) error {
 	fmt.Fprint(bw, legend)
 	bw.WriteString(graphSVG(p.Graph, layers))
 
-	fmt.Fprint(bw, "\n<h2 id=\"layers\">Layers</h2>\n<table class=\"layers\">\n<thead><tr><th>#</th><th>node</th><th>op</th><th>precision</th><th>MACs</th><th>2:4 or dense, and why</th><th>INT8 scales</th><th>kernel</th></tr></thead>\n<tbody>\n")
+	fmt.Fprint(bw, "\n<h2 id=\"layers\">Layers</h2>\n<div class=\"scroll\"><table class=\"layers\">\n<thead><tr><th>#</th><th>node</th><th>op</th><th>precision</th><th>MACs</th><th>2:4 or dense, and why</th><th>INT8 scales</th><th>kernel</th></tr></thead>\n<tbody>\n")
 	for i, l := range layers {
 		kernel := strings.Join(l.kernels, ", ")
 		if len(l.notes) > 0 {
@@ -49,7 +49,7 @@ func Write(w io.Writer, p *Page) error {
 		fmt.Fprintf(bw, "<tr class=\"%s\"><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td class=\"num\">%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
 			l.class, i, e(l.node.Name), e(l.node.Op), e(l.precision), macsText(l.macs), e(l.sparsity), e(l.scales), e(kernel))
 	}
-	fmt.Fprint(bw, "</tbody>\n</table>\n")
+	fmt.Fprint(bw, "</tbody>\n</table></div>\n")
 
 	fmt.Fprint(bw, "<h2 id=\"calibration\">Calibration</h2>\n")
 	switch {
@@ -344,7 +344,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;co
 h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse}th,td{padding:3px 8px;text-align:left;vertical-align:top}
 .facts th{color:#666;font-weight:normal}
-.layers{font-size:13px}.layers th{background:#f3f3f3;position:sticky;top:0}.layers td{border-top:1px solid #eee}
+.scroll{overflow-x:auto}.layers{font-size:13px}.layers td:nth-child(6){min-width:16em}.layers td:nth-child(7){min-width:14em}.layers td:nth-child(8){min-width:18em}.layers th{background:#f3f3f3;position:sticky;top:0}.layers td{border-top:1px solid #eee}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 tr.int8 td:nth-child(4){color:#1f5fa8;font-weight:600}tr.fallback td:nth-child(4){color:#b22;font-weight:600}
 .swatch{display:inline-block;width:12px;height:12px;border:1px solid #888;margin:0 4px 0 10px;vertical-align:-1px}
