@@ -36,9 +36,9 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/sqc
 
-## deps: install the ONNX conformance suite when it is absent and apt-get can
-## run (as root, or through password-less sudo), and ONNX Runtime's CPU build
-## when npm is there; otherwise say what is missing
+## deps: install the ONNX conformance suite and Ninja (for the depfile test)
+## when absent and apt-get can run (as root, or through password-less sudo),
+## and ONNX Runtime's CPU build when npm is there; otherwise say what is missing
 deps:
 	@if [ ! -f $(ORT_DIR)/node_modules/onnxruntime-node/package.json ]; then \
 		if command -v npm >/dev/null 2>&1; then \
@@ -48,14 +48,17 @@ deps:
 			echo "make deps: npm is missing; the ONNX Runtime differential tests skip" >&2; \
 		fi; \
 	fi
-	@if [ ! -d $(TESTDATA_DIR) ]; then \
+	@pkgs=""; \
+	[ -d $(TESTDATA_DIR) ] || pkgs="$$pkgs libonnx-testdata"; \
+	command -v ninja >/dev/null 2>&1 || pkgs="$$pkgs ninja-build"; \
+	if [ -n "$$pkgs" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			apt-get update && apt-get install -y libonnx-testdata; \
+			apt-get update && apt-get install -y $$pkgs; \
 		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && command -v apt-get >/dev/null 2>&1; then \
-			sudo apt-get update && sudo apt-get install -y libonnx-testdata; \
+			sudo apt-get update && sudo apt-get install -y $$pkgs; \
 		else \
-			echo "make deps: $(TESTDATA_DIR) is missing and cannot be installed here;" \
-				"install Debian's libonnx-testdata, or the conformance tests skip" >&2; \
+			echo "make deps: Debian's packages$$pkgs are missing and cannot be installed here;" \
+				"the conformance tests (libonnx-testdata) and the Ninja depfile test (ninja-build) skip" >&2; \
 		fi; \
 	fi
 
@@ -85,6 +88,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeTensor$$' -fuzztime=$(FUZZTIME) ./frontend/onnx
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./ir/sqir
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./dsl
+	$(GO) test -run='^$$' -fuzz='^FuzzEngineFile$$' -fuzztime=$(FUZZTIME) ./backend/ampere
+	$(GO) test -run='^$$' -fuzz='^FuzzEnginePayload$$' -fuzztime=$(FUZZTIME) ./backend/ampere
+	$(GO) test -run='^$$' -fuzz='^FuzzNpy$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzNpz$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzIDX$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzPB$$' -fuzztime=$(FUZZTIME) ./internal/dataset
+	$(GO) test -run='^$$' -fuzz='^FuzzImages$$' -fuzztime=$(FUZZTIME) ./internal/dataset
 
 ## gpu: the binaries a GPU machine runs (it needs no Go): sqc, and every GPU
 ## test in one binary (.gpu/ampere.test -test.v)

@@ -40,6 +40,7 @@ const builtinPrefix = "builtin:"
 type resolved struct {
 	target string
 	steps  []*rstep
+	files  []string // the recipe files read, bases after the recipe (Files)
 }
 
 // rstep is a step of the resolved pipeline.
@@ -167,6 +168,9 @@ func (r *Recipe) checkPipeline(res *resolved) ErrorList {
 func (r *Recipe) resolve(stack []string) (*resolved, ErrorList) {
 	var errs ErrorList
 	res := &resolved{}
+	if !r.builtin {
+		res.files = []string{r.Filename}
+	}
 	var own []*rstep
 	var basePos *Pos
 	var targetPos *Pos
@@ -197,6 +201,7 @@ func (r *Recipe) resolve(stack []string) (*resolved, ErrorList) {
 			errs = append(errs, berrs...)
 			if base != nil {
 				res.steps = base.steps
+				res.files = append(res.files, base.files...)
 				if res.target == "" {
 					res.target = base.target
 				}

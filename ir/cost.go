@@ -17,6 +17,8 @@ package ir
 //     is counted as if it held data, as libraries compute it.
 //   - ConvTranspose: N·C·D1·…·Dk · (K/group)·k1·…·kk: every input element
 //     is scattered through a weight slice W[c] of (K/group)·k1…kk.
+//   - FusedConv and QConv (sqc's fused and INT8 convolutions, weight at
+//     input 1) count as Conv; FusedGemm and QGemm as Gemm.
 //   - Gemm: M·N·K, with K read from A after transA.
 //   - MatMul, MatMulInteger, QLinearMatMul: elements of the output times K
 //     (A's last dim), so batch and broadcast dims are included: a
@@ -31,13 +33,13 @@ func MACs(n *Node) int64 {
 		return 0
 	}
 	switch n.Op {
-	case "Conv", "ConvInteger":
+	case "Conv", "ConvInteger", "FusedConv", "QConv":
 		return convMACs(n, 1, false)
 	case "QLinearConv":
 		return convMACs(n, 3, false)
 	case "ConvTranspose":
 		return convMACs(n, 1, true)
-	case "Gemm":
+	case "Gemm", "FusedGemm", "QGemm":
 		a, y := n.Input(0), output(n, 0)
 		if a == nil || y == nil || a.Type.Shape.Rank() != 2 {
 			return -1

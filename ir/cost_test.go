@@ -54,6 +54,13 @@ func TestMACs(t *testing.T) {
 			Outputs: []*Value{costVal("y", Int32, D(1), D(10))}}, 2560},
 		{"qlinear matmul", &Node{Op: "QLinearMatMul", Inputs: []*Value{costVal("a", Int8, D(3), D(7)), costF32("as"), costVal("az", Int8), costVal("b", Int8, D(7), D(2))},
 			Outputs: []*Value{costVal("y", Int8, D(3), D(2))}}, 42},
+		// sqc's own forms count as the ops they fuse or quantize.
+		{"fused conv", &Node{Op: "FusedConv", Inputs: []*Value{costF32("x", 1, 3, 32, 32), costConst("w", 16, 3, 3, 3), costConst("b", 16), costF32("r", 1, 16, 32, 32)},
+			Outputs: []*Value{costF32("y", 1, 16, 32, 32)}}, 16 * 32 * 32 * 27},
+		{"qconv", &Node{Op: "QConv", Inputs: []*Value{costVal("x", Int8, D(1), D(4), D(6), D(6)), costVal("w", Int8, D(2), D(4), D(3), D(3)), costF32("m", 2)},
+			Outputs: []*Value{costVal("y", Int8, D(1), D(2), D(4), D(4))}}, 2 * 16 * 36},
+		{"qgemm", &Node{Op: "QGemm", Attrs: Attrs{"transB": IntAttr(1)}, Inputs: []*Value{costVal("a", Int8, D(8), D(64)), costVal("b", Int8, D(10), D(64)), costF32("m", 10)},
+			Outputs: []*Value{costF32("y", 8, 10)}}, 8 * 10 * 64},
 		{"relu", &Node{Op: "Relu", Inputs: []*Value{costF32("x", 4, 4)}, Outputs: []*Value{costF32("y", 4, 4)}}, 0},
 		{"nil", nil, 0},
 		// a symbolic batch leaves the count unknown.

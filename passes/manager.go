@@ -44,9 +44,9 @@ type Report struct {
 	Timings []Timing
 	// Stats maps pass name to its counters, summed over its steps.
 	Stats map[string]map[string]int
-	// Results holds the result of every analysis that ran, by pass name
-	// (the latest run's), so that tools can report what an analysis found
-	// (the calibrated ranges) after the pipeline.
+	// Results maps the name of each analysis placed in the pipeline to the
+	// result of its last step (calibrate's ranges and histograms, for the
+	// compile report).
 	Results map[string]any
 }
 

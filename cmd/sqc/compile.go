@@ -31,7 +31,8 @@ const defaultRecipe = "sparse-int8.sqr"
 func newCompileCmd() *cobra.Command {
 	var (
 		recipePath, output, emit       string
-		calibData                      string
+		calibData, depfile             string
+		reportHTML, evalJSON           string
 		dryRun, verifyEach, timePasses bool
 		report, asJSON                 bool
 		printAfter                     []string
@@ -105,7 +106,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			if err := atomicfile.CheckWritable(output); err != nil {
 				return err
 			}
-			g, err := loadGraph(args[0])
+			g, external, err := loadModel(args[0])
 			if err != nil {
 				return err
 			}
@@ -153,6 +154,15 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			}
 			cr.Seconds = since(start)
 			cr.Warnings = warn.list
+			if depfile != "" {
+				inputs, err := compileInputs(args[0], external, r, p)
+				if err != nil {
+					return err
+				}
+				if err := writeDepfile(depfile, output, inputs); err != nil {
+					return err
+				}
+			}
 			if report {
 				writeReport(stderr, g)
 				writeFallbackReport(stderr, fallbacks)
@@ -161,6 +171,11 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), cr)
 			}
+			if reportHTML != "" {
+				if err := compileHTMLReport(reportHTML, args[0], name, output, form, g, rep, evalJSON); err != nil {
+					return err
+				}
+			}
 			return nil
 		},
 	}
@@ -168,12 +183,15 @@ time; -q silences it); --json prints the whole report on stdout.`,
 	f.StringVarP(&recipePath, "recipe", "r", "", "the `RECIPE` file (.sqr); default: the built-in "+defaultRecipe)
 	f.StringVarP(&output, "output", "o", "", "the output `FILE`")
 	f.StringVar(&calibData, "calib-data", "", "calibration data (`PATH`: .npy, .npz, .pb or IDX file, or a folder of images) for every step that reads data (calibrate, prune with sparsegpt), overriding the recipe's")
+	f.StringVarP(&depfile, "depfile", "M", "", "write a Make/Ninja depfile to `FILE`: the output's prerequisites (model, external data, recipe and its bases, calibration data and cache, plugins)")
 	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
 	f.BoolVar(&timePasses, "time-passes", false, "print a table of the time each pass took on stderr")
 	f.BoolVar(&report, "report", false, "print per layer what the passes decided (2:4 sparse or dense, and why) on stderr")
 	f.BoolVar(&asJSON, "json", false, "print the compile report (or, with --dry-run, the pipeline) as one JSON document on stdout")
+	f.StringVar(&reportHTML, "report-html", "", "write a self-contained HTML report to `FILE`: graph diagram, layers, calibration histograms")
+	f.StringVar(&evalJSON, "eval-json", "", "add to --report-html the accuracy in `FILE` (the output of sqc eval --json)")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
 	data.register(cmd)
 	return cmd

@@ -73,6 +73,8 @@ generation in one tool.`,
 		// rootArgs, which writes the one-line "did you mean" message.
 		Args: rootArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		// An interrupt removes the outputs being written before sqc exits.
+		PersistentPreRun: func(cmd *cobra.Command, args []string) { stopOnSignal() },
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -81,7 +83,7 @@ generation in one tool.`,
 		return fmt.Errorf("%s: %v (see '%s --help')", cmd.Name(), err, cmd.CommandPath())
 	})
 	addQuietFlag(root)
-	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
+	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newCompareCmd(), newReportCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newVersionCmd())
 	wirePlugins(root)
 	return root
 }

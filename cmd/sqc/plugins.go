@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sqc-project/sqc/internal/atomicfile"
 	"github.com/sqc-project/sqc/plugins"
 )
 
@@ -76,9 +77,12 @@ var (
 )
 
 // stopOnSignal makes an interrupt or termination stop the plugin processes
-// before sqc exits. Plugins run in process groups of their own (so that a
-// hung one can be killed with what it started), which a terminal's ^C does
-// not reach, and go-plugin servers ignore interrupts anyway.
+// and remove the temporary files of the outputs being written before sqc
+// exits, so that no partial file stays behind. Plugins run in process
+// groups of their own (so that a hung one can be killed with what it
+// started), which a terminal's ^C does not reach, and go-plugin servers
+// ignore interrupts anyway. Every command installs it (the root's
+// PersistentPreRun).
 func stopOnSignal() {
 	signalOnce.Do(func() {
 		signals = make(chan os.Signal, 1)
@@ -86,6 +90,7 @@ func stopOnSignal() {
 		go func() {
 			s := <-signals
 			interrupted.Store(true)
+			atomicfile.RemovePending()
 			plugins.Shutdown()
 			code := 130 // 128 + SIGINT, as a shell reports it
 			if s == syscall.SIGTERM {

@@ -18,6 +18,7 @@ import (
 	"github.com/sqc-project/sqc/internal/atomicfile"
 	"github.com/sqc-project/sqc/internal/dataset"
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
 )
 
 func newRunCmd() *cobra.Command {
@@ -28,17 +29,18 @@ func newRunCmd() *cobra.Command {
 		batch         int
 	)
 	cmd := &cobra.Command{
-		Use:   "run ENGINE.sqe --input FILE [--output FILE.npy]",
-		Short: "Run an engine on the GPU (or its graph on the CPU with --cpu)",
+		Use:   "run ENGINE.sqe|MODEL.onnx|MODEL.sqir --input FILE [--output FILE.npy]",
+		Short: "Run an engine on the GPU (or its graph, or any model, on the CPU with --cpu)",
 		Long: `run loads an engine, reads one batch of --batch samples from --input (.npy,
 .npz or ONNX TensorProto .pb files, NCHW f32) and runs it on GPU 0 through
 the CUDA driver; --cpu runs the engine's lowered graph on the reference
 executor instead, --compare runs both and checks that the outputs are
-equal bit for bit. It prints each output's shape and, for 2-D outputs, the
+equal bit for bit. With --cpu, a model (.onnx or .sqir) runs on the
+reference executor too. It prints each output's shape and, for 2-D outputs, the
 arg max of every row; --output writes the first output as .npy.`,
 		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := engine.ReadFile(args[0])
+			e, g, err := loadRunnable(args[0], cpu, compare)
 			if err != nil {
 				return err
 			}
@@ -56,10 +58,6 @@ arg max of every row; --output writes the first output as .npy.`,
 				if err := atomicfile.CheckWritable(output); err != nil {
 					return err
 				}
-			}
-			g, err := ampere.Graph(e)
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			src, err := dataset.Open(dataset.Spec{Path: input, Batch: batch, Inputs: dataset.InputsOf(g)})
 			if err != nil {
@@ -80,8 +78,8 @@ arg max of every row; --output writes the first output as .npy.`,
 			res := runResult{Engine: args[0], Input: input, Batch: n, Device: "cpu", Outputs: []runOutput{}}
 			var outs, cpuOuts []*ir.Tensor
 			if cpu || compare {
-				if cpuOuts, err = ampere.RunCPU(e, in); err != nil {
-					return err
+				if cpuOuts, err = ref.Run(g, in...); err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
 				}
 				outs = cpuOuts
 			}
@@ -205,6 +203,31 @@ type runCompare struct {
 	// Approximate kernels (relative above 1, absolute below).
 	MaxRelDiff  float64  `json:"max_rel_diff"`
 	Approximate []string `json:"approximate_kernels,omitempty"`
+}
+
+// loadRunnable reads what sqc run runs: an engine and its graph, or, with
+// --cpu, a model (.onnx or .sqir), whose engine is nil.
+func loadRunnable(path string, cpu, compare bool) (*engine.Engine, *ir.Graph, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".onnx", ".sqir":
+		if compare {
+			return nil, nil, fmt.Errorf("run: --compare compares an engine on the GPU with its graph; %s is a model: compare models with sqc compare", path)
+		}
+		if !cpu {
+			return nil, nil, fmt.Errorf("run: %s is a model, not an engine: run it on the reference executor with --cpu, or compile it to an engine first (sqc compile -o MODEL.sqe)", path)
+		}
+		g, err := loadGraph(path)
+		return nil, g, err
+	}
+	e, err := engine.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := ampere.Graph(e)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, g, nil
 }
 
 func argmax(t *ir.Tensor) []int {

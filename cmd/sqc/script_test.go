@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 // Scripts see $REPO, the repository root, and $SHARED, the third-party test
 // material at ../shared beside it. The condition [shared] holds when that
 // folder exists; scripts that need it skip without it, except when CI=true,
-// where its absence is a broken set-up and fails the test. The command json
+// where its absence is a broken set-up and fails the test. [ci] holds when
+// CI=true, for scripts that need a tool CI installs (ninja). The command json
 // checks the JSON document a command printed (see cmdJSON).
 func TestScripts(t *testing.T) {
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
@@ -52,6 +53,10 @@ func TestScripts(t *testing.T) {
 			switch cond {
 			case "shared":
 				return haveShared, nil
+			case "ci":
+				// In CI a missing tool is a broken set-up: scripts
+				// skip on "[!exec:TOOL] [!ci] skip" and then fail.
+				return os.Getenv("CI") == "true", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

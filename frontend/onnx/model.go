@@ -91,7 +91,7 @@ func Decode(data []byte, dir string) (*Model, error) {
 		GraphName: g.GetName(),
 		graph:     g,
 		inits:     map[string]*ir.Tensor{},
-		tc:        tensorContext{dir: dir},
+		tc:        tensorContext{dir: dir, read: map[string]bool{}},
 	}
 	for _, op := range mp.GetOpsetImport() {
 		domain := op.GetDomain()

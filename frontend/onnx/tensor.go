@@ -44,9 +44,11 @@ func checkDims(dims []int64) (int, error) {
 }
 
 // tensorContext says where tensor data may come from: dir is the directory
-// external data is resolved against ("" forbids external data).
+// external data is resolved against ("" forbids external data); read, when
+// set, collects the external data files read (for build-system depfiles).
 type tensorContext struct {
-	dir string
+	dir  string
+	read map[string]bool
 }
 
 // decodeTensorProto converts a TensorProto into an ir.Tensor, whatever field
@@ -272,6 +274,9 @@ func (tc tensorContext) readExternal(tp *onnxpb.TensorProto, want int, what stri
 		return nil, fmt.Errorf("%s: external data file %s: %v (want a file inside the model's directory)", what, path, err)
 	}
 	defer f.Close()
+	if tc.read != nil {
+		tc.read[path] = true
+	}
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("%s: external data file %s: %v", what, path, err)

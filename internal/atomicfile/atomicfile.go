@@ -1,6 +1,8 @@
 // Package atomicfile writes files so that readers, and build systems that
 // stop halfway, never see a partial file: the data goes to a temporary file
 // in the same directory, which is synced and then renamed over the target.
+// A process that is interrupted calls RemovePending before it exits, so
+// that not even the temporary file stays behind.
 package atomicfile
 
 import (
@@ -10,7 +12,59 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
+
+var (
+	mu sync.Mutex
+	// pending holds the temporary files being written, until they are
+	// renamed into place or removed.
+	pending = map[string]bool{}
+	// stopped is set by RemovePending: the process is exiting, and a
+	// Write that starts now fails at once.
+	stopped bool
+)
+
+// RemovePending removes the temporary files of every Write in progress. A
+// command's interrupt handler calls it just before the process exits; the
+// writes it cuts short then fail, and no file, whole or partial, appears
+// under their names.
+func RemovePending() {
+	mu.Lock()
+	defer mu.Unlock()
+	stopped = true
+	for name := range pending {
+		os.Remove(name)
+		delete(pending, name)
+	}
+}
+
+// errInterrupted is what a Write started after RemovePending returns.
+var errInterrupted = errors.New("interrupted")
+
+// createTracked creates a temporary file and records it as pending in one
+// step under the lock, so that RemovePending either runs first (and no file
+// is created) or sees the file.
+func createTracked(dir, pattern string) (*os.File, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if stopped {
+		return nil, errInterrupted
+	}
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	pending[f.Name()] = true
+	return f, nil
+}
+
+// untrack records that a temporary file was renamed or removed.
+func untrack(name string) {
+	mu.Lock()
+	defer mu.Unlock()
+	delete(pending, name)
+}
 
 // Write calls fill with a writer for a temporary file beside path and, if fill
 // succeeds, renames the file to path. On any error path is left untouched and
@@ -20,7 +74,7 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
+	f, err := createTracked(dir, "."+base+".tmp*")
 	if err != nil {
 		// Say what is wrong with path, not with the temporary name.
 		if cerr := CheckWritable(path); cerr != nil {
@@ -33,6 +87,7 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 			f.Close()
 			os.Remove(f.Name())
 		}
+		untrack(f.Name())
 	}()
 	if err := fill(f); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

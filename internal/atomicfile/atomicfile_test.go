@@ -90,3 +90,27 @@ func TestCheckWritable(t *testing.T) {
 		}
 	}
 }
+
+// An interrupt's RemovePending takes away the temporary file of a write in
+// progress, the write fails, and a write started afterwards fails at once:
+// nothing appears under either name.
+func TestRemovePending(t *testing.T) {
+	t.Cleanup(func() { mu.Lock(); stopped = false; mu.Unlock() })
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	err := Write(path, func(w io.Writer) error {
+		w.Write([]byte("half"))
+		RemovePending()
+		_, err := w.Write([]byte(" of it"))
+		return err
+	})
+	if err == nil {
+		t.Error("a write whose temporary file was removed succeeded")
+	}
+	if err := WriteFile(filepath.Join(dir, "later.bin"), []byte("x")); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("a write after RemovePending gave %v, want an interrupted error", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files left behind: %v", entries)
+	}
+}

@@ -228,8 +228,10 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	}
 	close(next)
 	wg.Wait()
+	res.Histograms = make(map[string]*Histogram, len(selected))
 	for i, v := range selected {
 		res.Ranges[v.Name] = ranges[i]
+		res.Histograms[v.Name] = hists[i]
 	}
 	if cfg.Cache != "" {
 		if err := WriteCache(cfg.Cache, res); err != nil {

@@ -28,6 +28,10 @@ type Result struct {
 	// FromCache is set when the ranges were read from a matching cache file
 	// rather than computed.
 	FromCache bool
+	// Histograms maps a value's name to the histogram its range was chosen
+	// from (nil in results read from a cache file), so that a report can
+	// show what every calibrator would pick.
+	Histograms map[string]*Histogram
 }
 
 // Range is the calibrated range of one value.
