@@ -148,6 +148,7 @@ func init() {
 		"ReduceLogSumExp":       {lower: lowerAxesAttr},
 		"ArgMax":                {},
 		"ArgMin":                {},
+		"TopK":                  {lower: lowerTopK},
 		"Expand":                {since: 8},
 		"Tile":                  {lower: lowerTile},
 		"CastLike":              {lower: lowerCastLike, since: 15},
@@ -157,6 +158,7 @@ func init() {
 		"SpaceToDepth":          {},
 		"GatherElements":        {since: 11},
 		"ScatterND":             {since: 11},
+		"NonMaxSuppression":     {since: 10},
 		"InstanceNormalization": {drop: consumed},
 		"LayerNormalization":    {since: 17},
 		"GroupNormalization":    {lower: lowerGroupNorm, since: 18},
@@ -1345,4 +1347,19 @@ func lowerCastLike(l *lowerer, n *nodeCtx) error {
 		return err
 	}
 	return l.emit(n.name, "Cast", n.ins[:1], outs, attrs)
+}
+
+// lowerTopK moves TopK-1's k attribute into the input opset 10 made of it.
+func lowerTopK(l *lowerer, n *nodeCtx) error {
+	if !n.has("k") {
+		return l.passthrough(n, "TopK", n.ins)
+	}
+	if len(n.ins) != 1 {
+		return n.errorf("%d inputs and a k attribute, want either", len(n.ins))
+	}
+	k, err := n.intAttr("k", 0)
+	if err != nil {
+		return err
+	}
+	return l.passthrough(n, "TopK", []*ir.Value{n.ins[0], l.constant(n.name+"/k", int64Vector([]int64{k}))}, "k")
 }
