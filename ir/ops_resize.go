@@ -166,6 +166,7 @@ func inferResize(c *InferContext) error {
 			sizes, sizesKnown = nil, true
 		}
 	}
+	sizeDims := c.shapeValueOf(3)
 	dims, static := x.Shape.Ints()
 	if !scalesKnown || !sizesKnown || !static {
 		out := x.Shape.Clone()
@@ -191,6 +192,9 @@ func inferResize(c *InferContext) error {
 				out[i] = D(int64(math.Floor(float64(out[i].Size) * scales[i])))
 			case byDim && sizesKnown && len(sizes) == len(out) && c.Attrs().String("keep_aspect_ratio_policy", "stretch") == "stretch":
 				out[i] = D(sizes[i])
+			case byDim && !sizesKnown && len(sizeDims) == len(out) && c.Attrs().String("keep_aspect_ratio_policy", "stretch") == "stretch":
+				// Sizes computed from shapes: their dims, sizes or symbols.
+				out[i] = shapeFromValue(sizeDims)[i]
 			default:
 				out[i] = UnknownDim
 			}

@@ -47,6 +47,12 @@ func inferExpand(c *InferContext) error {
 	}
 	vals, ok := tConstInts(c, 1)
 	if !ok {
+		if sv := c.shapeValueOf(1); sv != nil {
+			if out, err := BroadcastShapes(in.Shape, shapeFromValue(sv)); err == nil {
+				c.SetOut(0, Type{DType: in.DType, Shape: out})
+				return nil
+			}
+		}
 		if n := tLen(c, 1); n >= 0 {
 			c.SetOut(0, Type{DType: in.DType, Shape: tUnknown(max(n, in.Shape.Rank()))})
 		} else {
@@ -117,6 +123,10 @@ func inferConstantOfShape(c *InferContext) error {
 	}
 	vals, ok := tConstInts(c, 0)
 	if !ok {
+		if sv := c.shapeValueOf(0); sv != nil {
+			c.SetOut(0, Type{DType: dt, Shape: shapeFromValue(sv)})
+			return nil
+		}
 		if n := tLen(c, 0); n >= 0 {
 			c.SetOut(0, Type{DType: dt, Shape: tUnknown(n)})
 		} else {
@@ -164,7 +174,14 @@ func inferRange(c *InferContext) error {
 		return c.Errorf("inputs are %v, want f32, f64, i16, i32 or i64", dt)
 	}
 	if c.Const(0) == nil || c.Const(1) == nil || c.Const(2) == nil {
-		c.SetOut(0, Type{DType: dt, Shape: Shape{UnknownDim}})
+		out := Shape{UnknownDim}
+		a, b, d := c.shapeValueOf(0), c.shapeValueOf(1), c.shapeValueOf(2)
+		if len(a) == 1 && len(b) == 1 && len(d) == 1 && a[0].Known && b[0].Known && d[0].Known {
+			if n, ok := RangeLen(float64(a[0].Val), float64(b[0].Val), float64(d[0].Val)); ok {
+				out = Shape{D(n)}
+			}
+		}
+		c.SetOut(0, Type{DType: dt, Shape: out})
 		return nil
 	}
 	n, ok := RangeLen(c.Const(0).AsFloat64(0), c.Const(1).AsFloat64(0), c.Const(2).AsFloat64(0))
