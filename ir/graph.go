@@ -19,6 +19,12 @@ type Value struct {
 
 	// Sparsity, when set, claims the constant's structured sparsity pattern.
 	Sparsity *Sparsity
+
+	// ShapeValue, set by InferNode on a small computed integer or bool
+	// tensor (scalar or 1-D), holds what static inference knows of its
+	// elements: integers, or the symbols of the shape they were computed
+	// from (shapevalue.go). Inference only: neither printed nor compared.
+	ShapeValue []ShapeElem
 }
 
 // IsConst reports whether the value is a constant.

@@ -166,31 +166,34 @@ func inferResize(c *InferContext) error {
 			sizes, sizesKnown = nil, true
 		}
 	}
+	sizeDims := c.shapeValueOf(3)
 	dims, static := x.Shape.Ints()
 	if !scalesKnown || !sizesKnown || !static {
+		// Some dims, or the scales or sizes, are not known here: each
+		// resized axis gets what can be told of it, the others keep theirs.
 		out := x.Shape.Clone()
-		resized := make([]bool, len(out))
-		if c.Attrs().Has("axes") {
-			if ax, err := tNormAxes(c.Attrs().Ints("axes"), len(out)); err == nil {
-				for _, a := range ax {
-					resized[a] = true
-				}
-			}
-		} else {
-			for i := range resized {
-				resized[i] = true
-			}
+		axes := make([]int, len(out))
+		for i := range axes {
+			axes[i] = i
 		}
-		// Without axes, scales and sizes are indexed like the dims.
-		byDim := !c.Attrs().Has("axes")
-		for i := range out {
+		if c.Attrs().Has("axes") {
+			ax, err := tNormAxes(c.Attrs().Ints("axes"), len(out))
+			if err != nil {
+				return c.Errorf("attribute axes: %v", err)
+			}
+			axes = ax
+		}
+		stretch := c.Attrs().String("keep_aspect_ratio_policy", "stretch") == "stretch"
+		for k, i := range axes {
 			switch {
-			case !resized[i]:
-			case byDim && scalesKnown && len(scales) == len(out) && scales[i] == 1:
-			case byDim && scalesKnown && len(scales) == len(out) && out[i].Known():
-				out[i] = D(int64(math.Floor(float64(out[i].Size) * scales[i])))
-			case byDim && sizesKnown && len(sizes) == len(out) && c.Attrs().String("keep_aspect_ratio_policy", "stretch") == "stretch":
-				out[i] = D(sizes[i])
+			case scalesKnown && len(scales) == len(axes) && scales[k] == 1:
+			case scalesKnown && len(scales) == len(axes) && out[i].Known():
+				out[i] = D(int64(math.Floor(float64(out[i].Size) * scales[k])))
+			case sizesKnown && len(sizes) == len(axes) && stretch:
+				out[i] = D(sizes[k])
+			case !sizesKnown && len(sizeDims) == len(axes) && stretch:
+				// Sizes computed from shapes: their dims, sizes or symbols.
+				out[i] = shapeFromValue(sizeDims)[k]
 			default:
 				out[i] = UnknownDim
 			}

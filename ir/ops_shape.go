@@ -1,7 +1,8 @@
 package ir
 
 // Ops that make or rearrange tensors by index: Expand, Tile,
-// ConstantOfShape, Range, DepthToSpace, SpaceToDepth, ScatterND and GatherElements,
+// ConstantOfShape, Range, DepthToSpace, SpaceToDepth, ScatterND, GatherElements
+// and NonMaxSuppression,
 // with ONNX semantics at the newest opset, except that ConstantOfShape takes
 // its fill value as an optional second input (a one-element tensor; ONNX has
 // it as a tensor attribute, which IR attributes cannot hold).
@@ -10,7 +11,11 @@ package ir
 // computed when that value is known, and otherwise keeps what the input
 // types still say.
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"sort"
+)
 
 func init() {
 	Register(&OpSchema{Name: "Expand", Doc: "the input broadcast (numpy rules, both ways) with the i64 shape input",
@@ -29,6 +34,8 @@ func init() {
 		Attrs: map[string]AttrKind{"blocksize": AttrInt}, Infer: inferSpaceToDepth})
 	Register(&OpSchema{Name: "ScatterND", Doc: "a copy of data with the slices that indices (…×k) address replaced by (or, with reduction, combined with) updates",
 		MinInputs: 3, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"reduction": AttrString}, Infer: inferScatterND})
+	Register(&OpSchema{Name: "NonMaxSuppression", Doc: "greedy non-maximum suppression of boxes by class: the [batch, class, box] i64 triples kept",
+		MinInputs: 2, MaxInputs: 5, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"center_point_box": AttrInt}, Infer: inferNMS})
 	Register(&OpSchema{Name: "GatherElements", Doc: "output[i][j]… = data at the indices' value along axis and i, j… elsewhere; the output has the indices' shape",
 		MinInputs: 2, MaxInputs: 2, MinOutputs: 1, MaxOutputs: 1, Attrs: map[string]AttrKind{"axis": AttrInt}, Infer: inferGatherElements})
 }
@@ -40,6 +47,12 @@ func inferExpand(c *InferContext) error {
 	}
 	vals, ok := tConstInts(c, 1)
 	if !ok {
+		if sv := c.shapeValueOf(1); sv != nil {
+			if out, err := BroadcastShapes(in.Shape, shapeFromValue(sv)); err == nil {
+				c.SetOut(0, Type{DType: in.DType, Shape: out})
+				return nil
+			}
+		}
 		if n := tLen(c, 1); n >= 0 {
 			c.SetOut(0, Type{DType: in.DType, Shape: tUnknown(max(n, in.Shape.Rank()))})
 		} else {
@@ -110,6 +123,10 @@ func inferConstantOfShape(c *InferContext) error {
 	}
 	vals, ok := tConstInts(c, 0)
 	if !ok {
+		if sv := c.shapeValueOf(0); sv != nil {
+			c.SetOut(0, Type{DType: dt, Shape: shapeFromValue(sv)})
+			return nil
+		}
 		if n := tLen(c, 0); n >= 0 {
 			c.SetOut(0, Type{DType: dt, Shape: tUnknown(n)})
 		} else {
@@ -157,7 +174,14 @@ func inferRange(c *InferContext) error {
 		return c.Errorf("inputs are %v, want f32, f64, i16, i32 or i64", dt)
 	}
 	if c.Const(0) == nil || c.Const(1) == nil || c.Const(2) == nil {
-		c.SetOut(0, Type{DType: dt, Shape: Shape{UnknownDim}})
+		out := Shape{UnknownDim}
+		a, b, d := c.shapeValueOf(0), c.shapeValueOf(1), c.shapeValueOf(2)
+		if len(a) == 1 && len(b) == 1 && len(d) == 1 && a[0].Known && b[0].Known && d[0].Known {
+			if n, ok := RangeLen(float64(a[0].Val), float64(b[0].Val), float64(d[0].Val)); ok {
+				out = Shape{D(n)}
+			}
+		}
+		c.SetOut(0, Type{DType: dt, Shape: out})
 		return nil
 	}
 	n, ok := RangeLen(c.Const(0).AsFloat64(0), c.Const(1).AsFloat64(0), c.Const(2).AsFloat64(0))
@@ -265,4 +289,114 @@ func inferScatterND(c *InferContext) error {
 		}
 	}
 	return inferSameAsInput0(c)
+}
+
+func inferNMS(c *InferContext) error {
+	boxes, scores := c.In[0], c.In[1]
+	if boxes.DType != Float32 || scores.DType != Float32 {
+		return c.Errorf("boxes and scores are %v and %v, want f32", boxes.DType, scores.DType)
+	}
+	if boxes.Shape.Rank() != 3 || scores.Shape.Rank() != 3 {
+		return c.Errorf("boxes %v and scores %v, want [batch, boxes, 4] and [batch, classes, boxes]", boxes.Shape, scores.Shape)
+	}
+	if d := boxes.Shape[2]; d.Known() && d.Size != 4 {
+		return c.Errorf("boxes has shape %v, want 4 coordinates a box", boxes.Shape)
+	}
+	out := Shape{UnknownDim, D(3)}
+	if c.Const(0) != nil && c.Const(1) != nil && (!c.Has(2) || c.Const(2) != nil) && (!c.Has(3) || c.Const(3) != nil) && (!c.Has(4) || c.Const(4) != nil) {
+		// Every input known (always at run time): the count is the
+		// number of boxes kept.
+		opt := func(i int) *Tensor {
+			if c.Has(i) {
+				return c.Const(i)
+			}
+			return nil
+		}
+		kept, err := NonMaxSuppress(c.Const(0), c.Const(1), opt(2), opt(3), opt(4), c.Attrs().Int("center_point_box", 0) != 0)
+		if err != nil {
+			return c.Errorf("%v", err)
+		}
+		out[0] = D(int64(len(kept) / 3))
+	}
+	c.SetOut(0, Type{DType: Int64, Shape: out})
+	return nil
+}
+
+// NonMaxSuppress is ONNX's greedy NonMaxSuppression, which both shape
+// inference (the output's length is the number of boxes kept) and the
+// reference kernel run: for each batch and class,
+// the boxes scoring above score_threshold, best first (equal scores in box
+// order), each kept unless its IoU with a kept box exceeds iou_threshold,
+// at most max_output_boxes_per_class of them (0 or absent keeps none).
+// It returns the kept [batch, class, box] triples, flattened.
+func NonMaxSuppress(boxesT, scoresT, maxOutT, iouT, scoreT *Tensor, center bool) ([]int64, error) {
+	boxes, scores := boxesT.Float32s(), scoresT.Float32s()
+	batches, classes, count := scoresT.Shape[0], scoresT.Shape[1], scoresT.Shape[2]
+	if boxesT.Shape[0] != batches || boxesT.Shape[1] != count {
+		return nil, fmt.Errorf("boxes %v and scores %v disagree, want [batch, boxes, 4] and [batch, classes, boxes]", boxesT.Shape, scoresT.Shape)
+	}
+	present := func(t *Tensor) bool { return t != nil && t.Len() > 0 }
+	maxOut := int64(0)
+	if present(maxOutT) {
+		maxOut = maxOutT.AsInt64(0)
+	}
+	iouMax, scoreMin, hasScoreMin := float32(0), float32(0), false
+	if present(iouT) {
+		iouMax = float32(iouT.AsFloat64(0))
+	}
+	if present(scoreT) {
+		scoreMin, hasScoreMin = float32(scoreT.AsFloat64(0)), true
+	}
+	corners := func(b int) (y1, x1, y2, x2 float32) {
+		v := boxes[b*4 : b*4+4]
+		if center {
+			return v[1] - v[3]/2, v[0] - v[2]/2, v[1] + v[3]/2, v[0] + v[2]/2
+		}
+		return min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])
+	}
+	iou := func(a, b int) float32 {
+		ay1, ax1, ay2, ax2 := corners(a)
+		by1, bx1, by2, bx2 := corners(b)
+		ih, iw := min(ay2, by2)-max(ay1, by1), min(ax2, bx2)-max(ax1, bx1)
+		if ih <= 0 || iw <= 0 {
+			return 0
+		}
+		inter := ih * iw
+		union := (ay2-ay1)*(ax2-ax1) + (by2-by1)*(bx2-bx1) - inter
+		if union <= 0 {
+			return 0
+		}
+		return inter / union
+	}
+	var kept []int64
+	for b := 0; b < batches; b++ {
+		for c := 0; c < classes; c++ {
+			sc := scores[(b*classes+c)*count : (b*classes+c+1)*count]
+			var cand []int
+			for i, s := range sc {
+				if !hasScoreMin || s > scoreMin {
+					cand = append(cand, i)
+				}
+			}
+			sort.SliceStable(cand, func(i, j int) bool { return sc[cand[i]] > sc[cand[j]] })
+			var sel []int
+			for _, i := range cand {
+				if int64(len(sel)) >= maxOut {
+					break
+				}
+				ok := true
+				for _, j := range sel {
+					if iou(b*count+i, b*count+j) > iouMax {
+						ok = false
+						break
+					}
+				}
+				if ok {
+					sel = append(sel, i)
+					kept = append(kept, int64(b), int64(c), int64(i))
+				}
+			}
+		}
+	}
+	return kept, nil
 }

@@ -87,9 +87,24 @@ func ONNXTypeCode(d DType) int64 {
 	return 0
 }
 
-// tConstInts returns the elements of input i when its value is known.
+// tConstInts returns the elements of input i when its value is known: a
+// constant, or a shape value (shapevalue.go) whose every element is a size.
 func tConstInts(c *InferContext, i int) ([]int64, bool) {
 	t := c.Const(i)
+	if t == nil && c.Has(i) {
+		sv := c.shapeValueOf(i)
+		if sv == nil {
+			return nil, false
+		}
+		v := make([]int64, len(sv))
+		for k, e := range sv {
+			if !e.Known {
+				return nil, false
+			}
+			v[k] = e.Val
+		}
+		return v, true
+	}
 	if t == nil || !c.Has(i) {
 		return nil, false
 	}
@@ -209,6 +224,12 @@ func inferReshape(c *InferContext) error {
 	allowZero := c.Attrs().Int("allowzero", 0) != 0
 	vals, ok := tConstInts(c, 1)
 	if !ok {
+		if sv := c.shapeValueOf(1); sv != nil {
+			if out := reshapeSymbolic(data.Shape, sv, allowZero); out != nil {
+				c.SetOut(0, Type{DType: data.DType, Shape: out})
+				return nil
+			}
+		}
 		if n := tLen(c, 1); n >= 0 {
 			c.SetOut(0, Type{DType: data.DType, Shape: tUnknown(n)})
 		} else {

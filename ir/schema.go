@@ -170,6 +170,7 @@ func InferNode(n *Node) error {
 		}
 		n.Outputs[i].Type = t
 	}
+	propagateShapeValue(n)
 	return nil
 }
 

@@ -148,6 +148,7 @@ func init() {
 		"ReduceLogSumExp":       {lower: lowerAxesAttr},
 		"ArgMax":                {},
 		"ArgMin":                {},
+		"TopK":                  {lower: lowerTopK},
 		"Expand":                {since: 8},
 		"Tile":                  {lower: lowerTile},
 		"CastLike":              {lower: lowerCastLike, since: 15},
@@ -157,6 +158,7 @@ func init() {
 		"SpaceToDepth":          {},
 		"GatherElements":        {since: 11},
 		"ScatterND":             {since: 11},
+		"NonMaxSuppression":     {since: 10},
 		"InstanceNormalization": {drop: consumed},
 		"LayerNormalization":    {since: 17},
 		"GroupNormalization":    {lower: lowerGroupNorm, since: 18},
@@ -1244,12 +1246,62 @@ func (l *lowerer) perChannel(n *nodeCtx, v *ir.Value, name string, g, k int64) (
 // versions pass through.
 func lowerResize(l *lowerer, n *nodeCtx) error {
 	if n.opset >= 11 {
+		if ins, attrs, ok := l.resizeToConstSizes(n); ok {
+			outs, err := l.outputs(n, "Resize")
+			if err != nil {
+				return err
+			}
+			return l.emit(n.name, "Resize", ins, outs, attrs)
+		}
 		return l.passthrough(n, "Resize", n.ins)
 	}
 	if len(n.ins) != 2 {
 		return n.errorf("%d inputs, want 2 (X and scales)", len(n.ins))
 	}
 	return l.resizeAsymmetric(n, n.ins[0], n.ins[1])
+}
+
+// resizeToConstSizes rewrites a Resize whose sizes are computed from
+// shapes (F.interpolate(size=...) on a symbolic batch: Concat(Shape(x)[:2],
+// Shape(y)[2:])) when shape inference knows them: every size is either a
+// number or the input's own dim (the batch symbol), so the axes with a
+// number become opset 18's axes attribute and the sizes a constant. The
+// other axes keep their size with scale 1, which every coordinate
+// transformation but tf_crop_and_resize (whose roi lists every axis) maps
+// to itself; the Shape arithmetic then feeds nothing and is dropped as dead
+// code.
+func (l *lowerer) resizeToConstSizes(n *nodeCtx) ([]*ir.Value, ir.Attrs, bool) {
+	if len(n.ins) != 4 || n.ins[3] == nil || n.ins[3].IsConst() || (n.ins[2] != nil && !(n.ins[2].IsConst() && n.ins[2].Const.Len() == 0)) {
+		return nil, nil, false
+	}
+	x, sv := n.ins[0], n.ins[3].ShapeValue
+	if n.has("axes") || n.has("keep_aspect_ratio_policy") || len(sv) != x.Type.Shape.Rank() {
+		return nil, nil, false
+	}
+	if ctm, ok := n.attrs["coordinate_transformation_mode"]; ok && string(ctm.GetS()) == "tf_crop_and_resize" {
+		return nil, nil, false
+	}
+	var axes, sizes []int64
+	for i, e := range sv {
+		d := x.Type.Shape[i]
+		switch {
+		case e.Known && d.Known() && e.Val == d.Size:
+		case !e.Known && e.Sym != "" && d.Sym == e.Sym:
+		case e.Known && e.Val >= 0:
+			axes, sizes = append(axes, int64(i)), append(sizes, e.Val)
+		default:
+			return nil, nil, false
+		}
+	}
+	if len(axes) == 0 {
+		return nil, nil, false
+	}
+	attrs, err := n.irAttrs()
+	if err != nil {
+		return nil, nil, false
+	}
+	attrs["axes"] = ir.IntsAttr(axes...)
+	return []*ir.Value{x, nil, nil, l.constant(n.name+"/sizes", int64Vector(sizes))}, attrs, true
 }
 
 // lowerUpsample lowers Upsample (opsets 7 to 9; deprecated in 10) into
@@ -1345,4 +1397,19 @@ func lowerCastLike(l *lowerer, n *nodeCtx) error {
 		return err
 	}
 	return l.emit(n.name, "Cast", n.ins[:1], outs, attrs)
+}
+
+// lowerTopK moves TopK-1's k attribute into the input opset 10 made of it.
+func lowerTopK(l *lowerer, n *nodeCtx) error {
+	if !n.has("k") {
+		return l.passthrough(n, "TopK", n.ins)
+	}
+	if len(n.ins) != 1 {
+		return n.errorf("%d inputs and a k attribute, want either", len(n.ins))
+	}
+	k, err := n.intAttr("k", 0)
+	if err != nil {
+		return err
+	}
+	return l.passthrough(n, "TopK", []*ir.Value{n.ins[0], l.constant(n.name+"/k", int64Vector([]int64{k}))}, "k")
 }

@@ -12,6 +12,7 @@ package ref
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/sqc-project/sqc/ir"
 )
@@ -266,6 +267,48 @@ func reduceFold[A float64 | int64](src, acc []A, shape []int, red []bool, step f
 func init() {
 	register("ArgMax", argKernel(func(v, best float64) bool { return v > best }))
 	register("ArgMin", argKernel(func(v, best float64) bool { return v < best }))
+	register("TopK", topKKernel)
+}
+
+// topKKernel sorts each slice along axis by value (descending for
+// largest, ascending otherwise), equal values in index order, and keeps the
+// first K; values compare as float64 (exact up to 2^53 for integers).
+func topKKernel(n *ir.Node, in, out []*ir.Tensor) error {
+	x := in[0]
+	axis, err := ir.NormAxis(n.Attrs.Int("axis", -1), len(x.Shape))
+	if err != nil {
+		return err
+	}
+	largest := n.Attrs.Int("largest", 1) != 0
+	size, k := x.Shape[axis], out[0].Shape[axis]
+	inner := ir.NumElements(x.Shape[axis+1:])
+	outer := ir.NumElements(x.Shape[:axis])
+	vals := float64s(x)
+	idx := make([]int, size)
+	src := make([]int, out[0].Len())
+	dstIdx := out[1].Int64s()
+	for o := 0; o < outer; o++ {
+		for i := 0; i < inner; i++ {
+			base := o*size*inner + i
+			for j := range idx {
+				idx[j] = j
+			}
+			sort.SliceStable(idx, func(a, b int) bool {
+				va, vb := vals[base+idx[a]*inner], vals[base+idx[b]*inner]
+				if largest {
+					return va > vb
+				}
+				return va < vb
+			})
+			for j := 0; j < k; j++ {
+				at := o*k*inner + j*inner + i
+				src[at] = base + idx[j]*inner
+				dstIdx[at] = int64(idx[j])
+			}
+		}
+	}
+	gatherElements(out[0], x, func(o int) int { return src[o] })
+	return nil
 }
 
 // argKernel finds, along axis, the index of the element better than every

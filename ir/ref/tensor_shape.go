@@ -23,6 +23,7 @@ func init() {
 	register("SpaceToDepth", spaceToDepthKernel)
 	register("GatherElements", gatherElementsKernel)
 	register("ScatterND", scatterNDKernel)
+	register("NonMaxSuppression", nmsKernel)
 }
 
 func tileKernel(_ *ir.Node, in, out []*ir.Tensor) error {
@@ -213,5 +214,24 @@ func scatterNDKernel(n *ir.Node, in, out []*ir.Tensor) error {
 		ints[i] = int64(v)
 	}
 	encodeInts(y, 0, ints, false)
+	return nil
+}
+
+// nmsKernel writes the triples ir.NonMaxSuppress selects.
+func nmsKernel(n *ir.Node, in, out []*ir.Tensor) error {
+	opt := func(i int) *ir.Tensor {
+		if i < len(in) {
+			return in[i]
+		}
+		return nil
+	}
+	kept, err := ir.NonMaxSuppress(in[0], in[1], opt(2), opt(3), opt(4), n.Attrs.Int("center_point_box", 0) != 0)
+	if err != nil {
+		return err
+	}
+	if len(kept) != out[0].Len() {
+		return fmt.Errorf("output %v holds %d values, want %d", out[0].Shape, out[0].Len(), len(kept))
+	}
+	copy(out[0].Int64s(), kept)
 	return nil
 }
