@@ -19,6 +19,7 @@ import (
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
 	"github.com/sqc-project/sqc/passes/prune"
+	"github.com/sqc-project/sqc/passes/quantize"
 	"github.com/sqc-project/sqc/recipes"
 )
 
@@ -214,16 +215,27 @@ func outputForm(emit, output string) (string, error) {
 }
 
 // writeReport prints the compile report: the notes the passes left on each
-// layer (prune's "2:4 (...)" or "dense: why", and what permutation did).
+// layer (prune's "2:4 (...)" or "dense: why", and what permutation did;
+// quantize's activation ranges and the calibrator that chose each).
 func writeReport(w io.Writer, g *ir.Graph) {
 	lines := prune.Summary(g)
 	if len(lines) == 0 {
 		fmt.Fprintln(w, "report: no layer was considered for 2:4 sparsity (the recipe has no prune step)")
-		return
+	} else {
+		fmt.Fprintln(w, "report: 2:4 sparsity per layer")
+		for _, l := range lines {
+			fmt.Fprintln(w, "  "+l)
+		}
 	}
-	fmt.Fprintln(w, "report: 2:4 sparsity per layer")
-	for _, l := range lines {
-		fmt.Fprintln(w, "  "+l)
+	header := false
+	for _, n := range g.Nodes {
+		if note, ok := n.Notes[quantize.RangeNoteKey]; ok {
+			if !header {
+				fmt.Fprintln(w, "report: int8 activation ranges per layer (output error: with only that value quantized, relative to the float output)")
+				header = true
+			}
+			fmt.Fprintf(w, "  %s: %s\n", n.Name, note)
+		}
 	}
 }
 

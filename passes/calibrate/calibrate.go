@@ -37,8 +37,10 @@ var Pass = &passes.Pass{
 	Options: append(dataopt.Options("calibration data (empty: use the cache only)", true, 1), []passes.Option{
 		{Name: "input-method", Kind: passes.String, Default: MethodMax, Enum: Methods,
 			Doc: "calibrator of the graph inputs: their range is the preprocessing's, and clipping it (entropy cuts MNIST's strokes) costs accuracy"},
-		{Name: "method", Kind: passes.String, Default: MethodEntropy, Enum: Methods,
-			Doc: "calibrator: entropy (TensorRT's KL divergence), max, percentile or mse"},
+		{Name: "method", Kind: passes.String, Default: MethodAuto, Enum: Methods,
+			Doc: "calibrator: auto (per value, whichever of the others costs the network's output least on held-out samples), entropy (TensorRT's KL divergence), max, percentile or mse"},
+		{Name: "auto-samples", Kind: passes.Int, Default: int64(DefaultAutoSamples), Min: 1, Max: 1 << 20,
+			Doc: "samples auto holds out of the histograms to measure each candidate range's output error on (at most a quarter of the data)"},
 		{Name: "percentile", Kind: passes.Float, Default: 99.99, Min: 1e-9, Max: 100,
 			Doc: "percentile of |x| the percentile method keeps"},
 		{Name: "cache", Kind: passes.String, Default: "",
@@ -72,6 +74,10 @@ type Config struct {
 	Cache string
 	// Values is ValuesAll or ValuesQuantizable.
 	Values string
+	// AutoSamples is how many samples method auto holds out of the
+	// histograms to measure output errors on (DefaultAutoSamples when 0;
+	// at most a quarter of the data).
+	AutoSamples int
 	// Progress receives progress and notes; nil reports nothing.
 	Progress io.Writer
 }
@@ -89,6 +95,7 @@ func run(c *passes.Context) (any, error) {
 		Percentile:  o.Float("percentile"),
 		Cache:       o.String("cache"),
 		Values:      o.String("values"),
+		AutoSamples: int(o.Int("auto-samples")),
 	}
 	if o.Bool("progress") {
 		cfg.Progress = Output
@@ -123,6 +130,16 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	}
 	if _, err := Threshold(NewHistogram(), cfg.Method, cfg.Percentile); err != nil {
 		return nil, err
+	}
+	auto := cfg.Method == MethodAuto || cfg.InputMethod == MethodAuto
+	if auto {
+		// auto tries the percentile method too
+		if _, err := Threshold(NewHistogram(), MethodPercentile, cfg.Percentile); err != nil {
+			return nil, err
+		}
+		if cfg.AutoSamples == 0 {
+			cfg.AutoSamples = DefaultAutoSamples
+		}
 	}
 	selected, err := selectValues(g, cfg.Values)
 	if err != nil {
@@ -169,7 +186,11 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	if src == nil {
 		return nil, errors.New("no calibration data: set the data option (a .npy, .npz, .pb or IDX file, an image, or a folder of images or .pb files), or a cache file made for this graph")
 	}
-	hists, samples, err := collect(g, src, selected, cfg.Progress)
+	holdout := 0
+	if auto {
+		holdout = holdoutSize(cfg.AutoSamples, src.Len())
+	}
+	hists, samples, heldout, err := collect(g, src, selected, holdout, cfg.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +202,7 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 			methods[i] = cfg.InputMethod
 		}
 	}
-	if cfg.Method == MethodPercentile {
+	if cfg.Method == MethodPercentile || auto {
 		res.Percentile = cfg.Percentile
 	}
 	ranges := make([]Range, len(selected))
@@ -194,7 +215,10 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 			for i := range next {
 				h := hists[i]
 				t, _ := Threshold(h, methods[i], cfg.Percentile) // methods checked above
-				rg := Range{Amax: t, Scale: ScaleFor(t)}
+				rg := Range{Amax: t, Scale: ScaleFor(t), Method: methods[i]}
+				if rg.Method == MethodAuto {
+					rg.Method = MethodMSE // auto's choice where it does not search
+				}
 				if h.N > 0 {
 					rg.Min, rg.Max = h.Min, h.Max
 				}
@@ -207,6 +231,18 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	}
 	close(next)
 	wg.Wait()
+	if auto {
+		if len(heldout) == 0 {
+			// Too little data to hold any out: measure on the first batch.
+			if heldout, err = firstBatch(src); err != nil {
+				return nil, err
+			}
+		}
+		targets := autoTargets(g, selected, cfg.Method, cfg.InputMethod)
+		if err := chooseAuto(g, selected, targets, hists, heldout, cfg.Percentile, ranges, cfg.Progress); err != nil {
+			return nil, err
+		}
+	}
 	for i, v := range selected {
 		res.Ranges[v.Name] = ranges[i]
 	}
@@ -272,16 +308,28 @@ func selectValues(g *ir.Graph, which string) ([]*ir.Value, error) {
 	return out, nil
 }
 
+// firstBatch reads the source's first batch again.
+func firstBatch(src dataset.Source) ([][]*ir.Tensor, error) {
+	src.Reset()
+	b, err := src.Next()
+	if err != nil {
+		return nil, fmt.Errorf("reading the calibration data again: %w", err)
+	}
+	return [][]*ir.Tensor{b}, nil
+}
+
 // collect runs every batch through the executor and folds each selected
 // value into its histogram. Memory: one histogram per value, whatever the
-// number of samples.
-func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Writer) ([]*Histogram, int, error) {
+// number of samples. The batches that start in the last holdout samples
+// (never the first batch) are not run but returned, for method auto to
+// measure output errors on data the histograms did not see.
+func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, holdout int, out io.Writer) (hists []*Histogram, samples int, heldout [][]*ir.Tensor, err error) {
 	e, err := ref.New(g)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	index := make(map[*ir.Value]int, len(selected))
-	hists := make([]*Histogram, len(selected))
+	hists = make([]*Histogram, len(selected))
 	for i, v := range selected {
 		index[v] = i
 		hists[i] = NewHistogram()
@@ -312,7 +360,6 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 		}
 	}
 	pr := newProgress(out, src.Len())
-	samples := 0
 	start := time.Now()
 	// Reading and preprocessing (JPEG decoding, resizing) run one batch
 	// ahead in their own goroutine, overlapping the executor; the source is
@@ -351,7 +398,18 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 		batch, err := nb.batch, nb.err
 		if err != nil {
 			pr.finish(false, "")
-			return nil, 0, err
+			return nil, 0, nil, err
+		}
+		n := 1
+		if len(batch) > 0 && len(batch[0].Shape) > 0 {
+			n = batch[0].Shape[0]
+		}
+		if holdout > 0 && batchNo > 0 && samples >= src.Len()-holdout {
+			heldout = append(heldout, batch)
+			samples += n
+			batchNo++
+			pr.add(n)
+			continue
 		}
 		for k, v := range g.Inputs {
 			observe(v, batch[k])
@@ -359,16 +417,12 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 		if obsErr == nil {
 			if _, err := e.RunObserved(batch, observe); err != nil {
 				pr.finish(false, "")
-				return nil, 0, fmt.Errorf("running batch %d of the calibration data: %w", batchNo+1, err)
+				return nil, 0, nil, fmt.Errorf("running batch %d of the calibration data: %w", batchNo+1, err)
 			}
 		}
 		if obsErr != nil {
 			pr.finish(false, "")
-			return nil, 0, obsErr
-		}
-		n := 1
-		if len(batch) > 0 && len(batch[0].Shape) > 0 {
-			n = batch[0].Shape[0]
+			return nil, 0, nil, obsErr
 		}
 		samples += n
 		batchNo++
@@ -376,5 +430,5 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, out io.Write
 	}
 	el := time.Since(start)
 	pr.finish(true, fmt.Sprintf("calibrate: %d samples in %v (%.1f samples/s), %d values", samples, el.Round(time.Millisecond), float64(samples)/el.Seconds(), len(selected)))
-	return hists, samples, nil
+	return hists, samples, heldout, nil
 }

@@ -1,13 +1,18 @@
 package calibrate
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
 
 // Result is what the calibrate analysis computes and what the quantize pass
 // reads (through Context.ResultOf(calibrate.Pass)). It is stable API: fields
 // are only ever added.
 type Result struct {
 	// Method is the calibrator that chose the ranges: "max", "percentile",
-	// "entropy" or "mse".
+	// "entropy", "mse", or "auto" (each range then names its own).
 	Method string
 	// InputMethod is the calibrator of the graph inputs (see
 	// Config.InputMethod).
@@ -44,6 +49,41 @@ type Range struct {
 	// clamped to [-127, 127]). A value that is zero everywhere gets Amax 0
 	// and Scale 1, never a zero scale.
 	Scale float32
+	// Method is the calibrator that chose Amax ("" in results of one
+	// method read from a v1 cache: the result's Method then).
+	Method string
+	// Searched is set when method auto measured this value's candidates;
+	// Error is then the winner's output error: Σ(y_q − y)² / Σ y² at the
+	// network's outputs (before a final Softmax or LogSoftmax) on the
+	// held-out samples, with only this value quantized. Errors holds every
+	// candidate's (read from a cache: the winner's only).
+	Searched bool
+	Error    float64
+	Errors   map[string]float64
+}
+
+// Describe says how the range was chosen, for reports: "amax 2.82 (max)",
+// or with auto "amax 1.31 (auto: mse, output error 2.1e-05; entropy 3.4e-03,
+// max 4.0e-05)".
+func (r Range) Describe() string {
+	s := "amax " + strconv.FormatFloat(float64(r.Amax), 'g', 4, 32)
+	if !r.Searched {
+		if r.Method != "" {
+			s += " (" + r.Method + ")"
+		}
+		return s
+	}
+	s += fmt.Sprintf(" (auto: %s, output error %.2g", r.Method, r.Error)
+	var others []string
+	for _, m := range autoCandidates {
+		if e, ok := r.Errors[m]; ok && m != r.Method {
+			others = append(others, fmt.Sprintf("%s %.2g", m, e))
+		}
+	}
+	if len(others) > 0 {
+		s += "; " + strings.Join(others, ", ")
+	}
+	return s + ")"
 }
 
 // ScaleFor returns the symmetric int8 scale of a threshold: amax/127, or 1

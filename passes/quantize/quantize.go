@@ -227,8 +227,18 @@ func (q *quantizer) activationInput(n *ir.Node, i int) error {
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	n.Inputs[i] = dq
+	text := fmt.Sprintf("%s %s", v.Name, q.ranges.Ranges[v.Name].Describe())
+	if old, ok := n.Notes[RangeNoteKey]; ok {
+		text = old + "; " + text
+	}
+	n.Note(RangeNoteKey, text)
 	return nil
 }
+
+// RangeNoteKey is the key of the note the pass leaves on every quantized
+// layer: the range of each activation input and the calibrator that chose
+// it (with auto, the output error each candidate measured).
+const RangeNoteKey = "int8-range"
 
 // activation returns the DQ output of value v's per-tensor quantizer,
 // making the pair on first use.

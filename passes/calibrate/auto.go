@@ -1,0 +1,310 @@
+package calibrate
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
+)
+
+// MethodAuto chooses, per value, the calibrator whose range costs the
+// network's output the least (see chooseAuto).
+const MethodAuto = "auto"
+
+// autoCandidates are the calibrators auto tries, in the order that breaks
+// ties: mse's threshold balances clipping against rounding for the value
+// alone, so it is the natural first guess.
+var autoCandidates = []string{MethodMSE, MethodPercentile, MethodMax, MethodEntropy}
+
+// DefaultAutoSamples is how many calibration samples auto holds out of the
+// histograms by default to measure each candidate's output error on.
+const DefaultAutoSamples = 64
+
+// holdoutSize is the number of samples held out of n for auto: asked, but
+// at most a quarter of the data, so the histograms keep most of it.
+func holdoutSize(asked, n int) int {
+	return max(min(asked, n/4), 0)
+}
+
+// autoTargets marks the values whose range auto searches: the float inputs
+// of the ops the quantize pass quantizes (Conv, Gemm, MatMul, their fused
+// forms, residual Adds), since those are the only ranges a quantizer reads.
+// Graph inputs are searched only when their method is auto too.
+func autoTargets(g *ir.Graph, selected []*ir.Value, method, inputMethod string) []bool {
+	read := map[*ir.Value]bool{}
+	for _, n := range g.Nodes {
+		if quantizableOps[n.Op] {
+			for _, v := range n.Inputs {
+				if v != nil && !v.IsConst() {
+					read[v] = true
+				}
+			}
+		}
+	}
+	out := make([]bool, len(selected))
+	for i, v := range selected {
+		m := method
+		if g.IsInput(v) {
+			m = inputMethod
+		}
+		out[i] = m == MethodAuto && read[v] && v.Type.DType == ir.Float32
+	}
+	return out
+}
+
+// measurePoints are the values whose change auto measures: the graph's
+// float outputs, except that an output computed by Softmax or LogSoftmax is
+// measured at its input (the logits): log-probabilities of classes the
+// model rules out swing widely without changing any decision.
+func measurePoints(g *ir.Graph) []*ir.Value {
+	producers := g.Producers()
+	var out []*ir.Value
+	for _, v := range g.Outputs {
+		if v.IsConst() || v.Type.DType != ir.Float32 {
+			continue
+		}
+		if p := producers[v]; p != nil && (p.Op == "Softmax" || p.Op == "LogSoftmax") && len(p.Inputs) > 0 &&
+			p.Inputs[0] != nil && !p.Inputs[0].IsConst() && p.Inputs[0].Type.DType == ir.Float32 {
+			v = p.Inputs[0]
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// fakeQuantize returns x quantized to symmetric int8 with threshold amax and
+// back, as the quantize pass's Q/DQ pair computes it (round half to even,
+// saturated at ±127).
+func fakeQuantize(t *ir.Tensor, amax float32) *ir.Tensor {
+	out := ir.NewTensor(ir.Float32, t.Shape...)
+	src, dst := t.Float32s(), out.Float32s()
+	s := ScaleFor(amax)
+	for i, x := range src {
+		q := math.RoundToEven(float64(x / s))
+		dst[i] = float32(min(max(q, -127), 127)) * s
+	}
+	return out
+}
+
+// autoRun evaluates one threshold of one value: the held-out batches run
+// with only that value quantized.
+type autoRun struct {
+	value  int // index into selected
+	method string
+	amax   float32
+	err    float64
+}
+
+// chooseAuto sets the range of every value targets marks: for each distinct
+// threshold the candidate calibrators give it, the held-out batches run
+// through the float graph with only that value fake-quantized, and the
+// threshold with the least relative squared error at the measure points
+// (Σ(y_q − y)² / Σ y² over the batches) wins. Each value is measured
+// alone, the rest of the network float, so its error is its own
+// contribution. ranges holds the fallback choice on entry and is updated
+// in place.
+func chooseAuto(g *ir.Graph, selected []*ir.Value, targets []bool, hists []*Histogram, heldout [][]*ir.Tensor, percentile float64, ranges []Range, out io.Writer) error {
+	start := time.Now()
+	points := measurePoints(g)
+	if len(points) == 0 {
+		return fmt.Errorf("calibrate auto: graph %s has no float output to measure quantization error on", g.Name)
+	}
+	e, err := ref.New(g)
+	if err != nil {
+		return err
+	}
+	isPoint := make(map[*ir.Value]int, len(points))
+	for i, v := range points {
+		isPoint[v] = i
+	}
+	// run runs one batch with value q (nil: none) quantized at amax and
+	// returns copies of the measure points.
+	run := func(batch []*ir.Tensor, q *ir.Value, amax float32) ([][]float32, error) {
+		got := make([][]float32, len(points))
+		capture := func(v *ir.Value, t *ir.Tensor) {
+			if i, ok := isPoint[v]; ok {
+				got[i] = append([]float32(nil), t.Float32s()...)
+			}
+		}
+		in := batch
+		for k, v := range g.Inputs {
+			if v == q {
+				in = append([]*ir.Tensor(nil), batch...)
+				in[k] = fakeQuantize(batch[k], amax)
+			}
+			capture(v, in[k])
+		}
+		_, err := e.RunReplacing(in, func(v *ir.Value, t *ir.Tensor) *ir.Tensor {
+			if v == q {
+				t = fakeQuantize(t, amax)
+			}
+			capture(v, t)
+			return t
+		})
+		return got, err
+	}
+	reference := make([][][]float32, len(heldout))
+	var energy float64
+	for b, batch := range heldout {
+		if reference[b], err = run(batch, nil, 0); err != nil {
+			return fmt.Errorf("calibrate auto: held-out batch %d: %w", b+1, err)
+		}
+		for _, y := range reference[b] {
+			for _, x := range y {
+				energy += float64(x) * float64(x)
+			}
+		}
+	}
+	energy = max(energy, math.SmallestNonzeroFloat64)
+
+	var jobs []*autoRun
+	for i, h := range hists {
+		if !targets[i] || h.N == 0 || h.Amax == 0 {
+			continue
+		}
+		var seen []float32
+		for _, m := range autoCandidates {
+			t, _ := Threshold(h, m, percentile) // candidates and percentile checked by Calibrate
+			if !containsNear(seen, t) {
+				seen = append(seen, t)
+				jobs = append(jobs, &autoRun{value: i, method: m, amax: t})
+			}
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	next := make(chan *autoRun)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				var sum float64
+				for b, batch := range heldout {
+					got, err := run(batch, selected[j.value], j.amax)
+					if err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = fmt.Errorf("calibrate auto: value %s, %s range, held-out batch %d: %w", selected[j.value].Name, j.method, b+1, err)
+						}
+						mu.Unlock()
+						break
+					}
+					for p, y := range got {
+						for k, x := range y {
+							d := float64(x) - float64(reference[b][p][k])
+							sum += d * d
+						}
+					}
+				}
+				j.err = sum / energy
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	// Each value's jobs are contiguous and in tie-breaking order.
+	for k := 0; k < len(jobs); {
+		i := jobs[k].value
+		best := jobs[k]
+		errs := map[string]float64{}
+		for ; k < len(jobs) && jobs[k].value == i; k++ {
+			j := jobs[k]
+			errs[j.method] = j.err
+			if j.err < best.err {
+				best = j
+			}
+		}
+		// Methods that gave a threshold already measured share its error.
+		for _, m := range autoCandidates {
+			if _, ok := errs[m]; !ok {
+				t, _ := Threshold(hists[i], m, percentile)
+				for _, j := range jobs {
+					if j.value == i && near(j.amax, t) {
+						errs[m] = j.err
+						break
+					}
+				}
+			}
+		}
+		r := &ranges[i]
+		r.Amax, r.Scale, r.Method, r.Errors = best.amax, ScaleFor(best.amax), best.method, errs
+		r.Error = best.err
+		r.Searched = true
+	}
+	searched := 0
+	for _, t := range targets {
+		if t {
+			searched++
+		}
+	}
+	samples := 0
+	for _, b := range heldout {
+		if len(b) > 0 && len(b[0].Shape) > 0 {
+			samples += b[0].Shape[0]
+		} else {
+			samples++
+		}
+	}
+	note(out, "auto: %d values searched, %d ranges measured on %d held-out samples in %v", searched, len(jobs), samples, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// near reports whether two thresholds are the same for int8 purposes: they
+// differ by less than a thousandth.
+func near(a, b float32) bool {
+	return math.Abs(float64(a)-float64(b)) <= 1e-3*math.Max(math.Abs(float64(a)), math.Abs(float64(b)))
+}
+
+func containsNear(s []float32, t float32) bool {
+	for _, x := range s {
+		if near(x, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// AutoSummary lists, for a result of method auto, how many searched values
+// each calibrator won, as "mse 3, max 1".
+func (r *Result) AutoSummary() string {
+	count := map[string]int{}
+	for _, rg := range r.Ranges {
+		if rg.Searched {
+			count[rg.Method]++
+		}
+	}
+	keys := make([]string, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool {
+		if count[keys[a]] != count[keys[b]] {
+			return count[keys[a]] > count[keys[b]]
+		}
+		return keys[a] < keys[b]
+	})
+	s := ""
+	for i, k := range keys {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s %d", k, count[k])
+	}
+	return s
+}
