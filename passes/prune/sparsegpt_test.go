@@ -137,3 +137,28 @@ func TestSparseGPTExistingUntouched(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoMethod: method = auto runs SparseGPT when data is given and
+// magnitude masks without, and each layer's note says which ran and why.
+func TestAutoMethod(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	path := writeNpy(t, t.TempDir(), "calib.npy", smoothImages(rng, 32, 8, 6, 6))
+	for _, c := range []struct{ opts, want string }{
+		{allLayers + ";method=auto;data=" + path + ";samples=32", "sparsegpt (auto: calibration data given)"},
+		{allLayers + ";method=auto", "magnitude (auto: no calibration data)"},
+	} {
+		g := gptNet(t)
+		if _, err := runPipeline(g, "prune{"+c.opts+"}"); err != nil {
+			t.Fatal(err)
+		}
+		lines := prune.Summary(g)
+		if len(lines) != 3 {
+			t.Fatalf("%s: %d layers noted, want 3: %q", c.opts, len(lines), lines)
+		}
+		for _, l := range lines {
+			if !strings.Contains(l, "2:4 ("+c.want+", kept") {
+				t.Errorf("%s: note %q, want %q", c.opts, l, c.want)
+			}
+		}
+	}
+}
