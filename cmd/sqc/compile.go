@@ -231,7 +231,7 @@ func writeReport(w io.Writer, g *ir.Graph) {
 	for _, n := range g.Nodes {
 		if note, ok := n.Notes[quantize.RangeNoteKey]; ok {
 			if !header {
-				fmt.Fprintln(w, "report: int8 activation ranges per layer (output error: with only that value quantized, relative to the float output)")
+				fmt.Fprintln(w, "report: int8 activation ranges per layer (auto's error: relative squared error with only that value quantized, at the layers reading it or the network's outputs)")
 				header = true
 			}
 			fmt.Fprintf(w, "  %s: %s\n", n.Name, note)

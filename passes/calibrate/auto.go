@@ -3,6 +3,7 @@ package calibrate
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"runtime"
 	"sort"
@@ -101,16 +102,102 @@ type autoRun struct {
 	err    float64
 }
 
-// chooseAuto sets the range of every value targets marks: for each distinct
-// threshold the candidate calibrators give it, the held-out batches run
-// through the float graph with only that value fake-quantized, and the
-// threshold with the least relative squared error at the measure points
-// (Σ(y_q − y)² / Σ y² over the batches) wins. Each value is measured
-// alone, the rest of the network float, so its error is its own
-// contribution. ranges holds the fallback choice on entry and is updated
-// in place.
-func chooseAuto(g *ir.Graph, selected []*ir.Value, targets []bool, hists []*Histogram, heldout [][]*ir.Tensor, percentile float64, ranges []Range, out io.Writer) error {
+// The measures of auto's candidates (Config.AutoError).
+const (
+	// AutoErrorLayer measures at the quantized layers that read the value:
+	// their output error. It costs about one forward pass per candidate.
+	AutoErrorLayer = "layer"
+	// AutoErrorOutput measures at the network's outputs: one forward pass
+	// per value and candidate.
+	AutoErrorOutput = "output"
+)
+
+// chooseAuto sets the range of every value targets marks: each distinct
+// threshold the candidate calibrators give it is tried on the held-out
+// batches with only that value fake-quantized, the rest of the network
+// float, and the threshold with the least relative squared error wins.
+// The error is measured where measure says (AutoErrorLayer or
+// AutoErrorOutput, see measureLayers and measureOutputs). ranges holds the
+// fallback choice on entry and is updated in place.
+func chooseAuto(g *ir.Graph, selected []*ir.Value, targets []bool, hists []*Histogram, heldout [][]*ir.Tensor, percentile float64, measure string, ranges []Range, out io.Writer) error {
 	start := time.Now()
+	var jobs []*autoRun
+	for i, h := range hists {
+		if !targets[i] || h.N == 0 || h.Amax == 0 {
+			continue
+		}
+		var seen []float32
+		for _, m := range autoCandidates {
+			t, _ := Threshold(h, m, percentile) // candidates and percentile checked by Calibrate
+			if !containsNear(seen, t) {
+				seen = append(seen, t)
+				jobs = append(jobs, &autoRun{value: i, method: m, amax: t})
+			}
+		}
+	}
+	var err error
+	switch measure {
+	case AutoErrorOutput:
+		err = measureOutputs(g, selected, jobs, heldout)
+	default:
+		err = measureLayers(g, selected, jobs, heldout)
+	}
+	if err != nil {
+		return err
+	}
+	// Each value's jobs are contiguous and in tie-breaking order.
+	for k := 0; k < len(jobs); {
+		i := jobs[k].value
+		best := jobs[k]
+		errs := map[string]float64{}
+		for ; k < len(jobs) && jobs[k].value == i; k++ {
+			j := jobs[k]
+			errs[j.method] = j.err
+			if j.err < best.err {
+				best = j
+			}
+		}
+		// Methods that gave a threshold already measured share its error.
+		for _, m := range autoCandidates {
+			if _, ok := errs[m]; !ok {
+				t, _ := Threshold(hists[i], m, percentile)
+				for _, j := range jobs {
+					if j.value == i && near(j.amax, t) {
+						errs[m] = j.err
+						break
+					}
+				}
+			}
+		}
+		r := &ranges[i]
+		r.Amax, r.Scale, r.Method, r.Errors = best.amax, ScaleFor(best.amax), best.method, errs
+		r.Error = best.err
+		r.Searched = true
+	}
+	searched := 0
+	for _, t := range targets {
+		if t {
+			searched++
+		}
+	}
+	samples := 0
+	for _, b := range heldout {
+		if len(b) > 0 && len(b[0].Shape) > 0 {
+			samples += b[0].Shape[0]
+		} else {
+			samples++
+		}
+	}
+	note(out, "auto: %d values searched, %d ranges measured at the %s on %d held-out samples in %v", searched, len(jobs), measureWhere[measure], samples, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+var measureWhere = map[string]string{AutoErrorLayer: "layers reading them", AutoErrorOutput: "network's outputs"}
+
+// measureOutputs sets each job's error to Σ(y_q − y)² / Σ y² at the
+// network's measure points (see measurePoints) over the held-out batches:
+// one run of the graph per job and batch, on every core.
+func measureOutputs(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [][]*ir.Tensor) error {
 	points := measurePoints(g)
 	if len(points) == 0 {
 		return fmt.Errorf("calibrate auto: graph %s has no float output to measure quantization error on", g.Name)
@@ -156,27 +243,10 @@ func chooseAuto(g *ir.Graph, selected []*ir.Value, targets []bool, hists []*Hist
 			return fmt.Errorf("calibrate auto: held-out batch %d: %w", b+1, err)
 		}
 		for _, y := range reference[b] {
-			for _, x := range y {
-				energy += float64(x) * float64(x)
-			}
+			energy += sumSquares(y)
 		}
 	}
 	energy = max(energy, math.SmallestNonzeroFloat64)
-
-	var jobs []*autoRun
-	for i, h := range hists {
-		if !targets[i] || h.N == 0 || h.Amax == 0 {
-			continue
-		}
-		var seen []float32
-		for _, m := range autoCandidates {
-			t, _ := Threshold(h, m, percentile) // candidates and percentile checked by Calibrate
-			if !containsNear(seen, t) {
-				seen = append(seen, t)
-				jobs = append(jobs, &autoRun{value: i, method: m, amax: t})
-			}
-		}
-	}
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -200,10 +270,7 @@ func chooseAuto(g *ir.Graph, selected []*ir.Value, targets []bool, hists []*Hist
 						break
 					}
 					for p, y := range got {
-						for k, x := range y {
-							d := float64(x) - float64(reference[b][p][k])
-							sum += d * d
-						}
+						sum += sumDiff(y, reference[b][p])
 					}
 				}
 				j.err = sum / energy
@@ -215,54 +282,145 @@ func chooseAuto(g *ir.Graph, selected []*ir.Value, targets []bool, hists []*Hist
 	}
 	close(next)
 	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	return firstErr
+}
+
+// measureLayers sets each job's error to the relative squared error of the
+// quantizable layers that read its value (Conv, Gemm, MatMul, their fused
+// forms, Adds), summed over those layers: Σ(y_q − y)² / Σ y² of each
+// layer's output over the held-out batches, with only that input
+// fake-quantized. The graph runs once per batch in float; as each such
+// layer finishes, it runs again alone for every candidate of each of its
+// searched inputs.
+func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [][]*ir.Tensor) error {
+	byValue := map[*ir.Value][]*autoRun{}
+	for _, j := range jobs {
+		v := selected[j.value]
+		byValue[v] = append(byValue[v], j)
 	}
-	// Each value's jobs are contiguous and in tie-breaking order.
-	for k := 0; k < len(jobs); {
-		i := jobs[k].value
-		best := jobs[k]
-		errs := map[string]float64{}
-		for ; k < len(jobs) && jobs[k].value == i; k++ {
-			j := jobs[k]
-			errs[j.method] = j.err
-			if j.err < best.err {
-				best = j
+	// The layers to rerun: quantizable readers of a searched value, each
+	// as a one-node graph over its non-constant inputs.
+	type layerRun struct {
+		n      *ir.Node
+		e      *ref.Executor
+		inputs []*ir.Value
+		// num[v][k] and den accumulate job k of value v's error.
+		num map[*ir.Value][]float64
+		den float64
+	}
+	var layers []*layerRun
+	byOutput := map[*ir.Value]*layerRun{}
+	keep := map[*ir.Value]int{} // value -> number of layer runs still to read it, per batch
+	for _, n := range g.Nodes {
+		if !quantizableOps[n.Op] || len(n.Outputs) == 0 || n.Outputs[0].Type.DType != ir.Float32 {
+			continue
+		}
+		lr := &layerRun{n: n, num: map[*ir.Value][]float64{}}
+		for _, v := range n.Inputs {
+			if v != nil && len(byValue[v]) > 0 && lr.num[v] == nil {
+				lr.num[v] = make([]float64, len(byValue[v]))
 			}
 		}
-		// Methods that gave a threshold already measured share its error.
-		for _, m := range autoCandidates {
-			if _, ok := errs[m]; !ok {
-				t, _ := Threshold(hists[i], m, percentile)
-				for _, j := range jobs {
-					if j.value == i && near(j.amax, t) {
-						errs[m] = j.err
+		if len(lr.num) == 0 {
+			continue
+		}
+		seen := map[*ir.Value]bool{}
+		for _, v := range n.Inputs {
+			if v != nil && !v.IsConst() && !seen[v] {
+				seen[v] = true
+				lr.inputs = append(lr.inputs, v)
+				keep[v]++
+			}
+		}
+		sub := &ir.Graph{Name: n.Name, Inputs: lr.inputs, Nodes: []*ir.Node{n}, Outputs: n.Outputs[:1]}
+		e, err := ref.New(sub)
+		if err != nil {
+			return fmt.Errorf("calibrate auto: layer %s: %w", n.Name, err)
+		}
+		lr.e = e
+		layers = append(layers, lr)
+		byOutput[n.Outputs[0]] = lr
+	}
+	full, err := ref.New(g)
+	if err != nil {
+		return err
+	}
+	for b, batch := range heldout {
+		held := map[*ir.Value]*ir.Tensor{}
+		left := maps.Clone(keep)
+		var runErr error
+		observe := func(v *ir.Value, t *ir.Tensor) {
+			if keep[v] > 0 {
+				held[v] = t
+			}
+			lr := byOutput[v]
+			if lr == nil || runErr != nil {
+				return
+			}
+			lr.den += sumSquares(t.Float32s())
+			in := make([]*ir.Tensor, len(lr.inputs))
+			for k, x := range lr.inputs {
+				in[k] = held[x]
+			}
+			for k, x := range lr.inputs {
+				for ji, j := range byValue[x] {
+					if lr.num[x] == nil {
 						break
 					}
+					in[k] = fakeQuantize(held[x], j.amax)
+					out, err := lr.e.Run(in)
+					if err != nil {
+						runErr = fmt.Errorf("calibrate auto: layer %s, %s range of %s: %w", lr.n.Name, j.method, x.Name, err)
+						return
+					}
+					lr.num[x][ji] += sumDiff(out[0].Float32s(), t.Float32s())
+				}
+				in[k] = held[x]
+			}
+			for _, x := range lr.inputs {
+				if left[x]--; left[x] == 0 {
+					delete(held, x)
 				}
 			}
 		}
-		r := &ranges[i]
-		r.Amax, r.Scale, r.Method, r.Errors = best.amax, ScaleFor(best.amax), best.method, errs
-		r.Error = best.err
-		r.Searched = true
-	}
-	searched := 0
-	for _, t := range targets {
-		if t {
-			searched++
+		for k, v := range g.Inputs {
+			if keep[v] > 0 {
+				held[v] = batch[k]
+			}
+		}
+		if _, err := full.RunObserved(batch, observe); err != nil {
+			return fmt.Errorf("calibrate auto: held-out batch %d: %w", b+1, err)
+		}
+		if runErr != nil {
+			return runErr
 		}
 	}
-	samples := 0
-	for _, b := range heldout {
-		if len(b) > 0 && len(b[0].Shape) > 0 {
-			samples += b[0].Shape[0]
-		} else {
-			samples++
+	for _, lr := range layers {
+		den := max(lr.den, math.SmallestNonzeroFloat64)
+		for v, num := range lr.num {
+			for k, j := range byValue[v] {
+				j.err += num[k] / den
+			}
 		}
 	}
-	note(out, "auto: %d values searched, %d ranges measured on %d held-out samples in %v", searched, len(jobs), samples, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func sumSquares(x []float32) float64 {
+	s := 0.0
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	return s
+}
+
+func sumDiff(a, b []float32) float64 {
+	s := 0.0
+	for i, v := range a {
+		d := float64(v) - float64(b[i])
+		s += d * d
+	}
+	return s
 }
 
 // near reports whether two thresholds are the same for int8 purposes: they

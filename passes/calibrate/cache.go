@@ -55,6 +55,10 @@ type Cache struct {
 	// Percentile is the percentile and auto methods' parameter, 0 for
 	// other methods.
 	Percentile float64
+	// AutoError is where method auto measured errors (Config.AutoError);
+	// the header line holds it after the percentile: "method auto 99.99
+	// layer".
+	AutoError string
 	// Ranges has Scale and Amax set, Method from version 2 files, and
 	// Searched and Error where auto measured the value; Min and Max are not
 	// stored.
@@ -88,6 +92,9 @@ func WriteCache(path string, r *Result) error {
 		method := r.Method
 		if hasPercentile(r.Method) {
 			method += " " + strconv.FormatFloat(r.Percentile, 'g', -1, 64)
+		}
+		if r.Method == MethodAuto {
+			method += " " + r.AutoError
 		}
 		fmt.Fprintf(bw, "%s\ngraph %s\ndata %s\nmethod %s\ninputs %s\n", cacheMagic, r.GraphHash, r.DataHash, method, r.InputMethod)
 		for _, name := range r.Names() {
@@ -158,6 +165,12 @@ func ReadCache(path string) (*Cache, error) {
 			case "method":
 				m, p, _ := strings.Cut(val, " ")
 				c.Method = m
+				if m == MethodAuto {
+					p, c.AutoError, _ = strings.Cut(strings.TrimSpace(p), " ")
+					if c.AutoError != AutoErrorLayer && c.AutoError != AutoErrorOutput {
+						return nil, errorf("method auto: want its percentile and %s or %s after it (method auto 99.99 layer), found %q", AutoErrorLayer, AutoErrorOutput, text)
+					}
+				}
 				if hasPercentile(m) {
 					pct, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 					if err != nil || !(pct > 0 && pct <= 100) {

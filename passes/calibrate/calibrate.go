@@ -40,7 +40,9 @@ var Pass = &passes.Pass{
 		{Name: "method", Kind: passes.String, Default: MethodAuto, Enum: Methods,
 			Doc: "calibrator: auto (per value, whichever of the others costs the network's output least on held-out samples), entropy (TensorRT's KL divergence), max, percentile or mse"},
 		{Name: "auto-samples", Kind: passes.Int, Default: int64(DefaultAutoSamples), Min: 1, Max: 1 << 20,
-			Doc: "samples auto holds out of the histograms to measure each candidate range's output error on (at most a quarter of the data)"},
+			Doc: "samples auto holds out of the histograms to measure each candidate range's error on (at most a quarter of the data)"},
+		{Name: "auto-error", Kind: passes.String, Default: AutoErrorLayer, Enum: []string{AutoErrorLayer, AutoErrorOutput},
+			Doc: "where auto measures a candidate's error: at the layers that read the value (about one forward pass per candidate) or at the network's outputs (one per value and candidate)"},
 		{Name: "percentile", Kind: passes.Float, Default: 99.99, Min: 1e-9, Max: 100,
 			Doc: "percentile of |x| the percentile method keeps"},
 		{Name: "cache", Kind: passes.String, Default: "",
@@ -78,6 +80,9 @@ type Config struct {
 	// histograms to measure output errors on (DefaultAutoSamples when 0;
 	// at most a quarter of the data).
 	AutoSamples int
+	// AutoError is where auto measures a candidate's error:
+	// AutoErrorLayer (the default) or AutoErrorOutput.
+	AutoError string
 	// Progress receives progress and notes; nil reports nothing.
 	Progress io.Writer
 }
@@ -96,6 +101,7 @@ func run(c *passes.Context) (any, error) {
 		Cache:       o.String("cache"),
 		Values:      o.String("values"),
 		AutoSamples: int(o.Int("auto-samples")),
+		AutoError:   o.String("auto-error"),
 	}
 	if o.Bool("progress") {
 		cfg.Progress = Output
@@ -140,6 +146,13 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 		if cfg.AutoSamples == 0 {
 			cfg.AutoSamples = DefaultAutoSamples
 		}
+		switch cfg.AutoError {
+		case "":
+			cfg.AutoError = AutoErrorLayer
+		case AutoErrorLayer, AutoErrorOutput:
+		default:
+			return nil, fmt.Errorf("auto-error %q: want %s or %s", cfg.AutoError, AutoErrorLayer, AutoErrorOutput)
+		}
 	}
 	selected, err := selectValues(g, cfg.Values)
 	if err != nil {
@@ -164,6 +177,9 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 		switch {
 		case err == nil:
 			mismatch := cache.Mismatch(cfg.Cache, graphHash, dataHash, cfg.Method, cfg.InputMethod, cfg.Percentile)
+			if mismatch == "" && cfg.Method == MethodAuto && cache.AutoError != cfg.AutoError {
+				mismatch = fmt.Sprintf("calibration cache %s does not match: its auto ranges were measured at the %s, auto-error = %s was asked for", cfg.Cache, measureWhere[cache.AutoError], cfg.AutoError)
+			}
 			if mismatch == "" {
 				for _, v := range selected {
 					if _, ok := cache.Ranges[v.Name]; !ok {
@@ -205,6 +221,9 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	if cfg.Method == MethodPercentile || auto {
 		res.Percentile = cfg.Percentile
 	}
+	if cfg.Method == MethodAuto {
+		res.AutoError = cfg.AutoError
+	}
 	ranges := make([]Range, len(selected))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -239,7 +258,7 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 			}
 		}
 		targets := autoTargets(g, selected, cfg.Method, cfg.InputMethod)
-		if err := chooseAuto(g, selected, targets, hists, heldout, cfg.Percentile, ranges, cfg.Progress); err != nil {
+		if err := chooseAuto(g, selected, targets, hists, heldout, cfg.Percentile, cfg.AutoError, ranges, cfg.Progress); err != nil {
 			return nil, err
 		}
 	}
@@ -257,7 +276,7 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 // fromCache builds a result from a matching cache, keeping the selected
 // values only.
 func fromCache(c *Cache, selected []*ir.Value) *Result {
-	res := &Result{Method: c.Method, InputMethod: c.InputMethod, Percentile: c.Percentile, Ranges: make(map[string]Range, len(selected)), GraphHash: c.Graph, DataHash: c.Data, FromCache: true}
+	res := &Result{Method: c.Method, InputMethod: c.InputMethod, Percentile: c.Percentile, AutoError: c.AutoError, Ranges: make(map[string]Range, len(selected)), GraphHash: c.Graph, DataHash: c.Data, FromCache: true}
 	for _, v := range selected {
 		res.Ranges[v.Name] = c.Ranges[v.Name]
 	}

@@ -399,6 +399,19 @@ func TestAutoMNISTBurn(t *testing.T) {
 	if res.Samples != 128 {
 		t.Errorf("%d samples, want 128 (96 into the histograms, 32 held out)", res.Samples)
 	}
+	// Measured at the network's output instead, the same trap is avoided.
+	out, err := Calibrate(g, Config{Data: spec, Method: MethodAuto, InputMethod: MethodMax, AutoSamples: 32, Percentile: 99.99, AutoError: AutoErrorOutput})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Ranges["/Relu_output_0"]; r.Method == MethodEntropy || r.Errors[MethodEntropy] < 100*r.Error {
+		t.Errorf("first relu, measured at the output: %s", r.Describe())
+	}
+	// A cache measured at the layers does not answer for the output.
+	if _, err := Calibrate(g, Config{Method: MethodAuto, InputMethod: MethodMax, Percentile: 99.99, AutoError: AutoErrorOutput, Cache: cache}); err == nil ||
+		!strings.Contains(err.Error(), "its auto ranges were measured at the layers reading them, auto-error = output was asked for") {
+		t.Errorf("cache of another auto-error: got %v", err)
+	}
 	// The cache keeps every choice and error, and answers next time.
 	again, err := Calibrate(g, Config{Method: MethodAuto, InputMethod: MethodMax, Percentile: 99.99, Cache: cache})
 	if err != nil {

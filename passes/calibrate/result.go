@@ -20,6 +20,9 @@ type Result struct {
 	// Percentile is the percentile the percentile method kept (0 for the
 	// other methods).
 	Percentile float64
+	// AutoError is where method auto measured errors (AutoErrorLayer or
+	// AutoErrorOutput), "" for the other methods.
+	AutoError string
 	// Ranges maps a value's name to its calibrated range. Every float,
 	// non-constant value the run observed is present (graph inputs included),
 	// unless the values option narrowed the set.
@@ -53,9 +56,11 @@ type Range struct {
 	// method read from a v1 cache: the result's Method then).
 	Method string
 	// Searched is set when method auto measured this value's candidates;
-	// Error is then the winner's output error: Σ(y_q − y)² / Σ y² at the
-	// network's outputs (before a final Softmax or LogSoftmax) on the
-	// held-out samples, with only this value quantized. Errors holds every
+	// Error is then the winner's error: the relative squared error
+	// Σ(y_q − y)² / Σ y² on the held-out samples with only this value
+	// quantized, summed over the quantizable layers that read it
+	// (auto-error = layer), or at the network's outputs, before a final
+	// Softmax or LogSoftmax (auto-error = output). Errors holds every
 	// candidate's (read from a cache: the winner's only).
 	Searched bool
 	Error    float64
@@ -63,8 +68,8 @@ type Range struct {
 }
 
 // Describe says how the range was chosen, for reports: "amax 2.82 (max)",
-// or with auto "amax 1.31 (auto: mse, output error 2.1e-05; entropy 3.4e-03,
-// max 4.0e-05)".
+// or with auto "amax 1.31 (auto: mse, error 2.1e-05; entropy 0.0034,
+// max 4e-05)".
 func (r Range) Describe() string {
 	s := "amax " + strconv.FormatFloat(float64(r.Amax), 'g', 4, 32)
 	if !r.Searched {
@@ -73,7 +78,7 @@ func (r Range) Describe() string {
 		}
 		return s
 	}
-	s += fmt.Sprintf(" (auto: %s, output error %.2g", r.Method, r.Error)
+	s += fmt.Sprintf(" (auto: %s, error %.2g", r.Method, r.Error)
 	var others []string
 	for _, m := range autoCandidates {
 		if e, ok := r.Errors[m]; ok && m != r.Method {
