@@ -65,6 +65,9 @@ final value, and compiles nothing.`,
 			if calibData != "" {
 				setData(specs, calibData)
 			}
+			if report {
+				setOption(specs, "quantize", "sensitivity", true)
+			}
 			p, err := passes.Build(specs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -229,13 +232,39 @@ func writeReport(w io.Writer, g *ir.Graph) {
 	}
 	header := false
 	for _, n := range g.Nodes {
-		if note, ok := n.Notes[quantize.RangeNoteKey]; ok {
-			if !header {
-				fmt.Fprintln(w, "report: int8 activation ranges per layer (auto's error: relative squared error with only that value quantized, at the layers reading it or the network's outputs)")
-				header = true
-			}
-			fmt.Fprintf(w, "  %s: %s\n", n.Name, note)
+		rng, hasRange := n.Notes[quantize.RangeNoteKey]
+		sens, hasSens := n.Notes[quantize.SensitivityNoteKey]
+		if !hasRange && !hasSens {
+			continue
 		}
+		if !header {
+			fmt.Fprintln(w, "report: int8 per layer: activation ranges (auto's error: relative squared error with only that value quantized, at the layers reading it or the network's outputs) and the output error of quantizing the layer alone")
+			header = true
+		}
+		line := "  " + n.Name + ":"
+		if hasRange {
+			line += " " + rng
+		}
+		if hasSens {
+			if hasRange {
+				line += ";"
+			}
+			line += " " + sens
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// setOption sets an option on every step of the named pass.
+func setOption(specs []passes.StepSpec, step, option string, value any) {
+	for i := range specs {
+		if specs[i].Name != step {
+			continue
+		}
+		if specs[i].Options == nil {
+			specs[i].Options = map[string]any{}
+		}
+		specs[i].Options[option] = value
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -194,25 +195,55 @@ func chooseAuto(g *ir.Graph, selected []*ir.Value, targets []bool, hists []*Hist
 
 var measureWhere = map[string]string{AutoErrorLayer: "layers reading them", AutoErrorOutput: "network's outputs"}
 
-// measureOutputs sets each job's error to Σ(y_q − y)² / Σ y² at the
-// network's measure points (see measurePoints) over the held-out batches:
-// one run of the graph per job and batch, on every core.
+// measureOutputs sets each job's error to its OutputErrors with only its
+// value quantized.
 func measureOutputs(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [][]*ir.Tensor) error {
+	ps := make([]Perturbation, len(jobs))
+	for i, j := range jobs {
+		ps[i] = Perturbation{Activations: map[*ir.Value]float32{selected[j.value]: j.amax}}
+	}
+	errs, err := OutputErrors(g, heldout, ps)
+	if err != nil {
+		return fmt.Errorf("calibrate auto: %w", err)
+	}
+	for i, j := range jobs {
+		j.err = errs[i]
+	}
+	return nil
+}
+
+// Perturbation is one way of quantizing part of a graph, for OutputErrors.
+type Perturbation struct {
+	// Activations maps values to the threshold of their fake quantization
+	// (symmetric int8, as the quantize pass's Q/DQ pairs compute it).
+	Activations map[*ir.Value]float32
+	// Weights maps constants to the tensors to use instead (a weight
+	// quantized and dequantized, say).
+	Weights map[*ir.Value]*ir.Tensor
+}
+
+// OutputErrors returns, for each perturbation, the relative squared error
+// Σ(y_q − y)² / Σ y² it causes at g's float outputs (before a final Softmax
+// or LogSoftmax, see measurePoints) over the batches. Perturbations without
+// weights run on every core at once; weights are swapped into their
+// constants for their runs and restored, so g must not be run elsewhere
+// meanwhile.
+func OutputErrors(g *ir.Graph, batches [][]*ir.Tensor, ps []Perturbation) ([]float64, error) {
 	points := measurePoints(g)
 	if len(points) == 0 {
-		return fmt.Errorf("calibrate auto: graph %s has no float output to measure quantization error on", g.Name)
+		return nil, fmt.Errorf("graph %s has no float output to measure quantization error on", g.Name)
 	}
 	e, err := ref.New(g)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	isPoint := make(map[*ir.Value]int, len(points))
 	for i, v := range points {
 		isPoint[v] = i
 	}
-	// run runs one batch with value q (nil: none) quantized at amax and
+	// run runs one batch with the activations of acts quantized and
 	// returns copies of the measure points.
-	run := func(batch []*ir.Tensor, q *ir.Value, amax float32) ([][]float32, error) {
+	run := func(batch []*ir.Tensor, acts map[*ir.Value]float32) ([][]float32, error) {
 		got := make([][]float32, len(points))
 		capture := func(v *ir.Value, t *ir.Tensor) {
 			if i, ok := isPoint[v]; ok {
@@ -221,14 +252,14 @@ func measureOutputs(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout 
 		}
 		in := batch
 		for k, v := range g.Inputs {
-			if v == q {
-				in = append([]*ir.Tensor(nil), batch...)
+			if amax, ok := acts[v]; ok {
+				in = slices.Clone(in) // the caller's batch stays as it was
 				in[k] = fakeQuantize(batch[k], amax)
 			}
 			capture(v, in[k])
 		}
 		_, err := e.RunReplacing(in, func(v *ir.Value, t *ir.Tensor) *ir.Tensor {
-			if v == q {
+			if amax, ok := acts[v]; ok {
 				t = fakeQuantize(t, amax)
 			}
 			capture(v, t)
@@ -236,53 +267,81 @@ func measureOutputs(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout 
 		})
 		return got, err
 	}
-	reference := make([][][]float32, len(heldout))
+	reference := make([][][]float32, len(batches))
 	var energy float64
-	for b, batch := range heldout {
-		if reference[b], err = run(batch, nil, 0); err != nil {
-			return fmt.Errorf("calibrate auto: held-out batch %d: %w", b+1, err)
+	for b, batch := range batches {
+		if reference[b], err = run(batch, nil); err != nil {
+			return nil, fmt.Errorf("batch %d: %w", b+1, err)
 		}
 		for _, y := range reference[b] {
 			energy += sumSquares(y)
 		}
 	}
 	energy = max(energy, math.SmallestNonzeroFloat64)
+	errs := make([]float64, len(ps))
+	measure := func(i int) error {
+		var sum float64
+		for b, batch := range batches {
+			got, err := run(batch, ps[i].Activations)
+			if err != nil {
+				return fmt.Errorf("batch %d: %w", b+1, err)
+			}
+			for p, y := range got {
+				sum += sumDiff(y, reference[b][p])
+			}
+		}
+		errs[i] = sum / energy
+		return nil
+	}
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
 	)
-	next := make(chan *autoRun)
+	next := make(chan int)
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range next {
-				var sum float64
-				for b, batch := range heldout {
-					got, err := run(batch, selected[j.value], j.amax)
-					if err != nil {
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = fmt.Errorf("calibrate auto: value %s, %s range, held-out batch %d: %w", selected[j.value].Name, j.method, b+1, err)
-						}
-						mu.Unlock()
-						break
+			for i := range next {
+				if err := measure(i); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
 					}
-					for p, y := range got {
-						sum += sumDiff(y, reference[b][p])
-					}
+					mu.Unlock()
 				}
-				j.err = sum / energy
 			}
 		}()
 	}
-	for _, j := range jobs {
-		next <- j
+	for i, p := range ps {
+		if len(p.Weights) == 0 {
+			next <- i
+		}
 	}
 	close(next)
 	wg.Wait()
-	return firstErr
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for i, p := range ps {
+		if len(p.Weights) == 0 {
+			continue
+		}
+		saved := make(map[*ir.Value]*ir.Tensor, len(p.Weights))
+		for v, t := range p.Weights {
+			saved[v] = v.Const
+			v.Const = t
+		}
+		err := measure(i)
+		for v, t := range saved {
+			v.Const = t
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
 }
 
 // measureLayers sets each job's error to the relative squared error of the

@@ -261,6 +261,7 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 		if err := chooseAuto(g, selected, targets, hists, heldout, cfg.Percentile, cfg.AutoError, ranges, cfg.Progress); err != nil {
 			return nil, err
 		}
+		res.heldout = heldout
 	}
 	for i, v := range selected {
 		res.Ranges[v.Name] = ranges[i]

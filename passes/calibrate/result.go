@@ -2,6 +2,8 @@ package calibrate
 
 import (
 	"fmt"
+
+	"github.com/sqc-project/sqc/ir"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +38,16 @@ type Result struct {
 	// FromCache is set when the ranges were read from a matching cache file
 	// rather than computed.
 	FromCache bool
+
+	heldout [][]*ir.Tensor
 }
+
+// HeldOut returns the calibration batches method auto held out of the
+// histograms and measured its candidates on: what later passes may measure
+// quantization error on (see OutputErrors) with data the ranges were not
+// chosen from. It is nil when no value used auto or the result came from a
+// cache file.
+func (r *Result) HeldOut() [][]*ir.Tensor { return r.heldout }
 
 // Range is the calibrated range of one value.
 type Range struct {

@@ -34,6 +34,12 @@ var Pass = &passes.Pass{
 			Doc: "quantize weights with one scale per tensor instead of one per output channel"},
 		{Name: "skip", Kind: passes.SelectorKind, Default: passes.Selector{},
 			Doc: "layers (by name or op) to keep in float"},
+		{Name: "sensitivity", Kind: passes.Bool, Default: false,
+			Doc: "measure each layer's contribution to the output error (its input and weight quantized alone) on calibrate's held-out samples, and note it (sqc compile --report sets it)"},
+		{Name: "keep-float", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 20,
+			Doc: "keep this many layers in float: those whose quantization alone costs the output most (measured as sensitivity)"},
+		{Name: "max-output-error", Kind: passes.Float, Default: 0.0, Min: 0, Max: 1e9,
+			Doc: "keep the worst layers in float until the output errors of those quantized sum to at most this (relative squared error; 0: no target)"},
 	},
 	Run: run,
 }
@@ -53,8 +59,12 @@ func run(c *passes.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := newQuantizer(c.Graph, ranges)
 	g := c.Graph
+	kept, err := sensitivity(c, ranges, ops)
+	if err != nil {
+		return nil, err
+	}
+	q := newQuantizer(c.Graph, ranges)
 	producers := g.Producers()
 	users := g.Users()
 	quantized := map[*ir.Node]bool{}
@@ -64,6 +74,10 @@ func run(c *passes.Context) (any, error) {
 			if ops[n.Op] || n.Op == "Add" {
 				c.Count("layers kept in float (skip)", 1)
 			}
+			continue
+		}
+		if kept[n] {
+			c.Count("layers kept in float (accuracy)", 1)
 			continue
 		}
 		switch {

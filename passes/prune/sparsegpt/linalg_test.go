@@ -8,6 +8,8 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
+
+	"github.com/sqc-project/sqc/ir/ref"
 )
 
 // gram returns XᵀX + damp·I for a random X of n×d with correlated columns
@@ -21,9 +23,16 @@ func gram(rng *rand.Rand, n, d int, damp float64) []float64 {
 			x[i*d+j] = prev
 		}
 	}
+	x32 := make([]float32, n*d)
+	for i, v := range x {
+		x32[i] = float32(v)
+	}
+	h32 := make([]float32, d*d)
+	ref.Sgemm(true, false, d, d, n, 1, x32, d, x32, d, 0, h32, d)
 	h := make([]float64, d*d)
-	blas64.Gemm(blas.Trans, blas.NoTrans, 1, blas64.General{Rows: n, Cols: d, Stride: d, Data: x},
-		blas64.General{Rows: n, Cols: d, Stride: d, Data: x}, 0, blas64.General{Rows: d, Cols: d, Stride: d, Data: h})
+	for i, v := range h32 {
+		h[i] = float64(v)
+	}
 	mean := 0.0
 	for i := range d {
 		mean += h[i*d+i] / float64(d)

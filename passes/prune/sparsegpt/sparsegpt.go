@@ -19,7 +19,11 @@
 // Details as the paper's reference implementation does them: H is damped
 // by λ = damp·mean(diag H) (damp 0.01) before inversion; an input that is
 // zero in every sample (diag 0) gets H_cc = 1 and its weights are pruned
-// first, being worthless. All arithmetic is float64.
+// first, being worthless. The weights, H and its factors are kept in
+// float64; the matrix products (the Hessian's accumulation, the blocked
+// factorizations' trailing updates and the lazy-batch updates, see
+// linalg.go) run on the reference executor's float32 GEMM, as the paper's
+// implementation computes everything in float32.
 //
 // The upper Cholesky factor U of H⁻¹ (UᵀU = H⁻¹), which the method reads
 // row by row, is computed from one Cholesky factorization, of H with its
