@@ -62,7 +62,18 @@ var recipes = []recipe{
 		"prune { min-out-channels = 0; out-channel-multiple = 1; first-layer = prune; last-layer = prune }"},
 }
 
-var methods = []string{"auto", "max", "percentile", "mse", "entropy"}
+// methods are the calibrator columns; auto-output is auto measuring its
+// candidates at the network's outputs (auto-error = output) instead of at
+// the layers.
+var methods = []string{"auto", "auto-output", "max", "percentile", "mse", "entropy"}
+
+// calibrateStep is the recipe line that selects a calibrator column.
+func calibrateStep(method string) string {
+	if method == "auto-output" {
+		return "calibrate { method = auto; auto-error = output }"
+	}
+	return fmt.Sprintf("calibrate { method = %s }", method)
+}
 
 type score struct {
 	Top1 float64 `json:"top1"`
@@ -129,7 +140,7 @@ func run(count, calib int, only, meths, recs, shared string) error {
 			var cells []string
 			float := 0.0
 			for _, method := range ms {
-				text := fmt.Sprintf("base %q\ncalibrate { method = %s }\n%s\n", r.base, method, r.prune)
+				text := fmt.Sprintf("base %q\n%s\n%s\n", r.base, calibrateStep(method), r.prune)
 				path := filepath.Join(tmp, "r.sqr")
 				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 					return err
