@@ -597,9 +597,9 @@ func (s *state) report() {
 			method := methodOf(cd.opts)
 			if cd.opts.String("method") == Auto {
 				if method == SparseGPT {
-					method += " (auto: calibration data given)"
+					method += ", chosen by auto as calibration data was given"
 				} else {
-					method += " (auto: no calibration data)"
+					method += ", chosen by auto without calibration data"
 				}
 			}
 			p := fmt.Sprintf("%s, kept %.1f%% of |w|", method, 100*cd.after)

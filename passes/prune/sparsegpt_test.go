@@ -144,8 +144,8 @@ func TestAutoMethod(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	path := writeNpy(t, t.TempDir(), "calib.npy", smoothImages(rng, 32, 8, 6, 6))
 	for _, c := range []struct{ opts, want string }{
-		{allLayers + ";method=auto;data=" + path + ";samples=32", "sparsegpt (auto: calibration data given)"},
-		{allLayers + ";method=auto", "magnitude (auto: no calibration data)"},
+		{allLayers + ";method=auto;data=" + path + ";samples=32", "sparsegpt, chosen by auto as calibration data was given"},
+		{allLayers + ";method=auto", "magnitude, chosen by auto without calibration data"},
 	} {
 		g := gptNet(t)
 		if _, err := runPipeline(g, "prune{"+c.opts+"}"); err != nil {
