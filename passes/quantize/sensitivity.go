@@ -61,7 +61,7 @@ func sensitivity(c *passes.Context, ranges *calibrate.Result, ops map[string]boo
 				if err != nil {
 					return nil, err
 				}
-				q, scales := quantizeWeight(v.Const, axis)
+				q, scales := quantizeWeight(v.Const, axis, opts.String("weight-clip") == WeightClipMSE)
 				p.Weights[v] = dequantize(q, scales, axis)
 				continue
 			}
