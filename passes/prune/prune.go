@@ -78,6 +78,10 @@ var Pass = &passes.Pass{
 			Doc: "whether the layers nearest the outputs (no weighted layer after them) are pruned"},
 		{Name: "pad", Kind: passes.Bool, Default: true,
 			Doc: "pad a reduction that is not a multiple of M with zero channels (a Pad on the input) instead of leaving the layer dense"},
+		{Name: "keep-dense", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 20,
+			Doc: "keep this many pruned layers dense after all: those whose pruning alone costs the network's output most on the data (needs data)"},
+		{Name: "max-output-error", Kind: passes.Float, Default: 0.0, Min: 0, Max: 1e9,
+			Doc: "keep the worst pruned layers dense until the output errors of those left 2:4 sum to at most this (relative squared error, measured on the data; 0: no target)"},
 	}, append(dataopt.Options("sparsegpt's calibration data", false, freeBatch), []passes.Option{
 		{Name: "damp", Kind: passes.Float, Default: 0.01, Min: 0, Max: 10,
 			Doc: "sparsegpt: Hessian damping relative to its mean diagonal"},
@@ -111,6 +115,11 @@ type cand struct {
 	permNote      string
 	// gptNote says how SparseGPT's output error compares with magnitude's.
 	gptNote string
+	// orig is the weight before pruning (after any permutation).
+	orig *ir.Tensor
+	// outputError is the network's output error with this layer alone
+	// pruned, when keep-dense or max-output-error measured it (else -1).
+	outputError float64
 }
 
 type state struct {
@@ -151,6 +160,9 @@ func run(c *passes.Context) (any, error) {
 	if err := s.prune(); err != nil {
 		return nil, err
 	}
+	if err := s.keepDense(); err != nil {
+		return nil, err
+	}
 	s.report()
 	c.Changed()
 	return nil, nil
@@ -178,7 +190,7 @@ func (s *state) collect() error {
 		}
 		opts := s.c.OptionsFor(n)
 		r := opts.Ratio("pattern")
-		cd := &cand{l: l, opts: opts, n: r.N, m: r.M}
+		cd := &cand{l: l, opts: opts, n: r.N, m: r.M, outputError: -1}
 		s.cands = append(s.cands, cd)
 		s.byNode[n] = cd
 	}
@@ -492,6 +504,7 @@ func (s *state) prune() error {
 			s.claim(cd)
 			continue
 		}
+		cd.orig = cd.l.Const.Const
 		if methodOf(cd.opts) == SparseGPT {
 			gpt = append(gpt, cd)
 			continue
@@ -617,6 +630,9 @@ func (s *state) report() {
 		}
 		if cd.gptNote != "" {
 			parts = append(parts, cd.gptNote)
+		}
+		if cd.outputError >= 0 {
+			parts = append(parts, fmt.Sprintf("network output error %.2g with it alone pruned", cd.outputError))
 		}
 		n.Note(NoteKey, fmt.Sprintf("%d:%d (%s)", cd.n, cd.m, strings.Join(parts, "; ")))
 		if cd.permNote != "" {

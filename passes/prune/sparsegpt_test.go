@@ -2,6 +2,7 @@ package prune_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,5 +161,64 @@ func TestAutoMethod(t *testing.T) {
 				t.Errorf("%s: note %q, want %q", c.opts, l, c.want)
 			}
 		}
+	}
+}
+
+// TestKeepDense: keep-dense = 1 gives the layer whose pruning alone costs
+// the output most its dense weight back (no sparsity claim, no zeros
+// added) and says why; max-output-error keeps all or none of them dense at
+// the extremes; without data it is an error.
+func TestKeepDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	path := writeNpy(t, t.TempDir(), "calib.npy", smoothImages(rng, 32, 8, 6, 6))
+	base := allLayers + ";method=sparsegpt;data=" + path + ";samples=32"
+	count := func(g *ir.Graph) (dense, sparse int, worst string) {
+		for _, n := range g.Nodes {
+			note := n.Notes[prune.NoteKey]
+			switch {
+			case strings.HasPrefix(note, "dense: kept dense:"):
+				dense++
+				worst = n.Name
+			case strings.HasPrefix(note, "2:4 ("):
+				if !strings.Contains(note, "network output error") {
+					t.Errorf("%s: %q, want its measured output error", n.Name, note)
+				}
+				sparse++
+			}
+		}
+		return dense, sparse, worst
+	}
+	dense := gptNet(t)
+	g := gptNet(t)
+	if _, err := runPipeline(g, "prune{"+base+";keep-dense=1}"); err != nil {
+		t.Fatal(err)
+	}
+	d, sp, worst := count(g)
+	if d != 1 || sp != 2 {
+		t.Fatalf("keep-dense=1: %d dense, %d sparse; notes %q", d, sp, prune.Summary(g))
+	}
+	for i, n := range g.Nodes {
+		if n.Name != worst {
+			continue
+		}
+		w := n.Inputs[1]
+		if w.Sparsity != nil || !slices.Equal(w.Const.Float32s(), dense.Nodes[i].Inputs[1].Const.Float32s()) {
+			t.Errorf("%s: weight not given back dense (claim %v)", worst, w.Sparsity)
+		}
+	}
+	for _, c := range []struct {
+		target         string
+		dense, sparse int
+	}{{"1e9", 0, 3}, {"1e-12", 3, 0}} {
+		g := gptNet(t)
+		if _, err := runPipeline(g, "prune{"+base+";max-output-error="+c.target+"}"); err != nil {
+			t.Fatal(err)
+		}
+		if d, sp, _ := count(g); d != c.dense || sp != c.sparse {
+			t.Errorf("max-output-error=%s: %d dense, %d sparse; want %d and %d", c.target, d, sp, c.dense, c.sparse)
+		}
+	}
+	if _, err := runPipeline(gptNet(t), "prune{"+allLayers+";keep-dense=1}"); err == nil || !strings.Contains(err.Error(), "set option data") {
+		t.Errorf("without data: got %v", err)
 	}
 }
