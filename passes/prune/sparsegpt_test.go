@@ -207,7 +207,7 @@ func TestKeepDense(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		target         string
+		target        string
 		dense, sparse int
 	}{{"1e9", 0, 3}, {"1e-12", 3, 0}} {
 		g := gptNet(t)
