@@ -234,7 +234,8 @@ func writeReport(w io.Writer, g *ir.Graph) {
 	for _, n := range g.Nodes {
 		rng, hasRange := n.Notes[quantize.RangeNoteKey]
 		sens, hasSens := n.Notes[quantize.SensitivityNoteKey]
-		if !hasRange && !hasSens {
+		bias, hasBias := n.Notes[quantize.BiasNoteKey]
+		if !hasRange && !hasSens && !hasBias {
 			continue
 		}
 		if !header {
@@ -250,6 +251,9 @@ func writeReport(w io.Writer, g *ir.Graph) {
 				line += ";"
 			}
 			line += " " + sens
+		}
+		if hasBias {
+			line += "; " + bias
 		}
 		fmt.Fprintln(w, line)
 	}

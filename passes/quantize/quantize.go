@@ -34,6 +34,8 @@ var Pass = &passes.Pass{
 			Doc: "quantize weights with one scale per tensor instead of one per output channel"},
 		{Name: "skip", Kind: passes.SelectorKind, Default: passes.Selector{},
 			Doc: "layers (by name or op) to keep in float"},
+		{Name: "bias-correction", Kind: passes.Bool, Default: false,
+			Doc: "lower each layer's bias by the mean output shift its weight quantization causes, with input means measured on calibrate's held-out samples"},
 		{Name: "weight-clip", Kind: passes.String, Default: WeightClipMax, Enum: []string{WeightClipMax, WeightClipMSE},
 			Doc: "weight scale per channel: max (max|w|/127, TensorRT's) or mse (the clipping of max|w| that minimises the channel's squared quantization error)"},
 		{Name: "sensitivity", Kind: passes.Bool, Default: false,
@@ -65,6 +67,11 @@ func run(c *passes.Context) (any, error) {
 	kept, err := sensitivity(c, ranges, ops)
 	if err != nil {
 		return nil, err
+	}
+	if c.Options.Bool("bias-correction") {
+		if err := correctBiases(c, ranges, ops, kept); err != nil {
+			return nil, err
+		}
 	}
 	q := newQuantizer(c.Graph, ranges)
 	producers := g.Producers()
