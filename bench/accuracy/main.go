@@ -1,7 +1,7 @@
 // Command accuracy measures what the shipped INT8 recipes cost in top-1, on
 // every labelled model of ../shared, for every calibrator:
 //
-//	go run ./bench/accuracy [-count N] [-models a,b] [-methods auto,max] [-recipes dense,sparse]
+//	go run ./bench/accuracy [-count N] [-models a,b] [-methods auto,max] [-recipes dense,sparse] [-extra TEXT]
 //
 // It builds sqc, then for each model × recipe × calibrator runs `sqc eval
 // --json` exactly as a user would (reference executor, calibration on the
@@ -92,14 +92,15 @@ func main() {
 	meths := flag.String("methods", strings.Join(methods, ","), "comma-separated calibrators")
 	recs := flag.String("recipes", "dense,sparse,sparse-ends", "comma-separated rows: dense, sparse, sparse-ends")
 	shared := flag.String("shared", "../shared", "the shared test material")
+	extra := flag.String("extra", "", "recipe `TEXT` added to every recipe (quantize { weight-clip = mse }, say)")
 	flag.Parse()
-	if err := run(*count, *calib, *only, *meths, *recs, *shared); err != nil {
+	if err := run(*count, *calib, *only, *meths, *recs, *shared, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "accuracy:", err)
 		os.Exit(1)
 	}
 }
 
-func run(count, calib int, only, meths, recs, shared string) error {
+func run(count, calib int, only, meths, recs, shared, extra string) error {
 	tmp, err := os.MkdirTemp("", "sqc-accuracy")
 	if err != nil {
 		return err
@@ -140,7 +141,7 @@ func run(count, calib int, only, meths, recs, shared string) error {
 			var cells []string
 			float := 0.0
 			for _, method := range ms {
-				text := fmt.Sprintf("base %q\n%s\n%s\n", r.base, calibrateStep(method), r.prune)
+				text := fmt.Sprintf("base %q\n%s\n%s\n%s\n", r.base, calibrateStep(method), r.prune, extra)
 				path := filepath.Join(tmp, "r.sqr")
 				if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 					return err
