@@ -86,9 +86,9 @@ func (s *state) keepDense() error {
 		cd := cands[i]
 		switch {
 		case rank < keepN:
-			cd.dense = fmt.Sprintf("kept dense: pruning it alone cost the network's output %.2g, among the %d worst (keep-dense)", errs[i], keepN)
+			cd.dense = fmt.Sprintf("kept for accuracy: pruning it alone cost the network's output %.2g, among the %d worst (keep-dense)", errs[i], keepN)
 		case target > 0 && rest > target:
-			cd.dense = fmt.Sprintf("kept dense: pruning it alone cost the network's output %.2g, and the pruned layers' errors summed to %.2g, above max-output-error %g", errs[i], rest, target)
+			cd.dense = fmt.Sprintf("kept for accuracy: pruning it alone cost the network's output %.2g, and the pruned layers' errors summed to %.2g, above max-output-error %g", errs[i], rest, target)
 		default:
 			continue
 		}

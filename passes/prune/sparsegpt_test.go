@@ -176,7 +176,7 @@ func TestKeepDense(t *testing.T) {
 		for _, n := range g.Nodes {
 			note := n.Notes[prune.NoteKey]
 			switch {
-			case strings.HasPrefix(note, "dense: kept dense:"):
+			case strings.HasPrefix(note, "dense: kept for accuracy:"):
 				dense++
 				worst = n.Name
 			case strings.HasPrefix(note, "2:4 ("):
