@@ -26,6 +26,10 @@ const (
 	ValuesQuantizable = "quantizable"
 )
 
+// DefaultPercentile is the percentile option's default, and the percentile
+// auto tries when Config.Percentile is 0.
+const DefaultPercentile = 99.99
+
 // DefaultSamples is the default number of calibration samples.
 const DefaultSamples = dataopt.DefaultSamples
 
@@ -43,7 +47,7 @@ var Pass = &passes.Pass{
 			Doc: "samples auto holds out of the histograms to measure each candidate range's error on (at most a quarter of the data)"},
 		{Name: "auto-error", Kind: passes.String, Default: AutoErrorLayer, Enum: []string{AutoErrorLayer, AutoErrorOutput},
 			Doc: "where auto measures a candidate's error: at the layers that read the value (about one forward pass per candidate) or at the network's outputs (one per value and candidate)"},
-		{Name: "percentile", Kind: passes.Float, Default: 99.99, Min: 1e-9, Max: 100,
+		{Name: "percentile", Kind: passes.Float, Default: DefaultPercentile, Min: 1e-9, Max: 100,
 			Doc: "percentile of |x| the percentile method keeps"},
 		{Name: "cache", Kind: passes.String, Default: "",
 			Doc: "calibration cache file: read when it matches the graph, data and method, else (re)written after calibrating"},
@@ -71,7 +75,9 @@ type Config struct {
 	// reaching 2.82 and top-1 fell from 99.16 % to 39.32 %), so the pass
 	// defaults to max for them.
 	InputMethod string
-	Percentile  float64
+	// Percentile is the percentile method's parameter (auto's percentile
+	// candidate; DefaultPercentile when 0 with auto).
+	Percentile float64
 	// Cache is the cache file's path, or empty.
 	Cache string
 	// Values is ValuesAll or ValuesQuantizable.
@@ -138,6 +144,9 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	auto := cfg.Method == MethodAuto || cfg.InputMethod == MethodAuto
+	if auto && cfg.Percentile == 0 {
+		cfg.Percentile = DefaultPercentile // auto's percentile candidate
+	}
 	if auto {
 		// auto tries the percentile method too
 		if _, err := Threshold(NewHistogram(), MethodPercentile, cfg.Percentile); err != nil {
