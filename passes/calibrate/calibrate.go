@@ -42,7 +42,7 @@ var Pass = &passes.Pass{
 		{Name: "input-method", Kind: passes.String, Default: MethodMax, Enum: Methods,
 			Doc: "calibrator of the graph inputs: their range is the preprocessing's, and clipping it (entropy cuts MNIST's strokes) costs accuracy"},
 		{Name: "method", Kind: passes.String, Default: MethodAuto, Enum: Methods,
-			Doc: "calibrator: auto (per value, whichever of the others costs the network's output least on held-out samples), entropy (TensorRT's KL divergence), max, percentile or mse"},
+			Doc: "calibrator: auto (per value, whichever of the others costs least on held-out samples, see auto-error), entropy (TensorRT's KL divergence), max, percentile or mse"},
 		{Name: "auto-samples", Kind: passes.Int, Default: int64(DefaultAutoSamples), Min: 1, Max: 1 << 20,
 			Doc: "samples auto holds out of the histograms to measure each candidate range's error on (at most a quarter of the data)"},
 		{Name: "auto-error", Kind: passes.String, Default: AutoErrorLayer, Enum: []string{AutoErrorLayer, AutoErrorOutput},
