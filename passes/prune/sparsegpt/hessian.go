@@ -56,9 +56,7 @@ func NewHessian(cols int, spans [][2]int) *Hessian {
 // an earlier row's values: the caller writes every element.
 func (h *Hessian) row() ([]float32, error) {
 	if h.n == h.chunk {
-		if err := h.Flush(); err != nil {
-			return nil, err
-		}
+		h.flush()
 	}
 	r := h.buf[h.n*h.Cols : (h.n+1)*h.Cols]
 	h.n++
@@ -66,10 +64,28 @@ func (h *Hessian) row() ([]float32, error) {
 	return r, nil
 }
 
-// Flush adds the buffered rows to the sums.
+// Flush adds the buffered rows to the sums and makes H whole: call it
+// before reading H.
 func (h *Hessian) Flush() error {
+	h.flush()
+	// Mirror the upper triangle into the lower, once: the chunks add to
+	// the upper triangle only.
+	for si, sp := range h.Spans {
+		d := sp[1] - sp[0]
+		acc := h.H[si]
+		for i := range d {
+			for j := i + 1; j < d; j++ {
+				acc[j*d+i] = acc[i*d+j]
+			}
+		}
+	}
+	return nil
+}
+
+// flush adds the buffered rows to the upper triangles of the sums.
+func (h *Hessian) flush() {
 	if h.n == 0 {
-		return nil
+		return
 	}
 	rows := h.n
 	for si, sp := range h.Spans {
@@ -91,15 +107,8 @@ func (h *Hessian) Flush() error {
 				}
 			}
 		}
-		// Mirror the upper triangle into the lower.
-		for i := range d {
-			for j := i + 1; j < d; j++ {
-				acc[j*d+i] = acc[i*d+j]
-			}
-		}
 	}
 	h.n = 0
-	return nil
 }
 
 // AddMatrix adds the rows of x, a Gemm's or MatMul's activation whose axis
