@@ -67,6 +67,7 @@ final value, and compiles nothing.`,
 			}
 			if report {
 				setOption(specs, "quantize", "sensitivity", true)
+				setOption(specs, "prune", "sensitivity", true)
 			}
 			p, err := passes.Build(specs)
 			if err != nil {

@@ -15,18 +15,19 @@ import (
 // one layer's pruning needs no more to be ranked.
 const keepDenseSamples = 64
 
-// keepDense measures, when keep-dense or max-output-error asks for it, what
-// pruning each layer alone costs the network's output (the relative squared
-// error at the outputs, before a final Softmax or LogSoftmax, on the first
-// samples of the data, the other layers dense), and gives back their dense
-// weights to the keep-dense worst, then to more of the worst until the
-// errors of the layers left 2:4 sum to at most max-output-error. Layers
-// whose weight another layer shares, and existing masks, are not
-// candidates.
+// keepDense measures, when sensitivity, keep-dense or max-output-error asks
+// for it, what pruning each layer alone costs the network's output (the
+// relative squared error at the outputs, before a final Softmax or
+// LogSoftmax, on the first samples of the data, the other layers dense),
+// notes it, and gives back their dense weights to the keep-dense worst, then
+// to more of the worst until the errors of the layers left 2:4 sum to at
+// most max-output-error. Layers whose weight another layer shares, and
+// existing masks, are not candidates.
 func (s *state) keepDense() error {
 	keepN := int(s.c.Options.Int("keep-dense"))
 	target := s.c.Options.Float("max-output-error")
-	if keepN == 0 && target == 0 {
+	if keepN == 0 && target == 0 && (!s.c.Options.Bool("sensitivity") || s.c.Options.String("data") == "") {
+		// sensitivity alone (--report) is best effort: no data, no figures.
 		return nil
 	}
 	var cands []*cand

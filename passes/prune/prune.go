@@ -78,6 +78,8 @@ var Pass = &passes.Pass{
 			Doc: "whether the layers nearest the outputs (no weighted layer after them) are pruned"},
 		{Name: "pad", Kind: passes.Bool, Default: true,
 			Doc: "pad a reduction that is not a multiple of M with zero channels (a Pad on the input) instead of leaving the layer dense"},
+		{Name: "sensitivity", Kind: passes.Bool, Default: false,
+			Doc: "measure what pruning each layer alone costs the network's output on the data (if any), and note it (sqc compile --report sets it)"},
 		{Name: "keep-dense", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 20,
 			Doc: "keep this many pruned layers dense after all: those whose pruning alone costs the network's output most on the data (needs data)"},
 		{Name: "max-output-error", Kind: passes.Float, Default: 0.0, Min: 0, Max: 1e9,

@@ -222,3 +222,33 @@ func TestKeepDense(t *testing.T) {
 		t.Errorf("without data: got %v", err)
 	}
 }
+
+// TestPruneSensitivity: sensitivity alone notes every pruned layer's
+// network output error and keeps them all 2:4; without data it measures
+// nothing and is no error.
+func TestPruneSensitivity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	path := writeNpy(t, t.TempDir(), "calib.npy", smoothImages(rng, 32, 8, 6, 6))
+	g := gptNet(t)
+	if _, err := runPipeline(g, "prune{"+allLayers+";method=sparsegpt;data="+path+";samples=32;sensitivity=true}"); err != nil {
+		t.Fatal(err)
+	}
+	lines := prune.Summary(g)
+	if len(lines) != 3 {
+		t.Fatalf("%d layers noted, want 3: %q", len(lines), lines)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, ": 2:4 (") || !strings.Contains(l, "network output error") {
+			t.Errorf("note %q, want a 2:4 layer with its network output error", l)
+		}
+	}
+	g = gptNet(t)
+	if _, err := runPipeline(g, "prune{"+allLayers+";sensitivity=true}"); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range prune.Summary(g) {
+		if strings.Contains(l, "network output error") {
+			t.Errorf("measured without data: %q", l)
+		}
+	}
+}
