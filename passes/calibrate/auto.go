@@ -15,8 +15,9 @@ import (
 	"github.com/sqc-project/sqc/ir/ref"
 )
 
-// MethodAuto chooses, per value, the calibrator whose range costs the
-// network's output the least (see chooseAuto).
+// MethodAuto chooses, per value, the calibrator whose range costs least on
+// held-out samples, measured at the layers that read the value or at the
+// network's outputs (see chooseAuto).
 const MethodAuto = "auto"
 
 // autoCandidates are the calibrators auto tries, in the order that breaks
@@ -80,16 +81,16 @@ func measurePoints(g *ir.Graph) []*ir.Value {
 	return out
 }
 
-// fakeQuantize returns x quantized to symmetric int8 with threshold amax and
-// back, as the quantize pass's Q/DQ pair computes it (round half to even,
-// saturated at ±127).
+// fakeQuantize returns x quantized to int8 with scale amax/127 and zero
+// point 0 and back, as the quantize pass's QuantizeLinear/DequantizeLinear
+// pair computes it (ref.QuantizeValue: round half to even, saturated to
+// int8).
 func fakeQuantize(t *ir.Tensor, amax float32) *ir.Tensor {
 	out := ir.NewTensor(ir.Float32, t.Shape...)
 	src, dst := t.Float32s(), out.Float32s()
 	s := ScaleFor(amax)
 	for i, x := range src {
-		q := math.RoundToEven(float64(x / s))
-		dst[i] = float32(min(max(q, -127), 127)) * s
+		dst[i] = float32(ref.QuantizeValue(x, s, 0, ir.Int8)) * s
 	}
 	return out
 }
