@@ -79,7 +79,7 @@ func TestWrite(t *testing.T) {
 		"<title>sqc report: resnet-mini &lt;test&gt;</title>", // escaped
 		`<g class="node int8 sparse"><title>block1.1.conv (QConv)`,
 		`<g class="node int8"><title>stem.conv (QConv)`,
-		"<td>block1.1.conv</td><td>QConv</td><td>int8</td><td class=\"num\">2,359,296</td><td>2:4 (magnitude, kept ",
+		"<td>block1.1.conv</td><td>QConv</td><td>int8</td><td class=\"num\">2,359,296</td><td>2:4 (magnitude",
 		"<td>stem.conv</td><td>QConv</td><td>int8</td><td class=\"num\">442,368</td><td>dense: first layer",
 		"2:4 sparse: 7 of 9 candidate layers",
 		`<figure class="hist" data-value="stem.relu.out"><figcaption>stem.relu.out → stem.relu.out.q</figcaption>`,

@@ -28,8 +28,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sqc-project/sqc/dsl"
@@ -328,6 +330,8 @@ func speed(args []string) error {
 	fs := flag.NewFlagSet("speed", flag.ExitOnError)
 	depth := fs.Int("depth", 50, "ResNet depth")
 	gptImages := fs.Int("sparsegpt", 0, "also prune with SparseGPT on this many random 224×224 images (0: skip)")
+	gptOnly := fs.Bool("sparsegpt-only", false, "time SparseGPT only (skip the magnitude and permutation runs)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the SparseGPT run to `FILE`")
 	fs.Parse(args)
 
 	build := func() (*ir.Graph, time.Duration, error) {
@@ -353,6 +357,9 @@ func speed(args []string) error {
 	}
 	fmt.Printf("ResNet-%d (width 64, 224×224), %d cores\n", *depth, runtime.NumCPU())
 	for _, permute := range []bool{false, true} {
+		if *gptOnly {
+			break
+		}
 		g, load, err := build()
 		if err != nil {
 			return err
@@ -397,6 +404,19 @@ func speed(args []string) error {
 		total += s.Collect + s.Solve
 		fmt.Printf("  %-22s collect %7.0f ms  solve %7.0f ms  output error %.4f (magnitude %.4f)\n", s.Layer, ms(s.Collect), ms(s.Solve), s.ErrorSparseGPT, s.ErrorMagnitude)
 	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var before syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	start := time.Now()
 	p, err := passes.Build([]passes.StepSpec{{Name: "prune", Options: map[string]any{"method": prune.SparseGPT, "data": path, "samples": int64(*gptImages), "batch": int64(min(*gptImages, 8))}}})
 	if err != nil {
@@ -405,8 +425,28 @@ func speed(args []string) error {
 	if _, err := (&passes.Manager{}).Run(g, p); err != nil {
 		return err
 	}
-	fmt.Printf("prune sparsegpt on %d images: %.1f s in all (per-layer sum %.1f s)\n", *gptImages, time.Since(start).Seconds(), total.Seconds())
+	wall := time.Since(start)
+	var after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	// CPU time as well as wall time: on a shared machine the wall time
+	// counts other jobs' turns too.
+	fmt.Printf("prune sparsegpt on %d images: %.1f s in all (per-layer sum %.1f s; CPU %.1f s on %d cores, load average %s)\n",
+		*gptImages, wall.Seconds(), total.Seconds(), cpu.Seconds(), runtime.NumCPU(), loadAverage())
 	return nil
+}
+
+// loadAverage is the first field of /proc/loadavg, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // randomImages writes n images of smooth noise, ImageNet-normalised in

@@ -20,6 +20,7 @@ import (
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
 	"github.com/sqc-project/sqc/passes/prune"
+	"github.com/sqc-project/sqc/passes/quantize"
 	"github.com/sqc-project/sqc/recipes"
 )
 
@@ -76,6 +77,10 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				setData(specs, calibData)
 			}
 			data.apply(cmd, specs)
+			if report {
+				setOption(specs, "quantize", "sensitivity", true)
+				setOption(specs, "prune", "sensitivity", true)
+			}
 			p, err := passes.Build(specs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -379,16 +384,57 @@ func outputForm(emit, output string) (string, error) {
 }
 
 // writeReport prints the compile report: the notes the passes left on each
-// layer (prune's "2:4 (...)" or "dense: why", and what permutation did).
+// layer (prune's "2:4 (...)" or "dense: why", and what permutation did;
+// quantize's activation ranges and the calibrator that chose each).
 func writeReport(w io.Writer, g *ir.Graph) {
 	lines := prune.Summary(g)
 	if len(lines) == 0 {
 		fmt.Fprintln(w, "report: no layer was considered for 2:4 sparsity (the recipe has no prune step)")
-		return
+	} else {
+		fmt.Fprintln(w, "report: 2:4 sparsity per layer")
+		for _, l := range lines {
+			fmt.Fprintln(w, "  "+l)
+		}
 	}
-	fmt.Fprintln(w, "report: 2:4 sparsity per layer")
-	for _, l := range lines {
-		fmt.Fprintln(w, "  "+l)
+	header := false
+	for _, n := range g.Nodes {
+		rng, hasRange := n.Notes[quantize.RangeNoteKey]
+		sens, hasSens := n.Notes[quantize.SensitivityNoteKey]
+		bias, hasBias := n.Notes[quantize.BiasNoteKey]
+		if !hasRange && !hasSens && !hasBias {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "report: int8 per layer: activation ranges (auto's error: relative squared error with only that value quantized, at the layers reading it or the network's outputs) and the output error of quantizing the layer alone")
+			header = true
+		}
+		line := "  " + n.Name + ":"
+		if hasRange {
+			line += " " + rng
+		}
+		if hasSens {
+			if hasRange {
+				line += ";"
+			}
+			line += " " + sens
+		}
+		if hasBias {
+			line += "; " + bias
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// setOption sets an option on every step of the named pass.
+func setOption(specs []passes.StepSpec, step, option string, value any) {
+	for i := range specs {
+		if specs[i].Name != step {
+			continue
+		}
+		if specs[i].Options == nil {
+			specs[i].Options = map[string]any{}
+		}
+		specs[i].Options[option] = value
 	}
 }
 

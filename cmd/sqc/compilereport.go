@@ -251,6 +251,10 @@ func activationOf(x *ir.Value, producers map[*ir.Value]*ir.Node, graphInputs map
 	if graphInputs[origin] {
 		a.Method = cal.InputMethod
 	}
+	if rg.Method != "" {
+		// The calibrator that chose this range: method auto's choice.
+		a.Method = rg.Method
+	}
 	if !cal.FromCache && !math.IsInf(float64(rg.Min), 0) {
 		a.Min, a.Max = &rg.Min, &rg.Max
 	}

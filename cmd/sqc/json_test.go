@@ -58,7 +58,7 @@ func TestCompileJSON(t *testing.T) {
 	for _, l := range r.Layers {
 		if l.Sparsity == "2:4" {
 			sparse++
-			if !strings.HasPrefix(l.Why, "2:4 (magnitude") || !strings.Contains(l.Kernel, "sp24") {
+			if !strings.HasPrefix(l.Why, "2:4 (sparsegpt, chosen by auto") || !strings.Contains(l.Kernel, "sp24") {
 				t.Errorf("%s: 2:4 layer with why %q and kernel %q", l.Name, l.Why, l.Kernel)
 			}
 		} else if !strings.HasPrefix(l.Why, "dense: ") || strings.Contains(l.Kernel, "sp24") {
@@ -83,15 +83,16 @@ func TestCompileJSON(t *testing.T) {
 		t.Errorf("totals %+v, counted %d sparse and %d int8", r.Totals, sparse, int8)
 	}
 	// The first layer reads the graph input, calibrated with input-method
-	// (max); the others with the recipe's method (entropy).
+	// (max); the others with the recipe's method, auto, which names the
+	// calibrator it chose for each.
 	first, second := r.Layers[0], r.Layers[1]
 	if first.Name != "stem.conv" || first.Why != "dense: first layer (first-layer = skip)" || first.Input.Value != "input" || first.Input.Method != "max" {
 		t.Errorf("first layer: %+v input %+v", first, first.Input)
 	}
-	if second.Input.Method != "entropy" || *second.Input.Min != 0 {
-		t.Errorf("second layer reads a Relu's output, calibrated with entropy: %+v", second.Input)
+	if m := second.Input.Method; (m != "max" && m != "percentile" && m != "mse" && m != "entropy") || *second.Input.Min != 0 {
+		t.Errorf("second layer reads a Relu's output, calibrated by auto's choice: %+v", second.Input)
 	}
-	if c := r.Calibration; c == nil || c.Method != "entropy" || c.InputMethod != "max" || c.Samples != 32 || c.FromCache {
+	if c := r.Calibration; c == nil || c.Method != "auto" || c.InputMethod != "max" || c.Samples != 32 || c.FromCache {
 		t.Errorf("calibration %+v", r.Calibration)
 	}
 	if len(r.Warnings) != 0 {
@@ -137,7 +138,7 @@ func TestPipelineJSON(t *testing.T) {
 	}
 	// The recipe sets min-out-channels; the rest are defaults; the
 	// pattern is a ratio, written as text.
-	if prune.Options["min-out-channels"] != 16.0 || prune.Options["pattern"] != "2:4" || prune.Options["method"] != "magnitude" {
+	if prune.Options["min-out-channels"] != 16.0 || prune.Options["pattern"] != "2:4" || prune.Options["method"] != "auto" {
 		t.Errorf("prune options %v", prune.Options)
 	}
 }

@@ -126,7 +126,9 @@ func CheckWritable(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("cannot write %s: it is a directory, want a file name", path)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".check*")
+	// The probe is tracked like a write's temporary file, so an interrupt
+	// in between removes it too.
+	f, err := createTracked(dir, "."+filepath.Base(path)+".check*")
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("cannot write %s: directory %s is not writable", path, dir)
@@ -136,6 +138,7 @@ func CheckWritable(path string) error {
 	name := f.Name()
 	f.Close()
 	os.Remove(name)
+	untrack(name)
 	return nil
 }
 

@@ -75,6 +75,24 @@ func (e *Executor) Run(inputs []*ir.Tensor) ([]*ir.Tensor, error) {
 
 // RunObserved is Run with an observer of every intermediate value.
 func (e *Executor) RunObserved(inputs []*ir.Tensor, observe Observer) ([]*ir.Tensor, error) {
+	if observe == nil {
+		return e.RunReplacing(inputs, nil)
+	}
+	return e.RunReplacing(inputs, func(v *ir.Value, t *ir.Tensor) *ir.Tensor {
+		observe(v, t)
+		return t
+	})
+}
+
+// Replacer, when given to RunReplacing, sees every node output as it is
+// computed and returns the tensor that later nodes and the graph outputs
+// read instead (t itself to change nothing). Calibration measures what
+// quantizing one value does to the network's output this way. It must not
+// modify t: a kernel may have returned a view of its input.
+type Replacer func(v *ir.Value, t *ir.Tensor) *ir.Tensor
+
+// RunReplacing is Run with a replacer of every node output.
+func (e *Executor) RunReplacing(inputs []*ir.Tensor, replace Replacer) ([]*ir.Tensor, error) {
 	g := e.g
 	if len(inputs) != len(g.Inputs) {
 		return nil, fmt.Errorf("graph %s has %d inputs, got %d tensors", g.Name, len(g.Inputs), len(inputs))
@@ -119,10 +137,12 @@ func (e *Executor) RunObserved(inputs []*ir.Tensor, observe Observer) ([]*ir.Ten
 			return nil, fmt.Errorf("node %s (%s): %w", n.Name, n.Op, err)
 		}
 		for j, v := range n.Outputs {
-			env[v] = out[j]
-			if observe != nil {
-				observe(v, out[j])
+			if replace != nil {
+				if r := replace(v, out[j]); r != nil {
+					out[j] = r
+				}
 			}
+			env[v] = out[j]
 		}
 		for _, v := range n.Inputs {
 			if v != nil && e.lastUse[v] == i && !e.outputs[v] {

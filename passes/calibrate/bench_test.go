@@ -49,7 +49,11 @@ func benchCalibrate(b *testing.B, g *ir.Graph, spec dataset.Spec, method string)
 	var elapsed time.Duration
 	for b.Loop() {
 		start := time.Now()
-		res, err := calibrate.Calibrate(g, calibrate.Config{Data: spec, Method: method})
+		cfg := calibrate.Config{Data: spec, Method: method}
+		if method == calibrate.MethodAuto {
+			cfg.InputMethod = calibrate.MethodMax // the pass's default
+		}
+		res, err := calibrate.Calibrate(g, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -109,7 +113,7 @@ func BenchmarkCalibrateMNISTBurn(b *testing.B) {
 	floatPipeline(b, g)
 	spec := dataset.Spec{Path: "../../../shared/data/mnist/t10k-images-idx3-ubyte.gz", Limit: 512,
 		Preprocess: dataset.Preprocess{Scale: 1.0 / 255, Mean: []float32{0.1307}, Std: []float32{0.3081}}}
-	for _, m := range []string{calibrate.MethodEntropy, calibrate.MethodMax} {
+	for _, m := range []string{calibrate.MethodEntropy, calibrate.MethodMax, calibrate.MethodAuto} {
 		b.Run(m, func(b *testing.B) { benchCalibrate(b, g, spec, m) })
 	}
 	b.Run("inference-only", func(b *testing.B) { benchInference(b, g, spec) })
@@ -119,7 +123,7 @@ func BenchmarkCalibrateMNISTBurn(b *testing.B) {
 // (internal/zoo weights), on 40 images (the five ImageNet sample photos,
 // each copied eight times, so that fixed costs weigh as little as in a real
 // calibration) resized to 256 and center-cropped to 224, one image per run
-// and eight.
+// and eight; entropy and auto.
 func BenchmarkCalibrateResNet34(b *testing.B) {
 	images := "../../../shared/data/imagenet_samples"
 	if _, err := os.Stat(images); err != nil {
@@ -156,6 +160,11 @@ func BenchmarkCalibrateResNet34(b *testing.B) {
 		spec := dataset.Spec{Path: dir, Batch: batch, Preprocess: pp}
 		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
 			benchCalibrate(b, g, spec, calibrate.MethodEntropy)
+		})
+		// auto on the same images: 10 of the 40 are held out and every
+		// candidate range is measured at the layers reading it.
+		b.Run(fmt.Sprintf("batch%d-auto", batch), func(b *testing.B) {
+			benchCalibrate(b, g, spec, calibrate.MethodAuto)
 		})
 		// The same batches through the executor alone, without observing
 		// anything: what calibration costs on top of inference.

@@ -20,36 +20,54 @@ import (
 	"github.com/sqc-project/sqc/ir"
 )
 
-// cacheMagic is the first line of a calibration cache file.
-const cacheMagic = "# sqc calibration cache v1"
+// cacheMagic is the first line of a calibration cache file; cacheMagicV1
+// that of the version before, which ReadCache still reads.
+const (
+	cacheMagic   = "# sqc calibration cache v2"
+	cacheMagicV1 = "# sqc calibration cache v1"
+)
 
 // Cache is the content of a calibration cache file:
 //
-//	# sqc calibration cache v1
+//	# sqc calibration cache v2
 //	graph <GraphHash of the calibrated graph>
 //	data <dataset hash>
-//	method entropy
+//	method auto 99.99
 //	inputs max
-//	conv1/out<TAB>0.0123<TAB>1.5621
+//	conv1/out<TAB>0.0123<TAB>1.5621<TAB>mse<TAB>3.2e-05
+//	input.1<TAB>0.0222<TAB>2.8215<TAB>max<TAB>-
 //
 // a header, then one line per value: its name, its scale and its amax
-// (shortest decimal forms that read back to the same float32). The
-// percentile method's header line holds its percentile too: "method
-// percentile 99.99". The inputs line names the method of the graph inputs
-// (Config.InputMethod). A name that is empty,
-// starts with '"' or '#', has spaces at either end, or holds a tab, a
-// newline or another non-printing character is written as a Go quoted
-// string. Blank lines and lines starting with '#' after the first are
-// comments.
+// (shortest decimal forms that read back to the same float32), the
+// calibrator that chose it, and the output error method auto measured for
+// it ("-" when it was not measured). The percentile and auto methods'
+// header line holds the percentile too: "method percentile 99.99". The
+// inputs line names the method of the graph inputs (Config.InputMethod). A
+// name that is empty, starts with '"' or '#', has spaces at either end, or
+// holds a tab, a newline or another non-printing character is written as a
+// Go quoted string. Blank lines and lines starting with '#' after the first
+// are comments. Version 1 files, whose value lines stop after the amax,
+// still read.
 type Cache struct {
 	Graph, Data, Method string
 	// InputMethod is the method of the graph inputs' ranges.
 	InputMethod string
-	// Percentile is the percentile method's parameter, 0 for other methods.
+	// Percentile is the percentile and auto methods' parameter, 0 for
+	// other methods.
 	Percentile float64
-	// Ranges has Scale and Amax set; Min and Max are not stored.
+	// AutoError is where method auto measured errors (Config.AutoError);
+	// the header line holds it after the percentile: "method auto 99.99
+	// layer".
+	AutoError string
+	// Ranges has Scale and Amax set, Method from version 2 files, and
+	// Searched and Error where auto measured the value; Min and Max are not
+	// stored.
 	Ranges map[string]Range
 }
+
+// hasPercentile reports whether a method's header line carries the
+// percentile.
+func hasPercentile(method string) bool { return method == MethodPercentile || method == MethodAuto }
 
 // needsQuote reports whether a name must be quoted in the cache file.
 func needsQuote(name string) bool {
@@ -72,8 +90,11 @@ func WriteCache(path string, r *Result) error {
 	return atomicfile.Write(path, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
 		method := r.Method
-		if r.Method == MethodPercentile {
+		if hasPercentile(r.Method) {
 			method += " " + strconv.FormatFloat(r.Percentile, 'g', -1, 64)
+		}
+		if r.Method == MethodAuto {
+			method += " " + r.AutoError
 		}
 		fmt.Fprintf(bw, "%s\ngraph %s\ndata %s\nmethod %s\ninputs %s\n", cacheMagic, r.GraphHash, r.DataHash, method, r.InputMethod)
 		for _, name := range r.Names() {
@@ -81,7 +102,15 @@ func WriteCache(path string, r *Result) error {
 			if needsQuote(name) {
 				name = strconv.Quote(name)
 			}
-			fmt.Fprintf(bw, "%s\t%s\t%s\n", name, fmtFloat(rg.Scale), fmtFloat(rg.Amax))
+			m := rg.Method
+			if m == "" {
+				m = r.Method
+			}
+			e := "-"
+			if rg.Searched {
+				e = strconv.FormatFloat(rg.Error, 'g', 4, 64)
+			}
+			fmt.Fprintf(bw, "%s\t%s\t%s\t%s\t%s\n", name, fmtFloat(rg.Scale), fmtFloat(rg.Amax), m, e)
 		}
 		return bw.Flush()
 	})
@@ -102,13 +131,18 @@ func ReadCache(path string) (*Cache, error) {
 		return fmt.Errorf("%s:%d: %s", path, line, fmt.Sprintf(format, args...))
 	}
 	header := []string{"graph", "data", "method", "inputs"}
+	version := 2
 	for sc.Scan() {
 		line++
 		text := strings.TrimSuffix(sc.Text(), "\r")
 		if line == 1 {
+			if text == cacheMagicV1 {
+				version = 1
+				continue
+			}
 			if text != cacheMagic {
 				if strings.HasPrefix(text, "# sqc calibration cache") {
-					return nil, errorf("%q: this sqc reads version v1 caches only", text)
+					return nil, errorf("%q: this sqc reads version v1 and v2 caches only (calibrate again to replace it)", text)
 				}
 				return nil, errorf("not an sqc calibration cache: want first line %q", cacheMagic)
 			}
@@ -131,10 +165,16 @@ func ReadCache(path string) (*Cache, error) {
 			case "method":
 				m, p, _ := strings.Cut(val, " ")
 				c.Method = m
-				if m == MethodPercentile {
+				if m == MethodAuto {
+					p, c.AutoError, _ = strings.Cut(strings.TrimSpace(p), " ")
+					if c.AutoError != AutoErrorLayer && c.AutoError != AutoErrorOutput {
+						return nil, errorf("method auto: want its percentile and %s or %s after it (method auto 99.99 layer), found %q", AutoErrorLayer, AutoErrorOutput, text)
+					}
+				}
+				if hasPercentile(m) {
 					pct, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 					if err != nil || !(pct > 0 && pct <= 100) {
-						return nil, errorf("method percentile: want its percentile after it (method percentile 99.99), found %q", text)
+						return nil, errorf("method %s: want its percentile after it (method %s 99.99), found %q", m, m, text)
 					}
 					c.Percentile = pct
 				}
@@ -164,8 +204,24 @@ func ReadCache(path string) (*Cache, error) {
 			}
 		}
 		fields := strings.Split(rest, "\t")
-		if len(fields) != 2 {
+		rg := Range{}
+		switch {
+		case version == 1 && len(fields) != 2:
 			return nil, errorf("value %q: want a scale and an amax after the name, found %d fields", name, len(fields))
+		case version == 2 && len(fields) != 4:
+			return nil, errorf("value %q: want a scale, an amax, a method and an error (or -) after the name, found %d fields", name, len(fields))
+		case version == 2:
+			rg.Method = fields[2]
+			if _, err := Threshold(NewHistogram(), rg.Method, 100); err != nil || rg.Method == MethodAuto {
+				return nil, errorf("value %q: method %q, want max, percentile, entropy or mse", name, rg.Method)
+			}
+			if fields[3] != "-" {
+				e, err := strconv.ParseFloat(fields[3], 64)
+				if err != nil || !(e >= 0) || math.IsInf(e, 0) {
+					return nil, errorf("value %q: error %q, want a finite number >= 0 or -", name, fields[3])
+				}
+				rg.Searched, rg.Error = true, e
+			}
 		}
 		scale, err1 := strconv.ParseFloat(fields[0], 32)
 		amax, err2 := strconv.ParseFloat(fields[1], 32)
@@ -182,7 +238,8 @@ func ReadCache(path string) (*Cache, error) {
 		if _, dup := c.Ranges[name]; dup {
 			return nil, errorf("value %q listed twice", name)
 		}
-		c.Ranges[name] = Range{Scale: float32(scale), Amax: float32(amax)}
+		rg.Scale, rg.Amax = float32(scale), float32(amax)
+		c.Ranges[name] = rg
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
@@ -213,7 +270,7 @@ func (c *Cache) Mismatch(path, graphHash, dataHash, method, inputMethod string, 
 	}
 	if c.Method != method {
 		diffs = append(diffs, fmt.Sprintf("it holds %s ranges, %s was asked for", c.Method, method))
-	} else if method == MethodPercentile && c.Percentile != percentile {
+	} else if hasPercentile(method) && c.Percentile != percentile {
 		diffs = append(diffs, fmt.Sprintf("it holds %v percentile ranges, %v was asked for", c.Percentile, percentile))
 	}
 	if c.InputMethod != inputMethod {

@@ -48,12 +48,54 @@ func TestCacheRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCacheVersions reads a version 1 file (no method or error per value)
+// and a version 2 file of method auto, whose values name their calibrator
+// and measured error.
+func TestCacheVersions(t *testing.T) {
+	dir := t.TempDir()
+	v1 := filepath.Join(dir, "v1.cache")
+	os.WriteFile(v1, []byte("# sqc calibration cache v1\ngraph g\ndata d\nmethod max\ninputs max\na\t0.1\t12.7\n"), 0o644)
+	c, err := ReadCache(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Ranges["a"]; c.Method != MethodMax || r.Amax != 12.7 || r.Method != "" || r.Searched {
+		t.Errorf("v1: method %s, a = %+v", c.Method, r)
+	}
+	res := &Result{Method: MethodAuto, InputMethod: MethodMax, Percentile: 99.9, AutoError: AutoErrorOutput, GraphHash: "g", DataHash: "d", Ranges: map[string]Range{
+		"x": {Amax: 2.5, Scale: ScaleFor(2.5), Method: MethodMax},
+		"h": {Amax: 1.25, Scale: ScaleFor(1.25), Method: MethodEntropy, Searched: true, Error: 3.25e-4, Errors: map[string]float64{MethodEntropy: 3.25e-4, MethodMax: 1e-3}},
+	}}
+	v2 := filepath.Join(dir, "v2.cache")
+	if err := WriteCache(v2, res); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = ReadCache(v2); err != nil {
+		t.Fatal(err)
+	}
+	if c.Method != MethodAuto || c.Percentile != 99.9 || c.AutoError != AutoErrorOutput {
+		t.Errorf("v2 header: method %s %v", c.Method, c.Percentile)
+	}
+	if h := c.Ranges["h"]; h.Method != MethodEntropy || !h.Searched || h.Error != 3.25e-4 || h.Amax != 1.25 {
+		t.Errorf("v2 h = %+v", h)
+	}
+	if x := c.Ranges["x"]; x.Method != MethodMax || x.Searched {
+		t.Errorf("v2 x = %+v", x)
+	}
+}
+
 func TestCacheCorrupt(t *testing.T) {
 	head := "# sqc calibration cache v1\ngraph g\ndata d\nmethod max\ninputs max\n"
+	head2 := "# sqc calibration cache v2\ngraph g\ndata d\nmethod auto 99.99 output\ninputs max\n"
 	for _, c := range []struct{ text, want string }{
 		{"", "empty file"},
 		{"hello\n", ":1: not an sqc calibration cache"},
-		{"# sqc calibration cache v2\n", `:1: "# sqc calibration cache v2": this sqc reads version v1 caches only`},
+		{"# sqc calibration cache v3\n", `:1: "# sqc calibration cache v3": this sqc reads version v1 and v2 caches only`},
+		{"# sqc calibration cache v2\ngraph g\ndata d\nmethod auto\n", `:4: method auto: want its percentile and layer or output after it`},
+		{"# sqc calibration cache v2\ngraph g\ndata d\nmethod auto 99.99\n", `:4: method auto: want its percentile and layer or output after it`},
+		{head2 + "a\t0.1\t12.7\n", `:6: value "a": want a scale, an amax, a method and an error (or -) after the name, found 2 fields`},
+		{head2 + "a\t0.1\t12.7\tauto\t-\n", `:6: value "a": method "auto", want max, percentile, entropy or mse`},
+		{head2 + "a\t0.1\t12.7\tmse\t-1\n", `:6: value "a": error "-1", want a finite number >= 0 or -`},
 		{"# sqc calibration cache v1\ndata d\n", `:2: want "graph" followed by a value`},
 		{"# sqc calibration cache v1\ngraph g\n", `:2: file ends before the "data" line`},
 		{"# sqc calibration cache v1\ngraph g\ndata d\nmethod percentile\n", `:4: method percentile: want its percentile after it`},

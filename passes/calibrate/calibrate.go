@@ -26,6 +26,10 @@ const (
 	ValuesQuantizable = "quantizable"
 )
 
+// DefaultPercentile is the percentile option's default, and the percentile
+// auto tries when Config.Percentile is 0.
+const DefaultPercentile = 99.99
+
 // DefaultSamples is the default number of calibration samples.
 const DefaultSamples = dataopt.DefaultSamples
 
@@ -37,9 +41,13 @@ var Pass = &passes.Pass{
 	Options: append(dataopt.Options("calibration data (empty: use the cache only)", true, 1), []passes.Option{
 		{Name: "input-method", Kind: passes.String, Default: MethodMax, Enum: Methods,
 			Doc: "calibrator of the graph inputs: their range is the preprocessing's, and clipping it (entropy cuts MNIST's strokes) costs accuracy"},
-		{Name: "method", Kind: passes.String, Default: MethodEntropy, Enum: Methods,
-			Doc: "calibrator: entropy (TensorRT's KL divergence), max, percentile or mse"},
-		{Name: "percentile", Kind: passes.Float, Default: 99.99, Min: 1e-9, Max: 100,
+		{Name: "method", Kind: passes.String, Default: MethodAuto, Enum: Methods,
+			Doc: "calibrator: auto (per value, whichever of the others costs least on held-out samples, see auto-error), entropy (TensorRT's KL divergence), max, percentile or mse"},
+		{Name: "auto-samples", Kind: passes.Int, Default: int64(DefaultAutoSamples), Min: 1, Max: 1 << 20,
+			Doc: "samples auto holds out of the histograms to measure each candidate range's error on (at most a quarter of the data)"},
+		{Name: "auto-error", Kind: passes.String, Default: AutoErrorLayer, Enum: []string{AutoErrorLayer, AutoErrorOutput},
+			Doc: "where auto measures a candidate's error: at the layers that read the value (about one forward pass per candidate) or at the network's outputs (one per value and candidate)"},
+		{Name: "percentile", Kind: passes.Float, Default: DefaultPercentile, Min: 1e-9, Max: 100,
 			Doc: "percentile of |x| the percentile method keeps"},
 		{Name: "cache", Kind: passes.String, Default: "",
 			Doc: "calibration cache file: read when it matches the graph, data and method, else (re)written after calibrating"},
@@ -67,7 +75,9 @@ type Config struct {
 	// reaching 2.82 and top-1 fell from 99.16 % to 39.32 %), so the pass
 	// defaults to max for them.
 	InputMethod string
-	Percentile  float64
+	// Percentile is the percentile method's parameter (auto's percentile
+	// candidate; DefaultPercentile when 0 with auto).
+	Percentile float64
 	// Cache is the cache file's path, or empty.
 	Cache string
 	// Values is ValuesAll or ValuesQuantizable.
@@ -77,6 +87,16 @@ type Config struct {
 	// Notes receives remarks that are not errors (a cache that did not
 	// match and is replaced); nil prints none.
 	Notes io.Writer
+	// AutoNotes, when set, receives method auto's summary line (how many
+	// values it searched, on how many held-out samples, in what time).
+	AutoNotes io.Writer
+	// AutoSamples is how many samples method auto holds out of the
+	// histograms to measure output errors on (DefaultAutoSamples when 0;
+	// at most a quarter of the data).
+	AutoSamples int
+	// AutoError is where auto measures a candidate's error:
+	// AutoErrorLayer (the default) or AutoErrorOutput.
+	AutoError string
 }
 
 // Output receives the pass's notes (a cache that did not match and is
@@ -96,6 +116,8 @@ func run(c *passes.Context) (any, error) {
 		Percentile:  o.Float("percentile"),
 		Cache:       o.String("cache"),
 		Values:      o.String("values"),
+		AutoSamples: int(o.Int("auto-samples")),
+		AutoError:   o.String("auto-error"),
 	}
 	if o.Bool("progress") {
 		cfg.Progress = c.Progress()
@@ -132,6 +154,26 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	if _, err := Threshold(NewHistogram(), cfg.Method, cfg.Percentile); err != nil {
 		return nil, err
 	}
+	auto := cfg.Method == MethodAuto || cfg.InputMethod == MethodAuto
+	if auto && cfg.Percentile == 0 {
+		cfg.Percentile = DefaultPercentile // auto's percentile candidate
+	}
+	if auto {
+		// auto tries the percentile method too
+		if _, err := Threshold(NewHistogram(), MethodPercentile, cfg.Percentile); err != nil {
+			return nil, err
+		}
+		if cfg.AutoSamples == 0 {
+			cfg.AutoSamples = DefaultAutoSamples
+		}
+		switch cfg.AutoError {
+		case "":
+			cfg.AutoError = AutoErrorLayer
+		case AutoErrorLayer, AutoErrorOutput:
+		default:
+			return nil, fmt.Errorf("auto-error %q: want %s or %s", cfg.AutoError, AutoErrorLayer, AutoErrorOutput)
+		}
+	}
 	selected, err := selectValues(g, cfg.Values)
 	if err != nil {
 		return nil, err
@@ -155,6 +197,9 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 		switch {
 		case err == nil:
 			mismatch := cache.Mismatch(cfg.Cache, graphHash, dataHash, cfg.Method, cfg.InputMethod, cfg.Percentile)
+			if mismatch == "" && cfg.Method == MethodAuto && cache.AutoError != cfg.AutoError {
+				mismatch = fmt.Sprintf("calibration cache %s does not match: its auto ranges were measured at the %s, auto-error = %s was asked for", cfg.Cache, measureWhere[cache.AutoError], cfg.AutoError)
+			}
 			if mismatch == "" {
 				for _, v := range selected {
 					if _, ok := cache.Ranges[v.Name]; !ok {
@@ -183,7 +228,11 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	if progress == nil {
 		progress = passes.NoProgress
 	}
-	hists, samples, err := collect(g, src, selected, progress)
+	holdout := 0
+	if auto {
+		holdout = holdoutSize(cfg.AutoSamples, src.Len())
+	}
+	hists, samples, heldout, err := collect(g, src, selected, holdout, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +251,11 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 			methods[i] = cfg.InputMethod
 		}
 	}
-	if cfg.Method == MethodPercentile {
+	if cfg.Method == MethodPercentile || auto {
 		res.Percentile = cfg.Percentile
+	}
+	if cfg.Method == MethodAuto {
+		res.AutoError = cfg.AutoError
 	}
 	ranges := make([]Range, len(selected))
 	var wg sync.WaitGroup
@@ -215,7 +267,10 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 			for i := range next {
 				h := hists[i]
 				t, _ := Threshold(h, methods[i], cfg.Percentile) // methods checked above
-				rg := Range{Amax: t, Scale: ScaleFor(t)}
+				rg := Range{Amax: t, Scale: ScaleFor(t), Method: methods[i]}
+				if rg.Method == MethodAuto {
+					rg.Method = MethodMSE // auto's choice where it does not search
+				}
 				if h.N > 0 {
 					rg.Min, rg.Max = h.Min, h.Max
 				}
@@ -229,6 +284,23 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 	close(next)
 	wg.Wait()
 	res.Histograms = make(map[string]*Histogram, len(selected))
+	if auto {
+		// auto's one-line summary (values searched, time) is for
+		// benchmarks that ask for it (AutoNotes); --report lists each
+		// choice, so a compile stays quiet.
+		notes := cfg.AutoNotes
+		if len(heldout) == 0 {
+			// Too little data to hold any out: measure on the first batch.
+			if heldout, err = firstBatch(src); err != nil {
+				return nil, err
+			}
+		}
+		targets := autoTargets(g, selected, cfg.Method, cfg.InputMethod)
+		if err := chooseAuto(g, selected, targets, hists, heldout, cfg.Percentile, cfg.AutoError, ranges, notes); err != nil {
+			return nil, err
+		}
+		res.heldout = heldout
+	}
 	for i, v := range selected {
 		res.Ranges[v.Name] = ranges[i]
 		res.Histograms[v.Name] = hists[i]
@@ -244,7 +316,7 @@ func Calibrate(g *ir.Graph, cfg Config) (*Result, error) {
 // fromCache builds a result from a matching cache, keeping the selected
 // values only.
 func fromCache(c *Cache, selected []*ir.Value) *Result {
-	res := &Result{Method: c.Method, InputMethod: c.InputMethod, Percentile: c.Percentile, Ranges: make(map[string]Range, len(selected)), GraphHash: c.Graph, DataHash: c.Data, FromCache: true}
+	res := &Result{Method: c.Method, InputMethod: c.InputMethod, Percentile: c.Percentile, AutoError: c.AutoError, Ranges: make(map[string]Range, len(selected)), GraphHash: c.Graph, DataHash: c.Data, FromCache: true}
 	for _, v := range selected {
 		res.Ranges[v.Name] = c.Ranges[v.Name]
 	}
@@ -295,16 +367,28 @@ func selectValues(g *ir.Graph, which string) ([]*ir.Value, error) {
 	return out, nil
 }
 
+// firstBatch reads the source's first batch again.
+func firstBatch(src dataset.Source) ([][]*ir.Tensor, error) {
+	src.Reset()
+	b, err := src.Next()
+	if err != nil {
+		return nil, fmt.Errorf("reading the calibration data again: %w", err)
+	}
+	return [][]*ir.Tensor{b}, nil
+}
+
 // collect runs every batch through the executor and folds each selected
 // value into its histogram. Memory: one histogram per value, whatever the
-// number of samples.
-func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, progress passes.Progress) ([]*Histogram, int, error) {
+// number of samples. The batches that start in the last holdout samples
+// (never the first batch) are not run but returned, for method auto to
+// measure output errors on data the histograms did not see.
+func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, holdout int, progress passes.Progress) (hists []*Histogram, samples int, heldout [][]*ir.Tensor, err error) {
 	e, err := ref.New(g)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	index := make(map[*ir.Value]int, len(selected))
-	hists := make([]*Histogram, len(selected))
+	hists = make([]*Histogram, len(selected))
 	for i, v := range selected {
 		index[v] = i
 		hists[i] = NewHistogram()
@@ -335,7 +419,6 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, progress pas
 		}
 	}
 	task := progress.Start("calibrate", "samples", src.Len())
-	samples := 0
 	// Reading and preprocessing (JPEG decoding, resizing) run one batch
 	// ahead in their own goroutine, overlapping the executor; the source is
 	// only ever used from that goroutine.
@@ -373,7 +456,18 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, progress pas
 		batch, err := nb.batch, nb.err
 		if err != nil {
 			task.End(false)
-			return nil, 0, err
+			return nil, 0, nil, err
+		}
+		n := 1
+		if len(batch) > 0 && len(batch[0].Shape) > 0 {
+			n = batch[0].Shape[0]
+		}
+		if holdout > 0 && batchNo > 0 && samples >= src.Len()-holdout {
+			heldout = append(heldout, batch)
+			samples += n
+			batchNo++
+			task.Add(n)
+			continue
 		}
 		for k, v := range g.Inputs {
 			observe(v, batch[k])
@@ -381,21 +475,17 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, progress pas
 		if obsErr == nil {
 			if _, err := e.RunObserved(batch, observe); err != nil {
 				task.End(false)
-				return nil, 0, fmt.Errorf("running batch %d of the calibration data: %w", batchNo+1, err)
+				return nil, 0, nil, fmt.Errorf("running batch %d of the calibration data: %w", batchNo+1, err)
 			}
 		}
 		if obsErr != nil {
 			task.End(false)
-			return nil, 0, obsErr
-		}
-		n := 1
-		if len(batch) > 0 && len(batch[0].Shape) > 0 {
-			n = batch[0].Shape[0]
+			return nil, 0, nil, obsErr
 		}
 		samples += n
 		batchNo++
 		task.Add(n)
 	}
 	task.End(true)
-	return hists, samples, nil
+	return hists, samples, heldout, nil
 }

@@ -213,10 +213,10 @@ func TestCacheReuseAndRefusal(t *testing.T) {
 	}
 	text, _ := os.ReadFile(cache)
 	lines := strings.Split(string(text), "\n")
-	if lines[0] != "# sqc calibration cache v1" || lines[1] != "graph "+GraphHash(g) || !strings.HasPrefix(lines[2], "data ") || lines[3] != "method entropy" {
+	if lines[0] != "# sqc calibration cache v2" || lines[1] != "graph "+GraphHash(g) || !strings.HasPrefix(lines[2], "data ") || lines[3] != "method entropy" {
 		t.Fatalf("cache header:\n%s", text)
 	}
-	if want := fmt.Sprintf("s\t%s\t%s", fmtFloat(first.Ranges["s"].Scale), fmtFloat(first.Ranges["s"].Amax)); !strings.Contains(string(text), want+"\n") {
+	if want := fmt.Sprintf("s\t%s\t%s\tentropy\t-", fmtFloat(first.Ranges["s"].Scale), fmtFloat(first.Ranges["s"].Amax)); !strings.Contains(string(text), want+"\n") {
 		t.Errorf("cache lacks %q:\n%s", want, text)
 	}
 	// Without data, the cache answers.
@@ -389,5 +389,87 @@ func TestMNISTBurn(t *testing.T) {
 	}
 	if convs != 3 || res.Samples != 32 {
 		t.Errorf("%d conv outputs with a range, %d samples; want 3 and 32", convs, res.Samples)
+	}
+}
+
+// TestAutoMNISTBurn runs method auto on mnist_burn: the first Relu's
+// background spikes make entropy clip its strokes (README, "INT8
+// accuracy"), which auto must see in the output error and avoid, and every
+// searched value must carry the least error of its candidates.
+func TestAutoMNISTBurn(t *testing.T) {
+	model := "../../../shared/models/mnist_burn_pytorch_bn.onnx"
+	data := "../../../shared/data/mnist/train-images-idx3-ubyte.gz"
+	if _, err := os.Stat(model); err != nil {
+		t.Skip("no ../shared")
+	}
+	g, err := onnx.Import(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := dataset.Spec{Path: data, Limit: 128, Preprocess: dataset.Preprocess{Scale: 1.0 / 255, Mean: []float32{0.1307}, Std: []float32{0.3081}}}
+	cache := filepath.Join(t.TempDir(), "calib.cache")
+	res, err := Calibrate(g, Config{Data: spec, Method: MethodAuto, InputMethod: MethodMax, AutoSamples: 32, Percentile: 99.99, Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	searched := 0
+	for name, r := range res.Ranges {
+		if !r.Searched {
+			if r.Method != MethodMSE && r.Method != MethodMax {
+				t.Errorf("%s: not searched but method %q", name, r.Method)
+			}
+			continue
+		}
+		searched++
+		if len(r.Errors) != len(autoCandidates) {
+			t.Errorf("%s: errors %v, want one per candidate", name, r.Errors)
+		}
+		for m, e := range r.Errors {
+			if e < r.Error {
+				t.Errorf("%s: chose %s (error %g) but %s measured %g", name, r.Method, r.Error, m, e)
+			}
+		}
+		if r.Errors[r.Method] != r.Error {
+			t.Errorf("%s: the error of %s is %g, recorded %g", name, r.Method, r.Errors[r.Method], r.Error)
+		}
+	}
+	// conv2, conv3, fc1 and fc2 read an activation (conv1 reads the input).
+	if searched != 4 {
+		t.Errorf("%d values searched, want 4", searched)
+	}
+	relu := res.Ranges["/Relu_output_0"]
+	if relu.Method == MethodEntropy || relu.Errors[MethodEntropy] < 100*relu.Error {
+		t.Errorf("first relu: %s", relu.Describe())
+	}
+	in := res.Ranges[g.Inputs[0].Name]
+	if in.Searched || in.Method != MethodMax {
+		t.Errorf("input: %+v, want max, not searched", in)
+	}
+	if res.Samples != 128 {
+		t.Errorf("%d samples, want 128 (96 into the histograms, 32 held out)", res.Samples)
+	}
+	// Measured at the network's output instead, the same trap is avoided.
+	out, err := Calibrate(g, Config{Data: spec, Method: MethodAuto, InputMethod: MethodMax, AutoSamples: 32, Percentile: 99.99, AutoError: AutoErrorOutput})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Ranges["/Relu_output_0"]; r.Method == MethodEntropy || r.Errors[MethodEntropy] < 100*r.Error {
+		t.Errorf("first relu, measured at the output: %s", r.Describe())
+	}
+	// A cache measured at the layers does not answer for the output.
+	if _, err := Calibrate(g, Config{Method: MethodAuto, InputMethod: MethodMax, Percentile: 99.99, AutoError: AutoErrorOutput, Cache: cache}); err == nil ||
+		!strings.Contains(err.Error(), "its auto ranges were measured at the layers reading them, auto-error = output was asked for") {
+		t.Errorf("cache of another auto-error: got %v", err)
+	}
+	// The cache keeps every choice and error, and answers next time.
+	again, err := Calibrate(g, Config{Method: MethodAuto, InputMethod: MethodMax, Percentile: 99.99, Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range res.Ranges {
+		c := again.Ranges[name]
+		if c.Amax != r.Amax || c.Method != r.Method || c.Searched != r.Searched || math.Abs(c.Error-r.Error) > 1e-3*r.Error {
+			t.Errorf("%s: cache gave %+v, calibration %+v", name, c, r)
+		}
 	}
 }

@@ -13,11 +13,13 @@ const (
 	MethodMSE        = "mse"
 )
 
-// Methods lists the calibrators, the default (entropy) first.
-var Methods = []string{MethodEntropy, MethodMax, MethodPercentile, MethodMSE}
+// Methods lists the calibrators, the default (auto) first.
+var Methods = []string{MethodAuto, MethodEntropy, MethodMax, MethodPercentile, MethodMSE}
 
 // Threshold returns the |x| clipping threshold the method chooses from a
 // histogram; percentile is used by the percentile method only (in (0, 100]).
+// Auto needs the graph (see chooseAuto): here it gives mse's threshold,
+// auto's first candidate and its choice for the values it does not search.
 func Threshold(h *Histogram, method string, percentile float64) (float32, error) {
 	switch method {
 	case MethodMax:
@@ -29,10 +31,10 @@ func Threshold(h *Histogram, method string, percentile float64) (float32, error)
 		return PercentileThreshold(h, percentile), nil
 	case MethodEntropy:
 		return EntropyThreshold(h), nil
-	case MethodMSE:
+	case MethodMSE, MethodAuto:
 		return MSEThreshold(h), nil
 	}
-	return 0, fmt.Errorf("unknown calibration method %q (want max, percentile, entropy or mse)", method)
+	return 0, fmt.Errorf("unknown calibration method %q (want auto, max, percentile, entropy or mse)", method)
 }
 
 // used is the number of bins up to the last non-empty one.

@@ -29,14 +29,35 @@
 //     reference distribution (see EntropyThreshold).
 //   - mse: the threshold minimising the expected squared quantization error
 //     (clipping error beyond it, rounding error inside), from the histogram.
+//   - auto (the default): for every value a quantizer will read (the
+//     inputs of Conv, Gemm, MatMul, their fused forms and Adds), each
+//     distinct threshold of the four above is tried on samples held out of
+//     the histograms (the last auto-samples of the data, at most a
+//     quarter) with only that value fake-quantized, the rest float, and the
+//     threshold with the least relative squared error Σ(y_q − y)² / Σ y²
+//     wins. No single calibrator is right for every tensor: entropy clips
+//     mnist_burn's first Relu, whose background pixels make one spike per
+//     channel, and top-1 falls from 99.16 % to 72 %; max wastes levels on
+//     rare outliers. The choice and
+//     every candidate's error go into the result (Range.Method, Error,
+//     Errors), the cache and the quantize pass's per-layer notes. Values no
+//     quantizer reads take mse's threshold unmeasured. By default
+//     (auto-error = layer) the error is measured at the quantizable layers
+//     that read the value, each rerun alone on its held-out inputs, which
+//     costs about one forward pass per candidate; auto-error = output
+//     measures at the network's outputs instead, one forward pass per value
+//     and candidate. The held-out batches stay in the result
+//     (Result.HeldOut) for the quantize pass's layer sensitivity.
 //
 // # Data and cache
 //
 // Samples come from internal/dataset (.npy, .npz, IDX, ONNX .pb tensors,
 // JPEG/PNG folders with torchvision-style preprocessing), batched and in a
-// deterministic order. A calibration cache file (see Cache for the format)
-// records the ranges with the hash of the graph (GraphHash), the hash of
-// the data and the method: a later compile with the same graph reuses it
+// deterministic order. A calibration cache file (see Cache for the format;
+// version 2, version 1 files still read) records the ranges, with the
+// calibrator of each and auto's measured error, the hash of the graph
+// (GraphHash), the hash of the data and the method: a later compile with
+// the same graph reuses it
 // instead of running the data again, with or without the data at hand. A
 // cache that does not match is refused with a message naming what differs
 // when no data is given, and replaced by a fresh calibration when data is.

@@ -19,7 +19,10 @@
 // method = magnitude keeps the N largest |w| of each group: apex ASP's
 // m4n2_1d mask (NVIDIA apex, apex/contrib/sparsity/sparse_masklib.py), the
 // mask of the ASP recipe of Mishra et al., "Accelerating Sparse Deep Neural
-// Networks" (2021), which then fine-tunes. method = sparsegpt chooses the
+// Networks" (2021), which then fine-tunes. method = auto (the shipped
+// sparse-int8 recipe's) is sparsegpt when the data option names calibration
+// data and magnitude otherwise; the layer's note says which ran. method =
+// sparsegpt chooses the
 // mask from calibration data and updates the remaining weights to
 // compensate, in one shot without fine-tuning (package sparsegpt; Frantar &
 // Alistarh, 2023): it runs the calibration samples (option data, read by

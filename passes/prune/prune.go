@@ -21,7 +21,24 @@ const (
 	// Existing keeps every weight as it is: layers whose weights already
 	// follow the pattern are claimed, the others stay dense.
 	Existing = "existing"
+	// Auto is sparsegpt when calibration data is given (option data), else
+	// magnitude: one-shot magnitude masks lose 1–2.5 points of top-1 where
+	// SparseGPT loses under 0.5, but SparseGPT cannot run without data.
+	Auto = "auto"
 )
+
+// methodOf resolves a layer's method option: auto becomes sparsegpt or
+// magnitude according to whether there is calibration data.
+func methodOf(o passes.Options) string {
+	m := o.String("method")
+	if m == Auto {
+		if o.String("data") != "" {
+			return SparseGPT
+		}
+		return Magnitude
+	}
+	return m
+}
 
 // The first-layer and last-layer policies.
 const (
@@ -44,8 +61,8 @@ var Pass = &passes.Pass{
 	Options: append([]passes.Option{
 		{Name: "pattern", Kind: passes.RatioKind, Default: passes.Ratio{N: 2, M: 4},
 			Doc: "N:M: at most N non-zeros in every M consecutive weights along the reduction (2:4 for sparse Tensor Cores)"},
-		{Name: "method", Kind: passes.String, Default: Magnitude, Enum: []string{Magnitude, SparseGPT, Existing},
-			Doc: "how masks are chosen: magnitude (keep the largest |w| of each group), sparsegpt (calibration data, with compensating updates) or existing (change no weight: claim the pattern where the weights already follow it, as a sparse fine-tuned QAT export's do)"},
+		{Name: "method", Kind: passes.String, Default: Magnitude, Enum: []string{Magnitude, SparseGPT, Auto, Existing},
+			Doc: "how masks are chosen: magnitude (keep the largest |w| of each group), sparsegpt (calibration data, with compensating updates), auto (sparsegpt when data is set, else magnitude) or existing (change no weight: claim the pattern where the weights already follow it, as a sparse fine-tuned QAT export's do)"},
 		{Name: "permute", Kind: passes.Bool, Default: false,
 			Doc: "permute input channels (and the producers' output channels) so that masks keep more magnitude"},
 		{Name: "permute-effort", Kind: passes.Float, Default: permute.DefaultOptions.Effort, Min: 0, Max: 1e6,
@@ -64,6 +81,12 @@ var Pass = &passes.Pass{
 			Doc: "whether the layers nearest the outputs (no weighted layer after them) are pruned"},
 		{Name: "pad", Kind: passes.Bool, Default: true,
 			Doc: "pad a reduction that is not a multiple of M with zero channels (a Pad on the input) instead of leaving the layer dense"},
+		{Name: "sensitivity", Kind: passes.Bool, Default: false,
+			Doc: "measure what pruning each layer alone costs the network's output on the data (if any), and note it (sqc compile --report sets it)"},
+		{Name: "keep-dense", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 20,
+			Doc: "keep this many pruned layers dense after all: those whose pruning alone costs the network's output most on the data (needs data)"},
+		{Name: "max-output-error", Kind: passes.Float, Default: 0.0, Min: 0, Max: 1e9,
+			Doc: "keep the worst pruned layers dense until the output errors of those left 2:4 sum to at most this (relative squared error, measured on the data; 0: no target)"},
 	}, append(dataopt.Options("sparsegpt's calibration data", false, freeBatch), []passes.Option{
 		{Name: "damp", Kind: passes.Float, Default: 0.01, Min: 0, Max: 10,
 			Doc: "sparsegpt: Hessian damping relative to its mean diagonal"},
@@ -97,6 +120,11 @@ type cand struct {
 	permNote      string
 	// gptNote says how SparseGPT's output error compares with magnitude's.
 	gptNote string
+	// orig is the weight before pruning (after any permutation).
+	orig *ir.Tensor
+	// outputError is the network's output error with this layer alone
+	// pruned, when keep-dense or max-output-error measured it (else -1).
+	outputError float64
 }
 
 type state struct {
@@ -137,6 +165,9 @@ func run(c *passes.Context) (any, error) {
 	if err := s.prune(); err != nil {
 		return nil, err
 	}
+	if err := s.keepDense(); err != nil {
+		return nil, err
+	}
 	s.report()
 	c.Changed()
 	return nil, nil
@@ -164,7 +195,7 @@ func (s *state) collect() error {
 		}
 		opts := s.c.OptionsFor(n)
 		r := opts.Ratio("pattern")
-		cd := &cand{l: l, opts: opts, n: r.N, m: r.M}
+		cd := &cand{l: l, opts: opts, n: r.N, m: r.M, outputError: -1}
 		s.cands = append(s.cands, cd)
 		s.byNode[n] = cd
 	}
@@ -485,7 +516,8 @@ func (s *state) prune() error {
 			s.claim(cd)
 			continue
 		}
-		if cd.opts.String("method") == SparseGPT {
+		cd.orig = cd.l.Const.Const
+		if methodOf(cd.opts) == SparseGPT {
 			gpt = append(gpt, cd)
 			continue
 		}
@@ -587,8 +619,16 @@ func (s *state) report() {
 			parts = append(parts, "existing mask")
 			s.c.Count("layers already sparse", 1)
 		default:
-			p := fmt.Sprintf("%s, kept %.1f%% of |w|", cd.opts.String("method"), 100*cd.after)
-			if cd.before > 0 && cd.opts.String("method") == Magnitude {
+			method := methodOf(cd.opts)
+			if cd.opts.String("method") == Auto {
+				if method == SparseGPT {
+					method += ", chosen by auto as calibration data was given"
+				} else {
+					method += ", chosen by auto without calibration data"
+				}
+			}
+			p := fmt.Sprintf("%s, kept %.1f%% of |w|", method, 100*cd.after)
+			if cd.before > 0 && methodOf(cd.opts) == Magnitude {
 				// The same mask rule on the unpermuted weight; SparseGPT's
 				// masks are chosen differently, so the permute note's
 				// magnitude figures are the comparison there.
@@ -602,6 +642,9 @@ func (s *state) report() {
 		}
 		if cd.gptNote != "" {
 			parts = append(parts, cd.gptNote)
+		}
+		if cd.outputError >= 0 {
+			parts = append(parts, fmt.Sprintf("network output error %.2g with it alone pruned", cd.outputError))
 		}
 		n.Note(NoteKey, fmt.Sprintf("%d:%d (%s)", cd.n, cd.m, strings.Join(parts, "; ")))
 		if cd.permNote != "" {

@@ -119,7 +119,7 @@ func TestErrors(t *testing.T) {
 		{"prune{" + allLayers + ";method=sparsegpt}", "method sparsegpt needs calibration data: set option data"},
 		{"prune{" + allLayers + ";method=sparsegpt;data=/nonexistent/x.npy}", "/nonexistent/x.npy"},
 		{"prune{" + allLayers + ";method=sparsegpt;data=x.npy;mean=abc}", `option mean: "abc" is not a number`},
-		{"prune{method=obs}", `"obs" is not one of magnitude, sparsegpt, existing`},
+		{"prune{method=obs}", `"obs" is not one of magnitude, sparsegpt, auto, existing`},
 		{"prune{pattern=5:4}", "ratio 5:4"},
 		{"prune{first-layer=maybe}", `"maybe" is not one of skip, prune`},
 	} {

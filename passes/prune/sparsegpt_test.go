@@ -2,6 +2,7 @@ package prune_test
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -134,6 +135,120 @@ func TestSparseGPTExistingUntouched(t *testing.T) {
 	for i, v := range n.Inputs[1].Const.Float32s() {
 		if v != orig[i] {
 			t.Fatalf("conv2's existing 2:4 weight changed at %d: %v, was %v", i, v, orig[i])
+		}
+	}
+}
+
+// TestAutoMethod: method = auto runs SparseGPT when data is given and
+// magnitude masks without, and each layer's note says which ran and why.
+func TestAutoMethod(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	path := writeNpy(t, t.TempDir(), "calib.npy", smoothImages(rng, 32, 8, 6, 6))
+	for _, c := range []struct{ opts, want string }{
+		{allLayers + ";method=auto;data=" + path + ";samples=32", "sparsegpt, chosen by auto as calibration data was given"},
+		{allLayers + ";method=auto", "magnitude, chosen by auto without calibration data"},
+	} {
+		g := gptNet(t)
+		if _, err := runPipeline(g, "prune{"+c.opts+"}"); err != nil {
+			t.Fatal(err)
+		}
+		lines := prune.Summary(g)
+		if len(lines) != 3 {
+			t.Fatalf("%s: %d layers noted, want 3: %q", c.opts, len(lines), lines)
+		}
+		for _, l := range lines {
+			if !strings.Contains(l, "2:4 ("+c.want+", kept") {
+				t.Errorf("%s: note %q, want %q", c.opts, l, c.want)
+			}
+		}
+	}
+}
+
+// TestKeepDense: keep-dense = 1 gives the layer whose pruning alone costs
+// the output most its dense weight back (no sparsity claim, no zeros
+// added) and says why; max-output-error keeps all or none of them dense at
+// the extremes; without data it is an error.
+func TestKeepDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	path := writeNpy(t, t.TempDir(), "calib.npy", smoothImages(rng, 32, 8, 6, 6))
+	base := allLayers + ";method=sparsegpt;data=" + path + ";samples=32"
+	count := func(g *ir.Graph) (dense, sparse int, worst string) {
+		for _, n := range g.Nodes {
+			note := n.Notes[prune.NoteKey]
+			switch {
+			case strings.HasPrefix(note, "dense: kept for accuracy:"):
+				dense++
+				worst = n.Name
+			case strings.HasPrefix(note, "2:4 ("):
+				if !strings.Contains(note, "network output error") {
+					t.Errorf("%s: %q, want its measured output error", n.Name, note)
+				}
+				sparse++
+			}
+		}
+		return dense, sparse, worst
+	}
+	dense := gptNet(t)
+	g := gptNet(t)
+	if _, err := runPipeline(g, "prune{"+base+";keep-dense=1}"); err != nil {
+		t.Fatal(err)
+	}
+	d, sp, worst := count(g)
+	if d != 1 || sp != 2 {
+		t.Fatalf("keep-dense=1: %d dense, %d sparse; notes %q", d, sp, prune.Summary(g))
+	}
+	for i, n := range g.Nodes {
+		if n.Name != worst {
+			continue
+		}
+		w := n.Inputs[1]
+		if w.Sparsity != nil || !slices.Equal(w.Const.Float32s(), dense.Nodes[i].Inputs[1].Const.Float32s()) {
+			t.Errorf("%s: weight not given back dense (claim %v)", worst, w.Sparsity)
+		}
+	}
+	for _, c := range []struct {
+		target        string
+		dense, sparse int
+	}{{"1e9", 0, 3}, {"1e-12", 3, 0}} {
+		g := gptNet(t)
+		if _, err := runPipeline(g, "prune{"+base+";max-output-error="+c.target+"}"); err != nil {
+			t.Fatal(err)
+		}
+		if d, sp, _ := count(g); d != c.dense || sp != c.sparse {
+			t.Errorf("max-output-error=%s: %d dense, %d sparse; want %d and %d", c.target, d, sp, c.dense, c.sparse)
+		}
+	}
+	if _, err := runPipeline(gptNet(t), "prune{"+allLayers+";keep-dense=1}"); err == nil || !strings.Contains(err.Error(), "set option data") {
+		t.Errorf("without data: got %v", err)
+	}
+}
+
+// TestPruneSensitivity: sensitivity alone notes every pruned layer's
+// network output error and keeps them all 2:4; without data it measures
+// nothing and is no error.
+func TestPruneSensitivity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	path := writeNpy(t, t.TempDir(), "calib.npy", smoothImages(rng, 32, 8, 6, 6))
+	g := gptNet(t)
+	if _, err := runPipeline(g, "prune{"+allLayers+";method=sparsegpt;data="+path+";samples=32;sensitivity=true}"); err != nil {
+		t.Fatal(err)
+	}
+	lines := prune.Summary(g)
+	if len(lines) != 3 {
+		t.Fatalf("%d layers noted, want 3: %q", len(lines), lines)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, ": 2:4 (") || !strings.Contains(l, "network output error") {
+			t.Errorf("note %q, want a 2:4 layer with its network output error", l)
+		}
+	}
+	g = gptNet(t)
+	if _, err := runPipeline(g, "prune{"+allLayers+";sensitivity=true}"); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range prune.Summary(g) {
+		if strings.Contains(l, "network output error") {
+			t.Errorf("measured without data: %q", l)
 		}
 	}
 }

@@ -34,6 +34,16 @@ var Pass = &passes.Pass{
 			Doc: "quantize weights with one scale per tensor instead of one per output channel"},
 		{Name: "skip", Kind: passes.SelectorKind, Default: passes.Selector{},
 			Doc: "layers (by name or op) to keep in float"},
+		{Name: "bias-correction", Kind: passes.Bool, Default: false,
+			Doc: "lower each layer's bias by the mean output shift its weight quantization causes, with input means measured on calibrate's held-out samples"},
+		{Name: "weight-clip", Kind: passes.String, Default: WeightClipMax, Enum: []string{WeightClipMax, WeightClipMSE},
+			Doc: "weight scale per channel: max (max|w|/127, TensorRT's) or mse (the clipping of max|w| that minimises the channel's squared quantization error)"},
+		{Name: "sensitivity", Kind: passes.Bool, Default: false,
+			Doc: "measure each layer's contribution to the output error (its input and weight quantized alone) on calibrate's held-out samples, and note it (sqc compile --report sets it)"},
+		{Name: "keep-float", Kind: passes.Int, Default: int64(0), Min: 0, Max: 1 << 20,
+			Doc: "keep this many layers in float: those whose quantization alone costs the output most (measured as sensitivity)"},
+		{Name: "max-output-error", Kind: passes.Float, Default: 0.0, Min: 0, Max: 1e9,
+			Doc: "keep the worst layers in float until the output errors of those quantized sum to at most this (relative squared error; 0: no target)"},
 	},
 	Run: run,
 }
@@ -53,8 +63,17 @@ func run(c *passes.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := newQuantizer(c.Graph, ranges)
 	g := c.Graph
+	kept, err := sensitivity(c, ranges, ops)
+	if err != nil {
+		return nil, err
+	}
+	if c.Options.Bool("bias-correction") {
+		if err := correctBiases(c, ranges, ops, kept); err != nil {
+			return nil, err
+		}
+	}
+	q := newQuantizer(c.Graph, ranges)
 	producers := g.Producers()
 	users := g.Users()
 	quantized := map[*ir.Node]bool{}
@@ -66,9 +85,13 @@ func run(c *passes.Context) (any, error) {
 			}
 			continue
 		}
+		if kept[n] {
+			c.Count("layers kept in float (accuracy)", 1)
+			continue
+		}
 		switch {
 		case ops[n.Op]:
-			if err := q.layer(n, opts.Bool("per-tensor-weights"), residual); err != nil {
+			if err := q.layer(n, opts.Bool("per-tensor-weights"), opts.String("weight-clip") == WeightClipMSE, residual); err != nil {
 				return nil, err
 			}
 			quantized[n] = true
@@ -133,8 +156,9 @@ type quantizer struct {
 }
 
 type weightKey struct {
-	v    *ir.Value
-	axis int
+	v       *ir.Value
+	axis    int
+	mseClip bool
 }
 
 func newQuantizer(g *ir.Graph, ranges *calibrate.Result) *quantizer {
@@ -160,7 +184,7 @@ func (q *quantizer) alreadyQuantized(v *ir.Value) bool {
 }
 
 // layer quantizes the inputs of one quantizable layer n.
-func (q *quantizer) layer(n *ir.Node, perTensor, residual bool) error {
+func (q *quantizer) layer(n *ir.Node, perTensor, mseClip, residual bool) error {
 	if len(n.Inputs) < 2 || n.Inputs[0] == nil || n.Inputs[1] == nil {
 		return nil
 	}
@@ -176,7 +200,7 @@ func (q *quantizer) layer(n *ir.Node, perTensor, residual bool) error {
 		if err != nil {
 			return err
 		}
-		dq, err := q.weight(n, w, axis)
+		dq, err := q.weight(n, w, axis, mseClip)
 		if err != nil {
 			return err
 		}
@@ -227,8 +251,18 @@ func (q *quantizer) activationInput(n *ir.Node, i int) error {
 		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	n.Inputs[i] = dq
+	text := fmt.Sprintf("%s %s", v.Name, q.ranges.Ranges[v.Name].Describe())
+	if old, ok := n.Notes[RangeNoteKey]; ok {
+		text = old + "; " + text
+	}
+	n.Note(RangeNoteKey, text)
 	return nil
 }
+
+// RangeNoteKey is the key of the note the pass leaves on every quantized
+// layer: the range of each activation input and the calibrator that chose
+// it (with auto, the output error each candidate measured).
+const RangeNoteKey = "int8-range"
 
 // activation returns the DQ output of value v's per-tensor quantizer,
 // making the pair on first use.
@@ -264,8 +298,8 @@ func (q *quantizer) activation(v *ir.Value) (*ir.Value, error) {
 // weight quantizes a float constant weight of n along axis (-1: per
 // tensor) and returns the output of the DequantizeLinear that reads the
 // int8 constant.
-func (q *quantizer) weight(n *ir.Node, w *ir.Value, axis int) (*ir.Value, error) {
-	key := weightKey{w, axis}
+func (q *quantizer) weight(n *ir.Node, w *ir.Value, axis int, mseClip bool) (*ir.Value, error) {
+	key := weightKey{w, axis, mseClip}
 	if dq, ok := q.wcache[key]; ok {
 		return dq, nil
 	}
@@ -276,7 +310,7 @@ func (q *quantizer) weight(n *ir.Node, w *ir.Value, axis int) (*ir.Value, error)
 	if axis >= len(t.Shape) {
 		return nil, fmt.Errorf("node %s: weight %q has shape %v, no output-channel axis %d", n.Name, w.Name, t.Shape, axis)
 	}
-	wq, scales := quantizeWeight(t, axis)
+	wq, scales := quantizeWeight(t, axis, mseClip)
 	iv := ir.NewConst(q.fresh(w.Name+".q"), wq)
 	iv.Type.Layout = w.Type.Layout
 	quant := &ir.QuantParams{Scale: scales, ZeroPoint: make([]int32, len(scales)), Axis: axis}
@@ -308,7 +342,7 @@ func (q *quantizer) weight(n *ir.Node, w *ir.Value, axis int) (*ir.Value, error)
 // one scale): s = max|w|/127 over each slice (1 for an all-zero slice) and
 // q = sat(rne(w / s)), QuantizeLinear's arithmetic, which stays within
 // [−127, 127] because |w / s| <= 127 before rounding.
-func quantizeWeight(t *ir.Tensor, axis int) (*ir.Tensor, []float32) {
+func quantizeWeight(t *ir.Tensor, axis int, mseClip bool) (*ir.Tensor, []float32) {
 	data := t.Float32s()
 	channels, inner := 1, len(data)
 	if axis >= 0 {
@@ -329,12 +363,57 @@ func quantizeWeight(t *ir.Tensor, axis int) (*ir.Tensor, []float32) {
 	for k, m := range maxAbs {
 		scales[k] = calibrate.ScaleFor(m)
 	}
+	if mseClip {
+		clipScales(data, channels, inner, maxAbs, scales)
+	}
 	out := ir.NewTensor(ir.Int8, t.Shape...)
 	o := out.Int8s()
 	for i, v := range data {
-		o[i] = int8(ref.QuantizeValue(v, scales[chOf(i)], 0, ir.Int8))
+		// Symmetric: −128 is never used (a clipped scale could reach it).
+		o[i] = int8(max(ref.QuantizeValue(v, scales[chOf(i)], 0, ir.Int8), -127))
 	}
 	return out, scales
+}
+
+// The weight-clip choices.
+const (
+	WeightClipMax = "max"
+	WeightClipMSE = "mse"
+)
+
+// clipScales replaces each channel's scale by the one, among max|w|·r/127
+// for r = 1, 0.99, ..., 0.50, whose quantization of the channel has the
+// least squared error (the first on ties, so no clipping unless it pays):
+// a few large weights otherwise stretch the step of all the others.
+// data's channel k is the elements i with (i/inner) % channels == k.
+func clipScales(data []float32, channels, inner int, maxAbs, scales []float32) {
+	if inner == 0 {
+		return
+	}
+	sqErr := func(k int, s float32) float64 {
+		e := 0.0
+		for i := k * inner; i < len(data); i += channels * inner {
+			for _, v := range data[i : i+inner] {
+				q := float32(max(ref.QuantizeValue(v, s, 0, ir.Int8), -127)) * s
+				d := float64(v - q)
+				e += d * d
+			}
+		}
+		return e
+	}
+	for k, m := range maxAbs {
+		if m == 0 {
+			continue
+		}
+		best, bestErr := scales[k], sqErr(k, scales[k])
+		for step := 1; step <= 50; step++ {
+			s := calibrate.ScaleFor(m * float32(100-step) / 100)
+			if e := sqErr(k, s); e < bestErr {
+				best, bestErr = s, e
+			}
+		}
+		scales[k] = best
+	}
 }
 
 // residualAdd quantizes the residual operand of an Add whose other operand

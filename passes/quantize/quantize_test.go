@@ -253,7 +253,7 @@ func TestQuantizeNeedsCalibration(t *testing.T) {
 // axis 1 of a [K,N] matrix, and per tensor.
 func TestWeightQuantization(t *testing.T) {
 	w := ir.FromFloat32([]float32{1, -0.5, 0.25, 2, 0, 0}, 3, 2)
-	q, s := quantizeWeight(w, 1)
+	q, s := quantizeWeight(w, 1, false)
 	// Column 0 holds 1, 0.25, 0: scale 1/127; column 1 holds -0.5, 2, 0:
 	// scale 2/127. 0.25·127 = 31.75 → 32; -0.5·127/2 = -31.75 → -32.
 	if s[0] != float32(1)/127 || s[1] != float32(2)/127 {
@@ -265,7 +265,7 @@ func TestWeightQuantization(t *testing.T) {
 			t.Fatalf("per-channel codes %v, want %v", q.Int8s(), want)
 		}
 	}
-	q, s = quantizeWeight(w, -1)
+	q, s = quantizeWeight(w, -1, false)
 	if len(s) != 1 || s[0] != float32(2)/127 {
 		t.Errorf("per-tensor scale %v, want [2/127]", s)
 	}
@@ -276,7 +276,47 @@ func TestWeightQuantization(t *testing.T) {
 		}
 	}
 	// An all-zero weight gets scale 1, never 0.
-	if _, s := quantizeWeight(ir.FromFloat32([]float32{0, 0}, 2), -1); s[0] != 1 {
+	if _, s := quantizeWeight(ir.FromFloat32([]float32{0, 0}, 2), -1, false); s[0] != 1 {
 		t.Errorf("all-zero weight: scale %v, want 1", s[0])
+	}
+}
+
+// TestWeightClipMSE: weight-clip = mse never quantizes a channel worse than
+// max does, clips where it pays (a channel of weights at 0.5 and one at 1:
+// 0.5 falls halfway between two codes of max's scale, a slightly smaller
+// scale fits it) and keeps codes within ±127.
+func TestWeightClipMSE(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const n = 1000
+	data := make([]float32, 3*n)
+	for i := range n {
+		data[i] = 0.5
+		data[n+i] = float32(rng.NormFloat64())
+		data[2*n+i] = float32(rng.ExpFloat64()) * float32(1-2*(i%2))
+	}
+	data[0] = 1
+	w := ir.FromFloat32(data, 3, n)
+	sqErr := func(q *ir.Tensor, s []float32, k int) float64 {
+		e := 0.0
+		for i := k * n; i < (k+1)*n; i++ {
+			d := float64(data[i] - float32(q.Int8s()[i])*s[k])
+			e += d * d
+		}
+		return e
+	}
+	qMax, sMax := quantizeWeight(w, 0, false)
+	qMSE, sMSE := quantizeWeight(w, 0, true)
+	for k := range 3 {
+		if e, m := sqErr(qMSE, sMSE, k), sqErr(qMax, sMax, k); e > m {
+			t.Errorf("channel %d: error %g with mse clipping, %g with max", k, e, m)
+		}
+	}
+	if e, m := sqErr(qMSE, sMSE, 0), sqErr(qMax, sMax, 0); !(sMSE[0] < sMax[0]) || !(e < m/4) {
+		t.Errorf("channel of halves: scale %g (max %g), error %g (max %g)", sMSE[0], sMax[0], e, m)
+	}
+	for i, q := range qMSE.Int8s() {
+		if q < -127 {
+			t.Fatalf("code %d at %d", q, i)
+		}
 	}
 }

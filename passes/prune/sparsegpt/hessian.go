@@ -11,11 +11,13 @@ import (
 // the column order of the layer's weight view) for each span of columns.
 //
 // Rows are gathered in float32 chunks and each chunk's XᵀX is computed by
-// the reference executor's Gemm (transA), whose vectorised float32 kernel
-// runs some 50 times faster here than gonum's float64 one (a 4608-wide
-// conv layer's Hessian took 80 s with gonum's Dgemm); the chunk products
-// are summed in float64. The paper's implementation accumulates H in
-// float32 too.
+// the reference executor's GEMM (ref.Sgemm), whose vectorised float32
+// kernels run some 50 times faster here than gonum's float64 one (a
+// 4608-wide conv layer's Hessian took 80 s with gonum's Dgemm); only the
+// upper triangle is computed, one panel of hessianPanel rows at a time
+// (about half the work of the full product), then mirrored. The chunk
+// products are summed in float64. The paper's implementation accumulates
+// H in float32 too.
 type Hessian struct {
 	Cols  int
 	Spans [][2]int
@@ -27,11 +29,14 @@ type Hessian struct {
 	buf   []float32
 	n     int
 	chunk int
-	// gram[s] computes XᵀX of a chunk of span s.
-	gram []*ref.Executor
-	// part holds one span's columns of a chunk when there are several spans.
-	part []float32
+	// prod receives one panel of a chunk's product.
+	prod []float32
+	// nhwc holds one image of AddConv's input with its channels last.
+	nhwc []float32
 }
+
+// hessianPanel is the number of Hessian rows computed by one product.
+const hessianPanel = 256
 
 // NewHessian returns an empty accumulator for the spans of cols columns.
 func NewHessian(cols int, spans [][2]int) *Hessian {
@@ -41,76 +46,69 @@ func NewHessian(cols int, spans [][2]int) *Hessian {
 		h.H = append(h.H, make([]float64, d*d))
 	}
 	// Rows are gathered into chunks so that the products run as matrix
-	// products; about 4 M elements (32 MiB) a chunk.
+	// products; about 4 M elements (16 MiB) a chunk.
 	h.chunk = max(64, min(4096, (4<<20)/max(1, cols)))
 	h.buf = make([]float32, h.chunk*cols)
 	return h
 }
 
-// gramGraph is Y = XᵀX for X of rows × d, as a Gemm with transA.
-func gramGraph(rows, d int) (*ref.Executor, error) {
-	x := &ir.Value{Name: "x", Type: ir.TensorType(ir.Float32, rows, d)}
-	y := &ir.Value{Name: "y", Type: ir.TensorType(ir.Float32, d, d)}
-	g := &ir.Graph{Name: "gram", Inputs: []*ir.Value{x}, Outputs: []*ir.Value{y}, Nodes: []*ir.Node{
-		{Name: "xtx", Op: "Gemm", Inputs: []*ir.Value{x, x}, Outputs: []*ir.Value{y}, Attrs: ir.Attrs{"transA": ir.IntAttr(1)}},
-	}}
-	return ref.New(g)
-}
-
-// row returns the next row to fill (zeroed), flushing a full chunk first.
+// row returns the next row to fill, flushing a full chunk first. It holds
+// an earlier row's values: the caller writes every element.
 func (h *Hessian) row() ([]float32, error) {
 	if h.n == h.chunk {
-		if err := h.Flush(); err != nil {
-			return nil, err
-		}
+		h.flush()
 	}
 	r := h.buf[h.n*h.Cols : (h.n+1)*h.Cols]
-	clear(r)
 	h.n++
 	h.Rows++
 	return r, nil
 }
 
-// Flush adds the buffered rows to the sums.
+// Flush adds the buffered rows to the sums and makes H whole: call it
+// before reading H.
 func (h *Hessian) Flush() error {
-	if h.n == 0 {
-		return nil
-	}
-	// The chunk's shape is fixed (the executors are built for it): rows
-	// past n are zeroed, and zero rows add nothing.
-	clear(h.buf[h.n*h.Cols:])
-	if h.gram == nil {
-		for _, sp := range h.Spans {
-			e, err := gramGraph(h.chunk, sp[1]-sp[0])
-			if err != nil {
-				return err
-			}
-			h.gram = append(h.gram, e)
-		}
-	}
+	h.flush()
+	// Mirror the upper triangle into the lower, once: the chunks add to
+	// the upper triangle only.
 	for si, sp := range h.Spans {
 		d := sp[1] - sp[0]
-		x := h.buf
-		if len(h.Spans) > 1 {
-			if h.part == nil {
-				h.part = make([]float32, h.chunk*h.Cols)
-			}
-			x = h.part[:h.chunk*d]
-			for r := range h.chunk {
-				copy(x[r*d:(r+1)*d], h.buf[r*h.Cols+sp[0]:r*h.Cols+sp[1]])
-			}
-		}
-		out, err := h.gram[si].Run([]*ir.Tensor{ir.FromFloat32(x, h.chunk, d)})
-		if err != nil {
-			return err
-		}
 		acc := h.H[si]
-		for i, v := range out[0].Float32s() {
-			acc[i] += float64(v)
+		for i := range d {
+			for j := i + 1; j < d; j++ {
+				acc[j*d+i] = acc[i*d+j]
+			}
+		}
+	}
+	return nil
+}
+
+// flush adds the buffered rows to the upper triangles of the sums.
+func (h *Hessian) flush() {
+	if h.n == 0 {
+		return
+	}
+	rows := h.n
+	for si, sp := range h.Spans {
+		d := sp[1] - sp[0]
+		acc := h.H[si]
+		// X is the span's columns of the buffered rows: element (r, c) at
+		// buf[r*Cols + sp[0] + c]. Panel [i, i+p) of the upper triangle is
+		// X[:, i:i+p]ᵀ · X[:, i:].
+		x := h.buf[sp[0]:]
+		for i := 0; i < d; i += hessianPanel {
+			p := min(hessianPanel, d-i)
+			w := d - i
+			h.prod = grow(h.prod, p*w)
+			ref.Sgemm(true, false, p, w, rows, 1, x[i:], h.Cols, x[i:], h.Cols, 0, h.prod, w)
+			for r := range p {
+				row := acc[(i+r)*d+i+r : (i+r+1)*d]
+				for j, v := range h.prod[r*w+r : (r+1)*w] {
+					row[j] += float64(v)
+				}
+			}
 		}
 	}
 	h.n = 0
-	return nil
 }
 
 // AddMatrix adds the rows of x, a Gemm's or MatMul's activation whose axis
@@ -169,7 +167,16 @@ func (h *Hessian) AddConv(x *ir.Tensor, g *ir.ConvGeom) error {
 	kIdx := make([]int, k)
 	oIdx := make([]int, k)
 	for n := range x.Shape[0] {
-		img := data[n*C*inSize : (n+1)*C*inSize]
+		// The image with its channels last, so that each kernel position's
+		// C values are one copy (NCHW would gather them a plane apart).
+		h.nhwc = grow(h.nhwc, C*inSize)
+		img := h.nhwc
+		src := data[n*C*inSize : (n+1)*C*inSize]
+		for c := range C {
+			for p, v := range src[c*inSize : (c+1)*inSize] {
+				img[p*C+c] = v
+			}
+		}
 		for o := range outN {
 			unravel(o, g.Out, oIdx)
 			r, err := h.row()
@@ -188,12 +195,10 @@ func (h *Hessian) AddConv(x *ir.Tensor, g *ir.ConvGeom) error {
 					off += i * inStrides[d]
 				}
 				if !inside {
-					continue // padding reads zero; the row is zeroed
+					clear(r[s*C : (s+1)*C]) // padding reads zero
+					continue
 				}
-				dst := r[s*C : (s+1)*C]
-				for c := range dst {
-					dst[c] = img[c*inSize+off]
-				}
+				copy(r[s*C:(s+1)*C], img[off*C:(off+1)*C])
 			}
 		}
 	}

@@ -19,7 +19,11 @@
 // Details as the paper's reference implementation does them: H is damped
 // by λ = damp·mean(diag H) (damp 0.01) before inversion; an input that is
 // zero in every sample (diag 0) gets H_cc = 1 and its weights are pruned
-// first, being worthless. All arithmetic is float64.
+// first, being worthless. The weights, H and its factors are kept in
+// float64; the matrix products (the Hessian's accumulation, the blocked
+// factorizations' trailing updates and the lazy-batch updates, see
+// linalg.go) run on the reference executor's float32 GEMM, as the paper's
+// implementation computes everything in float32.
 //
 // The upper Cholesky factor U of H⁻¹ (UᵀU = H⁻¹), which the method reads
 // row by row, is computed from one Cholesky factorization, of H with its
@@ -40,10 +44,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
 
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
@@ -205,8 +205,7 @@ func invCholUpper(h []float64, d int, damp float64) ([]float64, float64, error) 
 			}
 			rev[i*d+i] += lambda
 		}
-		t, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: d, Stride: d, Data: rev})
-		if ok && lapack64.Trtri(t) {
+		if choleskyLower(rev, d) && invertLower(rev, d) {
 			u := make([]float64, d*d)
 			for i := range d {
 				for j := i; j < d; j++ {
@@ -229,6 +228,8 @@ func invCholUpper(h []float64, d int, damp float64) ([]float64, float64, error) 
 // goes. Rows are independent given u, so they are shared out over the
 // cores within each block; the trailing update is one matrix product.
 func obs(w []float64, keep []bool, rows, d int, u []float64, o Options) {
+	u32 := toFloat32(make([]float32, d*d), u, d, d, d)
+	var errs32, prod []float32
 	for i1 := 0; i1 < d; i1 += o.BlockSize {
 		i2 := min(i1+o.BlockSize, d)
 		cnt := i2 - i1
@@ -259,12 +260,20 @@ func obs(w []float64, keep []bool, rows, d int, u []float64, o Options) {
 			}
 		})
 		if i2 < d {
-			// w[:, i2:] -= errs · u[i1:i2, i2:]
-			blas64.Gemm(blas.NoTrans, blas.NoTrans, -1,
-				blas64.General{Rows: rows, Cols: cnt, Stride: cnt, Data: errs},
-				blas64.General{Rows: cnt, Cols: d - i2, Stride: d, Data: u[i1*d+i2:]},
-				1,
-				blas64.General{Rows: rows, Cols: d - i2, Stride: d, Data: w[i2:]})
+			// w[:, i2:] −= errs · u[i1:i2, i2:], as a float32 product (the
+			// executor's GEMM) subtracted in float64.
+			rest := d - i2
+			errs32 = toFloat32(grow(errs32, rows*cnt), errs, cnt, rows, cnt)
+			prod = grow(prod, rows*rest)
+			ref.Sgemm(false, false, rows, rest, cnt, 1, errs32, cnt, u32[i1*d+i2:], d, 0, prod, rest)
+			parallelRows(rows, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					row := w[r*d+i2 : (r+1)*d]
+					for j, p := range prod[r*rest : (r+1)*rest] {
+						row[j] -= float64(p)
+					}
+				}
+			})
 		}
 	}
 }
