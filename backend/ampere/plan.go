@@ -61,8 +61,12 @@ var vectorStore = true
 var wideN = func(nOut int) bool { return nOut >= 128 }
 
 // wideBlock is the planner's choice of the 8-warp block (256 channels,
-// kernels.GemmConfig.WideBlock): where a layer has that many channels.
-var wideBlock = func(nOut int) bool { return nOut >= 256 }
+// kernels.GemmConfig.WideBlock). Measured on an H100 (backend/ampere/NOTES.md)
+// it speeds the 2:4 kernel of ResNet-34's 256-channel layers by 0–3 % at
+// batch 256 but slows the dense one by up to 18 % and every layer at batch 1
+// (a 196-pixel layer then has two blocks), so without a tuning cache,
+// which would choose per layer and batch, the planner does not pick it.
+var wideBlock = func(nOut int) bool { return false }
 
 // implicitConv routes a QConv whose input channels are a multiple of 16
 // through the implicit-GEMM kernel (kernels.GemmConfig.Conv) rather than

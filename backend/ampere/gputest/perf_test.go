@@ -105,7 +105,10 @@ func pipeName(c kernels.GemmConfig) string {
 		name = fmt.Sprintf("s%dw", c.Stages)
 	}
 	if c.WideN {
-		name = "n128-" + name
+		name = fmt.Sprintf("n%d-%s", c.BN(), name)
+	}
+	if c.StoreVec {
+		name += "-v16"
 	}
 	return name
 }

@@ -412,6 +412,12 @@ func acc(i, j, r int) string { return fmt.Sprintf("%%acc%d", (i*8+j)*4+r) }
 
 func (c GemmConfig) emit(b *builder) {
 	sp := c.Sparse
+	if c.DynamicShared() > 0 {
+		// Dynamic shared memory is declared at module scope (ptxas
+		// refuses .extern inside a function); the launch passes its size
+		// (DynamicShared).
+		b.raw(".extern .shared .align 128 .b8 smem_x[];")
+	}
 	b.raw(".visible .entry %s(", c.Name())
 	params := c.params()
 	for i, p := range params {
@@ -425,10 +431,7 @@ func (c GemmConfig) emit(b *builder) {
 	b.raw(".maxntid %d, 1, 1", c.Threads())
 	b.raw("{")
 	S, stageBytes := c.stages(), c.stageBytes()
-	if c.DynamicShared() > 0 {
-		// The launch passes the stages' size (DynamicShared).
-		b.raw("\t.extern .shared .align 128 .b8 smem_x[];")
-	} else {
+	if c.DynamicShared() == 0 {
 		b.raw("\t.shared .align 128 .b8 smem_x[%d];", c.SharedBytes())
 	}
 	mi := c.warpTiles()
