@@ -15,18 +15,19 @@ import (
 )
 
 // TestTorchvisionExports loads torchvision models that torch.onnx exported
-// (random weights; testdata/export_torchvision.py writes them) and compares
+// (random weights; bench/models/export_torchvision.py writes them) and compares
 // the reference executor's outputs with ONNX Runtime's on the same file, and
 // on the file rewritten at opsets 18 and 21 by this package. The
 // models are 10-350 MB, so the test runs only when SQC_TORCHVISION_DIR names
 // a folder of them:
 //
-//	/usr/bin/python3 testdata/export_torchvision.py /tmp/tv 17
-//	SQC_TORCHVISION_DIR=/tmp/tv SQC_ORT_NODE_MODULES=... go test -run TestTorchvisionExports -v
+//	/usr/bin/python3 bench/models/export_torchvision.py /tmp/tv 17 convnext_tiny vit_b_16 swin_t \
+//		fcn_resnet50 deeplabv3_resnet50 lraspp_mobilenet_v3_large
+//	SQC_TORCHVISION_DIR=/tmp/tv SQC_ORT_NODE_MODULES=... go test ./frontend/onnx/onnxexport -run TestTorchvisionExports -v
 func TestTorchvisionExports(t *testing.T) {
 	dir := os.Getenv("SQC_TORCHVISION_DIR")
 	if dir == "" {
-		t.Skip("SQC_TORCHVISION_DIR is not set: export models with testdata/export_torchvision.py and point it at them")
+		t.Skip("SQC_TORCHVISION_DIR is not set: export models with bench/models/export_torchvision.py and point it at them")
 	}
 	modules := ortModules(t)
 	models, err := filepath.Glob(filepath.Join(dir, "*.onnx"))
