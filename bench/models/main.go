@@ -325,14 +325,18 @@ func sqcJSON(ctx context.Context, v any, sqc string, args ...string) error {
 	return nil
 }
 
-// firstLine is the first line of s, without sqc's "sqc: " prefix, short
-// enough for a table cell.
+// firstLine is the first line of s, without sqc's "sqc: " prefix and the
+// output file's name that starts a compile error, short enough for a table
+// cell.
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	s = strings.TrimPrefix(s, "sqc: ")
 	s = strings.TrimPrefix(s, "Error: ")
-	if len(s) > 160 {
-		s = s[:157] + "..."
+	if path, rest, ok := strings.Cut(s, ": "); ok && strings.HasSuffix(path, ".sqe") {
+		s = rest
+	}
+	if r := []rune(s); len(r) > 220 {
+		s = string(r[:217]) + "..."
 	}
 	return strings.ReplaceAll(s, "|", `\|`)
 }
