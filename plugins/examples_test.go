@@ -61,13 +61,13 @@ func noteError(t *testing.T, n *ir.Node) float64 {
 }
 
 func TestSensitivityPrune(t *testing.T) {
-	p, err := Load(bin("sensitivity-prune"), Config{})
+	p, err := Load(bin("sensitivity-prune"), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	build := func(specs ...passes.StepSpec) *passes.Pipeline {
 		t.Helper()
-		pl, err := passes.Build(specs)
+		pl, err := passes.Build(withTestTimeouts(specs...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestSensitivityPrune(t *testing.T) {
 // TestSensitivityPruneResNet runs the plugin on a real architecture after
 // the graph passes: fused convs, a residual structure, a Gemm classifier.
 func TestSensitivityPruneResNet(t *testing.T) {
-	p, err := Load(bin("sensitivity-prune"), Config{})
+	p, err := Load(bin("sensitivity-prune"), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestSensitivityPruneResNet(t *testing.T) {
 
 // TestDropNotes runs the minimal plugin of the documentation.
 func TestDropNotes(t *testing.T) {
-	p, err := Load(bin("drop-notes"), Config{})
+	p, err := Load(bin("drop-notes"), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

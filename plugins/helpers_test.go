@@ -75,7 +75,7 @@ func runSteps(g *ir.Graph, pipeline string) (*passes.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := passes.Build(specs)
+	p, err := passes.Build(withTestTimeouts(specs...))
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +141,9 @@ func noChildren(t *testing.T) {
 	t.Helper()
 	// A process that was killed is reaped by go-plugin's goroutine; allow
 	// it the moment that takes, generously: a loaded machine can take a
-	// while to schedule it, and a leak stays a leak after ten seconds.
-	deadline := time.Now().Add(10 * time.Second)
+	// while to schedule it, and a leak stays a leak after two minutes. A
+	// clean run returns at the first look.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		left := children(t)
 		if len(left) == 0 {
@@ -158,3 +159,35 @@ func noChildren(t *testing.T) {
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 func writeExec(path string, b []byte) error { return os.WriteFile(path, b, 0o755) }
+
+// A test not about time must not fail because the machine is busy: plugins
+// get minutes to start and to answer a step, not the defaults' seconds.
+// The tests of the timeouts themselves set their own.
+const (
+	testStartTimeout = 5 * time.Minute
+	testStepTimeout  = 600.0 // seconds, the timeout option
+)
+
+// testConfig is the Config of tests that are not about starting time.
+func testConfig() Config { return Config{StartTimeout: testStartTimeout} }
+
+// withTestTimeouts gives every plugin step whose timeout option is unset
+// testStepTimeout.
+func withTestTimeouts(specs ...passes.StepSpec) []passes.StepSpec {
+	for i, s := range specs {
+		p := passes.Lookup(s.Name)
+		if p == nil || s.Options[timeoutOption] != nil {
+			continue
+		}
+		for _, o := range p.Options {
+			if o.Name == timeoutOption {
+				opts := map[string]any{timeoutOption: testStepTimeout}
+				for k, v := range s.Options {
+					opts[k] = v
+				}
+				specs[i].Options = opts
+			}
+		}
+	}
+	return specs
+}

@@ -34,7 +34,7 @@ const identities = `graph "g" (%x: f32[2,3]) -> (%out, %z) {
 `
 
 func TestFoldIdentity(t *testing.T) {
-	p, err := Load(bin("fold-identity"), Config{})
+	p, err := Load(bin("fold-identity"), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func f32bytes(s []float32) []byte {
 func TestStartup(t *testing.T) {
 	path := testPass(t, "noop")
 	start := time.Now()
-	p, err := Load(path, Config{})
+	p, err := Load(path, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestLoadPath(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("plugins"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := LoadPath(string(filepath.ListSeparator)+dir+string(filepath.ListSeparator), Config{})
+	got, err := LoadPath(string(filepath.ListSeparator)+dir+string(filepath.ListSeparator), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestLoadPath(t *testing.T) {
 	if strings.Join(names, " ") != "fold-identity sensitivity-prune" {
 		t.Errorf("loaded %v, want fold-identity and sensitivity-prune", names)
 	}
-	_, err = LoadPath(filepath.Join(dir, "missing"), Config{})
+	_, err = LoadPath(filepath.Join(dir, "missing"), testConfig())
 	if err == nil || !strings.HasPrefix(err.Error(), "plugin directory "+filepath.Join(dir, "missing")+": ") {
 		t.Errorf("missing directory: got %v", err)
 	}
@@ -167,7 +167,7 @@ func TestLoadPath(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(bad, "true"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = LoadPath(bad, Config{})
+	_, err = LoadPath(bad, testConfig())
 	want := fmt.Sprintf("plugin %s exited before its handshake: it printed nothing (is it an sqc plugin?)", filepath.Join(bad, "true"))
 	if err == nil || err.Error() != want {
 		t.Errorf("not a plugin: got %v, want %s", err, want)
@@ -185,7 +185,7 @@ func TestLoadErrors(t *testing.T) {
 		{filepath.Join(dir, "nothing"), "plugin DIR/nothing: no such file"},
 		{dir, "plugin DIR: not an executable file"},
 	} {
-		_, err := Load(c.path, Config{})
+		_, err := Load(c.path, testConfig())
 		if want := strings.ReplaceAll(c.want, "DIR", dir); err == nil || err.Error() != want {
 			t.Errorf("got %v, want %s", err, want)
 		}
@@ -195,10 +195,10 @@ func TestLoadErrors(t *testing.T) {
 	if err := copyFile(bin("fold-identity"), copyTo); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(bin("fold-identity"), Config{}); err != nil {
+	if _, err := Load(bin("fold-identity"), testConfig()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Load(copyTo, Config{})
+	_, err := Load(copyTo, testConfig())
 	if want := fmt.Sprintf("plugin %s: pass fold-identity is already served by plugin ", copyTo); err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v, want %s", err, want)
 	}

@@ -48,7 +48,7 @@ func TestMisbehaving(t *testing.T) {
 		t.Run(c.mode, func(t *testing.T) {
 			path := testPass(t, c.mode)
 			want := regexp.MustCompile(strings.ReplaceAll(c.want, "PLUGIN", regexp.QuoteMeta(path)))
-			p, err := Load(path, Config{})
+			p, err := Load(path, testConfig())
 			if c.load {
 				if err == nil || !want.MatchString(err.Error()) {
 					t.Fatalf("load: got %v, want %s", err, want)
@@ -64,12 +64,10 @@ func TestMisbehaving(t *testing.T) {
 			if c.timeout != "" {
 				step += "{timeout=" + c.timeout + "}"
 			}
-			start := time.Now()
 			_, err = runSteps(g, step)
 			if err == nil || !want.MatchString(err.Error()) {
 				t.Fatalf("run: got %v, want %s", err, want)
 			}
-			t.Logf("failed in %v: %v", time.Since(start).Round(time.Millisecond), err)
 			if got := sqir.Format(g); got != sqir.Format(parse(t, conv)) {
 				t.Errorf("the graph changed:\n%s", got)
 			}
@@ -95,7 +93,7 @@ func TestMisbehaving(t *testing.T) {
 // TestRestartAfterCrash checks that a step after a crash starts the plugin
 // again rather than talking to a dead process.
 func TestRestartAfterCrash(t *testing.T) {
-	p, err := Load(testPass(t, "crash"), Config{})
+	p, err := Load(testPass(t, "crash"), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,17 +108,13 @@ func TestRestartAfterCrash(t *testing.T) {
 
 func TestStartTimeout(t *testing.T) {
 	path := testPass(t, "hang-start")
-	start := time.Now()
+	// The plugin never completes its handshake, so the error can only
+	// come from the start timeout: its message, which names the 300ms
+	// set here and not the default, shows that the setting applied.
 	_, err := Load(path, Config{StartTimeout: 300 * time.Millisecond})
 	want := fmt.Sprintf("plugin %s did not complete its handshake within 300ms; it was stopped", path)
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
-	}
-	// What could fail is the timeout not applying: then the start waits
-	// for DefaultStartTimeout (10 s) or forever. A bound between the two
-	// tells that apart without depending on how busy the machine is.
-	if d := time.Since(start); d >= DefaultStartTimeout/2 {
-		t.Errorf("took %v to give up after a 300ms start timeout", d)
 	}
 	noChildren(t)
 }
@@ -129,7 +123,7 @@ func TestStartTimeout(t *testing.T) {
 // the configured output, prefixed, and breaks nothing.
 func TestNoisy(t *testing.T) {
 	var out syncBuffer
-	p, err := Load(testPass(t, "noisy"), Config{Output: &out})
+	p, err := Load(testPass(t, "noisy"), Config{Output: &out, StartTimeout: testStartTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,16 +167,16 @@ func TestChecksum(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrong := strings.Repeat("0", 64)
-	_, err = Load(path2, Config{SHA256: wrong})
+	_, err = Load(path2, Config{SHA256: wrong, StartTimeout: testStartTimeout})
 	want := fmt.Sprintf("plugin %s: the binary's sha256 is %x, but %s is pinned", path2, sum, wrong)
 	if err == nil || err.Error() != want {
 		t.Errorf("wrong pin: got %v, want %s", err, want)
 	}
-	_, err = Load(path2, Config{SHA256: "abc"})
+	_, err = Load(path2, Config{SHA256: "abc", StartTimeout: testStartTimeout})
 	if want := fmt.Sprintf(`plugin %s: sha256 "abc": want 64 hexadecimal digits`, path2); err == nil || err.Error() != want {
 		t.Errorf("malformed pin: got %v, want %s", err, want)
 	}
-	p, err := Load(path2, Config{SHA256: hex.EncodeToString(sum)})
+	p, err := Load(path2, Config{SHA256: hex.EncodeToString(sum), StartTimeout: testStartTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +200,7 @@ func copyFile(from, to string) error {
 // why it failed.
 func TestShutdownDuringStep(t *testing.T) {
 	path := testPass(t, "hang")
-	p, err := Load(path, Config{})
+	p, err := Load(path, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,23 +211,19 @@ func TestShutdownDuringStep(t *testing.T) {
 		done <- err
 	}()
 	// Wait until the plugin has started its child: the step is under way.
-	for deadline := time.Now().Add(5 * time.Second); len(withCmdline(t, "sleep", "987")) == 0; {
+	// The deadline only turns a broken plugin into a failure, not a hang.
+	for deadline := time.Now().Add(2 * time.Minute); len(withCmdline(t, "sleep", "987")) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the step did not start")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	start := time.Now()
 	Shutdown()
 	err = <-done
+	// Shutdown's own message, not the step timeout's (which would say
+	// "did not answer within"), shows that the step was stopped by it.
 	if want := fmt.Sprintf("pass test-hang: plugin %s was stopped while it ran (sqc is shutting down)", path); err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
-	}
-	// The plugin would otherwise run until its step's timeout (60 s);
-	// half that tells "stopped at once" from "ran out its timeout" on any
-	// machine, however loaded.
-	if d := time.Since(start); d > DefaultTimeout/2 {
-		t.Errorf("stopping took %v, as if Shutdown had waited for the step's timeout", d)
 	}
 	noChildren(t)
 	if left := withCmdline(t, "sleep", "987"); len(left) > 0 {

@@ -65,7 +65,7 @@ func TestResNet50RoundTrip(t *testing.T) {
 	}
 	want := append([]float32(nil), firstConvWeight(t, g)...)
 	for _, mode := range []string{"noop", "touch"} {
-		p, err := Load(testPass(t, mode), Config{})
+		p, err := Load(testPass(t, mode), testConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func BenchmarkResNet50RoundTrip(b *testing.B) {
 	for _, mode := range []string{"noop", "touch"} {
 		b.Run(mode, func(b *testing.B) {
 			b.SetBytes(size)
-			p, err := Load(testPass(b, mode), Config{})
+			p, err := Load(testPass(b, mode), testConfig())
 			if err != nil {
 				b.Fatal(err)
 			}
