@@ -464,6 +464,30 @@ func (p *planner) maxPool(n *ir.Node) error {
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
+// gemmWeightOrder reorders a convolution's [O, C, KH, KW] weight into the
+// GEMM's rows [O][KH·KW·C], K in (kh, kw, c) order, c fastest: the order of
+// NHWC rows, and the one in which a 2:4 claim along C stays 2:4 along K.
+// back goes the other way (what Graph does to rebuild the constant).
+func gemmWeightOrder(src []int8, o, c, kh, kw int, back bool) []int8 {
+	k := kh * kw * c
+	dst := make([]int8, len(src))
+	for n := 0; n < o; n++ {
+		for ci := 0; ci < c; ci++ {
+			for r := 0; r < kh; r++ {
+				for s := 0; s < kw; s++ {
+					oihw, gemm := ((n*c+ci)*kh+r)*kw+s, n*k+(r*kw+s)*c+ci
+					if back {
+						dst[oihw] = src[gemm]
+					} else {
+						dst[gemm] = src[oihw]
+					}
+				}
+			}
+		}
+	}
+	return dst
+}
+
 // leBytes is the engine's encoding of weights and tables: little-endian
 // elements, as ir.AppendLE writes them.
 func leBytes[T int8 | int32 | uint32 | float32](v []T) []byte {
@@ -517,19 +541,7 @@ func (p *planner) qgemm(n *ir.Node) error {
 			return err
 		}
 		k = kh * kw * c
-		// K in (kh, kw, c) order, c fastest: the order of NHWC rows, and
-		// the one in which a 2:4 claim along C stays 2:4 along K.
-		src := wv.Const.Int8s()
-		w = make([]int8, nOut*k)
-		for o := 0; o < nOut; o++ {
-			for ci := 0; ci < c; ci++ {
-				for r := 0; r < kh; r++ {
-					for s := 0; s < kw; s++ {
-						w[o*k+(r*kw+s)*c+ci] = src[((o*c+ci)*kh+r)*kw+s]
-					}
-				}
-			}
-		}
+		w = gemmWeightOrder(wv.Const.Int8s(), nOut, c, kh, kw, false)
 		pixels = int64(geo.Out[0] * geo.Out[1])
 		direct := kh == 1 && kw == 1 && geo.Strides[0] == 1 && geo.Strides[1] == 1 && geo.PadBegin[0] == 0 && geo.PadBegin[1] == 0 && geo.PadEnd[0] == 0 && geo.PadEnd[1] == 0 && c%16 == 0
 		switch {

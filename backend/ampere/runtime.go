@@ -1,7 +1,6 @@
 package ampere
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -46,8 +45,8 @@ func unpackWeight(weights map[string]*engine.Weight, key string, v *ir.Value) (*
 	}
 	kpad := roundUp(k, pack.TileK)
 	vals := make([]int8, len(w.Data))
-	for i, b := range w.Data {
-		vals[i] = int8(b)
+	if err := ir.PutLE(vals, 0, w.Data); err != nil {
+		return nil, err
 	}
 	var flat []int8
 	var err error
@@ -61,8 +60,8 @@ func unpackWeight(weights map[string]*engine.Weight, key string, v *ir.Value) (*
 			return nil, fmt.Errorf("packed 2:4 weight %s/w has no metadata %s/e", key, key)
 		}
 		meta := make([]uint32, len(e.Data)/4)
-		for i := range meta {
-			meta[i] = binary.LittleEndian.Uint32(e.Data[4*i:])
+		if err := ir.PutLE(meta, 0, e.Data); err != nil {
+			return nil, err
 		}
 		npad := len(vals) / (kpad / pack.TileK * pack.SparseTileBytes) * pack.TileM
 		flat, err = (&pack.Sparse{N: n, K: k, NPad: npad, KPad: kpad, Values: vals, Meta: meta}).Unpack()
@@ -72,23 +71,10 @@ func unpackWeight(weights map[string]*engine.Weight, key string, v *ir.Value) (*
 	if err != nil {
 		return nil, fmt.Errorf("weight %s/w: %w", key, err)
 	}
-	t := ir.NewTensor(ir.Int8, dims...)
-	out := t.Int8s()
-	if len(dims) != 4 {
-		copy(out, flat)
-		return t, nil
+	if len(dims) == 4 {
+		flat = gemmWeightOrder(flat, n, dims[1], dims[2], dims[3], true)
 	}
-	c, kh, kw := dims[1], dims[2], dims[3]
-	for o := 0; o < n; o++ {
-		for ci := 0; ci < c; ci++ {
-			for r := 0; r < kh; r++ {
-				for s := 0; s < kw; s++ {
-					out[((o*c+ci)*kh+r)*kw+s] = flat[o*k+(r*kw+s)*c+ci]
-				}
-			}
-		}
-	}
-	return t, nil
+	return &ir.Tensor{DType: ir.Int8, Shape: dims, Data: flat}, nil
 }
 
 // RunCPU runs the engine's graph on the reference executor: the outputs

@@ -174,7 +174,7 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 	if err := q.cfg.Check(q.prm); err != nil {
 		t.Fatal(err)
 	}
-	if err := launchConv(q, g.stream); err != nil {
+	if err := q.launch(g.stream); err != nil {
 		t.Fatal(err)
 	}
 	if err := g.stream.Synchronize(); err != nil {
@@ -224,19 +224,4 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 	if bad > 0 {
 		t.Errorf("%d of %d outputs differ (zx %d)", bad, rows*tc.m, p.zx)
 	}
-}
-
-// launchConv queues the implicit-GEMM convolution: the GEMM's parameters,
-// then the geometry.
-func launchConv(q *gpuGemm, s *cuda.Stream) error {
-	p := q.prm
-	args := []any{q.x.Ptr, q.w.Ptr, q.e.Ptr, q.bias.Ptr, q.mult.Ptr, q.r.Ptr, q.y.Ptr,
-		uint32(p.M), uint32(p.N), uint32(p.K), uint32(p.KPad / kernels.GemmBK),
-		uint32(p.LDA), uint32(p.LDR), uint32(p.LDC),
-		p.ZR, p.QLo, p.QHi, p.ZY, p.MR, p.FLo, p.FHi}
-	for _, v := range p.Conv.LaunchU32s() {
-		args = append(args, v)
-	}
-	args = append(args, p.Conv.ZX)
-	return s.Launch(q.fn, q.grid, cuda.D1(q.cfg.Threads()), q.cfg.DynamicShared(), args...)
 }

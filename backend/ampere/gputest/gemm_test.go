@@ -278,11 +278,18 @@ func orNone(act string) string {
 // launch queues the GEMM on the stream.
 func (q *gpuGemm) launch(s *cuda.Stream) error {
 	p := q.prm
-	return s.Launch(q.fn, q.grid, cuda.D1(q.cfg.Threads()), q.cfg.DynamicShared(),
-		q.x.Ptr, q.w.Ptr, q.e.Ptr, q.bias.Ptr, q.mult.Ptr, q.r.Ptr, q.y.Ptr,
-		uint32(p.M), uint32(p.N), uint32(p.K), uint32(p.KPad/kernels.GemmBK),
+	args := []any{q.x.Ptr, q.w.Ptr, q.e.Ptr, q.bias.Ptr, q.mult.Ptr, q.r.Ptr, q.y.Ptr,
+		uint32(p.M), uint32(p.N), uint32(p.K), uint32(p.KPad / kernels.GemmBK),
 		uint32(p.LDA), uint32(p.LDR), uint32(p.LDC),
-		p.ZR, p.QLo, p.QHi, p.ZY, p.MR, p.FLo, p.FHi)
+		p.ZR, p.QLo, p.QHi, p.ZY, p.MR, p.FLo, p.FHi}
+	if q.cfg.Conv {
+		// An implicit-GEMM convolution takes its geometry after them.
+		for _, v := range p.Conv.LaunchU32s() {
+			args = append(args, v)
+		}
+		args = append(args, p.Conv.ZX)
+	}
+	return s.Launch(q.fn, q.grid, cuda.D1(q.cfg.Threads()), q.cfg.DynamicShared(), args...)
 }
 
 // check runs the problem on the GPU and compares every output bit for bit

@@ -215,15 +215,7 @@ func (c GemmConfig) emitConvTileLoad(b *builder) {
 	b.l("cvt.u64.u32 %%cco, %%cc;")
 	b.l("add.u32 %%cst, %%sdst, %%wst;")
 	for i := 0; i < c.rowsPerThread(); i++ {
-		b.l("add.u32 %%ih, %%ihb%d, %%dr;", i)
-		b.l("add.u32 %%iw, %%iwb%d, %%ds;", i)
-		b.l("setp.lt.u32 %%pin, %%ih, %%cH;")
-		b.l("setp.lt.u32 %%pin2, %%iw, %%cW;")
-		b.l("and.pred %%pin, %%pin, %%pin2;")
-		b.l("and.pred %%pin, %%pin, %%pk;")
-		b.l("and.pred %%pin, %%pin, %%pv%d;", i)
-		b.l("add.u32 %%cq, %%nb%d, %%ih;", i)
-		b.l("mad.lo.u32 %%cq, %%cq, %%cW, %%iw;")
+		emitConvRowPixel(b, i)
 		b.l("mul.wide.u32 %%crk, %%cq, %%cC;")
 		b.l("add.u64 %%csrc, %%gx, %%crk;")
 		b.l("add.u64 %%csrc, %%csrc, %%cco;")
@@ -245,6 +237,22 @@ func (c GemmConfig) emitConvTileLoad(b *builder) {
 		b.l("@%%pin2 add.u32 %%rr, %%rr, 1;")
 		b.l("@%%pin2 add.u32 %%dr, %%dr, %%cDH;")
 	}
+}
+
+// emitConvRowPixel computes, for the thread's row i and the current tap
+// offsets (%dr, %ds), the input pixel's index (%cq, batch-major) and
+// whether it is copied (%pin: inside the image, inside K (%pk), a row
+// inside M); a negative coordinate wraps and fails the unsigned compares.
+func emitConvRowPixel(b *builder, i int) {
+	b.l("add.u32 %%ih, %%ihb%d, %%dr;", i)
+	b.l("add.u32 %%iw, %%iwb%d, %%ds;", i)
+	b.l("setp.lt.u32 %%pin, %%ih, %%cH;")
+	b.l("setp.lt.u32 %%pin2, %%iw, %%cW;")
+	b.l("and.pred %%pin, %%pin, %%pin2;")
+	b.l("and.pred %%pin, %%pin, %%pk;")
+	b.l("and.pred %%pin, %%pin, %%pv%d;", i)
+	b.l("add.u32 %%cq, %%nb%d, %%ih;", i)
+	b.l("mad.lo.u32 %%cq, %%cq, %%cW, %%iw;")
 }
 
 // emitConvPieceLoad fills the stage for C = ConvPiece (4 or 8): the
@@ -276,15 +284,7 @@ func (c GemmConfig) emitConvPieceLoad(b *builder) {
 		b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
 		for i := 0; i < c.rowsPerThread(); i++ {
 			off := i*c.rowStep()*GemmBK + q*pc
-			b.l("add.u32 %%ih, %%ihb%d, %%dr;", i)
-			b.l("add.u32 %%iw, %%iwb%d, %%ds;", i)
-			b.l("setp.lt.u32 %%pin, %%ih, %%cH;")
-			b.l("setp.lt.u32 %%pin2, %%iw, %%cW;")
-			b.l("and.pred %%pin, %%pin, %%pin2;")
-			b.l("and.pred %%pin, %%pin, %%pk;")
-			b.l("and.pred %%pin, %%pin, %%pv%d;", i)
-			b.l("add.u32 %%cq, %%nb%d, %%ih;", i)
-			b.l("mad.lo.u32 %%cq, %%cq, %%cW, %%iw;")
+			emitConvRowPixel(b, i)
 			b.l("mul.wide.u32 %%crk, %%cq, %d;", pc)
 			b.l("add.u64 %%csrc, %%gx, %%crk;")
 			b.l("@%%pin cp.async.ca.shared.global [%%cst+%d], [%%csrc], %d;", off, pc)

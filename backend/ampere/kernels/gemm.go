@@ -658,28 +658,31 @@ func (c GemmConfig) emitProducts(b *builder) {
 		b.l("add.u32 %%tmp, %%ldm, %%rst;")
 		b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j, 4), 8*GemmBK*j)
 	}
-	mma := func(i, j int) { // sparse
+	// mma is one sparse product of channel tile i and pixel tile j, or,
+	// dense, the k32 half h of it.
+	mma := func(i, j, h int) {
 		d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
-		b.l("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 %s, %s, %s, %s, %%ea%d, 0x0;",
-			d, regList("%wa", 4*i, 4), regList("%bf", 4*j, 4), d, i)
+		if c.Sparse {
+			b.l("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 %s, %s, %s, %s, %%ea%d, 0x0;",
+				d, regList("%wa", 4*i, 4), regList("%bf", 4*j, 4), d, i)
+			return
+		}
+		b.l("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 %s, %s, %s, %s;",
+			d, regList("%wa", 8*i+4*h, 4), regList("%bf", 4*j+2*h, 2), d)
+	}
+	// Dense products go by k32 half outermost (then tile), so that no
+	// product waits on the one just before it.
+	halves := 2
+	if c.Sparse {
+		halves = 1
 	}
 	if c.WideN {
 		b.comment("per pixel tile: its B fragment from stage rst, then the products of the %d channel tiles", mi)
 		for j := 0; j < 8; j++ {
 			ldm(j)
-			if c.Sparse {
+			for h := 0; h < halves; h++ {
 				for i := 0; i < mi; i++ {
-					mma(i, j)
-				}
-				continue
-			}
-			// Dense: the first k32 half of every channel tile, then the
-			// second, so that no product waits on the one before it.
-			for h := 0; h < 2; h++ {
-				for i := 0; i < mi; i++ {
-					d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
-					b.l("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 %s, %s, %s, %s;",
-						d, regList("%wa", 8*i+4*h, 4), regList("%bf", 4*j+2*h, 2), d)
+					mma(i, j, h)
 				}
 			}
 		}
@@ -690,22 +693,10 @@ func (c GemmConfig) emitProducts(b *builder) {
 		ldm(j)
 	}
 	b.comment("Tensor Core products")
-	if c.Sparse {
+	for h := 0; h < halves; h++ {
 		for i := 0; i < mi; i++ {
 			for j := 0; j < 8; j++ {
-				mma(i, j)
-			}
-		}
-		return
-	}
-	// Dense: both k32 halves of every tile, the first half of all tiles
-	// before the second (the order the two-tile kernel was measured with).
-	for h := 0; h < 2; h++ {
-		for i := 0; i < mi; i++ {
-			for j := 0; j < 8; j++ {
-				d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
-				b.l("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 %s, %s, %s, %s;",
-					d, regList("%wa", 8*i+4*h, 4), regList("%bf", 4*j+2*h, 2), d)
+				mma(i, j, h)
 			}
 		}
 	}
