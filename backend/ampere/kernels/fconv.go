@@ -2,10 +2,14 @@ package kernels
 
 // The float fallback convolution: what a layer left in f32 (a recipe's
 // lower-int8 skip, or a float graph compiled with graph.sqr) runs on. One
-// thread an output element, f32 products and sums (mul.rn then add.rn, never
-// fused) in (c, kh, kw) order, then the bias, the residual and the clamp.
-// ir/ref's summation order is not the same, so results agree within a
-// relative 1e-4, not bit for bit: the kernel is listed in ApproxKernels.
+// thread an output element, products and sums in f64 in (c, kh, kw) order
+// (a product of two f32 is exact in f64, so only the sum rounds, far below
+// f32's precision), then the bias, rounded once to f32, then the residual
+// and the clamp. ir/ref sums in f32 in its own blocked order, so results
+// agree to about ir/ref's own rounding error, not bit for bit: the kernel
+// is listed in ApproxKernels. An f32 running sum here made a 50-layer float
+// ResNet differ from ir/ref by 5e-5 (H100, torch 2.11 export), over
+// `sqc run --compare`'s 1e-5.
 //
 // Gemm, FusedGemm and MatMul with a constant right operand run on the same
 // kernel as a 1×1 convolution of a 1×1 image: the planner transposes the
@@ -37,6 +41,7 @@ func FloatConvPTX() string {
 	declare(&b, ".b32", "%r<64>")
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<8>")
+	declare(&b, ".f64", "%fd<4>")
 	b.comment("pointers x y w b r in %%rd0..%%rd4; u32 scalars in %%r0..%%r19; lo, hi in %%f0, %%f1")
 	b.loadPointers(floatConvPointers)
 	nu := 0
@@ -88,7 +93,7 @@ func FloatConvPTX() string {
 	b.l("sub.u32 %%r27, %%r27, %%r11;")
 	b.l("mul.lo.u32 %%r28, %%r20, %%r10;")
 	b.l("sub.u32 %%r28, %%r28, %%r12;")
-	b.l("mov.f32 %%f2, 0f00000000;")
+	b.l("mov.f64 %%fd0, 0d0000000000000000;")
 	b.l("mov.u32 %%r30, 0;") // c
 	b.raw("$L_c:")
 	b.l("setp.ge.u32 %%p2, %%r30, %%r15;")
@@ -131,8 +136,10 @@ func FloatConvPTX() string {
 	b.l("mul.wide.u32 %%rd6, %%r37, 4;")
 	b.l("add.s64 %%rd6, %%rd2, %%rd6;")
 	b.l("ld.global.f32 %%f4, [%%rd6];")
-	b.l("mul.rn.f32 %%f5, %%f3, %%f4;")
-	b.l("add.rn.f32 %%f2, %%f2, %%f5;")
+	b.l("cvt.f64.f32 %%fd1, %%f3;")
+	b.l("cvt.f64.f32 %%fd2, %%f4;")
+	b.l("mul.rn.f64 %%fd1, %%fd1, %%fd2;")
+	b.l("add.rn.f64 %%fd0, %%fd0, %%fd1;")
 	b.raw("$L_tap_done:")
 	b.l("add.u32 %%r32, %%r32, 1;")
 	b.l("bra $L_kw;")
@@ -147,7 +154,9 @@ func FloatConvPTX() string {
 	b.l("mul.wide.u32 %%rd7, %%r22, 4;")
 	b.l("add.s64 %%rd7, %%rd3, %%rd7;")
 	b.l("ld.global.f32 %%f6, [%%rd7];")
-	b.l("add.rn.f32 %%f2, %%f2, %%f6;")
+	b.l("cvt.f64.f32 %%fd1, %%f6;")
+	b.l("add.rn.f64 %%fd0, %%fd0, %%fd1;")
+	b.l("cvt.rn.f32.f64 %%f2, %%fd0;")
 	b.l("mul.wide.u32 %%rd8, %%r40, 4;")
 	b.l("setp.eq.u32 %%p6, %%r19, 0;")
 	b.l("@%%p6 bra $L_nores;")
