@@ -463,3 +463,41 @@ func (e *Entry) check() error {
 	}
 	return nil
 }
+
+// Target resolves the GPU and batch whose entries a build uses: gpu and
+// batch as given (the user's flags), or, where one is empty or 0, the only
+// GPU the cache has entries for and the only batch it has for that GPU.
+// A cache with several leaves the choice to the user: that is an error
+// naming them. A GPU or batch the cache lacks is no error (every layer
+// then runs by the heuristic; the planner warns about layers measured on
+// another GPU).
+func (c *Cache) Target(gpu string, batch int) (string, int, error) {
+	if gpu == "" {
+		switch gs := c.GPUs(); len(gs) {
+		case 0:
+			return "", batch, nil
+		case 1:
+			gpu = gs[0]
+		default:
+			return "", 0, fmt.Errorf("%s has entries for %d GPUs (%s): say which the engine is for (--tuning-gpu)", c.File, len(gs), quoteAll(gs))
+		}
+	}
+	if batch == 0 {
+		switch bs := c.Batches(gpu); len(bs) {
+		case 0:
+		case 1:
+			batch = bs[0]
+		default:
+			return "", 0, fmt.Errorf("%s has entries for %q at %d batches (%s): say which the engine is tuned for (--tuning-batch)", c.File, gpu, len(bs), strings.Trim(fmt.Sprint(bs), "[]"))
+		}
+	}
+	return gpu, batch, nil
+}
+
+func quoteAll(s []string) string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = strconv.Quote(x)
+	}
+	return strings.Join(q, ", ")
+}

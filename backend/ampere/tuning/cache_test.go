@@ -118,3 +118,37 @@ func TestCheckOut(t *testing.T) {
 		}
 	}
 }
+
+func TestTarget(t *testing.T) {
+	c := New("t.cache")
+	e := sampleEntry()
+	if err := c.Put(e); err != nil {
+		t.Fatal(err)
+	}
+	if g, b, err := c.Target("", 0); g != h100 || b != 256 || err != nil {
+		t.Errorf("one GPU, one batch: %q %d %v", g, b, err)
+	}
+	if g, b, err := c.Target("NVIDIA H200", 0); g != "NVIDIA H200" || b != 0 || err != nil {
+		t.Errorf("a GPU the cache lacks: %q %d %v", g, b, err)
+	}
+	e.Batch = 1
+	if err := c.Put(e); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Target("", 0); err == nil || err.Error() != `t.cache has entries for "NVIDIA H100 80GB HBM3" at 2 batches (1 256): say which the engine is tuned for (--tuning-batch)` {
+		t.Errorf("two batches: %v", err)
+	}
+	if g, b, err := c.Target("", 1); g != h100 || b != 1 || err != nil {
+		t.Errorf("batch given: %q %d %v", g, b, err)
+	}
+	e.GPU = "NVIDIA H200"
+	if err := c.Put(e); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Target("", 1); err == nil || err.Error() != `t.cache has entries for 2 GPUs ("NVIDIA H100 80GB HBM3", "NVIDIA H200"): say which the engine is for (--tuning-gpu)` {
+		t.Errorf("two GPUs: %v", err)
+	}
+	if g, b, err := New("e").Target("", 0); g != "" || b != 0 || err != nil {
+		t.Errorf("empty cache: %q %d %v", g, b, err)
+	}
+}
