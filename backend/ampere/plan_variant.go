@@ -279,7 +279,11 @@ func (p *planner) warnOtherGPU() {
 	slices.Sort(gpus)
 	for _, g := range gpus {
 		nodes := p.otherGPU[g]
-		p.opts.Warn(fmt.Sprintf("tuning cache %s has %d layers (%s) measured on %q only, not on %q at batch %d: they use the heuristic",
-			p.opts.Tuning.File, len(nodes), strings.Join(nodes, ", "), g, p.opts.GPU, p.opts.Batch))
+		target := fmt.Sprintf("%q", p.opts.GPU)
+		if p.opts.Batch > 0 {
+			target += fmt.Sprintf(" at batch %d", p.opts.Batch)
+		}
+		p.opts.Warn(fmt.Sprintf("tuning cache %s has %d layers (%s) measured on %q only, not on %s: they use the heuristic",
+			p.opts.Tuning.File, len(nodes), strings.Join(nodes, ", "), g, target))
 	}
 }

@@ -38,6 +38,7 @@ func newCompileCmd() *cobra.Command {
 		report, asJSON                 bool
 		printAfter                     []string
 		data                           dataFlags
+		tune                           tuningFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|MODEL.sqir -o OUT [-r RECIPE]",
@@ -111,6 +112,10 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			if err := atomicfile.CheckWritable(output); err != nil {
 				return err
 			}
+			planOpts, err := tune.planOptions(form)
+			if err != nil {
+				return err
+			}
 			g, external, err := loadModel(args[0])
 			if err != nil {
 				return err
@@ -119,6 +124,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				return err
 			}
 			warn := newWarnings(cmd)
+			planOpts.Warn = func(msg string) { warn.add("%s", msg) }
 			warnPattern(warn, p, form)
 			stderr := cmd.ErrOrStderr()
 			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter, Progress: newProgress(cmd)}
@@ -140,13 +146,14 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			warnUnpruned(warn, cr, p, name)
-			e, err := writeOutput(form, output, g)
+			e, err := writeOutput(form, output, g, planOpts)
 			if err != nil {
 				return err
 			}
 			var fallbacks []ampere.Fallback
 			if e != nil {
 				cr = newCompileReport(g, rep, e)
+				cr.Tuning = tune.report(planOpts, e)
 				fallbacks = ampere.Fallbacks(e)
 			}
 			if len(fallbacks) > 0 {
@@ -170,6 +177,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			}
 			if report {
 				writeReport(stderr, g)
+				writeKernelReport(stderr, cr)
 				writeFallbackReport(stderr, fallbacks)
 			}
 			notice(cmd, "%s", cr.summary())
@@ -177,7 +185,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				return writeJSON(cmd.OutOrStdout(), cr)
 			}
 			if reportHTML != "" {
-				if err := compileHTMLReport(reportHTML, args[0], name, output, form, g, rep, evalJSON); err != nil {
+				if err := compileHTMLReport(reportHTML, args[0], name, output, e, g, rep, evalJSON); err != nil {
 					return err
 				}
 			}
@@ -199,6 +207,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 	f.StringVar(&evalJSON, "eval-json", "", "add to --report-html the accuracy in `FILE` (the output of sqc eval --json)")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
 	data.register(cmd)
+	tune.register(cmd)
 	return cmd
 }
 
@@ -452,7 +461,7 @@ func writeFallbackReport(w io.Writer, fallbacks []ampere.Fallback) {
 
 // writeOutput writes g in the form asked for; for an engine it returns the
 // engine, whose kernels the compile report names.
-func writeOutput(form, path string, g *ir.Graph) (*engine.Engine, error) {
+func writeOutput(form, path string, g *ir.Graph, opts ampere.PlanOptions) (*engine.Engine, error) {
 	switch form {
 	case "onnx":
 		return nil, onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
@@ -465,7 +474,7 @@ func writeOutput(form, path string, g *ir.Graph) (*engine.Engine, error) {
 			return bw.Flush()
 		})
 	case "engine":
-		e, err := ampere.Plan(g, "sqc "+buildVersion())
+		e, err := ampere.PlanWith(g, "sqc "+buildVersion(), opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}

@@ -1,0 +1,254 @@
+package ampere
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/tuning"
+	"github.com/sqc-project/sqc/ir"
+)
+
+// TuneOptions say how Tune measures.
+type TuneOptions struct {
+	// Batch is the batch the engine is timed at (the cache's key).
+	Batch int
+	// Iters and Warmup are the timed and untimed runs of each round.
+	Iters, Warmup int
+	// Log, if set, receives a line a round and one for each candidate
+	// that failed to load or run.
+	Log func(msg string)
+}
+
+// TuneResult is what Tune measured.
+type TuneResult struct {
+	// GPU is the name of the GPU timed.
+	GPU    string
+	Layers []TunedLayer
+}
+
+// TunedLayer is one layer shape: its cache entry (the choice and every
+// candidate's time), the nodes that have it and the heuristic's choice.
+type TunedLayer struct {
+	Entry     tuning.Entry
+	Nodes     []string
+	Heuristic tuning.Choice
+}
+
+// tuneLayer is one layer shape and the nodes that have it.
+type tuneLayer struct {
+	layer     gemmLayer
+	nodes     []string
+	heuristic tuning.Choice
+	cands     []tuning.Choice
+	// us holds each candidate's medians, one a node; failed is why a
+	// candidate could not run.
+	us     map[tuning.Choice][]float64
+	failed map[tuning.Choice]string
+}
+
+// Tune measures, on GPU 0, every candidate kernel (gemmCandidates, sparse
+// and dense for a 2:4 weight) of every GEMM layer of g, the lowered INT8
+// graph, at opts.Batch, and returns one cache entry a layer shape, choosing
+// the fastest.
+//
+// It times the candidates in place, in the whole engine: round r plans
+// g with each layer shape's r-th candidate (the heuristic's choice for
+// shapes with fewer), runs it on random inputs with an event around every
+// launch (ProfileSteps), and keeps each GEMM step's median. So a layer is
+// timed with the L2 cache as the engine leaves it, on its real weights.
+// Layers of one shape share a choice: their times are averaged. A round
+// that fails to load or run is retried one layer shape at a time, and a
+// candidate that fails alone is left out of the cache with its error
+// logged.
+func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
+	if opts.Batch <= 0 || opts.Iters <= 0 || opts.Warmup < 0 {
+		return nil, fmt.Errorf("tune: batch %d, %d iterations after %d warm-up: want batch and iterations > 0", opts.Batch, opts.Iters, opts.Warmup)
+	}
+	logf := func(format string, args ...any) {
+		if opts.Log != nil {
+			opts.Log(fmt.Sprintf(format, args...))
+		}
+	}
+	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var layers []*tuneLayer
+	byKey := map[tuning.Layer]*tuneLayer{}
+	for _, pg := range p.gemms {
+		k := pg.layer.tuningLayer()
+		tl := byKey[k]
+		if tl == nil {
+			tl = &tuneLayer{layer: pg.layer, us: map[tuning.Choice][]float64{}, failed: map[tuning.Choice]string{},
+				heuristic: tuning.Choice{Sparse: pg.choice.sparse, Variant: pg.choice.variant.name}}
+			for _, sparse := range []bool{true, false} {
+				if sparse && !pg.layer.sparse24 {
+					continue
+				}
+				for _, c := range gemmCandidates(pg.layer) {
+					tl.cands = append(tl.cands, tuning.Choice{Sparse: sparse, Variant: c.name})
+				}
+			}
+			byKey[k] = tl
+			layers = append(layers, tl)
+		}
+		tl.nodes = append(tl.nodes, pg.node)
+	}
+	if len(layers) == 0 {
+		return nil, fmt.Errorf("tune: the graph has no INT8 GEMM or convolution layer to tune")
+	}
+	dev, err := cuda.GetDevice(0)
+	if err != nil {
+		return nil, err
+	}
+	gpu, err := dev.Name()
+	if err != nil {
+		return nil, err
+	}
+	kc, err := newKernelCache()
+	if err != nil {
+		return nil, err
+	}
+	defer kc.close()
+	inputs := RandomInputs(g, opts.Batch)
+	rounds := 0
+	for _, tl := range layers {
+		rounds = max(rounds, len(tl.cands))
+	}
+	for r := 0; r < rounds; r++ {
+		var active []*tuneLayer
+		for _, tl := range layers {
+			if r < len(tl.cands) {
+				active = append(active, tl)
+			}
+		}
+		if err := timeRound(g, kc, inputs, opts, r, active); err != nil {
+			logf("round %d of %d failed (%v); timing its %d layer shapes one at a time", r+1, rounds, err, len(active))
+			for _, tl := range active {
+				if err := timeRound(g, kc, inputs, opts, r, []*tuneLayer{tl}); err != nil {
+					tl.failed[tl.cands[r]] = err.Error()
+					logf("layer %s, %s: %v", tl.nodes[0], tl.cands[r], err)
+				}
+			}
+			continue
+		}
+		logf("round %d of %d: %d layer shapes timed", r+1, rounds, len(active))
+	}
+	res := &TuneResult{GPU: gpu}
+	for _, tl := range layers {
+		e := tuning.Entry{Key: tuning.Key{GPU: gpu, Batch: opts.Batch, Layer: tl.layer.tuningLayer()}}
+		for _, c := range tl.cands {
+			ts := tl.us[c]
+			if len(ts) == 0 {
+				continue
+			}
+			var sum float64
+			for _, t := range ts {
+				sum += t
+			}
+			us := sum / float64(len(ts))
+			e.Times = append(e.Times, tuning.Timing{Choice: c, Us: us})
+			if len(e.Times) == 1 || us < timeOf(e.Times, e.Use) {
+				e.Use = c
+			}
+		}
+		if len(e.Times) == 0 {
+			return nil, fmt.Errorf("tune: no candidate of layer %s ran (%s)", strings.Join(tl.nodes, ", "), tl.failed[tl.cands[0]])
+		}
+		res.Layers = append(res.Layers, TunedLayer{Entry: e, Nodes: tl.nodes, Heuristic: tl.heuristic})
+	}
+	return res, nil
+}
+
+func timeOf(ts []tuning.Timing, c tuning.Choice) float64 {
+	for _, t := range ts {
+		if t.Choice == c {
+			return t.Us
+		}
+	}
+	return 0
+}
+
+// timeRound plans g with each active layer on its r-th candidate, runs it
+// and records the GEMM steps' medians.
+func timeRound(g *ir.Graph, kc *kernelCache, inputs []*ir.Tensor, opts TuneOptions, r int, active []*tuneLayer) error {
+	force := map[string]tuning.Choice{}
+	owner := map[string]*tuneLayer{}
+	for _, tl := range active {
+		for _, n := range tl.nodes {
+			force[n], owner[n] = tl.cands[r], tl
+		}
+	}
+	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{force: force})
+	if err != nil {
+		return err
+	}
+	rt, err := open(p.e, opts.Batch, kc)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if err := rt.Upload(inputs); err != nil {
+		return err
+	}
+	med, err := rt.ProfileSteps(opts.Iters, opts.Warmup)
+	if err != nil {
+		return err
+	}
+	for i, s := range rt.Steps() {
+		tl := owner[s.Node]
+		if tl == nil || !strings.HasPrefix(s.Kernel, "sqc_gemm") {
+			continue
+		}
+		tl.us[tl.cands[r]] = append(tl.us[tl.cands[r]], med[i]*1000)
+	}
+	return nil
+}
+
+// RandomInputs returns standard normal f32 inputs of batch samples for
+// g's inputs (fixed seed): what sqc bench and sqc tune run on.
+func RandomInputs(g *ir.Graph, batch int) []*ir.Tensor {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var in []*ir.Tensor
+	for _, v := range g.Inputs {
+		shape := []int{batch}
+		for _, d := range v.Type.Shape[1:] {
+			shape = append(shape, int(d.Size))
+		}
+		t := ir.NewTensor(ir.Float32, shape...)
+		for i := range t.Float32s() {
+			t.Float32s()[i] = float32(rng.NormFloat64())
+		}
+		in = append(in, t)
+	}
+	return in
+}
+
+// TuneCandidates lists, per GEMM node of g, the kernels Tune would time
+// (sparse/VARIANT and dense/VARIANT, the heuristic's first): what a tuning
+// run will cost, without a GPU.
+func TuneCandidates(g *ir.Graph) ([]string, error) {
+	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, pg := range p.gemms {
+		h := tuning.Choice{Sparse: pg.choice.sparse, Variant: pg.choice.variant.name}
+		names := []string{h.String() + " (heuristic)"}
+		for _, sparse := range []bool{true, false} {
+			if sparse && !pg.layer.sparse24 {
+				continue
+			}
+			for _, c := range gemmCandidates(pg.layer) {
+				if ch := (tuning.Choice{Sparse: sparse, Variant: c.name}); ch != h {
+					names = append(names, ch.String())
+				}
+			}
+		}
+		out = append(out, fmt.Sprintf("%s: %s", pg.node, strings.Join(names, " ")))
+	}
+	return out, nil
+}
