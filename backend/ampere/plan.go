@@ -653,10 +653,16 @@ func (p *planner) qgemm(n *ir.Node) error {
 	if conv != nil {
 		prm.Conv = *conv
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
+	err = cfg.Validate()
+	if err == nil {
+		err = cfg.Check(prm)
 	}
-	if err := cfg.Check(prm); err != nil {
+	if err != nil && choice.source != SourceHeuristic {
+		// A measured choice that cannot run is the cache's fault (or
+		// tune's): no fallback.
+		return &cacheError{fmt.Sprintf("variant %s of the %s kernel: %v", choice.variant.name, kindName(sparse), err)}
+	}
+	if err != nil {
 		return err
 	}
 	layout := LayoutNHWC

@@ -266,6 +266,13 @@ type cacheError struct{ msg string }
 
 func (e *cacheError) Error() string { return e.msg }
 
+func kindName(sparse bool) string {
+	if sparse {
+		return "sparse"
+	}
+	return "dense"
+}
+
 // warnOtherGPU says which layers the cache has for other GPUs only: they
 // ran by the heuristic.
 func (p *planner) warnOtherGPU() {

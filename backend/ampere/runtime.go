@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
 	"github.com/sqc-project/sqc/backend/ampere/engine"
@@ -140,6 +141,41 @@ func newKernelCache() (*kernelCache, error) {
 		return nil, err
 	}
 	return &kernelCache{ctx: ctx, funcs: map[string]*cuda.Function{}}, nil
+}
+
+// preload compiles the kernels (PTX by name) not loaded yet, on workers
+// goroutines at once: the driver's JIT is most of a tuning run's time.
+// A kernel that fails to load is left out (its round reports the error).
+func (kc *kernelCache) preload(ptx map[string]string, workers int) {
+	names := make(chan string)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range names {
+				m, err := kc.ctx.LoadPTX(ptx[name])
+				if err != nil {
+					continue
+				}
+				f, err := m.Function(name)
+				mu.Lock()
+				kc.mods = append(kc.mods, m)
+				if err == nil {
+					kc.funcs[name] = f
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for name := range ptx {
+		if kc.funcs[name] == nil {
+			names <- name
+		}
+	}
+	close(names)
+	wg.Wait()
 }
 
 // function returns the loaded kernel of that name; nil if none (or kc is

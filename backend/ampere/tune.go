@@ -3,9 +3,13 @@ package ampere
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/tuning"
 	"github.com/sqc-project/sqc/ir"
 )
@@ -66,16 +70,58 @@ func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
 	if opts.Batch <= 0 || opts.Iters <= 0 || opts.Warmup < 0 {
 		return nil, fmt.Errorf("tune: batch %d, %d iterations after %d warm-up: want batch and iterations > 0", opts.Batch, opts.Iters, opts.Warmup)
 	}
-	logf := func(format string, args ...any) {
-		if opts.Log != nil {
-			opts.Log(fmt.Sprintf(format, args...))
-		}
+	t, err := newTuner(g, opts)
+	if err != nil {
+		return nil, err
 	}
+	dev, err := cuda.GetDevice(0)
+	if err != nil {
+		return nil, err
+	}
+	gpu, err := dev.Name()
+	if err != nil {
+		return nil, err
+	}
+	kc, err := newKernelCache()
+	if err != nil {
+		return nil, err
+	}
+	defer kc.close()
+	// Every candidate's kernel, compiled up front on all cores.
+	start := time.Now()
+	ptx := t.kernels()
+	kc.preload(ptx, runtime.NumCPU())
+	t.logf("compiled %d candidate kernels in %.1f s", len(ptx), time.Since(start).Seconds())
+	inputs := RandomInputs(g, opts.Batch)
+	return t.run(gpu, func(e *engine.Engine) ([]float64, error) {
+		rt, err := open(e, opts.Batch, kc)
+		if err != nil {
+			return nil, err
+		}
+		defer rt.Close()
+		if err := rt.Upload(inputs); err != nil {
+			return nil, err
+		}
+		return rt.ProfileSteps(opts.Iters, opts.Warmup)
+	})
+}
+
+// tuner holds a tuning run's layer shapes and what was measured.
+type tuner struct {
+	g      *ir.Graph
+	opts   TuneOptions
+	layers []*tuneLayer
+}
+
+// newTuner plans g by the heuristic and groups its GEMM layers by shape,
+// each with its candidates: the sparse kernel's (2:4 weights), then the
+// dense kernel's.
+func newTuner(g *ir.Graph, opts TuneOptions) (*tuner, error) {
 	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{})
 	if err != nil {
 		return nil, err
 	}
-	var layers []*tuneLayer
+	t := &tuner{g: g, opts: opts}
 	byKey := map[tuning.Layer]*tuneLayer{}
 	for _, pg := range p.gemms {
 		k := pg.layer.tuningLayer()
@@ -92,66 +138,84 @@ func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
 				}
 			}
 			byKey[k] = tl
-			layers = append(layers, tl)
+			t.layers = append(t.layers, tl)
 		}
 		tl.nodes = append(tl.nodes, pg.node)
 	}
-	if len(layers) == 0 {
+	if len(t.layers) == 0 {
 		return nil, fmt.Errorf("tune: the graph has no INT8 GEMM or convolution layer to tune")
 	}
-	dev, err := cuda.GetDevice(0)
-	if err != nil {
-		return nil, err
+	return t, nil
+}
+
+func (t *tuner) logf(format string, args ...any) {
+	if t.opts.Log != nil {
+		t.opts.Log(fmt.Sprintf(format, args...))
 	}
-	gpu, err := dev.Name()
-	if err != nil {
-		return nil, err
+}
+
+// kernels returns the PTX of every candidate's kernel, by name.
+func (t *tuner) kernels() map[string]string {
+	ptx := map[string]string{}
+	for _, tl := range t.layers {
+		vs := gemmCandidates(tl.layer)
+		for _, c := range tl.cands {
+			i := slices.IndexFunc(vs, func(v gemmCandidate) bool { return v.name == c.Variant })
+			cfg := vs[i].config(tl.layer, c.Sparse)
+			if text, err := cfg.PTX(); err == nil {
+				ptx[cfg.Name()] = text
+			}
+		}
 	}
-	kc, err := newKernelCache()
-	if err != nil {
-		return nil, err
-	}
-	defer kc.close()
-	inputs := RandomInputs(g, opts.Batch)
+	return ptx
+}
+
+// engineTimer runs an engine and returns each step's median time in
+// milliseconds, in the order of its steps.
+type engineTimer func(e *engine.Engine) ([]float64, error)
+
+// run times the rounds with timeEngine and returns the entries for gpu.
+func (t *tuner) run(gpu string, timeEngine engineTimer) (*TuneResult, error) {
 	rounds := 0
-	for _, tl := range layers {
+	for _, tl := range t.layers {
 		rounds = max(rounds, len(tl.cands))
 	}
 	for r := 0; r < rounds; r++ {
 		var active []*tuneLayer
-		for _, tl := range layers {
+		for _, tl := range t.layers {
 			if r < len(tl.cands) {
 				active = append(active, tl)
 			}
 		}
-		if err := timeRound(g, kc, inputs, opts, r, active); err != nil {
-			logf("round %d of %d failed (%v); timing its %d layer shapes one at a time", r+1, rounds, err, len(active))
+		if err := t.round(timeEngine, r, active); err != nil {
+			t.logf("round %d of %d failed (%v); timing its %d layer shapes one at a time", r+1, rounds, err, len(active))
 			for _, tl := range active {
-				if err := timeRound(g, kc, inputs, opts, r, []*tuneLayer{tl}); err != nil {
+				if err := t.round(timeEngine, r, []*tuneLayer{tl}); err != nil {
 					tl.failed[tl.cands[r]] = err.Error()
-					logf("layer %s, %s: %v", tl.nodes[0], tl.cands[r], err)
+					t.logf("layer %s, %s: %v", tl.nodes[0], tl.cands[r], err)
 				}
 			}
 			continue
 		}
-		logf("round %d of %d: %d layer shapes timed", r+1, rounds, len(active))
+		t.logf("round %d of %d: %d layer shapes timed", r+1, rounds, len(active))
 	}
 	res := &TuneResult{GPU: gpu}
-	for _, tl := range layers {
-		e := tuning.Entry{Key: tuning.Key{GPU: gpu, Batch: opts.Batch, Layer: tl.layer.tuningLayer()}}
+	for _, tl := range t.layers {
+		e := tuning.Entry{Key: tuning.Key{GPU: gpu, Batch: t.opts.Batch, Layer: tl.layer.tuningLayer()}}
+		best := 0.0
 		for _, c := range tl.cands {
 			ts := tl.us[c]
 			if len(ts) == 0 {
 				continue
 			}
 			var sum float64
-			for _, t := range ts {
-				sum += t
+			for _, x := range ts {
+				sum += x
 			}
 			us := sum / float64(len(ts))
 			e.Times = append(e.Times, tuning.Timing{Choice: c, Us: us})
-			if len(e.Times) == 1 || us < timeOf(e.Times, e.Use) {
-				e.Use = c
+			if len(e.Times) == 1 || us < best {
+				e.Use, best = c, us
 			}
 		}
 		if len(e.Times) == 0 {
@@ -162,18 +226,10 @@ func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
 	return res, nil
 }
 
-func timeOf(ts []tuning.Timing, c tuning.Choice) float64 {
-	for _, t := range ts {
-		if t.Choice == c {
-			return t.Us
-		}
-	}
-	return 0
-}
-
-// timeRound plans g with each active layer on its r-th candidate, runs it
-// and records the GEMM steps' medians.
-func timeRound(g *ir.Graph, kc *kernelCache, inputs []*ir.Tensor, opts TuneOptions, r int, active []*tuneLayer) error {
+// round plans g with each active layer on its r-th candidate, times it
+// and records the GEMM steps' medians. A layer whose step is missing (the
+// candidate did not plan as a GEMM) makes the round fail.
+func (t *tuner) round(timeEngine engineTimer, r int, active []*tuneLayer) error {
 	force := map[string]tuning.Choice{}
 	owner := map[string]*tuneLayer{}
 	for _, tl := range active {
@@ -181,27 +237,32 @@ func timeRound(g *ir.Graph, kc *kernelCache, inputs []*ir.Tensor, opts TuneOptio
 			force[n], owner[n] = tl.cands[r], tl
 		}
 	}
-	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{force: force})
+	p, err := planGraph(t.g, "sqc tune", nil, true, PlanOptions{force: force})
 	if err != nil {
 		return err
 	}
-	rt, err := open(p.e, opts.Batch, kc)
+	med, err := timeEngine(p.e)
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
-	if err := rt.Upload(inputs); err != nil {
-		return err
+	if len(med) != len(p.e.Steps) {
+		return fmt.Errorf("%d times for %d steps", len(med), len(p.e.Steps))
 	}
-	med, err := rt.ProfileSteps(opts.Iters, opts.Warmup)
-	if err != nil {
-		return err
-	}
-	for i, s := range rt.Steps() {
-		tl := owner[s.Node]
-		if tl == nil || !strings.HasPrefix(s.Kernel, "sqc_gemm") {
-			continue
+	var timed []int // GEMM steps of forced nodes
+	count := map[string]int{}
+	for i, s := range p.e.Steps {
+		if owner[s.Node] != nil && strings.HasPrefix(s.Kernel, "sqc_gemm") {
+			timed = append(timed, i)
+			count[s.Node]++
 		}
+	}
+	for n := range force {
+		if count[n] != 1 {
+			return fmt.Errorf("node %s has %d GEMM steps, want 1", n, count[n])
+		}
+	}
+	for _, i := range timed {
+		tl := owner[p.e.Steps[i].Node]
 		tl.us[tl.cands[r]] = append(tl.us[tl.cands[r]], med[i]*1000)
 	}
 	return nil
