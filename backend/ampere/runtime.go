@@ -147,6 +147,12 @@ func newKernelCache() (*kernelCache, error) {
 // goroutines at once: the driver's JIT is most of a tuning run's time.
 // A kernel that fails to load is left out (its round reports the error).
 func (kc *kernelCache) preload(ptx map[string]string, workers int) {
+	var todo []string
+	for name := range ptx {
+		if kc.funcs[name] == nil {
+			todo = append(todo, name)
+		}
+	}
 	names := make(chan string)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -169,10 +175,8 @@ func (kc *kernelCache) preload(ptx map[string]string, workers int) {
 			}
 		}()
 	}
-	for name := range ptx {
-		if kc.funcs[name] == nil {
-			names <- name
-		}
+	for _, name := range todo {
+		names <- name
 	}
 	close(names)
 	wg.Wait()

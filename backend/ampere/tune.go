@@ -20,6 +20,8 @@ type TuneOptions struct {
 	Batch int
 	// Iters and Warmup are the timed and untimed runs of each round.
 	Iters, Warmup int
+	// Jobs is how many kernels the driver compiles at once (0: one a CPU).
+	Jobs int
 	// Log, if set, receives a line a round and one for each candidate
 	// that failed to load or run.
 	Log func(msg string)
@@ -90,7 +92,11 @@ func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
 	// Every candidate's kernel, compiled up front on all cores.
 	start := time.Now()
 	ptx := t.kernels()
-	kc.preload(ptx, runtime.NumCPU())
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	kc.preload(ptx, jobs)
 	t.logf("compiled %d candidate kernels in %.1f s", len(ptx), time.Since(start).Seconds())
 	inputs := RandomInputs(g, opts.Batch)
 	return t.run(gpu, func(e *engine.Engine) ([]float64, error) {

@@ -24,7 +24,7 @@ func newTuneCmd() *cobra.Command {
 	var (
 		output, recipePath, calibData string
 		batches                       []int
-		iters, warmup                 int
+		iters, warmup, jobs           int
 		dryRun                        bool
 		data                          dataFlags
 	)
@@ -88,7 +88,7 @@ candidates without a GPU.`,
 				return nil
 			}
 			for _, b := range batches {
-				opts := ampere.TuneOptions{Batch: b, Iters: iters, Warmup: warmup}
+				opts := ampere.TuneOptions{Batch: b, Iters: iters, Warmup: warmup, Jobs: jobs}
 				if !quiet(cmd) {
 					opts.Log = func(msg string) { fmt.Fprintf(cmd.ErrOrStderr(), "sqc tune: batch %d: %s\n", b, msg) }
 				}
@@ -116,6 +116,7 @@ candidates without a GPU.`,
 	f.IntSliceVar(&batches, "batch", []int{1}, "the `N` samples a run to tune for (repeatable: one set of entries each)")
 	f.IntVar(&iters, "iters", 20, "timed runs of the engine a candidate")
 	f.IntVar(&warmup, "warmup", 3, "untimed runs first")
+	f.IntVarP(&jobs, "jobs", "j", 0, "kernels the driver compiles at once before timing (default: one a CPU)")
 	f.BoolVar(&dryRun, "dry-run", false, "list each GEMM layer's candidates (the heuristic's first) and stop; needs no GPU")
 	f.StringVarP(&recipePath, "recipe", "r", "", "compile a model with the `RECIPE` first (default: the built-in "+defaultRecipe+")")
 	f.StringVar(&calibData, "calib-data", "", "calibration data (`PATH`) for the recipe's data-reading steps")

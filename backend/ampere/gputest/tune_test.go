@@ -1,6 +1,7 @@
 package gputest
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -10,13 +11,15 @@ import (
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
+var miniGraph = flag.String("mini", "../testdata/resnet-mini-int8.sqir", "the example's lowered graph, for TestTuneResNetMini (relative to the test's directory: from the repository root, backend/ampere/testdata/resnet-mini-int8.sqir)")
+
 // TestTuneResNetMini tunes the example's engine at batch 8: every layer
 // shape gets an entry that lists every candidate timed and chooses the
 // fastest; the engine planned with that cache takes every GEMM kernel from
 // it and gives the reference executor's bits.
 func TestTuneResNetMini(t *testing.T) {
 	needGPU(t)
-	src, err := os.ReadFile("../testdata/resnet-mini-int8.sqir")
+	src, err := os.ReadFile(*miniGraph)
 	if err != nil {
 		t.Fatal(err)
 	}
