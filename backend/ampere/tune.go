@@ -2,6 +2,7 @@ package ampere
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -63,7 +64,8 @@ type tuneLayer struct {
 // g with each layer shape's r-th candidate (the heuristic's choice for
 // shapes with fewer), runs it on random inputs with an event around every
 // launch (ProfileSteps), and keeps each GEMM step's median. So a layer is
-// timed with the L2 cache as the engine leaves it, on its real weights.
+// timed with the L2 cache as the engine leaves it, on its real weights,
+// and each round's outputs must be the heuristic engine's, bit for bit.
 // Layers of one shape share a choice: their times are averaged. A round
 // that fails to load or run is retried one layer shape at a time, and a
 // candidate that fails alone is left out of the cache with its error
@@ -99,17 +101,70 @@ func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
 	kc.preload(ptx, jobs)
 	t.logf("compiled %d candidate kernels in %.1f s", len(ptx), time.Since(start).Seconds())
 	inputs := RandomInputs(g, opts.Batch)
-	return t.run(gpu, func(e *engine.Engine) ([]float64, error) {
+	// The heuristic engine's outputs: every round's must be the same bits
+	// (every variant computes the reference's), or its kernels are wrong.
+	var want []*ir.Tensor
+	runOnce := func(e *engine.Engine, timed bool) ([]float64, []*ir.Tensor, error) {
 		rt, err := open(e, opts.Batch, kc)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer rt.Close()
 		if err := rt.Upload(inputs); err != nil {
+			return nil, nil, err
+		}
+		var ms []float64
+		if timed {
+			ms, err = rt.ProfileSteps(opts.Iters, opts.Warmup)
+		} else {
+			err = rt.Enqueue()
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		outs, err := rt.Download()
+		return ms, outs, err
+	}
+	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if _, want, err = runOnce(p.e, false); err != nil {
+		return nil, fmt.Errorf("tune: the heuristic engine: %w", err)
+	}
+	return t.run(gpu, func(e *engine.Engine) ([]float64, error) {
+		ms, got, err := runOnce(e, true)
+		if err != nil {
 			return nil, err
 		}
-		return rt.ProfileSteps(opts.Iters, opts.Warmup)
+		for i := range want {
+			if !sameBits(got[i], want[i]) {
+				return nil, fmt.Errorf("output %d differs from the heuristic engine's: a kernel computes other bits", i)
+			}
+		}
+		return ms, nil
 	})
+}
+
+// sameBits reports whether two tensors hold the same elements, bit for
+// bit.
+func sameBits(a, b *ir.Tensor) bool {
+	if a.DType != b.DType || !slices.Equal(a.Shape, b.Shape) {
+		return false
+	}
+	switch x := a.Data.(type) {
+	case []float32:
+		y := b.Data.([]float32)
+		for i := range x {
+			if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
+				return false
+			}
+		}
+		return true
+	case []int8:
+		return slices.Equal(x, b.Data.([]int8))
+	}
+	return false
 }
 
 // tuner holds a tuning run's layer shapes and what was measured.
