@@ -59,6 +59,10 @@ preprocessing (as eval's flags do), overriding the recipe's. --dry-run
 prints the resolved pipeline, every option with its final value, and
 compiles nothing.
 
+An engine's GEMM kernels come from --tuning-cache (written by sqc tune on the
+GPU) for the layers it has, and from the documented heuristic for the rest;
+the same model, recipe and cache give the same engine, GPU or not.
+
 The output path, the calibration data and the recipe's plugins are checked
 before any pass runs. A successful compile prints one line on stderr (the
 output, its size, how many layers are 2:4 sparse, INT8 and float, and the
