@@ -175,6 +175,9 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				if err != nil {
 					return err
 				}
+				if tune.cache != "" {
+					inputs = append(inputs, tune.cache)
+				}
 				if err := writeDepfile(depfile, output, inputs); err != nil {
 					return err
 				}
@@ -200,7 +203,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 	f.StringVarP(&recipePath, "recipe", "r", "", "the `RECIPE` file (.sqr); default: the built-in "+defaultRecipe)
 	f.StringVarP(&output, "output", "o", "", "the output `FILE`")
 	f.StringVar(&calibData, "calib-data", "", "calibration data (`PATH`: .npy, .npz, .pb or IDX file, or a folder of images) for every step that reads data (calibrate, prune with sparsegpt), overriding the recipe's")
-	f.StringVarP(&depfile, "depfile", "M", "", "write a Make/Ninja depfile to `FILE`: the output's prerequisites (model, external data, recipe and its bases, calibration data and cache, plugins)")
+	f.StringVarP(&depfile, "depfile", "M", "", "write a Make/Ninja depfile to `FILE`: the output's prerequisites (model, external data, recipe and its bases, calibration data and cache, plugins, tuning cache)")
 	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
