@@ -19,6 +19,7 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/backend/ampere/pack"
+	"github.com/sqc-project/sqc/backend/ampere/tuning"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
@@ -30,55 +31,11 @@ const (
 	LayoutFlat = "flat"
 )
 
-// gemmConfig is the GEMM variant the planner picks for a layer of nOut
-// output channels: the faster pipeline of the two measured
-// (backend/ampere/NOTES.md), and the wide warp tile (WideN: 128 channels a
-// block, three stages to fit 48 KiB of shared memory) where there are
-// enough channels to fill it. All variants are bit-exact alike.
-func gemmConfig(sparse, residual, outF32 bool, act string, nOut int) kernels.GemmConfig {
-	c := kernels.GemmConfig{Sparse: sparse, Residual: residual, OutF32: outF32, Stages: 4, SharedWeights: true}
-	switch {
-	case wideBlock(nOut):
-		c.WideN, c.WideBlock = true, true
-	case wideN(nOut):
-		c.WideN, c.Stages = true, 3
-	}
-	if outF32 {
-		c.Act = act
-	} else {
-		c.StoreVec = vectorStore && nOut%16 == 0
-	}
-	return c
-}
-
-// vectorStore stages int8 GEMM outputs for 16-byte stores
-// (kernels.GemmConfig.StoreVec) where N allows. A variable so that tests
-// and benchmarks cover both.
-var vectorStore = true
-
-// wideN is the planner's choice of the wide warp tile: a variable so that
-// tests and benchmarks can plan both.
-var wideN = func(nOut int) bool { return nOut >= 128 }
-
-// wideBlock is the planner's choice of the 8-warp block (256 channels,
-// kernels.GemmConfig.WideBlock). Measured on an H100 (backend/ampere/NOTES.md)
-// it speeds the 2:4 kernel of ResNet-34's 256-channel layers by 0–3 % at
-// batch 256 but slows the dense one by up to 18 % and every layer at batch 1
-// (a 196-pixel layer then has two blocks), so without a tuning cache,
-// which would choose per layer and batch, the planner does not pick it.
-var wideBlock = func(nOut int) bool { return false }
-
 // implicitConv routes a QConv whose input channels are a multiple of 16
 // through the implicit-GEMM kernel (kernels.GemmConfig.Conv) rather than
 // the im2col kernel and the GEMM: bit-exact like it, without writing and
 // re-reading the im2col matrix. A variable so that tests cover both paths.
 var implicitConv = true
-
-// convStep makes implicit-GEMM convolutions with C a multiple of 64
-// advance their tap and channel per K step instead of dividing
-// (kernels.GemmConfig.ConvStep). A variable so that tests and benchmarks
-// cover both.
-var convStep = true
 
 // vectorPool runs int8 max pools with C a multiple of 16 on the 16-channel
 // kernel (kernels.MaxPool16Kernel). A variable so that tests cover both.
@@ -103,6 +60,19 @@ type planner struct {
 	// hold them (NODE/w, NODE/e): the engine's graph text refers to
 	// those instead of carrying the data twice.
 	packed map[*ir.Value]string
+	opts   PlanOptions
+	// gemms are the GEMM layers planned, in order (sqc tune times them).
+	gemms []plannedGemm
+	// otherGPU lists, by GPU, the layers the tuning cache has for that
+	// GPU only (warnOtherGPU).
+	otherGPU map[string][]string
+}
+
+// plannedGemm is a GEMM layer and the kernel the plan gave it.
+type plannedGemm struct {
+	node   string
+	layer  gemmLayer
+	choice gemmChoice
 }
 
 // Plan lowers g, the output of the INT8 pipeline, to an engine: one or
@@ -110,13 +80,23 @@ type planner struct {
 // used. A node no op planner covers runs on a fallback (planNode); only a
 // node no fallback can take either is an error that names it.
 func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
-	return planWithInputLayouts(g, producer, nil, true)
+	return PlanWith(g, producer, PlanOptions{})
+}
+
+// PlanWith is Plan with a tuning cache (or none) choosing the GEMM
+// kernels (plan_variant.go).
+func PlanWith(g *ir.Graph, producer string, opts PlanOptions) (*engine.Engine, error) {
+	p, err := planGraph(g, producer, nil, true, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.e, nil
 }
 
 // newPlanner starts the plan of g.
 func newPlanner(g *ir.Graph, producer string) *planner {
 	return &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
-		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{}, packed: map[*ir.Value]string{},
+		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{}, packed: map[*ir.Value]string{}, otherGPU: map[string][]string{},
 		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer}}
 }
 
@@ -124,7 +104,18 @@ func newPlanner(g *ir.Graph, producer string) *planner {
 // NHWC order, and f32 inputs required or not: tests use it to start a plan
 // from int8 or NHWC buffers.
 func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs bool) (*engine.Engine, error) {
+	p, err := planGraph(g, producer, nhwc, f32Inputs, PlanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return p.e, nil
+}
+
+// planGraph plans g with opts; the planner it returns holds the engine
+// and what was chosen for each GEMM.
+func planGraph(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs bool, opts PlanOptions) (*planner, error) {
 	p := newPlanner(g, producer)
+	p.opts = opts
 	for _, v := range g.Inputs {
 		layout := LayoutNCHW
 		if nhwc[v.Name] {
@@ -167,7 +158,8 @@ func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f3
 		return nil, err
 	}
 	p.e.Graph = text.String()
-	return p.e, nil
+	p.warnOtherGPU()
+	return p, nil
 }
 
 func dtypeName(dt ir.DType) (string, error) {
@@ -523,6 +515,7 @@ func (p *planner) qgemm(n *ir.Node) error {
 	lda := 0
 	var im2colArgs []*engine.Arg
 	var conv *kernels.ConvShape // set: implicit-GEMM convolution on the NHWC input
+	geometry := ""              // a convolution's, as a tuning cache keys it
 	if n.Op == "QConv" {
 		if len(ws) != 4 {
 			return fmt.Errorf("weight %s has shape %v, the GPU runs 2-D convolutions", wv.Name, ws)
@@ -543,6 +536,7 @@ func (p *planner) qgemm(n *ir.Node) error {
 		k = kh * kw * c
 		w = gemmWeightOrder(wv.Const.Int8s(), nOut, c, kh, kw, false)
 		pixels = int64(geo.Out[0] * geo.Out[1])
+		geometry = tuning.ConvGeometry(c, geo.In[0], geo.In[1], kh, kw, geo.Strides[0], geo.Strides[1], geo.PadBegin[0], geo.PadBegin[1], geo.Dilations[0], geo.Dilations[1])
 		direct := kh == 1 && kw == 1 && geo.Strides[0] == 1 && geo.Strides[1] == 1 && geo.PadBegin[0] == 0 && geo.PadBegin[1] == 0 && geo.PadEnd[0] == 0 && geo.PadEnd[1] == 0 && c%16 == 0
 		switch {
 		case direct:
@@ -600,7 +594,16 @@ func (p *planner) qgemm(n *ir.Node) error {
 		return err
 	}
 	residual := len(n.Inputs) > 4 && n.Inputs[4] != nil
-	cfg := gemmConfig(sparse, residual, outF32, act, nOut)
+	layer := gemmLayer{sparse24: sparse, residual: residual, outF32: outF32, act: act, m: int(pixels), n: nOut, k: k, conv: conv, geometry: geometry}
+	choice, err := p.chooseGemm(n.Name, layer)
+	if err != nil {
+		return err
+	}
+	if sparse && !choice.sparse {
+		why = "dense: the tuning cache measured the dense kernel faster (the weight stays 2:4)"
+	}
+	sparse = choice.sparse
+	cfg := choice.variant.config(layer, sparse)
 	var wdata, edata []byte
 	var npad, kpad int
 	if sparse {
@@ -648,14 +651,18 @@ func (p *planner) qgemm(n *ir.Node) error {
 		rArg = bufArg(r)
 	}
 	if conv != nil {
-		cfg.Conv, prm.Conv = true, *conv
-		cfg.ConvPiece = kernels.ConvPiece(conv.C)
-		cfg.ConvStep = convStep && conv.C%64 == 0
+		prm.Conv = *conv
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
+	err = cfg.Validate()
+	if err == nil {
+		err = cfg.Check(prm)
 	}
-	if err := cfg.Check(prm); err != nil {
+	if err != nil && choice.source != SourceHeuristic {
+		// A measured choice that cannot run is the cache's fault (or
+		// tune's): no fallback.
+		return &cacheError{fmt.Sprintf("variant %s of the %s kernel: %v", choice.variant.name, kindName(sparse), err)}
+	}
+	if err != nil {
 		return err
 	}
 	layout := LayoutNHWC
@@ -703,7 +710,8 @@ func (p *planner) qgemm(n *ir.Node) error {
 	_, gy := cfg.Grid(1, npad)
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
 		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: uint32(cfg.Threads()),
-		SharedBytes: uint32(cfg.DynamicShared()), Args: args, Note: why})
+		SharedBytes: uint32(cfg.DynamicShared()), Args: args, Note: why, Variant: choice.variant.name, VariantSource: choice.source})
+	p.gemms = append(p.gemms, plannedGemm{node: n.Name, layer: layer, choice: choice})
 	return nil
 }
 

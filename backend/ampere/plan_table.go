@@ -219,6 +219,10 @@ func (p *planner) planOne(n *ir.Node) error {
 			return nil
 		}
 		p.rollback(m, n)
+		if _, bad := err.(*cacheError); bad {
+			// The user's cache is wrong: say so rather than fall back.
+			return err
+		}
 		why = err
 	} else {
 		why = fmt.Errorf("no GPU kernel for op %s", n.Op)

@@ -3,6 +3,8 @@ package ampere
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
 	"github.com/sqc-project/sqc/backend/ampere/engine"
@@ -116,6 +118,89 @@ type launch struct {
 // Open loads e on GPU 0 for batches of batch samples. Without a driver
 // the error says so (cuda.IsNoDevice).
 func Open(e *engine.Engine, batch int) (r *Runtime, err error) {
+	return open(e, batch, nil)
+}
+
+// kernelCache holds kernels loaded for one Runtime for the next to reuse
+// (sqc tune opens an engine a timing round, most kernels the same). It
+// keeps the primary context retained, so that its modules outlive the
+// Runtimes.
+type kernelCache struct {
+	ctx   *cuda.Context
+	funcs map[string]*cuda.Function
+	mods  []*cuda.Module
+}
+
+func newKernelCache() (*kernelCache, error) {
+	dev, err := cuda.GetDevice(0)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := dev.RetainPrimaryContext()
+	if err != nil {
+		return nil, err
+	}
+	return &kernelCache{ctx: ctx, funcs: map[string]*cuda.Function{}}, nil
+}
+
+// preload compiles the kernels (PTX by name) not loaded yet, on workers
+// goroutines at once: the driver's JIT is most of a tuning run's time.
+// A kernel that fails to load is left out (its round reports the error).
+func (kc *kernelCache) preload(ptx map[string]string, workers int) {
+	var todo []string
+	for name := range ptx {
+		if kc.funcs[name] == nil {
+			todo = append(todo, name)
+		}
+	}
+	names := make(chan string)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range names {
+				m, err := kc.ctx.LoadPTX(ptx[name])
+				if err != nil {
+					continue
+				}
+				f, err := m.Function(name)
+				mu.Lock()
+				kc.mods = append(kc.mods, m)
+				if err == nil {
+					kc.funcs[name] = f
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, name := range todo {
+		names <- name
+	}
+	close(names)
+	wg.Wait()
+}
+
+// function returns the loaded kernel of that name; nil if none (or kc is
+// nil).
+func (kc *kernelCache) function(name string) *cuda.Function {
+	if kc == nil {
+		return nil
+	}
+	return kc.funcs[name]
+}
+
+func (kc *kernelCache) close() {
+	for _, m := range kc.mods {
+		_ = m.Unload()
+	}
+	_ = kc.ctx.Release()
+}
+
+// open is Open taking kernels from kc, and adding those it loads, when kc
+// is not nil.
+func open(e *engine.Engine, batch int, kc *kernelCache) (r *Runtime, err error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("batch %d, want > 0", batch)
 	}
@@ -139,13 +224,24 @@ func Open(e *engine.Engine, batch int) (r *Runtime, err error) {
 		return r, err
 	}
 	for _, k := range e.Kernels {
+		if f := kc.function(k.Name); f != nil {
+			r.funcs[k.Name] = f
+			continue
+		}
 		m, err := ctx.LoadPTX(k.Ptx)
 		if err != nil {
 			return r, fmt.Errorf("kernel %s: %w", k.Name, err)
 		}
-		r.mods = append(r.mods, m)
+		if kc != nil {
+			kc.mods = append(kc.mods, m)
+		} else {
+			r.mods = append(r.mods, m)
+		}
 		if r.funcs[k.Name], err = m.Function(k.Name); err != nil {
 			return r, err
+		}
+		if kc != nil {
+			kc.funcs[k.Name] = r.funcs[k.Name]
 		}
 	}
 	for _, w := range e.Weights {
@@ -442,4 +538,43 @@ func DestroyEvents(ev []*cuda.Event) {
 	for _, e := range ev {
 		_ = e.Destroy()
 	}
+}
+
+// ProfileSteps runs the engine warmup times untimed, then iters times
+// with an event before every launch (EnqueueTimed), and returns each
+// step's median time in milliseconds, in Steps' order.
+func (r *Runtime) ProfileSteps(iters, warmup int) ([]float64, error) {
+	if iters <= 0 || warmup < 0 {
+		return nil, fmt.Errorf("%d iterations after %d warm-up, want iterations > 0 and warm-up >= 0", iters, warmup)
+	}
+	ev, err := r.NewEvents(len(r.steps) + 1)
+	if err != nil {
+		return nil, err
+	}
+	defer DestroyEvents(ev)
+	times := make([][]float64, len(r.steps))
+	for it := 0; it < warmup+iters; it++ {
+		if err := r.EnqueueTimed(ev); err != nil {
+			return nil, err
+		}
+		if err := ev[len(r.steps)].Synchronize(); err != nil {
+			return nil, err
+		}
+		if it < warmup {
+			continue
+		}
+		for i := range r.steps {
+			t, err := cuda.ElapsedMs(ev[i], ev[i+1])
+			if err != nil {
+				return nil, err
+			}
+			times[i] = append(times[i], float64(t))
+		}
+	}
+	med := make([]float64, len(times))
+	for i, ts := range times {
+		slices.Sort(ts)
+		med[i] = ts[len(ts)/2]
+	}
+	return med, nil
 }

@@ -149,6 +149,19 @@ def main():
     for (name, b), t in sorted(tm.items()):
         print(f"| torchvision {name} FP16 ({t['mode']}) | " + (f"{t['ms']:.3f} | | |" if b == 1 else f" | {t['ms']:.3f} | {t['img_per_s']:.0f} |"))
 
+    tuned = [(d, r) for d in (34, 50) for r in ("sparse", "dense") if os.path.exists(os.path.join(out, f"rn{d}-{r}-int8-tuned.bench256.txt"))]
+    if tuned:
+        # TUNE=1: engines built with the cache sqc tune wrote at batch 256.
+        print("\n## Tuned (sqc tune --batch 256, compile --tuning-cache) vs heuristic\n")
+        print("| engine | batch 256 ms heuristic / tuned | speed-up | batch 1 ms heuristic / tuned | speed-up | GEMM sum, sqc tune's table |")
+        print("|---|---|---|---|---|---|")
+        for depth, recipe in tuned:
+            t256 = bench(out, f"rn{depth}-{recipe}-int8-tuned.bench256.txt")
+            t1 = bench(out, f"rn{depth}-{recipe}-int8-tuned.bench1.txt")
+            h256, h1 = e[(depth, recipe, 256)], e[(depth, recipe, 1)]
+            m = re.search(r"sum over the engine's GEMM layers: (.*)", read(os.path.join(out, f"rn{depth}-{recipe}-int8.tune.txt")))
+            print(f"| ResNet-{depth} {recipe} INT8 | {h256[0]:.3f} / {t256[0]:.3f} | {h256[0]/t256[0]:.2f}x | {h1[0]:.3f} / {t1[0]:.3f} | {h1[0]/t1[0]:.2f}x | {m.group(1) if m else '-'} |")
+
     print("\n## ResNet-34 2:4 layers at batch 256: dense / sparse time\n")
     print("| node | GEMM MxNxK | dense us | sparse us | ratio |")
     print("|---|---|---|---|---|")

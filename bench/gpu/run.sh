@@ -16,7 +16,11 @@
 #   bench/gpu/run.sh [OUTDIR]
 # MODES=reduce-overhead,max-autotune times both torch.compile modes (the
 # second takes minutes more); BUILD_PROCS=2 builds on two cores, as the
-# build-cost figure is defined.
+# build-cost figure is defined. TUNE=1 also runs `sqc tune` on each engine
+# at batch 256 (one cache, OUTDIR/tuning.cache, its tables in
+# rnDEPTH-RECIPE.tune.txt), builds the tuned engines (rnDEPTH-RECIPE-tuned.sqe)
+# with --tuning-cache and times them as the others, so that the report shows
+# tuned and heuristic side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-${OUT:-bench-gpu-out}}
@@ -50,6 +54,16 @@ sys.exit(r.returncode)
 PY
 }
 
+# benchall ENGINE: the timings every engine gets.
+benchall() {
+	local e=$1
+	"$bin/sqc" inspect --json "$e" > "${e%.sqe}.inspect.json"
+	for batch in 1 256; do
+		"$bin/sqc" bench "$e" --batch "$batch" --graph --iters "$iters" > "${e%.sqe}.bench$batch.txt"
+	done
+	"$bin/sqc" bench "$e" --batch 256 --profile --iters 50 > "${e%.sqe}.profile256.txt"
+}
+
 for depth in 34 50; do
 	"$bin/genmodel" -depth "$depth" -o "$w/rn$depth.onnx"
 	for recipe in sparse-int8 dense-int8; do
@@ -58,13 +72,26 @@ for depth in 34 50; do
 		# (the issue's figure); by default it uses every core, to spend
 		# little of the GPU machine's time.
 		GOMAXPROCS=${BUILD_PROCS:-$(nproc)} rusage "$out/build.txt" "$bin/sqc" compile -q "$w/rn$depth.onnx" -r "$recipe.sqr" --calib-data "$w/calib.npy" -o "$e"
-		"$bin/sqc" inspect --json "$e" > "${e%.sqe}.inspect.json"
-		for batch in 1 256; do
-			"$bin/sqc" bench "$e" --batch "$batch" --graph --iters "$iters" > "${e%.sqe}.bench$batch.txt"
-		done
-		"$bin/sqc" bench "$e" --batch 256 --profile --iters 50 > "${e%.sqe}.profile256.txt"
+		benchall "$e"
 	done
 done
+
+if [ "${TUNE:-0}" = 1 ]; then
+	for depth in 34 50; do
+		for recipe in sparse-int8 dense-int8; do
+			e="$out/rn$depth-$recipe.sqe"
+			"$bin/sqc" tune "$e" --batch 256 -o "$out/tuning.cache" > "${e%.sqe}.tune.txt"
+		done
+	done
+	for depth in 34 50; do
+		for recipe in sparse-int8 dense-int8; do
+			e="$out/rn$depth-$recipe-tuned.sqe"
+			GOMAXPROCS=${BUILD_PROCS:-$(nproc)} rusage "$out/build.txt" "$bin/sqc" compile -q "$w/rn$depth.onnx" -r "$recipe.sqr" --calib-data "$w/calib.npy" \
+				--tuning-cache "$out/tuning.cache" --tuning-batch 256 -o "$e"
+			benchall "$e"
+		done
+	done
+fi
 
 "$bin/ampere.test" -test.run 'TestPerfGemm8192' -test.v > "$out/gemm8192.txt" 2>&1 || true
 

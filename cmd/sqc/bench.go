@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"sort"
 	"text/tabwriter"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere"
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
 	"github.com/sqc-project/sqc/backend/ampere/engine"
-	"github.com/sqc-project/sqc/ir"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -57,19 +55,7 @@ instruction's measured ceiling.`,
 			if err != nil {
 				return err
 			}
-			r := rand.New(rand.NewPCG(1, 2))
-			var in []*ir.Tensor
-			for _, v := range g.Inputs {
-				shape := []int{batch}
-				for _, d := range v.Type.Shape[1:] {
-					shape = append(shape, int(d.Size))
-				}
-				t := ir.NewTensor(ir.Float32, shape...)
-				for i := range t.Float32s() {
-					t.Float32s()[i] = float32(r.NormFloat64())
-				}
-				in = append(in, t)
-			}
+			in := ampere.RandomInputs(g, batch)
 			if err := rt.Upload(in); err != nil {
 				return err
 			}
@@ -203,53 +189,34 @@ type benchLaunch struct {
 	Node string `json:"node"`
 	Op   string `json:"op"`
 	// Kind is "sparse" or "dense" (GEMMs) or "other".
-	Kind     string  `json:"kind"`
-	Kernel   string  `json:"kernel"`
-	MedianUs float64 `json:"median_us"`
-	Share    float64 `json:"share"`
+	Kind   string `json:"kind"`
+	Kernel string `json:"kernel"`
+	// Variant is a GEMM's variant and where it came from ("cache" or
+	// "heuristic"), as sqc inspect shows them.
+	Variant       string  `json:"variant,omitempty"`
+	VariantSource string  `json:"variant_source,omitempty"`
+	MedianUs      float64 `json:"median_us"`
+	Share         float64 `json:"share"`
 }
 
 // benchProfile runs the engine iters times after warmup with an event
 // before every launch and prints each launch's median time.
 func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, warmup int, asJSON bool) error {
 	steps := rt.Steps()
-	ev, err := rt.NewEvents(len(steps) + 1)
+	med, err := rt.ProfileSteps(iters, warmup)
 	if err != nil {
 		return err
 	}
-	defer ampere.DestroyEvents(ev)
-	times := make([][]float64, len(steps))
-	for it := 0; it < warmup+iters; it++ {
-		if err := rt.EnqueueTimed(ev); err != nil {
-			return err
-		}
-		if err := ev[len(steps)].Synchronize(); err != nil {
-			return err
-		}
-		if it < warmup {
-			continue
-		}
-		for i := range steps {
-			t, err := cuda.ElapsedMs(ev[i], ev[i+1])
-			if err != nil {
-				return err
-			}
-			times[i] = append(times[i], float64(t))
-		}
-	}
-	med := make([]float64, len(steps))
 	var total float64
 	kinds := map[string]float64{}
-	for i, ts := range times {
-		sort.Float64s(ts)
-		med[i] = ts[len(ts)/2]
-		total += med[i]
-		kinds[stepKind(steps[i])] += med[i]
+	for i, m := range med {
+		total += m
+		kinds[stepKind(steps[i])] += m
 	}
 	if asJSON {
 		res := benchResult{Device: rt.Device, Engine: path, Batch: batch, Launches: len(steps), Mode: "profile", Iters: iters, Warmup: warmup, TotalMs: total}
 		for i, s := range steps {
-			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, MedianUs: med[i] * 1000, Share: med[i] / total})
+			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, Variant: s.Variant, VariantSource: s.VariantSource, MedianUs: med[i] * 1000, Share: med[i] / total})
 		}
 		return writeJSON(w, res)
 	}

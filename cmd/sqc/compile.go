@@ -38,6 +38,7 @@ func newCompileCmd() *cobra.Command {
 		report, asJSON                 bool
 		printAfter                     []string
 		data                           dataFlags
+		tune                           tuningFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "compile MODEL.onnx|MODEL.sqir -o OUT [-r RECIPE]",
@@ -57,6 +58,10 @@ reads data, and --scale, --mean, --std, --layout, --resize and --crop its
 preprocessing (as eval's flags do), overriding the recipe's. --dry-run
 prints the resolved pipeline, every option with its final value, and
 compiles nothing.
+
+An engine's GEMM kernels come from --tuning-cache (written by sqc tune on the
+GPU) for the layers it has, and from the documented heuristic for the rest;
+the same model, recipe and cache give the same engine, GPU or not.
 
 The output path, the calibration data and the recipe's plugins are checked
 before any pass runs. A successful compile prints one line on stderr (the
@@ -111,6 +116,10 @@ time; -q silences it); --json prints the whole report on stdout.`,
 			if err := atomicfile.CheckWritable(output); err != nil {
 				return err
 			}
+			planOpts, err := tune.planOptions(form)
+			if err != nil {
+				return err
+			}
 			g, external, err := loadModel(args[0])
 			if err != nil {
 				return err
@@ -119,6 +128,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				return err
 			}
 			warn := newWarnings(cmd)
+			planOpts.Warn = func(msg string) { warn.add("%s", msg) }
 			warnPattern(warn, p, form)
 			stderr := cmd.ErrOrStderr()
 			m := &passes.Manager{VerifyEach: verifyEach, PrintAfter: printAfter, Progress: newProgress(cmd)}
@@ -140,13 +150,14 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			warnUnpruned(warn, cr, p, name)
-			e, err := writeOutput(form, output, g)
+			e, err := writeOutput(form, output, g, planOpts)
 			if err != nil {
 				return err
 			}
 			var fallbacks []ampere.Fallback
 			if e != nil {
 				cr = newCompileReport(g, rep, e)
+				cr.Tuning = tune.report(planOpts, e)
 				fallbacks = ampere.Fallbacks(e)
 			}
 			if len(fallbacks) > 0 {
@@ -164,12 +175,16 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				if err != nil {
 					return err
 				}
+				if tune.cache != "" {
+					inputs = append(inputs, tune.cache)
+				}
 				if err := writeDepfile(depfile, output, inputs); err != nil {
 					return err
 				}
 			}
 			if report {
 				writeReport(stderr, g)
+				writeKernelReport(stderr, cr)
 				writeFallbackReport(stderr, fallbacks)
 			}
 			notice(cmd, "%s", cr.summary())
@@ -177,7 +192,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				return writeJSON(cmd.OutOrStdout(), cr)
 			}
 			if reportHTML != "" {
-				if err := compileHTMLReport(reportHTML, args[0], name, output, form, g, rep, evalJSON); err != nil {
+				if err := compileHTMLReport(reportHTML, args[0], name, output, e, g, rep, evalJSON); err != nil {
 					return err
 				}
 			}
@@ -188,7 +203,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 	f.StringVarP(&recipePath, "recipe", "r", "", "the `RECIPE` file (.sqr); default: the built-in "+defaultRecipe)
 	f.StringVarP(&output, "output", "o", "", "the output `FILE`")
 	f.StringVar(&calibData, "calib-data", "", "calibration data (`PATH`: .npy, .npz, .pb or IDX file, or a folder of images) for every step that reads data (calibrate, prune with sparsegpt), overriding the recipe's")
-	f.StringVarP(&depfile, "depfile", "M", "", "write a Make/Ninja depfile to `FILE`: the output's prerequisites (model, external data, recipe and its bases, calibration data and cache, plugins)")
+	f.StringVarP(&depfile, "depfile", "M", "", "write a Make/Ninja depfile to `FILE`: the output's prerequisites (model, external data, recipe and its bases, calibration data and cache, plugins, tuning cache)")
 	f.StringVar(&emit, "emit", "", "output form: onnx, sqir or engine (default: from the output's extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the resolved pipeline and stop")
 	f.BoolVar(&verifyEach, "verify-each", false, "verify the IR after every pass")
@@ -199,6 +214,7 @@ time; -q silences it); --json prints the whole report on stdout.`,
 	f.StringVar(&evalJSON, "eval-json", "", "add to --report-html the accuracy in `FILE` (the output of sqc eval --json)")
 	f.StringSliceVar(&printAfter, "print-ir-after", nil, "print the IR after `PASS` (a name, or all) on stderr")
 	data.register(cmd)
+	tune.register(cmd)
 	return cmd
 }
 
@@ -452,7 +468,7 @@ func writeFallbackReport(w io.Writer, fallbacks []ampere.Fallback) {
 
 // writeOutput writes g in the form asked for; for an engine it returns the
 // engine, whose kernels the compile report names.
-func writeOutput(form, path string, g *ir.Graph) (*engine.Engine, error) {
+func writeOutput(form, path string, g *ir.Graph, opts ampere.PlanOptions) (*engine.Engine, error) {
 	switch form {
 	case "onnx":
 		return nil, onnxexport.WriteFile(path, g, onnxexport.Options{Producer: "sqc"})
@@ -465,7 +481,7 @@ func writeOutput(form, path string, g *ir.Graph) (*engine.Engine, error) {
 			return bw.Flush()
 		})
 	case "engine":
-		e, err := ampere.Plan(g, "sqc "+buildVersion())
+		e, err := ampere.PlanWith(g, "sqc "+buildVersion(), opts)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}

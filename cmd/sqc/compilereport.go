@@ -32,6 +32,20 @@ type compileReport struct {
 	Calibration *calibrationJSON `json:"calibration,omitempty"`
 	// Warnings are the warnings the compile printed (silent no-ops).
 	Warnings []string `json:"warnings"`
+	// Tuning says which tuning cache chose the engine's GEMM kernels;
+	// absent without --tuning-cache.
+	Tuning *tuningJSON `json:"tuning,omitempty"`
+}
+
+// tuningJSON is how a compile used its tuning cache.
+type tuningJSON struct {
+	Cache string `json:"cache"`
+	GPU   string `json:"gpu"`
+	Batch int    `json:"batch"`
+	// FromCache and Heuristic count the GEMM layers whose kernel came
+	// from the cache and from the heuristic.
+	FromCache int `json:"from_cache"`
+	Heuristic int `json:"heuristic"`
 }
 
 type compileLayer struct {
@@ -53,6 +67,11 @@ type compileLayer struct {
 	// layer and why it was chosen; engines only.
 	Kernel     string `json:"kernel,omitempty"`
 	KernelNote string `json:"kernel_note,omitempty"`
+	// Variant is a GEMM kernel's tile and pipeline variant and
+	// VariantSource where it came from: "cache" (--tuning-cache) or
+	// "heuristic"; engines only.
+	Variant       string `json:"variant,omitempty"`
+	VariantSource string `json:"variant_source,omitempty"`
 	// Fallback is set when the engine runs the layer on a float fallback
 	// kernel.
 	Fallback bool `json:"fallback,omitempty"`
@@ -139,6 +158,7 @@ func newCompileReport(g *ir.Graph, rep *passes.Report, e *engine.Engine) *compil
 			// The GEMM is the layer's kernel; an im2col before it is not.
 			if l.Kernel == "" || strings.HasPrefix(s.Kernel, "sqc_gemm") {
 				l.Kernel, l.KernelNote = s.Kernel, s.Note
+				l.Variant, l.VariantSource = s.Variant, s.VariantSource
 			}
 			l.Fallback = l.Fallback || strings.Contains(s.Note, "fallback")
 		}
@@ -268,7 +288,11 @@ func (r *compileReport) summary() string {
 	if r.Totals.Fallback != nil {
 		fmt.Fprintf(&b, ", %d on float fallback kernels", *r.Totals.Fallback)
 	}
-	fmt.Fprintf(&b, "), compiled in %s", formatSeconds(r.Seconds))
+	b.WriteString(")")
+	if t := r.Tuning; t != nil {
+		fmt.Fprintf(&b, ", GEMM kernels: %d from the tuning cache, %d by the heuristic", t.FromCache, t.Heuristic)
+	}
+	fmt.Fprintf(&b, ", compiled in %s", formatSeconds(r.Seconds))
 	return b.String()
 }
 

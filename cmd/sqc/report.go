@@ -106,19 +106,14 @@ as sqc compile would (which calibrates, so the histograms are drawn).
 // compileHTMLReport writes the page of sqc compile --report-html: the
 // compiled graph (an engine's lowered graph and kernels when the output is
 // an engine) and the calibration the run did.
-func compileHTMLReport(path, model, recipe, output, form string, g *ir.Graph, rep *passes.Report, evalJSON string) error {
+func compileHTMLReport(path, model, recipe, output string, e *engine.Engine, g *ir.Graph, rep *passes.Report, evalJSON string) error {
 	acc, err := readEvalJSON(evalJSON)
 	if err != nil {
 		return err
 	}
 	page := &htmlreport.Page{Title: output, Graph: g, Accuracy: acc, Calibration: calibrationOf(rep),
 		Facts: [][2]string{{"model", model}, {"recipe", recipe}, {"output", output}}}
-	if form == "engine" {
-		// Planning is deterministic: this is the engine just written.
-		e, err := ampere.Plan(g, "sqc "+buildVersion())
-		if err != nil {
-			return fmt.Errorf("%s: %w", output, err)
-		}
+	if e != nil {
 		if page.Graph, err = ampere.Graph(e); err != nil {
 			return fmt.Errorf("%s: %w", output, err)
 		}

@@ -315,6 +315,11 @@ type engineLayer struct {
 	Sparse    bool   `json:"sparse"`
 	Kernel    string `json:"kernel"`
 	Note      string `json:"note,omitempty"`
+	// Variant is a GEMM kernel's tile and pipeline variant, and
+	// VariantSource where the choice came from: "cache" (a tuning cache)
+	// or "heuristic".
+	Variant       string `json:"variant,omitempty"`
+	VariantSource string `json:"variant_source,omitempty"`
 	// Fallback is "gather" or "host" for a node on a fallback.
 	Fallback string `json:"fallback,omitempty"`
 }
@@ -340,7 +345,8 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 		how[f.Node] = f.How
 	}
 	for _, s := range e.Steps {
-		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note, Fallback: how[s.Node]})
+		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note,
+			Variant: s.Variant, VariantSource: s.VariantSource, Fallback: how[s.Node]})
 	}
 	if asJSON {
 		return writeJSON(w, r)
@@ -350,7 +356,7 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	if len(fallbacks) > 0 {
 		fmt.Fprintf(tw, "fallbacks: %d nodes (%s); the NOTE column says why\n", len(fallbacks), ampere.FallbackSummary(fallbacks))
 	}
-	fmt.Fprintln(tw, "NODE\tOP\tPRECISION\tSPARSITY\tKERNEL\tNOTE")
+	fmt.Fprintln(tw, "NODE\tOP\tPRECISION\tSPARSITY\tKERNEL\tVARIANT\tNOTE")
 	for _, l := range r.Layers {
 		sp := "dense"
 		if l.Sparse {
@@ -359,7 +365,11 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 		if !strings.HasPrefix(l.Kernel, "sqc_gemm") {
 			sp = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Node, l.Op, l.Precision, sp, l.Kernel, l.Note)
+		variant := "" // other kernels: blank, so that rows read as before
+		if l.Variant != "" {
+			variant = l.Variant + " (" + l.VariantSource + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Node, l.Op, l.Precision, sp, l.Kernel, variant, l.Note)
 	}
 	return tw.Flush()
 }

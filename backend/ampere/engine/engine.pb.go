@@ -553,6 +553,12 @@ type Step struct {
 	SharedBytes   uint32 `protobuf:"varint,11,opt,name=shared_bytes,json=sharedBytes,proto3" json:"shared_bytes,omitempty"`
 	Args          []*Arg `protobuf:"bytes,12,rep,name=args,proto3" json:"args,omitempty"`
 	Note          string `protobuf:"bytes,13,opt,name=note,proto3" json:"note,omitempty"` // "im2col", "2:4 (...)", why dense...
+	// variant is a GEMM's tile and pipeline variant ("n128-s3w-v16-inc"),
+	// and variant_source where the choice came from: "cache" (a tuning
+	// cache, sqc tune) or "heuristic" (the planner's rule); empty for other
+	// kernels.
+	Variant       string `protobuf:"bytes,14,opt,name=variant,proto3" json:"variant,omitempty"`
+	VariantSource string `protobuf:"bytes,15,opt,name=variant_source,json=variantSource,proto3" json:"variant_source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -678,6 +684,20 @@ func (x *Step) GetNote() string {
 	return ""
 }
 
+func (x *Step) GetVariant() string {
+	if x != nil {
+		return x.Variant
+	}
+	return ""
+}
+
+func (x *Step) GetVariantSource() string {
+	if x != nil {
+		return x.VariantSource
+	}
+	return ""
+}
+
 var File_engine_proto protoreflect.FileDescriptor
 
 const file_engine_proto_rawDesc = "" +
@@ -718,7 +738,7 @@ const file_engine_proto_rawDesc = "" +
 	"\x03s32\x18\x04 \x01(\x05H\x00R\x03s32\x12\x12\n" +
 	"\x03f32\x18\x05 \x01(\x02H\x00R\x03f32\x12&\n" +
 	"\x0eu32_per_sample\x18\x06 \x01(\rH\x00R\fu32PerSampleB\x03\n" +
-	"\x01v\"\xf3\x02\n" +
+	"\x01v\"\xb4\x03\n" +
 	"\x04Step\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12\x16\n" +
@@ -733,7 +753,9 @@ const file_engine_proto_rawDesc = "" +
 	" \x01(\rR\x06blockX\x12!\n" +
 	"\fshared_bytes\x18\v \x01(\rR\vsharedBytes\x12*\n" +
 	"\x04args\x18\f \x03(\v2\x16.sqc.ampere.engine.ArgR\x04args\x12\x12\n" +
-	"\x04note\x18\r \x01(\tR\x04noteB2Z0github.com/sqc-project/sqc/backend/ampere/engineb\x06proto3"
+	"\x04note\x18\r \x01(\tR\x04note\x12\x18\n" +
+	"\avariant\x18\x0e \x01(\tR\avariant\x12%\n" +
+	"\x0evariant_source\x18\x0f \x01(\tR\rvariantSourceB2Z0github.com/sqc-project/sqc/backend/ampere/engineb\x06proto3"
 
 var (
 	file_engine_proto_rawDescOnce sync.Once

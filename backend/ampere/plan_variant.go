@@ -1,0 +1,296 @@
+package ampere
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/backend/ampere/tuning"
+)
+
+// How the planner chooses a GEMM layer's kernel.
+//
+// Every GEMM variant computes the same bits (the GPU tests check each
+// against the reference executor), so the choice is about speed only.
+// `sqc tune` times every candidate of every layer (gemmCandidates) on the
+// GPU and writes a tuning cache; PlanWith takes the cache's choice for a
+// layer it has, and the heuristic (heuristicVariant) for the rest. A
+// choice names the kernel (sparse or dense: a 2:4 weight can run on
+// either, and runs dense packed dense where that measured faster) and the
+// variant. The cache is the only input besides the graph, so the same
+// graph and cache give the same engine on any machine.
+
+// Where a GEMM step's variant came from (engine.Step.VariantSource).
+const (
+	SourceCache     = "cache"
+	SourceHeuristic = "heuristic"
+)
+
+// PlanOptions are a plan's inputs besides the graph.
+type PlanOptions struct {
+	// Tuning is a tuning cache (sqc tune); nil plans every layer by the
+	// heuristic.
+	Tuning *tuning.Cache
+	// GPU and Batch select the cache's entries (tuning.Cache.Target
+	// resolves them from the cache and the user's flags).
+	GPU   string
+	Batch int
+	// Warn, if set, receives what the cache could not be used for.
+	Warn func(msg string)
+
+	// force plans the named nodes on the given kernels (sqc tune's timing
+	// rounds), before the cache is asked.
+	force map[string]tuning.Choice
+}
+
+// gemmLayer is what a GEMM layer's kernel choice depends on.
+type gemmLayer struct {
+	// sparse24: the weight passed pack.Check24, so mma.sp can run it.
+	sparse24         bool
+	residual, outF32 bool
+	act              string // an f32 output's activation
+	// m, n, k are the GEMM's sizes for one sample (m output pixels).
+	m, n, k int
+	// conv is an implicit-GEMM convolution's geometry; nil for a GEMM
+	// on rows (QGemm, an im2col matrix, a 1×1 stride-1 convolution).
+	conv *kernels.ConvShape
+	// geometry is a QConv's tuning.ConvGeometry; "" for a QGemm.
+	geometry string
+}
+
+// tuningLayer is l as a tuning cache keys it.
+func (l gemmLayer) tuningLayer() tuning.Layer {
+	out := "i8"
+	if l.outF32 {
+		out = "f32"
+		if l.act != "" && l.act != "none" {
+			out += "+" + l.act
+		}
+	}
+	if l.residual {
+		out += "+res"
+	}
+	return tuning.Layer{M: l.m, N: l.n, K: l.k, Conv: l.geometry, Out: out, Sparse24: l.sparse24}
+}
+
+// gemmVariant is a set of kernels.GemmConfig knobs that a layer may run
+// with: a tile and pipeline (gemmTiles), or an option on top of one
+// (gemmOptions).
+type gemmVariant struct {
+	name string
+	// set sets the knobs on a config that has the layer's kernel and
+	// epilogue.
+	set func(c *kernels.GemmConfig)
+	// fits says whether the variant can run l, and is worth timing on it.
+	fits func(l gemmLayer) bool
+}
+
+func anyLayer(gemmLayer) bool { return true }
+
+// gemmTiles are the tiles and pipelines a GEMM runs on: sqc tune times
+// each that fits a layer, with and without each option that fits. A new
+// kernel variant joins tuning (and the cache's vocabulary) by adding a row.
+var gemmTiles = []gemmVariant{
+	// Three stages, weights loaded to registers one step ahead.
+	{"s3", func(c *kernels.GemmConfig) { c.Stages = 3 }, anyLayer},
+	// Four stages, weights through shared memory with the activations.
+	{"s4w", func(c *kernels.GemmConfig) { c.Stages, c.SharedWeights = 4, true }, anyLayer},
+	// 64 channels a warp, 128 a block; three stages fit 48 KiB.
+	{"n128-s3w", func(c *kernels.GemmConfig) { c.WideN, c.Stages, c.SharedWeights = true, 3, true },
+		func(l gemmLayer) bool { return l.n >= 128 }},
+	// 8 warps, 256 channels a block, stages in dynamic shared memory.
+	{"n256-s4w", func(c *kernels.GemmConfig) { c.WideN, c.WideBlock, c.Stages, c.SharedWeights = true, true, 4, true },
+		func(l gemmLayer) bool { return l.n >= 256 }},
+}
+
+// gemmOptions are knobs that combine with any tile; a variant's name is
+// its tile's, then those of its options in this order.
+var gemmOptions = []gemmVariant{
+	// int8 outputs staged through shared memory for 16-byte stores.
+	{"v16", func(c *kernels.GemmConfig) { c.StoreVec = true }, func(l gemmLayer) bool { return !l.outF32 && l.n%16 == 0 }},
+	// the convolution's taps stepped without divisions.
+	{"inc", func(c *kernels.GemmConfig) { c.ConvStep = true }, func(l gemmLayer) bool { return l.conv != nil && l.conv.C%64 == 0 }},
+}
+
+// base is l's kernel config before a variant: the kernel (sparse or
+// dense), the epilogue and the convolution's copy piece.
+func (l gemmLayer) base(sparse bool) kernels.GemmConfig {
+	c := kernels.GemmConfig{Sparse: sparse, Residual: l.residual, OutF32: l.outF32}
+	if l.outF32 {
+		c.Act = l.act
+	}
+	if l.conv != nil {
+		c.Conv, c.ConvPiece = true, kernels.ConvPiece(l.conv.C)
+	}
+	return c
+}
+
+// gemmCandidate is a named variant of a layer's kernel config.
+type gemmCandidate struct {
+	name string
+	set  []func(c *kernels.GemmConfig)
+}
+
+// config returns the candidate's kernel config for l.
+func (v gemmCandidate) config(l gemmLayer, sparse bool) kernels.GemmConfig {
+	c := l.base(sparse)
+	for _, set := range v.set {
+		set(&c)
+	}
+	return c
+}
+
+// gemmCandidates lists the variants that can run l, the tiles in
+// gemmTiles' order, each with every subset of the options that fit l
+// (all of them first).
+func gemmCandidates(l gemmLayer) []gemmCandidate {
+	var opts []gemmVariant
+	for _, o := range gemmOptions {
+		if o.fits(l) {
+			opts = append(opts, o)
+		}
+	}
+	var out []gemmCandidate
+	for _, t := range gemmTiles {
+		if !t.fits(l) {
+			continue
+		}
+		// Subsets of opts, from all of them down to none.
+		for mask := (1 << len(opts)) - 1; mask >= 0; mask-- {
+			v := gemmCandidate{name: t.name, set: []func(*kernels.GemmConfig){t.set}}
+			for i, o := range opts {
+				if mask&(1<<i) != 0 {
+					v.name += "-" + o.name
+					v.set = append(v.set, o.set)
+				}
+			}
+			if v.config(l, false).Validate() != nil || l.sparse24 && v.config(l, true).Validate() != nil {
+				continue
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// heuristicVariant is the variant a layer runs without a tuning cache
+// entry: four stages with shared weights, the wide warp tile (n128) from
+// 128 output channels, 16-byte stores where the output allows, and tap
+// stepping where C is a multiple of 64. The faster pipeline and the wide
+// tile are what backend/ampere/NOTES.md measured; the 8-warp tile (n256)
+// sped the 2:4 kernel of ResNet-34's 256-channel layers by 0–3 % at batch
+// 256 on an H100 but slowed the dense one by up to 18 % and every layer at
+// batch 1, so only a measurement (the cache) picks it.
+func heuristicVariant(l gemmLayer) string {
+	name := "s4w"
+	if l.n >= 128 {
+		name = "n128-s3w"
+	}
+	for _, o := range gemmOptions {
+		if o.fits(l) {
+			name += "-" + o.name
+		}
+	}
+	return name
+}
+
+// gemmChoice is the kernel a GEMM layer runs and where the choice came
+// from.
+type gemmChoice struct {
+	sparse  bool
+	variant gemmCandidate
+	source  string
+}
+
+// chooseGemm picks node's kernel: forced (tuning rounds), from the tuning
+// cache, or by the heuristic.
+func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
+	cands := gemmCandidates(l)
+	find := func(name string) (gemmCandidate, bool) {
+		i := slices.IndexFunc(cands, func(c gemmCandidate) bool { return c.name == name })
+		if i < 0 {
+			return gemmCandidate{}, false
+		}
+		return cands[i], true
+	}
+	if c, ok := p.opts.force[node]; ok {
+		v, found := find(c.Variant)
+		if !found || c.Sparse && !l.sparse24 {
+			return gemmChoice{}, fmt.Errorf("no candidate %s for this layer", c)
+		}
+		return gemmChoice{sparse: c.Sparse, variant: v, source: SourceCache}, nil
+	}
+	heuristic := func() (gemmChoice, error) {
+		v, ok := find(heuristicVariant(l))
+		if !ok {
+			return gemmChoice{}, fmt.Errorf("the heuristic's variant %s is no candidate for this layer", heuristicVariant(l))
+		}
+		return gemmChoice{sparse: l.sparse24, variant: v, source: SourceHeuristic}, nil
+	}
+	cache := p.opts.Tuning
+	if cache == nil {
+		return heuristic()
+	}
+	tl := l.tuningLayer()
+	e, ok := cache.Lookup(tuning.Key{GPU: p.opts.GPU, Batch: p.opts.Batch, Layer: tl})
+	if !ok {
+		for _, other := range cache.GPUs() {
+			if other == p.opts.GPU {
+				continue
+			}
+			for _, b := range cache.Batches(other) {
+				if _, ok := cache.Lookup(tuning.Key{GPU: other, Batch: b, Layer: tl}); ok {
+					p.otherGPU[other] = append(p.otherGPU[other], node)
+					return heuristic()
+				}
+			}
+		}
+		return heuristic()
+	}
+	v, found := find(e.Use.Variant)
+	if !found {
+		names := make([]string, len(cands))
+		for i, c := range cands {
+			names[i] = c.name
+		}
+		return gemmChoice{}, &cacheError{fmt.Sprintf("%s:%d: variant %s cannot run this layer (gemm %dx%dx%d): want one of %s",
+			cache.File, e.Line, e.Use.Variant, l.m, l.n, l.k, strings.Join(names, ", "))}
+	}
+	return gemmChoice{sparse: e.Use.Sparse, variant: v, source: SourceCache}, nil
+}
+
+// cacheError is a tuning cache entry the planner cannot follow: an error
+// of the build, not a reason to run the node on a fallback.
+type cacheError struct{ msg string }
+
+func (e *cacheError) Error() string { return e.msg }
+
+func kindName(sparse bool) string {
+	if sparse {
+		return "sparse"
+	}
+	return "dense"
+}
+
+// warnOtherGPU says which layers the cache has for other GPUs only: they
+// ran by the heuristic.
+func (p *planner) warnOtherGPU() {
+	if p.opts.Warn == nil {
+		return
+	}
+	var gpus []string
+	for g := range p.otherGPU {
+		gpus = append(gpus, g)
+	}
+	slices.Sort(gpus)
+	for _, g := range gpus {
+		nodes := p.otherGPU[g]
+		target := fmt.Sprintf("%q", p.opts.GPU)
+		if p.opts.Batch > 0 {
+			target += fmt.Sprintf(" at batch %d", p.opts.Batch)
+		}
+		p.opts.Warn(fmt.Sprintf("tuning cache %s has %d layers (%s) measured on %q only, not on %s: they use the heuristic",
+			p.opts.Tuning.File, len(nodes), strings.Join(nodes, ", "), g, target))
+	}
+}

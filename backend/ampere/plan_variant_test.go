@@ -1,0 +1,257 @@
+package ampere
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/backend/ampere/tuning"
+	"github.com/sqc-project/sqc/ir"
+)
+
+func candidateNames(l gemmLayer) []string {
+	var names []string
+	for _, c := range gemmCandidates(l) {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+func TestGemmCandidates(t *testing.T) {
+	conv := &kernels.ConvShape{C: 256, H: 14, W: 14, OH: 14, OW: 14, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	wide := gemmLayer{sparse24: true, m: 196, n: 256, k: 2304, conv: conv}
+	want := []string{
+		"s3-v16-inc", "s3-inc", "s3-v16", "s3",
+		"s4w-v16-inc", "s4w-inc", "s4w-v16", "s4w",
+		"n128-s3w-v16-inc", "n128-s3w-inc", "n128-s3w-v16", "n128-s3w",
+		"n256-s4w-v16-inc", "n256-s4w-inc", "n256-s4w-v16", "n256-s4w",
+	}
+	if got := candidateNames(wide); !slices.Equal(got, want) {
+		t.Errorf("candidates of a 256-channel 3x3 conv:\n%v\nwant\n%v", got, want)
+	}
+	// An f32 output has no 16-byte int8 stores, a GEMM on rows no tap
+	// stepping, 64 channels no wide tile.
+	fc := gemmLayer{m: 1, n: 64, k: 512, outF32: true, act: "relu"}
+	if got := candidateNames(fc); !slices.Equal(got, []string{"s3", "s4w"}) {
+		t.Errorf("candidates of a 64-channel f32 GEMM: %v", got)
+	}
+	// Every candidate is a valid kernel, sparse and dense, and the
+	// heuristic's choice is one of them.
+	for _, l := range []gemmLayer{wide, fc} {
+		for _, c := range gemmCandidates(l) {
+			for _, sparse := range []bool{false, true} {
+				if err := c.config(l, sparse).Validate(); err != nil {
+					t.Errorf("%s: %v", c.name, err)
+				}
+			}
+		}
+		if !slices.Contains(candidateNames(l), heuristicVariant(l)) {
+			t.Errorf("heuristic %s is not a candidate of %+v", heuristicVariant(l), l)
+		}
+	}
+	if h := heuristicVariant(wide); h != "n128-s3w-v16-inc" {
+		t.Errorf("heuristic of the 256-channel conv: %s", h)
+	}
+}
+
+// miniPlan plans the mini ResNet with opts and returns the engine and the
+// planner (its GEMM layers).
+func miniPlan(t *testing.T, opts PlanOptions) (*engine.Engine, *planner) {
+	t.Helper()
+	p, err := planGraph(loadMini(t), "test", nil, true, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.e, p
+}
+
+func marshal(t *testing.T, e *engine.Engine) []byte {
+	t.Helper()
+	b, err := engine.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// cacheFor returns a cache with an entry for every GEMM layer of pl, each
+// choosing what pick returns (the heuristic's choice where it returns
+// false).
+func cacheFor(t *testing.T, pl *planner, gpu string, batch int, pick func(g plannedGemm) (tuning.Choice, bool)) *tuning.Cache {
+	t.Helper()
+	c := tuning.New("test.cache")
+	for _, g := range pl.gemms {
+		use, ok := pick(g)
+		if !ok {
+			use = tuning.Choice{Sparse: g.choice.sparse, Variant: g.choice.variant.name}
+		}
+		times := []tuning.Timing{{Choice: use, Us: 10}}
+		if h := (tuning.Choice{Sparse: g.choice.sparse, Variant: g.choice.variant.name}); h != use {
+			times = append(times, tuning.Timing{Choice: h, Us: 11})
+		}
+		if err := c.Put(tuning.Entry{Key: tuning.Key{GPU: gpu, Batch: batch, Layer: g.layer.tuningLayer()}, Use: use, Times: times}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func TestPlanHeuristicVariants(t *testing.T) {
+	e, _ := miniPlan(t, PlanOptions{})
+	n := 0
+	for _, s := range e.Steps {
+		if !strings.HasPrefix(s.Kernel, "sqc_gemm") {
+			if s.Variant != "" || s.VariantSource != "" {
+				t.Errorf("%s (%s) has variant %q from %q", s.Node, s.Kernel, s.Variant, s.VariantSource)
+			}
+			continue
+		}
+		n++
+		if s.VariantSource != SourceHeuristic || s.Variant == "" {
+			t.Errorf("%s: variant %q from %q, want the heuristic's", s.Node, s.Variant, s.VariantSource)
+		}
+	}
+	if n != 9 {
+		t.Errorf("%d GEMM steps, want 9", n)
+	}
+	if s := findStep(t, e, "block1.2.conv", "sqc_gemm"); s.Variant != "s4w-v16" {
+		t.Errorf("block1.2.conv: variant %s, want s4w-v16 (16 channels: no wide tile, no tap stepping)", s.Variant)
+	}
+}
+
+// TestPlanObeysCache: a cache that chooses other variants, and the dense
+// kernel for a 2:4 layer, changes exactly those steps; the layer run dense
+// is packed dense with the same (2:4-valued) weights, so the engine's graph
+// and CPU run are unchanged; the same cache gives the same bytes.
+func TestPlanObeysCache(t *testing.T) {
+	heur, pl := miniPlan(t, PlanOptions{})
+	const gpu = "NVIDIA H100 80GB HBM3"
+	pick := func(g plannedGemm) (tuning.Choice, bool) {
+		// Each of the two has a shape of its own (block1.x and block2.x
+		// share theirs, so they share a choice).
+		switch g.node {
+		case "block3.2.conv":
+			return tuning.Choice{Sparse: false, Variant: g.choice.variant.name}, true
+		case "block3.1.conv":
+			return tuning.Choice{Sparse: true, Variant: "s3"}, true
+		}
+		return tuning.Choice{}, false
+	}
+	cache := cacheFor(t, pl, gpu, 256, pick)
+	opts := PlanOptions{Tuning: cache, GPU: gpu, Batch: 256, Warn: func(m string) { t.Errorf("warning: %s", m) }}
+	tuned, _ := miniPlan(t, opts)
+	again, _ := miniPlan(t, opts)
+	if !bytes.Equal(marshal(t, tuned), marshal(t, again)) {
+		t.Fatal("the same graph and cache gave different engines")
+	}
+	if bytes.Equal(marshal(t, tuned), marshal(t, heur)) {
+		t.Fatal("a cache that changes two choices gave the heuristic's engine")
+	}
+	for i, s := range tuned.Steps {
+		h := heur.Steps[i]
+		if !strings.HasPrefix(s.Kernel, "sqc_gemm") {
+			continue
+		}
+		if s.VariantSource != SourceCache {
+			t.Errorf("%s: source %q, want cache", s.Node, s.VariantSource)
+		}
+		switch s.Node {
+		case "block3.2.conv":
+			if s.Sparse || s.Kernel != strings.Replace(h.Kernel, "_sp24", "_dense", 1) || !strings.Contains(s.Note, "dense kernel faster") {
+				t.Errorf("block3.2.conv: %s sparse %v (%s), want the dense kernel of %s", s.Kernel, s.Sparse, s.Note, h.Kernel)
+			}
+		case "block3.1.conv":
+			if !s.Sparse || s.Variant != "s3" || s.Kernel != "sqc_gemm_conv_s8_sp24_i8" {
+				t.Errorf("block3.1.conv: %s variant %s, want sqc_gemm_conv_s8_sp24_i8 (s3)", s.Kernel, s.Variant)
+			}
+		default:
+			if s.Kernel != h.Kernel || s.Variant != h.Variant {
+				t.Errorf("%s: %s, want the heuristic's %s (the cache chose it)", s.Node, s.Kernel, h.Kernel)
+			}
+		}
+	}
+	kinds := map[string]string{}
+	for _, w := range tuned.Weights {
+		kinds[w.Name] = w.Kind
+	}
+	if kinds["block3.2.conv/w"] != "dense" || kinds["block3.2.conv/e"] != "" || kinds["block3.1.conv/w"] != "sparse24" {
+		t.Errorf("packed weights: block3.2.conv/w %q, /e %q, block3.1.conv/w %q; want dense, none, sparse24", kinds["block3.2.conv/w"], kinds["block3.2.conv/e"], kinds["block3.1.conv/w"])
+	}
+	if tuned.Graph != heur.Graph {
+		t.Error("the engine's graph text changed with the kernel choice")
+	}
+	// The graph unpacked from the dense packing still claims 2:4 and
+	// computes what the heuristic engine's graph does.
+	g, err := Graph(tuned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range g.Nodes {
+		if n.Name == "block3.2.conv" && n.Inputs[1].Sparsity == nil {
+			t.Error("block3.2.conv's weight lost its 2:4 claim")
+		}
+	}
+	x := ir.NewTensor(ir.Float32, 2, 3, 32, 32)
+	for i := range x.Float32s() {
+		x.Float32s()[i] = float32(i%89)/44 - 1
+	}
+	a, err := RunCPU(heur, []*ir.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := RunCPU(tuned, []*ir.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a[0].Float32s(), b[0].Float32s()) {
+		t.Error("the tuned engine's CPU run differs from the heuristic one's")
+	}
+}
+
+func TestPlanCacheOtherGPUAndBatch(t *testing.T) {
+	_, pl := miniPlan(t, PlanOptions{})
+	s3 := func(g plannedGemm) (tuning.Choice, bool) {
+		return tuning.Choice{Sparse: g.choice.sparse, Variant: "s3"}, g.layer.outF32
+	}
+	cache := cacheFor(t, pl, "NVIDIA H200", 256, s3)
+	var warnings []string
+	opts := PlanOptions{Tuning: cache, GPU: "NVIDIA H100 80GB HBM3", Batch: 256, Warn: func(m string) { warnings = append(warnings, m) }}
+	e, _ := miniPlan(t, opts)
+	for _, s := range e.Steps {
+		if strings.HasPrefix(s.Kernel, "sqc_gemm") && s.VariantSource != SourceHeuristic {
+			t.Errorf("%s: source %s, want the heuristic (the cache is for another GPU)", s.Node, s.VariantSource)
+		}
+	}
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], `tuning cache test.cache has 9 layers (stem.conv, block1.1.conv,`) ||
+		!strings.HasSuffix(warnings[0], `measured on "NVIDIA H200" only, not on "NVIDIA H100 80GB HBM3" at batch 256: they use the heuristic`) {
+		t.Errorf("warnings: %q", warnings)
+	}
+	// Another batch of the same GPU: the heuristic, no warning.
+	warnings = nil
+	opts.GPU, opts.Batch = "NVIDIA H200", 1
+	e, _ = miniPlan(t, opts)
+	if s := findStep(t, e, "head.fc", "sqc_gemm"); s.VariantSource != SourceHeuristic || len(warnings) != 0 {
+		t.Errorf("batch 1 of a batch-256 cache: head.fc from %s, warnings %q", s.VariantSource, warnings)
+	}
+	opts.Batch = 256
+	e, _ = miniPlan(t, opts)
+	if s := findStep(t, e, "head.fc", "sqc_gemm"); s.VariantSource != SourceCache || s.Variant != "s3" {
+		t.Errorf("head.fc: %s from %s, want s3 from the cache", s.Variant, s.VariantSource)
+	}
+}
+
+func TestPlanCacheVariantNoCandidate(t *testing.T) {
+	_, pl := miniPlan(t, PlanOptions{})
+	wide := func(g plannedGemm) (tuning.Choice, bool) {
+		return tuning.Choice{Sparse: g.choice.sparse, Variant: "n256-s4w"}, g.node == "block3.1.conv"
+	}
+	cache := cacheFor(t, pl, "G", 8, wide)
+	_, err := planGraph(loadMini(t), "test", nil, true, PlanOptions{Tuning: cache, GPU: "G", Batch: 8})
+	want := `node "block3.1.conv" (QConv): test.cache:0: variant n256-s4w cannot run this layer (gemm 256x32x144): want one of s3-v16, s3, s4w-v16, s4w`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
