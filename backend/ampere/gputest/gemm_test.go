@@ -94,11 +94,8 @@ func (p *qgemmProblem) name() string {
 		res = "+res"
 	}
 	pipe := ""
-	if p.pipe.Stages != 0 || p.pipe.SharedWeights {
-		pipe = fmt.Sprintf("_s%d", p.pipe.Stages)
-		if p.pipe.SharedWeights {
-			pipe += "w"
-		}
+	if p.pipe != (kernels.GemmConfig{}) {
+		pipe = "_" + pipeName(p.pipe)
 	}
 	return fmt.Sprintf("%s%s_%dx%dx%d_%s%s_%s", kind, pipe, p.m, p.n, p.k, out, res, p.act)
 }
@@ -183,7 +180,8 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 // activations out with a 16-byte-aligned row stride and uploads it all.
 func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	t.Helper()
-	cfg := kernels.GemmConfig{Sparse: p.sparse, Residual: p.r != nil, OutF32: p.outF32, Stages: p.pipe.Stages, SharedWeights: p.pipe.SharedWeights, WideN: p.pipe.WideN, WideBlock: p.pipe.WideBlock}
+	cfg := p.pipe
+	cfg.Sparse, cfg.Residual, cfg.OutF32, cfg.Act = p.sparse, p.r != nil, p.outF32, ""
 	// StoreVec where the planner would pick it: int8 out, N and the row
 	// stride multiples of 16.
 	cfg.StoreVec = p.pipe.StoreVec && !p.outF32 && p.n%16 == 0 && (p.n+p.ldcExtra)%16 == 0
@@ -373,7 +371,7 @@ func TestGemmBitExact(t *testing.T) {
 		{false, false, ir.ActNone}, {true, false, ir.ActRelu}, {false, false, ir.ActClip},
 		{false, true, ir.ActNone}, {true, true, ir.ActRelu}, {true, true, ir.ActClip},
 	}
-	for _, pipe := range pipelines {
+	for _, pipe := range append(append([]kernels.GemmConfig{}, pipelines...), latencyPipelines...) {
 		for _, sparse := range []bool{false, true} {
 			for si, sh := range shapes {
 				for vi, v := range variants {

@@ -98,11 +98,19 @@ func TestPerfGemm8192(t *testing.T) {
 }
 
 // pipeName names a pipeline in the tables: default, s4w (4 stages, shared
-// weights), n128-s3w (the wide warp tile).
+// weights), n128-s3w (the wide warp tile), n128-m32-lc-s3w (the wide block
+// tile on 8 warps, copies after the first products), -v16 (16-byte output
+// stores).
 func pipeName(c kernels.GemmConfig) string {
 	name := "default"
 	if c.SharedWeights {
 		name = fmt.Sprintf("s%dw", c.Stages)
+	}
+	if c.LateCopy {
+		name = "lc-" + name
+	}
+	if c.SplitM {
+		name = "m32-" + name
 	}
 	if c.WideN {
 		name = fmt.Sprintf("n%d-%s", c.BN(), name)
