@@ -51,6 +51,39 @@ func gemmConfig(sparse, residual, outF32 bool, act string, nOut int) kernels.Gem
 	return c
 }
 
+// GemmCandidates lists the GEMM variants worth timing for a layer of nOut
+// output channels, the planner's own choice (gemmConfig, what a build
+// without a tuning cache uses) first; a tuning cache picks one per layer.
+// All are bit-exact alike. Where nOut ≥ 128 fills the wide block tile
+// (128 channels), the candidates add the variants that trade registers for
+// occupancy or reorder the K step against latency (kernels.GemmConfig
+// SplitM, LateCopy, both), and where nOut ≥ 256 the 8-warp 256-channel
+// block (WideBlock). A convolution's flags (Conv, ConvPiece, ConvStep) are
+// the planner's to set on whichever is chosen, as for gemmConfig's.
+func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kernels.GemmConfig {
+	def := gemmConfig(sparse, residual, outF32, act, nOut)
+	cs := []kernels.GemmConfig{def}
+	if nOut >= 128 {
+		wide := def
+		wide.WideN, wide.WideBlock, wide.Stages, wide.SplitM, wide.LateCopy = true, false, 3, false, false
+		for _, v := range []struct{ splitM, lateCopy bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			c := wide
+			c.SplitM, c.LateCopy = v.splitM, v.lateCopy
+			if c != def {
+				cs = append(cs, c)
+			}
+		}
+	}
+	if nOut >= 256 {
+		c := def
+		c.WideN, c.WideBlock, c.Stages, c.SplitM, c.LateCopy = true, true, 4, false, false
+		if c != def {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
 // vectorStore stages int8 GEMM outputs for 16-byte stores
 // (kernels.GemmConfig.StoreVec) where N allows. A variable so that tests
 // and benchmarks cover both.

@@ -225,14 +225,16 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	copy(mult, ir.QOutputMultipliers(p.sx, p.sw, p.n, sy))
 	q.mult = buf(t, g, mult)
 	lda := roundUp(p.k, 16)
-	x := make([]int8, p.m*lda)
-	for i := 0; i < p.m; i++ {
-		copy(x[i*lda:], p.a[i*p.k:(i+1)*p.k])
-		for c := p.k; c < lda; c++ {
-			x[i*lda+c] = int8(c*7 + i) // never read: cp.async stops at K
+	if p.a != nil { // else the caller supplies a convolution's input
+		x := make([]int8, p.m*lda)
+		for i := 0; i < p.m; i++ {
+			copy(x[i*lda:], p.a[i*p.k:(i+1)*p.k])
+			for c := p.k; c < lda; c++ {
+				x[i*lda+c] = int8(c*7 + i) // never read: cp.async stops at K
+			}
 		}
+		q.x = buf(t, g, x)
 	}
-	q.x = buf(t, g, x)
 	ldc := p.n + p.ldcExtra
 	q.y = alloc(t, g, p.m*ldc*q.esize)
 	prm := kernels.GemmParams{M: p.m, N: p.n, K: p.k, NPad: npad, KPad: kpad, LDA: lda, LDR: p.n, LDC: ldc,

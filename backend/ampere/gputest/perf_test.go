@@ -124,7 +124,13 @@ func pipeName(c kernels.GemmConfig) string {
 // timeGemm returns the median time of one launch in microseconds.
 func timeGemm(t *testing.T, g *gpu, p *qgemmProblem) float64 {
 	t.Helper()
-	q := p.upload(t, g)
+	return timeLaunch(t, g, p.upload(t, g))
+}
+
+// timeLaunch returns the median time of one launch of q in microseconds,
+// its input rotating among copies that together exceed the L2 cache.
+func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 {
+	t.Helper()
 	// Extra activation copies so that the rotation exceeds the L2 cache.
 	xs := []*cuda.Buffer{q.x}
 	for total := q.x.Size; total < 160<<20 && len(xs) < 16; total += q.x.Size {
