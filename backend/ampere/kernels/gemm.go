@@ -506,6 +506,9 @@ func (c GemmConfig) emit(b *builder) {
 	declare(b, ".b64", "%gx", "%gw", "%ge", "%gb", "%gm", "%gr", "%gy", "%gsrc<4>", "%src", "%wp<2>", "%ep<2>",
 		"%rk", "%yrow", "%rrow", "%cho<8>", "%chr<8>", "%addr", "%gws<4>", "%ges")
 	declare(b, ".b32", "%wlane", "%elane", "%sdw")
+	if c.halvesApart() {
+		declare(b, ".b32", "%ldm2")
+	}
 	declare(b, ".pred", "%pe0")
 	if c.Conv {
 		emitConvDecls(b)
@@ -572,6 +575,11 @@ func (c GemmConfig) emit(b *builder) {
 	b.l("shl.b32 %%tmp, %%wm, %d;", log2(c.warpPixels()*GemmBK))
 	b.l("add.u32 %%ldm, %%ldm, %%tmp;")
 	b.l("add.u32 %%ldm, %%ldm, %%sbase;")
+	if c.halvesApart() {
+		b.comment("the second k32 half of a fragment: chunks 2, 3 = chunks 0, 1 xor 2, i.e. address bit 5 flipped")
+		b.comment("(every other term of the address is a multiple of 64: rows, stages, pixel tiles, the base)")
+		b.l("xor.b32 %%ldm2, %%ldm, 32;")
+	}
 
 	tileBytes := c.tileBytes()
 	laneBytes := tileBytes / pack.WarpSize
@@ -780,15 +788,22 @@ func (c GemmConfig) emitProducts(b *builder, copy func()) {
 		halves = 1
 	}
 	if c.halvesApart() {
-		b.comment("%d B fragments from stage rst; the products by k32 half, each half's weights before it", pt)
-		for j := 0; j < pt; j++ {
-			if copy == nil || j == 0 {
-				ldm(j)
-			}
+		// Half h of pixel tile j's B fragment (8 pixels x 32 K), two
+		// 8x8 matrices: lanes 0..15 address them, from %ldm (chunks 0, 1)
+		// or %ldm2 (chunks 2, 3).
+		ldmHalf := func(j, h int) {
+			b.l("add.u32 %%tmp, %s, %%rst;", []string{"%ldm", "%ldm2"}[h])
+			b.l("ldmatrix.sync.aligned.m8n8.x2.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j+2*h, 2), 8*GemmBK*j)
 		}
+		b.comment("the products by k32 half, each half's weights and B fragments (x2) before it: 16 + 8 fragment registers live")
 		for h := 0; h < 2; h++ {
 			if h == 1 {
 				c.emitWeightFragments(b, 1)
+			}
+			for j := 0; j < pt; j++ {
+				if h == 1 || copy == nil || j == 0 {
+					ldmHalf(j, h)
+				}
 			}
 			for j := 0; j < pt; j++ {
 				for i := 0; i < mi; i++ {
@@ -797,7 +812,7 @@ func (c GemmConfig) emitProducts(b *builder, copy func()) {
 				if h == 0 && j == 0 && copy != nil {
 					copy()
 					for j := 1; j < pt; j++ {
-						ldm(j)
+						ldmHalf(j, 0)
 					}
 				}
 			}

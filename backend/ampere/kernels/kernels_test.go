@@ -180,8 +180,9 @@ func TestGemmPTXLint(t *testing.T) {
 		if !c.Sparse && (dn != 2*pt*mi || sp != 0) {
 			t.Errorf("%s: %d mma.sync and %d mma.sp, want %d and 0 (%d × %d × two k32)", name, dn, sp, 2*pt*mi, mi, pt)
 		}
-		if n := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"); n != pt {
-			t.Errorf("%s: %d ldmatrix, want %d", name, n, pt)
+		x4, x2 := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), strings.Count(text, "ldmatrix.sync.aligned.m8n8.x2.shared.b16")
+		if c.halvesApart() && (x4 != 0 || x2 != 2*pt) || !c.halvesApart() && (x4 != pt || x2 != 0) {
+			t.Errorf("%s: %d ldmatrix.x4 and %d .x2 (pixel tiles %d, k32 halves apart %v)", name, x4, x2, pt, c.halvesApart())
 		}
 		// The epilogue's arithmetic must be exactly rounded, each step:
 		// no fma, and every float multiply and add carries .rn.
