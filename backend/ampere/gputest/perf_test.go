@@ -182,26 +182,38 @@ func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 {
 	return times[len(times)/2]
 }
 
-// TestGemmResources logs each GEMM variant's registers and local memory
-// (spills) as the driver compiled them, and fails on spills, which would
-// mean an accumulator array went to local memory.
+// TestGemmResources logs each GEMM variant's registers, local memory
+// (spills) and blocks an SM as the driver compiled them, and fails on
+// spills, which would mean an accumulator array went to local memory, and
+// where a SplitM variant (8 warps, built for two blocks an SM) fits only
+// one block, which would undo what it is for.
 func TestGemmResources(t *testing.T) {
 	g := needGPU(t)
 	for _, c := range allGemmConfigs() {
-		t.Run(c.Name(), func(t *testing.T) {
-			f := g.gemmFunction(t, c)
-			regs, err := f.Attribute(cuda.FuncNumRegs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			local, err := f.Attribute(cuda.FuncLocalSizeBytes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("%-36s %3d registers, %5d bytes shared, %d bytes local memory", c.Name(), regs, c.SharedBytes(), local)
-			if local > 0 {
-				t.Errorf("%s spills %d bytes to local memory", c.Name(), local)
-			}
-		})
+		for _, conv := range []bool{false, true} {
+			c.Conv, c.ConvStep = conv, conv
+			t.Run(c.Name(), func(t *testing.T) {
+				f := g.gemmFunction(t, c)
+				regs, err := f.Attribute(cuda.FuncNumRegs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				local, err := f.Attribute(cuda.FuncLocalSizeBytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				blocks, err := f.MaxActiveBlocks(c.Threads(), c.DynamicShared())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%-48s %3d registers, %5d bytes shared, %d bytes local memory, %d blocks of %d warps an SM", c.Name(), regs, c.SharedBytes(), local, blocks, c.Threads()/32)
+				if local > 0 {
+					t.Errorf("%s spills %d bytes to local memory", c.Name(), local)
+				}
+				if c.SplitM && blocks < 2 {
+					t.Errorf("%s: %d registers leave room for %d block of 8 warps an SM, want 2", c.Name(), regs, blocks)
+				}
+			})
+		}
 	}
 }
