@@ -57,18 +57,18 @@ func gemmConfig(sparse, residual, outF32 bool, act string, nOut int) kernels.Gem
 // All are bit-exact alike. Where nOut ≥ 128 fills the wide block tile
 // (128 channels), the candidates add the variants that trade registers for
 // occupancy or reorder the K step against latency (kernels.GemmConfig
-// SplitM, LateCopy, both), and where nOut ≥ 256 the 8-warp 256-channel
-// block (WideBlock). A convolution's flags (Conv, ConvPiece, ConvStep) are
+// SplitM, LateCopy, both, and both with two K steps a barrier, DoubleK),
+// and where nOut ≥ 256 the 8-warp 256-channel block (WideBlock). A convolution's flags (Conv, ConvPiece, ConvStep) are
 // the planner's to set on whichever is chosen, as for gemmConfig's.
 func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kernels.GemmConfig {
 	def := gemmConfig(sparse, residual, outF32, act, nOut)
 	cs := []kernels.GemmConfig{def}
 	if nOut >= 128 {
 		wide := def
-		wide.WideN, wide.WideBlock, wide.Stages, wide.SplitM, wide.LateCopy = true, false, 3, false, false
-		for _, v := range []struct{ splitM, lateCopy bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		wide.WideN, wide.WideBlock, wide.Stages, wide.SplitM, wide.LateCopy, wide.DoubleK = true, false, 3, false, false, false
+		for _, v := range []struct{ splitM, lateCopy, doubleK bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}} {
 			c := wide
-			c.SplitM, c.LateCopy = v.splitM, v.lateCopy
+			c.SplitM, c.LateCopy, c.DoubleK = v.splitM, v.lateCopy, v.doubleK
 			if c != def {
 				cs = append(cs, c)
 			}
@@ -76,7 +76,7 @@ func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kerne
 	}
 	if nOut >= 256 {
 		c := def
-		c.WideN, c.WideBlock, c.Stages, c.SplitM, c.LateCopy = true, true, 4, false, false
+		c.WideN, c.WideBlock, c.Stages, c.SplitM, c.LateCopy, c.DoubleK = true, true, 4, false, false, false
 		if c != def {
 			cs = append(cs, c)
 		}

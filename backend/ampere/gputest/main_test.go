@@ -154,12 +154,13 @@ var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stag
 // latencyPipelines are the variants that hide the latency Nsight Compute
 // found in the wide-tile kernels (backend/ampere/NOTES.md): the wide block
 // tile on 8 warps (SplitM), the next stage's copies after the first
-// products (LateCopy), and both. The GEMM tests run them on every shape,
+// products (LateCopy), both, and both with two K steps a stage (DoubleK). The GEMM tests run them on every shape,
 // the implicit-convolution test on every case.
 var latencyPipelines = []kernels.GemmConfig{
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, LateCopy: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true, StoreVec: true},
 }
 
 // allGemmConfigs lists every GEMM variant.

@@ -106,6 +106,9 @@ func pipeName(c kernels.GemmConfig) string {
 	if c.SharedWeights {
 		name = fmt.Sprintf("s%dw", c.Stages)
 	}
+	if c.DoubleK {
+		name = "k128-" + name
+	}
 	if c.LateCopy {
 		name = "lc-" + name
 	}

@@ -159,6 +159,15 @@ type GemmConfig struct {
 	// arithmetic, same order of accumulation: bit-exact alike. Needs
 	// WideN.
 	LateCopy bool
+	// DoubleK makes a pipeline stage two K steps of 64 (BK = 128): one
+	// barrier and one wait for every 128 of K instead of every 64, the
+	// products of both steps between them. Each step keeps its own
+	// layout inside the stage (activations, weights, metadata), so the
+	// copies and fragment reads are the one-step kernel's at an offset.
+	// A last stage past an odd KT holds one step: its second step's
+	// copies and products are skipped. The stages exceed 48 KiB: the
+	// launch passes them as dynamic shared memory. Needs WideN.
+	DoubleK bool
 }
 
 // Threads is the block size.
@@ -258,7 +267,20 @@ func (c GemmConfig) eStageBytes() int {
 	return c.blockTiles() * pack.WarpSize * 4
 }
 
-func (c GemmConfig) stageBytes() int { return xStageBytes + c.wStageBytes() + c.eStageBytes() }
+// stepBytes is the shared memory of one K step: activations, then the
+// weights and metadata (SharedWeights).
+func (c GemmConfig) stepBytes() int { return xStageBytes + c.wStageBytes() + c.eStageBytes() }
+
+// stepsPerStage is the number of K steps of 64 a pipeline stage holds.
+func (c GemmConfig) stepsPerStage() int {
+	if c.DoubleK {
+		return 2
+	}
+	return 1
+}
+
+// stageBytes is the shared memory of one pipeline stage.
+func (c GemmConfig) stageBytes() int { return c.stepsPerStage() * c.stepBytes() }
 
 // SharedBytes is the kernel's static shared memory.
 func (c GemmConfig) SharedBytes() int { return c.stages() * c.stageBytes() }
@@ -301,6 +323,9 @@ func (c GemmConfig) Name() string {
 	}
 	if c.LateCopy {
 		b.WriteString("_lc")
+	}
+	if c.DoubleK {
+		fmt.Fprintf(&b, "_k%d", c.stepsPerStage()*GemmBK)
 	}
 	if c.StoreVec {
 		b.WriteString("_v16")
@@ -346,7 +371,10 @@ func (c GemmConfig) Validate() error {
 	if c.LateCopy && !c.WideN {
 		return fmt.Errorf("gemm %s: LateCopy reorders the wide warp tile's step, want WideN", c.Name())
 	}
-	if c.SharedBytes() > maxStaticSmem && !c.WideBlock {
+	if c.DoubleK && !c.WideN {
+		return fmt.Errorf("gemm %s: DoubleK is for the wide warp tile, want WideN", c.Name())
+	}
+	if c.SharedBytes() > maxStaticSmem && !c.WideBlock && !c.DoubleK {
 		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
 	}
 	if c.SharedBytes() > maxDynamicSmem {
@@ -509,6 +537,9 @@ func (c GemmConfig) emit(b *builder) {
 	if c.halvesApart() {
 		declare(b, ".b32", "%ldm2")
 	}
+	if c.DoubleK {
+		declare(b, ".b32", "%rsub")
+	}
 	declare(b, ".pred", "%pe0")
 	if c.Conv {
 		emitConvDecls(b)
@@ -613,13 +644,16 @@ func (c GemmConfig) emit(b *builder) {
 	}
 
 	b.comment("prologue: stages 0..%d, one commit group each (empty past KT)", S-2)
+	kp, stepBytes := c.stepsPerStage(), c.stepBytes()
 	for s := 0; s < S-1; s++ {
 		skip := b.label("pro")
-		b.l("setp.le.u32 %%p0, %%KT, %d;", s)
-		b.l("@%%p0 bra.uni %s;", skip)
-		b.l("mov.u32 %%kt, %d;", s)
-		b.l("mov.u32 %%wst, %d;", s*stageBytes)
-		c.emitTileLoad(b)
+		for u := 0; u < kp; u++ {
+			b.l("setp.le.u32 %%p0, %%KT, %d;", kp*s+u)
+			b.l("@%%p0 bra.uni %s;", skip)
+			b.l("mov.u32 %%kt, %d;", kp*s+u)
+			b.l("mov.u32 %%wst, %d;", s*stageBytes+u*stepBytes)
+			c.emitTileLoad(b)
+		}
 		b.raw("%s:", skip)
 		b.l("cp.async.commit_group;")
 	}
@@ -635,16 +669,28 @@ func (c GemmConfig) emit(b *builder) {
 	b.comment("tile kt has landed in stage rst, and every warp is done with the stage the next copy overwrites")
 	b.l("cp.async.wait_group %d;", S-2)
 	b.l("bar.sync 0;")
-	// nextCopy issues the copies of tile kt+S-1 into stage wst, the one
-	// every warp finished reading before the barrier.
+	// nextCopy issues the copies of tile kt+S-1 (DoubleK: tiles
+	// kt+2(S-1) and the one after) into stage wst, the one every warp
+	// finished reading before the barrier.
 	nextCopy := func() {
 		skip := b.label("noload")
-		b.l("add.u32 %%ktn, %%kt, %d;", S-1)
+		b.l("add.u32 %%ktn, %%kt, %d;", kp*(S-1))
 		b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
 		b.l("@%%p0 bra.uni %s;", skip)
 		b.l("mov.u32 %%tmp2, %%kt;")
 		b.l("mov.u32 %%kt, %%ktn;")
 		c.emitTileLoad(b)
+		if kp == 2 {
+			b.comment("the stage's second step, at +%d, unless past KT", stepBytes)
+			restore := b.label("noload2")
+			b.l("add.u32 %%kt, %%kt, 1;")
+			b.l("setp.ge.u32 %%p0, %%kt, %%KT;")
+			b.l("@%%p0 bra.uni %s;", restore)
+			b.l("add.u32 %%wst, %%wst, %d;", stepBytes)
+			c.emitTileLoad(b)
+			b.l("sub.u32 %%wst, %%wst, %d;", stepBytes)
+			b.raw("%s:", restore)
+		}
 		b.l("mov.u32 %%kt, %%tmp2;")
 		b.raw("%s:", skip)
 		b.l("cp.async.commit_group;")
@@ -654,12 +700,12 @@ func (c GemmConfig) emit(b *builder) {
 		nextCopy = nil
 	}
 
+	firstHalf := -1
+	if c.halvesApart() {
+		firstHalf = 0
+	}
 	if c.SharedWeights {
-		if c.halvesApart() {
-			c.emitWeightFragments(b, 0)
-		} else {
-			c.emitWeightFragments(b, -1)
-		}
+		c.emitWeightFragments(b, firstHalf, "%rst")
 	} else {
 		b.comment("weights of step kt+1, one step ahead")
 		b.l("add.u32 %%ktn, %%kt, 1;")
@@ -667,7 +713,18 @@ func (c GemmConfig) emit(b *builder) {
 		c.emitWeightLoad(b, "wb", "eb", tileBytes, "@%p1 ")
 	}
 
-	c.emitProducts(b, nextCopy)
+	c.emitProducts(b, nextCopy, "%rst")
+	if kp == 2 {
+		skip := b.label("odd")
+		b.comment("the stage's second step (tile kt+1) at rst + %d, unless past KT", stepBytes)
+		b.l("add.u32 %%ktn, %%kt, 1;")
+		b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
+		b.l("@%%p0 bra.uni %s;", skip)
+		b.l("add.u32 %%rsub, %%rst, %d;", stepBytes)
+		c.emitWeightFragments(b, firstHalf, "%rsub")
+		c.emitProducts(b, nil, "%rsub")
+		b.raw("%s:", skip)
+	}
 	if c.SharedWeights {
 		b.comment("rotate stages")
 	} else {
@@ -692,7 +749,7 @@ func (c GemmConfig) emit(b *builder) {
 		b.l("setp.lt.u32 %%p0, %s, %d;", r, S*stageBytes)
 		b.l("selp.b32 %s, %s, 0, %%p0;", r, r)
 	}
-	b.l("add.u32 %%kt, %%kt, 1;")
+	b.l("add.u32 %%kt, %%kt, %d;", kp)
 	b.l("setp.lt.u32 %%p0, %%kt, %%KT;")
 	b.l("@%%p0 bra.uni %s;", loop)
 	b.l("cp.async.wait_group 0;")
@@ -729,14 +786,14 @@ func (c GemmConfig) halvesApart() bool { return c.SplitM && !c.Sparse }
 // emitWeightFragments reads the warp's weight fragments (and metadata) of
 // step kt from stage rst: both k32 halves of a dense tile (h < 0), or only
 // half h.
-func (c GemmConfig) emitWeightFragments(b *builder, h int) {
+func (c GemmConfig) emitWeightFragments(b *builder, h int, rs string) {
 	tileBytes := c.tileBytes()
 	if h < 0 {
 		b.comment("weights of step kt from stage rst")
 	} else {
 		b.comment("weights of step kt from stage rst, k32 half %d", h)
 	}
-	b.l("add.u32 %%tmp, %%wlane, %%rst;")
+	b.l("add.u32 %%tmp, %%wlane, %s;", rs)
 	for i := 0; i < c.warpTiles(); i++ {
 		switch {
 		case c.Sparse:
@@ -749,7 +806,7 @@ func (c GemmConfig) emitWeightFragments(b *builder, h int) {
 		}
 	}
 	if c.Sparse {
-		b.l("add.u32 %%tmp, %%elane, %%rst;")
+		b.l("add.u32 %%tmp, %%elane, %s;", rs)
 		for i := 0; i < c.warpTiles(); i++ {
 			b.l("ld.shared.u32 %%ea%d, [%%tmp+%d];", i, i*pack.WarpSize*4)
 		}
@@ -757,16 +814,17 @@ func (c GemmConfig) emitWeightFragments(b *builder, h int) {
 }
 
 // emitProducts reads the warp's B fragments (pixelTiles tiles × 64 K)
-// from stage rst and issues the Tensor Core products. With two channel
+// from the step at shared offset rs (the stage, %rst, or its second step)
+// and issues the Tensor Core products. With two channel
 // tiles all fragments are loaded first, then used; with four (WideN) each
 // fragment is loaded just before its four (sparse) or eight (dense)
 // products, which keeps fewer fragments live beside the 128 accumulators.
 // With LateCopy (WideN only) it calls copy, the next stage's copies,
 // after the first pixel tile's products; copy is nil without LateCopy.
-func (c GemmConfig) emitProducts(b *builder, copy func()) {
+func (c GemmConfig) emitProducts(b *builder, copy func(), rs string) {
 	mi, pt := c.warpTiles(), c.pixelTiles()
 	ldm := func(j int) {
-		b.l("add.u32 %%tmp, %%ldm, %%rst;")
+		b.l("add.u32 %%tmp, %%ldm, %s;", rs)
 		b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j, 4), 8*GemmBK*j)
 	}
 	// mma is one sparse product of channel tile i and pixel tile j, or,
@@ -792,13 +850,13 @@ func (c GemmConfig) emitProducts(b *builder, copy func()) {
 		// 8x8 matrices: lanes 0..15 address them, from %ldm (chunks 0, 1)
 		// or %ldm2 (chunks 2, 3).
 		ldmHalf := func(j, h int) {
-			b.l("add.u32 %%tmp, %s, %%rst;", []string{"%ldm", "%ldm2"}[h])
+			b.l("add.u32 %%tmp, %s, %s;", []string{"%ldm", "%ldm2"}[h], rs)
 			b.l("ldmatrix.sync.aligned.m8n8.x2.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j+2*h, 2), 8*GemmBK*j)
 		}
 		b.comment("the products by k32 half, each half's weights and B fragments (x2) before it: 16 + 8 fragment registers live")
 		for h := 0; h < 2; h++ {
 			if h == 1 {
-				c.emitWeightFragments(b, 1)
+				c.emitWeightFragments(b, 1, rs)
 			}
 			for j := 0; j < pt; j++ {
 				if h == 1 || copy == nil || j == 0 {

@@ -16,7 +16,8 @@ func allGemmConfigs() []GemmConfig {
 			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true},
 				{Stages: 4, SharedWeights: true, WideN: true, WideBlock: true},
 				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true}, {Stages: 3, SharedWeights: true, WideN: true, LateCopy: true},
-				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true}} {
+				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true},
+				{Stages: 3, SharedWeights: true, WideN: true, DoubleK: true}, {Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true}} {
 				c := pipe
 				c.Sparse, c.Residual = sp, res
 				cs = append(cs, c)
@@ -173,15 +174,15 @@ func TestGemmPTXLint(t *testing.T) {
 		}
 		sp := strings.Count(text, "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32")
 		dn := strings.Count(text, "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32")
-		mi, pt := c.warpTiles(), c.pixelTiles()
-		if c.Sparse && (sp != pt*mi || dn != 0) {
-			t.Errorf("%s: %d mma.sp and %d mma.sync, want %d and 0 (%d channel tiles × %d pixel tiles × one k64)", name, sp, dn, pt*mi, mi, pt)
+		mi, pt, kp := c.warpTiles(), c.pixelTiles(), c.stepsPerStage()
+		if c.Sparse && (sp != kp*pt*mi || dn != 0) {
+			t.Errorf("%s: %d mma.sp and %d mma.sync, want %d and 0 (%d channel tiles × %d pixel tiles × one k64, %d steps a stage)", name, sp, dn, kp*pt*mi, mi, pt, kp)
 		}
-		if !c.Sparse && (dn != 2*pt*mi || sp != 0) {
-			t.Errorf("%s: %d mma.sync and %d mma.sp, want %d and 0 (%d × %d × two k32)", name, dn, sp, 2*pt*mi, mi, pt)
+		if !c.Sparse && (dn != 2*kp*pt*mi || sp != 0) {
+			t.Errorf("%s: %d mma.sync and %d mma.sp, want %d and 0 (%d × %d × two k32, %d steps a stage)", name, dn, sp, 2*kp*pt*mi, mi, pt, kp)
 		}
 		x4, x2 := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), strings.Count(text, "ldmatrix.sync.aligned.m8n8.x2.shared.b16")
-		if c.halvesApart() && (x4 != 0 || x2 != 2*pt) || !c.halvesApart() && (x4 != pt || x2 != 0) {
+		if c.halvesApart() && (x4 != 0 || x2 != 2*kp*pt) || !c.halvesApart() && (x4 != kp*pt || x2 != 0) {
 			t.Errorf("%s: %d ldmatrix.x4 and %d .x2 (pixel tiles %d, k32 halves apart %v)", name, x4, x2, pt, c.halvesApart())
 		}
 		// The epilogue's arithmetic must be exactly rounded, each step:
@@ -403,8 +404,32 @@ func TestLatencyVariants(t *testing.T) {
 			}
 		}
 	}
+	// DoubleK: stages of two steps in dynamic shared memory, the loop
+	// advancing two tiles a barrier, a second step's copies and products
+	// each behind a test against KT.
+	for _, sp := range []bool{false, true} {
+		one := GemmConfig{Sparse: sp, Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, StoreVec: true}
+		two := one
+		two.DoubleK = true
+		text, err := two.PTX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if two.SharedBytes() != 2*one.SharedBytes() || two.DynamicShared() != two.SharedBytes() || !strings.Contains(text, ".extern .shared") {
+			t.Errorf("%s: %d bytes shared (dynamic %d), want twice the one-step kernel's %d, dynamic", two.Name(), two.SharedBytes(), two.DynamicShared(), one.SharedBytes())
+		}
+		if !strings.HasSuffix(strings.TrimSuffix(two.Name(), "_v16_s3w"), "_lc_k128") {
+			t.Errorf("%s: name without _k128", two.Name())
+		}
+		for _, want := range []string{"add.u32 %kt, %kt, 2;", fmt.Sprintf("add.u32 %%ktn, %%kt, %d;", 2*(3-1)), fmt.Sprintf("add.u32 %%rsub, %%rst, %d;", one.stageBytes()),
+			fmt.Sprintf("add.u32 %%wst, %%wst, %d;", one.stageBytes()), "$L_odd", "$L_noload2"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: no %q", two.Name(), want)
+			}
+		}
+	}
 	for _, c := range []GemmConfig{{SplitM: true, SharedWeights: true}, {SplitM: true, WideN: true, WideBlock: true, SharedWeights: true, Stages: 4},
-		{LateCopy: true, SharedWeights: true, Stages: 4}} {
+		{LateCopy: true, SharedWeights: true, Stages: 4}, {DoubleK: true, SharedWeights: true, Stages: 2}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: accepted", c)
 		}
