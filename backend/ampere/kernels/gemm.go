@@ -1056,24 +1056,22 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 	// chanSetup loads bias' and the multiplier of channel row 16i+8h
 	// and computes its output (and residual) offsets.
 	chanSetup := func(i, h int) {
-		{
-			k := 2*i + h
-			b.l("add.u32 %%ch%d, %%n0, %%gid;", k)
-			b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
-			b.l("add.u32 %%ch%d, %%ch%d, %%tmp;", k, k)
-			b.l("add.u32 %%ch%d, %%ch%d, %d;", k, k, 16*i+8*h)
-			b.l("setp.lt.u32 %%pc%d, %%ch%d, %%N;", k, k)
-			b.l("mul.wide.u32 %%rk, %%ch%d, 4;", k)
-			b.l("add.u64 %%addr, %%gb, %%rk;")
-			b.l("ld.global.nc.u32 %%bias%d, [%%addr];", k)
-			b.l("add.u64 %%addr, %%gm, %%rk;")
-			b.l("ld.global.nc.f32 %%mult%d, [%%addr];", k)
-			if !c.StoreVec { // StoreVec addresses whole chunks instead
-				b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
-			}
-			if c.Residual && !c.SplitM {
-				b.l("cvt.u64.u32 %%chr%d, %%ch%d;", k, k)
-			}
+		k := 2*i + h
+		b.l("add.u32 %%ch%d, %%n0, %%gid;", k)
+		b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
+		b.l("add.u32 %%ch%d, %%ch%d, %%tmp;", k, k)
+		b.l("add.u32 %%ch%d, %%ch%d, %d;", k, k, 16*i+8*h)
+		b.l("setp.lt.u32 %%pc%d, %%ch%d, %%N;", k, k)
+		b.l("mul.wide.u32 %%rk, %%ch%d, 4;", k)
+		b.l("add.u64 %%addr, %%gb, %%rk;")
+		b.l("ld.global.nc.u32 %%bias%d, [%%addr];", k)
+		b.l("add.u64 %%addr, %%gm, %%rk;")
+		b.l("ld.global.nc.f32 %%mult%d, [%%addr];", k)
+		if !c.StoreVec { // StoreVec addresses whole chunks instead
+			b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
+		}
+		if c.Residual && !c.SplitM {
+			b.l("cvt.u64.u32 %%chr%d, %%ch%d;", k, k)
 		}
 	}
 	// rowSetup computes pixel row 8j+e's predicate and row addresses.
