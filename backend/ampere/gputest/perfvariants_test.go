@@ -71,6 +71,10 @@ func TestPerfVariants(t *testing.T) {
 			m, k := batch*oh*oh, l.kh*l.kh*l.c
 			w := rand24(r, l.m, k)
 			x := randInt8(r, batch*l.h*l.h*l.c)
+			var res []int8
+			if l.res {
+				res = randInt8(r, m*l.m)
+			}
 			flop := 2 * float64(m) * float64(l.m) * float64(k)
 			// The candidates differ only in the pipeline flags, the same
 			// for dense and sparse.
@@ -81,7 +85,7 @@ func TestPerfVariants(t *testing.T) {
 					cfg := cand
 					cfg.Sparse = sparse
 					t.Run(fmt.Sprintf("b%d_%s_%s", batch, strings.ReplaceAll(l.name, " ", "_"), cfg.Name()), func(t *testing.T) {
-						us[si] = timeConv(t, g, r, cfg, l.c, l.h, l.m, l.kh, l.s, l.res, batch, w, x)
+						us[si] = timeConv(t, g, cfg, l.c, l.h, l.m, l.kh, l.s, batch, w, x, res)
 					})
 				}
 				if ci == 0 {
@@ -96,16 +100,16 @@ func TestPerfVariants(t *testing.T) {
 }
 
 // timeConv uploads one implicit-GEMM convolution (NHWC input x, weights w
-// in (kh, kw, c) order, 2:4 along c) for the variant cfg and times it.
-func timeConv(t *testing.T, g *gpu, r *rand.Rand, cfg kernels.GemmConfig, c, h, m, kh, s int, res bool, batch int, w, x []int8) float64 {
+// in (kh, kw, c) order, 2:4 along c, residual res or none) for the variant
+// cfg and times it.
+func timeConv(t *testing.T, g *gpu, cfg kernels.GemmConfig, c, h, m, kh, s, batch int, w, x, res []int8) float64 {
 	t.Helper()
 	oh := (h+2*(kh/2)-kh)/s + 1
 	rows, k := batch*oh*oh, kh*kh*c
 	p := newQGemm(rand.New(rand.NewPCG(1, 2)), 1, m, k, cfg.Sparse, false, false, ir.ActRelu)
 	p.m, p.a, p.w, p.ldcExtra = rows, nil, w, 0
-	if res {
-		p.r = randInt8(r, rows*m)
-		p.sr, p.zr = p.sy, 3
+	if res != nil {
+		p.r, p.sr, p.zr = res, p.sy, 3
 	}
 	p.pipe = cfg
 	q := p.upload(t, g)
