@@ -348,3 +348,64 @@ func TestPlanReduceMean(t *testing.T) {
 	}
 	wantFallback(t, g2, "mean", "host", "unsupported on the GPU: node mean (op ReduceMean)")
 }
+
+// TestGemmCandidatesLaunch: the heuristic's variant comes first, every
+// candidate is distinct, valid, and, as a ResNet-34 convolution with
+// running taps, accepts that layer's launch; the latency variants are
+// offered where the wide tile applies and not where it would leave half a
+// block idle.
+func TestGemmCandidatesLaunch(t *testing.T) {
+	for _, tc := range []struct {
+		nOut, c, k int
+		latency    bool // SplitM / LateCopy offered
+	}{{64, 64, 576, false}, {128, 128, 1152, true}, {256, 128, 128, true}, {512, 512, 4608, true}} {
+		for _, sparse := range []bool{false, true} {
+			for _, residual := range []bool{false, true} {
+				cs := GemmCandidates(sparse, residual, false, "", tc.nOut)
+				l := gemmLayer{sparse24: true, residual: residual, n: tc.nOut}
+				if h := heuristicVariant(l); cs[0] != mustCandidate(t, l, h).config(l, sparse) {
+					t.Errorf("N %d: first candidate %s, want the heuristic's %s", tc.nOut, cs[0].Name(), h)
+				}
+				names := map[string]bool{}
+				latency := false
+				for _, c := range cs {
+					c.Conv, c.ConvStep = true, true
+					if names[c.Name()] {
+						t.Errorf("N %d: %s offered twice", tc.nOut, c.Name())
+					}
+					names[c.Name()] = true
+					latency = latency || c.SplitM || c.LateCopy
+					if err := c.Validate(); err != nil {
+						t.Error(err)
+						continue
+					}
+					kh := 3
+					if tc.k == tc.c {
+						kh = 1
+					}
+					npad := (tc.nOut + c.BN() - 1) / c.BN() * c.BN()
+					prm := kernels.GemmParams{M: 256 * 28 * 28, N: tc.nOut, K: tc.k, NPad: npad, KPad: tc.k, LDR: tc.nOut, LDC: tc.nOut, QLo: -128, QHi: 127,
+						Conv: kernels.ConvShape{C: tc.c, H: 56, W: 56, OH: 28, OW: 28, KH: kh, KW: kh, SH: 2, SW: 2, PH: kh / 2, PW: kh / 2, DH: 1, DW: 1}}
+					if err := c.Check(prm); err != nil {
+						t.Error(err)
+					}
+				}
+				if latency != tc.latency {
+					t.Errorf("N %d: latency variants offered %v, want %v (%v)", tc.nOut, latency, tc.latency, names)
+				}
+			}
+		}
+	}
+}
+
+// mustCandidate returns l's candidate named name.
+func mustCandidate(t *testing.T, l gemmLayer, name string) gemmCandidate {
+	t.Helper()
+	for _, c := range gemmCandidates(l) {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no candidate %s", name)
+	return gemmCandidate{}
+}

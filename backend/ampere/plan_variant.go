@@ -102,7 +102,24 @@ var gemmTiles = []gemmVariant{
 	// 8 warps, 256 channels a block, stages in dynamic shared memory.
 	{"n256-s4w", func(c *kernels.GemmConfig) { c.WideN, c.WideBlock, c.Stages, c.SharedWeights = true, true, 4, true },
 		func(l gemmLayer) bool { return l.n >= 256 }},
+	// The latency variants of the n128 block (backend/ampere/NOTES.md,
+	// "latency and occupancy"): the next stage's copies after the step's
+	// first products (lc); the block on 8 warps of 32 pixels, half the
+	// registers a thread so two blocks fit an SM (m32); both; both with two
+	// K steps of 64 a barrier (k128, offered only on m32-lc: on the 4-warp
+	// tile its dense residual kernel spills).
+	{"n128-s3w-lc", func(c *kernels.GemmConfig) { c.WideN, c.Stages, c.SharedWeights, c.LateCopy = true, 3, true, true }, wide128},
+	{"n128-m32-s3w", func(c *kernels.GemmConfig) { c.WideN, c.SplitM, c.Stages, c.SharedWeights = true, true, 3, true }, wide128},
+	{"n128-m32-s3w-lc", func(c *kernels.GemmConfig) {
+		c.WideN, c.SplitM, c.Stages, c.SharedWeights, c.LateCopy = true, true, 3, true, true
+	}, wide128},
+	{"n128-m32-s3w-lc-k128", func(c *kernels.GemmConfig) {
+		c.WideN, c.SplitM, c.Stages, c.SharedWeights, c.LateCopy, c.DoubleK = true, true, 3, true, true, true
+	}, wide128},
 }
+
+// wide128 says whether a layer fills the 128-channel block.
+func wide128(l gemmLayer) bool { return l.n >= 128 }
 
 // gemmOptions are knobs that combine with any tile; a variant's name is
 // its tile's, then those of its options in this order.
@@ -169,6 +186,25 @@ func gemmCandidates(l gemmLayer) []gemmCandidate {
 				continue
 			}
 			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// GemmCandidates lists the kernel configs sqc tune would time for a plain
+// GEMM layer of nOut output channels (no convolution options), the
+// heuristic's first; the GPU benchmarks time them side by side. The
+// convolution's flags (Conv, ConvPiece, ConvStep) are the caller's to set.
+func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kernels.GemmConfig {
+	l := gemmLayer{sparse24: true, residual: residual, outF32: outF32, act: act, n: nOut}
+	first := heuristicVariant(l)
+	var out []kernels.GemmConfig
+	for _, c := range gemmCandidates(l) {
+		cfg := c.config(l, sparse)
+		if c.name == first {
+			out = append([]kernels.GemmConfig{cfg}, out...)
+		} else {
+			out = append(out, cfg)
 		}
 	}
 	return out

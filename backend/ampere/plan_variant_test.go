@@ -28,6 +28,10 @@ func TestGemmCandidates(t *testing.T) {
 		"s4w-v16-inc", "s4w-inc", "s4w-v16", "s4w",
 		"n128-s3w-v16-inc", "n128-s3w-inc", "n128-s3w-v16", "n128-s3w",
 		"n256-s4w-v16-inc", "n256-s4w-inc", "n256-s4w-v16", "n256-s4w",
+		"n128-s3w-lc-v16-inc", "n128-s3w-lc-inc", "n128-s3w-lc-v16", "n128-s3w-lc",
+		"n128-m32-s3w-v16-inc", "n128-m32-s3w-inc", "n128-m32-s3w-v16", "n128-m32-s3w",
+		"n128-m32-s3w-lc-v16-inc", "n128-m32-s3w-lc-inc", "n128-m32-s3w-lc-v16", "n128-m32-s3w-lc",
+		"n128-m32-s3w-lc-k128-v16-inc", "n128-m32-s3w-lc-k128-inc", "n128-m32-s3w-lc-k128-v16", "n128-m32-s3w-lc-k128",
 	}
 	if got := candidateNames(wide); !slices.Equal(got, want) {
 		t.Errorf("candidates of a 256-channel 3x3 conv:\n%v\nwant\n%v", got, want)

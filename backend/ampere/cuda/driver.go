@@ -85,6 +85,7 @@ type driver struct {
 	cuModuleGetFunction         func(fn *uintptr, mod uintptr, name string) Result
 	cuFuncGetAttribute          func(v *int32, attr int32, fn uintptr) Result
 	cuFuncSetAttribute          func(fn uintptr, attr int32, v int32) Result
+	cuOccupancyMaxActiveBlocks  func(n *int32, fn uintptr, blockSize int32, dynamicShared uintptr) Result
 	cuMemAlloc                  func(p *uint64, size uintptr) Result
 	cuMemFree                   func(p uint64) Result
 	cuMemcpyHtoD                func(dst uint64, src unsafe.Pointer, n uintptr) Result
@@ -141,6 +142,7 @@ func (d *driver) symbols() []struct {
 		{"cuModuleGetFunction", &d.cuModuleGetFunction},
 		{"cuFuncGetAttribute", &d.cuFuncGetAttribute},
 		{"cuFuncSetAttribute", &d.cuFuncSetAttribute},
+		{"cuOccupancyMaxActiveBlocksPerMultiprocessor", &d.cuOccupancyMaxActiveBlocks},
 		{"cuMemAlloc_v2", &d.cuMemAlloc},
 		{"cuMemFree_v2", &d.cuMemFree},
 		{"cuMemcpyHtoD_v2", &d.cuMemcpyHtoD},

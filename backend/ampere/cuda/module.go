@@ -139,6 +139,21 @@ func (f *Function) Attribute(a FunctionAttribute) (int, error) {
 	return int(v), nil
 }
 
+// MaxActiveBlocks is the number of blocks of the given size, with the
+// given dynamic shared memory, that one SM holds at once, as the driver
+// works it out from the kernel's registers and shared memory (its
+// occupancy).
+func (f *Function) MaxActiveBlocks(threads, dynamicShared int) (int, error) {
+	var n int32
+	c := f.mod.ctx
+	if err := c.do("cuOccupancyMaxActiveBlocksPerMultiprocessor", func() Result {
+		return c.d.cuOccupancyMaxActiveBlocks(&n, f.h, int32(threads), uintptr(dynamicShared))
+	}); err != nil {
+		return 0, fmt.Errorf("kernel %s: blocks an SM: %w", f.Name, err)
+	}
+	return int(n), nil
+}
+
 // SetMaxDynamicSharedMemory allows launches with up to n bytes of dynamic
 // shared memory; a kernel may use more than 48 KiB only after this.
 func (f *Function) SetMaxDynamicSharedMemory(n int) error {

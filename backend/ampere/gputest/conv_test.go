@@ -28,43 +28,56 @@ type convCase struct {
 // and asymmetric pads, dilation 2, ragged M (odd spatial sizes, batches
 // that leave a partial 128-row block), dense and 2:4 sparse, residual,
 // int8 and float32 outputs, both pipelines, random input zero points.
+// The cases rotate through pipelines; every latencyPipelines variant runs
+// every case.
 func TestImplicitConvBitExact(t *testing.T) {
 	g := needGPU(t)
 	r := rand.New(rand.NewPCG(81, 82))
-	for ci, tc := range []convCase{
-		{n: 2, c: 16, h: 7, w: 9, m: 40, kh: 1, kw: 1, stride: 1, dil: 1},
-		{n: 3, c: 32, h: 9, w: 9, m: 64, kh: 1, kw: 1, stride: 2, dil: 1, sparse: true, res: true},
-		{n: 2, c: 32, h: 9, w: 9, m: 48, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true},
-		{n: 1, c: 64, h: 14, w: 14, m: 72, kh: 3, kw: 3, stride: 2, pad: 1, padEnd: 1, dil: 1},
-		{n: 2, c: 64, h: 15, w: 13, m: 128, kh: 3, kw: 3, stride: 2, pad: 1, padEnd: 1, dil: 1, sparse: true},
-		{n: 2, c: 16, h: 23, w: 19, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1},
-		{n: 1, c: 16, h: 30, w: 30, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true, res: true},
-		{n: 2, c: 16, h: 12, w: 11, m: 32, kh: 3, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, sparse: true, outF32: true},
-		{n: 1, c: 16, h: 10, w: 10, m: 24, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1, dil: 1, res: true},
-		{n: 3, c: 48, h: 11, w: 7, m: 96, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 1, outF32: true},
-		{n: 2, c: 64, h: 56, w: 56, m: 64, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true},
-		{n: 2, c: 128, h: 28, w: 28, m: 128, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1},
-		// Small C (ConvPiece): a padded 3-channel stem, 8 channels, 1×1.
-		{n: 2, c: 4, h: 30, w: 30, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1},
-		{n: 3, c: 4, h: 23, w: 25, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true, res: true},
-		{n: 1, c: 4, h: 32, w: 32, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true},
-		{n: 1, c: 8, h: 13, w: 11, m: 40, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true},
-		{n: 2, c: 8, h: 9, w: 10, m: 24, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, outF32: true},
-		{n: 3, c: 4, h: 7, w: 7, m: 16, kh: 1, kw: 1, stride: 1, dil: 1, res: true},
-		{n: 2, c: 4, h: 12, w: 12, m: 32, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1, dil: 1, outF32: true},
-		// ConvStep: the running column (C a multiple of 64).
-		{n: 2, c: 64, h: 56, w: 56, m: 64, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true, step: true},
-		{n: 2, c: 128, h: 28, w: 28, m: 256, kh: 3, kw: 3, stride: 2, pad: 1, padEnd: 1, dil: 1, step: true},
-		{n: 3, c: 64, h: 15, w: 13, m: 128, kh: 1, kw: 1, stride: 2, dil: 1, sparse: true, step: true},
-		{n: 2, c: 192, h: 12, w: 11, m: 72, kh: 3, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, outF32: true, step: true},
-		{n: 1, c: 256, h: 14, w: 14, m: 256, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, step: true},
-		{n: 2, c: 64, h: 9, w: 9, m: 136, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 1, dil: 1, sparse: true, step: true},
-	} {
+	for ci, tc := range convCases {
 		pipe := pipelines[ci%len(pipelines)]
-		name := fmt.Sprintf("n%d_c%d_%dx%d_m%d_k%dx%d_s%d_p%d%d_d%d_sparse%v_res%v_f32%v_step%v_pipe%d",
-			tc.n, tc.c, tc.h, tc.w, tc.m, tc.kh, tc.kw, tc.stride, tc.pad, tc.padEnd, tc.dil, tc.sparse, tc.res, tc.outF32, tc.step, ci%len(pipelines))
-		t.Run(name, func(t *testing.T) { checkImplicitConv(t, g, r, tc, pipe) })
+		t.Run(tc.name()+fmt.Sprintf("_pipe%d", ci%len(pipelines)), func(t *testing.T) { checkImplicitConv(t, g, r, tc, pipe) })
 	}
+	for _, pipe := range latencyPipelines {
+		for _, tc := range convCases {
+			t.Run(tc.name()+"_"+pipeName(pipe), func(t *testing.T) { checkImplicitConv(t, g, r, tc, pipe) })
+		}
+	}
+}
+
+func (tc convCase) name() string {
+	return fmt.Sprintf("n%d_c%d_%dx%d_m%d_k%dx%d_s%d_p%d%d_d%d_sparse%v_res%v_f32%v_step%v",
+		tc.n, tc.c, tc.h, tc.w, tc.m, tc.kh, tc.kw, tc.stride, tc.pad, tc.padEnd, tc.dil, tc.sparse, tc.res, tc.outF32, tc.step)
+}
+
+// convCases are TestImplicitConvBitExact's problems.
+var convCases = []convCase{
+	{n: 2, c: 16, h: 7, w: 9, m: 40, kh: 1, kw: 1, stride: 1, dil: 1},
+	{n: 3, c: 32, h: 9, w: 9, m: 64, kh: 1, kw: 1, stride: 2, dil: 1, sparse: true, res: true},
+	{n: 2, c: 32, h: 9, w: 9, m: 48, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true},
+	{n: 1, c: 64, h: 14, w: 14, m: 72, kh: 3, kw: 3, stride: 2, pad: 1, padEnd: 1, dil: 1},
+	{n: 2, c: 64, h: 15, w: 13, m: 128, kh: 3, kw: 3, stride: 2, pad: 1, padEnd: 1, dil: 1, sparse: true},
+	{n: 2, c: 16, h: 23, w: 19, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1},
+	{n: 1, c: 16, h: 30, w: 30, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true, res: true},
+	{n: 2, c: 16, h: 12, w: 11, m: 32, kh: 3, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, sparse: true, outF32: true},
+	{n: 1, c: 16, h: 10, w: 10, m: 24, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1, dil: 1, res: true},
+	{n: 3, c: 48, h: 11, w: 7, m: 96, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 1, outF32: true},
+	{n: 2, c: 64, h: 56, w: 56, m: 64, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true},
+	{n: 2, c: 128, h: 28, w: 28, m: 128, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1},
+	// Small C (ConvPiece): a padded 3-channel stem, 8 channels, 1×1.
+	{n: 2, c: 4, h: 30, w: 30, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1},
+	{n: 3, c: 4, h: 23, w: 25, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true, res: true},
+	{n: 1, c: 4, h: 32, w: 32, m: 64, kh: 7, kw: 7, stride: 2, pad: 3, padEnd: 3, dil: 1, sparse: true},
+	{n: 1, c: 8, h: 13, w: 11, m: 40, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true},
+	{n: 2, c: 8, h: 9, w: 10, m: 24, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, outF32: true},
+	{n: 3, c: 4, h: 7, w: 7, m: 16, kh: 1, kw: 1, stride: 1, dil: 1, res: true},
+	{n: 2, c: 4, h: 12, w: 12, m: 32, kh: 3, kw: 3, stride: 2, pad: 0, padEnd: 1, dil: 1, outF32: true},
+	// ConvStep: the running column (C a multiple of 64).
+	{n: 2, c: 64, h: 56, w: 56, m: 64, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, res: true, step: true},
+	{n: 2, c: 128, h: 28, w: 28, m: 256, kh: 3, kw: 3, stride: 2, pad: 1, padEnd: 1, dil: 1, step: true},
+	{n: 3, c: 64, h: 15, w: 13, m: 128, kh: 1, kw: 1, stride: 2, dil: 1, sparse: true, step: true},
+	{n: 2, c: 192, h: 12, w: 11, m: 72, kh: 3, kw: 3, stride: 1, pad: 2, padEnd: 2, dil: 2, outF32: true, step: true},
+	{n: 1, c: 256, h: 14, w: 14, m: 256, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true, step: true},
+	{n: 2, c: 64, h: 9, w: 9, m: 136, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 1, dil: 1, sparse: true, step: true},
 }
 
 func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe kernels.GemmConfig) {

@@ -94,11 +94,8 @@ func (p *qgemmProblem) name() string {
 		res = "+res"
 	}
 	pipe := ""
-	if p.pipe.Stages != 0 || p.pipe.SharedWeights {
-		pipe = fmt.Sprintf("_s%d", p.pipe.Stages)
-		if p.pipe.SharedWeights {
-			pipe += "w"
-		}
+	if p.pipe != (kernels.GemmConfig{}) {
+		pipe = "_" + pipeName(p.pipe)
 	}
 	return fmt.Sprintf("%s%s_%dx%dx%d_%s%s_%s", kind, pipe, p.m, p.n, p.k, out, res, p.act)
 }
@@ -183,7 +180,8 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 // activations out with a 16-byte-aligned row stride and uploads it all.
 func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	t.Helper()
-	cfg := kernels.GemmConfig{Sparse: p.sparse, Residual: p.r != nil, OutF32: p.outF32, Stages: p.pipe.Stages, SharedWeights: p.pipe.SharedWeights, WideN: p.pipe.WideN, WideBlock: p.pipe.WideBlock}
+	cfg := p.pipe
+	cfg.Sparse, cfg.Residual, cfg.OutF32, cfg.Act = p.sparse, p.r != nil, p.outF32, ""
 	// StoreVec where the planner would pick it: int8 out, N and the row
 	// stride multiples of 16.
 	cfg.StoreVec = p.pipe.StoreVec && !p.outF32 && p.n%16 == 0 && (p.n+p.ldcExtra)%16 == 0
@@ -227,14 +225,16 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	copy(mult, ir.QOutputMultipliers(p.sx, p.sw, p.n, sy))
 	q.mult = buf(t, g, mult)
 	lda := roundUp(p.k, 16)
-	x := make([]int8, p.m*lda)
-	for i := 0; i < p.m; i++ {
-		copy(x[i*lda:], p.a[i*p.k:(i+1)*p.k])
-		for c := p.k; c < lda; c++ {
-			x[i*lda+c] = int8(c*7 + i) // never read: cp.async stops at K
+	if p.a != nil { // else the caller supplies a convolution's input
+		x := make([]int8, p.m*lda)
+		for i := 0; i < p.m; i++ {
+			copy(x[i*lda:], p.a[i*p.k:(i+1)*p.k])
+			for c := p.k; c < lda; c++ {
+				x[i*lda+c] = int8(c*7 + i) // never read: cp.async stops at K
+			}
 		}
+		q.x = buf(t, g, x)
 	}
-	q.x = buf(t, g, x)
 	ldc := p.n + p.ldcExtra
 	q.y = alloc(t, g, p.m*ldc*q.esize)
 	prm := kernels.GemmParams{M: p.m, N: p.n, K: p.k, NPad: npad, KPad: kpad, LDA: lda, LDR: p.n, LDC: ldc,
@@ -373,7 +373,7 @@ func TestGemmBitExact(t *testing.T) {
 		{false, false, ir.ActNone}, {true, false, ir.ActRelu}, {false, false, ir.ActClip},
 		{false, true, ir.ActNone}, {true, true, ir.ActRelu}, {true, true, ir.ActClip},
 	}
-	for _, pipe := range pipelines {
+	for _, pipe := range append(append([]kernels.GemmConfig{}, pipelines...), latencyPipelines...) {
 		for _, sparse := range []bool{false, true} {
 			for si, sh := range shapes {
 				for vi, v := range variants {

@@ -151,10 +151,22 @@ var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stag
 	{Stages: 4, SharedWeights: true, StoreVec: true}, {Stages: 3, SharedWeights: true, WideN: true, StoreVec: true},
 	{Stages: 4, SharedWeights: true, WideN: true, WideBlock: true, StoreVec: true}}
 
+// latencyPipelines are the variants that hide the latency Nsight Compute
+// found in the wide-tile kernels (backend/ampere/NOTES.md): the wide block
+// tile on 8 warps (SplitM), the next stage's copies after the first
+// products (LateCopy), both, and both with two K steps a stage (DoubleK). The GEMM tests run them on every shape,
+// the implicit-convolution test on every case.
+var latencyPipelines = []kernels.GemmConfig{
+	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, LateCopy: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true, StoreVec: true},
+}
+
 // allGemmConfigs lists every GEMM variant.
 func allGemmConfigs() []kernels.GemmConfig {
 	var cs []kernels.GemmConfig
-	for _, pipe := range pipelines {
+	for _, pipe := range append(append([]kernels.GemmConfig{}, pipelines...), latencyPipelines...) {
 		for _, sp := range []bool{false, true} {
 			for _, res := range []bool{false, true} {
 				for _, out := range []struct {
@@ -164,8 +176,9 @@ func allGemmConfigs() []kernels.GemmConfig {
 					if pipe.StoreVec && out.f32 {
 						continue
 					}
-					cs = append(cs, kernels.GemmConfig{Sparse: sp, Residual: res, OutF32: out.f32, Act: out.act,
-						Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock, StoreVec: pipe.StoreVec})
+					c := pipe
+					c.Sparse, c.Residual, c.OutF32, c.Act = sp, res, out.f32, out.act
+					cs = append(cs, c)
 				}
 			}
 		}
@@ -181,8 +194,11 @@ func writePTX(dir string) error {
 	}
 	files := map[string]string{"probe.ptx": kernels.ProbePTX()}
 	for _, c := range allGemmConfigs() {
-		for _, conv := range []bool{false, true} {
-			c.Conv = conv
+		// The plain GEMM, the implicit convolution, and the convolution
+		// with running taps (ConvStep: the planner's choice for C a
+		// multiple of 64).
+		for _, conv := range []struct{ on, step bool }{{false, false}, {true, false}, {true, true}} {
+			c.Conv, c.ConvStep = conv.on, conv.step
 			text, err := c.PTX()
 			if err != nil {
 				return err

@@ -98,11 +98,22 @@ func TestPerfGemm8192(t *testing.T) {
 }
 
 // pipeName names a pipeline in the tables: default, s4w (4 stages, shared
-// weights), n128-s3w (the wide warp tile).
+// weights), n128-s3w (the wide warp tile), n128-m32-lc-s3w (the wide block
+// tile on 8 warps, copies after the first products), -v16 (16-byte output
+// stores).
 func pipeName(c kernels.GemmConfig) string {
 	name := "default"
 	if c.SharedWeights {
 		name = fmt.Sprintf("s%dw", c.Stages)
+	}
+	if c.DoubleK {
+		name = "k128-" + name
+	}
+	if c.LateCopy {
+		name = "lc-" + name
+	}
+	if c.SplitM {
+		name = "m32-" + name
 	}
 	if c.WideN {
 		name = fmt.Sprintf("n%d-%s", c.BN(), name)
@@ -116,7 +127,13 @@ func pipeName(c kernels.GemmConfig) string {
 // timeGemm returns the median time of one launch in microseconds.
 func timeGemm(t *testing.T, g *gpu, p *qgemmProblem) float64 {
 	t.Helper()
-	q := p.upload(t, g)
+	return timeLaunch(t, g, p.upload(t, g))
+}
+
+// timeLaunch returns the median time of one launch of q in microseconds,
+// its input rotating among copies that together exceed the L2 cache.
+func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 {
+	t.Helper()
 	// Extra activation copies so that the rotation exceeds the L2 cache.
 	xs := []*cuda.Buffer{q.x}
 	for total := q.x.Size; total < 160<<20 && len(xs) < 16; total += q.x.Size {
@@ -168,26 +185,38 @@ func timeGemm(t *testing.T, g *gpu, p *qgemmProblem) float64 {
 	return times[len(times)/2]
 }
 
-// TestGemmResources logs each GEMM variant's registers and local memory
-// (spills) as the driver compiled them, and fails on spills, which would
-// mean an accumulator array went to local memory.
+// TestGemmResources logs each GEMM variant's registers, local memory
+// (spills) and blocks an SM as the driver compiled them, and fails on
+// spills, which would mean an accumulator array went to local memory, and
+// where a SplitM variant (8 warps, built for two blocks an SM) fits only
+// one block, which would undo what it is for.
 func TestGemmResources(t *testing.T) {
 	g := needGPU(t)
 	for _, c := range allGemmConfigs() {
-		t.Run(c.Name(), func(t *testing.T) {
-			f := g.gemmFunction(t, c)
-			regs, err := f.Attribute(cuda.FuncNumRegs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			local, err := f.Attribute(cuda.FuncLocalSizeBytes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("%-36s %3d registers, %5d bytes shared, %d bytes local memory", c.Name(), regs, c.SharedBytes(), local)
-			if local > 0 {
-				t.Errorf("%s spills %d bytes to local memory", c.Name(), local)
-			}
-		})
+		for _, conv := range []bool{false, true} {
+			c.Conv, c.ConvStep = conv, conv
+			t.Run(c.Name(), func(t *testing.T) {
+				f := g.gemmFunction(t, c)
+				regs, err := f.Attribute(cuda.FuncNumRegs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				local, err := f.Attribute(cuda.FuncLocalSizeBytes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				blocks, err := f.MaxActiveBlocks(c.Threads(), c.DynamicShared())
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%-48s %3d registers, %5d bytes shared, %d bytes local memory, %d blocks of %d warps an SM", c.Name(), regs, c.SharedBytes(), local, blocks, c.Threads()/32)
+				if local > 0 {
+					t.Errorf("%s spills %d bytes to local memory", c.Name(), local)
+				}
+				if c.SplitM && blocks < 2 {
+					t.Errorf("%s: %d registers leave room for %d block of 8 warps an SM, want 2", c.Name(), regs, blocks)
+				}
+			})
+		}
 	}
 }

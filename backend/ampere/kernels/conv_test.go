@@ -142,11 +142,12 @@ func TestConvPTXLint(t *testing.T) {
 		}
 		sp := strings.Count(text, "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32")
 		dn := strings.Count(text, "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32")
-		mi := c.warpTiles()
-		if c.Sparse && (sp != 8*mi || dn != 0) || !c.Sparse && (dn != 16*mi || sp != 0) {
+		mi, pt := c.warpTiles(), c.pixelTiles()
+		kp := c.stepsPerStage()
+		if c.Sparse && (sp != kp*pt*mi || dn != 0) || !c.Sparse && (dn != 2*kp*pt*mi || sp != 0) {
 			t.Errorf("%s: %d mma.sp, %d mma.sync", name, sp, dn)
 		}
-		loads := c.stages() // S-1 prologue stages + the main loop's
+		loads := c.stages() * kp // S-1 prologue stages + the main loop's, kp steps each
 		copies, store := "@%pin cp.async.cg.shared.global", "@!%pin st.shared.v4.b32"
 		perLoad := c.rowsPerThread() // rows a thread copies
 		switch c.ConvPiece {

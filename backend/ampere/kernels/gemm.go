@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/sqc-project/sqc/backend/ampere/pack"
@@ -136,19 +137,65 @@ type GemmConfig struct {
 	// Cores, bound the 2:4 kernel (mma.sp does twice the work of mma.sync
 	// on the same B fragment). Needs SharedWeights and N ≥ 128 to pay.
 	WideN bool
+	// SplitM gives the WideN block tile (128 pixels × 128 channels) to 8
+	// warps instead of 4: four along the pixels (32 each, four 8-pixel
+	// tiles) and two along the channels (64 each). A thread then holds 64
+	// accumulators instead of 128, and the kernel asks ptxas for two
+	// blocks an SM (.minnctapersm 2, at most 128 registers a thread), 16
+	// warps instead of the 8 that 200–255 registers allow: Nsight Compute
+	// found the 4-warp kernels latency bound (a fixed-latency dependency
+	// the top stall, two warps a scheduler to hide it). Each B fragment
+	// still feeds four channel tiles; each weight fragment feeds four
+	// pixel tiles instead of eight. Needs WideN; not with WideBlock.
+	SplitM bool
+	// LateCopy orders a K step as: the step's weight fragments and the
+	// first pixel tile's B fragment, that tile's products, then the next
+	// stage's copies (address arithmetic, cp.async, zero-point stores),
+	// then the remaining fragments and products. Otherwise the copies come
+	// first, and every warp runs them between the barrier and its first
+	// product; ptxas does not move products above them (the copy's skip
+	// branch ends a basic block: in the SASS of the n128 kernel some 80
+	// instructions sit between BAR.SYNC and the first IMMA). Same
+	// arithmetic, same order of accumulation: bit-exact alike. Needs
+	// WideN.
+	LateCopy bool
+	// DoubleK makes a pipeline stage two K steps of 64 (BK = 128): one
+	// barrier and one wait for every 128 of K instead of every 64, the
+	// products of both steps between them. Each step keeps its own
+	// layout inside the stage (activations, weights, metadata), so the
+	// copies and fragment reads are the one-step kernel's at an offset.
+	// A last stage past an odd KT holds one step: its second step's
+	// copies and products are skipped. The stages exceed 48 KiB: the
+	// launch passes them as dynamic shared memory. Needs WideN.
+	DoubleK bool
 }
 
 // Threads is the block size.
-func (c GemmConfig) Threads() int {
+func (c GemmConfig) Threads() int { return 32 * c.warpsN() * c.warpsM() }
+
+// warpsN is the number of warps side by side along the channels.
+func (c GemmConfig) warpsN() int {
 	if c.WideBlock {
-		return 2 * GemmThreads
+		return 4
 	}
-	return GemmThreads
+	return 2
 }
 
-// warpsN is the number of warps side by side along the channels (the
-// other two cover the block's 128 pixels, 64 each).
-func (c GemmConfig) warpsN() int { return c.Threads() / 32 / 2 }
+// warpsM is the number of warps side by side along the block's 128
+// pixels.
+func (c GemmConfig) warpsM() int {
+	if c.SplitM {
+		return 4
+	}
+	return 2
+}
+
+// warpPixels is the number of pixels (GEMM rows) a warp computes.
+func (c GemmConfig) warpPixels() int { return GemmBM / c.warpsM() }
+
+// pixelTiles is the number of 8-pixel tiles (mma columns) a warp
+// computes.
+func (c GemmConfig) pixelTiles() int { return c.warpPixels() / 8 }
 
 // rowsPerThread is the number of activation rows a thread copies a stage:
 // 128 rows of four 16-byte chunks over the block.
@@ -220,7 +267,20 @@ func (c GemmConfig) eStageBytes() int {
 	return c.blockTiles() * pack.WarpSize * 4
 }
 
-func (c GemmConfig) stageBytes() int { return xStageBytes + c.wStageBytes() + c.eStageBytes() }
+// stepBytes is the shared memory of one K step: activations, then the
+// weights and metadata (SharedWeights).
+func (c GemmConfig) stepBytes() int { return xStageBytes + c.wStageBytes() + c.eStageBytes() }
+
+// stepsPerStage is the number of K steps of 64 a pipeline stage holds.
+func (c GemmConfig) stepsPerStage() int {
+	if c.DoubleK {
+		return 2
+	}
+	return 1
+}
+
+// stageBytes is the shared memory of one pipeline stage.
+func (c GemmConfig) stageBytes() int { return c.stepsPerStage() * c.stepBytes() }
 
 // SharedBytes is the kernel's static shared memory.
 func (c GemmConfig) SharedBytes() int { return c.stages() * c.stageBytes() }
@@ -257,6 +317,15 @@ func (c GemmConfig) Name() string {
 	}
 	if c.WideN {
 		fmt.Fprintf(&b, "_n%d", c.BN())
+	}
+	if c.SplitM {
+		fmt.Fprintf(&b, "_m%d", c.warpPixels())
+	}
+	if c.LateCopy {
+		b.WriteString("_lc")
+	}
+	if c.DoubleK {
+		fmt.Fprintf(&b, "_k%d", c.stepsPerStage()*GemmBK)
 	}
 	if c.StoreVec {
 		b.WriteString("_v16")
@@ -296,7 +365,16 @@ func (c GemmConfig) Validate() error {
 	if c.WideBlock && !c.WideN {
 		return fmt.Errorf("gemm %s: WideBlock is for the wide warp tile, want WideN", c.Name())
 	}
-	if c.SharedBytes() > maxStaticSmem && !c.WideBlock {
+	if c.SplitM && (!c.WideN || c.WideBlock) {
+		return fmt.Errorf("gemm %s: SplitM splits the 4-warp wide block tile, want WideN without WideBlock", c.Name())
+	}
+	if c.LateCopy && !c.WideN {
+		return fmt.Errorf("gemm %s: LateCopy reorders the wide warp tile's step, want WideN", c.Name())
+	}
+	if c.DoubleK && !c.WideN {
+		return fmt.Errorf("gemm %s: DoubleK is for the wide warp tile, want WideN", c.Name())
+	}
+	if c.SharedBytes() > maxStaticSmem && !c.WideBlock && !c.DoubleK {
 		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
 	}
 	if c.SharedBytes() > maxDynamicSmem {
@@ -353,6 +431,8 @@ func (c GemmConfig) Check(p GemmParams) error {
 		return fmt.Errorf("gemm %s: N = %d, output row stride %d: StoreVec writes 16-byte chunks, want both multiples of 16", name, p.N, p.LDC)
 	case c.Residual && p.LDR < p.N:
 		return fmt.Errorf("gemm %s: residual row stride %d, want ≥ N = %d", name, p.LDR, p.N)
+	case c.Residual && c.SplitM && int64(p.M)*int64(p.LDR) > math.MaxUint32:
+		return fmt.Errorf("gemm %s: residual of %d×%d bytes, want under 4 GiB (32-bit offsets)", name, p.M, p.LDR)
 	case !c.OutF32 && (p.QLo > p.QHi || p.QLo+p.ZY < -128 || p.QHi+p.ZY > 127):
 		return fmt.Errorf("gemm %s: clamp range [%d, %d] + zero point %d leaves int8", name, p.QLo, p.QHi, p.ZY)
 	}
@@ -406,9 +486,14 @@ func (c GemmConfig) params() []struct{ name, typ string } {
 	return append(append([]struct{ name, typ string }{}, gemmParams...), convParams...)
 }
 
-// acc names the accumulator of channel tile i (0…1), pixel tile j (0…7),
-// register r (0…3).
-func acc(i, j, r int) string { return fmt.Sprintf("%%acc%d", (i*8+j)*4+r) }
+// acc names the accumulator of channel tile i (< warpTiles), pixel tile j
+// (< pixelTiles), register r (0…3).
+func (c GemmConfig) acc(i, j, r int) string {
+	return fmt.Sprintf("%%acc%d", (i*c.pixelTiles()+j)*4+r)
+}
+
+// accCount is the number of accumulators a thread holds.
+func (c GemmConfig) accCount() int { return 4 * c.warpTiles() * c.pixelTiles() }
 
 func (c GemmConfig) emit(b *builder) {
 	sp := c.Sparse
@@ -429,6 +514,10 @@ func (c GemmConfig) emit(b *builder) {
 	}
 	b.raw(")")
 	b.raw(".maxntid %d, 1, 1", c.Threads())
+	if c.SplitM {
+		// Two blocks of 8 warps an SM: ptxas keeps to 128 registers.
+		b.raw(".minnctapersm 2")
+	}
 	b.raw("{")
 	S, stageBytes := c.stages(), c.stageBytes()
 	if c.DynamicShared() == 0 {
@@ -439,12 +528,18 @@ func (c GemmConfig) emit(b *builder) {
 	declare(b, ".b32", "%tidx", "%ln", "%wrp", "%gid", "%tig", "%wn", "%wm", "%m0", "%n0",
 		"%M", "%N", "%K", "%KT", "%lda", "%ldr", "%ldc", "%zr", "%qlo", "%qhi", "%zy",
 		"%kt", "%ktn", "%rst", "%wst", "%sbase", "%sdst", "%ldm", "%kc16", "%kb", "%sz", "%tmp", "%tmp2", "%px", "%q", "%rv", "%nt",
-		"%ch<8>", "%bias<8>", "%ai", fmt.Sprintf("%%acc<%d>", 32*mi), "%bf<32>", fmt.Sprintf("%%wa<%d>", 8*mi), "%wb<16>",
+		"%ch<8>", "%bias<8>", "%ai", fmt.Sprintf("%%acc<%d>", c.accCount()), "%bf<32>", fmt.Sprintf("%%wa<%d>", 8*mi), "%wb<16>",
 		fmt.Sprintf("%%ea<%d>", mi), "%eb<2>")
 	declare(b, ".f32", "%mult<8>", "%mr", "%flo", "%fhi", "%fy", "%fr")
 	declare(b, ".b64", "%gx", "%gw", "%ge", "%gb", "%gm", "%gr", "%gy", "%gsrc<4>", "%src", "%wp<2>", "%ep<2>",
 		"%rk", "%yrow", "%rrow", "%cho<8>", "%chr<8>", "%addr", "%gws<4>", "%ges")
 	declare(b, ".b32", "%wlane", "%elane", "%sdw")
+	if c.halvesApart() {
+		declare(b, ".b32", "%ldm2")
+	}
+	if c.DoubleK {
+		declare(b, ".b32", "%rsub")
+	}
 	declare(b, ".pred", "%pe0")
 	if c.Conv {
 		emitConvDecls(b)
@@ -464,18 +559,7 @@ func (c GemmConfig) emit(b *builder) {
 		b.l("ld.param.%s %s, [%s];", p.typ, p.reg, p.param)
 	}
 
-	b.comment("thread coordinates: lane = 4*groupID + threadID_in_group")
-	b.l("mov.u32 %%tidx, %%tid.x;")
-	b.l("shr.u32 %%wrp, %%tidx, 5;")
-	b.l("and.b32 %%ln, %%tidx, 31;")
-	b.l("shr.u32 %%gid, %%ln, 2;")
-	b.l("and.b32 %%tig, %%ln, 3;")
-	b.l("and.b32 %%wn, %%wrp, %d;", c.warpsN()-1)
-	b.l("shr.u32 %%wm, %%wrp, %d;", log2(c.warpsN()))
-	b.l("mov.u32 %%tmp, %%ctaid.x;")
-	b.l("shl.b32 %%m0, %%tmp, %d;", log2(GemmBM))
-	b.l("mov.u32 %%tmp, %%ctaid.y;")
-	b.l("shl.b32 %%n0, %%tmp, %d;", log2(c.BN()))
+	c.emitCoords(b)
 	// The shared window address of the buffer (a 32-bit offset; ldmatrix
 	// and cp.async take .shared addresses in 32-bit registers).
 	b.l("mov.u64 %%addr, smem_x;")
@@ -510,7 +594,7 @@ func (c GemmConfig) emit(b *builder) {
 	}
 
 	b.comment("ldmatrix address: lane supplies row lane&7 of 16-byte chunk lane>>3 (its 8x8 b16 matrix),")
-	b.comment("swizzled like the copies: pixels 64*wm + 8j + (lane&7) of the stage")
+	b.comment("swizzled like the copies: pixels %d*wm + 8j + (lane&7) of the stage", c.warpPixels())
 	b.l("and.b32 %%tmp, %%ln, 7;")
 	b.l("shl.b32 %%ldm, %%tmp, 6;")
 	b.l("shr.u32 %%tmp, %%ln, 3;")
@@ -519,9 +603,14 @@ func (c GemmConfig) emit(b *builder) {
 	b.l("xor.b32 %%tmp, %%tmp, %%tmp2;")
 	b.l("shl.b32 %%tmp, %%tmp, 4;")
 	b.l("add.u32 %%ldm, %%ldm, %%tmp;")
-	b.l("shl.b32 %%tmp, %%wm, %d;", log2(64*GemmBK))
+	b.l("shl.b32 %%tmp, %%wm, %d;", log2(c.warpPixels()*GemmBK))
 	b.l("add.u32 %%ldm, %%ldm, %%tmp;")
 	b.l("add.u32 %%ldm, %%ldm, %%sbase;")
+	if c.halvesApart() {
+		b.comment("the second k32 half of a fragment: chunks 2, 3 = chunks 0, 1 xor 2, i.e. address bit 5 flipped")
+		b.comment("(every other term of the address is a multiple of 64: rows, stages, pixel tiles, the base)")
+		b.l("xor.b32 %%ldm2, %%ldm, 32;")
+	}
 
 	tileBytes := c.tileBytes()
 	laneBytes := tileBytes / pack.WarpSize
@@ -550,18 +639,21 @@ func (c GemmConfig) emit(b *builder) {
 	}
 
 	b.comment("zero the accumulators")
-	for i := 0; i < 32*mi; i++ {
+	for i := 0; i < c.accCount(); i++ {
 		b.l("mov.b32 %%acc%d, 0;", i)
 	}
 
 	b.comment("prologue: stages 0..%d, one commit group each (empty past KT)", S-2)
+	kp, stepBytes := c.stepsPerStage(), c.stepBytes()
 	for s := 0; s < S-1; s++ {
 		skip := b.label("pro")
-		b.l("setp.le.u32 %%p0, %%KT, %d;", s)
-		b.l("@%%p0 bra.uni %s;", skip)
-		b.l("mov.u32 %%kt, %d;", s)
-		b.l("mov.u32 %%wst, %d;", s*stageBytes)
-		c.emitTileLoad(b)
+		for u := 0; u < kp; u++ {
+			b.l("setp.le.u32 %%p0, %%KT, %d;", kp*s+u)
+			b.l("@%%p0 bra.uni %s;", skip)
+			b.l("mov.u32 %%kt, %d;", kp*s+u)
+			b.l("mov.u32 %%wst, %d;", s*stageBytes+u*stepBytes)
+			c.emitTileLoad(b)
+		}
 		b.raw("%s:", skip)
 		b.l("cp.async.commit_group;")
 	}
@@ -577,34 +669,43 @@ func (c GemmConfig) emit(b *builder) {
 	b.comment("tile kt has landed in stage rst, and every warp is done with the stage the next copy overwrites")
 	b.l("cp.async.wait_group %d;", S-2)
 	b.l("bar.sync 0;")
-	skip := b.label("noload")
-	b.l("add.u32 %%ktn, %%kt, %d;", S-1)
-	b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
-	b.l("@%%p0 bra.uni %s;", skip)
-	b.l("mov.u32 %%tmp2, %%kt;")
-	b.l("mov.u32 %%kt, %%ktn;")
-	c.emitTileLoad(b)
-	b.l("mov.u32 %%kt, %%tmp2;")
-	b.raw("%s:", skip)
-	b.l("cp.async.commit_group;")
+	// nextCopy issues the copies of tile kt+S-1 (DoubleK: tiles
+	// kt+2(S-1) and the one after) into stage wst, the one every warp
+	// finished reading before the barrier.
+	nextCopy := func() {
+		skip := b.label("noload")
+		b.l("add.u32 %%ktn, %%kt, %d;", kp*(S-1))
+		b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
+		b.l("@%%p0 bra.uni %s;", skip)
+		b.l("mov.u32 %%tmp2, %%kt;")
+		b.l("mov.u32 %%kt, %%ktn;")
+		c.emitTileLoad(b)
+		if kp == 2 {
+			b.comment("the stage's second step, at +%d, unless past KT", stepBytes)
+			restore := b.label("noload2")
+			b.l("add.u32 %%kt, %%kt, 1;")
+			b.l("setp.ge.u32 %%p0, %%kt, %%KT;")
+			b.l("@%%p0 bra.uni %s;", restore)
+			b.l("add.u32 %%wst, %%wst, %d;", stepBytes)
+			c.emitTileLoad(b)
+			b.l("sub.u32 %%wst, %%wst, %d;", stepBytes)
+			b.raw("%s:", restore)
+		}
+		b.l("mov.u32 %%kt, %%tmp2;")
+		b.raw("%s:", skip)
+		b.l("cp.async.commit_group;")
+	}
+	if !c.LateCopy {
+		nextCopy()
+		nextCopy = nil
+	}
 
+	firstHalf := -1
+	if c.halvesApart() {
+		firstHalf = 0
+	}
 	if c.SharedWeights {
-		b.comment("weights of step kt from stage rst")
-		b.l("add.u32 %%tmp, %%wlane, %%rst;")
-		for i := 0; i < mi; i++ {
-			if sp {
-				b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 4*i, 4), i*tileBytes)
-			} else {
-				b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 8*i, 4), i*tileBytes)
-				b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 8*i+4, 4), i*tileBytes+16)
-			}
-		}
-		if sp {
-			b.l("add.u32 %%tmp, %%elane, %%rst;")
-			for i := 0; i < mi; i++ {
-				b.l("ld.shared.u32 %%ea%d, [%%tmp+%d];", i, i*pack.WarpSize*4)
-			}
-		}
+		c.emitWeightFragments(b, firstHalf, "%rst")
 	} else {
 		b.comment("weights of step kt+1, one step ahead")
 		b.l("add.u32 %%ktn, %%kt, 1;")
@@ -612,7 +713,18 @@ func (c GemmConfig) emit(b *builder) {
 		c.emitWeightLoad(b, "wb", "eb", tileBytes, "@%p1 ")
 	}
 
-	c.emitProducts(b)
+	c.emitProducts(b, nextCopy, "%rst")
+	if kp == 2 {
+		skip := b.label("odd")
+		b.comment("the stage's second step (tile kt+1) at rst + %d, unless past KT", stepBytes)
+		b.l("add.u32 %%ktn, %%kt, 1;")
+		b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
+		b.l("@%%p0 bra.uni %s;", skip)
+		b.l("add.u32 %%rsub, %%rst, %d;", stepBytes)
+		c.emitWeightFragments(b, firstHalf, "%rsub")
+		c.emitProducts(b, nil, "%rsub")
+		b.raw("%s:", skip)
+	}
 	if c.SharedWeights {
 		b.comment("rotate stages")
 	} else {
@@ -637,7 +749,7 @@ func (c GemmConfig) emit(b *builder) {
 		b.l("setp.lt.u32 %%p0, %s, %d;", r, S*stageBytes)
 		b.l("selp.b32 %s, %s, 0, %%p0;", r, r)
 	}
-	b.l("add.u32 %%kt, %%kt, 1;")
+	b.l("add.u32 %%kt, %%kt, %d;", kp)
 	b.l("setp.lt.u32 %%p0, %%kt, %%KT;")
 	b.l("@%%p0 bra.uni %s;", loop)
 	b.l("cp.async.wait_group 0;")
@@ -647,21 +759,78 @@ func (c GemmConfig) emit(b *builder) {
 	b.raw("}")
 }
 
-// emitProducts reads the warp's eight B fragments (8 pixel tiles × 64 K)
-// from stage rst and issues the Tensor Core products. With two channel
+// emitCoords computes the thread's coordinates: warp, lane, its group
+// and place in it, the warp's place in the block, the block's first pixel
+// and channel.
+func (c GemmConfig) emitCoords(b *builder) {
+	b.comment("thread coordinates: lane = 4*groupID + threadID_in_group")
+	b.l("mov.u32 %%tidx, %%tid.x;")
+	b.l("shr.u32 %%wrp, %%tidx, 5;")
+	b.l("and.b32 %%ln, %%tidx, 31;")
+	b.l("shr.u32 %%gid, %%ln, 2;")
+	b.l("and.b32 %%tig, %%ln, 3;")
+	b.l("and.b32 %%wn, %%wrp, %d;", c.warpsN()-1)
+	b.l("shr.u32 %%wm, %%wrp, %d;", log2(c.warpsN()))
+	b.l("mov.u32 %%tmp, %%ctaid.x;")
+	b.l("shl.b32 %%m0, %%tmp, %d;", log2(GemmBM))
+	b.l("mov.u32 %%tmp, %%ctaid.y;")
+	b.l("shl.b32 %%n0, %%tmp, %d;", log2(c.BN()))
+}
+
+// halvesApart reports whether a dense SplitM step reads its weight
+// fragments one k32 half at a time, the second half's after the first
+// half's products: 16 weight registers live instead of 32, which keeps
+// the 8-warp kernel within 128 registers.
+func (c GemmConfig) halvesApart() bool { return c.SplitM && !c.Sparse }
+
+// emitWeightFragments reads the warp's weight fragments (and metadata) of
+// step kt from stage rst: both k32 halves of a dense tile (h < 0), or only
+// half h.
+func (c GemmConfig) emitWeightFragments(b *builder, h int, rs string) {
+	tileBytes := c.tileBytes()
+	if h < 0 {
+		b.comment("weights of step kt from stage rst")
+	} else {
+		b.comment("weights of step kt from stage rst, k32 half %d", h)
+	}
+	b.l("add.u32 %%tmp, %%wlane, %s;", rs)
+	for i := 0; i < c.warpTiles(); i++ {
+		switch {
+		case c.Sparse:
+			b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 4*i, 4), i*tileBytes)
+		case h < 0:
+			b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 8*i, 4), i*tileBytes)
+			b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 8*i+4, 4), i*tileBytes+16)
+		default:
+			b.l("ld.shared.v4.u32 %s, [%%tmp+%d];", regList("%wa", 8*i+4*h, 4), i*tileBytes+16*h)
+		}
+	}
+	if c.Sparse {
+		b.l("add.u32 %%tmp, %%elane, %s;", rs)
+		for i := 0; i < c.warpTiles(); i++ {
+			b.l("ld.shared.u32 %%ea%d, [%%tmp+%d];", i, i*pack.WarpSize*4)
+		}
+	}
+}
+
+// emitProducts reads the warp's B fragments (pixelTiles tiles × 64 K)
+// from the step at shared offset rs (the stage, %rst, or its second step)
+// and issues the Tensor Core products. With two channel
 // tiles all fragments are loaded first, then used; with four (WideN) each
 // fragment is loaded just before its four (sparse) or eight (dense)
 // products, which keeps fewer fragments live beside the 128 accumulators.
-func (c GemmConfig) emitProducts(b *builder) {
-	mi := c.warpTiles()
+// With LateCopy (WideN only) it calls copy, the next stage's copies,
+// after the first pixel tile's products; copy is nil without LateCopy.
+func (c GemmConfig) emitProducts(b *builder, copy func(), rs string) {
+	mi, pt := c.warpTiles(), c.pixelTiles()
 	ldm := func(j int) {
-		b.l("add.u32 %%tmp, %%ldm, %%rst;")
+		b.l("add.u32 %%tmp, %%ldm, %s;", rs)
 		b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j, 4), 8*GemmBK*j)
 	}
 	// mma is one sparse product of channel tile i and pixel tile j, or,
 	// dense, the k32 half h of it.
 	mma := func(i, j, h int) {
-		d := regs(acc(i, j, 0), acc(i, j, 1), acc(i, j, 2), acc(i, j, 3))
+		d := regs(c.acc(i, j, 0), c.acc(i, j, 1), c.acc(i, j, 2), c.acc(i, j, 3))
 		if c.Sparse {
 			b.l("mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32 %s, %s, %s, %s, %%ea%d, 0x0;",
 				d, regList("%wa", 4*i, 4), regList("%bf", 4*j, 4), d, i)
@@ -676,26 +845,65 @@ func (c GemmConfig) emitProducts(b *builder) {
 	if c.Sparse {
 		halves = 1
 	}
+	if c.halvesApart() {
+		// Half h of pixel tile j's B fragment (8 pixels x 32 K), two
+		// 8x8 matrices: lanes 0..15 address them, from %ldm (chunks 0, 1)
+		// or %ldm2 (chunks 2, 3).
+		ldmHalf := func(j, h int) {
+			b.l("add.u32 %%tmp, %s, %s;", []string{"%ldm", "%ldm2"}[h], rs)
+			b.l("ldmatrix.sync.aligned.m8n8.x2.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j+2*h, 2), 8*GemmBK*j)
+		}
+		b.comment("the products by k32 half, each half's weights and B fragments (x2) before it: 16 + 8 fragment registers live")
+		for h := 0; h < 2; h++ {
+			if h == 1 {
+				c.emitWeightFragments(b, 1, rs)
+			}
+			for j := 0; j < pt; j++ {
+				if h == 1 || copy == nil || j == 0 {
+					ldmHalf(j, h)
+				}
+			}
+			for j := 0; j < pt; j++ {
+				for i := 0; i < mi; i++ {
+					mma(i, j, h)
+				}
+				if h == 0 && j == 0 && copy != nil {
+					copy()
+					for j := 1; j < pt; j++ {
+						ldmHalf(j, 0)
+					}
+				}
+			}
+		}
+		return
+	}
 	if c.WideN {
-		b.comment("per pixel tile: its B fragment from stage rst, then the products of the %d channel tiles", mi)
-		for j := 0; j < 8; j++ {
+		if copy != nil {
+			b.comment("the first pixel tile's B fragment and products, the next stage's copies, then the rest")
+		} else {
+			b.comment("per pixel tile: its B fragment from stage rst, then the products of the %d channel tiles", mi)
+		}
+		for j := 0; j < pt; j++ {
 			ldm(j)
 			for h := 0; h < halves; h++ {
 				for i := 0; i < mi; i++ {
 					mma(i, j, h)
 				}
 			}
+			if j == 0 && copy != nil {
+				copy()
+			}
 		}
 		return
 	}
-	b.comment("B fragments: 8 pixel tiles x 64 K from stage rst")
-	for j := 0; j < 8; j++ {
+	b.comment("B fragments: %d pixel tiles x 64 K from stage rst", pt)
+	for j := 0; j < pt; j++ {
 		ldm(j)
 	}
 	b.comment("Tensor Core products")
 	for h := 0; h < halves; h++ {
 		for i := 0; i < mi; i++ {
-			for j := 0; j < 8; j++ {
+			for j := 0; j < pt; j++ {
 				mma(i, j, h)
 			}
 		}
@@ -833,44 +1041,117 @@ func (c GemmConfig) emitWeightLoad(b *builder, w, e string, off int, guard strin
 // channels a word) fall in distinct banks.
 func (c GemmConfig) storeRow() int { return 16*c.warpTiles() + 16 }
 
-// storeRegion is a warp's staging area: 64 pixel rows.
-func (c GemmConfig) storeRegion() int { return 64 * c.storeRow() }
+// storeRegion is a warp's staging area: one row a pixel of the warp.
+func (c GemmConfig) storeRegion() int { return c.warpPixels() * c.storeRow() }
 
 // emitEpilogue applies bias', the multiplier, the residual, the activation
 // and the output conversion to the 64 accumulators and stores them.
 func (c GemmConfig) emitEpilogue(b *builder) {
 	mi := c.warpTiles()
-	b.comment("epilogue: channels n0 + %d*wn + 16i + 8h + groupID (ch[2i+h]), pixels m0 + 64*wm + 8j + 2*tig + e", 16*mi)
+	b.comment("epilogue: channels n0 + %d*wn + 16i + 8h + groupID (ch[2i+h]), pixels m0 + %d*wm + 8j + 2*tig + e", 16*mi, c.warpPixels())
 	esize := 1
 	if c.OutF32 {
 		esize = 4
 	}
-	for i := 0; i < mi; i++ {
-		for h := 0; h < 2; h++ {
-			k := 2*i + h
-			b.l("add.u32 %%ch%d, %%n0, %%gid;", k)
-			b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
-			b.l("add.u32 %%ch%d, %%ch%d, %%tmp;", k, k)
-			b.l("add.u32 %%ch%d, %%ch%d, %d;", k, k, 16*i+8*h)
-			b.l("setp.lt.u32 %%pc%d, %%ch%d, %%N;", k, k)
-			b.l("mul.wide.u32 %%rk, %%ch%d, 4;", k)
-			b.l("add.u64 %%addr, %%gb, %%rk;")
-			b.l("ld.global.nc.u32 %%bias%d, [%%addr];", k)
-			b.l("add.u64 %%addr, %%gm, %%rk;")
-			b.l("ld.global.nc.f32 %%mult%d, [%%addr];", k)
-			if !c.StoreVec { // StoreVec addresses whole chunks instead
-				b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
+	// chanSetup loads bias' and the multiplier of channel row 16i+8h
+	// and computes its output (and residual) offsets.
+	chanSetup := func(i, h int) {
+		k := 2*i + h
+		b.l("add.u32 %%ch%d, %%n0, %%gid;", k)
+		b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
+		b.l("add.u32 %%ch%d, %%ch%d, %%tmp;", k, k)
+		b.l("add.u32 %%ch%d, %%ch%d, %d;", k, k, 16*i+8*h)
+		b.l("setp.lt.u32 %%pc%d, %%ch%d, %%N;", k, k)
+		b.l("mul.wide.u32 %%rk, %%ch%d, 4;", k)
+		b.l("add.u64 %%addr, %%gb, %%rk;")
+		b.l("ld.global.nc.u32 %%bias%d, [%%addr];", k)
+		b.l("add.u64 %%addr, %%gm, %%rk;")
+		b.l("ld.global.nc.f32 %%mult%d, [%%addr];", k)
+		if !c.StoreVec { // StoreVec addresses whole chunks instead
+			b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
+		}
+		if c.Residual && !c.SplitM {
+			b.l("cvt.u64.u32 %%chr%d, %%ch%d;", k, k)
+		}
+	}
+	// rowSetup computes pixel row 8j+e's predicate and row addresses.
+	rowSetup := func(j, e int) {
+		b.l("add.u32 %%q, %%px, %d;", 8*j+e)
+		b.l("setp.lt.u32 %%p3, %%q, %%M;")
+		if !c.StoreVec {
+			b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
+			if c.OutF32 {
+				b.l("shl.b64 %%rk, %%rk, 2;")
 			}
-			if c.Residual {
-				b.l("cvt.u64.u32 %%chr%d, %%ch%d;", k, k)
+			b.l("add.u64 %%yrow, %%gy, %%rk;")
+		}
+		if c.Residual && !c.SplitM {
+			b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
+			b.l("add.u64 %%rrow, %%gr, %%rk;")
+		}
+	}
+	rs := c.storeRow()
+	// element finishes the output of channel row 16i+8h, pixel row 8j+e.
+	element := func(i, h, j, e int) {
+		k := 2*i + h
+		a := c.acc(i, j, 2*h+e)
+		b.l("and.pred %%p4, %%p3, %%pc%d;", k)
+		b.l("add.s32 %%ai, %s, %%bias%d;", a, k)
+		b.l("cvt.rn.f32.s32 %%fy, %%ai;")
+		b.l("mul.rn.f32 %%fy, %%fy, %%mult%d;", k)
+		if c.Residual {
+			b.l("mov.b32 %%rv, 0;")
+			if c.SplitM {
+				// A 32-bit offset per element instead of a 64-bit
+				// row address kept per row: the 128-register kernel
+				// spills otherwise (Check bounds M·ldr below 2³²).
+				b.l("mad.lo.u32 %%tmp, %%q, %%ldr, %%ch%d;", k)
+				b.l("cvt.u64.u32 %%rk, %%tmp;")
+				b.l("add.u64 %%addr, %%gr, %%rk;")
+			} else {
+				b.l("add.u64 %%addr, %%rrow, %%chr%d;", k)
+			}
+			b.l("@%%p4 ld.global.s8 %%rv, [%%addr];")
+			b.l("sub.s32 %%rv, %%rv, %%zr;")
+			b.l("cvt.rn.f32.s32 %%fr, %%rv;")
+			b.l("mul.rn.f32 %%fr, %%fr, %%mr;")
+			b.l("add.rn.f32 %%fy, %%fy, %%fr;")
+		}
+		if !c.StoreVec {
+			b.l("add.u64 %%addr, %%yrow, %%cho%d;", k)
+		}
+		if c.OutF32 {
+			switch c.Act {
+			case "relu":
+				b.l("max.f32 %%fy, %%fy, 0f00000000;")
+			case "clip":
+				b.l("max.f32 %%fy, %%fy, %%flo;")
+				b.l("min.f32 %%fy, %%fy, %%fhi;")
+			}
+			b.l("@%%p4 st.global.f32 [%%addr], %%fy;")
+		} else {
+			b.l("cvt.rni.s32.f32 %%ai, %%fy;")
+			b.l("max.s32 %%ai, %%ai, %%qlo;")
+			b.l("min.s32 %%ai, %%ai, %%qhi;")
+			b.l("add.s32 %%ai, %%ai, %%zy;")
+			if c.StoreVec {
+				b.l("st.shared.u8 [%%sdst+%d], %%ai;", (8*j+e)*rs+16*i+8*h)
+			} else {
+				b.l("@%%p4 st.global.s8 [%%addr], %%ai;")
 			}
 		}
 	}
-	b.l("shl.b32 %%px, %%wm, 6;")
+	if !c.SplitM {
+		for i := 0; i < mi; i++ {
+			for h := 0; h < 2; h++ {
+				chanSetup(i, h)
+			}
+		}
+	}
+	b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
 	b.l("add.u32 %%px, %%px, %%m0;")
 	b.l("shl.b32 %%tmp, %%tig, 1;")
 	b.l("add.u32 %%px, %%px, %%tmp;")
-	rs := c.storeRow()
 	if c.StoreVec {
 		b.comment("stage the tile in shared memory: every warp is done with the stages first")
 		b.l("bar.sync 0;")
@@ -881,60 +1162,29 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		b.l("add.u32 %%tmp, %%tmp, %%gid;")
 		b.l("add.u32 %%sdst, %%sdw, %%tmp;")
 	}
-	for j := 0; j < 8; j++ {
-		for e := 0; e < 2; e++ {
-			b.l("add.u32 %%q, %%px, %d;", 8*j+e)
-			b.l("setp.lt.u32 %%p3, %%q, %%M;")
-			if !c.StoreVec {
-				b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
-				if c.OutF32 {
-					b.l("shl.b64 %%rk, %%rk, 2;")
+	if c.SplitM {
+		// One channel row at a time: one channel's bias', multiplier and
+		// offsets live instead of eight, which keeps the 128-register
+		// kernel from spilling (the row addresses are recomputed per
+		// channel row).
+		for i := 0; i < mi; i++ {
+			for h := 0; h < 2; h++ {
+				chanSetup(i, h)
+				for j := 0; j < c.pixelTiles(); j++ {
+					for e := 0; e < 2; e++ {
+						rowSetup(j, e)
+						element(i, h, j, e)
+					}
 				}
-				b.l("add.u64 %%yrow, %%gy, %%rk;")
 			}
-			if c.Residual {
-				b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
-				b.l("add.u64 %%rrow, %%gr, %%rk;")
-			}
-			for i := 0; i < mi; i++ {
-				for h := 0; h < 2; h++ {
-					k := 2*i + h
-					a := acc(i, j, 2*h+e)
-					b.l("and.pred %%p4, %%p3, %%pc%d;", k)
-					b.l("add.s32 %%ai, %s, %%bias%d;", a, k)
-					b.l("cvt.rn.f32.s32 %%fy, %%ai;")
-					b.l("mul.rn.f32 %%fy, %%fy, %%mult%d;", k)
-					if c.Residual {
-						b.l("mov.b32 %%rv, 0;")
-						b.l("add.u64 %%addr, %%rrow, %%chr%d;", k)
-						b.l("@%%p4 ld.global.s8 %%rv, [%%addr];")
-						b.l("sub.s32 %%rv, %%rv, %%zr;")
-						b.l("cvt.rn.f32.s32 %%fr, %%rv;")
-						b.l("mul.rn.f32 %%fr, %%fr, %%mr;")
-						b.l("add.rn.f32 %%fy, %%fy, %%fr;")
-					}
-					if !c.StoreVec {
-						b.l("add.u64 %%addr, %%yrow, %%cho%d;", k)
-					}
-					if c.OutF32 {
-						switch c.Act {
-						case "relu":
-							b.l("max.f32 %%fy, %%fy, 0f00000000;")
-						case "clip":
-							b.l("max.f32 %%fy, %%fy, %%flo;")
-							b.l("min.f32 %%fy, %%fy, %%fhi;")
-						}
-						b.l("@%%p4 st.global.f32 [%%addr], %%fy;")
-					} else {
-						b.l("cvt.rni.s32.f32 %%ai, %%fy;")
-						b.l("max.s32 %%ai, %%ai, %%qlo;")
-						b.l("min.s32 %%ai, %%ai, %%qhi;")
-						b.l("add.s32 %%ai, %%ai, %%zy;")
-						if c.StoreVec {
-							b.l("st.shared.u8 [%%sdst+%d], %%ai;", (8*j+e)*rs+16*i+8*h)
-						} else {
-							b.l("@%%p4 st.global.s8 [%%addr], %%ai;")
-						}
+		}
+	} else {
+		for j := 0; j < c.pixelTiles(); j++ {
+			for e := 0; e < 2; e++ {
+				rowSetup(j, e)
+				for i := 0; i < mi; i++ {
+					for h := 0; h < 2; h++ {
+						element(i, h, j, e)
 					}
 				}
 			}
@@ -945,8 +1195,8 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 	}
 }
 
-// emitVecStores writes the warp's staged tile (64 rows of 16·warpTiles
-// bytes) to Y in 16-byte chunks: lane l takes chunk l % cpr of row l / cpr
+// emitVecStores writes the warp's staged tile (warpPixels rows of
+// 16·warpTiles bytes) to Y in 16-byte chunks: lane l takes chunk l % cpr of row l / cpr
 // and every (32/cpr)-th row after it, cpr = warpTiles chunks a row.
 func (c GemmConfig) emitVecStores(b *builder) {
 	mi, rs := c.warpTiles(), c.storeRow()
@@ -966,10 +1216,10 @@ func (c GemmConfig) emitVecStores(b *builder) {
 	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
 	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
 	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
-	b.l("shl.b32 %%px, %%wm, 6;")
+	b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
 	b.l("add.u32 %%px, %%px, %%m0;")
 	b.l("add.u32 %%px, %%px, %%q;")
-	for r := 0; r < 64/(32/cpr); r++ {
+	for r := 0; r < c.warpPixels()/(32/cpr); r++ {
 		row := r * (32 / cpr)
 		b.l("ld.shared.v4.u32 {%%bf0, %%bf1, %%bf2, %%bf3}, [%%sdst+%d];", row*rs)
 		b.l("add.u32 %%q, %%px, %d;", row)

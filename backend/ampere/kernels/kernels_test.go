@@ -14,11 +14,19 @@ func allGemmConfigs() []GemmConfig {
 	for _, sp := range []bool{false, true} {
 		for _, res := range []bool{false, true} {
 			for _, pipe := range []GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stages: 3, SharedWeights: true, WideN: true},
-				{Stages: 4, SharedWeights: true, WideN: true, WideBlock: true}} {
-				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock})
-				cs = append(cs, GemmConfig{Sparse: sp, Residual: res, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock, StoreVec: true})
+				{Stages: 4, SharedWeights: true, WideN: true, WideBlock: true},
+				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true}, {Stages: 3, SharedWeights: true, WideN: true, LateCopy: true},
+				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true},
+				{Stages: 3, SharedWeights: true, WideN: true, DoubleK: true}, {Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true}} {
+				c := pipe
+				c.Sparse, c.Residual = sp, res
+				cs = append(cs, c)
+				c.StoreVec = true
+				cs = append(cs, c)
 				for _, act := range []string{"none", "relu", "clip"} {
-					cs = append(cs, GemmConfig{Sparse: sp, Residual: res, OutF32: true, Act: act, Stages: pipe.Stages, SharedWeights: pipe.SharedWeights, WideN: pipe.WideN, WideBlock: pipe.WideBlock})
+					c := pipe
+					c.Sparse, c.Residual, c.OutF32, c.Act = sp, res, true, act
+					cs = append(cs, c)
 				}
 			}
 		}
@@ -166,15 +174,16 @@ func TestGemmPTXLint(t *testing.T) {
 		}
 		sp := strings.Count(text, "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32")
 		dn := strings.Count(text, "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32")
-		mi := c.warpTiles()
-		if c.Sparse && (sp != 8*mi || dn != 0) {
-			t.Errorf("%s: %d mma.sp and %d mma.sync, want %d and 0 (%d channel tiles × 8 pixel tiles × one k64)", name, sp, dn, 8*mi, mi)
+		mi, pt, kp := c.warpTiles(), c.pixelTiles(), c.stepsPerStage()
+		if c.Sparse && (sp != kp*pt*mi || dn != 0) {
+			t.Errorf("%s: %d mma.sp and %d mma.sync, want %d and 0 (%d channel tiles × %d pixel tiles × one k64, %d steps a stage)", name, sp, dn, kp*pt*mi, mi, pt, kp)
 		}
-		if !c.Sparse && (dn != 16*mi || sp != 0) {
-			t.Errorf("%s: %d mma.sync and %d mma.sp, want %d and 0 (%d × 8 × two k32)", name, dn, sp, 16*mi, mi)
+		if !c.Sparse && (dn != 2*kp*pt*mi || sp != 0) {
+			t.Errorf("%s: %d mma.sync and %d mma.sp, want %d and 0 (%d × %d × two k32, %d steps a stage)", name, dn, sp, 2*kp*pt*mi, mi, pt, kp)
 		}
-		if n := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"); n != 8 {
-			t.Errorf("%s: %d ldmatrix, want 8", name, n)
+		x4, x2 := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), strings.Count(text, "ldmatrix.sync.aligned.m8n8.x2.shared.b16")
+		if c.halvesApart() && (x4 != 0 || x2 != 2*kp*pt) || !c.halvesApart() && (x4 != kp*pt || x2 != 0) {
+			t.Errorf("%s: %d ldmatrix.x4 and %d .x2 (pixel tiles %d, k32 halves apart %v)", name, x4, x2, pt, c.halvesApart())
 		}
 		// The epilogue's arithmetic must be exactly rounded, each step:
 		// no fma, and every float multiply and add carries .rn.
@@ -183,7 +192,7 @@ func TestGemmPTXLint(t *testing.T) {
 				t.Errorf("%s: contains %q, which could change the reference's rounding", name, bad)
 			}
 		}
-		wantMul := 32 * mi // one a accumulator
+		wantMul := 4 * pt * mi // one an accumulator
 		if c.Residual {
 			wantMul *= 2
 		}
@@ -194,12 +203,12 @@ func TestGemmPTXLint(t *testing.T) {
 			t.Errorf("%s: int8 rounding present = %v, want %v", name, !c.OutF32, !c.OutF32)
 		}
 		// StoreVec: every output byte staged in shared memory, then whole
-		// 16-byte chunks to global memory (64 rows × 16·tiles bytes over
+		// 16-byte chunks to global memory (8·pt rows × 16·tiles bytes over
 		// 32 lanes), no byte stores to global memory.
 		if c.StoreVec {
 			st8, st16, sh8 := strings.Count(text, "st.global.s8"), strings.Count(text, "st.global.v4.u32"), strings.Count(text, "st.shared.u8")
-			if st8 != 0 || st16 != 2*mi || sh8 != 32*mi {
-				t.Errorf("%s: %d global byte stores, %d 16-byte stores, %d staged bytes; want 0, %d, %d", name, st8, st16, sh8, 2*mi, 32*mi)
+			if st8 != 0 || st16 != pt*mi/4 || sh8 != 4*pt*mi {
+				t.Errorf("%s: %d global byte stores, %d 16-byte stores, %d staged bytes; want 0, %d, %d", name, st8, st16, sh8, pt*mi/4, 4*pt*mi)
 			}
 		}
 		again, _ := c.PTX()
@@ -340,6 +349,89 @@ func TestSharedWeightsLayout(t *testing.T) {
 		want := 4 * (GemmBM*GemmBK + 4*c.tileBytes() + c.eStageBytes())
 		if c.SharedBytes() != want || !strings.Contains(text, fmt.Sprintf("smem_x[%d]", want)) {
 			t.Errorf("%s: shared memory %d, want %d", c.Name(), c.SharedBytes(), want)
+		}
+	}
+}
+
+// TestLatencyVariants: the 8-warp wide tile (SplitM) asks for two blocks
+// an SM and keeps 64 accumulators a thread; LateCopy puts the loop's first
+// product before its next-stage copies, the default after them; both keep
+// the wide tile's block geometry and have their own names.
+func TestLatencyVariants(t *testing.T) {
+	for _, sp := range []bool{false, true} {
+		base := GemmConfig{Sparse: sp, Stages: 3, SharedWeights: true, WideN: true, StoreVec: true}
+		names := map[string]bool{}
+		for _, v := range []struct{ m, lc bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			c := base
+			c.SplitM, c.LateCopy = v.m, v.lc
+			text, err := c.PTX()
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := c.Name()
+			if names[name] {
+				t.Errorf("%s: name shared with another variant", name)
+			}
+			names[name] = true
+			if c.BN() != 128 || c.SharedBytes() != base.SharedBytes() {
+				t.Errorf("%s: block of %d channels, %d bytes shared, want the wide tile's 128 and %d", name, c.BN(), c.SharedBytes(), base.SharedBytes())
+			}
+			wantThreads, wantAcc := 128, 128
+			if v.m {
+				wantThreads, wantAcc = 256, 64
+			}
+			if c.Threads() != wantThreads || !strings.Contains(text, fmt.Sprintf("%%acc<%d>", wantAcc)) {
+				t.Errorf("%s: %d threads, want %d with %d accumulators each", name, c.Threads(), wantThreads, wantAcc)
+			}
+			if got := strings.Contains(text, ".minnctapersm 2"); got != v.m {
+				t.Errorf("%s: .minnctapersm 2 present %v, want %v", name, got, v.m)
+			}
+			// Products per step: 16 channel rows a tile × 8 pixels × 64 K
+			// over the warp's 4 channel tiles and its pixel tiles.
+			mmas := strings.Count(text, "mma.sync.aligned") + strings.Count(text, "mma.sp::ordered_metadata")
+			want := 4 * c.pixelTiles()
+			if !sp {
+				want *= 2
+			}
+			if mmas != want {
+				t.Errorf("%s: %d products a step, want %d", name, mmas, want)
+			}
+			loop := text[strings.Index(text, "$L_kloop"):]
+			firstMMA := strings.Index(loop, "mma.")
+			firstCopy := strings.Index(loop, "cp.async.cg.shared.global")
+			if (firstMMA < firstCopy) != v.lc {
+				t.Errorf("%s: first product at %d, first copy at %d in the loop; LateCopy %v", name, firstMMA, firstCopy, v.lc)
+			}
+		}
+	}
+	// DoubleK: stages of two steps in dynamic shared memory, the loop
+	// advancing two tiles a barrier, a second step's copies and products
+	// each behind a test against KT.
+	for _, sp := range []bool{false, true} {
+		one := GemmConfig{Sparse: sp, Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, StoreVec: true}
+		two := one
+		two.DoubleK = true
+		text, err := two.PTX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if two.SharedBytes() != 2*one.SharedBytes() || two.DynamicShared() != two.SharedBytes() || !strings.Contains(text, ".extern .shared") {
+			t.Errorf("%s: %d bytes shared (dynamic %d), want twice the one-step kernel's %d, dynamic", two.Name(), two.SharedBytes(), two.DynamicShared(), one.SharedBytes())
+		}
+		if !strings.HasSuffix(strings.TrimSuffix(two.Name(), "_v16_s3w"), "_lc_k128") {
+			t.Errorf("%s: name without _k128", two.Name())
+		}
+		for _, want := range []string{"add.u32 %kt, %kt, 2;", fmt.Sprintf("add.u32 %%ktn, %%kt, %d;", 2*(3-1)), fmt.Sprintf("add.u32 %%rsub, %%rst, %d;", one.stageBytes()),
+			fmt.Sprintf("add.u32 %%wst, %%wst, %d;", one.stageBytes()), "$L_odd", "$L_noload2"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: no %q", two.Name(), want)
+			}
+		}
+	}
+	for _, c := range []GemmConfig{{SplitM: true, SharedWeights: true}, {SplitM: true, WideN: true, WideBlock: true, SharedWeights: true, Stages: 4},
+		{LateCopy: true, SharedWeights: true, Stages: 4}, {DoubleK: true, SharedWeights: true, Stages: 2}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v: accepted", c)
 		}
 	}
 }
