@@ -68,3 +68,23 @@ func (p *planner) transpose(n *ir.Node) error {
 	}
 	return p.planGather(n)
 }
+
+// asRowMajor returns x with its elements in logical (row-major) order: x
+// itself unless it is an NHWC image larger than 1×1, else an NCHW copy made
+// by one transpose launch before n. Kernels that read rows of the logical
+// tensor (layer normalization, MatMul over rows) take it.
+func (p *planner) asRowMajor(n *ir.Node, x *engine.Buffer) (*engine.Buffer, error) {
+	if x.Layout != LayoutNHWC || len(x.SampleShape) != 3 || x.SampleShape[1]*x.SampleShape[2] == 1 {
+		return x, nil
+	}
+	t := p.scratch(n.Name+"/nchw", x.Dtype, x.ElemsPerSample)
+	k := kernels.ToNCHW8Kernel
+	if x.Dtype == "f32" {
+		k = kernels.ToNCHW32Kernel
+	}
+	if err := p.elementwise(n, k, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample),
+		u32(x.SampleShape[0]), u32(x.SampleShape[1]*x.SampleShape[2])); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
