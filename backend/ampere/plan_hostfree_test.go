@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -163,6 +164,42 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = min(max(v, lo), hi)
 		}
 	},
+	kernels.QGroupConvF32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, r, y := buf(s.Args[0]).Int8s(), buf(s.Args[4]).Data, buf(s.Args[5]).Float32s()
+		w, bb, mult := weights[s.Args[1].GetWeight()], weights[s.Args[2].GetWeight()], f32sOf(weights[s.Args[3].GetWeight()])
+		a := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, wd, m, oh, ow, kh, kw := a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14)
+		sh, sw, ph, pw, dh, dw, cg, mg, hasres, act := a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), a(24)
+		zx, zr, mr, lo, hi := s.Args[25].GetS32(), s.Args[26].GetS32(), s.Args[27].GetF32(), s.Args[28].GetF32(), s.Args[29].GetF32()
+		for i := range y {
+			mo, q, r0, n := i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
+			var acc int32
+			c0 := mo / mg * cg
+			for ci := 0; ci < cg; ci++ {
+				for k := 0; k < kh; k++ {
+					for j := 0; j < kw; j++ {
+						ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
+						if ih < 0 || ih >= h || iw < 0 || iw >= wd {
+							continue
+						}
+						acc += (int32(x[((n*h+ih)*wd+iw)*c+c0+ci]) - zx) * int32(int8(w[((mo*cg+ci)*kh+k)*kw+j]))
+					}
+				}
+			}
+			acc += int32(binary.LittleEndian.Uint32(bb[4*mo:]))
+			v := float32(float32(acc) * mult[mo])
+			if hasres == 1 {
+				v = float32(v + float32(float32(int32(r.([]int8)[i])-zr)*mr))
+			}
+			switch act {
+			case kernels.QGroupActRelu:
+				v = max(v, 0)
+			case kernels.QGroupActClip:
+				v = min(max(v, lo), hi)
+			}
+			y[i] = v
+		}
+	},
 	// The float convolution, for the planners that reuse it (row MatMul):
 	// one output element, f32 products summed in (c, kh, kw) order.
 	kernels.FloatConvKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
@@ -264,6 +301,18 @@ func TestHostFreePlans(t *testing.T) {
   const %w: f32[8,6] = [` + zeros(48) + `]
   %y: f32[N,3,5,6] = MatMul "mm" (%a, %w)
 }`, nil, map[string]string{"mm": kernels.FloatConvKernel}, true},
+		{"grouped qconv, f32 output", `(%a: i8[N,4,5,6] quant(scale=[0.05], zp=[3])) -> (%y1, %y2, %y3) {
+  const %w: i8[8,2,3,3] quant(axis=0, scale=[0.01, 0.02, 0.01, 0.02, 0.01, 0.02, 0.01, 0.02], zp=[0, 0, 0, 0, 0, 0, 0, 0]) = [` + int8s(144) + `]
+  const %m: f32[8] = [0.0005, 0.001, 0.0005, 0.001, 0.0005, 0.001, 0.0005, 0.001]
+  const %b: i32[8] = [1, -2, 300, -4, 5, -600, 7, -8]
+  const %dw: i8[4,1,3,3] quant(axis=0, scale=[0.01, 0.02, 0.01, 0.02], zp=[0, 0, 0, 0]) = [` + int8s(36) + `]
+  const %dm: f32[4] = [0.0005, 0.001, 0.0005, 0.001]
+  const %db: i32[4] = [10, -20, 30, -40]
+  const %mr: f32[] = [0.05]
+  %y1: f32[N,8,3,3] = QConv "g2" (%a, %w, %m, %b) {activation = "relu", group = 2, kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
+  %y2: f32[N,4,5,6] = QConv "dw" (%a, %dw, %dm, %db, %a, %mr) {activation = "clip", clip_min = -0.1, clip_max = 0.2, group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
+  %y3: f32[N,4,5,6] = QConv "dwn" (%a, %dw, %dm, %db) {group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
+}`, []string{"a"}, map[string]string{"g2": kernels.QGroupConvF32Kernel, "dw": kernels.QGroupConvF32Kernel, "dwn": kernels.QGroupConvF32Kernel}, false},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},
@@ -357,6 +406,15 @@ func TestHostFreePlans(t *testing.T) {
 			})
 		}
 	}
+}
+
+// int8s lists n int8 weights in .sqir syntax, varied and signed.
+func int8s(n int) string {
+	vs := make([]string, n)
+	for i := range vs {
+		vs[i] = strconv.Itoa((i*37)%255 - 127)
+	}
+	return strings.Join(vs, ", ")
 }
 
 // bufShape is a value's per-sample dims.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere"
@@ -14,7 +15,8 @@ import (
 )
 
 // hostFreeCases are the kernels that replaced host steps, each on the
-// graph's NCHW input and on an NHWC image (the output of a 1×1 float
+// graph's NCHW input and on an NHWC image (the grouped QConv with an f32
+// output reads NHWC int8 only) (the output of a 1×1 float
 // convolution whose weights are 0, 1 and 0.5, so that its own sums are
 // exact whatever their order): every output must equal the reference
 // executor's bits, except the row MatMul on the float convolution kernel
@@ -47,6 +49,36 @@ func hostFreeCases() map[string]struct {
 		}
 		return w + "]\n"
 	}
+	// Grouped and depthwise QConvs with f32 outputs (the next op is
+	// float): random int8 weights, per-channel multipliers, int32 biases.
+	qconst := func(name string, m, cg int) string {
+		w := make([]string, m*cg*9)
+		for i := range w {
+			w[i] = strconv.Itoa(r.IntN(255) - 127)
+		}
+		sc, zp, mu, bs := make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+		for i := range sc {
+			// An f32 output's multiplier is sx·sw (sx = 0.05), in f32.
+			sw := float32(0.005 * (1 + r.Float64()))
+			sc[i], zp[i] = strconv.FormatFloat(float64(sw), 'g', -1, 32), "0"
+			mu[i] = strconv.FormatFloat(float64(ir.QOutputMultipliers(0.05, []float32{sw}, 1, 0)[0]), 'g', -1, 32)
+			bs[i] = strconv.Itoa(r.IntN(2001) - 1000)
+		}
+		return "  const %" + name + ": i8[" + strconv.Itoa(m) + "," + strconv.Itoa(cg) + ",3,3] quant(axis=0, scale=[" + strings.Join(sc, ", ") +
+			"], zp=[" + strings.Join(zp, ", ") + "]) = [" + strings.Join(w, ", ") + "]\n" +
+			"  const %" + name + "_m: f32[" + strconv.Itoa(m) + "] = [" + strings.Join(mu, ", ") + "]\n" +
+			"  const %" + name + "_b: i32[" + strconv.Itoa(m) + "] = [" + strings.Join(bs, ", ") + "]\n"
+	}
+	groupF32 := `graph "g" (%x: f32[N,8,9,7]) -> (%y1, %y2, %y3, %y4) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [3]
+  const %mr: f32[] = [0.05]
+` + qconst("dw", 8, 1) + qconst("gw", 16, 2) + `  %q: i8[N,8,9,7] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %y1: f32[N,8,9,7] = QConv "dw_relu" (%q, %dw, %dw_m, %dw_b) {activation = "relu", group = 8, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
+  %y2: f32[N,8,5,4] = QConv "dw_s2_none" (%q, %dw, %dw_m, %dw_b) {group = 8, kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
+  %y3: f32[N,16,9,7] = QConv "g4_clip" (%q, %gw, %gw_m, %gw_b) {activation = "clip", clip_min = -0.25, clip_max = 0.5, group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
+  %y4: f32[N,8,9,7] = QConv "dw_res" (%q, %dw, %dw_m, %dw_b, %q, %mr) {activation = "relu", group = 8, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
+}`
 	return map[string]struct {
 		text   string
 		kernel map[string]string
@@ -90,6 +122,8 @@ func hostFreeCases() map[string]struct {
   %y1: f32[N,6,5,12] = MatMul "mlp" (%t, %w)
   %y2: f32[N,8,6,7] = MatMul "rows_nhwc" (%h, %w5)
 }`, kernel: map[string]string{"mlp": kernels.FloatConvKernel, "rows_nhwc": kernels.FloatConvKernel}},
+		"qgroupconv_f32": {text: groupF32, kernel: map[string]string{"dw_relu": kernels.QGroupConvF32Kernel, "dw_s2_none": kernels.QGroupConvF32Kernel,
+			"g4_clip": kernels.QGroupConvF32Kernel, "dw_res": kernels.QGroupConvF32Kernel}},
 		"relu_int8": {text: `graph "g" (%x: f32[N,6,5,4]) -> (%y1, %y2) {
 ` + mix(6) + `  const %sc: f32[] = [0.03]
   const %zp: i8[] = [-5]
