@@ -103,6 +103,9 @@ type planner struct {
 	// hold them (NODE/w, NODE/e): the engine's graph text refers to
 	// those instead of carrying the data twice.
 	packed map[*ir.Value]string
+	// folded holds values computed at plan time (foldDequantize): a
+	// weight's DequantizeLinear, read by kernels as a constant.
+	folded map[*ir.Value]*ir.Tensor
 }
 
 // Plan lowers g, the output of the INT8 pipeline, to an engine: one or

@@ -116,12 +116,17 @@ func hostFreeCases() map[string]struct {
   %y5: f32[N,3,56,48] = Resize "bilinear_nchw" (%x, _, _, %sz) {axes = [2, 3], mode = "linear"}
 }`, kernel: map[string]string{"bilinear8x": kernels.ResizeKernel, "nearest": kernels.ResizeKernel, "cubic": kernels.ResizeKernel,
 			"wonly": kernels.ResizeKernel, "bilinear_nchw": kernels.ResizeKernel}},
-		"matmul_rows": {approx: true, text: `graph "g" (%x: f32[N,8,6,5]) -> (%y1, %y2) {
-` + mix(8) + constText(r, "w", 8, 12) + constText(r, "w5", 5, 7) + `  %h: f32[N,8,6,5] = Conv "mix" (%x, %mix)
+		"matmul_rows": {approx: true, text: `graph "g" (%x: f32[N,8,6,5]) -> (%y1, %y2, %y3) {
+` + mix(8) + constText(r, "w", 8, 12) + constText(r, "w5", 5, 7) + `  const %wq: i8[8,4] quant(axis=1, scale=[0.01, 0.02, 0.03, 0.04], zp=[0, 0, 0, 0]) = [` + strings.Repeat("-7, 100, 3, -128, ", 7) + `1, 2, 3, 4]
+  const %ws: f32[4] = [0.01, 0.02, 0.03, 0.04]
+  const %wz: i8[4] = [0, 0, 0, 0]
+  %h: f32[N,8,6,5] = Conv "mix" (%x, %mix)
   %t: f32[N,6,5,8] = Transpose "tr" (%h) {perm = [0, 2, 3, 1]}
   %y1: f32[N,6,5,12] = MatMul "mlp" (%t, %w)
   %y2: f32[N,8,6,7] = MatMul "rows_nhwc" (%h, %w5)
-}`, kernel: map[string]string{"mlp": kernels.FloatConvKernel, "rows_nhwc": kernels.FloatConvKernel}},
+  %wd: f32[8,4] = DequantizeLinear "dqw" (%wq, %ws, %wz) {axis = 1}
+  %y3: f32[N,6,5,4] = MatMul "mlp_dq" (%t, %wd)
+}`, kernel: map[string]string{"mlp": kernels.FloatConvKernel, "rows_nhwc": kernels.FloatConvKernel, "mlp_dq": kernels.FloatConvKernel}},
 		"qgroupconv_f32": {text: groupF32, kernel: map[string]string{"dw_relu": kernels.QGroupConvF32Kernel, "dw_s2_none": kernels.QGroupConvF32Kernel,
 			"g4_clip": kernels.QGroupConvF32Kernel, "dw_res": kernels.QGroupConvF32Kernel}},
 		"relu_int8": {text: `graph "g" (%x: f32[N,6,5,4]) -> (%y1, %y2) {
