@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -200,6 +201,25 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = v
 		}
 	},
+	kernels.BatchMatMulKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		operand := func(a *engine.Arg) []float32 {
+			if w := a.GetWeight(); w != "" {
+				return f32sOf(weights[w])
+			}
+			return buf(a).Float32s()
+		}
+		a, b, y := operand(s.Args[0]), operand(s.Args[1]), buf(s.Args[2]).Float32s()
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		m, k, pd, mats, aS, bS, aM, bM := u(4), u(5), u(6), u(7), u(8), u(9), u(10), u(11)
+		for i := range y {
+			col, row, j, n := i%pd, i/pd%m, i/pd/m%mats, i/pd/m/mats
+			var sum float32
+			for q := 0; q < k; q++ {
+				sum += a[n*aS+j*aM+row*k+q] * b[n*bS+j*bM+q*pd+col]
+			}
+			y[i] = sum
+		}
+	},
 	// The float convolution, for the planners that reuse it (row MatMul):
 	// one output element, f32 products summed in (c, kh, kw) order.
 	kernels.FloatConvKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
@@ -324,6 +344,14 @@ func TestHostFreePlans(t *testing.T) {
   %f: f32[N,120] = Flatten "flat" (%a) {axis = 1}
   %z: f32[N,6] = MatMul "mm2" (%f, %w2)
 }`, nil, map[string]string{"dqw": "", "dqw2": "", "mm": kernels.FloatConvKernel, "mm2": kernels.FloatConvKernel}, true},
+		{"attention-style batched matmuls", `(%a: f32[N,6,5,4]) -> (%y, %z, %u) {
+  const %st: f32[6,4,3] = [` + zeros(72) + `]
+  const %one: f32[4,3] = [` + zeros(12) + `]
+  %t: f32[N,6,4,5] = Transpose "kt" (%a) {perm = [0, 1, 3, 2]}
+  %y: f32[N,6,5,5] = MatMul "qk" (%a, %t)
+  %z: f32[N,6,5,3] = MatMul "stack" (%a, %st)
+  %u: f32[N,6,5,5] = MatMul "pv" (%y, %y)
+}`, nil, map[string]string{"qk": kernels.BatchMatMulKernel, "stack": kernels.BatchMatMulKernel, "pv": kernels.BatchMatMulKernel}, true},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},
@@ -353,8 +381,8 @@ func TestHostFreePlans(t *testing.T) {
 							got = append(got, s.Kernel)
 						}
 					}
-					// An NHWC image read in row order: one transpose first.
-					if len(got) == 2 && got[0] == kernels.ToNCHW32Kernel {
+					// NHWC images read in row order: transposes first.
+					for len(got) > 1 && got[0] == kernels.ToNCHW32Kernel {
 						got = got[1:]
 					}
 					if k == "" && len(got) == 0 {
@@ -364,13 +392,25 @@ func TestHostFreePlans(t *testing.T) {
 						t.Errorf("node %s runs on %v, want %s", node, got, k)
 					}
 				}
-				if strings.Contains(c.name, "matmul") {
-					// Random weights: zeros() is a constant 0.5.
-					w := g.Nodes[0].Inputs[1].Const.Float32s()
-					r := rand.New(rand.NewPCG(3, 4))
-					for i := range w {
-						w[i] = float32(r.NormFloat64())
+				// Random weights where the text has zeros(), a constant 0.5.
+				r := rand.New(rand.NewPCG(3, 4))
+				randomized := false
+				for _, nd := range g.Nodes {
+					for _, v := range nd.Inputs {
+						if v == nil || !v.IsConst() || v.Const.DType != ir.Float32 || v.Const.Len() < 2 {
+							continue
+						}
+						w := v.Const.Float32s()
+						if slices.ContainsFunc(w, func(f float32) bool { return f != 0.5 }) {
+							continue
+						}
+						for i := range w {
+							w[i] = float32(r.NormFloat64())
+						}
+						randomized = true
 					}
+				}
+				if randomized {
 					if e, err = planWithInputLayouts(g, "test", nhwc, false); err != nil {
 						t.Fatal(err)
 					}

@@ -71,13 +71,20 @@ func (p *planner) transpose(n *ir.Node) error {
 
 // asRowMajor returns x with its elements in logical (row-major) order: x
 // itself unless it is an NHWC image larger than 1×1, else an NCHW copy made
-// by one transpose launch before n. Kernels that read rows of the logical
-// tensor (layer normalization, MatMul over rows) take it.
+// by one transpose launch before n, shared by later readers. Kernels that
+// read rows of the logical tensor (layer normalization, the MatMuls) take
+// it.
 func (p *planner) asRowMajor(n *ir.Node, x *engine.Buffer) (*engine.Buffer, error) {
 	if x.Layout != LayoutNHWC || len(x.SampleShape) != 3 || x.SampleShape[1]*x.SampleShape[2] == 1 {
 		return x, nil
 	}
-	t := p.scratch(n.Name+"/nchw", x.Dtype, x.ElemsPerSample)
+	name := x.Name + "/rowmajor"
+	for _, b := range p.e.Buffers {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	t := p.scratch(name, x.Dtype, x.ElemsPerSample)
 	k := kernels.ToNCHW8Kernel
 	if x.Dtype == "f32" {
 		k = kernels.ToNCHW32Kernel

@@ -29,7 +29,7 @@ var opPlanners = map[string]opPlanner{
 	"FusedConv": (*planner).floatConv,
 	"Gemm":      (*planner).floatGemm,
 	"FusedGemm": (*planner).floatGemm,
-	"MatMul":    firstOf((*planner).floatGemm, (*planner).floatMatMulRows),
+	"MatMul":    firstOf((*planner).floatGemm, (*planner).floatMatMulRows, (*planner).floatBatchMatMul),
 	// Pools and normalizations.
 	"GlobalAveragePool":  (*planner).globalAverage,
 	"ReduceMean":         (*planner).globalAverage,

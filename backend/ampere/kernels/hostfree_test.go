@@ -37,3 +37,19 @@ func TestHostFreePTXLint(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchMatMulPTXLint lints the batched float matrix product, which is
+// approximate (its own summation order) but fuses nothing.
+func TestBatchMatMulPTXLint(t *testing.T) {
+	text := BatchMatMulPTX()
+	lintPTX(t, BatchMatMulKernel, text)
+	if n := strings.Count(text, ".param "); n != len(BatchMatMulParams) {
+		t.Errorf("%d params declared, want %d", n, len(BatchMatMulParams))
+	}
+	if strings.Contains(text, "fma.") || strings.Contains(text, "mad.rn.f32") {
+		t.Error("fused float multiply-add")
+	}
+	if !ApproxKernels[BatchMatMulKernel] {
+		t.Error("the batched MatMul sums in its own order: it must be listed as approximate")
+	}
+}
