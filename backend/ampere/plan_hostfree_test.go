@@ -352,6 +352,14 @@ func TestHostFreePlans(t *testing.T) {
   %z: f32[N,6,5,3] = MatMul "stack" (%a, %st)
   %u: f32[N,6,5,5] = MatMul "pv" (%y, %y)
 }`, nil, map[string]string{"qk": kernels.BatchMatMulKernel, "stack": kernels.BatchMatMulKernel, "pv": kernels.BatchMatMulKernel}, true},
+		{"inference dropout, a view", `(%a: f32[N,4,3,5]) -> (%y) {
+  const %ratio: f32[] = [0.1]
+  const %zero: f32[] = [0]
+  const %train: bool[] = [true]
+  %d: f32[N,4,3,5], %mask: bool[N,4,3,5] = Dropout "drop" (%a, %ratio)
+  %e: f32[N,4,3,5] = Dropout "drop0" (%d, %zero, %train)
+  %y: f32[N,4,3,5] = AveragePool "pool" (%e) {kernel_shape = [1, 1]}
+}`, nil, map[string]string{"drop": "", "drop0": "", "pool": kernels.AvgPoolF32Kernel}, false},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},

@@ -59,6 +59,7 @@ var opPlanners = map[string]opPlanner{
 	"Reshape":  (*planner).view,
 	"Relayout": (*planner).view,
 	"Identity": (*planner).view,
+	"Dropout":  (*planner).dropout,
 	// NCHW/NHWC renamings as views; other permutations on the gather
 	// kernel.
 	"Transpose": (*planner).transpose,
