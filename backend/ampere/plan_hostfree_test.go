@@ -150,6 +150,42 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = float32(acc)
 		}
 	},
+	kernels.EltwiseKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, b, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s(), buf(s.Args[2]).Float32s()
+		if s.Args[5].GetU32() != kernels.EltSameB {
+			panic("eltwise model: only the same-shape operand mode is modelled")
+		}
+		for i := range y {
+			switch s.Args[4].GetU32() {
+			case kernels.EltAdd:
+				y[i] = x[i] + b[i]
+			case kernels.EltSub:
+				y[i] = x[i] - b[i]
+			case kernels.EltMul:
+				y[i] = x[i] * b[i]
+			case kernels.EltDiv:
+				y[i] = x[i] / b[i]
+			}
+		}
+	},
+	// Softmax in float64 (the kernel's exp is ex2.approx: within 1e-6).
+	kernels.SoftmaxKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		size := int(s.Args[3].GetU32())
+		for r := 0; r < len(x)/size; r++ {
+			mx := math.Inf(-1)
+			for _, v := range x[r*size : (r+1)*size] {
+				mx = math.Max(mx, float64(v))
+			}
+			sum := 0.0
+			for _, v := range x[r*size : (r+1)*size] {
+				sum += math.Exp(float64(v) - mx)
+			}
+			for j, v := range x[r*size : (r+1)*size] {
+				y[r*size+j] = float32(math.Exp(float64(v)-mx) / sum)
+			}
+		}
+	},
 	kernels.ToNCHW32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
 		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
@@ -360,6 +396,13 @@ func TestHostFreePlans(t *testing.T) {
   %e: f32[N,4,3,5] = Dropout "drop0" (%d, %zero, %train)
   %y: f32[N,4,3,5] = AveragePool "pool" (%e) {kernel_shape = [1, 1]}
 }`, nil, map[string]string{"drop": "", "drop0": "", "pool": kernels.AvgPoolF32Kernel}, false},
+		{"operands in different orders", `(%a: f32[N,4,3,5], %b: f32[N,4,3,5]) -> (%y, %z) {
+  %y: f32[N,4,3,5] = Add "add" (%a, %b)
+  %z: f32[N,4,3,5] = Div "div" (%b, %a)
+}`, []string{"b"}, map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}, false},
+		{"softmax over the last axis of an nhwc image", `(%a: f32[N,4,3,5]) -> (%s) {
+  %s: f32[N,4,3,5] = Softmax "sm" (%a) {axis = -1}
+}`, nil, map[string]string{"sm": kernels.SoftmaxKernel}, true},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},
@@ -425,23 +468,29 @@ func TestHostFreePlans(t *testing.T) {
 				}
 				const batch = 3
 				rng := rand.New(rand.NewPCG(5, 6))
-				x := ir.NewTensor(g.Inputs[0].Type.DType, append([]int{batch}, intsOf(bufShape(g.Inputs[0]))...)...)
-				switch d := x.Data.(type) {
-				case []float32:
-					for i := range d {
-						d[i] = float32(rng.NormFloat64() * 2)
+				var ins []*ir.Tensor
+				byName := map[string]*ir.Tensor{}
+				for _, v := range g.Inputs {
+					x := ir.NewTensor(v.Type.DType, append([]int{batch}, intsOf(bufShape(v))...)...)
+					switch d := x.Data.(type) {
+					case []float32:
+						for i := range d {
+							d[i] = float32(rng.NormFloat64() * 2)
+						}
+						d[0], d[1] = 3, 3 // a repeated value: ties, exact halves
+					case []int8:
+						for i := range d {
+							d[i] = int8(rng.IntN(256) - 128)
+						}
 					}
-					d[0], d[1] = 3, 3 // a repeated value: ties, exact halves
-				case []int8:
-					for i := range d {
-						d[i] = int8(rng.IntN(256) - 128)
-					}
+					ins = append(ins, x)
+					byName[v.Name] = x
 				}
-				want, err := ref.Run(g, x)
+				want, err := ref.Run(g, ins...)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := simulate(t, g, e, batch, map[string]*ir.Tensor{g.Inputs[0].Name: x})
+				got := simulate(t, g, e, batch, byName)
 				for i, v := range g.Outputs {
 					gt, wt := got[v.Name], want[i]
 					if gt.DType != wt.DType || gt.Len() != wt.Len() {

@@ -84,7 +84,9 @@ func (p *planner) asRowMajor(n *ir.Node, x *engine.Buffer) (*engine.Buffer, erro
 			return b, nil
 		}
 	}
-	t := p.scratch(name, x.Dtype, x.ElemsPerSample)
+	t := &engine.Buffer{Name: name, Dtype: x.Dtype, ElemsPerSample: x.ElemsPerSample,
+		SampleShape: append([]int64(nil), x.SampleShape...), Layout: LayoutNCHW}
+	p.e.Buffers = append(p.e.Buffers, t)
 	k := kernels.ToNCHW8Kernel
 	if x.Dtype == "f32" {
 		k = kernels.ToNCHW32Kernel

@@ -139,6 +139,15 @@ func hostFreeCases() map[string]struct {
   %o2: f32[N,6,5,5] = MatMul "qk_nhwc" (%h, %kt)
 }`, kernel: map[string]string{"qk": kernels.BatchMatMulKernel, "pv": kernels.BatchMatMulKernel, "stack": kernels.BatchMatMulKernel,
 			"qk_nhwc": kernels.BatchMatMulKernel}},
+		"mixed_orders": {text: `graph "g" (%x: f32[N,4,6,5]) -> (%y1, %y2) {
+` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
+  %y1: f32[N,4,6,5] = Add "add" (%x, %h)
+  %y2: f32[N,4,6,5] = Div "div" (%h, %x)
+}`, kernel: map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}},
+		"softmax_nhwc": {approx: true, text: `graph "g" (%x: f32[N,4,6,5]) -> (%y) {
+` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
+  %y: f32[N,4,6,5] = Softmax "sm" (%h) {axis = -1}
+}`, kernel: map[string]string{"sm": kernels.SoftmaxKernel}},
 		"relu_int8": {text: `graph "g" (%x: f32[N,6,5,4]) -> (%y1, %y2) {
 ` + mix(6) + `  const %sc: f32[] = [0.03]
   const %zp: i8[] = [-5]
