@@ -224,8 +224,8 @@ func TestFallbacksAgainstReference(t *testing.T) {
 		{"channel-wise mul, nchw image", `(%a: f32[N,4,3,5], %s: f32[N,4,1,1]) -> (%y) {
   %y: f32[N,4,3,5] = Mul "se" (%s, %a)
 }`, nil, map[string]string{"se": "kernel"}},
-		{"prelu and global max pool on host", `(%a: f32[N,4,6,5]) -> (%y) {
-  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+		{"prelu with an infinite slope and global max pool on host", `(%a: f32[N,4,6,5]) -> (%y) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, inf]
   %p: f32[N,4,6,5] = PRelu "prelu" (%a, %slope)
   %y: f32[N,4,1,1] = GlobalMaxPool "pool" (%p)
 }`, []string{"a"}, map[string]string{"prelu": "host", "pool": "host"}},

@@ -186,6 +186,35 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			}
 		}
 	},
+	// The broadcasting kernel (PRelu here): each operand read through its
+	// own strides over the output's dims, innermost first.
+	kernels.BcastKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		operand := func(a *engine.Arg) []float32 {
+			if w := a.GetWeight(); w != "" {
+				return f32sOf(weights[w])
+			}
+			return buf(a).Float32s()
+		}
+		a, b, y := operand(s.Args[0]), operand(s.Args[1]), buf(s.Args[2]).Float32s()
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		op, per, aS, bS := u(4), u(5), u(6), u(7)
+		const r = kernels.BcastRank
+		for i := range y {
+			n, rest := i/per, i%per
+			ao, bo := n*aS, n*bS
+			for d := r - 1; d >= 0; d-- {
+				idx := rest % u(8+d)
+				rest /= u(8 + d)
+				ao += idx * u(8+r+d)
+				bo += idx * u(8+2*r+d)
+			}
+			x, sl := a[ao], b[bo]
+			if op != kernels.BPRelu {
+				panic("bcast model: only PRelu is modelled")
+			}
+			y[i] = max(x, 0) + min(x, 0)*sl
+		}
+	},
 	kernels.ToNCHW32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
 		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
@@ -403,6 +432,12 @@ func TestHostFreePlans(t *testing.T) {
 		{"softmax over the last axis of an nhwc image", `(%a: f32[N,4,3,5]) -> (%s) {
   %s: f32[N,4,3,5] = Softmax "sm" (%a) {axis = -1}
 }`, nil, map[string]string{"sm": kernels.SoftmaxKernel}, true},
+		{"prelu", `(%a: f32[N,4,3,5]) -> (%y, %z) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+  const %full: f32[3,5] = [0.5, 1, 2, -1, 0, 0.25, 3, -2, 1, 1, 0.1, 0.2, 0.3, 0.4, 0.5]
+  %y: f32[N,4,3,5] = PRelu "prelu_c" (%a, %slope)
+  %z: f32[N,4,3,5] = PRelu "prelu_hw" (%a, %full)
+}`, nil, map[string]string{"prelu_c": kernels.BcastKernel, "prelu_hw": kernels.BcastKernel}, false},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},

@@ -51,6 +51,7 @@ var opPlanners = map[string]opPlanner{
 	"Clip":      (*planner).eltUnary,
 	"Sigmoid":   (*planner).eltUnary,
 	"Tanh":      (*planner).eltUnary,
+	"PRelu":     (*planner).prelu,
 	// HardSigmoid and HardSwish in ir/ref's float64 arithmetic.
 	"HardSigmoid": (*planner).hardAct,
 	"HardSwish":   (*planner).hardAct,

@@ -148,6 +148,12 @@ func hostFreeCases() map[string]struct {
 ` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
   %y: f32[N,4,6,5] = Softmax "sm" (%h) {axis = -1}
 }`, kernel: map[string]string{"sm": kernels.SoftmaxKernel}},
+		"prelu": {text: `graph "g" (%x: f32[N,4,6,5]) -> (%y1, %y2) {
+` + mix(4) + `  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
+  %y1: f32[N,4,6,5] = PRelu "prelu_nchw" (%x, %slope)
+  %y2: f32[N,4,6,5] = PRelu "prelu_nhwc" (%h, %slope)
+}`, kernel: map[string]string{"prelu_nchw": kernels.BcastKernel, "prelu_nhwc": kernels.BcastKernel}},
 		"relu_int8": {text: `graph "g" (%x: f32[N,6,5,4]) -> (%y1, %y2) {
 ` + mix(6) + `  const %sc: f32[] = [0.03]
   const %zp: i8[] = [-5]
