@@ -215,6 +215,39 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = max(x, 0) + min(x, 0)*sl
 		}
 	},
+	kernels.ConvTransposeKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		w, bs := f32sOf(weights[s.Args[2].GetWeight()]), f32sOf(weights[s.Args[3].GetWeight()])
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, wd, m, oh, ow, kh, kw := u(5), u(6), u(7), u(8), u(9), u(10), u(11), u(12)
+		sh, sw, ph, pw, dh, dw, cg, mg, xn := u(13), u(14), u(15), u(16), u(17), u(18), u(19), u(20), u(21)
+		for i := range y {
+			mo, q, r0, n := i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
+			c0, mp := mo/mg*cg, mo%mg
+			var sum float32
+			for ci := 0; ci < cg; ci++ {
+				for k := 0; k < kh; k++ {
+					th := r0 + ph - k*dh
+					if th < 0 || th%sh != 0 || th/sh >= h {
+						continue
+					}
+					for j := 0; j < kw; j++ {
+						tw := q + pw - j*dw
+						if tw < 0 || tw%sw != 0 || tw/sw >= wd {
+							continue
+						}
+						ih, iw := th/sh, tw/sw
+						at := ((n*c+c0+ci)*h+ih)*wd + iw
+						if xn == 1 {
+							at = ((n*h+ih)*wd+iw)*c + c0 + ci
+						}
+						sum += x[at] * w[(((c0+ci)*mg+mp)*kh+k)*kw+j]
+					}
+				}
+			}
+			y[i] = sum + bs[mo]
+		}
+	},
 	kernels.ToNCHW32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
 		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
@@ -438,6 +471,14 @@ func TestHostFreePlans(t *testing.T) {
   %y: f32[N,4,3,5] = PRelu "prelu_c" (%a, %slope)
   %z: f32[N,4,3,5] = PRelu "prelu_hw" (%a, %full)
 }`, nil, map[string]string{"prelu_c": kernels.BcastKernel, "prelu_hw": kernels.BcastKernel}, false},
+		{"transposed convolutions", `(%a: f32[N,4,5,6]) -> (%y1, %y2, %y3) {
+  const %w: f32[4,3,3,3] = [` + zeros(108) + `]
+  const %wg: f32[4,2,2,2] = [` + zeros(32) + `]
+  const %b: f32[3] = [0.5, -1, 2]
+  %y1: f32[N,3,10,13] = ConvTranspose "up2" (%a, %w, %b) {strides = [2, 2], pads = [1, 1, 1, 0], output_padding = [1, 1]}
+  %y2: f32[N,4,10,12] = ConvTranspose "group" (%a, %wg) {strides = [2, 2], group = 2}
+  %y3: f32[N,3,9,10] = ConvTranspose "dilated" (%a, %w, %b) {dilations = [2, 2], pads = [0, 0, 0, 0]}
+}`, nil, map[string]string{"up2": kernels.ConvTransposeKernel, "group": kernels.ConvTransposeKernel, "dilated": kernels.ConvTransposeKernel}, true},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},

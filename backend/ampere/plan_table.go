@@ -30,6 +30,10 @@ var opPlanners = map[string]opPlanner{
 	"Gemm":      (*planner).floatGemm,
 	"FusedGemm": (*planner).floatGemm,
 	"MatMul":    firstOf((*planner).floatGemm, (*planner).floatMatMulRows, (*planner).floatBatchMatMul),
+
+	// A transposed convolution left in float, on its own kernel.
+	"ConvTranspose": (*planner).floatConvTranspose,
+
 	// Pools and normalizations.
 	"GlobalAveragePool":  (*planner).globalAverage,
 	"ReduceMean":         (*planner).globalAverage,

@@ -154,6 +154,12 @@ func hostFreeCases() map[string]struct {
   %y1: f32[N,4,6,5] = PRelu "prelu_nchw" (%x, %slope)
   %y2: f32[N,4,6,5] = PRelu "prelu_nhwc" (%h, %slope)
 }`, kernel: map[string]string{"prelu_nchw": kernels.BcastKernel, "prelu_nhwc": kernels.BcastKernel}},
+		"convtranspose": {approx: true, text: `graph "g" (%x: f32[N,4,5,6]) -> (%y1, %y2, %y3) {
+` + mix(4) + constText(r, "w", 4, 3, 3, 3) + constText(r, "wg", 4, 2, 2, 2) + constText(r, "b", 3) + `  %h: f32[N,4,5,6] = Conv "mix" (%x, %mix)
+  %y1: f32[N,3,10,13] = ConvTranspose "up2" (%x, %w, %b) {strides = [2, 2], pads = [1, 1, 1, 0], output_padding = [1, 1]}
+  %y2: f32[N,4,10,12] = ConvTranspose "group_nhwc" (%h, %wg) {strides = [2, 2], group = 2}
+  %y3: f32[N,3,9,10] = ConvTranspose "dilated_nhwc" (%h, %w, %b) {dilations = [2, 2]}
+}`, kernel: map[string]string{"up2": kernels.ConvTransposeKernel, "group_nhwc": kernels.ConvTransposeKernel, "dilated_nhwc": kernels.ConvTransposeKernel}},
 		"relu_int8": {text: `graph "g" (%x: f32[N,6,5,4]) -> (%y1, %y2) {
 ` + mix(6) + `  const %sc: f32[] = [0.03]
   const %zp: i8[] = [-5]

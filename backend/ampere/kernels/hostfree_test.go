@@ -38,18 +38,26 @@ func TestHostFreePTXLint(t *testing.T) {
 	}
 }
 
-// TestBatchMatMulPTXLint lints the batched float matrix product, which is
-// approximate (its own summation order) but fuses nothing.
-func TestBatchMatMulPTXLint(t *testing.T) {
-	text := BatchMatMulPTX()
-	lintPTX(t, BatchMatMulKernel, text)
-	if n := strings.Count(text, ".param "); n != len(BatchMatMulParams) {
-		t.Errorf("%d params declared, want %d", n, len(BatchMatMulParams))
-	}
-	if strings.Contains(text, "fma.") || strings.Contains(text, "mad.rn.f32") {
-		t.Error("fused float multiply-add")
-	}
-	if !ApproxKernels[BatchMatMulKernel] {
-		t.Error("the batched MatMul sums in its own order: it must be listed as approximate")
+// TestApproxFloatPTXLint lints the batched float matrix product and the
+// transposed convolution, which are approximate (their own summation
+// order) but fuse nothing.
+func TestApproxFloatPTXLint(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		params     int
+	}{
+		{BatchMatMulKernel, BatchMatMulPTX(), len(BatchMatMulParams)},
+		{ConvTransposeKernel, ConvTransposePTX(), len(ConvTransposeParams)},
+	} {
+		lintPTX(t, c.name, c.text)
+		if n := strings.Count(c.text, ".param "); n != c.params {
+			t.Errorf("%s: %d params declared, want %d", c.name, n, c.params)
+		}
+		if strings.Contains(c.text, "fma.") || strings.Contains(c.text, "mad.rn.f32") {
+			t.Errorf("%s: fused float multiply-add", c.name)
+		}
+		if !ApproxKernels[c.name] {
+			t.Errorf("%s sums in its own order: it must be listed as approximate", c.name)
+		}
 	}
 }
