@@ -319,7 +319,9 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 		}
 	},
 	// The float convolution, for the planners that reuse it (row MatMul):
-	// one output element, f32 products summed in (c, kh, kw) order.
+	// one output element, the products summed in (c, kh, kw) order. The
+	// kernel is approximate, so this model checks its indexing and
+	// arguments, not its rounding.
 	kernels.FloatConvKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
 		x, y, r := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s(), buf(s.Args[4]).Float32s()
 		wt, bs := f32sOf(weights[s.Args[2].GetWeight()]), f32sOf(weights[s.Args[3].GetWeight()])
