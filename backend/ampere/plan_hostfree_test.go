@@ -248,6 +248,31 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = sum + bs[mo]
 		}
 	},
+	// The float max pool (global max pool here): ir/ref's rule, the first
+	// tap inside, then a greater one or a NaN, a NaN never replaced.
+	kernels.MaxPoolF32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, w, oh, ow, kh, kw := u(3), u(4), u(5), u(6), u(7), u(8), u(9)
+		sh, sw, ph, pw, dh, dw := u(10), u(11), u(12), u(13), u(14), u(15)
+		for i := range y {
+			ch, q, r0, n := i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
+			best, taken := float32(math.Inf(-1)), false
+			for k := 0; k < kh; k++ {
+				for j := 0; j < kw; j++ {
+					ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
+					if ih < 0 || ih >= h || iw < 0 || iw >= w {
+						continue
+					}
+					if v := x[((n*h+ih)*w+iw)*c+ch]; !taken || (best == best && (v > best || v != v)) {
+						best = v
+					}
+					taken = true
+				}
+			}
+			y[i] = best
+		}
+	},
 	kernels.ToNCHW32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
 		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
@@ -481,6 +506,9 @@ func TestHostFreePlans(t *testing.T) {
   %y2: f32[N,4,10,12] = ConvTranspose "group" (%a, %wg) {strides = [2, 2], group = 2}
   %y3: f32[N,3,9,10] = ConvTranspose "dilated" (%a, %w, %b) {dilations = [2, 2], pads = [0, 0, 0, 0]}
 }`, nil, map[string]string{"up2": kernels.ConvTransposeKernel, "group": kernels.ConvTransposeKernel, "dilated": kernels.ConvTransposeKernel}, true},
+		{"global max pool", `(%a: f32[N,4,3,5]) -> (%y) {
+  %y: f32[N,4,1,1] = GlobalMaxPool "gmax" (%a)
+}`, []string{"a"}, map[string]string{"gmax": kernels.MaxPoolF32Kernel}, false},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},
@@ -510,8 +538,8 @@ func TestHostFreePlans(t *testing.T) {
 							got = append(got, s.Kernel)
 						}
 					}
-					// NHWC images read in row order: transposes first.
-					for len(got) > 1 && got[0] == kernels.ToNCHW32Kernel {
+					// Relayout copies (NHWC to row order, NCHW to NHWC) first.
+					for len(got) > 1 && (got[0] == kernels.ToNCHW32Kernel || got[0] == kernels.ToNHWC32Kernel) {
 						got = got[1:]
 					}
 					if k == "" && len(got) == 0 {

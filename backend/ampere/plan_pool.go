@@ -55,3 +55,30 @@ func (p *planner) averagePool(n *ir.Node) error {
 		Note: "float average pool in " + layout + " order"})
 	return nil
 }
+
+// globalMaxPool plans an f32 GlobalMaxPool as one max pool over the whole
+// image on kernels.MaxPoolF32Kernel, whose rule is ir/ref's (the first tap,
+// then a greater one or a NaN, a NaN never replaced): bit-exact. The output
+// is a 1×1 image, the same bytes in any order.
+func (p *planner) globalMaxPool(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.Dtype != "f32" || len(x.SampleShape) != 3 {
+		return fmt.Errorf("input %s is %s of rank %d, the GPU global max pool takes f32 2-D images", x.Name, x.Dtype, len(x.SampleShape)+1)
+	}
+	if x, err = p.asNHWC(n, x); err != nil {
+		return err
+	}
+	c, h, w := x.SampleShape[0], x.SampleShape[1], x.SampleShape[2]
+	y, err := p.newBuffer(n.Outputs[0], LayoutNCHW)
+	if err != nil {
+		return err
+	}
+	if y.ElemsPerSample != c {
+		return fmt.Errorf("output %s has %d elements a sample, want %d", y.Name, y.ElemsPerSample, c)
+	}
+	return p.elementwise(n, kernels.MaxPoolF32Kernel, "f32", "global max pool: one window over the image", c, bufArg(x), bufArg(y), perSample(c),
+		u32(c), u32(h), u32(w), u32(1), u32(1), u32(h), u32(w), u32(1), u32(1), u32(0), u32(0), u32(1), u32(1))
+}

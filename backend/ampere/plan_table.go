@@ -43,6 +43,7 @@ var opPlanners = map[string]opPlanner{
 	"LogSoftmax":         firstOf((*planner).softmax, (*planner).softmaxRowMajor),
 	"Pad":                (*planner).pad,
 	"AveragePool":        (*planner).averagePool,
+	"GlobalMaxPool":      (*planner).globalMaxPool,
 	"LayerNormalization": (*planner).layerNorm,
 	"Resize":             (*planner).resize,
 	// Float elementwise ops.
