@@ -91,14 +91,16 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 				d := float64(v) - m
 				v2 += d * d
 			}
-			inv := 1 / math.Sqrt(v2/float64(size)+float64(s.Args[8].GetF32()))
+			inv := 1 / math.Sqrt(v2/float64(size)+float64(s.Args[10].GetF32()))
+			sdiv, smod := int(s.Args[8].GetU32()), int(s.Args[9].GetU32())
 			for j, v := range row {
 				o := (float64(v) - m) * inv
+				at := (r*size + j) / sdiv % smod
 				if s.Args[6].GetU32() == 1 {
-					o *= float64(scale[j])
+					o *= float64(scale[at])
 				}
 				if s.Args[7].GetU32() == 1 {
-					o += float64(bias[j])
+					o += float64(bias[at])
 				}
 				y[r*size+j] = float32(o)
 			}
@@ -425,6 +427,12 @@ func TestHostFreePlans(t *testing.T) {
   %y2: f32[N,4,6,8] = LayerNormalization "ln_noscale_bias" (%a, %s8) {axis = 2}
   %y3: f32[N,4,6,8] = LayerNormalization "ln_axis1" (%a, %s68) {axis = 1}
 }`, nil, map[string]string{"ln_last": kernels.LayerNormKernel, "ln_noscale_bias": kernels.LayerNormKernel, "ln_axis1": kernels.LayerNormKernel}, false},
+		{"instance and group normalization", `(%a: f32[N,6,3,5]) -> (%y1, %y2) {
+  const %s: f32[6] = [1, 2, 0.5, -1, 3, 0.25]
+  const %b: f32[6] = [0.1, -0.2, 0.3, 0, 1, -1]
+  %y1: f32[N,6,3,5] = InstanceNormalization "in" (%a, %s, %b) {epsilon = 0.001}
+  %y2: f32[N,6,3,5] = GroupNormalization "gn" (%a, %s, %b) {num_groups = 3}
+}`, nil, map[string]string{"in": kernels.LayerNormKernel, "gn": kernels.LayerNormKernel}, false},
 		{"layer norm over channels-last view of an nhwc image", `(%a: f32[N,8,3,5]) -> (%y) {
   const %s8: f32[8] = [1, 2, 0.5, -1, 3, 0.25, 1.5, -2]
   const %b8: f32[8] = [0.1, -0.2, 0.3, 0, 1, -1, 2, 0.5]

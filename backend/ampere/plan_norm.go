@@ -90,7 +90,7 @@ func (p *planner) layerNorm(n *ir.Node) error {
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.LayerNormKernel, Precision: "f32",
 		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 		Args: []*engine.Arg{bufArg(x), bufArg(y), scaleArg, biasArg, perSample(rows), u32(size), u32(hasScale), u32(hasBias),
-			f32(n.Attrs.Float("epsilon", 1e-5))},
+			u32(1), u32(size), f32(n.Attrs.Float("epsilon", 1e-5))},
 		Note: fmt.Sprintf("layer normalization, one thread a row of %d", size)})
 	return nil
 }
@@ -145,4 +145,56 @@ func expandToRow(t *ir.Tensor, row []int64) ([]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// channelNorm plans an f32 InstanceNormalization (a row a channel plane) or
+// GroupNormalization (a row a group of channel planes) of an image on
+// kernels.LayerNormKernel with one scale and bias a channel, as ir/ref's
+// channelAffine applies them: bit-exact. An NHWC image is first copied to
+// NCHW order; the output is NCHW.
+func (p *planner) channelNorm(n *ir.Node) error {
+	x, err := p.input(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.Dtype != "f32" || len(x.SampleShape) < 2 {
+		return fmt.Errorf("input %s is %s of rank %d, the GPU %s takes f32 of rank 3 or more", x.Name, x.Dtype, len(x.SampleShape)+1, n.Op)
+	}
+	c := x.SampleShape[0]
+	spatial := x.ElemsPerSample / c
+	size := spatial
+	if n.Op == "GroupNormalization" {
+		g := n.Attrs.Int("num_groups", 1)
+		if g < 1 || c%g != 0 {
+			return fmt.Errorf("num_groups %d does not divide %d channels", g, c)
+		}
+		size = c / g * spatial
+	}
+	params := make([]string, 2)
+	for i, what := range []string{"scale", "bias"} {
+		v := n.Inputs[1+i]
+		if v == nil || !v.IsConst() || v.Const.DType != ir.Float32 || int64(v.Const.Len()) != c {
+			return fmt.Errorf("%s of %s is not %d f32 constants (one a channel), which the GPU kernel takes", what, n.Name, c)
+		}
+		params[i] = fmt.Sprintf("%s/%s_f32", n.Name, what)
+		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: params[i], Kind: "f32", Data: leBytes(v.Const.Float32s())})
+	}
+	if x, err = p.asRowMajor(n, x); err != nil {
+		return err
+	}
+	y, err := p.newBuffer(n.Outputs[0], LayoutNCHW)
+	if err != nil {
+		return err
+	}
+	if y.ElemsPerSample != x.ElemsPerSample {
+		return fmt.Errorf("output %s has %d elements a sample, want %d", y.Name, y.ElemsPerSample, x.ElemsPerSample)
+	}
+	rows := x.ElemsPerSample / size
+	p.useKernel(kernels.LayerNormKernel, kernels.LayerNormPTX())
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.LayerNormKernel, Precision: "f32",
+		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(params[0]), weightArg(params[1]), perSample(rows), u32(size), u32(1), u32(1),
+			u32(spatial), u32(c), f32(n.Attrs.Float("epsilon", 1e-5))},
+		Note: fmt.Sprintf("%s, one thread a row of %d", n.Op, size)})
+	return nil
 }

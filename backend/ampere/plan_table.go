@@ -46,6 +46,11 @@ var opPlanners = map[string]opPlanner{
 	"GlobalMaxPool":      (*planner).globalMaxPool,
 	"LayerNormalization": (*planner).layerNorm,
 	"Resize":             (*planner).resize,
+
+	// Normalizations of a channel plane or a group of them, on the layer
+	// normalization kernel.
+	"InstanceNormalization": (*planner).channelNorm,
+	"GroupNormalization":    (*planner).channelNorm,
 	// Float elementwise ops.
 	"Add":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),
 	"Sub":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),

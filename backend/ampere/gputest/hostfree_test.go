@@ -103,6 +103,12 @@ func hostFreeCases() map[string]struct {
   %y4: f32[N,8,6,5] = LayerNormalization "ln_sample" (%x, %s1) {axis = 1}
 }`, kernel: map[string]string{"ln_channels": kernels.LayerNormKernel, "ln_rows": kernels.LayerNormKernel,
 			"ln_nhwc": kernels.LayerNormKernel, "ln_sample": kernels.LayerNormKernel}},
+		"instance_group_norm": {text: `graph "g" (%x: f32[N,6,7,5]) -> (%y1, %y2, %y3) {
+` + mix(6) + constText(r, "s6", 6) + constText(r, "b6", 6) + `  %h: f32[N,6,7,5] = Conv "mix" (%x, %mix)
+  %y1: f32[N,6,7,5] = InstanceNormalization "in_nchw" (%x, %s6, %b6)
+  %y2: f32[N,6,7,5] = InstanceNormalization "in_nhwc" (%h, %s6, %b6) {epsilon = 0.001}
+  %y3: f32[N,6,7,5] = GroupNormalization "gn_nhwc" (%h, %s6, %b6) {num_groups = 2}
+}`, kernel: map[string]string{"in_nchw": kernels.LayerNormKernel, "in_nhwc": kernels.LayerNormKernel, "gn_nhwc": kernels.LayerNormKernel}},
 		"resize": {text: `graph "g" (%x: f32[N,3,7,6]) -> (%y1, %y2, %y3, %y4, %y5) {
 ` + mix(3) + `  const %sz: i64[2] = [56, 48]
   const %sc: f32[4] = [1, 1, 2, 2]

@@ -1,8 +1,9 @@
 package kernels
 
-// LayerNormalization: one thread a row (the elements from the node's axis
-// on, consecutive in memory), in ir/ref's float64 arithmetic operation for
-// operation, so the result is bit-exact: the mean as the in-order sum
+// LayerNormalization, and InstanceNormalization and GroupNormalization (the
+// same with a row a channel or a group of channels and one scale and bias a
+// channel): one thread a row (consecutive in memory), in ir/ref's float64
+// arithmetic operation for operation, so the result is bit-exact: the mean as the in-order sum
 // divided by the size, the variance as the in-order sum of squared
 // deviations divided by the size, inv = 1 / sqrt(var + eps) (div.rn and
 // sqrt.rn are IEEE-rounded, as Go's / and math.Sqrt), each element
@@ -15,10 +16,12 @@ package kernels
 const LayerNormKernel = "sqc_layernorm_f32"
 
 // LayerNormParams lists the layer normalization's parameters in launch
-// order: scale and bias hold size f32 values each (the node's, broadcast to
-// a row) and are read only when hasscale / hasbias is 1; total counts the
-// rows.
-var LayerNormParams = []string{"x", "y", "scale", "bias", "total", "size", "hasscale", "hasbias", "eps:f32"}
+// order: total counts the rows, of size elements each; scale and bias are
+// read only when hasscale / hasbias is 1, the element at flat offset o
+// taking entry (o / sdiv) % smod: sdiv 1 and smod size for
+// LayerNormalization (one value an element of the row), sdiv H·W and smod C
+// for InstanceNormalization and GroupNormalization (one value a channel).
+var LayerNormParams = []string{"x", "y", "scale", "bias", "total", "size", "hasscale", "hasbias", "sdiv", "smod", "eps:f32"}
 
 // LayerNormPTX returns the module text of LayerNormKernel.
 func LayerNormPTX() string {
@@ -30,12 +33,14 @@ func LayerNormPTX() string {
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<4>")
 	declare(&b, ".f64", "%d<12>")
-	b.comment("x y scale bias in %%rd0..%%rd3; total size hasscale hasbias in %%r0..%%r3; eps in %%f0")
+	b.comment("x y scale bias in %%rd0..%%rd3; total size hasscale hasbias in %%r0..%%r3; sdiv smod in %%r10 %%r11; eps in %%f0")
 	b.loadPointers(4)
 	for i := 0; i < 4; i++ {
 		b.l("ld.param.u32 %%r%d, [p%d];", i, i+4)
 	}
-	b.l("ld.param.f32 %%f0, [p8];")
+	b.l("ld.param.u32 %%r10, [p8];")
+	b.l("ld.param.u32 %%r11, [p9];")
+	b.l("ld.param.f32 %%f0, [p10];")
 	b.l("mov.u32 %%r4, %%ctaid.x;")
 	b.l("mov.u32 %%r5, %d;", OpThreads)
 	b.l("mov.u32 %%r6, %%tid.x;")
@@ -91,8 +96,8 @@ func LayerNormPTX() string {
 	b.l("mov.u32 %%r8, 0;")
 	b.l("mov.u64 %%rd7, %%rd4;")
 	b.l("mov.u64 %%rd8, %%rd5;")
-	b.l("mov.u64 %%rd9, %%rd2;")
-	b.l("mov.u64 %%rd10, %%rd3;")
+	b.comment("the element's flat offset row*size + j in r12")
+	b.l("mul.lo.u32 %%r12, %%r7, %%r1;")
 	b.raw("$L_out:")
 	b.l("setp.ge.u32 %%p1, %%r8, %%r1;")
 	b.l("@%%p1 bra $L_done;")
@@ -100,6 +105,12 @@ func LayerNormPTX() string {
 	b.l("cvt.f64.f32 %%d2, %%f1;")
 	b.l("sub.rn.f64 %%d2, %%d2, %%d1;")
 	b.l("mul.rn.f64 %%d2, %%d2, %%d4;")
+	b.comment("scale and bias entry (o / sdiv) %% smod: byte offset in %%rd11")
+	b.l("div.u32 %%r13, %%r12, %%r10;")
+	b.l("rem.u32 %%r13, %%r13, %%r11;")
+	b.l("mul.wide.u32 %%rd11, %%r13, 4;")
+	b.l("add.s64 %%rd9, %%rd2, %%rd11;")
+	b.l("add.s64 %%rd10, %%rd3, %%rd11;")
 	b.l("@!%%p2 bra $L_noscale;")
 	b.l("ld.global.f32 %%f2, [%%rd9];")
 	b.l("cvt.f64.f32 %%d6, %%f2;")
@@ -114,8 +125,7 @@ func LayerNormPTX() string {
 	b.l("st.global.f32 [%%rd8], %%f3;")
 	b.l("add.s64 %%rd7, %%rd7, 4;")
 	b.l("add.s64 %%rd8, %%rd8, 4;")
-	b.l("add.s64 %%rd9, %%rd9, 4;")
-	b.l("add.s64 %%rd10, %%rd10, 4;")
+	b.l("add.u32 %%r12, %%r12, 1;")
 	b.l("add.u32 %%r8, %%r8, 1;")
 	b.l("bra $L_out;")
 	b.raw("$L_done:")
