@@ -96,6 +96,9 @@ type planner struct {
 	deferred map[*ir.Value]*ir.Node
 	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
 	nhwcOf map[string]*engine.Buffer
+	// folded holds values computed at plan time (foldDequantize): a
+	// weight's DequantizeLinear, read by kernels as a constant.
+	folded map[*ir.Value]*ir.Tensor
 	// sampleShapes gives the per-sample shape of values whose type leaves
 	// dims unknown that the planner worked out (batchScaledShape).
 	sampleShapes map[*ir.Value][]int64
@@ -103,9 +106,6 @@ type planner struct {
 	// hold them (NODE/w, NODE/e): the engine's graph text refers to
 	// those instead of carrying the data twice.
 	packed map[*ir.Value]string
-	// folded holds values computed at plan time (foldDequantize): a
-	// weight's DequantizeLinear, read by kernels as a constant.
-	folded map[*ir.Value]*ir.Tensor
 }
 
 // Plan lowers g, the output of the INT8 pipeline, to an engine: one or
