@@ -53,6 +53,9 @@ type planner struct {
 	deferred map[*ir.Value]*ir.Node
 	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
 	nhwcOf map[string]*engine.Buffer
+	// folded holds values computed at plan time (foldDequantize): a
+	// weight's DequantizeLinear, read by kernels as a constant.
+	folded map[*ir.Value]*ir.Tensor
 	// sampleShapes gives the per-sample shape of values whose type leaves
 	// dims unknown that the planner worked out (batchScaledShape).
 	sampleShapes map[*ir.Value][]int64

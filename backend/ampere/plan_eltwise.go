@@ -352,7 +352,7 @@ type bcastOperand struct {
 // the layout of the first computed operand; a constant is stored in that
 // layout's order.
 func (p *planner) eltBroadcast(n *ir.Node) error {
-	op, ok := map[string]int64{"Add": kernels.BAdd, "Sub": kernels.BSub, "Mul": kernels.BMul, "Div": kernels.BDiv, "Min": kernels.BMin, "Max": kernels.BMax}[n.Op]
+	op, ok := map[string]int64{"Add": kernels.BAdd, "Sub": kernels.BSub, "Mul": kernels.BMul, "Div": kernels.BDiv, "Min": kernels.BMin, "Max": kernels.BMax, "PRelu": kernels.BPRelu}[n.Op]
 	if !ok || len(n.Inputs) != 2 || n.Inputs[0] == nil || n.Inputs[1] == nil {
 		return fmt.Errorf("node %s (op %s): the broadcasting kernel takes a binary Add, Sub, Mul, Div, Min or Max", n.Name, n.Op)
 	}

@@ -123,9 +123,6 @@ func TestPlanEltwiseRejects(t *testing.T) {
   %y: f32[1,4,3,5] = ReduceSum "a" (%x, %ax)`, "batch"},
 		"pow by 1.5": {`  const %e: f32[] = [1.5]
   %y: f32[N,4,3,5] = Pow "a" (%x, %e)`, "exponent 1.5"},
-		"layouts differ": {`  const %w: f32[4,4,1,1] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
-  %h: f32[N,4,3,5] = Conv "c" (%x, %w)
-  %y: f32[N,4,3,5] = Add "a" (%x, %h)`, "layout"},
 		"computed clip bound": {`  %y: f32[N,4,3,5] = Clip "a" (%x, %x)`, "constant bounds"},
 	}
 	for name, c := range cases {

@@ -42,7 +42,8 @@ func (p *planner) qResidual(n *ir.Node) (*engine.Buffer, int32, float32, error) 
 }
 
 // qgroupConv plans a grouped or depthwise QConv (group g > 1) as one
-// launch of the direct kernel: one thread an NHWC output element. The
+// launch of the direct kernel: one thread an NHWC output element, int8 or
+// (an unquantized output) f32. The
 // caller has checked the input is per-tensor i8 and the weight a
 // symmetric i8 constant. The weights stay in ONNX order [M][Cg][KH][KW]
 // and the bias raw: the kernel subtracts zx from every tap it reads, and
@@ -53,9 +54,7 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 	if x.Layout != LayoutNHWC || len(x.SampleShape) != 3 {
 		return fmt.Errorf("input %s is in %s order of rank %d, the grouped convolution reads NHWC images", x.Name, x.Layout, len(x.SampleShape)+1)
 	}
-	if out.Quant == nil {
-		return fmt.Errorf("output %s is f32: the grouped convolution writes int8 only (quantize its output)", out.Name)
-	}
+	outF32 := out.Quant == nil
 	ws := wv.Const.Shape
 	if len(ws) != 4 {
 		return fmt.Errorf("weight %s has shape %v, the GPU runs 2-D convolutions", wv.Name, ws)
@@ -93,9 +92,11 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 	if err != nil {
 		return err
 	}
-	qlo, qhi, zy, err := qOutRange(out, act, clo, chi)
-	if err != nil {
-		return err
+	var qlo, qhi, zy int32
+	if !outF32 {
+		if qlo, qhi, zy, err = qOutRange(out, act, clo, chi); err != nil {
+			return err
+		}
 	}
 	hasres, zr, mr := int64(0), int32(0), float32(0)
 	var r *engine.Buffer
@@ -114,7 +115,6 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 	if y.ElemsPerSample != perOut || (r != nil && r.ElemsPerSample != perOut) {
 		return fmt.Errorf("output %s has %d elements a sample, want %d (and the residual's count)", out.Name, y.ElemsPerSample, perOut)
 	}
-	p.useKernel(kernels.QGroupConvKernel, kernels.QGroupConvPTX())
 	wName, bName, mName := n.Name+"/w", n.Name+"/bias", n.Name+"/mult"
 	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "dense", Data: leBytes(wv.Const.Int8s())},
 		&engine.Weight{Name: bName, Kind: "bias", Data: leBytes(bias)},
@@ -123,12 +123,27 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 		perSample(perOut), u32(int64(c)), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(m)),
 		u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(int64(kh)), u32(int64(kw)),
 		u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
-		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])), u32(int64(cg)), u32(int64(m / g)), u32(hasres),
-		s32(xv.Quant.ZeroPoint[0]), s32(zr), s32(qlo), s32(qhi), s32(zy), f32(mr)}
-	if len(args) != len(kernels.QGroupConvParams) {
-		return fmt.Errorf("internal: %d launch arguments for %d kernel parameters", len(args), len(kernels.QGroupConvParams))
+		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])), u32(int64(cg)), u32(int64(m / g)), u32(hasres)}
+	kernel, params, precision := kernels.QGroupConvKernel, kernels.QGroupConvParams, "int8"
+	if outF32 {
+		// The f32 epilogue of ir/ref's QConv: the activation on the
+		// float value, no rounding.
+		code := map[string]int64{ir.ActNone: kernels.QGroupActNone, ir.ActRelu: kernels.QGroupActRelu, ir.ActClip: kernels.QGroupActClip}
+		c, ok := code[act]
+		if !ok {
+			return fmt.Errorf("activation %q with an f32 output, the grouped convolution applies relu or clip", act)
+		}
+		kernel, params, precision = kernels.QGroupConvF32Kernel, kernels.QGroupConvF32Params, "int8->f32"
+		args = append(args, u32(c), s32(xv.Quant.ZeroPoint[0]), s32(zr), f32(mr), f32(clo), f32(chi))
+		p.useKernel(kernel, kernels.QGroupConvF32PTX())
+	} else {
+		args = append(args, s32(xv.Quant.ZeroPoint[0]), s32(zr), s32(qlo), s32(qhi), s32(zy), f32(mr))
+		p.useKernel(kernel, kernels.QGroupConvPTX())
 	}
-	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.QGroupConvKernel, Precision: "int8",
+	if len(args) != len(params) {
+		return fmt.Errorf("internal: %d launch arguments for %d kernel parameters", len(args), len(params))
+	}
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precision,
 		WorkPerSample: uint64(perOut), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 		Args: args, Note: why})
 	return nil

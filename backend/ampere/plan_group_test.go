@@ -140,10 +140,28 @@ func TestPlanGroupConvResidualAndRefusals(t *testing.T) {
 	if s.Note != "dense direct grouped convolution" {
 		t.Errorf("note %q without a 2:4 claim", s.Note)
 	}
-	// f32 output: the grouped kernel refuses it, the host runs it.
+	// f32 output (the next op is float): the f32-output variant, with
+	// relu's activation code and no int8 range.
 	g, err = sqir.ParseAndVerify("g", []byte(groupConvGraph("f32[N,8,3,3]", "", "")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantFallback(t, g, "gc", "host", "int8 only")
+	if e, err = Plan(g, "test"); err != nil {
+		t.Fatal(err)
+	}
+	s = findStep(t, e, "gc", kernels.QGroupConvF32Kernel)
+	if len(s.Args) != len(kernels.QGroupConvF32Params) || s.Precision != "int8->f32" {
+		t.Fatalf("%d args (want %d), precision %q", len(s.Args), len(kernels.QGroupConvF32Params), s.Precision)
+	}
+	if got := argU32(t, s.Args[24]); got != kernels.QGroupActRelu {
+		t.Errorf("act = %d, want relu's %d", got, kernels.QGroupActRelu)
+	}
+	if s.Args[25].GetS32() != 3 {
+		t.Errorf("zx = %d, want 3", s.Args[25].GetS32())
+	}
+	for _, b := range e.Buffers {
+		if b.Name == "y" && (b.Dtype != "f32" || b.Layout != LayoutNHWC) {
+			t.Errorf("output buffer is %s %s, want f32 nhwc", b.Dtype, b.Layout)
+		}
+	}
 }

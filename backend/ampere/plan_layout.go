@@ -68,3 +68,32 @@ func (p *planner) transpose(n *ir.Node) error {
 	}
 	return p.planGather(n)
 }
+
+// asRowMajor returns x with its elements in logical (row-major) order: x
+// itself unless it is an NHWC image larger than 1×1, else an NCHW copy made
+// by one transpose launch before n, shared by later readers. Kernels that
+// read rows of the logical tensor (layer normalization, the MatMuls) take
+// it.
+func (p *planner) asRowMajor(n *ir.Node, x *engine.Buffer) (*engine.Buffer, error) {
+	if x.Layout != LayoutNHWC || len(x.SampleShape) != 3 || x.SampleShape[1]*x.SampleShape[2] == 1 {
+		return x, nil
+	}
+	name := x.Name + "/rowmajor"
+	for _, b := range p.e.Buffers {
+		if b.Name == name {
+			return b, nil
+		}
+	}
+	t := &engine.Buffer{Name: name, Dtype: x.Dtype, ElemsPerSample: x.ElemsPerSample,
+		SampleShape: append([]int64(nil), x.SampleShape...), Layout: LayoutNCHW}
+	p.e.Buffers = append(p.e.Buffers, t)
+	k := kernels.ToNCHW8Kernel
+	if x.Dtype == "f32" {
+		k = kernels.ToNCHW32Kernel
+	}
+	if err := p.elementwise(n, k, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample),
+		u32(x.SampleShape[0]), u32(x.SampleShape[1]*x.SampleShape[2])); err != nil {
+		return nil, err
+	}
+	return t, nil
+}

@@ -19,7 +19,7 @@ type opPlanner func(p *planner, n *ir.Node) error
 var opPlanners = map[string]opPlanner{
 	// Quantization boundaries.
 	"QuantizeLinear":   (*planner).quantize,
-	"DequantizeLinear": (*planner).dequantize,
+	"DequantizeLinear": firstOf((*planner).dequantize, (*planner).foldDequantize),
 	// INT8 Tensor Core layers (dense or 2:4 sparse GEMM, implicit-GEMM or
 	// im2col convolution, the direct grouped convolution).
 	"QConv": (*planner).qgemm,
@@ -29,25 +29,39 @@ var opPlanners = map[string]opPlanner{
 	"FusedConv": (*planner).floatConv,
 	"Gemm":      (*planner).floatGemm,
 	"FusedGemm": (*planner).floatGemm,
-	"MatMul":    (*planner).floatGemm,
+	"MatMul":    firstOf((*planner).floatGemm, (*planner).floatMatMulRows, (*planner).floatBatchMatMul),
+
+	// A transposed convolution left in float, on its own kernel.
+	"ConvTranspose": (*planner).floatConvTranspose,
+
 	// Pools and normalizations.
 	"GlobalAveragePool":  (*planner).globalAverage,
 	"ReduceMean":         (*planner).globalAverage,
 	"MaxPool":            (*planner).maxPool,
 	"BatchNormalization": (*planner).batchNorm,
-	"Softmax":            (*planner).softmax,
-	"LogSoftmax":         (*planner).softmax,
+	"Softmax":            firstOf((*planner).softmax, (*planner).softmaxRowMajor),
+	"LogSoftmax":         firstOf((*planner).softmax, (*planner).softmaxRowMajor),
 	"Pad":                (*planner).pad,
+	"AveragePool":        (*planner).averagePool,
+	"GlobalMaxPool":      (*planner).globalMaxPool,
+	"LayerNormalization": (*planner).layerNorm,
+	"Resize":             (*planner).resize,
+
+	// Normalizations of a channel plane or a group of them, on the layer
+	// normalization kernel.
+	"InstanceNormalization": (*planner).channelNorm,
+	"GroupNormalization":    (*planner).channelNorm,
 	// Float elementwise ops.
-	"Add":       (*planner).eltBinary,
-	"Sub":       (*planner).eltBinary,
-	"Mul":       firstOf((*planner).channelScale, (*planner).eltBinary),
-	"Div":       (*planner).eltBinary,
-	"Relu":      (*planner).eltUnary,
+	"Add":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),
+	"Sub":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),
+	"Mul":       firstOf((*planner).channelScale, (*planner).eltBinary, (*planner).eltMixedLayouts),
+	"Div":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),
+	"Relu":      firstOf((*planner).eltUnary, (*planner).reluInt8),
 	"LeakyRelu": (*planner).eltUnary,
 	"Clip":      (*planner).eltUnary,
 	"Sigmoid":   (*planner).eltUnary,
 	"Tanh":      (*planner).eltUnary,
+	"PRelu":     (*planner).prelu,
 	// HardSigmoid and HardSwish in ir/ref's float64 arithmetic.
 	"HardSigmoid": (*planner).hardAct,
 	"HardSwish":   (*planner).hardAct,
@@ -56,6 +70,7 @@ var opPlanners = map[string]opPlanner{
 	"Reshape":  (*planner).view,
 	"Relayout": (*planner).view,
 	"Identity": (*planner).view,
+	"Dropout":  (*planner).dropout,
 	// NCHW/NHWC renamings as views; other permutations on the gather
 	// kernel.
 	"Transpose": (*planner).transpose,

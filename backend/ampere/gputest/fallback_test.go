@@ -18,7 +18,7 @@ import (
 // values), the NCHW-to-NHWC relayout (a reshape back to an image before a
 // max pool), the float max pool, views at a TensorFlow NHWC boundary, the
 // HardSwish/HardSigmoid and channel-scale kernels (a squeeze-and-excitation
-// block) and host steps (PRelu, a float AveragePool). Every output must
+// block) and host steps (Shrink, PRelu with an infinite slope). Every output must
 // equal the reference executor's bits.
 var coverageGraphs = map[string]struct {
 	text  string
@@ -77,12 +77,13 @@ var coverageGraphs = map[string]struct {
   %y: f32[N,4,5,3] = HardSwish "hs" (%m)
 }`, map[string]string{"gate": "kernel", "scale": "kernel", "hs": "kernel"},
 		[]string{kernels.HardActKernel, kernels.ChanScaleKernel}},
-	// PRelu and a float AveragePool have no GPU kernel: host steps.
-	"host_prelu_avgpool": {`graph "g" (%x: f32[N,4,6,5]) -> (%y) {
-  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
-  %p: f32[N,4,6,5] = PRelu "prelu" (%x, %slope)
-  %y: f32[N,4,3,2] = AveragePool "pool" (%p) {kernel_shape = [2, 2], strides = [2, 2]}
-}`, map[string]string{"prelu": "host", "pool": "host"}, nil},
+	// Shrink and PRelu with an infinite slope (ir/ref's branch form) have
+	// no GPU kernel: host steps.
+	"host_shrink_prelu": {`graph "g" (%x: f32[N,4,6,5]) -> (%y) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, inf]
+  %p: f32[N,4,6,5] = Shrink "shrink" (%x) {lambd = 0.5, bias = 0.1}
+  %y: f32[N,4,6,5] = PRelu "prelu" (%p, %slope)
+}`, map[string]string{"prelu": "host", "shrink": "host"}, nil},
 }
 
 // TestCoverageFallbacks plans each coverage graph (on any machine: the

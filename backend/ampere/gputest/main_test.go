@@ -187,7 +187,8 @@ func allGemmConfigs() []kernels.GemmConfig {
 }
 
 // writePTX writes every module the tests load (the GEMMs, the op kernels,
-// the gather kernels and the activation kernels), one .ptx file a module.
+// the gather kernels, the activation kernels and those that replaced host
+// steps), one .ptx file a module.
 func writePTX(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -218,6 +219,15 @@ func writePTX(dir string) error {
 	}
 	files[kernels.HardActKernel+".ptx"] = kernels.HardActPTX()
 	files[kernels.ChanScaleKernel+".ptx"] = kernels.ChanScalePTX()
+	// The kernels that replaced host steps.
+	for name, text := range map[string]string{
+		kernels.AvgPoolF32Kernel: kernels.AvgPoolPTX(), kernels.LayerNormKernel: kernels.LayerNormPTX(),
+		kernels.ResizeKernel: kernels.ResizePTX(), kernels.Clamp8Kernel: kernels.Clamp8PTX(),
+		kernels.BatchMatMulKernel: kernels.BatchMatMulPTX(), kernels.ConvTransposeKernel: kernels.ConvTransposePTX(),
+		kernels.QGroupConvF32Kernel: kernels.QGroupConvF32PTX(),
+	} {
+		files[name+".ptx"] = text
+	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return err

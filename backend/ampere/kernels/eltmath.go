@@ -10,7 +10,7 @@ package kernels
 //     UnaryApproxKernel, which use ex2.approx/lg2.approx and a polynomial
 //     erf (Abramowitz and Stegun 7.1.26, |error| < 1.5e-7) and so agree with
 //     the reference (float64, rounded once) to about 1e-6;
-//   - the broadcasting binary kernel: Add, Sub, Mul, Div, Min, Max of two
+//   - the broadcasting binary kernel: Add, Sub, Mul, Div, Min, Max, PRelu of two
 //     operands of any shapes that broadcast, each read through its own
 //     strides over up to five per-sample dims (0 where it is broadcast) and a
 //     per-sample stride (0 for a constant), all exact;
@@ -75,6 +75,10 @@ const (
 	BDiv
 	BMin
 	BMax
+	// BPRelu is ir/ref's PRelu for finite slopes b: max(a, 0) + min(a, 0)·b
+	// (NaN-keeping min and max), which equals a < 0 ? a·b : a bit for bit
+	// but at signed zeros.
+	BPRelu
 	numBinary
 )
 
@@ -345,7 +349,7 @@ func BcastPTX() string {
 	b.l("mul.wide.u32 %%rd4, %%r27, 4;")
 	b.l("add.s64 %%rd4, %%rd1, %%rd4;")
 	b.l("ld.global.f32 %%f1, [%%rd4];")
-	labels := []string{"$L_add", "$L_sub", "$L_mul", "$L_div", "$L_min", "$L_max"}
+	labels := []string{"$L_add", "$L_sub", "$L_mul", "$L_div", "$L_min", "$L_max", "$L_prelu"}
 	if len(labels) != numBinary {
 		panic("kernels: binary labels and op codes disagree")
 	}
@@ -361,6 +365,12 @@ func BcastPTX() string {
 		b.l("%s %%f2, %%f0, %%f1;", ins)
 		b.l("bra $L_store;")
 	}
+	b.raw("$L_prelu:")
+	b.l("max.NaN.f32 %%f2, %%f0, 0f00000000;")
+	b.l("min.NaN.f32 %%f3, %%f0, 0f00000000;")
+	b.l("mul.rn.f32 %%f3, %%f3, %%f1;")
+	b.l("add.rn.f32 %%f2, %%f2, %%f3;")
+	b.l("bra $L_store;")
 	b.raw("$L_store:")
 	b.l("mul.wide.u32 %%rd5, %%r22, 4;")
 	b.l("add.s64 %%rd5, %%rd2, %%rd5;")

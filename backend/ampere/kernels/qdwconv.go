@@ -14,6 +14,20 @@ package kernels
 // QGroupConvKernel is the direct grouped/depthwise INT8 convolution.
 const QGroupConvKernel = "sqc_qconv_group_i8"
 
+// QGroupConvF32Kernel is the same convolution with an f32 output (the
+// node's output not quantized: the next op is float): the epilogue stops
+// before the rounding, and the activation is the GEMM's f32 one, max.f32
+// with 0 for relu, max.f32 with lo then min.f32 with hi for clip, as
+// ir/ref's max(v, 0) and min(max(v, lo), hi).
+const QGroupConvF32Kernel = "sqc_qconv_group_f32"
+
+// Activation codes of QGroupConvF32Kernel's act parameter.
+const (
+	QGroupActNone = 0
+	QGroupActRelu = 1
+	QGroupActClip = 2
+)
+
 // QGroupConvParams lists the kernel's parameters in launch order: x is
 // the NHWC int8 input, w the int8 weights in ONNX order [M][Cg][KH][KW],
 // b the M raw int32 biases (the input zero point is not folded in), m the
@@ -25,36 +39,60 @@ var QGroupConvParams = []string{"x", "w", "b", "m", "r", "y",
 	"total", "C", "H", "W", "M", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "Cg", "Mg", "hasres",
 	"zx:s32", "zr:s32", "qlo:s32", "qhi:s32", "zy:s32", "mr:f32"}
 
+// QGroupConvF32Params lists QGroupConvF32Kernel's parameters: those of
+// QGroupConvKernel with y an NHWC f32 output and, in place of the int8
+// clamp range and zero point, the activation code act and its f32 clip
+// bounds lo and hi.
+var QGroupConvF32Params = []string{"x", "w", "b", "m", "r", "y",
+	"total", "C", "H", "W", "M", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "Cg", "Mg", "hasres", "act",
+	"zx:s32", "zr:s32", "mr:f32", "lo:f32", "hi:f32"}
+
 // qGroupConvPointers is the number of pointer parameters.
 const qGroupConvPointers = 6
 
 // QGroupConvPTX returns the module text of QGroupConvKernel.
-func QGroupConvPTX() string {
+func QGroupConvPTX() string { return qGroupConvPTX(false) }
+
+// QGroupConvF32PTX returns the module text of QGroupConvF32Kernel.
+func QGroupConvF32PTX() string { return qGroupConvPTX(true) }
+
+func qGroupConvPTX(outF32 bool) string {
 	var b builder
 	b.header()
-	b.opEntry(QGroupConvKernel, QGroupConvParams, qGroupConvPointers)
+	name, params := QGroupConvKernel, QGroupConvParams
+	if outF32 {
+		name, params = QGroupConvF32Kernel, QGroupConvF32Params
+	}
+	b.opEntry(name, params, qGroupConvPointers)
 	declare(&b, ".pred", "%p<8>")
 	declare(&b, ".b32", "%r<64>")
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<8>")
-	b.comment("pointers x w b m r y in %%rd0..%%rd5; u32 scalars in %%r0..%%r17; s32 zx zr qlo qhi zy in %%r50..%%r54; mr in %%f0")
+	if outF32 {
+		b.comment("pointers x w b m r y in %%rd0..%%rd5; u32 scalars in %%r0..%%r18; s32 zx zr in %%r50 %%r51; mr lo hi in %%f0, %%f4, %%f5")
+	} else {
+		b.comment("pointers x w b m r y in %%rd0..%%rd5; u32 scalars in %%r0..%%r17; s32 zx zr qlo qhi zy in %%r50..%%r54; mr in %%f0")
+	}
 	b.loadPointers(qGroupConvPointers)
-	nu, ns := 0, 0
-	for i := qGroupConvPointers; i < len(QGroupConvParams); i++ {
-		p := QGroupConvParams[i]
+	nu, ns, nf := 0, 0, 0
+	fregs := []int{0, 4, 5}
+	for i := qGroupConvPointers; i < len(params); i++ {
+		p := params[i]
 		switch {
 		case len(p) > 4 && p[len(p)-4:] == ":s32":
 			b.l("ld.param.s32 %%r%d, [p%d];", 50+ns, i)
 			ns++
 		case len(p) > 4 && p[len(p)-4:] == ":f32":
-			b.l("ld.param.f32 %%f0, [p%d];", i)
+			b.l("ld.param.f32 %%f%d, [p%d];", fregs[nf], i)
+			nf++
 		default:
 			b.l("ld.param.u32 %%r%d, [p%d];", nu, i)
 			nu++
 		}
 	}
 	// r0 total, r1 C, r2 H, r3 W, r4 M, r5 OH, r6 OW, r7 KH, r8 KW, r9 sh,
-	// r10 sw, r11 ph, r12 pw, r13 dh, r14 dw, r15 Cg, r16 Mg, r17 hasres.
+	// r10 sw, r11 ph, r12 pw, r13 dh, r14 dw, r15 Cg, r16 Mg, r17 hasres;
+	// r18 act (f32 output).
 	b.comment("output index i in %%r40 (NHWC: channel fastest)")
 	b.l("mov.u32 %%r41, %%ctaid.x;")
 	b.l("mov.u32 %%r42, %d;", OpThreads)
@@ -146,6 +184,21 @@ func QGroupConvPTX() string {
 	b.l("mul.rn.f32 %%f3, %%f3, %%f0;")
 	b.l("add.rn.f32 %%f2, %%f2, %%f3;")
 	b.raw("$L_nores:")
+	if outF32 {
+		b.comment("f32 output: the activation (a uniform branch), then the store")
+		b.l("setp.eq.u32 %%p6, %%r18, %d;", QGroupActRelu)
+		b.l("@%%p6 max.f32 %%f2, %%f2, 0f00000000;")
+		b.l("setp.eq.u32 %%p6, %%r18, %d;", QGroupActClip)
+		b.l("@%%p6 max.f32 %%f2, %%f2, %%f4;")
+		b.l("@%%p6 min.f32 %%f2, %%f2, %%f5;")
+		b.l("shl.b64 %%rd13, %%rd10, 2;")
+		b.l("add.s64 %%rd12, %%rd5, %%rd13;")
+		b.l("st.global.f32 [%%rd12], %%f2;")
+		b.raw("$L_done:")
+		b.l("ret;")
+		b.raw("}")
+		return b.String()
+	}
 	b.l("cvt.rni.s32.f32 %%r46, %%f2;")
 	b.l("max.s32 %%r46, %%r46, %%r52;")
 	b.l("min.s32 %%r46, %%r46, %%r53;")

@@ -1,0 +1,652 @@
+package ampere
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// kernelModels are Go models of kernels, written as their PTX computes
+// (loop order, rounding, the launch arguments read by position), for
+// simulate: a plan that passes the wrong argument, or a kernel design that
+// does not reproduce ir/ref's arithmetic, shows on the CPU.
+var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte){
+	kernels.AvgPoolF32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		a := func(i int) int { return int(int32(s.Args[i].GetU32())) }
+		c, h, w, oh, ow, kh, kw := a(3), a(4), a(5), a(6), a(7), a(8), a(9)
+		sh, sw, ph, pw, dh, dw, peh, pew, nhwc, incl := a(10), a(11), a(12), a(13), a(14), a(15), a(16), a(17), a(18), a(19)
+		for i := range y {
+			var n, ch, r, q int
+			if nhwc == 1 {
+				ch, q, r, n = i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
+			} else {
+				q, r, ch, n = i%ow, i/ow%oh, i/ow/oh%c, i/ow/oh/c
+			}
+			var sum float32
+			inside, rows, cols := 0, 0, 0
+			for j := 0; j < kw; j++ {
+				if iw := q*sw - pw + j*dw; iw >= -pw && iw < w+pew {
+					cols++
+				}
+			}
+			for k := 0; k < kh; k++ {
+				ih := r*sh - ph + k*dh
+				if ih >= -ph && ih < h+peh {
+					rows++
+				}
+				if ih < 0 || ih >= h {
+					continue
+				}
+				for j := 0; j < kw; j++ {
+					iw := q*sw - pw + j*dw
+					if iw < 0 || iw >= w {
+						continue
+					}
+					at := ((n*c+ch)*h+ih)*w + iw
+					if nhwc == 1 {
+						at = ((n*h+ih)*w+iw)*c + ch
+					}
+					sum += x[at]
+					inside++
+				}
+			}
+			count := inside
+			if incl == 1 {
+				count = rows * cols
+			}
+			switch {
+			case count > 0:
+				y[i] = sum / float32(count)
+			case incl == 1:
+				y[i] = 0
+			default:
+				y[i] = math.Float32frombits(0x7FC00000)
+			}
+		}
+	},
+	kernels.LayerNormKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		size := int(s.Args[5].GetU32())
+		scale, bias := f32sOf(weights[s.Args[2].GetWeight()]), f32sOf(weights[s.Args[3].GetWeight()])
+		for r := 0; r < len(x)/size; r++ {
+			row := x[r*size : (r+1)*size]
+			m := 0.0
+			for _, v := range row {
+				m += float64(v)
+			}
+			m /= float64(size)
+			v2 := 0.0
+			for _, v := range row {
+				d := float64(v) - m
+				v2 += d * d
+			}
+			inv := 1 / math.Sqrt(v2/float64(size)+float64(s.Args[10].GetF32()))
+			sdiv, smod := int(s.Args[8].GetU32()), int(s.Args[9].GetU32())
+			for j, v := range row {
+				o := (float64(v) - m) * inv
+				at := (r*size + j) / sdiv % smod
+				if s.Args[6].GetU32() == 1 {
+					o *= float64(scale[at])
+				}
+				if s.Args[7].GetU32() == 1 {
+					o += float64(bias[at])
+				}
+				y[r*size+j] = float32(o)
+			}
+		}
+	},
+	kernels.ResizeKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		idx, wb := weights[s.Args[2].GetWeight()], weights[s.Args[3].GetWeight()]
+		a := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, w, oh, ow, taps, nhwc := a(5), a(6), a(7), a(8), a(9), a(10), a(11)
+		tap := func(t int) (int, float64) {
+			return int(binary.LittleEndian.Uint32(idx[4*t:])), math.Float64frombits(binary.LittleEndian.Uint64(wb[8*t:]))
+		}
+		for i := range y {
+			var n, ch, r, q int
+			if nhwc == 1 {
+				ch, q, r, n = i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
+			} else {
+				q, r, ch, n = i%ow, i/ow%oh, i/ow/oh%c, i/ow/oh/c
+			}
+			acc := 0.0
+			for j := 0; j < taps; j++ {
+				iw, vw := tap((oh+q)*taps + j)
+				if j > 0 && vw == 0 {
+					continue
+				}
+				col := 0.0
+				for k := 0; k < taps; k++ {
+					ih, vh := tap(r*taps + k)
+					if k > 0 && vh == 0 {
+						continue
+					}
+					at := ((n*c+ch)*h+ih)*w + iw
+					if nhwc == 1 {
+						at = ((n*h+ih)*w+iw)*c + ch
+					}
+					if p := vh * float64(x[at]); k == 0 {
+						col = p
+					} else {
+						col += p
+					}
+				}
+				if p := vw * col; j == 0 {
+					acc = p
+				} else {
+					acc += p
+				}
+			}
+			y[i] = float32(acc)
+		}
+	},
+	kernels.EltwiseKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, b, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s(), buf(s.Args[2]).Float32s()
+		if s.Args[5].GetU32() != kernels.EltSameB {
+			panic("eltwise model: only the same-shape operand mode is modelled")
+		}
+		for i := range y {
+			switch s.Args[4].GetU32() {
+			case kernels.EltAdd:
+				y[i] = x[i] + b[i]
+			case kernels.EltSub:
+				y[i] = x[i] - b[i]
+			case kernels.EltMul:
+				y[i] = x[i] * b[i]
+			case kernels.EltDiv:
+				y[i] = x[i] / b[i]
+			}
+		}
+	},
+	// Softmax in float64 (the kernel's exp is ex2.approx: within 1e-6).
+	kernels.SoftmaxKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		size := int(s.Args[3].GetU32())
+		for r := 0; r < len(x)/size; r++ {
+			mx := math.Inf(-1)
+			for _, v := range x[r*size : (r+1)*size] {
+				mx = math.Max(mx, float64(v))
+			}
+			sum := 0.0
+			for _, v := range x[r*size : (r+1)*size] {
+				sum += math.Exp(float64(v) - mx)
+			}
+			for j, v := range x[r*size : (r+1)*size] {
+				y[r*size+j] = float32(math.Exp(float64(v)-mx) / sum)
+			}
+		}
+	},
+	// The broadcasting kernel (PRelu here): each operand read through its
+	// own strides over the output's dims, innermost first.
+	kernels.BcastKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		operand := func(a *engine.Arg) []float32 {
+			if w := a.GetWeight(); w != "" {
+				return f32sOf(weights[w])
+			}
+			return buf(a).Float32s()
+		}
+		a, b, y := operand(s.Args[0]), operand(s.Args[1]), buf(s.Args[2]).Float32s()
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		op, per, aS, bS := u(4), u(5), u(6), u(7)
+		const r = kernels.BcastRank
+		for i := range y {
+			n, rest := i/per, i%per
+			ao, bo := n*aS, n*bS
+			for d := r - 1; d >= 0; d-- {
+				idx := rest % u(8+d)
+				rest /= u(8 + d)
+				ao += idx * u(8+r+d)
+				bo += idx * u(8+2*r+d)
+			}
+			x, sl := a[ao], b[bo]
+			if op != kernels.BPRelu {
+				panic("bcast model: only PRelu is modelled")
+			}
+			y[i] = max(x, 0) + min(x, 0)*sl
+		}
+	},
+	kernels.ConvTransposeKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		w, bs := f32sOf(weights[s.Args[2].GetWeight()]), f32sOf(weights[s.Args[3].GetWeight()])
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, wd, m, oh, ow, kh, kw := u(5), u(6), u(7), u(8), u(9), u(10), u(11), u(12)
+		sh, sw, ph, pw, dh, dw, cg, mg, xn := u(13), u(14), u(15), u(16), u(17), u(18), u(19), u(20), u(21)
+		for i := range y {
+			mo, q, r0, n := i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
+			c0, mp := mo/mg*cg, mo%mg
+			var sum float32
+			for ci := 0; ci < cg; ci++ {
+				for k := 0; k < kh; k++ {
+					th := r0 + ph - k*dh
+					if th < 0 || th%sh != 0 || th/sh >= h {
+						continue
+					}
+					for j := 0; j < kw; j++ {
+						tw := q + pw - j*dw
+						if tw < 0 || tw%sw != 0 || tw/sw >= wd {
+							continue
+						}
+						ih, iw := th/sh, tw/sw
+						at := ((n*c+c0+ci)*h+ih)*wd + iw
+						if xn == 1 {
+							at = ((n*h+ih)*wd+iw)*c + c0 + ci
+						}
+						sum += x[at] * w[(((c0+ci)*mg+mp)*kh+k)*kw+j]
+					}
+				}
+			}
+			y[i] = sum + bs[mo]
+		}
+	},
+	// The float max pool (global max pool here): ir/ref's rule, the first
+	// tap inside, then a greater one or a NaN, a NaN never replaced.
+	kernels.MaxPoolF32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, w, oh, ow, kh, kw := u(3), u(4), u(5), u(6), u(7), u(8), u(9)
+		sh, sw, ph, pw, dh, dw := u(10), u(11), u(12), u(13), u(14), u(15)
+		for i := range y {
+			ch, q, r0, n := i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
+			best, taken := float32(math.Inf(-1)), false
+			for k := 0; k < kh; k++ {
+				for j := 0; j < kw; j++ {
+					ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
+					if ih < 0 || ih >= h || iw < 0 || iw >= w {
+						continue
+					}
+					if v := x[((n*h+ih)*w+iw)*c+ch]; !taken || (best == best && (v > best || v != v)) {
+						best = v
+					}
+					taken = true
+				}
+			}
+			y[i] = best
+		}
+	},
+	kernels.ToNCHW32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
+		for i := range y {
+			n, ch, at := i/(c*hw), i/hw%c, i%hw
+			y[i] = x[(n*hw+at)*c+ch]
+		}
+	},
+	kernels.Clamp8Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Int8s(), buf(s.Args[1]).Int8s()
+		lo, hi := int8(s.Args[3].GetS32()), int8(s.Args[4].GetS32())
+		for i, v := range x {
+			y[i] = min(max(v, lo), hi)
+		}
+	},
+	kernels.QGroupConvF32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, r, y := buf(s.Args[0]).Int8s(), buf(s.Args[4]).Data, buf(s.Args[5]).Float32s()
+		w, bb, mult := weights[s.Args[1].GetWeight()], weights[s.Args[2].GetWeight()], f32sOf(weights[s.Args[3].GetWeight()])
+		a := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, wd, m, oh, ow, kh, kw := a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14)
+		sh, sw, ph, pw, dh, dw, cg, mg, hasres, act := a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), a(24)
+		zx, zr, mr, lo, hi := s.Args[25].GetS32(), s.Args[26].GetS32(), s.Args[27].GetF32(), s.Args[28].GetF32(), s.Args[29].GetF32()
+		for i := range y {
+			mo, q, r0, n := i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
+			var acc int32
+			c0 := mo / mg * cg
+			for ci := 0; ci < cg; ci++ {
+				for k := 0; k < kh; k++ {
+					for j := 0; j < kw; j++ {
+						ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
+						if ih < 0 || ih >= h || iw < 0 || iw >= wd {
+							continue
+						}
+						acc += (int32(x[((n*h+ih)*wd+iw)*c+c0+ci]) - zx) * int32(int8(w[((mo*cg+ci)*kh+k)*kw+j]))
+					}
+				}
+			}
+			acc += int32(binary.LittleEndian.Uint32(bb[4*mo:]))
+			v := float32(float32(acc) * mult[mo])
+			if hasres == 1 {
+				v = float32(v + float32(float32(int32(r.([]int8)[i])-zr)*mr))
+			}
+			switch act {
+			case kernels.QGroupActRelu:
+				v = max(v, 0)
+			case kernels.QGroupActClip:
+				v = min(max(v, lo), hi)
+			}
+			y[i] = v
+		}
+	},
+	kernels.BatchMatMulKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		operand := func(a *engine.Arg) []float32 {
+			if w := a.GetWeight(); w != "" {
+				return f32sOf(weights[w])
+			}
+			return buf(a).Float32s()
+		}
+		a, b, y := operand(s.Args[0]), operand(s.Args[1]), buf(s.Args[2]).Float32s()
+		u := func(i int) int { return int(s.Args[i].GetU32()) }
+		m, k, pd, mats, aS, bS, aM, bM := u(4), u(5), u(6), u(7), u(8), u(9), u(10), u(11)
+		for i := range y {
+			col, row, j, n := i%pd, i/pd%m, i/pd/m%mats, i/pd/m/mats
+			var sum float32
+			for q := 0; q < k; q++ {
+				sum += a[n*aS+j*aM+row*k+q] * b[n*bS+j*bM+q*pd+col]
+			}
+			y[i] = sum
+		}
+	},
+	// The float convolution, for the planners that reuse it (row MatMul):
+	// one output element, the products summed in (c, kh, kw) order. The
+	// kernel is approximate, so this model checks its indexing and
+	// arguments, not its rounding.
+	kernels.FloatConvKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, y, r := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s(), buf(s.Args[4]).Float32s()
+		wt, bs := f32sOf(weights[s.Args[2].GetWeight()]), f32sOf(weights[s.Args[3].GetWeight()])
+		a := func(i int) int { return int(s.Args[i].GetU32()) }
+		c, h, w, m, oh, ow, kh, kw := a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13)
+		sh, sw, ph, pw, dh, dw, cg, mg, xn, yn, hasres := a(14), a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), a(24)
+		lo, hi := s.Args[25].GetF32(), s.Args[26].GetF32()
+		for i := range y {
+			var n, mo, r0, q int
+			if yn == 1 {
+				mo, q, r0, n = i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
+			} else {
+				q, r0, mo, n = i%ow, i/ow%oh, i/ow/oh%m, i/ow/oh/m
+			}
+			var sum float32
+			c0 := mo / mg * cg
+			for ci := 0; ci < cg; ci++ {
+				for k := 0; k < kh; k++ {
+					for j := 0; j < kw; j++ {
+						ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
+						if ih < 0 || ih >= h || iw < 0 || iw >= w {
+							continue
+						}
+						at := ((n*c+c0+ci)*h+ih)*w + iw
+						if xn == 1 {
+							at = ((n*h+ih)*w+iw)*c + c0 + ci
+						}
+						sum += x[at] * wt[((mo*cg+ci)*kh+k)*kw+j]
+					}
+				}
+			}
+			sum += bs[mo]
+			if hasres == 1 {
+				sum += r[i]
+			}
+			y[i] = min(max(sum, lo), hi)
+		}
+	},
+}
+
+func f32sOf(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// TestHostFreePlans plans the ops that used to run on the host (float
+// AveragePool, LayerNormalization, Resize, MatMul over rows, int8 Relu) on
+// NCHW and NHWC inputs, checks each runs on its own kernel, then runs the
+// plan through the kernels' Go models at batch 3 and compares with the
+// reference executor: bit for bit, except the row MatMul (the float
+// convolution sums in its own order) within 1e-5.
+func TestHostFreePlans(t *testing.T) {
+	cases := []struct {
+		name, body string
+		nhwc       []string
+		kernel     map[string]string // node → kernel it must run on
+		approx     bool
+	}{
+		{"average pools", `(%a: f32[N,5,9,7]) -> (%y1, %y2, %y3, %y4) {
+  %y1: f32[N,5,4,3] = AveragePool "p1" (%a) {kernel_shape = [3, 3], strides = [2, 2]}
+  %y2: f32[N,5,5,4] = AveragePool "p2" (%a) {kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1], count_include_pad = 1}
+  %y3: f32[N,5,5,4] = AveragePool "p3" (%a) {kernel_shape = [3, 2], strides = [2, 2], pads = [1, 0, 0, 1], ceil_mode = 1}
+  %y4: f32[N,5,5,4] = AveragePool "p4" (%a) {kernel_shape = [3, 2], strides = [2, 2], pads = [1, 0, 0, 1], ceil_mode = 1, count_include_pad = 1}
+}`, nil, map[string]string{"p1": kernels.AvgPoolF32Kernel, "p2": kernels.AvgPoolF32Kernel, "p3": kernels.AvgPoolF32Kernel, "p4": kernels.AvgPoolF32Kernel}, false},
+		{"average pool, dilated", `(%a: f32[N,3,8,8]) -> (%y) {
+  %y: f32[N,3,4,4] = AveragePool "p" (%a) {kernel_shape = [2, 2], strides = [2, 2], dilations = [2, 2], pads = [1, 1, 1, 1]}
+}`, nil, map[string]string{"p": kernels.AvgPoolF32Kernel}, false},
+		{"layer norms", `(%a: f32[N,4,6,8]) -> (%y1, %y2, %y3) {
+  const %s8: f32[8] = [1, 2, 0.5, -1, 3, 0.25, 1.5, -2]
+  const %b8: f32[8] = [0.1, -0.2, 0.3, 0, 1, -1, 2, 0.5]
+  const %s68: f32[6,1] = [1, 2, 3, 4, 5, 6]
+  %y1: f32[N,4,6,8] = LayerNormalization "ln_last" (%a, %s8, %b8) {epsilon = 0.000001}
+  %y2: f32[N,4,6,8] = LayerNormalization "ln_noscale_bias" (%a, %s8) {axis = 2}
+  %y3: f32[N,4,6,8] = LayerNormalization "ln_axis1" (%a, %s68) {axis = 1}
+}`, nil, map[string]string{"ln_last": kernels.LayerNormKernel, "ln_noscale_bias": kernels.LayerNormKernel, "ln_axis1": kernels.LayerNormKernel}, false},
+		{"instance and group normalization", `(%a: f32[N,6,3,5]) -> (%y1, %y2) {
+  const %s: f32[6] = [1, 2, 0.5, -1, 3, 0.25]
+  const %b: f32[6] = [0.1, -0.2, 0.3, 0, 1, -1]
+  %y1: f32[N,6,3,5] = InstanceNormalization "in" (%a, %s, %b) {epsilon = 0.001}
+  %y2: f32[N,6,3,5] = GroupNormalization "gn" (%a, %s, %b) {num_groups = 3}
+}`, nil, map[string]string{"in": kernels.LayerNormKernel, "gn": kernels.LayerNormKernel}, false},
+		{"layer norm over channels-last view of an nhwc image", `(%a: f32[N,8,3,5]) -> (%y) {
+  const %s8: f32[8] = [1, 2, 0.5, -1, 3, 0.25, 1.5, -2]
+  const %b8: f32[8] = [0.1, -0.2, 0.3, 0, 1, -1, 2, 0.5]
+  %t: f32[N,3,5,8] = Transpose "tr" (%a) {perm = [0, 2, 3, 1]}
+  %l: f32[N,3,5,8] = LayerNormalization "ln" (%t, %s8, %b8)
+  %y: f32[N,8,3,5] = Transpose "back" (%l) {perm = [0, 3, 1, 2]}
+}`, []string{"a"}, map[string]string{"ln": kernels.LayerNormKernel}, false},
+		{"resizes", `(%a: f32[N,3,5,4]) -> (%y1, %y2, %y3, %y4, %y5) {
+  const %sz: i64[2] = [11, 9]
+  const %sc: f32[4] = [1, 1, 2, 2]
+  const %sw: f32[4] = [1, 1, 1, 2.5]
+  %y1: f32[N,3,11,9] = Resize "lin" (%a, _, _, %sz) {axes = [2, 3], mode = "linear"}
+  %y2: f32[N,3,10,8] = Resize "near" (%a, _, %sc) {mode = "nearest", coordinate_transformation_mode = "asymmetric", nearest_mode = "floor"}
+  %y3: f32[N,3,10,8] = Resize "cubic" (%a, _, %sc) {mode = "cubic", coordinate_transformation_mode = "align_corners"}
+  %y4: f32[N,3,5,10] = Resize "wonly" (%a, _, %sw) {mode = "linear", coordinate_transformation_mode = "pytorch_half_pixel"}
+  %y5: f32[N,3,10,8] = Resize "cubicx" (%a, _, %sc) {mode = "cubic", exclude_outside = 1}
+}`, nil, map[string]string{"lin": kernels.ResizeKernel, "near": kernels.ResizeKernel, "cubic": kernels.ResizeKernel, "wonly": kernels.ResizeKernel, "cubicx": kernels.ResizeKernel}, false},
+		{"matmul over rows", `(%a: f32[N,3,5,8]) -> (%y) {
+  const %w: f32[8,6] = [` + zeros(48) + `]
+  %y: f32[N,3,5,6] = MatMul "mm" (%a, %w)
+}`, nil, map[string]string{"mm": kernels.FloatConvKernel}, true},
+		{"grouped qconv, f32 output", `(%a: i8[N,4,5,6] quant(scale=[0.05], zp=[3])) -> (%y1, %y2, %y3) {
+  const %w: i8[8,2,3,3] quant(axis=0, scale=[0.01, 0.02, 0.01, 0.02, 0.01, 0.02, 0.01, 0.02], zp=[0, 0, 0, 0, 0, 0, 0, 0]) = [` + int8s(144) + `]
+  const %m: f32[8] = [0.0005, 0.001, 0.0005, 0.001, 0.0005, 0.001, 0.0005, 0.001]
+  const %b: i32[8] = [1, -2, 300, -4, 5, -600, 7, -8]
+  const %dw: i8[4,1,3,3] quant(axis=0, scale=[0.01, 0.02, 0.01, 0.02], zp=[0, 0, 0, 0]) = [` + int8s(36) + `]
+  const %dm: f32[4] = [0.0005, 0.001, 0.0005, 0.001]
+  const %db: i32[4] = [10, -20, 30, -40]
+  const %mr: f32[] = [0.05]
+  %y1: f32[N,8,3,3] = QConv "g2" (%a, %w, %m, %b) {activation = "relu", group = 2, kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
+  %y2: f32[N,4,5,6] = QConv "dw" (%a, %dw, %dm, %db, %a, %mr) {activation = "clip", clip_min = -0.1, clip_max = 0.2, group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
+  %y3: f32[N,4,5,6] = QConv "dwn" (%a, %dw, %dm, %db) {group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
+}`, []string{"a"}, map[string]string{"g2": kernels.QGroupConvF32Kernel, "dw": kernels.QGroupConvF32Kernel, "dwn": kernels.QGroupConvF32Kernel}, false},
+		{"matmul by a dequantized constant weight", `(%a: f32[N,3,5,8]) -> (%y, %z) {
+  const %wq: i8[8,6] quant(axis=1, scale=[0.01, 0.02, 0.03, 0.01, 0.02, 0.03], zp=[0, 0, 0, 0, 0, 0]) = [` + int8s(48) + `]
+  const %s: f32[6] = [0.01, 0.02, 0.03, 0.01, 0.02, 0.03]
+  const %zp: i8[6] = [0, 0, 0, 0, 0, 0]
+  const %wq2: i8[120,6] quant(axis=1, scale=[0.01, 0.02, 0.03, 0.01, 0.02, 0.03], zp=[0, 0, 0, 0, 0, 0]) = [` + int8s(720) + `]
+  %w: f32[8,6] = DequantizeLinear "dqw" (%wq, %s, %zp) {axis = 1}
+  %y: f32[N,3,5,6] = MatMul "mm" (%a, %w)
+  %w2: f32[120,6] = DequantizeLinear "dqw2" (%wq2, %s, %zp) {axis = 1}
+  %f: f32[N,120] = Flatten "flat" (%a) {axis = 1}
+  %z: f32[N,6] = MatMul "mm2" (%f, %w2)
+}`, nil, map[string]string{"dqw": "", "dqw2": "", "mm": kernels.FloatConvKernel, "mm2": kernels.FloatConvKernel}, true},
+		{"attention-style batched matmuls", `(%a: f32[N,6,5,4]) -> (%y, %z, %u) {
+  const %st: f32[6,4,3] = [` + zeros(72) + `]
+  const %one: f32[4,3] = [` + zeros(12) + `]
+  %t: f32[N,6,4,5] = Transpose "kt" (%a) {perm = [0, 1, 3, 2]}
+  %y: f32[N,6,5,5] = MatMul "qk" (%a, %t)
+  %z: f32[N,6,5,3] = MatMul "stack" (%a, %st)
+  %u: f32[N,6,5,5] = MatMul "pv" (%y, %y)
+}`, nil, map[string]string{"qk": kernels.BatchMatMulKernel, "stack": kernels.BatchMatMulKernel, "pv": kernels.BatchMatMulKernel}, true},
+		{"inference dropout, a view", `(%a: f32[N,4,3,5]) -> (%y) {
+  const %ratio: f32[] = [0.1]
+  const %zero: f32[] = [0]
+  const %train: bool[] = [true]
+  %d: f32[N,4,3,5], %mask: bool[N,4,3,5] = Dropout "drop" (%a, %ratio)
+  %e: f32[N,4,3,5] = Dropout "drop0" (%d, %zero, %train)
+  %y: f32[N,4,3,5] = AveragePool "pool" (%e) {kernel_shape = [1, 1]}
+}`, nil, map[string]string{"drop": "", "drop0": "", "pool": kernels.AvgPoolF32Kernel}, false},
+		{"operands in different orders", `(%a: f32[N,4,3,5], %b: f32[N,4,3,5]) -> (%y, %z) {
+  %y: f32[N,4,3,5] = Add "add" (%a, %b)
+  %z: f32[N,4,3,5] = Div "div" (%b, %a)
+}`, []string{"b"}, map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}, false},
+		{"softmax over the last axis of an nhwc image", `(%a: f32[N,4,3,5]) -> (%s) {
+  %s: f32[N,4,3,5] = Softmax "sm" (%a) {axis = -1}
+}`, nil, map[string]string{"sm": kernels.SoftmaxKernel}, true},
+		{"prelu", `(%a: f32[N,4,3,5]) -> (%y, %z) {
+  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
+  const %full: f32[3,5] = [0.5, 1, 2, -1, 0, 0.25, 3, -2, 1, 1, 0.1, 0.2, 0.3, 0.4, 0.5]
+  %y: f32[N,4,3,5] = PRelu "prelu_c" (%a, %slope)
+  %z: f32[N,4,3,5] = PRelu "prelu_hw" (%a, %full)
+}`, nil, map[string]string{"prelu_c": kernels.BcastKernel, "prelu_hw": kernels.BcastKernel}, false},
+		{"transposed convolutions", `(%a: f32[N,4,5,6]) -> (%y1, %y2, %y3) {
+  const %w: f32[4,3,3,3] = [` + zeros(108) + `]
+  const %wg: f32[4,2,2,2] = [` + zeros(32) + `]
+  const %b: f32[3] = [0.5, -1, 2]
+  %y1: f32[N,3,10,13] = ConvTranspose "up2" (%a, %w, %b) {strides = [2, 2], pads = [1, 1, 1, 0], output_padding = [1, 1]}
+  %y2: f32[N,4,10,12] = ConvTranspose "group" (%a, %wg) {strides = [2, 2], group = 2}
+  %y3: f32[N,3,9,10] = ConvTranspose "dilated" (%a, %w, %b) {dilations = [2, 2], pads = [0, 0, 0, 0]}
+}`, nil, map[string]string{"up2": kernels.ConvTransposeKernel, "group": kernels.ConvTransposeKernel, "dilated": kernels.ConvTransposeKernel}, true},
+		{"global max pool", `(%a: f32[N,4,3,5]) -> (%y) {
+  %y: f32[N,4,1,1] = GlobalMaxPool "gmax" (%a)
+}`, []string{"a"}, map[string]string{"gmax": kernels.MaxPoolF32Kernel}, false},
+		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
+  %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
+}`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},
+	}
+	for _, c := range cases {
+		for _, layout := range []string{"nchw", "nhwc"} {
+			t.Run(c.name+"/"+layout, func(t *testing.T) {
+				g, err := sqir.ParseAndVerify("g", []byte(`graph "g" `+c.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				nhwc := map[string]bool{}
+				for _, n := range c.nhwc {
+					nhwc[n] = true
+				}
+				if layout == "nhwc" {
+					nhwc[g.Inputs[0].Name] = true
+				}
+				e, err := planWithInputLayouts(g, "test", nhwc, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for node, k := range c.kernel {
+					var got []string
+					for _, s := range e.Steps {
+						if s.Node == node {
+							got = append(got, s.Kernel)
+						}
+					}
+					// Relayout copies (NHWC to row order, NCHW to NHWC) first.
+					for len(got) > 1 && (got[0] == kernels.ToNCHW32Kernel || got[0] == kernels.ToNHWC32Kernel) {
+						got = got[1:]
+					}
+					if k == "" && len(got) == 0 {
+						continue // folded at plan time: no launch
+					}
+					if len(got) != 1 || got[0] != k {
+						t.Errorf("node %s runs on %v, want %s", node, got, k)
+					}
+				}
+				// Random weights where the text has zeros(), a constant 0.5.
+				r := rand.New(rand.NewPCG(3, 4))
+				randomized := false
+				for _, nd := range g.Nodes {
+					for _, v := range nd.Inputs {
+						if v == nil || !v.IsConst() || v.Const.DType != ir.Float32 || v.Const.Len() < 2 {
+							continue
+						}
+						w := v.Const.Float32s()
+						if slices.ContainsFunc(w, func(f float32) bool { return f != 0.5 }) {
+							continue
+						}
+						for i := range w {
+							w[i] = float32(r.NormFloat64())
+						}
+						randomized = true
+					}
+				}
+				if randomized {
+					if e, err = planWithInputLayouts(g, "test", nhwc, false); err != nil {
+						t.Fatal(err)
+					}
+				}
+				const batch = 3
+				rng := rand.New(rand.NewPCG(5, 6))
+				var ins []*ir.Tensor
+				byName := map[string]*ir.Tensor{}
+				for _, v := range g.Inputs {
+					x := ir.NewTensor(v.Type.DType, append([]int{batch}, intsOf(bufShape(v))...)...)
+					switch d := x.Data.(type) {
+					case []float32:
+						for i := range d {
+							d[i] = float32(rng.NormFloat64() * 2)
+						}
+						d[0], d[1] = 3, 3 // a repeated value: ties, exact halves
+					case []int8:
+						for i := range d {
+							d[i] = int8(rng.IntN(256) - 128)
+						}
+					}
+					ins = append(ins, x)
+					byName[v.Name] = x
+				}
+				want, err := ref.Run(g, ins...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := simulate(t, g, e, batch, byName)
+				for i, v := range g.Outputs {
+					gt, wt := got[v.Name], want[i]
+					if gt.DType != wt.DType || gt.Len() != wt.Len() {
+						t.Fatalf("output %s: %v of %d, want %v of %d", v.Name, gt.DType, gt.Len(), wt.DType, wt.Len())
+					}
+					bad := 0
+					for j := 0; j < wt.Len(); j++ {
+						gv, wv := gt.AsFloat64(j), wt.AsFloat64(j)
+						ok := math.Float64bits(gv) == math.Float64bits(wv)
+						if c.approx {
+							ok = math.Abs(gv-wv) <= 1e-5*math.Max(1, math.Abs(wv))
+						}
+						if !ok {
+							if bad < 3 {
+								t.Errorf("output %s [%d]: %v, want %v", v.Name, j, gv, wv)
+							}
+							bad++
+						}
+					}
+					if bad > 0 {
+						t.Errorf("output %s: %d of %d differ", v.Name, bad, wt.Len())
+					}
+				}
+			})
+		}
+	}
+}
+
+// int8s lists n int8 weights in .sqir syntax, varied and signed.
+func int8s(n int) string {
+	vs := make([]string, n)
+	for i := range vs {
+		vs[i] = strconv.Itoa((i*37)%255 - 127)
+	}
+	return strings.Join(vs, ", ")
+}
+
+// bufShape is a value's per-sample dims.
+func bufShape(v *ir.Value) []int64 {
+	var d []int64
+	for _, s := range v.Type.Shape[1:] {
+		d = append(d, s.Size)
+	}
+	return d
+}
