@@ -26,7 +26,7 @@ cd "$(dirname "$0")/../.."
 out=${1:-${OUT:-bench-gpu-out}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-bin=.gpu
+bin=${SQC_GPU_BIN:-.gpu} # where make gpu put the binaries
 for b in sqc genmodel ampere.test; do
 	[ -x "$bin/$b" ] || { echo "bench/gpu/run.sh: $bin/$b is missing: run 'make gpu' on the build machine and carry .gpu" >&2; exit 1; }
 done
@@ -64,32 +64,50 @@ benchall() {
 	"$bin/sqc" bench "$e" --batch 256 --profile --iters 50 > "${e%.sqe}.profile256.txt"
 }
 
-for depth in 34 50; do
+depths=${DEPTHS:-34 50}
+for depth in $depths; do
 	"$bin/genmodel" -depth "$depth" -o "$w/rn$depth.onnx"
+done
+# build DEPTH RECIPE [EXTRA FLAGS]: one engine, its wall time and peak RSS
+# appended to build.txt.
+build() {
+	local depth=$1 recipe=$2
+	shift 2
+	# BUILD_PROCS=2 times the build as a two-core build server runs it
+	# (the figure); by default it uses every core, to spend
+	# little of the GPU machine's time.
+	GOMAXPROCS=${BUILD_PROCS:-$(nproc)} rusage "$out/build.txt" "$bin/sqc" compile -q "$w/rn$depth.onnx" -r "$recipe.sqr" --calib-data "$w/calib.npy" "$@" -o "$out/rn$depth-$recipe$suffix.sqe"
+}
+# PARALLEL_BUILDS=1 builds the four engines at once (less device time; the
+# build-cost column then reflects four builds sharing the cores).
+suffix=
+for depth in $depths; do
 	for recipe in sparse-int8 dense-int8; do
-		e="$out/rn$depth-$recipe.sqe"
-		# BUILD_PROCS=2 times the build as a two-core build server runs it
-		# (the figure); by default it uses every core, to spend
-		# little of the GPU machine's time.
-		GOMAXPROCS=${BUILD_PROCS:-$(nproc)} rusage "$out/build.txt" "$bin/sqc" compile -q "$w/rn$depth.onnx" -r "$recipe.sqr" --calib-data "$w/calib.npy" -o "$e"
-		benchall "$e"
+		if [ "${PARALLEL_BUILDS:-0}" = 1 ]; then build "$depth" "$recipe" & else build "$depth" "$recipe"; fi
+	done
+done
+wait
+# HOOK, if set, runs between the builds and the timings (the GPU is quiet
+# then): e.g. kernel benchmarks that belong in the same run.
+if [ -n "${HOOK:-}" ]; then bash -c "$HOOK" > "$out/hook.txt" 2>&1 || true; fi
+for depth in $depths; do
+	for recipe in sparse-int8 dense-int8; do
+		benchall "$out/rn$depth-$recipe.sqe"
 	done
 done
 
+# TUNE=1 tunes the engines named by TUNE_ENGINES (default all four, e.g.
+# "rn34-sparse-int8") at batch 256 and builds and times their -tuned twins.
 if [ "${TUNE:-0}" = 1 ]; then
-	for depth in 34 50; do
-		for recipe in sparse-int8 dense-int8; do
-			e="$out/rn$depth-$recipe.sqe"
-			"$bin/sqc" tune "$e" --batch 256 -o "$out/tuning.cache" > "${e%.sqe}.tune.txt"
-		done
+	tuned=${TUNE_ENGINES:-$(for d in $depths; do echo rn$d-sparse-int8 rn$d-dense-int8; done)}
+	for name in $tuned; do
+		"$bin/sqc" tune "$out/$name.sqe" --batch 256 -o "$out/tuning.cache" > "$out/$name.tune.txt"
 	done
-	for depth in 34 50; do
-		for recipe in sparse-int8 dense-int8; do
-			e="$out/rn$depth-$recipe-tuned.sqe"
-			GOMAXPROCS=${BUILD_PROCS:-$(nproc)} rusage "$out/build.txt" "$bin/sqc" compile -q "$w/rn$depth.onnx" -r "$recipe.sqr" --calib-data "$w/calib.npy" \
-				--tuning-cache "$out/tuning.cache" --tuning-batch 256 -o "$e"
-			benchall "$e"
-		done
+	suffix=-tuned
+	for name in $tuned; do
+		depth=${name#rn}; depth=${depth%%-*}; recipe=${name#rn$depth-}
+		build "$depth" "$recipe" --tuning-cache "$out/tuning.cache" --tuning-batch 256
+		benchall "$out/$name-tuned.sqe"
 	done
 fi
 
