@@ -96,6 +96,9 @@ type planner struct {
 	deferred map[*ir.Value]*ir.Node
 	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
 	nhwcOf map[string]*engine.Buffer
+	// shapes holds the graph's shape arithmetic on the batch
+	// (plan_shape.go).
+	shapes *shapeValues
 	// sampleShapes gives the per-sample shape of values whose type leaves
 	// dims unknown that the planner worked out (batchScaledShape).
 	sampleShapes map[*ir.Value][]int64
@@ -115,7 +118,7 @@ func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
 
 // newPlanner starts the plan of g.
 func newPlanner(g *ir.Graph, producer string) *planner {
-	return &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
+	return &planner{g: g, shapes: newShapeValues(g), bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
 		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{}, packed: map[*ir.Value]string{},
 		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer}}
 }
@@ -124,6 +127,10 @@ func newPlanner(g *ir.Graph, producer string) *planner {
 // NHWC order, and f32 inputs required or not: tests use it to start a plan
 // from int8 or NHWC buffers.
 func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs bool) (*engine.Engine, error) {
+	g, err := foldStaticShapes(g)
+	if err != nil {
+		return nil, err
+	}
 	p := newPlanner(g, producer)
 	for _, v := range g.Inputs {
 		layout := LayoutNCHW

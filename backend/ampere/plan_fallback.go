@@ -73,9 +73,9 @@ func fallbackLayout(v *ir.Value) string {
 
 // probeBatch is the batch the gather table is probed at: the graph's when
 // it is static, else 2, so that an op moving data across samples shows.
-func probeBatch(n *ir.Node) int {
+func (p *planner) probeBatch(n *ir.Node) int {
 	for _, v := range n.Inputs {
-		if v != nil && !v.IsConst() && len(v.Type.Shape) > 0 && v.Type.Shape[0].Known() {
+		if v != nil && !v.IsConst() && !p.shapes.is(v) && len(v.Type.Shape) > 0 && v.Type.Shape[0].Known() {
 			return int(v.Type.Shape[0].Size)
 		}
 	}
@@ -124,7 +124,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		}
 	}
 	first, last := chain[0], chain[len(chain)-1]
-	batch := probeBatch(first)
+	batch := p.probeBatch(first)
 	if batch > 1<<(codeInputShift-codeSampleShift) {
 		return fmt.Errorf("static batch %d is too large to probe", batch)
 	}
@@ -136,7 +136,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 	var srcBufs []*engine.Buffer
 	dtype := ""
 	for _, v := range first.Inputs {
-		if v == nil || v.IsConst() || renamed[v] != nil {
+		if v == nil || v.IsConst() || renamed[v] != nil || p.shapes.is(v) {
 			continue
 		}
 		b := p.bufs[v]
@@ -169,6 +169,14 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 			c.Inputs[i] = v
 			if r := renamed[v]; r != nil {
 				c.Inputs[i] = r
+			} else if p.shapes.is(v) {
+				// A shape that follows the batch: its value at the
+				// probe's batch.
+				t, err := p.shapes.valueAt(v, batch)
+				if err != nil {
+					return err
+				}
+				c.Inputs[i] = ir.NewConst(v.Name, t)
 			} else if v != nil && !v.IsConst() {
 				return fmt.Errorf("node %s reads %s, which is neither the chain's input nor a constant", n.Name, v.Name)
 			}
@@ -398,6 +406,11 @@ func precisionOf(dtype string) string {
 func (p *planner) hostFallback(n *ir.Node, why string) error {
 	if !ref.Supports(n.Op) {
 		return fmt.Errorf("the reference executor has no kernel for op %s either", n.Op)
+	}
+	for _, v := range n.Inputs {
+		if p.shapes.is(v) {
+			return fmt.Errorf("input %s is a shape computed from the batch, which a host step does not know", v.Name)
+		}
 	}
 	var ins, outs []*engine.Arg
 	var dts []string

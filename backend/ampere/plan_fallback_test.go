@@ -204,6 +204,40 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %t: i8[N,3,2,2,3] = Transpose "tr" (%r) {perm = [0, 2, 1, 3, 4]}
   %y: i8[N,6,2,3] = Reshape "r2" (%t, %s2)
 }`, []string{"a"}, map[string]string{"r1": "view", "tr": "view", "r2": "gather"}},
+		{"torch.chunk and a channel shuffle on shapes of a symbolic batch", `(%a: f32[N,4,3,3], %b: f32[N,2,3,3]) -> (%y) {
+  const %i0: i64[] = [0]
+  const %i1: i64[1] = [1]
+  const %z1: i64[1] = [0]
+  const %two: i64[1] = [2]
+  const %three: i64[1] = [3]
+  const %m1: i64[1] = [-1]
+  %s: i64[4] = Shape "shape" (%a)
+  %c: i64[1] = Gather "gc" (%s, %i1) {axis = 0}
+  %c1: i64[1] = Add "add" (%c, %i1)
+  %h: i64[1] = Div "div" (%c1, %two)
+  %e1: i64[1] = Mul "mul" (%h, %i1)
+  %x1: f32[N,2,3,3] = Slice "sl1" (%a, %z1, %e1, %i1)
+  %e2: i64[1] = Mul "mul2" (%h, %two)
+  %x2: f32[N,2,3,3] = Slice "sl2" (%a, %e1, %e2, %i1)
+  %cat: f32[N,4,3,3] = Concat "cat" (%x2, %b) {axis = 1}
+  %s2: i64[4] = Shape "shape2" (%cat)
+  %n: i64[] = Gather "gn" (%s2, %i0) {axis = 0}
+  %nu: i64[1] = Unsqueeze "un" (%n, %z1)
+  %shp: i64[5] = Concat "cs" (%nu, %two, %two, %three, %three) {axis = 0}
+  %r: f32[N,2,2,3,3] = Reshape "r1" (%cat, %shp)
+  %t: f32[N,2,2,3,3] = Transpose "tr" (%r) {perm = [0, 2, 1, 3, 4]}
+  %shp2: i64[4] = Concat "cs2" (%nu, %m1, %three, %three) {axis = 0}
+  %y0: f32[N,4,3,3] = Reshape "r2" (%t, %shp2)
+  %y: f32[N,6,3,3] = Concat "cat2" (%y0, %x1) {axis = 1}
+}`, []string{"a"}, map[string]string{"shape": "view", "div": "view", "sl1": "gather", "cat": "gather", "shape2": "view", "r1": "view", "r2": "gather"}},
+		{"expand to a shape computed from the batch", `(%a: f32[N,1,3]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %rest: i64[2] = [4, 3]
+  %s: i64[3] = Shape "shape" (%a)
+  %n: i64[1] = Gather "gn" (%s, %i0) {axis = 0}
+  %shp: i64[3] = Concat "cs" (%n, %rest) {axis = 0}
+  %y: f32[N,4,3] = Expand "ex" (%a, %shp)
+}`, nil, map[string]string{"ex": "gather"}},
 		{"chain stops at a value read twice", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   %t: f32[N,3,4,5] = Transpose "t1" (%a) {perm = [0, 2, 1, 3]}
   %y: f32[N,4,3,5] = Transpose "t2" (%t) {perm = [0, 2, 1, 3]}

@@ -2,19 +2,89 @@ package ampere
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
 
-// shapeOnly reports whether n only computes a shape: its outputs are
-// integer tensors (not int8 data) that only other shape-only nodes read,
-// or a Reshape as its shape. PyTorch's x.view(x.size(0), -1) exports as
-// Shape→Gather→Unsqueeze→Concat→Reshape, which folds away only when the
-// batch is static; with a symbolic batch the types still give every dim
-// but the batch, so the Reshape is a view whatever the batch (a buffer's
-// size is per sample) and the chain needs no GPU work.
-func (p *planner) shapeOnly(n *ir.Node) bool {
+// Shape arithmetic on a symbolic batch. PyTorch's exporters compute shapes
+// from Shape nodes when the batch is symbolic: x.view(x.size(0), -1) is
+// Shape→Gather→Unsqueeze→Concat→Reshape, torch.chunk's split points are
+// Shape→Gather→Add→Div→Mul→Slice ends, a channel shuffle's view is a
+// Reshape to [N, 2, C/2, H, W] built from four Shapes. fold-constants folds
+// these only when the batch is static. The planner takes them as follows:
+//
+//   - a shape value (an integer computed only from shapes, shapeValues)
+//     that comes out the same at every batch tried is a constant: Plan
+//     replaces it by one before planning (foldStaticShapes), so every
+//     planner and the host fallback see a constant operand;
+//   - a shape value that follows the batch is evaluated at the batch a
+//     planner needs: a Reshape's shape at several batches, which must give
+//     the batch first and the same per-sample dims each time (then the
+//     Reshape is a view at every batch), and a data-movement op's operand
+//     at the batch its copy table is probed at (gatherChain);
+//   - anything else reading such a value is refused by name (shapeOperandUse).
+//
+// Shape nodes and the arithmetic on their outputs need no GPU work.
+
+// shapeBatches are the batches a shape value is evaluated at to decide
+// whether it depends on the batch, and whether a Reshape keeps the batch
+// first with the same per-sample dims: a few small ones and a large one,
+// so that arithmetic like max(N, 4) or N % 2 shows.
+var shapeBatches = []int{1, 2, 3, 5, 64}
+
+// maxShapeElems bounds the integer tensors taken for shape arithmetic: a
+// shape is short, anything longer is data.
+const maxShapeElems = 64
+
+// shapeValues finds the nodes of g that only compute shapes on a symbolic
+// batch and evaluates their outputs at any batch.
+type shapeValues struct {
+	// nodes are the shape nodes, in graph order: Shape nodes of tensors
+	// whose dims are all known but the batch, and integer arithmetic on
+	// their outputs and constants.
+	nodes map[*ir.Node]bool
+	// of maps each output of a shape node to its node.
+	of map[*ir.Value]*ir.Node
+	// order is the shape nodes in graph order.
+	order []*ir.Node
+	// batchSyms are the symbols of the graph inputs' first dims: the
+	// batch.
+	batchSyms map[string]bool
+	// at caches the shape values at each batch evaluated so far.
+	at map[int]map[*ir.Value]*ir.Tensor
+}
+
+// newShapeValues classifies g's nodes.
+func newShapeValues(g *ir.Graph) *shapeValues {
+	s := &shapeValues{nodes: map[*ir.Node]bool{}, of: map[*ir.Value]*ir.Node{}, batchSyms: map[string]bool{},
+		at: map[int]map[*ir.Value]*ir.Tensor{}}
+	for _, v := range g.Inputs {
+		if len(v.Type.Shape) > 0 && !v.Type.Shape[0].Known() && v.Type.Shape[0].Sym != "" {
+			s.batchSyms[v.Type.Shape[0].Sym] = true
+		}
+	}
+	for _, n := range g.Nodes {
+		if !s.isShapeNode(n) {
+			continue
+		}
+		s.nodes[n] = true
+		s.order = append(s.order, n)
+		for _, v := range n.Outputs {
+			if v != nil {
+				s.of[v] = n
+			}
+		}
+	}
+	return s
+}
+
+// isShapeNode reports whether n computes a shape: a Shape of a tensor
+// whose dims are known or the batch, or a node whose computed inputs are
+// all shape values and whose outputs are short integer, bool or float
+// tensors (exporters compute Resize's scales through floats).
+func (s *shapeValues) isShapeNode(n *ir.Node) bool {
 	if len(n.Outputs) == 0 {
 		return false
 	}
@@ -22,103 +92,324 @@ func (p *planner) shapeOnly(n *ir.Node) bool {
 		if v == nil {
 			continue
 		}
-		if dt := v.Type.DType; dt != ir.Int64 && dt != ir.Int32 || p.g.IsOutput(v) {
+		dt := v.Type.DType
+		if dt != ir.Int64 && dt != ir.Int32 && dt != ir.Bool && (dt != ir.Float32 || n.Op == "Shape") {
 			return false
 		}
-		for _, u := range p.users[v] {
-			if u.Op == "Reshape" && len(u.Inputs) > 1 && u.Inputs[1] == v && u.Inputs[0] != v {
+		dims, ok := v.Type.Shape.Ints()
+		if !ok || len(dims) > 1 || v.Type.Shape.NumElements() > maxShapeElems {
+			return false
+		}
+	}
+	if n.Op == "Shape" {
+		return len(n.Inputs) == 1 && s.batchShaped(n.Inputs[0])
+	}
+	computed := 0
+	for _, v := range n.Inputs {
+		if v == nil || v.IsConst() {
+			continue
+		}
+		if s.of[v] == nil {
+			return false
+		}
+		computed++
+	}
+	return computed > 0
+}
+
+// batchShaped reports whether v's dims are all known or the batch, and
+// some is the batch (a static shape is fold-constants' business, and
+// dims the plan does not know have no value to take).
+func (s *shapeValues) batchShaped(v *ir.Value) bool {
+	if v == nil || v.IsConst() {
+		return false
+	}
+	batch := false
+	for _, d := range v.Type.Shape {
+		switch {
+		case d.Known():
+		case s.batchSyms[d.Sym]:
+			batch = true
+		default:
+			return false
+		}
+	}
+	return batch
+}
+
+// is reports whether v is a shape value.
+func (s *shapeValues) is(v *ir.Value) bool { return v != nil && s.of[v] != nil }
+
+// valuesAt returns every shape value at batch, evaluating the shape nodes
+// on the reference executor once a batch: the Shape nodes' outputs come
+// from their inputs' types, the batch dims set to batch.
+func (s *shapeValues) valuesAt(batch int) (map[*ir.Value]*ir.Tensor, error) {
+	if got, ok := s.at[batch]; ok {
+		return got, nil
+	}
+	res := map[*ir.Value]*ir.Tensor{}
+	var ins, outs []*ir.Value
+	var tins []*ir.Tensor
+	var nodes []*ir.Node
+	for _, n := range s.order {
+		if n.Op != "Shape" {
+			nodes = append(nodes, n)
+			for _, v := range n.Outputs {
+				if v != nil {
+					outs = append(outs, v)
+				}
+			}
+			continue
+		}
+		t, err := shapeAt(n, s.batchSyms, batch)
+		if err != nil {
+			return nil, err
+		}
+		res[n.Outputs[0]] = t
+		ins, tins = append(ins, n.Outputs[0]), append(tins, t)
+	}
+	if len(nodes) > 0 {
+		got, err := ref.Run(&ir.Graph{Name: "shapes", Inputs: ins, Nodes: nodes, Outputs: outs}, tins...)
+		if err != nil {
+			return nil, fmt.Errorf("evaluating the shape arithmetic at batch %d: %w", batch, err)
+		}
+		for i, v := range outs {
+			res[v] = got[i]
+		}
+	}
+	s.at[batch] = res
+	return res, nil
+}
+
+// valueAt is one shape value at batch.
+func (s *shapeValues) valueAt(v *ir.Value, batch int) (*ir.Tensor, error) {
+	all, err := s.valuesAt(batch)
+	if err != nil {
+		return nil, err
+	}
+	t := all[v]
+	if t == nil {
+		return nil, fmt.Errorf("%s is no shape value", v.Name)
+	}
+	return t, nil
+}
+
+// shapeAt is Shape node n's output at batch: its input's dims with the
+// batch's symbol set to batch, cut by the start and end attributes as
+// ONNX defines them (negative counts from the end, then clamped).
+func shapeAt(n *ir.Node, batchSyms map[string]bool, batch int) (*ir.Tensor, error) {
+	var dims []int64
+	for _, d := range n.Inputs[0].Type.Shape {
+		switch {
+		case d.Known():
+			dims = append(dims, d.Size)
+		case batchSyms[d.Sym]:
+			dims = append(dims, int64(batch))
+		default:
+			return nil, fmt.Errorf("node %s: the shape of %s has the unknown dim %v", n.Name, n.Inputs[0].Name, d)
+		}
+	}
+	r := int64(len(dims))
+	clamp := func(i int64) int64 {
+		if i < 0 {
+			i += r
+		}
+		return min(max(i, 0), r)
+	}
+	start, end := clamp(n.Attrs.Int("start", 0)), clamp(n.Attrs.Int("end", r))
+	if end < start {
+		end = start
+	}
+	dims = dims[start:end]
+	t := ir.NewTensor(n.Outputs[0].Type.DType, len(dims))
+	for i, d := range dims {
+		switch x := t.Data.(type) {
+		case []int64:
+			x[i] = d
+		case []int32:
+			x[i] = int32(d)
+		default:
+			return nil, fmt.Errorf("node %s: a shape of %v, want i64 or i32", n.Name, n.Outputs[0].Type.DType)
+		}
+	}
+	return t, nil
+}
+
+// static returns v's value when it is the same at every batch of
+// shapeBatches, or nil when it follows the batch.
+func (s *shapeValues) static(v *ir.Value) (*ir.Tensor, error) {
+	var first *ir.Tensor
+	for _, b := range shapeBatches {
+		t, err := s.valueAt(v, b)
+		if err != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = t
+			continue
+		}
+		if !slices.Equal(t.Shape, first.Shape) || fmt.Sprint(t.Data) != fmt.Sprint(first.Data) {
+			return nil, nil
+		}
+	}
+	return first, nil
+}
+
+// foldStaticShapes returns g with every shape value that other nodes read
+// and that is the same at every batch replaced by a constant, and the shape
+// nodes left without readers removed; g itself is not changed. A graph
+// without such values comes back as it is. A shape value that follows the
+// batch stays computed.
+func foldStaticShapes(g *ir.Graph) (*ir.Graph, error) {
+	s := newShapeValues(g)
+	if len(s.order) == 0 {
+		return g, nil
+	}
+	consts := map[*ir.Value]*ir.Value{}
+	for _, n := range g.Nodes {
+		if s.nodes[n] {
+			continue
+		}
+		for _, v := range n.Inputs {
+			if !s.is(v) || consts[v] != nil {
 				continue
 			}
-			if !p.shapeOnly(u) {
-				return false
+			t, err := s.static(v)
+			if err != nil {
+				return nil, fmt.Errorf("node %s reads %s: %w", n.Name, v.Name, err)
+			}
+			if t != nil {
+				consts[v] = ir.NewConst(v.Name+".static", t)
 			}
 		}
 	}
-	return true
+	if len(consts) == 0 {
+		return g, nil
+	}
+	out := *g
+	out.Nodes = nil
+	for _, n := range g.Nodes {
+		c := n
+		for i, v := range n.Inputs {
+			if k := consts[v]; k != nil && !s.nodes[n] {
+				if c == n {
+					cp := *n
+					cp.Inputs = slices.Clone(n.Inputs)
+					c = &cp
+				}
+				c.Inputs[i] = k
+			}
+		}
+		out.Nodes = append(out.Nodes, c)
+	}
+	// Shape nodes no one reads any more, last first so that chains go.
+	users := out.Users()
+	keep := make([]bool, len(out.Nodes))
+	for i := len(out.Nodes) - 1; i >= 0; i-- {
+		n := out.Nodes[i]
+		keep[i] = true
+		if !s.nodes[n] {
+			continue
+		}
+		used := false
+		for _, v := range n.Outputs {
+			if v != nil && (len(users[v]) > 0 || out.IsOutput(v)) {
+				used = true
+			}
+		}
+		if used {
+			continue
+		}
+		keep[i] = false
+		for _, v := range n.Inputs {
+			users[v] = slices.DeleteFunc(users[v], func(u *ir.Node) bool { return u == n })
+		}
+	}
+	nodes := out.Nodes[:0:0]
+	for i, n := range out.Nodes {
+		if keep[i] {
+			nodes = append(nodes, n)
+		}
+	}
+	out.Nodes = nodes
+	return &out, nil
 }
 
-// batchScaledShape gives the per-sample shape of a Reshape whose shape is
-// computed by a shape-only chain from the batch (the output's type has
-// unknown dims): the chain and the Reshape's shape rule run at batch 1
-// and 2; the output must then be [batch, the same dims] both times, which
-// makes the Reshape a view of its input at every batch.
+// shapeOnly reports whether n only computes a shape: it needs no GPU work.
+func (p *planner) shapeOnly(n *ir.Node) bool { return p.shapes.nodes[n] }
+
+// shapeOperandUse checks the shape values n reads (those that follow the
+// batch; foldStaticShapes made the others constants): a Reshape's shape
+// (view works it out per sample) and a data-movement op's operands (the
+// gather probe evaluates them at its batch) are taken, anything else is
+// refused with the value's name.
+func (p *planner) shapeOperandUse(n *ir.Node) error {
+	for i, v := range n.Inputs {
+		if !p.shapes.is(v) {
+			continue
+		}
+		if n.Op == "Reshape" && i == 1 || movesData[n.Op] && i > 0 {
+			continue
+		}
+		a, _ := p.shapes.valueAt(v, 1)
+		b, _ := p.shapes.valueAt(v, 2)
+		return fmt.Errorf("input %d (%s) is a shape computed from the batch (%v at batch 1, %v at batch 2); an engine takes any batch, and the GPU plan takes such operands only as a Reshape's shape or a data-movement op's (Slice, Expand, Tile ...)",
+			i, v.Name, tensorInts(a), tensorInts(b))
+	}
+	return nil
+}
+
+// tensorInts prints a shape value's elements.
+func tensorInts(t *ir.Tensor) string {
+	if t == nil {
+		return "?"
+	}
+	out := make([]int64, t.Len())
+	for i := range out {
+		out[i] = t.AsInt64(i)
+	}
+	return fmt.Sprint(out)
+}
+
+// batchScaledShape gives the per-sample shape of a Reshape whose shape
+// follows the batch: the shape and the Reshape's shape rule at each batch
+// of shapeBatches must give [batch, the same dims] every time, which makes
+// the Reshape a view of its input at every batch. Reshapes that fold the
+// batch into another dim (ViT's [197, N·12, 64]) are refused: an engine's
+// buffers hold the batch outermost.
 func (p *planner) batchScaledShape(n *ir.Node) ([]int64, error) {
 	sv := n.Inputs[1]
-	chain, roots := p.shapeChain(sv)
+	x := p.bufs[n.Inputs[0]]
+	if x == nil {
+		return nil, fmt.Errorf("input %s is not computed on the GPU", n.Inputs[0].Name)
+	}
 	var sample []int64
-	for _, batch := range []int{1, 2} {
-		var tin []*ir.Tensor
-		for _, v := range roots {
-			b := p.bufs[v]
-			if b == nil {
-				return nil, fmt.Errorf("the shape %s is computed from %s, which is not on the GPU", sv.Name, v.Name)
-			}
-			tin = append(tin, ir.NewTensor(v.Type.DType, append([]int{batch}, intsOf(b.SampleShape)...)...))
-		}
-		res, err := ref.Run(&ir.Graph{Name: n.Name, Inputs: roots, Nodes: chain, Outputs: []*ir.Value{sv}}, tin...)
+	for _, batch := range shapeBatches {
+		shape, err := p.shapes.valueAt(sv, batch)
 		if err != nil {
-			return nil, fmt.Errorf("evaluating the shape %s at batch %d: %w", sv.Name, batch, err)
+			return nil, err
 		}
-		x := p.bufs[n.Inputs[0]]
 		xt := ir.Type{DType: n.Inputs[0].Type.DType, Shape: ir.Shape{ir.D(int64(batch))}}
 		for _, d := range x.SampleShape {
 			xt.Shape = append(xt.Shape, ir.D(d))
 		}
-		out, err := ir.InferTypes(n, []ir.Type{xt, res[0].Type()}, []*ir.Tensor{nil, res[0]})
+		out, err := ir.InferTypes(n, []ir.Type{xt, shape.Type()}, []*ir.Tensor{nil, shape})
 		if err != nil {
 			return nil, fmt.Errorf("reshaping at batch %d: %w", batch, err)
 		}
 		dims, ok := out[0].Shape.Ints()
 		if !ok || len(dims) == 0 || dims[0] != batch {
-			return nil, fmt.Errorf("at batch %d the shape %s gives %v, want the batch first", batch, sv.Name, out[0].Shape)
+			return nil, fmt.Errorf("at batch %d the shape %s is %s and gives %v, want the batch first (an engine's buffers hold the batch outermost)",
+				batch, sv.Name, tensorInts(shape), out[0].Shape)
 		}
 		got := make([]int64, len(dims)-1)
 		for i, d := range dims[1:] {
 			got[i] = int64(d)
 		}
-		if sample != nil && fmt.Sprint(sample) != fmt.Sprint(got) {
-			return nil, fmt.Errorf("the shape %s gives %v a sample at batch 1 and %v at batch 2, want the same", sv.Name, sample, got)
+		if sample != nil && !slices.Equal(sample, got) {
+			return nil, fmt.Errorf("the shape %s gives %v a sample at batch %d and %v at batch %d, want the same", sv.Name, sample, shapeBatches[0], got, batch)
 		}
 		sample = got
 	}
 	return sample, nil
-}
-
-// shapeChain returns the shape-only nodes v is computed by, in graph
-// order, and the values they read that are computed elsewhere (the
-// tensors whose shapes they take).
-func (p *planner) shapeChain(v *ir.Value) ([]*ir.Node, []*ir.Value) {
-	producers := p.g.Producers()
-	in := map[*ir.Node]bool{}
-	var roots []*ir.Value
-	seenRoot := map[*ir.Value]bool{}
-	var walk func(v *ir.Value)
-	walk = func(v *ir.Value) {
-		if v == nil || v.IsConst() {
-			return
-		}
-		n := producers[v]
-		if n == nil || !p.shapeOnly(n) {
-			if !seenRoot[v] {
-				seenRoot[v] = true
-				roots = append(roots, v)
-			}
-			return
-		}
-		if in[n] {
-			return
-		}
-		in[n] = true
-		for _, u := range n.Inputs {
-			walk(u)
-		}
-	}
-	walk(v)
-	var chain []*ir.Node
-	for _, n := range p.g.Nodes {
-		if in[n] {
-			chain = append(chain, n)
-		}
-	}
-	return chain, roots
 }

@@ -124,6 +124,9 @@ func (p *planner) planNode(n *ir.Node) error {
 	if p.shapeOnly(n) {
 		return nil
 	}
+	if err := p.shapeOperandUse(n); err != nil {
+		return err
+	}
 	if p.chainsInto(n) {
 		// Planned with its reader, as one gather chain.
 		if p.deferred == nil {
@@ -160,7 +163,7 @@ func (p *planner) chainMember(n *ir.Node) bool {
 	}
 	var in *ir.Value
 	for _, v := range n.Inputs {
-		if v == nil || v.IsConst() {
+		if v == nil || v.IsConst() || p.shapes.is(v) {
 			continue
 		}
 		if in != nil && v != in {
@@ -193,7 +196,7 @@ func (p *planner) takeChain(n *ir.Node) []*ir.Node {
 	for cur := n; ; {
 		var in *ir.Value
 		for _, v := range cur.Inputs {
-			if v != nil && !v.IsConst() {
+			if v != nil && !v.IsConst() && !p.shapes.is(v) {
 				in = v
 				break
 			}
