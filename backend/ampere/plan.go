@@ -99,6 +99,9 @@ type planner struct {
 	// shapes holds the graph's shape arithmetic on the batch
 	// (plan_shape.go).
 	shapes *shapeValues
+	// places says where the batch is in values whose batch is not their
+	// first dim (plan_place.go).
+	places map[*ir.Value]batchPlace
 	// sampleShapes gives the per-sample shape of values whose type leaves
 	// dims unknown that the planner worked out (batchScaledShape).
 	sampleShapes map[*ir.Value][]int64
@@ -118,19 +121,22 @@ func Plan(g *ir.Graph, producer string) (*engine.Engine, error) {
 
 // newPlanner starts the plan of g.
 func newPlanner(g *ir.Graph, producer string) *planner {
-	return &planner{g: g, shapes: newShapeValues(g), bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
+	p := &planner{g: g, shapes: newShapeValues(g), places: map[*ir.Value]batchPlace{}, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
 		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{}, packed: map[*ir.Value]string{},
 		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer}}
+	p.shapes.dimsOf = p.logicalDims
+	return p
 }
 
 // planWithInputLayouts is Plan with the graph inputs named in nhwc held in
 // NHWC order, and f32 inputs required or not: tests use it to start a plan
 // from int8 or NHWC buffers.
 func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs bool) (*engine.Engine, error) {
-	g, err := foldStaticShapes(g)
+	g, err := foldConstantNodes(g)
 	if err != nil {
 		return nil, err
 	}
+	g = foldStaticShapes(g)
 	p := newPlanner(g, producer)
 	for _, v := range g.Inputs {
 		layout := LayoutNCHW
@@ -155,6 +161,9 @@ func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f3
 		b := p.bufs[v]
 		if b == nil {
 			return nil, fmt.Errorf("graph output %s is no computed value (a constant or an input), which the GPU runtime does not return", v.Name)
+		}
+		if pl := p.placeOf(v); pl != firstDim {
+			return nil, fmt.Errorf("graph output %s has the batch at %v, the GPU runtime returns outputs batch first", v.Name, pl)
 		}
 		p.e.Outputs = append(p.e.Outputs, b.Name)
 	}

@@ -38,21 +38,22 @@ var shapeBatches = []int{1, 2, 3, 5, 64}
 // shape is short, anything longer is data.
 const maxShapeElems = 64
 
-// shapeValues finds the nodes of g that only compute shapes on a symbolic
-// batch and evaluates their outputs at any batch.
+// shapeValues finds the nodes of g that only compute shapes and evaluates
+// their outputs at any batch.
 type shapeValues struct {
-	// nodes are the shape nodes, in graph order: Shape nodes of tensors
-	// whose dims are all known but the batch, and integer arithmetic on
-	// their outputs and constants.
+	// nodes are the shape nodes: Shape nodes of computed tensors, and
+	// arithmetic on their outputs and constants.
 	nodes map[*ir.Node]bool
 	// of maps each output of a shape node to its node.
 	of map[*ir.Value]*ir.Node
-	// order is the shape nodes in graph order.
-	order []*ir.Node
 	// batchSyms are the symbols of the graph inputs' first dims: the
 	// batch.
 	batchSyms map[string]bool
-	// at caches the shape values at each batch evaluated so far.
+	// dimsOf gives a computed value's dims at a batch; by default its
+	// type's, the batch's symbol set to the batch (the planner replaces
+	// it with what it has worked out of dims the types leave unknown).
+	dimsOf func(v *ir.Value, batch int) ([]int64, error)
+	// at caches the shape values evaluated so far, by batch.
 	at map[int]map[*ir.Value]*ir.Tensor
 }
 
@@ -60,6 +61,7 @@ type shapeValues struct {
 func newShapeValues(g *ir.Graph) *shapeValues {
 	s := &shapeValues{nodes: map[*ir.Node]bool{}, of: map[*ir.Value]*ir.Node{}, batchSyms: map[string]bool{},
 		at: map[int]map[*ir.Value]*ir.Tensor{}}
+	s.dimsOf = s.typeDims
 	for _, v := range g.Inputs {
 		if len(v.Type.Shape) > 0 && !v.Type.Shape[0].Known() && v.Type.Shape[0].Sym != "" {
 			s.batchSyms[v.Type.Shape[0].Sym] = true
@@ -70,7 +72,6 @@ func newShapeValues(g *ir.Graph) *shapeValues {
 			continue
 		}
 		s.nodes[n] = true
-		s.order = append(s.order, n)
 		for _, v := range n.Outputs {
 			if v != nil {
 				s.of[v] = n
@@ -80,10 +81,10 @@ func newShapeValues(g *ir.Graph) *shapeValues {
 	return s
 }
 
-// isShapeNode reports whether n computes a shape: a Shape of a tensor
-// whose dims are known or the batch, or a node whose computed inputs are
-// all shape values and whose outputs are short integer, bool or float
-// tensors (exporters compute Resize's scales through floats).
+// isShapeNode reports whether n computes a shape: a Shape of a computed
+// tensor, or a node whose computed inputs are all shape values and whose
+// outputs are short integer, bool or float tensors (exporters compute
+// Resize's scales through floats).
 func (s *shapeValues) isShapeNode(n *ir.Node) bool {
 	if len(n.Outputs) == 0 {
 		return false
@@ -102,7 +103,7 @@ func (s *shapeValues) isShapeNode(n *ir.Node) bool {
 		}
 	}
 	if n.Op == "Shape" {
-		return len(n.Inputs) == 1 && s.batchShaped(n.Inputs[0])
+		return len(n.Inputs) == 1 && n.Inputs[0] != nil && !n.Inputs[0].IsConst()
 	}
 	computed := 0
 	for _, v := range n.Inputs {
@@ -117,98 +118,86 @@ func (s *shapeValues) isShapeNode(n *ir.Node) bool {
 	return computed > 0
 }
 
-// batchShaped reports whether v's dims are all known or the batch, and
-// some is the batch (a static shape is fold-constants' business, and
-// dims the plan does not know have no value to take).
-func (s *shapeValues) batchShaped(v *ir.Value) bool {
-	if v == nil || v.IsConst() {
-		return false
-	}
-	batch := false
+// typeDims is v's dims at batch by its type: known dims, and the batch's
+// symbol as batch.
+func (s *shapeValues) typeDims(v *ir.Value, batch int) ([]int64, error) {
+	var dims []int64
 	for _, d := range v.Type.Shape {
 		switch {
 		case d.Known():
+			dims = append(dims, d.Size)
 		case s.batchSyms[d.Sym]:
-			batch = true
+			dims = append(dims, int64(batch))
 		default:
-			return false
+			return nil, fmt.Errorf("the shape of %s has the unknown dim %v", v.Name, d)
 		}
 	}
-	return batch
+	return dims, nil
 }
 
 // is reports whether v is a shape value.
 func (s *shapeValues) is(v *ir.Value) bool { return v != nil && s.of[v] != nil }
 
-// valuesAt returns every shape value at batch, evaluating the shape nodes
-// on the reference executor once a batch: the Shape nodes' outputs come
-// from their inputs' types, the batch dims set to batch.
-func (s *shapeValues) valuesAt(batch int) (map[*ir.Value]*ir.Tensor, error) {
-	if got, ok := s.at[batch]; ok {
-		return got, nil
+// valueAt is shape value v at batch: a Shape node's output from its
+// input's dims, any other node run on the reference executor on its
+// inputs' values at that batch.
+func (s *shapeValues) valueAt(v *ir.Value, batch int) (*ir.Tensor, error) {
+	memo := s.at[batch]
+	if memo == nil {
+		memo = map[*ir.Value]*ir.Tensor{}
+		s.at[batch] = memo
 	}
-	res := map[*ir.Value]*ir.Tensor{}
-	var ins, outs []*ir.Value
-	var tins []*ir.Tensor
-	var nodes []*ir.Node
-	for _, n := range s.order {
-		if n.Op != "Shape" {
-			nodes = append(nodes, n)
-			for _, v := range n.Outputs {
-				if v != nil {
-					outs = append(outs, v)
-				}
-			}
-			continue
+	if t := memo[v]; t != nil {
+		return t, nil
+	}
+	n := s.of[v]
+	if n == nil {
+		return nil, fmt.Errorf("%s is no shape value", v.Name)
+	}
+	if n.Op == "Shape" {
+		dims, err := s.dimsOf(n.Inputs[0], batch)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
-		t, err := shapeAt(n, s.batchSyms, batch)
+		t, err := shapeAt(n, dims)
 		if err != nil {
 			return nil, err
 		}
-		res[n.Outputs[0]] = t
-		ins, tins = append(ins, n.Outputs[0]), append(tins, t)
+		memo[v] = t
+		return t, nil
 	}
-	if len(nodes) > 0 {
-		got, err := ref.Run(&ir.Graph{Name: "shapes", Inputs: ins, Nodes: nodes, Outputs: outs}, tins...)
+	c := &ir.Node{Name: n.Name, Op: n.Op, Attrs: n.Attrs, Outputs: n.Outputs, Inputs: make([]*ir.Value, len(n.Inputs))}
+	for i, in := range n.Inputs {
+		c.Inputs[i] = in
+		if in == nil || in.IsConst() {
+			continue
+		}
+		t, err := s.valueAt(in, batch)
 		if err != nil {
-			return nil, fmt.Errorf("evaluating the shape arithmetic at batch %d: %w", batch, err)
+			return nil, err
 		}
-		for i, v := range outs {
-			res[v] = got[i]
+		c.Inputs[i] = ir.NewConst(in.Name, t)
+	}
+	var outs []*ir.Value
+	for _, o := range n.Outputs {
+		if o != nil {
+			outs = append(outs, o)
 		}
 	}
-	s.at[batch] = res
-	return res, nil
-}
-
-// valueAt is one shape value at batch.
-func (s *shapeValues) valueAt(v *ir.Value, batch int) (*ir.Tensor, error) {
-	all, err := s.valuesAt(batch)
+	res, err := ref.Run(&ir.Graph{Name: n.Name, Nodes: []*ir.Node{c}, Outputs: outs})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("evaluating the shape arithmetic %s at batch %d: %w", n.Name, batch, err)
 	}
-	t := all[v]
-	if t == nil {
-		return nil, fmt.Errorf("%s is no shape value", v.Name)
+	for i, o := range outs {
+		memo[o] = res[i]
 	}
-	return t, nil
+	return memo[v], nil
 }
 
-// shapeAt is Shape node n's output at batch: its input's dims with the
-// batch's symbol set to batch, cut by the start and end attributes as
-// ONNX defines them (negative counts from the end, then clamped).
-func shapeAt(n *ir.Node, batchSyms map[string]bool, batch int) (*ir.Tensor, error) {
-	var dims []int64
-	for _, d := range n.Inputs[0].Type.Shape {
-		switch {
-		case d.Known():
-			dims = append(dims, d.Size)
-		case batchSyms[d.Sym]:
-			dims = append(dims, int64(batch))
-		default:
-			return nil, fmt.Errorf("node %s: the shape of %s has the unknown dim %v", n.Name, n.Inputs[0].Name, d)
-		}
-	}
+// shapeAt is Shape node n's output for an input of dims, cut by the start
+// and end attributes as ONNX defines them (negative counts from the end,
+// then clamped).
+func shapeAt(n *ir.Node, dims []int64) (*ir.Tensor, error) {
 	r := int64(len(dims))
 	clamp := func(i int64) int64 {
 		if i < 0 {
@@ -260,10 +249,10 @@ func (s *shapeValues) static(v *ir.Value) (*ir.Tensor, error) {
 // nodes left without readers removed; g itself is not changed. A graph
 // without such values comes back as it is. A shape value that follows the
 // batch stays computed.
-func foldStaticShapes(g *ir.Graph) (*ir.Graph, error) {
+func foldStaticShapes(g *ir.Graph) *ir.Graph {
 	s := newShapeValues(g)
-	if len(s.order) == 0 {
-		return g, nil
+	if len(s.nodes) == 0 {
+		return g
 	}
 	consts := map[*ir.Value]*ir.Value{}
 	for _, n := range g.Nodes {
@@ -274,17 +263,15 @@ func foldStaticShapes(g *ir.Graph) (*ir.Graph, error) {
 			if !s.is(v) || consts[v] != nil {
 				continue
 			}
-			t, err := s.static(v)
-			if err != nil {
-				return nil, fmt.Errorf("node %s reads %s: %w", n.Name, v.Name, err)
-			}
-			if t != nil {
+			// A value that needs dims the types leave unknown is
+			// the planner's to evaluate (the error is not final).
+			if t, err := s.static(v); err == nil && t != nil {
 				consts[v] = ir.NewConst(v.Name+".static", t)
 			}
 		}
 	}
 	if len(consts) == 0 {
-		return g, nil
+		return g
 	}
 	out := *g
 	out.Nodes = nil
@@ -332,7 +319,21 @@ func foldStaticShapes(g *ir.Graph) (*ir.Graph, error) {
 		}
 	}
 	out.Nodes = nodes
-	return &out, nil
+	return &out
+}
+
+// logicalDims is v's dims at batch: from its buffer and where the batch
+// is in it once planned, else from its type.
+func (p *planner) logicalDims(v *ir.Value, batch int) ([]int64, error) {
+	b := p.bufs[v]
+	if b == nil {
+		return p.shapes.typeDims(v, batch)
+	}
+	var dims []int64
+	for _, d := range p.placeOf(v).logicalShape(b.SampleShape, batch) {
+		dims = append(dims, int64(d))
+	}
+	return dims, nil
 }
 
 // shapeOnly reports whether n only computes a shape: it needs no GPU work.

@@ -92,6 +92,8 @@ func (p *planner) rollback(m mark, n *ir.Node) {
 	p.e.Buffers, p.e.Weights, p.e.Steps, p.e.Kernels = p.e.Buffers[:m.buffers], p.e.Weights[:m.weights], p.e.Steps[:m.steps], p.e.Kernels[:m.kernels]
 	for _, v := range n.Outputs {
 		delete(p.bufs, v)
+		delete(p.places, v)
+		delete(p.sampleShapes, v)
 	}
 	kept := map[string]bool{}
 	for _, b := range p.e.Buffers {
@@ -215,7 +217,10 @@ func (p *planner) takeChain(n *ir.Node) []*ir.Node {
 // planOne plans n alone: its op's planner, else the fallbacks.
 func (p *planner) planOne(n *ir.Node) error {
 	var why error
-	if plan, ok := opPlanners[n.Op]; ok {
+	if p.movedBatch(n) {
+		// The op planners take dim 0 as the batch.
+		why = fmt.Errorf("the batch is not the first dim of its input (a transposed or reshaped batch): the op's kernels take it first")
+	} else if plan, ok := opPlanners[n.Op]; ok {
 		m := p.mark()
 		err := plan(p, n)
 		if err == nil {
