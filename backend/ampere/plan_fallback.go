@@ -167,30 +167,8 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		renamed[v] = pv
 		gin, tin, srcBufs = append(gin, pv), append(tin, t), append(srcBufs, b)
 	}
-	// A constant broadcast along the batch (a ViT's class token expanded
-	// to [N, 1, C]): the gather kernel reads it from the engine's weights,
-	// every sample alike (an input stride of 0).
-	var shared string
 	if len(srcBufs) == 0 {
-		c := first.Input(0)
-		if c == nil || !c.IsConst() || (c.Const.DType != ir.Float32 && c.Const.DType != ir.Int8) {
-			return fmt.Errorf("no input is computed on the GPU")
-		}
-		dtype, _ = dtypeName(c.Const.DType)
-		shared = first.Name + "/source"
-		data := leBytes(c.Const.Float32s())
-		if c.Const.DType == ir.Int8 {
-			data = leBytes(c.Const.Int8s())
-		}
-		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: shared, Kind: dtype, Data: data})
-		t := ir.NewTensor(ir.Int64, c.Const.Shape...)
-		for i := range t.Int64s() {
-			t.Int64s()[i] = 1 + int64(i)
-		}
-		pv := &ir.Value{Name: c.Name, Type: t.Type()}
-		renamed[c] = pv
-		gin, tin = append(gin, pv), append(tin, t)
-		srcBufs = append(srcBufs, &engine.Buffer{Name: shared, Dtype: dtype, ElemsPerSample: 0, SampleShape: []int64{int64(c.Const.Len())}})
+		return fmt.Errorf("no input is computed on the GPU")
 	}
 	var nodes []*ir.Node
 	for _, n := range chain {
@@ -237,7 +215,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		if dt, _ := dtypeName(v.Type.DType); dt != dtype {
 			return fmt.Errorf("output %s is %v and the input %s, the gather kernel copies one element type", v.Name, v.Type.DType, dtype)
 		}
-		pl, codes, pairs, err := p.placeOutput(v, res[j], batch, len(srcBufs), shared != "")
+		pl, codes, pairs, err := p.placeOutput(v, res[j], batch, len(srcBufs))
 		if err != nil {
 			return err
 		}
@@ -251,7 +229,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		}
 		viewed := false
 		for _, layout := range layouts {
-			if shared != "" || len(srcBufs) != 1 || len(last.Outputs) != 1 || !identityTable(pairs[0], srcBufs[0], p.sampleShapes[v], layout) {
+			if len(srcBufs) != 1 || len(last.Outputs) != 1 || !identityTable(pairs[0], srcBufs[0], p.sampleShapes[v], layout) {
 				continue
 			}
 			if err := p.alias(v, srcBufs[0], layout); err != nil {
@@ -282,10 +260,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 			for _, e := range entries {
 				tab = append(tab, e.src, uint32(memIndex(y, e.logical)))
 			}
-			x, xArg := srcBufs[k], bufArg(srcBufs[k])
-			if shared != "" {
-				xArg = weightArg(shared)
-			}
+			x := srcBufs[k]
 			run, starts := copyRuns(tab)
 			period, dsrc, ddst := runPeriod(starts)
 			wn := fmt.Sprintf("%s/gather%d_%d", last.Name, j, k)
@@ -294,7 +269,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 			elems := int64(len(tab) / 2)
 			p.e.Steps = append(p.e.Steps, &engine.Step{Node: last.Name, Op: last.Op, Kernel: kernel, Precision: precisionOf(dtype),
 				WorkPerSample: uint64(elems), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
-				Args: []*engine.Arg{xArg, bufArg(y), weightArg(wn), perSample(elems), u32(elems / run), u32(run),
+				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(elems), u32(elems / run), u32(run),
 					u32(int64(period)), u32(int64(dsrc)), u32(int64(ddst)), u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
 				Note: note})
 		}
@@ -311,9 +286,8 @@ type probeEntry struct {
 
 // decodeProbe turns the probe's output codes (batch samples) into, for
 // each input, the entries of one sample, checking that every element is a
-// copy, that no sample reads another and that all samples move alike. A
-// shared input (a constant, one copy for every sample) is read by all.
-func decodeProbe(name string, codes []int64, batch, inputs int, shared bool) ([][]probeEntry, error) {
+// copy, that no sample reads another and that all samples move alike.
+func decodeProbe(name string, codes []int64, batch, inputs int) ([][]probeEntry, error) {
 	per := int64(len(codes) / batch)
 	pairs := make([][]probeEntry, inputs)
 	for li, c := range codes {
@@ -323,7 +297,7 @@ func decodeProbe(name string, codes []int64, batch, inputs int, shared bool) ([]
 		}
 		c--
 		k, cs, src := c>>codeInputShift, c>>codeSampleShift&0xff, c&(1<<codeSampleShift-1)
-		if cs != s && !shared {
+		if cs != s {
 			return nil, fmt.Errorf("output %s: sample %d reads sample %d, the gather kernel keeps samples apart", name, s, cs)
 		}
 		if s > 0 {
@@ -359,7 +333,7 @@ func identityTable(entries []probeEntry, x *engine.Buffer, sample []int64, layou
 // (batchAxisCandidates), the first in which every sample reads only its
 // own sample and all move alike. It records the place and the per-sample
 // shape, and returns the codes in buffer order and the decoded table.
-func (p *planner) placeOutput(v *ir.Value, res *ir.Tensor, batch, inputs int, shared bool) (batchPlace, []int64, [][]probeEntry, error) {
+func (p *planner) placeOutput(v *ir.Value, res *ir.Tensor, batch, inputs int) (batchPlace, []int64, [][]probeEntry, error) {
 	cands, err := batchAxisCandidates(v, res.Shape, batch)
 	if err != nil {
 		return batchPlace{}, nil, nil, err
@@ -375,7 +349,7 @@ func (p *planner) placeOutput(v *ir.Value, res *ir.Tensor, batch, inputs int, sh
 			sample = dims[1:]
 		}
 		codes := pl.toStorage(res, sample, batch).Int64s()
-		pairs, err := decodeProbe(v.Name, codes, batch, inputs, shared)
+		pairs, err := decodeProbe(v.Name, codes, batch, inputs)
 		if err != nil {
 			if first == nil {
 				first = err

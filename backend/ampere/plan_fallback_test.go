@@ -262,6 +262,16 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %e: f32[N,1,3] = Expand "ex" (%tok, %shp)
   %y: f32[N,3,3] = Concat "cat" (%e, %a) {axis = 1}
 }`, nil, map[string]string{"ex": "gather", "cat": "gather"}},
+		{"a fill of a shape computed from the batch", `(%a: f32[N,2,3]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %fill: f32[1] = [1.5]
+  const %rest: i64[1] = [3]
+  %s: i64[3] = Shape "shape" (%a)
+  %n: i64[1] = Gather "gn" (%s, %i0) {axis = 0}
+  %shp: i64[2] = Concat "cs" (%n, %rest) {axis = 0}
+  %z: f32[?,3] = ConstantOfShape "zeros" (%shp, %fill)
+  %y: f32[?,6] = Concat "cat" (%z, %z) {axis = 1}
+}`, nil, map[string]string{"zeros": "gather"}},
 		{"attention with the batch moved (torch's multi-head attention)", `(%a: f32[N,5,8]) -> (%y) {
   const %i0: i64[1] = [0]
   const %i1: i64[1] = [1]

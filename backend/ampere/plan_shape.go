@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
@@ -338,6 +340,97 @@ func (p *planner) logicalDims(v *ir.Value, batch int) ([]int64, error) {
 
 // shapeOnly reports whether n only computes a shape: it needs no GPU work.
 func (p *planner) shapeOnly(n *ir.Node) bool { return p.shapes.nodes[n] }
+
+// batchConstant plans a node that reads no computed tensor, only
+// constants and shapes that follow the batch (a ViT's class token expanded
+// to [N, 1, 768], ConstantOfShape of [N, L]), when its outputs hold the
+// same sample at every batch: each output is one launch of the gather
+// kernel copying that sample from the engine's weights to every sample (an
+// input stride of 0). It returns false, with no error, for any other node.
+func (p *planner) batchConstant(n *ir.Node) (bool, error) {
+	reads := false
+	for _, v := range n.Inputs {
+		if v == nil || v.IsConst() {
+			continue
+		}
+		if !p.shapes.is(v) {
+			return false, nil
+		}
+		reads = true
+	}
+	if !reads {
+		return false, nil
+	}
+	var at [2][]*ir.Tensor
+	for k, batch := range []int{1, 2} {
+		c := &ir.Node{Name: n.Name, Op: n.Op, Attrs: n.Attrs, Outputs: n.Outputs, Inputs: slices.Clone(n.Inputs)}
+		for i, v := range c.Inputs {
+			if p.shapes.is(v) {
+				t, err := p.shapes.valueAt(v, batch)
+				if err != nil {
+					return true, err
+				}
+				c.Inputs[i] = ir.NewConst(v.Name, t)
+			}
+		}
+		res, err := ref.Run(&ir.Graph{Name: n.Name, Nodes: []*ir.Node{c}, Outputs: n.Outputs})
+		if err != nil {
+			return true, fmt.Errorf("evaluating it at batch %d: %w", batch, err)
+		}
+		at[k] = res
+	}
+	for j, v := range n.Outputs {
+		one, two := at[0][j], at[1][j]
+		dt, err := dtypeName(v.Type.DType)
+		if err != nil {
+			return true, err
+		}
+		if len(one.Shape) == 0 || one.Shape[0] != 1 || !slices.Equal(two.Shape, append([]int{2}, one.Shape[1:]...)) {
+			return true, fmt.Errorf("output %s is %v at batch 1 and %v at batch 2, want the batch first", v.Name, one.Shape, two.Shape)
+		}
+		wn := n.Name + "/sample" + fmt.Sprint(j)
+		var bytes, twice []byte
+		switch dt {
+		case "f32":
+			bytes, twice = leBytes(one.Float32s()), leBytes(two.Float32s())
+		default:
+			bytes, twice = leBytes(one.Int8s()), leBytes(two.Int8s())
+		}
+		if !slices.Equal(append(slices.Clone(bytes), bytes...), twice) {
+			return true, fmt.Errorf("output %s differs between samples, the engine copies one sample to all", v.Name)
+		}
+		y, err := p.newBuffer(v, fallbackLayout(v))
+		if err != nil {
+			return true, err
+		}
+		kernel := kernels.Gather8Kernel
+		if dt == "f32" {
+			kernel = kernels.Gather32Kernel
+		}
+		elems := y.ElemsPerSample
+		// One run of the whole sample; the layout of an image output is
+		// applied to the copied sample.
+		sample := one
+		if y.Layout == LayoutNHWC {
+			sample = NCHWToNHWC(one)
+			if dt == "f32" {
+				bytes = leBytes(sample.Float32s())
+			} else {
+				bytes = leBytes(sample.Int8s())
+			}
+		}
+		tab := leBytes([]uint32{0, 0})
+		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: dt, Data: bytes},
+			&engine.Weight{Name: wn + "/table", Kind: "u32", Data: tab})
+		p.useKernel(kernel, kernels.GatherPTX(kernel))
+		p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precisionOf(dt),
+			WorkPerSample: uint64(elems), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+			Args: []*engine.Arg{weightArg(wn), bufArg(y), weightArg(wn + "/table"), perSample(elems), u32(1), u32(elems),
+				u32(1), u32(0), u32(0), u32(0), u32(elems)},
+			Note: "one sample, the same at every batch, copied from the engine's weights"})
+	}
+	return true, nil
+}
 
 // shapeOperandUse checks the shape values n reads (those that follow the
 // batch; foldStaticShapes made the others constants): a Reshape's shape

@@ -65,8 +65,8 @@ func TestPlanShapeChain(t *testing.T) {
 
 // TestShapeOperandsOfTheBatch checks how shape values are taken: one that
 // is the same at every batch becomes a constant in the engine's graph (and
-// its Shape node goes), one that follows the batch is refused by name
-// where the GPU plan has no per-batch use for it (ConstantOfShape's fill).
+// its Shape node goes), and a node computed from one that follows the batch
+// is refused by name when its samples differ (a Range up to the batch).
 func TestShapeOperandsOfTheBatch(t *testing.T) {
 	src := `graph "g" (%x: f32[N,4,3]) -> (%y, %z) {
   const %i0: i64[1] = [0]
@@ -74,20 +74,24 @@ func TestShapeOperandsOfTheBatch(t *testing.T) {
   %s: i64[3] = Shape "shape" (%x)
   %k: i64[1] = Gather "gk" (%s, %i2) {axis = 0}
   %y: f32[N,4,3] = Slice "sl" (%x, %i0, %k, %i2)
-  %n: i64[1] = Gather "gn" (%s, %i0) {axis = 0}
-  %z: f32[?] = ConstantOfShape "fill" (%n)
+  const %i0s: i64[] = [0]
+  const %f0: f32[] = [0]
+  const %f1: f32[] = [1]
+  %n: i64[] = Gather "gn" (%s, %i0s) {axis = 0}
+  %nf: f32[] = Cast "cast" (%n) {to = 1}
+  %z: f32[?] = Range "fill" (%f0, %nf, %f1)
 }`
 	g, err := sqir.ParseAndVerify("g", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = Plan(g, "test")
-	if err == nil || !strings.Contains(err.Error(), `node "fill"`) || !strings.Contains(err.Error(), "a shape computed from the batch ([1] at batch 1, [2] at batch 2)") {
-		t.Errorf("ConstantOfShape of the batch: err %v, want it refused by name", err)
+	if err == nil || !strings.Contains(err.Error(), `node "fill"`) || !strings.Contains(err.Error(), "differs between samples") {
+		t.Errorf("Range up to the batch: err %v, want it refused by name", err)
 	}
 	// Without the fill, the slice's end (3 at every batch) is a constant
 	// and no Shape node is left in the engine's graph.
-	ok := strings.Replace(strings.Replace(src, `, %z)`, `)`, 1), `  %z: f32[?] = ConstantOfShape "fill" (%n)
+	ok := strings.Replace(strings.Replace(src, `, %z)`, `)`, 1), `  %z: f32[?] = Range "fill" (%f0, %nf, %f1)
 `, "", 1)
 	g, err = sqir.ParseAndVerify("g", []byte(ok))
 	if err != nil {

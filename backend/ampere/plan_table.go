@@ -126,6 +126,12 @@ func (p *planner) planNode(n *ir.Node) error {
 	if p.shapeOnly(n) {
 		return nil
 	}
+	if ok, err := p.batchConstant(n); ok || err != nil {
+		if err != nil {
+			return fmt.Errorf("node %s (op %s) reads only constants and shapes of the batch: %w", n.Name, n.Op, err)
+		}
+		return nil
+	}
 	if err := p.shapeOperandUse(n); err != nil {
 		return err
 	}

@@ -384,8 +384,12 @@ func (r *runner) model(s set, mi int, rows []*result) {
 				res.CPURun = r.runCPU(res, engine, npy)
 			}
 		}
-		r.progress("%s %s %s: built=%v %s (%.1f s) int8 %d float %d gather %d host %d; cpu %s compare %s / %s",
-			s.label, m.file, res.Recipe, res.Built, res.Error, res.CompileSeconds, res.Int8, res.Float, res.Gather, res.Host, res.CPURun, res.Compare1, res.Compare8)
+		check := "cpu run " + res.CPURun
+		if r.gpu {
+			check = "compare " + res.Compare1 + " / " + res.Compare8
+		}
+		r.progress("%s %s %s: built=%v %s (%.1f s) int8 %d float %d gather %d host %d; %s",
+			s.label, m.file, res.Recipe, res.Built, res.Error, res.CompileSeconds, res.Int8, res.Float, res.Gather, res.Host, check)
 		if r.ortScript != "" && res.Recipe == r.ortRecipe && !r.late(r.phase1Reserve()) {
 			res.ORT = r.ortCheck(s, m.file, onnxPath, npy)
 			r.progress("%s %s: QDQ export against ONNX Runtime: %s", s.label, m.file, res.ORT)
