@@ -75,6 +75,10 @@ var models = []struct{ file, title string }{
 // reads them all.
 const calibSamples = 8
 
+// maxTimedHostSteps is the most host steps an engine -gpu times: beyond
+// that the CPU's share is the measurement (ViT's attention today).
+const maxTimedHostSteps = 20
+
 // ortBatch is the batch of the ONNX Runtime check (two samples show an
 // export that mixes them; the reference executor is slow on large ones).
 const ortBatch = 2
@@ -571,7 +575,16 @@ func (r *runner) bench(res *result, engine string) string {
 			Median float64 `json:"median"`
 		} `json:"latency_ms"`
 	}
-	args := []string{"bench", engine, "--batch", "32", "--json", "--iters", fmt.Sprint(r.benchIters), "--warmup", "10"}
+	iters, warmup := r.benchIters, 10
+	switch {
+	case res.Host > maxTimedHostSteps:
+		return fmt.Sprintf("not timed: %d host steps (the reference executor on the CPU would be the time)", res.Host)
+	case res.Host > 0:
+		// Each host step synchronizes and runs on the CPU: fewer
+		// iterations keep it within the per-step limit.
+		iters, warmup = max(iters/5, 5), 2
+	}
+	args := []string{"bench", engine, "--batch", "32", "--json", "--iters", fmt.Sprint(iters), "--warmup", fmt.Sprint(warmup)}
 	ctx, cancel := r.stepContext(r.runTimeout)
 	defer cancel()
 	err := r.sqcJSON(ctx, logName(engine, "bench32"), &rep, args...)
