@@ -101,6 +101,7 @@ fuzz:
 gpu:
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o .gpu/sqc ./cmd/sqc
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o .gpu/genmodel ./bench/genmodel
+	CGO_ENABLED=0 $(GO) build -ldflags "-s -w" -o .gpu/models ./bench/models
 	CGO_ENABLED=0 $(GO) test -c -ldflags "-s -w" -o .gpu/ampere.test ./backend/ampere/gputest
 
 ## generate: regenerate generated files (protobuf types, the example model)

@@ -17,6 +17,9 @@ type hostStep struct {
 	exec *ref.Executor
 	ins  []*engine.Buffer // one per graph input of the one-node graph
 	outs []*engine.Buffer
+	// inPlaces and outPlaces say where the batch is in each input and
+	// output (firstDim but after a transformer's transposed batch).
+	inPlaces, outPlaces []batchPlace
 	// perSample: the graph's batch is a static 1, so a larger runtime
 	// batch runs the node once a sample.
 	perSample bool
@@ -61,8 +64,23 @@ func newHostStep(g *ir.Graph, s *engine.Step, info map[string]*engine.Buffer) (*
 			gout = append(gout, v)
 		}
 	}
-	if nIn != len(computed) || len(s.Args) != 1+nIn+len(gout) {
+	base := 1 + nIn + len(gout)
+	placed := len(s.Args) == base+3*(nIn+len(gout))
+	if nIn != len(computed) || len(s.Args) != base && !placed {
 		return nil, fmt.Errorf("%d arguments for %d computed inputs and %d outputs", len(s.Args)-1, len(computed), len(gout))
+	}
+	// placeAt is the batch place of computed input or output i (in that
+	// order), from the three arguments each that follow the buffers.
+	placeAt := func(i int) batchPlace {
+		if !placed {
+			return firstDim
+		}
+		a := s.Args[base+3*i:]
+		return batchPlace{Axis: int(a[0].GetU32()), Outer: int(a[1].GetU32()), Inner: int(a[2].GetU32())}
+	}
+	placeOf := map[*ir.Value]batchPlace{}
+	for i, v := range computed {
+		placeOf[v] = placeAt(i)
 	}
 	bufOf := func(a *engine.Arg) (*engine.Buffer, error) {
 		b := info[a.GetBuffer()]
@@ -81,6 +99,7 @@ func newHostStep(g *ir.Graph, s *engine.Step, info map[string]*engine.Buffer) (*
 	}
 	for _, v := range gin {
 		h.ins = append(h.ins, byValue[v])
+		h.inPlaces = append(h.inPlaces, placeOf[v])
 		if len(v.Type.Shape) > 0 && v.Type.Shape[0].Known() && v.Type.Shape[0].Size == 1 {
 			h.perSample = true
 		}
@@ -91,6 +110,7 @@ func newHostStep(g *ir.Graph, s *engine.Step, info map[string]*engine.Buffer) (*
 			return nil, err
 		}
 		h.outs = append(h.outs, b)
+		h.outPlaces = append(h.outPlaces, placeAt(nIn+i))
 	}
 	exec, err := ref.New(&ir.Graph{Name: n.Name, Inputs: gin, Nodes: []*ir.Node{n}, Outputs: gout})
 	if err != nil {
@@ -109,6 +129,9 @@ func (h *hostStep) run(batch int, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 		logical[i] = t
 		if h.ins[i].Layout == LayoutNHWC && len(t.Shape) == 4 {
 			logical[i] = NHWCToNCHW(t)
+		}
+		if pl := h.inPlaces[i]; pl != firstDim {
+			logical[i] = pl.toLogical(t, h.ins[i].SampleShape, batch)
 		}
 	}
 	var res []*ir.Tensor
@@ -136,6 +159,9 @@ func (h *hostStep) run(batch int, ins []*ir.Tensor) ([]*ir.Tensor, error) {
 	for j, t := range res {
 		if h.outs[j].Layout == LayoutNHWC && len(t.Shape) == 4 {
 			res[j] = NCHWToNHWC(t)
+		}
+		if pl := h.outPlaces[j]; pl != firstDim {
+			res[j] = pl.toStorage(t, h.outs[j].SampleShape, batch)
 		}
 	}
 	return res, nil

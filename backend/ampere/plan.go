@@ -56,6 +56,12 @@ type planner struct {
 	// folded holds values computed at plan time (foldDequantize): a
 	// weight's DequantizeLinear, read by kernels as a constant.
 	folded map[*ir.Value]*ir.Tensor
+	// shapes holds the graph's shape arithmetic on the batch
+	// (plan_shape.go).
+	shapes *shapeValues
+	// places says where the batch is in values whose batch is not their
+	// first dim (plan_place.go).
+	places map[*ir.Value]batchPlace
 	// sampleShapes gives the per-sample shape of values whose type leaves
 	// dims unknown that the planner worked out (batchScaledShape).
 	sampleShapes map[*ir.Value][]int64
@@ -98,9 +104,11 @@ func PlanWith(g *ir.Graph, producer string, opts PlanOptions) (*engine.Engine, e
 
 // newPlanner starts the plan of g.
 func newPlanner(g *ir.Graph, producer string) *planner {
-	return &planner{g: g, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
+	p := &planner{g: g, shapes: newShapeValues(g), places: map[*ir.Value]batchPlace{}, bufs: map[*ir.Value]*engine.Buffer{}, kernels: map[string]bool{}, users: g.Users(),
 		nhwcOf: map[string]*engine.Buffer{}, sampleShapes: map[*ir.Value][]int64{}, packed: map[*ir.Value]string{}, otherGPU: map[string][]string{},
 		e: &engine.Engine{Target: &engine.Target{Arch: "sm_80", PtxVersion: "8.5"}, Producer: producer}}
+	p.shapes.dimsOf = p.logicalDims
+	return p
 }
 
 // planWithInputLayouts is Plan with the graph inputs named in nhwc held in
@@ -117,6 +125,11 @@ func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f3
 // planGraph plans g with opts; the planner it returns holds the engine
 // and what was chosen for each GEMM.
 func planGraph(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs bool, opts PlanOptions) (*planner, error) {
+	g, err := foldConstantNodes(g)
+	if err != nil {
+		return nil, err
+	}
+	g = foldStaticShapes(g)
 	p := newPlanner(g, producer)
 	p.opts = opts
 	for _, v := range g.Inputs {
@@ -142,6 +155,9 @@ func planGraph(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs boo
 		b := p.bufs[v]
 		if b == nil {
 			return nil, fmt.Errorf("graph output %s is no computed value (a constant or an input), which the GPU runtime does not return", v.Name)
+		}
+		if pl := p.placeOf(v); pl != firstDim {
+			return nil, fmt.Errorf("graph output %s has the batch at %v, the GPU runtime returns outputs batch first", v.Name, pl)
 		}
 		p.e.Outputs = append(p.e.Outputs, b.Name)
 	}

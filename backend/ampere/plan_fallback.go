@@ -73,11 +73,16 @@ func fallbackLayout(v *ir.Value) string {
 
 // probeBatch is the batch the gather table is probed at: the graph's when
 // it is static, else 2, so that an op moving data across samples shows.
-func probeBatch(n *ir.Node) int {
+func (p *planner) probeBatch(n *ir.Node) int {
 	for _, v := range n.Inputs {
-		if v != nil && !v.IsConst() && len(v.Type.Shape) > 0 && v.Type.Shape[0].Known() {
-			return int(v.Type.Shape[0].Size)
+		if v == nil || v.IsConst() || p.shapes.is(v) || len(v.Type.Shape) == 0 {
+			continue
 		}
+		if p.placeOf(v) != firstDim || !v.Type.Shape[0].Known() {
+			// A moved batch is a symbolic one.
+			return 2
+		}
+		return int(v.Type.Shape[0].Size)
 	}
 	return 2
 }
@@ -124,7 +129,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		}
 	}
 	first, last := chain[0], chain[len(chain)-1]
-	batch := probeBatch(first)
+	batch := p.probeBatch(first)
 	if batch > 1<<(codeInputShift-codeSampleShift) {
 		return fmt.Errorf("static batch %d is too large to probe", batch)
 	}
@@ -136,7 +141,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 	var srcBufs []*engine.Buffer
 	dtype := ""
 	for _, v := range first.Inputs {
-		if v == nil || v.IsConst() || renamed[v] != nil {
+		if v == nil || v.IsConst() || renamed[v] != nil || p.shapes.is(v) {
 			continue
 		}
 		b := p.bufs[v]
@@ -155,6 +160,9 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 			s, rest := int64(li)/per, int64(li)%per
 			codes[li] = 1 + (k<<codeInputShift | s<<codeSampleShift | memIndex(b, rest))
 		}
+		// The node reads the logical tensor: the batch where the
+		// value has it.
+		t = p.placeOf(v).toLogical(t, b.SampleShape, batch)
 		pv := &ir.Value{Name: v.Name, Type: t.Type()}
 		renamed[v] = pv
 		gin, tin, srcBufs = append(gin, pv), append(tin, t), append(srcBufs, b)
@@ -169,6 +177,14 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 			c.Inputs[i] = v
 			if r := renamed[v]; r != nil {
 				c.Inputs[i] = r
+			} else if p.shapes.is(v) {
+				// A shape that follows the batch: its value at the
+				// probe's batch.
+				t, err := p.shapes.valueAt(v, batch)
+				if err != nil {
+					return err
+				}
+				c.Inputs[i] = ir.NewConst(v.Name, t)
 			} else if v != nil && !v.IsConst() {
 				return fmt.Errorf("node %s reads %s, which is neither the chain's input nor a constant", n.Name, v.Name)
 			}
@@ -199,19 +215,21 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		if dt, _ := dtypeName(v.Type.DType); dt != dtype {
 			return fmt.Errorf("output %s is %v and the input %s, the gather kernel copies one element type", v.Name, v.Type.DType, dtype)
 		}
-		pairs, err := decodeProbe(v.Name, res[j].Int64s(), batch, len(srcBufs))
+		pl, codes, pairs, err := p.placeOutput(v, res[j], batch, len(srcBufs))
 		if err != nil {
 			return err
 		}
 		// A table that is the identity in the output's logical order,
 		// or in NHWC order for an image, makes the output a view.
 		layouts := []string{LayoutNCHW}
-		if len(v.Type.Shape) == 4 {
+		if pl != firstDim {
+			layouts = []string{LayoutFlat}
+		} else if len(v.Type.Shape) == 4 {
 			layouts = append(layouts, LayoutNHWC)
 		}
 		viewed := false
 		for _, layout := range layouts {
-			if len(srcBufs) != 1 || len(last.Outputs) != 1 || !identityTable(pairs[0], srcBufs[0], v, layout) {
+			if len(srcBufs) != 1 || len(last.Outputs) != 1 || !identityTable(pairs[0], srcBufs[0], p.sampleShapes[v], layout) {
 				continue
 			}
 			if err := p.alias(v, srcBufs[0], layout); err != nil {
@@ -223,12 +241,16 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		if viewed {
 			continue
 		}
-		y, err := p.newBuffer(v, fallbackLayout(v))
+		layout := fallbackLayout(v)
+		if pl != firstDim {
+			layout = LayoutFlat
+		}
+		y, err := p.newBuffer(v, layout)
 		if err != nil {
 			return err
 		}
-		if int64(len(res[j].Int64s())) != y.ElemsPerSample*int64(batch) {
-			return fmt.Errorf("output %s: the probe gave %d elements, want %d a sample at batch %d", v.Name, res[j].Len(), y.ElemsPerSample, batch)
+		if int64(len(codes)) != y.ElemsPerSample*int64(batch) {
+			return fmt.Errorf("output %s: the probe gave %d elements, want %d a sample at batch %d", v.Name, len(codes), y.ElemsPerSample, batch)
 		}
 		for k, entries := range pairs {
 			if len(entries) == 0 {
@@ -290,22 +312,57 @@ func decodeProbe(name string, codes []int64, batch, inputs int) ([][]probeEntry,
 	return pairs, nil
 }
 
-// identityTable reports whether entries copy x to an output v laid out in
-// layout element for element in place: then v is a view of x.
-func identityTable(entries []probeEntry, x *engine.Buffer, v *ir.Value, layout string) bool {
+// identityTable reports whether entries copy x to an output of per-sample
+// shape sample laid out in layout element for element in place: then the
+// output is a view of x.
+func identityTable(entries []probeEntry, x *engine.Buffer, sample []int64, layout string) bool {
 	if int64(len(entries)) != x.ElemsPerSample {
 		return false
 	}
-	y := &engine.Buffer{Layout: layout}
-	for _, d := range v.Type.Shape[1:] {
-		y.SampleShape = append(y.SampleShape, d.Size)
-	}
+	y := &engine.Buffer{Layout: layout, SampleShape: sample}
 	for _, e := range entries {
 		if int64(e.src) != memIndex(y, e.logical) {
 			return false
 		}
 	}
 	return true
+}
+
+// placeOutput finds where the batch is in a gather output v from the
+// probe's logical result at batch: of the places v's type allows
+// (batchAxisCandidates), the first in which every sample reads only its
+// own sample and all move alike. It records the place and the per-sample
+// shape, and returns the codes in buffer order and the decoded table.
+func (p *planner) placeOutput(v *ir.Value, res *ir.Tensor, batch, inputs int) (batchPlace, []int64, [][]probeEntry, error) {
+	cands, err := batchAxisCandidates(v, res.Shape, batch)
+	if err != nil {
+		return batchPlace{}, nil, nil, err
+	}
+	dims := make([]int64, len(res.Shape))
+	for i, d := range res.Shape {
+		dims[i] = int64(d)
+	}
+	var first error
+	for _, pl := range cands {
+		sample := pl.sampleShape(dims)
+		if pl == firstDim {
+			sample = dims[1:]
+		}
+		codes := pl.toStorage(res, sample, batch).Int64s()
+		pairs, err := decodeProbe(v.Name, codes, batch, inputs)
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if pl != firstDim {
+			p.places[v] = pl
+		}
+		p.sampleShapes[v] = sample
+		return pl, codes, pairs, nil
+	}
+	return batchPlace{}, nil, nil, first
 }
 
 // runPeriod finds the shortest period of a list of run starts that repeats
@@ -399,8 +456,17 @@ func (p *planner) hostFallback(n *ir.Node, why string) error {
 	if !ref.Supports(n.Op) {
 		return fmt.Errorf("the reference executor has no kernel for op %s either", n.Op)
 	}
-	var ins, outs []*engine.Arg
+	for _, v := range n.Inputs {
+		if p.shapes.is(v) {
+			return fmt.Errorf("input %s is a shape computed from the batch, which a host step does not know", v.Name)
+		}
+	}
+	var ins, outs, places []*engine.Arg
 	var dts []string
+	moved := p.movedBatch(n)
+	for _, v := range n.Outputs {
+		moved = moved || v != nil && !batchFirstType(v)
+	}
 	for _, v := range n.Inputs {
 		if v == nil || v.IsConst() {
 			continue
@@ -411,24 +477,126 @@ func (p *planner) hostFallback(n *ir.Node, why string) error {
 		}
 		ins = append(ins, bufArg(b))
 		dts = append(dts, b.Dtype)
+		places = append(places, placeArgs(p.placeOf(v))...)
+	}
+	if moved {
+		if err := p.placeHostOutputs(n); err != nil {
+			return err
+		}
 	}
 	var outDts []string
 	for _, v := range n.Outputs {
 		if v == nil {
 			return fmt.Errorf("an optional output is absent, a host step returns every output")
 		}
-		y, err := p.newBuffer(v, fallbackLayout(v))
+		layout := fallbackLayout(v)
+		if p.placeOf(v) != firstDim {
+			layout = LayoutFlat
+		}
+		y, err := p.newBuffer(v, layout)
 		if err != nil {
 			return err
 		}
 		outs = append(outs, bufArg(y))
 		outDts = append(outDts, y.Dtype)
+		places = append(places, placeArgs(p.placeOf(v))...)
 	}
 	args := append([]*engine.Arg{u32(int64(len(ins)))}, append(ins, outs...)...)
+	if moved {
+		// Where the batch is in each input and output, that the
+		// runtime converts the buffers from and to the logical order.
+		args = append(args, places...)
+	}
 	prec := strings.Join(uniq(dts), ",") + "->" + strings.Join(uniq(outDts), ",")
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: HostKernel, Precision: prec,
 		WorkPerSample: 1, WorkPerBlockX: 1, GridY: 1, GridZ: 1, BlockX: 1, Args: args,
 		Note: hostNote + " (reference executor on the CPU, between launches): " + why})
+	return nil
+}
+
+// placeArgs are a batch place as host step arguments: axis, outer, inner.
+func placeArgs(b batchPlace) []*engine.Arg {
+	return []*engine.Arg{u32(int64(b.Axis)), u32(int64(b.Outer)), u32(int64(b.Inner))}
+}
+
+// placeHostOutputs works out where the batch is in the outputs of a host
+// step that reads a moved batch: the output shapes at batches 2 and 3
+// (shape inference on the inputs' logical shapes) differ in one dim, c·N
+// long; the split of c follows an input whose dim as far from the end is
+// as long, else the batch is outermost in the dim. Any split describes the
+// buffer consistently, as the host step writes it and its readers read it.
+func (p *planner) placeHostOutputs(n *ir.Node) error {
+	var at [2][]ir.Type
+	for k, batch := range []int{2, 3} {
+		var types []ir.Type
+		var consts []*ir.Tensor
+		for _, v := range n.Inputs {
+			switch {
+			case v == nil:
+				types, consts = append(types, ir.Type{}), append(consts, nil)
+			case v.IsConst():
+				types, consts = append(types, v.Type), append(consts, v.Const)
+			default:
+				dims, err := p.logicalDims(v, batch)
+				if err != nil {
+					return err
+				}
+				t := ir.Type{DType: v.Type.DType}
+				for _, d := range dims {
+					t.Shape = append(t.Shape, ir.D(d))
+				}
+				types, consts = append(types, t), append(consts, nil)
+			}
+		}
+		out, err := ir.InferTypes(n, types, consts)
+		if err != nil {
+			return fmt.Errorf("inferring the output shapes at batch %d: %w", batch, err)
+		}
+		at[k] = out
+	}
+	for j, v := range n.Outputs {
+		if v == nil || j >= len(at[0]) {
+			continue
+		}
+		a, b := at[0][j].Shape, at[1][j].Shape
+		axis := -1
+		for i := range a {
+			if !a[i].Known() || !b[i].Known() {
+				return fmt.Errorf("output %s: shape %v at batch 2", v.Name, a)
+			}
+			if a[i].Size != b[i].Size {
+				if axis >= 0 || a[i].Size%2 != 0 || b[i].Size != a[i].Size/2*3 {
+					return fmt.Errorf("output %s is %v at batch 2 and %v at batch 3, want one dim a multiple of the batch", v.Name, a, b)
+				}
+				axis = i
+			}
+		}
+		if axis < 0 {
+			return fmt.Errorf("output %s is %v at every batch: it does not follow the batch", v.Name, a)
+		}
+		c := int(a[axis].Size / 2)
+		pl := batchPlace{Axis: axis, Outer: 1, Inner: c}
+		for _, in := range n.Inputs {
+			if in == nil || in.IsConst() {
+				continue
+			}
+			q := p.placeOf(in)
+			if q.Outer*q.Inner == c && len(in.Type.Shape)-q.Axis == len(a)-axis {
+				pl = batchPlace{Axis: axis, Outer: q.Outer, Inner: q.Inner}
+				break
+			}
+		}
+		dims := make([]int64, len(a))
+		for i, d := range a {
+			dims[i] = d.Size
+		}
+		if pl.Outer*pl.Inner == 1 && axis == 0 {
+			pl = firstDim
+		} else {
+			p.places[v] = pl
+		}
+		p.sampleShapes[v] = pl.sampleShape(dims)
+	}
 	return nil
 }
 

@@ -67,7 +67,21 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 	for _, s := range e.Steps {
 		switch s.Kernel {
 		case kernels.Gather8Kernel, kernels.Gather32Kernel:
-			x, y, tab := mem[root(s.Args[0].GetBuffer())], mem[root(s.Args[1].GetBuffer())], weights[s.Args[2].GetWeight()]
+			y, tab := mem[root(s.Args[1].GetBuffer())], weights[s.Args[2].GetWeight()]
+			var x *ir.Tensor
+			if b := s.Args[0].GetBuffer(); b != "" {
+				x = mem[root(b)]
+			} else if w := s.Args[0].GetWeight(); w != "" {
+				// A constant every sample reads (input stride 0).
+				if s.Kernel == kernels.Gather32Kernel {
+					x = ir.NewTensor(ir.Float32, len(weights[w])/4)
+				} else {
+					x = ir.NewTensor(ir.Int8, len(weights[w]))
+				}
+				if err := ir.PutLE(x.Data, 0, weights[w]); err != nil {
+					t.Fatal(err)
+				}
+			}
 			u := func(i int) int { return int(s.Args[i].GetU32()) }
 			runs, run, period, dsrc, ddst, inPer, outPer := u(4), u(5), u(6), uint32(u(7)), uint32(u(8)), u(9), u(10)
 			if 8*period != len(tab) || runs%period != 0 || int(s.Args[3].GetU32PerSample()) != runs*run {
@@ -208,6 +222,93 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %t: i8[N,3,2,2,3] = Transpose "tr" (%r) {perm = [0, 2, 1, 3, 4]}
   %y: i8[N,6,2,3] = Reshape "r2" (%t, %s2)
 }`, []string{"a"}, map[string]string{"r1": "view", "tr": "view", "r2": "gather"}},
+		{"torch.chunk and a channel shuffle on shapes of a symbolic batch", `(%a: f32[N,4,3,3], %b: f32[N,2,3,3]) -> (%y) {
+  const %i0: i64[] = [0]
+  const %i1: i64[1] = [1]
+  const %z1: i64[1] = [0]
+  const %two: i64[1] = [2]
+  const %three: i64[1] = [3]
+  const %m1: i64[1] = [-1]
+  %s: i64[4] = Shape "shape" (%a)
+  %c: i64[1] = Gather "gc" (%s, %i1) {axis = 0}
+  %c1: i64[1] = Add "add" (%c, %i1)
+  %h: i64[1] = Div "div" (%c1, %two)
+  %e1: i64[1] = Mul "mul" (%h, %i1)
+  %x1: f32[N,2,3,3] = Slice "sl1" (%a, %z1, %e1, %i1)
+  %e2: i64[1] = Mul "mul2" (%h, %two)
+  %x2: f32[N,2,3,3] = Slice "sl2" (%a, %e1, %e2, %i1)
+  %cat: f32[N,4,3,3] = Concat "cat" (%x2, %b) {axis = 1}
+  %s2: i64[4] = Shape "shape2" (%cat)
+  %n: i64[] = Gather "gn" (%s2, %i0) {axis = 0}
+  %nu: i64[1] = Unsqueeze "un" (%n, %z1)
+  %shp: i64[5] = Concat "cs" (%nu, %two, %two, %three, %three) {axis = 0}
+  %r: f32[N,2,2,3,3] = Reshape "r1" (%cat, %shp)
+  %t: f32[N,2,2,3,3] = Transpose "tr" (%r) {perm = [0, 2, 1, 3, 4]}
+  %shp2: i64[4] = Concat "cs2" (%nu, %m1, %three, %three) {axis = 0}
+  %y0: f32[N,4,3,3] = Reshape "r2" (%t, %shp2)
+  %y: f32[N,6,3,3] = Concat "cat2" (%y0, %x1) {axis = 1}
+}`, []string{"a"}, map[string]string{"shape": "view", "div": "view", "sl1": "gather", "cat": "gather", "shape2": "view", "r1": "view", "r2": "gather"}},
+		{"expand to a shape computed from the batch", `(%a: f32[N,1,3]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %rest: i64[2] = [4, 3]
+  %s: i64[3] = Shape "shape" (%a)
+  %n: i64[1] = Gather "gn" (%s, %i0) {axis = 0}
+  %shp: i64[3] = Concat "cs" (%n, %rest) {axis = 0}
+  %y: f32[N,4,3] = Expand "ex" (%a, %shp)
+}`, nil, map[string]string{"ex": "gather"}},
+		{"a constant expanded along the batch", `(%a: f32[N,2,3]) -> (%y) {
+  const %tok: f32[1,1,3] = [0.5, -1.5, 2]
+  const %i0: i64[1] = [0]
+  const %rest: i64[2] = [1, 3]
+  %s: i64[3] = Shape "shape" (%a)
+  %n: i64[1] = Gather "gn" (%s, %i0) {axis = 0}
+  %shp: i64[3] = Concat "cs" (%n, %rest) {axis = 0}
+  %e: f32[N,1,3] = Expand "ex" (%tok, %shp)
+  %y: f32[N,3,3] = Concat "cat" (%e, %a) {axis = 1}
+}`, nil, map[string]string{"ex": "gather", "cat": "gather"}},
+		{"a fill of a shape computed from the batch", `(%a: f32[N,2,3]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %fill: f32[1] = [1.5]
+  const %rest: i64[1] = [3]
+  %s: i64[3] = Shape "shape" (%a)
+  %n: i64[1] = Gather "gn" (%s, %i0) {axis = 0}
+  %shp: i64[2] = Concat "cs" (%n, %rest) {axis = 0}
+  %z: f32[?,3] = ConstantOfShape "zeros" (%shp, %fill)
+  %y: f32[?,6] = Concat "cat" (%z, %z) {axis = 1}
+}`, nil, map[string]string{"zeros": "gather"}},
+		{"attention with the batch moved (torch's multi-head attention)", `(%a: f32[N,5,8]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %i1: i64[1] = [1]
+  const %heads: i64[1] = [2]
+  const %hd: i64[1] = [4]
+  const %c8: i64[1] = [8]
+  const %st: i64[1] = [0]
+  const %en: i64[1] = [4]
+  const %ax: i64[1] = [2]
+  const %scale: f32[] = [0.5]
+  %t: f32[5,N,8] = Transpose "t0" (%a) {perm = [1, 0, 2]}
+  %q: f32[5,N,4] = Slice "sl" (%t, %st, %en, %ax)
+  %s: i64[3] = Shape "shape" (%t)
+  %l: i64[1] = Gather "gl" (%s, %i0) {axis = 0}
+  %n: i64[1] = Gather "gn" (%s, %i1) {axis = 0}
+  %nh: i64[1] = Mul "nh" (%n, %heads)
+  %shp: i64[3] = Concat "cs" (%l, %nh, %heads) {axis = 0}
+  %r: f32[5,?,2] = Reshape "r" (%q, %shp)
+  %tr: f32[?,5,2] = Transpose "t1" (%r) {perm = [1, 0, 2]}
+  %sc: f32[?,5,2] = Mul "mul" (%tr, %scale)
+  %k: f32[?,2,5] = Transpose "t2" (%r) {perm = [1, 2, 0]}
+  %att: f32[?,5,5] = MatMul "mm" (%sc, %k)
+  %sm: f32[?,5,5] = Softmax "sm" (%att) {axis = -1}
+  %o: f32[?,5,2] = MatMul "mm2" (%sm, %tr)
+  %ob: f32[5,?,2] = Transpose "t3" (%o) {perm = [1, 0, 2]}
+  %ln: i64[1] = Mul "ln" (%l, %n)
+  %shp2: i64[2] = Concat "cs2" (%ln, %en) {axis = 0}
+  %rows: f32[?,4] = Reshape "rows" (%ob, %shp2)
+  %h: f32[?,4] = Relu "relu" (%rows)
+  %shp3: i64[3] = Concat "cs3" (%l, %n, %en) {axis = 0}
+  %back: f32[5,N,4] = Reshape "back" (%h, %shp3)
+  %y: f32[N,5,4] = Transpose "t4" (%back) {perm = [1, 0, 2]}
+}`, nil, map[string]string{"t0": "view", "r": "gather", "t1": "gather", "mm": "host", "sm": "host", "rows": "gather", "relu": "host", "back": "view", "t4": "view"}},
 		{"chain stops at a value read twice", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   %t: f32[N,3,4,5] = Transpose "t1" (%a) {perm = [0, 2, 1, 3]}
   %y: f32[N,4,3,5] = Transpose "t2" (%t) {perm = [0, 2, 1, 3]}

@@ -24,7 +24,8 @@ const shapeChainGraph = `graph "g" (%x: f32[N,4,3,5]) -> (%y) {
 
 // TestPlanShapeChain checks that the chain plans as a view of the input
 // with 60 elements a sample and no launch, and that a chain whose result
-// does not scale with the batch (a Reshape to [2, -1]) is refused by name.
+// folds the batch into another dim (a Reshape to [2N, -1]) is refused by
+// name.
 func TestPlanShapeChain(t *testing.T) {
 	w := strings.TrimSuffix(strings.Repeat("0.5, ", 120), ", ")
 	src := strings.Replace(shapeChainGraph, "%s", w, 1)
@@ -49,14 +50,61 @@ func TestPlanShapeChain(t *testing.T) {
 	if len(Fallbacks(e)) != 0 {
 		t.Errorf("fallbacks %v, want none", Fallbacks(e))
 	}
-	// [2, -1]: the "batch" of the result is 2 at every batch.
+	// [2N, -1]: the batch is not the first dim of the result.
 	bad := strings.Replace(src, `%sh: i64[2] = Concat "cat" (%u, %m1) {axis = 0}`, `const %two: i64[1] = [2]
-  %sh: i64[2] = Concat "cat" (%two, %m1) {axis = 0}`, 1)
+  %u2: i64[1] = Mul "twice" (%u, %two)
+  %sh: i64[2] = Concat "cat" (%u2, %m1) {axis = 0}`, 1)
 	g2, err := sqir.ParseAndVerify("g", []byte(bad))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Plan(g2, "test"); err == nil || !strings.Contains(err.Error(), "want the batch first") {
 		t.Errorf("a shape that does not follow the batch: err %v", err)
+	}
+}
+
+// TestShapeOperandsOfTheBatch checks how shape values are taken: one that
+// is the same at every batch becomes a constant in the engine's graph (and
+// its Shape node goes), and a node computed from one that follows the batch
+// is refused by name when its samples differ (a Range up to the batch).
+func TestShapeOperandsOfTheBatch(t *testing.T) {
+	src := `graph "g" (%x: f32[N,4,3]) -> (%y, %z) {
+  const %i0: i64[1] = [0]
+  const %i2: i64[1] = [2]
+  %s: i64[3] = Shape "shape" (%x)
+  %k: i64[1] = Gather "gk" (%s, %i2) {axis = 0}
+  %y: f32[N,4,3] = Slice "sl" (%x, %i0, %k, %i2)
+  const %i0s: i64[] = [0]
+  const %f0: f32[] = [0]
+  const %f1: f32[] = [1]
+  %n: i64[] = Gather "gn" (%s, %i0s) {axis = 0}
+  %nf: f32[] = Cast "cast" (%n) {to = 1}
+  %z: f32[?] = Range "fill" (%f0, %nf, %f1)
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Plan(g, "test")
+	if err == nil || !strings.Contains(err.Error(), `node "fill"`) || !strings.Contains(err.Error(), "differs between samples") {
+		t.Errorf("Range up to the batch: err %v, want it refused by name", err)
+	}
+	// Without the fill, the slice's end (3 at every batch) is a constant
+	// and no Shape node is left in the engine's graph.
+	ok := strings.Replace(strings.Replace(src, `, %z)`, `)`, 1), `  %z: f32[?] = Range "fill" (%f0, %nf, %f1)
+`, "", 1)
+	g, err = sqir.ParseAndVerify("g", []byte(ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.Graph, "Shape") || !strings.Contains(e.Graph, "k.static") {
+		t.Errorf("engine graph:\n%s\nwant the slice's end as the constant k.static and no Shape", e.Graph)
+	}
+	if _, err := sqir.ParseAndVerify("engine", []byte(e.Graph)); err != nil {
+		t.Errorf("the engine's graph does not verify: %v", err)
 	}
 }

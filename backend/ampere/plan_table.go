@@ -107,6 +107,8 @@ func (p *planner) rollback(m mark, n *ir.Node) {
 	p.e.Buffers, p.e.Weights, p.e.Steps, p.e.Kernels = p.e.Buffers[:m.buffers], p.e.Weights[:m.weights], p.e.Steps[:m.steps], p.e.Kernels[:m.kernels]
 	for _, v := range n.Outputs {
 		delete(p.bufs, v)
+		delete(p.places, v)
+		delete(p.sampleShapes, v)
 	}
 	kept := map[string]bool{}
 	for _, b := range p.e.Buffers {
@@ -138,6 +140,15 @@ type Fallback struct {
 func (p *planner) planNode(n *ir.Node) error {
 	if p.shapeOnly(n) {
 		return nil
+	}
+	if ok, err := p.batchConstant(n); ok || err != nil {
+		if err != nil {
+			return fmt.Errorf("node %s (op %s) reads only constants and shapes of the batch: %w", n.Name, n.Op, err)
+		}
+		return nil
+	}
+	if err := p.shapeOperandUse(n); err != nil {
+		return err
 	}
 	if p.chainsInto(n) {
 		// Planned with its reader, as one gather chain.
@@ -175,7 +186,7 @@ func (p *planner) chainMember(n *ir.Node) bool {
 	}
 	var in *ir.Value
 	for _, v := range n.Inputs {
-		if v == nil || v.IsConst() {
+		if v == nil || v.IsConst() || p.shapes.is(v) {
 			continue
 		}
 		if in != nil && v != in {
@@ -208,7 +219,7 @@ func (p *planner) takeChain(n *ir.Node) []*ir.Node {
 	for cur := n; ; {
 		var in *ir.Value
 		for _, v := range cur.Inputs {
-			if v != nil && !v.IsConst() {
+			if v != nil && !v.IsConst() && !p.shapes.is(v) {
 				in = v
 				break
 			}
@@ -227,7 +238,10 @@ func (p *planner) takeChain(n *ir.Node) []*ir.Node {
 // planOne plans n alone: its op's planner, else the fallbacks.
 func (p *planner) planOne(n *ir.Node) error {
 	var why error
-	if plan, ok := opPlanners[n.Op]; ok {
+	if p.movedBatch(n) {
+		// The op planners take dim 0 as the batch.
+		why = fmt.Errorf("the batch is not the first dim of its input (a transposed or reshaped batch): the op's kernels take it first")
+	} else if plan, ok := opPlanners[n.Op]; ok {
 		m := p.mark()
 		err := plan(p, n)
 		if err == nil {

@@ -1,16 +1,23 @@
-"""Export torchvision models (random weights) to ONNX with the TorchScript exporter.
+"""Export torchvision models (random weights) to ONNX.
 
-Each model is torchvision's own definition with random weights, exported at
-batch 1 with the batch dim symbolic ("N"); the input is 3x224x224 (3x299x299
-for Inception-v3). Without names it exports every model below. Debian's
-python3-torch 1.13 / python3-torchvision 0.14 export at opset 17. On torch 2
-the TorchScript exporter is chosen explicitly (dynamo=False) unless
-SQC_EXPORTER=dynamo asks for the dynamo exporter (torch 2.9's default, which
-writes opset 18; not yet tried on this project's machines).
+Each model is torchvision's own definition with random weights, exported
+with the batch dim symbolic ("N"); the input is 3x224x224 (3x299x299 for
+Inception-v3). Without names it exports every model below. Debian's
+python3-torch 1.13 / python3-torchvision 0.14 export with the TorchScript
+exporter at opset 17. On torch 2 the TorchScript exporter is chosen
+explicitly (dynamo=False) unless SQC_EXPORTER=dynamo asks for the dynamo
+exporter (torch 2.9's default, opset 18; it writes the weights as external
+data, NAME.onnx.data, and exports from a batch-2 example because
+torch.export specializes a dim of size 1).
+
+A model that fails to export does not stop the others: its traceback goes
+to NAME.export-error.txt (bench/models shows its last line). A model file
+appears only once complete (written in a temporary folder, then renamed:
+its external data first), so a reader may poll for it while others export.
 
 usage: /usr/bin/python3 export_torchvision.py OUTDIR [opset] [names...]
 """
-import inspect, os, sys, torch, torchvision
+import inspect, os, shutil, sys, tempfile, traceback, torch, torchvision
 
 tv = torchvision.models
 MODELS = {
@@ -48,29 +55,58 @@ class OutOnly(torch.nn.Module):
         y = self.m(x)
         return y["out"] if isinstance(y, dict) else y
 
+def export(name, out, opset, dynamo, kw):
+    """Exports one model to OUT/NAME.onnx (and NAME.onnx.data), whole or not at all."""
+    make, size = MODELS[name]
+    torch.manual_seed(0)
+    m = OutOnly(make()).eval()
+    # Some heads start at zero (ViT's classifier): their output would be
+    # all zeros whatever the rest computes, so give them random weights.
+    with torch.no_grad():
+        for prm in m.parameters():
+            if prm.dim() > 1 and not prm.any():
+                torch.nn.init.normal_(prm, std=0.02)
+    x = torch.randn(2 if dynamo else 1, 3, size, size)
+    if dynamo:
+        kw = dict(kw, dynamic_shapes={"x": {0: torch.export.Dim("N")}})
+    else:
+        kw = dict(kw, dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+    tmp = tempfile.mkdtemp(prefix="." + name + "-", dir=out)
+    try:
+        path = os.path.join(tmp, name + ".onnx")
+        torch.onnx.export(m, (x,), path, opset_version=opset, input_names=["input"], output_names=["output"], **kw)
+        for f in sorted(os.listdir(tmp), key=lambda f: f == name + ".onnx"):
+            os.replace(os.path.join(tmp, f), os.path.join(out, f))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     opset = int(sys.argv[2]) if len(sys.argv) > 2 else 17
     names = sys.argv[3:] or list(MODELS)
     kw = {}
+    dynamo = os.environ.get("SQC_EXPORTER", "torchscript") == "dynamo"
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kw["dynamo"] = os.environ.get("SQC_EXPORTER", "torchscript") == "dynamo"
-    torch.manual_seed(0)
+        kw["dynamo"] = dynamo
+    elif dynamo:
+        sys.exit("SQC_EXPORTER=dynamo: torch %s has no dynamo exporter" % torch.__version__)
+    failed = 0
     for name in names:
-        make, size = MODELS[name]
-        m = OutOnly(make()).eval()
-        # Some heads start at zero (ViT's classifier): their output would be
-        # all zeros whatever the rest computes, so give them random weights.
-        with torch.no_grad():
-            for prm in m.parameters():
-                if prm.dim() > 1 and not prm.any():
-                    torch.nn.init.normal_(prm, std=0.02)
-        x = torch.randn(1, 3, size, size)
-        path = f"{out}/{name}.onnx"
-        torch.onnx.export(m, x, path, opset_version=opset, input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {0: "N"}, "output": {0: "N"}}, **kw)
-        print("wrote", path, flush=True)
+        err = os.path.join(out, name + ".export-error.txt")
+        if os.path.exists(err):
+            os.remove(err)
+        try:
+            export(name, out, opset, dynamo, kw)
+            print("wrote", os.path.join(out, name + ".onnx"), flush=True)
+        except Exception:
+            failed += 1
+            with open(err, "w") as f:
+                f.write(traceback.format_exc())
+            print("failed", name, traceback.format_exc().strip().splitlines()[-1], flush=True)
+    sys.exit(1 if failed else 0)
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,90 @@
+package ampere
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// TestBatchPlaceIndex checks the buffer offset of every logical element
+// for each kind of place against the definition written out per case,
+// and that toStorage undoes toLogical.
+func TestBatchPlaceIndex(t *testing.T) {
+	const n = 3
+	cases := []struct {
+		name   string
+		place  batchPlace
+		sample []int64
+		// offset of logical element (i, j, k) of a rank-3 tensor.
+		want func(i, j, k int) int
+	}{
+		// [L=2, N, C=4]: sample n is [2, 4].
+		{"batch moved to dim 1", batchPlace{1, 1, 1}, []int64{2, 4}, func(l, b, c int) int { return b*8 + l*4 + c }},
+		// [2, N·2, 3] (index b·2 + h): sample b is [2, 2, 3].
+		{"batch outermost in dim 1", batchPlace{1, 1, 2}, []int64{2, 2, 3}, func(l, x, d int) int { return x/2*12 + l*6 + x%2*3 + d }},
+		// [2·N, 3, 1] (index l·N + b): sample b is [2, 3, 1].
+		{"batch innermost in dim 0", batchPlace{0, 2, 1}, []int64{2, 3, 1}, func(x, c, z int) int { return x%n*6 + x/n*3 + c + z }},
+		{"first dim", firstDim, []int64{2, 5}, func(b, i, j int) int { return b*10 + i*5 + j }},
+	}
+	for _, c := range cases {
+		shape := c.place.logicalShape(c.sample, n)
+		if len(shape) != 3 {
+			t.Fatalf("%s: logical shape %v, want rank 3", c.name, shape)
+		}
+		idx := c.place.storageIndex(c.sample, n)
+		li := 0
+		for i := 0; i < shape[0]; i++ {
+			for j := 0; j < shape[1]; j++ {
+				for k := 0; k < shape[2]; k++ {
+					if got, want := idx[li], c.want(i, j, k); got != int64(want) {
+						t.Fatalf("%s: element (%d,%d,%d) at %d, want %d", c.name, i, j, k, got, want)
+					}
+					li++
+				}
+			}
+		}
+		buf := ir.NewTensor(ir.Float32, len(idx))
+		for i := range buf.Float32s() {
+			buf.Float32s()[i] = float32(i)
+		}
+		back := c.place.toStorage(c.place.toLogical(buf, c.sample, n), c.sample, n)
+		if !slices.Equal(back.Float32s(), buf.Float32s()) {
+			t.Errorf("%s: toStorage(toLogical(x)) is not x", c.name)
+		}
+	}
+}
+
+// TestFoldConstantNodes checks that a float MatMul's weight that the INT8
+// pipeline quantized and dequantized again is one constant in the plan
+// (no host step computes it every run) and in the engine's graph.
+func TestFoldConstantNodes(t *testing.T) {
+	src := `graph "g" (%x: f32[N,4]) -> (%y) {
+  const %wq: i8[4,2] = [1, -2, 3, 4, -5, 6, 7, 8]
+  const %s: f32[] = [0.5]
+  const %z: i8[] = [0]
+  %w: f32[4,2] = DequantizeLinear "wdq" (%wq, %s, %z)
+  %y: f32[N,2] = MatMul "mm" (%x, %w)
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range e.Steps {
+		if s.Node == "wdq" {
+			t.Errorf("the weight's DequantizeLinear runs (%s), want it folded", s.Kernel)
+		}
+	}
+	if strings.Contains(e.Graph, "DequantizeLinear") {
+		t.Errorf("engine graph still dequantizes:\n%s", e.Graph)
+	}
+	if g.Nodes[0].Op != "DequantizeLinear" {
+		t.Errorf("Plan changed the caller's graph")
+	}
+}
