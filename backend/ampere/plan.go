@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
@@ -36,6 +37,22 @@ const (
 // the im2col kernel and the GEMM: bit-exact like it, without writing and
 // re-reading the im2col matrix. A variable so that tests cover both paths.
 var implicitConv = true
+
+// haloConv picks the halo-tile kernel (kernels.GemmConfig.Halo) for a
+// convolution of nOut output channels. Off for now: the kernel is
+// bit-exact in the PTX interpreter (kernels.TestHaloSimulated) but has not
+// yet run on a GPU, so neither its bit-exactness there nor its speed
+// against the implicit-GEMM kernel is measured (gputest's
+// TestHaloConvBitExact and TestPerfHalo do both). Once they have, this
+// becomes kernels.SupportsHalo(s) where TestPerfHalo shows it faster. A
+// variable so that tests and benchmarks cover both kernels.
+var haloConv = func(s kernels.ConvShape, nOut int) bool { return false }
+
+// withHalo is cfg as a halo-tile convolution.
+func withHalo(cfg kernels.GemmConfig) kernels.GemmConfig {
+	cfg.Conv, cfg.Halo, cfg.ConvStep = true, true, false
+	return cfg
+}
 
 // vectorPool runs int8 max pools with C a multiple of 16 on the 16-channel
 // kernel (kernels.MaxPool16Kernel). A variable so that tests cover both.
@@ -623,6 +640,14 @@ func (p *planner) qgemm(n *ir.Node) error {
 	}
 	sparse = choice.sparse
 	cfg := choice.variant.config(layer, sparse)
+	if conv != nil && haloConv(*conv, nOut) {
+		// The halo-tile kernel on the variant's pipeline, where it has
+		// one (a shared-weight pipeline without SplitM, LateCopy or
+		// DoubleK).
+		if h := withHalo(cfg); h.Validate() == nil {
+			cfg = h
+		}
+	}
 	var wdata, edata []byte
 	var npad, kpad int
 	if sparse {
@@ -654,7 +679,8 @@ func (p *planner) qgemm(n *ir.Node) error {
 	}
 	mult := make([]float32, npad)
 	copy(mult, mv.Const.Float32s())
-	prm := kernels.GemmParams{M: 1, N: nOut, K: k, NPad: npad, KPad: kpad, LDA: lda, LDR: nOut, LDC: nOut, FLo: clo, FHi: chi}
+	prm := kernels.GemmParams{M: int(pixels), // one sample
+		N: nOut, K: k, NPad: npad, KPad: kpad, LDA: lda, LDR: nOut, LDC: nOut, FLo: clo, FHi: chi}
 	precision := "int8"
 	if outF32 {
 		precision = "int8->f32"
@@ -726,9 +752,16 @@ func (p *planner) qgemm(n *ir.Node) error {
 		args = append(args, s32(conv.ZX))
 		why += ", implicit-GEMM convolution"
 	}
+	// A block computes GemmBM output rows, or for the halo kernel
+	// HaloSlots 8×8 patches of the images' HaloPatches.
+	work, perBlock := uint64(pixels), uint32(kernels.GemmBM)
+	if cfg.Halo {
+		work, perBlock = uint64(conv.HaloPatches()), kernels.HaloSlots
+		why = strings.Replace(why, "implicit-GEMM", "halo-tile", 1)
+	}
 	_, gy := cfg.Grid(1, npad)
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
-		WorkPerSample: uint64(pixels), WorkPerBlockX: kernels.GemmBM, GridY: uint32(gy), GridZ: 1, BlockX: uint32(cfg.Threads()),
+		WorkPerSample: work, WorkPerBlockX: perBlock, GridY: uint32(gy), GridZ: 1, BlockX: uint32(cfg.Threads()),
 		SharedBytes: uint32(cfg.DynamicShared()), Args: args, Note: why, Variant: choice.variant.name, VariantSource: choice.source})
 	p.gemms = append(p.gemms, plannedGemm{node: n.Name, layer: layer, choice: choice})
 	return nil

@@ -19,6 +19,38 @@ type convCase struct {
 	pad, padEnd, dil    int // leading and trailing pads, dilation (both axes)
 	sparse, res, outF32 bool
 	step                bool // ConvStep: running tap and channel (C a multiple of 64)
+	halo                bool // the halo-tile kernel (3×3, stride 1, pad 1, C a multiple of 64)
+}
+
+// shape is the case's convolution geometry (output size included).
+func (tc convCase) shape(zx int32) kernels.ConvShape {
+	oh := (tc.h+tc.pad+tc.padEnd-tc.dil*(tc.kh-1)-1)/tc.stride + 1
+	ow := (tc.w+tc.pad+tc.padEnd-tc.dil*(tc.kw-1)-1)/tc.stride + 1
+	return kernels.ConvShape{C: tc.c, H: tc.h, W: tc.w, OH: oh, OW: ow, KH: tc.kh, KW: tc.kw,
+		SH: tc.stride, SW: tc.stride, PH: tc.pad, PW: tc.pad, DH: tc.dil, DW: tc.dil, ZX: zx}
+}
+
+// uploadConv uploads problem p (its weights, bias, multipliers, residual;
+// p.a unused) as convolution tc on the NHWC input xn, with the kernel
+// variant the case names on pipeline pipe's stages.
+func uploadConv(t testing.TB, g *gpu, p *qgemmProblem, tc convCase, xn []int8) *gpuGemm {
+	t.Helper()
+	q := p.upload(t, g)
+	q.cfg.Conv = true
+	q.cfg.ConvPiece = kernels.ConvPiece(tc.c)
+	q.cfg.ConvStep = tc.step
+	q.cfg.Halo = tc.halo
+	q.fn = g.gemmFunction(t, q.cfg)
+	q.x = buf(t, g, xn)
+	q.prm.LDA = tc.c
+	q.prm.Conv = tc.shape(p.zx)
+	if tc.halo {
+		q.grid.X = uint32(q.prm.Conv.HaloBlocks(tc.n))
+	}
+	if err := q.cfg.Check(q.prm); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
 
 // TestImplicitConvBitExact: the implicit-GEMM convolution kernel (NHWC
@@ -80,18 +112,56 @@ var convCases = []convCase{
 	{n: 2, c: 64, h: 9, w: 9, m: 136, kh: 5, kw: 3, stride: 1, pad: 2, padEnd: 1, dil: 1, sparse: true, step: true},
 }
 
+// TestHaloConvBitExact: the halo-tile convolution (3×3, stride 1, pad 1,
+// C a multiple of 64) matches ir/ref's QConv bit for bit: images of 7×7,
+// 13×9, 14×14, 28×28, 56×56, 5×11 and 1×1 (patches cut by the right and
+// bottom edges, a block's second patch past the batch), batches 1 to 3,
+// C from 64 to 512, dense and 2:4 sparse, residual, relu, int8 (with and
+// without 16-byte stores) and float32 outputs, on the shared-weight
+// pipelines (64 channels a block, the wide warp tile, the 8-warp block).
+func TestHaloConvBitExact(t *testing.T) {
+	g := needGPU(t)
+	r := rand.New(rand.NewPCG(91, 92))
+	var pipes []kernels.GemmConfig
+	for _, p := range pipelines {
+		if p.SharedWeights {
+			pipes = append(pipes, p)
+		}
+	}
+	for ci, tc := range []convCase{
+		{n: 1, c: 64, h: 7, w: 7, m: 64, sparse: true},
+		{n: 3, c: 64, h: 7, w: 7, m: 128, res: true},
+		{n: 2, c: 128, h: 14, w: 14, m: 128, sparse: true, res: true},
+		{n: 1, c: 256, h: 14, w: 14, m: 256},
+		{n: 3, c: 64, h: 13, w: 9, m: 64, sparse: true, outF32: true},
+		{n: 1, c: 64, h: 13, w: 9, m: 72, res: true, outF32: true},
+		{n: 2, c: 64, h: 56, w: 56, m: 64, sparse: true, res: true},
+		{n: 1, c: 64, h: 56, w: 56, m: 64},
+		{n: 3, c: 128, h: 28, w: 28, m: 128, sparse: true},
+		{n: 1, c: 512, h: 7, w: 7, m: 512, sparse: true, res: true},
+		{n: 3, c: 192, h: 5, w: 11, m: 40, outF32: true},
+		{n: 2, c: 64, h: 1, w: 1, m: 64},
+		{n: 1, c: 512, h: 7, w: 7, m: 512, res: true},
+		{n: 3, c: 256, h: 14, w: 14, m: 256, sparse: true, outF32: true},
+		{n: 3, c: 128, h: 28, w: 28, m: 128, res: true},
+	} {
+		tc.kh, tc.kw, tc.stride, tc.pad, tc.padEnd, tc.dil, tc.halo = 3, 3, 1, 1, 1, 1, true
+		pipe := pipes[ci%len(pipes)]
+		name := fmt.Sprintf("n%d_c%d_%dx%d_m%d_sparse%v_res%v_f32%v_%s", tc.n, tc.c, tc.h, tc.w, tc.m, tc.sparse, tc.res, tc.outF32, pipeName(pipe))
+		t.Run(name, func(t *testing.T) { checkImplicitConv(t, g, r, tc, pipe) })
+	}
+}
+
 func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe kernels.GemmConfig) {
-	oh := (tc.h+tc.pad+tc.padEnd-tc.dil*(tc.kh-1)-1)/tc.stride + 1
-	ow := (tc.w+tc.pad+tc.padEnd-tc.dil*(tc.kw-1)-1)/tc.stride + 1
+	sh := tc.shape(0)
+	oh, ow := sh.OH, sh.OW
 	kdim := tc.kh * tc.kw * tc.c
 	rows := tc.n * oh * ow
 	act := ir.ActRelu
 	p := newQGemm(r, rows, tc.m, kdim, tc.sparse, tc.res, tc.outF32, act)
 	p.pipe = pipe
 	p.ldcExtra = 0
-	// The GEMM's A is never uploaded by the conv kernel; upload wants
-	// one of the right size.
-	p.a = make([]int8, rows*kdim)
+	p.a = nil                             // the conv kernel reads its NHWC input instead
 	x := randInt8(r, tc.n*tc.c*tc.h*tc.w) // NCHW, the reference's
 	// Weights as the planner packs them, [m][kh][kw][c] (2:4 along c when
 	// sparse), and as [m][c][kh][kw] for the reference.
@@ -167,11 +237,6 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 
 	// The GPU: the GEMM's weights, bias and multipliers from upload, the
 	// NHWC input in place of A, the Conv kernel.
-	q := p.upload(t, g)
-	q.cfg.Conv = true
-	q.cfg.ConvPiece = kernels.ConvPiece(tc.c)
-	q.cfg.ConvStep = tc.step
-	q.fn = g.gemmFunction(t, q.cfg)
 	xn := make([]int8, len(x))
 	for b := 0; b < tc.n; b++ {
 		for c := 0; c < tc.c; c++ {
@@ -180,13 +245,7 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 			}
 		}
 	}
-	q.x = buf(t, g, xn)
-	q.prm.LDA = tc.c
-	q.prm.Conv = kernels.ConvShape{C: tc.c, H: tc.h, W: tc.w, OH: oh, OW: ow, KH: tc.kh, KW: tc.kw,
-		SH: tc.stride, SW: tc.stride, PH: tc.pad, PW: tc.pad, DH: tc.dil, DW: tc.dil, ZX: p.zx}
-	if err := q.cfg.Check(q.prm); err != nil {
-		t.Fatal(err)
-	}
+	q := uploadConv(t, g, p, tc, xn)
 	if err := q.launch(g.stream); err != nil {
 		t.Fatal(err)
 	}

@@ -41,8 +41,16 @@ func randScale(r *rand.Rand) float32 { return float32(math.Exp(r.Float64()*6 - 8
 // newQGemm draws a random problem whose outputs spread over the int8
 // range (typical |y| about 40, some saturating).
 func newQGemm(r *rand.Rand, m, n, k int, sparse, residual, outF32 bool, act string) *qgemmProblem {
+	a := randInt8(r, m*k)
+	p := newQGemmWeights(r, m, n, k, sparse, residual, outF32, act)
+	p.a = a
+	return p
+}
+
+// newQGemmWeights is newQGemm without the activations (nil): for
+// convolutions, whose input the caller uploads.
+func newQGemmWeights(r *rand.Rand, m, n, k int, sparse, residual, outF32 bool, act string) *qgemmProblem {
 	p := &qgemmProblem{m: m, n: n, k: k, sparse: sparse, outF32: outF32, act: act}
-	p.a = randInt8(r, m*k)
 	if sparse {
 		p.w = rand24(r, n, k)
 	} else {
@@ -191,7 +199,10 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 			cfg.Act = ir.ActNone
 		}
 	}
-	q := &gpuGemm{cfg: cfg, fn: g.gemmFunction(t, cfg), esize: 1}
+	q := &gpuGemm{cfg: cfg, esize: 1}
+	if p.a != nil { // a convolution loads its own variant
+		q.fn = g.gemmFunction(t, cfg)
+	}
 	if p.outF32 {
 		q.esize = 4
 	}

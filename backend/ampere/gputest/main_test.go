@@ -186,6 +186,19 @@ func allGemmConfigs() []kernels.GemmConfig {
 	return cs
 }
 
+// allHaloConfigs lists the halo-tile convolution variants: every
+// shared-weight pipeline's GEMM variant as a Halo kernel.
+func allHaloConfigs() []kernels.GemmConfig {
+	var cs []kernels.GemmConfig
+	for _, c := range allGemmConfigs() {
+		if c.SharedWeights && !c.SplitM && !c.LateCopy && !c.DoubleK { // Halo has its own K loop
+			c.Conv, c.Halo = true, true
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
 // writePTX writes every module the tests load (the GEMMs, the op kernels,
 // the gather kernels, the activation kernels and those that replaced host
 // steps), one .ptx file a module.
@@ -206,6 +219,13 @@ func writePTX(dir string) error {
 			}
 			files[c.Name()+".ptx"] = text
 		}
+	}
+	for _, c := range allHaloConfigs() {
+		text, err := c.PTX()
+		if err != nil {
+			return err
+		}
+		files[c.Name()+".ptx"] = text
 	}
 	for name := range kernels.OpParams {
 		text, err := kernels.OpPTX(name)

@@ -192,31 +192,101 @@ func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 {
 // one block, which would undo what it is for.
 func TestGemmResources(t *testing.T) {
 	g := needGPU(t)
+	var configs []kernels.GemmConfig
 	for _, c := range allGemmConfigs() {
 		for _, conv := range []bool{false, true} {
 			c.Conv, c.ConvStep = conv, conv
-			t.Run(c.Name(), func(t *testing.T) {
-				f := g.gemmFunction(t, c)
-				regs, err := f.Attribute(cuda.FuncNumRegs)
-				if err != nil {
-					t.Fatal(err)
-				}
-				local, err := f.Attribute(cuda.FuncLocalSizeBytes)
-				if err != nil {
-					t.Fatal(err)
-				}
-				blocks, err := f.MaxActiveBlocks(c.Threads(), c.DynamicShared())
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Logf("%-48s %3d registers, %5d bytes shared, %d bytes local memory, %d blocks of %d warps an SM", c.Name(), regs, c.SharedBytes(), local, blocks, c.Threads()/32)
-				if local > 0 {
-					t.Errorf("%s spills %d bytes to local memory", c.Name(), local)
-				}
-				if c.SplitM && blocks < 2 {
-					t.Errorf("%s: %d registers leave room for %d block of 8 warps an SM, want 2", c.Name(), regs, blocks)
-				}
-			})
+			configs = append(configs, c)
 		}
 	}
+	for _, c := range append(configs, allHaloConfigs()...) {
+		t.Run(c.Name(), func(t *testing.T) {
+			f := g.gemmFunction(t, c)
+			regs, err := f.Attribute(cuda.FuncNumRegs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local, err := f.Attribute(cuda.FuncLocalSizeBytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blocks, err := f.MaxActiveBlocks(c.Threads(), c.DynamicShared())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%-48s %3d registers, %5d bytes shared, %d bytes local memory, %d blocks of %d warps an SM", c.Name(), regs, c.SharedBytes(), local, blocks, c.Threads()/32)
+			if local > 0 {
+				t.Errorf("%s spills %d bytes to local memory", c.Name(), local)
+			}
+			if c.SplitM && blocks < 2 {
+				t.Errorf("%s: %d registers leave room for %d block of 8 warps an SM, want 2", c.Name(), regs, blocks)
+			}
+		})
+	}
+}
+
+// TestPerfHalo times, side by side in one run, the implicit-GEMM
+// convolution kernel as the planner configures it (ConvStep, the wide warp
+// tile from 128 channels, 16-byte stores) and the halo-tile kernel on the
+// same pipeline (and one with two more stages), dense and 2:4 sparse, on
+// ResNet-34's 3×3 stride-1 convolutions at batch 256 and 1 (int8 out +
+// relu), and prints µs, dense-equivalent TOPS (2·M·N·K / time) and the
+// sparse/dense and halo/conv ratios, with the card's name. Dense runs the
+// same pruned weights. Skipped with -test.short.
+func TestPerfHalo(t *testing.T) {
+	g := needGPU(t)
+	if testing.Short() {
+		t.Skip("timing skipped in -short mode")
+	}
+	r := rand.New(rand.NewPCG(71, 72))
+	layers := []struct {
+		name  string
+		hw, c int
+	}{{"conv2_x 56x56x64", 56, 64}, {"conv3_x 28x28x128", 28, 128}, {"conv4_x 14x14x256", 14, 256}, {"conv5_x 7x7x512", 7, 512}}
+	var lines []string
+	lines = append(lines, fmt.Sprintf("3x3 stride-1 convolutions on %s, int8 out + relu, median of %d launches; conv = implicit GEMM (ConvStep), halo = halo tile; TOPS dense-equivalent", g.desc, perfIters))
+	lines = append(lines, fmt.Sprintf("%-18s %5s %-16s %-6s | %9s %6s | %9s %6s | %5s", "layer", "batch", "pipeline", "kernel", "dense us", "TOPS", "sparse us", "TOPS", "sp/dn"))
+	for _, batch := range []int{256, 1} {
+		for _, l := range layers {
+			k := 9 * l.c
+			w := rand24(r, l.c, k)
+			tc := convCase{n: batch, c: l.c, h: l.hw, w: l.hw, m: l.c, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1}
+			xn := randInt8(r, batch*l.hw*l.hw*l.c)
+			pipe := kernels.GemmConfig{Stages: 4, SharedWeights: true, StoreVec: true}
+			if l.c >= 128 {
+				pipe.WideN, pipe.Stages = true, 3
+			}
+			deep := pipe
+			deep.Stages += 2
+			type variant struct {
+				kernel string
+				pipe   kernels.GemmConfig
+				halo   bool
+			}
+			rows := batch * l.hw * l.hw
+			flop := 2 * float64(rows) * float64(l.c) * float64(k)
+			var conv [2]float64
+			for _, v := range []variant{{"conv", pipe, false}, {"halo", pipe, true}, {"halo", deep, true}} {
+				us := [2]float64{math.NaN(), math.NaN()}
+				for si, sparse := range []bool{false, true} {
+					p := newQGemmWeights(r, rows, l.c, k, sparse, false, false, ir.ActRelu)
+					p.w, p.pipe, p.ldcExtra = w, v.pipe, 0
+					c := tc
+					c.step, c.halo = !v.halo, v.halo
+					t.Run(fmt.Sprintf("%s_b%d_%s_%s_sparse%v", l.name, batch, v.kernel, pipeName(v.pipe), sparse), func(t *testing.T) {
+						us[si] = timeLaunch(t, g, uploadConv(t, g, p, c, xn))
+					})
+				}
+				vs := ""
+				if v.halo {
+					vs = fmt.Sprintf(" | halo/conv dense %.2fx sparse %.2fx", conv[0]/us[0], conv[1]/us[1])
+				} else {
+					conv = us
+				}
+				lines = append(lines, fmt.Sprintf("%-18s %5d %-16s %-6s | %9.1f %6.1f | %9.1f %6.1f | %4.2fx%s",
+					l.name, batch, pipeName(v.pipe), v.kernel, us[0], flop/us[0]/1e6, us[1], flop/us[1]/1e6, us[0]/us[1], vs))
+			}
+		}
+	}
+	t.Log("\n" + strings.Join(lines, "\n"))
 }

@@ -140,15 +140,7 @@ func (s ConvShape) ChunkSource(m, k int) (off int64, ok bool) {
 // computes each thread's four rows' n·H, oh·sh − ph and ow·sw − pw (and
 // %pv, the rows' M predicates).
 func (c GemmConfig) emitConvSetup(b *builder) {
-	b.comment("implicit GEMM: convolution geometry")
-	for i, reg := range []string{"%cC", "%cH", "%cW", "%cOH", "%cOW", "%cKW", "%cSH", "%cSW", "%cPH", "%cPW", "%cDH", "%cDW"} {
-		b.l("ld.param.u32 %s, [%s];", reg, convParams[i].name)
-	}
-	b.l("ld.param.s32 %%czx, [p_zx];")
-	b.comment("the zero point replicated into the four bytes of a word: what padding chunks hold")
-	b.l("and.b32 %%zx4, %%czx, 255;")
-	b.l("mul.lo.u32 %%zx4, %%zx4, 16843009;")
-	b.l("mul.lo.u32 %%ohw, %%cOH, %%cOW;")
+	emitConvParams(b)
 	b.comment("rows tid>>2 + 32i: n*H, oh*sh - ph, ow*sw - pw (negative values wrap and fail the unsigned bounds tests)")
 	for i := 0; i < c.rowsPerThread(); i++ {
 		b.l("shr.u32 %%px, %%tidx, 2;")
@@ -174,6 +166,20 @@ func (c GemmConfig) emitConvSetup(b *builder) {
 			b.l("mov.u32 %s, 0;", r)
 		}
 	}
+}
+
+// emitConvParams reads the convolution geometry into registers and
+// computes %zx4 (the zero point in each byte of a word) and %ohw (OH·OW).
+func emitConvParams(b *builder) {
+	b.comment("implicit GEMM: convolution geometry")
+	for i, reg := range []string{"%cC", "%cH", "%cW", "%cOH", "%cOW", "%cKW", "%cSH", "%cSW", "%cPH", "%cPW", "%cDH", "%cDW"} {
+		b.l("ld.param.u32 %s, [%s];", reg, convParams[i].name)
+	}
+	b.l("ld.param.s32 %%czx, [p_zx];")
+	b.comment("the zero point replicated into the four bytes of a word: what padding chunks hold")
+	b.l("and.b32 %%zx4, %%czx, 255;")
+	b.l("mul.lo.u32 %%zx4, %%zx4, 16843009;")
+	b.l("mul.lo.u32 %%ohw, %%cOH, %%cOW;")
 }
 
 // emitConvDecls declares the Conv kernel's registers (with the others, at

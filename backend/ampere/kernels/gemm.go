@@ -129,6 +129,13 @@ type GemmConfig struct {
 	// stages exceed 48 KiB: the launch passes them as dynamic shared
 	// memory (DynamicShared) and the runtime raises the function's limit.
 	WideBlock bool
+	// Halo makes a Conv kernel a halo-tile convolution (halo.go): for 3×3
+	// stride-1 convolutions with pad 1 and C a multiple of 64, a block
+	// owns two 8×8 output patches and loads each 64-channel chunk of
+	// their 10×10 input halos into shared memory once, forming the nine
+	// taps' fragments from there instead of copying each input pixel
+	// nine times. Needs Conv and SharedWeights.
+	Halo bool
 	// WideN gives each warp 64 output channels (four 16-channel tiles)
 	// instead of 32, and the block 128 (BN) instead of 64. Every B
 	// fragment a warp reads from shared memory then feeds four
@@ -269,7 +276,28 @@ func (c GemmConfig) eStageBytes() int {
 
 // stepBytes is the shared memory of one K step: activations, then the
 // weights and metadata (SharedWeights).
-func (c GemmConfig) stepBytes() int { return xStageBytes + c.wStageBytes() + c.eStageBytes() }
+func (c GemmConfig) stepBytes() int { return c.xStage() + c.wStageBytes() + c.eStageBytes() }
+
+// xStage is the activation part of a step: none for Halo, whose
+// activations are the two halo buffers before the stages.
+func (c GemmConfig) xStage() int {
+	if c.Halo {
+		return 0
+	}
+	return xStageBytes
+}
+
+// ringBase is where the stages start in shared memory: after the halo
+// buffers for Halo, else at 0.
+func (c GemmConfig) ringBase() int {
+	if c.Halo {
+		return 2 * haloBufBytes
+	}
+	return 0
+}
+
+// wRegion is the offset of stage 0's weight tiles in shared memory.
+func (c GemmConfig) wRegion() int { return c.ringBase() + c.xStage() }
 
 // stepsPerStage is the number of K steps of 64 a pipeline stage holds.
 func (c GemmConfig) stepsPerStage() int {
@@ -283,14 +311,17 @@ func (c GemmConfig) stepsPerStage() int {
 func (c GemmConfig) stageBytes() int { return c.stepsPerStage() * c.stepBytes() }
 
 // SharedBytes is the kernel's static shared memory.
-func (c GemmConfig) SharedBytes() int { return c.stages() * c.stageBytes() }
+func (c GemmConfig) SharedBytes() int { return c.ringBase() + c.stages()*c.stageBytes() }
 
 // Name returns the kernel's entry name.
 func (c GemmConfig) Name() string {
 	var b strings.Builder
-	if c.Conv {
+	switch {
+	case c.Halo:
+		b.WriteString("sqc_conv_halo_s8")
+	case c.Conv:
 		b.WriteString("sqc_gemm_conv_s8")
-	} else {
+	default:
 		b.WriteString("sqc_gemm_s8")
 	}
 	if c.Sparse {
@@ -374,7 +405,10 @@ func (c GemmConfig) Validate() error {
 	if c.DoubleK && !c.WideN {
 		return fmt.Errorf("gemm %s: DoubleK is for the wide warp tile, want WideN", c.Name())
 	}
-	if c.SharedBytes() > maxStaticSmem && !c.WideBlock && !c.DoubleK {
+	if err := c.validateHalo(); err != nil {
+		return err
+	}
+	if c.SharedBytes() > maxStaticSmem && !c.WideBlock && !c.DoubleK && !c.Halo {
 		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
 	}
 	if c.SharedBytes() > maxDynamicSmem {
@@ -421,6 +455,8 @@ func (c GemmConfig) Check(p GemmParams) error {
 		return fmt.Errorf("%s: %v", name, p.Conv.check(p.K))
 	case c.Conv && c.ConvPiece != p.Conv.piece():
 		return fmt.Errorf("%s: %d input channels need ConvPiece %d", name, p.Conv.C, p.Conv.piece())
+	case c.Halo && p.Conv.haloCheck(p.M) != nil:
+		return fmt.Errorf("%s: %v", name, p.Conv.haloCheck(p.M))
 	case c.ConvStep && p.Conv.C%64 != 0:
 		return fmt.Errorf("%s: %d input channels, ConvStep wants a multiple of 64", name, p.Conv.C)
 	case !c.Conv && (p.LDA < p.K || p.LDA%16 != 0):
@@ -532,7 +568,7 @@ func (c GemmConfig) emit(b *builder) {
 		fmt.Sprintf("%%ea<%d>", mi), "%eb<2>")
 	declare(b, ".f32", "%mult<8>", "%mr", "%flo", "%fhi", "%fy", "%fr")
 	declare(b, ".b64", "%gx", "%gw", "%ge", "%gb", "%gm", "%gr", "%gy", "%gsrc<4>", "%src", "%wp<2>", "%ep<2>",
-		"%rk", "%yrow", "%rrow", "%cho<8>", "%chr<8>", "%addr", "%gws<4>", "%ges")
+		"%rk", "%yrow", "%rrow", "%cho<8>", "%chr0", "%addr", "%gws<4>", "%ges")
 	declare(b, ".b32", "%wlane", "%elane", "%sdw")
 	if c.halvesApart() {
 		declare(b, ".b32", "%ldm2")
@@ -543,6 +579,9 @@ func (c GemmConfig) emit(b *builder) {
 	declare(b, ".pred", "%pe0")
 	if c.Conv {
 		emitConvDecls(b)
+	}
+	if c.Halo {
+		c.emitHaloDecls(b)
 	}
 
 	b.comment("parameters")
@@ -577,9 +616,12 @@ func (c GemmConfig) emit(b *builder) {
 	b.l("shl.b32 %%tmp2, %%tmp2, 6;")
 	b.l("add.u32 %%sdst, %%tmp2, %%tmp;")
 	b.l("add.u32 %%sdst, %%sdst, %%sbase;")
-	if c.Conv {
+	switch {
+	case c.Halo:
+		c.emitHaloSetup(b)
+	case c.Conv:
 		c.emitConvSetup(b)
-	} else {
+	default:
 		for i := 0; i < c.rowsPerThread(); i++ {
 			b.l("shr.u32 %%px, %%tidx, 2;")
 			b.l("add.u32 %%px, %%px, %d;", c.rowStep()*i)
@@ -593,23 +635,25 @@ func (c GemmConfig) emit(b *builder) {
 		}
 	}
 
-	b.comment("ldmatrix address: lane supplies row lane&7 of 16-byte chunk lane>>3 (its 8x8 b16 matrix),")
-	b.comment("swizzled like the copies: pixels %d*wm + 8j + (lane&7) of the stage", c.warpPixels())
-	b.l("and.b32 %%tmp, %%ln, 7;")
-	b.l("shl.b32 %%ldm, %%tmp, 6;")
-	b.l("shr.u32 %%tmp, %%ln, 3;")
-	b.l("shr.u32 %%tmp2, %%ln, 1;")
-	b.l("and.b32 %%tmp2, %%tmp2, 3;")
-	b.l("xor.b32 %%tmp, %%tmp, %%tmp2;")
-	b.l("shl.b32 %%tmp, %%tmp, 4;")
-	b.l("add.u32 %%ldm, %%ldm, %%tmp;")
-	b.l("shl.b32 %%tmp, %%wm, %d;", log2(c.warpPixels()*GemmBK))
-	b.l("add.u32 %%ldm, %%ldm, %%tmp;")
-	b.l("add.u32 %%ldm, %%ldm, %%sbase;")
-	if c.halvesApart() {
-		b.comment("the second k32 half of a fragment: chunks 2, 3 = chunks 0, 1 xor 2, i.e. address bit 5 flipped")
-		b.comment("(every other term of the address is a multiple of 64: rows, stages, pixel tiles, the base)")
-		b.l("xor.b32 %%ldm2, %%ldm, 32;")
+	if !c.Halo { // the halo kernel's lanes address halo pixels instead (emitHaloSetup)
+		b.comment("ldmatrix address: lane supplies row lane&7 of 16-byte chunk lane>>3 (its 8x8 b16 matrix),")
+		b.comment("swizzled like the copies: pixels %d*wm + 8j + (lane&7) of the stage", c.warpPixels())
+		b.l("and.b32 %%tmp, %%ln, 7;")
+		b.l("shl.b32 %%ldm, %%tmp, 6;")
+		b.l("shr.u32 %%tmp, %%ln, 3;")
+		b.l("shr.u32 %%tmp2, %%ln, 1;")
+		b.l("and.b32 %%tmp2, %%tmp2, 3;")
+		b.l("xor.b32 %%tmp, %%tmp, %%tmp2;")
+		b.l("shl.b32 %%tmp, %%tmp, 4;")
+		b.l("add.u32 %%ldm, %%ldm, %%tmp;")
+		b.l("shl.b32 %%tmp, %%wm, %d;", log2(c.warpPixels()*GemmBK))
+		b.l("add.u32 %%ldm, %%ldm, %%tmp;")
+		b.l("add.u32 %%ldm, %%ldm, %%sbase;")
+		if c.halvesApart() {
+			b.comment("the second k32 half of a fragment: chunks 2, 3 = chunks 0, 1 xor 2, i.e. address bit 5 flipped")
+			b.comment("(every other term of the address is a multiple of 64: rows, stages, pixel tiles, the base)")
+			b.l("xor.b32 %%ldm2, %%ldm, 32;")
+		}
 	}
 
 	tileBytes := c.tileBytes()
@@ -641,6 +685,15 @@ func (c GemmConfig) emit(b *builder) {
 	b.comment("zero the accumulators")
 	for i := 0; i < c.accCount(); i++ {
 		b.l("mov.b32 %%acc%d, 0;", i)
+	}
+
+	if c.Halo {
+		c.emitHaloLoop(b)
+		b.l("cp.async.wait_group 0;")
+		c.emitEpilogue(b)
+		b.l("ret;")
+		b.raw("}")
+		return
 	}
 
 	b.comment("prologue: stages 0..%d, one commit group each (empty past KT)", S-2)
@@ -713,7 +766,7 @@ func (c GemmConfig) emit(b *builder) {
 		c.emitWeightLoad(b, "wb", "eb", tileBytes, "@%p1 ")
 	}
 
-	c.emitProducts(b, nextCopy, "%rst")
+	c.emitProducts(b, nextCopy, "%rst", -1)
 	if kp == 2 {
 		skip := b.label("odd")
 		b.comment("the stage's second step (tile kt+1) at rst + %d, unless past KT", stepBytes)
@@ -722,7 +775,7 @@ func (c GemmConfig) emit(b *builder) {
 		b.l("@%%p0 bra.uni %s;", skip)
 		b.l("add.u32 %%rsub, %%rst, %d;", stepBytes)
 		c.emitWeightFragments(b, firstHalf, "%rsub")
-		c.emitProducts(b, nil, "%rsub")
+		c.emitProducts(b, nil, "%rsub", -1)
 		b.raw("%s:", skip)
 	}
 	if c.SharedWeights {
@@ -744,11 +797,7 @@ func (c GemmConfig) emit(b *builder) {
 			}
 		}
 	}
-	for _, r := range []string{"%rst", "%wst"} {
-		b.l("add.u32 %s, %s, %d;", r, r, stageBytes)
-		b.l("setp.lt.u32 %%p0, %s, %d;", r, S*stageBytes)
-		b.l("selp.b32 %s, %s, 0, %%p0;", r, r)
-	}
+	c.emitRotateStages(b)
 	b.l("add.u32 %%kt, %%kt, %d;", kp)
 	b.l("setp.lt.u32 %%p0, %%kt, %%KT;")
 	b.l("@%%p0 bra.uni %s;", loop)
@@ -757,6 +806,17 @@ func (c GemmConfig) emit(b *builder) {
 	c.emitEpilogue(b)
 	b.l("ret;")
 	b.raw("}")
+}
+
+// emitRotateStages moves the read (rst) and write (wst) stage offsets on
+// by one stage, wrapping after the last.
+func (c GemmConfig) emitRotateStages(b *builder) {
+	S, stageBytes := c.stages(), c.stageBytes()
+	for _, r := range []string{"%rst", "%wst"} {
+		b.l("add.u32 %s, %s, %d;", r, r, stageBytes)
+		b.l("setp.lt.u32 %%p0, %s, %d;", r, S*stageBytes)
+		b.l("selp.b32 %s, %s, 0, %%p0;", r, r)
+	}
 }
 
 // emitCoords computes the thread's coordinates: warp, lane, its group
@@ -821,9 +881,16 @@ func (c GemmConfig) emitWeightFragments(b *builder, h int, rs string) {
 // products, which keeps fewer fragments live beside the 128 accumulators.
 // With LateCopy (WideN only) it calls copy, the next stage's copies,
 // after the first pixel tile's products; copy is nil without LateCopy.
-func (c GemmConfig) emitProducts(b *builder, copy func(), rs string) {
+// tap is the Halo kernel's kernel tap (3r + s: fragments from the halo
+// buffer, haloFragment, and rs unused), or -1.
+func (c GemmConfig) emitProducts(b *builder, copy func(), rs string, tap int) {
 	mi, pt := c.warpTiles(), c.pixelTiles()
 	ldm := func(j int) {
+		if tap >= 0 {
+			reg, off := haloFragment(j, tap)
+			b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%s+%d];", regList("%bf", 4*j, 4), reg, off)
+			return
+		}
 		b.l("add.u32 %%tmp, %%ldm, %s;", rs)
 		b.l("ldmatrix.sync.aligned.m8n8.x4.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j, 4), 8*GemmBK*j)
 	}
@@ -919,7 +986,7 @@ func (c GemmConfig) emitTileLoad(b *builder) {
 		c.emitGemmTileLoad(b)
 	}
 	if c.SharedWeights {
-		c.emitSharedWeightLoad(b)
+		c.emitSharedWeightLoad(b, "%kt")
 	}
 }
 
@@ -942,21 +1009,21 @@ func (c GemmConfig) emitGemmTileLoad(b *builder) {
 	}
 }
 
-// emitSharedWeightLoad copies the block's weight tiles of step %kt into
-// the stage at offset %wst.
-func (c GemmConfig) emitSharedWeightLoad(b *builder) {
+// emitSharedWeightLoad copies the block's weight tiles of K step kt (the
+// register named) into the stage at offset %wst.
+func (c GemmConfig) emitSharedWeightLoad(b *builder, kt string) {
 	b.comment("the block's weight tiles of step kt (padded: never out of bounds)")
 	tb := c.tileBytes()
-	b.l("mul.wide.u32 %%rk, %%kt, %d;", tb)
+	b.l("mul.wide.u32 %%rk, %s, %d;", kt, tb)
 	b.l("add.u32 %%tmp, %%sdw, %%wst;")
 	for i := 0; i < c.wStageBytes()/16/c.Threads(); i++ {
 		b.l("add.u64 %%src, %%gws%d, %%rk;", i)
-		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", xStageBytes+i*c.Threads()*16)
+		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", c.wRegion()+i*c.Threads()*16)
 	}
 	if c.Sparse {
-		b.l("mul.wide.u32 %%rk, %%kt, %d;", pack.WarpSize*4)
+		b.l("mul.wide.u32 %%rk, %s, %d;", kt, pack.WarpSize*4)
 		b.l("add.u64 %%src, %%ges, %%rk;")
-		b.l("@%%pe0 cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", xStageBytes+c.wStageBytes())
+		b.l("@%%pe0 cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", c.wRegion()+c.wStageBytes())
 	}
 }
 
@@ -1009,14 +1076,14 @@ func (c GemmConfig) emitSharedWeightSetup(b *builder) {
 	b.l("mul.lo.u32 %%tmp, %%ln, %d;", tb/pack.WarpSize)
 	b.l("add.u32 %%wlane, %%wlane, %%tmp;")
 	b.l("add.u32 %%wlane, %%wlane, %%sbase;")
-	b.l("add.u32 %%wlane, %%wlane, %d;", xStageBytes)
+	b.l("add.u32 %%wlane, %%wlane, %d;", c.wRegion())
 	if c.Sparse {
 		b.l("shl.b32 %%tmp, %%wn, %d;", log2(c.warpTiles()))
 		b.l("mul.lo.u32 %%elane, %%tmp, %d;", pack.WarpSize*4)
 		b.l("shl.b32 %%tmp, %%ln, 2;")
 		b.l("add.u32 %%elane, %%elane, %%tmp;")
 		b.l("add.u32 %%elane, %%elane, %%sbase;")
-		b.l("add.u32 %%elane, %%elane, %d;", xStageBytes+c.wStageBytes())
+		b.l("add.u32 %%elane, %%elane, %d;", c.wRegion()+c.wStageBytes())
 	}
 }
 
@@ -1070,14 +1137,16 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		if !c.StoreVec { // StoreVec addresses whole chunks instead
 			b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
 		}
-		if c.Residual && !c.SplitM {
-			b.l("cvt.u64.u32 %%chr%d, %%ch%d;", k, k)
+		if c.Residual && !c.SplitM && k == 0 {
+			// The other channels are at fixed offsets from it: one
+			// 64-bit register, not eight (the dense 64-channel warp
+			// tile spilled with eight).
+			b.l("cvt.u64.u32 %%chr0, %%ch0;")
 		}
 	}
 	// rowSetup computes pixel row 8j+e's predicate and row addresses.
 	rowSetup := func(j, e int) {
-		b.l("add.u32 %%q, %%px, %d;", 8*j+e)
-		b.l("setp.lt.u32 %%p3, %%q, %%M;")
+		c.emitRow(b, 8*j+e)
 		if !c.StoreVec {
 			b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
 			if c.OutF32 {
@@ -1088,6 +1157,7 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		if c.Residual && !c.SplitM {
 			b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
 			b.l("add.u64 %%rrow, %%gr, %%rk;")
+			b.l("add.u64 %%rrow, %%rrow, %%chr0;")
 		}
 	}
 	rs := c.storeRow()
@@ -1108,10 +1178,10 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 				b.l("mad.lo.u32 %%tmp, %%q, %%ldr, %%ch%d;", k)
 				b.l("cvt.u64.u32 %%rk, %%tmp;")
 				b.l("add.u64 %%addr, %%gr, %%rk;")
+				b.l("@%%p4 ld.global.s8 %%rv, [%%addr];")
 			} else {
-				b.l("add.u64 %%addr, %%rrow, %%chr%d;", k)
+				b.l("@%%p4 ld.global.s8 %%rv, [%%rrow+%d];", 16*i+8*h)
 			}
-			b.l("@%%p4 ld.global.s8 %%rv, [%%addr];")
 			b.l("sub.s32 %%rv, %%rv, %%zr;")
 			b.l("cvt.rn.f32.s32 %%fr, %%rv;")
 			b.l("mul.rn.f32 %%fr, %%fr, %%mr;")
@@ -1148,10 +1218,16 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 			}
 		}
 	}
-	b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
-	b.l("add.u32 %%px, %%px, %%m0;")
-	b.l("shl.b32 %%tmp, %%tig, 1;")
-	b.l("add.u32 %%px, %%px, %%tmp;")
+	if c.Halo {
+		c.emitHaloEpilogueSetup(b)
+		b.l("shl.b32 %%tmp, %%tig, 1;")
+		c.emitHaloRows(b, "%tmp")
+	} else {
+		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
+		b.l("add.u32 %%px, %%px, %%m0;")
+		b.l("shl.b32 %%tmp, %%tig, 1;")
+		b.l("add.u32 %%px, %%px, %%tmp;")
+	}
 	if c.StoreVec {
 		b.comment("stage the tile in shared memory: every warp is done with the stages first")
 		b.l("bar.sync 0;")
@@ -1195,6 +1271,19 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 	}
 }
 
+// emitRow sets %q to the output row (GEMM row m) of the warp's local
+// pixel L + off, L the lane's base set up before (in %px), and %p3 to
+// whether it is stored: m < M, or for Halo, inside the image and the
+// batch (emitHaloRow).
+func (c GemmConfig) emitRow(b *builder, off int) {
+	if c.Halo {
+		c.emitHaloRow(b, off)
+		return
+	}
+	b.l("add.u32 %%q, %%px, %d;", off)
+	b.l("setp.lt.u32 %%p3, %%q, %%M;")
+}
+
 // emitVecStores writes the warp's staged tile (warpPixels rows of
 // 16·warpTiles bytes) to Y in 16-byte chunks: lane l takes chunk l % cpr of row l / cpr
 // and every (32/cpr)-th row after it, cpr = warpTiles chunks a row.
@@ -1216,14 +1305,17 @@ func (c GemmConfig) emitVecStores(b *builder) {
 	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
 	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
 	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
-	b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
-	b.l("add.u32 %%px, %%px, %%m0;")
-	b.l("add.u32 %%px, %%px, %%q;")
+	if c.Halo {
+		c.emitHaloRows(b, "%q")
+	} else {
+		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
+		b.l("add.u32 %%px, %%px, %%m0;")
+		b.l("add.u32 %%px, %%px, %%q;")
+	}
 	for r := 0; r < c.warpPixels()/(32/cpr); r++ {
 		row := r * (32 / cpr)
 		b.l("ld.shared.v4.u32 {%%bf0, %%bf1, %%bf2, %%bf3}, [%%sdst+%d];", row*rs)
-		b.l("add.u32 %%q, %%px, %d;", row)
-		b.l("setp.lt.u32 %%p3, %%q, %%M;")
+		c.emitRow(b, row)
 		b.l("and.pred %%p4, %%p3, %%p5;")
 		b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
 		b.l("add.u64 %%addr, %%gy, %%rk;")

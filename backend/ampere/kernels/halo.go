@@ -1,0 +1,419 @@
+package kernels
+
+import "fmt"
+
+// Halo-tile convolution (GemmConfig.Halo).
+//
+// The implicit-GEMM kernel (conv.go) copies each input pixel into shared
+// memory once for every tap of the kernel that reads it: nine times for a
+// 3×3 convolution, so its traffic from L2 is mostly activations, which 2:4
+// weights do not shrink. The halo kernel, for 3×3 stride-1 convolutions
+// with pad 1, dilation 1 and C a multiple of 64 (ResNet's body
+// convolutions), copies each input pixel about 1.6 times instead:
+//
+//   - A block computes two output patches of 8×8 pixels (128 GEMM rows),
+//     patch slots g = 2·blockIdx.x and g + 1 of the batch's N·P patches
+//     (P = ⌈OH/8⌉·⌈OW/8⌉ a image; a slot past N·P computes nothing that is
+//     stored). Warp row wm owns slot wm: its pixel tile j (8 pixels) is
+//     row j of the patch.
+//   - The K loop goes chunk by chunk (64 input channels), and inside a
+//     chunk tap by tap (nine K steps, unrolled). At the chunk's first step
+//     the block copies the two patches' 10×10 input halos (200 pixels × 64
+//     bytes) into one of two halo buffers; halo pixels outside the image
+//     (or of a slot past the batch) get the input zero point, as the other
+//     conv kernels' padding taps do. Tap (r, s)'s B fragments then come
+//     from the halo with ldmatrix: lane l gives the address of halo pixel
+//     (row j + r, column (l&7) + s), 16-byte chunk l>>3, of its warp's
+//     slot.
+//   - Weights are the packed [N][(kh, kw, c)] tiles as for the other conv
+//     kernels; step (chunk c, tap t) reads K tile t·C/64 + c. Each step's
+//     commit group holds its weight tiles (a ring of Stages stages, as
+//     SharedWeights) and, at a chunk's first tap, the chunk's halo. A load
+//     runs Stages−1 steps ahead, so the next chunk's halo is written once
+//     every warp has passed the previous chunk's last step (Stages ≤ 10).
+//   - Halo layout: pixel hp = 100·slot + 10·row + col at 64·hp, its four
+//     16-byte chunks XOR-swizzled by (col>>1)&3. The eight pixels an
+//     ldmatrix matrix reads are eight consecutive columns of one halo row;
+//     since the row and slot pitches (10, 100) are even, their bank
+//     positions 64·(col&1) + 16·(chunk ^ (col>>1)&3) depend on col mod 8
+//     only and are all distinct: no bank conflicts, for every tap.
+//   - Output: pixel (row, col) of slot g is GEMM row (n·OH + oy + row)·OW
+//     + ox + col, stored where oy + row < OH and ox + col < OW (ragged
+//     patches at the right and bottom edges) and g < N·P.
+//
+// The Go model of the addressing (haloSlot, haloCopy, haloReadAddr,
+// haloOutRow) is what the emitters below compute, register for register;
+// TestHaloModel checks it against a direct im2col.
+
+// Halo tile geometry.
+const (
+	haloPatch  = 8                                 // output patch side
+	haloSlots  = GemmBM / (haloPatch * haloPatch)  // patches a block
+	haloSide   = haloPatch + 2                     // halo side (3×3 kernel)
+	haloPix    = haloSide * haloSide               // halo pixels a patch
+	haloCopies = haloSlots * haloPix * GemmBK / 16 // 16-byte copies a chunk
+	// haloBufBytes is one halo buffer: both patches' halos, 64 channels.
+	haloBufBytes = haloSlots * haloPix * GemmBK
+	// HaloSlots is the number of 8×8 output patches a Halo block computes:
+	// launch ⌈N·P / HaloSlots⌉ blocks along x for N images of P patches
+	// (ConvShape.HaloPatches).
+	HaloSlots = haloSlots
+)
+
+// HaloPatches is the number of 8×8 output patches of one image.
+func (s ConvShape) HaloPatches() int {
+	return (s.OH + haloPatch - 1) / haloPatch * ((s.OW + haloPatch - 1) / haloPatch)
+}
+
+// HaloBlocks is the grid's x size for n images.
+func (s ConvShape) HaloBlocks(n int) int { return (n*s.HaloPatches() + haloSlots - 1) / haloSlots }
+
+// SupportsHalo reports whether the halo kernel runs a convolution: 3×3,
+// stride 1, pad 1, dilation 1, C a multiple of 64.
+func SupportsHalo(s ConvShape) bool { return s.haloShapeCheck() == nil }
+
+func (s ConvShape) haloShapeCheck() error {
+	switch {
+	case s.C <= 0 || s.C%GemmBK != 0:
+		return fmt.Errorf("%d input channels, the halo kernel wants a positive multiple of %d", s.C, GemmBK)
+	case s.KH != 3 || s.KW != 3 || s.SH != 1 || s.SW != 1 || s.PH != 1 || s.PW != 1 || s.DH != 1 || s.DW != 1:
+		return fmt.Errorf("kernel %dx%d, strides %d,%d, pads %d,%d, dilations %d,%d: the halo kernel wants 3x3, stride 1, pad 1, dilation 1",
+			s.KH, s.KW, s.SH, s.SW, s.PH, s.PW, s.DH, s.DW)
+	case s.OH != s.H || s.OW != s.W:
+		return fmt.Errorf("output %dx%d, the halo kernel wants the input's size %dx%d (pad 1 at both ends)", s.OH, s.OW, s.H, s.W)
+	}
+	return nil
+}
+
+// haloCheck validates the geometry and the GEMM's M (whole images).
+func (s ConvShape) haloCheck(m int) error {
+	if err := s.haloShapeCheck(); err != nil {
+		return err
+	}
+	if ohw := s.OH * s.OW; ohw <= 0 || m%ohw != 0 {
+		return fmt.Errorf("M = %d rows, the halo kernel wants whole images of %dx%d pixels", m, s.OH, s.OW)
+	}
+	return nil
+}
+
+// validateHalo checks a Halo configuration.
+func (c GemmConfig) validateHalo() error {
+	switch {
+	case !c.Halo:
+		return nil
+	case !c.Conv || c.ConvPiece != 0 || c.ConvStep:
+		return fmt.Errorf("gemm %s: Halo is a Conv kernel of 16-byte chunks, without ConvPiece or ConvStep", c.Name())
+	case !c.SharedWeights:
+		return fmt.Errorf("gemm %s: Halo stages its weights through shared memory, want SharedWeights", c.Name())
+	case c.SplitM || c.LateCopy || c.DoubleK:
+		return fmt.Errorf("gemm %s: Halo has its own K loop, without SplitM, LateCopy or DoubleK", c.Name())
+	case c.stages() > 10:
+		return fmt.Errorf("gemm %s: %d stages, Halo wants at most 10 (the next chunk's halo overwrites the buffer of the chunk before, free once a load runs at most 9 steps ahead)", c.Name(), c.stages())
+	}
+	return nil
+}
+
+// haloSlot is the model of a patch slot's placement: slot g of np = N·P
+// slots is image n's patch with first output row oy and column ox; ok is
+// false past the batch (the slot then reads image 0's first patch and
+// stores nothing).
+func (s ConvShape) haloSlot(g, np uint32) (n, oy, ox uint32, ok bool) {
+	px := (uint32(s.OW) + 7) >> 3
+	p := (uint32(s.OH) + 7) >> 3 * px
+	ok = g < np
+	if !ok {
+		g = 0
+	}
+	n = g / p
+	pos := g - n*p
+	oy = pos / px
+	ox = pos - oy*px
+	return n, oy << 3, ox << 3, ok
+}
+
+// haloCopy is the model of copy q (0 ≤ q < haloCopies; thread tid copies
+// q = tid + threads·i) of a chunk's halo load in block blk of a batch of
+// nimg images: its byte offset in the halo buffer, the NHWC pixel index
+// (batch-major) it copies from, and whether it copies (else it stores the
+// zero point).
+func (s ConvShape) haloCopy(blk, nimg, q int) (dst int, pix uint32, copies bool) {
+	hp := uint32(q) >> 2
+	ch := uint32(q) & 3
+	slot, rem := uint32(0), hp
+	if hp >= haloPix {
+		slot, rem = 1, hp-haloPix
+	}
+	hr := rem / haloSide
+	hc := rem - hr*haloSide
+	n, oy, ox, ok := s.haloSlot(2*uint32(blk)+slot, uint32(nimg*s.HaloPatches()))
+	ih := oy - 1 + hr // wraps below 0 and fails the unsigned test
+	iw := ox - 1 + hc
+	copies = ok && ih < uint32(s.H) && iw < uint32(s.W)
+	pix = (n*uint32(s.H)+ih)*uint32(s.W) + iw
+	dst = int(hp*64 + 16*(ch^(hc>>1&3)))
+	return dst, pix, copies
+}
+
+// haloReadAddr is the model of ldmatrix's row address (a byte offset in
+// the halo buffer) of lane for warp row wm, pixel tile j and tap (r, sx):
+// halo pixel (row j + r, column (lane&7) + sx) of slot wm, 16-byte chunk
+// lane>>3.
+func haloReadAddr(wm, j, lane, r, sx int) int {
+	col := lane&7 + sx
+	ch := lane >> 3
+	return wm*haloPix*64 + (j+r)*haloSide*64 + col*64 + 16*(ch^(col>>1&3))
+}
+
+// haloFragment is where emitProducts reads pixel tile j's B fragment for
+// tap 3r + s: register %ha<s> holds the lane's address of tile 0, tap
+// (0, s) in the current halo buffer (haloReadAddr's terms in wm, lane and
+// s), and the row j + r is a constant offset.
+func haloFragment(j, tap int) (reg string, off int) {
+	return fmt.Sprintf("%%ha%d", tap%3), (j + tap/3) * haloSide * 64
+}
+
+// haloOutRow is the model of the epilogue's output row: local pixel p (0
+// ≤ p < 128: warp row p>>6, patch row p>>3&7, column p&7) of block blk in
+// a batch of nimg images is GEMM row m, stored if ok.
+func (s ConvShape) haloOutRow(blk, nimg, p int) (m uint32, ok bool) {
+	n, oy, ox, sv := s.haloSlot(2*uint32(blk)+uint32(p>>6), uint32(nimg*s.HaloPatches()))
+	row, col := uint32(p>>3&7), uint32(p&7)
+	m = (n*uint32(s.OH)+oy)*uint32(s.OW) + ox + row*uint32(s.OW) + col
+	return m, sv && oy+row < uint32(s.OH) && ox+col < uint32(s.OW)
+}
+
+// haloCopiesPerThread is the number of halo copies a thread issues a
+// chunk (the last predicated on q < haloCopies).
+func (c GemmConfig) haloCopiesPerThread() int { return (haloCopies + c.Threads() - 1) / c.Threads() }
+
+// emitHaloDecls declares the Halo kernel's registers.
+func (c GemmConfig) emitHaloDecls(b *builder) {
+	n := c.haloCopiesPerThread()
+	declare(b, ".b32", "%hCC", "%hPX", "%hP", "%hNP", "%hg", "%hn", "%hoy", "%hox", "%hq", "%hp", "%hr", "%hc",
+		"%sn<2>", "%soy<2>", "%sox<2>", "%ssv<2>", fmt.Sprintf("%%hpix<%d>", n), fmt.Sprintf("%%hdst<%d>", n),
+		"%hs<3>", "%ha<3>", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
+	declare(b, ".pred", "%hsv", "%hpe", "%pnx", fmt.Sprintf("%%hv<%d>", n), fmt.Sprintf("%%hz<%d>", n))
+}
+
+// emitHaloSlot computes haloSlot for the slot index in register g:
+// %hn, %hoy, %hox and %hsv (ok). Needs %hP, %hPX, %hNP.
+func emitHaloSlot(b *builder, g string) {
+	b.l("setp.lt.u32 %%hsv, %s, %%hNP;", g)
+	b.l("selp.b32 %%hg, %s, 0, %%hsv;", g)
+	b.l("div.u32 %%hn, %%hg, %%hP;")
+	b.l("mul.lo.u32 %%hq, %%hn, %%hP;")
+	b.l("sub.u32 %%hg, %%hg, %%hq;")
+	b.l("div.u32 %%hoy, %%hg, %%hPX;")
+	b.l("mul.lo.u32 %%hq, %%hoy, %%hPX;")
+	b.l("sub.u32 %%hox, %%hg, %%hq;")
+	b.l("shl.b32 %%hoy, %%hoy, 3;")
+	b.l("shl.b32 %%hox, %%hox, 3;")
+}
+
+// emitHaloSetup reads the geometry and computes, once a block, each
+// thread's halo copies (haloCopy: %hpix*, %hdst* with the shared base,
+// %hv* copy, %hz* zero-point store) and each lane's fragment addresses for
+// the three tap columns (%hs*, haloReadAddr without j and r).
+func (c GemmConfig) emitHaloSetup(b *builder) {
+	emitConvParams(b)
+	b.comment("halo tiles: %d 8x8 patches a block, P = ceil(OH/8)*ceil(OW/8) a image, N*P in all", haloSlots)
+	b.l("shr.u32 %%hCC, %%cC, %d;", log2(GemmBK))
+	b.l("add.u32 %%hPX, %%cOW, 7;")
+	b.l("shr.u32 %%hPX, %%hPX, 3;")
+	b.l("add.u32 %%hP, %%cOH, 7;")
+	b.l("shr.u32 %%hP, %%hP, 3;")
+	b.l("mul.lo.u32 %%hP, %%hP, %%hPX;")
+	b.l("div.u32 %%hNP, %%M, %%ohw;")
+	b.l("mul.lo.u32 %%hNP, %%hNP, %%hP;")
+	for sl := 0; sl < haloSlots; sl++ {
+		b.comment("slot %d: n*H, first input row and column of its halo (oy-1, ox-1: -1 wraps), valid", sl)
+		b.l("mov.u32 %%tmp, %%ctaid.x;")
+		b.l("shl.b32 %%tmp, %%tmp, 1;")
+		b.l("add.u32 %%tmp, %%tmp, %d;", sl)
+		emitHaloSlot(b, "%tmp")
+		b.l("mul.lo.u32 %%sn%d, %%hn, %%cH;", sl)
+		b.l("sub.u32 %%soy%d, %%hoy, 1;", sl)
+		b.l("sub.u32 %%sox%d, %%hox, 1;", sl)
+		b.l("selp.b32 %%ssv%d, 1, 0, %%hsv;", sl)
+	}
+	b.comment("the thread's halo copies q = tid + %d*i: pixel hp = q>>2 (slot, row, col), 16-byte chunk q&3 (= kc16/16)", c.Threads())
+	for i := 0; i < c.haloCopiesPerThread(); i++ {
+		b.l("add.u32 %%q, %%tidx, %d;", c.Threads()*i)
+		b.l("setp.lt.u32 %%hpe, %%q, %d;", haloCopies)
+		b.l("shr.u32 %%hp, %%q, 2;")
+		b.l("setp.ge.u32 %%pin, %%hp, %d;", haloPix)
+		b.l("selp.b32 %%tmp, %d, 0, %%pin;", haloPix)
+		b.l("sub.u32 %%hc, %%hp, %%tmp;")
+		b.l("div.u32 %%hr, %%hc, %d;", haloSide)
+		b.l("mul.lo.u32 %%tmp, %%hr, %d;", haloSide)
+		b.l("sub.u32 %%hc, %%hc, %%tmp;")
+		b.l("selp.b32 %%tmp, %%soy1, %%soy0, %%pin;")
+		b.l("add.u32 %%hr, %%hr, %%tmp;")
+		b.l("selp.b32 %%tmp, %%sox1, %%sox0, %%pin;")
+		b.l("add.u32 %%tmp2, %%hc, %%tmp;")
+		b.l("setp.lt.u32 %%pin2, %%hr, %%cH;")
+		b.l("and.pred %%hv%d, %%hpe, %%pin2;", i)
+		b.l("setp.lt.u32 %%pin2, %%tmp2, %%cW;")
+		b.l("and.pred %%hv%d, %%hv%d, %%pin2;", i, i)
+		b.l("selp.b32 %%tmp, %%ssv1, %%ssv0, %%pin;")
+		b.l("setp.ne.u32 %%pin2, %%tmp, 0;")
+		b.l("and.pred %%hv%d, %%hv%d, %%pin2;", i, i)
+		b.l("not.pred %%pin2, %%hv%d;", i)
+		b.l("and.pred %%hz%d, %%pin2, %%hpe;", i)
+		b.l("selp.b32 %%tmp, %%sn1, %%sn0, %%pin;")
+		b.l("add.u32 %%tmp, %%tmp, %%hr;")
+		b.l("mad.lo.u32 %%hpix%d, %%tmp, %%cW, %%tmp2;", i)
+		b.l("and.b32 %%tmp, %%q, 3;")
+		b.l("shr.u32 %%tmp2, %%hc, 1;")
+		b.l("and.b32 %%tmp2, %%tmp2, 3;")
+		b.l("xor.b32 %%tmp, %%tmp, %%tmp2;")
+		b.l("shl.b32 %%tmp, %%tmp, 4;")
+		b.l("shl.b32 %%hdst%d, %%hp, 6;", i)
+		b.l("add.u32 %%hdst%d, %%hdst%d, %%tmp;", i, i)
+		b.l("add.u32 %%hdst%d, %%hdst%d, %%sbase;", i, i)
+	}
+	b.comment("fragment rows: lane reads halo column (lane&7) + s, chunk lane>>3, of slot wm (tile 0, kernel row 0)")
+	b.l("and.b32 %%hc, %%ln, 7;")
+	b.l("shr.u32 %%hr, %%ln, 3;")
+	b.l("mul.lo.u32 %%hp, %%wm, %d;", haloPix*GemmBK)
+	b.l("add.u32 %%hp, %%hp, %%sbase;")
+	for sx := 0; sx < 3; sx++ {
+		b.l("add.u32 %%tmp, %%hc, %d;", sx)
+		b.l("shr.u32 %%tmp2, %%tmp, 1;")
+		b.l("and.b32 %%tmp2, %%tmp2, 3;")
+		b.l("xor.b32 %%tmp2, %%tmp2, %%hr;")
+		b.l("shl.b32 %%tmp2, %%tmp2, 4;")
+		b.l("shl.b32 %%tmp, %%tmp, 6;")
+		b.l("add.u32 %%tmp, %%tmp, %%tmp2;")
+		b.l("add.u32 %%hs%d, %%tmp, %%hp;", sx)
+	}
+}
+
+// emitHaloLoad copies the halo of chunk (register) into the halo buffer
+// at offset buf (0 or haloBufBytes): per copy one 16-byte cp.async of
+// channels 64·chunk + kc16 … +15, or a zero-point store.
+func (c GemmConfig) emitHaloLoad(b *builder, chunk, buf string) {
+	b.comment("halo of chunk %s into buffer %s", chunk, buf)
+	b.l("shl.b32 %%tmp, %s, %d;", chunk, log2(GemmBK))
+	b.l("add.u32 %%tmp, %%tmp, %%kc16;")
+	b.l("cvt.u64.u32 %%cco, %%tmp;")
+	for i := 0; i < c.haloCopiesPerThread(); i++ {
+		b.l("mul.wide.u32 %%crk, %%hpix%d, %%cC;", i)
+		b.l("add.u64 %%csrc, %%gx, %%crk;")
+		b.l("add.u64 %%csrc, %%csrc, %%cco;")
+		b.l("add.u32 %%cst, %%hdst%d, %s;", i, buf)
+		b.l("@%%hv%d cp.async.cg.shared.global [%%cst], [%%csrc], 16;", i)
+		b.l("@%%hz%d st.shared.v4.b32 [%%cst], {%%zx4, %%zx4, %%zx4, %%zx4};", i)
+	}
+}
+
+// emitHaloWeights copies the weight tiles of step (chunk, tap) into the
+// stage at %wst: K tile tap·C/64 + chunk.
+func (c GemmConfig) emitHaloWeights(b *builder, chunk string, tap int) {
+	if tap == 0 {
+		b.l("mov.u32 %%ktn, %s;", chunk)
+	} else {
+		b.l("mul.lo.u32 %%ktn, %%hCC, %d;", tap)
+		b.l("add.u32 %%ktn, %%ktn, %s;", chunk)
+	}
+	c.emitSharedWeightLoad(b, "%ktn")
+}
+
+// emitHaloLoop is the Halo kernel's K loop: chunks of 64 channels, each
+// nine steps (taps) unrolled.
+func (c GemmConfig) emitHaloLoop(b *builder) {
+	S, sb := c.stages(), c.stageBytes()
+	b.comment("prologue: steps (chunk 0, tap 0..%d), chunk 0's halo with tap 0; one commit group each", S-2)
+	b.l("mov.u32 %%hcc, 0;")
+	b.l("mov.u32 %%hcur, 0;")
+	for t := 0; t < S-1; t++ {
+		b.l("mov.u32 %%wst, %d;", t*sb)
+		if t == 0 {
+			c.emitHaloLoad(b, "%hcc", "%hcur")
+		}
+		c.emitHaloWeights(b, "%hcc", t)
+		b.l("cp.async.commit_group;")
+	}
+	b.l("mov.u32 %%rst, 0;")
+	b.l("mov.u32 %%wst, %d;", (S-1)*sb)
+	loop := b.label("hchunk")
+	b.raw("%s:", loop)
+	b.comment("chunk hcc, its halo in buffer hcur; the next chunk hcn (if any) goes to buffer hbn")
+	for sx := 0; sx < 3; sx++ {
+		b.l("add.u32 %%ha%d, %%hs%d, %%hcur;", sx, sx)
+	}
+	b.l("add.u32 %%hcn, %%hcc, 1;")
+	b.l("setp.lt.u32 %%pnx, %%hcn, %%hCC;")
+	b.l("xor.b32 %%hbn, %%hcur, %d;", haloBufBytes)
+	for t := 0; t < 9; t++ {
+		b.comment("tap %d (%d, %d): step (hcc, %d) has landed, every warp is done with the stage the next copy overwrites", t, t/3, t%3, t)
+		b.l("cp.async.wait_group %d;", S-2)
+		b.l("bar.sync 0;")
+		if lt := t + S - 1; lt < 9 {
+			c.emitHaloWeights(b, "%hcc", lt)
+		} else {
+			skip := b.label("hnoload")
+			b.l("@!%%pnx bra.uni %s;", skip)
+			if lt == 9 {
+				c.emitHaloLoad(b, "%hcn", "%hbn")
+			}
+			c.emitHaloWeights(b, "%hcn", lt-9)
+			b.raw("%s:", skip)
+		}
+		b.l("cp.async.commit_group;")
+		c.emitWeightFragments(b, -1, "%rst")
+		c.emitProducts(b, nil, "", t)
+		c.emitRotateStages(b)
+	}
+	b.l("mov.u32 %%hcc, %%hcn;")
+	b.l("mov.u32 %%hcur, %%hbn;")
+	b.l("@%%pnx bra.uni %s;", loop)
+}
+
+// emitHaloEpilogueSetup computes the warp's slot (2·blockIdx.x + wm):
+// %hm0 (GEMM row of its first pixel), %hoy, %hox, %hsv.
+func (c GemmConfig) emitHaloEpilogueSetup(b *builder) {
+	b.comment("the warp's patch slot 2*ctaid.x + wm: first output pixel's row hm0, its oy, ox, valid")
+	b.l("mov.u32 %%tmp, %%ctaid.x;")
+	b.l("shl.b32 %%tmp, %%tmp, 1;")
+	b.l("add.u32 %%tmp, %%tmp, %%wm;")
+	emitHaloSlot(b, "%tmp")
+	b.l("mul.lo.u32 %%hm0, %%hn, %%cOH;")
+	b.l("add.u32 %%hm0, %%hm0, %%hoy;")
+	b.l("mul.lo.u32 %%hm0, %%hm0, %%cOW;")
+	b.l("add.u32 %%hm0, %%hm0, %%hox;")
+}
+
+// emitHaloRows sets the lane's base for emitHaloRow from its local pixel
+// L (a register; row L>>3, column L&7 of the warp's patch): %px its GEMM
+// row, %hrb and %hcb its output row and column.
+func (c GemmConfig) emitHaloRows(b *builder, l string) {
+	b.l("shr.u32 %%cq, %s, 3;", l)
+	b.l("and.b32 %%cst, %s, 7;", l)
+	b.l("add.u32 %%hrb, %%hoy, %%cq;")
+	b.l("add.u32 %%hcb, %%hox, %%cst;")
+	b.l("mad.lo.u32 %%px, %%cq, %%cOW, %%hm0;")
+	b.l("add.u32 %%px, %%px, %%cst;")
+}
+
+// emitHaloRow is emitRow for Halo: local pixel L + off (off's column part
+// adds to L's without a carry) is GEMM row px + (off>>3)·OW + (off&7),
+// stored inside the image and the batch.
+func (c GemmConfig) emitHaloRow(b *builder, off int) {
+	r, col := off>>3, off&7
+	if r > 0 {
+		b.l("mul.lo.u32 %%q, %%cOW, %d;", r)
+		b.l("add.u32 %%q, %%q, %%px;")
+	} else {
+		b.l("mov.u32 %%q, %%px;")
+	}
+	if col > 0 {
+		b.l("add.u32 %%q, %%q, %d;", col)
+	}
+	b.l("add.u32 %%cq, %%hrb, %d;", r)
+	b.l("setp.lt.u32 %%p3, %%cq, %%cOH;")
+	b.l("add.u32 %%cq, %%hcb, %d;", col)
+	b.l("setp.lt.u32 %%pin, %%cq, %%cOW;")
+	b.l("and.pred %%p3, %%p3, %%pin;")
+	b.l("and.pred %%p3, %%p3, %%hsv;")
+}
