@@ -38,21 +38,14 @@ const (
 // re-reading the im2col matrix. A variable so that tests cover both paths.
 var implicitConv = true
 
-// haloConv picks the halo-tile kernel (kernels.GemmConfig.Halo) for a
-// convolution of nOut output channels. Off for now: the kernel is
-// bit-exact in the PTX interpreter (kernels.TestHaloSimulated) but has not
-// yet run on a GPU, so neither its bit-exactness there nor its speed
-// against the implicit-GEMM kernel is measured (gputest's
-// TestHaloConvBitExact and TestPerfHalo do both). Once they have, this
-// becomes kernels.SupportsHalo(s) where TestPerfHalo shows it faster. A
-// variable so that tests and benchmarks cover both kernels.
+// haloConv makes the heuristic (heuristicVariant) pick the halo-tile kernel
+// (kernels.GemmConfig.Halo, the "halo" option) for a convolution of nOut
+// output channels; sqc tune times it as a candidate either way. Off: the
+// kernel is bit-exact in the PTX interpreter (kernels.TestHaloSimulated),
+// and a measurement (gputest's TestHaloConvBitExact and TestPerfHalo, or a
+// tuning cache) decides where it runs. A variable so that tests cover both
+// kernels.
 var haloConv = func(s kernels.ConvShape, nOut int) bool { return false }
-
-// withHalo is cfg as a halo-tile convolution.
-func withHalo(cfg kernels.GemmConfig) kernels.GemmConfig {
-	cfg.Conv, cfg.Halo, cfg.ConvStep = true, true, false
-	return cfg
-}
 
 // vectorPool runs int8 max pools with C a multiple of 16 on the 16-channel
 // kernel (kernels.MaxPool16Kernel). A variable so that tests cover both.
@@ -640,14 +633,6 @@ func (p *planner) qgemm(n *ir.Node) error {
 	}
 	sparse = choice.sparse
 	cfg := choice.variant.config(layer, sparse)
-	if conv != nil && haloConv(*conv, nOut) {
-		// The halo-tile kernel on the variant's pipeline, where it has
-		// one (a shared-weight pipeline without SplitM, LateCopy or
-		// DoubleK).
-		if h := withHalo(cfg); h.Validate() == nil {
-			cfg = h
-		}
-	}
 	var wdata, edata []byte
 	var npad, kpad int
 	if sparse {

@@ -128,6 +128,13 @@ var gemmOptions = []gemmVariant{
 	{"v16", func(c *kernels.GemmConfig) { c.StoreVec = true }, func(l gemmLayer) bool { return !l.outF32 && l.n%16 == 0 }},
 	// the convolution's taps stepped without divisions.
 	{"inc", func(c *kernels.GemmConfig) { c.ConvStep = true }, func(l gemmLayer) bool { return l.conv != nil && l.conv.C%64 == 0 }},
+	// the halo-tile convolution (3×3 stride 1, C a multiple of 64): each
+	// 64-channel slice of two 8×8 patches' input loaded once, the nine taps
+	// read from shared memory. It steps its own taps, so no candidate has
+	// both inc and halo. The heuristic takes it only where haloConv says.
+	{"halo", func(c *kernels.GemmConfig) { c.Halo, c.ConvStep = true, false }, func(l gemmLayer) bool {
+		return l.conv != nil && kernels.SupportsHalo(*l.conv)
+	}},
 }
 
 // base is l's kernel config before a variant: the kernel (sparse or
@@ -185,6 +192,9 @@ func gemmCandidates(l gemmLayer) []gemmCandidate {
 			if v.config(l, false).Validate() != nil || l.sparse24 && v.config(l, true).Validate() != nil {
 				continue
 			}
+			if strings.Contains(v.name+"-", "-inc-halo-") {
+				continue // halo steps its own taps: the same kernel as without inc
+			}
 			out = append(out, v)
 		}
 	}
@@ -223,10 +233,12 @@ func heuristicVariant(l gemmLayer) string {
 	if l.n >= 128 {
 		name = "n128-s3w"
 	}
+	halo := l.conv != nil && kernels.SupportsHalo(*l.conv) && haloConv(*l.conv, l.n)
 	for _, o := range gemmOptions {
-		if o.fits(l) {
-			name += "-" + o.name
+		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo {
+			continue
 		}
+		name += "-" + o.name
 	}
 	return name
 }
