@@ -197,6 +197,36 @@ func (p *planner) movedBatch(n *ir.Node) bool {
 	return false
 }
 
+// movedView plans an Identity, or an inference Dropout whose mask nobody
+// reads, of a value with a moved batch as a view that keeps the place. It
+// returns false for any other node.
+func (p *planner) movedView(n *ir.Node) (bool, error) {
+	if n.Op != "Identity" && n.Op != "Dropout" || len(n.Inputs) == 0 || n.Outputs[0] == nil {
+		return false, nil
+	}
+	for _, v := range n.Outputs[1:] {
+		if v != nil && (len(p.users[v]) > 0 || p.g.IsOutput(v)) {
+			return false, nil
+		}
+	}
+	for _, v := range n.Inputs[1:] {
+		if v != nil && !v.IsConst() {
+			// Dropout's ratio and training mode must be constants.
+			return false, nil
+		}
+	}
+	x, err := p.input(n, 0)
+	if err != nil {
+		return true, err
+	}
+	y := n.Outputs[0]
+	if pl := p.placeOf(n.Inputs[0]); pl != firstDim {
+		p.places[y] = pl
+	}
+	p.sampleShapes[y] = x.SampleShape
+	return true, p.alias(y, x, x.Layout)
+}
+
 // batchFirstType reports whether v's type gives every dim but the first.
 func batchFirstType(v *ir.Value) bool {
 	sh := v.Type.Shape

@@ -224,6 +224,9 @@ func (p *planner) takeChain(n *ir.Node) []*ir.Node {
 func (p *planner) planOne(n *ir.Node) error {
 	var why error
 	if p.movedBatch(n) {
+		if ok, err := p.movedView(n); ok || err != nil {
+			return err
+		}
 		// The op planners take dim 0 as the batch.
 		why = fmt.Errorf("the batch is not the first dim of its input (a transposed or reshaped batch): the op's kernels take it first")
 	} else if plan, ok := opPlanners[n.Op]; ok {
