@@ -132,12 +132,11 @@ func newPlanner(g *ir.Graph, producer string) *planner {
 // NHWC order, and f32 inputs required or not: tests use it to start a plan
 // from int8 or NHWC buffers.
 func planWithInputLayouts(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs bool) (*engine.Engine, error) {
-	// Shapes first: a static shape value made a constant can leave a
-	// node that reads only constants (Swin's Reshape of a shape).
-	g, err := foldConstantNodes(foldStaticShapes(g))
+	g, err := foldConstantNodes(g)
 	if err != nil {
 		return nil, err
 	}
+	g = foldStaticShapes(g)
 	p := newPlanner(g, producer)
 	for _, v := range g.Inputs {
 		layout := LayoutNCHW
