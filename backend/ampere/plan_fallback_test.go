@@ -299,16 +299,17 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %k: f32[?,2,5] = Transpose "t2" (%r) {perm = [1, 2, 0]}
   %att: f32[?,5,5] = MatMul "mm" (%sc, %k)
   %sm: f32[?,5,5] = Softmax "sm" (%att) {axis = -1}
-  %o: f32[?,5,2] = MatMul "mm2" (%sm, %tr)
+  %smd: f32[?,5,5] = Dropout "drop" (%sm)
+  %o: f32[?,5,2] = MatMul "mm2" (%smd, %tr)
   %ob: f32[5,?,2] = Transpose "t3" (%o) {perm = [1, 0, 2]}
   %ln: i64[1] = Mul "ln" (%l, %n)
   %shp2: i64[2] = Concat "cs2" (%ln, %en) {axis = 0}
   %rows: f32[?,4] = Reshape "rows" (%ob, %shp2)
-  %h: f32[?,4] = Relu "relu" (%rows)
+  %h: f32[?,4] = Erf "erf" (%rows)
   %shp3: i64[3] = Concat "cs3" (%l, %n, %en) {axis = 0}
   %back: f32[5,N,4] = Reshape "back" (%h, %shp3)
   %y: f32[N,5,4] = Transpose "t4" (%back) {perm = [1, 0, 2]}
-}`, nil, map[string]string{"t0": "view", "r": "gather", "t1": "gather", "mm": "host", "sm": "host", "rows": "gather", "relu": "host", "back": "view", "t4": "view"}},
+}`, nil, map[string]string{"t0": "view", "r": "gather", "t1": "gather", "mm": "host", "sm": "host", "drop": "view", "rows": "gather", "erf": "host", "back": "view", "t4": "view"}},
 		{"chain stops at a value read twice", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   %t: f32[N,3,4,5] = Transpose "t1" (%a) {perm = [0, 2, 1, 3]}
   %y: f32[N,4,3,5] = Transpose "t2" (%t) {perm = [0, 2, 1, 3]}

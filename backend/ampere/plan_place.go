@@ -197,6 +197,68 @@ func (p *planner) movedBatch(n *ir.Node) bool {
 	return false
 }
 
+// movedView plans an Identity, or an inference Dropout whose mask nobody
+// reads, of a value with a moved batch as a view that keeps the place. It
+// returns false for any other node.
+func (p *planner) movedView(n *ir.Node) (bool, error) {
+	if n.Op != "Identity" && n.Op != "Dropout" || len(n.Inputs) == 0 || n.Outputs[0] == nil {
+		return false, nil
+	}
+	for _, v := range n.Outputs[1:] {
+		if v != nil && (len(p.users[v]) > 0 || p.g.IsOutput(v)) {
+			return false, nil
+		}
+	}
+	for _, v := range n.Inputs[1:] {
+		if v != nil && !v.IsConst() {
+			// Dropout's ratio and training mode must be constants.
+			return false, nil
+		}
+	}
+	x, err := p.input(n, 0)
+	if err != nil {
+		return true, err
+	}
+	y := n.Outputs[0]
+	if pl := p.placeOf(n.Inputs[0]); pl != firstDim {
+		p.places[y] = pl
+	}
+	p.sampleShapes[y] = x.SampleShape
+	return true, p.alias(y, x, x.Layout)
+}
+
+// elementOrderFree lists the ops whose planners map each element of a flat
+// buffer on its own, so that they run on a moved batch as on any other:
+// per-tensor (de)quantization and the unary elementwise kernels.
+var elementOrderFree = map[string]bool{
+	"QuantizeLinear": true, "DequantizeLinear": true,
+	"Relu": true, "LeakyRelu": true, "Clip": true, "Sigmoid": true, "Tanh": true,
+}
+
+// keepPlace gives n's one output its one computed input's place and
+// per-sample shape, when the input is held flat (an element-wise kernel
+// then writes the output in the input's order). It reports whether it did.
+func (p *planner) keepPlace(n *ir.Node) bool {
+	var in *ir.Value
+	for _, v := range n.Inputs {
+		if v == nil || v.IsConst() {
+			continue
+		}
+		if in != nil {
+			return false
+		}
+		in = v
+	}
+	b := p.bufs[in]
+	if in == nil || b == nil || b.Layout != LayoutFlat || len(n.Outputs) != 1 || n.Outputs[0] == nil {
+		return false
+	}
+	y := n.Outputs[0]
+	p.places[y] = p.placeOf(in)
+	p.sampleShapes[y] = b.SampleShape
+	return true
+}
+
 // batchFirstType reports whether v's type gives every dim but the first.
 func batchFirstType(v *ir.Value) bool {
 	sh := v.Type.Shape

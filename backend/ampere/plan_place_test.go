@@ -88,3 +88,37 @@ func TestFoldConstantNodes(t *testing.T) {
 		t.Errorf("Plan changed the caller's graph")
 	}
 }
+
+// TestMovedBatchElementwise checks that a Relu and a per-tensor
+// QuantizeLinear/DequantizeLinear of a value whose batch is dim 1 run on
+// their kernels, their outputs keeping the input's place, and that the
+// transposes around them are views.
+func TestMovedBatchElementwise(t *testing.T) {
+	src := `graph "g" (%x: f32[N,5,8]) -> (%y) {
+  const %s: f32[] = [0.25]
+  const %z: i8[] = [0]
+  %t: f32[5,N,8] = Transpose "t0" (%x) {perm = [1, 0, 2]}
+  %r: f32[5,N,8] = Relu "relu" (%t)
+  %q: i8[5,N,8] = QuantizeLinear "q" (%r, %s, %z)
+  %d: f32[5,N,8] = DequantizeLinear "dq" (%q, %s, %z)
+  %y: f32[N,5,8] = Transpose "t1" (%d) {perm = [1, 0, 2]}
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for node, how := range map[string]string{"t0": "view", "relu": "kernel", "q": "kernel", "dq": "kernel", "t1": "view"} {
+		if got := ranOn(e, node); got != how {
+			t.Errorf("node %s runs on %q, want %q", node, got, how)
+		}
+	}
+	for _, b := range e.Buffers {
+		if (b.Name == "r" || b.Name == "q" || b.Name == "d") && (b.Layout != LayoutFlat || !slices.Equal(b.SampleShape, []int64{5, 8})) {
+			t.Errorf("buffer %s: %s %v, want flat [5 8] a sample", b.Name, b.Layout, b.SampleShape)
+		}
+	}
+}

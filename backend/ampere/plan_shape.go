@@ -247,8 +247,9 @@ func (s *shapeValues) static(v *ir.Value) (*ir.Tensor, error) {
 }
 
 // foldStaticShapes returns g with every shape value that other nodes read
-// and that is the same at every batch replaced by a constant, and the shape
-// nodes left without readers removed; g itself is not changed. A graph
+// and that is the same at every batch replaced by a constant, the shape
+// nodes left without readers removed and the nodes left reading only
+// constants computed; g itself is not changed. A graph
 // without such values comes back as it is. A shape value that follows the
 // batch stays computed.
 func foldStaticShapes(g *ir.Graph) *ir.Graph {
@@ -321,6 +322,12 @@ func foldStaticShapes(g *ir.Graph) *ir.Graph {
 		}
 	}
 	out.Nodes = nodes
+	// A shape made a constant can leave a node that reads only constants
+	// (Swin reshapes a shape value): fold those too. Should one fail to
+	// compute, it stays, and planning it says why.
+	if folded, err := foldConstantNodes(&out); err == nil {
+		return folded
+	}
 	return &out
 }
 

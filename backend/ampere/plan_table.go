@@ -239,8 +239,21 @@ func (p *planner) takeChain(n *ir.Node) []*ir.Node {
 func (p *planner) planOne(n *ir.Node) error {
 	var why error
 	if p.movedBatch(n) {
-		// The op planners take dim 0 as the batch.
+		if ok, err := p.movedView(n); ok || err != nil {
+			return err
+		}
+		// The op planners take dim 0 as the batch, but for those that
+		// only map each element its order is no matter.
 		why = fmt.Errorf("the batch is not the first dim of its input (a transposed or reshaped batch): the op's kernels take it first")
+		if plan, ok := opPlanners[n.Op]; ok && elementOrderFree[n.Op] && p.keepPlace(n) {
+			m := p.mark()
+			err := plan(p, n)
+			if err == nil {
+				return nil
+			}
+			p.rollback(m, n)
+			why = err
+		}
 	} else if plan, ok := opPlanners[n.Op]; ok {
 		m := p.mark()
 		err := plan(p, n)

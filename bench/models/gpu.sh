@@ -10,8 +10,9 @@
 #   make gpu      # .gpu/sqc and .gpu/models among others
 # then, on the GPU machine, from the repository root (carry .gpu):
 #   bench/models/gpu.sh [OUTDIR]
-# OUTDIR (default $OUT, else bench-models-out) gets table.md, results.json,
-# card.txt, the exports' logs and logs/ (every sqc command's output): tar it.
+# OUTDIR (default $OUT, else bench-models-out) gets a few files: table.md,
+# progress.log, results.json, card.txt, the exporters' logs and logs.tgz
+# (every sqc command's output and the export errors).
 # The models, inputs and engines (gigabytes) stay in a scratch folder
 # (WORK, default a temporary one, removed at the end).
 #
@@ -87,8 +88,9 @@ done
 status=$?
 wait
 cp "$work/engines/results.json" "$out/" 2>/dev/null
-cp -r "$work/engines/logs" "$out/" 2>/dev/null
-for f in "$work"/*/*.export-error.txt; do [ -e "$f" ] && cp "$f" "$out/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+# Every command's output and the exports' errors, as one file.
+for f in "$work"/*/*.export-error.txt; do [ -e "$f" ] && cp "$f" "$work/engines/logs/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+tar -czf "$out/logs.tgz" -C "$work/engines" logs 2>/dev/null
 du -sh "$work"/* 2>/dev/null | tail -5 >> "$out/card.txt"
 cat "$out/table.md"
 tail -3 "$out/progress.log"
