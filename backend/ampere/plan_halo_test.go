@@ -63,7 +63,7 @@ func TestPlanHaloConv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := findStep(t, e, "s1", "sqc_conv_halo_s8_sp24_i8")
+	s := findStep(t, e, "s1", "sqc_gemm_halo_s8_sp24_i8")
 	if s.WorkPerSample != 4 || s.WorkPerBlockX != kernels.HaloSlots || !s.Sparse || !strings.Contains(s.Note, "halo-tile") {
 		t.Errorf("s1 launch plan %v", s)
 	}

@@ -313,12 +313,15 @@ func (c GemmConfig) stageBytes() int { return c.stepsPerStage() * c.stepBytes() 
 // SharedBytes is the kernel's static shared memory.
 func (c GemmConfig) SharedBytes() int { return c.ringBase() + c.stages()*c.stageBytes() }
 
-// Name returns the kernel's entry name.
+// Name returns the kernel's entry name. Every GEMM kernel's name starts
+// with sqc_gemm: sqc tune, the roofline of bench --profile and run's layer
+// table find a layer's GEMM step by that prefix (a halo kernel named
+// otherwise was invisible to tune, which then dropped it as a candidate).
 func (c GemmConfig) Name() string {
 	var b strings.Builder
 	switch {
 	case c.Halo:
-		b.WriteString("sqc_conv_halo_s8")
+		b.WriteString("sqc_gemm_halo_s8")
 	case c.Conv:
 		b.WriteString("sqc_gemm_conv_s8")
 	default:

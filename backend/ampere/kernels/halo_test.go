@@ -147,7 +147,7 @@ func TestHaloPTXLint(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := c.Name()
-		if !strings.HasPrefix(name, "sqc_conv_halo_s8_") || names[name] {
+		if !strings.HasPrefix(name, "sqc_gemm_halo_s8_") || names[name] {
 			t.Errorf("halo variant named %s (duplicate: %v)", name, names[name])
 		}
 		names[name] = true
