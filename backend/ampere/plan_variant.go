@@ -223,17 +223,26 @@ func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kerne
 // heuristicVariant is the variant a layer runs without a tuning cache
 // entry: four stages with shared weights, the wide warp tile (n128) from
 // 128 output channels, 16-byte stores where the output allows, and tap
-// stepping where C is a multiple of 64. The faster pipeline and the wide
-// tile are what backend/ampere/NOTES.md measured; the 8-warp tile (n256)
-// sped the 2:4 kernel of ResNet-34's 256-channel layers by 0–3 % at batch
-// 256 on an H100 but slowed the dense one by up to 18 % and every layer at
-// batch 1, so only a measurement (the cache) picks it.
+// stepping where C is a multiple of 64; a 2:4 convolution with a spatial
+// kernel (3×3) and 128 channels or more runs the latency variant
+// n128-m32-s3w-lc-k128 (8 warps of 32 pixels, copies after the first
+// products, two K steps a barrier). All from H100 measurements
+// (backend/ampere/NOTES.md): on ResNet-34's 3×3 layers at batch 256 the
+// latency variant is 0.98–1.21× the n128 tile's speed on the 2:4 kernel
+// (1.19× on the 7×7 layers) and 1.08–1.18× at batch 1, but 0.85–0.90× on
+// the dense kernel, which keeps n128; 1×1 convolutions gain nothing from
+// it (0.7× at batch 1). The 8-warp tile (n256) and the halo-tile
+// convolution win on some shapes only, so only a measurement (the cache)
+// picks them.
 func heuristicVariant(l gemmLayer) string {
+	halo := l.conv != nil && kernels.SupportsHalo(*l.conv) && haloConv(*l.conv, l.n)
 	name := "s4w"
-	if l.n >= 128 {
+	switch {
+	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
+		name = "n128-m32-s3w-lc-k128"
+	case l.n >= 128:
 		name = "n128-s3w"
 	}
-	halo := l.conv != nil && kernels.SupportsHalo(*l.conv) && haloConv(*l.conv, l.n)
 	for _, o := range gemmOptions {
 		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo {
 			continue

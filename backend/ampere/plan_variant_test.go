@@ -56,8 +56,20 @@ func TestGemmCandidates(t *testing.T) {
 			t.Errorf("heuristic %s is not a candidate of %+v", heuristicVariant(l), l)
 		}
 	}
-	if h := heuristicVariant(wide); h != "n128-s3w-v16-inc" {
-		t.Errorf("heuristic of the 256-channel conv: %s", h)
+	// A 2:4 3×3 conv runs the latency variant, the same layer dense the
+	// n128 tile, a 2:4 1×1 conv the n128 tile too.
+	if h := heuristicVariant(wide); h != "n128-m32-s3w-lc-k128-v16-inc" {
+		t.Errorf("heuristic of the 256-channel 2:4 conv: %s", h)
+	}
+	dense := wide
+	dense.sparse24 = false
+	if h := heuristicVariant(dense); h != "n128-s3w-v16-inc" {
+		t.Errorf("heuristic of the 256-channel dense conv: %s", h)
+	}
+	one := wide
+	one.conv = &kernels.ConvShape{C: 256, H: 14, W: 14, OH: 14, OW: 14, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}
+	if h := heuristicVariant(one); h != "n128-s3w-v16-inc" {
+		t.Errorf("heuristic of the 256-channel 2:4 1x1 conv: %s", h)
 	}
 }
 
