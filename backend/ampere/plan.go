@@ -39,13 +39,18 @@ const (
 var implicitConv = true
 
 // haloConv makes the heuristic (heuristicVariant) pick the halo-tile kernel
-// (kernels.GemmConfig.Halo, the "halo" option) for a convolution of nOut
-// output channels; sqc tune times it as a candidate either way. Off: the
-// kernel is bit-exact in the PTX interpreter (kernels.TestHaloSimulated),
-// and a measurement (gputest's TestHaloConvBitExact and TestPerfHalo, or a
-// tuning cache) decides where it runs. A variable so that tests cover both
-// kernels.
-var haloConv = func(s kernels.ConvShape, nOut int) bool { return false }
+// (kernels.GemmConfig.Halo, the "halo" option) for a layer it can run
+// (kernels.SupportsHalo); sqc tune times it as a candidate either way. Off:
+// the kernel is bit-exact on an H100 (TestHaloConvBitExact) and TestPerfHalo
+// measured it against the implicit-GEMM kernel on ResNet-34's 3×3 layers
+// (backend/ampere/NOTES.md: the 2:4 kernel as fast or faster everywhere,
+// 1.01–1.39× at batch 256 and 1.08–1.40× at batch 1; the dense one faster on
+// 7×7 and 56×56 images, 5–7 % slower on 14×14 and 28×28 at batch 256), but
+// no whole engine with halo layers has run on a GPU yet (the first tune run
+// dropped the candidates: see the kernel's name), so the default engine does
+// not use it. The rule those figures suggest is l.sparse24 || OH <= 7 ||
+// OH >= 56. A variable so that tests cover both kernels.
+var haloConv = func(l gemmLayer) bool { return false }
 
 // vectorPool runs int8 max pools with C a multiple of 16 on the 16-channel
 // kernel (kernels.MaxPool16Kernel). A variable so that tests cover both.

@@ -45,8 +45,8 @@ func haloGraph() string {
 // planner runs a 3×3 stride-1 convolution of 64 channels on the halo-tile
 // kernel (2:4 sparse, one block per two 8×8
 // patches: 2×2 patches a 13×9 image), the stride-2 one on the
-// implicit-GEMM kernel; with haloConv off (the default until a GPU run
-// has measured the kernel), both run on the implicit-GEMM kernel.
+// implicit-GEMM kernel; with haloConv off, both run on the implicit-GEMM
+// kernel.
 func TestPlanHaloConv(t *testing.T) {
 	g, err := sqir.ParseAndVerify("g", []byte(haloGraph()))
 	if err != nil {
@@ -57,8 +57,8 @@ func TestPlanHaloConv(t *testing.T) {
 			v.Sparsity = &ir.Sparsity{N: 2, M: 4, Axis: 1}
 		}
 	}
-	defer func(on func(kernels.ConvShape, int) bool) { haloConv = on }(haloConv)
-	haloConv = func(s kernels.ConvShape, n int) bool { return kernels.SupportsHalo(s) }
+	defer func(on func(gemmLayer) bool) { haloConv = on }(haloConv)
+	haloConv = func(gemmLayer) bool { return true }
 	e, err := Plan(g, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestPlanHaloConv(t *testing.T) {
 	if s2 := findStep(t, e, "s2", "sqc_gemm_conv_s8_sp24_i8_inc"); s2.WorkPerBlockX != kernels.GemmBM {
 		t.Errorf("s2 launch plan %v", s2)
 	}
-	haloConv = func(kernels.ConvShape, int) bool { return false }
+	haloConv = func(gemmLayer) bool { return false }
 	e2, err := Plan(g, "test")
 	if err != nil {
 		t.Fatal(err)

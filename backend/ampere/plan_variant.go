@@ -235,7 +235,7 @@ func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kerne
 // convolution win on some shapes only, so only a measurement (the cache)
 // picks them.
 func heuristicVariant(l gemmLayer) string {
-	halo := l.conv != nil && kernels.SupportsHalo(*l.conv) && haloConv(*l.conv, l.n)
+	halo := l.conv != nil && kernels.SupportsHalo(*l.conv) && haloConv(l)
 	name := "s4w"
 	switch {
 	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
