@@ -68,9 +68,6 @@ type planner struct {
 	deferred map[*ir.Value]*ir.Node
 	// nhwcOf holds the NHWC copies of NCHW images (asNHWC), by name.
 	nhwcOf map[string]*engine.Buffer
-	// folded holds values computed at plan time (foldDequantize): a
-	// weight's DequantizeLinear, read by kernels as a constant.
-	folded map[*ir.Value]*ir.Tensor
 	// shapes holds the graph's shape arithmetic on the batch
 	// (plan_shape.go).
 	shapes *shapeValues

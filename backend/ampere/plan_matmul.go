@@ -7,11 +7,10 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
-	"github.com/sqc-project/sqc/ir/ref"
 )
 
 // floatMatMulRows plans an f32 MatMul by a constant 2-D right operand, or
-// one dequantized at plan time (foldDequantize), of a left operand of any
+// one dequantized before planning (foldConstantNodes), of a left operand of any
 // rank (ConvNeXt's and ViT's MLPs, applied to every pixel or token) on the
 // float fallback convolution: the left
 // operand's rows, consecutive in memory (an NHWC image is first copied to
@@ -66,51 +65,11 @@ func (p *planner) floatMatMulRows(n *ir.Node) error {
 	return nil
 }
 
-// weight returns input i of n as an f32 constant: a constant, or a value
-// folded at plan time.
+// weight returns input i of n as an f32 constant (a weight the INT8 recipe
+// quantized and dequantized again arrives here as a constant too:
+// foldConstantNodes computed its DequantizeLinear before planning).
 func (p *planner) weight(n *ir.Node, i int, what string) (*ir.Tensor, error) {
-	if i < len(n.Inputs) && n.Inputs[i] != nil {
-		if t := p.folded[n.Inputs[i]]; t != nil {
-			return t, nil
-		}
-	}
 	return constWeight(n, i, what)
-}
-
-// foldDequantize plans a DequantizeLinear of constants (a weight that the
-// INT8 recipe fake-quantized in front of a MatMul it left float, as in
-// ConvNeXt's MLPs) as a value computed at plan time by the reference
-// executor: no buffer and no launch; the MatMuls reading it take it as
-// their constant weight. Only MatMuls reading it as the weight are
-// accepted, since nothing else can read a value that has no buffer.
-func (p *planner) foldDequantize(n *ir.Node) error {
-	for _, v := range n.Inputs {
-		if v != nil && !v.IsConst() {
-			return fmt.Errorf("input %s is computed, only a constant's dequantization folds", v.Name)
-		}
-	}
-	out := n.Outputs[0]
-	if p.g.IsOutput(out) {
-		return fmt.Errorf("output %s is a graph output, which needs a buffer", out.Name)
-	}
-	for _, u := range p.users[out] {
-		if u.Op != "MatMul" || len(u.Inputs) != 2 || u.Inputs[1] != out || u.Inputs[0] == out || u.Inputs[0].IsConst() ||
-			u.Inputs[0].Type.DType != ir.Float32 || len(out.Type.Shape) != 2 {
-			return fmt.Errorf("%s is read by %s (%s) other than as the 2-D weight of a float MatMul: a value folded at plan time has no buffer", out.Name, u.Name, u.Op)
-		}
-	}
-	res, err := ref.Run(&ir.Graph{Name: n.Name, Nodes: []*ir.Node{n}, Outputs: []*ir.Value{out}})
-	if err != nil {
-		return fmt.Errorf("folding the dequantization on the reference executor: %w", err)
-	}
-	if res[0].DType != ir.Float32 {
-		return fmt.Errorf("folded %s is %v, want f32", out.Name, res[0].DType)
-	}
-	if p.folded == nil {
-		p.folded = map[*ir.Value]*ir.Tensor{}
-	}
-	p.folded[out] = res[0]
-	return nil
 }
 
 // floatBatchMatMul plans an f32 MatMul whose right operand is computed (a
@@ -137,11 +96,8 @@ func (p *planner) floatBatchMatMul(n *ir.Node) error {
 		v := n.Inputs[i]
 		shape := v.Type.Shape
 		var stack int64 = 1
-		if c := p.folded[v]; c != nil || v.IsConst() {
+		if v.IsConst() {
 			t := v.Const
-			if c != nil {
-				t = c
-			}
 			if t.DType != ir.Float32 {
 				return nil, 0, 0, fmt.Errorf("input %s is %v, want f32", v.Name, t.DType)
 			}
@@ -185,7 +141,7 @@ func (p *planner) floatBatchMatMul(n *ir.Node) error {
 		return fmt.Errorf("the batched MatMul takes two operands of rank 2 or more")
 	}
 	k := a.Type.Shape[len(a.Type.Shape)-1].Size
-	if a.IsConst() || p.folded[a] != nil {
+	if a.IsConst() {
 		return fmt.Errorf("input A %s is constant, the batched MatMul takes a computed left operand", a.Name)
 	}
 	aArg, aSample, aMat, err := operand(0, m, k)

@@ -19,7 +19,7 @@ type opPlanner func(p *planner, n *ir.Node) error
 var opPlanners = map[string]opPlanner{
 	// Quantization boundaries.
 	"QuantizeLinear":   (*planner).quantize,
-	"DequantizeLinear": firstOf((*planner).dequantize, (*planner).foldDequantize),
+	"DequantizeLinear": (*planner).dequantize,
 	// INT8 Tensor Core layers (dense or 2:4 sparse GEMM, implicit-GEMM or
 	// im2col convolution, the direct grouped convolution).
 	"QConv": (*planner).qgemm,
