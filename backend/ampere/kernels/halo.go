@@ -91,7 +91,7 @@ func (s ConvShape) haloCheck(m int) error {
 		return err
 	}
 	if ohw := s.OH * s.OW; ohw <= 0 || m%ohw != 0 {
-		return fmt.Errorf("M = %d rows, the halo kernel wants whole images of %dx%d pixels", m, s.OH, s.OW)
+		return fmt.Errorf("the GEMM's M is %d rows, the halo kernel wants whole images of %dx%d pixels", m, s.OH, s.OW)
 	}
 	return nil
 }

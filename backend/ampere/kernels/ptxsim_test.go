@@ -96,7 +96,6 @@ type simInst struct {
 	signed  bool   // ld.global.s8
 	cmp     string // setp
 	target  int    // branch target
-	isF32   bool   // ld.global.nc.f32 etc: unused (bits are bits)
 	vecN    int    // vector length of v2/v4 accesses
 	is64    bool   // selp.b64, mov.u64
 	paramTy string // ld.param type
