@@ -151,6 +151,10 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 			}
 		default:
 			model := kernelModels[s.Kernel]
+			if model == nil && s.Op == "QGemm" {
+				// The GEMM kernels are named by their tile variant.
+				model = denseGemmModel
+			}
 			if model == nil {
 				t.Fatalf("step %s: kernel %s is not simulated", s.Node, s.Kernel)
 			}
@@ -360,6 +364,26 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %back: f32[5,N,8] = Reshape "back" (%proj, %shp3)
   %y: f32[N,5,8] = Transpose "t4" (%back) {perm = [1, 0, 2]}
 }`, nil, map[string]string{"t0": "view", "inproj": "kernel", "bias": "kernel", "div": "kernel", "mm": "kernel", "sm": "kernel", "mm2": "kernel", "outproj": "kernel", "back": "view", "t4": "view"}},
+		{"moved batch: the INT8 out-projection, a QGemm over rows", `(%a: i8[N,5,32] quant(scale=[0.05], zp=[3])) -> (%y) {
+  const %wg: i8[8,32] quant(axis=0, scale=[0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015], zp=[0, 0, 0, 0, 0, 0, 0, 0]) = [` + int8s(256) + `]
+  const %mg: f32[8] = [` + multipliers(0.05, 0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015) + `]
+  const %bg: i32[8] = [120, -340, 56, 0, 900, -77, 15, -2000]
+  const %i0: i64[1] = [0]
+  const %i1: i64[1] = [1]
+  const %c8: i64[1] = [8]
+  const %c32: i64[1] = [32]
+  %q: i8[5,N,32] quant(scale=[0.05], zp=[3]) = Transpose "t0" (%a) {perm = [1, 0, 2]}
+  %s: i64[3] = Shape "shape" (%q)
+  %l: i64[1] = Gather "gl" (%s, %i0) {axis = 0}
+  %n: i64[1] = Gather "gn" (%s, %i1) {axis = 0}
+  %ln: i64[1] = Mul "ln" (%l, %n)
+  %shp: i64[2] = Concat "cs" (%ln, %c32) {axis = 0}
+  %rows: i8[?,32] quant(scale=[0.05], zp=[3]) = Reshape "rows" (%q, %shp)
+  %g: f32[?,8] = QGemm "fc" (%rows, %wg, %mg, %bg)
+  %shp2: i64[3] = Concat "cs2" (%l, %n, %c8) {axis = 0}
+  %back: f32[5,N,8] = Reshape "back" (%g, %shp2)
+  %y: f32[N,5,8] = Transpose "t1" (%back) {perm = [1, 0, 2]}
+}`, nil, map[string]string{"t0": "view", "rows": "view", "fc": "kernel", "back": "view", "t1": "view"}},
 		{"moved batch: broadcasts of constants and of computed operands, a rows Gemm", `(%a: f32[N,3,4]) -> (%y) {
   const %c3: f32[3,1,4] = [` + f32s(12, 5) + `]
   const %c2: f32[1,4] = [` + f32s(4, 6) + `]
@@ -481,6 +505,15 @@ func f32s(n int, seed uint64) string {
 	vs := make([]string, n)
 	for i := range vs {
 		vs[i] = strconv.FormatFloat(float64(float32(r.NormFloat64()*0.5)), 'g', -1, 32)
+	}
+	return strings.Join(vs, ", ")
+}
+
+// multipliers lists a QGemm's multipliers sx·sw in .sqir syntax.
+func multipliers(sx float32, sw ...float32) string {
+	vs := make([]string, len(sw))
+	for i, w := range sw {
+		vs[i] = strconv.FormatFloat(float64(sx*w), 'g', -1, 32)
 	}
 	return strings.Join(vs, ", ")
 }

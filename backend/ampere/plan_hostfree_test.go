@@ -11,6 +11,7 @@ import (
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/backend/ampere/pack"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
@@ -429,6 +430,48 @@ func softmaxModel(log bool) func(s *engine.Step, buf func(*engine.Arg) *ir.Tenso
 				} else {
 					y[r*size+j] = float32(math.Exp(float64(v)-mx) / sum)
 				}
+			}
+		}
+	}
+}
+
+// denseGemmModel models the dense INT8 GEMM of a QGemm (kernels/gemm.go's
+// epilogue, without a residual): the packed weights unpacked, the int32
+// sum with the folded bias, the f32 multiply, and the int8 or f32 output.
+func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+	if s.Sparse || s.Op != "QGemm" {
+		panic("gemm model: only the dense QGemm is modelled")
+	}
+	u := func(i int) int { return int(s.Args[i].GetU32()) }
+	x, y := buf(s.Args[0]).Int8s(), buf(s.Args[6])
+	bias := make([]int32, len(weights[s.Args[3].GetWeight()])/4)
+	for i := range bias {
+		bias[i] = int32(binary.LittleEndian.Uint32(weights[s.Args[3].GetWeight()][4*i:]))
+	}
+	mult := f32sOf(weights[s.Args[4].GetWeight()])
+	rows, n, k, lda, ldc := int(s.Args[7].GetU32PerSample()), u(8), u(9), u(11), u(13)
+	packed := weights[s.Args[1].GetWeight()]
+	d := &pack.Dense{N: n, K: k, NPad: len(bias), KPad: u(10) * kernels.GemmBK, Values: make([]int8, len(packed))}
+	for i, b := range packed {
+		d.Values[i] = int8(b)
+	}
+	w, err := d.Unpack()
+	if err != nil {
+		panic(err)
+	}
+	qlo, qhi, zy, flo, fhi := s.Args[15].GetS32(), s.Args[16].GetS32(), s.Args[17].GetS32(), s.Args[19].GetF32(), s.Args[20].GetF32()
+	for r := 0; r < y.Shape[0]*rows; r++ {
+		for j := 0; j < n; j++ {
+			acc := bias[j]
+			for q := 0; q < k; q++ {
+				acc += int32(x[r*lda+q]) * int32(w[j*k+q])
+			}
+			v := float32(acc) * mult[j]
+			if y.DType == ir.Float32 {
+				y.Float32s()[r*ldc+j] = min(max(v, flo), fhi)
+			} else {
+				q := min(max(int32(math.RoundToEven(float64(v))), qlo), qhi)
+				y.Int8s()[r*ldc+j] = int8(q + zy)
 			}
 		}
 	}

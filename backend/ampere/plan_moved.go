@@ -28,6 +28,7 @@ var movedOps = map[string]func(n *ir.Node, b batchPlace) error{
 	"Softmax": movedSoftmax, "LogSoftmax": movedSoftmax,
 	"MatMul": movedMatMul,
 	"Gemm":   movedGemm,
+	"QGemm":  movedGemm,
 }
 
 func init() {
@@ -91,8 +92,9 @@ func movedMatMul(n *ir.Node, b batchPlace) error {
 	return nil
 }
 
-// movedGemm accepts a Gemm whose rows (A not transposed) hold the batch:
-// each row is one sample's, the weights and bias constants.
+// movedGemm accepts a Gemm or QGemm whose rows (A not transposed) hold the
+// batch: each row is one sample's, the weights and bias constants (a
+// QGemm's residual, computed, is refused).
 func movedGemm(n *ir.Node, b batchPlace) error {
 	if n.Attrs.Int("transA", 0) != 0 || b.Axis != 0 {
 		return fmt.Errorf("the batch (%s) is not in A's rows: a Gemm on it would mix samples", b)
@@ -162,11 +164,12 @@ func (p *planner) sampleView(n *ir.Node) error {
 			if want := place.sampleShape(knownDims(v.Type.Shape)); !slices.Equal(b.SampleShape, want) {
 				return fmt.Errorf("input %s holds %v a sample, want %v for its shape %v with the batch at %s", v.Name, b.SampleShape, want, v.Type.Shape, place)
 			}
-			view.Inputs[i] = &ir.Value{Name: v.Name, Type: batchFirst(v.Type.DType, b.SampleShape)}
+			view.Inputs[i] = &ir.Value{Name: v.Name, Type: batchFirst(v.Type.DType, b.SampleShape), Quant: v.Quant}
 			p.bufs[view.Inputs[i]] = b
-		case n.Op == "MatMul" && i == 1 && len(v.Const.Shape) == 2, n.Op == "Gemm":
-			// A matrix that every row (or stack) multiplies, and
-			// Gemm's B and C: no dim of theirs lines up with the batch's.
+		case n.Op == "MatMul" && i == 1 && len(v.Const.Shape) == 2, n.Op == "Gemm", n.Op == "QGemm":
+			// A matrix that every row (or stack) multiplies, and a
+			// Gemm's weights, bias and multipliers: no dim of theirs
+			// lines up with the batch's.
 			view.Inputs[i] = v
 		default:
 			c, err := constView(v, rank, place)
@@ -191,7 +194,7 @@ func (p *planner) sampleView(n *ir.Node) error {
 		view.Attrs["axis"] = ir.IntAttr(int64(axis))
 	}
 	sample := place.sampleShape(knownDims(out.Type.Shape))
-	y := &ir.Value{Name: out.Name, Type: batchFirst(out.Type.DType, sample)}
+	y := &ir.Value{Name: out.Name, Type: batchFirst(out.Type.DType, sample), Quant: out.Quant}
 	view.Outputs = []*ir.Value{y}
 	defer func() {
 		for _, v := range append(view.Inputs, y) {
