@@ -384,6 +384,12 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %back: f32[5,N,8] = Reshape "back" (%g, %shp2)
   %y: f32[N,5,8] = Transpose "t1" (%back) {perm = [1, 0, 2]}
 }`, nil, map[string]string{"t0": "view", "rows": "view", "fc": "kernel", "back": "view", "t1": "view"}},
+		{"moved batch: a MatMul by a constant stack, the batch in the stack", `(%a: f32[N,3,4,5]) -> (%y) {
+  const %w: f32[3,1,5,2] = [` + f32s(30, 10) + `]
+  %t: f32[3,N,4,5] = Transpose "t0" (%a) {perm = [1, 0, 2, 3]}
+  %m: f32[3,N,4,2] = MatMul "mm" (%t, %w)
+  %y: f32[N,3,4,2] = Transpose "t1" (%m) {perm = [1, 0, 2, 3]}
+}`, nil, map[string]string{"t0": "view", "mm": "kernel", "t1": "view"}},
 		{"moved batch: broadcasts of constants and of computed operands, a rows Gemm", `(%a: f32[N,3,4]) -> (%y) {
   const %c3: f32[3,1,4] = [` + f32s(12, 5) + `]
   const %c2: f32[1,4] = [` + f32s(4, 6) + `]
