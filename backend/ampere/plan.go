@@ -590,10 +590,20 @@ func (p *planner) qgemm(n *ir.Node) error {
 				u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])), s32(zx)}
 		}
 	} else {
-		if len(ws) != 2 || len(x.SampleShape) != 1 {
+		// One row a sample, or, in the per-sample view of a moved batch
+		// (plan_moved.go), [rows, K] a sample: the rows of a 1×1
+		// convolution's NHWC image.
+		rows := len(x.SampleShape) == 2 && x.Layout == LayoutFlat
+		if len(ws) != 2 || len(x.SampleShape) != 1 && !rows {
 			return fmt.Errorf("QGemm of %v by %v: want [M,K] by [N,K]", xv.Type.Shape, ws)
 		}
 		k, w, pixels = ws[1], wv.Const.Int8s(), 1
+		if rows {
+			pixels = x.SampleShape[0]
+			if k%16 != 0 {
+				return fmt.Errorf("QGemm of %d rows a sample by %v: the GPU reads rows of a multiple of 16 bytes only", pixels, ws)
+			}
+		}
 		if k%16 == 0 {
 			lda = k
 		} else {

@@ -160,7 +160,10 @@ func (p *planner) floatGemm(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	if a.Dtype != "f32" || len(a.SampleShape) != 1 {
+	// A Gemm's A has one row a sample, or rows of [rows, K] a sample in
+	// the per-sample view of a moved batch (plan_moved.go).
+	rowsOK := len(a.SampleShape) == 1 || len(a.SampleShape) == 2 && n.Op != "MatMul" && a.Layout == LayoutFlat
+	if a.Dtype != "f32" || !rowsOK {
 		return fmt.Errorf("input %s is %s of rank %d, the GPU float Gemm takes f32 rows (rank 2)", a.Name, a.Dtype, len(a.SampleShape)+1)
 	}
 	if n.Attrs.Int("transA", 0) != 0 {
@@ -173,7 +176,8 @@ func (p *planner) floatGemm(n *ir.Node) error {
 	if len(bt.Shape) != 2 {
 		return fmt.Errorf("input B %s has shape %v, want 2-D", n.Inputs[1].Name, bt.Shape)
 	}
-	k := a.SampleShape[0]
+	k := a.SampleShape[len(a.SampleShape)-1]
+	rows := a.ElemsPerSample / k
 	transB := n.Op != "MatMul" && n.Attrs.Int("transB", 0) != 0
 	alpha, beta := float32(1), float32(1)
 	if n.Op != "MatMul" {
@@ -230,8 +234,8 @@ func (p *planner) floatGemm(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	if len(y.SampleShape) != 1 || y.SampleShape[0] != m {
-		return fmt.Errorf("output %s has shape %v, want %d columns", y.Name, y.SampleShape, m)
+	if len(y.SampleShape) != len(a.SampleShape) || y.SampleShape[len(y.SampleShape)-1] != m || y.ElemsPerSample != rows*m {
+		return fmt.Errorf("output %s has shape %v, want %d rows of %d columns", y.Name, y.SampleShape, rows, m)
 	}
 	r, hasRes, err := p.residual(n, y)
 	if err != nil {
@@ -240,8 +244,15 @@ func (p *planner) floatGemm(n *ir.Node) error {
 	wn, bn := n.Name+"/w_f32", n.Name+"/b_f32"
 	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "f32", Data: leBytes(wt)},
 		&engine.Weight{Name: bn, Kind: "f32", Data: leBytes(bias)})
-	p.floatLaunch(n, "float fallback gemm", m, bufArg(a), bufArg(y), weightArg(wn), weightArg(bn), bufArg(r),
-		perSample(m), u32(k), u32(1), u32(1), u32(m), u32(1), u32(1), u32(1), u32(1), u32(1), u32(1),
-		u32(0), u32(0), u32(1), u32(1), u32(k), u32(m), u32(0), u32(0), u32(hasRes), f32(lo), f32(hi))
+	// Rows as a column of pixels (H = rows, W = 1, C = K) in NHWC order,
+	// which is row-major: the kernel then reads and writes rows as stored.
+	// One row a sample is a 1×1 image, the same in either order.
+	nhwc := int64(0)
+	if rows > 1 {
+		nhwc = 1
+	}
+	p.floatLaunch(n, "float fallback gemm", rows*m, bufArg(a), bufArg(y), weightArg(wn), weightArg(bn), bufArg(r),
+		perSample(rows*m), u32(k), u32(rows), u32(1), u32(m), u32(rows), u32(1), u32(1), u32(1), u32(1), u32(1),
+		u32(0), u32(0), u32(1), u32(1), u32(k), u32(m), u32(nhwc), u32(nhwc), u32(hasRes), f32(lo), f32(hi))
 	return nil
 }

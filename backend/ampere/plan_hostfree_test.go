@@ -11,6 +11,7 @@ import (
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/backend/ampere/pack"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
@@ -152,43 +153,52 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = float32(acc)
 		}
 	},
-	kernels.EltwiseKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
-		x, b, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s(), buf(s.Args[2]).Float32s()
-		if s.Args[5].GetU32() != kernels.EltSameB {
-			panic("eltwise model: only the same-shape operand mode is modelled")
+	kernels.EltwiseKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[2]).Float32s()
+		var b []float32
+		if w := s.Args[1].GetWeight(); w != "" {
+			b = f32sOf(weights[w])
+		} else {
+			b = buf(s.Args[1]).Float32s()
 		}
+		bmode, c, inner, swap := s.Args[5].GetU32(), int(s.Args[6].GetU32()), int(s.Args[7].GetU32()), s.Args[8].GetU32() == 1
 		for i := range y {
+			xv, bv := x[i], float32(0)
+			switch bmode {
+			case kernels.EltSameB:
+				bv = b[i]
+			case kernels.EltScalarB:
+				bv = b[0]
+			case kernels.EltChannelB:
+				bv = b[i/inner%c]
+			default:
+				panic("eltwise model: an operand mode not modelled")
+			}
+			if swap {
+				xv, bv = bv, xv
+			}
 			switch s.Args[4].GetU32() {
 			case kernels.EltAdd:
-				y[i] = x[i] + b[i]
+				y[i] = xv + bv
 			case kernels.EltSub:
-				y[i] = x[i] - b[i]
+				y[i] = xv - bv
 			case kernels.EltMul:
-				y[i] = x[i] * b[i]
+				y[i] = xv * bv
 			case kernels.EltDiv:
-				y[i] = x[i] / b[i]
+				y[i] = xv / bv
+			default:
+				panic("eltwise model: only Add, Sub, Mul and Div are modelled")
 			}
 		}
 	},
+	// The unary math kernels, the ops the tests use, in float64: within
+	// the approximate kernel's 1e-6.
+	kernels.UnaryApproxKernel: unaryModel,
+	kernels.UnaryKernel:       unaryModel,
 	// Softmax in float64 (the kernel's exp is ex2.approx: within 1e-6).
-	kernels.SoftmaxKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
-		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
-		size := int(s.Args[3].GetU32())
-		for r := 0; r < len(x)/size; r++ {
-			mx := math.Inf(-1)
-			for _, v := range x[r*size : (r+1)*size] {
-				mx = math.Max(mx, float64(v))
-			}
-			sum := 0.0
-			for _, v := range x[r*size : (r+1)*size] {
-				sum += math.Exp(float64(v) - mx)
-			}
-			for j, v := range x[r*size : (r+1)*size] {
-				y[r*size+j] = float32(math.Exp(float64(v)-mx) / sum)
-			}
-		}
-	},
-	// The broadcasting kernel (PRelu here): each operand read through its
+	kernels.SoftmaxKernel:    softmaxModel(false),
+	kernels.LogSoftmaxKernel: softmaxModel(true),
+	// The broadcasting kernel: each operand read through its
 	// own strides over the output's dims, innermost first.
 	kernels.BcastKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
 		operand := func(a *engine.Arg) []float32 {
@@ -211,10 +221,20 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 				bo += idx * u(8+2*r+d)
 			}
 			x, sl := a[ao], b[bo]
-			if op != kernels.BPRelu {
-				panic("bcast model: only PRelu is modelled")
+			switch op {
+			case kernels.BAdd:
+				y[i] = x + sl
+			case kernels.BSub:
+				y[i] = x - sl
+			case kernels.BMul:
+				y[i] = x * sl
+			case kernels.BDiv:
+				y[i] = x / sl
+			case kernels.BPRelu:
+				y[i] = max(x, 0) + min(x, 0)*sl
+			default:
+				panic("bcast model: only Add, Sub, Mul, Div and PRelu are modelled")
 			}
-			y[i] = max(x, 0) + min(x, 0)*sl
 		}
 	},
 	kernels.ConvTransposeKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
@@ -387,6 +407,86 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = min(max(sum, lo), hi)
 		}
 	},
+}
+
+// softmaxModel models the softmax kernel (log: LogSoftmax) over rows of
+// the innermost size.
+func softmaxModel(log bool) func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+	return func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		size := int(s.Args[3].GetU32())
+		for r := 0; r < len(x)/size; r++ {
+			mx := math.Inf(-1)
+			for _, v := range x[r*size : (r+1)*size] {
+				mx = math.Max(mx, float64(v))
+			}
+			sum := 0.0
+			for _, v := range x[r*size : (r+1)*size] {
+				sum += math.Exp(float64(v) - mx)
+			}
+			for j, v := range x[r*size : (r+1)*size] {
+				if log {
+					y[r*size+j] = float32(float64(v) - mx - math.Log(sum))
+				} else {
+					y[r*size+j] = float32(math.Exp(float64(v)-mx) / sum)
+				}
+			}
+		}
+	}
+}
+
+// denseGemmModel models the dense INT8 GEMM of a QGemm (kernels/gemm.go's
+// epilogue, without a residual): the packed weights unpacked, the int32
+// sum with the folded bias, the f32 multiply, and the int8 or f32 output.
+func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+	if s.Sparse || s.Op != "QGemm" {
+		panic("gemm model: only the dense QGemm is modelled")
+	}
+	u := func(i int) int { return int(s.Args[i].GetU32()) }
+	x, y := buf(s.Args[0]).Int8s(), buf(s.Args[6])
+	bias := make([]int32, len(weights[s.Args[3].GetWeight()])/4)
+	for i := range bias {
+		bias[i] = int32(binary.LittleEndian.Uint32(weights[s.Args[3].GetWeight()][4*i:]))
+	}
+	mult := f32sOf(weights[s.Args[4].GetWeight()])
+	rows, n, k, lda, ldc := int(s.Args[7].GetU32PerSample()), u(8), u(9), u(11), u(13)
+	packed := weights[s.Args[1].GetWeight()]
+	d := &pack.Dense{N: n, K: k, NPad: len(bias), KPad: u(10) * kernels.GemmBK, Values: make([]int8, len(packed))}
+	for i, b := range packed {
+		d.Values[i] = int8(b)
+	}
+	w, err := d.Unpack()
+	if err != nil {
+		panic(err)
+	}
+	qlo, qhi, zy, flo, fhi := s.Args[15].GetS32(), s.Args[16].GetS32(), s.Args[17].GetS32(), s.Args[19].GetF32(), s.Args[20].GetF32()
+	for r := 0; r < y.Shape[0]*rows; r++ {
+		for j := 0; j < n; j++ {
+			acc := bias[j]
+			for q := 0; q < k; q++ {
+				acc += int32(x[r*lda+q]) * int32(w[j*k+q])
+			}
+			v := float32(acc) * mult[j]
+			if y.DType == ir.Float32 {
+				y.Float32s()[r*ldc+j] = min(max(v, flo), fhi)
+			} else {
+				q := min(max(int32(math.RoundToEven(float64(v))), qlo), qhi)
+				y.Int8s()[r*ldc+j] = int8(q + zy)
+			}
+		}
+	}
+}
+
+// unaryModel models the unary math kernels on Exp and Erf.
+func unaryModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+	f := map[uint32]func(float64) float64{kernels.UExp: math.Exp, kernels.UErf: math.Erf}[s.Args[3].GetU32()]
+	if f == nil {
+		panic("unary model: only Exp and Erf are modelled")
+	}
+	for i, v := range x {
+		y[i] = float32(f(float64(v)))
+	}
 }
 
 func f32sOf(b []byte) []float32 {

@@ -185,9 +185,11 @@ func (p *planner) placeOf(v *ir.Value) batchPlace {
 }
 
 // movedBatch reports whether n reads a value whose batch is not its first
-// dim: the op planners, which take dim 0 as the batch, leave such nodes to
-// the copy table and the host. (An op planner that writes such a value
-// fails on its type: newBuffer takes dims after the first as known.)
+// dim: the op planners take dim 0 as the batch, so such a node is planned
+// as a view, by an element-order-free planner, through a per-sample view
+// (plan_moved.go) or on the copy table and the host. (An op planner given
+// the node itself fails on its type: newBuffer takes dims after the first
+// as known.)
 func (p *planner) movedBatch(n *ir.Node) bool {
 	for _, v := range n.Inputs {
 		if v != nil && !v.IsConst() && !p.shapes.is(v) && p.placeOf(v) != firstDim {

@@ -122,3 +122,39 @@ func TestMovedBatchElementwise(t *testing.T) {
 		}
 	}
 }
+
+// TestMovedBatchMixingOps checks that ops which would mix samples of a
+// moved batch stay on the host and say why: a Softmax over the batch's
+// dim, and an Add of operands whose batches are at different places (the
+// rows of [N·5, 4] and of [5·N, 4]).
+func TestMovedBatchMixingOps(t *testing.T) {
+	for _, c := range []struct{ body, node, why string }{
+		{`(%x: f32[N,5,4]) -> (%y) {
+  %t: f32[5,N,4] = Transpose "t0" (%x) {perm = [1, 0, 2]}
+  %s: f32[5,N,4] = Softmax "sm" (%t) {axis = 1}
+  %y: f32[N,5,4] = Transpose "t1" (%s) {perm = [1, 0, 2]}
+}`, "sm", "would mix samples"},
+		{`(%x: f32[N,5,4]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %i1: i64[1] = [1]
+  const %c4: i64[1] = [4]
+  const %c5: i64[1] = [5]
+  %t: f32[5,N,4] = Transpose "t0" (%x) {perm = [1, 0, 2]}
+  %s: i64[3] = Shape "shape" (%x)
+  %n: i64[1] = Gather "gn" (%s, %i0) {axis = 0}
+  %n5: i64[1] = Mul "n5" (%n, %c5)
+  %shp: i64[2] = Concat "cs" (%n5, %c4) {axis = 0}
+  %r1: f32[?,4] = Reshape "r1" (%x, %shp)
+  %r2: f32[?,4] = Reshape "r2" (%t, %shp)
+  %a: f32[?,4] = Add "add" (%r1, %r2)
+  %shp2: i64[3] = Concat "cs2" (%n, %c5, %c4) {axis = 0}
+  %y: f32[N,5,4] = Reshape "back" (%a, %shp2)
+}`, "add", "do not pair"},
+	} {
+		g, err := sqir.ParseAndVerify("g", []byte(`graph "g" `+c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFallback(t, g, c.node, "host", c.why)
+	}
+}

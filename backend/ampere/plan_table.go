@@ -253,6 +253,15 @@ func (p *planner) planOne(n *ir.Node) error {
 			}
 			p.rollback(m, n)
 			why = err
+		} else if _, ok := movedOps[n.Op]; ok {
+			// Ops that read each sample apart: on a per-sample view.
+			m := p.mark()
+			err := p.sampleView(n)
+			if err == nil {
+				return nil
+			}
+			p.rollback(m, n)
+			why = fmt.Errorf("the batch is not the first dim of its input (a transposed or reshaped batch): %w", err)
 		}
 	} else if plan, ok := opPlanners[n.Op]; ok {
 		m := p.mark()
