@@ -607,7 +607,9 @@ func (r *runner) bench(res *result, engine string) string {
 
 // ortCheck exports the model's INT8 form (-ort-recipe) as QDQ ONNX, runs
 // it on the reference executor and in ONNX Runtime on the same ortBatch
-// samples, and reports how the outputs agree (ort_check.py's rules).
+// samples, and reports how the outputs agree, and where they miss the
+// output rule whether every layer agrees on the same int8 inputs
+// (ort_check.py's rules).
 func (r *runner) ortCheck(s set, model, onnxPath, npy string) string {
 	stem := filepath.Join(r.out, r.name(s, model)+"-"+r.ortRecipe)
 	qdq, refOut := stem+".qdq.onnx", stem+".qdq-ref.npy"
@@ -629,7 +631,13 @@ func (r *runner) ortCheck(s set, model, onnxPath, npy string) string {
 		OK      bool   `json:"ok"`
 		Summary string `json:"summary"`
 	}
-	if err := r.commandJSON(octx, r.name(s, model)+"-qdq-ort", &rep, r.py, r.ortScript, qdq, npy, fmt.Sprint(ortBatch), refOut); err != nil {
+	// With sqc, a miss of the output rule is checked layer by layer (the
+	// script runs sqc from its own directory: an absolute path).
+	sqc, err := filepath.Abs(r.sqc)
+	if err != nil {
+		return "ONNX Runtime check fails: " + err.Error()
+	}
+	if err := r.commandJSON(octx, r.name(s, model)+"-qdq-ort", &rep, r.py, r.ortScript, qdq, npy, fmt.Sprint(ortBatch), refOut, sqc); err != nil {
 		return "ONNX Runtime check fails: " + firstLine(lastLine(err.Error()))
 	}
 	// The QDQ file and its reference output are large and no longer

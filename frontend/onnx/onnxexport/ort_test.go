@@ -64,6 +64,9 @@ type ortRun struct {
 	Model   string  `json:"model"`
 	Inputs  []ortIO `json:"inputs"`
 	Outputs []ortIO `json:"outputs"`
+	// Optimization is ONNX Runtime's graph optimization level; empty is
+	// "basic".
+	Optimization string `json:"optimization,omitempty"`
 }
 
 type ortReport struct {

@@ -32,11 +32,14 @@ func decomposeQuantized(e Emitter, n *ir.Node, conv bool) error {
 	if len(n.Outputs) != 1 || n.Input(0) == nil || n.Input(1) == nil {
 		return fmt.Errorf("want inputs X, W and M (and optional B, R and MR) and one output")
 	}
-	act, _, _, err := ir.FusedActivation(n.Attrs)
+	act, clipMin, clipMax, err := ir.FusedActivation(n.Attrs)
 	if err != nil {
 		return err
 	}
 	x, w, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
+	if act, err = quantizedActivation(act, clipMin, clipMax, out); err != nil {
+		return err
+	}
 	if x.Quant == nil || len(x.Quant.Scale) != 1 {
 		return fmt.Errorf("input %s carries no per-tensor quantization parameters", x.Name)
 	}
@@ -157,6 +160,38 @@ func decomposeQuantized(e Emitter, n *ir.Node, conv bool) error {
 		return err
 	}
 	return e.Node("QuantizeLinear", append([]*ir.Value{y}, qins...), []*ir.Value{next("quantize")}, qattrs)
+}
+
+// quantizedActivation is the activation the QDQ form writes in front of
+// the output's QuantizeLinear: the weakest of none, Relu and the op's own
+// that clamps to the same int8 range. QuantizeLinear saturates, so an int8
+// output's activation only sets the range [lo, hi] the integers are clamped
+// to (ir.QActivationRange), and any activation with the same range gives the
+// same integers. Writing the weakest keeps the graph within what runtimes
+// fuse exactly: ONNX Runtime (1.30, graph optimizations at extended or
+// all) removes a Clip in front of a QuantizeLinear when its bounds lie
+// within FLT_EPSILON (an absolute 1.19e-7) of the quantized range's, so
+// with an output scale below about 9.3e-10 (128·scale under that epsilon)
+// it drops a Relu6's Clip(0, 6) and lets negative values through, where
+// the same range written as Relu is kept. A float output keeps its
+// activation.
+func quantizedActivation(act string, clipMin, clipMax float32, out *ir.Value) (string, error) {
+	q := out.Quant
+	if out.Type.DType != ir.Int8 || act == ir.ActNone || q == nil || len(q.Scale) != 1 || len(q.ZeroPoint) != 1 {
+		return act, nil
+	}
+	s, z := q.Scale[0], q.ZeroPoint[0]
+	lo, hi, err := ir.QActivationRange(act, clipMin, clipMax, s, z)
+	if err != nil {
+		return "", err
+	}
+	if lo == -128 && hi == 127 {
+		return ir.ActNone, nil
+	}
+	if rlo, rhi, _ := ir.QActivationRange(ir.ActRelu, 0, 0, s, z); lo == rlo && hi == rhi {
+		return ir.ActRelu, nil
+	}
+	return act, nil
 }
 
 // qdqParams writes the scale and zero-point constants of quantization

@@ -33,9 +33,10 @@ type qRun struct {
 	report ortReport
 }
 
-// runQuantizedInORT exports g, runs it in ONNX Runtime on every input set
+// runQuantizedInORT exports g, runs it in ONNX Runtime (at graph
+// optimization level opt, "" for ort_run.js's default) on every input set
 // and returns the runs with ONNX Runtime's outputs read back (as .got).
-func runQuantizedInORT(t *testing.T, modules string, g *ir.Graph, inputs [][]*ir.Tensor) ([]*qRun, [][]*ir.Tensor) {
+func runQuantizedInORT(t *testing.T, modules string, g *ir.Graph, inputs [][]*ir.Tensor, opt string) ([]*qRun, [][]*ir.Tensor) {
 	t.Helper()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.onnx")
@@ -54,7 +55,7 @@ func runQuantizedInORT(t *testing.T, modules string, g *ir.Graph, inputs [][]*ir
 			t.Fatal(err)
 		}
 		r := &qRun{inputs: in, want: want}
-		mr := ortRun{Model: model}
+		mr := ortRun{Model: model, Optimization: opt}
 		for i, v := range g.Inputs {
 			f := filepath.Join(dir, fmt.Sprintf("run%d_in%d.bin", k, i))
 			writeFloat32s(t, f, in[i].Float32s())
@@ -210,7 +211,7 @@ func TestQuantizedExportInONNXRuntime(t *testing.T) {
 			inputs[i][0].Float32s()[j] *= 2.5
 		}
 	}
-	runs, got := runQuantizedInORT(t, modules, g, inputs)
+	runs, got := runQuantizedInORT(t, modules, g, inputs, "")
 	for o, name := range []string{"a", "b"} {
 		diff, total, worst := 0, 0, 0.0
 		distinct := map[int8]bool{}
@@ -278,7 +279,7 @@ func TestQuantizedMnistInONNXRuntime(t *testing.T) {
 		}
 		inputs = append(inputs, []*ir.Tensor{x})
 	}
-	runs, got := runQuantizedInORT(t, modules, g, inputs)
+	runs, got := runQuantizedInORT(t, modules, g, inputs, "")
 	agree := 0
 	var maxRel float64
 	for k, r := range runs {

@@ -7,8 +7,11 @@
 //
 //   {"runs": [{"model": "m.onnx",
 //              "inputs":  [{"name": "x", "dims": [1, 3, 8, 8], "file": "x.bin"}],
-//              "outputs": [{"name": "y", "file": "y.bin"}]}]}
+//              "outputs": [{"name": "y", "file": "y.bin"}],
+//              "optimization": "all"}]}
 //
+// optimization is ONNX Runtime's graph optimization level ("disabled",
+// "basic", "extended" or "all"; "basic" when absent).
 // Input files hold raw little-endian float32 data; each output is written the
 // same way to its file (outputs of other element types as their raw
 // little-endian elements: int64 as 8 bytes, bool as 1). One JSON line per run
@@ -67,9 +70,10 @@ function writeRaw(file, type, data) {
 async function run(r) {
   const session = await ort.InferenceSession.create(r.model, {
     executionProviders: ['cpu'],
-    // Basic optimizations only: the test compares the model as written,
-    // not ONNX Runtime's own fusions of it.
-    graphOptimizationLevel: 'basic',
+    // Basic optimizations unless the run asks for another level: the tests
+    // compare the model as written, not ONNX Runtime's own fusions of it,
+    // except where a test checks that those fusions compute the same.
+    graphOptimizationLevel: r.optimization || 'basic',
   });
   const feeds = {};
   for (const inp of r.inputs) {
