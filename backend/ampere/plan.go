@@ -174,12 +174,17 @@ func planGraph(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs boo
 		p.e.Outputs = append(p.e.Outputs, b.Name)
 	}
 	// The graph's text, for sqc run --cpu and inspect; weights the GEMMs
-	// hold packed are references to them, not a second copy (Graph
-	// unpacks them).
+	// hold packed, and float constants a kernel reads as they are, are
+	// references to the engine's weights, not a second copy (Graph reads
+	// them back).
 	var text bytes.Buffer
 	w := bufio.NewWriter(&text)
+	floats := floatWeightRefs(g, p.e.Weights)
 	external := func(v *ir.Value) (string, bool) {
-		key, ok := p.packed[v]
+		if key, ok := p.packed[v]; ok {
+			return key, true
+		}
+		key, ok := floats[v]
 		return key, ok
 	}
 	if err := sqir.PrintWith(w, g, sqir.PrintOptions{External: external}); err != nil {

@@ -20,7 +20,14 @@ func Graph(e *engine.Engine) (*ir.Graph, error) {
 	for _, w := range e.Weights {
 		weights[w.Name] = w
 	}
-	resolve := func(key string, v *ir.Value) (*ir.Tensor, error) { return unpackWeight(weights, key, v) }
+	resolve := func(key string, v *ir.Value) (*ir.Tensor, error) {
+		if weights[key+"/w"] == nil {
+			if t, ok, err := floatWeight(weights, key, v); ok {
+				return t, err
+			}
+		}
+		return unpackWeight(weights, key, v)
+	}
 	g, err := sqir.ParseWith("engine graph", []byte(e.Graph), sqir.ParseOptions{External: resolve})
 	if err == nil {
 		err = ir.Verify(g)
