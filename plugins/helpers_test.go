@@ -136,23 +136,35 @@ func procs(t *testing.T) []string {
 	return pids
 }
 
+// eventually reports whether cond became true within two minutes, looking
+// every 10 ms: for what a loaded machine may take a while to show (a
+// plugin's output lines, a killed process's end). A clean run returns at
+// the first look; the bound only turns a real failure into one, not a hang.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return cond()
+		}
+	}
+	return true
+}
+
+// gone reports whether the processes whose command line is args have ended,
+// waiting for it (eventually): a plugin's child killed with the plugin's
+// group is not this test's child, so its end shows when the system has
+// scheduled it.
+func gone(t *testing.T, args ...string) bool {
+	return eventually(func() bool { return len(withCmdline(t, args...)) == 0 })
+}
+
 // noChildren fails when a process this test started is still there.
 func noChildren(t *testing.T) {
 	t.Helper()
-	// A process that was killed is reaped by go-plugin's goroutine; allow
-	// it the moment that takes, generously: a loaded machine can take a
-	// while to schedule it, and a leak stays a leak after two minutes. A
-	// clean run returns at the first look.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		left := children(t)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes left behind: %v", left)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// A process that was killed is reaped by go-plugin's goroutine; a
+	// loaded machine can take a while to schedule it, and a leak stays a
+	// leak after two minutes.
+	if !eventually(func() bool { return len(children(t)) == 0 }) {
+		t.Fatalf("processes left behind: %v", children(t))
 	}
 }
 
