@@ -125,13 +125,7 @@ func OpPTX(name string) (string, error) {
 			b.l("ld.param.u32 %%r%d, [p%d];", i-ptrs, i)
 		}
 	}
-	b.comment("element index i = ctaid.x * ntid.x + tid.x in %%r40; done when i >= total (%%r0)")
-	b.l("mov.u32 %%r41, %%ctaid.x;")
-	b.l("mov.u32 %%r42, %d;", OpThreads) // the block size: .maxntid
-	b.l("mov.u32 %%r43, %%tid.x;")
-	b.l("mad.lo.u32 %%r40, %%r41, %%r42, %%r43;")
-	b.l("setp.ge.u32 %%p0, %%r40, %%r0;")
-	b.l("@%%p0 bra $L_done;")
+	b.threadIndex()
 	body(&b)
 	b.raw("$L_done:")
 	b.l("ret;")

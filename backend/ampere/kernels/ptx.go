@@ -116,3 +116,46 @@ func regList(name string, from, n int) string {
 
 // regs formats the given registers as a PTX vector operand.
 func regs(names ...string) string { return "{" + strings.Join(names, ", ") + "}" }
+
+// threadIndex emits the prologue of the one-thread-an-element op kernels:
+// the element index i = ctaid.x·OpThreads + tid.x in %r40 (scratch %r41 to
+// %r43), and a branch to $L_done when i ≥ total (%r0).
+func (b *builder) threadIndex() {
+	b.comment("element index i = ctaid.x * ntid.x + tid.x in %%r40; done when i >= total (%%r0)")
+	b.l("mov.u32 %%r41, %%ctaid.x;")
+	b.l("mov.u32 %%r42, %d;", OpThreads) // the block size: .maxntid
+	b.l("mov.u32 %%r43, %%tid.x;")
+	b.l("mad.lo.u32 %%r40, %%r41, %%r42, %%r43;")
+	b.l("setp.ge.u32 %%p0, %%r40, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+}
+
+// decodeImage emits the decode of element index %r40 of a batch of images
+// with c channels, h rows and w columns (the registers that hold them) into
+// n %r23, channel %r22, row %r21 and column %r20 (scratch %r24). The
+// elements are in NHWC order, or, when nhwcFlag names a register, in NHWC
+// order where it is nonzero and NCHW order where it is 0.
+func (b *builder) decodeImage(nhwcFlag, c, h, w string) {
+	b.comment("decode (n r23, channel r22, row r21, column r20)")
+	if nhwcFlag != "" {
+		b.l("setp.ne.u32 %%p1, %s, 0;", nhwcFlag)
+		b.l("@%%p1 bra $L_nhwc;")
+		b.l("rem.u32 %%r20, %%r40, %s;", w)
+		b.l("div.u32 %%r24, %%r40, %s;", w)
+		b.l("rem.u32 %%r21, %%r24, %s;", h)
+		b.l("div.u32 %%r24, %%r24, %s;", h)
+		b.l("rem.u32 %%r22, %%r24, %s;", c)
+		b.l("div.u32 %%r23, %%r24, %s;", c)
+		b.l("bra $L_decoded;")
+		b.raw("$L_nhwc:")
+	}
+	b.l("rem.u32 %%r22, %%r40, %s;", c)
+	b.l("div.u32 %%r24, %%r40, %s;", c)
+	b.l("rem.u32 %%r20, %%r24, %s;", w)
+	b.l("div.u32 %%r24, %%r24, %s;", w)
+	b.l("rem.u32 %%r21, %%r24, %s;", h)
+	b.l("div.u32 %%r23, %%r24, %s;", h)
+	if nhwcFlag != "" {
+		b.raw("$L_decoded:")
+	}
+}

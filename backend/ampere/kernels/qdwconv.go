@@ -93,20 +93,8 @@ func qGroupConvPTX(outF32 bool) string {
 	// r0 total, r1 C, r2 H, r3 W, r4 M, r5 OH, r6 OW, r7 KH, r8 KW, r9 sh,
 	// r10 sw, r11 ph, r12 pw, r13 dh, r14 dw, r15 Cg, r16 Mg, r17 hasres;
 	// r18 act (f32 output).
-	b.comment("output index i in %%r40 (NHWC: channel fastest)")
-	b.l("mov.u32 %%r41, %%ctaid.x;")
-	b.l("mov.u32 %%r42, %d;", OpThreads)
-	b.l("mov.u32 %%r43, %%tid.x;")
-	b.l("mad.lo.u32 %%r40, %%r41, %%r42, %%r43;")
-	b.l("setp.ge.u32 %%p0, %%r40, %%r0;")
-	b.l("@%%p0 bra $L_done;")
-	b.comment("decode (n r23, m r22, oh r21, ow r20)")
-	b.l("rem.u32 %%r22, %%r40, %%r4;")
-	b.l("div.u32 %%r24, %%r40, %%r4;")
-	b.l("rem.u32 %%r20, %%r24, %%r6;")
-	b.l("div.u32 %%r24, %%r24, %%r6;")
-	b.l("rem.u32 %%r21, %%r24, %%r5;")
-	b.l("div.u32 %%r23, %%r24, %%r5;")
+	b.threadIndex()
+	b.decodeImage("", "%r4", "%r5", "%r6")
 	b.comment("first input channel of the group c0 = (m / Mg) * Cg in r25; weight row m*Cg*KH*KW in r26")
 	b.l("div.u32 %%r25, %%r22, %%r16;")
 	b.l("mul.lo.u32 %%r25, %%r25, %%r15;")
