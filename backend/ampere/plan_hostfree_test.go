@@ -201,13 +201,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 	// The broadcasting kernel: each operand read through its
 	// own strides over the output's dims, innermost first.
 	kernels.BcastKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-		operand := func(a *engine.Arg) []float32 {
-			if w := a.GetWeight(); w != "" {
-				return f32sOf(weights[w])
-			}
-			return buf(a).Float32s()
-		}
-		a, b, y := operand(s.Args[0]), operand(s.Args[1]), buf(s.Args[2]).Float32s()
+		a, b, y := f32Operand(s.Args[0], buf, weights), f32Operand(s.Args[1], buf, weights), buf(s.Args[2]).Float32s()
 		u := func(i int) int { return int(s.Args[i].GetU32()) }
 		op, per, aS, bS := u(4), u(5), u(6), u(7)
 		const r = kernels.BcastRank
@@ -347,13 +341,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 		}
 	},
 	kernels.BatchMatMulKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-		operand := func(a *engine.Arg) []float32 {
-			if w := a.GetWeight(); w != "" {
-				return f32sOf(weights[w])
-			}
-			return buf(a).Float32s()
-		}
-		a, b, y := operand(s.Args[0]), operand(s.Args[1]), buf(s.Args[2]).Float32s()
+		a, b, y := f32Operand(s.Args[0], buf, weights), f32Operand(s.Args[1], buf, weights), buf(s.Args[2]).Float32s()
 		u := func(i int) int { return int(s.Args[i].GetU32()) }
 		m, k, pd, mats, aS, bS, aM, bM := u(4), u(5), u(6), u(7), u(8), u(9), u(10), u(11)
 		for i := range y {
@@ -487,6 +475,14 @@ func unaryModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][
 	for i, v := range x {
 		y[i] = float32(f(float64(v)))
 	}
+}
+
+// f32Operand is a kernel model's f32 operand: an engine weight or a buffer.
+func f32Operand(a *engine.Arg, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) []float32 {
+	if w := a.GetWeight(); w != "" {
+		return f32sOf(weights[w])
+	}
+	return buf(a).Float32s()
 }
 
 func f32sOf(b []byte) []float32 {

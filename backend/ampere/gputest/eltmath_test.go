@@ -7,7 +7,6 @@ import (
 
 	"github.com/sqc-project/sqc/backend/ampere"
 	"github.com/sqc-project/sqc/ir"
-	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
@@ -97,19 +96,7 @@ func TestMathKernels(t *testing.T) {
 				}
 				// Halves (Round's ties), zeros and integers.
 				xs[0], xs[1], xs[2] = 2.5, 0, -3
-				want, err := ref.Run(g, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rt, err := ampere.Open(e, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := rt.Run([]*ir.Tensor{x})
-				rt.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				got, want := runBoth(t, g, e, batch, x)
 				for i := range want {
 					gs, ws := got[i].Float32s(), want[i].Float32s()
 					if len(gs) != len(ws) {

@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere"
-	"github.com/sqc-project/sqc/ir"
-	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
@@ -69,34 +67,15 @@ func TestFloatEltwise(t *testing.T) {
 			needGPU(t)
 			for _, batch := range []int{1, 3, 70} {
 				r := rand.New(rand.NewPCG(uint64(batch), 13))
-				shape := []int{batch}
-				for _, d := range g.Inputs[0].Type.Shape[1:] {
-					shape = append(shape, int(d.Size))
-				}
-				x := ir.NewTensor(ir.Float32, shape...)
+				x := randomInput(g, batch, r, 3)
 				xs := x.Float32s()
-				for i := range xs {
-					xs[i] = float32(r.NormFloat64() * 3)
-				}
 				// Values that reach the kernel's extremes: saturating
 				// Sigmoid/Tanh arguments and exact zeros.
 				xs[0], xs[len(xs)-1] = 60, -60
 				if len(xs) > 2 {
 					xs[1] = 0
 				}
-				want, err := ref.Run(g, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rt, err := ampere.Open(e, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := rt.Run([]*ir.Tensor{x})
-				rt.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				got, want := runBoth(t, g, e, batch, x)
 				if len(got) != len(want) {
 					t.Fatalf("batch %d: %d outputs, want %d", batch, len(got), len(want))
 				}

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere"
-	"github.com/sqc-project/sqc/ir"
-	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
@@ -64,27 +62,8 @@ func TestFloatFallback(t *testing.T) {
 			needGPU(t)
 			for _, batch := range []int{1, 3, 70} {
 				r := rand.New(rand.NewPCG(uint64(batch), 11))
-				shape := []int{batch}
-				for _, d := range g.Inputs[0].Type.Shape[1:] {
-					shape = append(shape, int(d.Size))
-				}
-				x := ir.NewTensor(ir.Float32, shape...)
-				for i := range x.Float32s() {
-					x.Float32s()[i] = float32(r.NormFloat64() * 2)
-				}
-				want, err := ref.Run(g, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rt, err := ampere.Open(e, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := rt.Run([]*ir.Tensor{x})
-				rt.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				x := randomInput(g, batch, r, 2)
+				got, want := runBoth(t, g, e, batch, x)
 				for i := range want {
 					gs, ws := got[i].Float32s(), want[i].Float32s()
 					if len(gs) != len(ws) {

@@ -10,7 +10,6 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
-	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
@@ -224,29 +223,10 @@ func TestHostFreeKernels(t *testing.T) {
 			needGPU(t)
 			for _, batch := range []int{1, 3, 70} {
 				r := rand.New(rand.NewPCG(uint64(batch), 31))
-				shape := []int{batch}
-				for _, d := range g.Inputs[0].Type.Shape[1:] {
-					shape = append(shape, int(d.Size))
-				}
-				x := ir.NewTensor(ir.Float32, shape...)
+				x := randomInput(g, batch, r, 2)
 				xs := x.Float32s()
-				for i := range xs {
-					xs[i] = float32(r.NormFloat64() * 2)
-				}
 				xs[0], xs[1] = 3, 3 // equal neighbours
-				want, err := ref.Run(g, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				rt, err := ampere.Open(e, batch)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := rt.Run([]*ir.Tensor{x})
-				rt.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				got, want := runBoth(t, g, e, batch, x)
 				for i := range want {
 					gt, wt := got[i], want[i]
 					if gt.DType != wt.DType || gt.Len() != wt.Len() {

@@ -3,13 +3,18 @@ package gputest
 import (
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/sqc-project/sqc/backend/ampere"
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
+	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
 )
 
 var ptxDir = flag.String("ptxdir", "", "write the PTX of every generated module into this directory (for ptxas)")
@@ -280,4 +285,38 @@ func alloc(t testing.TB, g *gpu, n int) *cuda.Buffer {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// randomInput is an f32 input for g's first input at batch: its per-sample
+// shape, N(0, scale²) values drawn from r in order.
+func randomInput(g *ir.Graph, batch int, r *rand.Rand, scale float64) *ir.Tensor {
+	shape := []int{batch}
+	for _, d := range g.Inputs[0].Type.Shape[1:] {
+		shape = append(shape, int(d.Size))
+	}
+	x := ir.NewTensor(ir.Float32, shape...)
+	for i := range x.Float32s() {
+		x.Float32s()[i] = float32(r.NormFloat64() * scale)
+	}
+	return x
+}
+
+// runBoth runs g on the reference executor and its engine e on the GPU, at
+// batch, on the input x, and returns both outputs.
+func runBoth(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, x *ir.Tensor) (got, want []*ir.Tensor) {
+	t.Helper()
+	want, err := ref.Run(g, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := ampere.Open(e, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = rt.Run([]*ir.Tensor{x})
+	rt.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }
