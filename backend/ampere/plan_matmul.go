@@ -42,13 +42,7 @@ func (p *planner) floatMatMulRows(n *ir.Node) error {
 	}
 	m := int64(bt.Shape[1])
 	rows := a.ElemsPerSample / k
-	bs := bt.Float32s()
-	wt := make([]float32, m*k)
-	for j := int64(0); j < m; j++ {
-		for i := int64(0); i < k; i++ {
-			wt[j*k+i] = bs[i*m+j]
-		}
-	}
+	wt := transpose2(bt.Float32s(), int(k), int(m))
 	y, err := p.newBuffer(n.Outputs[0], LayoutNCHW)
 	if err != nil {
 		return err
