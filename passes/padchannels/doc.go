@@ -47,9 +47,19 @@
 // channel counts are not static in "convs left alone: channel count unknown".
 //
 // A value read by several convs is padded once, and so is a weight they
-// share. Only float convolutions are padded: ConvInteger and QLinearConv
-// are formed later, by the quantization passes, from convolutions this pass
-// has already padded.
+// share.
+//
+// The shipped INT8 recipes run the pass after lower-int8, so it also pads
+// sqc's QConv (input channels only): the int8 input's new channels hold its
+// zero point (real 0; the Pad's constant_value) and the int8 weight's new
+// channels hold 0, so every added product is (zx−zx)·0 and the QConv's
+// int32 sums, and every output bit, are unchanged. This is what puts an RGB
+// stem on the implicit-GEMM kernel's 4-channel path instead of an im2col
+// matrix (backend/ampere). Above 8 channels a QConv's input is padded to a
+// multiple of 16 (the kernels' 16-byte chunks; 4 and 8 channels they read as
+// whole taps). A QConv's output channels are never padded
+// (out-multiple skips it): the INT8 kernels pad their channel tiles
+// themselves. ConvInteger and QLinearConv are left alone.
 //
 // Run it before assign-layout: the layout pass treats the channel-only Pad
 // and Slice this pass inserts as layout-agnostic, so they stay NHWC. Run

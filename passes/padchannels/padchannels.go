@@ -60,7 +60,7 @@ func run(c *passes.Context) (any, error) {
 	s := &state{c: c, g: g, names: ir.NewNamer(g), padded: map[padKey]*ir.Value{}, producers: g.Producers(), replaced: map[*ir.Node]bool{}}
 	in, out := int(c.Options.Int("multiple")), int(c.Options.Int("out-multiple"))
 	for _, n := range g.Nodes {
-		if n.Op == "Conv" || n.Op == "FusedConv" {
+		if n.Op == "Conv" || n.Op == "FusedConv" || n.Op == "QConv" {
 			if err := s.conv(n, in, out); err != nil {
 				return nil, err
 			}
@@ -120,7 +120,17 @@ func (s *state) conv(n *ir.Node, inMul, outMul int) error {
 	if inMul > 1 {
 		Cp = roundUp(C, inMul)
 	}
-	if outMul > 1 {
+	if n.Op == "QConv" && Cp > 8 {
+		// The INT8 kernels read a convolution's input in place with 4, 8
+		// or a multiple of 16 channels (16-byte chunks); any other count
+		// costs an im2col copy of the whole GEMM matrix, so a Pad to the
+		// next multiple of 16 is the cheaper copy.
+		Cp = roundUp(Cp, 16)
+	}
+	if outMul > 1 && n.Op != "QConv" {
+		// A QConv's output channels would need padded multipliers, bias
+		// and residual and an int8 Slice: the INT8 kernels pad their
+		// channel tiles themselves, so only its input is padded.
 		Kp = roundUp(K, outMul)
 	}
 	if Cp == C && Kp == K {
@@ -145,6 +155,9 @@ func (s *state) conv(n *ir.Node, inMul, outMul int) error {
 		n.Note("padded", fmt.Sprintf("input channels %d→%d", C, Cp))
 	default:
 		n.Note("padded", fmt.Sprintf("output channels %d→%d (sliced back)", K, Kp))
+	}
+	if n.Op == "QConv" {
+		return s.qconv(n, x, w, Cp)
 	}
 	if Cp != C {
 		px, err := s.padActivation(x, Cp, n.Name+"/pad_channels")
@@ -203,6 +216,49 @@ func (s *state) conv(n *ir.Node, inMul, outMul int) error {
 	return nil
 }
 
+// qconv pads an INT8 convolution's input to Cp channels: the input's new
+// channels hold its zero point (real 0) and the weight's are 0, so each
+// added product, (zx−zx)·0, is 0 and the int32 accumulator (and with it
+// every output bit) is unchanged. Multipliers, bias and residual are per
+// output channel and stay as they are.
+func (s *state) qconv(n *ir.Node, x, w *ir.Value, Cp int) error {
+	if x.Type.DType != ir.Int8 || x.Quant == nil || !x.Quant.PerTensor() {
+		return fmt.Errorf("%s (QConv): input %q is not per-tensor quantized int8", n.Name, x.Name)
+	}
+	if !w.IsConst() || w.Const.DType != ir.Int8 {
+		return fmt.Errorf("%s (QConv): weight %q is not an int8 constant", n.Name, w.Name)
+	}
+	key := padKey{v: x, size: Cp}
+	px, ok := s.padded[key]
+	if !ok {
+		after := make([]int, x.Type.Shape.Rank())
+		after[1] = Cp - int(x.Type.Shape[1].Size)
+		name := n.Name + "/pad_channels"
+		zp := ir.NewConst(s.fresh(name+".zero_point"), &ir.Tensor{DType: ir.Int8, Shape: []int{}, Data: []int8{int8(x.Quant.ZeroPoint[0])}})
+		var err error
+		if px, err = s.padNode(x, after, name, zp); err != nil {
+			return err
+		}
+		q := *x.Quant
+		px.Quant = &q
+		s.padded[key] = px
+	}
+	n.Inputs[0] = px
+	s.c.Count(statPaddedIn, 1)
+	s.c.Count(statAddedIn, Cp-int(x.Type.Shape[1].Size))
+	wkey := padKey{w, Cp, w.Const.Shape[0]}
+	pw, ok := s.padded[wkey]
+	if !ok {
+		pw = s.newConst(w, padKC(w.Const, w.Const.Shape[0], Cp, func(int) int8 { return 0 }))
+		q := *w.Quant
+		pw.Quant = &q
+		s.padded[wkey] = pw
+	}
+	n.Inputs[1] = pw
+	s.nodes = append(s.nodes, n)
+	return ir.InferNode(n)
+}
+
 // constInts makes a 1-D i64 constant.
 func (s *state) constInts(name string, vals ...int64) *ir.Value {
 	return ir.NewConst(s.fresh(name), ir.FromInt64(append([]int64{}, vals...), len(vals)))
@@ -210,7 +266,9 @@ func (s *state) constInts(name string, vals ...int64) *ir.Value {
 
 // padNode appends a constant-mode Pad of v that adds after[i] zeros at the
 // end of each axis i, and returns its output (in v's layout).
-func (s *state) padNode(v *ir.Value, after []int, name string) (*ir.Value, error) {
+// A constant value (a scalar of v's type) fills the new entries instead of
+// zero when given.
+func (s *state) padNode(v *ir.Value, after []int, name string, value ...*ir.Value) (*ir.Value, error) {
 	r := len(after)
 	pads := make([]int64, 2*r)
 	for i, a := range after {
@@ -218,7 +276,7 @@ func (s *state) padNode(v *ir.Value, after []int, name string) (*ir.Value, error
 	}
 	out := &ir.Value{Name: s.fresh(v.Name + ".padded"), Type: ir.Type{Layout: v.Type.Layout}}
 	p := &ir.Node{Name: name, Op: "Pad",
-		Inputs:  []*ir.Value{v, ir.NewConst(s.fresh(name+".pads"), ir.FromInt64(pads, len(pads)))},
+		Inputs:  append([]*ir.Value{v, ir.NewConst(s.fresh(name+".pads"), ir.FromInt64(pads, len(pads)))}, value...),
 		Outputs: []*ir.Value{out},
 		Attrs:   ir.Attrs{"mode": ir.StringAttr("constant")}}
 	if err := ir.InferNode(p); err != nil {
