@@ -40,17 +40,15 @@ var implicitConv = true
 
 // haloConv makes the heuristic (heuristicVariant) pick the halo-tile kernel
 // (kernels.GemmConfig.Halo, the "halo" option) for a layer it can run
-// (kernels.SupportsHalo); sqc tune times it as a candidate either way. Off:
-// the kernel is bit-exact on an H100 (TestHaloConvBitExact) and TestPerfHalo
-// measured it against the implicit-GEMM kernel on ResNet-34's 3×3 layers
-// (backend/ampere/NOTES.md: the 2:4 kernel as fast or faster everywhere,
-// 1.01–1.39× at batch 256 and 1.08–1.40× at batch 1; the dense one faster on
-// 7×7 and 56×56 images, 5–7 % slower on 14×14 and 28×28 at batch 256), but
-// no whole engine with halo layers has run on a GPU yet (the first tune run
-// dropped the candidates: see the kernel's name), so the default engine does
-// not use it. The rule those figures suggest is l.sparse24 || OH <= 7 ||
-// OH >= 56. A variable so that tests cover both kernels.
-var haloConv = func(l gemmLayer) bool { return false }
+// (kernels.SupportsHalo); sqc tune times it as a candidate either way. The
+// rule is TestPerfHalo's measurement on an H100 (backend/ampere/NOTES.md):
+// the 2:4 kernel is as fast or faster with it on every ResNet-34 3×3 layer
+// (1.01–1.39× at batch 256, 1.08–1.40× at batch 1), the dense one only on
+// 7×7 and 56×56 images (5–7 % slower on 14×14 and 28×28 at batch 256). With
+// it the ResNet-34 engines ran 1.04× (2:4) and 1.05× (dense) faster at batch
+// 256 and 1.21× / 1.11× at batch 1, and equal the reference executor bit for
+// bit (H100, same call). A variable so that tests cover both kernels.
+var haloConv = func(l gemmLayer) bool { return l.sparse24 || l.conv.OH <= 7 || l.conv.OH >= 56 }
 
 // vectorPool runs int8 max pools with C a multiple of 16 on the 16-channel
 // kernel (kernels.MaxPool16Kernel). A variable so that tests cover both.
@@ -62,6 +60,9 @@ type planner struct {
 	bufs    map[*ir.Value]*engine.Buffer
 	kernels map[string]bool
 	users   map[*ir.Value][]*ir.Node
+	// absorbed holds nodes another node's kernel already computes (the
+	// stem's SpaceToDepth and channel Pad, fused into its quantize).
+	absorbed map[*ir.Node]bool
 	// deferred holds data-movement nodes planned later with the one node
 	// that reads them, as one gather chain, by their output (planNode
 	// makes it).
@@ -343,6 +344,9 @@ func (p *planner) quantize(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
+	if ok, err := p.quantizePixels(n, x, s, zp); ok || err != nil {
+		return err
+	}
 	c, hw, layout := int64(1), int64(1), x.Layout
 	if x.Layout == LayoutNCHW {
 		c, hw, layout = x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2], LayoutNHWC
@@ -356,6 +360,97 @@ func (p *planner) quantize(n *ir.Node) error {
 		note = "NCHW to NHWC"
 	}
 	return p.elementwise(n, kernels.QuantizeKernel, "f32->int8", note, x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), u32(c), u32(hw), s32(zp), f32(s))
+}
+
+// quantizePixels plans the QuantizeLinear of an NCHW image whose only
+// reader is a SpaceToDepth, a channel Pad with the zero point (what
+// pad-channels and space-to-depth put in front of an RGB stem), or the one
+// then the other, as one QuantizePixelKernel launch that writes the last
+// one's NHWC output: without it the stem's input crossed memory three
+// times, byte by byte (quantize, then the Pad alone took 200 µs of a 4.1 ms
+// ResNet-34 batch of 256 on an H100). It reports false, planning nothing,
+// when the pattern is not there.
+func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp int32) (bool, error) {
+	if x.Layout != LayoutNCHW || len(x.SampleShape) != 3 {
+		return false, nil
+	}
+	c, h, w := x.SampleShape[0], x.SampleShape[1], x.SampleShape[2]
+	bs, cp := int64(1), c
+	v := n.Outputs[0]
+	var fused []*ir.Node
+	next := func() *ir.Node {
+		if p.g.IsOutput(v) || len(p.users[v]) != 1 {
+			return nil
+		}
+		return p.users[v][0]
+	}
+	if r := next(); r != nil && r.Op == "SpaceToDepth" && r.Inputs[0] == v {
+		b := r.Attrs.Int("blocksize", 0)
+		if b < 2 || h%int64(b) != 0 || w%int64(b) != 0 {
+			return false, nil
+		}
+		bs, cp = int64(b), c*int64(b*b)
+		fused, v = append(fused, r), r.Outputs[0]
+	}
+	if r := next(); r != nil && r.Op == "Pad" && r.Inputs[0] == v {
+		if to, ok := channelPad(r, zp); ok && to > cp {
+			fused, v, cp = append(fused, r), r.Outputs[0], to
+		}
+	}
+	if len(fused) == 0 || cp%4 != 0 || cp > kernels.MaxQuantizePixelChannels {
+		return false, nil
+	}
+	y, err := p.newBuffer(v, LayoutNHWC)
+	if err != nil {
+		return true, err
+	}
+	if y.ElemsPerSample != cp*(h/bs)*(w/bs) {
+		return true, fmt.Errorf("output %s has %d elements a sample, want %d×%d×%d", v.Name, y.ElemsPerSample, cp, h/bs, w/bs)
+	}
+	if p.absorbed == nil {
+		p.absorbed = map[*ir.Node]bool{}
+	}
+	names := make([]string, len(fused))
+	for i, f := range fused {
+		p.absorbed[f] = true
+		names[i] = f.Name
+	}
+	note := fmt.Sprintf("NCHW to NHWC, %d channels a pixel (fused: %s)", cp, strings.Join(names, ", "))
+	pixels := (h / bs) * (w / bs)
+	return true, p.elementwise(n, kernels.QuantizePixelKernel(int(cp)), "f32->int8", note, pixels, bufArg(x), bufArg(y), perSample(pixels),
+		u32(c), u32(h), u32(w), u32(h/bs), u32(w/bs), u32(bs), s32(zp), f32(scale))
+}
+
+// channelPad reports the channel count a constant-mode Pad of an NCHW
+// rank-4 value pads to when it appends zero-point channels and nothing
+// else.
+func channelPad(n *ir.Node, zp int32) (int64, bool) {
+	x := n.Inputs[0]
+	if n.Attrs.String("mode", "constant") != "constant" || len(x.Type.Shape) != 4 || !x.Type.Shape[1].Known() ||
+		len(n.Inputs) < 2 || n.Inputs[1] == nil || !n.Inputs[1].IsConst() || len(n.Inputs) > 3 && n.Inputs[3] != nil {
+		return 0, false
+	}
+	pads := n.Inputs[1].Const
+	if pads.Len() != 8 {
+		return 0, false
+	}
+	for i := 0; i < 8; i++ {
+		if i != 5 && pads.AsInt64(i) != 0 {
+			return 0, false
+		}
+	}
+	var value int64
+	if len(n.Inputs) > 2 && n.Inputs[2] != nil {
+		cv := n.Inputs[2]
+		if !cv.IsConst() || cv.Const.Len() != 1 || cv.Const.DType != ir.Int8 {
+			return 0, false
+		}
+		value = cv.Const.AsInt64(0)
+	}
+	if value != int64(zp) {
+		return 0, false
+	}
+	return x.Type.Shape[1].Size + pads.AsInt64(5), true
 }
 
 // dequantize plans a DequantizeLinear from i8 to f32, in the input's layout.

@@ -138,6 +138,9 @@ type Fallback struct {
 // the reference executor can run runs on the host between launches. Only a
 // node neither fallback can take fails the build, with every reason.
 func (p *planner) planNode(n *ir.Node) error {
+	if p.absorbed[n] {
+		return nil
+	}
 	if p.shapeOnly(n) {
 		return nil
 	}

@@ -56,9 +56,10 @@ func TestGemmCandidates(t *testing.T) {
 			t.Errorf("heuristic %s is not a candidate of %+v", heuristicVariant(l), l)
 		}
 	}
-	// A 2:4 3×3 conv runs the latency variant, the same layer dense the
-	// n128 tile, a 2:4 1×1 conv the n128 tile too.
-	if h := heuristicVariant(wide); h != "n128-m32-s3w-lc-k128-v16-inc" {
+	// A 2:4 3×3 stride-1 conv runs the halo tile (haloConv), the same
+	// layer dense the n128 tile on a 14×14 image, a 2:4 1×1 conv the n128
+	// tile too.
+	if h := heuristicVariant(wide); h != "n128-s3w-v16-halo" {
 		t.Errorf("heuristic of the 256-channel 2:4 conv: %s", h)
 	}
 	dense := wide

@@ -133,6 +133,96 @@ func OpPTX(name string) (string, error) {
 	return b.String(), nil
 }
 
+// QuantizePixelKernel is the input quantize of an image network's stem
+// fused with the relayouts that follow it: one thread an output pixel reads
+// the f32 NCHW input and writes that pixel's cp int8 channels (cp a
+// multiple of 4, at most MaxQuantizePixelChannels) as whole words. With
+// block size bs = 1 output channel c is input channel c; with bs > 1 the
+// output is ONNX's SpaceToDepth of the quantized image (channel (bh·bs +
+// bw)·C + c of output pixel (v, u) is input channel c at (v·bs + bh,
+// u·bs + bw)); channels past bs²·C hold the zero point, which is what
+// pad-channels' Pad writes. Its arithmetic is QuantizeKernel's.
+func QuantizePixelKernel(cp int) string { return fmt.Sprintf("sqc_quantize_px%d_f32_s8", cp) }
+
+// MaxQuantizePixelChannels is the widest pixel QuantizePixelKernel writes.
+const MaxQuantizePixelChannels = 32
+
+func init() {
+	for cp := 4; cp <= MaxQuantizePixelChannels; cp += 4 {
+		name := QuantizePixelKernel(cp)
+		OpParams[name] = []string{"x", "y", "total", "C", "H", "W", "OH", "OW", "bs", "zp:s32", "scale:f32"}
+		opBodies[name] = func(b *builder) { quantizePixel(b, cp) }
+	}
+}
+
+// quantizePixel emits QuantizePixelKernel's body for cp channels.
+func quantizePixel(b *builder, cp int) {
+	// r1 C, r2 H, r3 W, r4 OH, r5 OW, r6 bs, r7 zp; pixel index in r40.
+	b.comment("pixel (n r11, v r13, u r14); element index of input (n, 0, v*bs, u*bs) in r16")
+	b.l("mul.lo.u32 %%r10, %%r4, %%r5;")
+	b.l("div.u32 %%r11, %%r40, %%r10;")
+	b.l("rem.u32 %%r12, %%r40, %%r10;")
+	b.l("div.u32 %%r13, %%r12, %%r5;")
+	b.l("rem.u32 %%r14, %%r12, %%r5;")
+	b.l("mul.lo.u32 %%r15, %%r2, %%r3;") // HW
+	b.l("mul.lo.u32 %%r16, %%r11, %%r1;")
+	b.l("mul.lo.u32 %%r16, %%r16, %%r15;")
+	b.l("mul.lo.u32 %%r17, %%r13, %%r6;")
+	b.l("mad.lo.u32 %%r16, %%r17, %%r3, %%r16;")
+	b.l("mad.lo.u32 %%r16, %%r14, %%r6, %%r16;")
+	b.comment("output channel j is input channel r20 at block offset (r22, r21); past bs*bs*C (r22 = bs) the zero point")
+	b.l("mov.u32 %%r20, 0;")
+	b.l("mov.u32 %%r21, 0;")
+	b.l("mov.u32 %%r22, 0;")
+	for j := 0; j < cp; j++ {
+		word := 30 + j/4
+		if j%4 == 0 {
+			b.l("mov.u32 %%r%d, 0;", word)
+		}
+		b.l("setp.lt.u32 %%p2, %%r22, %%r6;")
+		b.l("mad.lo.u32 %%r23, %%r20, %%r15, %%r16;")
+		b.l("mad.lo.u32 %%r23, %%r22, %%r3, %%r23;")
+		b.l("add.u32 %%r23, %%r23, %%r21;")
+		b.l("mul.wide.u32 %%rd2, %%r23, 4;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("mov.f32 %%f1, 0f00000000;")
+		b.l("@%%p2 ld.global.f32 %%f1, [%%rd3];")
+		b.l("div.rn.f32 %%f2, %%f1, %%f0;")
+		b.l("cvt.rni.s32.f32 %%r24, %%f2;")
+		b.l("add.sat.s32 %%r24, %%r24, %%r7;")
+		b.l("max.s32 %%r24, %%r24, -128;")
+		b.l("min.s32 %%r24, %%r24, 127;")
+		b.l("bfi.b32 %%r%d, %%r24, %%r%d, %d, 8;", word, word, 8*(j%4))
+		if j == cp-1 {
+			break
+		}
+		b.l("add.u32 %%r20, %%r20, 1;")
+		b.l("setp.eq.u32 %%p3, %%r20, %%r1;")
+		b.l("@%%p3 mov.u32 %%r20, 0;")
+		b.l("@%%p3 add.u32 %%r21, %%r21, 1;")
+		b.l("setp.eq.u32 %%p4, %%r21, %%r6;")
+		b.l("@%%p4 mov.u32 %%r21, 0;")
+		b.l("@%%p4 add.u32 %%r22, %%r22, 1;")
+	}
+	b.comment("store the pixel's words: 16-byte stores where cp allows, then 8, then 4")
+	b.l("mul.wide.u32 %%rd4, %%r40, %d;", cp)
+	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+	words := cp / 4
+	for w := 0; w < words; {
+		switch {
+		case cp%16 == 0 && words-w >= 4:
+			b.l("st.global.v4.u32 [%%rd5+%d], {%%r%d, %%r%d, %%r%d, %%r%d};", 4*w, 30+w, 31+w, 32+w, 33+w)
+			w += 4
+		case cp%8 == 0 && words-w >= 2:
+			b.l("st.global.v2.u32 [%%rd5+%d], {%%r%d, %%r%d};", 4*w, 30+w, 31+w)
+			w += 2
+		default:
+			b.l("st.global.u32 [%%rd5+%d], %%r%d;", 4*w, 30+w)
+			w++
+		}
+	}
+}
+
 var opBodies = map[string]func(b *builder){
 	QuantizeKernel: func(b *builder) {
 		// r1 = C, r2 = HW, r3 = zp; source NCHW index i, destination
