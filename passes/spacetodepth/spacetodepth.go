@@ -82,11 +82,13 @@ func eligible(n *ir.Node, maxC int) (*geometry, string) {
 	if x == nil || w == nil || len(n.Outputs) != 1 {
 		return nil, statUnknown // the verifier reports a malformed node
 	}
-	xdims, xok := x.Type.Shape.Ints()
+	// The batch may be symbolic; channels, height and width must be known.
+	xs := x.Type.Shape
 	wdims, wok := w.Type.Shape.Ints()
-	if !xok || !wok || len(xdims) != 4 || len(wdims) != 4 {
+	if !wok || xs.Rank() != 4 || len(wdims) != 4 || !xs[1].Known() || !xs[2].Known() || !xs[3].Known() {
 		return nil, statUnknown
 	}
+	xdims := []int{-1, int(xs[1].Size), int(xs[2].Size), int(xs[3].Size)}
 	geom, err := ir.ResolveConvGeom(n.Attrs, x.Type.Shape[2:], wdims[2:], false)
 	if err != nil || geom.Out[0] < 0 || geom.Out[1] < 0 {
 		return nil, statUnknown

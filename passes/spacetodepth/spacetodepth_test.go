@@ -15,14 +15,21 @@ import (
 	"github.com/sqc-project/sqc/passes/passtest"
 )
 
-// randomInputs makes one f32 tensor per graph input, uniform in [-lim, lim).
+// randomInputs makes one f32 tensor per graph input, uniform in [-lim, lim);
+// a symbolic dim (the batch) is 2.
 func randomInputs(t *testing.T, g *ir.Graph, r *rand.Rand, lim float64) []*ir.Tensor {
 	t.Helper()
 	var ins []*ir.Tensor
 	for _, v := range g.Inputs {
-		dims, ok := v.Type.Shape.Ints()
-		if !ok || v.Type.DType != ir.Float32 {
-			t.Fatalf("input %q is %v; the test feeds static f32 inputs only", v.Name, v.Type)
+		if v.Type.DType != ir.Float32 {
+			t.Fatalf("input %q is %v; the test feeds f32 inputs only", v.Name, v.Type)
+		}
+		dims := make([]int, v.Type.Shape.Rank())
+		for i, d := range v.Type.Shape {
+			dims[i] = 2
+			if d.Known() {
+				dims[i] = int(d.Size)
+			}
 		}
 		x := ir.NewTensor(ir.Float32, dims...)
 		for i := range x.Float32s() {
@@ -97,7 +104,7 @@ func TestTestdataComputesTheSame(t *testing.T) {
 
 // randomQConv builds x → QuantizeLinear → QConv → y with a random geometry
 // the pass rewrites: kernel 1..7 per axis, stride 2..4, pads 0..K−1 on each
-// side (or auto_pad), 1..4 input channels, input sizes multiples of the
+// side (or auto_pad), 1..4 input channels, a static or symbolic batch, input sizes multiples of the
 // stride, random int8 weights, a non-zero input zero point, with or without
 // bias, residual and activation, and an int8 or float output.
 func randomQConv(r *rand.Rand) (*ir.Graph, string) {
@@ -148,6 +155,10 @@ func randomQConv(r *rand.Rand) (*ir.Graph, string) {
 		zx = int32(r.IntN(201) - 100)
 	}
 	x := &ir.Value{Name: "x", Type: ir.TensorType(ir.Float32, N, C, H, W)}
+	batch := fmt.Sprint(N)
+	if r.IntN(3) == 0 {
+		x.Type.Shape[0], batch = ir.SymDim("N"), "N (2)" // as exported models have it
+	}
 	xq := &ir.Value{Name: "xq", Quant: &ir.QuantParams{Scale: []float32{sx}, ZeroPoint: []int32{zx}, Axis: -1}}
 	g := &ir.Graph{Name: "qconv", Inputs: []*ir.Value{x}}
 	quantize := func(name string, in, out *ir.Value, scale float32, zp int32) *ir.Node {
@@ -216,8 +227,8 @@ func randomQConv(r *rand.Rand) (*ir.Graph, string) {
 	if sy != 0 {
 		out = "i8"
 	}
-	return g, fmt.Sprintf("N=%d C=%d M=%d kernel=%dx%d stride=%d pads=%s input=%dx%d zx=%d bias=%v residual=%v activation=%q output=%s",
-		N, C, M, kh, kw, s, padDesc, H, W, zx, bias, residual, act, out)
+	return g, fmt.Sprintf("N=%s C=%d M=%d kernel=%dx%d stride=%d pads=%s input=%dx%d zx=%d bias=%v residual=%v activation=%q output=%s",
+		batch, C, M, kh, kw, s, padDesc, H, W, zx, bias, residual, act, out)
 }
 
 // TestRandomQConvs rewrites many random strided QConvs and requires the
