@@ -1,6 +1,7 @@
 package spacetodepth_test
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -343,4 +344,49 @@ func TestStatistics(t *testing.T) {
 		}
 		sameBits(t, tc.spec, before, after)
 	}
+}
+
+// TestRoundTrip prints the rewritten stem (an int8 SpaceToDepth whose
+// output carries the input's quantization), parses it back and requires an
+// equal graph that verifies and computes the same bits.
+func TestRoundTrip(t *testing.T) {
+	test, err := passtest.Load("testdata/resnet_stem.sqir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := test.Graph
+	runPipeline(t, g, "space-to-depth")
+	var text bytes.Buffer
+	if err := sqir.Print(&text, g); err != nil {
+		t.Fatal(err)
+	}
+	back, err := sqir.Parse("printed.sqir", text.Bytes())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text.String())
+	}
+	if err := ir.Verify(back); err != nil {
+		t.Fatal(err)
+	}
+	if err := ir.Equal(g, back); err != nil {
+		t.Fatal(err)
+	}
+	var s2d *ir.Value
+	for _, n := range back.Nodes {
+		if n.Op == "SpaceToDepth" {
+			s2d = n.Outputs[0]
+		}
+	}
+	if s2d == nil || s2d.Type.DType != ir.Int8 || s2d.Quant == nil || s2d.Quant.ZeroPoint[0] != -3 {
+		t.Fatalf("parsed SpaceToDepth output %+v, want i8 with the input's quantization (zero point -3)", s2d)
+	}
+	ins := randomInputs(t, g, rand.New(rand.NewPCG(9, 9)), 8)
+	want, err := ref.Run(g, ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ref.Run(back, ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, "parsed graph", want, got)
 }
