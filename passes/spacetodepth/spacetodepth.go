@@ -67,12 +67,13 @@ func run(c *passes.Context) (any, error) {
 }
 
 // geometry is what the rewrite needs of a conv: its stride s, input
-// channels C, input size H×W and, per spatial axis, kernel and pads.
+// channels C, input size H×W and, per spatial axis, kernel, begin pad and
+// output size.
 type geometry struct {
-	s, C, H, W       int
-	kernel           [2]int
-	padBegin, padEnd [2]int
-	out              [2]int
+	s, C, H, W int
+	kernel     [2]int
+	padBegin   [2]int
+	out        [2]int
 }
 
 // eligible returns the geometry of QConv n, or the statistic that says why
@@ -88,7 +89,7 @@ func eligible(n *ir.Node, maxC int) (*geometry, string) {
 	if !wok || xs.Rank() != 4 || len(wdims) != 4 || !xs[1].Known() || !xs[2].Known() || !xs[3].Known() {
 		return nil, statUnknown
 	}
-	xdims := []int{-1, int(xs[1].Size), int(xs[2].Size), int(xs[3].Size)}
+	C, H, W := int(xs[1].Size), int(xs[2].Size), int(xs[3].Size)
 	geom, err := ir.ResolveConvGeom(n.Attrs, x.Type.Shape[2:], wdims[2:], false)
 	if err != nil || geom.Out[0] < 0 || geom.Out[1] < 0 {
 		return nil, statUnknown
@@ -103,18 +104,18 @@ func eligible(n *ir.Node, maxC int) (*geometry, string) {
 		return nil, statDilated
 	case n.Attrs.Int("group", 1) != 1:
 		return nil, statGrouped
-	case xdims[1] > maxC:
+	case C > maxC:
 		return nil, statWide
-	case xdims[2]%s != 0 || xdims[3]%s != 0:
+	case H%s != 0 || W%s != 0:
 		return nil, statIndivisible
 	case w.Sparsity != nil:
 		return nil, statSparse
 	case x.Type.Layout != "" || w.Type.Layout != "":
 		return nil, statLaidOut
 	}
-	g := &geometry{s: s, C: xdims[1], H: xdims[2], W: xdims[3]}
+	g := &geometry{s: s, C: C, H: H, W: W}
 	for i := 0; i < 2; i++ {
-		g.kernel[i], g.padBegin[i], g.padEnd[i], g.out[i] = geom.Kernel[i], geom.PadBegin[i], geom.PadEnd[i], geom.Out[i]
+		g.kernel[i], g.padBegin[i], g.out[i] = geom.Kernel[i], geom.PadBegin[i], geom.Out[i]
 	}
 	return g, ""
 }
@@ -134,9 +135,9 @@ func newAxis(k, p, s, in, out int) (axis, error) {
 	a := axis{shift: pb*s - p, padBegin: pb}
 	a.kernel = (k + a.shift + s - 1) / s
 	// The new conv's output size is in/s + pb + pe − K' + 1; choose pe so
-	// that it is out. pe is never negative (pe = 0 exactly when the old
-	// end padding is 0), but a wrong one would silently change the output
-	// shape, so it is checked.
+	// that it is out. pe is never negative (it is 0 when the old end
+	// padding is 0, and grows with it), but a wrong one would silently
+	// change the output shape, so it is checked.
 	a.padEnd = out - 1 + a.kernel - in/s - pb
 	if a.padEnd < 0 {
 		return a, fmt.Errorf("kernel %d stride %d pad %d on %d: end pad %d for %d outputs", k, s, p, in, a.padEnd, out)
