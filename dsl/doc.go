@@ -110,6 +110,9 @@
 //	pad-channels      pad conv channel counts to what the INT8 kernels need
 //	    multiple        int in [1, 65536], default 4: input channels
 //	    out-multiple    int in [1, 65536], default 1: output channels (sliced off after)
+//	space-to-depth    strided INT8 convs of few channels (an RGB stem) as stride-1
+//	                  convs over a SpaceToDepth of their input, same output bits
+//	    max-channels    int in [1, 65536], default 4: rewrite convs with at most this many input channels
 //	assign-layout     store conv activations NHWC and weights OHWI
 //	    layout          NHWC
 //	    weight-layout   OHWI (default) or OIHW

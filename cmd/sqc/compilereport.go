@@ -250,17 +250,19 @@ func activationOf(x *ir.Value, producers map[*ir.Value]*ir.Node, graphInputs map
 	// The float value the int8 one stands for: the input of the
 	// QuantizeLinear that made it, or, for an int8 layer's output, the
 	// name quantize gave it ("x.q" for x), looking through pad-channels'
-	// Pad in front of a stem.
+	// Pad and space-to-depth's SpaceToDepth in front of a stem (they move
+	// the codes, not their scale).
 	origin := ""
-	for v, hops := x, 0; v != nil && hops < 4 && origin == ""; hops++ {
+	for v, hops := x, 0; v != nil && hops < 5 && origin == ""; hops++ {
 		for _, name := range []string{v.Name, strings.TrimSuffix(v.Name, ".q")} {
 			if _, ok := cal.Ranges[name]; ok && origin == "" {
 				origin = name
 			}
 		}
 		p := producers[v]
-		padded := p != nil && p.Op == "Pad" && strings.HasSuffix(p.Name, "/pad_channels")
-		if p == nil || (p.Op != "QuantizeLinear" && p.Op != "DequantizeLinear" && !padded) {
+		moved := p != nil && (p.Op == "Pad" && strings.HasSuffix(p.Name, "/pad_channels") ||
+			p.Op == "SpaceToDepth" && strings.HasSuffix(p.Name, "/space_to_depth"))
+		if p == nil || (p.Op != "QuantizeLinear" && p.Op != "DequantizeLinear" && !moved) {
 			break
 		}
 		v = p.Input(0)

@@ -18,6 +18,7 @@ import (
 	_ "github.com/sqc-project/sqc/passes/quantize"
 	"github.com/sqc-project/sqc/passes/shapeinfer"
 	"github.com/sqc-project/sqc/passes/simplify"
+	_ "github.com/sqc-project/sqc/passes/spacetodepth" // space-to-depth: strided INT8 stems as stride-1 convs on more channels
 )
 
 // GraphPipeline is the default pipeline of `sqc opt`: every built-in pass
