@@ -80,7 +80,8 @@ func TestWrite(t *testing.T) {
 		`<g class="node int8 sparse"><title>block1.1.conv (QConv)`,
 		`<g class="node int8"><title>stem.conv (QConv)`,
 		"<td>block1.1.conv</td><td>QConv</td><td>int8</td><td class=\"num\">2,359,296</td><td>2:4 (magnitude",
-		"<td>stem.conv</td><td>QConv</td><td>int8</td><td class=\"num\">442,368</td><td>dense: first layer",
+		// 589,824 MACs: the stem's 3 input channels padded to 4 (pad-channels).
+		"<td>stem.conv</td><td>QConv</td><td>int8</td><td class=\"num\">589,824</td><td>dense: first layer",
 		"2:4 sparse: 7 of 9 candidate layers",
 		`<figure class="hist" data-value="stem.relu.out"><figcaption>stem.relu.out → stem.relu.out.q</figcaption>`,
 		"<td>compiled</td><td class=\"num\">90.25 %</td><td class=\"num\">–</td>",
@@ -154,7 +155,7 @@ func TestInChromium(t *testing.T) {
 	}
 
 	shot := filepath.Join(dir, "shot.png")
-	browse("--window-size=1200,2400", "--hide-scrollbars", "--screenshot="+shot)
+	browse("--window-size=1200,3200", "--hide-scrollbars", "--screenshot="+shot)
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +165,8 @@ func TestInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the screenshot is no PNG: %v", err)
 	}
-	if b := img.Bounds(); b.Dx() != 1200 || b.Dy() != 2400 {
-		t.Errorf("screenshot is %v, want 1200×2400", b)
+	if b := img.Bounds(); b.Dx() != 1200 || b.Dy() != 3200 {
+		t.Errorf("screenshot is %v, want 1200×3200", b)
 	}
 	int8Box := count(img, 0xbc, 0xd7, 0xf5) // the int8 fill of the diagram's boxes
 	bars := count(img, 0x6b, 0x8f, 0xb5)    // the histograms' bars
