@@ -219,12 +219,8 @@ func (p *indexProver) compute(v *ir.Value) *affine {
 		return nil
 	}
 	switch n.Op {
-	case "Identity":
-		return p.eval(n.Input(0))
-	case "Cast":
-		if n.Attrs.Int("to", 0) != int64(ir.Int64) {
-			return nil
-		}
+	case "Identity", "Cast":
+		// eval takes i64 values only: a Cast from i64 to i64.
 		return p.eval(n.Input(0))
 	case "Neg":
 		if a := p.eval(n.Input(0)); a != nil {

@@ -84,6 +84,7 @@ func TestGatherAsReshape(t *testing.T) {
 		{name: "identity", stride: 4, chans: identity, limit: limitN, reshape: true, wantShape: []int64{-1, 4, 1, 1}},
 		// The batch through arithmetic that cancels: (N+2)-2.
 		{name: "identity through Add and Sub", stride: 4, chans: identity, limit: `Sub "limit" (%n2, %two)`, reshape: true, wantShape: []int64{-1, 4, 1, 1}},
+		{name: "identity through Cast", stride: 4, chans: identity, limit: `Cast "limit" (%n) {to = 7}`, reshape: true, wantShape: []int64{-1, 4, 1, 1}},
 		{name: "permuted channels", stride: 4, chans: []int{1, 0, 2, 3}, limit: limitN},
 		{name: "channels reversed (affine, step -1)", stride: 4, chans: []int{3, 2, 1, 0}, limit: limitN},
 		{name: "overlapping rows", stride: 3, chans: identity, limit: limitN},
