@@ -8,9 +8,9 @@ import (
 )
 
 // Gathers that only reshape. PyTorch's dynamo exporter lowers as_strided
-// (ConvNeXt's classifier head makes its pooled [N,768,1,1] contiguous so)
-// to a Gather over the flattened tensor at indices it computes from the
-// batch size:
+// (with which ConvNeXt's classifier head makes its pooled [N,768,1,1]
+// contiguous) to a Gather over the flattened tensor at indices it computes
+// from the batch size:
 //
 //	N = Squeeze(Shape(x)[0:1])
 //	i = Unsqueeze(Range(0, N, 1) · 768, [1,2,3]) + [0..767 as 1×768×1×1] + 0 + 0
@@ -18,8 +18,8 @@ import (
 //
 // The indices are every element in order, so the Gather is a Reshape of the
 // pooled tensor to the indices' shape. With a static batch the indices fold
-// to a constant; with a symbolic one they stay computed: an i64 tensor as
-// long as the batch, which an engine (whose buffers hold the batch
+// to a constant; with a symbolic one they stay computed: an i64 tensor whose
+// size follows the batch, which an engine (whose buffers hold the batch
 // outermost) cannot hold, and a copy for nothing where it could.
 //
 // The proof is symbolic, so that it holds at every batch rather than at the
@@ -49,6 +49,7 @@ func num(c int64) lin { return lin{c: c} }
 // isConst reports whether l does not depend on S.
 func (l lin) isConst() bool { return l.k == 0 }
 
+// add is l + m, and false when that overflows (as scale and mul say too).
 func (l lin) add(m lin) (lin, bool) {
 	k, ok1 := addOK(l.k, m.k)
 	c, ok2 := addOK(l.c, m.c)
