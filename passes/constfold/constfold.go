@@ -12,6 +12,12 @@
 // quantization passes read; folding it into a float constant would lose that.
 // Outputs larger than the max-elements option are not folded either (an
 // Expand or a Tile of a constant would otherwise inflate the model).
+//
+// What stays computed only because the batch is symbolic is not folded, with
+// one exception: a Gather along axis 0 of a 1-D tensor whose indices, however
+// they follow the batch, are provably every element in order becomes a
+// Reshape of that tensor (PyTorch's dynamo exporter writes as_strided so;
+// gatherview.go says how the indices are proved and what is relied on).
 package constfold
 
 import (
@@ -25,7 +31,7 @@ import (
 // Pass is the constant-folding pass.
 var Pass = &passes.Pass{
 	Name: "fold-constants",
-	Doc:  "evaluate nodes whose inputs are all constant (and Shape of static shapes) at compile time",
+	Doc:  "evaluate nodes whose inputs are all constant (and Shape of static shapes) at compile time, and make Gathers of every element in order Reshapes",
 	Options: []passes.Option{
 		{Name: "keep-qdq", Doc: "keep QuantizeLinear/DequantizeLinear nodes even when their inputs are constant", Kind: passes.Bool, Default: true},
 		{Name: "max-elements", Doc: "fold a node only if its outputs hold at most this many elements in all", Kind: passes.Int, Default: int64(1 << 24), Min: 0, Max: 1 << 40},
@@ -63,6 +69,16 @@ func run(c *passes.Context) (any, error) {
 	if folded > 0 {
 		c.Changed()
 		c.Count("nodes folded", folded)
+	}
+	// After folding, so that indices a static batch makes constant are
+	// taken as constants.
+	reshapes, err := gathersAsReshapes(g)
+	if err != nil {
+		return nil, err
+	}
+	if reshapes > 0 {
+		c.Changed()
+		c.Count("gathers made reshapes", reshapes)
 	}
 	return nil, nil
 }
