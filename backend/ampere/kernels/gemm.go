@@ -846,6 +846,15 @@ func (c GemmConfig) emitCoords(b *builder) {
 // the 8-warp kernel within 128 registers.
 func (c GemmConfig) halvesApart() bool { return c.SplitM && !c.Sparse }
 
+// haloHalves reports whether a dense wide Halo step goes one k32 half at a
+// time: half 0's weight fragments (16 registers) and, per pixel tile, its
+// B fragment half (ldmatrix.x2) before that tile's products, then half
+// 1's. Holding both halves (32 + 4 fragment registers beside the 128
+// accumulators and the halo copies' addresses) made the _n128 and _n256
+// kernels spill (ptxas 11.8: 60–92 bytes at 255 registers; the CUDA 13
+// JIT on an H100 spilled all six dense wide ones).
+func (c GemmConfig) haloHalves() bool { return c.Halo && c.WideN && !c.Sparse }
+
 // emitWeightFragments reads the warp's weight fragments (and metadata) of
 // step kt from stage rst: both k32 halves of a dense tile (h < 0), or only
 // half h.
@@ -914,6 +923,28 @@ func (c GemmConfig) emitProducts(b *builder, copy func(), rs string, tap int) {
 	halves := 2
 	if c.Sparse {
 		halves = 1
+	}
+	if tap >= 0 && c.haloHalves() {
+		// Half h of pixel tile j's B fragment: lanes 0..15 address chunks
+		// 0, 1 (%ha<s>) or 2, 3 (%hah: address bit 5 flipped, i.e. the
+		// swizzled chunk xor 2; every other term of a halo address is a
+		// multiple of 64).
+		reg, _ := haloFragment(0, tap)
+		b.comment("the products by k32 half: the half's weights, then per pixel tile its B fragment half (x2) and products: 16 + 2 fragment registers live")
+		b.l("xor.b32 %%hah, %s, 32;", reg)
+		for h := 0; h < 2; h++ {
+			if h == 1 {
+				c.emitWeightFragments(b, 1, "%rst")
+			}
+			for j := 0; j < pt; j++ {
+				_, off := haloFragment(j, tap)
+				b.l("ldmatrix.sync.aligned.m8n8.x2.shared.b16 %s, [%s+%d];", regList("%bf", 4*j+2*h, 2), []string{reg, "%hah"}[h], off)
+				for i := 0; i < mi; i++ {
+					mma(i, j, h)
+				}
+			}
+		}
+		return
 	}
 	if c.halvesApart() {
 		// Half h of pixel tile j's B fragment (8 pixels x 32 K), two

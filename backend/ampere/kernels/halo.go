@@ -191,7 +191,7 @@ func (c GemmConfig) emitHaloDecls(b *builder) {
 	n := c.haloCopiesPerThread()
 	declare(b, ".b32", "%hCC", "%hPX", "%hP", "%hNP", "%hg", "%hn", "%hoy", "%hox", "%hq", "%hp", "%hr", "%hc",
 		"%sn<2>", "%soy<2>", "%sox<2>", "%ssv<2>", fmt.Sprintf("%%hpix<%d>", n), fmt.Sprintf("%%hdst<%d>", n),
-		"%hs<3>", "%ha<3>", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
+		"%hs<3>", "%ha<3>", "%hah", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
 	declare(b, ".pred", "%hsv", "%hpe", "%pnx", fmt.Sprintf("%%hv<%d>", n), fmt.Sprintf("%%hz<%d>", n))
 }
 
@@ -361,7 +361,11 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 			b.raw("%s:", skip)
 		}
 		b.l("cp.async.commit_group;")
-		c.emitWeightFragments(b, -1, "%rst")
+		if c.haloHalves() {
+			c.emitWeightFragments(b, 0, "%rst") // half 1's inside emitProducts
+		} else {
+			c.emitWeightFragments(b, -1, "%rst")
+		}
 		c.emitProducts(b, nil, "", t)
 		c.emitRotateStages(b)
 	}

@@ -247,6 +247,12 @@ func TestHaloSimulated(t *testing.T) {
 		{1, 128, 7, 7, 128, true, false, true},
 		{1, 64, 56, 56, 64, true, true, false},
 		{1, 256, 14, 14, 256, false, false, false},
+		// Dense residuals on each pipeline (pipes[i%4]), the wide tiles
+		// (one k32 half at a time) with float32 on _n128 and int8 on _n256.
+		{2, 64, 6, 6, 64, false, true, false},
+		{2, 128, 7, 7, 128, false, true, true},
+		{1, 64, 10, 9, 64, false, true, false},
+		{1, 128, 9, 10, 256, false, true, false},
 	} {
 		pipe := pipes[ci%len(pipes)]
 		p := newSimConv(r, tc.n, halo3x3(tc.c, tc.h, tc.w), tc.nOut, tc.sparse, tc.res, tc.outF32)
