@@ -576,6 +576,9 @@ func (c GemmConfig) emit(b *builder) {
 	if c.halvesApart() {
 		declare(b, ".b32", "%ldm2")
 	}
+	if c.oneWeightSource() {
+		declare(b, ".b64", "%gwst")
+	}
 	if c.DoubleK {
 		declare(b, ".b32", "%rsub")
 	}
@@ -1051,7 +1054,14 @@ func (c GemmConfig) emitSharedWeightLoad(b *builder, kt string) {
 	b.l("mul.wide.u32 %%rk, %s, %d;", kt, tb)
 	b.l("add.u32 %%tmp, %%sdw, %%wst;")
 	for i := 0; i < c.wStageBytes()/16/c.Threads(); i++ {
-		b.l("add.u64 %%src, %%gws%d, %%rk;", i)
+		switch {
+		case !c.oneWeightSource():
+			b.l("add.u64 %%src, %%gws%d, %%rk;", i)
+		case i == 0:
+			b.l("add.u64 %%src, %%gws0, %%rk;")
+		default:
+			b.l("add.u64 %%src, %%src, %%gwst;")
+		}
 		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", c.wRegion()+i*c.Threads()*16)
 	}
 	if c.Sparse {
@@ -1060,6 +1070,15 @@ func (c GemmConfig) emitSharedWeightLoad(b *builder, kt string) {
 		b.l("@%%pe0 cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", c.wRegion()+c.wStageBytes())
 	}
 }
+
+// oneWeightSource reports whether a thread keeps only its first weight
+// chunk's source (%gws0) and reaches chunk i at i·%gwst = i·Threads·16·KT
+// bytes past it: chunk i is i·Threads/(tileBytes/16) tiles further on,
+// each KT tiles of the packed array, at the same offset in its tile. The
+// Halo kernel does, for fewer live registers beside its halo copies' (4
+// instead of 8 for the dense wide tiles). The other kernels keep one
+// source a chunk: their registers are the ones the GPU tests measured.
+func (c GemmConfig) oneWeightSource() bool { return c.Halo }
 
 // emitSharedWeightSetup computes, for SharedWeights, each thread's weight
 // copy sources (%gws*, %ges) and where warps read their fragments
@@ -1077,7 +1096,12 @@ func (c GemmConfig) emitSharedWeightSetup(b *builder) {
 	b.l("mov.u32 %%tmp, %%ctaid.y;")
 	b.l("shl.b32 %%nt, %%tmp, %d;", log2(c.blockTiles()))
 	b.l("mul.lo.u32 %%nt, %%nt, %%KT;") // first tile of the block at kt = 0
-	for i := 0; i < c.wStageBytes()/16/c.Threads(); i++ {
+	n := c.wStageBytes() / 16 / c.Threads()
+	if c.oneWeightSource() {
+		n = 1
+		b.l("mul.wide.u32 %%gwst, %%KT, %d;", c.Threads()*16)
+	}
+	for i := 0; i < n; i++ {
 		b.l("add.u32 %%q, %%tidx, %d;", i*c.Threads())
 		b.l("shr.u32 %%tmp, %%q, %d;", log2(perTile))
 		b.l("mul.lo.u32 %%tmp, %%tmp, %%KT;")

@@ -191,7 +191,7 @@ func (c GemmConfig) emitHaloDecls(b *builder) {
 	n := c.haloCopiesPerThread()
 	declare(b, ".b32", "%hCC", "%hPX", "%hP", "%hNP", "%hg", "%hn", "%hoy", "%hox", "%hq", "%hp", "%hr", "%hc",
 		"%sn<2>", "%soy<2>", "%sox<2>", "%ssv<2>", fmt.Sprintf("%%hpix<%d>", n), fmt.Sprintf("%%hdst<%d>", n),
-		"%hs<3>", "%ha<3>", "%hah", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
+		"%ha<3>", "%hah", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
 	declare(b, ".pred", "%hsv", "%hpe", "%pnx", fmt.Sprintf("%%hv<%d>", n), fmt.Sprintf("%%hz<%d>", n))
 }
 
@@ -213,7 +213,8 @@ func emitHaloSlot(b *builder, g string) {
 // emitHaloSetup reads the geometry and computes, once a block, each
 // thread's halo copies (haloCopy: %hpix*, %hdst* with the shared base,
 // %hv* copy, %hz* zero-point store) and each lane's fragment addresses for
-// the three tap columns (%hs*, haloReadAddr without j and r).
+// the three tap columns in halo buffer 0 (%ha*, haloReadAddr without j and
+// r; the K loop moves them to the buffer of the chunk it reads).
 func (c GemmConfig) emitHaloSetup(b *builder) {
 	emitConvParams(b)
 	b.comment("halo tiles: %d 8x8 patches a block, P = ceil(OH/8)*ceil(OW/8) a image, N*P in all", haloSlots)
@@ -285,7 +286,7 @@ func (c GemmConfig) emitHaloSetup(b *builder) {
 		b.l("shl.b32 %%tmp2, %%tmp2, 4;")
 		b.l("shl.b32 %%tmp, %%tmp, 6;")
 		b.l("add.u32 %%tmp, %%tmp, %%tmp2;")
-		b.l("add.u32 %%hs%d, %%tmp, %%hp;", sx)
+		b.l("add.u32 %%ha%d, %%tmp, %%hp;", sx)
 	}
 }
 
@@ -338,10 +339,7 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 	b.l("mov.u32 %%wst, %d;", (S-1)*sb)
 	loop := b.label("hchunk")
 	b.raw("%s:", loop)
-	b.comment("chunk hcc, its halo in buffer hcur; the next chunk hcn (if any) goes to buffer hbn")
-	for sx := 0; sx < 3; sx++ {
-		b.l("add.u32 %%ha%d, %%hs%d, %%hcur;", sx, sx)
-	}
+	b.comment("chunk hcc, its halo in buffer hcur (%%ha* point into it); the next chunk hcn (if any) goes to buffer hbn")
 	b.l("add.u32 %%hcn, %%hcc, 1;")
 	b.l("setp.lt.u32 %%pnx, %%hcn, %%hCC;")
 	b.l("xor.b32 %%hbn, %%hcur, %d;", haloBufBytes)
@@ -370,6 +368,11 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 		c.emitRotateStages(b)
 	}
 	b.l("mov.u32 %%hcc, %%hcn;")
+	b.comment("the fragment addresses move to the other buffer")
+	b.l("sub.u32 %%tmp, %%hbn, %%hcur;")
+	for sx := 0; sx < 3; sx++ {
+		b.l("add.u32 %%ha%d, %%ha%d, %%tmp;", sx, sx)
+	}
 	b.l("mov.u32 %%hcur, %%hbn;")
 	b.l("@%%pnx bra.uni %s;", loop)
 }

@@ -37,6 +37,7 @@ const (
 	opSub32
 	opMulLo32
 	opMulWide
+	opMadWide
 	opMad32
 	opShl32
 	opShr32
@@ -307,6 +308,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opMulLo32
 	case opc == "mul.wide.u32":
 		in.op = opMulWide
+	case opc == "mad.wide.u32":
+		in.op = opMadWide
 	case opc == "mad.lo.u32":
 		in.op = opMad32
 	case opc == "shl.b32":
@@ -663,6 +666,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		set32(v32(1) * v32(2))
 	case opMulWide:
 		set(uint64(v32(1)) * uint64(v32(2)))
+	case opMadWide:
+		set(uint64(v32(1))*uint64(v32(2)) + v(3))
 	case opMad32:
 		set32(v32(1)*v32(2) + v32(3))
 	case opShl32:
