@@ -186,6 +186,12 @@ func (s ConvShape) haloOutRow(blk, nimg, p int) (m uint32, ok bool) {
 // chunk (the last predicated on q < haloCopies).
 func (c GemmConfig) haloCopiesPerThread() int { return (haloCopies + c.Threads() - 1) / c.Threads() }
 
+// haloCopyEveryThread reports whether every thread has a copy i (q =
+// tid + Threads·i < haloCopies for every tid): its zero-point store is
+// then predicated on the copy's predicate negated, and only the last
+// copies keep a predicate of their own (%hz*), fewer live predicates.
+func (c GemmConfig) haloCopyEveryThread(i int) bool { return c.Threads()*(i+1) <= haloCopies }
+
 // emitHaloDecls declares the Halo kernel's registers.
 func (c GemmConfig) emitHaloDecls(b *builder) {
 	n := c.haloCopiesPerThread()
@@ -252,15 +258,21 @@ func (c GemmConfig) emitHaloSetup(b *builder) {
 		b.l("add.u32 %%hr, %%hr, %%tmp;")
 		b.l("selp.b32 %%tmp, %%sox1, %%sox0, %%pin;")
 		b.l("add.u32 %%tmp2, %%hc, %%tmp;")
-		b.l("setp.lt.u32 %%pin2, %%hr, %%cH;")
-		b.l("and.pred %%hv%d, %%hpe, %%pin2;", i)
+		if c.haloCopyEveryThread(i) {
+			b.l("setp.lt.u32 %%hv%d, %%hr, %%cH;", i)
+		} else {
+			b.l("setp.lt.u32 %%pin2, %%hr, %%cH;")
+			b.l("and.pred %%hv%d, %%hpe, %%pin2;", i)
+		}
 		b.l("setp.lt.u32 %%pin2, %%tmp2, %%cW;")
 		b.l("and.pred %%hv%d, %%hv%d, %%pin2;", i, i)
 		b.l("selp.b32 %%tmp, %%ssv1, %%ssv0, %%pin;")
 		b.l("setp.ne.u32 %%pin2, %%tmp, 0;")
 		b.l("and.pred %%hv%d, %%hv%d, %%pin2;", i, i)
-		b.l("not.pred %%pin2, %%hv%d;", i)
-		b.l("and.pred %%hz%d, %%pin2, %%hpe;", i)
+		if !c.haloCopyEveryThread(i) {
+			b.l("not.pred %%pin2, %%hv%d;", i)
+			b.l("and.pred %%hz%d, %%pin2, %%hpe;", i)
+		}
 		b.l("selp.b32 %%tmp, %%sn1, %%sn0, %%pin;")
 		b.l("add.u32 %%tmp, %%tmp, %%hr;")
 		b.l("mad.lo.u32 %%hpix%d, %%tmp, %%cW, %%tmp2;", i)
@@ -304,7 +316,11 @@ func (c GemmConfig) emitHaloLoad(b *builder, chunk, buf string) {
 		b.l("add.u64 %%csrc, %%csrc, %%cco;")
 		b.l("add.u32 %%cst, %%hdst%d, %s;", i, buf)
 		b.l("@%%hv%d cp.async.cg.shared.global [%%cst], [%%csrc], 16;", i)
-		b.l("@%%hz%d st.shared.v4.b32 [%%cst], {%%zx4, %%zx4, %%zx4, %%zx4};", i)
+		if c.haloCopyEveryThread(i) {
+			b.l("@!%%hv%d st.shared.v4.b32 [%%cst], {%%zx4, %%zx4, %%zx4, %%zx4};", i)
+		} else {
+			b.l("@%%hz%d st.shared.v4.b32 [%%cst], {%%zx4, %%zx4, %%zx4, %%zx4};", i)
+		}
 	}
 }
 
