@@ -218,9 +218,11 @@ func emitHaloSlot(b *builder, g string) {
 
 // emitHaloSetup reads the geometry and computes, once a block, each
 // thread's halo copies (haloCopy: %hpix*, %hdst* with the shared base,
-// %hv* copy, %hz* zero-point store) and each lane's fragment addresses for
-// the three tap columns in halo buffer 0 (%ha*, haloReadAddr without j and
-// r; the K loop moves them to the buffer of the chunk it reads).
+// %hv* copy, else a zero-point store; %hz* that store for the copies not
+// every thread has, haloCopyEveryThread) and each lane's fragment
+// addresses for the three tap columns in halo buffer 0 (%ha*,
+// haloReadAddr without j and r; the K loop moves them to the buffer of the
+// chunk it reads).
 func (c GemmConfig) emitHaloSetup(b *builder) {
 	emitConvParams(b)
 	b.comment("halo tiles: %d 8x8 patches a block, P = ceil(OH/8)*ceil(OW/8) a image, N*P in all", haloSlots)
