@@ -227,7 +227,8 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 // sparse, residual, int8 (with and without 16-byte stores) and float32
 // outputs, ragged images (7×7, 13×9, 5×11, 14×14) and 56×56 (7×7 patches),
 // batches 1 to 3 (a block's second patch past the batch), one to four
-// 64-channel chunks, on the three shared-weight pipelines.
+// 64-channel chunks, on the four shared-weight pipelines (s4w with and
+// without 16-byte stores, n128, n256), each dense with a residual.
 func TestHaloSimulated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PTX interpretation skipped in -short mode")
