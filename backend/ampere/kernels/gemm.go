@@ -576,6 +576,9 @@ func (c GemmConfig) emit(b *builder) {
 	if c.halvesApart() {
 		declare(b, ".b32", "%ldm2")
 	}
+	if c.oneWeightSource() {
+		declare(b, ".b64", "%gwst")
+	}
 	if c.DoubleK {
 		declare(b, ".b32", "%rsub")
 	}
@@ -846,6 +849,15 @@ func (c GemmConfig) emitCoords(b *builder) {
 // the 8-warp kernel within 128 registers.
 func (c GemmConfig) halvesApart() bool { return c.SplitM && !c.Sparse }
 
+// haloHalves reports whether a dense wide Halo step goes one k32 half at a
+// time: half 0's weight fragments (16 registers) and, per pixel tile, its
+// B fragment half (ldmatrix.x2) before that tile's products, then half
+// 1's. Holding both halves (32 + 4 fragment registers beside the 128
+// accumulators and the halo copies' addresses) made the _n128 and _n256
+// kernels spill (ptxas 11.8: 60–92 bytes at 255 registers; the CUDA 13
+// JIT on an H100 spilled all six dense wide ones).
+func (c GemmConfig) haloHalves() bool { return c.Halo && c.WideN && !c.Sparse }
+
 // emitWeightFragments reads the warp's weight fragments (and metadata) of
 // step kt from stage rst: both k32 halves of a dense tile (h < 0), or only
 // half h.
@@ -914,6 +926,28 @@ func (c GemmConfig) emitProducts(b *builder, copy func(), rs string, tap int) {
 	halves := 2
 	if c.Sparse {
 		halves = 1
+	}
+	if tap >= 0 && c.haloHalves() {
+		// Half h of pixel tile j's B fragment: lanes 0..15 address chunks
+		// 0, 1 (%ha<s>) or 2, 3 (%hah: address bit 5 flipped, i.e. the
+		// swizzled chunk xor 2; every other term of a halo address is a
+		// multiple of 64).
+		reg, _ := haloFragment(0, tap)
+		b.comment("the products by k32 half: the half's weights, then per pixel tile its B fragment half (x2) and products: 16 + 2 fragment registers live")
+		b.l("xor.b32 %%hah, %s, 32;", reg)
+		for h := 0; h < 2; h++ {
+			if h == 1 {
+				c.emitWeightFragments(b, 1, "%rst")
+			}
+			for j := 0; j < pt; j++ {
+				_, off := haloFragment(j, tap)
+				b.l("ldmatrix.sync.aligned.m8n8.x2.shared.b16 %s, [%s+%d];", regList("%bf", 4*j+2*h, 2), []string{reg, "%hah"}[h], off)
+				for i := 0; i < mi; i++ {
+					mma(i, j, h)
+				}
+			}
+		}
+		return
 	}
 	if c.halvesApart() {
 		// Half h of pixel tile j's B fragment (8 pixels x 32 K), two
@@ -1020,7 +1054,14 @@ func (c GemmConfig) emitSharedWeightLoad(b *builder, kt string) {
 	b.l("mul.wide.u32 %%rk, %s, %d;", kt, tb)
 	b.l("add.u32 %%tmp, %%sdw, %%wst;")
 	for i := 0; i < c.wStageBytes()/16/c.Threads(); i++ {
-		b.l("add.u64 %%src, %%gws%d, %%rk;", i)
+		switch {
+		case !c.oneWeightSource():
+			b.l("add.u64 %%src, %%gws%d, %%rk;", i)
+		case i == 0:
+			b.l("add.u64 %%src, %%gws0, %%rk;")
+		default:
+			b.l("add.u64 %%src, %%src, %%gwst;")
+		}
 		b.l("cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", c.wRegion()+i*c.Threads()*16)
 	}
 	if c.Sparse {
@@ -1029,6 +1070,15 @@ func (c GemmConfig) emitSharedWeightLoad(b *builder, kt string) {
 		b.l("@%%pe0 cp.async.cg.shared.global [%%tmp+%d], [%%src], 16;", c.wRegion()+c.wStageBytes())
 	}
 }
+
+// oneWeightSource reports whether a thread keeps only its first weight
+// chunk's source (%gws0) and reaches chunk i at i·%gwst = i·Threads·16·KT
+// bytes past it: chunk i is i·Threads/(tileBytes/16) tiles further on,
+// each KT tiles of the packed array, at the same offset in its tile. The
+// Halo kernel does, for fewer live registers beside its halo copies' (4
+// instead of 8 for the dense wide tiles). The other kernels keep one
+// source a chunk: their registers are the ones the GPU tests measured.
+func (c GemmConfig) oneWeightSource() bool { return c.Halo }
 
 // emitSharedWeightSetup computes, for SharedWeights, each thread's weight
 // copy sources (%gws*, %ges) and where warps read their fragments
@@ -1046,7 +1096,12 @@ func (c GemmConfig) emitSharedWeightSetup(b *builder) {
 	b.l("mov.u32 %%tmp, %%ctaid.y;")
 	b.l("shl.b32 %%nt, %%tmp, %d;", log2(c.blockTiles()))
 	b.l("mul.lo.u32 %%nt, %%nt, %%KT;") // first tile of the block at kt = 0
-	for i := 0; i < c.wStageBytes()/16/c.Threads(); i++ {
+	n := c.wStageBytes() / 16 / c.Threads()
+	if c.oneWeightSource() {
+		n = 1
+		b.l("mul.wide.u32 %%gwst, %%KT, %d;", c.Threads()*16)
+	}
+	for i := 0; i < n; i++ {
 		b.l("add.u32 %%q, %%tidx, %d;", i*c.Threads())
 		b.l("shr.u32 %%tmp, %%q, %d;", log2(perTile))
 		b.l("mul.lo.u32 %%tmp, %%tmp, %%KT;")

@@ -186,12 +186,18 @@ func (s ConvShape) haloOutRow(blk, nimg, p int) (m uint32, ok bool) {
 // chunk (the last predicated on q < haloCopies).
 func (c GemmConfig) haloCopiesPerThread() int { return (haloCopies + c.Threads() - 1) / c.Threads() }
 
+// haloCopyEveryThread reports whether every thread has a copy i (q =
+// tid + Threads·i < haloCopies for every tid): its zero-point store is
+// then predicated on the copy's predicate negated, and only the last
+// copies keep a predicate of their own (%hz*), fewer live predicates.
+func (c GemmConfig) haloCopyEveryThread(i int) bool { return c.Threads()*(i+1) <= haloCopies }
+
 // emitHaloDecls declares the Halo kernel's registers.
 func (c GemmConfig) emitHaloDecls(b *builder) {
 	n := c.haloCopiesPerThread()
 	declare(b, ".b32", "%hCC", "%hPX", "%hP", "%hNP", "%hg", "%hn", "%hoy", "%hox", "%hq", "%hp", "%hr", "%hc",
 		"%sn<2>", "%soy<2>", "%sox<2>", "%ssv<2>", fmt.Sprintf("%%hpix<%d>", n), fmt.Sprintf("%%hdst<%d>", n),
-		"%hs<3>", "%ha<3>", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
+		"%ha<3>", "%hah", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
 	declare(b, ".pred", "%hsv", "%hpe", "%pnx", fmt.Sprintf("%%hv<%d>", n), fmt.Sprintf("%%hz<%d>", n))
 }
 
@@ -212,8 +218,11 @@ func emitHaloSlot(b *builder, g string) {
 
 // emitHaloSetup reads the geometry and computes, once a block, each
 // thread's halo copies (haloCopy: %hpix*, %hdst* with the shared base,
-// %hv* copy, %hz* zero-point store) and each lane's fragment addresses for
-// the three tap columns (%hs*, haloReadAddr without j and r).
+// %hv* copy, else a zero-point store; %hz* that store for the copies not
+// every thread has, haloCopyEveryThread) and each lane's fragment
+// addresses for the three tap columns in halo buffer 0 (%ha*,
+// haloReadAddr without j and r; the K loop moves them to the buffer of the
+// chunk it reads).
 func (c GemmConfig) emitHaloSetup(b *builder) {
 	emitConvParams(b)
 	b.comment("halo tiles: %d 8x8 patches a block, P = ceil(OH/8)*ceil(OW/8) a image, N*P in all", haloSlots)
@@ -251,15 +260,21 @@ func (c GemmConfig) emitHaloSetup(b *builder) {
 		b.l("add.u32 %%hr, %%hr, %%tmp;")
 		b.l("selp.b32 %%tmp, %%sox1, %%sox0, %%pin;")
 		b.l("add.u32 %%tmp2, %%hc, %%tmp;")
-		b.l("setp.lt.u32 %%pin2, %%hr, %%cH;")
-		b.l("and.pred %%hv%d, %%hpe, %%pin2;", i)
+		if c.haloCopyEveryThread(i) {
+			b.l("setp.lt.u32 %%hv%d, %%hr, %%cH;", i)
+		} else {
+			b.l("setp.lt.u32 %%pin2, %%hr, %%cH;")
+			b.l("and.pred %%hv%d, %%hpe, %%pin2;", i)
+		}
 		b.l("setp.lt.u32 %%pin2, %%tmp2, %%cW;")
 		b.l("and.pred %%hv%d, %%hv%d, %%pin2;", i, i)
 		b.l("selp.b32 %%tmp, %%ssv1, %%ssv0, %%pin;")
 		b.l("setp.ne.u32 %%pin2, %%tmp, 0;")
 		b.l("and.pred %%hv%d, %%hv%d, %%pin2;", i, i)
-		b.l("not.pred %%pin2, %%hv%d;", i)
-		b.l("and.pred %%hz%d, %%pin2, %%hpe;", i)
+		if !c.haloCopyEveryThread(i) {
+			b.l("not.pred %%pin2, %%hv%d;", i)
+			b.l("and.pred %%hz%d, %%pin2, %%hpe;", i)
+		}
 		b.l("selp.b32 %%tmp, %%sn1, %%sn0, %%pin;")
 		b.l("add.u32 %%tmp, %%tmp, %%hr;")
 		b.l("mad.lo.u32 %%hpix%d, %%tmp, %%cW, %%tmp2;", i)
@@ -285,7 +300,7 @@ func (c GemmConfig) emitHaloSetup(b *builder) {
 		b.l("shl.b32 %%tmp2, %%tmp2, 4;")
 		b.l("shl.b32 %%tmp, %%tmp, 6;")
 		b.l("add.u32 %%tmp, %%tmp, %%tmp2;")
-		b.l("add.u32 %%hs%d, %%tmp, %%hp;", sx)
+		b.l("add.u32 %%ha%d, %%tmp, %%hp;", sx)
 	}
 }
 
@@ -303,7 +318,11 @@ func (c GemmConfig) emitHaloLoad(b *builder, chunk, buf string) {
 		b.l("add.u64 %%csrc, %%csrc, %%cco;")
 		b.l("add.u32 %%cst, %%hdst%d, %s;", i, buf)
 		b.l("@%%hv%d cp.async.cg.shared.global [%%cst], [%%csrc], 16;", i)
-		b.l("@%%hz%d st.shared.v4.b32 [%%cst], {%%zx4, %%zx4, %%zx4, %%zx4};", i)
+		if c.haloCopyEveryThread(i) {
+			b.l("@!%%hv%d st.shared.v4.b32 [%%cst], {%%zx4, %%zx4, %%zx4, %%zx4};", i)
+		} else {
+			b.l("@%%hz%d st.shared.v4.b32 [%%cst], {%%zx4, %%zx4, %%zx4, %%zx4};", i)
+		}
 	}
 }
 
@@ -338,10 +357,7 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 	b.l("mov.u32 %%wst, %d;", (S-1)*sb)
 	loop := b.label("hchunk")
 	b.raw("%s:", loop)
-	b.comment("chunk hcc, its halo in buffer hcur; the next chunk hcn (if any) goes to buffer hbn")
-	for sx := 0; sx < 3; sx++ {
-		b.l("add.u32 %%ha%d, %%hs%d, %%hcur;", sx, sx)
-	}
+	b.comment("chunk hcc, its halo in buffer hcur (%%ha* point into it); the next chunk hcn (if any) goes to buffer hbn")
 	b.l("add.u32 %%hcn, %%hcc, 1;")
 	b.l("setp.lt.u32 %%pnx, %%hcn, %%hCC;")
 	b.l("xor.b32 %%hbn, %%hcur, %d;", haloBufBytes)
@@ -361,11 +377,20 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 			b.raw("%s:", skip)
 		}
 		b.l("cp.async.commit_group;")
-		c.emitWeightFragments(b, -1, "%rst")
+		if c.haloHalves() {
+			c.emitWeightFragments(b, 0, "%rst") // half 1's inside emitProducts
+		} else {
+			c.emitWeightFragments(b, -1, "%rst")
+		}
 		c.emitProducts(b, nil, "", t)
 		c.emitRotateStages(b)
 	}
 	b.l("mov.u32 %%hcc, %%hcn;")
+	b.comment("the fragment addresses move to the other buffer")
+	b.l("sub.u32 %%tmp, %%hbn, %%hcur;")
+	for sx := 0; sx < 3; sx++ {
+		b.l("add.u32 %%ha%d, %%ha%d, %%tmp;", sx, sx)
+	}
 	b.l("mov.u32 %%hcur, %%hbn;")
 	b.l("@%%pnx bra.uni %s;", loop)
 }

@@ -227,7 +227,8 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 // sparse, residual, int8 (with and without 16-byte stores) and float32
 // outputs, ragged images (7×7, 13×9, 5×11, 14×14) and 56×56 (7×7 patches),
 // batches 1 to 3 (a block's second patch past the batch), one to four
-// 64-channel chunks, on the three shared-weight pipelines.
+// 64-channel chunks, on the four shared-weight pipelines (s4w with and
+// without 16-byte stores, n128, n256), each dense with a residual.
 func TestHaloSimulated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PTX interpretation skipped in -short mode")
@@ -247,6 +248,12 @@ func TestHaloSimulated(t *testing.T) {
 		{1, 128, 7, 7, 128, true, false, true},
 		{1, 64, 56, 56, 64, true, true, false},
 		{1, 256, 14, 14, 256, false, false, false},
+		// Dense residuals on each pipeline (pipes[i%4]), the wide tiles
+		// (one k32 half at a time) with float32 on _n128 and int8 on _n256.
+		{2, 64, 6, 6, 64, false, true, false},
+		{2, 128, 7, 7, 128, false, true, true},
+		{1, 64, 10, 9, 64, false, true, false},
+		{1, 128, 9, 10, 256, false, true, false},
 	} {
 		pipe := pipes[ci%len(pipes)]
 		p := newSimConv(r, tc.n, halo3x3(tc.c, tc.h, tc.w), tc.nOut, tc.sparse, tc.res, tc.outF32)

@@ -163,8 +163,10 @@ func TestHaloPTXLint(t *testing.T) {
 		if c.Sparse && (sp != 9*8*mi || dn != 0) || !c.Sparse && (dn != 9*16*mi || sp != 0) {
 			t.Errorf("%s: %d mma.sp, %d mma.sync, want nine taps of %d", name, sp, dn, 8*mi)
 		}
-		if n := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"); n != 9*8 {
-			t.Errorf("%s: %d ldmatrix, want 72 (8 pixel tiles, 9 taps)", name, n)
+		x4 := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16")
+		x2 := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x2.shared.b16")
+		if c.haloHalves() && (x4 != 0 || x2 != 2*9*8) || !c.haloHalves() && (x4 != 9*8 || x2 != 0) {
+			t.Errorf("%s: %d ldmatrix.x4, %d ldmatrix.x2, want 72 x4 (8 pixel tiles, 9 taps) or, one k32 half at a time, 144 x2", name, x4, x2)
 		}
 		per := c.haloCopiesPerThread()
 		if n := strings.Count(text, "cp.async.cg.shared.global [%cst], [%csrc], 16;"); n != 2*per {

@@ -37,6 +37,7 @@ const (
 	opSub32
 	opMulLo32
 	opMulWide
+	opMadWide
 	opMad32
 	opShl32
 	opShr32
@@ -307,6 +308,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opMulLo32
 	case opc == "mul.wide.u32":
 		in.op = opMulWide
+	case opc == "mad.wide.u32":
+		in.op = opMadWide
 	case opc == "mad.lo.u32":
 		in.op = opMad32
 	case opc == "shl.b32":
@@ -411,7 +414,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		}
 	case strings.HasPrefix(opc, "cp.async."):
 		in.op = opCpAsync
-	case opc == "ldmatrix.sync.aligned.m8n8.x4.shared.b16":
+	case opc == "ldmatrix.sync.aligned.m8n8.x4.shared.b16", opc == "ldmatrix.sync.aligned.m8n8.x2.shared.b16":
 		in.op = opLdmatrix
 	case opc == "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32":
 		in.op = opMmaDense
@@ -663,6 +666,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		set32(v32(1) * v32(2))
 	case opMulWide:
 		set(uint64(v32(1)) * uint64(v32(2)))
+	case opMadWide:
+		set(uint64(v32(1))*uint64(v32(2)) + v(3))
 	case opMad32:
 		set32(v32(1)*v32(2) + v32(3))
 	case opShl32:
@@ -882,10 +887,13 @@ func put32(b []byte, v uint32) {
 
 // ldmatrix: lane l gives the address of row l&7 of matrix l>>3; lane l
 // receives in register i the four bytes 4·(l&3) of row l>>2 of matrix i.
+// With .x2 (two destination registers) only lanes 0..15 give addresses;
+// the others' are not read.
 func (b *simBlock) ldmatrix(in *simInst) error {
+	lanes := 8 * len(in.args[0].vec)
 	for w := 0; w < b.m.threads/32; w++ {
 		var rows [32]int
-		for l := 0; l < 32; l++ {
+		for l := 0; l < lanes; l++ {
 			t := 32*w + l
 			o, err := b.smemRange(b.val(t, in.args[1])+uint64(in.args[1].off), 16)
 			if err != nil {
