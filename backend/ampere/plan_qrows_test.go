@@ -141,6 +141,13 @@ func TestQGemmBatchOfRowsPlans(t *testing.T) {
   %h: f32[N,3,4,16] = QGemm "fc" (%q, %w, %m, %b)
   %y: f32[N,16,3,4] = Transpose "back" (%h) {perm = [0, 3, 1, 2]}
 }`, []string{"fc"}, map[string]int{"nchw": 1, "nhwc": 0}},
+		{"moved batch: ViT's in-projection on [L,N,K]", `(%a: i8[N,5,32] quant(scale=[0.05], zp=[3])) -> (%y) {
+  const %w: ` + w16(32) + `
+  const %m: f32[16] = [` + qMultipliers(0.05, 0, sw16...) + `]
+  %t: i8[5,N,32] quant(scale=[0.05], zp=[3]) = Transpose "t0" (%a) {perm = [1, 0, 2]}
+  %g: f32[5,N,16] = QGemm "fc" (%t, %w, %m)
+  %y: f32[N,5,16] = Transpose "t1" (%g) {perm = [1, 0, 2]}
+}`, []string{"fc"}, map[string]int{"nchw": 0, "nhwc": 0}},
 	}
 	for _, c := range cases {
 		for _, layout := range []string{"nchw", "nhwc"} {
