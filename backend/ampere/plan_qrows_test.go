@@ -112,7 +112,8 @@ func TestQGemmBatchOfRowsPlans(t *testing.T) {
 		// the input. ConvNeXt's permute reads an NHWC image (its depthwise
 		// convolution's output): a view, and no relayout anywhere; from an
 		// NCHW image the permute is a gather, which writes NHWC, and the
-		// QGemm reads it through one relayout.
+		// QGemm reads it through one relayout. So does a residual the
+		// gather kernel wrote (the Concat).
 		relayouts map[string]int
 	}{
 		{"tokens [N,L,K]", `(%a: i8[N,5,32] quant(scale=[0.05], zp=[3])) -> (%y, %z) {
@@ -141,6 +142,17 @@ func TestQGemmBatchOfRowsPlans(t *testing.T) {
   %h: f32[N,3,4,16] = QGemm "fc" (%q, %w, %m, %b)
   %y: f32[N,16,3,4] = Transpose "back" (%h) {perm = [0, 3, 1, 2]}
 }`, []string{"fc"}, map[string]int{"nchw": 1, "nhwc": 0}},
+		{"pixels with a residual", `(%a: i8[N,3,4,32] quant(scale=[0.05], zp=[3])) -> (%y, %z) {
+  const %w: ` + w8(32) + `
+  const %wr: ` + w16(32) + `
+  const %m: f32[8] = [` + qMultipliers(0.05, 0.125, sw8...) + `]
+  const %mr: f32[16] = [` + qMultipliers(0.05, 0.125, sw16...) + `]
+  const %b: i32[8] = [12, -34, 5, 0, 90, -7, 1, -200]
+  const %rm: f32[] = [` + strconv.FormatFloat(float64(ir.QResidualMultiplier(0.125, 0.125)), 'g', -1, 32) + `]
+  %y: i8[N,3,4,8] quant(scale=[0.125], zp=[2]) = QGemm "fc" (%a, %w, %m, %b)
+  %z0: i8[N,3,4,16] quant(scale=[0.125], zp=[2]) = Concat "twice" (%y, %y) {axis = 3}
+  %z: i8[N,3,4,16] quant(scale=[0.125], zp=[-1]) = QGemm "fc_res" (%a, %wr, %mr, _, %z0, %rm) {activation = "relu"}
+}`, []string{"fc", "fc_res"}, map[string]int{"nchw": 1, "nhwc": 2}},
 		{"moved batch: ViT's in-projection on [L,N,K]", `(%a: i8[N,5,32] quant(scale=[0.05], zp=[3])) -> (%y) {
   const %w: ` + w16(32) + `
   const %m: f32[16] = [` + qMultipliers(0.05, 0, sw16...) + `]
