@@ -18,7 +18,7 @@ package ir
 //   - ConvTranspose: N·C·D1·…·Dk · (K/group)·k1·…·kk: every input element
 //     is scattered through a weight slice W[c] of (K/group)·k1…kk.
 //   - FusedConv and QConv (sqc's fused and INT8 convolutions, weight at
-//     input 1) count as Conv; FusedGemm and QGemm as Gemm.
+//     input 1) count as Conv; FusedGemm as Gemm, QGemm as a MatMul of its rows.
 //   - Gemm: M·N·K, with K read from A after transA.
 //   - MatMul, MatMulInteger, QLinearMatMul: elements of the output times K
 //     (A's last dim), so batch and broadcast dims are included: a
@@ -39,7 +39,15 @@ func MACs(n *Node) int64 {
 		return convMACs(n, 3, false)
 	case "ConvTranspose":
 		return convMACs(n, 1, true)
-	case "Gemm", "FusedGemm", "QGemm":
+	case "QGemm":
+		// A is [M,K] or a batch of rows [...,K]: one K-long dot product
+		// per output element either way.
+		a, y := n.Input(0), output(n, 0)
+		if a == nil || y == nil || a.Type.Shape.Rank() < 2 {
+			return -1
+		}
+		return times(y.Type.Shape.NumElements(), a.Type.Shape[a.Type.Shape.Rank()-1])
+	case "Gemm", "FusedGemm":
 		a, y := n.Input(0), output(n, 0)
 		if a == nil || y == nil || a.Type.Shape.Rank() != 2 {
 			return -1

@@ -46,6 +46,8 @@ func TestMACs(t *testing.T) {
 		// with transA, A is K×M.
 		{"gemm transA", &Node{Op: "Gemm", Attrs: Attrs{"transA": IntAttr(1)}, Inputs: []*Value{costF32("a", 64, 8), costF32("b", 64, 10)},
 			Outputs: []*Value{costF32("y", 8, 10)}}, 8 * 10 * 64},
+		{"qgemm batch of rows", &Node{Op: "QGemm", Inputs: []*Value{costVal("a", Int8, D(2), D(7), D(7), D(96)), costVal("b", Int8, D(384), D(96)), costF32("m", 384)},
+			Outputs: []*Value{costVal("y", Int8, D(2), D(7), D(7), D(384))}}, 2 * 49 * 384 * 96},
 		// batch dims multiply: 2·3 matrices of 4×5 times 5×6.
 		{"batched matmul", &Node{Op: "MatMul", Inputs: []*Value{costF32("a", 2, 3, 4, 5), costF32("b", 5, 6)}, Outputs: []*Value{costF32("y", 2, 3, 4, 6)}}, 2 * 3 * 4 * 6 * 5},
 		// a 1-D A is a row vector: 6 dot products of length 5.
@@ -61,6 +63,8 @@ func TestMACs(t *testing.T) {
 			Outputs: []*Value{costVal("y", Int8, D(1), D(2), D(4), D(4))}}, 2 * 16 * 36},
 		{"qgemm", &Node{Op: "QGemm", Attrs: Attrs{"transB": IntAttr(1)}, Inputs: []*Value{costVal("a", Int8, D(8), D(64)), costVal("b", Int8, D(10), D(64)), costF32("m", 10)},
 			Outputs: []*Value{costF32("y", 8, 10)}}, 8 * 10 * 64},
+		{"qgemm batch of rows", &Node{Op: "QGemm", Inputs: []*Value{costVal("a", Int8, D(2), D(7), D(7), D(96)), costVal("b", Int8, D(384), D(96)), costF32("m", 384)},
+			Outputs: []*Value{costVal("y", Int8, D(2), D(7), D(7), D(384))}}, 2 * 49 * 384 * 96},
 		{"relu", &Node{Op: "Relu", Inputs: []*Value{costF32("x", 4, 4)}, Outputs: []*Value{costF32("y", 4, 4)}}, 0},
 		{"nil", nil, 0},
 		// a symbolic batch leaves the count unknown.

@@ -66,9 +66,11 @@ func init() {
 		MinInputs: 3, MaxInputs: 6, MinOutputs: 1, MaxOutputs: 1,
 		Attrs: convAttrs, Infer: inferQConv})
 	Register(&OpSchema{Name: "QGemm",
-		Doc: "int8 matrix product with fused requantization: inputs A (i8 [M,K], per-tensor quant), W (i8 [N,K], " +
+		Doc: "int8 matrix product with fused requantization: inputs A (i8 [M,K], or [...,K] of rank 3 or more: a batch of rows, " +
+			"per-tensor quant), W (i8 [N,K], " +
 			"output channels first, symmetric per-channel or per-tensor quant), M (f32 [N] multipliers), optional B (i32 [N]), " +
-			"optional R (i8 [M,N], per-tensor quant) and MR (f32 scalar); Y[i,j] = act(float32(Σk (a[i,k]−za)·w[j,k] + B[j])·M[j] " +
+			"optional R (i8 of the output's shape, per-tensor quant) and MR (f32 scalar); Y is A's shape with K replaced by N, " +
+			"each row i of A (all dims but the last flattened) giving Y[i,j] = act(float32(Σk (a[i,k]−za)·w[j,k] + B[j])·M[j] " +
 			"[+ float32(r−zr)·MR]) with QConv's exact arithmetic, i8 when the output value has quant, else f32",
 		MinInputs: 3, MaxInputs: 6, MinOutputs: 1, MaxOutputs: 1,
 		Attrs: gemmAttrs, Infer: inferQGemm})
@@ -270,21 +272,24 @@ func inferQGemm(c *InferContext) error {
 		return err
 	}
 	a, w := c.In[0].Shape, c.In[1].Shape
-	if a.Rank() != 2 {
-		return c.Errorf("input A has shape %v, want a 2-d matrix [M,K]", a)
+	if a.Rank() < 2 {
+		return c.Errorf("input A has shape %v, want a matrix [M,K] or a batch of rows [...,K] (rank 2 or more)", a)
 	}
 	if w.Rank() != 2 {
 		return c.Errorf("weight W has shape %v, want a 2-d matrix [N,K] (output channels first)", w)
 	}
-	if a[1].Known() && w[1].Known() && a[1].Size != w[1].Size {
+	k := a[a.Rank()-1]
+	if k.Known() && w[1].Known() && k.Size != w[1].Size {
 		return c.Errorf("A is %v and W %v: inner dims differ (W is [N,K])", a, w)
 	}
-	out := Shape{a[0], w[0]}
+	// The leading dims of A only count rows: Y is A's shape with K replaced
+	// by N, and each row is computed exactly as a row of the 2-d product.
+	out := append(a[:a.Rank()-1:a.Rank()-1], w[0])
 	sw, err := qWeightScales(c, w[0])
 	if err != nil {
 		return err
 	}
-	dt, err := qEpilogue(c, out, 1, aq.Scale[0], sw)
+	dt, err := qEpilogue(c, out, out.Rank()-1, aq.Scale[0], sw)
 	if err != nil {
 		return err
 	}

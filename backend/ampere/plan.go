@@ -348,7 +348,7 @@ func (p *planner) quantize(n *ir.Node) error {
 		return err
 	}
 	c, hw, layout := int64(1), int64(1), x.Layout
-	if x.Layout == LayoutNCHW {
+	if x.Layout == LayoutNCHW && !p.onlyRowGemmsRead(n.Outputs[0]) {
 		c, hw, layout = x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2], LayoutNHWC
 	}
 	y, err := p.newBuffer(n.Outputs[0], layout)
@@ -690,29 +690,24 @@ func (p *planner) qgemm(n *ir.Node) error {
 				u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])), s32(zx)}
 		}
 	} else {
-		// One row a sample, or, in the per-sample view of a moved batch
-		// (plan_moved.go), [rows, K] a sample: the rows of a 1×1
-		// convolution's NHWC image.
-		rows := len(x.SampleShape) == 2 && x.Layout == LayoutFlat
-		if len(ws) != 2 || len(x.SampleShape) != 1 && !rows {
-			return fmt.Errorf("QGemm of %v by %v: want [M,K] by [N,K]", xv.Type.Shape, ws)
+		// One row a sample, or [rows, K] a sample: a batch of rows
+		// [N,...,K] (a transformer's tokens, ConvNeXt's pixels between its
+		// permutes), or the per-sample view of a moved batch
+		// (plan_moved.go), read in row-major order.
+		if x, err = p.qgemmRows(n, x); err != nil {
+			return err
 		}
-		k, w, pixels = ws[1], wv.Const.Int8s(), 1
-		if rows {
-			pixels = x.SampleShape[0]
-			if k%16 != 0 {
-				return fmt.Errorf("QGemm of %d rows a sample by %v: the GPU reads rows of a multiple of 16 bytes only", pixels, ws)
-			}
-		}
+		k, w = ws[1], wv.Const.Int8s()
+		pixels = x.ElemsPerSample / int64(k)
 		if k%16 == 0 {
 			lda = k
 		} else {
 			// Rows padded to 16 bytes through the im2col kernel on a
-			// 1×1 image of K channels.
+			// 1×rows image of K channels.
 			lda = roundUp(k, 16)
-			col = p.scratch(n.Name+"/rows", "i8", int64(lda))
-			im2colArgs = []*engine.Arg{bufArg(x), bufArg(col), perSample(int64(lda)), u32(int64(lda)), u32(int64(k)), u32(int64(k)),
-				u32(1), u32(1), u32(1), u32(1), u32(1), u32(1), u32(1), u32(0), u32(0), u32(1), u32(1), s32(zx)}
+			col = p.scratch(n.Name+"/rows", "i8", pixels*int64(lda))
+			im2colArgs = []*engine.Arg{bufArg(x), bufArg(col), perSample(pixels * int64(lda)), u32(int64(lda)), u32(int64(k)), u32(int64(k)),
+				u32(1), u32(pixels), u32(1), u32(pixels), u32(1), u32(1), u32(1), u32(0), u32(0), u32(1), u32(1), s32(zx)}
 		}
 	}
 	if col != nil {

@@ -24,16 +24,26 @@ func qOutRange(out *ir.Value, act string, clo, chi float32) (qlo, qhi, zy int32,
 }
 
 // qResidual reads the fused residual of a QConv/QGemm (input 4, its
-// multiplier input 5): an i8 buffer in NHWC order when it is an image,
-// its zero point and the scalar multiplier.
+// multiplier input 5): an i8 buffer in the order the op writes its
+// output (a QConv's image NHWC, a QGemm's rows row-major), its zero point
+// and the scalar multiplier.
 func (p *planner) qResidual(n *ir.Node) (*engine.Buffer, int32, float32, error) {
 	r, err := p.input(n, 4)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	rv := n.Inputs[4]
-	if r.Dtype != "i8" || rv.Quant == nil || !rv.Quant.PerTensor() || (len(r.SampleShape) == 3 && r.Layout != LayoutNHWC) {
-		return nil, 0, 0, fmt.Errorf("residual %s must be per-tensor quantized i8 in NHWC order", rv.Name)
+	if n.Op == "QGemm" {
+		// A QGemm writes its rows in row-major order: its residual is
+		// read in the same order.
+		if r, err = p.asRowMajor(n, r); err != nil {
+			return nil, 0, 0, err
+		}
+	} else if len(r.SampleShape) == 3 && r.Layout != LayoutNHWC {
+		return nil, 0, 0, fmt.Errorf("residual %s must be in NHWC order", rv.Name)
+	}
+	if r.Dtype != "i8" || rv.Quant == nil || !rv.Quant.PerTensor() {
+		return nil, 0, 0, fmt.Errorf("residual %s must be per-tensor quantized i8", rv.Name)
 	}
 	if len(n.Inputs) < 6 || n.Inputs[5] == nil || !n.Inputs[5].IsConst() || n.Inputs[5].Const.DType != ir.Float32 || n.Inputs[5].Const.Len() != 1 {
 		return nil, 0, 0, fmt.Errorf("residual multiplier missing or not one f32 constant")

@@ -424,8 +424,9 @@ func softmaxModel(log bool) func(s *engine.Step, buf func(*engine.Arg) *ir.Tenso
 }
 
 // denseGemmModel models the dense INT8 GEMM of a QGemm (kernels/gemm.go's
-// epilogue, without a residual): the packed weights unpacked, the int32
-// sum with the folded bias, the f32 multiply, and the int8 or f32 output.
+// epilogue): the packed weights unpacked, the int32 sum with the folded
+// bias, the f32 multiply, a residual's (r − zr)·MR added (a "_res"
+// kernel), and the int8 or f32 output.
 func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
 	if s.Sparse || s.Op != "QGemm" {
 		panic("gemm model: only the dense QGemm is modelled")
@@ -448,6 +449,11 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 		panic(err)
 	}
 	qlo, qhi, zy, flo, fhi := s.Args[15].GetS32(), s.Args[16].GetS32(), s.Args[17].GetS32(), s.Args[19].GetF32(), s.Args[20].GetF32()
+	var res []int8
+	if strings.Contains(s.Kernel, "_res") {
+		res = buf(s.Args[5]).Int8s()
+	}
+	ldr, zr, mr := u(12), s.Args[14].GetS32(), s.Args[18].GetF32()
 	for r := 0; r < y.Shape[0]*rows; r++ {
 		for j := 0; j < n; j++ {
 			acc := bias[j]
@@ -455,6 +461,9 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 				acc += int32(x[r*lda+q]) * int32(w[j*k+q])
 			}
 			v := float32(acc) * mult[j]
+			if res != nil {
+				v = float32(v + float32(float32(int32(res[r*ldr+j])-zr)*mr))
+			}
 			if y.DType == ir.Float32 {
 				y.Float32s()[r*ldc+j] = min(max(v, flo), fhi)
 			} else {

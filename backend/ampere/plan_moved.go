@@ -94,9 +94,14 @@ func movedMatMul(n *ir.Node, b batchPlace) error {
 
 // movedGemm accepts a Gemm or QGemm whose rows (A not transposed) hold the
 // batch: each row is one sample's, the weights and bias constants (a
-// QGemm's residual, computed, is refused).
+// QGemm's residual, computed, is refused). A QGemm's rows are all of A's
+// dims but K (a batch of rows [L, N, C]).
 func movedGemm(n *ir.Node, b batchPlace) error {
-	if n.Attrs.Int("transA", 0) != 0 || b.Axis != 0 {
+	rowDims := 1
+	if n.Op == "QGemm" {
+		rowDims = len(n.Inputs[0].Type.Shape) - 1
+	}
+	if n.Attrs.Int("transA", 0) != 0 || b.Axis >= rowDims {
 		return fmt.Errorf("the batch (%s) is not in A's rows: a Gemm on it would mix samples", b)
 	}
 	for _, v := range n.Inputs[1:] {

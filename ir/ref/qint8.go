@@ -168,8 +168,8 @@ func qGemmOpKernel(n *ir.Node, in, out []*ir.Tensor) error {
 	if a.DType != ir.Int8 || w.DType != ir.Int8 {
 		return fmt.Errorf("input A is %v and weight W %v, want i8", a.DType, w.DType)
 	}
-	if len(a.Shape) != 2 || len(w.Shape) != 2 || a.Shape[1] != w.Shape[1] {
-		return fmt.Errorf("input A %v and weight W %v, want [M,K] and [N,K]", a.Shape, w.Shape)
+	if len(a.Shape) < 2 || len(w.Shape) != 2 || a.Shape[len(a.Shape)-1] != w.Shape[1] {
+		return fmt.Errorf("input A %v and weight W %v, want [...,K] (rank 2 or more) and [N,K]", a.Shape, w.Shape)
 	}
 	za, err := qZeroPoint(n, 0, "input A")
 	if err != nil {
@@ -178,7 +178,10 @@ func qGemmOpKernel(n *ir.Node, in, out []*ir.Tensor) error {
 	if err := qCheck8Bit("A", a.DType, za); err != nil {
 		return err
 	}
-	rows, k, cols := a.Shape[0], a.Shape[1], w.Shape[0]
+	// A batch of rows [...,K] is the matrix of its rows: the leading dims
+	// flatten into M, and the output, [...,N], is row-major like [M,N].
+	k, cols := w.Shape[1], w.Shape[0]
+	rows := a.Len() / max(k, 1)
 	e, err := qPrepare(n, in, out, cols)
 	if err != nil {
 		return err

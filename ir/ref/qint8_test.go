@@ -392,6 +392,53 @@ func TestQGemmMatchesQLinearMatMul(t *testing.T) {
 	}
 }
 
+// TestQGemmBatchOfRows: a QGemm whose A is [2,3,5,K] gives, bit for bit,
+// the [30,N] QGemm of its rows reshaped to [2,3,5,N], residual and clip
+// included; its output shape is A's with K replaced by N.
+func TestQGemmBatchOfRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	lead, k, cols := []int{2, 3, 5}, 24, 6
+	rows := 2 * 3 * 5
+	a, w, res := qi8RandInt8(r, rows*k), qi8RandInt8(r, cols*k), qi8RandInt8(r, rows*cols)
+	sa, sy, za, zy := float32(0.05), float32(2), int32(7), int32(-5)
+	sw := []float32{0.01, 0.02, 0.015, 0.03, 0.012, 0.02}
+	m := ir.QOutputMultipliers(sa, sw, cols, sy)
+	bias := []int32{100, -300, 0, 7, 2000, -1}
+	mr := ir.QResidualMultiplier(1.25, sy)
+	attrs := ir.Attrs{"activation": ir.StringAttr(ir.ActClip), "clip_min": ir.FloatAttr(-40), "clip_max": ir.FloatAttr(60)}
+	run := func(aShape, rShape []int) *ir.Tensor {
+		t.Helper()
+		y, err := qi8Node("QGemm", attrs, qi8PerTensor(sy, zy),
+			qi8Const("a", i8(aShape, a...), qi8PerTensor(sa, za)),
+			qi8Const("w", i8([]int{cols, k}, w...), qi8PerChannel(sw)),
+			ir.NewConst("m", f32([]int{cols}, m...)),
+			ir.NewConst("b", i32([]int{cols}, bias...)),
+			qi8Const("r", i8(rShape, res...), qi8PerTensor(1.25, 3)),
+			ir.NewConst("mr", f32(scalar, mr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y
+	}
+	flat := run([]int{rows, k}, []int{rows, cols})
+	batched := run(append(append([]int{}, lead...), k), append(append([]int{}, lead...), cols))
+	if want := []int{2, 3, 5, cols}; fmt.Sprint(batched.Shape) != fmt.Sprint(want) {
+		t.Fatalf("output shape %v, want %v", batched.Shape, want)
+	}
+	same := 0
+	for i, v := range flat.Int8s() {
+		if g := batched.Int8s()[i]; g != v {
+			t.Fatalf("element %d = %d, want %d (the 2-d product's)", i, g, v)
+		}
+		if v == flat.Int8s()[0] {
+			same++
+		}
+	}
+	if same == len(flat.Int8s()) {
+		t.Fatal("every output is the same: the test compares nothing")
+	}
+}
+
 // TestQConvHandComputed is a 1×1 convolution small enough to compute by
 // hand: x − zx = [2, −1], w = [3, 4] and [−1, 1], bias [1, 0], sx·sw/sy = 0.5.
 func TestQConvHandComputed(t *testing.T) {

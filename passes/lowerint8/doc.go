@@ -46,10 +46,11 @@
 // A Q that meets a DQ with the same parameters cancels: Q(DQ(q)) = q,
 // because float32((q − z)·s) / s rounds back to q − z for every 8-bit q.
 //
-// 4. Fusion. An anchor, Conv, FusedConv, Gemm, FusedGemm or a 2-d MatMul,
-// whose data input is DQ of an int8 per-tensor value and whose weight is DQ
-// of an int8 constant quantized per output channel or per tensor becomes a
-// QConv or QGemm, absorbing along single uses
+// 4. Fusion. An anchor, Conv, FusedConv, Gemm, FusedGemm or a MatMul of a
+// [...,K] data input (rank 2 or more: leading dims are a batch of rows) by
+// a 2-d [K,N] weight, whose data input is DQ of an int8 per-tensor value
+// and whose weight is DQ of an int8 constant quantized per output channel
+// or per tensor becomes a QConv or QGemm, absorbing along single uses
 //
 //	anchor → [Add constant bias]… → [Add DQ(residual)] → [Relu | Clip] → [Q]
 //

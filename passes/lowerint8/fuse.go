@@ -52,7 +52,7 @@ const (
 	whyWeight       = "weight is not DequantizeLinear of an int8 constant quantized per output channel or per tensor"
 	whyBias         = "bias is not a constant of one value per output channel"
 	whyGemmForm     = "Gemm with transA, alpha ≠ 1 or beta ≠ 1"
-	whyMatMulRank   = "MatMul whose data input is not 2-d"
+	whyMatMulRank   = "MatMul whose data input has rank below 2 or whose weight is not 2-d"
 	whyResidual     = "residual input is not DequantizeLinear of a per-tensor int8 value"
 	whyFloatOut     = "its result is not quantized and float-outputs is off"
 )
@@ -101,7 +101,10 @@ func (e *editor) fuse(n *ir.Node, floatOutputs bool) (string, error) {
 			chAxis, transpose = 1, true
 		}
 	case "MatMul":
-		if n.Inputs[0].Type.Shape.Rank() != 2 || n.Inputs[1].Type.Shape.Rank() != 2 {
+		// [...,K] by a [K,N] weight: leading dims are a batch of rows
+		// (a transformer's tokens, ConvNeXt's pixels), each row the same
+		// product as in [M,K]·[K,N]; QGemm takes them as they are.
+		if n.Inputs[0].Type.Shape.Rank() < 2 || n.Inputs[1].Type.Shape.Rank() != 2 {
 			return whyMatMulRank, nil
 		}
 		chAxis, transpose = 1, true

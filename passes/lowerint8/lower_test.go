@@ -3,6 +3,7 @@ package lowerint8
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -345,5 +346,33 @@ func TestSkipLeavesLayersFloat(t *testing.T) {
 	ops := countOps(g)
 	if ops["QConv"] != 1 || ops["QGemm"] != 1 || ops["FusedConv"] != 1 || ops["Gemm"] != 1 {
 		t.Fatalf("ops after lowering with conv_b and Gemm skipped: %v", ops)
+	}
+}
+
+// TestBatchOfRowsMatMulIsBitExact: testdata/matmul_nd.sqir's MatMuls of
+// [N,H,W,C] pixels and [B,T,C] tokens by [K,N] weights lower to QGemm
+// nodes that keep the leading dims, and with power-of-two scales the
+// lowered graph gives the Q/DQ graph's outputs bit for bit; the MatMul by
+// a batched weight stays float.
+func TestBatchOfRowsMatMulIsBitExact(t *testing.T) {
+	src, err := os.ReadFile("testdata/matmul_nd.sqir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	text = text[strings.Index(text, "graph "):]
+	text = text[:strings.Index(text, "\n}\n")+3]
+	diff, _, g := compare(t, text, "lower-int8", 20, 6, 0.03125)
+	ops := countOps(g)
+	if ops["QGemm"] != 3 || ops["MatMul"] != 1 {
+		t.Fatalf("ops after lowering: %v, want three QGemm and the batched-weight MatMul", ops)
+	}
+	for _, n := range g.Nodes {
+		if n.Op == "QGemm" && n.Inputs[0].Type.Shape.Rank() < 3 {
+			t.Errorf("%s reads %v, want the batch of rows as it was", n.Name, n.Inputs[0].Type)
+		}
+	}
+	if diff != 0 {
+		t.Fatalf("%d output elements differ from the Q/DQ graph, want 0", diff)
 	}
 }

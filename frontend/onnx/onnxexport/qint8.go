@@ -17,7 +17,9 @@ func init() {
 // ONNX Runtime (and TensorRT) recognise and run as an INT8 layer:
 //
 //	DequantizeLinear(X), DequantizeLinear(W), DequantizeLinear(B)
-//	  → Conv (Gemm with transB = 1: W is [N,K]) → [Add DequantizeLinear(R)]
+//	  → Conv (Gemm with transB = 1: W is [N,K]; for a QGemm over a batch
+//	    of rows [...,K], MatMul by W as [K,N], then Add of the bias)
+//	  → [Add DequantizeLinear(R)]
 //	  → [Relu | Clip] → [QuantizeLinear to the output's parameters]
 //
 // The scales and zero points come from the values' quantization parameters
@@ -61,6 +63,14 @@ func decomposeQuantized(e Emitter, n *ir.Node, conv bool) error {
 		y := e.Temp(v.Name+"/dequantized", ir.Type{DType: ir.Float32, Shape: v.Type.Shape.Clone()})
 		return y, e.Node("DequantizeLinear", append([]*ir.Value{v}, ins...), []*ir.Value{y}, attrs)
 	}
+	// A QGemm over a batch of rows [...,K] is a MatMul by the [K,N]
+	// weight (ONNX's Gemm takes matrices only), its bias an Add.
+	rows := !conv && x.Type.Shape.Rank() > 2
+	if rows {
+		if w, err = transposedWeight(e, w); err != nil {
+			return err
+		}
+	}
 	xd, err := dq(x, x.Quant, "input")
 	if err != nil {
 		return err
@@ -70,6 +80,7 @@ func decomposeQuantized(e Emitter, n *ir.Node, conv bool) error {
 		return err
 	}
 	ins := []*ir.Value{xd, wd}
+	var bias *ir.Value
 	if b := n.Input(3); b != nil {
 		// B is int32 in units of float32(sx·sw[k]).
 		bq := &ir.QuantParams{Axis: 0}
@@ -82,10 +93,17 @@ func decomposeQuantized(e Emitter, n *ir.Node, conv bool) error {
 		if err != nil {
 			return err
 		}
-		ins = append(ins, bd)
+		if rows {
+			bias = bd
+		} else {
+			ins = append(ins, bd)
+		}
 	}
 	residual := n.Input(4)
 	stages := 1
+	if bias != nil {
+		stages++
+	}
 	if residual != nil {
 		stages++
 	}
@@ -104,6 +122,9 @@ func decomposeQuantized(e Emitter, n *ir.Node, conv bool) error {
 		return e.Temp(out.Name+"/"+suffix, floatType)
 	}
 	op, attrs := "Gemm", ir.Attrs{"transB": ir.IntAttr(1)}
+	if rows {
+		op, attrs = "MatMul", nil
+	}
 	if conv {
 		op, attrs = "Conv", ir.Attrs{}
 		for k, v := range n.Attrs {
@@ -117,6 +138,13 @@ func decomposeQuantized(e Emitter, n *ir.Node, conv bool) error {
 	y := next(op)
 	if err := e.Node(op, ins, []*ir.Value{y}, attrs); err != nil {
 		return err
+	}
+	if bias != nil {
+		sum := next("bias")
+		if err := e.Node("Add", []*ir.Value{y, bias}, []*ir.Value{sum}, nil); err != nil {
+			return err
+		}
+		y = sum
 	}
 	if residual != nil {
 		rd, err := dq(residual, residual.Quant, "residual")
@@ -225,4 +253,28 @@ func qdqParams(e Emitter, v *ir.Value, q *ir.QuantParams, dt ir.DType) ([]*ir.Va
 	s := e.Const(v.Name+"/scale", ir.FromFloat32(append([]float32(nil), q.Scale...), shape...))
 	z := e.Const(v.Name+"/zero_point", zp)
 	return []*ir.Value{s, z}, attrs, nil
+}
+
+// transposedWeight returns a QGemm's constant int8 weight [N,K] as the
+// [K,N] matrix a MatMul reads, its per-channel quantization moved to axis
+// 1 with it.
+func transposedWeight(e Emitter, w *ir.Value) (*ir.Value, error) {
+	if !w.IsConst() || w.Const.DType != ir.Int8 || len(w.Const.Shape) != 2 {
+		return nil, fmt.Errorf("weight %s must be a 2-d int8 constant for a QGemm over a batch of rows", w.Name)
+	}
+	nOut, k := w.Const.Shape[0], w.Const.Shape[1]
+	src, dst := w.Const.Int8s(), make([]int8, nOut*k)
+	for j := 0; j < nOut; j++ {
+		for i := 0; i < k; i++ {
+			dst[i*nOut+j] = src[j*k+i]
+		}
+	}
+	t := &ir.Tensor{DType: ir.Int8, Shape: []int{k, nOut}, Data: dst}
+	c := e.Const(w.Name+"/kn", t)
+	q := *w.Quant
+	if !q.PerTensor() {
+		q.Axis = 1
+	}
+	c.Quant = &q
+	return c, nil
 }

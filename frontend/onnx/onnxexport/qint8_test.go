@@ -129,8 +129,9 @@ func lowerPipeline(t *testing.T, g *ir.Graph, pipeline string) {
 // int8Block is a lowered INT8 graph written by hand: a QConv with bias and
 // relu whose int8 output is a graph output (so ONNX Runtime's codes are
 // compared directly), and a QConv with a residual and clip, and a QGemm
-// with a float32 output.
-const int8Block = `graph "int8" (%x: f32[1,8,6,6]) -> (%a, %b, %logits) {
+// with a float32 output, and a QGemm with a bias and relu over a batch of
+// rows (the conv's 36 pixels of 8 channels) with an int8 output.
+const int8Block = `graph "int8" (%x: f32[1,8,6,6]) -> (%a, %b, %logits, %rows) {
   const %sx: f32[] = [0.0213]
   const %zx: i8[] = [-3]
   const %w1: i8[8,8,3,3] quant(axis=0, scale=[0.0031, 0.0042, 0.0027, 0.0050, 0.0036, 0.0029, 0.0044, 0.0033], zp=[0, 0, 0, 0, 0, 0, 0, 0]) = %W1%
@@ -142,11 +143,16 @@ const int8Block = `graph "int8" (%x: f32[1,8,6,6]) -> (%a, %b, %logits) {
   const %wg: i8[5,288] quant(axis=0, scale=[0.0011, 0.0013, 0.0009, 0.0012, 0.0010], zp=[0, 0, 0, 0, 0]) = %WG%
   const %mg: f32[5] = %MG%
   const %shape: i64[2] = [1, 288]
+  const %wr: i8[16,8] quant(axis=0, scale=[0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015, 0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015], zp=[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) = %WR%
+  const %mr: f32[16] = %MR%
+  const %br: i32[16] = [120, -340, 56, 0, 900, -77, 15, -2000, 3, 4, -5, 600, -7, 80, 9, -10]
   %xq: i8[1,8,6,6] quant(scale=[0.0213], zp=[-3]) = QuantizeLinear "q_x" (%x, %sx, %zx)
   %a: i8[1,8,6,6] quant(scale=[0.0187], zp=[-128]) = QConv "conv1" (%xq, %w1, %m1, %b1) {activation = "relu", pads = [1, 1, 1, 1]}
   %b: i8[1,8,6,6] quant(scale=[0.0301], zp=[5]) = QConv "conv2" (%a, %w2, %m2, _, %xq, %mr2) {activation = "clip", clip_min = -1.5, clip_max = 2.5}
   %f: i8[1,288] quant(scale=[0.0301], zp=[5]) = Reshape "flatten" (%b, %shape)
   %logits: f32[1,5] = QGemm "fc" (%f, %wg, %mg)
+  %p: i8[1,6,6,8] quant(scale=[0.0301], zp=[5]) = Transpose "permute" (%b) {perm = [0, 2, 3, 1]}
+  %rows: i8[1,6,6,16] quant(scale=[0.0173], zp=[-7]) = QGemm "mlp" (%p, %wr, %mr, %br) {activation = "relu"}
 }`
 
 // fillInt8Block substitutes random weights and the multipliers their scales
@@ -176,6 +182,7 @@ func fillInt8Block(t *testing.T) *ir.Graph {
 	}
 	w1s := []float32{0.0031, 0.0042, 0.0027, 0.0050, 0.0036, 0.0029, 0.0044, 0.0033}
 	wgs := []float32{0.0011, 0.0013, 0.0009, 0.0012, 0.0010}
+	wrs := []float32{0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015, 0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015}
 	src := int8Block
 	for k, v := range map[string]string{
 		"%W1%":  ints(8 * 8 * 9),
@@ -185,6 +192,8 @@ func fillInt8Block(t *testing.T) *ir.Graph {
 		"%MR2%": floats([]float32{ir.QResidualMultiplier(0.0213, 0.0301)}),
 		"%WG%":  ints(5 * 288),
 		"%MG%":  floats(ir.QOutputMultipliers(0.0301, wgs, 5, 0)),
+		"%WR%":  ints(16 * 8),
+		"%MR%":  floats(ir.QOutputMultipliers(0.0301, wrs, 16, 0.0173)),
 	} {
 		src = strings.ReplaceAll(src, k, v)
 	}
@@ -212,7 +221,7 @@ func TestQuantizedExportInONNXRuntime(t *testing.T) {
 		}
 	}
 	runs, got := runQuantizedInORT(t, modules, g, inputs, "")
-	for o, name := range []string{"a", "b"} {
+	for o, name := range map[int]string{0: "a", 1: "b", 3: "rows"} {
 		diff, total, worst := 0, 0, 0.0
 		distinct := map[int8]bool{}
 		for k, r := range runs {
