@@ -71,7 +71,7 @@ func (c *InferContext) shapeValueOf(i int) []ShapeElem {
 		return intsElems(t)
 	}
 	if i < len(c.Node.Inputs) && c.Node.Inputs[i] != nil {
-		return c.Node.Inputs[i].ShapeValue
+		return computedShapeValue(c.Node.Inputs[i])
 	}
 	return nil
 }
@@ -84,6 +84,18 @@ func inputShapeValue(n *Node, i int) []ShapeElem {
 	v := n.Inputs[i]
 	if v.Const != nil {
 		return intsElems(v.Const)
+	}
+	return computedShapeValue(v)
+}
+
+// computedShapeValue is the shape value of a computed value: the recorded
+// one, or the empty one of an integer tensor with no elements. An empty
+// piece of a shape is known whatever the batch: torch 2's unflatten slices
+// the dims after the last one off a Shape (Slice from 3 of a rank-3 shape)
+// and concatenates the nothing it gets.
+func computedShapeValue(v *Value) []ShapeElem {
+	if v.ShapeValue == nil && v.Type.DType.IsInteger() && len(v.Type.Shape) == 1 && v.Type.Shape.NumElements() == 0 {
+		return []ShapeElem{}
 	}
 	return v.ShapeValue
 }

@@ -79,6 +79,21 @@ func TestShapeValues(t *testing.T) {
 		t.Errorf("pad by computed pads %v: %v, want [N,56,56,96]", flat.ShapeValue, p.Type.Shape)
 	}
 
+	// torch 2's unflatten(-1, (3, 768)) of MHA's packed projection [197, N, 2304]:
+	// Concat(Shape[0 : 2 % 3], [3, 768], Shape[2 % 3 + 1 :]), the last piece empty.
+	qkv := svIn("qkv", "197,N,2304")
+	qs := g.node("Shape", nil, qkv)
+	last := g.node("Mod", nil, svConst(2), svConst(3))
+	lead := g.node("Slice", nil, qs, svConst(0), g.node("Reshape", nil, last, svConst(1)))
+	after := g.node("Slice", nil, qs, g.node("Reshape", nil, g.node("Add", nil, last, svConst(1)), svConst(1)), svConst(1<<62))
+	if got := after.Type.Shape; !got.Equal(svShape("0")) {
+		t.Fatalf("slice past the last dim: %v, want [0]", got)
+	}
+	unflat := g.node("Reshape", nil, qkv, g.node("Concat", Attrs{"axis": IntAttr(0)}, lead, svConst(3, 768), after))
+	if !unflat.Type.Shape.Equal(svShape("197,N,3,768")) {
+		t.Errorf("unflatten by a shape with an empty piece: %v, want [197,N,3,768]", unflat.Type.Shape)
+	}
+
 	// A product with the batch is not a dim the IR can name: unknown, not wrong.
 	bh := g.node("Mul", nil, g.node("Gather", nil, g.node("Shape", nil, x), svScalar(0)), svScalar(12))
 	q := g.node("Reshape", nil, x, g.node("Concat", Attrs{"axis": IntAttr(0)}, g.node("Unsqueeze", nil, bh, svConst(0)), svConst(64, -1)))

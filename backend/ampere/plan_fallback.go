@@ -241,7 +241,7 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 		if viewed {
 			continue
 		}
-		layout := fallbackLayout(v)
+		layout := p.copyLayout(v)
 		if pl != firstDim {
 			layout = LayoutFlat
 		}

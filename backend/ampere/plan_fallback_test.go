@@ -364,6 +364,86 @@ func TestFallbacksAgainstReference(t *testing.T) {
   %back: f32[5,N,8] = Reshape "back" (%proj, %shp3)
   %y: f32[N,5,8] = Transpose "t4" (%back) {perm = [1, 0, 2]}
 }`, nil, map[string]string{"t0": "view", "inproj": "kernel", "bias": "kernel", "div": "kernel", "mm": "kernel", "sm": "kernel", "mm2": "kernel", "outproj": "kernel", "back": "view", "t4": "view"}},
+		{"torch 2's multi-head attention: packed q/k/v unflattened, heads batch-first", `(%a: f32[N,5,8]) -> (%y) {
+  const %w: f32[8,24] = [` + f32s(8*24, 11) + `]
+  const %b: f32[24] = [` + f32s(24, 12) + `]
+  const %wo: f32[8,8] = [` + f32s(64, 13) + `]
+  const %bo: f32[8] = [` + f32s(8, 14) + `]
+  const %i0: i64[] = [0]
+  const %i1: i64[] = [1]
+  const %i2: i64[] = [2]
+  const %heads: i64[] = [2]
+  const %z1: i64[1] = [0]
+  const %one1: i64[1] = [1]
+  const %two1: i64[1] = [2]
+  const %three1: i64[1] = [3]
+  const %h1: i64[1] = [2]
+  const %m1: i64[1] = [-1]
+  const %big: i64[1] = [9223372036854775807]
+  const %sc: f32[] = [0.70710677]
+  %t: f32[5,N,8] = Transpose "t0" (%a) {perm = [1, 0, 2]}
+  %s: i64[3] = Shape "shape" (%t)
+  %l: i64[] = Gather "gl" (%s, %i0) {axis = 0}
+  %n: i64[] = Gather "gn" (%s, %i1) {axis = 0}
+  %e: i64[] = Gather "ge" (%s, %i2) {axis = 0}
+  %hd: i64[] = Div "hd" (%e, %heads)
+  %qkv: f32[5,N,24] = MatMul "inproj" (%t, %w)
+  %qkvb: f32[5,N,24] = Add "bias" (%b, %qkv)
+  %es: i64[1] = Slice "se" (%s, %m1, %big, %z1)
+  %esq: i64[] = Squeeze "sqe" (%es, %z1)
+  %eu: i64[1] = Unsqueeze "ue" (%esq, %z1)
+  %inner: i64[2] = Concat "cu" (%three1, %eu) {axis = 0}
+  %md: i64[1] = Mod "mod" (%two1, %three1)
+  %s4: i64[3] = Shape "shape4" (%qkvb)
+  %mdr: i64[1] = Reshape "mdr" (%md, %one1)
+  %lead: i64[2] = Slice "lead" (%s4, %z1, %mdr)
+  %md1: i64[1] = Add "md1" (%md, %one1)
+  %md1r: i64[1] = Reshape "md1r" (%md1, %one1)
+  %tail: i64[0] = Slice "tail" (%s4, %md1r, %big)
+  %ushp: i64[4] = Concat "cu2" (%lead, %inner, %tail) {axis = 0}
+  %un: f32[5,N,3,8] = Reshape "unflatten" (%qkvb, %ushp)
+  %un1: f32[1,5,N,3,8] = Unsqueeze "un0" (%un, %z1)
+  %tr: f32[3,5,N,1,8] = Transpose "tq" (%un1) {perm = [3, 1, 2, 0, 4]}
+  %sq: f32[3,5,N,8] = Squeeze "sq" (%tr, %three1)
+  %q: f32[5,N,8] = Gather "gq" (%sq, %i0) {axis = 0}
+  %k: f32[5,N,8] = Gather "gk" (%sq, %i1) {axis = 0}
+  %v: f32[5,N,8] = Gather "gv" (%sq, %i2) {axis = 0}
+  %nh: i64[] = Mul "nh" (%n, %heads)
+  %lu: i64[1] = Unsqueeze "lu" (%l, %z1)
+  %nhu: i64[1] = Unsqueeze "nhu" (%nh, %z1)
+  %hdu: i64[1] = Unsqueeze "hdu" (%hd, %z1)
+  %nu: i64[1] = Unsqueeze "nu" (%n, %z1)
+  %shp: i64[3] = Concat "cs" (%lu, %nhu, %hdu) {axis = 0}
+  %qr: f32[5,?,4] = Reshape "qr" (%q, %shp)
+  %kr: f32[5,?,4] = Reshape "kr" (%k, %shp)
+  %vr: f32[5,?,4] = Reshape "vr" (%v, %shp)
+  %qt: f32[?,5,4] = Transpose "qt" (%qr) {perm = [1, 0, 2]}
+  %kt: f32[?,5,4] = Transpose "kt" (%kr) {perm = [1, 0, 2]}
+  %vt: f32[?,5,4] = Transpose "vt" (%vr) {perm = [1, 0, 2]}
+  %shp4: i64[4] = Concat "cs4" (%nu, %h1, %lu, %hdu) {axis = 0}
+  %q4: f32[N,2,5,4] = Reshape "q4" (%qt, %shp4)
+  %k4: f32[N,2,5,4] = Reshape "k4" (%kt, %shp4)
+  %v4: f32[N,2,5,4] = Reshape "v4" (%vt, %shp4)
+  %kT: f32[N,2,4,5] = Transpose "kT" (%k4) {perm = [0, 1, 3, 2]}
+  %qs: f32[N,2,5,4] = Mul "mq" (%q4, %sc)
+  %ks: f32[N,2,4,5] = Mul "mk" (%kT, %sc)
+  %att: f32[N,2,5,5] = MatMul "mm" (%qs, %ks)
+  %sm: f32[N,2,5,5] = Softmax "sm" (%att) {axis = -1}
+  %o: f32[N,2,5,4] = MatMul "mm2" (%sm, %v4)
+  %ot: f32[5,N,2,4] = Transpose "ot" (%o) {perm = [2, 0, 1, 3]}
+  %ln: i64[] = Mul "ln" (%n, %l)
+  %lnu: i64[1] = Unsqueeze "lnu" (%ln, %z1)
+  %eu2: i64[1] = Unsqueeze "eu2" (%e, %z1)
+  %shp2: i64[2] = Concat "cs2" (%lnu, %eu2) {axis = 0}
+  %rows: f32[?,8] = Reshape "rows" (%ot, %shp2)
+  %proj: f32[?,8] = Gemm "outproj" (%rows, %wo, %bo) {transB = 1}
+  %s7: i64[2] = Shape "shape7" (%proj)
+  %c7: i64[] = Gather "g7" (%s7, %i1) {axis = 0}
+  %c7u: i64[1] = Unsqueeze "c7u" (%c7, %z1)
+  %shp3: i64[3] = Concat "cs3" (%lu, %nu, %c7u) {axis = 0}
+  %back: f32[5,N,8] = Reshape "back" (%proj, %shp3)
+  %y: f32[N,5,8] = Transpose "t4" (%back) {perm = [1, 0, 2]}
+}`, nil, map[string]string{"t0": "view", "inproj": "kernel", "bias": "kernel", "sq": "gather", "mq": "kernel", "mk": "kernel", "mm": "kernel", "sm": "kernel", "mm2": "kernel", "outproj": "kernel", "back": "view", "t4": "view"}},
 		{"moved batch: the INT8 out-projection, a QGemm over rows", `(%a: i8[N,5,32] quant(scale=[0.05], zp=[3])) -> (%y) {
   const %wg: i8[8,32] quant(axis=0, scale=[0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015], zp=[0, 0, 0, 0, 0, 0, 0, 0]) = [` + int8s(256) + `]
   const %mg: f32[8] = [` + multipliers(0.05, 0.011, 0.013, 0.009, 0.012, 0.010, 0.014, 0.008, 0.015) + `]
@@ -442,6 +522,11 @@ func TestFallbacksAgainstReference(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			g, err := sqir.ParseAndVerify("g", []byte(`graph "g" `+c.body))
 			if err != nil {
+				t.Fatal(err)
+			}
+			// The types the planner sees are static inference's, as after
+			// the infer-shapes pass, not the ones the text declares.
+			if err := ir.InferShapes(g); err != nil {
 				t.Fatal(err)
 			}
 			nhwc := map[string]bool{}

@@ -97,3 +97,62 @@ func (p *planner) asRowMajor(n *ir.Node, x *engine.Buffer) (*engine.Buffer, erro
 	}
 	return t, nil
 }
+
+// copyLayout is the layout a copy that may write either order (the gather
+// kernel, a constant copied to every sample) gives its output v:
+// fallbackLayout's, NHWC for an image, unless every use of v takes rows of
+// the logical tensor, directly or through ops that keep their one computed
+// input's layout. Those readers would copy an NHWC image back to row-major
+// order first (asRowMajor); torch 2's attention reads its batch-first
+// [N, heads, L, d] queries, keys and values that way.
+func (p *planner) copyLayout(v *ir.Value) string {
+	if l := fallbackLayout(v); l != LayoutNHWC || !p.readsRowsOnly(v, maxLayoutHops) {
+		return l
+	}
+	return LayoutNCHW
+}
+
+// maxLayoutHops bounds how far copyLayout follows layout-keeping ops.
+const maxLayoutHops = 4
+
+// rowReaders lists the ops whose planners read their computed inputs as
+// rows of the logical tensor (asRowMajor).
+var rowReaders = map[string]bool{"MatMul": true, "Softmax": true, "LogSoftmax": true, "LayerNormalization": true}
+
+// layoutKeepers lists the elementwise ops (besides eltMathOps) whose
+// planners write the output in their computed input's layout.
+var layoutKeepers = map[string]bool{
+	"Add": true, "Sub": true, "Mul": true, "Div": true,
+	"Relu": true, "LeakyRelu": true, "Clip": true, "Sigmoid": true, "Tanh": true,
+}
+
+// readsRowsOnly reports whether v has uses and each is a rowReaders op or,
+// within hops, an elementwise op whose only computed input is v (its
+// output keeps v's layout) whose output reads rows only.
+func (p *planner) readsRowsOnly(v *ir.Value, hops int) bool {
+	uses := p.users[v]
+	if len(uses) == 0 || p.g.IsOutput(v) {
+		return false
+	}
+	for _, n := range uses {
+		if rowReaders[n.Op] {
+			continue
+		}
+		_, math := eltMathOps[n.Op]
+		if !(math || layoutKeepers[n.Op]) || hops == 0 || len(n.Outputs) != 1 || computedInputs(n) != 1 || !p.readsRowsOnly(n.Outputs[0], hops-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// computedInputs counts n's inputs that are neither absent nor constant.
+func computedInputs(n *ir.Node) int {
+	k := 0
+	for _, v := range n.Inputs {
+		if v != nil && !v.IsConst() {
+			k++
+		}
+	}
+	return k
+}

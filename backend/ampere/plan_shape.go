@@ -406,7 +406,7 @@ func (p *planner) batchConstant(n *ir.Node) (bool, error) {
 		if !slices.Equal(append(slices.Clone(bytes), bytes...), twice) {
 			return true, fmt.Errorf("output %s differs between samples, the engine copies one sample to all", v.Name)
 		}
-		y, err := p.newBuffer(v, fallbackLayout(v))
+		y, err := p.newBuffer(v, p.copyLayout(v))
 		if err != nil {
 			return true, err
 		}
