@@ -68,6 +68,8 @@ var models = []struct{ file, title string }{
 	{"vit_b_16", "ViT-B/16"},
 	{"fcn_resnet50", "FCN-ResNet50"},
 	{"deeplabv3_resnet50", "DeepLabV3-ResNet50"},
+	{"lraspp_mobilenet_v3_large", "LRASPP-MobileNetV3-Large"},
+	{"swin_t", "Swin-T"},
 }
 
 // calibSamples is how many random samples calibrate (and prune) the INT8
