@@ -176,10 +176,7 @@ func (e *editor) fuse(n *ir.Node, floatOutputs bool) (string, error) {
 		l.out = cur
 	}
 	if fbias != nil {
-		l.bias = make([]int32, channels)
-		for k, b := range fbias {
-			l.bias[k] = biasInt(b, l.px.scale[0], l.sw[k])
-		}
+		l.bias = intBiases(l, fbias)
 	}
 	e.emit(l)
 	return "", nil
@@ -197,10 +194,7 @@ func (e *editor) emitFloatResidual(l *layer, fbias []float32, r *ir.Value) {
 	act, lo, hi := l.act, l.lo, l.hi
 	l.act, l.r, l.py = ir.ActNone, nil, nil
 	if fbias != nil {
-		l.bias = make([]int32, len(fbias))
-		for k, b := range fbias {
-			l.bias[k] = biasInt(b, l.px.scale[0], l.sw[k])
-		}
+		l.bias = intBiases(l, fbias)
 	}
 	l.out = e.value(out.Name+".conv", ir.Type{DType: ir.Float32, Shape: out.Type.Shape.Clone(), Layout: out.Type.Layout}, nil)
 	name := n.Name
@@ -371,6 +365,34 @@ func (e *editor) emit(l *layer) {
 	if l.note != "" {
 		f.Note("int8", l.note)
 	}
+}
+
+// NoteBiasSaturated is the node note lower-int8 leaves on a layer whose
+// float bias did not fit int32 in units of sx·sw, so that compile can warn:
+// the saturated bias changes what the layer computes.
+const NoteBiasSaturated = "int8-bias"
+
+// intBiases converts layer l's float biases to int32 (biasInt), noting on
+// the layer's node how many saturated: a bias over 2^31 units of sx·sw
+// means a tiny input or weight scale (a layer whose input barely varies on
+// the calibration data), and the clipped bias changes the layer's output.
+func intBiases(l *layer, fbias []float32) []int32 {
+	out := make([]int32, len(fbias))
+	saturated, first := 0, -1
+	for k, b := range fbias {
+		out[k] = biasInt(b, l.px.scale[0], l.sw[k])
+		if (out[k] == math.MaxInt32 || out[k] == math.MinInt32) && b != 0 {
+			saturated++
+			if first < 0 {
+				first = k
+			}
+		}
+	}
+	if saturated > 0 {
+		l.anchor.Note(NoteBiasSaturated, fmt.Sprintf("%d of %d biases saturated to int32 (channel %d: bias %g over sx·sw = %g·%g)",
+			saturated, len(fbias), first, fbias[first], l.px.scale[0], l.sw[first]))
+	}
+	return out
 }
 
 // biasInt converts a float bias to int32 in units of float32(sx·sw):
