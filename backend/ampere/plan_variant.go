@@ -38,6 +38,10 @@ type PlanOptions struct {
 	Batch int
 	// Warn, if set, receives what the cache could not be used for.
 	Warn func(msg string)
+	// OptBatch is the batch the heuristic chooses kernels for (layers
+	// the cache does not decide): at most LatencyBatch, the latency
+	// heuristic (heuristicVariantFor); 0 or more, the throughput one.
+	OptBatch int
 
 	// force plans the named nodes on the given kernels (sqc tune's timing
 	// rounds), before the cache is asked.
@@ -220,24 +224,39 @@ func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kerne
 	return out
 }
 
+// LatencyBatch is the largest batch the latency heuristic is for: at batch
+// 1 a ResNet layer has 49 to 3136 output pixels, too few blocks of the
+// wide tiles for 132 SMs.
+const LatencyBatch = 8
+
 // heuristicVariant is the variant a layer runs without a tuning cache
-// entry: four stages with shared weights, the wide warp tile (n128) from
-// 128 output channels, 16-byte stores where the output allows, and tap
-// stepping where C is a multiple of 64; a 2:4 convolution with a spatial
-// kernel (3×3) and 128 channels or more runs the latency variant
-// n128-m32-s3w-lc-k128 (8 warps of 32 pixels, copies after the first
-// products, two K steps a barrier). All from H100 measurements
-// (backend/ampere/NOTES.md): on ResNet-34's 3×3 layers at batch 256 the
-// latency variant is 0.98–1.21× the n128 tile's speed on the 2:4 kernel
-// (1.19× on the 7×7 layers) and 1.08–1.18× at batch 1, but 0.85–0.90× on
-// the dense kernel, which keeps n128; 1×1 convolutions gain nothing from
-// it (0.7× at batch 1). The 8-warp tile (n256) and the halo-tile
-// convolution win on some shapes only, so only a measurement (the cache)
-// picks them.
-func heuristicVariant(l gemmLayer) string {
-	halo := l.conv != nil && kernels.SupportsHalo(*l.conv) && haloConv(l)
+// entry, for throughput (large batches): four stages with shared weights,
+// the wide warp tile (n128) from 128 output channels, 16-byte stores where
+// the output allows, and tap stepping where C is a multiple of 64; a 2:4
+// convolution with a spatial kernel (3×3) and 128 channels or more runs the
+// latency variant n128-m32-s3w-lc-k128 (8 warps of 32 pixels, copies after
+// the first products, two K steps a barrier), unless it runs the halo tile
+// (haloConv). All from H100 measurements (backend/ampere/NOTES.md): on
+// ResNet-34's 3×3 layers at batch 256 the latency variant is 0.98–1.21× the
+// n128 tile's speed on the 2:4 kernel and 0.85–0.90× on the dense kernel,
+// which keeps n128; 1×1 convolutions gain nothing from it. The 8-warp tile
+// (n256) wins on some shapes only, so only a measurement (the cache) picks
+// it.
+func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false) }
+
+// heuristicVariantFor is heuristicVariant, or with latency the variant for
+// small batches: the 4-warp tile (s4w) on every layer, the halo tile on
+// every 3×3 stride-1 convolution it can run from 128 output channels, and
+// the same stores and tap stepping. That is what sqc tune --batch 1 chose
+// on an H100 for ResNet-34's sparse engine, layer by layer (1.27× less
+// GEMM time than the throughput heuristic: 432 vs 551 µs; NOTES.md).
+func heuristicVariantFor(l gemmLayer, latency bool) string {
+	conv3 := l.conv != nil && kernels.SupportsHalo(*l.conv)
+	halo := conv3 && haloConv(l)
 	name := "s4w"
 	switch {
+	case latency:
+		halo = conv3 && l.n >= 128
 	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
 		name = "n128-m32-s3w-lc-k128"
 	case l.n >= 128:
@@ -279,9 +298,10 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 		return gemmChoice{sparse: c.Sparse, variant: v, source: SourceCache}, nil
 	}
 	heuristic := func() (gemmChoice, error) {
-		v, ok := find(heuristicVariant(l))
+		name := heuristicVariantFor(l, p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch)
+		v, ok := find(name)
 		if !ok {
-			return gemmChoice{}, fmt.Errorf("the heuristic's variant %s is no candidate for this layer", heuristicVariant(l))
+			return gemmChoice{}, fmt.Errorf("the heuristic's variant %s is no candidate for this layer", name)
 		}
 		return gemmChoice{sparse: l.sparse24, variant: v, source: SourceHeuristic}, nil
 	}

@@ -72,6 +72,28 @@ func TestGemmCandidates(t *testing.T) {
 	if h := heuristicVariant(one); h != "n128-s3w-v16-inc" {
 		t.Errorf("heuristic of the 256-channel 2:4 1x1 conv: %s", h)
 	}
+	// For latency (small batches) every layer takes the 4-warp tile, and
+	// a 3×3 stride-1 conv of 128 channels or more the halo tile, dense or
+	// 2:4 and whatever its image size; each choice is a candidate.
+	dense28 := dense
+	dense28.conv = &kernels.ConvShape{C: 128, H: 28, W: 28, OH: 28, OW: 28, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	dense28.n = 128
+	narrow := dense28
+	narrow.n, narrow.conv = 64, &kernels.ConvShape{C: 64, H: 56, W: 56, OH: 56, OW: 56, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	for _, c := range []struct {
+		l    gemmLayer
+		want string
+	}{{wide, "s4w-v16-halo"}, {dense28, "s4w-v16-halo"}, {one, "s4w-v16-inc"}, {narrow, "s4w-v16-inc"}, {fc, "s4w"}} {
+		if h := heuristicVariantFor(c.l, true); h != c.want {
+			t.Errorf("latency heuristic of %+v: %s, want %s", c.l, h, c.want)
+		}
+		if !slices.Contains(candidateNames(c.l), c.want) {
+			t.Errorf("latency heuristic %s is not a candidate of %+v", c.want, c.l)
+		}
+	}
+	if h := heuristicVariant(dense28); h != "n128-s3w-v16-inc" {
+		t.Errorf("throughput heuristic of a dense 28x28 conv: %s (no halo there)", h)
+	}
 }
 
 // miniPlan plans the mini ResNet with opts and returns the engine and the

@@ -231,6 +231,9 @@ func readTuningCache(path string, missingOK bool) (*tuning.Cache, error) {
 type tuningFlags struct {
 	cache, gpu string
 	batch      int
+	// optBatch is the batch the heuristic chooses kernels for (0: the
+	// throughput heuristic).
+	optBatch int
 }
 
 func (t *tuningFlags) register(cmd *cobra.Command) {
@@ -238,16 +241,23 @@ func (t *tuningFlags) register(cmd *cobra.Command) {
 	f.StringVar(&t.cache, "tuning-cache", "", "choose each GEMM layer's kernel from the tuning cache `FILE` (sqc tune); layers it lacks use the heuristic")
 	f.StringVar(&t.gpu, "tuning-gpu", "", "the GPU `NAME` whose cache entries to use (default: the cache's only GPU)")
 	f.IntVar(&t.batch, "tuning-batch", 0, "the batch `N` whose cache entries to use (default: the cache's only batch for that GPU)")
+	f.IntVar(&t.optBatch, "opt-batch", 0, fmt.Sprintf("the batch `N` the kernel heuristic chooses for, in layers no tuning cache decides: up to %d picks small tiles for latency (default: large batches, throughput)", ampere.LatencyBatch))
 }
 
 // planOptions reads the cache, if one was given, and resolves the GPU and
 // batch its entries are used for.
 func (t *tuningFlags) planOptions(form string) (ampere.PlanOptions, error) {
+	if t.optBatch < 0 {
+		return ampere.PlanOptions{}, fmt.Errorf("--opt-batch %d, want at least 1", t.optBatch)
+	}
+	if t.optBatch != 0 && form != "engine" {
+		return ampere.PlanOptions{}, fmt.Errorf("--opt-batch chooses an engine's kernels, and the output is %s: want a .sqe output", formName(form))
+	}
 	if t.cache == "" {
 		if t.gpu != "" || t.batch != 0 {
 			return ampere.PlanOptions{}, fmt.Errorf("--tuning-gpu and --tuning-batch select a tuning cache's entries: want --tuning-cache too")
 		}
-		return ampere.PlanOptions{}, nil
+		return ampere.PlanOptions{OptBatch: t.optBatch}, nil
 	}
 	if form != "engine" {
 		return ampere.PlanOptions{}, fmt.Errorf("--tuning-cache chooses an engine's kernels, and the output is %s: want a .sqe output", formName(form))
@@ -263,7 +273,7 @@ func (t *tuningFlags) planOptions(form string) (ampere.PlanOptions, error) {
 	if err != nil {
 		return ampere.PlanOptions{}, err
 	}
-	return ampere.PlanOptions{Tuning: c, GPU: gpu, Batch: batch}, nil
+	return ampere.PlanOptions{Tuning: c, GPU: gpu, Batch: batch, OptBatch: t.optBatch}, nil
 }
 
 // report says how the engine e used the cache; nil without one.
