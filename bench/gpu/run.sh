@@ -86,6 +86,15 @@ for depth in $depths; do
 		if [ "${PARALLEL_BUILDS:-0}" = 1 ]; then build "$depth" "$recipe" & else build "$depth" "$recipe"; fi
 	done
 done
+# LATENCY=1 (the default) also builds ResNet-34 sparse for batch 1
+# (compile --opt-batch 1: the heuristic's small-batch kernels), timed at
+# batch 1 and 256 beside the others.
+latency=${LATENCY:-1}
+if [ "$latency" = 1 ]; then
+	suffix=-latency
+	if [ "${PARALLEL_BUILDS:-0}" = 1 ]; then build 34 sparse-int8 --opt-batch 1 & else build 34 sparse-int8 --opt-batch 1; fi
+	suffix=
+fi
 wait
 # HOOK, if set, runs between the builds and the timings (the GPU is quiet
 # then): e.g. kernel benchmarks that belong in the same run.
@@ -95,6 +104,11 @@ for depth in $depths; do
 		benchall "$out/rn$depth-$recipe.sqe"
 	done
 done
+if [ "$latency" = 1 ]; then
+	for batch in 1 256; do
+		"$bin/sqc" bench "$out/rn34-sparse-int8-latency.sqe" --batch "$batch" --graph --iters "$iters" > "$out/rn34-sparse-int8-latency.bench$batch.txt"
+	done
+fi
 
 # TUNE=1 tunes the engines named by TUNE_ENGINES (default all four, e.g.
 # "rn34-sparse-int8") at batch 256 and builds and times their -tuned twins.
