@@ -173,11 +173,13 @@ func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 func writeExec(path string, b []byte) error { return os.WriteFile(path, b, 0o755) }
 
 // A test not about time must not fail because the machine is busy: plugins
-// get minutes to start and to answer a step, not the defaults' seconds.
-// The tests of the timeouts themselves set their own.
+// get half an hour to start and the timeout option's maximum (a week) to
+// answer a step, not the defaults' seconds, so that only go test's own
+// -timeout (which prints every goroutine) bounds a hang. The tests of the
+// timeouts themselves set their own.
 const (
-	testStartTimeout = 5 * time.Minute
-	testStepTimeout  = 600.0 // seconds, the timeout option
+	testStartTimeout = 30 * time.Minute
+	testStepTimeout  = float64(maxTimeoutSeconds) // seconds, the timeout option
 )
 
 // testConfig is the Config of tests that are not about starting time.

@@ -220,6 +220,9 @@ var reservedNames = map[string]bool{"target": true, "base": true, "plugin": true
 // timeoutOption is the host option of every plugin pass.
 const timeoutOption = "timeout"
 
+// maxTimeoutSeconds is the largest timeout option: a week.
+const maxTimeoutSeconds = 7 * 24 * 3600
+
 // reservedOptions are option names the host uses itself.
 var reservedOptions = map[string]bool{timeoutOption: true, "sha256": true}
 
@@ -258,7 +261,7 @@ func newPass(d *wirepb.DescribeResponse) (*passes.Pass, error) {
 		pass.Options = append(pass.Options, o)
 	}
 	pass.Options = append(pass.Options, passes.Option{
-		Name: timeoutOption, Kind: passes.Float, Default: DefaultTimeout.Seconds(), Min: 0.001, Max: 7 * 24 * 3600,
+		Name: timeoutOption, Kind: passes.Float, Default: DefaultTimeout.Seconds(), Min: 0.001, Max: maxTimeoutSeconds,
 		Doc: "seconds the plugin may take for this step before sqc stops it (a host option of every plugin pass)",
 	})
 	return pass, nil
