@@ -15,6 +15,7 @@ import (
 	"github.com/sqc-project/sqc/passes"
 	_ "github.com/sqc-project/sqc/passes/foldbn"
 	"github.com/sqc-project/sqc/passes/fuse"
+	"github.com/sqc-project/sqc/passes/passtest"
 )
 
 // builder makes small float32 graphs with random weights.
@@ -97,15 +98,6 @@ func resnetGraph(seed uint64) *ir.Graph {
 	return b.g
 }
 
-func runPipeline(t *testing.T, g *ir.Graph, spec string) *passes.Report {
-	t.Helper()
-	rep, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
-}
-
 func opCounts(g *ir.Graph) map[string]int {
 	m := map[string]int{}
 	for _, n := range g.Nodes {
@@ -162,7 +154,7 @@ func randomInput(seed uint64, shape ...int) *ir.Tensor {
 // Add, Relu and Clip has gone into a fused node.
 func TestResNetStyleGraph(t *testing.T) {
 	before, after := resnetGraph(1), resnetGraph(1)
-	rep := runPipeline(t, after, "fold-batchnorm,fuse-epilogue")
+	rep := passtest.Run(t, after, "fold-batchnorm,fuse-epilogue")
 	ops := opCounts(after)
 	for _, op := range []string{"BatchNormalization", "Add", "Relu", "Clip", "MatMul", "Gemm"} {
 		if ops[op] != 0 {
@@ -185,8 +177,8 @@ func TestResNetStyleGraph(t *testing.T) {
 
 	// A second run finds nothing more to do and leaves the graph as it is.
 	again := resnetGraph(1)
-	runPipeline(t, again, "fold-batchnorm,fuse-epilogue")
-	rep = runPipeline(t, again, "fuse-epilogue")
+	passtest.Run(t, again, "fold-batchnorm,fuse-epilogue")
+	rep = passtest.Run(t, again, "fuse-epilogue")
 	if n := rep.Stats["fuse-epilogue"]["nodes fused"]; n != 0 {
 		t.Errorf("a second fuse-epilogue fused %d more nodes", n)
 	}
@@ -209,7 +201,7 @@ func TestFusedNodeExtends(t *testing.T) {
 		return b.g
 	}
 	before, after := build(), build()
-	runPipeline(t, after, "fuse-epilogue")
+	passtest.Run(t, after, "fuse-epilogue")
 	if len(after.Nodes) != 1 || after.Nodes[0].Op != "FusedConv" || after.Nodes[0].Attrs.String("activation", "") != "relu" || after.Nodes[0].Input(3) != after.Inputs[0] {
 		t.Fatalf("want one FusedConv with activation relu and residual x, got %v nodes, first %s %v", len(after.Nodes), after.Nodes[0].Op, after.Nodes[0].Attrs)
 	}
@@ -241,7 +233,7 @@ func TestZooResNets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runPipeline(t, after, "fold-batchnorm,fuse-epilogue")
+		passtest.Run(t, after, "fold-batchnorm,fuse-epilogue")
 		ops := opCounts(after)
 		if ops["BatchNormalization"]+ops["Relu"]+ops["Add"] != 0 || ops["FusedConv"] == 0 {
 			t.Errorf("resnet%d: ops after fusion %v, want no BatchNormalization, Relu or Add", c.Depth, ops)

@@ -97,13 +97,13 @@ func padThenLayout(t *testing.T, g *ir.Graph, what string, seed uint64) *passes.
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := runPipeline(t, g, "pad-channels")
+	rep := passtest.Run(t, g, "pad-channels")
 	padded, err := ref.Run(g, ins...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	closeValues(t, what+" after pad-channels", want, padded)
-	rep2 := runPipeline(t, g, "assign-layout")
+	rep2 := passtest.Run(t, g, "assign-layout")
 	got, err := ref.Run(g, ins...)
 	if err != nil {
 		t.Fatal(err)
@@ -111,16 +111,6 @@ func padThenLayout(t *testing.T, g *ir.Graph, what string, seed uint64) *passes.
 	sameBits(t, what+" after assign-layout", padded, got)
 	for k, v := range rep2.Stats {
 		rep.Stats[k] = v
-	}
-	return rep
-}
-
-// runPipeline builds and runs a pipeline with verification after each pass.
-func runPipeline(t *testing.T, g *ir.Graph, spec string) *passes.Report {
-	t.Helper()
-	rep, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, spec)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return rep
 }
@@ -145,7 +135,7 @@ func TestTestdataComputesTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runPipeline(t, g, test.Pipeline)
+			passtest.Run(t, g, test.Pipeline)
 			got, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)
@@ -180,7 +170,7 @@ func resnet(t *testing.T) *ir.Graph {
 			spec += "," + name
 		}
 	}
-	runPipeline(t, g, spec)
+	passtest.Run(t, g, spec)
 	return g
 }
 
@@ -238,12 +228,12 @@ func TestResNet(t *testing.T) {
 // finds nothing to do, so the printed graph does not change.
 func TestIdempotent(t *testing.T) {
 	g := resnet(t)
-	runPipeline(t, g, "pad-channels,assign-layout")
+	passtest.Run(t, g, "pad-channels,assign-layout")
 	var once, twice bytes.Buffer
 	if err := sqir.Print(&once, g); err != nil {
 		t.Fatal(err)
 	}
-	rep := runPipeline(t, g, "assign-layout")
+	rep := passtest.Run(t, g, "assign-layout")
 	if err := sqir.Print(&twice, g); err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +260,7 @@ func TestConstantCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, v := g.Outputs[1], g.Nodes[1].Inputs[1]
-	runPipeline(t, g, "assign-layout")
+	passtest.Run(t, g, "assign-layout")
 	cw := g.Nodes[1].Inputs[1] // after the input's Relayout
 	if cw == w || cw.Const == w.Const {
 		t.Fatal("the conv reads the graph output's constant, want a copy with its own data")

@@ -10,7 +10,6 @@ import (
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
-	"github.com/sqc-project/sqc/passes"
 	_ "github.com/sqc-project/sqc/passes/all"
 	"github.com/sqc-project/sqc/passes/passtest"
 )
@@ -59,15 +58,6 @@ func sameValues(t *testing.T, what string, want, got []*ir.Tensor) {
 	}
 }
 
-func runPipeline(t *testing.T, g *ir.Graph, spec string) *passes.Report {
-	t.Helper()
-	rep, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
-}
-
 // TestTestdataComputesTheSame runs every .sqir test of this package on the
 // reference executor before and after its pipeline.
 func TestTestdataComputesTheSame(t *testing.T) {
@@ -87,7 +77,7 @@ func TestTestdataComputesTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runPipeline(t, g, test.Pipeline)
+			passtest.Run(t, g, test.Pipeline)
 			got, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)
@@ -232,7 +222,7 @@ func TestRandomConvs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", desc, err)
 		}
-		rep := runPipeline(t, g, fmt.Sprintf("pad-channels{multiple=%d;out-multiple=%d}", in, out))
+		rep := passtest.Run(t, g, fmt.Sprintf("pad-channels{multiple=%d;out-multiple=%d}", in, out))
 		padded += rep.Stats["pad-channels"]["convs padded: input channels"] + rep.Stats["pad-channels"]["convs padded: output channels"]
 		after, err := ref.Run(g, ins...)
 		if err != nil {
@@ -273,7 +263,7 @@ func TestStatistics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := runPipeline(t, g, "pad-channels")
+	rep := passtest.Run(t, g, "pad-channels")
 	want := map[string]int{
 		"convs padded: input channels":          1,
 		"input channels added":                  2,
@@ -303,7 +293,7 @@ func TestSharedConstantUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := g.Outputs[1]
-	runPipeline(t, g, "pad-channels{out-multiple=4}")
+	passtest.Run(t, g, "pad-channels{out-multiple=4}")
 	if got := w.Const.Float32s(); len(got) != 6 || got[5] != 6 || w.Type.Shape.String() != "[2,3,1,1]" {
 		t.Fatalf("the original weight changed: %v %v", w.Type, got)
 	}
@@ -340,7 +330,7 @@ func TestNonConstantWeight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runPipeline(t, g, "pad-channels{multiple=4;out-multiple=8}")
+	passtest.Run(t, g, "pad-channels{multiple=4;out-multiple=8}")
 	ops := []string{}
 	for _, n := range g.Nodes {
 		ops = append(ops, n.Op+" "+n.Name)

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"testing"
 
 	"github.com/sqc-project/sqc/internal/filecheck"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
+	"github.com/sqc-project/sqc/passes"
 )
 
 // Test is one .sqir pass test.
@@ -62,4 +64,15 @@ func RunLinePipeline(run string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("RUN line %q has no --passes=", run)
+}
+
+// Run runs the pipeline spec on g with verification after every pass, and
+// fails t on an error.
+func Run(t testing.TB, g *ir.Graph, spec string) *passes.Report {
+	t.Helper()
+	rep, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
-	"github.com/sqc-project/sqc/passes"
 	_ "github.com/sqc-project/sqc/passes/all"
 	"github.com/sqc-project/sqc/passes/passtest"
 )
@@ -64,15 +63,6 @@ func sameBits(t *testing.T, what string, want, got []*ir.Tensor) {
 	}
 }
 
-func runPipeline(t *testing.T, g *ir.Graph, spec string) *passes.Report {
-	t.Helper()
-	rep, err := (&passes.Manager{VerifyEach: true}).RunSpec(g, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
-}
-
 // TestTestdataComputesTheSame runs every .sqir test of this package on the
 // reference executor before and after its pipeline and requires the same
 // output bits.
@@ -93,7 +83,7 @@ func TestTestdataComputesTheSame(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runPipeline(t, g, test.Pipeline)
+			passtest.Run(t, g, test.Pipeline)
 			got, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)
@@ -250,7 +240,7 @@ func TestRandomQConvs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", desc, err)
 		}
-		rep := runPipeline(t, g, "space-to-depth")
+		rep := passtest.Run(t, g, "space-to-depth")
 		if got := rep.Stats["space-to-depth"]["convs rewritten"]; got != 1 {
 			t.Fatalf("%s: %d convs rewritten, want 1 (statistics %v)", desc, got, rep.Stats["space-to-depth"])
 		}
@@ -325,7 +315,7 @@ func TestStatistics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := runPipeline(t, g, tc.spec).Stats["space-to-depth"]
+		got := passtest.Run(t, g, tc.spec).Stats["space-to-depth"]
 		nonzero := 0
 		for k, v := range tc.want {
 			if got[k] != v {
@@ -355,7 +345,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := test.Graph
-	runPipeline(t, g, "space-to-depth")
+	passtest.Run(t, g, "space-to-depth")
 	var text bytes.Buffer
 	if err := sqir.Print(&text, g); err != nil {
 		t.Fatal(err)
