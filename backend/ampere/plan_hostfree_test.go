@@ -20,6 +20,17 @@ import (
 // kernelModels are Go models of kernels, written as their PTX computes
 // (loop order, rounding, the launch arguments read by position), for
 // simulate: a plan that passes the wrong argument, or a kernel design that
+
+// decodeImage is the kernels' decode of output element i of a batch of
+// images with c channels and oh×ow pixels (kernels' decodeImage): image n,
+// channel ch, row r, column q, in NHWC order or NCHW.
+func decodeImage(i int, nhwc bool, c, oh, ow int) (n, ch, r, q int) {
+	if nhwc {
+		return i / c / ow / oh, i % c, i / c / ow % oh, i / c % ow
+	}
+	return i / ow / oh / c, i / ow / oh % c, i / ow % oh, i % ow
+}
+
 // does not reproduce ir/ref's arithmetic, shows on the CPU.
 var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte){
 	kernels.AvgPoolF32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
@@ -28,12 +39,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 		c, h, w, oh, ow, kh, kw := a(3), a(4), a(5), a(6), a(7), a(8), a(9)
 		sh, sw, ph, pw, dh, dw, peh, pew, nhwc, incl := a(10), a(11), a(12), a(13), a(14), a(15), a(16), a(17), a(18), a(19)
 		for i := range y {
-			var n, ch, r, q int
-			if nhwc == 1 {
-				ch, q, r, n = i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
-			} else {
-				q, r, ch, n = i%ow, i/ow%oh, i/ow/oh%c, i/ow/oh/c
-			}
+			n, ch, r, q := decodeImage(i, nhwc == 1, c, oh, ow)
 			var sum float32
 			inside, rows, cols := 0, 0, 0
 			for j := 0; j < kw; j++ {
@@ -116,12 +122,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			return int(binary.LittleEndian.Uint32(idx[4*t:])), math.Float64frombits(binary.LittleEndian.Uint64(wb[8*t:]))
 		}
 		for i := range y {
-			var n, ch, r, q int
-			if nhwc == 1 {
-				ch, q, r, n = i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
-			} else {
-				q, r, ch, n = i%ow, i/ow%oh, i/ow/oh%c, i/ow/oh/c
-			}
+			n, ch, r, q := decodeImage(i, nhwc == 1, c, oh, ow)
 			acc := 0.0
 			for j := 0; j < taps; j++ {
 				iw, vw := tap((oh+q)*taps + j)
@@ -272,7 +273,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 		c, h, w, oh, ow, kh, kw := u(3), u(4), u(5), u(6), u(7), u(8), u(9)
 		sh, sw, ph, pw, dh, dw := u(10), u(11), u(12), u(13), u(14), u(15)
 		for i := range y {
-			ch, q, r0, n := i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
+			n, ch, r0, q := decodeImage(i, true, c, oh, ow)
 			best, taken := float32(math.Inf(-1)), false
 			for k := 0; k < kh; k++ {
 				for j := 0; j < kw; j++ {
@@ -365,12 +366,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 		sh, sw, ph, pw, dh, dw, cg, mg, xn, yn, hasres := a(14), a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), a(24)
 		lo, hi := s.Args[25].GetF32(), s.Args[26].GetF32()
 		for i := range y {
-			var n, mo, r0, q int
-			if yn == 1 {
-				mo, q, r0, n = i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
-			} else {
-				q, r0, mo, n = i%ow, i/ow%oh, i/ow/oh%m, i/ow/oh/m
-			}
+			n, mo, r0, q := decodeImage(i, yn == 1, m, oh, ow)
 			var sum float32
 			c0 := mo / mg * cg
 			for ci := 0; ci < cg; ci++ {
