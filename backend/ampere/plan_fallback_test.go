@@ -37,6 +37,30 @@ func wantFallback(t *testing.T, g *ir.Graph, node, how, why string) {
 	t.Errorf("%s: no fallback, want %s (%q)", node, how, why)
 }
 
+// randomGraphInputs draws one tensor of batch samples per input of g:
+// f32 from N(0, scale²), i8 uniform over its range. It returns them in the
+// graph's order and by name, as ref.Run and simulate take them.
+func randomGraphInputs(g *ir.Graph, batch int, rng *rand.Rand, scale float64) ([]*ir.Tensor, map[string]*ir.Tensor) {
+	var ins []*ir.Tensor
+	byName := map[string]*ir.Tensor{}
+	for _, v := range g.Inputs {
+		x := ir.NewTensor(v.Type.DType, append([]int{batch}, intsOf(bufShape(v))...)...)
+		switch d := x.Data.(type) {
+		case []float32:
+			for i := range d {
+				d[i] = float32(rng.NormFloat64() * scale)
+			}
+		case []int8:
+			for i := range d {
+				d[i] = int8(rng.IntN(256) - 128)
+			}
+		}
+		ins = append(ins, x)
+		byName[v.Name] = x
+	}
+	return ins, byName
+}
+
 // simulate runs a planned engine's gather and host steps on the CPU:
 // buffers hold batch samples in their memory layouts, as on the GPU. Any
 // other kernel fails the test; the graphs here use only fallbacks.
@@ -547,27 +571,7 @@ func TestFallbacksAgainstReference(t *testing.T) {
 			}
 			const batch = 3
 			rng := rand.New(rand.NewPCG(1, 2))
-			var ins []*ir.Tensor
-			byName := map[string]*ir.Tensor{}
-			for _, v := range g.Inputs {
-				dims := []int{batch}
-				for _, d := range v.Type.Shape[1:] {
-					dims = append(dims, int(d.Size))
-				}
-				x := ir.NewTensor(v.Type.DType, dims...)
-				switch d := x.Data.(type) {
-				case []float32:
-					for i := range d {
-						d[i] = float32(rng.NormFloat64())
-					}
-				case []int8:
-					for i := range d {
-						d[i] = int8(rng.IntN(256) - 128)
-					}
-				}
-				ins = append(ins, x)
-				byName[v.Name] = x
-			}
+			ins, byName := randomGraphInputs(g, batch, rng, 1)
 			want, err := ref.Run(g, ins...)
 			if err != nil {
 				t.Fatal(err)

@@ -683,23 +683,11 @@ func TestHostFreePlans(t *testing.T) {
 				}
 				const batch = 3
 				rng := rand.New(rand.NewPCG(5, 6))
-				var ins []*ir.Tensor
-				byName := map[string]*ir.Tensor{}
-				for _, v := range g.Inputs {
-					x := ir.NewTensor(v.Type.DType, append([]int{batch}, intsOf(bufShape(v))...)...)
-					switch d := x.Data.(type) {
-					case []float32:
-						for i := range d {
-							d[i] = float32(rng.NormFloat64() * 2)
-						}
+				ins, byName := randomGraphInputs(g, batch, rng, 2)
+				for _, x := range ins {
+					if d, ok := x.Data.([]float32); ok {
 						d[0], d[1] = 3, 3 // a repeated value: ties, exact halves
-					case []int8:
-						for i := range d {
-							d[i] = int8(rng.IntN(256) - 128)
-						}
 					}
-					ins = append(ins, x)
-					byName[v.Name] = x
 				}
 				want, err := ref.Run(g, ins...)
 				if err != nil {
