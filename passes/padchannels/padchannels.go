@@ -157,7 +157,17 @@ func (s *state) conv(n *ir.Node, inMul, outMul int) error {
 		n.Note("padded", fmt.Sprintf("output channels %d→%d (sliced back)", K, Kp))
 	}
 	if n.Op == "QConv" {
-		return s.qconv(n, x, w, Cp)
+		// The int8 input's new channels hold its zero point (real 0) and
+		// the int8 weight's hold 0 (padActivation, newWeight), so each
+		// added product, (zx−zx)·0, is 0 and the int32 sums, and every
+		// output bit, are unchanged. Multipliers, bias and residual are
+		// per output channel and stay as they are.
+		if x.Type.DType != ir.Int8 || x.Quant == nil || !x.Quant.PerTensor() {
+			return fmt.Errorf("%s (QConv): input %q is not per-tensor quantized int8", n.Name, x.Name)
+		}
+		if !w.IsConst() || w.Const.DType != ir.Int8 {
+			return fmt.Errorf("%s (QConv): weight %q is not an int8 constant", n.Name, w.Name)
+		}
 	}
 	if Cp != C {
 		px, err := s.padActivation(x, Cp, n.Name+"/pad_channels")
@@ -216,49 +226,6 @@ func (s *state) conv(n *ir.Node, inMul, outMul int) error {
 	return nil
 }
 
-// qconv pads an INT8 convolution's input to Cp channels: the input's new
-// channels hold its zero point (real 0) and the weight's are 0, so each
-// added product, (zx−zx)·0, is 0 and the int32 accumulator (and with it
-// every output bit) is unchanged. Multipliers, bias and residual are per
-// output channel and stay as they are.
-func (s *state) qconv(n *ir.Node, x, w *ir.Value, Cp int) error {
-	if x.Type.DType != ir.Int8 || x.Quant == nil || !x.Quant.PerTensor() {
-		return fmt.Errorf("%s (QConv): input %q is not per-tensor quantized int8", n.Name, x.Name)
-	}
-	if !w.IsConst() || w.Const.DType != ir.Int8 {
-		return fmt.Errorf("%s (QConv): weight %q is not an int8 constant", n.Name, w.Name)
-	}
-	key := padKey{v: x, size: Cp}
-	px, ok := s.padded[key]
-	if !ok {
-		after := make([]int, x.Type.Shape.Rank())
-		after[1] = Cp - int(x.Type.Shape[1].Size)
-		name := n.Name + "/pad_channels"
-		zp := ir.NewConst(s.fresh(name+".zero_point"), &ir.Tensor{DType: ir.Int8, Shape: []int{}, Data: []int8{int8(x.Quant.ZeroPoint[0])}})
-		var err error
-		if px, err = s.padNode(x, after, name, zp); err != nil {
-			return err
-		}
-		q := *x.Quant
-		px.Quant = &q
-		s.padded[key] = px
-	}
-	n.Inputs[0] = px
-	s.c.Count(statPaddedIn, 1)
-	s.c.Count(statAddedIn, Cp-int(x.Type.Shape[1].Size))
-	wkey := padKey{w, Cp, w.Const.Shape[0]}
-	pw, ok := s.padded[wkey]
-	if !ok {
-		pw = s.newConst(w, padKC(w.Const, w.Const.Shape[0], Cp, func(int) int8 { return 0 }))
-		q := *w.Quant
-		pw.Quant = &q
-		s.padded[wkey] = pw
-	}
-	n.Inputs[1] = pw
-	s.nodes = append(s.nodes, n)
-	return ir.InferNode(n)
-}
-
 // constInts makes a 1-D i64 constant.
 func (s *state) constInts(name string, vals ...int64) *ir.Value {
 	return ir.NewConst(s.fresh(name), ir.FromInt64(append([]int64{}, vals...), len(vals)))
@@ -286,8 +253,9 @@ func (s *state) padNode(v *ir.Value, after []int, name string, value ...*ir.Valu
 	return out, nil
 }
 
-// padActivation pads v's channel axis (1) with zeros to size channels, once
-// per value and size.
+// padActivation pads v's channel axis (1) to size channels, once per value
+// and size: with zeros, or, for a quantized value, with its zero point (real
+// 0), the padded value keeping v's quantization.
 func (s *state) padActivation(v *ir.Value, size int, name string) (*ir.Value, error) {
 	key := padKey{v: v, size: size}
 	if p, ok := s.padded[key]; ok {
@@ -298,9 +266,18 @@ func (s *state) padActivation(v *ir.Value, size int, name string) (*ir.Value, er
 	}
 	after := make([]int, v.Type.Shape.Rank())
 	after[1] = size - int(v.Type.Shape[1].Size)
-	p, err := s.padNode(v, after, name)
+	var fill []*ir.Value
+	if q := v.Quant; q != nil && q.PerTensor() && v.Type.DType == ir.Int8 {
+		zp := &ir.Tensor{DType: ir.Int8, Shape: []int{}, Data: []int8{int8(q.ZeroPoint[0])}}
+		fill = append(fill, ir.NewConst(s.fresh(name+".zero_point"), zp))
+	}
+	p, err := s.padNode(v, after, name, fill...)
 	if err != nil {
 		return nil, err
+	}
+	if v.Quant != nil {
+		q := *v.Quant
+		p.Quant = &q
 	}
 	s.padded[key] = p
 	return p, nil
@@ -328,6 +305,10 @@ func (s *state) newWeight(n *ir.Node, w *ir.Value, Kp, Cp int) (*ir.Value, error
 		t := padKC(w.Const, Kp, Cp, func(int) float32 { return 0 })
 		return s.newConst(w, t), nil
 	}
+	if w.IsConst() && w.Type.DType == ir.Int8 && w.Quant != nil {
+		// A QConv's symmetric int8 weight: 0 is real 0.
+		return s.newConst(w, padKC(w.Const, Kp, Cp, func(int) int8 { return 0 })), nil
+	}
 	if dq := s.dequantOfConst(w); dq != nil {
 		return s.padDequant(n, dq, Kp, Cp)
 	}
@@ -337,10 +318,15 @@ func (s *state) newWeight(n *ir.Node, w *ir.Value, Kp, Cp int) (*ir.Value, error
 }
 
 // newConst makes a constant for the padded data t of old, named after old
-// and keeping its layout and sparsity claim (zeros never break one).
+// and keeping its layout, quantization and sparsity claim (zeros never
+// break one).
 func (s *state) newConst(old *ir.Value, t *ir.Tensor) *ir.Value {
 	v := ir.NewConst(s.fresh(old.Name+".padded"), t)
 	v.Type.Layout = old.Type.Layout
+	if q := old.Quant; q != nil {
+		c := *q
+		v.Quant = &c
+	}
 	if sp := old.Sparsity; sp != nil {
 		c := *sp
 		v.Sparsity = &c
