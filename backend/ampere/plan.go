@@ -426,22 +426,39 @@ func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp
 // else.
 func channelPad(n *ir.Node, zp int32) (int64, bool) {
 	x := n.Inputs[0]
-	if n.Attrs.String("mode", "constant") != "constant" || len(x.Type.Shape) != 4 || !x.Type.Shape[1].Known() ||
-		len(n.Inputs) < 2 || n.Inputs[1] == nil || !n.Inputs[1].IsConst() || len(n.Inputs) > 3 && n.Inputs[3] != nil {
+	if n.Attrs.String("mode", "constant") != "constant" || len(x.Type.Shape) != 4 || !x.Type.Shape[1].Known() {
 		return 0, false
 	}
-	pads := n.Inputs[1].Const
-	if pads.Len() != 8 {
+	ints := func(i int) ([]int64, bool) {
+		if len(n.Inputs) <= i || n.Inputs[i] == nil {
+			return nil, true
+		}
+		v := n.Inputs[i]
+		if !v.IsConst() {
+			return nil, false
+		}
+		out := make([]int64, v.Const.Len())
+		for j := range out {
+			out[j] = v.Const.AsInt64(j)
+		}
+		return out, true
+	}
+	pads, ok1 := ints(1)
+	axes, ok2 := ints(3)
+	if !ok1 || !ok2 || pads == nil {
 		return 0, false
 	}
-	for i := 0; i < 8; i++ {
-		if i != 5 && pads.AsInt64(i) != 0 {
+	begin, end, err := ir.ResolvePads(4, pads, axes)
+	if err != nil {
+		return 0, false
+	}
+	for i := range begin {
+		if begin[i] != 0 || i != 1 && end[i] != 0 {
 			return 0, false
 		}
 	}
 	var value int64
-	if len(n.Inputs) > 2 && n.Inputs[2] != nil {
-		cv := n.Inputs[2]
+	if cv := n.Input(2); cv != nil {
 		if !cv.IsConst() || cv.Const.Len() != 1 || cv.Const.DType != ir.Int8 {
 			return 0, false
 		}
@@ -450,7 +467,7 @@ func channelPad(n *ir.Node, zp int32) (int64, bool) {
 	if value != int64(zp) {
 		return 0, false
 	}
-	return x.Type.Shape[1].Size + pads.AsInt64(5), true
+	return x.Type.Shape[1].Size + end[1], true
 }
 
 // dequantize plans a DequantizeLinear from i8 to f32, in the input's layout.
