@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -80,12 +81,32 @@ generation in one tool.`,
 	root.SetErr(stderr)
 	root.SetVersionTemplate("sqc {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%s: %v (see '%s --help')", cmd.Name(), err, cmd.CommandPath())
+		return fmt.Errorf("%s: %s (see '%s --help')", cmd.Name(), plainNumberError(err.Error()), cmd.CommandPath())
 	})
 	addQuietFlag(root)
 	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newCompareCmd(), newReportCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newTuneCmd(), newVersionCmd())
 	wirePlugins(root)
 	return root
+}
+
+// strconvError is the Go parser's part of pflag's message for a number
+// flag given something else.
+var strconvError = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float): parsing "[^"]*": (invalid syntax|value out of range)`)
+
+// plainNumberError says what a number flag wanted in sqc's words, not
+// strconv's ("want a whole number", not "strconv.ParseInt: ... invalid
+// syntax").
+func plainNumberError(msg string) string {
+	return strconvError.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := strconvError.FindStringSubmatch(m)
+		switch {
+		case sub[2] == "value out of range":
+			return "the number is out of range"
+		case sub[1] == "Float":
+			return "want a number"
+		}
+		return "want a whole number"
+	})
 }
 
 // rootArgs rejects a misspelt or unknown command, suggesting the nearest
