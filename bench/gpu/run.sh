@@ -108,6 +108,7 @@ if [ "$latency" = 1 ]; then
 	for batch in 1 256; do
 		"$bin/sqc" bench "$out/rn34-sparse-int8-latency.sqe" --batch "$batch" --graph --iters "$iters" > "$out/rn34-sparse-int8-latency.bench$batch.txt"
 	done
+	"$bin/sqc" bench "$out/rn34-sparse-int8-latency.sqe" --batch 1 --profile --iters 50 > "$out/rn34-sparse-int8-latency.profile1.txt"
 fi
 
 # TUNE=1 tunes the engines named by TUNE_ENGINES (default all four, e.g.
