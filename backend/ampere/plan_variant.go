@@ -145,6 +145,9 @@ var gemmOptions = []gemmVariant{
 // dense), the epilogue and the convolution's copy piece.
 func (l gemmLayer) base(sparse bool) kernels.GemmConfig {
 	c := kernels.GemmConfig{Sparse: sparse, Residual: l.residual, OutF32: l.outF32}
+	// The planner's residual rows are nOut apart (GemmParams.LDR): the
+	// residual tile's 16-byte copies need that a multiple of 16.
+	c.ResidualTile = residualTile && l.residual && l.n%16 == 0
 	if l.outF32 {
 		c.Act = l.act
 	}

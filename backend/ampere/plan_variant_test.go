@@ -294,3 +294,46 @@ func TestPlanCacheVariantNoCandidate(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// TestResidualTileChoice: every candidate of a residual layer whose rows
+// are 16-byte aligned (nOut, the planner's residual row stride, a
+// multiple of 16) copies the residual tile; other widths, layers without
+// a residual and residualTile off keep the byte loads.
+func TestResidualTileChoice(t *testing.T) {
+	conv := &kernels.ConvShape{C: 128, H: 28, W: 28, OH: 28, OW: 28, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	for _, tc := range []struct {
+		l    gemmLayer
+		want bool
+	}{
+		{gemmLayer{sparse24: true, residual: true, m: 784, n: 128, k: 1152, conv: conv}, true},
+		{gemmLayer{sparse24: true, residual: true, m: 50, n: 1008, k: 512}, true},
+		{gemmLayer{residual: true, outF32: true, act: "relu", m: 50, n: 48, k: 512}, true},
+		{gemmLayer{residual: true, m: 50, n: 40, k: 512}, false},
+		{gemmLayer{sparse24: true, m: 784, n: 128, k: 1152, conv: conv}, false},
+	} {
+		for _, c := range gemmCandidates(tc.l) {
+			for _, sparse := range []bool{false, true} {
+				cfg := c.config(tc.l, sparse)
+				if cfg.ResidualTile != tc.want {
+					t.Errorf("%s (n %d, residual %v): ResidualTile %v, want %v", cfg.Name(), tc.l.n, tc.l.residual, cfg.ResidualTile, tc.want)
+				}
+				prm := kernels.GemmParams{M: tc.l.m, N: tc.l.n, K: tc.l.k, NPad: (tc.l.n + cfg.BN() - 1) / cfg.BN() * cfg.BN(), KPad: (tc.l.k + 63) / 64 * 64,
+					LDA: (tc.l.k + 15) / 16 * 16, LDR: tc.l.n, LDC: tc.l.n, QLo: -128, QHi: 127}
+				if tc.l.conv != nil {
+					prm.Conv = *tc.l.conv
+				}
+				if err := cfg.Check(prm); err != nil {
+					t.Errorf("%s: %v", cfg.Name(), err)
+				}
+			}
+		}
+	}
+	defer func(v bool) { residualTile = v }(residualTile)
+	residualTile = false
+	l := gemmLayer{sparse24: true, residual: true, m: 784, n: 128, k: 1152, conv: conv}
+	for _, c := range gemmCandidates(l) {
+		if c.config(l, true).ResidualTile {
+			t.Errorf("%s: ResidualTile with residualTile off", c.name)
+		}
+	}
+}
