@@ -227,6 +227,22 @@ func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kerne
 	return out
 }
 
+// HeuristicConvConfig is the kernel config the planner gives a QConv of
+// geometry s (OH, OW filled in) and nOut output channels with int8 output
+// and no tuning cache, for large batches: the GPU benchmarks time the
+// kernels engines run with it. sparse says the weight is 2:4 (and runs
+// mma.sp).
+func HeuristicConvConfig(sparse, residual bool, s kernels.ConvShape, nOut int) (kernels.GemmConfig, error) {
+	l := gemmLayer{sparse24: sparse, residual: residual, n: nOut, conv: &s}
+	name := heuristicVariant(l)
+	for _, c := range gemmCandidates(l) {
+		if c.name == name {
+			return c.config(l, sparse), nil
+		}
+	}
+	return kernels.GemmConfig{}, fmt.Errorf("the heuristic's variant %s is no candidate for a %d-channel convolution", name, nOut)
+}
+
 // LatencyBatch is the largest batch the latency heuristic is for: at batch
 // 1 a ResNet layer has 49 to 3136 output pixels, too few blocks of the
 // wide tiles for 132 SMs.

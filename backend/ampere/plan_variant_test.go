@@ -337,3 +337,30 @@ func TestResidualTileChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestHeuristicConvConfig: the exported heuristic gives the kernels the
+// planner runs on ResNet-34's residual convolutions without a cache.
+func TestHeuristicConvConfig(t *testing.T) {
+	conv3 := func(c, hw int) kernels.ConvShape {
+		return kernels.ConvShape{C: c, H: hw, W: hw, OH: hw, OW: hw, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	}
+	for _, tc := range []struct {
+		sparse bool
+		s      kernels.ConvShape
+		n      int
+		want   string
+	}{
+		{false, conv3(64, 56), 64, "sqc_gemm_halo_s8_dense_res_i8_v16_rt_s4w"},
+		{true, conv3(128, 28), 128, "sqc_gemm_conv_s8_sp24_res_i8_inc_n128_m32_lc_k128_v16_rt_s3w"},
+		{true, conv3(256, 14), 256, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w"},
+		{false, conv3(256, 14), 256, "sqc_gemm_conv_s8_dense_res_i8_inc_n128_v16_rt_s3w"},
+	} {
+		c, err := HeuristicConvConfig(tc.sparse, true, tc.s, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Name() != tc.want {
+			t.Errorf("%v %dx%dx%d: %s, want %s", tc.sparse, tc.s.H, tc.s.W, tc.s.C, c.Name(), tc.want)
+		}
+	}
+}
