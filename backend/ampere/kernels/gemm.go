@@ -1393,36 +1393,17 @@ func (c GemmConfig) residualBytes() bool { return c.Residual && !c.ResidualTile 
 // src-size, their source address kept inside the buffer (row 0, channel
 // 0). One commit group, waited on before the first element.
 func (c GemmConfig) emitResidualTile(b *builder) {
-	mi, rs := c.warpTiles(), c.storeRow()
-	cpr := mi
-	b.comment("warp region wrp*%d: lane copies chunk ln%%%d of rows ln/%d + %d*r of the residual", c.storeRegion(), cpr, cpr, 32/cpr)
+	rs := c.storeRow()
+	b.comment("warp region wrp*%d", c.storeRegion())
 	b.l("mul.lo.u32 %%sdw, %%wrp, %d;", c.storeRegion())
 	b.l("add.u32 %%sdw, %%sdw, %%sbase;")
-	b.l("shr.u32 %%q, %%ln, %d;", log2(cpr)) // first row
-	b.l("and.b32 %%tmp2, %%ln, %d;", cpr-1)  // chunk
-	b.l("mul.lo.u32 %%tmp, %%q, %d;", rs)
-	b.l("add.u32 %%sdst, %%sdw, %%tmp;")
-	b.l("shl.b32 %%tmp, %%tmp2, 4;")
-	b.l("add.u32 %%sdst, %%sdst, %%tmp;")
-	b.comment("channel of the chunk: n0 + %d*wn + 16*chunk; copied if below N (all 16 bytes: a row's chunks", 16*mi)
-	b.comment("below N end within ldr, a multiple of 16, and the bytes past N are never stored)")
-	b.l("shl.b32 %%tmp2, %%tmp2, 4;")
-	b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
-	b.l("add.u32 %%tmp2, %%tmp2, %%tmp;")
-	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
-	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
-	b.l("selp.b32 %%sz, 16, 0, %%p5;")
-	b.l("selp.b32 %%tmp2, %%tmp2, 0, %%p5;")
-	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
-	if c.Halo {
-		c.emitHaloRows(b, "%q")
-	} else {
-		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
-		b.l("add.u32 %%px, %%px, %%m0;")
-		b.l("add.u32 %%px, %%px, %%q;")
-	}
-	for r := 0; r < c.warpPixels()/(32/cpr); r++ {
-		row := r * (32 / cpr)
+	rows := c.emitTileLane(b, func() {
+		b.comment("copied if below N (all 16 bytes: a row's chunks below N end within ldr, a multiple of 16,")
+		b.comment("and the bytes past N are never stored)")
+		b.l("selp.b32 %%sz, 16, 0, %%p5;")
+		b.l("selp.b32 %%tmp2, %%tmp2, 0, %%p5;")
+	})
+	for _, row := range rows {
 		c.emitRow(b, row)
 		b.l("selp.b32 %%tmp, %%sz, 0, %%p3;")
 		b.l("selp.b32 %%q, %%q, 0, %%p3;")
@@ -1451,32 +1432,10 @@ func (c GemmConfig) emitRow(b *builder, off int) {
 // 16·warpTiles bytes) to Y in 16-byte chunks: lane l takes chunk l % cpr of row l / cpr
 // and every (32/cpr)-th row after it, cpr = warpTiles chunks a row.
 func (c GemmConfig) emitVecStores(b *builder) {
-	mi, rs := c.warpTiles(), c.storeRow()
-	cpr := mi
+	rs := c.storeRow()
 	b.comment("the warp's own tile only: a warp barrier orders its stores and loads")
 	b.l("bar.warp.sync 0xffffffff;")
-	b.l("shr.u32 %%q, %%ln, %d;", log2(cpr)) // first row
-	b.l("and.b32 %%tmp2, %%ln, %d;", cpr-1)  // chunk
-	b.l("mul.lo.u32 %%tmp, %%q, %d;", rs)
-	b.l("add.u32 %%sdst, %%sdw, %%tmp;")
-	b.l("shl.b32 %%tmp, %%tmp2, 4;")
-	b.l("add.u32 %%sdst, %%sdst, %%tmp;")
-	b.comment("channel of the chunk: n0 + %d*wn + 16*chunk, inside N (a multiple of 16) or not at all", 16*mi)
-	b.l("shl.b32 %%tmp2, %%tmp2, 4;")
-	b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
-	b.l("add.u32 %%tmp2, %%tmp2, %%tmp;")
-	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
-	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
-	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
-	if c.Halo {
-		c.emitHaloRows(b, "%q")
-	} else {
-		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
-		b.l("add.u32 %%px, %%px, %%m0;")
-		b.l("add.u32 %%px, %%px, %%q;")
-	}
-	for r := 0; r < c.warpPixels()/(32/cpr); r++ {
-		row := r * (32 / cpr)
+	for _, row := range c.emitTileLane(b, nil) {
 		b.l("ld.shared.v4.u32 {%%bf0, %%bf1, %%bf2, %%bf3}, [%%sdst+%d];", row*rs)
 		c.emitRow(b, row)
 		b.l("and.pred %%p4, %%p3, %%p5;")
@@ -1485,6 +1444,48 @@ func (c GemmConfig) emitVecStores(b *builder) {
 		b.l("add.u64 %%addr, %%addr, %%cho0;")
 		b.l("@%%p4 st.global.v4.u32 [%%addr], {%%bf0, %%bf1, %%bf2, %%bf3};")
 	}
+}
+
+// emitTileLane sets up lane l's part of a 16-byte pass over the warp's
+// staging region (%sdw; warpPixels rows of 16·warpTiles bytes, storeRow
+// apart): chunk l % cpr of local row l / cpr and of every (32/cpr)-th
+// row after it, cpr = warpTiles chunks a row. It sets %sdst to the
+// chunk's place in the first row, %tmp2 to its channel n0 + 16·warpTiles·wn
+// + 16·chunk and %p5 to channel < N, then runs adjust (nil: nothing; it
+// may change %tmp2), then %cho0 = %tmp2 and the row base for emitRow. It
+// returns the rows' offsets from the first.
+func (c GemmConfig) emitTileLane(b *builder, adjust func()) []int {
+	mi, rs := c.warpTiles(), c.storeRow()
+	cpr := mi
+	b.comment("lane: chunk ln%%%d of rows ln/%d + %d*r", cpr, cpr, 32/cpr)
+	b.l("shr.u32 %%q, %%ln, %d;", log2(cpr)) // first row
+	b.l("and.b32 %%tmp2, %%ln, %d;", cpr-1)  // chunk
+	b.l("mul.lo.u32 %%tmp, %%q, %d;", rs)
+	b.l("add.u32 %%sdst, %%sdw, %%tmp;")
+	b.l("shl.b32 %%tmp, %%tmp2, 4;")
+	b.l("add.u32 %%sdst, %%sdst, %%tmp;")
+	b.comment("channel of the chunk: n0 + %d*wn + 16*chunk", 16*mi)
+	b.l("shl.b32 %%tmp2, %%tmp2, 4;")
+	b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
+	b.l("add.u32 %%tmp2, %%tmp2, %%tmp;")
+	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
+	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
+	if adjust != nil {
+		adjust()
+	}
+	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
+	if c.Halo {
+		c.emitHaloRows(b, "%q")
+	} else {
+		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
+		b.l("add.u32 %%px, %%px, %%m0;")
+		b.l("add.u32 %%px, %%px, %%q;")
+	}
+	var rows []int
+	for r := 0; r < c.warpPixels()/(32/cpr); r++ {
+		rows = append(rows, r*(32/cpr))
+	}
+	return rows
 }
 
 // declare writes one .reg declaration a name (parameterized names such
