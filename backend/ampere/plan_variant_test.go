@@ -354,6 +354,8 @@ func TestHeuristicConvConfig(t *testing.T) {
 		{true, conv3(128, 28), 128, "sqc_gemm_conv_s8_sp24_res_i8_inc_n128_m32_lc_k128_v16_rt_s3w"},
 		{true, conv3(256, 14), 256, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w"},
 		{false, conv3(256, 14), 256, "sqc_gemm_conv_s8_dense_res_i8_inc_n128_v16_rt_s3w"},
+		// ResNet-50's conv3: a plain GEMM on the NHWC rows.
+		{true, kernels.ConvShape{C: 128, H: 28, W: 28, OH: 28, OW: 28, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}, 512, "sqc_gemm_s8_sp24_res_i8_n128_v16_rt_s3w"},
 	} {
 		c, err := HeuristicConvConfig(tc.sparse, true, tc.s, tc.n)
 		if err != nil {

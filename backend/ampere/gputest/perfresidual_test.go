@@ -34,7 +34,8 @@ var resnetResidualConvs = []struct {
 
 // TestPerfResidual times, side by side in one run, each residual
 // convolution of ResNet-34 and ResNet-50 at batch 256 on the kernel the
-// planner gives it (ampere.HeuristicConvConfig, int8 out + relu; the
+// planner gives it (ampere.HeuristicConvConfig: the implicit-GEMM or halo
+// kernel, for ResNet-50's 1×1 the GEMM on the NHWC rows; int8 out + relu; the
 // recipe's kind first, then the other), three ways: without the residual,
 // with it read a byte an element (the kernel before ResidualTile), and
 // with the residual tile copied into shared memory (ResidualTile). It
@@ -83,7 +84,13 @@ func TestPerfResidual(t *testing.T) {
 						p.r, p.sr, p.zr = res, p.sy, 3
 					}
 					p.byteResidual = v == "bytes"
-					q := uploadConv(t, g, &p, tc, x)
+					var q *gpuGemm
+					if cfg.Conv {
+						q = uploadConv(t, g, &p, tc, x)
+					} else { // a 1×1 stride-1 convolution: the GEMM on the NHWC rows
+						p.a = x
+						q = p.upload(t, g)
+					}
 					if q.cfg.ResidualTile != (v == "tile") {
 						t.Fatalf("%s: ResidualTile %v for the %s kernel", q.cfg.Name(), q.cfg.ResidualTile, v)
 					}
