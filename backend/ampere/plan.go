@@ -38,6 +38,15 @@ const (
 // re-reading the im2col matrix. A variable so that tests cover both paths.
 var implicitConv = true
 
+// residualTile gives every residual GEMM and convolution whose residual
+// rows are 16-byte aligned the kernel that copies the block's residual
+// tile into shared memory with 16-byte copies
+// (kernels.GemmConfig.ResidualTile) instead of loading one byte an output
+// element: same arithmetic, bit-exact. Not a tuning option (nothing to
+// choose: the same kernel with fewer, wider loads). A variable so that
+// tests cover both kernels.
+var residualTile = true
+
 // haloConv makes the heuristic (heuristicVariant) pick the halo-tile kernel
 // (kernels.GemmConfig.Halo, the "halo" option) for a layer it can run
 // (kernels.SupportsHalo); sqc tune times it as a candidate either way. The

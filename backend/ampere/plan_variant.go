@@ -145,6 +145,9 @@ var gemmOptions = []gemmVariant{
 // dense), the epilogue and the convolution's copy piece.
 func (l gemmLayer) base(sparse bool) kernels.GemmConfig {
 	c := kernels.GemmConfig{Sparse: sparse, Residual: l.residual, OutF32: l.outF32}
+	// The planner's residual rows are nOut apart (GemmParams.LDR): the
+	// residual tile's 16-byte copies need that a multiple of 16.
+	c.ResidualTile = residualTile && l.residual && l.n%16 == 0
 	if l.outF32 {
 		c.Act = l.act
 	}
@@ -222,6 +225,27 @@ func GemmCandidates(sparse, residual, outF32 bool, act string, nOut int) []kerne
 		}
 	}
 	return out
+}
+
+// HeuristicConvConfig is the kernel config the planner gives a QConv of
+// geometry s (OH, OW filled in) and nOut output channels with int8 output
+// and no tuning cache, for large batches: the GPU benchmarks time the
+// kernels engines run with it. sparse says the weight is 2:4 (and runs
+// mma.sp). A 1×1 stride-1 unpadded convolution on a multiple of 16
+// channels gets the plain GEMM (Conv false), on the NHWC rows (lda = C),
+// as the planner runs it.
+func HeuristicConvConfig(sparse, residual bool, s kernels.ConvShape, nOut int) (kernels.GemmConfig, error) {
+	l := gemmLayer{sparse24: sparse, residual: residual, n: nOut, conv: &s}
+	if s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PH == 0 && s.PW == 0 && s.OH == s.H && s.OW == s.W && s.C%16 == 0 {
+		l.conv = nil
+	}
+	name := heuristicVariant(l)
+	for _, c := range gemmCandidates(l) {
+		if c.name == name {
+			return c.config(l, sparse), nil
+		}
+	}
+	return kernels.GemmConfig{}, fmt.Errorf("the heuristic's variant %s is no candidate for a %d-channel convolution", name, nOut)
 }
 
 // LatencyBatch is the largest batch the latency heuristic is for: at batch

@@ -294,3 +294,75 @@ func TestPlanCacheVariantNoCandidate(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// TestResidualTileChoice: every candidate of a residual layer whose rows
+// are 16-byte aligned (nOut, the planner's residual row stride, a
+// multiple of 16) copies the residual tile; other widths, layers without
+// a residual and residualTile off keep the byte loads.
+func TestResidualTileChoice(t *testing.T) {
+	conv := &kernels.ConvShape{C: 128, H: 28, W: 28, OH: 28, OW: 28, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	for _, tc := range []struct {
+		l    gemmLayer
+		want bool
+	}{
+		{gemmLayer{sparse24: true, residual: true, m: 784, n: 128, k: 1152, conv: conv}, true},
+		{gemmLayer{sparse24: true, residual: true, m: 50, n: 1008, k: 512}, true},
+		{gemmLayer{residual: true, outF32: true, act: "relu", m: 50, n: 48, k: 512}, true},
+		{gemmLayer{residual: true, m: 50, n: 40, k: 512}, false},
+		{gemmLayer{sparse24: true, m: 784, n: 128, k: 1152, conv: conv}, false},
+	} {
+		for _, c := range gemmCandidates(tc.l) {
+			for _, sparse := range []bool{false, true} {
+				cfg := c.config(tc.l, sparse)
+				if cfg.ResidualTile != tc.want {
+					t.Errorf("%s (n %d, residual %v): ResidualTile %v, want %v", cfg.Name(), tc.l.n, tc.l.residual, cfg.ResidualTile, tc.want)
+				}
+				prm := kernels.GemmParams{M: tc.l.m, N: tc.l.n, K: tc.l.k, NPad: (tc.l.n + cfg.BN() - 1) / cfg.BN() * cfg.BN(), KPad: (tc.l.k + 63) / 64 * 64,
+					LDA: (tc.l.k + 15) / 16 * 16, LDR: tc.l.n, LDC: tc.l.n, QLo: -128, QHi: 127}
+				if tc.l.conv != nil {
+					prm.Conv = *tc.l.conv
+				}
+				if err := cfg.Check(prm); err != nil {
+					t.Errorf("%s: %v", cfg.Name(), err)
+				}
+			}
+		}
+	}
+	defer func(v bool) { residualTile = v }(residualTile)
+	residualTile = false
+	l := gemmLayer{sparse24: true, residual: true, m: 784, n: 128, k: 1152, conv: conv}
+	for _, c := range gemmCandidates(l) {
+		if c.config(l, true).ResidualTile {
+			t.Errorf("%s: ResidualTile with residualTile off", c.name)
+		}
+	}
+}
+
+// TestHeuristicConvConfig: the exported heuristic gives the kernels the
+// planner runs on ResNet-34's residual convolutions without a cache.
+func TestHeuristicConvConfig(t *testing.T) {
+	conv3 := func(c, hw int) kernels.ConvShape {
+		return kernels.ConvShape{C: c, H: hw, W: hw, OH: hw, OW: hw, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	}
+	for _, tc := range []struct {
+		sparse bool
+		s      kernels.ConvShape
+		n      int
+		want   string
+	}{
+		{false, conv3(64, 56), 64, "sqc_gemm_halo_s8_dense_res_i8_v16_rt_s4w"},
+		{true, conv3(128, 28), 128, "sqc_gemm_conv_s8_sp24_res_i8_inc_n128_m32_lc_k128_v16_rt_s3w"},
+		{true, conv3(256, 14), 256, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w"},
+		{false, conv3(256, 14), 256, "sqc_gemm_conv_s8_dense_res_i8_inc_n128_v16_rt_s3w"},
+		// ResNet-50's conv3: a plain GEMM on the NHWC rows.
+		{true, kernels.ConvShape{C: 128, H: 28, W: 28, OH: 28, OW: 28, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}, 512, "sqc_gemm_s8_sp24_res_i8_n128_v16_rt_s3w"},
+	} {
+		c, err := HeuristicConvConfig(tc.sparse, true, tc.s, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Name() != tc.want {
+			t.Errorf("%v %dx%dx%d: %s, want %s", tc.sparse, tc.s.H, tc.s.W, tc.s.C, c.Name(), tc.want)
+		}
+	}
+}

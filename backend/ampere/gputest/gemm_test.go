@@ -34,6 +34,10 @@ type qgemmProblem struct {
 	sparse   bool
 	ldcExtra int                // output row stride n + ldcExtra
 	pipe     kernels.GemmConfig // Stages and SharedWeights of the kernel
+	// byteResidual keeps the residual's byte loads where the planner
+	// would copy the residual tile (ResidualTile): the kernel before it,
+	// for comparisons.
+	byteResidual bool
 }
 
 func randScale(r *rand.Rand) float32 { return float32(math.Exp(r.Float64()*6 - 8)) }
@@ -193,6 +197,9 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	// StoreVec where the planner would pick it: int8 out, N and the row
 	// stride multiples of 16.
 	cfg.StoreVec = p.pipe.StoreVec && !p.outF32 && p.n%16 == 0 && (p.n+p.ldcExtra)%16 == 0
+	// The residual tile, as the planner does: residual rows (ldr = N)
+	// 16-byte aligned.
+	cfg.ResidualTile = p.r != nil && p.n%16 == 0 && !p.byteResidual
 	if p.outF32 {
 		cfg.Act = p.act
 		if cfg.Act == "" {

@@ -184,6 +184,10 @@ func allGemmConfigs() []kernels.GemmConfig {
 					c := pipe
 					c.Sparse, c.Residual, c.OutF32, c.Act = sp, res, out.f32, out.act
 					cs = append(cs, c)
+					if res { // and with the residual tile
+						c.ResidualTile = true
+						cs = append(cs, c)
+					}
 				}
 			}
 		}

@@ -132,16 +132,38 @@ func timeGemm(t *testing.T, g *gpu, p *qgemmProblem) float64 {
 
 // timeLaunch returns the median time of one launch of q in microseconds,
 // its input rotating among copies that together exceed the L2 cache.
-func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 {
+func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 { return timeRotating(t, g, q, false) }
+
+// timeRotating is timeLaunch; with residual the residual rotates among
+// copies too, so that it comes from DRAM as in an engine, where the
+// residual was written layers before (ResNet's at batch 256: 6-205 MB).
+func timeRotating(t *testing.T, g *gpu, q *gpuGemm, residual bool) float64 {
 	t.Helper()
-	// Extra activation copies so that the rotation exceeds the L2 cache.
-	xs := []*cuda.Buffer{q.x}
-	for total := q.x.Size; total < 160<<20 && len(xs) < 16; total += q.x.Size {
-		c := alloc(t, g, q.x.Size)
-		if err := g.ctx.CopyDtoD(c.Ptr, q.x.Ptr, q.x.Size); err != nil {
+	// Extra activation (and residual) copies so that the rotation exceeds
+	// the L2 cache.
+	xs, rs := []*cuda.Buffer{q.x}, []*cuda.Buffer{q.r}
+	copyOf := func(b *cuda.Buffer) *cuda.Buffer {
+		c := alloc(t, g, b.Size)
+		if err := g.ctx.CopyDtoD(c.Ptr, b.Ptr, b.Size); err != nil {
 			t.Fatal(err)
 		}
-		xs = append(xs, c)
+		return c
+	}
+	per := q.x.Size
+	if residual {
+		per += q.r.Size
+	}
+	for total := per; total < 160<<20 && len(xs) < 16; total += per {
+		xs = append(xs, copyOf(q.x))
+		if residual {
+			rs = append(rs, copyOf(q.r))
+		}
+	}
+	rotate := func(i int) {
+		q.x = xs[i%len(xs)]
+		if residual {
+			q.r = rs[i%len(rs)]
+		}
 	}
 	ev := make([]*cuda.Event, perfIters+1)
 	for i := range ev {
@@ -153,7 +175,7 @@ func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 {
 		ev[i] = e
 	}
 	for i := 0; i < 5; i++ { // warm-up: JIT, caches, clocks
-		q.x = xs[i%len(xs)]
+		rotate(i)
 		if err := q.launch(g.stream); err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +184,7 @@ func timeLaunch(t *testing.T, g *gpu, q *gpuGemm) float64 {
 		t.Fatal(err)
 	}
 	for i := 0; i < perfIters; i++ {
-		q.x = xs[i%len(xs)]
+		rotate(i)
 		if err := q.launch(g.stream); err != nil {
 			t.Fatal(err)
 		}

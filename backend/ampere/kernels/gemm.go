@@ -121,6 +121,17 @@ type GemmConfig struct {
 	// instruction. Needs int8 output, N and the output row stride
 	// multiples of 16.
 	StoreVec bool
+	// ResidualTile copies the block's residual (each warp its pixel rows
+	// × its channels) into shared memory with 16-byte cp.async after the
+	// K loop, and the epilogue reads each element's residual byte from
+	// there instead of one ld.global.s8 an accumulator: a warp's byte
+	// loads touch 4 rows × 8 bytes, many partial sectors an instruction,
+	// each waited on inside the epilogue's dependency chain. The tile is
+	// laid out as StoreVec's staging (storeRow), so that an int8 output
+	// overwrites its own residual byte. Needs Residual and the residual
+	// row stride a multiple of 16 (Check); without it the byte loads
+	// stay.
+	ResidualTile bool
 	// WideBlock doubles the block to 8 warps (256 threads) side by side
 	// along the channels: 256 channels a block (with WideN), 128 pixels.
 	// Each activation tile copied from L2 then feeds 256 channels instead
@@ -364,6 +375,9 @@ func (c GemmConfig) Name() string {
 	if c.StoreVec {
 		b.WriteString("_v16")
 	}
+	if c.ResidualTile {
+		b.WriteString("_rt")
+	}
 	if c.stages() != DefaultStages || c.SharedWeights {
 		fmt.Fprintf(&b, "_s%d", c.stages())
 		if c.SharedWeights {
@@ -390,8 +404,11 @@ func (c GemmConfig) Validate() error {
 	if c.StoreVec && c.OutF32 {
 		return fmt.Errorf("gemm %s: StoreVec stages int8 outputs, not float32", c.Name())
 	}
-	if w := c.Threads() / 32; c.StoreVec && c.SharedBytes() < w*c.storeRegion() {
-		return fmt.Errorf("gemm %s: %d bytes of shared memory cannot stage %d %d-byte output tiles", c.Name(), c.SharedBytes(), w, c.storeRegion())
+	if w := c.Threads() / 32; (c.StoreVec || c.ResidualTile) && c.SharedBytes() < w*c.storeRegion() {
+		return fmt.Errorf("gemm %s: %d bytes of shared memory cannot stage %d %d-byte output or residual tiles", c.Name(), c.SharedBytes(), w, c.storeRegion())
+	}
+	if c.ResidualTile && !c.Residual {
+		return fmt.Errorf("gemm %s: ResidualTile stages a residual, want Residual", c.Name())
 	}
 	if c.WideN && !c.SharedWeights {
 		return fmt.Errorf("gemm %s: WideN reads its weight tiles from shared memory, want SharedWeights", c.Name())
@@ -470,7 +487,9 @@ func (c GemmConfig) Check(p GemmParams) error {
 		return fmt.Errorf("gemm %s: N = %d, output row stride %d: StoreVec writes 16-byte chunks, want both multiples of 16", name, p.N, p.LDC)
 	case c.Residual && p.LDR < p.N:
 		return fmt.Errorf("gemm %s: residual row stride %d, want ≥ N = %d", name, p.LDR, p.N)
-	case c.Residual && c.SplitM && int64(p.M)*int64(p.LDR) > math.MaxUint32:
+	case c.ResidualTile && p.LDR%16 != 0:
+		return fmt.Errorf("gemm %s: residual row stride %d, want a multiple of 16 (ResidualTile copies aligned 16-byte chunks)", name, p.LDR)
+	case c.Residual && c.SplitM && !c.ResidualTile && int64(p.M)*int64(p.LDR) > math.MaxUint32:
 		return fmt.Errorf("gemm %s: residual of %d×%d bytes, want under 4 GiB (32-bit offsets)", name, p.M, p.LDR)
 	case !c.OutF32 && (p.QLo > p.QHi || p.QLo+p.ZY < -128 || p.QHi+p.ZY > 127):
 		return fmt.Errorf("gemm %s: clamp range [%d, %d] + zero point %d leaves int8", name, p.QLo, p.QHi, p.ZY)
@@ -1195,7 +1214,7 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		if !c.StoreVec { // StoreVec addresses whole chunks instead
 			b.l("mul.wide.u32 %%cho%d, %%ch%d, %d;", k, k, esize)
 		}
-		if c.Residual && !c.SplitM && k == 0 {
+		if c.residualBytes() && !c.SplitM && k == 0 {
 			// The other channels are at fixed offsets from it: one
 			// 64-bit register, not eight (the dense 64-channel warp
 			// tile spilled with eight).
@@ -1212,7 +1231,7 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 			}
 			b.l("add.u64 %%yrow, %%gy, %%rk;")
 		}
-		if c.Residual && !c.SplitM {
+		if c.residualBytes() && !c.SplitM {
 			b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
 			b.l("add.u64 %%rrow, %%gr, %%rk;")
 			b.l("add.u64 %%rrow, %%rrow, %%chr0;")
@@ -1227,7 +1246,12 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		b.l("add.s32 %%ai, %s, %%bias%d;", a, k)
 		b.l("cvt.rn.f32.s32 %%fy, %%ai;")
 		b.l("mul.rn.f32 %%fy, %%fy, %%mult%d;", k)
-		if c.Residual {
+		switch {
+		case c.ResidualTile:
+			// The lane's own byte of the warp's tile (rows past M and
+			// channels past N hold zeros, never stored).
+			b.l("ld.shared.s8 %%rv, [%%sdst+%d];", (8*j+e)*rs+16*i+8*h)
+		case c.Residual:
 			b.l("mov.b32 %%rv, 0;")
 			if c.SplitM {
 				// A 32-bit offset per element instead of a 64-bit
@@ -1240,6 +1264,8 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 			} else {
 				b.l("@%%p4 ld.global.s8 %%rv, [%%rrow+%d];", 16*i+8*h)
 			}
+		}
+		if c.Residual {
 			b.l("sub.s32 %%rv, %%rv, %%zr;")
 			b.l("cvt.rn.f32.s32 %%fr, %%rv;")
 			b.l("mul.rn.f32 %%fr, %%fr, %%mr;")
@@ -1269,6 +1295,19 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 			}
 		}
 	}
+	if c.ResidualTile {
+		// Issued before the bias' and multiplier loads so that their
+		// latencies overlap; into the stages (free once every warp is
+		// past the K loop) rather than a region of its own, which would
+		// cost each block 12-40 KiB of shared memory for the whole K loop
+		// and, on the 3-4 stage pipelines, blocks an SM.
+		b.comment("residual tile: every warp is done with the stages first")
+		b.l("bar.sync 0;")
+		if c.Halo {
+			c.emitHaloEpilogueSetup(b)
+		}
+		c.emitResidualTile(b)
+	}
 	if !c.SplitM {
 		for i := 0; i < mi; i++ {
 			for h := 0; h < 2; h++ {
@@ -1277,7 +1316,9 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		}
 	}
 	if c.Halo {
-		c.emitHaloEpilogueSetup(b)
+		if !c.ResidualTile {
+			c.emitHaloEpilogueSetup(b)
+		}
 		b.l("shl.b32 %%tmp, %%tig, 1;")
 		c.emitHaloRows(b, "%tmp")
 	} else {
@@ -1286,15 +1327,22 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		b.l("shl.b32 %%tmp, %%tig, 1;")
 		b.l("add.u32 %%px, %%px, %%tmp;")
 	}
-	if c.StoreVec {
-		b.comment("stage the tile in shared memory: every warp is done with the stages first")
-		b.l("bar.sync 0;")
+	if c.StoreVec || c.ResidualTile {
+		if !c.ResidualTile { // else done before the residual tile's copies
+			b.comment("stage the tile in shared memory: every warp is done with the stages first")
+			b.l("bar.sync 0;")
+		}
 		b.comment("warp region wrp*%d; lane's first byte: row 2*tig, channel groupID", c.storeRegion())
 		b.l("mul.lo.u32 %%sdw, %%wrp, %d;", c.storeRegion())
 		b.l("add.u32 %%sdw, %%sdw, %%sbase;")
 		b.l("mul.lo.u32 %%tmp, %%tig, %d;", 2*rs)
 		b.l("add.u32 %%tmp, %%tmp, %%gid;")
 		b.l("add.u32 %%sdst, %%sdw, %%tmp;")
+	}
+	if c.ResidualTile {
+		b.comment("the residual tile has landed; the warp's other lanes copied most of the lane's bytes")
+		b.l("cp.async.wait_group 0;")
+		b.l("bar.warp.sync 0xffffffff;")
 	}
 	if c.SplitM {
 		// One channel row at a time: one channel's bias', multiplier and
@@ -1329,6 +1377,44 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 	}
 }
 
+// residualBytes says whether the epilogue reads the residual from global
+// memory one byte an element (Residual without ResidualTile).
+func (c GemmConfig) residualBytes() bool { return c.Residual && !c.ResidualTile }
+
+// emitResidualTile issues the copies of the warp's residual tile into its
+// staging region (warpPixels rows of storeRow bytes, as emitVecStores
+// reads the output tile): lane l takes 16-byte chunk l % cpr of local row
+// l / cpr and every (32/cpr)-th row after it, cpr = warpTiles chunks a
+// row, each row mapped to its GEMM row as the output's (emitRow: halo
+// slots past the image or the batch, rows past M). A chunk that starts
+// below N is copied whole (with ldr a multiple of 16 it ends inside its
+// row; its bytes past N belong to outputs that are not stored); the
+// others (rows not stored, chunks past N) are zero-filled by cp.async's
+// src-size, their source address kept inside the buffer (row 0, channel
+// 0). One commit group, waited on before the first element.
+func (c GemmConfig) emitResidualTile(b *builder) {
+	rs := c.storeRow()
+	b.comment("warp region wrp*%d", c.storeRegion())
+	b.l("mul.lo.u32 %%sdw, %%wrp, %d;", c.storeRegion())
+	b.l("add.u32 %%sdw, %%sdw, %%sbase;")
+	rows := c.emitTileLane(b, func() {
+		b.comment("copied if below N (all 16 bytes: a row's chunks below N end within ldr, a multiple of 16,")
+		b.comment("and the bytes past N are never stored)")
+		b.l("selp.b32 %%sz, 16, 0, %%p5;")
+		b.l("selp.b32 %%tmp2, %%tmp2, 0, %%p5;")
+	})
+	for _, row := range rows {
+		c.emitRow(b, row)
+		b.l("selp.b32 %%tmp, %%sz, 0, %%p3;")
+		b.l("selp.b32 %%q, %%q, 0, %%p3;")
+		b.l("mul.wide.u32 %%rk, %%q, %%ldr;")
+		b.l("add.u64 %%addr, %%gr, %%rk;")
+		b.l("add.u64 %%addr, %%addr, %%cho0;")
+		b.l("cp.async.cg.shared.global [%%sdst+%d], [%%addr], 16, %%tmp;", row*rs)
+	}
+	b.l("cp.async.commit_group;")
+}
+
 // emitRow sets %q to the output row (GEMM row m) of the warp's local
 // pixel L + off, L the lane's base set up before (in %px), and %p3 to
 // whether it is stored: m < M, or for Halo, inside the image and the
@@ -1346,32 +1432,10 @@ func (c GemmConfig) emitRow(b *builder, off int) {
 // 16·warpTiles bytes) to Y in 16-byte chunks: lane l takes chunk l % cpr of row l / cpr
 // and every (32/cpr)-th row after it, cpr = warpTiles chunks a row.
 func (c GemmConfig) emitVecStores(b *builder) {
-	mi, rs := c.warpTiles(), c.storeRow()
-	cpr := mi
+	rs := c.storeRow()
 	b.comment("the warp's own tile only: a warp barrier orders its stores and loads")
 	b.l("bar.warp.sync 0xffffffff;")
-	b.l("shr.u32 %%q, %%ln, %d;", log2(cpr)) // first row
-	b.l("and.b32 %%tmp2, %%ln, %d;", cpr-1)  // chunk
-	b.l("mul.lo.u32 %%tmp, %%q, %d;", rs)
-	b.l("add.u32 %%sdst, %%sdw, %%tmp;")
-	b.l("shl.b32 %%tmp, %%tmp2, 4;")
-	b.l("add.u32 %%sdst, %%sdst, %%tmp;")
-	b.comment("channel of the chunk: n0 + %d*wn + 16*chunk, inside N (a multiple of 16) or not at all", 16*mi)
-	b.l("shl.b32 %%tmp2, %%tmp2, 4;")
-	b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
-	b.l("add.u32 %%tmp2, %%tmp2, %%tmp;")
-	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
-	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
-	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
-	if c.Halo {
-		c.emitHaloRows(b, "%q")
-	} else {
-		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
-		b.l("add.u32 %%px, %%px, %%m0;")
-		b.l("add.u32 %%px, %%px, %%q;")
-	}
-	for r := 0; r < c.warpPixels()/(32/cpr); r++ {
-		row := r * (32 / cpr)
+	for _, row := range c.emitTileLane(b, nil) {
 		b.l("ld.shared.v4.u32 {%%bf0, %%bf1, %%bf2, %%bf3}, [%%sdst+%d];", row*rs)
 		c.emitRow(b, row)
 		b.l("and.pred %%p4, %%p3, %%p5;")
@@ -1380,6 +1444,48 @@ func (c GemmConfig) emitVecStores(b *builder) {
 		b.l("add.u64 %%addr, %%addr, %%cho0;")
 		b.l("@%%p4 st.global.v4.u32 [%%addr], {%%bf0, %%bf1, %%bf2, %%bf3};")
 	}
+}
+
+// emitTileLane sets up lane l's part of a 16-byte pass over the warp's
+// staging region (%sdw; warpPixels rows of 16·warpTiles bytes, storeRow
+// apart): chunk l % cpr of local row l / cpr and of every (32/cpr)-th
+// row after it, cpr = warpTiles chunks a row. It sets %sdst to the
+// chunk's place in the first row, %tmp2 to its channel n0 + 16·warpTiles·wn
+// + 16·chunk and %p5 to channel < N, then runs adjust (nil: nothing; it
+// may change %tmp2), then %cho0 = %tmp2 and the row base for emitRow. It
+// returns the rows' offsets from the first.
+func (c GemmConfig) emitTileLane(b *builder, adjust func()) []int {
+	mi, rs := c.warpTiles(), c.storeRow()
+	cpr := mi
+	b.comment("lane: chunk ln%%%d of rows ln/%d + %d*r", cpr, cpr, 32/cpr)
+	b.l("shr.u32 %%q, %%ln, %d;", log2(cpr)) // first row
+	b.l("and.b32 %%tmp2, %%ln, %d;", cpr-1)  // chunk
+	b.l("mul.lo.u32 %%tmp, %%q, %d;", rs)
+	b.l("add.u32 %%sdst, %%sdw, %%tmp;")
+	b.l("shl.b32 %%tmp, %%tmp2, 4;")
+	b.l("add.u32 %%sdst, %%sdst, %%tmp;")
+	b.comment("channel of the chunk: n0 + %d*wn + 16*chunk", 16*mi)
+	b.l("shl.b32 %%tmp2, %%tmp2, 4;")
+	b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
+	b.l("add.u32 %%tmp2, %%tmp2, %%tmp;")
+	b.l("add.u32 %%tmp2, %%tmp2, %%n0;")
+	b.l("setp.lt.u32 %%p5, %%tmp2, %%N;")
+	if adjust != nil {
+		adjust()
+	}
+	b.l("cvt.u64.u32 %%cho0, %%tmp2;")
+	if c.Halo {
+		c.emitHaloRows(b, "%q")
+	} else {
+		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
+		b.l("add.u32 %%px, %%px, %%m0;")
+		b.l("add.u32 %%px, %%px, %%q;")
+	}
+	var rows []int
+	for r := 0; r < c.warpPixels()/(32/cpr); r++ {
+		rows = append(rows, r*(32/cpr))
+	}
+	return rows
 }
 
 // declare writes one .reg declaration a name (parameterized names such

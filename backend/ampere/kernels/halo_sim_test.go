@@ -21,6 +21,13 @@ type simConv struct {
 	mult                []float32
 	zr, qlo, qhi, zy    int32
 	mr                  float32
+	// ldr is the residual's row stride (0: nOut); the bytes past nOut
+	// are poison the kernel must not use.
+	ldr int
+	// gemm runs the plain GEMM kernel on the input's rows (a 1×1
+	// stride-1 unpadded geometry, C a multiple of 16) instead of the
+	// convolution kernel.
+	gemm bool
 }
 
 // newSimConv draws a problem of geometry s (OH, OW and ZX filled in here)
@@ -103,8 +110,10 @@ func (p *simConv) want(t *testing.T, biasP []int32) []byte {
 // its output bytes.
 func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	t.Helper()
-	c.Conv, c.Sparse, c.Residual, c.OutF32 = true, p.sparse, p.res, p.outF32
-	c.ConvPiece = ConvPiece(p.s.C)
+	c.Conv, c.Sparse, c.Residual, c.OutF32 = !p.gemm, p.sparse, p.res, p.outF32
+	if c.Conv {
+		c.ConvPiece = ConvPiece(p.s.C)
+	}
 	if c.OutF32 {
 		c.Act, c.StoreVec = "relu", false
 	}
@@ -148,7 +157,11 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 		t.Fatal(err)
 	}
 	m := p.n * p.s.OH * p.s.OW
-	prm := GemmParams{M: m, N: p.nOut, K: kd, NPad: npad, KPad: kpad, LDA: p.s.C, LDR: p.nOut, LDC: p.nOut,
+	ldr := p.nOut
+	if p.ldr != 0 {
+		ldr = p.ldr
+	}
+	prm := GemmParams{M: m, N: p.nOut, K: kd, NPad: npad, KPad: kpad, LDA: p.s.C, LDR: ldr, LDC: p.nOut,
 		ZR: p.zr, QLo: p.qlo, QHi: p.qhi, ZY: p.zy, MR: p.mr, FLo: float32(math.Inf(-1)), FHi: float32(math.Inf(1)), Conv: p.s}
 	if err := c.Check(prm); err != nil {
 		t.Fatal(err)
@@ -179,7 +192,13 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	}
 	rb := []byte{0}
 	if p.res {
-		rb = u8(p.r)
+		rb = make([]byte, m*ldr)
+		for i := range rb {
+			rb[i] = 0x5A // poison past nOut
+		}
+		for row := 0; row < m; row++ {
+			copy(rb[row*ldr:], u8(p.r[row*p.nOut:(row+1)*p.nOut]))
+		}
 	}
 	f := func(x float32) uint64 { return uint64(math.Float32bits(x)) }
 	s32 := func(x int32) uint64 { return uint64(uint32(x)) }
@@ -187,7 +206,7 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 		"p_x": mc.newBuffer(u8(p.x)), "p_w": mc.newBuffer(wb), "p_e": mc.newBuffer(eb), "p_bias": mc.newBuffer(bb),
 		"p_mult": mc.newBuffer(mb), "p_r": mc.newBuffer(rb), "p_y": mc.newBuffer(y),
 		"p_m": uint64(m), "p_n": uint64(p.nOut), "p_k": uint64(kd), "p_ktiles": uint64(kpad / GemmBK),
-		"p_lda": uint64(p.s.C), "p_ldr": uint64(p.nOut), "p_ldc": uint64(p.nOut),
+		"p_lda": uint64(p.s.C), "p_ldr": uint64(ldr), "p_ldc": uint64(p.nOut),
 		"p_zr": s32(p.zr), "p_qlo": s32(p.qlo), "p_qhi": s32(p.qhi), "p_zy": s32(p.zy),
 		"p_mr": f(p.mr), "p_flo": f(prm.FLo), "p_fhi": f(prm.FHi), "p_zx": s32(p.s.ZX),
 	}

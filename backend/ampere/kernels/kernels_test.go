@@ -18,15 +18,23 @@ func allGemmConfigs() []GemmConfig {
 				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true}, {Stages: 3, SharedWeights: true, WideN: true, LateCopy: true},
 				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true},
 				{Stages: 3, SharedWeights: true, WideN: true, DoubleK: true}, {Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true}} {
-				c := pipe
-				c.Sparse, c.Residual = sp, res
-				cs = append(cs, c)
-				c.StoreVec = true
-				cs = append(cs, c)
-				for _, act := range []string{"none", "relu", "clip"} {
+				// Residual kernels come with byte loads and with the
+				// residual tile (ResidualTile).
+				rts := []bool{false}
+				if res {
+					rts = append(rts, true)
+				}
+				for _, rt := range rts {
 					c := pipe
-					c.Sparse, c.Residual, c.OutF32, c.Act = sp, res, true, act
+					c.Sparse, c.Residual, c.ResidualTile = sp, res, rt
 					cs = append(cs, c)
+					c.StoreVec = true
+					cs = append(cs, c)
+					for _, act := range []string{"none", "relu", "clip"} {
+						c := pipe
+						c.Sparse, c.Residual, c.ResidualTile, c.OutF32, c.Act = sp, res, rt, true, act
+						cs = append(cs, c)
+					}
 				}
 			}
 		}
@@ -210,6 +218,15 @@ func TestGemmPTXLint(t *testing.T) {
 			if st8 != 0 || st16 != pt*mi/4 || sh8 != 4*pt*mi {
 				t.Errorf("%s: %d global byte stores, %d 16-byte stores, %d staged bytes; want 0, %d, %d", name, st8, st16, sh8, pt*mi/4, 4*pt*mi)
 			}
+		}
+		// The residual: one byte load an accumulator, from global memory
+		// or (ResidualTile) from the warp's tile in shared memory.
+		ldg, lds := strings.Count(text, "ld.global.s8"), strings.Count(text, "ld.shared.s8")
+		switch {
+		case c.ResidualTile && (ldg != 0 || lds != 4*pt*mi):
+			t.Errorf("%s: %d global and %d shared residual byte loads, want 0 and %d", name, ldg, lds, 4*pt*mi)
+		case c.Residual && !c.ResidualTile && (ldg != 4*pt*mi || lds != 0):
+			t.Errorf("%s: %d global and %d shared residual byte loads, want %d and 0", name, ldg, lds, 4*pt*mi)
 		}
 		again, _ := c.PTX()
 		if again != text {

@@ -94,7 +94,7 @@ type simInst struct {
 	negate  bool
 	args    []simArg
 	width   int    // access width in bytes (loads, stores, copies)
-	signed  bool   // ld.global.s8
+	signed  bool   // ld.global.s8, ld.shared.s8
 	cmp     string // setp
 	target  int    // branch target
 	vecN    int    // vector length of v2/v4 accesses
@@ -127,7 +127,8 @@ func parseSim(text string, dynShared int) (*simKernel, error) {
 		}
 		switch {
 		case s == "" || s == "{" || s == "}" || s == ")" || strings.HasPrefix(s, ".version") || strings.HasPrefix(s, ".target") ||
-			strings.HasPrefix(s, ".address_size") || strings.HasPrefix(s, ".maxntid") || strings.HasPrefix(s, ".extern"):
+			strings.HasPrefix(s, ".address_size") || strings.HasPrefix(s, ".maxntid") || strings.HasPrefix(s, ".extern") ||
+			strings.HasPrefix(s, ".minnctapersm"): // SplitM
 			continue
 		case strings.HasPrefix(s, ".visible .entry "):
 			k.name = strings.TrimSuffix(strings.TrimPrefix(s, ".visible .entry "), "(")
@@ -393,6 +394,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		switch strings.TrimPrefix(opc, "ld.shared.") {
 		case "u32":
 			in.width = 4
+		case "s8": // the residual tile (ResidualTile)
+			in.width, in.signed = 1, true
 		case "v4.u32":
 			in.width, in.vecN = 4, 4
 		default:
@@ -806,6 +809,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 			for i, reg := range a[0].vec {
 				r[reg] = uint64(le32(b.smem[o+4*i:]))
 			}
+		} else if in.signed {
+			set32(uint32(int32(int8(b.smem[o]))))
 		} else {
 			set32(le32(b.smem[o:]))
 		}
