@@ -31,6 +31,11 @@ func allGemmConfigs() []GemmConfig {
 			}
 		}
 	}
+	// Each with split-K.
+	for _, c := range cs {
+		c.SplitK = true
+		cs = append(cs, c)
+	}
 	return cs
 }
 
@@ -44,7 +49,7 @@ var (
 )
 
 // specialRegs are PTX's predefined registers the kernels read.
-var specialRegs = map[string]bool{"%tid": true, "%ctaid": true}
+var specialRegs = map[string]bool{"%tid": true, "%ctaid": true, "%nctaid": true}
 
 // lintPTX checks the generated text the way a careful reader would before
 // ptxas sees it: every register used is declared once (parameterized
