@@ -1,0 +1,96 @@
+package ampere
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+)
+
+// TestSplitKFor pins the runtime's rule: no split where the grid fills
+// the SMs, else as many splits as fill them once, at most the step's
+// max_split_k.
+func TestSplitKFor(t *testing.T) {
+	for _, c := range []struct{ blocks, sms, max, want int }{
+		{4, 132, 16, 16},  // layer4 at batch 1: 4 tiles, 33 fit, 16 allowed
+		{4, 132, 9, 9},    // a layer of 9 K units: max_split_k 9
+		{16, 132, 16, 8},  // 132/16 = 8
+		{50, 132, 16, 2},  // 132/50 = 2
+		{67, 132, 16, 1},  // 132/67 = 1: no room for a second split
+		{132, 132, 16, 1}, // a full wave
+		{400, 132, 16, 1}, // several waves
+		{4, 132, 1, 1},    // a step that cannot split
+		{4, 132, 0, 1},    // not a split-K step
+		{1, 108, 16, 16},  // A100
+	} {
+		if got := splitKFor(c.blocks, c.sms, c.max); got != c.want {
+			t.Errorf("splitKFor(%d blocks, %d SMs, max %d) = %d, want %d", c.blocks, c.sms, c.max, got, c.want)
+		}
+	}
+}
+
+// TestPlanSplitK: the latency heuristic (--opt-batch 1) plans split-K
+// kernels with max_split_k = min(K units, 16), the workspace and counter
+// arguments last, deterministically; the throughput plan has none.
+func TestPlanSplitK(t *testing.T) {
+	e, pl := miniPlan(t, PlanOptions{OptBatch: 1})
+	split := 0
+	for i, s := range e.Steps {
+		if !strings.HasPrefix(s.Kernel, "sqc_gemm") {
+			if s.MaxSplitK != 0 {
+				t.Errorf("%s (%s): max_split_k %d on a kernel that does not split", s.Node, s.Kernel, s.MaxSplitK)
+			}
+			continue
+		}
+		var g *plannedGemm
+		for j := range pl.gemms {
+			if pl.gemms[j].node == s.Node {
+				g = &pl.gemms[j]
+			}
+		}
+		if g == nil {
+			t.Fatalf("step %d (%s): no planned GEMM", i, s.Node)
+		}
+		cfg := g.choice.variant.config(g.layer, g.choice.sparse)
+		units := g.layer.splitKUnits(cfg)
+		if sk := strings.HasSuffix(s.Kernel, "_sk"); sk != (units >= 2) || sk != strings.HasSuffix(s.Variant, "-sk") {
+			t.Errorf("%s: kernel %s, variant %s, %d K units: want split-K exactly where there are 2 or more", s.Node, s.Kernel, s.Variant, units)
+		}
+		if !cfg.SplitK {
+			if s.MaxSplitK != 0 || s.SplitKSliceBytes != 0 {
+				t.Errorf("%s: unsplit kernel with max_split_k %d, slice %d", s.Node, s.MaxSplitK, s.SplitKSliceBytes)
+			}
+			continue
+		}
+		split++
+		if want := uint32(min(units, MaxSplitK)); s.MaxSplitK != want {
+			t.Errorf("%s: max_split_k %d, want %d", s.Node, s.MaxSplitK, want)
+		}
+		if s.SplitKSliceBytes != uint32(cfg.SplitKSliceBytes()) || s.SplitKSliceBytes == 0 {
+			t.Errorf("%s: slice of %d bytes, want %d", s.Node, s.SplitKSliceBytes, cfg.SplitKSliceBytes())
+		}
+		n := len(s.Args)
+		if n != len(cfg.ParamNames()) || n < 2 || s.Args[n-2].GetRuntime() != SplitKWorkspace || s.Args[n-1].GetRuntime() != SplitKCounters {
+			t.Errorf("%s: %d arguments for %d parameters, want the workspace and counters last", s.Node, n, len(cfg.ParamNames()))
+		}
+	}
+	if split == 0 {
+		t.Fatal("the latency plan of the mini ResNet has no split-K step")
+	}
+	again, _ := miniPlan(t, PlanOptions{OptBatch: 1})
+	if !bytes.Equal(marshal(t, e), marshal(t, again)) {
+		t.Error("planning twice gives different engines")
+	}
+	thr, _ := miniPlan(t, PlanOptions{})
+	for _, s := range thr.Steps {
+		if s.MaxSplitK != 0 || strings.HasSuffix(s.Kernel, "_sk") {
+			t.Errorf("throughput plan: %s runs %s with max_split_k %d", s.Node, s.Kernel, s.MaxSplitK)
+		}
+		for _, a := range s.Args {
+			if _, ok := a.V.(*engine.Arg_Runtime); ok {
+				t.Errorf("throughput plan: %s takes a runtime buffer", s.Node)
+			}
+		}
+	}
+}
