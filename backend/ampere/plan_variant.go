@@ -164,9 +164,12 @@ func (l gemmLayer) splitKUnits(c kernels.GemmConfig) int {
 	return c.SplitKUnits((l.k+kernels.GemmBK-1)/kernels.GemmBK, ch)
 }
 
-// splitKFits says whether split-K can divide candidate v's K on l: two
-// units or more.
+// splitKFits says whether split-K can divide candidate v's K on l (two
+// units or more) and the kernels are valid with it.
 func (l gemmLayer) splitKFits(v gemmCandidate) bool {
+	if v.config(l, false).Validate() != nil || l.sparse24 && v.config(l, true).Validate() != nil {
+		return false
+	}
 	return l.splitKUnits(v.config(l, false)) >= 2
 }
 

@@ -421,6 +421,11 @@ func (c GemmConfig) Validate() error {
 	if err := c.validateHalo(); err != nil {
 		return err
 	}
+	if c.SplitK && c.SplitM && c.DoubleK && !c.Sparse && c.Residual && c.StoreVec {
+		// ptxas 11.8 (sm_90) spills 8 bytes of this 128-register kernel
+		// with the split's loop bound live; its unsplit twin uses all 128.
+		return fmt.Errorf("gemm %s: split-K spills the dense residual 8-warp k128 kernel with 16-byte stores, want it without SplitK", c.Name())
+	}
 	if c.SharedBytes() > maxStaticSmem && !c.WideBlock && !c.DoubleK && !c.Halo {
 		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
 	}

@@ -31,10 +31,11 @@ func allGemmConfigs() []GemmConfig {
 			}
 		}
 	}
-	// Each with split-K.
+	// Each with split-K, where it is valid.
 	for _, c := range cs {
-		c.SplitK = true
-		cs = append(cs, c)
+		if c.SplitK = true; c.Validate() == nil {
+			cs = append(cs, c)
+		}
 	}
 	return cs
 }

@@ -35,6 +35,7 @@ const (
 	opAdd32
 	opAdd64
 	opSub32
+	opSub64
 	opMulLo32
 	opMulWide
 	opMadWide
@@ -308,6 +309,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opAdd64
 	case opc == "sub.u32" || opc == "sub.s32":
 		in.op = opSub32
+	case opc == "sub.u64":
+		in.op = opSub64
 	case opc == "mul.lo.u32":
 		in.op = opMulLo32
 	case opc == "mul.wide.u32":
@@ -684,6 +687,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		set(v(1) + v(2))
 	case opSub32:
 		set32(v32(1) - v32(2))
+	case opSub64:
+		set(v(1) - v(2))
 	case opMulLo32:
 		set32(v32(1) * v32(2))
 	case opMulWide:

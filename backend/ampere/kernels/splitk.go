@@ -143,31 +143,26 @@ func (c GemmConfig) emitSplitFixup(b *builder, exit string) {
 	b.l("@%%p0 bra.uni %s;", done)
 	b.l("ld.param.u64 %%gsk, [p_ws];")
 	b.l("cvta.to.global.u64 %%gsk, %%gsk;")
-	b.l("ld.param.u64 %%gcn, [p_cnt];")
-	b.l("cvta.to.global.u64 %%gcn, %%gcn;")
 	b.l("mov.u32 %%skz, %%ctaid.z;")
-	b.comment("tile t = ctaid.y*nctaid.x + ctaid.x; its slices start at slice t*S")
+	b.comment("tile t = ctaid.y*nctaid.x + ctaid.x; the thread's 16 bytes in slice t*S + z")
 	b.l("mov.u32 %%tmp, %%ctaid.y;")
 	b.l("mov.u32 %%tmp2, %%nctaid.x;")
 	b.l("mov.u32 %%skt, %%ctaid.x;")
 	b.l("mad.lo.u32 %%skt, %%tmp, %%tmp2, %%skt;")
-	// sliceAddr sets %addr to the thread's first 16 bytes in slice
-	// t*S + (register z).
-	sliceAddr := func(z string) {
-		b.l("mad.lo.u32 %%tmp, %%skt, %%skn, %s;", z)
-		b.l("mul.wide.u32 %%rk, %%tmp, %d;", c.SplitKSliceBytes())
-		b.l("add.u64 %%addr, %%gsk, %%rk;")
-		b.l("mul.wide.u32 %%rk, %%tidx, 16;")
-		b.l("add.u64 %%addr, %%addr, %%rk;")
-	}
+	b.l("mad.lo.u32 %%tmp, %%skt, %%skn, %%skz;")
+	b.l("mul.wide.u32 %%rk, %%tmp, %d;", c.SplitKSliceBytes())
+	b.l("add.u64 %%addr, %%gsk, %%rk;")
+	b.l("mul.wide.u32 %%rk, %%tidx, 16;")
+	b.l("add.u64 %%addr, %%addr, %%rk;")
 	b.comment("this split's accumulators to its slice: group g of thread tid at (g*%d + tid)*16", t)
-	sliceAddr("%skz")
 	for g := 0; g < n; g++ {
 		b.l("st.global.cg.v4.u32 [%%addr+%d], %s;", g*t*16, regList("%acc", 4*g, 4))
 	}
 	b.comment("publish the slice, then count the block in: thread 0 adds 1 to the tile's counter")
 	b.l("fence.acq_rel.gpu;")
 	b.l("bar.sync 0;")
+	b.l("ld.param.u64 %%gcn, [p_cnt];")
+	b.l("cvta.to.global.u64 %%gcn, %%gcn;")
 	b.l("mul.wide.u32 %%rk, %%skt, 4;")
 	b.l("add.u64 %%gcn, %%gcn, %%rk;")
 	b.l("setp.eq.u32 %%p1, %%tidx, 0;")
@@ -182,12 +177,15 @@ func (c GemmConfig) emitSplitFixup(b *builder, exit string) {
 	b.comment("the last block: the others' slices are visible after the acquire")
 	b.l("fence.acq_rel.gpu;")
 	b.l("@%%p1 st.global.u32 [%%gcn], 0;")
+	b.comment("walk the tile's slices from slice t*S (the thread's bytes in it), skipping its own")
+	b.l("mul.lo.u32 %%tmp, %%skz, %d;", c.SplitKSliceBytes())
+	b.l("cvt.u64.u32 %%rk, %%tmp;")
+	b.l("sub.u64 %%addr, %%addr, %%rk;")
 	loop, next := b.label("skadd"), b.label("sknext")
 	b.l("mov.u32 %%sks, 0;")
 	b.raw("%s:", loop)
 	b.l("setp.eq.u32 %%p0, %%sks, %%skz;")
 	b.l("@%%p0 bra.uni %s;", next)
-	sliceAddr("%sks")
 	for g := 0; g < n; g++ {
 		b.l("ld.global.cg.v4.u32 {%%bf0, %%bf1, %%bf2, %%bf3}, [%%addr+%d];", g*t*16)
 		for r := 0; r < 4; r++ {
@@ -195,6 +193,7 @@ func (c GemmConfig) emitSplitFixup(b *builder, exit string) {
 		}
 	}
 	b.raw("%s:", next)
+	b.l("add.u64 %%addr, %%addr, %d;", c.SplitKSliceBytes())
 	b.l("add.u32 %%sks, %%sks, 1;")
 	b.l("setp.lt.u32 %%p0, %%sks, %%skn;")
 	b.l("@%%p0 bra.uni %s;", loop)

@@ -99,3 +99,21 @@ func TestSplitKFixupMutation(t *testing.T) {
 		t.Errorf("%s: with slice 0 left out of the fix-up the outputs still equal the definition", c.Name())
 	}
 }
+
+// TestSplitKValidate: the one split-K kernel ptxas spills is refused with
+// a reason, its unsplit twin and its sparse sibling are not.
+func TestSplitKValidate(t *testing.T) {
+	c := GemmConfig{Conv: true, ConvStep: true, Residual: true, StoreVec: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true,
+		Stages: 3, SharedWeights: true, SplitK: true}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "spills") {
+		t.Errorf("%s: Validate() = %v, want the spill refused", c.Name(), err)
+	}
+	c.SplitK = false
+	if err := c.Validate(); err != nil {
+		t.Errorf("%s: %v", c.Name(), err)
+	}
+	c.SplitK, c.Sparse = true, true
+	if err := c.Validate(); err != nil {
+		t.Errorf("%s: %v", c.Name(), err)
+	}
+}
