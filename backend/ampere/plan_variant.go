@@ -143,7 +143,7 @@ var gemmOptions = []gemmVariant{
 
 // splitK is the split-K option (kernels.GemmConfig.SplitK, token "sk",
 // last in a variant's name): the K loop divided over the launch's grid z,
-// the number of splits chosen by the runtime at Open (splitKFor). It is
+// the number of splits chosen by the runtime at Open (SplitKFor). It is
 // not among gemmOptions: sqc tune does not time it, and the throughput
 // heuristic never takes it; the latency heuristic does, and a tuning
 // cache may name it.
@@ -285,7 +285,7 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false)
 // top of that, split-K (sk) on every layer with two K units or more: at
 // batch 1 these layers launch 4 to 16 blocks for a GPU of 100 SMs or more,
 // and the runtime splits a step only where its grid leaves SMs idle
-// (splitKFor), so sk costs nothing where the grid is full.
+// (SplitKFor), so sk costs nothing where the grid is full.
 func heuristicVariantFor(l gemmLayer, latency bool) string {
 	conv3 := l.conv != nil && kernels.SupportsHalo(*l.conv)
 	halo := conv3 && haloConv(l)

@@ -134,14 +134,14 @@ type OpenOptions struct {
 	NoSplitK bool
 }
 
-// splitKFor is the number of splits S (the grid's z) of a split-K step
+// SplitKFor is the number of splits S (the grid's z) of a split-K step
 // whose grid has blocks blocks (x times y) on a GPU of sms SMs, at most
 // maxSplit: 1 where the blocks already fill the SMs, since splitting then
 // only adds the fix-up's traffic (each split's partial sums written and
 // read back) and buys no parallelism; else sms / blocks, the most splits
 // that keep blocks·S within one wave of one block an SM, so that no split
 // waits for another's SM and the tile's last block finds the others done.
-func splitKFor(blocks, sms, maxSplit int) int {
+func SplitKFor(blocks, sms, maxSplit int) int {
 	if maxSplit <= 1 || blocks <= 0 || blocks >= sms {
 		return 1
 	}
@@ -161,7 +161,7 @@ func (r *Runtime) splits(s *engine.Step) (splits, tiles int) {
 	if !r.splitK || s.MaxSplitK <= 1 {
 		return 1, tiles
 	}
-	return splitKFor(tiles, r.sms, int(s.MaxSplitK)), tiles
+	return SplitKFor(tiles, r.sms, int(s.MaxSplitK)), tiles
 }
 
 // allocSplitK allocates the split-K workspace (the largest any split step

@@ -24,8 +24,8 @@ func TestSplitKFor(t *testing.T) {
 		{4, 132, 0, 1},    // not a split-K step
 		{1, 108, 16, 16},  // A100
 	} {
-		if got := splitKFor(c.blocks, c.sms, c.max); got != c.want {
-			t.Errorf("splitKFor(%d blocks, %d SMs, max %d) = %d, want %d", c.blocks, c.sms, c.max, got, c.want)
+		if got := SplitKFor(c.blocks, c.sms, c.max); got != c.want {
+			t.Errorf("SplitKFor(%d blocks, %d SMs, max %d) = %d, want %d", c.blocks, c.sms, c.max, got, c.want)
 		}
 	}
 }

@@ -184,6 +184,9 @@ func allGemmConfigs() []kernels.GemmConfig {
 					c := pipe
 					c.Sparse, c.Residual, c.OutF32, c.Act = sp, res, out.f32, out.act
 					cs = append(cs, c)
+					if c.SplitK = true; c.Validate() == nil { // and its split-K twin
+						cs = append(cs, c)
+					}
 				}
 			}
 		}
