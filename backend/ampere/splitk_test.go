@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/tuning"
 )
 
 // TestSplitKFor pins the runtime's rule: no split where the grid fills
@@ -92,5 +93,40 @@ func TestPlanSplitK(t *testing.T) {
 				t.Errorf("throughput plan: %s takes a runtime buffer", s.Node)
 			}
 		}
+	}
+}
+
+// TestPlanCacheSplitK: a tuning cache may choose a split-K variant (the
+// latency plan's, named in the cache) for a throughput build, and the
+// step then splits; split-K does not fit a GEMM of one K step (chooseGemm
+// then finds no such candidate).
+func TestPlanCacheSplitK(t *testing.T) {
+	_, lat := miniPlan(t, PlanOptions{OptBatch: 1})
+	const gpu = "Test GPU"
+	cache := cacheFor(t, lat, gpu, 1, func(g plannedGemm) (tuning.Choice, bool) { return tuning.Choice{}, false })
+	e, _ := miniPlan(t, PlanOptions{Tuning: cache, GPU: gpu, Batch: 1, Warn: func(m string) { t.Errorf("warning: %s", m) }})
+	split := 0
+	for _, s := range e.Steps {
+		if strings.HasSuffix(s.Variant, "-sk") {
+			split++
+			if s.VariantSource != SourceCache || !strings.HasSuffix(s.Kernel, "_sk") || s.MaxSplitK < 2 {
+				t.Errorf("%s: variant %s from %s, kernel %s, max_split_k %d", s.Node, s.Variant, s.VariantSource, s.Kernel, s.MaxSplitK)
+			}
+		}
+	}
+	if split == 0 {
+		t.Fatal("no step took the cache's split-K variant")
+	}
+	one := gemmLayer{m: 196, n: 64, k: 64}
+	if _, ok := func() (gemmCandidate, bool) {
+		for _, c := range gemmCandidates(one) {
+			if c.name == "s4w" {
+				v := gemmCandidate{name: "s4w-sk", set: append(c.set[:len(c.set):len(c.set)], splitK.set)}
+				return v, one.splitKFits(v)
+			}
+		}
+		return gemmCandidate{}, false
+	}(); ok {
+		t.Error("split-K fits a GEMM of one K step")
 	}
 }

@@ -341,7 +341,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		// Blocks run one after another: every store is visible to the
 		// blocks after it.
 		in.op = opFence
-	case opc == "atom.global.add.u32":
+	case opc == "atom.global.add.u32" || opc == "atom.acq_rel.gpu.global.add.u32":
 		in.op, in.width = opAtomAdd, 4
 	case opc == "max.s32":
 		in.op = opMax32s

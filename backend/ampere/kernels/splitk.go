@@ -158,7 +158,8 @@ func (c GemmConfig) emitSplitFixup(b *builder, exit string) {
 	for g := 0; g < n; g++ {
 		b.l("st.global.cg.v4.u32 [%%addr+%d], %s;", g*t*16, regList("%acc", 4*g, 4))
 	}
-	b.comment("publish the slice, then count the block in: thread 0 adds 1 to the tile's counter")
+	b.comment("publish the slice (each thread's fence, then the barrier), then count the block in: thread 0 adds 1")
+	b.comment("to the tile's counter, a release of the block's slice and an acquire of the others' before it")
 	b.l("fence.acq_rel.gpu;")
 	b.l("bar.sync 0;")
 	b.l("ld.param.u64 %%gcn, [p_cnt];")
@@ -166,7 +167,7 @@ func (c GemmConfig) emitSplitFixup(b *builder, exit string) {
 	b.l("mul.wide.u32 %%rk, %%skt, 4;")
 	b.l("add.u64 %%gcn, %%gcn, %%rk;")
 	b.l("setp.eq.u32 %%p1, %%tidx, 0;")
-	b.l("@%%p1 atom.global.add.u32 %%tmp, [%%gcn], 1;")
+	b.l("@%%p1 atom.acq_rel.gpu.global.add.u32 %%tmp, [%%gcn], 1;")
 	b.l("@%%p1 st.shared.b32 [%%sbase], %%tmp;")
 	b.l("bar.sync 0;")
 	b.l("ld.shared.u32 %%tmp, [%%sbase];")
@@ -174,7 +175,7 @@ func (c GemmConfig) emitSplitFixup(b *builder, exit string) {
 	b.l("setp.ne.u32 %%p0, %%tmp, %%tmp2;")
 	b.comment("all but the tile's last block are done")
 	b.l("@%%p0 bra.uni %s;", exit)
-	b.comment("the last block: the others' slices are visible after the acquire")
+	b.comment("the last block: thread 0's acquire, then the barrier, then each thread's fence order its loads after the others' stores")
 	b.l("fence.acq_rel.gpu;")
 	b.l("@%%p1 st.global.u32 [%%gcn], 0;")
 	b.comment("walk the tile's slices from slice t*S (the thread's bytes in it), skipping its own")
