@@ -164,11 +164,10 @@ func (r *Runtime) splits(s *engine.Step) (splits, tiles int) {
 	return SplitKFor(tiles, r.sms, int(s.MaxSplitK)), tiles
 }
 
-// allocSplitK allocates the split-K workspace (the largest any split step
-// needs) and the counters (one a tile of the step with the most tiles,
-// zeroed: each launch leaves them zero again), if any step takes them.
-func (r *Runtime) allocSplitK() error {
-	ws, cnt := 0, 0
+// splitKSizes returns the split-K workspace's bytes (the largest any
+// split step needs at the runtime's batch) and the counters' number (the
+// most tiles of a split-K step); both 0 without split-K steps.
+func (r *Runtime) splitKSizes() (ws, counters int) {
 	for _, s := range r.e.Steps {
 		if s.MaxSplitK == 0 {
 			continue
@@ -177,8 +176,15 @@ func (r *Runtime) allocSplitK() error {
 		if sp > 1 {
 			ws = max(ws, tiles*sp*int(s.SplitKSliceBytes))
 		}
-		cnt = max(cnt, tiles)
+		counters = max(counters, tiles)
 	}
+	return ws, counters
+}
+
+// allocSplitK allocates the split-K workspace and the counters (zeroed:
+// each launch leaves them zero again), if any step takes them.
+func (r *Runtime) allocSplitK() error {
+	ws, cnt := r.splitKSizes()
 	if cnt == 0 {
 		return nil
 	}

@@ -130,3 +130,45 @@ func TestPlanCacheSplitK(t *testing.T) {
 		t.Error("split-K fits a GEMM of one K step")
 	}
 }
+
+// TestRuntimeSplits: at batch 1 the latency engine's split-K steps split
+// (within max_split_k and one wave of 132 SMs), at batch 256 none does,
+// nor with split-K off; the workspace holds the largest split step's
+// slices and the counters the most tiles.
+func TestRuntimeSplits(t *testing.T) {
+	e, _ := miniPlan(t, PlanOptions{OptBatch: 1})
+	const sms = 132
+	for _, tc := range []struct {
+		batch  int
+		splitK bool
+	}{{1, true}, {2, true}, {256, true}, {1, false}} {
+		r := &Runtime{e: e, Batch: tc.batch, sms: sms, splitK: tc.splitK}
+		split, wantWS, wantCnt := 0, 0, 0
+		for _, s := range e.Steps {
+			sp, tiles := r.splits(s)
+			if s.MaxSplitK == 0 {
+				if sp != 1 {
+					t.Errorf("batch %d: %s (%s) splits %d ways without max_split_k", tc.batch, s.Node, s.Kernel, sp)
+				}
+				continue
+			}
+			wantCnt = max(wantCnt, tiles)
+			if sp > 1 {
+				split++
+				wantWS = max(wantWS, tiles*sp*int(s.SplitKSliceBytes))
+			}
+			if sp < 1 || sp > int(s.MaxSplitK) || sp > 1 && tiles*sp > sms {
+				t.Errorf("batch %d: %s: %d splits of %d tiles, max_split_k %d", tc.batch, s.Node, sp, tiles, s.MaxSplitK)
+			}
+			if sp > 1 && !tc.splitK {
+				t.Errorf("batch %d with split-K off: %s splits %d ways", tc.batch, s.Node, sp)
+			}
+		}
+		if want := tc.splitK && tc.batch <= 2; (split > 0) != want {
+			t.Errorf("batch %d, split-K %v: %d steps split", tc.batch, tc.splitK, split)
+		}
+		if ws, cnt := r.splitKSizes(); ws != wantWS || cnt != wantCnt || cnt == 0 {
+			t.Errorf("batch %d: workspace %d bytes, %d counters; want %d, %d", tc.batch, ws, cnt, wantWS, wantCnt)
+		}
+	}
+}
