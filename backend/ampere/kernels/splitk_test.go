@@ -14,8 +14,9 @@ import (
 // requires every run's outputs to equal the definition and the unsplit
 // kernel's bit for bit, the tile counters back at zero: plain GEMM (weights
 // to registers one step ahead, and through shared memory), implicit-GEMM
-// conv (running column _inc, wide n128, the 8-warp _m32_lc_k128 with its
-// 128-wide stages, 4-channel taps), halo, dense and 2:4, residual, int8
+// conv (running column _inc, wide n128 with and without LateCopy, the
+// 8-warp block n256, the 8-warp _m32_lc_k128 with its 128-wide stages, 4-
+// and 8-channel taps), halo, dense and 2:4, residual, int8
 // and float32 outputs, odd K step counts.
 func TestSplitKSimulated(t *testing.T) {
 	if testing.Short() {
@@ -48,6 +49,11 @@ func TestSplitKSimulated(t *testing.T) {
 		{2, c3(64, 5, 6), 128, with(n128, func(c *GemmConfig) { c.Conv, c.ConvStep = true, true }), false, []int{3}},
 		{1, c3(64, 7, 7), 128, with(m32, func(c *GemmConfig) { c.Conv, c.ConvStep, c.Sparse = true, true, true }), true, []int{2, 3}},
 		{1, c3(64, 6, 7), 128, with(m32, func(c *GemmConfig) { c.Conv, c.ConvStep, c.OutF32 = true, true, true }), true, []int{3, 6}},
+		{1, c3(128, 5, 5), 256, GemmConfig{Stages: 4, SharedWeights: true, WideN: true, WideBlock: true, StoreVec: true, Conv: true, ConvStep: true, Sparse: true},
+			true, []int{2, 3}},
+		{1, c3(64, 6, 6), 128, with(n128, func(c *GemmConfig) { c.Conv, c.ConvStep, c.LateCopy = true, true, true }), false, []int{3}},
+		{1, ConvShape{C: 8, H: 9, W: 9, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}, 64,
+			with(s4w, func(c *GemmConfig) { c.Conv = true }), true, []int{2}},
 		{1, ConvShape{C: 4, H: 11, W: 9, KH: 7, KW: 7, SH: 2, SW: 2, PH: 3, PW: 3, DH: 1, DW: 1}, 64,
 			with(s4w, func(c *GemmConfig) { c.Conv, c.Sparse = true, true }), false, []int{3}},
 		// Halo: two and three 64-channel chunks.
