@@ -228,7 +228,8 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 	}
 	fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, batch, len(steps), iters, warmup)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tS\tMEDIAN_US\tSHARE\tGEMM_MxNxK\tTOPS\tCEILING\t")
+	// S last: bench/gpu's scripts read the other columns by position.
+	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\tGEMM_MxNxK\tTOPS\tCEILING\tS\t")
 	for i, s := range steps {
 		// The roofline of a GEMM: dense-equivalent TOPS (2·M·N·K per
 		// second) against the register-only rate of its instruction.
@@ -242,7 +243,7 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 				ceil = fmt.Sprintf("%.0f%%", 100*t/c)
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%.2f\t%.1f%%\t%s\t%s\t%s\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, splits[i], med[i]*1000, 100*med[i]/total, shape, tops, ceil)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t%s\t%s\t%s\t%d\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total, shape, tops, ceil, splits[i])
 	}
 	if err := tw.Flush(); err != nil {
 		return err
