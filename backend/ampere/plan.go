@@ -301,6 +301,7 @@ func (p *planner) elementwise(n *ir.Node, kernel, precision, note string, perSam
 
 func bufArg(b *engine.Buffer) *engine.Arg { return &engine.Arg{V: &engine.Arg_Buffer{Buffer: b.Name}} }
 func weightArg(n string) *engine.Arg      { return &engine.Arg{V: &engine.Arg_Weight{Weight: n}} }
+func runtimeArg(n string) *engine.Arg     { return &engine.Arg{V: &engine.Arg_Runtime{Runtime: n}} }
 func u32(v int64) *engine.Arg             { return &engine.Arg{V: &engine.Arg_U32{U32: uint32(v)}} }
 func s32(v int32) *engine.Arg             { return &engine.Arg{V: &engine.Arg_S32{S32: v}} }
 func f32(v float32) *engine.Arg           { return &engine.Arg{V: &engine.Arg_F32{F32: v}} }
@@ -878,9 +879,16 @@ func (p *planner) qgemm(n *ir.Node) error {
 		why = strings.Replace(why, "implicit-GEMM", "halo-tile", 1)
 	}
 	_, gy := cfg.Grid(1, npad)
-	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
+	step := &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
 		WorkPerSample: work, WorkPerBlockX: perBlock, GridY: uint32(gy), GridZ: 1, BlockX: uint32(cfg.Threads()),
-		SharedBytes: uint32(cfg.DynamicShared()), Args: args, Note: why, Variant: choice.variant.name, VariantSource: choice.source})
+		SharedBytes: uint32(cfg.DynamicShared()), Args: args, Note: why, Variant: choice.variant.name, VariantSource: choice.source}
+	if cfg.SplitK {
+		// The runtime picks the splits (grid z) at Open: splitKFor.
+		step.MaxSplitK = uint32(min(layer.splitKUnits(cfg), MaxSplitK))
+		step.SplitKSliceBytes = uint32(cfg.SplitKSliceBytes())
+		step.Args = append(step.Args, runtimeArg(SplitKWorkspace), runtimeArg(SplitKCounters))
+	}
+	p.e.Steps = append(p.e.Steps, step)
 	p.gemms = append(p.gemms, plannedGemm{node: n.Name, layer: layer, choice: choice})
 	return nil
 }

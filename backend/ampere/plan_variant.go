@@ -141,6 +141,38 @@ var gemmOptions = []gemmVariant{
 	}},
 }
 
+// splitK is the split-K option (kernels.GemmConfig.SplitK, token "sk",
+// last in a variant's name): the K loop divided over the launch's grid z,
+// the number of splits chosen by the runtime at Open (SplitKFor). It is
+// not among gemmOptions: sqc tune does not time it, and the throughput
+// heuristic never takes it; the latency heuristic does, and a tuning
+// cache may name it.
+var splitK = gemmVariant{"sk", func(c *kernels.GemmConfig) { c.SplitK = true }, func(l gemmLayer) bool { return false }}
+
+// MaxSplitK bounds a step's splits: more add fix-up traffic (each split's
+// slice written and read once) for little more parallelism.
+const MaxSplitK = 16
+
+// splitKUnits is the number of K units config c divides over its splits
+// on l: K steps of 64, the DoubleK kernel's stages of two, or the halo
+// kernel's 64-channel chunks.
+func (l gemmLayer) splitKUnits(c kernels.GemmConfig) int {
+	ch := 0
+	if l.conv != nil {
+		ch = l.conv.C
+	}
+	return c.SplitKUnits((l.k+kernels.GemmBK-1)/kernels.GemmBK, ch)
+}
+
+// splitKFits says whether split-K can divide candidate v's K on l (two
+// units or more) and the kernels are valid with it.
+func (l gemmLayer) splitKFits(v gemmCandidate) bool {
+	if v.config(l, false).Validate() != nil || l.sparse24 && v.config(l, true).Validate() != nil {
+		return false
+	}
+	return l.splitKUnits(v.config(l, false)) >= 2
+}
+
 // base is l's kernel config before a variant: the kernel (sparse or
 // dense), the epilogue and the convolution's copy piece.
 func (l gemmLayer) base(sparse bool) kernels.GemmConfig {
@@ -273,7 +305,11 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false)
 // every 3×3 stride-1 convolution it can run from 128 output channels, and
 // the same stores and tap stepping. That is what sqc tune --batch 1 chose
 // on an H100 for ResNet-34's sparse engine, layer by layer (1.27× less
-// GEMM time than the throughput heuristic: 432 vs 551 µs; NOTES.md).
+// GEMM time than the throughput heuristic: 432 vs 551 µs; NOTES.md). On
+// top of that, split-K (sk) on every layer with two K units or more: at
+// batch 1 these layers launch 4 to 16 blocks for a GPU of 100 SMs or more,
+// and the runtime splits a step only where its grid leaves SMs idle
+// (SplitKFor), so sk costs nothing where the grid is full.
 func heuristicVariantFor(l gemmLayer, latency bool) string {
 	conv3 := l.conv != nil && kernels.SupportsHalo(*l.conv)
 	halo := conv3 && haloConv(l)
@@ -292,6 +328,9 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		}
 		name += "-" + o.name
 	}
+	if latency && l.splitKUnits(kernels.GemmConfig{Halo: halo}) >= 2 { // s4w: one K step a stage
+		name += "-" + splitK.name
+	}
 	return name
 }
 
@@ -308,11 +347,17 @@ type gemmChoice struct {
 func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 	cands := gemmCandidates(l)
 	find := func(name string) (gemmCandidate, bool) {
-		i := slices.IndexFunc(cands, func(c gemmCandidate) bool { return c.name == name })
+		base, sk := strings.CutSuffix(name, "-"+splitK.name)
+		i := slices.IndexFunc(cands, func(c gemmCandidate) bool { return c.name == base })
 		if i < 0 {
 			return gemmCandidate{}, false
 		}
-		return cands[i], true
+		if !sk {
+			return cands[i], true
+		}
+		// A candidate with split-K on top, where it can divide K.
+		v := gemmCandidate{name: name, set: append(cands[i].set[:len(cands[i].set):len(cands[i].set)], splitK.set)}
+		return v, l.splitKFits(v)
 	}
 	if c, ok := p.opts.force[node]; ok {
 		v, found := find(c.Variant)

@@ -112,6 +112,102 @@ type Runtime struct {
 	owned   []*cuda.Buffer
 	bufInfo map[string]*engine.Buffer
 	steps   []launch
+	// split-K: the device's SMs, whether steps may split, the workspace
+	// and counters their launches share (steps run one after another on
+	// the stream).
+	sms               int
+	splitK            bool
+	splitWS, splitCnt *cuda.Buffer
+}
+
+// The runtime-provided buffers a step's arguments can name
+// (engine.Arg.runtime).
+const (
+	SplitKWorkspace = "split_k_workspace"
+	SplitKCounters  = "split_k_counters"
+)
+
+// OpenOptions are Open's choices besides the engine and the batch.
+type OpenOptions struct {
+	// NoSplitK runs every split-K step unsplit (one split), as sqc
+	// bench's and run's --split-k=false do to time both ways.
+	NoSplitK bool
+}
+
+// SplitKFor is the number of splits S (the grid's z) of a split-K step
+// whose grid has blocks blocks (x times y) on a GPU of sms SMs, at most
+// maxSplit: 1 where the blocks already fill the SMs, since splitting then
+// only adds the fix-up's traffic (each split's partial sums written and
+// read back) and buys no parallelism; else sms / blocks, the most splits
+// that keep blocks·S within one wave of one block an SM, so that no split
+// waits for another's SM and the tile's last block finds the others done.
+func SplitKFor(blocks, sms, maxSplit int) int {
+	if maxSplit <= 1 || blocks <= 0 || blocks >= sms {
+		return 1
+	}
+	return max(1, min(maxSplit, sms/blocks))
+}
+
+// gridX is a step's grid x at the runtime's batch.
+func (r *Runtime) gridX(s *engine.Step) uint64 {
+	work := s.WorkPerSample * uint64(r.Batch)
+	return (work + uint64(s.WorkPerBlockX) - 1) / uint64(s.WorkPerBlockX)
+}
+
+// splits returns a step's splits at the runtime's batch and its tiles
+// (blocks along x and y).
+func (r *Runtime) splits(s *engine.Step) (splits, tiles int) {
+	tiles = int(r.gridX(s)) * int(max(s.GridY, 1))
+	if !r.splitK || s.MaxSplitK <= 1 {
+		return 1, tiles
+	}
+	return SplitKFor(tiles, r.sms, int(s.MaxSplitK)), tiles
+}
+
+// splitKSizes returns the split-K workspace's bytes (the largest any
+// split step needs at the runtime's batch) and the counters' number (the
+// most tiles of a split-K step); both 0 without split-K steps.
+func (r *Runtime) splitKSizes() (ws, counters int) {
+	for _, s := range r.e.Steps {
+		if s.MaxSplitK == 0 {
+			continue
+		}
+		sp, tiles := r.splits(s)
+		if sp > 1 {
+			ws = max(ws, tiles*sp*int(s.SplitKSliceBytes))
+		}
+		counters = max(counters, tiles)
+	}
+	return ws, counters
+}
+
+// allocSplitK allocates the split-K workspace and the counters (zeroed:
+// each launch leaves them zero again), if any step takes them.
+func (r *Runtime) allocSplitK() error {
+	ws, cnt := r.splitKSizes()
+	if cnt == 0 {
+		return nil
+	}
+	var err error
+	if r.splitWS, err = r.ctx.Alloc(max(ws, 16)); err != nil {
+		return fmt.Errorf("split-K workspace of %d bytes: %w", ws, err)
+	}
+	r.owned = append(r.owned, r.splitWS)
+	if r.splitCnt, err = r.ctx.Alloc(4 * cnt); err != nil {
+		return fmt.Errorf("split-K counters: %w", err)
+	}
+	r.owned = append(r.owned, r.splitCnt)
+	return r.ctx.MemsetD32(r.splitCnt.Ptr, 0, cnt)
+}
+
+// Splits returns each step's number of splits (its grid z) at this
+// batch: above 1 for the split-K steps the runtime splits, 1 otherwise.
+func (r *Runtime) Splits() []int {
+	out := make([]int, len(r.steps))
+	for i, l := range r.steps {
+		out[i] = max(int(l.grid.Z), 1)
+	}
+	return out
 }
 
 type launch struct {
@@ -125,7 +221,12 @@ type launch struct {
 // Open loads e on GPU 0 for batches of batch samples. Without a driver
 // the error says so (cuda.IsNoDevice).
 func Open(e *engine.Engine, batch int) (r *Runtime, err error) {
-	return open(e, batch, nil)
+	return open(e, batch, nil, OpenOptions{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(e *engine.Engine, batch int, opts OpenOptions) (r *Runtime, err error) {
+	return open(e, batch, nil, opts)
 }
 
 // kernelCache holds kernels loaded for one Runtime for the next to reuse
@@ -207,7 +308,7 @@ func (kc *kernelCache) close() {
 
 // open is Open taking kernels from kc, and adding those it loads, when kc
 // is not nil.
-func open(e *engine.Engine, batch int, kc *kernelCache) (r *Runtime, err error) {
+func open(e *engine.Engine, batch int, kc *kernelCache, opts OpenOptions) (r *Runtime, err error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("batch %d, want > 0", batch)
 	}
@@ -220,7 +321,7 @@ func open(e *engine.Engine, batch int, kc *kernelCache) (r *Runtime, err error) 
 		return nil, err
 	}
 	r = &Runtime{e: e, Batch: batch, Device: dev.Describe(), ctx: ctx, funcs: map[string]*cuda.Function{},
-		weights: map[string]*cuda.Buffer{}, bufs: map[string]*cuda.Buffer{}, bufInfo: map[string]*engine.Buffer{}}
+		weights: map[string]*cuda.Buffer{}, bufs: map[string]*cuda.Buffer{}, bufInfo: map[string]*engine.Buffer{}, splitK: !opts.NoSplitK}
 	defer func() {
 		if err != nil {
 			r.Close()
@@ -279,6 +380,12 @@ func open(e *engine.Engine, batch int, kc *kernelCache) (r *Runtime, err error) 
 			}
 		}
 	}
+	if r.sms, err = dev.MultiprocessorCount(); err != nil {
+		return r, err
+	}
+	if err := r.allocSplitK(); err != nil {
+		return r, err
+	}
 	var g *ir.Graph
 	for _, s := range e.Steps {
 		if s.Kernel == HostKernel {
@@ -325,9 +432,11 @@ func (r *Runtime) prepare(s *engine.Step) (launch, error) {
 	if s.WorkPerBlockX == 0 || s.BlockX == 0 {
 		return launch{}, fmt.Errorf("empty launch plan")
 	}
-	work := s.WorkPerSample * uint64(r.Batch)
-	gx := (work + uint64(s.WorkPerBlockX) - 1) / uint64(s.WorkPerBlockX)
-	l := launch{step: s, f: f, grid: cuda.Dim3{X: uint32(gx), Y: max(s.GridY, 1), Z: max(s.GridZ, 1)}, block: cuda.D1(int(s.BlockX))}
+	l := launch{step: s, f: f, grid: cuda.Dim3{X: uint32(r.gridX(s)), Y: max(s.GridY, 1), Z: max(s.GridZ, 1)}, block: cuda.D1(int(s.BlockX))}
+	if s.MaxSplitK > 0 {
+		sp, _ := r.splits(s)
+		l.grid.Z = uint32(sp)
+	}
 	for i, a := range s.Args {
 		switch v := a.V.(type) {
 		case *engine.Arg_Buffer:
@@ -348,6 +457,20 @@ func (r *Runtime) prepare(s *engine.Step) (launch, error) {
 			l.args = append(l.args, v.S32)
 		case *engine.Arg_F32:
 			l.args = append(l.args, v.F32)
+		case *engine.Arg_Runtime:
+			var b *cuda.Buffer
+			switch v.Runtime {
+			case SplitKWorkspace:
+				b = r.splitWS
+			case SplitKCounters:
+				b = r.splitCnt
+			default:
+				return l, fmt.Errorf("argument %d: runtime buffer %q, want %s or %s", i, v.Runtime, SplitKWorkspace, SplitKCounters)
+			}
+			if b == nil {
+				return l, fmt.Errorf("argument %d: runtime buffer %s, but the step has no max_split_k", i, v.Runtime)
+			}
+			l.args = append(l.args, b.Ptr)
 		case *engine.Arg_U32PerSample:
 			n := uint64(v.U32PerSample) * uint64(r.Batch)
 			if n > math.MaxUint32 {

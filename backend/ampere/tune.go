@@ -105,7 +105,7 @@ func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
 	// (every variant computes the reference's), or its kernels are wrong.
 	var want []*ir.Tensor
 	runOnce := func(e *engine.Engine, timed bool) ([]float64, []*ir.Tensor, error) {
-		rt, err := open(e, opts.Batch, kc)
+		rt, err := open(e, opts.Batch, kc, OpenOptions{})
 		if err != nil {
 			return nil, nil, err
 		}

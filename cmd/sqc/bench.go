@@ -17,7 +17,7 @@ func newBenchCmd() *cobra.Command {
 	var (
 		batch, iters, warmup int
 		graph, profile       bool
-		asJSON               bool
+		asJSON, splitK       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench ENGINE.sqe [--batch N]",
@@ -33,7 +33,9 @@ times every launch on its own instead (an event before each, so the total is
 a little above the unprofiled latency) and prints, per launch, the node, the
 kernel, dense or 2:4 sparse, the median time over the iterations and, for a
 GEMM, its shape, dense-equivalent TOPS and share of the Tensor Core
-instruction's measured ceiling.`,
+instruction's measured ceiling, and the splits S of a split-K step (the
+runtime's choice at this batch; --split-k=false runs every step unsplit, to
+time both ways).`,
 		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
@@ -43,7 +45,7 @@ instruction's measured ceiling.`,
 			if iters <= 0 || warmup < 0 {
 				return fmt.Errorf("bench: --iters %d, --warmup %d: want iters > 0 and warmup >= 0", iters, warmup)
 			}
-			rt, err := ampere.Open(e, batch)
+			rt, err := ampere.OpenWith(e, batch, ampere.OpenOptions{NoSplitK: !splitK})
 			if err != nil {
 				if cuda.IsNoDevice(err) {
 					return fmt.Errorf("bench: no CUDA GPU or driver here (%v)", err)
@@ -154,6 +156,7 @@ instruction's measured ceiling.`,
 	f.BoolVar(&graph, "graph", true, "replay a CUDA graph of the launches (--graph=false: launch them on a stream each iteration)")
 	f.BoolVar(&profile, "profile", false, "time each launch (CUDA events around every step) and print a per-layer table")
 	f.BoolVar(&asJSON, "json", false, "print the timings as one JSON document")
+	f.BoolVar(&splitK, "split-k", true, "let split-K steps divide K over more blocks where the grid leaves SMs idle (--split-k=false: run them unsplit)")
 	return cmd
 }
 
@@ -193,16 +196,19 @@ type benchLaunch struct {
 	Kernel string `json:"kernel"`
 	// Variant is a GEMM's variant and where it came from ("cache" or
 	// "heuristic"), as sqc inspect shows them.
-	Variant       string  `json:"variant,omitempty"`
-	VariantSource string  `json:"variant_source,omitempty"`
-	MedianUs      float64 `json:"median_us"`
-	Share         float64 `json:"share"`
+	Variant       string `json:"variant,omitempty"`
+	VariantSource string `json:"variant_source,omitempty"`
+	// Splits is a launch's grid z: the runtime's number of splits of a
+	// split-K step (1 unsplit).
+	Splits   int     `json:"splits"`
+	MedianUs float64 `json:"median_us"`
+	Share    float64 `json:"share"`
 }
 
 // benchProfile runs the engine iters times after warmup with an event
 // before every launch and prints each launch's median time.
 func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, warmup int, asJSON bool) error {
-	steps := rt.Steps()
+	steps, splits := rt.Steps(), rt.Splits()
 	med, err := rt.ProfileSteps(iters, warmup)
 	if err != nil {
 		return err
@@ -216,13 +222,14 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 	if asJSON {
 		res := benchResult{Device: rt.Device, Engine: path, Batch: batch, Launches: len(steps), Mode: "profile", Iters: iters, Warmup: warmup, TotalMs: total}
 		for i, s := range steps {
-			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, Variant: s.Variant, VariantSource: s.VariantSource, MedianUs: med[i] * 1000, Share: med[i] / total})
+			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, Variant: s.Variant, VariantSource: s.VariantSource, Splits: splits[i], MedianUs: med[i] * 1000, Share: med[i] / total})
 		}
 		return writeJSON(w, res)
 	}
 	fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, batch, len(steps), iters, warmup)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\tGEMM_MxNxK\tTOPS\tCEILING\t")
+	// S last: bench/gpu's scripts read the other columns by position.
+	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\tGEMM_MxNxK\tTOPS\tCEILING\tS\t")
 	for i, s := range steps {
 		// The roofline of a GEMM: dense-equivalent TOPS (2·M·N·K per
 		// second) against the register-only rate of its instruction.
@@ -236,7 +243,7 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 				ceil = fmt.Sprintf("%.0f%%", 100*t/c)
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t%s\t%s\t%s\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total, shape, tops, ceil)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t%s\t%s\t%s\t%d\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total, shape, tops, ceil, splits[i])
 	}
 	if err := tw.Flush(); err != nil {
 		return err

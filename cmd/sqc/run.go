@@ -26,6 +26,7 @@ func newRunCmd() *cobra.Command {
 		input, output string
 		cpu, compare  bool
 		asJSON        bool
+		splitK        bool
 		batch         int
 	)
 	cmd := &cobra.Command{
@@ -84,7 +85,7 @@ arg max of every row; --output writes the first output as .npy.`,
 				outs = cpuOuts
 			}
 			if !cpu {
-				rt, err := ampere.Open(e, n)
+				rt, err := ampere.OpenWith(e, n, ampere.OpenOptions{NoSplitK: !splitK})
 				if err != nil {
 					if cuda.IsNoDevice(err) {
 						return fmt.Errorf("run: no CUDA GPU or driver here (%v); use --cpu to run the engine's graph on the reference executor", err)
@@ -172,6 +173,7 @@ arg max of every row; --output writes the first output as .npy.`,
 	f.BoolVar(&compare, "compare", false, "run on the GPU and the reference executor and require equal outputs")
 	f.IntVar(&batch, "batch", 1, "samples to read from the input")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON document")
+	f.BoolVar(&splitK, "split-k", true, "let split-K steps divide K over more blocks where the grid leaves SMs idle (--split-k=false: run them unsplit)")
 	return cmd
 }
 
@@ -320,6 +322,9 @@ type engineLayer struct {
 	// or "heuristic".
 	Variant       string `json:"variant,omitempty"`
 	VariantSource string `json:"variant_source,omitempty"`
+	// MaxSplitK is a split-K step's most splits (the runtime picks how
+	// many at Open); 0 for other steps.
+	MaxSplitK int `json:"max_split_k,omitempty"`
 	// Fallback is "gather" or "host" for a node on a fallback.
 	Fallback string `json:"fallback,omitempty"`
 }
@@ -346,7 +351,7 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	}
 	for _, s := range e.Steps {
 		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note,
-			Variant: s.Variant, VariantSource: s.VariantSource, Fallback: how[s.Node]})
+			Variant: s.Variant, VariantSource: s.VariantSource, MaxSplitK: int(s.MaxSplitK), Fallback: how[s.Node]})
 	}
 	if asJSON {
 		return writeJSON(w, r)
@@ -368,6 +373,9 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 		variant := "" // other kernels: blank, so that rows read as before
 		if l.Variant != "" {
 			variant = l.Variant + " (" + l.VariantSource + ")"
+		}
+		if l.MaxSplitK > 1 {
+			variant += fmt.Sprintf(", split-K <= %d", l.MaxSplitK)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Node, l.Op, l.Precision, sp, l.Kernel, variant, l.Note)
 	}

@@ -399,6 +399,7 @@ type Arg struct {
 	//	*Arg_S32
 	//	*Arg_F32
 	//	*Arg_U32PerSample
+	//	*Arg_Runtime
 	V             isArg_V `protobuf_oneof:"v"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -495,6 +496,15 @@ func (x *Arg) GetU32PerSample() uint32 {
 	return 0
 }
 
+func (x *Arg) GetRuntime() string {
+	if x != nil {
+		if x, ok := x.V.(*Arg_Runtime); ok {
+			return x.Runtime
+		}
+	}
+	return ""
+}
+
 type isArg_V interface {
 	isArg_V()
 }
@@ -524,6 +534,13 @@ type Arg_U32PerSample struct {
 	U32PerSample uint32 `protobuf:"varint,6,opt,name=u32_per_sample,json=u32PerSample,proto3,oneof"`
 }
 
+type Arg_Runtime struct {
+	// a device buffer the runtime allocates at Open: "split_k_workspace"
+	// (the partial sums of split-K steps) or "split_k_counters" (their
+	// tiles' arrival counters, zeroed once).
+	Runtime string `protobuf:"bytes,7,opt,name=runtime,proto3,oneof"`
+}
+
 func (*Arg_Buffer) isArg_V() {}
 
 func (*Arg_Weight) isArg_V() {}
@@ -535,6 +552,8 @@ func (*Arg_S32) isArg_V() {}
 func (*Arg_F32) isArg_V() {}
 
 func (*Arg_U32PerSample) isArg_V() {}
+
+func (*Arg_Runtime) isArg_V() {}
 
 // Step is one kernel launch of one IR node (a node can take several).
 type Step struct {
@@ -559,8 +578,15 @@ type Step struct {
 	// kernels.
 	Variant       string `protobuf:"bytes,14,opt,name=variant,proto3" json:"variant,omitempty"`
 	VariantSource string `protobuf:"bytes,15,opt,name=variant_source,json=variantSource,proto3" json:"variant_source,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// max_split_k, when above 1, makes the step a split-K kernel's
+	// (kernels.GemmConfig.SplitK): the runtime picks its grid z, the number
+	// of splits S, at Open, from the grid at its batch and the device's SMs,
+	// at most max_split_k; 1 runs it unsplit. split_k_slice_bytes is the
+	// workspace one block of a split launch writes.
+	MaxSplitK        uint32 `protobuf:"varint,16,opt,name=max_split_k,json=maxSplitK,proto3" json:"max_split_k,omitempty"`
+	SplitKSliceBytes uint32 `protobuf:"varint,17,opt,name=split_k_slice_bytes,json=splitKSliceBytes,proto3" json:"split_k_slice_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Step) Reset() {
@@ -698,6 +724,20 @@ func (x *Step) GetVariantSource() string {
 	return ""
 }
 
+func (x *Step) GetMaxSplitK() uint32 {
+	if x != nil {
+		return x.MaxSplitK
+	}
+	return 0
+}
+
+func (x *Step) GetSplitKSliceBytes() uint32 {
+	if x != nil {
+		return x.SplitKSliceBytes
+	}
+	return 0
+}
+
 var File_engine_proto protoreflect.FileDescriptor
 
 const file_engine_proto_rawDesc = "" +
@@ -730,15 +770,16 @@ const file_engine_proto_rawDesc = "" +
 	"\x04data\x18\x03 \x01(\fR\x04data\".\n" +
 	"\x06Kernel\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03ptx\x18\x02 \x01(\tR\x03ptx\"\xa2\x01\n" +
+	"\x03ptx\x18\x02 \x01(\tR\x03ptx\"\xbe\x01\n" +
 	"\x03Arg\x12\x18\n" +
 	"\x06buffer\x18\x01 \x01(\tH\x00R\x06buffer\x12\x18\n" +
 	"\x06weight\x18\x02 \x01(\tH\x00R\x06weight\x12\x12\n" +
 	"\x03u32\x18\x03 \x01(\rH\x00R\x03u32\x12\x12\n" +
 	"\x03s32\x18\x04 \x01(\x05H\x00R\x03s32\x12\x12\n" +
 	"\x03f32\x18\x05 \x01(\x02H\x00R\x03f32\x12&\n" +
-	"\x0eu32_per_sample\x18\x06 \x01(\rH\x00R\fu32PerSampleB\x03\n" +
-	"\x01v\"\xb4\x03\n" +
+	"\x0eu32_per_sample\x18\x06 \x01(\rH\x00R\fu32PerSample\x12\x1a\n" +
+	"\aruntime\x18\a \x01(\tH\x00R\aruntimeB\x03\n" +
+	"\x01v\"\x83\x04\n" +
 	"\x04Step\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12\x16\n" +
@@ -755,7 +796,9 @@ const file_engine_proto_rawDesc = "" +
 	"\x04args\x18\f \x03(\v2\x16.sqc.ampere.engine.ArgR\x04args\x12\x12\n" +
 	"\x04note\x18\r \x01(\tR\x04note\x12\x18\n" +
 	"\avariant\x18\x0e \x01(\tR\avariant\x12%\n" +
-	"\x0evariant_source\x18\x0f \x01(\tR\rvariantSourceB2Z0github.com/sqc-project/sqc/backend/ampere/engineb\x06proto3"
+	"\x0evariant_source\x18\x0f \x01(\tR\rvariantSource\x12\x1e\n" +
+	"\vmax_split_k\x18\x10 \x01(\rR\tmaxSplitK\x12-\n" +
+	"\x13split_k_slice_bytes\x18\x11 \x01(\rR\x10splitKSliceBytesB2Z0github.com/sqc-project/sqc/backend/ampere/engineb\x06proto3"
 
 var (
 	file_engine_proto_rawDescOnce sync.Once
@@ -805,6 +848,7 @@ func file_engine_proto_init() {
 		(*Arg_S32)(nil),
 		(*Arg_F32)(nil),
 		(*Arg_U32PerSample)(nil),
+		(*Arg_Runtime)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -20,6 +20,7 @@ type convCase struct {
 	sparse, res, outF32 bool
 	step                bool // ConvStep: running tap and channel (C a multiple of 64)
 	halo                bool // the halo-tile kernel (3×3, stride 1, pad 1, C a multiple of 64)
+	splits              int  // a SplitK kernel's grid z (0: 1)
 }
 
 // shape is the case's convolution geometry (output size included).
@@ -46,6 +47,9 @@ func uploadConv(t testing.TB, g *gpu, p *qgemmProblem, tc convCase, xn []int8) *
 	q.prm.Conv = tc.shape(p.zx)
 	if tc.halo {
 		q.grid.X = uint32(q.prm.Conv.HaloBlocks(tc.n))
+	}
+	if q.cfg.SplitK {
+		q.setSplits(t, g, tc.splits)
 	}
 	if err := q.cfg.Check(q.prm); err != nil {
 		t.Fatal(err)
@@ -252,6 +256,7 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 	if err := g.stream.Synchronize(); err != nil {
 		t.Fatal(err)
 	}
+	q.countersZero(t)
 
 	bad := 0
 	report := func(b, o, i int, got, want any) {

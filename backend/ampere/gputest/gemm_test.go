@@ -38,6 +38,7 @@ type qgemmProblem struct {
 	// would copy the residual tile (ResidualTile): the kernel before it,
 	// for comparisons.
 	byteResidual bool
+	splits       int // a SplitK pipe's grid z (0: 1)
 }
 
 func randScale(r *rand.Rand) float32 { return float32(math.Exp(r.Float64()*6 - 8)) }
@@ -184,6 +185,37 @@ type gpuGemm struct {
 	r, y  *cuda.Buffer
 	esize int
 	grid  cuda.Dim3
+	// ws and cnt are a SplitK kernel's workspace and tile counters.
+	ws, cnt *cuda.Buffer
+}
+
+// setSplits gives a SplitK kernel its grid z (the splits) and a workspace
+// and zeroed counters for its grid.
+func (q *gpuGemm) setSplits(t testing.TB, g *gpu, splits int) {
+	t.Helper()
+	splits = max(splits, 1)
+	tiles := int(q.grid.X * q.grid.Y)
+	q.grid.Z = uint32(splits)
+	q.ws = alloc(t, g, max(q.cfg.SplitKWorkspaceBytes(tiles, splits), 16))
+	q.cnt = buf(t, g, make([]uint32, tiles))
+}
+
+// countersZero fails the test unless a SplitK kernel left its tile
+// counters at zero, as the next launch needs them.
+func (q *gpuGemm) countersZero(t testing.TB) {
+	t.Helper()
+	if q.cnt == nil {
+		return
+	}
+	got := make([]uint32, q.grid.X*q.grid.Y)
+	if err := cuda.Download(q.cnt, 0, got); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v != 0 {
+			t.Fatalf("%s: tile counter %d is %d after the launch, want 0", q.cfg.Name(), i, v)
+		}
+	}
 }
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
@@ -283,6 +315,9 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	q.prm = prm
 	gx, gy := cfg.Grid(p.m, npad)
 	q.grid = cuda.Dim3{X: uint32(gx), Y: uint32(gy), Z: 1}
+	if cfg.SplitK && p.a != nil { // a convolution's grid is uploadConv's
+		q.setSplits(t, g, p.splits)
+	}
 	return q
 }
 
@@ -307,6 +342,9 @@ func (q *gpuGemm) launch(s *cuda.Stream) error {
 		}
 		args = append(args, p.Conv.ZX)
 	}
+	if q.cfg.SplitK {
+		args = append(args, q.ws.Ptr, q.cnt.Ptr)
+	}
 	return s.Launch(q.fn, q.grid, cuda.D1(q.cfg.Threads()), q.cfg.DynamicShared(), args...)
 }
 
@@ -322,6 +360,7 @@ func (p *qgemmProblem) check(t *testing.T, g *gpu) {
 	if err := g.stream.Synchronize(); err != nil {
 		t.Fatal(err)
 	}
+	q.countersZero(t)
 	ldc := q.prm.LDC
 	bad, shown := 0, 0
 	report := func(i, j int, got, exp any) {

@@ -183,10 +183,17 @@ func allGemmConfigs() []kernels.GemmConfig {
 					}
 					c := pipe
 					c.Sparse, c.Residual, c.OutF32, c.Act = sp, res, out.f32, out.act
-					cs = append(cs, c)
+					variants := []kernels.GemmConfig{c}
 					if res { // and with the residual tile
-						c.ResidualTile = true
-						cs = append(cs, c)
+						rt := c
+						rt.ResidualTile = true
+						variants = append(variants, rt)
+					}
+					for _, v := range variants {
+						cs = append(cs, v)
+						if v.SplitK = true; v.Validate() == nil { // and its split-K twin
+							cs = append(cs, v)
+						}
 					}
 				}
 			}

@@ -158,7 +158,7 @@ func (c GemmConfig) emitConvSetup(b *builder) {
 		b.l("mul.lo.u32 %%iwb%d, %%cq, %%cSW;", i)
 		b.l("sub.u32 %%iwb%d, %%iwb%d, %%cPW;", i, i)
 	}
-	if c.ConvStep {
+	if c.ConvStep && !c.SplitK { // a split starts elsewhere: emitSplitRange
 		b.comment("running column of tile 0: kk = kc16, tap (0, 0), channel kc16 (C >= 64)")
 		b.l("mov.u32 %%kk, %%kc16;")
 		b.l("mov.u32 %%cc, %%kc16;")

@@ -162,9 +162,14 @@ func TestConvPTXLint(t *testing.T) {
 		if n := strings.Count(text, store); n != perLoad*loads {
 			t.Errorf("%s: %d zero-point stores, want %d", name, n, perLoad*loads)
 		}
-		// The running column replaces every division in the K loop.
-		if divs := strings.Count(text, "div.u32"); c.ConvStep && divs != 2*c.rowsPerThread() {
-			t.Errorf("%s: %d div.u32, want the %d of the per-row set-up only", name, divs, 2*c.rowsPerThread())
+		// The running column replaces every division in the K loop
+		// (split-K divides in its set-up: the range, the first column).
+		want := 2 * c.rowsPerThread()
+		if c.SplitK {
+			want += 4
+		}
+		if divs := strings.Count(text, "div.u32"); c.ConvStep && divs != want {
+			t.Errorf("%s: %d div.u32, want the %d of the set-up only", name, divs, want)
 		}
 		if strings.Contains(text, "%lda") && strings.Contains(text, "mul.wide.u32 %rk, %px, %lda;") {
 			t.Errorf("%s: reads activation rows with the GEMM's row stride", name)

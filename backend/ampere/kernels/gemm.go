@@ -186,6 +186,13 @@ type GemmConfig struct {
 	// copies and products are skipped. The stages exceed 48 KiB: the
 	// launch passes them as dynamic shared memory. Needs WideN.
 	DoubleK bool
+	// SplitK divides the K loop over the launch's grid z and adds the
+	// splits' partial sums in the last block of each tile to arrive
+	// (splitk.go). The kernel takes two more parameters, the workspace
+	// and the tile counters (SplitKWorkspaceBytes; the counters start at
+	// zero and are zero again after the launch). For batch-1 latency,
+	// where a layer has fewer blocks than the GPU has SMs.
+	SplitK bool
 }
 
 // Threads is the block size.
@@ -384,6 +391,9 @@ func (c GemmConfig) Name() string {
 			b.WriteString("w")
 		}
 	}
+	if c.SplitK {
+		b.WriteString("_sk")
+	}
 	return b.String()
 }
 
@@ -427,6 +437,11 @@ func (c GemmConfig) Validate() error {
 	}
 	if err := c.validateHalo(); err != nil {
 		return err
+	}
+	if c.SplitK && c.SplitM && c.DoubleK && !c.Sparse && c.Residual && c.StoreVec {
+		// ptxas 11.8 (sm_90) spills 8 bytes of this 128-register kernel
+		// with the split's loop bound live; its unsplit twin uses all 128.
+		return fmt.Errorf("gemm %s: split-K spills the dense residual 8-warp k128 kernel with 16-byte stores, want it without SplitK", c.Name())
 	}
 	if c.SharedBytes() > maxStaticSmem && !c.WideBlock && !c.DoubleK && !c.Halo {
 		return fmt.Errorf("gemm %s: %d stages of %d bytes need %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.stages(), c.stageBytes(), c.SharedBytes(), maxStaticSmem)
@@ -536,12 +551,21 @@ func (c GemmConfig) ParamNames() []string {
 	return n
 }
 
-// params returns the kernel's parameter list.
+// params returns the kernel's parameter list: GemmParamNames', then a
+// Conv kernel's convParams, then a SplitK kernel's workspace and
+// counters.
 func (c GemmConfig) params() []struct{ name, typ string } {
-	if !c.Conv {
+	if !c.Conv && !c.SplitK {
 		return gemmParams
 	}
-	return append(append([]struct{ name, typ string }{}, gemmParams...), convParams...)
+	ps := append([]struct{ name, typ string }{}, gemmParams...)
+	if c.Conv {
+		ps = append(ps, convParams...)
+	}
+	if c.SplitK {
+		ps = append(ps, splitKParams...)
+	}
+	return ps
 }
 
 // acc names the accumulator of channel tile i (< warpTiles), pixel tile j
@@ -608,6 +632,9 @@ func (c GemmConfig) emit(b *builder) {
 	if c.Halo {
 		c.emitHaloDecls(b)
 	}
+	if c.SplitK {
+		c.emitSplitKDecls(b)
+	}
 
 	b.comment("parameters")
 	for _, p := range []struct{ reg, param string }{{"%gx", "p_x"}, {"%gw", "p_w"}, {"%ge", "p_e"}, {"%gb", "p_bias"}, {"%gm", "p_mult"}, {"%gr", "p_r"}, {"%gy", "p_y"}} {
@@ -659,6 +686,9 @@ func (c GemmConfig) emit(b *builder) {
 			b.l("add.u64 %%gsrc%d, %%gsrc%d, %%rk;", i, i)
 		}
 	}
+	if c.SplitK {
+		c.emitSplitRange(b)
+	}
 
 	if !c.Halo { // the halo kernel's lanes address halo pixels instead (emitHaloSetup)
 		b.comment("ldmatrix address: lane supplies row lane&7 of 16-byte chunk lane>>3 (its 8x8 b16 matrix),")
@@ -705,6 +735,19 @@ func (c GemmConfig) emit(b *builder) {
 				b.l("add.u64 %%ep%d, %%ge, %%rk;", i)
 			}
 		}
+		if c.SplitK {
+			b.comment("split-K: the weight pointers start at the split's first step")
+			b.l("mul.wide.u32 %%rk, %%ks0, %d;", tileBytes)
+			for i := 0; i < 2; i++ {
+				b.l("add.u64 %%wp%d, %%wp%d, %%rk;", i, i)
+			}
+			if sp {
+				b.l("mul.wide.u32 %%rk, %%ks0, %d;", pack.WarpSize*4)
+				for i := 0; i < 2; i++ {
+					b.l("add.u64 %%ep%d, %%ep%d, %%rk;", i, i)
+				}
+			}
+		}
 	}
 
 	b.comment("zero the accumulators")
@@ -712,12 +755,14 @@ func (c GemmConfig) emit(b *builder) {
 		b.l("mov.b32 %%acc%d, 0;", i)
 	}
 
+	kdone := ""
+	if c.SplitK {
+		kdone = b.label("kdone")
+		c.emitSplitSkipEmpty(b, kdone)
+	}
 	if c.Halo {
 		c.emitHaloLoop(b)
-		b.l("cp.async.wait_group 0;")
-		c.emitEpilogue(b)
-		b.l("ret;")
-		b.raw("}")
+		c.emitKEnd(b, kdone)
 		return
 	}
 
@@ -726,9 +771,15 @@ func (c GemmConfig) emit(b *builder) {
 	for s := 0; s < S-1; s++ {
 		skip := b.label("pro")
 		for u := 0; u < kp; u++ {
-			b.l("setp.le.u32 %%p0, %%KT, %d;", kp*s+u)
-			b.l("@%%p0 bra.uni %s;", skip)
-			b.l("mov.u32 %%kt, %d;", kp*s+u)
+			if c.SplitK {
+				b.l("add.u32 %%kt, %%ks0, %d;", kp*s+u)
+				b.l("setp.ge.u32 %%p0, %%kt, %%kse;")
+				b.l("@%%p0 bra.uni %s;", skip)
+			} else {
+				b.l("setp.le.u32 %%p0, %%KT, %d;", kp*s+u)
+				b.l("@%%p0 bra.uni %s;", skip)
+				b.l("mov.u32 %%kt, %d;", kp*s+u)
+			}
 			b.l("mov.u32 %%wst, %d;", s*stageBytes+u*stepBytes)
 			c.emitTileLoad(b)
 		}
@@ -737,7 +788,11 @@ func (c GemmConfig) emit(b *builder) {
 	}
 	b.l("mov.u32 %%rst, 0;")
 	b.l("mov.u32 %%wst, %d;", (S-1)*stageBytes)
-	b.l("mov.u32 %%kt, 0;")
+	if c.SplitK {
+		b.l("mov.u32 %%kt, %%ks0;")
+	} else {
+		b.l("mov.u32 %%kt, 0;")
+	}
 	if !c.SharedWeights {
 		c.emitWeightLoad(b, "wa", "ea", 0, "")
 	}
@@ -753,7 +808,7 @@ func (c GemmConfig) emit(b *builder) {
 	nextCopy := func() {
 		skip := b.label("noload")
 		b.l("add.u32 %%ktn, %%kt, %d;", kp*(S-1))
-		b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
+		b.l("setp.ge.u32 %%p0, %%ktn, %s;", c.kEnd())
 		b.l("@%%p0 bra.uni %s;", skip)
 		b.l("mov.u32 %%tmp2, %%kt;")
 		b.l("mov.u32 %%kt, %%ktn;")
@@ -762,7 +817,7 @@ func (c GemmConfig) emit(b *builder) {
 			b.comment("the stage's second step, at +%d, unless past KT", stepBytes)
 			restore := b.label("noload2")
 			b.l("add.u32 %%kt, %%kt, 1;")
-			b.l("setp.ge.u32 %%p0, %%kt, %%KT;")
+			b.l("setp.ge.u32 %%p0, %%kt, %s;", c.kEnd())
 			b.l("@%%p0 bra.uni %s;", restore)
 			b.l("add.u32 %%wst, %%wst, %d;", stepBytes)
 			c.emitTileLoad(b)
@@ -787,7 +842,7 @@ func (c GemmConfig) emit(b *builder) {
 	} else {
 		b.comment("weights of step kt+1, one step ahead")
 		b.l("add.u32 %%ktn, %%kt, 1;")
-		b.l("setp.lt.u32 %%p1, %%ktn, %%KT;")
+		b.l("setp.lt.u32 %%p1, %%ktn, %s;", c.kEnd())
 		c.emitWeightLoad(b, "wb", "eb", tileBytes, "@%p1 ")
 	}
 
@@ -796,7 +851,7 @@ func (c GemmConfig) emit(b *builder) {
 		skip := b.label("odd")
 		b.comment("the stage's second step (tile kt+1) at rst + %d, unless past KT", stepBytes)
 		b.l("add.u32 %%ktn, %%kt, 1;")
-		b.l("setp.ge.u32 %%p0, %%ktn, %%KT;")
+		b.l("setp.ge.u32 %%p0, %%ktn, %s;", c.kEnd())
 		b.l("@%%p0 bra.uni %s;", skip)
 		b.l("add.u32 %%rsub, %%rst, %d;", stepBytes)
 		c.emitWeightFragments(b, firstHalf, "%rsub")
@@ -824,11 +879,28 @@ func (c GemmConfig) emit(b *builder) {
 	}
 	c.emitRotateStages(b)
 	b.l("add.u32 %%kt, %%kt, %d;", kp)
-	b.l("setp.lt.u32 %%p0, %%kt, %%KT;")
+	b.l("setp.lt.u32 %%p0, %%kt, %s;", c.kEnd())
 	b.l("@%%p0 bra.uni %s;", loop)
-	b.l("cp.async.wait_group 0;")
+	c.emitKEnd(b, kdone)
+}
 
+// emitKEnd ends the kernel after its K loop: the last copies, the split-K
+// fix-up (kdone, the label an empty split jumps to; empty without
+// SplitK), the epilogue.
+func (c GemmConfig) emitKEnd(b *builder, kdone string) {
+	if kdone != "" {
+		b.raw("%s:", kdone)
+	}
+	b.l("cp.async.wait_group 0;")
+	exit := ""
+	if c.SplitK {
+		exit = b.label("exit")
+		c.emitSplitFixup(b, exit)
+	}
 	c.emitEpilogue(b)
+	if exit != "" {
+		b.raw("%s:", exit)
+	}
 	b.l("ret;")
 	b.raw("}")
 }

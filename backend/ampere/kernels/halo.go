@@ -343,7 +343,11 @@ func (c GemmConfig) emitHaloWeights(b *builder, chunk string, tap int) {
 func (c GemmConfig) emitHaloLoop(b *builder) {
 	S, sb := c.stages(), c.stageBytes()
 	b.comment("prologue: steps (chunk 0, tap 0..%d), chunk 0's halo with tap 0; one commit group each", S-2)
-	b.l("mov.u32 %%hcc, 0;")
+	if c.SplitK {
+		b.l("mov.u32 %%hcc, %%ks0;")
+	} else {
+		b.l("mov.u32 %%hcc, 0;")
+	}
 	b.l("mov.u32 %%hcur, 0;")
 	for t := 0; t < S-1; t++ {
 		b.l("mov.u32 %%wst, %d;", t*sb)
@@ -359,7 +363,7 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 	b.raw("%s:", loop)
 	b.comment("chunk hcc, its halo in buffer hcur (%%ha* point into it); the next chunk hcn (if any) goes to buffer hbn")
 	b.l("add.u32 %%hcn, %%hcc, 1;")
-	b.l("setp.lt.u32 %%pnx, %%hcn, %%hCC;")
+	b.l("setp.lt.u32 %%pnx, %%hcn, %s;", c.kEnd())
 	b.l("xor.b32 %%hbn, %%hcur, %d;", haloBufBytes)
 	for t := 0; t < 9; t++ {
 		b.comment("tap %d (%d, %d): step (hcc, %d) has landed, every warp is done with the stage the next copy overwrites", t, t/3, t%3, t)

@@ -106,11 +106,44 @@ func (p *simConv) want(t *testing.T, biasP []int32) []byte {
 	return out
 }
 
-// simulate runs kernel c on the problem in the PTX interpreter and returns
-// its output bytes.
+// simulate runs convolution kernel c on the problem in the PTX
+// interpreter and returns its output bytes.
 func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	t.Helper()
-	c.Conv, c.Sparse, c.Residual, c.OutF32 = !p.gemm, p.sparse, p.res, p.outF32
+	c.Conv = !p.gemm
+	return p.simulateSplit(t, c, 1, false)
+}
+
+// simulateSplit runs kernel c (a plain GEMM when c.Conv is false: the
+// problem is then a 1x1 convolution, X its NHWC input) with a grid z of
+// splits (SplitK kernels), the blocks of split z = 0 first or (desc)
+// those of split splits-1 first, and checks the outputs against the
+// definition and, for SplitK, the tile counters back at zero.
+func (p *simConv) simulateSplit(t *testing.T, c GemmConfig, splits int, desc bool) []byte {
+	t.Helper()
+	y, w := p.simulateText(t, c, splits, desc, nil)
+	if string(w) != string(y) {
+		esize := len(y) / (p.n * p.s.OH * p.s.OW * p.nOut)
+		bad := 0
+		for i := range y {
+			if y[i] != w[i] {
+				if bad < 5 {
+					t.Errorf("%s: output byte %d (row %d) = %#x, want %#x", c.Name(), i, i/esize/p.nOut, y[i], w[i])
+				}
+				bad++
+			}
+		}
+		t.Errorf("%s: %d of %d output bytes differ", c.Name(), bad, len(y))
+	}
+	return y
+}
+
+// simulateText runs the kernel as simulateSplit does, its text passed
+// through edit (a mutation test's broken kernel) when edit is not nil,
+// and returns the output bytes and the definition's, unchecked.
+func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool, edit func(string) string) (got, want []byte) {
+	t.Helper()
+	c.Sparse, c.Residual, c.OutF32 = p.sparse, p.res, p.outF32
 	if c.Conv {
 		c.ConvPiece = ConvPiece(p.s.C)
 	}
@@ -120,6 +153,9 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	text, err := c.PTX()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		text = edit(text)
 	}
 	k, err := parseSim(text, c.SharedBytes())
 	if err != nil {
@@ -217,26 +253,32 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	if c.Halo {
 		gx = p.s.HaloBlocks(p.n)
 	}
-	for by := 0; by < gy; by++ {
-		for bx := 0; bx < gx; bx++ {
-			if err := mc.run(uint32(bx), uint32(by)); err != nil {
-				t.Fatalf("%s block (%d, %d): %v", c.Name(), bx, by, err)
-			}
-		}
+	var cnt []byte
+	if c.SplitK {
+		cnt = make([]byte, 4*gx*gy)
+		ws := make([]byte, max(c.SplitKWorkspaceBytes(gx*gy, splits), 1))
+		mc.params["p_ws"], mc.params["p_cnt"] = mc.newBuffer(ws), mc.newBuffer(cnt)
 	}
-	if w := p.want(t, biasP); string(w) != string(y) {
-		bad := 0
-		for i := range y {
-			if y[i] != w[i] {
-				if bad < 5 {
-					t.Errorf("%s: output byte %d (row %d) = %#x, want %#x", c.Name(), i, i/esize/p.nOut, y[i], w[i])
+	mc.gridX, mc.gridZ = uint32(gx), uint32(splits)
+	for i := 0; i < splits; i++ {
+		bz := i
+		if desc {
+			bz = splits - 1 - i
+		}
+		for by := 0; by < gy; by++ {
+			for bx := 0; bx < gx; bx++ {
+				if err := mc.run(uint32(bx), uint32(by), uint32(bz)); err != nil {
+					t.Fatalf("%s block (%d, %d, %d): %v", c.Name(), bx, by, bz, err)
 				}
-				bad++
 			}
 		}
-		t.Errorf("%s: %d of %d output bytes differ", c.Name(), bad, len(y))
 	}
-	return y
+	for i, v := range cnt {
+		if v != 0 {
+			t.Fatalf("%s: tile counter byte %d is %d after the launch, want all zero", c.Name(), i, v)
+		}
+	}
+	return y, p.want(t, biasP)
 }
 
 // TestHaloSimulated runs the halo kernel's PTX in the CPU interpreter

@@ -39,6 +39,12 @@ func allGemmConfigs() []GemmConfig {
 			}
 		}
 	}
+	// Each with split-K, where it is valid.
+	for _, c := range cs {
+		if c.SplitK = true; c.Validate() == nil {
+			cs = append(cs, c)
+		}
+	}
 	return cs
 }
 
@@ -52,7 +58,7 @@ var (
 )
 
 // specialRegs are PTX's predefined registers the kernels read.
-var specialRegs = map[string]bool{"%tid": true, "%ctaid": true}
+var specialRegs = map[string]bool{"%tid": true, "%ctaid": true, "%nctaid": true}
 
 // lintPTX checks the generated text the way a careful reader would before
 // ptxas sees it: every register used is declared once (parameterized

@@ -35,6 +35,7 @@ const (
 	opAdd32
 	opAdd64
 	opSub32
+	opSub64
 	opMulLo32
 	opMulWide
 	opMadWide
@@ -47,6 +48,7 @@ const (
 	opDiv32
 	opRem32
 	opMin32s
+	opMin32u
 	opMax32s
 	opMinF
 	opMaxF
@@ -70,6 +72,8 @@ const (
 	opWait
 	opBar
 	opBarWarp
+	opFence
+	opAtomAdd
 	opLdmatrix
 	opMmaDense
 	opMmaSparse
@@ -110,7 +114,7 @@ type simKernel struct {
 	insts  []simInst
 }
 
-var simSpecial = map[string]bool{"%tid.x": true, "%ctaid.x": true, "%ctaid.y": true}
+var simSpecial = map[string]bool{"%tid.x": true, "%ctaid.x": true, "%ctaid.y": true, "%ctaid.z": true, "%nctaid.x": true, "%nctaid.z": true}
 
 // parseSim decodes the module text of one kernel.
 func parseSim(text string, dynShared int) (*simKernel, error) {
@@ -127,8 +131,8 @@ func parseSim(text string, dynShared int) (*simKernel, error) {
 		}
 		switch {
 		case s == "" || s == "{" || s == "}" || s == ")" || strings.HasPrefix(s, ".version") || strings.HasPrefix(s, ".target") ||
-			strings.HasPrefix(s, ".address_size") || strings.HasPrefix(s, ".maxntid") || strings.HasPrefix(s, ".extern") ||
-			strings.HasPrefix(s, ".minnctapersm"): // SplitM
+			strings.HasPrefix(s, ".address_size") || strings.HasPrefix(s, ".maxntid") || strings.HasPrefix(s, ".minnctapersm") ||
+			strings.HasPrefix(s, ".extern"):
 			continue
 		case strings.HasPrefix(s, ".visible .entry "):
 			k.name = strings.TrimSuffix(strings.TrimPrefix(s, ".visible .entry "), "(")
@@ -305,6 +309,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opAdd64
 	case opc == "sub.u32" || opc == "sub.s32":
 		in.op = opSub32
+	case opc == "sub.u64":
+		in.op = opSub64
 	case opc == "mul.lo.u32":
 		in.op = opMulLo32
 	case opc == "mul.wide.u32":
@@ -329,6 +335,14 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opRem32
 	case opc == "min.s32":
 		in.op = opMin32s
+	case opc == "min.u32":
+		in.op = opMin32u
+	case opc == "fence.acq_rel.gpu":
+		// Blocks run one after another: every store is visible to the
+		// blocks after it.
+		in.op = opFence
+	case opc == "atom.global.add.u32" || opc == "atom.acq_rel.gpu.global.add.u32":
+		in.op, in.width = opAtomAdd, 4
 	case opc == "max.s32":
 		in.op = opMax32s
 	case opc == "min.f32":
@@ -367,7 +381,9 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op, in.paramTy = opLdParam, strings.TrimPrefix(opc, "ld.param.")
 	case strings.HasPrefix(opc, "ld.global."):
 		in.op = opLdGlobal
-		switch strings.TrimPrefix(strings.TrimPrefix(opc, "ld.global."), "nc.") {
+		ty := strings.TrimPrefix(opc, "ld.global.")
+		ty = strings.TrimPrefix(strings.TrimPrefix(ty, "nc."), "cg.")
+		switch ty {
 		case "u32", "f32":
 			in.width = 4
 		case "s8":
@@ -379,10 +395,10 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		}
 	case strings.HasPrefix(opc, "st.global."):
 		in.op = opStGlobal
-		switch strings.TrimPrefix(opc, "st.global.") {
+		switch strings.TrimPrefix(strings.TrimPrefix(opc, "st.global."), "cg.") {
 		case "s8":
 			in.width = 1
-		case "f32":
+		case "f32", "u32":
 			in.width = 4
 		case "v4.u32":
 			in.width, in.vecN = 4, 4
@@ -442,12 +458,14 @@ type simBuffer struct {
 	data []byte
 }
 
-// simMachine runs a kernel's grid.
+// simMachine runs a kernel's grid, one block after another.
 type simMachine struct {
 	k       *simKernel
 	params  map[string]uint64
 	bufs    []*simBuffer
 	threads int
+	// gridX and gridZ are %nctaid.x and %nctaid.z (0 reads as 1).
+	gridX, gridZ uint32
 }
 
 const simSmemBase = 0x400
@@ -482,7 +500,7 @@ type simBlock struct {
 	writeWarpE []int32
 	inflight   []bool
 	groups     [][][]simCopy // per thread: committed groups, then the open one
-	cx, cy     uint32
+	cx, cy, cz uint32
 }
 
 type simCopy struct {
@@ -505,6 +523,12 @@ func (b *simBlock) val(t int, a simArg) uint64 {
 			return uint64(b.cx)
 		case "%ctaid.y":
 			return uint64(b.cy)
+		case "%ctaid.z":
+			return uint64(b.cz)
+		case "%nctaid.x":
+			return uint64(max(b.m.gridX, 1))
+		case "%nctaid.z":
+			return uint64(max(b.m.gridZ, 1))
 		case "smem_x":
 			return simSmemBase
 		}
@@ -567,10 +591,10 @@ func (b *simBlock) land(t int, c simCopy) {
 	}
 }
 
-// run executes block (cx, cy).
-func (m *simMachine) run(cx, cy uint32) error {
+// run executes block (cx, cy, cz).
+func (m *simMachine) run(cx, cy, cz uint32) error {
 	k := m.k
-	b := &simBlock{m: m, cx: cx, cy: cy, smem: make([]byte, k.smem), warpEpoch: make([]int32, m.threads/32)}
+	b := &simBlock{m: m, cx: cx, cy: cy, cz: cz, smem: make([]byte, k.smem), warpEpoch: make([]int32, m.threads/32)}
 	for i := range b.smem {
 		b.smem[i] = 0xCD
 	}
@@ -636,7 +660,7 @@ func (m *simMachine) run(cx, cy uint32) error {
 				continue
 			}
 			if err := b.exec(t, in); err != nil {
-				return fmt.Errorf("block (%d, %d) thread %d %q: %v", cx, cy, t, in.text, err)
+				return fmt.Errorf("block (%d, %d, %d) thread %d %q: %v", cx, cy, cz, t, in.text, err)
 			}
 		}
 	}
@@ -665,6 +689,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		set(v(1) + v(2))
 	case opSub32:
 		set32(v32(1) - v32(2))
+	case opSub64:
+		set(v(1) - v(2))
 	case opMulLo32:
 		set32(v32(1) * v32(2))
 	case opMulWide:
@@ -694,6 +720,17 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		}
 	case opMin32s:
 		set32(uint32(min(int32(v32(1)), int32(v32(2)))))
+	case opMin32u:
+		set32(min(v32(1), v32(2)))
+	case opFence:
+	case opAtomAdd:
+		mem, err := b.m.global(v(1)+uint64(a[1].off), 4)
+		if err != nil {
+			return err
+		}
+		old := le32(mem)
+		put32(mem, old+v32(2))
+		set32(old)
 	case opMax32s:
 		set32(uint32(max(int32(v32(1)), int32(v32(2)))))
 	case opMinF, opMaxF:

@@ -1,0 +1,152 @@
+package gputest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/ir"
+)
+
+// latencyKernel is the kernel the latency heuristic (--opt-batch 1) plans
+// for a layer, with split-K: s4w with 16-byte stores, the halo tile on a
+// 3×3 stride-1 convolution of 128 channels or more, else the running
+// column.
+func latencyKernel(tc convCase) (kernels.GemmConfig, bool) {
+	halo := tc.kh == 3 && tc.stride == 1 && tc.m >= 128
+	return kernels.GemmConfig{Stages: 4, SharedWeights: true, StoreVec: true, SplitK: true}, halo
+}
+
+// splitUnits is the K units a SplitK kernel divides for case tc.
+func splitUnits(c kernels.GemmConfig, tc convCase) int {
+	return c.SplitKUnits((tc.kh*tc.kw*tc.c+kernels.GemmBK-1)/kernels.GemmBK, tc.c)
+}
+
+// TestSplitKBitExact: split-K kernels match ir/ref's QConv bit for bit on
+// ResNet-34's layer shapes (resnet34Convs) at batches 1 to 3: the latency heuristic's
+// kernels (halo and running-column s4w, 16-byte stores) and the 8-warp
+// k128 tile, dense and 2:4, residual, int8 and float32 outputs, each with
+// the splits the runtime picks on this GPU (ampere.SplitKFor), with two,
+// and with as many as the kernel has K units (up to 16); the tile counters
+// are zero after every launch.
+func TestSplitKBitExact(t *testing.T) {
+	g := needGPU(t)
+	sms, err := g.dev.MultiprocessorCount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(101, 102))
+	m32 := kernels.GemmConfig{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true, StoreVec: true, SplitK: true}
+	for li, l := range resnet34Convs {
+		for _, n := range []int{1, 2 + li%2} {
+			tc := convCase{n: n, c: l.c, h: l.h, w: l.h, m: l.m, kh: l.kh, kw: l.kh, stride: l.s, pad: l.kh / 2, padEnd: l.kh / 2, dil: 1,
+				sparse: li%3 != 1, res: l.res, outF32: li%5 == 4 && n > 1}
+			pipe, halo := latencyKernel(tc)
+			pipes := []struct {
+				cfg        kernels.GemmConfig
+				halo, step bool
+			}{{pipe, halo, !halo}}
+			if halo {
+				pipes = append(pipes, struct {
+					cfg        kernels.GemmConfig
+					halo, step bool
+				}{pipe, false, true})
+			}
+			if l.kh == 3 && l.m >= 128 && (tc.sparse || !tc.res) {
+				pipes = append(pipes, struct {
+					cfg        kernels.GemmConfig
+					halo, step bool
+				}{m32, false, true})
+			}
+			for _, p := range pipes {
+				c := tc
+				c.halo, c.step = p.halo, p.step
+				cfg := p.cfg
+				cfg.Halo, cfg.Conv = p.halo, true
+				units := min(splitUnits(cfg, c), ampere.MaxSplitK)
+				sh := c.shape(0)
+				gx, gy := cfg.Grid(n*sh.OH*sh.OW, (l.m+cfg.BN()-1)/cfg.BN()*cfg.BN())
+				if p.halo {
+					gx = sh.HaloBlocks(n)
+				}
+				rule := ampere.SplitKFor(gx*gy, sms, units)
+				for _, s := range uniqueInts(rule, 2, units) {
+					c.splits = s
+					t.Run(fmt.Sprintf("%s_n%d_sparse%v_halo%v_%s_S%d", strings.ReplaceAll(l.name, " ", "_"), n, c.sparse, p.halo, pipeName(cfg), s), func(t *testing.T) {
+						checkImplicitConv(t, g, r, c, cfg)
+					})
+				}
+			}
+		}
+	}
+}
+
+// uniqueInts returns the distinct values of vs above 0, in order.
+func uniqueInts(vs ...int) []int {
+	var out []int
+	for _, v := range vs {
+		dup := false
+		for _, o := range out {
+			dup = dup || o == v
+		}
+		if v > 0 && !dup {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TestPerfSplitK times ResNet-34's 3×3 and 1×1 convolutions (resnet34Convs)
+// at batch 1 on the latency heuristic's split-K kernels (2:4 sparse, int8
+// out + relu, the residual where the layer has one),
+// each with the splits the runtime picks for this GPU (ampere.SplitKFor)
+// and unsplit (S = 1: the same kernel), and prints µs, the splits and the
+// ratio, with the card's name. Skipped with -test.short.
+func TestPerfSplitK(t *testing.T) {
+	g := needGPU(t)
+	if testing.Short() {
+		t.Skip("timing skipped in -short mode")
+	}
+	sms, err := g.dev.MultiprocessorCount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(103, 104))
+	var lines []string
+	lines = append(lines, fmt.Sprintf("ResNet-34 convolutions at batch 1 on %s (%d SMs), 2:4 sparse, int8 out + relu, median of %d launches", g.desc, sms, perfIters))
+	lines = append(lines, fmt.Sprintf("%-32s %-34s %6s %3s | %9s | %9s | %6s", "layer", "kernel", "blocks", "S", "S=1 us", "split us", "ratio"))
+	var sum1, sumS float64
+	for _, l := range resnet34Convs {
+		tc := convCase{n: 1, c: l.c, h: l.h, w: l.h, m: l.m, kh: l.kh, kw: l.kh, stride: l.s, pad: l.kh / 2, padEnd: l.kh / 2, dil: 1, sparse: true}
+		cfg, halo := latencyKernel(tc)
+		tc.halo, tc.step = halo, !halo
+		cfg.Halo, cfg.Conv = halo, true
+		sh := tc.shape(0)
+		kd := l.kh * l.kh * l.c
+		rows := sh.OH * sh.OW
+		gx, gy := cfg.Grid(rows, (l.m+cfg.BN()-1)/cfg.BN()*cfg.BN())
+		if halo {
+			gx = sh.HaloBlocks(1)
+		}
+		s := ampere.SplitKFor(gx*gy, sms, min(splitUnits(cfg, tc), ampere.MaxSplitK))
+		w := rand24(r, l.m, kd)
+		xn := randInt8(r, l.h*l.h*l.c)
+		var us [2]float64
+		for i, splits := range []int{1, s} {
+			p := newQGemmWeights(r, rows, l.m, kd, true, l.res, false, ir.ActRelu)
+			p.w, p.pipe, p.ldcExtra = w, cfg, 0
+			c := tc
+			c.splits = splits
+			t.Run(fmt.Sprintf("%s_S%d", strings.ReplaceAll(l.name, " ", "_"), splits), func(t *testing.T) {
+				us[i] = timeLaunch(t, g, uploadConv(t, g, p, c, xn))
+			})
+		}
+		sum1, sumS = sum1+us[0], sumS+us[1]
+		lines = append(lines, fmt.Sprintf("%-32s %-34s %6d %3d | %9.2f | %9.2f | %5.2fx", l.name, cfg.Name()[len("sqc_gemm_"):], gx*gy, s, us[0], us[1], us[0]/us[1]))
+	}
+	lines = append(lines, fmt.Sprintf("%-32s %-34s %6s %3s | %9.2f | %9.2f | %5.2fx", "sum (one of each row)", "", "", "", sum1, sumS, sum1/sumS))
+	t.Log("\n" + strings.Join(lines, "\n"))
+}
