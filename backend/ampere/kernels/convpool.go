@@ -42,16 +42,19 @@ import "fmt"
 //     (%kto*) plus the pixel's base. Taps past KH·KW (K padded to 64)
 //     read tap 0: their weights are zero.
 //   - The epilogue is gemm.go's arithmetic bit for bit (bias', mul.rn,
-//     cvt.rni, clamp, + zero point). A conv pixel outside the conv's
-//     output image gets −128, so that it never wins a max: MaxPool
-//     ignores its padding, and every window of a 3×3/2 pad-1 pool has at
-//     least one real pixel. Values go to the conv tile in shared memory
-//     biased by +128 (as unsigned bytes, rows of 80 bytes: 64 channels and
-//     16 so that the four pixels a store instruction writes are in
-//     distinct banks), so that the pool compares bytes as unsigned.
+//     cvt.rni, clamp, + zero point), into the conv tile in shared memory,
+//     biased by +128 (as unsigned bytes, so that the pool compares them
+//     as unsigned; rows of 80 bytes: 64 channels and 16, so that the four
+//     pixels a store instruction writes are in distinct banks). A lane's
+//     store addresses are its base plus constants: nothing is checked per
+//     pixel but the last tile's pixels past the region.
 //   - The pool: 64 pooled pixels × four 16-channel chunks, two a thread;
-//     nine 16-byte reads of the conv tile, a byte-wise max, the bias
-//     removed (xor 0x80), one 16-byte store of the NHWC output row.
+//     nine 16-byte reads of the conv tile, a byte-wise max (bfe, max),
+//     the bias removed (xor 0x80), one 16-byte store of the NHWC output
+//     row. MaxPool ignores its padding: conv pixels of the region outside
+//     the conv's output image (computed from the zero-point border) are
+//     left out of the max by predicate, per window edge row and column;
+//     the window's centre is always inside, so every window has a pixel.
 //
 // Patches > 1 makes a block loop over consecutive patches (weights loaded
 // once, the next input patch copied while this one computes); the planner
@@ -250,12 +253,12 @@ func (c ConvPoolConfig) emit(b *builder) {
 	b.raw("{")
 	b.raw("\t.shared .align 128 .b8 smem_x[%d];", c.SharedBytes())
 	kt, copies := c.kSteps(), (c.inH()*c.inW()+cpThreads-1)/cpThreads
-	declare(b, ".pred", "%p<8>", "%pmore", "%pv", "%pout")
+	declare(b, ".pred", "%p<8>", "%pmore", "%pv", "%pout", "%pr0", "%pr2", "%pc0", "%pc2", "%pw")
 	declare(b, ".b32", "%tidx", "%ln", "%wrp", "%gid", "%tig", "%n0", "%M", "%N", "%qlo", "%qhi", "%zy", "%ldc",
 		"%C", "%H", "%W", "%OH", "%OW", "%PH", "%PW", "%POH", "%POW", "%zx", "%zx4",
 		"%PPX", "%NP", "%g", "%it", "%end", "%cur", "%nxt", "%sbase", "%conv",
-		"%n", "%py0", "%px0", "%cy0", "%cx0", "%iy0", "%ix0", "%nH",
-		"%tmp", "%tmp2", "%q", "%r", "%c", "%ai", "%ch", "%lp",
+		"%n", "%py0", "%px0", "%iy0", "%ix0", "%nH",
+		"%tmp", "%tmp2", "%q", "%r", "%c", "%ai", "%ch", "%lp", "%lb", "%zyb",
 		fmt.Sprintf("%%kto<%d>", kt), fmt.Sprintf("%%w<%d>", 8*kt), "%bias<2>",
 		fmt.Sprintf("%%ihr<%d>", copies), fmt.Sprintf("%%ihc<%d>", copies),
 		fmt.Sprintf("%%acc<%d>", 4*cpGroup), fmt.Sprintf("%%bf<%d>", 4*cpGroup), fmt.Sprintf("%%ba<%d>", cpGroup),
@@ -350,6 +353,12 @@ func (c ConvPoolConfig) emit(b *builder) {
 		b.l("sub.u32 %%ihc%d, %%q, %%tmp;", i)
 	}
 	b.l("and.b32 %%lp, %%ln, 7;")
+	b.comment("epilogue: the lane's conv tile base lb (pixel 2*tig, channel 16*wrp + groupID), the zero point + 128 (the bias)")
+	b.l("mad.lo.u32 %%lb, %%tig, %d, %%conv;", 2*cpRow)
+	b.l("shl.b32 %%tmp, %%wrp, 4;")
+	b.l("add.u32 %%lb, %%lb, %%tmp;")
+	b.l("add.u32 %%lb, %%lb, %%gid;")
+	b.l("add.s32 %%zyb, %%zy, 128;")
 
 	b.comment("prologue: the first patch's input into buffer 0")
 	b.l("mov.u32 %%cur, 0;")
@@ -370,11 +379,6 @@ func (c ConvPoolConfig) emit(b *builder) {
 	b.l("cp.async.commit_group;")
 	b.raw("%s:", skip)
 	c.emitSlot(b, "%g")
-	b.comment("conv region origin (2*py0 - 1, 2*px0 - 1): -1 wraps and fails the unsigned bounds test")
-	b.l("shl.b32 %%cy0, %%py0, 1;")
-	b.l("sub.u32 %%cy0, %%cy0, 1;")
-	b.l("shl.b32 %%cx0, %%px0, 1;")
-	b.l("sub.u32 %%cx0, %%cx0, 1;")
 	b.l("add.u32 %%cur, %%cur, %%sbase;")
 	for j0 := 0; j0 < cpTiles; j0 += cpGroup {
 		c.emitTileGroup(b, j0, min(cpGroup, cpTiles-j0), kt)
@@ -482,25 +486,20 @@ func (c ConvPoolConfig) emitTileGroup(b *builder, j0, cnt, kt int) {
 			}
 		}
 	}
-	b.comment("epilogue: gemm.go's arithmetic; -128 outside the conv image; stored +128 at conv + 80p + 16*wrp + groupID (+8)")
+	b.comment("epilogue: gemm.go's arithmetic, stored +128 at lb + 80*(8j + e) + 8h (pixel 8j + 2*tig + e, channel 16*wrp + groupID + 8h)")
 	for u := 0; u < cnt; u++ {
 		j := j0 + u
 		for e := 0; e < 2; e++ {
-			b.l("shl.b32 %%q, %%tig, 1;")
-			b.l("add.u32 %%q, %%q, %d;", 8*j+e)
-			b.l("setp.lt.u32 %%pout, %%q, %d;", cpPix)
-			b.l("div.u32 %%r, %%q, %d;", cpSide)
-			b.l("mul.lo.u32 %%tmp, %%r, %d;", cpSide)
-			b.l("sub.u32 %%c, %%q, %%tmp;")
-			b.l("add.u32 %%r, %%r, %%cy0;")
-			b.l("add.u32 %%c, %%c, %%cx0;")
-			b.l("setp.lt.u32 %%p1, %%r, %%OH;")
-			b.l("setp.lt.u32 %%p2, %%c, %%OW;")
-			b.l("and.pred %%p1, %%p1, %%p2;")
-			b.l("mad.lo.u32 %%tmp, %%q, %d, %%conv;", cpRow)
-			b.l("shl.b32 %%tmp2, %%wrp, 4;")
-			b.l("add.u32 %%tmp2, %%tmp2, %%gid;")
-			b.l("add.u32 %%tmp, %%tmp, %%tmp2;")
+			// Pixels past the region (the last tile's) are not stored:
+			// 2·tig + e < cpPix − 8j.
+			guard := ""
+			if rem := cpPix - 8*j; rem < 8 {
+				if rem-e <= 0 {
+					continue
+				}
+				b.l("setp.lt.u32 %%pout, %%tig, %d;", (rem-e+1)/2)
+				guard = "@%pout "
+			}
 			for h := 0; h < 2; h++ {
 				b.l("add.s32 %%ai, %%acc%d, %%bias%d;", 4*u+2*h+e, h)
 				b.l("cvt.rn.f32.s32 %%fy, %%ai;")
@@ -508,10 +507,8 @@ func (c ConvPoolConfig) emitTileGroup(b *builder, j0, cnt, kt int) {
 				b.l("cvt.rni.s32.f32 %%ai, %%fy;")
 				b.l("max.s32 %%ai, %%ai, %%qlo;")
 				b.l("min.s32 %%ai, %%ai, %%qhi;")
-				b.l("add.s32 %%ai, %%ai, %%zy;")
-				b.l("selp.b32 %%ai, %%ai, -128, %%p1;")
-				b.l("add.s32 %%ai, %%ai, 128;")
-				b.l("@%%pout st.shared.u8 [%%tmp+%d], %%ai;", 8*h)
+				b.l("add.s32 %%ai, %%ai, %%zyb;")
+				b.l("%sst.shared.u8 [%%lb+%d], %%ai;", guard, (8*j+e)*cpRow+8*h)
 			}
 		}
 	}
@@ -520,7 +517,11 @@ func (c ConvPoolConfig) emitTileGroup(b *builder, j0, cnt, kt int) {
 // emitPool max-pools the conv tile into the output: items q = tid +
 // 128·i, pooled pixel q>>2 (row q>>5, column q>>2&7 of the patch), 16
 // channels 16·(q&3); window rows 2·row … +2 and columns 2·col … +2 of the
-// region.
+// region. MaxPool ignores its padding: a window's first row (column) is
+// outside the conv image where the pooled row (column) is 0, its last
+// where 2·row + 1 ≥ OH; their conv pixels, computed from the zero-point
+// border, take no part in the max (predicated). The window's centre is
+// always inside.
 func (c ConvPoolConfig) emitPool(b *builder) {
 	b.comment("max pool 3x3/2 over the conv tile (bytes biased by 128: unsigned compares)")
 	for i := 0; i < cpPoolWork/cpThreads; i++ {
@@ -536,28 +537,41 @@ func (c ConvPoolConfig) emitPool(b *builder) {
 		b.l("add.u32 %%tmp, %%tmp, %%tmp2;")
 		b.l("mad.lo.u32 %%tmp, %%tmp, %d, %%conv;", cpRow)
 		b.l("add.u32 %%tmp, %%tmp, %%ch;")
-		for w := 0; w < 9; w++ {
+		b.comment("output pixel (py0 + row, px0 + col); the window's edge rows and columns inside the conv image")
+		b.l("add.u32 %%r, %%r, %%py0;")
+		b.l("add.u32 %%c, %%c, %%px0;")
+		b.l("setp.ne.u32 %%pr0, %%r, 0;")
+		b.l("shl.b32 %%tmp2, %%r, 1;")
+		b.l("add.u32 %%tmp2, %%tmp2, 1;")
+		b.l("setp.lt.u32 %%pr2, %%tmp2, %%OH;")
+		b.l("setp.ne.u32 %%pc0, %%c, 0;")
+		b.l("shl.b32 %%tmp2, %%c, 1;")
+		b.l("add.u32 %%tmp2, %%tmp2, 1;")
+		b.l("setp.lt.u32 %%pc2, %%tmp2, %%OW;")
+		rowOK := []string{"%pr0", "", "%pr2"}
+		colOK := []string{"%pc0", "", "%pc2"}
+		// The centre first: it initializes the maxima.
+		for _, w := range []int{4, 0, 1, 2, 3, 5, 6, 7, 8} {
 			dy, dx := w/3, w%3
+			guard := ""
+			switch rp, cp := rowOK[dy], colOK[dx]; {
+			case rp != "" && cp != "":
+				b.l("and.pred %%pw, %s, %s;", rp, cp)
+				guard = "@%pw "
+			case rp != "":
+				guard = "@" + rp + " "
+			case cp != "":
+				guard = "@" + cp + " "
+			}
 			b.l("ld.shared.v4.u32 {%%v0, %%v1, %%v2, %%v3}, [%%tmp+%d];", (dy*cpSide+dx)*cpRow)
 			for k := 0; k < 16; k++ {
-				word, sh := k/4, 8*(k%4)
-				src := fmt.Sprintf("%%v%d", word)
-				dst := fmt.Sprintf("%%mx%d", k)
-				if w > 0 {
-					dst = "%tmp2"
+				src := fmt.Sprintf("%%v%d", k/4)
+				if w == 4 {
+					b.l("bfe.u32 %%mx%d, %s, %d, 8;", k, src, 8*(k%4))
+					continue
 				}
-				switch {
-				case sh == 0:
-					b.l("and.b32 %s, %s, 255;", dst, src)
-				case sh == 24:
-					b.l("shr.u32 %s, %s, 24;", dst, src)
-				default:
-					b.l("shr.u32 %s, %s, %d;", dst, src, sh)
-					b.l("and.b32 %s, %s, 255;", dst, dst)
-				}
-				if w > 0 {
-					b.l("max.s32 %%mx%d, %%mx%d, %%tmp2;", k, k)
-				}
+				b.l("bfe.u32 %%tmp2, %s, %d, 8;", src, 8*(k%4))
+				b.l("%smax.s32 %%mx%d, %%mx%d, %%tmp2;", guard, k, k)
 			}
 		}
 		b.comment("pack, unbias, store: output pixel (n, py0 + row, px0 + col), channels n0 + 16*(q&3)")
@@ -570,8 +584,6 @@ func (c ConvPoolConfig) emitPool(b *builder) {
 			b.l("add.u32 %%v%d, %%v%d, %%tmp2;", word, word)
 			b.l("xor.b32 %%v%d, %%v%d, 0x80808080;", word, word)
 		}
-		b.l("add.u32 %%r, %%r, %%py0;")
-		b.l("add.u32 %%c, %%c, %%px0;")
 		b.l("add.u32 %%ch, %%ch, %%n0;")
 		b.l("setp.lt.u32 %%p1, %%r, %%POH;")
 		b.l("setp.lt.u32 %%p2, %%c, %%POW;")

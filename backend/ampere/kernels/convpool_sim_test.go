@@ -178,19 +178,21 @@ func TestConvPoolSimulated(t *testing.T) {
 	}
 }
 
-// TestConvPoolSimulatedMutations: the simulation sees a broken kernel.
-// Conv pixels outside the image filled with the int8 maximum instead of
-// the minimum win windows at the image's edges; window rows one column
+// TestConvPoolSimulatedMutations: the simulation sees a broken kernel, on
+// a 13x9 conv output (odd sides: the last windows' third row and column
+// are outside). Counting the conv pixels outside the image, at the top or
+// at the right, changes windows at those edges; window rows one column
 // short of the region's width read the wrong conv pixels.
 func TestConvPoolSimulatedMutations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PTX interpretation skipped in -short mode")
 	}
 	r := rand.New(rand.NewPCG(33, 34))
-	p := newConvPoolProblem(r, 1, 12, 12, 4, 4, 2, 2, 1, 1, 64)
+	p := newConvPoolProblem(r, 1, 13, 9, 4, 4, 2, 2, 1, 1, 64)
 	c := ConvPoolConfig{KH: 4, KW: 4, Patches: 1}
 	for _, m := range []struct{ name, from, to string }{
-		{"fill", "selp.b32 %ai, %ai, -128, %p1;", "selp.b32 %ai, %ai, 127, %p1;"},
+		{"top", "setp.ne.u32 %pr0, %r, 0;", "setp.ne.u32 %pr0, %r, 4096;"},
+		{"right", "setp.lt.u32 %pc2, %tmp2, %OW;", "setp.lt.u32 %pc2, %tmp2, 4096;"},
 		{"origin", "mul.lo.u32 %tmp, %r, 34;", "mul.lo.u32 %tmp, %r, 33;"},
 	} {
 		t.Run(m.name, func(t *testing.T) {
