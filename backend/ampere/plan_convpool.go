@@ -65,11 +65,15 @@ func (p *planner) fusablePool(n *ir.Node, l gemmLayer, sparse bool) *convPoolFus
 // convPoolStep turns the QConv's GEMM step into the conv-pool kernel's:
 // the same arguments (the GEMM sizes stay the convolution's, which the
 // roofline and tune read) and the pooled size after them, one block a
-// ConvPoolPatches patches of 8×8 pooled outputs and 64 channels. The
-// MaxPool is absorbed: no step of its own, and the conv's output gets no
-// buffer.
+// ConvPoolPatches patches of 8×8 pooled outputs and 64 channels, or one
+// patch for the latency heuristic (OptBatch up to LatencyBatch: a
+// 224×224 image has 49 patches, 13 blocks of 4 for 132 SMs). The MaxPool
+// is absorbed: no step of its own, and the conv's output gets no buffer.
 func (p *planner) convPoolStep(s *engine.Step, f *convPoolFusion, conv kernels.ConvShape, prm kernels.GemmParams) error {
 	c := kernels.ConvPoolConfig{KH: conv.KH, KW: conv.KW, Patches: kernels.ConvPoolPatches}
+	if p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch {
+		c.Patches = 1
+	}
 	if err := c.Validate(); err != nil {
 		return err
 	}

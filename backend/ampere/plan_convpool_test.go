@@ -71,8 +71,8 @@ func planConvPool(t *testing.T, text string) *engine.Engine {
 // launch (the GEMM sizes the conv's, one block a ConvPoolPatches patches
 // of 8x8 pooled outputs, 2x2 patches of a 30x27 conv output's 15x14
 // pooled), the pool has no step, the conv's output no buffer, and the
-// step says both nodes; with fuseConvPool off the plan is the two
-// launches of before.
+// step says both nodes; one patch a block for the latency heuristic;
+// with fuseConvPool off the plan is the two launches of before.
 func TestPlanConvPool(t *testing.T) {
 	e := planConvPool(t, convPoolGraph(30, 27, stemPool, false, false))
 	s := findStep(t, e, "conv1", "sqc_gemm_convpool_s8_dense_i8_k4x4")
@@ -97,6 +97,17 @@ func TestPlanConvPool(t *testing.T) {
 		if b.Name == "c" {
 			t.Errorf("the conv's output has a buffer (%d elements a sample)", b.ElemsPerSample)
 		}
+	}
+	g, err := sqir.ParseAndVerify("stem", []byte(convPoolGraph(30, 27, stemPool, false, false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat, err := PlanWith(g, "test", PlanOptions{OptBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := findStep(t, lat, "conv1", "sqc_gemm_convpool"); s.WorkPerBlockX != 1 || !strings.HasSuffix(s.Kernel, "_p1") {
+		t.Errorf("latency plan: %s, %d patches a block, want one", s.Kernel, s.WorkPerBlockX)
 	}
 	defer func() { fuseConvPool = true }()
 	fuseConvPool = false
