@@ -13,6 +13,7 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
@@ -74,11 +75,46 @@ func planStem(t *testing.T, r *rand.Rand, h, w int) (*ir.Graph, *engine.Engine, 
 	return nil, nil, nil
 }
 
+// withConvPoolKernel makes e's conv-pool launch run kernel c instead of
+// the planner's (same arguments; c.Patches patches a block).
+func withConvPoolKernel(t *testing.T, e *engine.Engine, c kernels.ConvPoolConfig) {
+	t.Helper()
+	for _, s := range e.Steps {
+		if !strings.HasPrefix(s.Kernel, "sqc_gemm_convpool") {
+			continue
+		}
+		if s.Kernel == c.Name() {
+			return
+		}
+		ptx, err := c.PTX()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Kernel, s.WorkPerBlockX = c.Name(), uint32(c.Patches)
+		for _, k := range e.Kernels {
+			if k.Name == c.Name() {
+				return
+			}
+		}
+		e.Kernels = append(e.Kernels, &engine.Kernel{Name: c.Name(), Ptx: ptx})
+		return
+	}
+	t.Fatal("no conv-pool launch")
+}
+
+// convPoolVariants are the kernels the GPU tests run: the planner's (4
+// patches a block; 1 for the latency heuristic) and the same with two
+// tiles' products at a time in 96 registers (5 blocks an SM).
+var convPoolVariants = []kernels.ConvPoolConfig{
+	{KH: 4, KW: 4, Patches: kernels.ConvPoolPatches}, {KH: 4, KW: 4, Patches: 1},
+	{KH: 4, KW: 4, Patches: kernels.ConvPoolPatches, Group: 2, MinBlocks: 5}, {KH: 4, KW: 4, Patches: 1, Group: 2, MinBlocks: 5},
+}
+
 // TestConvPoolBitExact: the stem's conv and max pool as one launch
-// (kernels.ConvPoolConfig) equal the reference executor's QConv then
-// MaxPool bit for bit: ResNet's stem (224×224 input: 112×112 conv output,
-// 56×56 pooled) at batch 1 and 3, and small images with ragged 8×8
-// patches (12×12, 13×9, 7×7, 30×17) at batch 1 to 3.
+// (kernels.ConvPoolConfig, each of convPoolVariants) equal the reference
+// executor's QConv then MaxPool bit for bit: ResNet's stem (224×224 input:
+// 112×112 conv output, 56×56 pooled) at batch 1 and 3, and small images
+// with ragged 8×8 patches (12×12, 13×9, 7×7, 30×17) at batch 1 to 3.
 //
 //	.gpu/ampere.test -test.run TestConvPoolBitExact -test.v
 func TestConvPoolBitExact(t *testing.T) {
@@ -90,10 +126,25 @@ func TestConvPoolBitExact(t *testing.T) {
 			g, e, _ := planStem(t, r, tc.h, tc.w)
 			needGPU(t)
 			x := randomInput(g, tc.batch, r, 3)
-			got, want := runBoth(t, g, e, tc.batch, x)
-			for j := 0; j < want[0].Len(); j++ {
-				if a, b := got[0].AsFloat64(j), want[0].AsFloat64(j); math.Float64bits(a) != math.Float64bits(b) {
-					t.Fatalf("element %d is %v, want %v", j, a, b)
+			want, err := ref.Run(g, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range convPoolVariants {
+				withConvPoolKernel(t, e, c)
+				rt, err := ampere.Open(e, tc.batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := rt.Run([]*ir.Tensor{x})
+				rt.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := 0; j < want[0].Len(); j++ {
+					if a, b := got[0].AsFloat64(j), want[0].AsFloat64(j); math.Float64bits(a) != math.Float64bits(b) {
+						t.Fatalf("%s: element %d is %v, want %v", c.Name(), j, a, b)
+					}
 				}
 			}
 		})
@@ -104,7 +155,7 @@ func TestConvPoolBitExact(t *testing.T) {
 // memory and blocks an SM as the driver compiled them, and fails on
 // spills (TestGemmResources runs it).
 func testConvPoolResources(t *testing.T, g *gpu) {
-	for _, c := range []kernels.ConvPoolConfig{{KH: 4, KW: 4, Patches: kernels.ConvPoolPatches}, {KH: 4, KW: 4, Patches: 1}, {KH: 3, KW: 3, Patches: 2}} {
+	for _, c := range append(convPoolVariants, kernels.ConvPoolConfig{KH: 3, KW: 3, Patches: 2}) {
 		t.Run(c.Name(), func(t *testing.T) {
 			text, err := c.PTX()
 			if err != nil {
@@ -136,7 +187,8 @@ func testConvPoolResources(t *testing.T, g *gpu) {
 // card: the two launches the planner made before (the implicit-GEMM conv
 // kernel the heuristic picks, sqc_gemm_conv_s8_dense_i8_v16_s4w, then
 // sqc_maxpool_s8_nhwc_v16) against the conv-pool kernel with 1, 2, 4 and
-// 8 patches a block (the planner's: ConvPoolPatches), each the median of
+// 8 patches a block (the planner's: ConvPoolPatches, 1 at a latency
+// batch), and 1 and 4 with Group 2 in 96 registers, each the median of
 // 50 engine runs (Runtime.ProfileSteps, as sqc bench --profile), in µs,
 // conv TOPS (2·M·64·256 / time) and the ratio. Skipped with -test.short.
 //
@@ -180,33 +232,6 @@ func TestPerfConvPool(t *testing.T) {
 		}
 		return us, strings.Join(names, " + ")
 	}
-	plan := func(fuse bool, patches int) *engine.Engine {
-		t.Helper()
-		e, err := ampere.Plan(gr, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !fuse {
-			return e
-		}
-		for _, s := range e.Steps {
-			if strings.HasPrefix(s.Kernel, "sqc_gemm_convpool") {
-				c := kernels.ConvPoolConfig{KH: 4, KW: 4, Patches: patches}
-				if c.Name() == s.Kernel {
-					return e
-				}
-				ptx, err := c.PTX()
-				if err != nil {
-					t.Fatal(err)
-				}
-				s.Kernel, s.WorkPerBlockX = c.Name(), uint32(patches)
-				e.Kernels = append(e.Kernels, &engine.Kernel{Name: c.Name(), Ptx: ptx})
-				return e
-			}
-		}
-		t.Fatal("no conv-pool launch")
-		return nil
-	}
 	unfused, err := ampere.Plan(two, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -224,8 +249,14 @@ func TestPerfConvPool(t *testing.T) {
 		flop := 2 * float64(batch*112*112) * 64 * 256
 		base, names := profile(unfused, batch, "conv1", "maxpool")
 		lines = append(lines, fmt.Sprintf("%-5d %-70s %9.1f %7.1f %7s", batch, names, base, flop/base/1e6, "1.00x"))
-		for _, patches := range []int{1, 2, 4, 8} {
-			us, name := profile(plan(true, patches), batch, "conv1")
+		cands := append([]kernels.ConvPoolConfig{{KH: 4, KW: 4, Patches: 2}, {KH: 4, KW: 4, Patches: 8}}, convPoolVariants...)
+		for _, c := range cands {
+			e, err := ampere.Plan(gr, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			withConvPoolKernel(t, e, c)
+			us, name := profile(e, batch, "conv1")
 			lines = append(lines, fmt.Sprintf("%-5d %-70s %9.1f %7.1f %6.2fx", batch, name, us, flop/us/1e6, base/us))
 		}
 	}

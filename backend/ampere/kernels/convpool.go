@@ -80,6 +80,21 @@ const (
 type ConvPoolConfig struct {
 	KH, KW  int
 	Patches int
+	// Group is the number of pixel tiles whose products interleave
+	// (independent accumulator chains); 0 means 4.
+	Group int
+	// MinBlocks, if set, asks ptxas for that many blocks an SM
+	// (.minnctapersm): 5 keeps the kernel to 96 registers (20 warps an SM
+	// instead of 16 at 119), without spills with Group 2 (ptxas 11.8).
+	MinBlocks int
+}
+
+// group is the effective Group.
+func (c ConvPoolConfig) group() int {
+	if c.Group == 0 {
+		return cpGroup
+	}
+	return c.Group
 }
 
 // ConvPoolPatches is the number of patches a block computes in the
@@ -91,7 +106,14 @@ const ConvPoolPatches = 4
 // sqc_gemm, so that tune, the roofline and run's layer table count it as
 // the convolution's GEMM step.
 func (c ConvPoolConfig) Name() string {
-	return fmt.Sprintf("sqc_gemm_convpool_s8_dense_i8_k%dx%d_mp3s2_p%d", c.KH, c.KW, c.Patches)
+	name := fmt.Sprintf("sqc_gemm_convpool_s8_dense_i8_k%dx%d_mp3s2_p%d", c.KH, c.KW, c.Patches)
+	if c.Group != 0 {
+		name += fmt.Sprintf("_g%d", c.Group)
+	}
+	if c.MinBlocks != 0 {
+		name += fmt.Sprintf("_b%d", c.MinBlocks)
+	}
+	return name
 }
 
 // Threads is the block size.
@@ -122,6 +144,8 @@ func (c ConvPoolConfig) Validate() error {
 		return fmt.Errorf("convpool: kernel %dx%d, want at most 16 taps (K = KH*KW*16 <= 256, held in registers)", c.KH, c.KW)
 	case c.Patches <= 0:
 		return fmt.Errorf("convpool: %d patches a block, want at least 1", c.Patches)
+	case c.Group < 0 || c.Group > 8 || c.MinBlocks < 0 || c.MinBlocks > 16:
+		return fmt.Errorf("convpool: group %d, %d blocks an SM: want a group of 0 to 8 tiles and 0 to 16 blocks", c.Group, c.MinBlocks)
 	case c.SharedBytes() > maxStaticSmem:
 		return fmt.Errorf("convpool %s: %d bytes of shared memory, more than the %d a kernel may declare", c.Name(), c.SharedBytes(), maxStaticSmem)
 	}
@@ -250,6 +274,9 @@ func (c ConvPoolConfig) emit(b *builder) {
 	}
 	b.raw(")")
 	b.raw(".maxntid %d, 1, 1", cpThreads)
+	if c.MinBlocks > 0 {
+		b.raw(".minnctapersm %d", c.MinBlocks)
+	}
 	b.raw("{")
 	b.raw("\t.shared .align 128 .b8 smem_x[%d];", c.SharedBytes())
 	kt, copies := c.kSteps(), (c.inH()*c.inW()+cpThreads-1)/cpThreads
@@ -261,7 +288,7 @@ func (c ConvPoolConfig) emit(b *builder) {
 		"%tmp", "%tmp2", "%q", "%r", "%c", "%ai", "%ch", "%lp", "%lb", "%zyb",
 		fmt.Sprintf("%%kto<%d>", kt), fmt.Sprintf("%%w<%d>", 8*kt), "%bias<2>",
 		fmt.Sprintf("%%ihr<%d>", copies), fmt.Sprintf("%%ihc<%d>", copies),
-		fmt.Sprintf("%%acc<%d>", 4*cpGroup), fmt.Sprintf("%%bf<%d>", 4*cpGroup), fmt.Sprintf("%%ba<%d>", cpGroup),
+		fmt.Sprintf("%%acc<%d>", 4*c.group()), fmt.Sprintf("%%bf<%d>", 4*c.group()), fmt.Sprintf("%%ba<%d>", c.group()),
 		"%v<4>", "%mx<16>")
 	declare(b, ".f32", "%mult<2>", "%fy")
 	declare(b, ".b64", "%gx", "%gw", "%gb", "%gm", "%gy", "%rk", "%src", "%addr")
@@ -380,8 +407,8 @@ func (c ConvPoolConfig) emit(b *builder) {
 	b.raw("%s:", skip)
 	c.emitSlot(b, "%g")
 	b.l("add.u32 %%cur, %%cur, %%sbase;")
-	for j0 := 0; j0 < cpTiles; j0 += cpGroup {
-		c.emitTileGroup(b, j0, min(cpGroup, cpTiles-j0), kt)
+	for j0 := 0; j0 < cpTiles; j0 += c.group() {
+		c.emitTileGroup(b, j0, min(c.group(), cpTiles-j0), kt)
 	}
 	b.l("sub.u32 %%cur, %%cur, %%sbase;")
 	b.comment("the conv tile is complete")

@@ -141,8 +141,8 @@ func (p convPoolProblem) simulateConvPool(t *testing.T, c ConvPoolConfig, edit f
 // odd sides: the last window's third row or column is outside), 7×7 and
 // 17×20 (two patches a side), batches 1 to 3, one to four patches a block
 // (the last block's patches past the batch), 64 and 128 channels (two
-// channel blocks) and 48 (the last chunk past N); and a 3×3 pad-1 kernel
-// (K = 144, padded to 192).
+// channel blocks) and 48 (the last chunk past N); a 3×3 pad-1 kernel
+// (K = 144, padded to 192); products two tiles at a time (Group 2).
 func TestConvPoolSimulated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PTX interpretation skipped in -short mode")
@@ -156,10 +156,14 @@ func TestConvPoolSimulated(t *testing.T) {
 		{2, 7, 7, 4, 4, 2, 2, 1, 1, 64, 4},
 		{1, 17, 20, 4, 4, 2, 2, 1, 1, 128, 3},
 		{2, 9, 11, 4, 4, 2, 2, 1, 1, 48, 4},
+		{1, 14, 13, 4, 4, 2, 2, 1, 1, 64, -2}, // patches 2, Group 2 (the _g2_b5 kernel's code)
 		{2, 10, 7, 3, 3, 1, 1, 1, 1, 64, 2},
 	} {
 		p := newConvPoolProblem(r, tc.n, tc.h, tc.w, tc.kh, tc.kw, tc.ph, tc.pw, tc.eh, tc.ew, tc.nOut)
 		c := ConvPoolConfig{KH: tc.kh, KW: tc.kw, Patches: tc.patches}
+		if tc.patches < 0 {
+			c.Patches, c.Group = -tc.patches, 2
+		}
 		t.Run(fmt.Sprintf("n%d_%dx%d_k%dx%d_m%d_%s", tc.n, tc.h, tc.w, tc.kh, tc.kw, tc.nOut, c.Name()), func(t *testing.T) {
 			got, want := p.simulateConvPool(t, c, nil)
 			if string(got) != string(want) {

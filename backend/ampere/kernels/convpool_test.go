@@ -9,7 +9,7 @@ import (
 // parameters, ASCII) and checks what they must hold: every float operation
 // rounds to nearest (no contraction into an FMA), the name a GEMM step's.
 func TestConvPoolPTXLint(t *testing.T) {
-	for _, c := range []ConvPoolConfig{{KH: 4, KW: 4, Patches: ConvPoolPatches}, {KH: 4, KW: 4, Patches: 1}, {KH: 3, KW: 3, Patches: 2}, {KH: 1, KW: 1, Patches: 8}} {
+	for _, c := range []ConvPoolConfig{{KH: 4, KW: 4, Patches: ConvPoolPatches}, {KH: 4, KW: 4, Patches: 1}, {KH: 3, KW: 3, Patches: 2}, {KH: 1, KW: 1, Patches: 8}, {KH: 4, KW: 4, Patches: 4, Group: 2, MinBlocks: 5}} {
 		text, err := c.PTX()
 		if err != nil {
 			t.Fatal(err)
@@ -38,7 +38,7 @@ func TestConvPoolPTXLint(t *testing.T) {
 // TestConvPoolRejects: configurations and launches the kernel cannot run
 // are errors that say what was expected.
 func TestConvPoolRejects(t *testing.T) {
-	for _, c := range []ConvPoolConfig{{KH: 5, KW: 5, Patches: 1}, {KH: 4, KW: 4, Patches: 0}} {
+	for _, c := range []ConvPoolConfig{{KH: 5, KW: 5, Patches: 1}, {KH: 4, KW: 4, Patches: 0}, {KH: 4, KW: 4, Patches: 1, Group: 9}} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v validates", c)
 		}
