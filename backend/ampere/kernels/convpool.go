@@ -176,8 +176,6 @@ func SupportsConvPool(s ConvShape, n int) error {
 		return fmt.Errorf("kernel %dx%d, the conv-pool kernel wants at most 16 taps", s.KH, s.KW)
 	case n <= 0 || n%16 != 0:
 		return fmt.Errorf("%d output channels, the conv-pool kernel wants a positive multiple of 16", n)
-	case s.PH < 0 || s.PW < 0 || s.PH >= s.KH || s.PW >= s.KW:
-		return fmt.Errorf("pads %d,%d for a %dx%d kernel, the conv-pool kernel wants 0 <= pad < kernel", s.PH, s.PW, s.KH, s.KW)
 	}
 	return nil
 }
@@ -237,19 +235,6 @@ func (c ConvPoolConfig) PTX() (string, error) {
 	b.header()
 	c.emit(&b)
 	return b.String(), nil
-}
-
-// convPoolSlot is the model of a patch slot's placement: slot g is image
-// n's patch whose first pooled row and column are py0, px0; the conv
-// region starts at (2·py0 − 1, 2·px0 − 1), the input patch PH rows and PW
-// columns before that (negative values wrap, as in the kernel).
-func (s ConvShape) convPoolSlot(g uint32) (n, py0, px0 uint32) {
-	poh, pow := PoolShape(s.OH, s.OW)
-	ppx := uint32(pow+cpPool-1) / cpPool
-	p := uint32(poh+cpPool-1) / cpPool * ppx
-	n = g / p
-	pos := g - n*p
-	return n, pos / ppx * cpPool, pos % ppx * cpPool
 }
 
 // tapOffset is the byte offset in the input patch of tap q (in (kh, kw)
@@ -424,7 +409,7 @@ func (c ConvPoolConfig) emit(b *builder) {
 }
 
 // emitSlot decodes patch slot g (a register) into %n, %py0, %px0
-// (convPoolSlot). Needs %PPX and the pooled height.
+// (g / P, then row and column of 8x8 patches). Needs %PPX and %POH.
 func (c ConvPoolConfig) emitSlot(b *builder, g string) {
 	b.l("add.u32 %%tmp2, %%POH, %d;", cpPool-1)
 	b.l("shr.u32 %%tmp2, %%tmp2, %d;", log2(cpPool))
