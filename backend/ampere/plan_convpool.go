@@ -89,7 +89,7 @@ func (p *planner) convPoolStep(s *engine.Step, f *convPoolFusion, conv kernels.C
 		p.absorbed = map[*ir.Node]bool{}
 	}
 	p.absorbed[f.pool] = true
-	s.Op = s.Op + " + " + f.pool.Op
+	s.Op = s.Op + "+" + f.pool.Op // one word: bench/gpu/report.py splits --profile rows on spaces
 	s.Kernel = c.Name()
 	s.Args = append(s.Args, u32(int64(f.poh)), u32(int64(f.pow)))
 	s.WorkPerSample, s.WorkPerBlockX = uint64(kernels.ConvPoolPatchesOf(conv.OH, conv.OW)), uint32(c.Patches)

@@ -69,10 +69,10 @@ func TestStemConvPool(t *testing.T) {
 			t.Errorf("the max pool %s has a launch of its own (%s)", s.Node, s.Kernel)
 		}
 	}
-	if len(fused) != 1 || fused[0].Op != "QConv + MaxPool" {
+	if len(fused) != 1 || fused[0].Op != "QConv+MaxPool" {
 		t.Fatalf("%d conv-pool launches, want the stem's one", len(fused))
 	}
-	if out := sqc("inspect", eng); !strings.Contains(out, fused[0].Node+" + ") || !strings.Contains(out, "QConv + MaxPool") {
+	if out := sqc("inspect", eng); !strings.Contains(out, fused[0].Node+" + ") || !strings.Contains(out, "QConv+MaxPool") {
 		t.Errorf("sqc inspect does not name the fused pair:\n%s", out)
 	}
 	a, c := filepath.Join(dir, "a.npy"), filepath.Join(dir, "b.npy")
