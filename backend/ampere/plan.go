@@ -767,6 +767,12 @@ func (p *planner) qgemm(n *ir.Node) error {
 	}
 	sparse = choice.sparse
 	cfg := choice.variant.config(layer, sparse)
+	fused := p.fusablePool(n, layer, sparse)
+	if fused != nil {
+		// The conv-pool kernel reads weights packed for 64-channel
+		// blocks, as this plain implicit-GEMM kernel does.
+		cfg = kernels.GemmConfig{Conv: true}
+	}
 	var wdata, edata []byte
 	var npad, kpad int
 	if sparse {
@@ -833,18 +839,24 @@ func (p *planner) qgemm(n *ir.Node) error {
 	if n.Op == "QGemm" {
 		layout = LayoutFlat
 	}
-	y, err := p.newBuffer(out, layout)
+	yv, ySize := out, pixels*int64(nOut)
+	if fused != nil { // the pool's output; the conv's never leaves the kernel
+		yv, ySize = fused.pool.Outputs[0], int64(fused.poh*fused.pow)*int64(nOut)
+	}
+	y, err := p.newBuffer(yv, layout)
 	if err != nil {
 		return err
 	}
-	if y.ElemsPerSample != pixels*int64(nOut) {
-		return fmt.Errorf("output %s has %d elements a sample, want %d", out.Name, y.ElemsPerSample, pixels*int64(nOut))
+	if y.ElemsPerSample != ySize {
+		return fmt.Errorf("output %s has %d elements a sample, want %d", yv.Name, y.ElemsPerSample, ySize)
 	}
-	ptx, err := cfg.PTX()
-	if err != nil {
-		return err
+	if fused == nil {
+		ptx, err := cfg.PTX()
+		if err != nil {
+			return err
+		}
+		p.useKernel(cfg.Name(), ptx)
 	}
-	p.useKernel(cfg.Name(), ptx)
 	wName, eName := n.Name+"/w", n.Name+"/e"
 	kind := "dense"
 	if sparse {
@@ -882,7 +894,13 @@ func (p *planner) qgemm(n *ir.Node) error {
 	step := &engine.Step{Node: n.Name, Op: n.Op, Kernel: cfg.Name(), Precision: precision, Sparse: sparse,
 		WorkPerSample: work, WorkPerBlockX: perBlock, GridY: uint32(gy), GridZ: 1, BlockX: uint32(cfg.Threads()),
 		SharedBytes: uint32(cfg.DynamicShared()), Args: args, Note: why, Variant: choice.variant.name, VariantSource: choice.source}
-	if cfg.SplitK {
+	if fused != nil {
+		// The fused kernel has no split-K twin: its step replaces the
+		// conv's launch plan whole.
+		if err := p.convPoolStep(step, fused, *conv, prm); err != nil {
+			return err
+		}
+	} else if cfg.SplitK {
 		// The runtime picks the splits (grid z) at Open: splitKFor.
 		step.MaxSplitK = uint32(min(layer.splitKUnits(cfg), MaxSplitK))
 		step.SplitKSliceBytes = uint32(cfg.SplitKSliceBytes())

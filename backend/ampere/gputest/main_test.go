@@ -243,6 +243,13 @@ func writePTX(dir string) error {
 		}
 		files[c.Name()+".ptx"] = text
 	}
+	for _, c := range []kernels.ConvPoolConfig{{KH: 4, KW: 4, Patches: kernels.ConvPoolPatches}} {
+		text, err := c.PTX()
+		if err != nil {
+			return err
+		}
+		files[c.Name()+".ptx"] = text
+	}
 	for name := range kernels.OpParams {
 		text, err := kernels.OpPTX(name)
 		if err != nil {

@@ -245,6 +245,7 @@ func TestGemmResources(t *testing.T) {
 			}
 		})
 	}
+	testConvPoolResources(t, g)
 }
 
 // TestPerfHalo times, side by side in one run, the implicit-GEMM

@@ -79,6 +79,7 @@ const (
 	opMmaSparse
 	opBra
 	opRet
+	opBfeU32
 )
 
 // simArg is a decoded operand.
@@ -291,6 +292,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		return in, label, nil
 	case opc == "ret":
 		in.op = opRet
+	case opc == "bfe.u32":
+		in.op = opBfeU32
 	case opc == "cp.async.commit_group":
 		in.op = opCommit
 	case opc == "cp.async.wait_group":
@@ -776,6 +779,12 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		set(b2u(v(1) != 0 && v(2) != 0))
 	case opNotPred:
 		set(b2u(v(1) == 0))
+	case opBfeU32: // the positions and lengths the kernels use: within the word
+		pos, n := v32(2)&255, v32(3)&255
+		if pos+n > 32 || n == 0 {
+			return fmt.Errorf("bfe.u32 of %d bits at %d", n, pos)
+		}
+		set32(v32(1) >> pos & (1<<n - 1))
 	case opCvtU64U32:
 		set(uint64(v32(1)))
 	case opCvtU32U64:
