@@ -207,7 +207,7 @@ func allGemmConfigs() []kernels.GemmConfig {
 func allHaloConfigs() []kernels.GemmConfig {
 	var cs []kernels.GemmConfig
 	for _, c := range allGemmConfigs() {
-		if c.SharedWeights && !c.SplitM && !c.LateCopy && !c.DoubleK { // Halo has its own K loop
+		if c.SharedWeights && !c.SplitM && !c.LateCopy && !c.DoubleK && !(c.SplitK && c.WideN) { // Halo has its own K loop; no wide split-K halo (it spills)
 			c.Conv, c.Halo = true, true
 			cs = append(cs, c)
 		}

@@ -438,6 +438,12 @@ func (c GemmConfig) Validate() error {
 	if err := c.validateHalo(); err != nil {
 		return err
 	}
+	if c.SplitK && c.Halo && c.WideN {
+		// On the H100 (CUDA 13's JIT) every 4-warp wide halo kernel's
+		// split-K twin spilled 8 bytes at 255 registers
+		// (TestGemmResources); the latency heuristic plans s4w halo.
+		return fmt.Errorf("gemm %s: split-K spills the wide halo tile, want it without SplitK (or the s4w tile)", c.Name())
+	}
 	if c.SplitK && c.SplitM && c.DoubleK && !c.Sparse && c.Residual && c.StoreVec {
 		// ptxas 11.8 (sm_90) spills 8 bytes of this 128-register kernel
 		// with the split's loop bound live; its unsplit twin uses all 128.

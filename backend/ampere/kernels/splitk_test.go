@@ -58,8 +58,8 @@ func TestSplitKSimulated(t *testing.T) {
 			with(s4w, func(c *GemmConfig) { c.Conv, c.Sparse = true, true }), false, []int{3}},
 		// Halo: two and three 64-channel chunks.
 		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse = true, true, true }), true, []int{2, 3}},
-		{2, c3(128, 6, 5), 128, with(n128, func(c *GemmConfig) { c.Conv, c.Halo = true, true }), true, []int{2}},
-		{1, c3(192, 7, 7), 128, with(n128, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse, c.OutF32 = true, true, true, true }), false, []int{3, 4}},
+		{2, c3(128, 6, 5), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.StoreVec = true, true, true }), true, []int{2}},
+		{1, c3(192, 7, 7), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse, c.OutF32 = true, true, true, true }), false, []int{3, 4}},
 		// The residual tile (ResidualTile) behind the fix-up: the kernels
 		// the latency heuristic plans for a block's second convolution.
 		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true }), true, []int{2, 3}},
