@@ -62,7 +62,9 @@ func TestSplitKSimulated(t *testing.T) {
 		{1, c3(192, 7, 7), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse, c.OutF32 = true, true, true, true }), false, []int{3, 4}},
 		// The residual tile (ResidualTile) behind the fix-up: the kernels
 		// the latency heuristic plans for a block's second convolution.
-		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true }), true, []int{2, 3}},
+		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) {
+			c.Conv, c.Halo, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true
+		}), true, []int{2, 3}},
 		{1, c3(128, 6, 5), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.ConvStep, c.StoreVec, c.ResidualTile = true, true, true, true }), true, []int{2, 5}},
 		{1, c1(320, 5, 7), 64, with(s4w, func(c *GemmConfig) { c.Sparse, c.ResidualTile = true, true }), true, []int{3}},
 	} {
