@@ -902,7 +902,7 @@ func (p *planner) qgemm(n *ir.Node) error {
 		}
 	} else if cfg.SplitK {
 		// The runtime picks the splits (grid z) at Open: splitKFor.
-		step.MaxSplitK = uint32(min(layer.splitKUnits(cfg), MaxSplitK))
+		step.MaxSplitK = uint32(layer.splitKMax(cfg))
 		step.SplitKSliceBytes = uint32(cfg.SplitKSliceBytes())
 		step.Args = append(step.Args, runtimeArg(SplitKWorkspace), runtimeArg(SplitKCounters))
 	}

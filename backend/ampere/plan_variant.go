@@ -164,13 +164,32 @@ func (l gemmLayer) splitKUnits(c kernels.GemmConfig) int {
 	return c.SplitKUnits((l.k+kernels.GemmBK-1)/kernels.GemmBK, ch)
 }
 
+// minSplitSteps is the fewest K steps of 64 a split should have. On the
+// H100 at batch 1 (ResNet-34, 2:4, the latency kernels) splitting fewer
+// lost: 9 steps in 5 splits (layer1, 10.5 against 8.5 µs unsplit), 18 in
+// 16 (14.3 against 11.5), 8 in 8 (the classifier, 11.2 against 6.8);
+// 72 steps in 8 splits of 9 won (layer4's halo convolutions, 11.7
+// against 18.5 µs, with the first fix-up).
+//
+// A variable only so that tests can plan split-K on the small graphs they
+// build (testdata's mini ResNet has at most five K steps a layer).
+var minSplitSteps = 4
+
+// splitKMax is the most splits config c may divide l's K into: its K
+// units (splitKUnits), at least minSplitSteps K steps a split, at most
+// MaxSplitK. A halo chunk is nine steps (its taps).
+func (l gemmLayer) splitKMax(c kernels.GemmConfig) int {
+	steps := (l.k + kernels.GemmBK - 1) / kernels.GemmBK
+	return max(1, min(l.splitKUnits(c), steps/minSplitSteps, MaxSplitK))
+}
+
 // splitKFits says whether split-K can divide candidate v's K on l (two
-// units or more) and the kernels are valid with it.
+// splits or more, splitKMax) and the kernels are valid with it.
 func (l gemmLayer) splitKFits(v gemmCandidate) bool {
 	if v.config(l, false).Validate() != nil || l.sparse24 && v.config(l, true).Validate() != nil {
 		return false
 	}
-	return l.splitKUnits(v.config(l, false)) >= 2
+	return l.splitKMax(v.config(l, false)) >= 2
 }
 
 // base is l's kernel config before a variant: the kernel (sparse or
@@ -328,7 +347,7 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		}
 		name += "-" + o.name
 	}
-	if latency && l.splitKUnits(kernels.GemmConfig{Halo: halo}) >= 2 { // s4w: one K step a stage
+	if latency && l.splitKMax(kernels.GemmConfig{Halo: halo}) >= 2 { // s4w: one K step a stage
 		name += "-" + splitK.name
 	}
 	return name

@@ -174,15 +174,15 @@ func (r *Runtime) splitKSizes() (ws, counters int) {
 		}
 		sp, tiles := r.splits(s)
 		if sp > 1 {
-			ws = max(ws, tiles*sp*int(s.SplitKSliceBytes))
+			ws = max(ws, tiles*int(s.SplitKSliceBytes)) // one slice a tile: the splits add into it
 		}
 		counters = max(counters, tiles)
 	}
 	return ws, counters
 }
 
-// allocSplitK allocates the split-K workspace and the counters (zeroed:
-// each launch leaves them zero again), if any step takes them.
+// allocSplitK allocates the split-K workspace and the counters, both
+// zeroed (each launch leaves them zero again), if any step takes them.
 func (r *Runtime) allocSplitK() error {
 	ws, cnt := r.splitKSizes()
 	if cnt == 0 {
@@ -193,6 +193,10 @@ func (r *Runtime) allocSplitK() error {
 		return fmt.Errorf("split-K workspace of %d bytes: %w", ws, err)
 	}
 	r.owned = append(r.owned, r.splitWS)
+	// The kernels add into zeroed slices and leave them zero.
+	if err := r.ctx.MemsetD32(r.splitWS.Ptr, 0, (max(ws, 16)+3)/4); err != nil {
+		return fmt.Errorf("split-K workspace: %w", err)
+	}
 	if r.splitCnt, err = r.ctx.Alloc(4 * cnt); err != nil {
 		return fmt.Errorf("split-K counters: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/backend/ampere/tuning"
 )
 
@@ -31,10 +32,52 @@ func TestSplitKFor(t *testing.T) {
 	}
 }
 
+// splitEveryStep lets split-K take splits of one K step for the rest of
+// the test, so that testdata's mini ResNet (3–5 K steps a layer) plans
+// split-K steps.
+func splitEveryStep(t *testing.T) {
+	old := minSplitSteps
+	minSplitSteps = 1
+	t.Cleanup(func() { minSplitSteps = old })
+}
+
+// TestSplitKMax: the most splits a layer gets, on ResNet-34's layers at
+// the latency heuristic's kernels: at least four K steps a split, at most
+// the K units (a halo conv's 64-channel chunks) and MaxSplitK.
+func TestSplitKMax(t *testing.T) {
+	s4w := kernels.GemmConfig{Stages: 4, SharedWeights: true}
+	halo := s4w
+	halo.Conv, halo.Halo = true, true
+	for _, c := range []struct {
+		name string
+		c, k int
+		cfg  kernels.GemmConfig
+		want int
+	}{
+		{"layer1 3x3 64 (9 steps)", 64, 576, s4w, 2},
+		{"layer3.0.conv1 3x3 128 s2 (18 steps)", 128, 1152, s4w, 4},
+		{"layer4.0.conv1 3x3 256 s2 (36 steps)", 256, 2304, s4w, 9},
+		{"layer3 halo 256 (4 chunks)", 256, 2304, halo, 4},
+		{"layer4 halo 512 (8 chunks)", 512, 4608, halo, 8},
+		{"classifier 512 (8 steps)", 0, 512, s4w, 2},
+		{"downsample 1x1 128 (2 steps)", 128, 128, s4w, 1},
+		{"a 1x1 of 4096 (64 steps)", 4096, 4096, s4w, MaxSplitK},
+	} {
+		l := gemmLayer{k: c.k}
+		if c.c > 0 {
+			l.conv = &kernels.ConvShape{C: c.c}
+		}
+		if got := l.splitKMax(c.cfg); got != c.want {
+			t.Errorf("%s: splitKMax = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
 // TestPlanSplitK: the latency heuristic (--opt-batch 1) plans split-K
-// kernels with max_split_k = min(K units, 16), the workspace and counter
+// kernels with max_split_k = splitKMax (K units, four K steps a split, 16), the workspace and counter
 // arguments last, deterministically; the throughput plan has none.
 func TestPlanSplitK(t *testing.T) {
+	splitEveryStep(t)
 	e, pl := miniPlan(t, PlanOptions{OptBatch: 1})
 	split := 0
 	for i, s := range e.Steps {
@@ -54,9 +97,9 @@ func TestPlanSplitK(t *testing.T) {
 			t.Fatalf("step %d (%s): no planned GEMM", i, s.Node)
 		}
 		cfg := g.choice.variant.config(g.layer, g.choice.sparse)
-		units := g.layer.splitKUnits(cfg)
+		units := g.layer.splitKMax(cfg)
 		if sk := strings.HasSuffix(s.Kernel, "_sk"); sk != (units >= 2) || sk != strings.HasSuffix(s.Variant, "-sk") {
-			t.Errorf("%s: kernel %s, variant %s, %d K units: want split-K exactly where there are 2 or more", s.Node, s.Kernel, s.Variant, units)
+			t.Errorf("%s: kernel %s, variant %s, %d splits at most: want split-K exactly where there are 2 or more", s.Node, s.Kernel, s.Variant, units)
 		}
 		if !cfg.SplitK {
 			if s.MaxSplitK != 0 || s.SplitKSliceBytes != 0 {
@@ -65,7 +108,7 @@ func TestPlanSplitK(t *testing.T) {
 			continue
 		}
 		split++
-		if want := uint32(min(units, MaxSplitK)); s.MaxSplitK != want {
+		if want := uint32(units); s.MaxSplitK != want {
 			t.Errorf("%s: max_split_k %d, want %d", s.Node, s.MaxSplitK, want)
 		}
 		if s.SplitKSliceBytes != uint32(cfg.SplitKSliceBytes()) || s.SplitKSliceBytes == 0 {
@@ -101,6 +144,7 @@ func TestPlanSplitK(t *testing.T) {
 // step then splits; split-K does not fit a GEMM of one K step (chooseGemm
 // then finds no such candidate).
 func TestPlanCacheSplitK(t *testing.T) {
+	splitEveryStep(t)
 	_, lat := miniPlan(t, PlanOptions{OptBatch: 1})
 	const gpu = "Test GPU"
 	cache := cacheFor(t, lat, gpu, 1, func(g plannedGemm) (tuning.Choice, bool) { return tuning.Choice{}, false })
@@ -136,6 +180,7 @@ func TestPlanCacheSplitK(t *testing.T) {
 // nor with split-K off; the workspace holds the largest split step's
 // slices and the counters the most tiles.
 func TestRuntimeSplits(t *testing.T) {
+	splitEveryStep(t)
 	e, _ := miniPlan(t, PlanOptions{OptBatch: 1})
 	const sms = 132
 	for _, tc := range []struct {
@@ -155,7 +200,7 @@ func TestRuntimeSplits(t *testing.T) {
 			wantCnt = max(wantCnt, tiles)
 			if sp > 1 {
 				split++
-				wantWS = max(wantWS, tiles*sp*int(s.SplitKSliceBytes))
+				wantWS = max(wantWS, tiles*int(s.SplitKSliceBytes))
 			}
 			if sp < 1 || sp > int(s.MaxSplitK) || sp > 1 && tiles*sp > sms {
 				t.Errorf("batch %d: %s: %d splits of %d tiles, max_split_k %d", tc.batch, s.Node, sp, tiles, s.MaxSplitK)

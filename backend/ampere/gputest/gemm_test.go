@@ -196,12 +196,13 @@ func (q *gpuGemm) setSplits(t testing.TB, g *gpu, splits int) {
 	splits = max(splits, 1)
 	tiles := int(q.grid.X * q.grid.Y)
 	q.grid.Z = uint32(splits)
-	q.ws = alloc(t, g, max(q.cfg.SplitKWorkspaceBytes(tiles, splits), 16))
+	// Zeroed, as the runtime's: the splits add into it.
+	q.ws = buf(t, g, make([]uint32, (max(q.cfg.SplitKWorkspaceBytes(tiles, splits), 16)+3)/4))
 	q.cnt = buf(t, g, make([]uint32, tiles))
 }
 
 // countersZero fails the test unless a SplitK kernel left its tile
-// counters at zero, as the next launch needs them.
+// counters and its workspace at zero, as the next launch needs them.
 func (q *gpuGemm) countersZero(t testing.TB) {
 	t.Helper()
 	if q.cnt == nil {
@@ -214,6 +215,15 @@ func (q *gpuGemm) countersZero(t testing.TB) {
 	for i, v := range got {
 		if v != 0 {
 			t.Fatalf("%s: tile counter %d is %d after the launch, want 0", q.cfg.Name(), i, v)
+		}
+	}
+	ws := make([]uint32, q.ws.Size/4)
+	if err := cuda.Download(q.ws, 0, ws); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range ws {
+		if v != 0 {
+			t.Fatalf("%s: workspace word %d is %#x after the launch, want 0", q.cfg.Name(), i, v)
 		}
 	}
 }

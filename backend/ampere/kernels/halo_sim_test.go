@@ -118,7 +118,8 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 // problem is then a 1x1 convolution, X its NHWC input) with a grid z of
 // splits (SplitK kernels), the blocks of split z = 0 first or (desc)
 // those of split splits-1 first, and checks the outputs against the
-// definition and, for SplitK, the tile counters back at zero.
+// definition and, for SplitK, the tile counters and the workspace back
+// at zero.
 func (p *simConv) simulateSplit(t *testing.T, c GemmConfig, splits int, desc bool) []byte {
 	t.Helper()
 	y, w := p.simulateText(t, c, splits, desc, nil)
@@ -253,10 +254,10 @@ func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool
 	if c.Halo {
 		gx = p.s.HaloBlocks(p.n)
 	}
-	var cnt []byte
+	var cnt, ws []byte
 	if c.SplitK {
 		cnt = make([]byte, 4*gx*gy)
-		ws := make([]byte, max(c.SplitKWorkspaceBytes(gx*gy, splits), 1))
+		ws = make([]byte, max(c.SplitKWorkspaceBytes(gx*gy, splits), 1))
 		mc.params["p_ws"], mc.params["p_cnt"] = mc.newBuffer(ws), mc.newBuffer(cnt)
 	}
 	mc.gridX, mc.gridZ = uint32(gx), uint32(splits)
@@ -276,6 +277,11 @@ func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool
 	for i, v := range cnt {
 		if v != 0 {
 			t.Fatalf("%s: tile counter byte %d is %d after the launch, want all zero", c.Name(), i, v)
+		}
+	}
+	for i, v := range ws {
+		if v != 0 {
+			t.Fatalf("%s: workspace byte %d is %d after the launch, want all zero", c.Name(), i, v)
 		}
 	}
 	return y, p.want(t, biasP)

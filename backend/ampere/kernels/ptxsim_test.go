@@ -74,6 +74,7 @@ const (
 	opBarWarp
 	opFence
 	opAtomAdd
+	opRedAdd
 	opLdmatrix
 	opMmaDense
 	opMmaSparse
@@ -346,6 +347,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opFence
 	case opc == "atom.global.add.u32" || opc == "atom.acq_rel.gpu.global.add.u32":
 		in.op, in.width = opAtomAdd, 4
+	case opc == "red.relaxed.gpu.global.add.s32":
+		in.op, in.width = opRedAdd, 4
 	case opc == "max.s32":
 		in.op = opMax32s
 	case opc == "min.f32":
@@ -734,6 +737,12 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		old := le32(mem)
 		put32(mem, old+v32(2))
 		set32(old)
+	case opRedAdd: // red [addr], v: the sum wraps
+		mem, err := b.m.global(v(0)+uint64(a[0].off), 4)
+		if err != nil {
+			return err
+		}
+		put32(mem, le32(mem)+v32(1))
 	case opMax32s:
 		set32(uint32(max(int32(v32(1)), int32(v32(2)))))
 	case opMinF, opMaxF:
