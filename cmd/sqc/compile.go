@@ -297,7 +297,7 @@ func warnUnpruned(warn *warnings, cr *compileReport, p *passes.Pipeline, recipe 
 	}
 	msg := fmt.Sprintf("recipe %s pruned no layer; all %d stayed dense (%s)", recipe, cr.Totals.Layers, strings.Join(parts, ", "))
 	if counts["min-out-channels"]+counts["out-channel-multiple"] > 0 {
-		msg += "; narrow layers stay dense by default, since sparse kernels pay off from 128 output channels: set min-out-channels and out-channel-multiple in the recipe's prune step to prune them"
+		msg += "; narrow layers stay dense by default, since sparse kernels pay off from 64 output channels: set min-out-channels and out-channel-multiple in the recipe's prune step to prune them"
 	}
 	warn.add("%s", msg)
 }

@@ -61,13 +61,17 @@
 //     classifier too by default: it is usually narrow (a GEMV at batch 1,
 //     where sparse kernels gain nothing) and the most sensitive layer;
 //     recipes that want it set last-layer = prune;
-//   - min-out-channels (default 128) and out-channel-multiple (default 32):
+//   - min-out-channels (default 64) and out-channel-multiple (default 32):
 //     the sparse operand of mma.sp is the A (M×K) operand, so output
-//     channels are the M of the weight tiles: below one 128-channel CTA tile
-//     a layer's sparse kernel runs half-empty warps and loses the 1.47×
-//     instruction speed-up to tile overhead (library sparse kernels lose to
-//     dense ones on narrow CNN GEMMs, DESIGN.md), and a count that is not a
-//     multiple of 32 leaves a partial warp tile. The accuracy study's recipe
+//     channels are the M of the weight tiles: below one 64-channel block
+//     tile a layer's sparse kernel runs half-empty warps and loses the
+//     1.47× instruction speed-up to tile overhead (library sparse kernels
+//     lose to dense ones on narrow CNN GEMMs, DESIGN.md), and a count that
+//     is not a multiple of 32 leaves a partial warp tile. The floor was 128
+//     until the halo-tile kernel: on an H100 at batch 256 ResNet-34's
+//     64-channel 3×3 layers run 1.26× faster on 2:4 than dense, and the
+//     whole engine 1.05× faster with them pruned (3.25 against 3.40 ms;
+//     backend/ampere/NOTES.md). The accuracy study's recipe
 //     sets both to prune every layer whose reduction allows it;
 //   - a reduction whose length is not a multiple of M is padded when it can
 //     be (pad, default true): a Pad appends zero channels to the input and

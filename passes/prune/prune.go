@@ -69,7 +69,7 @@ var Pass = &passes.Pass{
 			Doc: "work budget of the permutation search, in multiples of one pass over a domain's weights"},
 		{Name: "require-existing", Kind: passes.Bool, Default: false,
 			Doc: "only accept weights that already follow the pattern (a model pruned by ASP and fine-tuned): error on any other"},
-		{Name: "min-out-channels", Kind: passes.Int, Default: int64(128), Min: 0, Max: 1 << 30,
+		{Name: "min-out-channels", Kind: passes.Int, Default: int64(64), Min: 0, Max: 1 << 30,
 			Doc: "layers with fewer output channels stay dense (sparse kernels pay off on wide layers)"},
 		{Name: "out-channel-multiple", Kind: passes.Int, Default: int64(32), Min: 1, Max: 1 << 20,
 			Doc: "layers whose output-channel count is not a multiple of this stay dense"},
