@@ -24,6 +24,14 @@ type simConv struct {
 	// ldr is the residual's row stride (0: nOut); the bytes past nOut
 	// are poison the kernel must not use.
 	ldr int
+	// ldc is the output's row stride in elements (0: nOut); the kernel
+	// must leave the elements past nOut untouched.
+	ldc int
+	// mutate, if set, edits the kernel's PTX text before it runs (the
+	// tests that check a broken kernel is caught).
+	mutate func(string) string
+	// biasP is the bias with the zero point folded in (run sets it).
+	biasP []int32
 	// gemm runs the plain GEMM kernel on the input's rows (a 1×1
 	// stride-1 unpadded geometry, C a multiple of 16) instead of the
 	// convolution kernel.
@@ -110,16 +118,52 @@ func (p *simConv) want(t *testing.T, biasP []int32) []byte {
 // its output bytes.
 func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	t.Helper()
+	y, err := p.run(t, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := p.want(t, p.biasP); string(w) != string(y) {
+		bad := 0
+		for i := range y {
+			if y[i] != w[i] {
+				if bad < 5 {
+					t.Errorf("%s: output byte %d (row %d) = %#x, want %#x", c.Name(), i, i/p.esize()/p.nOut, y[i], w[i])
+				}
+				bad++
+			}
+		}
+		t.Errorf("%s: %d of %d output bytes differ", c.Name(), bad, len(y))
+	}
+	return y
+}
+
+// esize is the size of an output element.
+func (p *simConv) esize() int {
+	if p.outF32 {
+		return 4
+	}
+	return 1
+}
+
+// run runs kernel c on the problem in the PTX interpreter and returns its
+// output rows without their stride padding (an error if the kernel wrote
+// the padding, or the interpreter stopped it: a race, an access outside
+// shared memory or a buffer).
+func (p *simConv) run(t *testing.T, c GemmConfig) ([]byte, error) {
+	t.Helper()
 	c.Conv, c.Sparse, c.Residual, c.OutF32 = !p.gemm, p.sparse, p.res, p.outF32
 	if c.Conv {
 		c.ConvPiece = ConvPiece(p.s.C)
 	}
 	if c.OutF32 {
-		c.Act, c.StoreVec = "relu", false
+		c.Act = "relu"
 	}
 	text, err := c.PTX()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p.mutate != nil {
+		text = p.mutate(text)
 	}
 	k, err := parseSim(text, c.SharedBytes())
 	if err != nil {
@@ -161,7 +205,11 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	if p.ldr != 0 {
 		ldr = p.ldr
 	}
-	prm := GemmParams{M: m, N: p.nOut, K: kd, NPad: npad, KPad: kpad, LDA: p.s.C, LDR: ldr, LDC: p.nOut,
+	ldc := p.nOut
+	if p.ldc != 0 {
+		ldc = p.ldc
+	}
+	prm := GemmParams{M: m, N: p.nOut, K: kd, NPad: npad, KPad: kpad, LDA: p.s.C, LDR: ldr, LDC: ldc,
 		ZR: p.zr, QLo: p.qlo, QHi: p.qhi, ZY: p.zy, MR: p.mr, FLo: float32(math.Inf(-1)), FHi: float32(math.Inf(1)), Conv: p.s}
 	if err := c.Check(prm); err != nil {
 		t.Fatal(err)
@@ -182,11 +230,8 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	for i, v := range p.mult {
 		put32(mb[4*i:], math.Float32bits(v))
 	}
-	esize := 1
-	if p.outF32 {
-		esize = 4
-	}
-	y := make([]byte, m*p.nOut*esize)
+	esize := p.esize()
+	y := make([]byte, m*ldc*esize)
 	for i := range y {
 		y[i] = 0xA5
 	}
@@ -206,7 +251,7 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 		"p_x": mc.newBuffer(u8(p.x)), "p_w": mc.newBuffer(wb), "p_e": mc.newBuffer(eb), "p_bias": mc.newBuffer(bb),
 		"p_mult": mc.newBuffer(mb), "p_r": mc.newBuffer(rb), "p_y": mc.newBuffer(y),
 		"p_m": uint64(m), "p_n": uint64(p.nOut), "p_k": uint64(kd), "p_ktiles": uint64(kpad / GemmBK),
-		"p_lda": uint64(p.s.C), "p_ldr": uint64(ldr), "p_ldc": uint64(p.nOut),
+		"p_lda": uint64(p.s.C), "p_ldr": uint64(ldr), "p_ldc": uint64(ldc),
 		"p_zr": s32(p.zr), "p_qlo": s32(p.qlo), "p_qhi": s32(p.qhi), "p_zy": s32(p.zy),
 		"p_mr": f(p.mr), "p_flo": f(prm.FLo), "p_fhi": f(prm.FHi), "p_zx": s32(p.s.ZX),
 	}
@@ -220,23 +265,22 @@ func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {
 	for by := 0; by < gy; by++ {
 		for bx := 0; bx < gx; bx++ {
 			if err := mc.run(uint32(bx), uint32(by)); err != nil {
-				t.Fatalf("%s block (%d, %d): %v", c.Name(), bx, by, err)
+				return nil, fmt.Errorf("%s block (%d, %d): %v", c.Name(), bx, by, err)
 			}
 		}
 	}
-	if w := p.want(t, biasP); string(w) != string(y) {
-		bad := 0
-		for i := range y {
-			if y[i] != w[i] {
-				if bad < 5 {
-					t.Errorf("%s: output byte %d (row %d) = %#x, want %#x", c.Name(), i, i/esize/p.nOut, y[i], w[i])
-				}
-				bad++
+	p.biasP = biasP
+	out := make([]byte, 0, m*p.nOut*esize)
+	for row := 0; row < m; row++ {
+		r := y[row*ldc*esize : (row+1)*ldc*esize]
+		out = append(out, r[:p.nOut*esize]...)
+		for i, v := range r[p.nOut*esize:] {
+			if v != 0xA5 {
+				return nil, fmt.Errorf("%s: row %d's padding byte %d written (%#x)", c.Name(), row, p.nOut*esize+i, v)
 			}
 		}
-		t.Errorf("%s: %d of %d output bytes differ", c.Name(), bad, len(y))
 	}
-	return y
+	return out, nil
 }
 
 // TestHaloSimulated runs the halo kernel's PTX in the CPU interpreter

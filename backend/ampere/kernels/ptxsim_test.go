@@ -483,6 +483,12 @@ type simBlock struct {
 	inflight   []bool
 	groups     [][][]simCopy // per thread: committed groups, then the open one
 	cx, cy     uint32
+
+	// readWarp is the warp of a byte's readers since the last block
+	// barrier (-2 for several warps) and readWarpE its warp epoch at the
+	// latest read: a warp barrier after the reads lets the warp's other
+	// threads overwrite the byte (a float32 tile staged in passes).
+	readWarp, readWarpE []int32
 }
 
 type simCopy struct {
@@ -532,10 +538,16 @@ func (b *simBlock) noteRead(t, o, n int) error {
 			}
 		}
 		if b.readEpoch[i] != b.epoch {
-			b.readEpoch[i], b.reader[i] = b.epoch, int32(t)
-		} else if int(b.reader[i]) != t {
-			b.reader[i] = -2
+			b.readEpoch[i], b.reader[i], b.readWarp[i] = b.epoch, int32(t), int32(t/32)
+		} else {
+			if int(b.reader[i]) != t {
+				b.reader[i] = -2
+			}
+			if int(b.readWarp[i]) != t/32 {
+				b.readWarp[i] = -2
+			}
 		}
+		b.readWarpE[i] = b.warpEpoch[t/32]
 	}
 	return nil
 }
@@ -545,7 +557,7 @@ func (b *simBlock) noteWrite(t, o, n int, async bool) error {
 		if b.inflight[i] {
 			return fmt.Errorf("thread %d writes shared byte %d while a cp.async to it is in flight", t, i)
 		}
-		if b.readEpoch[i] == b.epoch && int(b.reader[i]) != t {
+		if b.readEpoch[i] == b.epoch && int(b.reader[i]) != t && (int(b.readWarp[i]) != t/32 || b.readWarpE[i] == b.warpEpoch[t/32]) {
 			return fmt.Errorf("thread %d writes shared byte %d that thread %d read since the last barrier", t, i, b.reader[i])
 		}
 		if async {
@@ -576,6 +588,7 @@ func (m *simMachine) run(cx, cy uint32) error {
 	}
 	n := k.smem
 	b.readEpoch, b.reader, b.writeEpoch, b.writer, b.writeWarpE = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	b.readWarp, b.readWarpE = make([]int32, n), make([]int32, n)
 	for i := range b.readEpoch {
 		b.readEpoch[i], b.writeEpoch[i] = -1, -1
 	}
