@@ -75,6 +75,10 @@ const (
 	opMmaSparse
 	opBra
 	opRet
+	// The op kernels' (the stem's input quantize).
+	opDivF
+	opAddSat
+	opBfi
 )
 
 // simArg is a decoded operand.
@@ -221,7 +225,7 @@ func (k *simKernel) operand(s string) (simArg, error) {
 		return a, nil
 	case strings.HasPrefix(s, "["):
 		in := strings.Trim(s, "[]")
-		if strings.HasPrefix(in, "p_") {
+		if strings.HasPrefix(in, "p_") || len(in) > 1 && in[0] == 'p' && in[1] >= '0' && in[1] <= '9' { // a GEMM's or an op kernel's parameter
 			return simArg{kind: 3, name: in}, nil
 		}
 		reg, off := in, int64(0)
@@ -282,7 +286,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 	}
 	var label string
 	switch {
-	case opc == "bra.uni":
+	case opc == "bra.uni", opc == "bra": // an op kernel's exit: uniform where the test keeps whole blocks
 		in.op, label = opBra, strings.TrimSpace(rest)
 		return in, label, nil
 	case opc == "ret":
@@ -295,13 +299,13 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opBar
 	case opc == "bar.warp.sync":
 		in.op = opBarWarp
-	case opc == "mov.u32" || opc == "mov.b32":
+	case opc == "mov.u32" || opc == "mov.b32" || opc == "mov.f32":
 		in.op = opMov
 	case opc == "mov.u64":
 		in.op, in.is64 = opMov, true
 	case opc == "add.u32" || opc == "add.s32":
 		in.op = opAdd32
-	case opc == "add.u64":
+	case opc == "add.u64" || opc == "add.s64":
 		in.op = opAdd64
 	case opc == "sub.u32" || opc == "sub.s32":
 		in.op = opSub32
@@ -361,6 +365,12 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opMulF
 	case opc == "add.rn.f32":
 		in.op = opAddF
+	case opc == "div.rn.f32":
+		in.op = opDivF
+	case opc == "add.sat.s32":
+		in.op = opAddSat
+	case opc == "bfi.b32":
+		in.op = opBfi
 	case opc == "cvta.to.global.u64":
 		in.op, in.is64 = opMov, true
 	case strings.HasPrefix(opc, "ld.param."):
@@ -372,8 +382,10 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 			in.width = 4
 		case "s8":
 			in.width, in.signed = 1, true
-		case "v4.u32":
+		case "v4.u32", "v4.f32":
 			in.width, in.vecN = 4, 4
+		case "v2.f32":
+			in.width, in.vecN = 4, 2
 		default:
 			return in, "", fmt.Errorf("load %s", opc)
 		}
@@ -382,10 +394,12 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		switch strings.TrimPrefix(opc, "st.global.") {
 		case "s8":
 			in.width = 1
-		case "f32":
+		case "f32", "u32":
 			in.width = 4
 		case "v4.u32":
 			in.width, in.vecN = 4, 4
+		case "v2.u32":
+			in.width, in.vecN = 4, 2
 		default:
 			return in, "", fmt.Errorf("store %s", opc)
 		}
@@ -752,6 +766,15 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		set(b2u(v(1) != 0 && v(2) != 0))
 	case opNotPred:
 		set(b2u(v(1) == 0))
+	case opDivF:
+		setF(f32(1) / f32(2)) // Go's float32 division rounds to nearest even, as .rn
+	case opAddSat:
+		x := int64(int32(v32(1))) + int64(int32(v32(2)))
+		set32(uint32(int32(min(max(x, math.MinInt32), math.MaxInt32))))
+	case opBfi:
+		pos, n := v32(3)&0xff, v32(4)&0xff
+		mask := uint32((uint64(1)<<n)-1) << pos
+		set32(v32(2)&^mask | v32(1)<<pos&mask)
 	case opCvtU64U32:
 		set(uint64(v32(1)))
 	case opCvtU32U64:
