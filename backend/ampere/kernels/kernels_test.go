@@ -219,7 +219,7 @@ func TestGemmPTXLint(t *testing.T) {
 		// memory, then 16-byte chunks (8·pt rows × 64·tiles bytes over 32
 		// lanes, whatever the passes), no element stores to global memory.
 		if c.StoreVec && c.OutF32 {
-			st32, st16, sh32 := strings.Count(text, "st.global.f32"), strings.Count(text, "st.global.v4.u32"), strings.Count(text, "st.shared.b32")
+			st32, st16, sh32 := strings.Count(text, "st.global.f32"), strings.Count(text, "st.global.v4.u32"), strings.Count(text, "st.shared.b32 [%sfe+")
 			if st32 != 0 || st16 != pt*mi || sh32 != 4*pt*mi {
 				t.Errorf("%s: %d global float stores, %d 16-byte stores, %d staged floats; want 0, %d, %d", name, st32, st16, sh32, pt*mi, 4*pt*mi)
 			}
