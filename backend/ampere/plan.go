@@ -427,7 +427,18 @@ func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp
 	}
 	note := fmt.Sprintf("NCHW to NHWC, %d channels a pixel (fused: %s)", cp, strings.Join(names, ", "))
 	pixels := (h / bs) * (w / bs)
-	return true, p.elementwise(n, kernels.QuantizePixelKernel(int(cp)), "f32->int8", note, pixels, bufArg(x), bufArg(y), perSample(pixels),
+	// A SpaceToDepth of 2 or 4 reads each (channel, row)'s input pixels in
+	// one vector load, two output pixels a thread where a row holds an
+	// even number of them (the pairs then never straddle rows or samples).
+	kernel, threads := kernels.QuantizePixelKernel(int(cp)), pixels
+	if kernels.QuantizePixelVecFits(int(cp), int(c), int(bs)) {
+		pix := int64(1)
+		if (w/bs)%2 == 0 {
+			pix = 2
+		}
+		kernel, threads = kernels.QuantizePixelVecKernel(int(cp), int(c), int(bs), int(pix)), pixels/pix
+	}
+	return true, p.elementwise(n, kernel, "f32->int8", note, threads, bufArg(x), bufArg(y), perSample(threads),
 		u32(c), u32(h), u32(w), u32(h/bs), u32(w/bs), u32(bs), s32(zp), f32(scale))
 }
 

@@ -49,8 +49,8 @@ func TestPlanResNetMini(t *testing.T) {
 	// 3x3 conv and the strided 1x1 shortcut (16 channels) through the
 	// implicit-GEMM kernel (the example's recipe has no pad-channels,
 	// which would give the stem 4 channels and the implicit kernel too).
-	// Int8 outputs of 16 or more channels are stored 16 bytes at a time
-	// (_v16); residuals of 16 or more channels (rows 16-byte aligned) are
+	// Int8 outputs of 16·k channels and float32 outputs of 4·k are stored
+	// 16 bytes at a time (_v16); residuals of 16 or more channels (rows 16-byte aligned) are
 	// read through the residual tile (_rt).
 	want := []string{
 		"input/quantize:sqc_quantize_f32_s8:d",
@@ -61,7 +61,7 @@ func TestPlanResNetMini(t *testing.T) {
 		"block2.2.conv:sqc_gemm_conv_s8_sp24_res_i8_v16_rt_s4w:s",
 		"block3.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
 		"block3.2.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
-		"block3.shortcut.conv:sqc_gemm_conv_s8_sp24_res_f32_relu_rt_s4w:s",
+		"block3.shortcut.conv:sqc_gemm_conv_s8_sp24_res_f32_relu_v16_rt_s4w:s",
 		"head.pool:sqc_gap_f32_nhwc:d", "head.pool.out/quantize:sqc_quantize_f32_s8:d", "head.fc:sqc_gemm_s8_dense_f32_s4w:d",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

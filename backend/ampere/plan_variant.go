@@ -128,8 +128,11 @@ func wide128(l gemmLayer) bool { return l.n >= 128 }
 // gemmOptions are knobs that combine with any tile; a variant's name is
 // its tile's, then those of its options in this order.
 var gemmOptions = []gemmVariant{
-	// int8 outputs staged through shared memory for 16-byte stores.
-	{"v16", func(c *kernels.GemmConfig) { c.StoreVec = true }, func(l gemmLayer) bool { return !l.outF32 && l.n%16 == 0 }},
+	// outputs staged through shared memory for 16-byte stores: int8 rows
+	// (nOut apart) of 16-byte multiples, float32 rows of 4-element ones.
+	{"v16", func(c *kernels.GemmConfig) { c.StoreVec = true }, func(l gemmLayer) bool {
+		return l.n%16 == 0 || l.outF32 && l.n%4 == 0
+	}},
 	// the convolution's taps stepped without divisions.
 	{"inc", func(c *kernels.GemmConfig) { c.ConvStep = true }, func(l gemmLayer) bool { return l.conv != nil && l.conv.C%64 == 0 }},
 	// the halo-tile convolution (3×3 stride 1, C a multiple of 64): each

@@ -36,11 +36,16 @@ func TestGemmCandidates(t *testing.T) {
 	if got := candidateNames(wide); !slices.Equal(got, want) {
 		t.Errorf("candidates of a 256-channel 3x3 conv:\n%v\nwant\n%v", got, want)
 	}
-	// An f32 output has no 16-byte int8 stores, a GEMM on rows no tap
-	// stepping, 64 channels no wide tile.
+	// An f32 output of 4·k channels has 16-byte stores too, a GEMM on
+	// rows no tap stepping, 64 channels no wide tile; 10 f32 channels
+	// (rows of 40 bytes) only the element stores.
 	fc := gemmLayer{m: 1, n: 64, k: 512, outF32: true, act: "relu"}
-	if got := candidateNames(fc); !slices.Equal(got, []string{"s3", "s4w"}) {
+	if got := candidateNames(fc); !slices.Equal(got, []string{"s3-v16", "s3", "s4w-v16", "s4w"}) {
 		t.Errorf("candidates of a 64-channel f32 GEMM: %v", got)
+	}
+	fc10 := gemmLayer{m: 1, n: 10, k: 512, outF32: true}
+	if got := candidateNames(fc10); !slices.Equal(got, []string{"s3", "s4w"}) {
+		t.Errorf("candidates of a 10-channel f32 GEMM: %v", got)
 	}
 	// Every candidate is a valid kernel, sparse and dense, and the
 	// heuristic's choice is one of them.
@@ -90,7 +95,7 @@ func TestGemmCandidates(t *testing.T) {
 	for _, c := range []struct {
 		l    gemmLayer
 		want string
-	}{{wide, "s4w-v16-halo-sk"}, {dense28, "s4w-v16-halo-sk"}, {one, "s4w-v16-inc-sk"}, {narrow, "s4w-v16-inc-sk"}, {fc, "s4w-sk"},
+	}{{wide, "s4w-v16-halo-sk"}, {dense28, "s4w-v16-halo-sk"}, {one, "s4w-v16-inc-sk"}, {narrow, "s4w-v16-inc-sk"}, {fc, "s4w-v16-sk"}, {fc10, "s4w-sk"},
 		{oneStep, "s4w-v16"}, {halo64, "s4w-v16-halo"}} {
 		if h := heuristicVariantFor(c.l, true); h != c.want {
 			t.Errorf("latency heuristic of %+v: %s, want %s", c.l, h, c.want)

@@ -89,7 +89,10 @@ func newQGemmWeights(r *rand.Rand, m, n, k int, sparse, residual, outF32 bool, a
 			p.clipLo, p.clipHi = -20*p.sy, 30*p.sy
 		}
 	}
-	p.ldcExtra = r.IntN(3) * 5
+	// Row strides past N: odd (element stores), 4 (a float32 row of
+	// 16-byte chunks) and 16 (an int8 one), so that the staged stores
+	// (StoreVec) run with padding to leave untouched too.
+	p.ldcExtra = []int{0, 4, 5, 16}[r.IntN(4)]
 	return p
 }
 
@@ -236,9 +239,13 @@ func (p *qgemmProblem) upload(t testing.TB, g *gpu) *gpuGemm {
 	t.Helper()
 	cfg := p.pipe
 	cfg.Sparse, cfg.Residual, cfg.OutF32, cfg.Act = p.sparse, p.r != nil, p.outF32, ""
-	// StoreVec where the planner would pick it: int8 out, N and the row
-	// stride multiples of 16.
-	cfg.StoreVec = p.pipe.StoreVec && !p.outF32 && p.n%16 == 0 && (p.n+p.ldcExtra)%16 == 0
+	// StoreVec where the planner would pick it: N and the row stride
+	// multiples of 16 (int8 out) or of 4 (float32 out).
+	vec := 16
+	if p.outF32 {
+		vec = 4
+	}
+	cfg.StoreVec = p.pipe.StoreVec && p.n%vec == 0 && (p.n+p.ldcExtra)%vec == 0
 	// The residual tile, as the planner does: residual rows (ldr = N)
 	// 16-byte aligned.
 	cfg.ResidualTile = p.r != nil && p.n%16 == 0 && !p.byteResidual

@@ -178,9 +178,6 @@ func allGemmConfigs() []kernels.GemmConfig {
 					f32 bool
 					act string
 				}{{false, ""}, {true, "none"}, {true, "relu"}, {true, "clip"}} {
-					if pipe.StoreVec && out.f32 {
-						continue
-					}
 					c := pipe
 					c.Sparse, c.Residual, c.OutF32, c.Act = sp, res, out.f32, out.act
 					variants := []kernels.GemmConfig{c}

@@ -75,6 +75,9 @@ func TestStemQuantize(t *testing.T) {
 		{c: 3, h: 9, w: 12, bs: 3, cp: 32, k: 1},  // 27 channels padded to 32
 		{c: 1, h: 8, w: 8, bs: 2, cp: 8, k: 3},    // a grey image: 4 channels padded to 8
 		{c: 2, h: 6, w: 4, bs: 2, cp: 12, k: 1},   // 8 → 12: three words a pixel
+		{c: 3, h: 16, w: 12, bs: 2, cp: 16, k: 3}, // ResNet's stem, two pixels a thread (OW even)
+		{c: 1, h: 8, w: 12, bs: 4, k: 1},          // block size 4: 16-byte loads, OW 3 odd
+		{c: 2, h: 8, w: 16, bs: 4, k: 1},          // block size 4, two pixels a thread
 	}
 	for i, s := range cases {
 		name := fmt.Sprintf("c%d_%dx%d_bs%d_cp%d_k%d", s.c, s.h, s.w, s.bs, s.cp, s.k)
@@ -101,7 +104,12 @@ func TestStemQuantize(t *testing.T) {
 					first = append(first, st.Kernel)
 				}
 			}
-			if want := kernels.QuantizePixelKernel(cp); len(first) != 1 || first[0] != want {
+			want := kernels.QuantizePixelKernel(cp)
+			if kernels.QuantizePixelVecFits(cp, s.c, s.bs) {
+				pix := 1 + (s.w/s.bs+1)%2 // two pixels a thread where OW is even
+				want = kernels.QuantizePixelVecKernel(cp, s.c, s.bs, pix)
+			}
+			if len(first) != 1 || first[0] != want {
 				t.Fatalf("the quantize runs %v, want %s", first, want)
 			}
 			needGPU(t)

@@ -114,12 +114,12 @@ type GemmConfig struct {
 	// advance by one K step (64) a tile instead of dividing the column by
 	// C and KW every tile; C must be a multiple of 64. See conv.go.
 	ConvStep bool
-	// StoreVec stages an int8 output tile through shared memory (after the
-	// K loop, when the stages are free) so that each lane writes whole
-	// 16-byte chunks of output rows instead of single bytes: a warp's
-	// byte stores touch 4 rows × 8 bytes each, many partial sectors an
-	// instruction. Needs int8 output, N and the output row stride
-	// multiples of 16.
+	// StoreVec stages the output tile through shared memory (after the K
+	// loop, when the stages are free) so that each lane writes whole
+	// 16-byte chunks of output rows instead of single elements: a warp's
+	// element stores touch 4 rows × 8 elements each, many partial sectors
+	// an instruction. An int8 output needs N and the output row stride
+	// multiples of 16; a float32 output (f32Passes) multiples of 4.
 	StoreVec bool
 	// ResidualTile copies the block's residual (each warp its pixel rows
 	// × its channels) into shared memory with 16-byte cp.async after the
@@ -411,10 +411,10 @@ func (c GemmConfig) Validate() error {
 	if c.ConvPiece != 0 && c.ConvStep {
 		return fmt.Errorf("gemm %s: ConvStep needs 16-byte chunks (C a multiple of 64), not %d-byte pieces", c.Name(), c.ConvPiece)
 	}
-	if c.StoreVec && c.OutF32 {
-		return fmt.Errorf("gemm %s: StoreVec stages int8 outputs, not float32", c.Name())
+	if c.StoreVec && c.OutF32 && c.f32Passes() == 0 {
+		return fmt.Errorf("gemm %s: %d bytes of shared memory cannot stage %d float32 tiles of %d rows × 16 channels", c.Name(), c.SharedBytes(), c.Threads()/32, c.warpPixels())
 	}
-	if w := c.Threads() / 32; (c.StoreVec || c.ResidualTile) && c.SharedBytes() < w*c.storeRegion() {
+	if w := c.Threads() / 32; (c.StoreVec && !c.OutF32 || c.ResidualTile) && c.SharedBytes() < w*c.storeRegion() {
 		return fmt.Errorf("gemm %s: %d bytes of shared memory cannot stage %d %d-byte output or residual tiles", c.Name(), c.SharedBytes(), w, c.storeRegion())
 	}
 	if c.ResidualTile && !c.Residual {
@@ -504,8 +504,10 @@ func (c GemmConfig) Check(p GemmParams) error {
 		return fmt.Errorf("gemm %s: activation row stride %d, want a multiple of 16 ≥ K = %d (cp.async copies aligned 16-byte chunks)", name, p.LDA, p.K)
 	case p.LDC < p.N:
 		return fmt.Errorf("gemm %s: output row stride %d, want ≥ N = %d", name, p.LDC, p.N)
-	case c.StoreVec && (p.N%16 != 0 || p.LDC%16 != 0):
+	case c.StoreVec && !c.OutF32 && (p.N%16 != 0 || p.LDC%16 != 0):
 		return fmt.Errorf("gemm %s: N = %d, output row stride %d: StoreVec writes 16-byte chunks, want both multiples of 16", name, p.N, p.LDC)
+	case c.StoreVec && c.OutF32 && (p.N%4 != 0 || p.LDC%4 != 0):
+		return fmt.Errorf("gemm %s: N = %d, output row stride %d: StoreVec writes 16-byte chunks of four float32, want both multiples of 4", name, p.N, p.LDC)
 	case c.Residual && p.LDR < p.N:
 		return fmt.Errorf("gemm %s: residual row stride %d, want ≥ N = %d", name, p.LDR, p.N)
 	case c.ResidualTile && p.LDR%16 != 0:
@@ -1360,7 +1362,13 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 				b.l("max.f32 %%fy, %%fy, %%flo;")
 				b.l("min.f32 %%fy, %%fy, %%fhi;")
 			}
-			b.l("@%%p4 st.global.f32 [%%addr], %%fy;")
+			if c.StoreVec {
+				// Kept in the accumulator's register until every
+				// element is done (emitF32Stores stages it).
+				b.l("mov.b32 %s, %%fy;", a)
+			} else {
+				b.l("@%%p4 st.global.f32 [%%addr], %%fy;")
+			}
 		} else {
 			b.l("cvt.rni.s32.f32 %%ai, %%fy;")
 			b.l("max.s32 %%ai, %%ai, %%qlo;")
@@ -1393,19 +1401,43 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 			}
 		}
 	}
-	if c.Halo {
-		if !c.ResidualTile {
-			c.emitHaloEpilogueSetup(b)
-		}
+	if c.Halo && !c.ResidualTile {
+		c.emitHaloEpilogueSetup(b)
+	}
+	// rowBase sets the lane's first pixel row (2·tig) for rowSetup.
+	rowBase := func() {
 		b.l("shl.b32 %%tmp, %%tig, 1;")
-		c.emitHaloRows(b, "%tmp")
-	} else {
+		if c.Halo {
+			c.emitHaloRows(b, "%tmp")
+			return
+		}
+		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
+		b.l("add.u32 %%px, %%px, %%m0;")
+		b.l("add.u32 %%px, %%px, %%tmp;")
+	}
+	if !c.Halo {
+		// The instructions' order before the float32 staging: kernels
+		// without it kept their text.
 		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
 		b.l("add.u32 %%px, %%px, %%m0;")
 		b.l("shl.b32 %%tmp, %%tig, 1;")
 		b.l("add.u32 %%px, %%px, %%tmp;")
+	} else {
+		rowBase()
 	}
-	if c.StoreVec || c.ResidualTile {
+	// A float32 tile staged without the residual tile is staged pass by
+	// pass as the elements are done, so that the accumulators die as they
+	// go (holding them all to the end spilled the wide residual kernels'
+	// byte loads); with the residual tile, whose bytes the staging
+	// overwrites, after every element (emitF32Stores).
+	passes, interleave := 1, c.StoreVec && c.OutF32 && !c.ResidualTile
+	if interleave {
+		passes = c.f32Passes()
+		b.comment("float32 staging, %d pass(es) of %d channels as the elements are done: every warp is done with the stages first", passes, 16*mi/passes)
+		b.l("bar.sync 0;")
+		c.emitF32Region(b)
+	}
+	if c.StoreVec && !c.OutF32 || c.ResidualTile {
 		if !c.ResidualTile { // else done before the residual tile's copies
 			b.comment("stage the tile in shared memory: every warp is done with the stages first")
 			b.l("bar.sync 0;")
@@ -1422,35 +1454,48 @@ func (c GemmConfig) emitEpilogue(b *builder) {
 		b.l("cp.async.wait_group 0;")
 		b.l("bar.warp.sync 0xffffffff;")
 	}
-	if c.SplitM {
-		// One channel row at a time: one channel's bias', multiplier and
-		// offsets live instead of eight, which keeps the 128-register
-		// kernel from spilling (the row addresses are recomputed per
-		// channel row).
-		for i := 0; i < mi; i++ {
-			for h := 0; h < 2; h++ {
-				chanSetup(i, h)
-				for j := 0; j < c.pixelTiles(); j++ {
-					for e := 0; e < 2; e++ {
-						rowSetup(j, e)
-						element(i, h, j, e)
+	tiles := mi / passes
+	for p := 0; p < passes; p++ {
+		if p > 0 {
+			rowBase() // the last pass's stores moved the rows on
+		}
+		if c.SplitM {
+			// One channel row at a time: one channel's bias', multiplier and
+			// offsets live instead of eight, which keeps the 128-register
+			// kernel from spilling (the row addresses are recomputed per
+			// channel row).
+			for i := p * tiles; i < (p+1)*tiles; i++ {
+				for h := 0; h < 2; h++ {
+					chanSetup(i, h)
+					for j := 0; j < c.pixelTiles(); j++ {
+						for e := 0; e < 2; e++ {
+							rowSetup(j, e)
+							element(i, h, j, e)
+						}
+					}
+				}
+			}
+		} else {
+			for j := 0; j < c.pixelTiles(); j++ {
+				for e := 0; e < 2; e++ {
+					rowSetup(j, e)
+					for i := p * tiles; i < (p+1)*tiles; i++ {
+						for h := 0; h < 2; h++ {
+							element(i, h, j, e)
+						}
 					}
 				}
 			}
 		}
-	} else {
-		for j := 0; j < c.pixelTiles(); j++ {
-			for e := 0; e < 2; e++ {
-				rowSetup(j, e)
-				for i := 0; i < mi; i++ {
-					for h := 0; h < 2; h++ {
-						element(i, h, j, e)
-					}
-				}
-			}
+		if interleave {
+			c.emitF32Lane(b, p)
+			c.emitF32Pass(b, p)
 		}
 	}
-	if c.StoreVec {
+	switch {
+	case c.StoreVec && c.OutF32 && c.ResidualTile:
+		c.emitF32Stores(b)
+	case c.StoreVec && !c.OutF32:
 		c.emitVecStores(b)
 	}
 }
@@ -1518,6 +1563,128 @@ func (c GemmConfig) emitVecStores(b *builder) {
 		c.emitRow(b, row)
 		b.l("and.pred %%p4, %%p3, %%p5;")
 		b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
+		b.l("add.u64 %%addr, %%gy, %%rk;")
+		b.l("add.u64 %%addr, %%addr, %%cho0;")
+		b.l("@%%p4 st.global.v4.u32 [%%addr], {%%bf0, %%bf1, %%bf2, %%bf3};")
+	}
+}
+
+// f32Passes is the number of passes in which a float32 output tile
+// (StoreVec with OutF32) is staged: each pass one warpTiles/passes share
+// of the warp's channel tiles, f32Row bytes a pixel row. The fewest
+// passes whose staging fits the whole shared memory (every byte of it is
+// free once the K loop is done and, with ResidualTile, every warp has read
+// its residual bytes); 0 if even one 16-channel tile a pass does not fit.
+func (c GemmConfig) f32Passes() int {
+	for p := 1; p <= c.warpTiles(); p *= 2 {
+		if c.Threads()/32*c.warpPixels()*c.f32RowOf(p) <= c.SharedBytes() {
+			return p
+		}
+	}
+	return 0
+}
+
+// f32RowOf is the row stride of a warp's staged float32 tile in p passes:
+// its channels' 4 bytes each plus 16, so that rows stay 16-byte aligned
+// for the vector reads and the lanes of one element store (rows 2·tig
+// apart, 8 channels each) fall in 32 distinct banks.
+func (c GemmConfig) f32RowOf(p int) int { return 4*16*c.warpTiles()/p + 16 }
+
+// emitF32Stores writes a float32 output tile (StoreVec with OutF32 and
+// ResidualTile) from the accumulator registers, where the epilogue left
+// each element's value, after every element: the warps' staging regions
+// cover the stages and the residual tile, whose bytes every warp has read
+// once past the block barrier. Without the residual tile the epilogue
+// stages each pass as its elements are done instead (emitF32Pass).
+func (c GemmConfig) emitF32Stores(b *builder) {
+	passes := c.f32Passes()
+	b.comment("float32 staging, %d pass(es) of %d channels: every warp is done with the stages and its residual bytes", passes, 16*c.warpTiles()/passes)
+	b.l("bar.sync 0;")
+	c.emitF32Region(b)
+	for p := 0; p < passes; p++ {
+		c.emitF32Lane(b, p)
+		c.emitF32Pass(b, p)
+	}
+}
+
+// emitF32Region sets %sdw to the warp's float32 staging region
+// (warpPixels rows of f32RowOf(f32Passes()) bytes) and %sfe to the lane's
+// first element in it: row 2·tig, channel groupID, as the accumulators.
+func (c GemmConfig) emitF32Region(b *builder) {
+	fr := c.f32RowOf(c.f32Passes())
+	declare(b, ".b32", "%sfe", "%chv")
+	b.comment("warp region wrp*%d; lane's first element: row 2*tig, channel groupID (%%sfe)", c.warpPixels()*fr)
+	b.l("mul.lo.u32 %%sdw, %%wrp, %d;", c.warpPixels()*fr)
+	b.l("add.u32 %%sdw, %%sdw, %%sbase;")
+	b.l("mul.lo.u32 %%tmp, %%tig, %d;", 2*fr)
+	b.l("shl.b32 %%tmp2, %%gid, 2;")
+	b.l("add.u32 %%tmp, %%tmp, %%tmp2;")
+	b.l("add.u32 %%sfe, %%sdw, %%tmp;")
+}
+
+// emitF32Lane sets up lane l's chunks of pass p's 16-byte stores: chunk
+// l % cpr of local row l / cpr and of every (32/cpr)-th row after it, cpr
+// chunks a row (%sdst in the staging region, %chv its first channel, the
+// row base for emitRow).
+func (c GemmConfig) emitF32Lane(b *builder, p int) {
+	mi, passes := c.warpTiles(), c.f32Passes()
+	cw := 16 * mi / passes
+	fr, cpr := c.f32RowOf(passes), cw/4
+	b.comment("pass %d, lane's chunks: chunk ln%%%d of rows ln/%d + %d*r (%%sdst), channel n0 + %d*wn + %d + 4*chunk (%%chv)", p, cpr, cpr, 32/cpr, 16*mi, p*cw)
+	b.l("shr.u32 %%q, %%ln, %d;", log2(cpr))
+	b.l("and.b32 %%tmp2, %%ln, %d;", cpr-1)
+	b.l("mul.lo.u32 %%tmp, %%q, %d;", fr)
+	b.l("add.u32 %%sdst, %%sdw, %%tmp;")
+	b.l("shl.b32 %%tmp, %%tmp2, 4;")
+	b.l("add.u32 %%sdst, %%sdst, %%tmp;")
+	b.l("shl.b32 %%chv, %%tmp2, 2;")
+	b.l("shl.b32 %%tmp, %%wn, %d;", log2(16*mi))
+	b.l("add.u32 %%chv, %%chv, %%tmp;")
+	b.l("add.u32 %%chv, %%chv, %%n0;")
+	if p > 0 {
+		b.l("add.u32 %%chv, %%chv, %d;", p*cw)
+	}
+	if c.Halo {
+		c.emitHaloRows(b, "%q")
+	} else {
+		b.l("shl.b32 %%px, %%wm, %d;", log2(c.warpPixels()))
+		b.l("add.u32 %%px, %%px, %%m0;")
+		b.l("add.u32 %%px, %%px, %%q;")
+	}
+}
+
+// emitF32Pass stages pass p's elements (channel tiles p·t … p·t+t-1, t =
+// warpTiles/f32Passes) from their accumulator registers into the warp's
+// region and writes them to Y as 16-byte chunks of output rows (lanes set
+// up by emitF32Lane). Same values as the direct stores, bit for bit.
+func (c GemmConfig) emitF32Pass(b *builder, p int) {
+	mi, passes := c.warpTiles(), c.f32Passes()
+	tiles := mi / passes
+	fr, cpr := c.f32RowOf(passes), 4*tiles
+	if p > 0 {
+		b.comment("the warp's reads of pass %d are done before its region is overwritten", p-1)
+		b.l("bar.warp.sync 0xffffffff;")
+	}
+	for i := p * tiles; i < (p+1)*tiles; i++ {
+		for h := 0; h < 2; h++ {
+			for j := 0; j < c.pixelTiles(); j++ {
+				for e := 0; e < 2; e++ {
+					off := (8*j+e)*fr + 4*(16*(i-p*tiles)+8*h)
+					b.l("st.shared.b32 [%%sfe+%d], %s;", off, c.acc(i, j, 2*h+e))
+				}
+			}
+		}
+	}
+	b.comment("the warp's own tile only: a warp barrier orders its stores and loads")
+	b.l("bar.warp.sync 0xffffffff;")
+	b.l("setp.lt.u32 %%p5, %%chv, %%N;")
+	b.l("mul.wide.u32 %%cho0, %%chv, 4;")
+	for row := 0; row < c.warpPixels(); row += 32 / cpr {
+		b.l("ld.shared.v4.u32 {%%bf0, %%bf1, %%bf2, %%bf3}, [%%sdst+%d];", row*fr)
+		c.emitRow(b, row)
+		b.l("and.pred %%p4, %%p3, %%p5;")
+		b.l("mul.wide.u32 %%rk, %%q, %%ldc;")
+		b.l("shl.b64 %%rk, %%rk, 2;")
 		b.l("add.u64 %%addr, %%gy, %%rk;")
 		b.l("add.u64 %%addr, %%addr, %%cho0;")
 		b.l("@%%p4 st.global.v4.u32 [%%addr], {%%bf0, %%bf1, %%bf2, %%bf3};")

@@ -24,6 +24,11 @@ type simConv struct {
 	// ldr is the residual's row stride (0: nOut); the bytes past nOut
 	// are poison the kernel must not use.
 	ldr int
+	// ldc is the output's row stride in elements (0: nOut); the kernel
+	// must leave the elements past nOut untouched.
+	ldc int
+	// biasP is the bias with the zero point folded in (run sets it).
+	biasP []int32
 	// gemm runs the plain GEMM kernel on the input's rows (a 1×1
 	// stride-1 unpadded geometry, C a multiple of 16) instead of the
 	// convolution kernel.
@@ -144,12 +149,33 @@ func (p *simConv) simulateSplit(t *testing.T, c GemmConfig, splits int, desc boo
 // and returns the output bytes and the definition's, unchecked.
 func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool, edit func(string) string) (got, want []byte) {
 	t.Helper()
+	y, err := p.runText(t, c, splits, desc, edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y, p.want(t, p.biasP)
+}
+
+// esize is the size of an output element.
+func (p *simConv) esize() int {
+	if p.outF32 {
+		return 4
+	}
+	return 1
+}
+
+// runText runs the kernel as simulateText does and returns its output
+// rows without their stride padding (ldc), and sets p.biasP; an error if
+// the kernel wrote the padding or the interpreter stopped it (a race, an
+// access outside shared memory or a buffer).
+func (p *simConv) runText(t *testing.T, c GemmConfig, splits int, desc bool, edit func(string) string) ([]byte, error) {
+	t.Helper()
 	c.Sparse, c.Residual, c.OutF32 = p.sparse, p.res, p.outF32
 	if c.Conv {
 		c.ConvPiece = ConvPiece(p.s.C)
 	}
 	if c.OutF32 {
-		c.Act, c.StoreVec = "relu", false
+		c.Act = "relu"
 	}
 	text, err := c.PTX()
 	if err != nil {
@@ -198,7 +224,11 @@ func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool
 	if p.ldr != 0 {
 		ldr = p.ldr
 	}
-	prm := GemmParams{M: m, N: p.nOut, K: kd, NPad: npad, KPad: kpad, LDA: p.s.C, LDR: ldr, LDC: p.nOut,
+	ldc := p.nOut
+	if p.ldc != 0 {
+		ldc = p.ldc
+	}
+	prm := GemmParams{M: m, N: p.nOut, K: kd, NPad: npad, KPad: kpad, LDA: p.s.C, LDR: ldr, LDC: ldc,
 		ZR: p.zr, QLo: p.qlo, QHi: p.qhi, ZY: p.zy, MR: p.mr, FLo: float32(math.Inf(-1)), FHi: float32(math.Inf(1)), Conv: p.s}
 	if err := c.Check(prm); err != nil {
 		t.Fatal(err)
@@ -219,11 +249,8 @@ func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool
 	for i, v := range p.mult {
 		put32(mb[4*i:], math.Float32bits(v))
 	}
-	esize := 1
-	if p.outF32 {
-		esize = 4
-	}
-	y := make([]byte, m*p.nOut*esize)
+	esize := p.esize()
+	y := make([]byte, m*ldc*esize)
 	for i := range y {
 		y[i] = 0xA5
 	}
@@ -243,7 +270,7 @@ func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool
 		"p_x": mc.newBuffer(u8(p.x)), "p_w": mc.newBuffer(wb), "p_e": mc.newBuffer(eb), "p_bias": mc.newBuffer(bb),
 		"p_mult": mc.newBuffer(mb), "p_r": mc.newBuffer(rb), "p_y": mc.newBuffer(y),
 		"p_m": uint64(m), "p_n": uint64(p.nOut), "p_k": uint64(kd), "p_ktiles": uint64(kpad / GemmBK),
-		"p_lda": uint64(p.s.C), "p_ldr": uint64(ldr), "p_ldc": uint64(p.nOut),
+		"p_lda": uint64(p.s.C), "p_ldr": uint64(ldr), "p_ldc": uint64(ldc),
 		"p_zr": s32(p.zr), "p_qlo": s32(p.qlo), "p_qhi": s32(p.qhi), "p_zy": s32(p.zy),
 		"p_mr": f(p.mr), "p_flo": f(prm.FLo), "p_fhi": f(prm.FHi), "p_zx": s32(p.s.ZX),
 	}
@@ -269,22 +296,33 @@ func (p *simConv) simulateText(t *testing.T, c GemmConfig, splits int, desc bool
 		for by := 0; by < gy; by++ {
 			for bx := 0; bx < gx; bx++ {
 				if err := mc.run(uint32(bx), uint32(by), uint32(bz)); err != nil {
-					t.Fatalf("%s block (%d, %d, %d): %v", c.Name(), bx, by, bz, err)
+					return nil, fmt.Errorf("%s block (%d, %d, %d): %v", c.Name(), bx, by, bz, err)
 				}
 			}
 		}
 	}
 	for i, v := range cnt {
 		if v != 0 {
-			t.Fatalf("%s: tile counter byte %d is %d after the launch, want all zero", c.Name(), i, v)
+			return nil, fmt.Errorf("%s: tile counter byte %d is %d after the launch, want all zero", c.Name(), i, v)
 		}
 	}
 	for i, v := range ws {
 		if v != 0 {
-			t.Fatalf("%s: workspace byte %d is %d after the launch, want all zero", c.Name(), i, v)
+			return nil, fmt.Errorf("%s: workspace byte %d is %d after the launch, want all zero", c.Name(), i, v)
 		}
 	}
-	return y, p.want(t, biasP)
+	p.biasP = biasP
+	out := make([]byte, 0, m*p.nOut*esize)
+	for row := 0; row < m; row++ {
+		r := y[row*ldc*esize : (row+1)*ldc*esize]
+		out = append(out, r[:p.nOut*esize]...)
+		for i, v := range r[p.nOut*esize:] {
+			if v != 0xA5 {
+				return nil, fmt.Errorf("%s: row %d's padding byte %d written (%#x)", c.Name(), row, p.nOut*esize+i, v)
+			}
+		}
+	}
+	return out, nil
 }
 
 // TestHaloSimulated runs the halo kernel's PTX in the CPU interpreter

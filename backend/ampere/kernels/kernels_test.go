@@ -34,6 +34,8 @@ func allGemmConfigs() []GemmConfig {
 						c := pipe
 						c.Sparse, c.Residual, c.ResidualTile, c.OutF32, c.Act = sp, res, rt, true, act
 						cs = append(cs, c)
+						c.StoreVec = true
+						cs = append(cs, c)
 					}
 				}
 			}
@@ -219,7 +221,19 @@ func TestGemmPTXLint(t *testing.T) {
 		// StoreVec: every output byte staged in shared memory, then whole
 		// 16-byte chunks to global memory (8·pt rows × 16·tiles bytes over
 		// 32 lanes), no byte stores to global memory.
-		if c.StoreVec {
+		// A float32 output staged (StoreVec): every element to shared
+		// memory, then 16-byte chunks (8·pt rows × 64·tiles bytes over 32
+		// lanes, whatever the passes), no element stores to global memory.
+		if c.StoreVec && c.OutF32 {
+			st32, st16, sh32 := strings.Count(text, "st.global.f32"), strings.Count(text, "st.global.v4.u32"), strings.Count(text, "st.shared.b32 [%sfe+")
+			if st32 != 0 || st16 != pt*mi || sh32 != 4*pt*mi {
+				t.Errorf("%s: %d global float stores, %d 16-byte stores, %d staged floats; want 0, %d, %d", name, st32, st16, sh32, pt*mi, 4*pt*mi)
+			}
+		}
+		if c.OutF32 && !c.StoreVec && strings.Count(text, "st.global.f32") != 4*pt*mi {
+			t.Errorf("%s: %d float stores, want %d", name, strings.Count(text, "st.global.f32"), 4*pt*mi)
+		}
+		if c.StoreVec && !c.OutF32 {
 			st8, st16, sh8 := strings.Count(text, "st.global.s8"), strings.Count(text, "st.global.v4.u32"), strings.Count(text, "st.shared.u8")
 			if st8 != 0 || st16 != pt*mi/4 || sh8 != 4*pt*mi {
 				t.Errorf("%s: %d global byte stores, %d 16-byte stores, %d staged bytes; want 0, %d, %d", name, st8, st16, sh8, pt*mi/4, 4*pt*mi)

@@ -155,6 +155,141 @@ func init() {
 	}
 }
 
+// QuantizePixelVecKernel is QuantizePixelKernel for a SpaceToDepth of
+// block size bs (2 or 4) on c input channels, both fixed in the kernel, pix
+// (1 or 2) horizontally adjacent output pixels a thread. An output pixel's
+// bs input pixels of a (channel, row) are bs contiguous floats (pix·bs for
+// pix pixels), aligned to their size since W is a multiple of bs (of 2·bs
+// for pix 2: OW even), so they come in one 8- or 16-byte load instead of
+// bs scalar ones, at offsets fixed in the kernel instead of a running
+// channel, column and row a channel; the pixel index takes two divisions
+// instead of two divisions and two remainders, shared by pix pixels.
+// Launch it with total = pixels / pix and QuantizePixelKernel's other
+// parameters (C and bs unused); the arithmetic of each element is
+// QuantizePixelKernel's, bit for bit.
+func QuantizePixelVecKernel(cp, c, bs, pix int) string {
+	return fmt.Sprintf("sqc_quantize_px%d_c%db%d_x%d_f32_s8", cp, c, bs, pix)
+}
+
+// QuantizePixelVecFits says whether QuantizePixelVecKernel runs a pixel
+// of cp channels from c input channels and block size bs.
+func QuantizePixelVecFits(cp, c, bs int) bool {
+	return (bs == 2 || bs == 4) && c >= 1 && c*bs*bs <= cp && cp%4 == 0 && cp <= MaxQuantizePixelChannels
+}
+
+func init() {
+	for cp := 4; cp <= MaxQuantizePixelChannels; cp += 4 {
+		for _, bs := range []int{2, 4} {
+			for c := 1; QuantizePixelVecFits(cp, c, bs); c++ {
+				for _, pix := range []int{1, 2} {
+					name := QuantizePixelVecKernel(cp, c, bs, pix)
+					OpParams[name] = OpParams[QuantizePixelKernel(cp)]
+					opBodies[name] = func(b *builder) { quantizePixelVec(b, cp, c, bs, pix) }
+				}
+			}
+		}
+	}
+}
+
+// quantizePixelVec emits QuantizePixelVecKernel's body.
+func quantizePixelVec(b *builder, cp, c, bs, pix int) {
+	// r2 H, r3 W, r4 OH, r5 OW, r7 zp; thread index in r40.
+	run := bs * pix // contiguous floats of a (channel, row)
+	declare(b, ".f32", fmt.Sprintf("%%fv<%d>", c*bs*run))
+	b.comment("first pixel P = %d*thread (r41): n r11, v r13, u r14 (two divisions)", pix)
+	b.l("mul.lo.u32 %%r41, %%r40, %d;", pix)
+	b.l("mul.lo.u32 %%r10, %%r4, %%r5;")
+	b.l("div.u32 %%r11, %%r41, %%r10;")
+	b.l("mul.lo.u32 %%r12, %%r11, %%r10;")
+	b.l("sub.u32 %%r12, %%r41, %%r12;")
+	b.l("div.u32 %%r13, %%r12, %%r5;")
+	b.l("mul.lo.u32 %%r14, %%r13, %%r5;")
+	b.l("sub.u32 %%r14, %%r12, %%r14;")
+	b.comment("input element (n, 0, v*%d, u*%d) = ((n*%d*H + v*%d)*W + u*%d) in r16, its address in rd3", bs, bs, c, bs, bs)
+	b.l("mul.lo.u32 %%r16, %%r11, %%r2;")
+	b.l("mul.lo.u32 %%r16, %%r16, %d;", c)
+	b.l("mad.lo.u32 %%r16, %%r13, %d, %%r16;", bs)
+	b.l("mul.lo.u32 %%r16, %%r16, %%r3;")
+	b.l("mad.lo.u32 %%r16, %%r14, %d, %%r16;", bs)
+	b.l("mul.wide.u32 %%rd2, %%r16, 4;")
+	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+	b.l("mul.lo.u32 %%r15, %%r2, %%r3;")
+	b.l("mul.wide.u32 %%rd6, %%r15, 4;") // a channel plane's bytes
+	b.l("mul.wide.u32 %%rd7, %%r3, 4;")  // a row's bytes
+	b.comment("channel ch, row bh: %d floats at rd3 + ch*H*W*4 + bh*W*4 into fv[(ch*%d + bh)*%d ...]", run, bs, run)
+	for ch := 0; ch < c; ch++ {
+		if ch > 0 {
+			b.l("add.s64 %%rd3, %%rd3, %%rd6;")
+		}
+		b.l("mov.u64 %%rd4, %%rd3;")
+		for bh := 0; bh < bs; bh++ {
+			if bh > 0 {
+				b.l("add.s64 %%rd4, %%rd4, %%rd7;")
+			}
+			first := (ch*bs + bh) * run
+			for k := 0; k < run; {
+				n := 4
+				if run-k < 4 {
+					n = 2
+				}
+				b.l("ld.global.v%d.f32 %s, [%%rd4+%d];", n, regList("%fv", first+k, n), 4*k)
+				k += n
+			}
+		}
+	}
+	if cp > c*bs*bs {
+		b.comment("channels past %d: the zero point, quantized as QuantizePixelKernel does (0 / scale)", c*bs*bs)
+		b.l("mov.f32 %%f1, 0f00000000;")
+		b.l("div.rn.f32 %%f2, %%f1, %%f0;")
+		b.l("cvt.rni.s32.f32 %%r25, %%f2;")
+		b.l("add.sat.s32 %%r25, %%r25, %%r7;")
+		b.l("max.s32 %%r25, %%r25, -128;")
+		b.l("min.s32 %%r25, %%r25, 127;")
+	}
+	b.l("mul.wide.u32 %%rd4, %%r41, %d;", cp)
+	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+	for q := 0; q < pix; q++ {
+		b.comment("pixel P+%d: output channel j = (bh*%d + bw)*%d + ch", q, bs, c)
+		for j := 0; j < cp; j++ {
+			word := 30 + j/4
+			if j%4 == 0 {
+				b.l("mov.u32 %%r%d, 0;", word)
+			}
+			v := "%r25"
+			if j < c*bs*bs {
+				ch, bw, bh := j%c, j/c%bs, j/(c*bs)
+				b.l("div.rn.f32 %%f2, %%fv%d, %%f0;", (ch*bs+bh)*run+q*bs+bw)
+				b.l("cvt.rni.s32.f32 %%r24, %%f2;")
+				b.l("add.sat.s32 %%r24, %%r24, %%r7;")
+				b.l("max.s32 %%r24, %%r24, -128;")
+				b.l("min.s32 %%r24, %%r24, 127;")
+				v = "%r24"
+			}
+			b.l("bfi.b32 %%r%d, %s, %%r%d, %d, 8;", word, v, word, 8*(j%4))
+		}
+		emitPixelWords(b, cp, q*cp)
+	}
+}
+
+// emitPixelWords stores a pixel's cp/4 words (%r30…) at %rd5 + off:
+// 16-byte stores where cp allows, then 8, then 4.
+func emitPixelWords(b *builder, cp, off int) {
+	words := cp / 4
+	for w := 0; w < words; {
+		switch {
+		case cp%16 == 0 && words-w >= 4:
+			b.l("st.global.v4.u32 [%%rd5+%d], {%%r%d, %%r%d, %%r%d, %%r%d};", off+4*w, 30+w, 31+w, 32+w, 33+w)
+			w += 4
+		case cp%8 == 0 && words-w >= 2:
+			b.l("st.global.v2.u32 [%%rd5+%d], {%%r%d, %%r%d};", off+4*w, 30+w, 31+w)
+			w += 2
+		default:
+			b.l("st.global.u32 [%%rd5+%d], %%r%d;", off+4*w, 30+w)
+			w++
+		}
+	}
+}
+
 // quantizePixel emits QuantizePixelKernel's body for cp channels.
 func quantizePixel(b *builder, cp int) {
 	// r1 C, r2 H, r3 W, r4 OH, r5 OW, r6 bs, r7 zp; pixel index in r40.
@@ -207,20 +342,7 @@ func quantizePixel(b *builder, cp int) {
 	b.comment("store the pixel's words: 16-byte stores where cp allows, then 8, then 4")
 	b.l("mul.wide.u32 %%rd4, %%r40, %d;", cp)
 	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
-	words := cp / 4
-	for w := 0; w < words; {
-		switch {
-		case cp%16 == 0 && words-w >= 4:
-			b.l("st.global.v4.u32 [%%rd5+%d], {%%r%d, %%r%d, %%r%d, %%r%d};", 4*w, 30+w, 31+w, 32+w, 33+w)
-			w += 4
-		case cp%8 == 0 && words-w >= 2:
-			b.l("st.global.v2.u32 [%%rd5+%d], {%%r%d, %%r%d};", 4*w, 30+w, 31+w)
-			w += 2
-		default:
-			b.l("st.global.u32 [%%rd5+%d], %%r%d;", 4*w, 30+w)
-			w++
-		}
-	}
+	emitPixelWords(b, cp, 0)
 }
 
 var opBodies = map[string]func(b *builder){

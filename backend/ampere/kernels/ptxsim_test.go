@@ -81,6 +81,10 @@ const (
 	opBra
 	opRet
 	opBfeU32
+	// The op kernels' (the stem's input quantize).
+	opDivF
+	opAddSat
+	opBfi
 )
 
 // simArg is a decoded operand.
@@ -227,7 +231,7 @@ func (k *simKernel) operand(s string) (simArg, error) {
 		return a, nil
 	case strings.HasPrefix(s, "["):
 		in := strings.Trim(s, "[]")
-		if strings.HasPrefix(in, "p_") {
+		if strings.HasPrefix(in, "p_") || len(in) > 1 && in[0] == 'p' && in[1] >= '0' && in[1] <= '9' { // a GEMM's or an op kernel's parameter
 			return simArg{kind: 3, name: in}, nil
 		}
 		reg, off := in, int64(0)
@@ -288,7 +292,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 	}
 	var label string
 	switch {
-	case opc == "bra.uni":
+	case opc == "bra.uni", opc == "bra": // an op kernel's exit: uniform where the test keeps whole blocks
 		in.op, label = opBra, strings.TrimSpace(rest)
 		return in, label, nil
 	case opc == "ret":
@@ -303,13 +307,13 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opBar
 	case opc == "bar.warp.sync":
 		in.op = opBarWarp
-	case opc == "mov.u32" || opc == "mov.b32":
+	case opc == "mov.u32" || opc == "mov.b32" || opc == "mov.f32":
 		in.op = opMov
 	case opc == "mov.u64":
 		in.op, in.is64 = opMov, true
 	case opc == "add.u32" || opc == "add.s32":
 		in.op = opAdd32
-	case opc == "add.u64":
+	case opc == "add.u64" || opc == "add.s64":
 		in.op = opAdd64
 	case opc == "sub.u32" || opc == "sub.s32":
 		in.op = opSub32
@@ -381,6 +385,12 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opMulF
 	case opc == "add.rn.f32":
 		in.op = opAddF
+	case opc == "div.rn.f32":
+		in.op = opDivF
+	case opc == "add.sat.s32":
+		in.op = opAddSat
+	case opc == "bfi.b32":
+		in.op = opBfi
 	case opc == "cvta.to.global.u64":
 		in.op, in.is64 = opMov, true
 	case strings.HasPrefix(opc, "ld.param."):
@@ -394,8 +404,10 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 			in.width = 4
 		case "s8":
 			in.width, in.signed = 1, true
-		case "v4.u32":
+		case "v4.u32", "v4.f32":
 			in.width, in.vecN = 4, 4
+		case "v2.f32":
+			in.width, in.vecN = 4, 2
 		default:
 			return in, "", fmt.Errorf("load %s", opc)
 		}
@@ -408,6 +420,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 			in.width = 4
 		case "v4.u32":
 			in.width, in.vecN = 4, 4
+		case "v2.u32":
+			in.width, in.vecN = 4, 2
 		default:
 			return in, "", fmt.Errorf("store %s", opc)
 		}
@@ -507,6 +521,12 @@ type simBlock struct {
 	inflight   []bool
 	groups     [][][]simCopy // per thread: committed groups, then the open one
 	cx, cy, cz uint32
+
+	// readWarp is the warp of a byte's readers since the last block
+	// barrier (-2 for several warps) and readWarpE its warp epoch at the
+	// latest read: a warp barrier after the reads lets the warp's other
+	// threads overwrite the byte (a float32 tile staged in passes).
+	readWarp, readWarpE []int32
 }
 
 type simCopy struct {
@@ -562,10 +582,16 @@ func (b *simBlock) noteRead(t, o, n int) error {
 			}
 		}
 		if b.readEpoch[i] != b.epoch {
-			b.readEpoch[i], b.reader[i] = b.epoch, int32(t)
-		} else if int(b.reader[i]) != t {
-			b.reader[i] = -2
+			b.readEpoch[i], b.reader[i], b.readWarp[i] = b.epoch, int32(t), int32(t/32)
+		} else {
+			if int(b.reader[i]) != t {
+				b.reader[i] = -2
+			}
+			if int(b.readWarp[i]) != t/32 {
+				b.readWarp[i] = -2
+			}
 		}
+		b.readWarpE[i] = b.warpEpoch[t/32]
 	}
 	return nil
 }
@@ -575,7 +601,7 @@ func (b *simBlock) noteWrite(t, o, n int, async bool) error {
 		if b.inflight[i] {
 			return fmt.Errorf("thread %d writes shared byte %d while a cp.async to it is in flight", t, i)
 		}
-		if b.readEpoch[i] == b.epoch && int(b.reader[i]) != t {
+		if b.readEpoch[i] == b.epoch && int(b.reader[i]) != t && (int(b.readWarp[i]) != t/32 || b.readWarpE[i] == b.warpEpoch[t/32]) {
 			return fmt.Errorf("thread %d writes shared byte %d that thread %d read since the last barrier", t, i, b.reader[i])
 		}
 		if async {
@@ -606,6 +632,7 @@ func (m *simMachine) run(cx, cy, cz uint32) error {
 	}
 	n := k.smem
 	b.readEpoch, b.reader, b.writeEpoch, b.writer, b.writeWarpE = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	b.readWarp, b.readWarpE = make([]int32, n), make([]int32, n)
 	for i := range b.readEpoch {
 		b.readEpoch[i], b.writeEpoch[i] = -1, -1
 	}
@@ -794,6 +821,15 @@ func (b *simBlock) exec(t int, in *simInst) error {
 			return fmt.Errorf("bfe.u32 of %d bits at %d", n, pos)
 		}
 		set32(v32(1) >> pos & (1<<n - 1))
+	case opDivF:
+		setF(f32(1) / f32(2)) // Go's float32 division rounds to nearest even, as .rn
+	case opAddSat:
+		x := int64(int32(v32(1))) + int64(int32(v32(2)))
+		set32(uint32(int32(min(max(x, math.MinInt32), math.MaxInt32))))
+	case opBfi:
+		pos, n := v32(3)&0xff, v32(4)&0xff
+		mask := uint32((uint64(1)<<n)-1) << pos
+		set32(v32(2)&^mask | v32(1)<<pos&mask)
 	case opCvtU64U32:
 		set(uint64(v32(1)))
 	case opCvtU32U64:

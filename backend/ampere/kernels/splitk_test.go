@@ -67,6 +67,11 @@ func TestSplitKSimulated(t *testing.T) {
 		}), true, []int{2, 3}},
 		{1, c3(128, 6, 5), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.ConvStep, c.StoreVec, c.ResidualTile = true, true, true, true }), true, []int{2, 5}},
 		{1, c1(320, 5, 7), 64, with(s4w, func(c *GemmConfig) { c.Sparse, c.ResidualTile = true, true }), true, []int{3}},
+		// float32 outputs staged (StoreVec) behind the fix-up.
+		{1, c1(192, 6, 5), 144, with(n128, func(c *GemmConfig) { c.OutF32, c.ResidualTile = true, true }), true, []int{2, 3}},
+		{1, c1(192, 6, 5), 132, with(n128, func(c *GemmConfig) { c.OutF32 = true }), true, []int{3}},
+		{1, c3(64, 6, 7), 128, with(m32, func(c *GemmConfig) { c.Conv, c.ConvStep, c.OutF32, c.StoreVec, c.Sparse = true, true, true, true, true }), true, []int{3}},
+		{1, c3(192, 7, 7), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse, c.OutF32, c.StoreVec = true, true, true, true, true }), false, []int{3}},
 	} {
 		p := newSimConv(r, tc.n, tc.s, tc.nOut, tc.cfg.Sparse, tc.res, tc.cfg.OutF32)
 		base := tc.cfg
