@@ -84,6 +84,9 @@ build() {
 # instead of after the sqc timings on the shapes the dense engine's
 # profile lists: the same figures in less device time.
 rn34_shapes=3211264x64x256,802816x64x576,200704x128x576,200704x128x1152,200704x128x64,50176x256x1152,50176x256x2304,50176x256x128,12544x512x2304,12544x512x4608,12544x512x256,256x1000x512
+# LIB_SHAPES=0 leaves out cuBLASLt and cuSPARSELt on those shapes (less
+# device time; the report says so).
+if [ "${LIB_SHAPES:-1}" = 0 ]; then rn34_shapes=; fi
 baselines_pid=
 if [ "${BASELINES_FIRST:-0}" = 1 ]; then
 	python3 bench/gpu/baselines.py --shapes "$rn34_shapes" --modes "$modes" --iters 50 -o "$out/baselines.json" 2> "$out/baselines.log" &
@@ -147,6 +150,7 @@ fi
 # The GEMM shapes of ResNet-34's layers as sqc's engine ran them.
 if [ -z "$baselines_pid" ]; then
 	shapes=$(awk '$8 ~ /^[0-9]+x[0-9]+x[0-9]+$/ {print $8}' "$out/rn34-dense-int8.profile256.txt" | sort -u | paste -sd, -)
+	if [ "${LIB_SHAPES:-1}" = 0 ]; then shapes=; fi
 	python3 bench/gpu/baselines.py --shapes "$shapes" --modes "$modes" --iters 50 -o "$out/baselines.json" 2> "$out/baselines.log"
 fi
 
