@@ -497,7 +497,21 @@ func (m *simMachine) newBuffer(data []byte) uint64 {
 	return b.base
 }
 
+// naturallyAligned says whether an access of n bytes at addr is aligned
+// as the hardware requires (a vector access to its whole size); other
+// sizes (a cp.async's partial source) are not checked here.
+func naturallyAligned(addr uint64, n int) bool {
+	switch n {
+	case 2, 4, 8, 16:
+		return addr%uint64(n) == 0
+	}
+	return true
+}
+
 func (m *simMachine) global(addr uint64, n int) ([]byte, error) {
+	if !naturallyAligned(addr, n) {
+		return nil, fmt.Errorf("global access of %d bytes at %#x is misaligned (the GPU faults)", n, addr)
+	}
 	for _, b := range m.bufs {
 		if addr >= b.base && addr+uint64(n) <= b.base+uint64(len(b.data)) {
 			return b.data[addr-b.base : addr-b.base+uint64(n)], nil
@@ -563,6 +577,9 @@ func (b *simBlock) val(t int, a simArg) uint64 {
 }
 
 func (b *simBlock) smemRange(addr uint64, n int) (int, error) {
+	if !naturallyAligned(addr, n) {
+		return 0, fmt.Errorf("shared access of %d bytes at %d is misaligned (the GPU faults)", n, int64(addr)-simSmemBase)
+	}
 	o := int64(addr) - simSmemBase
 	if o < 0 || o+int64(n) > int64(len(b.smem)) {
 		return 0, fmt.Errorf("shared access of %d bytes at %d outside the %d bytes", n, o, len(b.smem))
@@ -932,6 +949,9 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		o, err := b.smemRange(v(0)+uint64(a[0].off), size)
 		if err != nil {
 			return err
+		}
+		if src := v(1) + uint64(a[1].off); !naturallyAligned(src, size) {
+			return fmt.Errorf("cp.async of %d bytes from %#x is misaligned (the GPU faults)", size, src)
 		}
 		var src []byte
 		if srcSize > 0 {
