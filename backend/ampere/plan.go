@@ -431,7 +431,9 @@ func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp
 	// one vector load, two output pixels a thread where a row holds an
 	// even number of them (the pairs then never straddle rows or samples).
 	kernel, threads := kernels.QuantizePixelKernel(int(cp)), pixels
-	if kernels.QuantizePixelVecFits(int(cp), int(c), int(bs)) {
+	// The vector kernel only with PlanOptions.Experimental until it has
+	// run on a GPU (bit-exact in the PTX interpreter, alignment checked).
+	if p.opts.Experimental && kernels.QuantizePixelVecFits(int(cp), int(c), int(bs)) {
 		pix := int64(1)
 		if (w/bs)%2 == 0 {
 			pix = 2

@@ -8,11 +8,6 @@ import (
 	"github.com/sqc-project/sqc/ir"
 )
 
-// fuseConvPool makes the planner run a QConv and the max pool that is its
-// only reader as one conv-pool kernel (kernels.ConvPoolConfig) where the
-// pattern holds; tests turn it off to compare with the two kernels.
-var fuseConvPool = true
-
 // convPoolFusion is the MaxPool a QConv's kernel computes too, and the
 // pooled image's size.
 type convPoolFusion struct {
@@ -27,7 +22,9 @@ type convPoolFusion struct {
 // stride 2, pad 1, ceil_mode 0 and no indices output (the ResNet stem).
 // A node sqc tune forces stays unfused: tune times the conv variants.
 func (p *planner) fusablePool(n *ir.Node, l gemmLayer, sparse bool) *convPoolFusion {
-	if !fuseConvPool || n.Op != "QConv" || l.conv == nil || l.outF32 || l.residual || sparse {
+	// Only with PlanOptions.Experimental until the kernel has run on a
+	// GPU (bit-exact in the PTX interpreter, spill-free under ptxas 11.8).
+	if !p.opts.Experimental || n.Op != "QConv" || l.conv == nil || l.outF32 || l.residual || sparse {
 		return nil
 	}
 	if _, forced := p.opts.force[n.Name]; forced || kernels.SupportsConvPool(*l.conv, l.n) != nil {

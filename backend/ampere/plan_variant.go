@@ -42,6 +42,14 @@ type PlanOptions struct {
 	// the cache does not decide): at most LatencyBatch, the latency
 	// heuristic (heuristicVariantFor); 0 or more, the throughput one.
 	OptBatch int
+	// Experimental plans kernels that are bit-exact in the PTX
+	// interpreter but have not yet run on a GPU (sqc compile
+	// --experimental): the stem's conv and max pool as one launch
+	// (convpool), the stem quantize's vector loads, and float32 outputs
+	// staged for 16-byte stores (v16 on an f32 layer) in the heuristic.
+	// backend/ampere/NOTES.md names the GPU tests that would make them
+	// the default.
+	Experimental bool
 
 	// force plans the named nodes on the given kernels (sqc tune's timing
 	// rounds), before the cache is asked.
@@ -320,7 +328,7 @@ const LatencyBatch = 8
 // which keeps n128; 1×1 convolutions gain nothing from it. The 8-warp tile
 // (n256) wins on some shapes only, so only a measurement (the cache) picks
 // it.
-func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false) }
+func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false, false) }
 
 // heuristicVariantFor is heuristicVariant, or with latency the variant for
 // small batches: the 4-warp tile (s4w) on every layer, the halo tile on
@@ -332,7 +340,11 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false)
 // batch 1 these layers launch 4 to 16 blocks for a GPU of 100 SMs or more,
 // and the runtime splits a step only where its grid leaves SMs idle
 // (SplitKFor), so sk costs nothing where the grid is full.
-func heuristicVariantFor(l gemmLayer, latency bool) string {
+//
+// With experimental (PlanOptions.Experimental) float32 outputs are staged
+// for 16-byte stores too (v16 on an f32 layer); otherwise only sqc tune
+// picks that, by timing it, until those kernels have run on a GPU.
+func heuristicVariantFor(l gemmLayer, latency, experimental bool) string {
 	conv3 := l.conv != nil && kernels.SupportsHalo(*l.conv)
 	halo := conv3 && haloConv(l)
 	name := "s4w"
@@ -345,7 +357,7 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		name = "n128-s3w"
 	}
 	for _, o := range gemmOptions {
-		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo {
+		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 && !experimental {
 			continue
 		}
 		name += "-" + o.name
@@ -389,7 +401,7 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 		return gemmChoice{sparse: c.Sparse, variant: v, source: SourceCache}, nil
 	}
 	heuristic := func() (gemmChoice, error) {
-		name := heuristicVariantFor(l, p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch)
+		name := heuristicVariantFor(l, p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch, p.opts.Experimental)
 		v, ok := find(name)
 		if !ok {
 			return gemmChoice{}, fmt.Errorf("the heuristic's variant %s is no candidate for this layer", name)

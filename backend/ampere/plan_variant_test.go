@@ -97,14 +97,14 @@ func TestGemmCandidates(t *testing.T) {
 		want string
 	}{{wide, "s4w-v16-halo-sk"}, {dense28, "s4w-v16-halo-sk"}, {one, "s4w-v16-inc-sk"}, {narrow, "s4w-v16-inc-sk"}, {fc, "s4w-v16-sk"}, {fc10, "s4w-sk"},
 		{oneStep, "s4w-v16"}, {halo64, "s4w-v16-halo"}} {
-		if h := heuristicVariantFor(c.l, true); h != c.want {
+		if h := heuristicVariantFor(c.l, true, true); h != c.want {
 			t.Errorf("latency heuristic of %+v: %s, want %s", c.l, h, c.want)
 		}
 		if base, _ := strings.CutSuffix(c.want, "-sk"); !slices.Contains(candidateNames(c.l), base) {
 			t.Errorf("latency heuristic %s is not a candidate of %+v", c.want, c.l)
 		}
-		if strings.Contains(heuristicVariantFor(c.l, false), "sk") {
-			t.Errorf("throughput heuristic of %+v splits K: %s", c.l, heuristicVariantFor(c.l, false))
+		if strings.Contains(heuristicVariantFor(c.l, false, true), "sk") {
+			t.Errorf("throughput heuristic of %+v splits K: %s", c.l, heuristicVariantFor(c.l, false, true))
 		}
 	}
 	if h := heuristicVariant(dense28); h != "n128-s3w-v16-inc" {
