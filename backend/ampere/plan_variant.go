@@ -194,6 +194,17 @@ func (l gemmLayer) splitKMax(c kernels.GemmConfig) int {
 	return max(1, min(l.splitKUnits(c), steps/minSplitSteps, MaxSplitK))
 }
 
+// SplitKMaxFor is splitKMax for a layer of reduction K (K = KH·KW·C for a
+// convolution of C input channels; channels 0 for a GEMM): the most splits
+// the planner records for config c, for the GPU benchmarks.
+func SplitKMaxFor(c kernels.GemmConfig, k, channels int) int {
+	l := gemmLayer{k: k}
+	if channels > 0 {
+		l.conv = &kernels.ConvShape{C: channels}
+	}
+	return l.splitKMax(c)
+}
+
 // splitKFits says whether split-K can divide candidate v's K on l (two
 // splits or more, splitKMax) and the kernels are valid with it.
 func (l gemmLayer) splitKFits(v gemmCandidate) bool {

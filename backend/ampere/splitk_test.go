@@ -70,6 +70,9 @@ func TestSplitKMax(t *testing.T) {
 		if got := l.splitKMax(c.cfg); got != c.want {
 			t.Errorf("%s: splitKMax = %d, want %d", c.name, got, c.want)
 		}
+		if got := SplitKMaxFor(c.cfg, c.k, c.c); got != c.want {
+			t.Errorf("%s: SplitKMaxFor = %d, want %d", c.name, got, c.want)
+		}
 	}
 }
 

@@ -102,7 +102,8 @@ func uniqueInts(vs ...int) []int {
 // TestPerfSplitK times ResNet-34's 3×3 and 1×1 convolutions (resnet34Convs)
 // at batch 1 on the latency heuristic's split-K kernels (2:4 sparse, int8
 // out + relu, the residual where the layer has one),
-// each with the splits the runtime picks for this GPU (ampere.SplitKFor)
+// each with the splits the engine would take on this GPU (ampere.SplitKFor
+// over ampere.SplitKMaxFor, four K steps a split at least)
 // and unsplit (S = 1: the same kernel), and prints µs, the splits and the
 // ratio, with the card's name. Skipped with -test.short.
 func TestPerfSplitK(t *testing.T) {
@@ -131,7 +132,7 @@ func TestPerfSplitK(t *testing.T) {
 		if halo {
 			gx = sh.HaloBlocks(1)
 		}
-		s := ampere.SplitKFor(gx*gy, sms, min(splitUnits(cfg, tc), ampere.MaxSplitK))
+		s := ampere.SplitKFor(gx*gy, sms, ampere.SplitKMaxFor(cfg, kd, l.c)) // the engine's splits
 		w := rand24(r, l.m, kd)
 		xn := randInt8(r, l.h*l.h*l.c)
 		var us [2]float64
@@ -145,7 +146,9 @@ func TestPerfSplitK(t *testing.T) {
 			})
 		}
 		sum1, sumS = sum1+us[0], sumS+us[1]
-		lines = append(lines, fmt.Sprintf("%-32s %-34s %6d %3d | %9.2f | %9.2f | %5.2fx", l.name, cfg.Name()[len("sqc_gemm_"):], gx*gy, s, us[0], us[1], us[0]/us[1]))
+		named := cfg
+		named.Sparse, named.Residual = true, l.res // upload's kernel
+		lines = append(lines, fmt.Sprintf("%-32s %-34s %6d %3d | %9.2f | %9.2f | %5.2fx", l.name, named.Name()[len("sqc_gemm_"):], gx*gy, s, us[0], us[1], us[0]/us[1]))
 	}
 	lines = append(lines, fmt.Sprintf("%-32s %-34s %6s %3s | %9.2f | %9.2f | %5.2fx", "sum (one of each row)", "", "", "", sum1, sumS, sum1/sumS))
 	t.Log("\n" + strings.Join(lines, "\n"))
