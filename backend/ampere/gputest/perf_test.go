@@ -165,6 +165,18 @@ func timeRotating(t *testing.T, g *gpu, q *gpuGemm, residual bool) float64 {
 			q.r = rs[i%len(rs)]
 		}
 	}
+	n := 0
+	return timeKernel(t, g, func() error {
+		rotate(n)
+		n++
+		return q.launch(g.stream)
+	})
+}
+
+// timeKernel returns the median µs of perfIters launches after five
+// warm-up ones (JIT, caches, clocks), each between two events.
+func timeKernel(t *testing.T, g *gpu, launch func() error) float64 {
+	t.Helper()
 	ev := make([]*cuda.Event, perfIters+1)
 	for i := range ev {
 		e, err := g.ctx.NewEvent()
@@ -174,9 +186,8 @@ func timeRotating(t *testing.T, g *gpu, q *gpuGemm, residual bool) float64 {
 		defer e.Destroy()
 		ev[i] = e
 	}
-	for i := 0; i < 5; i++ { // warm-up: JIT, caches, clocks
-		rotate(i)
-		if err := q.launch(g.stream); err != nil {
+	for i := 0; i < 5; i++ {
+		if err := launch(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -184,8 +195,7 @@ func timeRotating(t *testing.T, g *gpu, q *gpuGemm, residual bool) float64 {
 		t.Fatal(err)
 	}
 	for i := 0; i < perfIters; i++ {
-		rotate(i)
-		if err := q.launch(g.stream); err != nil {
+		if err := launch(); err != nil {
 			t.Fatal(err)
 		}
 		if err := ev[i+1].Record(g.stream); err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -74,48 +73,4 @@ func TestPerfStemQuantize(t *testing.T) {
 		}
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
-}
-
-// timeKernel returns the median µs of perfIters launches after five
-// warm-up ones, each between two events.
-func timeKernel(t *testing.T, g *gpu, launch func() error) float64 {
-	t.Helper()
-	ev := make([]*cuda.Event, perfIters+1)
-	for i := range ev {
-		e, err := g.ctx.NewEvent()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Destroy()
-		ev[i] = e
-	}
-	for i := 0; i < 5; i++ {
-		if err := launch(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ev[0].Record(g.stream); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < perfIters; i++ {
-		if err := launch(); err != nil {
-			t.Fatal(err)
-		}
-		if err := ev[i+1].Record(g.stream); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ev[perfIters].Synchronize(); err != nil {
-		t.Fatal(err)
-	}
-	times := make([]float64, perfIters)
-	for i := range times {
-		ms, err := cuda.ElapsedMs(ev[i], ev[i+1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		times[i] = float64(ms) * 1000
-	}
-	sort.Float64s(times)
-	return times[len(times)/2]
 }

@@ -248,16 +248,7 @@ func (c ConvPoolConfig) tapOffset(q int) int {
 }
 
 func (c ConvPoolConfig) emit(b *builder) {
-	b.raw(".visible .entry %s(", c.Name())
-	params := c.params()
-	for i, p := range params {
-		sep := ","
-		if i == len(params)-1 {
-			sep = ""
-		}
-		b.raw("\t.param %s %s%s", p.typ, p.name, sep)
-	}
-	b.raw(")")
+	b.typedEntry(c.Name(), c.params())
 	b.raw(".maxntid %d, 1, 1", cpThreads)
 	if c.MinBlocks > 0 {
 		b.raw(".minnctapersm %d", c.MinBlocks)

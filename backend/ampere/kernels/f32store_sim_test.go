@@ -23,9 +23,7 @@ func TestF32StoresSimulated(t *testing.T) {
 		t.Skip("PTX interpretation skipped in -short mode")
 	}
 	r := rand.New(rand.NewPCG(41, 42))
-	rows := func(c, h, w int) ConvShape {
-		return ConvShape{C: c, H: h, W: w, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}
-	}
+	rows := rows1x1
 	s3 := GemmConfig{}
 	s4w := GemmConfig{Stages: 4, SharedWeights: true}
 	n128 := GemmConfig{Stages: 3, SharedWeights: true, WideN: true}

@@ -593,16 +593,7 @@ func (c GemmConfig) emit(b *builder) {
 		// (DynamicShared).
 		b.raw(".extern .shared .align 128 .b8 smem_x[];")
 	}
-	b.raw(".visible .entry %s(", c.Name())
-	params := c.params()
-	for i, p := range params {
-		sep := ","
-		if i == len(params)-1 {
-			sep = ""
-		}
-		b.raw("\t.param %s %s%s", p.typ, p.name, sep)
-	}
-	b.raw(")")
+	b.typedEntry(c.Name(), c.params())
 	b.raw(".maxntid %d, 1, 1", c.Threads())
 	if c.SplitM {
 		// Two blocks of 8 warps an SM: ptxas keeps to 128 registers.

@@ -111,6 +111,12 @@ func (p *simConv) want(t *testing.T, biasP []int32) []byte {
 	return out
 }
 
+// rows1x1 is the geometry of a plain GEMM over an h×w image's pixels of c
+// channels: a 1×1 stride-1 unpadded convolution.
+func rows1x1(c, h, w int) ConvShape {
+	return ConvShape{C: c, H: h, W: w, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}
+}
+
 // simulate runs convolution kernel c on the problem in the PTX
 // interpreter and returns its output bytes.
 func (p *simConv) simulate(t *testing.T, c GemmConfig) []byte {

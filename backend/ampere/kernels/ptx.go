@@ -73,6 +73,21 @@ func (b *builder) header() {
 // first pointers parameters are .u64 addresses, a parameter whose name ends
 // in ":s32" or ":f32" has that type and every other one is .u32; then the
 // block-size bound and the opening brace of the body.
+// typedEntry opens kernel name's entry with its typed parameters, up to
+// the parameter list's closing parenthesis (the GEMM-family kernels,
+// which add their own directives after it).
+func (b *builder) typedEntry(name string, params []struct{ name, typ string }) {
+	b.raw(".visible .entry %s(", name)
+	for i, p := range params {
+		sep := ","
+		if i == len(params)-1 {
+			sep = ""
+		}
+		b.raw("\t.param %s %s%s", p.typ, p.name, sep)
+	}
+	b.raw(")")
+}
+
 func (b *builder) opEntry(name string, params []string, pointers int) {
 	b.raw(".visible .entry %s(", name)
 	for i, p := range params {

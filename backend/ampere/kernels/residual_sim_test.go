@@ -23,9 +23,7 @@ func TestResidualTileSimulated(t *testing.T) {
 		t.Skip("PTX interpretation skipped in -short mode")
 	}
 	r := rand.New(rand.NewPCG(31, 32))
-	rows := func(c, h, w int) ConvShape {
-		return ConvShape{C: c, H: h, W: w, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}
-	}
+	rows := rows1x1
 	n128 := GemmConfig{Stages: 3, SharedWeights: true, WideN: true}
 	m32 := n128
 	m32.SplitM = true

@@ -24,9 +24,7 @@ func TestSplitKSimulated(t *testing.T) {
 	}
 	r := rand.New(rand.NewPCG(31, 32))
 	c3 := func(c, h, w int) ConvShape { return halo3x3(c, h, w) }
-	c1 := func(c, h, w int) ConvShape {
-		return ConvShape{C: c, H: h, W: w, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}
-	}
+	c1 := rows1x1
 	s4w := GemmConfig{Stages: 4, SharedWeights: true}
 	n128 := GemmConfig{Stages: 3, SharedWeights: true, WideN: true, StoreVec: true}
 	m32 := GemmConfig{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true}
