@@ -241,7 +241,7 @@ func (p *Plugin) callError(proc *process, ctx context.Context, err error, timeou
 	if code == codes.Unavailable || code == codes.Canceled || code == codes.Internal {
 		// The connection broke: the process died, or is about to be seen
 		// dead.
-		if state := proc.exitState(2 * time.Second); state != "" {
+		if state := proc.exitState(crashWait); state != "" {
 			p.forget(proc)
 			msg := fmt.Sprintf("plugin %s crashed (%s)", p.display, state)
 			if why := proc.out.lastWords(); why != "" {
@@ -256,6 +256,12 @@ func (p *Plugin) callError(proc *process, ctx context.Context, err error, timeou
 	}
 	return fmt.Errorf("plugin %s: %s", p.display, status.Convert(err).Message())
 }
+
+// crashWait is how long a broken connection waits for the plugin's
+// process to be seen gone before it is called a lost connection rather
+// than a crash: generous, since a loaded machine can take seconds to
+// schedule the reaper, and only a failing step ever waits.
+const crashWait = 15 * time.Second
 
 // deadlineSlack is how close to its deadline a failed call counts as one
 // that ran out of time.
