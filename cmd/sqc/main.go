@@ -81,7 +81,7 @@ generation in one tool.`,
 	root.SetErr(stderr)
 	root.SetVersionTemplate("sqc {{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%s: %s (see '%s --help')", cmd.Name(), plainNumberError(err.Error()), cmd.CommandPath())
+		return fmt.Errorf("%s: %s (see '%s --help')", cmd.Name(), plainFlagValueError(err.Error()), cmd.CommandPath())
 	})
 	addQuietFlag(root)
 	root.AddCommand(newInspectCmd(), newCompileCmd(), newRunCmd(), newBenchCmd(), newEvalCmd(), newCompareCmd(), newReportCmd(), newOptCmd(), newPassesCmd(), newRecipeCmd(), newTuneCmd(), newVersionCmd())
@@ -91,12 +91,12 @@ generation in one tool.`,
 
 // strconvError is the Go parser's part of pflag's message for a number
 // flag given something else.
-var strconvError = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float): parsing "[^"]*": (invalid syntax|value out of range)`)
+var strconvError = regexp.MustCompile(`strconv\.Parse(Int|Uint|Float|Bool): parsing "[^"]*": (invalid syntax|value out of range)`)
 
-// plainNumberError says what a number flag wanted in sqc's words, not
-// strconv's ("want a whole number", not "strconv.ParseInt: ... invalid
-// syntax").
-func plainNumberError(msg string) string {
+// plainFlagValueError says what a number or boolean flag wanted in sqc's
+// words, not strconv's ("want a whole number", not "strconv.ParseInt: ...
+// invalid syntax").
+func plainFlagValueError(msg string) string {
 	return strconvError.ReplaceAllStringFunc(msg, func(m string) string {
 		sub := strconvError.FindStringSubmatch(m)
 		switch {
@@ -104,6 +104,8 @@ func plainNumberError(msg string) string {
 			return "the number is out of range"
 		case sub[1] == "Float":
 			return "want a number"
+		case sub[1] == "Bool":
+			return "want true or false"
 		}
 		return "want a whole number"
 	})
