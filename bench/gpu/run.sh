@@ -110,7 +110,7 @@ if [ "$latency" = 1 ]; then
 	suffix=
 fi
 wait
-if [ -n "$baselines_pid" ]; then wait "$baselines_pid"; fi
+# (the wait above waits for the baselines too)
 # HOOK, if set, runs between the builds and the timings (the GPU is quiet
 # then): e.g. kernel benchmarks that belong in the same run.
 if [ -n "${HOOK:-}" ]; then bash -c "$HOOK" > "$out/hook.txt" 2>&1 || true; fi
