@@ -9,7 +9,8 @@ import "github.com/sqc-project/sqc/ir/ref"
 // bit: y = the bias; over k = (c, kh, kw) in order, chunks of
 // ref.SumChunk products summed by fma.rn.f32 from +0, each chunk then
 // added to y by add.rn.f32; a tap in the padding takes x = 0 (as the
-// reference's im2col matrix holds it); then the residual and the clamp.
+// reference's im2col matrix holds it); then the residual and the clamp
+// (max.NaN/min.NaN, which keep a NaN as the reference does).
 // Every rounding is spelled out (.rn), so ptxas cannot contract or
 // reassociate differently. It replaced an f64 sum rounded once, which
 // missed `sqc run --compare`'s 1e-5 on 50–95-layer float ResNets and
@@ -143,8 +144,9 @@ func FloatConvPTX() string {
 	b.l("ld.global.f32 %%f7, [%%rd9];")
 	b.l("add.rn.f32 %%f2, %%f2, %%f7;")
 	b.raw("$L_nores:")
-	b.l("max.f32 %%f2, %%f2, %%f0;")
-	b.l("min.f32 %%f2, %%f2, %%f1;")
+	b.comment("the .NaN forms keep a NaN, as ir/ref's clamp (Go's min and max) does; plain max.f32 would make it lo")
+	b.l("max.NaN.f32 %%f2, %%f2, %%f0;")
+	b.l("min.NaN.f32 %%f2, %%f2, %%f1;")
 	b.l("add.s64 %%rd10, %%rd1, %%rd8;")
 	b.l("st.global.f32 [%%rd10], %%f2;")
 	b.raw("$L_done:")

@@ -115,6 +115,7 @@ type simInst struct {
 	vecN    int    // vector length of v2/v4 accesses
 	is64    bool   // selp.b64, mov.u64
 	paramTy string // ld.param type
+	nan     bool   // min/max.NaN: a NaN operand gives NaN
 }
 
 type simKernel struct {
@@ -364,6 +365,10 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opMinF
 	case opc == "max.f32":
 		in.op = opMaxF
+	case opc == "min.NaN.f32":
+		in.op, in.nan = opMinF, true
+	case opc == "max.NaN.f32":
+		in.op, in.nan = opMaxF, true
 	case strings.HasPrefix(opc, "setp."):
 		f := strings.Split(opc, ".")
 		if f[2] != "u32" && f[2] != "s32" {
@@ -836,6 +841,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 	case opMinF, opMaxF:
 		x, y := f32(1), f32(2)
 		switch {
+		case in.nan && (x != x || y != y):
+			setF(float32(math.NaN()))
 		case x != x:
 			setF(y)
 		case y != y:
