@@ -75,7 +75,13 @@ func sgemmKernelGo(kc int, a, b, c []float32, ldc int) {
 		for i, av := range ap {
 			row := acc[i*sgemmGoNR : i*sgemmGoNR+sgemmGoNR : i*sgemmGoNR+sgemmGoNR]
 			for j, bv := range bp {
-				row[j] = FMA32(av, bv, row[j])
+				// FMA32, its common case written out: Go does not
+				// inline FMA32, and the call was most of the time.
+				if s := float64(av)*float64(bv) + float64(row[j]); fma32Rounds(s) {
+					row[j] = float32(s)
+				} else {
+					row[j] = FMA32(av, bv, row[j])
+				}
 			}
 		}
 	}

@@ -61,15 +61,22 @@ const SumChunk = 256
 func FMA32(x, y, z float32) float32 {
 	p := float64(x) * float64(y) // exact: 48 significant bits at most
 	s := p + float64(z)
-	// float32(s) rounds a second time. That equals rounding p+z once
-	// unless s is exactly a float32 tie (the 29 bits below float32's
-	// precision are 1000…0), or s is below float32's normal range, where
-	// its ties lie at other bits: then look at the error of s.
-	b := math.Float64bits(s)
-	if b&(1<<29-1) != 1<<28 && b&0x7ff0000000000000 >= 0x3810000000000000 {
+	if fma32Rounds(s) {
 		return float32(s)
 	}
 	return fma32Tie(p, float64(z), s)
+}
+
+// fma32Rounds reports whether float32(s), for s the float64 sum of an
+// exact product and a float32, is that sum rounded once to float32. It is
+// unless s is exactly a float32 tie (the 29 bits below float32's precision
+// are 1000…0), or s is below float32's normal range (±0 aside: a zero sum
+// is exact), where its ties lie at other bits: then fma32Tie looks at the
+// error of s. It inlines, so hot loops (sgemmKernelGo) can test it
+// without a call.
+func fma32Rounds(s float64) bool {
+	b := math.Float64bits(s)
+	return b&(1<<29-1) != 1<<28 && (b&0x7ff0000000000000 >= 0x3810000000000000 || b<<1 == 0)
 }
 
 // fma32Tie rounds p + z, whose float64 rounding is s, to float32 by
@@ -97,6 +104,10 @@ var sfmaAxpy = sfmaAxpyGo
 func sfmaAxpyGo(a float32, x, y []float32) {
 	x = x[:len(y)]
 	for i, v := range x {
-		y[i] = FMA32(a, v, y[i])
+		if s := float64(a)*float64(v) + float64(y[i]); fma32Rounds(s) { // FMA32's common case, inline
+			y[i] = float32(s)
+		} else {
+			y[i] = FMA32(a, v, y[i])
+		}
 	}
 }
