@@ -50,6 +50,15 @@ type sgemmMicro struct {
 // sgemmMaxTile bounds mr·nr over the kernels (the edge-tile scratch).
 const sgemmMaxTile = 8 * 32
 
+// sgemmNegZeros is an edge tile of −0, copied (a vectorized move) to start
+// the scratch of each edge tile.
+var sgemmNegZeros = func() (t [sgemmMaxTile]float32) {
+	for i := range t {
+		t[i] = negZero
+	}
+	return t
+}()
+
 // sgemmGo is the portable micro-kernel, for CPUs without the vector
 // instructions of the assembly ones.
 var sgemmGo = sgemmMicro{"go", sgemmGoMR, sgemmGoNR, sgemmKernelGo}
@@ -255,9 +264,7 @@ func sgemmSerial(kern sgemmMicro, m, n, k int, a sgemmMatrix, packB sgemmPacker,
 						// exactly (+0 would turn a −0 sum into +0), so C
 						// gets the sum itself, as from a full tile.
 						t := bufs.tile[:mr*nr]
-						for i := range t {
-							t[i] = negZero
-						}
+						copy(t, sgemmNegZeros[:])
 						kern.fn(kc, ap, bp, t, nr)
 						for i := 0; i < mrr; i++ {
 							cr := c[off+i*ldc : off+i*ldc+nrr]

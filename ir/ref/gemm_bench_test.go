@@ -45,9 +45,9 @@ func BenchmarkSgemm(b *testing.B) {
 	}
 }
 
-// BenchmarkSgemmSmall measures the unpacked path of tiny products: a
-// 16×16×16 product (4096 multiply-adds, the largest it takes) and a
-// matrix-vector product.
+// BenchmarkSgemmSmall measures a tiny product (16×16×16, 4096
+// multiply-adds) and a matrix-vector product, which an unpacked loop
+// computed before every product was packed.
 func BenchmarkSgemmSmall(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, s := range [][3]int{{16, 16, 16}, {1024, 1, 1024}} {

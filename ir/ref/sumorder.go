@@ -7,11 +7,11 @@ import "math"
 // Every float32 product of these ops (FusedConv and FusedGemm included)
 // computes each output element in one order, on every CPU and every code
 // path of this package (the AVX-512, AVX2 and portable micro-kernels, edge
-// tiles, tiny products, the parallel splits, depthwise convolutions), and
-// the GPU's float kernels (backend/ampere/kernels: the float convolution,
-// which also runs Gemm and MatMul by a constant, the transposed
-// convolution and the batched MatMul) follow it, so that a float engine
-// equals this executor bit for bit:
+// tiles, tiny and matrix-vector products, the parallel splits, depthwise
+// convolutions), and the GPU's float kernels (backend/ampere/kernels: the
+// float convolution, which also runs Gemm and MatMul by a constant, the
+// transposed convolution and the batched MatMul) follow it, so that a
+// float engine equals this executor bit for bit:
 //
 //	y = init
 //	for each chunk of SumChunk consecutive k (k = 0…255, 256…511, …, the last one ragged):
