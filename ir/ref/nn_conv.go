@@ -235,10 +235,10 @@ func nnIm2colPacker(x []float32, g *ir.ConvGeom) sgemmPacker {
 // nnDepthwise2D computes the 2-d convolution of one plane x with one
 // window w into y, starting from init (the bias, or 0), in the summation
 // order (sumorder.go) of a GEMM with K = kh·kw: tap by tap in (ky, kx)
-// order, every output row gets FMA32(w, x, ·) over a run of its input row
-// (contiguous, or gathered when strided), and the outputs whose input lies
-// in the padding get w·0 added, as a GEMM's fused multiply-add by a
-// padded 0 would.
+// order, every output row gets FMA32(w, x, ·) over a run of its input row,
+// and the outputs whose input lies in the padding get w·0 added, as a
+// GEMM's fused multiply-add by a padded 0 would; a strided window gathers
+// each tap's inputs (0 in the padding) over the plane first.
 func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, init float32, y []float32) {
 	ih, iw := g.In[0], g.In[1]
 	oh, ow := g.Out[0], g.Out[1]
@@ -258,18 +258,13 @@ func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, init float32, y []float32) {
 	}
 	var gather []float32
 	if sw != 1 {
-		gather = make([]float32, ow)
+		gather = make([]float32, oh*ow)
 	}
 	for t0 := 0; t0 < taps; t0 += SumChunk {
 		clear(acc)
 		for t := t0; t < min(taps, t0+SumChunk); t++ {
 			ky, kx := t/kw, t%kw
 			wv := w[t]
-			// A padded tap adds wv·0: −0 (a finite negative weight) adds
-			// to any sum exactly, +0 turns a −0 sum into +0, NaN (a weight
-			// that is not finite) poisons it.
-			pad := wv * 0
-			padAdds := math.Float32bits(pad) != 0x80000000
 			// Output columns ox with 0 ≤ ox·sw − pw + kx·dw < iw.
 			off := kx*dw - pw
 			lo := 0
@@ -283,6 +278,35 @@ func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, init float32, y []float32) {
 				hi = min(ow, last/sw+1)
 			}
 			hi = max(lo, hi)
+			if sw != 1 {
+				// Strided: gather the tap's inputs over the whole output
+				// plane, 0 in the padding (whose fused multiply-add is
+				// the padded tap's w·0), for one axpy: a call a row cost
+				// more than the arithmetic.
+				for oy := 0; oy < oh; oy++ {
+					row := gather[oy*ow : (oy+1)*ow]
+					iy := oy*sh - ph + ky*dh
+					if iy < 0 || iy >= ih {
+						clear(row)
+						continue
+					}
+					clear(row[:lo])
+					clear(row[hi:])
+					xrow := x[iy*iw : (iy+1)*iw]
+					ix := lo*sw + off
+					for i := lo; i < hi; i++ {
+						row[i] = xrow[ix]
+						ix += sw
+					}
+				}
+				sfmaAxpy(wv, gather, acc)
+				continue
+			}
+			// A padded tap adds wv·0: −0 (a finite negative weight) adds
+			// to any sum exactly, +0 turns a −0 sum into +0, NaN (a weight
+			// that is not finite) poisons it.
+			pad := wv * 0
+			padAdds := math.Float32bits(pad) != 0x80000000
 			for oy := 0; oy < oh; oy++ {
 				ys := acc[oy*ow : (oy+1)*ow]
 				iy := oy*sh - ph + ky*dh
@@ -302,21 +326,9 @@ func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, init float32, y []float32) {
 						ys[i] += pad
 					}
 				}
-				if lo == hi {
-					continue
+				if lo < hi {
+					sfmaAxpy(wv, x[iy*iw+lo+off:iy*iw+hi+off], ys[lo:hi])
 				}
-				xrow := x[iy*iw : (iy+1)*iw]
-				if sw == 1 {
-					sfmaAxpy(wv, xrow[lo+off:hi+off], ys[lo:hi])
-					continue
-				}
-				gs := gather[:hi-lo]
-				ix := lo*sw + off
-				for i := range gs {
-					gs[i] = xrow[ix]
-					ix += sw
-				}
-				sfmaAxpy(wv, gs, ys[lo:hi])
 			}
 		}
 		if taps <= SumChunk {

@@ -323,20 +323,22 @@ func TestConvOrder(t *testing.T) {
 // loop against the GEMM's: a weight that is not finite makes NaN at every
 // output whose window reaches the padding, and a −0 sum meets +0 there.
 func TestConvDepthwisePaddingSigns(t *testing.T) {
-	cc := nnConvCase{n: 1, c: 2, m: 2, group: 2, in: []int{4, 5}, kernel: []int{3, 3}, strides: []int{1, 1}, dilation: []int{1, 1}, padB: []int{1, 1}, padE: []int{1, 1}}
-	x := ir.NewTensor(ir.Float32, 1, 2, 4, 5)
-	xs := x.Float32s()
-	for i := range xs {
-		xs[i] = 0x1p-80
+	for _, stride := range []int{1, 2} {
+		cc := nnConvCase{n: 1, c: 2, m: 2, group: 2, in: []int{4, 5}, kernel: []int{3, 3}, strides: []int{stride, stride}, dilation: []int{1, 1}, padB: []int{1, 1}, padE: []int{1, 1}}
+		x := ir.NewTensor(ir.Float32, 1, 2, 4, 5)
+		xs := x.Float32s()
+		for i := range xs {
+			xs[i] = 0x1p-80
+		}
+		w := ir.FromFloat32([]float32{-0x1p-80, 2, -1, 3, -0x1p-80, 1, 0, 1, -2, // −0 sums where only the corner taps land
+			float32(math.Inf(1)), 1, 1, 1, 1, 1, 1, 1, 1}, 2, 1, 3, 3)
+		got, err := nnRunNode("Conv", cc.attrs(), 1, x, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want := orderConv(cc, xs, w.Float32s(), nil)
+		sameBits(t, fmt.Sprintf("depthwise padding, stride %d", stride), got[0].Float32s(), want)
 	}
-	w := ir.FromFloat32([]float32{-0x1p-80, 2, -1, 3, -0x1p-80, 1, 0, 1, -2, // −0 sums where only the corner taps land
-		float32(math.Inf(1)), 1, 1, 1, 1, 1, 1, 1, 1}, 2, 1, 3, 3)
-	got, err := nnRunNode("Conv", cc.attrs(), 1, x, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, want := orderConv(cc, xs, w.Float32s(), nil)
-	sameBits(t, "depthwise padding", got[0].Float32s(), want)
 }
 
 // orderConvTranspose is the definition for a transposed convolution: the
