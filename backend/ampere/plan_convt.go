@@ -9,7 +9,7 @@ import (
 )
 
 // floatConvTranspose plans a 2-D f32 ConvTranspose with constant weights on
-// kernels.ConvTransposeKernel (approximate: its own summation order). The
+// kernels.ConvTransposeKernel (ir/ref's summation order: bit-exact). The
 // geometry is ir.ResolveConvTransposeGeom's (pads, auto_pad, output_padding,
 // output_shape); the input is read in the order it is held and the output
 // written NHWC, as the float convolution does.

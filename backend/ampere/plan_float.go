@@ -152,9 +152,10 @@ func (p *planner) floatConv(n *ir.Node) error {
 
 // floatGemm plans an f32 Gemm, FusedGemm or 2-D MatMul whose right
 // operand is constant: the weight is laid out M×K with alpha folded in and
-// the bias is beta·C (C of M values, one value, or absent), so that the
-// kernel computes Σ a·(alpha·b) + beta·c: within rounding of ir/ref's
-// alpha·Σ a·b + beta·c.
+// the bias is beta·C (C of M values, one value, or absent), each product
+// rounded to f32 as ir/ref rounds them (its summation order scales B by
+// alpha and C by beta before summing, ir/ref/sumorder.go), so that the
+// kernel equals the reference bit for bit.
 func (p *planner) floatGemm(n *ir.Node) error {
 	a, err := p.input(n, 0)
 	if err != nil {
@@ -214,6 +215,8 @@ func (p *planner) floatGemm(n *ir.Node) error {
 		}
 		cs := ct.Float32s()
 		switch {
+		case beta == 0:
+			// ir/ref ignores C (BLAS's rule): no 0·inf = NaN.
 		case len(cs) == int(m) && (len(ct.Shape) == 1 || len(ct.Shape) == 2 && ct.Shape[0] == 1):
 			for j := range bias {
 				bias[j] = beta * cs[j]

@@ -17,7 +17,7 @@ import (
 // NCHW order), are a column of pixels (H = rows,
 // W = 1, C = K) and the weight a 1×1 convolution of M output channels, so
 // the output rows come out in logical order. Like the rank-2 Gemm on that
-// kernel it sums in its own order: approximate (kernels.ApproxKernels).
+// kernel it sums in ir/ref's order, so it equals the reference bit for bit.
 func (p *planner) floatMatMulRows(n *ir.Node) error {
 	a, err := p.input(n, 0)
 	if err != nil {

@@ -76,7 +76,22 @@ var (
 	}}
 )
 
+// sfmaAxpyAVX2 is gemm_amd64.s's y[i] = fma(a, x[i], y[i]) over n
+// elements.
+//
+//go:noescape
+func sfmaAxpyAVX2(n int, a float32, x, y *float32)
+
 func init() {
+	if sgemmHasAVX2FMA() {
+		sfmaAxpy = func(a float32, x, y []float32) {
+			if len(y) == 0 {
+				return
+			}
+			_ = x[len(y)-1]
+			sfmaAxpyAVX2(len(y), a, &x[0], &y[0])
+		}
+	}
 	switch {
 	case sgemmHasAVX512():
 		sgemmKernel = sgemmAVX512

@@ -214,3 +214,39 @@ TEXT ·sgemmXGETBV0(SB), NOSPLIT, $0-8
 	MOVL AX, eax+0(FP)
 	MOVL DX, edx+4(FP)
 	RET
+
+// func sfmaAxpyAVX2(n int, a float32, x, y *float32)
+//
+// y[i] = fma(a, x[i], y[i]) for i < n: one rounding a multiply-add, eight
+// at a time in a ymm register, the tail one at a time.
+TEXT ·sfmaAxpyAVX2(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ         x+16(FP), SI
+	MOVQ         y+24(FP), DI
+
+axpy8:
+	CMPQ        CX, $8
+	JLT         axpy1
+	VMOVUPS     (SI), Y1
+	VFMADD213PS (DI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         axpy8
+
+axpy1:
+	TESTQ       CX, CX
+	JEQ         axpydone
+	VMOVSS      (SI), X1
+	VFMADD213SS (DI), X0, X1
+	VMOVSS      X1, (DI)
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         axpy1
+
+axpydone:
+	VZEROUPPER
+	RET

@@ -44,3 +44,20 @@ func BenchmarkSgemm(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmSmall measures a tiny product (16×16×16, 4096
+// multiply-adds) and a matrix-vector product, which an unpacked loop
+// computed before every product was packed.
+func BenchmarkSgemmSmall(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range [][3]int{{16, 16, 16}, {1024, 1, 1024}} {
+		m, n, k := s[0], s[1], s[2]
+		a, bb, c := nnRandFloats(r, m*k), nnRandFloats(r, k*n), make([]float32, m*n)
+		b.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(b *testing.B) {
+			for b.Loop() {
+				sgemm(m, n, k, 1, sgemmMatrix{a, k, false}, sgemmMatrix{bb, n, false}, 0, c, n, false)
+			}
+			b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -38,7 +38,7 @@ func BenchmarkSgemmPackA(b *testing.B) {
 	a := sgemmMatrix{make([]float32, 512*4608), 4608, false}
 	dst := make([]float32, m*k)
 	for b.Loop() {
-		sgemmPackA(dst, a, 1, sgemmKernel.mr, 0, m, 0, k)
+		sgemmPackA(dst, a, sgemmKernel.mr, 0, m, 0, k)
 	}
 	b.ReportMetric(float64(m*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gfloat/s")
 }

@@ -108,3 +108,35 @@ func BenchmarkConvResNet34All(b *testing.B) {
 		b.ReportMetric(2*macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
 }
+
+// BenchmarkConvDepthwise measures depthwise convolutions (the direct tap
+// loop, not the GEMM): MobileNetV2's 3×3 at 112² and stride 2, and
+// ConvNeXt-Tiny's 7×7 on 56², batch 1.
+func BenchmarkConvDepthwise(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	conv := kernels["Conv"]
+	for _, l := range []nnBenchLayer{
+		{"dw3x3_96_112", 96, 96, 112, 3, 1, 1},
+		{"dw3x3s2_144_56", 144, 144, 56, 3, 2, 1},
+		{"dw7x7_96_56", 96, 96, 56, 7, 1, 1},
+	} {
+		p := int64(l.k / 2)
+		node := &ir.Node{Name: l.name, Op: "Conv", Attrs: ir.Attrs{
+			"group":   {Kind: ir.AttrInt, Int: int64(l.c)},
+			"pads":    {Kind: ir.AttrInts, Ints: []int64{p, p, p, p}},
+			"strides": {Kind: ir.AttrInts, Ints: []int64{int64(l.s), int64(l.s)}},
+		}}
+		o := l.out()
+		in := []*ir.Tensor{nnRandTensor(r, 1, l.c, l.h, l.h), nnRandTensor(r, l.m, 1, l.k, l.k), nnRandTensor(r, l.m)}
+		out := []*ir.Tensor{ir.NewTensor(ir.Float32, 1, l.m, o, o)}
+		macs := float64(l.m*o*o) * float64(l.k*l.k)
+		b.Run(l.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := conv(node, in, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -2,6 +2,7 @@ package ref
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 
 	"github.com/sqc-project/sqc/ir"
@@ -17,7 +18,8 @@ import (
 // usually reads the windows straight from the image as it packs them
 // (nnIm2colPacker). Depthwise 2-d convolutions (one input and one output
 // channel per group) skip the GEMM: a direct loop over the taps is
-// several times faster than one-row matrix products.
+// several times faster than one-row matrix products. Every path sums in
+// the order sumorder.go defines.
 //
 // ConvTranspose is the adjoint: W_gᵀ times the input gives, for every
 // input position, the contributions to the output window it scatters
@@ -99,12 +101,11 @@ func convF32(n *ir.Node, in, out []*ir.Tensor) error {
 		// Depthwise: a GEMM of one row per channel is mostly overhead.
 		parallelFor(nb*c, max(1, 16384/max(1, outN*kN)), func(lo, hi int) {
 			for t := lo; t < hi; t++ {
-				var bias []float32
+				var init float32
 				if bd != nil {
-					bias = bd[t%c : t%c+1]
+					init = bd[t%c]
 				}
-				nnFillRows(yd[t*outN:(t+1)*outN], 1, outN, bias)
-				nnDepthwise2D(xd[t*inN:(t+1)*inN], wd[t%c*kN:(t%c+1)*kN], g, yd[t*outN:(t+1)*outN])
+				nnDepthwise2D(xd[t*inN:(t+1)*inN], wd[t%c*kN:(t%c+1)*kN], g, init, yd[t*outN:(t+1)*outN])
 			}
 		})
 		return nil
@@ -135,7 +136,7 @@ func convF32(n *ir.Node, in, out []*ir.Tensor) error {
 		a := sgemmMatrix{wg, kN, false}
 		switch {
 		case implicit:
-			sgemmPacked(mg, outN, kN, 1, a, nnIm2colPacker(xg, g), yg, outN, parallel)
+			sgemmPacked(mg, outN, kN, a, nnIm2colPacker(xg, g), yg, outN, parallel)
 		case direct:
 			sgemm(mg, outN, kN, 1, a, sgemmMatrix{xg, outN, false}, 1, yg, outN, parallel)
 		default:
@@ -231,56 +232,113 @@ func nnIm2colPacker(x []float32, g *ir.ConvGeom) sgemmPacker {
 	}
 }
 
-// nnDepthwise2D adds the 2-d convolution of one plane x with one window
-// w into y, tap by tap: for each tap, every output row whose input row
-// exists gets w·(a strided run of x) over the columns whose input column
-// exists.
-func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, y []float32) {
+// nnDepthwise2D computes the 2-d convolution of one plane x with one
+// window w into y, starting from init (the bias, or 0), in the summation
+// order (sumorder.go) of a GEMM with K = kh·kw: tap by tap in (ky, kx)
+// order, every output row gets FMA32(w, x, ·) over a run of its input row,
+// and the outputs whose input lies in the padding get w·0 added, as a
+// GEMM's fused multiply-add by a padded 0 would; a strided window gathers
+// each tap's inputs (0 in the padding) over the plane first.
+func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, init float32, y []float32) {
 	ih, iw := g.In[0], g.In[1]
 	oh, ow := g.Out[0], g.Out[1]
 	kh, kw := g.Kernel[0], g.Kernel[1]
 	sh, sw := g.Strides[0], g.Strides[1]
 	dh, dw := g.Dilations[0], g.Dilations[1]
 	ph, pw := g.PadBegin[0], g.PadBegin[1]
-	for kx := 0; kx < kw; kx++ {
-		// Output columns ox with 0 ≤ ox·sw − pw + kx·dw < iw.
-		off := kx*dw - pw
-		lo := 0
-		if off < 0 {
-			lo = (-off + sw - 1) / sw
+	taps := kh * kw
+	// One chunk sums straight into y; more need a separate sum (a window
+	// of more than 256 taps: rare).
+	acc := y
+	if taps > SumChunk {
+		acc = make([]float32, len(y))
+		for i := range y {
+			y[i] = init
 		}
-		hi := ow
-		if last := iw - 1 - off; last < 0 {
-			hi = 0
-		} else {
-			hi = min(ow, last/sw+1)
-		}
-		if lo >= hi {
-			continue
-		}
-		for ky := 0; ky < kh; ky++ {
-			wv := w[ky*kw+kx]
+	}
+	var gather []float32
+	if sw != 1 {
+		gather = make([]float32, oh*ow)
+	}
+	for t0 := 0; t0 < taps; t0 += SumChunk {
+		clear(acc)
+		for t := t0; t < min(taps, t0+SumChunk); t++ {
+			ky, kx := t/kw, t%kw
+			wv := w[t]
+			// Output columns ox with 0 ≤ ox·sw − pw + kx·dw < iw.
+			off := kx*dw - pw
+			lo := 0
+			if off < 0 {
+				lo = min(ow, (-off+sw-1)/sw)
+			}
+			hi := ow
+			if last := iw - 1 - off; last < 0 {
+				hi = 0
+			} else {
+				hi = min(ow, last/sw+1)
+			}
+			hi = max(lo, hi)
+			if sw != 1 {
+				// Strided: gather the tap's inputs over the whole output
+				// plane, 0 in the padding (whose fused multiply-add is
+				// the padded tap's w·0), for one axpy: a call a row cost
+				// more than the arithmetic.
+				for oy := 0; oy < oh; oy++ {
+					row := gather[oy*ow : (oy+1)*ow]
+					iy := oy*sh - ph + ky*dh
+					if iy < 0 || iy >= ih {
+						clear(row)
+						continue
+					}
+					clear(row[:lo])
+					clear(row[hi:])
+					xrow := x[iy*iw : (iy+1)*iw]
+					ix := lo*sw + off
+					for i := lo; i < hi; i++ {
+						row[i] = xrow[ix]
+						ix += sw
+					}
+				}
+				sfmaAxpy(wv, gather, acc)
+				continue
+			}
+			// A padded tap adds wv·0: −0 (a finite negative weight) adds
+			// to any sum exactly, +0 turns a −0 sum into +0, NaN (a weight
+			// that is not finite) poisons it.
+			pad := wv * 0
+			padAdds := math.Float32bits(pad) != 0x80000000
 			for oy := 0; oy < oh; oy++ {
+				ys := acc[oy*ow : (oy+1)*ow]
 				iy := oy*sh - ph + ky*dh
 				if iy < 0 || iy >= ih {
-					continue
-				}
-				ys := y[oy*ow+lo : oy*ow+hi]
-				xrow := x[iy*iw : (iy+1)*iw]
-				if sw == 1 {
-					xs := xrow[lo+off : hi+off]
-					xs = xs[:len(ys)]
-					for i := range ys {
-						ys[i] += wv * xs[i]
+					if padAdds {
+						for i := range ys {
+							ys[i] += pad
+						}
 					}
 					continue
 				}
-				ix := lo*sw + off
-				for i := range ys {
-					ys[i] += wv * xrow[ix]
-					ix += sw
+				if padAdds {
+					for i := range ys[:lo] {
+						ys[i] += pad
+					}
+					for i := hi; i < ow; i++ {
+						ys[i] += pad
+					}
+				}
+				if lo < hi {
+					sfmaAxpy(wv, x[iy*iw+lo+off:iy*iw+hi+off], ys[lo:hi])
 				}
 			}
+		}
+		if taps <= SumChunk {
+			for i, v := range y {
+				y[i] = init + v
+			}
+			return
+		}
+		for i, v := range acc {
+			y[i] += v
 		}
 	}
 }

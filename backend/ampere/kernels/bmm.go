@@ -3,9 +3,9 @@ package kernels
 // The batched float matrix product: MatMul of two computed operands (the
 // attention products of a transformer, Q·Kᵀ and P·V) or of a computed one
 // by a constant stack of matrices. One thread an output element sums its
-// K products in index order in f32 (mul.rn then add.rn, never fused);
-// ir/ref's float GEMM blocks and fuses differently, so the kernel is
-// approximate (ApproxKernels), like the float convolution.
+// K products in ir/ref's float summation order (ir/ref/sumorder.go):
+// chunks of SumChunk fma.rn.f32 from +0, each added to the output (from
+// +0) by add.rn.f32, so it equals the reference executor bit for bit.
 
 // BatchMatMulKernel is the batched f32 matrix product.
 const BatchMatMulKernel = "sqc_bmm_f32"
@@ -17,8 +17,6 @@ const BatchMatMulKernel = "sqc_bmm_f32"
 // matrix broadcast over the stack has a stride of 0).
 var BatchMatMulParams = []string{"a", "b", "y", "total", "M", "K", "P", "mats", "aSample", "bSample", "aMat", "bMat"}
 
-func init() { ApproxKernels[BatchMatMulKernel] = true }
-
 // BatchMatMulPTX returns the module text of BatchMatMulKernel.
 func BatchMatMulPTX() string {
 	var b builder
@@ -27,7 +25,7 @@ func BatchMatMulPTX() string {
 	declare(&b, ".pred", "%p<4>")
 	declare(&b, ".b32", "%r<40>")
 	declare(&b, ".b64", "%rd<12>")
-	declare(&b, ".f32", "%f<4>")
+	declare(&b, ".f32", "%f<6>")
 	b.comment("a b y in %%rd0..%%rd2; total M K P mats aSample bSample aMat bMat in %%r0..%%r8")
 	b.loadPointers(3)
 	for i := 0; i < 9; i++ {
@@ -58,20 +56,24 @@ func BatchMatMulPTX() string {
 	b.l("mul.wide.u32 %%rd4, %%r16, 4;")
 	b.l("add.s64 %%rd4, %%rd1, %%rd4;")
 	b.l("mul.wide.u32 %%rd5, %%r3, 4;") // B's row stride in bytes
+	b.comment("y in f0, the chunk's sum in f4, its length in r18")
 	b.l("mov.f32 %%f0, 0f00000000;")
+	b.l("mov.f32 %%f4, 0f00000000;")
+	b.l("mov.u32 %%r18, 0;")
 	b.l("mov.u32 %%r17, 0;")
 	b.raw("$L_k:")
 	b.l("setp.ge.u32 %%p1, %%r17, %%r2;")
 	b.l("@%%p1 bra $L_store;")
 	b.l("ld.global.f32 %%f1, [%%rd3];")
 	b.l("ld.global.f32 %%f2, [%%rd4];")
-	b.l("mul.rn.f32 %%f3, %%f1, %%f2;")
-	b.l("add.rn.f32 %%f0, %%f0, %%f3;")
+	b.l("fma.rn.f32 %%f4, %%f1, %%f2, %%f4;")
 	b.l("add.s64 %%rd3, %%rd3, 4;")
 	b.l("add.s64 %%rd4, %%rd4, %%rd5;")
 	b.l("add.u32 %%r17, %%r17, 1;")
+	b.chunkStep("%r18", "%f4", "%f0", "%p2", "$L_k")
 	b.l("bra $L_k;")
 	b.raw("$L_store:")
+	b.chunkFlush("%r18", "%f4", "%f0", "%p2", "$L_flushed")
 	b.l("mul.wide.u32 %%rd6, %%r10, 4;")
 	b.l("add.s64 %%rd6, %%rd2, %%rd6;")
 	b.l("st.global.f32 [%%rd6], %%f0;")

@@ -1,12 +1,13 @@
 package kernels
 
 // The float transposed convolution (ConvTranspose), one thread an output
-// element: the sum over the group's input channels and the kernel taps
-// whose forward convolution would have read this output position
-// (oh = ih·sh − ph + kh·dh, the same along W), f32 products summed in
-// (c, kh, kw) order, then the bias. ir/ref computes it as a GEMM and a
-// col2im scatter, in another order, so the kernel is approximate
-// (ApproxKernels), like the float convolution.
+// element, in ir/ref's float summation order (ir/ref/sumorder.go), so that
+// it equals the reference executor bit for bit: y = the bias; then for
+// each kernel tap (kh, kw) in order whose forward convolution would have
+// read this output position (oh = ih·sh − ph + kh·dh, the same along W),
+// the group's input channels summed as one column of ir/ref's GEMM (chunks
+// of SumChunk fma.rn.f32 from +0, each added to a sum from +0), and that
+// sum added to y, as ir/ref's col2im scatter adds it.
 
 // ConvTransposeKernel is the f32 transposed convolution.
 const ConvTransposeKernel = "sqc_convt_f32"
@@ -18,8 +19,6 @@ const ConvTransposeKernel = "sqc_convt_f32"
 // Cg input and Mg output channels.
 var ConvTransposeParams = []string{"x", "y", "w", "b", "total", "C", "H", "W", "M", "OH", "OW", "KH", "KW",
 	"sh", "sw", "ph", "pw", "dh", "dw", "Cg", "Mg", "xnhwc"}
-
-func init() { ApproxKernels[ConvTransposeKernel] = true }
 
 // ConvTransposePTX returns the module text of ConvTransposeKernel.
 func ConvTransposePTX() string {
@@ -44,16 +43,14 @@ func ConvTransposePTX() string {
 	b.comment("oh + ph in r27, ow + pw in r28")
 	b.l("add.u32 %%r27, %%r21, %%r11;")
 	b.l("add.u32 %%r28, %%r20, %%r12;")
-	b.l("mov.f32 %%f1, 0f00000000;")
-	b.l("mov.u32 %%r30, 0;") // c
-	b.raw("$L_c:")
-	b.l("setp.ge.u32 %%p1, %%r30, %%r15;")
-	b.l("@%%p1 bra $L_sum_done;")
-	b.l("add.u32 %%r36, %%r25, %%r30;") // input channel
-	b.l("mov.u32 %%r31, 0;")            // kh
+	b.comment("y = b[m] in f1")
+	b.l("mul.wide.u32 %%rd6, %%r22, 4;")
+	b.l("add.s64 %%rd6, %%rd3, %%rd6;")
+	b.l("ld.global.f32 %%f1, [%%rd6];")
+	b.l("mov.u32 %%r31, 0;") // kh
 	b.raw("$L_kh:")
 	b.l("setp.ge.u32 %%p1, %%r31, %%r7;")
-	b.l("@%%p1 bra $L_kh_done;")
+	b.l("@%%p1 bra $L_sum_done;")
 	b.comment("ih = (oh + ph - kh*dh) / sh when that is whole and in [0, H)")
 	b.l("mul.lo.s32 %%r33, %%r31, %%r13;")
 	b.l("sub.s32 %%r33, %%r27, %%r33;")
@@ -79,6 +76,15 @@ func ConvTransposePTX() string {
 	b.l("div.u32 %%r35, %%r35, %%r10;")
 	b.l("setp.ge.u32 %%p2, %%r35, %%r3;")
 	b.l("@%%p2 bra $L_kw_next;")
+	b.comment("this tap's column: the sum over c in f6 (from +0), the chunk's in f4, its length in r39")
+	b.l("mov.f32 %%f6, 0f00000000;")
+	b.l("mov.f32 %%f4, 0f00000000;")
+	b.l("mov.u32 %%r39, 0;")
+	b.l("mov.u32 %%r30, 0;") // c
+	b.raw("$L_c:")
+	b.l("setp.ge.u32 %%p1, %%r30, %%r15;")
+	b.l("@%%p1 bra $L_c_done;")
+	b.l("add.u32 %%r36, %%r25, %%r30;") // input channel
 	b.l("setp.ne.u32 %%p3, %%r17, 0;")
 	b.l("@%%p3 bra $L_xnhwc;")
 	b.comment("NCHW: ((n*C + c)*H + ih)*W + iw")
@@ -102,22 +108,20 @@ func ConvTransposePTX() string {
 	b.l("mul.wide.u32 %%rd5, %%r38, 4;")
 	b.l("add.s64 %%rd5, %%rd2, %%rd5;")
 	b.l("ld.global.f32 %%f3, [%%rd5];")
-	b.l("mul.rn.f32 %%f4, %%f2, %%f3;")
-	b.l("add.rn.f32 %%f1, %%f1, %%f4;")
+	b.l("fma.rn.f32 %%f4, %%f3, %%f2, %%f4;")
+	b.l("add.u32 %%r30, %%r30, 1;")
+	b.chunkStep("%r39", "%f4", "%f6", "%p4", "$L_c")
+	b.l("bra $L_c;")
+	b.raw("$L_c_done:")
+	b.chunkFlush("%r39", "%f4", "%f6", "%p4", "$L_flushed")
+	b.l("add.rn.f32 %%f1, %%f1, %%f6;")
 	b.raw("$L_kw_next:")
 	b.l("add.u32 %%r32, %%r32, 1;")
 	b.l("bra $L_kw;")
 	b.raw("$L_kh_next:")
 	b.l("add.u32 %%r31, %%r31, 1;")
 	b.l("bra $L_kh;")
-	b.raw("$L_kh_done:")
-	b.l("add.u32 %%r30, %%r30, 1;")
-	b.l("bra $L_c;")
 	b.raw("$L_sum_done:")
-	b.l("mul.wide.u32 %%rd6, %%r22, 4;")
-	b.l("add.s64 %%rd6, %%rd3, %%rd6;")
-	b.l("ld.global.f32 %%f5, [%%rd6];")
-	b.l("add.rn.f32 %%f1, %%f1, %%f5;")
 	b.l("mul.wide.u32 %%rd7, %%r40, 4;")
 	b.l("add.s64 %%rd7, %%rd1, %%rd7;")
 	b.l("st.global.f32 [%%rd7], %%f1;")

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,14 +39,19 @@ func TestHostFreePTXLint(t *testing.T) {
 	}
 }
 
-// TestApproxFloatPTXLint lints the batched float matrix product and the
-// transposed convolution, which are approximate (their own summation
-// order) but fuse nothing.
-func TestApproxFloatPTXLint(t *testing.T) {
+// TestFloatProductPTXLint lints the kernels that compute float products
+// (the float convolution, which also runs Gemm and MatMul by a constant,
+// the batched MatMul, the transposed convolution): they follow ir/ref's
+// summation order with fused multiply-adds, every one fma.rn.f32 and every
+// addition add.rn.f32 (spelled-out rounding, which ptxas does not contract
+// or reorder), nothing in f64, no separate f32 product, nothing
+// approximate, and they are not listed as approximate.
+func TestFloatProductPTXLint(t *testing.T) {
 	for _, c := range []struct {
 		name, text string
 		params     int
 	}{
+		{FloatConvKernel, FloatConvPTX(), len(FloatConvParams)},
 		{BatchMatMulKernel, BatchMatMulPTX(), len(BatchMatMulParams)},
 		{ConvTransposeKernel, ConvTransposePTX(), len(ConvTransposeParams)},
 	} {
@@ -53,11 +59,26 @@ func TestApproxFloatPTXLint(t *testing.T) {
 		if n := strings.Count(c.text, ".param "); n != c.params {
 			t.Errorf("%s: %d params declared, want %d", c.name, n, c.params)
 		}
-		if strings.Contains(c.text, "fma.") || strings.Contains(c.text, "mad.rn.f32") {
-			t.Errorf("%s: fused float multiply-add", c.name)
+		if n := strings.Count(c.text, "fma.rn.f32 "); n == 0 || n != strings.Count(c.text, "fma.") {
+			t.Errorf("%s: %d fma.rn.f32 of %d fma", c.name, n, strings.Count(c.text, "fma."))
 		}
-		if !ApproxKernels[c.name] {
-			t.Errorf("%s sums in its own order: it must be listed as approximate", c.name)
+		for _, want := range []string{"add.rn.f32 ", "ld.global.f32", "st.global.f32", fmt.Sprintf("%d;", SumChunk)} {
+			if !strings.Contains(c.text, want) {
+				t.Errorf("%s: no %q", c.name, want)
+			}
+		}
+		for _, bad := range []string{".f64", "mul.rn.f32", "mul.f32", "add.f32", "mad.f32", "mad.rn.f", ".approx", ".ftz", "sub.f32"} {
+			if strings.Contains(c.text, bad) {
+				t.Errorf("%s: %q in a kernel that follows ir/ref's summation order", c.name, bad)
+			}
+		}
+		for i, r := range c.text {
+			if r > 127 {
+				t.Fatalf("%s: non-ASCII at byte %d", c.name, i)
+			}
+		}
+		if ApproxKernels[c.name] {
+			t.Errorf("%s is listed as approximate", c.name)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sqc-project/sqc/backend/ampere/pack"
+	"github.com/sqc-project/sqc/ir/ref"
 )
 
 // A CPU interpreter for the PTX the GEMM emitters write: enough of the
@@ -85,6 +86,10 @@ const (
 	opDivF
 	opAddSat
 	opBfi
+	// The float product kernels' (the float convolution, the batched
+	// MatMul, the transposed convolution).
+	opFmaF
+	opOrPred
 )
 
 // simArg is a decoded operand.
@@ -110,6 +115,7 @@ type simInst struct {
 	vecN    int    // vector length of v2/v4 accesses
 	is64    bool   // selp.b64, mov.u64
 	paramTy string // ld.param type
+	nan     bool   // min/max.NaN: a NaN operand gives NaN
 }
 
 type simKernel struct {
@@ -319,7 +325,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opSub32
 	case opc == "sub.u64":
 		in.op = opSub64
-	case opc == "mul.lo.u32":
+	case opc == "mul.lo.u32" || opc == "mul.lo.s32":
 		in.op = opMulLo32
 	case opc == "mul.wide.u32":
 		in.op = opMulWide
@@ -359,18 +365,26 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opMinF
 	case opc == "max.f32":
 		in.op = opMaxF
+	case opc == "min.NaN.f32":
+		in.op, in.nan = opMinF, true
+	case opc == "max.NaN.f32":
+		in.op, in.nan = opMaxF, true
 	case strings.HasPrefix(opc, "setp."):
 		f := strings.Split(opc, ".")
-		if f[2] != "u32" {
+		if f[2] != "u32" && f[2] != "s32" {
 			return in, "", fmt.Errorf("setp type %s", f[2])
 		}
-		in.op, in.cmp = opSetp, f[1]
+		in.op, in.cmp, in.signed = opSetp, f[1], f[2] == "s32"
 	case opc == "selp.b32":
 		in.op = opSelp
 	case opc == "selp.b64":
 		in.op, in.is64 = opSelp, true
 	case opc == "and.pred":
 		in.op = opAndPred
+	case opc == "or.pred":
+		in.op = opOrPred
+	case opc == "fma.rn.f32":
+		in.op = opFmaF
 	case opc == "not.pred":
 		in.op = opNotPred
 	case opc == "cvt.u64.u32":
@@ -640,6 +654,41 @@ func (b *simBlock) land(t int, c simCopy) {
 	}
 }
 
+// runThreadwise executes block (cx, cy, cz) one thread after another,
+// each following its own branches: for the one-thread-an-element op
+// kernels, whose loops and bounds tests diverge and which share nothing
+// between threads (no shared memory, no barriers, no warp instructions).
+func (m *simMachine) runThreadwise(cx, cy, cz uint32) error {
+	k := m.k
+	b := &simBlock{m: m, cx: cx, cy: cy, cz: cz}
+	for t := 0; t < m.threads; t++ {
+		b.regs = append(b.regs, make([]uint64, len(k.regs)))
+	}
+	for t := 0; t < m.threads; t++ {
+	thread:
+		for pc := 0; pc < len(k.insts); {
+			in := &k.insts[pc]
+			pc++
+			if in.guard >= 0 && (b.regs[t][in.guard] != 0) == in.negate {
+				continue
+			}
+			switch in.op {
+			case opRet:
+				break thread
+			case opBra:
+				pc = in.target
+				continue
+			case opBar, opBarWarp, opLdmatrix, opMmaDense, opMmaSparse, opLdShared, opStShared, opCpAsync, opCommit, opWait:
+				return fmt.Errorf("%q in a kernel run thread by thread", in.text)
+			}
+			if err := b.exec(t, in); err != nil {
+				return fmt.Errorf("block (%d, %d, %d) thread %d %q: %v", cx, cy, cz, t, in.text, err)
+			}
+		}
+	}
+	return nil
+}
+
 // run executes block (cx, cy, cz).
 func (m *simMachine) run(cx, cy, cz uint32) error {
 	k := m.k
@@ -792,6 +841,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 	case opMinF, opMaxF:
 		x, y := f32(1), f32(2)
 		switch {
+		case in.nan && (x != x || y != y):
+			setF(float32(math.NaN()))
 		case x != x:
 			setF(y)
 		case y != y:
@@ -803,6 +854,10 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		}
 	case opSetp:
 		x, y := v32(1), v32(2)
+		if in.signed {
+			// Compare as signed: flip the sign bits.
+			x, y = x^1<<31, y^1<<31
+		}
 		var p bool
 		switch in.cmp {
 		case "lt":
@@ -830,6 +885,10 @@ func (b *simBlock) exec(t int, in *simInst) error {
 		set(x)
 	case opAndPred:
 		set(b2u(v(1) != 0 && v(2) != 0))
+	case opOrPred:
+		set(b2u(v(1) != 0 || v(2) != 0))
+	case opFmaF:
+		setF(ref.FMA32(f32(1), f32(2), f32(3))) // one rounding, as fma.rn.f32 (ref's tests check FMA32 against math/big and the CPU's FMA)
 	case opNotPred:
 		set(b2u(v(1) == 0))
 	case opBfeU32: // the positions and lengths the kernels use: within the word
