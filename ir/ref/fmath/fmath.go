@@ -1,0 +1,316 @@
+// Package fmath holds the transcendental functions of the reference
+// executor (ir/ref): Exp, Log, Log1p, Expm1, Tanh, Sigmoid, Erf and the
+// activations built on them.
+//
+// They exist so that the reference's results are a function of the
+// arithmetic written here and nothing else. Go's math.Exp and math.Log are
+// assembly on amd64 and pure Go elsewhere, and the compiler may fuse a
+// product and a sum into one multiply-add on some CPUs (arm64, ppc64,
+// s390x) but not on others; either would make the reference's bits depend
+// on the machine it runs on. Here every function is a fixed sequence of
+// IEEE-754 double operations, each rounded to nearest even: +, −, ×, ÷,
+// math.Sqrt, math.FMA where a fused multiply-add is meant (and only there:
+// every other product is rounded on its own, by an explicit float64()
+// conversion where the compiler could otherwise fuse it), exact
+// power-of-two scalings built from bits, and comparisons. The GPU's f64
+// add.rn, mul.rn, fma.rn, div.rn and sqrt.rn are the same IEEE operations,
+// so a kernel that performs the same sequence (backend/ampere/kernels does,
+// instruction for instruction) reproduces these results bit for bit.
+//
+// The algorithms are the textbook ones, with constants computed here (the
+// polynomial coefficients are Taylor coefficients, not fitted):
+//
+//   - Exp: x = k·ln2 + r with k = round(x·log2 e), r by two fused steps
+//     with ln 2 split in a head (low 32 bits zero) and a tail, exp(r) by the
+//     degree-13 Taylor polynomial in Horner form (|r| ≤ 0.35: truncation
+//     below 5e-18), times 2^k applied as two exact power-of-two factors so
+//     that only the last product rounds (subnormal results included).
+//   - Log: x = 2^e·m with m in [√½, √2), s = (m−1)/(m+1),
+//     log m = 2s + s·z·Q(z) with z = s² and Q the atanh series' terms
+//     2/(2n+1) to n = 11, plus e·ln2 in two parts.
+//   - Log1p(y) = Log(u)·(y/(u−1)) with u = 1 + y (y when u rounds to 1),
+//     Expm1(x) = (u−1)·x/Log(u) with u = Exp(x) (x when u rounds to 1, u
+//     above 40) (Kahan's forms).
+//   - Tanh(x) = −t/(2+t), t = Expm1(−2|x|), with x's sign; ±1 beyond 22.
+//   - Erf: the Maclaurin series x·Σ cₙ(x²)ⁿ in Horner form, truncated at
+//     degree 15, 24 or 40 in x² for |x| below 0.75, 1.5 or 2.5 (truncation
+//     below 1e-17 relative), and above 2.5 erf = 1 − erfc with erfc from
+//     Laplace's continued fraction evaluated 40 levels deep; ±1 from 6 on.
+//
+// Accuracy against the correctly rounded value: a few units in the last
+// place of a double (Erf: up to about 3e-15 absolute just below |x| = 2.5,
+// where its series cancels), far
+// below a float32's half unit, so float32 results rounded from these are
+// the correctly rounded float32 but in rare ties.
+package fmath
+
+import (
+	"math"
+	"math/big"
+)
+
+// Ln2Hi and Ln2Lo split ln 2: Ln2Hi has its low 32 bits zero (so k·Ln2Hi
+// is exact for |k| < 2^20), Ln2Lo = ln 2 − Ln2Hi rounded.
+var Ln2Hi, Ln2Lo = splitLn2()
+
+func splitLn2() (hi, lo float64) {
+	hi = math.Float64frombits(math.Float64bits(math.Ln2) &^ (1<<32 - 1))
+	ln2, _, err := big.ParseFloat("0.693147180559945309417232121458176568075500134360255254120680009493393621969694715605863326996418687542", 10, 256, big.ToNearestEven)
+	if err != nil {
+		panic(err)
+	}
+	lo, _ = new(big.Float).Sub(ln2, big.NewFloat(hi)).Float64()
+	return hi, lo
+}
+
+// ExpCoeffs are exp's Taylor coefficients 1/n!, n = 0..13: Exp evaluates
+// them from the last by Horner's rule with fused steps.
+var ExpCoeffs = func() []float64 {
+	c := make([]float64, 14)
+	f := 1.0
+	for n := range c {
+		if n > 0 {
+			f *= float64(n) // exact: 13! < 2^53
+		}
+		c[n] = 1 / f
+	}
+	return c
+}()
+
+// Exp's range: above ExpOverflow the result is +Inf, below ExpUnderflow
+// it is +0 (both beyond where the result rounds to those anyway).
+const (
+	ExpOverflow  = 710
+	ExpUnderflow = -746
+)
+
+// Exp returns e^x. NaN gives NaN.
+func Exp(x float64) float64 {
+	switch {
+	case x != x:
+		return x
+	case x > ExpOverflow:
+		return math.Inf(1)
+	case x < ExpUnderflow:
+		return 0
+	}
+	k := math.RoundToEven(float64(x * math.Log2E))
+	r := math.FMA(-k, Ln2Hi, x)
+	r = math.FMA(-k, Ln2Lo, r)
+	p := ExpCoeffs[len(ExpCoeffs)-1]
+	for n := len(ExpCoeffs) - 2; n >= 0; n-- {
+		p = math.FMA(p, r, ExpCoeffs[n])
+	}
+	return Scale2(p, int32(k))
+}
+
+// Scale2 returns p·2^k for |k| ≤ 2044 as two exact power-of-two factors,
+// 2^(k>>1) then 2^(k−k>>1) (each a normal double), so that only the
+// second product rounds.
+func Scale2(p float64, k int32) float64 {
+	k1 := k >> 1
+	k2 := k - k1
+	p = float64(p * Pow2(k1))
+	return float64(p * Pow2(k2))
+}
+
+// Pow2 is 2^k for a normal exponent k in [-1022, 1023], built from bits.
+func Pow2(k int32) float64 { return math.Float64frombits(uint64(int64(k)+1023) << 52) }
+
+// LogCoeffs are the atanh series' 2/(2n+1), n = 1..11: log m = 2s +
+// s·z·Q(z), Q(z) = Σ LogCoeffs[n-1]·z^(n-1), by Horner's rule with fused
+// steps.
+var LogCoeffs = func() []float64 {
+	c := make([]float64, 11)
+	for i := range c {
+		c[i] = 2 / float64(2*i+3)
+	}
+	return c
+}()
+
+// Sqrt2 is √2 rounded; Log's mantissas lie in [Sqrt2/2, Sqrt2).
+const Sqrt2 = math.Sqrt2
+
+// Log returns the natural logarithm of x: −Inf at ±0, NaN below 0 and for
+// NaN, +Inf at +Inf.
+func Log(x float64) float64 {
+	switch {
+	case x != x || x < 0:
+		return math.NaN()
+	case x == 0:
+		return math.Inf(-1)
+	case x > math.MaxFloat64:
+		return x
+	}
+	e := int32(0)
+	if x < 0x1p-1022 { // subnormal: make it normal first
+		x = float64(x * 0x1p54)
+		e = -54
+	}
+	b := math.Float64bits(x)
+	e += int32(b>>52) - 1023
+	m := math.Float64frombits(b&(1<<52-1) | 1023<<52) // [1, 2)
+	if m >= Sqrt2 {
+		m = float64(m * 0.5)
+		e++
+	}
+	f := m - 1 // exact
+	s := f / (2 + f)
+	z := float64(s * s)
+	q := LogCoeffs[len(LogCoeffs)-1]
+	for n := len(LogCoeffs) - 2; n >= 0; n-- {
+		q = math.FMA(q, z, LogCoeffs[n])
+	}
+	l := math.FMA(float64(s*z), q, float64(2*s))
+	fe := float64(e)
+	return float64(fe*Ln2Hi) + math.FMA(fe, Ln2Lo, l)
+}
+
+// Log1p returns log(1 + y), accurate for small y.
+func Log1p(y float64) float64 {
+	u := 1 + y
+	switch {
+	case u == 1:
+		return y
+	case u > math.MaxFloat64:
+		return u
+	}
+	return float64(Log(u) * float64(y/(u-1)))
+}
+
+// Expm1 returns e^x − 1, accurate for small x.
+func Expm1(x float64) float64 {
+	u := Exp(x)
+	switch {
+	case u == 1:
+		return x
+	case x > 40: // e^x − 1 rounds to e^x (and would overflow below)
+		return u
+	}
+	um := u - 1
+	if um == -1 {
+		return -1
+	}
+	return float64(um*x) / Log(u)
+}
+
+// Tanh returns the hyperbolic tangent of x.
+func Tanh(x float64) float64 {
+	a := math.Abs(x)
+	if a > 22 { // tanh(22) rounds to 1
+		return math.Copysign(1, x)
+	}
+	t := Expm1(float64(-2 * a))
+	return math.Copysign(-t/(2+t), x)
+}
+
+// Sigmoid returns 1/(1+e^−x), computed as e^x/(1+e^x) for x < 0 so that
+// neither form overflows to a NaN.
+func Sigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + Exp(-x))
+	}
+	e := Exp(x)
+	return e / (1 + e)
+}
+
+// ErfCoeffs are erf's Maclaurin coefficients (2/√π)·(−1)ⁿ/(n!·(2n+1)),
+// n = 0..40: erf x = x·Σ cₙ(x²)ⁿ.
+var ErfCoeffs = func() []float64 {
+	c := make([]float64, 41)
+	two := new(big.Float).SetPrec(256).Quo(big.NewFloat(2), new(big.Float).SetPrec(256).Sqrt(bigPi()))
+	fact := new(big.Float).SetPrec(256).SetInt64(1)
+	for n := range c {
+		if n > 0 {
+			fact.Mul(fact, big.NewFloat(float64(n)))
+		}
+		d := new(big.Float).SetPrec(256).Mul(fact, big.NewFloat(float64(2*n+1)))
+		v, _ := new(big.Float).SetPrec(256).Quo(two, d).Float64()
+		if n%2 == 1 {
+			v = -v
+		}
+		c[n] = v
+	}
+	return c
+}()
+
+func bigPi() *big.Float {
+	pi, _, err := big.ParseFloat("3.14159265358979323846264338327950288419716939937510582097494459230781640628620899862803482534211706798", 10, 256, big.ToNearestEven)
+	if err != nil {
+		panic(err)
+	}
+	return pi
+}
+
+// ErfBands are Erf's ranges of |x| and the degree in x² of the series
+// used below each; from the last bound on, the continued fraction.
+var ErfBands = []struct {
+	Below  float64
+	Degree int
+}{{0.75, 15}, {1.5, 24}, {2.5, 40}}
+
+// Erf's continued fraction: ErfcDepth levels, used for |x| in [2.5, 6);
+// from ErfOne on erf is ±1.
+const (
+	ErfcDepth = 40
+	ErfOne    = 6
+)
+
+// InvSqrtPi is 1/√π rounded.
+var InvSqrtPi = func() float64 {
+	v, _ := new(big.Float).SetPrec(256).Quo(big.NewFloat(1), new(big.Float).SetPrec(256).Sqrt(bigPi())).Float64()
+	return v
+}()
+
+// Erf returns the error function of x.
+func Erf(x float64) float64 {
+	a := math.Abs(x)
+	if a != a {
+		return x
+	}
+	for _, b := range ErfBands {
+		if a < b.Below {
+			z := float64(x * x)
+			p := ErfCoeffs[b.Degree]
+			for n := b.Degree - 1; n >= 0; n-- {
+				p = math.FMA(p, z, ErfCoeffs[n])
+			}
+			return float64(x * p)
+		}
+	}
+	if a >= ErfOne {
+		return math.Copysign(1, x)
+	}
+	// erfc a = e^(−a²)/√π · 1/(a + ½/(a + 1/(a + 3/2/(a + ...)))).
+	t := a
+	for k := ErfcDepth; k >= 1; k-- {
+		t = a + float64(k)*0.5/t
+	}
+	e := Exp(-float64(a * a))
+	erfc := float64(e*InvSqrtPi) / t
+	return math.Copysign(1-erfc, x)
+}
+
+// Gelu is x/2·(1 + erf(x/√2)), as (0.5·x)·(1 + Erf(x/√2)).
+func Gelu(x float64) float64 {
+	return float64(0.5*x) * (1 + Erf(x/math.Sqrt2))
+}
+
+// GeluTanhK is √(2/π) rounded, GeluTanh's inner factor.
+var GeluTanhK = math.Sqrt(2 / math.Pi)
+
+// GeluTanh is ONNX's tanh approximation of Gelu:
+// (0.5·x)·(1 + tanh(k·(x + 0.044715·x·x·x))), products left to right.
+func GeluTanh(x float64) float64 {
+	c := float64(float64(float64(0.044715*x)*x) * x)
+	return float64(0.5*x) * (1 + Tanh(float64(GeluTanhK*(x+c))))
+}
+
+// Softplus is max(x, 0) + log1p(e^−|x|), which neither overflows nor loses
+// small results.
+func Softplus(x float64) float64 {
+	return max(x, 0) + Log1p(Exp(-math.Abs(x)))
+}
+
+// Mish is x·tanh(softplus(x)).
+func Mish(x float64) float64 { return float64(x * Tanh(Softplus(x))) }
