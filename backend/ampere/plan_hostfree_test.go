@@ -173,6 +173,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 				bv = b[0]
 			case kernels.EltChannelB:
 				bv = b[i/inner%c]
+			case kernels.EltNoB: // a unary op
 			default:
 				panic("eltwise model: an operand mode not modelled")
 			}
@@ -188,15 +189,18 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 				y[i] = xv * bv
 			case kernels.EltDiv:
 				y[i] = xv / bv
+			case kernels.EltSigmoid:
+				y[i] = float32(fmath.Sigmoid(float64(xv)))
+			case kernels.EltTanh:
+				y[i] = float32(fmath.Tanh(float64(xv)))
 			default:
-				panic("eltwise model: only Add, Sub, Mul and Div are modelled")
+				panic("eltwise model: only Add, Sub, Mul, Div, Sigmoid and Tanh are modelled")
 			}
 		}
 	},
-	// The unary math kernels, the ops the tests use, in float64: within
-	// the approximate kernel's 1e-6.
-	kernels.UnaryApproxKernel: unaryModel,
-	kernels.UnaryKernel:       unaryModel,
+	// The unary math kernel: ir/ref's arithmetic (package fmath's
+	// functions), which the kernel repeats bit for bit.
+	kernels.UnaryKernel: unaryModel,
 	// Softmax as ir/ref computes it, which the kernel repeats bit for bit.
 	kernels.SoftmaxKernel:    softmaxModel(false),
 	kernels.LogSoftmaxKernel: softmaxModel(true),
@@ -473,12 +477,15 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 	}
 }
 
-// unaryModel models the unary math kernels on Exp and Erf.
+// unaryModel models the unary math kernel on its transcendental ops, as
+// ir/ref computes them.
 func unaryModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
-	f := map[uint32]func(float64) float64{kernels.UExp: math.Exp, kernels.UErf: math.Erf}[s.Args[3].GetU32()]
+	f := map[uint32]func(float64) float64{kernels.UExp: fmath.Exp, kernels.ULog: fmath.Log, kernels.UErf: fmath.Erf,
+		kernels.UGelu: fmath.Gelu, kernels.UGeluTanh: fmath.GeluTanh, kernels.USoftplus: fmath.Softplus, kernels.UMish: fmath.Mish,
+	}[s.Args[3].GetU32()]
 	if f == nil {
-		panic("unary model: only Exp and Erf are modelled")
+		panic("unary model: only Exp, Log, Erf, Gelu, Softplus and Mish are modelled")
 	}
 	for i, v := range x {
 		y[i] = float32(f(float64(v)))

@@ -165,6 +165,120 @@ func TestSoftmaxKernelsExact(t *testing.T) {
 	}
 }
 
+// unaryCases are the unary kernel's ops with the graph that computes each
+// on the reference, and the kernel's alpha and beta.
+var unaryCases = []struct {
+	op          int
+	node        string
+	alpha, beta float32
+	scales      []float64
+}{
+	{UNeg, `Neg "n" (%x)`, 0, 0, []float64{3}},
+	{UAbs, `Abs "n" (%x)`, 0, 0, []float64{3}},
+	{UFloor, `Floor "n" (%x)`, 0, 0, []float64{3, 1e7}},
+	{UCeil, `Ceil "n" (%x)`, 0, 0, []float64{3, 1e7}},
+	{URound, `Round "n" (%x)`, 0, 0, []float64{3, 1e7}},
+	{USqrt, `Sqrt "n" (%x)`, 0, 0, []float64{3, 1e10}},
+	{URecip, `Reciprocal "n" (%x)`, 0, 0, []float64{3, 1e-30}},
+	{USquare, `Pow "n" (%x, %e) CONST[2]`, 0, 0, []float64{3, 1e20}},
+	{UExp, `Exp "n" (%x)`, 0, 0, []float64{3, 30, 100}},
+	{ULog, `Log "n" (%x)`, 0, 0, []float64{3, 1e-30, 1e30}},
+	{UErf, `Erf "n" (%x)`, 0, 0, []float64{1, 2, 4}},
+	{UElu, `Elu "n" (%x) {alpha = 0.7}`, 0.7, 0, []float64{1, 10, 1e-6}},
+	{USelu, `Selu "n" (%x) {alpha = 1.6732632, gamma = 1.050701}`, 1.6732632, 1.050701, []float64{1, 10}},
+	{USoftplus, `Softplus "n" (%x)`, 0, 0, []float64{1, 30, 100}},
+	{UMish, `Mish "n" (%x)`, 0, 0, []float64{1, 10, 60}},
+	{UGelu, `Gelu "n" (%x)`, 0, 0, []float64{1, 3, 6}},
+	{UGeluTanh, `Gelu "n" (%x) {approximate = "tanh"}`, 0, 0, []float64{1, 3, 6}},
+	{UHardSigmoid, `HardSigmoid "n" (%x) {alpha = 0.25, beta = 0.375}`, 0.25, 0.375, []float64{1, 5}},
+	{UHardSwish, `HardSwish "n" (%x)`, 0, 0, []float64{1, 5}},
+	{UCube, `Pow "n" (%x, %e) CONST[3]`, 0, 0, []float64{3, 1e10}},
+	{UPowHalf, `Pow "n" (%x, %e) CONST[0.5]`, 0, 0, []float64{3, 1e10}},
+}
+
+// TestUnaryKernelExact runs every op of the unary kernel against the
+// reference's node on 20,000 values of several scales and the edges.
+func TestUnaryKernelExact(t *testing.T) {
+	if len(unaryCases) != numUnary {
+		t.Fatalf("%d unary cases for %d ops", len(unaryCases), numUnary)
+	}
+	text := UnaryPTX()
+	n := 20000
+	if testing.Short() {
+		n = 2000
+	}
+	for _, c := range unaryCases {
+		t.Run(strings.Fields(c.node)[0]+strconv.Itoa(c.op), func(t *testing.T) {
+			x := randomF32s(rand.New(rand.NewPCG(uint64(c.op), 5)), n, c.scales...)
+			body := "%y: TY = " + c.node
+			if i := strings.Index(body, " CONST["); i >= 0 {
+				v := strings.TrimSuffix(body[i+len(" CONST["):], "]")
+				body = "const %e: f32[] = [" + v + "]\n" + body[:i]
+			}
+			want := refGraph(t, []int{n}, x, body)
+			got := runF32Kernel(t, text, n, n, [][]float32{x, nil}, uint64(n), uint64(c.op), f32bits(c.alpha), f32bits(c.beta))
+			sameF32s(t, c.node, got, want, func(i int) string { return fmt.Sprintf("x %v", x[i]) })
+		})
+	}
+}
+
+// TestEltwiseSigmoidTanhExact runs the elementwise kernel's Sigmoid and
+// Tanh against the reference's.
+func TestEltwiseSigmoidTanhExact(t *testing.T) {
+	text := EltwisePTX()
+	n := 20000
+	for _, c := range []struct {
+		op   int
+		name string
+	}{{EltSigmoid, "Sigmoid"}, {EltTanh, "Tanh"}} {
+		t.Run(c.name, func(t *testing.T) {
+			x := randomF32s(rand.New(rand.NewPCG(uint64(c.op), 9)), n, 1, 5, 30)
+			want := refGraph(t, []int{n}, x, "%y: TY = "+c.name+` "n" (%x)`)
+			got := runF32Kernel(t, text, n, n, [][]float32{x, x, nil}, uint64(n), uint64(c.op), EltNoB, 1, 1, 0, 0, 0, 0)
+			sameF32s(t, c.name, got, want, func(i int) string { return fmt.Sprintf("x %v", x[i]) })
+		})
+	}
+}
+
+// TestReduceKernelExact reduces the middle axis of [3, K, 5] and the last
+// axis of [4, K] with every op of the reduction kernel (ReduceMean as the
+// reference's, op RMean, which the planner does not use yet).
+func TestReduceKernelExact(t *testing.T) {
+	text := ReducePTX()
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, c := range []struct {
+		op   int
+		name string
+	}{{RMax, "ReduceMax"}, {RMin, "ReduceMin"}, {RSum, "ReduceSum"}, {RMean, "ReduceMean"}, {RSumSquare, "ReduceSumSquare"}, {RL1, "ReduceL1"}, {RL2, "ReduceL2"}} {
+		for _, k := range []int{1, 13, 768} {
+			for _, shape := range [][]int{{3, k, 5}, {4, k}} {
+				t.Run(fmt.Sprintf("%s/%v", c.name, shape), func(t *testing.T) {
+					outer, inner := shape[0], 1
+					axis := 1
+					if len(shape) == 3 {
+						inner = shape[2]
+					}
+					x := make([]float32, outer*k*inner)
+					for i := range x {
+						x[i] = float32(r.NormFloat64() * math.Pow(10, float64(i%7-3)))
+					}
+					outShape := append([]int(nil), shape...)
+					outShape[axis] = 1
+					dims := make([]string, len(outShape))
+					for i, d := range outShape {
+						dims[i] = strconv.Itoa(d)
+					}
+					body := fmt.Sprintf("const %%ax: i64[1] = [1]\n%%y: f32[%s] = %s \"r\" (%%x, %%ax)", strings.Join(dims, ","), c.name)
+					want := refGraph(t, shape, x, body)
+					total := outer * inner
+					got := runF32Kernel(t, text, total, total, [][]float32{x, nil}, uint64(total), uint64(c.op), uint64(k), uint64(inner), uint64(total), uint64(len(x)))
+					sameF32s(t, c.name, got, want, func(i int) string { return fmt.Sprintf("output %d", i) })
+				})
+			}
+		}
+	}
+}
+
 // TestLayerNormKernelExact runs LayerNormalization over ViT's 768-wide
 // rows and short rows, with scale and bias, against the reference.
 func TestLayerNormKernelExact(t *testing.T) {
