@@ -63,19 +63,26 @@ func splitLn2() (hi, lo float64) {
 	return hi, lo
 }
 
+// The Taylor coefficients 1/n! of exp, n = 2..13, as constants (Go rounds
+// the exact quotient once to float64).
+const (
+	exp2  = 1.0 / 2
+	exp3  = 1.0 / 6
+	exp4  = 1.0 / 24
+	exp5  = 1.0 / 120
+	exp6  = 1.0 / 720
+	exp7  = 1.0 / 5040
+	exp8  = 1.0 / 40320
+	exp9  = 1.0 / 362880
+	exp10 = 1.0 / 3628800
+	exp11 = 1.0 / 39916800
+	exp12 = 1.0 / 479001600
+	exp13 = 1.0 / 6227020800
+)
+
 // ExpCoeffs are exp's Taylor coefficients 1/n!, n = 0..13: Exp evaluates
 // them from the last by Horner's rule with fused steps.
-var ExpCoeffs = func() []float64 {
-	c := make([]float64, 14)
-	f := 1.0
-	for n := range c {
-		if n > 0 {
-			f *= float64(n) // exact: 13! < 2^53
-		}
-		c[n] = 1 / f
-	}
-	return c
-}()
+var ExpCoeffs = []float64{1, 1, exp2, exp3, exp4, exp5, exp6, exp7, exp8, exp9, exp10, exp11, exp12, exp13}
 
 // Exp's range: above ExpOverflow the result is +Inf, below ExpUnderflow
 // it is +0 (both beyond where the result rounds to those anyway).
@@ -97,10 +104,20 @@ func Exp(x float64) float64 {
 	k := math.RoundToEven(float64(x * math.Log2E))
 	r := math.FMA(-k, Ln2Hi, x)
 	r = math.FMA(-k, Ln2Lo, r)
-	p := ExpCoeffs[len(ExpCoeffs)-1]
-	for n := len(ExpCoeffs) - 2; n >= 0; n-- {
-		p = math.FMA(p, r, ExpCoeffs[n])
-	}
+	// Horner's rule over ExpCoeffs, unrolled.
+	p := math.FMA(exp13, r, exp12)
+	p = math.FMA(p, r, exp11)
+	p = math.FMA(p, r, exp10)
+	p = math.FMA(p, r, exp9)
+	p = math.FMA(p, r, exp8)
+	p = math.FMA(p, r, exp7)
+	p = math.FMA(p, r, exp6)
+	p = math.FMA(p, r, exp5)
+	p = math.FMA(p, r, exp4)
+	p = math.FMA(p, r, exp3)
+	p = math.FMA(p, r, exp2)
+	p = math.FMA(p, r, 1)
+	p = math.FMA(p, r, 1)
 	return Scale2(p, int32(k))
 }
 
@@ -120,13 +137,7 @@ func Pow2(k int32) float64 { return math.Float64frombits(uint64(int64(k)+1023) <
 // LogCoeffs are the atanh series' 2/(2n+1), n = 1..11: log m = 2s +
 // s·z·Q(z), Q(z) = Σ LogCoeffs[n-1]·z^(n-1), by Horner's rule with fused
 // steps.
-var LogCoeffs = func() []float64 {
-	c := make([]float64, 11)
-	for i := range c {
-		c[i] = 2 / float64(2*i+3)
-	}
-	return c
-}()
+var LogCoeffs = []float64{2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9, 2.0 / 11, 2.0 / 13, 2.0 / 15, 2.0 / 17, 2.0 / 19, 2.0 / 21, 2.0 / 23}
 
 // Sqrt2 is √2 rounded; Log's mantissas lie in [Sqrt2/2, Sqrt2).
 const Sqrt2 = math.Sqrt2
@@ -157,10 +168,17 @@ func Log(x float64) float64 {
 	f := m - 1 // exact
 	s := f / (2 + f)
 	z := float64(s * s)
-	q := LogCoeffs[len(LogCoeffs)-1]
-	for n := len(LogCoeffs) - 2; n >= 0; n-- {
-		q = math.FMA(q, z, LogCoeffs[n])
-	}
+	// Horner's rule over LogCoeffs, unrolled.
+	q := math.FMA(2.0/23, z, 2.0/21)
+	q = math.FMA(q, z, 2.0/19)
+	q = math.FMA(q, z, 2.0/17)
+	q = math.FMA(q, z, 2.0/15)
+	q = math.FMA(q, z, 2.0/13)
+	q = math.FMA(q, z, 2.0/11)
+	q = math.FMA(q, z, 2.0/9)
+	q = math.FMA(q, z, 2.0/7)
+	q = math.FMA(q, z, 2.0/5)
+	q = math.FMA(q, z, 2.0/3)
 	l := math.FMA(float64(s*z), q, float64(2*s))
 	fe := float64(e)
 	return float64(fe*Ln2Hi) + math.FMA(fe, Ln2Lo, l)
@@ -216,8 +234,10 @@ func Sigmoid(x float64) float64 {
 
 // ErfCoeffs are erf's Maclaurin coefficients (2/√π)·(−1)ⁿ/(n!·(2n+1)),
 // n = 0..40: erf x = x·Σ cₙ(x²)ⁿ.
-var ErfCoeffs = func() []float64 {
-	c := make([]float64, 41)
+var ErfCoeffs = erfCoeffs[:]
+
+// erfCoeffs is ErfCoeffs' array.
+var erfCoeffs = func() (c [41]float64) {
 	two := new(big.Float).SetPrec(256).Quo(big.NewFloat(2), new(big.Float).SetPrec(256).Sqrt(bigPi()))
 	fact := new(big.Float).SetPrec(256).SetInt64(1)
 	for n := range c {
@@ -271,9 +291,9 @@ func Erf(x float64) float64 {
 	for _, b := range ErfBands {
 		if a < b.Below {
 			z := float64(x * x)
-			p := ErfCoeffs[b.Degree]
+			p := erfCoeffs[b.Degree]
 			for n := b.Degree - 1; n >= 0; n-- {
-				p = math.FMA(p, z, ErfCoeffs[n])
+				p = math.FMA(p, z, erfCoeffs[n])
 			}
 			return float64(x * p)
 		}

@@ -113,6 +113,20 @@ func mathExp(x float64) float64 {
 	return math.Exp(x)
 }
 
+// TestExpCoeffs checks the constant coefficients against 1/n! divided at
+// run time (both correctly rounded, so equal).
+func TestExpCoeffs(t *testing.T) {
+	f := 1.0
+	for n, c := range ExpCoeffs {
+		if n > 0 {
+			f *= float64(n)
+		}
+		if c != 1/f {
+			t.Errorf("ExpCoeffs[%d] = %v, want 1/%v", n, c, f)
+		}
+	}
+}
+
 // TestSpecialValues pins what the ops define at their edges.
 func TestSpecialValues(t *testing.T) {
 	inf, nan := math.Inf(1), math.NaN()
