@@ -92,6 +92,40 @@ func (e *fmathEmitter) horner(acc, z string, c []float64, deg int) {
 	}
 }
 
+// estrin writes dst = fmath.Estrin(c, x), the same operations in the same
+// order: fused pairs of coefficients, then pairs of pairs with x², x⁴, ...
+func (e *fmathEmitter) estrin(dst, x string, c []float64) {
+	m := e.mark()
+	defer e.release(m)
+	n := (len(c) + 1) / 2
+	t := make([]string, n)
+	for i := range t {
+		t[i] = e.d()
+		if 2*i+1 < len(c) {
+			e.l("fma.rn.f64 %s, %s, %s, %s;", t[i], x, hexF64(c[2*i+1]), hexF64(c[2*i])) // c·x = x·c exactly
+		} else {
+			e.l("mov.f64 %s, %s;", t[i], hexF64(c[2*i]))
+		}
+	}
+	p := e.d()
+	e.l("mul.rn.f64 %s, %s, %s;", p, x, x)
+	for n > 1 {
+		h := (n + 1) / 2
+		for i := 0; i < h; i++ {
+			if 2*i+1 < n {
+				e.l("fma.rn.f64 %s, %s, %s, %s;", t[i], t[2*i+1], p, t[2*i])
+			} else {
+				e.l("mov.f64 %s, %s;", t[i], t[2*i])
+			}
+		}
+		n = h
+		if n > 1 {
+			e.l("mul.rn.f64 %s, %s, %s;", p, p, p)
+		}
+	}
+	e.l("mov.f64 %s, %s;", dst, t[0])
+}
+
 // Exp writes dst = fmath.Exp(src); dst may be src.
 func (e *fmathEmitter) Exp(dst, src string) {
 	m := e.mark()
@@ -113,7 +147,7 @@ func (e *fmathEmitter) Exp(dst, src string) {
 	e.l("neg.f64 %s, %s;", nk, k)
 	e.l("fma.rn.f64 %s, %s, %s, %s;", r, nk, hexF64(fmath.Ln2Hi), src)
 	e.l("fma.rn.f64 %s, %s, %s, %s;", r, nk, hexF64(fmath.Ln2Lo), r)
-	e.horner(poly, r, fmath.ExpCoeffs, len(fmath.ExpCoeffs)-1)
+	e.estrin(poly, r, fmath.ExpCoeffs)
 	ki := e.r()
 	e.l("cvt.rzi.s32.f64 %s, %s;", ki, k)
 	e.scale2(dst, poly, ki)
