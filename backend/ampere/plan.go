@@ -1023,7 +1023,7 @@ func (p *planner) softmax(n *ir.Node) error {
 		k = kernels.LogSoftmaxKernel
 	}
 	rows := x.ElemsPerSample / size
-	return p.elementwise(n, k, "f32", "float fallback, approximate (ex2/lg2.approx)", rows, bufArg(x), bufArg(y), perSample(rows), u32(size))
+	return p.elementwise(n, k, "f32", "float fallback", rows, bufArg(x), bufArg(y), perSample(rows), u32(size))
 }
 
 // pad plans a constant-mode Pad of an i8 or f32 value of rank 2 to 4 that

@@ -21,7 +21,7 @@ var eltBinaryOps = map[string]int64{"Add": kernels.EltAdd, "Sub": kernels.EltSub
 // eltLaunch adds one launch of the elementwise kernel.
 // b is the second operand: a buffer, or the weight holding a constant.
 func (p *planner) eltLaunch(n *ir.Node, kernel string, x *engine.Buffer, b *engine.Arg, y *engine.Buffer, op, bmode, c, inner, swap int64, alpha, lo, hi float32) {
-	p.useKernel(kernel, kernels.EltwisePTX(kernel))
+	p.useKernel(kernel, kernels.EltwisePTX())
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: "f32",
 		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 		Args: []*engine.Arg{bufArg(x), b, bufArg(y), perSample(y.ElemsPerSample), u32(op), u32(bmode), u32(c), u32(inner), u32(swap),
@@ -70,9 +70,9 @@ func (p *planner) eltUnary(n *ir.Node) error {
 			lo = hi
 		}
 	case "Sigmoid":
-		kernel, op = kernels.EltwiseApproxKernel, kernels.EltSigmoid
+		op = kernels.EltSigmoid
 	case "Tanh":
-		kernel, op = kernels.EltwiseApproxKernel, kernels.EltTanh
+		op = kernels.EltTanh
 	default:
 		return fmt.Errorf("op %s is not a GPU elementwise op", n.Op)
 	}
@@ -244,14 +244,10 @@ func init() {
 	}
 }
 
-// unaryLaunch adds one launch of the unary math kernel, under its exact
-// name when exact is true.
-func (p *planner) unaryLaunch(n *ir.Node, x, y *engine.Buffer, op int64, exact bool, alpha, beta float32) {
-	kernel := kernels.UnaryApproxKernel
-	if exact {
-		kernel = kernels.UnaryKernel
-	}
-	p.useKernel(kernel, kernels.UnaryPTX(kernel))
+// unaryLaunch adds one launch of the unary math kernel.
+func (p *planner) unaryLaunch(n *ir.Node, x, y *engine.Buffer, op int64, alpha, beta float32) {
+	kernel := kernels.UnaryKernel
+	p.useKernel(kernel, kernels.UnaryPTX())
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: "f32",
 		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(y.ElemsPerSample), u32(op), f32(alpha), f32(beta)},
@@ -282,14 +278,13 @@ func (p *planner) eltMath(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	p.unaryLaunch(n, x, y, op, kernels.UnaryExact(int(op)), alpha, beta)
+	p.unaryLaunch(n, x, y, op, alpha, beta)
 	return nil
 }
 
-// eltPow plans Pow by a constant scalar exponent: 2 (x·x) and -1 (1/x),
-// which round as the reference's float64 power does, and 3 and 0.5
-// (x·x·x and sqrt, equal to it but at infinities and -0) on the
-// approximate kernel name.
+// eltPow plans Pow by a constant scalar exponent: 2 (x·x), -1 (1/x), 3
+// ((x·x)·x in f64) and 0.5 (sqrt, +0 at -0 and +Inf at -Inf), each
+// rounding as the reference's float64 power does.
 func (p *planner) eltPow(n *ir.Node) error {
 	e := n.Inputs[1]
 	if e == nil || !e.IsConst() || e.Const.Len() != 1 {
@@ -299,16 +294,15 @@ func (p *planner) eltPow(n *ir.Node) error {
 		return fmt.Errorf("exponent %s broadcasts the base to a higher rank", e.Name)
 	}
 	var op int64
-	exact := true
 	switch v := e.Const.AsFloat64(0); v {
 	case 2:
 		op = kernels.USquare
 	case -1:
 		op = kernels.URecip
 	case 3:
-		op, exact = kernels.UCube, false
+		op = kernels.UCube
 	case 0.5:
-		op, exact = kernels.USqrt, false
+		op = kernels.UPowHalf
 	default:
 		return fmt.Errorf("exponent %v: the GPU runs Pow by a constant 2, 3, 0.5 or -1", v)
 	}
@@ -320,7 +314,7 @@ func (p *planner) eltPow(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	p.unaryLaunch(n, x, y, op, exact, 0, 0)
+	p.unaryLaunch(n, x, y, op, 0, 0)
 	return nil
 }
 
@@ -587,11 +581,8 @@ func (p *planner) reduce(n *ir.Node) error {
 		return fmt.Errorf("output %s has %d elements a sample, want %d", y.Name, y.ElemsPerSample, outer*inner)
 	}
 	op := reduceOps[n.Op]
-	kernel := kernels.ReduceApproxKernel
-	if op == kernels.RMax || op == kernels.RMin {
-		kernel = kernels.ReduceKernel
-	}
-	p.useKernel(kernel, kernels.ReducePTX(kernel))
+	kernel := kernels.ReduceKernel
+	p.useKernel(kernel, kernels.ReducePTX())
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: "f32",
 		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(y.ElemsPerSample), u32(op), u32(k), u32(inner), u32(y.ElemsPerSample), u32(x.ElemsPerSample)},

@@ -58,12 +58,12 @@ func TestPlanEltwise(t *testing.T) {
 		"relu":  {kernel: kernels.EltwiseKernel, op: kernels.EltClamp, c: 1, inner: 1},
 		"mul":   {kernel: kernels.EltwiseKernel, op: kernels.EltMul, bmode: kernels.EltChannelB, c: 4, inner: 1},
 		"sub":   {kernel: kernels.EltwiseKernel, op: kernels.EltSub, bmode: kernels.EltScalarB, c: 1, inner: 1, swap: 1},
-		"sig":   {kernel: kernels.EltwiseApproxKernel, op: kernels.EltSigmoid, c: 1, inner: 1},
+		"sig":   {kernel: kernels.EltwiseKernel, op: kernels.EltSigmoid, c: 1, inner: 1},
 		"addh":  {kernel: kernels.EltwiseKernel, op: kernels.EltAdd, bmode: kernels.EltScalarB, c: 1, inner: 1},
 		"div":   {kernel: kernels.EltwiseKernel, op: kernels.EltDiv, bmode: kernels.EltSameB, c: 1, inner: 1},
 		"leaky": {kernel: kernels.EltwiseKernel, op: kernels.EltLeaky, c: 1, inner: 1, alpha: 0.2},
 		"clip":  {kernel: kernels.EltwiseKernel, op: kernels.EltClamp, c: 1, inner: 1, lo: -0.5, hi: 1.25, checkBounds: true},
-		"tanh":  {kernel: kernels.EltwiseApproxKernel, op: kernels.EltTanh, c: 1, inner: 1},
+		"tanh":  {kernel: kernels.EltwiseKernel, op: kernels.EltTanh, c: 1, inner: 1},
 	}
 	seen := 0
 	for _, s := range e.Steps {
@@ -221,7 +221,7 @@ func TestPlanMathAndBroadcast(t *testing.T) {
 	for node, w := range map[string]struct {
 		kernel string
 		op     uint32
-	}{"exp": {kernels.UnaryApproxKernel, kernels.UExp}, "gelu": {kernels.UnaryApproxKernel, kernels.UGeluTanh}, "pow": {kernels.UnaryKernel, kernels.USquare}} {
+	}{"exp": {kernels.UnaryKernel, kernels.UExp}, "gelu": {kernels.UnaryKernel, kernels.UGeluTanh}, "pow": {kernels.UnaryKernel, kernels.USquare}} {
 		s := steps[node]
 		if s == nil || s.Kernel != w.kernel || s.Args[3].GetU32() != w.op {
 			t.Errorf("%s: step %v, want %s op %d", node, s, w.kernel, w.op)
@@ -231,7 +231,7 @@ func TestPlanMathAndBroadcast(t *testing.T) {
 		kernel          string
 		op, k, inner, n uint32
 	}{
-		"rsum":  {kernels.ReduceApproxKernel, kernels.RSum, 15, 1, 4},
+		"rsum":  {kernels.ReduceKernel, kernels.RSum, 15, 1, 4},
 		"rmax":  {kernels.ReduceKernel, kernels.RMax, 5, 1, 12},
 		"rmaxc": {kernels.ReduceKernel, kernels.RMax, 4, 1, 15},
 	} {

@@ -578,7 +578,7 @@ func TestFallbacksAgainstReference(t *testing.T) {
 			}
 			gpu := simulate(t, g, e, batch, byName)
 			// Bit for bit, unless a step runs on an approximate kernel
-			// (one that sums in its own order or uses ex2.approx).
+			// (one that sums in its own order).
 			approx := slices.ContainsFunc(e.Steps, func(s *engine.Step) bool { return kernels.ApproxKernels[s.Kernel] })
 			for i, v := range g.Outputs {
 				if approx {

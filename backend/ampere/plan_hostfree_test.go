@@ -14,6 +14,7 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere/pack"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
@@ -172,6 +173,7 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 				bv = b[0]
 			case kernels.EltChannelB:
 				bv = b[i/inner%c]
+			case kernels.EltNoB: // a unary op
 			default:
 				panic("eltwise model: an operand mode not modelled")
 			}
@@ -187,16 +189,19 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 				y[i] = xv * bv
 			case kernels.EltDiv:
 				y[i] = xv / bv
+			case kernels.EltSigmoid:
+				y[i] = float32(fmath.Sigmoid(float64(xv)))
+			case kernels.EltTanh:
+				y[i] = float32(fmath.Tanh(float64(xv)))
 			default:
-				panic("eltwise model: only Add, Sub, Mul and Div are modelled")
+				panic("eltwise model: only Add, Sub, Mul, Div, Sigmoid and Tanh are modelled")
 			}
 		}
 	},
-	// The unary math kernels, the ops the tests use, in float64: within
-	// the approximate kernel's 1e-6.
-	kernels.UnaryApproxKernel: unaryModel,
-	kernels.UnaryKernel:       unaryModel,
-	// Softmax in float64 (the kernel's exp is ex2.approx: within 1e-6).
+	// The unary math kernel: ir/ref's arithmetic (package fmath's
+	// functions), which the kernel repeats bit for bit.
+	kernels.UnaryKernel: unaryModel,
+	// Softmax as ir/ref computes it, which the kernel repeats bit for bit.
 	kernels.SoftmaxKernel:    softmaxModel(false),
 	kernels.LogSoftmaxKernel: softmaxModel(true),
 	// The broadcasting kernel: each operand read through its
@@ -420,17 +425,19 @@ func softmaxModel(log bool) func(s *engine.Step, buf func(*engine.Arg) *ir.Tenso
 		for r := 0; r < len(x)/size; r++ {
 			mx := math.Inf(-1)
 			for _, v := range x[r*size : (r+1)*size] {
-				mx = math.Max(mx, float64(v))
+				if float64(v) > mx {
+					mx = float64(v)
+				}
 			}
 			sum := 0.0
 			for _, v := range x[r*size : (r+1)*size] {
-				sum += math.Exp(float64(v) - mx)
+				sum += fmath.Exp(float64(v) - mx)
 			}
 			for j, v := range x[r*size : (r+1)*size] {
 				if log {
-					y[r*size+j] = float32(float64(v) - mx - math.Log(sum))
+					y[r*size+j] = float32(float64(v) - mx - fmath.Log(sum))
 				} else {
-					y[r*size+j] = float32(math.Exp(float64(v)-mx) / sum)
+					y[r*size+j] = float32(fmath.Exp(float64(v)-mx) / sum)
 				}
 			}
 		}
@@ -488,12 +495,15 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 	}
 }
 
-// unaryModel models the unary math kernels on Exp and Erf.
+// unaryModel models the unary math kernel on its transcendental ops, as
+// ir/ref computes them.
 func unaryModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
-	f := map[uint32]func(float64) float64{kernels.UExp: math.Exp, kernels.UErf: math.Erf}[s.Args[3].GetU32()]
+	f := map[uint32]func(float64) float64{kernels.UExp: fmath.Exp, kernels.ULog: fmath.Log, kernels.UErf: fmath.Erf,
+		kernels.UGelu: fmath.Gelu, kernels.UGeluTanh: fmath.GeluTanh, kernels.USoftplus: fmath.Softplus, kernels.UMish: fmath.Mish,
+	}[s.Args[3].GetU32()]
 	if f == nil {
-		panic("unary model: only Exp and Erf are modelled")
+		panic("unary model: only Exp, Log, Erf, Gelu, Softplus and Mish are modelled")
 	}
 	for i, v := range x {
 		y[i] = float32(f(float64(v)))
@@ -618,7 +628,7 @@ func TestHostFreePlans(t *testing.T) {
 }`, []string{"b"}, map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}, false},
 		{"softmax over the last axis of an nhwc image", `(%a: f32[N,4,3,5]) -> (%s) {
   %s: f32[N,4,3,5] = Softmax "sm" (%a) {axis = -1}
-}`, nil, map[string]string{"sm": kernels.SoftmaxKernel}, true},
+}`, nil, map[string]string{"sm": kernels.SoftmaxKernel}, false},
 		{"prelu", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
   const %full: f32[3,5] = [0.5, 1, 2, -1, 0, 0.25, 3, -2, 1, 1, 0.1, 0.2, 0.3, 0.4, 0.5]

@@ -121,7 +121,8 @@ arg max of every row; --output writes the first output as .npy.`,
 			}
 			if compare {
 				// Outputs downstream of an approximate float kernel
-				// (softmax's ex2/lg2.approx) may differ in the last bits:
+				// (the float convolution, GEMM and batched MatMul, which
+				// sum in their own order) may differ in the last bits:
 				// those must agree within a relative 1e-5 and on every
 				// row's arg max; everything else bit for bit.
 				var approx []string
@@ -247,8 +248,8 @@ func argmax(t *ir.Tensor) []int {
 }
 
 // maxRelDiff is the largest |a-b| / max(|b|, 1) over two f32 tensors of the
-// same size (relative for large values, absolute below 1: lg2.approx's error
-// is absolute); any NaN mismatch counts as infinite.
+// same size (relative for large values, absolute below 1); any NaN mismatch
+// counts as infinite.
 func maxRelDiff(a, b *ir.Tensor) float64 {
 	var worst float64
 	for i, x := range a.Float32s() {

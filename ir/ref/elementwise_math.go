@@ -6,31 +6,38 @@ package ref
 // Float results are computed in float64 and rounded once to the storage
 // type (float16 and bfloat16 by way of float32, as the activations do), so
 // Exp, Log, Erf and the rest are the correctly rounded value or next to it.
+// Exp, Log, Erf, Elu, Selu, Softplus, Mish, Gelu and Celu are package
+// fmath's, a fixed sequence of IEEE double operations that the GPU's
+// kernels repeat bit for bit (Go's math.Exp and math.Log are assembly on
+// amd64 and differ from the pure-Go code elsewhere); the trigonometric and
+// hyperbolic ops other than Tanh, which no GPU kernel computes, stay
+// package math's.
 
 import (
 	"fmt"
 	"math"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 )
 
 func init() {
 	for name, f := range map[string]func(n *ir.Node) func(float64) float64{
-		"Exp":        fixed(math.Exp),
-		"Log":        fixed(math.Log),
+		"Exp":        fixed(fmath.Exp),
+		"Log":        fixed(fmath.Log),
 		"Sqrt":       fixed(math.Sqrt),
 		"Reciprocal": fixed(func(x float64) float64 { return 1 / x }),
-		"Erf":        fixed(math.Erf),
+		"Erf":        fixed(fmath.Erf),
 		"Floor":      fixed(math.Floor),
 		"Ceil":       fixed(math.Ceil),
 		"Round":      fixed(math.RoundToEven),
-		"Softplus":   fixed(softplus),
-		"Mish":       fixed(func(x float64) float64 { return x * math.Tanh(softplus(x)) }),
+		"Softplus":   fixed(fmath.Softplus),
+		"Mish":       fixed(fmath.Mish),
 		"Elu": func(n *ir.Node) func(float64) float64 {
 			alpha := float64(n.Attrs.Float("alpha", 1))
 			return func(x float64) float64 {
 				if x < 0 {
-					return alpha * math.Expm1(x)
+					return float64(alpha * fmath.Expm1(x))
 				}
 				return x
 			}
@@ -42,15 +49,14 @@ func init() {
 				if x > 0 {
 					return gamma * x
 				}
-				return gamma * (alpha*math.Exp(x) - alpha)
+				return float64(gamma * (float64(alpha*fmath.Exp(x)) - alpha))
 			}
 		},
 		"Gelu": func(n *ir.Node) func(float64) float64 {
 			if n.Attrs.String("approximate", "none") == "tanh" {
-				k := math.Sqrt(2 / math.Pi)
-				return func(x float64) float64 { return 0.5 * x * (1 + math.Tanh(k*(x+0.044715*x*x*x))) }
+				return fmath.GeluTanh
 			}
-			return func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
+			return fmath.Gelu
 		},
 		"Softsign": fixed(func(x float64) float64 { return x / (1 + math.Abs(x)) }),
 		"ThresholdedRelu": func(n *ir.Node) func(float64) float64 {
@@ -64,7 +70,7 @@ func init() {
 		},
 		"Celu": func(n *ir.Node) func(float64) float64 {
 			alpha := float64(n.Attrs.Float("alpha", 1))
-			return func(x float64) float64 { return max(0, x) + min(0, alpha*math.Expm1(x/alpha)) }
+			return func(x float64) float64 { return max(0, x) + min(0, float64(alpha*fmath.Expm1(x/alpha))) }
 		},
 		"Sin": fixed(math.Sin), "Cos": fixed(math.Cos), "Tan": fixed(math.Tan),
 		"Asin": fixed(math.Asin), "Acos": fixed(math.Acos), "Atan": fixed(math.Atan),
@@ -143,11 +149,6 @@ func init() {
 // fixed makes a function of no attributes.
 func fixed(f func(float64) float64) func(*ir.Node) func(float64) float64 {
 	return func(*ir.Node) func(float64) float64 { return f }
-}
-
-// softplus is log(1+exp(x)) without overflow for large x.
-func softplus(x float64) float64 {
-	return max(x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
 }
 
 // floatUnaryKernel applies f (made from the node's attributes) to every
@@ -288,7 +289,7 @@ func powKernel(_ *ir.Node, in, out []*ir.Tensor) error {
 	if x.DType == ir.Float32 && e.DType == ir.Float32 {
 		xs, es, ys := x.Float32s(), e.Float32s(), y.Float32s()
 		forEachBroadcast(y.Shape, st, func(o int, offs []int) {
-			ys[o] = float32(math.Pow(float64(xs[offs[0]]), float64(es[offs[1]])))
+			ys[o] = float32(powF32(float64(xs[offs[0]]), float64(es[offs[1]])))
 		})
 		return nil
 	}
@@ -309,6 +310,19 @@ func powKernel(_ *ir.Node, in, out []*ir.Tensor) error {
 	}
 	encodeFloats(y, 0, res)
 	return nil
+}
+
+// powF32 is a float32 power in float64: x·x and (x·x)·x for the exponents
+// 2 and 3 (math.Pow's value for float32 x, as the GPU's kernel computes it:
+// x·x is exact in float64, and the cube rounds once), math.Pow otherwise.
+func powF32(x, e float64) float64 {
+	switch e {
+	case 2:
+		return float64(x * x)
+	case 3:
+		return float64(float64(x*x) * x)
+	}
+	return math.Pow(x, e)
 }
 
 // cmpOp selects a comparison.

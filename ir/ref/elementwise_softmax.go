@@ -4,7 +4,13 @@ package ref
 //
 // Both subtract the lane's maximum before exponentiating, so large inputs
 // (1e4, say) give the exact answer instead of inf/inf, and accumulate in
-// float64. A lane is the n elements along the axis at one position of the
+// float64. The arithmetic, which the GPU's softmax kernel repeats operation
+// for operation: m = the lane's maximum, folded in index order from −Inf
+// with "v > m" (a NaN never wins; it reaches the output through exp);
+// e_k = fmath.Exp(float64(x_k) − m); s = Σ e_k added in index order from
+// 0 in float64; Softmax is e_k/s rounded once, LogSoftmax
+// (float64(x_k) − m) − fmath.Log(s) rounded once. A lane of −Inf only (a
+// fully masked row) has m = −Inf and gives NaN, as ONNX's reference does. A lane is the n elements along the axis at one position of the
 // other dims; they are inner elements apart, so the kernel walks inner lanes
 // side by side and every memory access is contiguous.
 
@@ -13,6 +19,7 @@ import (
 	"math"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 )
 
 func init() {
@@ -83,13 +90,13 @@ func softmaxBlock[T float32 | float64](dst, src []T, size, inner int, logOut boo
 		row := src[k*inner : (k+1)*inner]
 		ex := e[k*inner : (k+1)*inner]
 		for j, v := range row {
-			ex[j] = math.Exp(float64(v) - m[j])
+			ex[j] = fmath.Exp(float64(v) - m[j])
 			s[j] += ex[j]
 		}
 	}
 	if logOut {
 		for j := range s {
-			s[j] = math.Log(s[j])
+			s[j] = fmath.Log(s[j])
 		}
 		for k := 0; k < size; k++ {
 			row, d := src[k*inner:(k+1)*inner], dst[k*inner:(k+1)*inner]

@@ -4,9 +4,10 @@ package ref
 // HardSwish, Tanh) and Clip.
 //
 // float32 results of the transcendental ops (Sigmoid, Tanh, and HardSwish,
-// whose x/6 rounds) are computed in float64 and rounded once, so they are the
-// correctly rounded value or next to it, well inside the 1e-5 relative
-// tolerance references are checked to. float16 and bfloat16 go through
+// whose x/6 rounds) are computed in float64 and rounded once: Sigmoid and
+// Tanh by package fmath (machine-independent, so the GPU's kernels repeat
+// them bit for bit), HardSigmoid as clamp01(float64(alpha·x) + beta) and
+// HardSwish as x·clamp01(x/6 + 0.5), each operation rounded on its own. float16 and bfloat16 go through
 // float32 in chunks, rounded back to nearest even.
 
 import (
@@ -14,6 +15,7 @@ import (
 	"math"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 )
 
 // unaryKind selects an activation.
@@ -127,12 +129,12 @@ func unaryFloat[T float32 | float64](op unaryOp, dst, src []T) {
 		}
 	case uSigmoid:
 		for i, v := range src {
-			dst[i] = T(sigmoid64(float64(v)))
+			dst[i] = T(fmath.Sigmoid(float64(v)))
 		}
 	case uHardSigmoid:
 		alpha, beta := float64(op.alpha), float64(op.beta)
 		for i, v := range src {
-			dst[i] = T(clamp01(alpha*float64(v) + beta))
+			dst[i] = T(clamp01(float64(alpha*float64(v)) + beta))
 		}
 	case uHardSwish:
 		for i, v := range src {
@@ -141,19 +143,9 @@ func unaryFloat[T float32 | float64](op unaryOp, dst, src []T) {
 		}
 	case uTanh:
 		for i, v := range src {
-			dst[i] = T(math.Tanh(float64(v)))
+			dst[i] = T(fmath.Tanh(float64(v)))
 		}
 	}
-}
-
-// sigmoid64 is 1/(1+exp(-x)), written so that neither branch overflows to
-// a NaN: for x < 0 it is exp(x)/(1+exp(x)).
-func sigmoid64(x float64) float64 {
-	if x >= 0 {
-		return 1 / (1 + math.Exp(-x))
-	}
-	e := math.Exp(x)
-	return e / (1 + e)
 }
 
 // clamp01 is max(0, min(1, v)), with NaN passing through.

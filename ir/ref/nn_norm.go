@@ -6,7 +6,10 @@ package ref
 // and variance, then applies a scale and bias. Statistics are computed in
 // float64 with the two-pass formula (mean, then the mean of squared
 // deviations), so they do not lose precision on rows with a large mean, and
-// the result is rounded once to the storage type.
+// the result is rounded once to the storage type. Every product is rounded
+// on its own (an explicit float64 conversion keeps the compiler from fusing
+// it into the next sum on CPUs that have a fused multiply-add), as the GPU's
+// layer normalization kernel computes it.
 
 import (
 	"math"
@@ -39,7 +42,8 @@ func normalizeRows(x []float64, size int, eps float64) (mean, inv []float64) {
 			m /= float64(size)
 			v2 := 0.0
 			for _, v := range row {
-				v2 += (v - m) * (v - m)
+				d := v - m
+				v2 += float64(d * d)
 			}
 			s := 1 / math.Sqrt(v2/float64(size)+eps)
 			for i, v := range row {
@@ -59,7 +63,7 @@ func channelAffine(x []float64, shape []int, scale, bias *ir.Tensor) {
 	sc, b := float64s(scale), float64s(bias)
 	for i := range x {
 		c := (i / spatial) % ch
-		x[i] = x[i]*sc[c] + b[c]
+		x[i] = float64(x[i]*sc[c]) + b[c]
 	}
 }
 
@@ -97,7 +101,7 @@ func layerNormKernel(n *ir.Node, in, out []*ir.Tensor) error {
 		vals := float64s(in[i])
 		forEachBroadcast(xt.Shape, [][]int{broadcastStrides(t.Shape, xt.Shape)}, func(o int, offs []int) { apply(o, vals[offs[0]]) })
 	}
-	affine(1, in[1], func(o int, s float64) { x[o] *= s })
+	affine(1, in[1], func(o int, s float64) { x[o] = float64(x[o] * s) })
 	if len(in) > 2 {
 		affine(2, in[2], func(o int, b float64) { x[o] += b })
 	}

@@ -15,6 +15,7 @@ import (
 	"sort"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 )
 
 func init() {
@@ -174,8 +175,8 @@ var reducers = map[string]reducer{
 		stepInt: func(a, v int64) int64 { return a + max(v, -v) }},
 	"ReduceSumSquare": {init: 0, step: func(a, v float64) float64 { return a + v*v }, stepInt: func(a, v int64) int64 { return a + v*v }},
 	"ReduceL2":        {init: 0, step: func(a, v float64) float64 { return a + v*v }, finish: math.Sqrt},
-	"ReduceLogSum":    {init: 0, step: func(a, v float64) float64 { return a + v }, finish: math.Log},
-	"ReduceLogSumExp": {init: 0, step: func(a, v float64) float64 { return a + math.Exp(v) }, finish: math.Log},
+	"ReduceLogSum":    {init: 0, step: func(a, v float64) float64 { return a + v }, finish: fmath.Log},
+	"ReduceLogSumExp": {init: 0, step: func(a, v float64) float64 { return a + fmath.Exp(v) }, finish: fmath.Log},
 }
 
 func init() {

@@ -25,7 +25,7 @@ var (
 )
 
 // The float fallback and the pad kernels, planned from small graphs: the
-// GPU must give ir/ref's bits, except after the approximate softmax.
+// GPU must give ir/ref's bits.
 var fallbackGraphs = map[string]string{
 	// f32 NCHW: BatchNormalization, then a Pad of the channel and
 	// spatial dims with a non-zero constant.
@@ -104,8 +104,8 @@ func checkOutput(t *testing.T, name string, i, batch int, got, want *ir.Tensor, 
 		a, b := got.AsFloat64(j), want.AsFloat64(j)
 		ok := math.Float64bits(a) == math.Float64bits(b)
 		if approx {
-			// ex2.approx's error is relative; lg2.approx's absolute (about
-			// 2^-22), which shows on log-probabilities near 0.
+			// The approximate kernels (the float convolution, GEMM and
+			// batched MatMul) sum in their own order.
 			ok = math.Abs(a-b) <= 2e-6*math.Abs(b) || math.Abs(a-b) <= 5e-7
 		}
 		if !ok {

@@ -1,38 +1,32 @@
 package kernels
 
 // Float math kernels for the frontend's wider op set, one thread an output
-// element:
+// element, all bit-exact against ir/ref:
 //
 //   - the unary kernel: Neg, Abs, Floor, Ceil, Round, Sqrt, Reciprocal and
-//     x² (Pow by 2), whose round-to-nearest f32 results equal ir/ref's bits,
-//     under UnaryKernel; and Exp, Log, Erf, Elu, Selu, Softplus, Mish, Gelu
-//     (erf and tanh forms), HardSigmoid, HardSwish and x³ under
-//     UnaryApproxKernel, which use ex2.approx/lg2.approx and a polynomial
-//     erf (Abramowitz and Stegun 7.1.26, |error| < 1.5e-7) and so agree with
-//     the reference (float64, rounded once) to about 1e-6;
+//     x² (Pow by 2) in f32, whose round-to-nearest results equal ir/ref's;
+//     Exp, Log, Erf, Elu, Selu, Softplus, Mish, Gelu (erf and tanh forms),
+//     HardSigmoid, HardSwish, x³ (Pow by 3) and Pow by 0.5 in f64 as
+//     ir/ref computes them, the transcendental functions by package
+//     ir/ref/fmath's operation sequence (fmath.go), rounded once to f32;
 //   - the broadcasting binary kernel: Add, Sub, Mul, Div, Min, Max, PRelu of two
 //     operands of any shapes that broadcast, each read through its own
 //     strides over up to five per-sample dims (0 where it is broadcast) and a
-//     per-sample stride (0 for a constant), all exact;
+//     per-sample stride (0 for a constant);
 //   - the reduction kernel: one output element folds K input elements
-//     inner apart (a per-sample [outer, K, inner] view): Max and Min are
-//     exact (ReduceKernel); Sum, Mean, SumSquare, L1 and L2 accumulate in f32
-//     in index order, where the reference accumulates in float64, so they are
-//     approximate (ReduceApproxKernel).
+//     inner apart (a per-sample [outer, K, inner] view): Max and Min in f32;
+//     Sum, Mean, SumSquare, L1 and L2 accumulate in f64 from 0 in index
+//     order, as the reference does, and round once.
 
 import (
 	"fmt"
 	"math"
 )
 
-// Unary math kernel names and op codes.
-const (
-	UnaryKernel       = "sqc_unary_f32"
-	UnaryApproxKernel = "sqc_unary_approx_f32"
-)
+// UnaryKernel is the unary math kernel.
+const UnaryKernel = "sqc_unary_f32"
 
-// Unary op codes, the unary kernel's op parameter. The exact ones come
-// first; UnaryExact reports which are.
+// Unary op codes, the unary kernel's op parameter.
 const (
 	UNeg = iota
 	UAbs
@@ -54,12 +48,11 @@ const (
 	UHardSigmoid // alpha, beta
 	UHardSwish
 	UCube
+	// UPowHalf is Pow by 0.5: math.Pow's value, sqrt(x) but +0 at -0 and
+	// +Inf at -Inf.
+	UPowHalf
 	numUnary
 )
-
-// UnaryExact reports whether a unary op's GPU result equals the
-// reference's bits.
-func UnaryExact(op int) bool { return op <= USquare }
 
 // UnaryParams lists the unary kernel's parameters in launch order.
 var UnaryParams = []string{"x", "y", "total", "op", "alpha:f32", "beta:f32"}
@@ -100,13 +93,10 @@ var BcastParams = func() []string {
 	return p
 }()
 
-// Reduction kernel names and op codes.
-const (
-	ReduceKernel       = "sqc_reduce_f32"
-	ReduceApproxKernel = "sqc_reduce_approx_f32"
-)
+// ReduceKernel is the reduction kernel.
+const ReduceKernel = "sqc_reduce_f32"
 
-// Reduction op codes; RMax and RMin are exact.
+// Reduction op codes.
 const (
 	RMax = iota
 	RMin
@@ -124,79 +114,23 @@ const (
 // the input.
 var ReduceParams = []string{"x", "y", "total", "op", "K", "inner", "outPerSample", "inPerSample"}
 
-func init() {
-	ApproxKernels[UnaryApproxKernel] = true
-	ApproxKernels[ReduceApproxKernel] = true
-}
-
 // hexF32 is a PTX f32 immediate.
 func hexF32(v float64) string { return fmt.Sprintf("0f%08X", math.Float32bits(float32(v))) }
 
-// emitExp writes dst = e^src (ex2.approx of src·log2 e); tmp is scratch.
-func emitExp(b *builder, dst, src, tmp string) {
-	b.l("mul.rn.f32 %s, %s, %s;", tmp, src, hexF32(math.Log2E))
-	b.l("ex2.approx.f32 %s, %s;", dst, tmp)
-}
-
-// emitLog writes dst = ln src (lg2.approx times ln 2).
-func emitLog(b *builder, dst, src, tmp string) {
-	b.l("lg2.approx.f32 %s, %s;", tmp, src)
-	b.l("mul.rn.f32 %s, %s, %s;", dst, tmp, hexF32(math.Ln2))
-}
-
-// emitTanh writes dst = tanh src as 1 - 2/(e^(2 src) + 1), which is ±1 at
-// the extremes rather than NaN.
-func emitTanh(b *builder, dst, src, t1, t2 string) {
-	b.l("add.rn.f32 %s, %s, %s;", t1, src, src)
-	emitExp(b, t1, t1, t2)
-	b.l("add.rn.f32 %s, %s, 0f3F800000;", t1, t1)
-	b.l("div.rn.f32 %s, 0f40000000, %s;", t1, t1)
-	b.l("sub.rn.f32 %s, 0f3F800000, %s;", dst, t1)
-}
-
-// emitErf writes dst = erf src by Abramowitz and Stegun 7.1.26 on |src|,
-// with src's sign; t1..t3 are scratch.
-func emitErf(b *builder, dst, src, t1, t2, t3 string) {
-	b.l("abs.f32 %s, %s;", t1, src)
-	b.l("mul.rn.f32 %s, %s, %s;", t2, t1, hexF32(0.3275911))
-	b.l("add.rn.f32 %s, %s, 0f3F800000;", t2, t2)
-	b.l("rcp.rn.f32 %s, %s;", t2, t2) // t
-	b.l("mov.f32 %s, %s;", t3, hexF32(1.061405429))
-	for _, a := range []float64{-1.453152027, 1.421413741, -0.284496736, 0.254829592} {
-		b.l("mul.rn.f32 %s, %s, %s;", t3, t3, t2)
-		b.l("add.rn.f32 %s, %s, %s;", t3, t3, hexF32(a))
-	}
-	b.l("mul.rn.f32 %s, %s, %s;", t3, t3, t2) // the polynomial
-	b.l("mul.rn.f32 %s, %s, %s;", t1, t1, t1)
-	b.l("neg.f32 %s, %s;", t1, t1)
-	emitExp(b, t1, t1, t2) // e^(-x^2)
-	b.l("mul.rn.f32 %s, %s, %s;", t3, t3, t1)
-	b.l("sub.rn.f32 %s, 0f3F800000, %s;", t3, t3)
-	b.l("copysign.f32 %s, %s, %s;", dst, src, t3)
-}
-
-// emitSoftplus writes dst = max(src, 0) + ln(1 + e^-|src|).
-func emitSoftplus(b *builder, dst, src, t1, t2 string) {
-	b.l("abs.f32 %s, %s;", t1, src)
-	b.l("neg.f32 %s, %s;", t1, t1)
-	emitExp(b, t1, t1, t2)
-	b.l("add.rn.f32 %s, %s, 0f3F800000;", t1, t1)
-	emitLog(b, t1, t1, t2)
-	b.l("max.f32 %s, %s, 0f00000000;", t2, src)
-	b.l("add.rn.f32 %s, %s, %s;", dst, t2, t1)
-}
-
-// UnaryPTX returns the module text of the unary kernel under name
-// (UnaryKernel or UnaryApproxKernel).
-func UnaryPTX(name string) string {
+// UnaryPTX returns the module text of UnaryKernel.
+func UnaryPTX() string {
 	var b builder
 	b.header()
-	b.opEntry(name, UnaryParams, 2)
+	b.opEntry(UnaryKernel, UnaryParams, 2)
 	declare(&b, ".pred", "%p<4>")
 	declare(&b, ".b32", "%r<8>")
 	declare(&b, ".b64", "%rd<6>")
-	declare(&b, ".f32", "%f<12>")
+	declare(&b, ".f32", "%f<8>")
+	declare(&b, ".f64", "%xd<6>")
+	declareFmathRegs(&b)
+	fm := newFmath(&b)
 	b.comment("x y in %%rd0 %%rd1; total op in %%r0 %%r1; alpha beta in %%f0 %%f1; x[i] in %%f2, the result in %%f3")
+	b.comment("f64 ops: x in %%xd0, alpha beta in %%xd2 %%xd3, the result in %%xd1")
 	b.loadPointers(2)
 	b.l("ld.param.u32 %%r0, [p2];")
 	b.l("ld.param.u32 %%r1, [p3];")
@@ -211,9 +145,12 @@ func UnaryPTX(name string) string {
 	b.l("mul.wide.u32 %%rd2, %%r4, 4;")
 	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
 	b.l("ld.global.f32 %%f2, [%%rd3];")
+	b.l("cvt.f64.f32 %%xd0, %%f2;")
+	b.l("cvt.f64.f32 %%xd2, %%f0;")
+	b.l("cvt.f64.f32 %%xd3, %%f1;")
 	labels := []string{"$L_neg", "$L_abs", "$L_floor", "$L_ceil", "$L_round", "$L_sqrt", "$L_recip", "$L_square",
 		"$L_exp", "$L_log", "$L_erf", "$L_elu", "$L_selu", "$L_softplus", "$L_mish", "$L_gelu", "$L_gelutanh",
-		"$L_hardsigmoid", "$L_hardswish", "$L_cube"}
+		"$L_hardsigmoid", "$L_hardswish", "$L_cube", "$L_powhalf"}
 	if len(labels) != numUnary {
 		panic("kernels: unary labels and op codes disagree")
 	}
@@ -223,8 +160,15 @@ func UnaryPTX(name string) string {
 		b.l("@%%p1 bra %s;", lbl)
 	}
 	b.l("bra $L_done;")
-	one := "0f3F800000"
-	body := map[int]func(){
+	// clamp01 writes d = max(0, min(1, d)) as Go's min and max do: NaN
+	// stays, -0 becomes +0 (compares, as min/max.f64 would drop a NaN).
+	clamp01 := func(d string) {
+		b.l("setp.le.f64 %%p2, %s, 0d0000000000000000;", d)
+		b.l("@%%p2 mov.f64 %s, 0d0000000000000000;", d)
+		b.l("setp.ge.f64 %%p2, %s, 0d3FF0000000000000;", d)
+		b.l("@%%p2 mov.f64 %s, 0d3FF0000000000000;", d)
+	}
+	f32body := map[int]func(){
 		UNeg:    func() { b.l("neg.f32 %%f3, %%f2;") },
 		UAbs:    func() { b.l("abs.f32 %%f3, %%f2;") },
 		UFloor:  func() { b.l("cvt.rmi.f32.f32 %%f3, %%f2;") },
@@ -233,69 +177,65 @@ func UnaryPTX(name string) string {
 		USqrt:   func() { b.l("sqrt.rn.f32 %%f3, %%f2;") },
 		URecip:  func() { b.l("rcp.rn.f32 %%f3, %%f2;") },
 		USquare: func() { b.l("mul.rn.f32 %%f3, %%f2, %%f2;") },
-		UExp:    func() { emitExp(&b, "%f3", "%f2", "%f4") },
-		ULog:    func() { emitLog(&b, "%f3", "%f2", "%f4") },
-		UErf:    func() { emitErf(&b, "%f3", "%f2", "%f4", "%f5", "%f6") },
+		UPowHalf: func() {
+			b.l("sqrt.rn.f32 %%f3, %%f2;")
+			b.l("abs.f32 %%f3, %%f3;")
+			b.l("setp.eq.f32 %%p2, %%f2, 0fFF800000;")
+			b.l("@%%p2 mov.f32 %%f3, 0f7F800000;")
+		},
+	}
+	f64body := map[int]func(){
+		UExp: func() { fm.Exp("%xd1", "%xd0") },
+		ULog: func() { fm.Log("%xd1", "%xd0") },
+		UErf: func() { fm.Erf("%xd1", "%xd0") },
 		UElu: func() {
-			emitExp(&b, "%f4", "%f2", "%f5")
-			b.l("sub.rn.f32 %%f4, %%f4, %s;", one)
-			b.l("mul.rn.f32 %%f4, %%f4, %%f0;")
-			b.l("setp.lt.f32 %%p2, %%f2, 0f00000000;")
-			b.l("selp.f32 %%f3, %%f4, %%f2, %%p2;")
+			b.comment("x < 0 ? alpha * expm1(x) : x")
+			b.l("mov.f64 %%xd1, %%xd0;")
+			b.l("setp.lt.f64 %%p2, %%xd0, 0d0000000000000000;")
+			b.l("@!%%p2 bra $L_elu_done;")
+			fm.Expm1("%xd1", "%xd0")
+			b.l("mul.rn.f64 %%xd1, %%xd2, %%xd1;")
+			b.raw("$L_elu_done:")
 		},
 		USelu: func() {
-			emitExp(&b, "%f4", "%f2", "%f5")
-			b.l("mul.rn.f32 %%f4, %%f4, %%f0;")
-			b.l("sub.rn.f32 %%f4, %%f4, %%f0;")
-			b.l("setp.gt.f32 %%p2, %%f2, 0f00000000;")
-			b.l("selp.f32 %%f4, %%f2, %%f4, %%p2;")
-			b.l("mul.rn.f32 %%f3, %%f4, %%f1;")
+			b.comment("x > 0 ? gamma * x : gamma * (alpha * exp(x) - alpha)")
+			b.l("setp.gt.f64 %%p2, %%xd0, 0d0000000000000000;")
+			b.l("@%%p2 mul.rn.f64 %%xd1, %%xd3, %%xd0;")
+			b.l("@%%p2 bra $L_selu_done;")
+			fm.Exp("%xd1", "%xd0")
+			b.l("mul.rn.f64 %%xd1, %%xd2, %%xd1;")
+			b.l("sub.rn.f64 %%xd1, %%xd1, %%xd2;")
+			b.l("mul.rn.f64 %%xd1, %%xd3, %%xd1;")
+			b.raw("$L_selu_done:")
 		},
-		USoftplus: func() { emitSoftplus(&b, "%f3", "%f2", "%f4", "%f5") },
-		UMish: func() {
-			emitSoftplus(&b, "%f6", "%f2", "%f4", "%f5")
-			emitTanh(&b, "%f6", "%f6", "%f4", "%f5")
-			b.l("mul.rn.f32 %%f3, %%f2, %%f6;")
-		},
-		UGelu: func() {
-			b.l("mul.rn.f32 %%f7, %%f2, %s;", hexF32(1/math.Sqrt2))
-			emitErf(&b, "%f7", "%f7", "%f4", "%f5", "%f6")
-			b.l("add.rn.f32 %%f7, %%f7, %s;", one)
-			b.l("mul.rn.f32 %%f7, %%f7, %%f2;")
-			b.l("mul.rn.f32 %%f3, %%f7, 0f3F000000;")
-		},
-		UGeluTanh: func() {
-			b.l("mul.rn.f32 %%f7, %%f2, %%f2;")
-			b.l("mul.rn.f32 %%f7, %%f7, %%f2;")
-			b.l("mul.rn.f32 %%f7, %%f7, %s;", hexF32(0.044715))
-			b.l("add.rn.f32 %%f7, %%f7, %%f2;")
-			b.l("mul.rn.f32 %%f7, %%f7, %s;", hexF32(math.Sqrt(2/math.Pi)))
-			emitTanh(&b, "%f7", "%f7", "%f4", "%f5")
-			b.l("add.rn.f32 %%f7, %%f7, %s;", one)
-			b.l("mul.rn.f32 %%f7, %%f7, %%f2;")
-			b.l("mul.rn.f32 %%f3, %%f7, 0f3F000000;")
-		},
+		USoftplus: func() { fm.Softplus("%xd1", "%xd0") },
+		UMish:     func() { fm.Mish("%xd1", "%xd0") },
+		UGelu:     func() { fm.Gelu("%xd1", "%xd0") },
+		UGeluTanh: func() { fm.GeluTanh("%xd1", "%xd0") },
 		UHardSigmoid: func() {
-			b.l("mul.rn.f32 %%f4, %%f2, %%f0;")
-			b.l("add.rn.f32 %%f4, %%f4, %%f1;")
-			b.l("max.f32 %%f4, %%f4, 0f00000000;")
-			b.l("min.f32 %%f3, %%f4, %s;", one)
+			b.l("mul.rn.f64 %%xd1, %%xd2, %%xd0;")
+			b.l("add.rn.f64 %%xd1, %%xd1, %%xd3;")
+			clamp01("%xd1")
 		},
 		UHardSwish: func() {
-			b.l("div.rn.f32 %%f4, %%f2, 0f40C00000;")
-			b.l("add.rn.f32 %%f4, %%f4, 0f3F000000;")
-			b.l("max.f32 %%f4, %%f4, 0f00000000;")
-			b.l("min.f32 %%f4, %%f4, %s;", one)
-			b.l("mul.rn.f32 %%f3, %%f2, %%f4;")
+			b.l("div.rn.f64 %%xd1, %%xd0, 0d4018000000000000;") // x / 6
+			b.l("add.rn.f64 %%xd1, %%xd1, 0d3FE0000000000000;") // + 0.5
+			clamp01("%xd1")
+			b.l("mul.rn.f64 %%xd1, %%xd0, %%xd1;")
 		},
 		UCube: func() {
-			b.l("mul.rn.f32 %%f4, %%f2, %%f2;")
-			b.l("mul.rn.f32 %%f3, %%f4, %%f2;")
+			b.l("mul.rn.f64 %%xd1, %%xd0, %%xd0;")
+			b.l("mul.rn.f64 %%xd1, %%xd1, %%xd0;")
 		},
 	}
 	for op, lbl := range labels {
 		b.raw("%s:", lbl)
-		body[op]()
+		if body, ok := f32body[op]; ok {
+			body()
+		} else {
+			f64body[op]()
+			b.l("cvt.rn.f32.f64 %%f3, %%xd1;")
+		}
 		b.l("bra $L_store;")
 	}
 	b.raw("$L_store:")
@@ -381,16 +321,16 @@ func BcastPTX() string {
 	return b.String()
 }
 
-// ReducePTX returns the module text of the reduction kernel under name
-// (ReduceKernel or ReduceApproxKernel).
-func ReducePTX(name string) string {
+// ReducePTX returns the module text of ReduceKernel.
+func ReducePTX() string {
 	var b builder
 	b.header()
-	b.opEntry(name, ReduceParams, 2)
+	b.opEntry(ReduceKernel, ReduceParams, 2)
 	declare(&b, ".pred", "%p<4>")
 	declare(&b, ".b32", "%r<24>")
 	declare(&b, ".b64", "%rd<8>")
 	declare(&b, ".f32", "%f<6>")
+	declare(&b, ".f64", "%d<4>")
 	b.comment("x y in %%rd0 %%rd1; total op K inner outPerSample inPerSample in %%r0..%%r5")
 	b.loadPointers(2)
 	for i := 0; i < 6; i++ {
@@ -411,10 +351,9 @@ func ReducePTX(name string) string {
 	b.l("mul.lo.u32 %%r14, %%r9, %%r5;")
 	b.l("mad.lo.u32 %%r14, %%r11, %%r13, %%r14;")
 	b.l("add.u32 %%r14, %%r14, %%r12;")
-	b.comment("the accumulator %%f0 starts at -inf (max), +inf (min) or 0")
-	b.l("mov.f32 %%f0, 0f00000000;")
-	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMax)
-	b.l("@%%p1 mov.f32 %%f0, 0fFF800000;")
+	b.comment("max and min fold in f32 from -inf / +inf (%%f0); the sums in f64 from 0 (%%d0)")
+	b.l("mov.f64 %%d0, 0d0000000000000000;")
+	b.l("mov.f32 %%f0, 0fFF800000;")
 	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMin)
 	b.l("@%%p1 mov.f32 %%f0, 0f7F800000;")
 	b.l("mov.u32 %%r15, 0;")
@@ -432,21 +371,28 @@ func ReducePTX(name string) string {
 	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMin)
 	b.l("@%%p1 min.NaN.f32 %%f0, %%f0, %%f1;")
 	b.l("@%%p1 bra $L_loop;")
-	b.comment("the sums: square (SumSquare, L2) or abs (L1) first")
+	b.comment("the sums: square (SumSquare, L2: exact in f64) or abs (L1) first")
+	b.l("cvt.f64.f32 %%d1, %%f1;")
 	b.l("setp.eq.u32 %%p1, %%r1, %d;", RSumSquare)
 	b.l("setp.eq.u32 %%p3, %%r1, %d;", RL2)
 	b.l("or.pred %%p1, %%p1, %%p3;")
-	b.l("@%%p1 mul.rn.f32 %%f1, %%f1, %%f1;")
+	b.l("@%%p1 mul.rn.f64 %%d1, %%d1, %%d1;")
 	b.l("setp.eq.u32 %%p1, %%r1, %d;", RL1)
-	b.l("@%%p1 abs.f32 %%f1, %%f1;")
-	b.l("add.rn.f32 %%f0, %%f0, %%f1;")
+	b.l("@%%p1 abs.f64 %%d1, %%d1;")
+	b.l("add.rn.f64 %%d0, %%d0, %%d1;")
 	b.l("bra $L_loop;")
 	b.raw("$L_end:")
+	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMax)
+	b.l("setp.eq.u32 %%p3, %%r1, %d;", RMin)
+	b.l("or.pred %%p1, %%p1, %%p3;")
+	b.l("@%%p1 bra $L_store;")
 	b.l("setp.eq.u32 %%p1, %%r1, %d;", RMean)
-	b.l("cvt.rn.f32.u32 %%f2, %%r2;")
-	b.l("@%%p1 div.rn.f32 %%f0, %%f0, %%f2;")
+	b.l("cvt.rn.f64.u32 %%d2, %%r2;")
+	b.l("@%%p1 div.rn.f64 %%d0, %%d0, %%d2;")
 	b.l("setp.eq.u32 %%p1, %%r1, %d;", RL2)
-	b.l("@%%p1 sqrt.rn.f32 %%f0, %%f0;")
+	b.l("@%%p1 sqrt.rn.f64 %%d0, %%d0;")
+	b.l("cvt.rn.f32.f64 %%f0, %%d0;")
+	b.raw("$L_store:")
 	b.l("mul.wide.u32 %%rd3, %%r8, 4;")
 	b.l("add.s64 %%rd3, %%rd1, %%rd3;")
 	b.l("st.global.f32 [%%rd3], %%f0;")

@@ -7,17 +7,13 @@ package kernels
 // of element i = i / inner % C, as the batch-norm kernel). swap = 1
 // computes b op x, for a broadcast constant on the left of Sub or Div.
 //
-// The same body is emitted under two names: EltwiseKernel for the
-// arithmetic and clamp ops, whose round-to-nearest f32 results equal
-// ir/ref's bits, and EltwiseApproxKernel for Sigmoid and Tanh, which use
-// ex2.approx and so agree with the reference within about 1e-6 only; the
-// second name is listed in ApproxKernels so comparisons know which is which.
+// Every op is bit-exact against ir/ref: the arithmetic and clamp ops round
+// to nearest in f32 as the reference's float32 operations do, and Sigmoid
+// and Tanh are package ir/ref/fmath's f64 operation sequences (fmath.go),
+// rounded once to f32.
 
-// Elementwise kernel names.
-const (
-	EltwiseKernel       = "sqc_eltwise_f32"
-	EltwiseApproxKernel = "sqc_eltwise_approx_f32"
-)
+// EltwiseKernel is the float elementwise kernel.
+const EltwiseKernel = "sqc_eltwise_f32"
 
 // Elementwise op codes, the kernel's op parameter.
 const (
@@ -43,16 +39,18 @@ const (
 // b is never read for unary ops (pass any buffer).
 var EltwiseParams = []string{"x", "b", "y", "total", "op", "bmode", "C", "inner", "swap", "alpha:f32", "lo:f32", "hi:f32"}
 
-// EltwisePTX returns the module text of the elementwise kernel under name
-// (EltwiseKernel or EltwiseApproxKernel).
-func EltwisePTX(name string) string {
+// EltwisePTX returns the module text of EltwiseKernel.
+func EltwisePTX() string {
 	var b builder
 	b.header()
-	b.opEntry(name, EltwiseParams, 3)
+	b.opEntry(EltwiseKernel, EltwiseParams, 3)
 	declare(&b, ".pred", "%p<4>")
 	declare(&b, ".b32", "%r<16>")
 	declare(&b, ".b64", "%rd<8>")
 	declare(&b, ".f32", "%f<8>")
+	declare(&b, ".f64", "%xd<2>")
+	declareFmathRegs(&b)
+	fm := newFmath(&b)
 	b.comment("x b y in %%rd0..%%rd2; total op bmode C inner swap in %%r0..%%r5; alpha lo hi in %%f0..%%f2")
 	b.loadPointers(3)
 	for i := 0; i < 6; i++ {
@@ -120,19 +118,14 @@ func EltwisePTX(name string) string {
 	b.l("@%%p3 mul.rn.f32 %%f6, %%f3, %%f0;")
 	b.l("bra $L_store;")
 	b.raw("$L_sigmoid:")
-	b.comment("1 / (1 + 2^(-x*log2 e)): saturates to 0 and 1 without NaN")
-	b.l("mul.rn.f32 %%f5, %%f3, 0fBFB8AA3B;")
-	b.l("ex2.approx.f32 %%f5, %%f5;")
-	b.l("add.rn.f32 %%f5, %%f5, 0f3F800000;")
-	b.l("div.rn.f32 %%f6, 0f3F800000, %%f5;")
+	b.l("cvt.f64.f32 %%xd0, %%f3;")
+	fm.Sigmoid("%xd1", "%xd0")
+	b.l("cvt.rn.f32.f64 %%f6, %%xd1;")
 	b.l("bra $L_store;")
 	b.raw("$L_tanh:")
-	b.comment("1 - 2 / (2^(2x*log2 e) + 1): +-1 at the extremes (inf gives 1 - 0)")
-	b.l("mul.rn.f32 %%f5, %%f3, 0f4038AA3B;")
-	b.l("ex2.approx.f32 %%f5, %%f5;")
-	b.l("add.rn.f32 %%f5, %%f5, 0f3F800000;")
-	b.l("div.rn.f32 %%f5, 0f40000000, %%f5;")
-	b.l("sub.rn.f32 %%f6, 0f3F800000, %%f5;")
+	b.l("cvt.f64.f32 %%xd0, %%f3;")
+	fm.Tanh("%xd1", "%xd0")
+	b.l("cvt.rn.f32.f64 %%f6, %%xd1;")
 	b.raw("$L_store:")
 	b.l("add.s64 %%rd6, %%rd2, %%rd3;")
 	b.l("st.global.f32 [%%rd6], %%f6;")
@@ -141,5 +134,3 @@ func EltwisePTX(name string) string {
 	b.raw("}")
 	return b.String()
 }
-
-func init() { ApproxKernels[EltwiseApproxKernel] = true }

@@ -472,3 +472,14 @@ func TestLatencyVariants(t *testing.T) {
 		}
 	}
 }
+
+// noApproxNoF32FMA fails on an approximate instruction or a fused f32
+// multiply-add in a kernel that must round as the reference does.
+func noApproxNoF32FMA(t *testing.T, name, text string) {
+	t.Helper()
+	for _, w := range []string{".approx", ".full.", "fma.rn.f32", "mad.f32", "mad.rn.f32", ".ftz"} {
+		if strings.Contains(text, w) {
+			t.Errorf("%s: %s", name, w)
+		}
+	}
+}

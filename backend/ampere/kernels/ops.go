@@ -71,11 +71,11 @@ var OpParams = map[string][]string{
 	Pad32Kernel: {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
 }
 
-// ApproxKernels are the op kernels whose float results may differ from
-// the reference executor's in the last bits: PTX has no float64 exp or
-// log, so they use ex2.approx.f32 and lg2.approx.f32. Everything else is
-// bit-exact.
-var ApproxKernels = map[string]bool{SoftmaxKernel: true, LogSoftmaxKernel: true}
+// ApproxKernels are the kernels whose float results may differ from the
+// reference executor's in the last bits: the float convolution, GEMM and
+// batched MatMul, which sum in their own order, register here. Everything
+// else is bit-exact, the transcendental functions included (fmath.go).
+var ApproxKernels = map[string]bool{}
 
 // opPointerCount is the number of pointer parameters of op kernels that
 // have more than opPointers.
@@ -104,6 +104,9 @@ func OpPTX(name string) (string, error) {
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<8>")
 	declare(&b, ".f64", "%d<4>")
+	if name == SoftmaxKernel || name == LogSoftmaxKernel {
+		declareFmathRegs(&b)
+	}
 	b.comment("parameters: pointers in %%rd0, %%rd1; u32/s32 scalars in %%r0..; f32 in %%f0")
 	b.l("ld.param.u64 %%rd0, [p0];")
 	b.l("cvta.to.global.u64 %%rd0, %%rd0;")
@@ -558,11 +561,14 @@ func maxPool16Body(b *builder) {
 }
 
 // softmaxBody: one thread a row of r1 contiguous elements (total counts
-// rows). As ir/ref: the row maximum first, then exp(x - max) summed in
-// float64, then x - max - log(sum) or exp(x - max) / sum. exp and log are
-// ex2.approx/lg2.approx in f32 (PTX has no f64 transcendental), the rest
-// f64 like the reference, so results agree to a few ulp, not bit for bit.
+// rows), in ir/ref's arithmetic operation for operation, so the result is
+// bit-exact: the row maximum m folded in order from -Inf by "x > m" (a NaN
+// never wins), e = fmath.Exp(x - m) in f64 (fmath.go's inlined PTX) summed
+// in order from 0 in f64, then e / sum, or (x - m) - fmath.Log(sum),
+// rounded once to f32. e is recomputed in the last pass rather than
+// stored: the same operations give the same bits.
 func softmaxBody(b *builder, logOut bool) {
+	fm := newFmath(b)
 	b.l("mul.lo.u32 %%r10, %%r40, %%r1;")
 	b.l("mul.wide.u32 %%rd2, %%r10, 4;")
 	b.l("add.s64 %%rd3, %%rd0, %%rd2;") // row in
@@ -575,13 +581,14 @@ func softmaxBody(b *builder, logOut bool) {
 	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
 	b.l("@%%p1 bra $L_maxdone;")
 	b.l("ld.global.f32 %%f2, [%%rd5];")
-	b.l("max.f32 %%f1, %%f1, %%f2;")
+	b.l("setp.gt.f32 %%p2, %%f2, %%f1;")
+	b.l("@%%p2 mov.f32 %%f1, %%f2;")
 	b.l("add.s64 %%rd5, %%rd5, 4;")
 	b.l("add.u32 %%r11, %%r11, 1;")
 	b.l("bra $L_max;")
 	b.raw("$L_maxdone:")
 	b.l("cvt.f64.f32 %%d3, %%f1;")
-	// sum of exp(x - max), exp(t) = 2^(t·log2 e)
+	// sum of exp(x - max)
 	b.l("mov.f64 %%d0, 0d0000000000000000;")
 	b.l("mov.u32 %%r11, 0;")
 	b.l("mov.u64 %%rd5, %%rd3;")
@@ -589,19 +596,16 @@ func softmaxBody(b *builder, logOut bool) {
 	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
 	b.l("@%%p1 bra $L_sumdone;")
 	b.l("ld.global.f32 %%f2, [%%rd5];")
-	expOf(b)
-	b.l("cvt.f64.f32 %%d1, %%f3;")
+	b.l("cvt.f64.f32 %%d1, %%f2;")
+	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
+	fm.Exp("%d1", "%d1")
 	b.l("add.rn.f64 %%d0, %%d0, %%d1;")
 	b.l("add.s64 %%rd5, %%rd5, 4;")
 	b.l("add.u32 %%r11, %%r11, 1;")
 	b.l("bra $L_sum;")
 	b.raw("$L_sumdone:")
 	if logOut {
-		// log(sum) = log2(sum) · ln 2
-		b.l("cvt.rn.f32.f64 %%f4, %%d0;")
-		b.l("lg2.approx.f32 %%f4, %%f4;")
-		b.l("mul.rn.f32 %%f4, %%f4, 0f3F317218;")
-		b.l("cvt.f64.f32 %%d2, %%f4;")
+		fm.Log("%d2", "%d0")
 	}
 	b.l("mov.u32 %%r11, 0;")
 	b.l("mov.u64 %%rd5, %%rd3;")
@@ -610,13 +614,12 @@ func softmaxBody(b *builder, logOut bool) {
 	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
 	b.l("@%%p1 bra $L_done;")
 	b.l("ld.global.f32 %%f2, [%%rd5];")
+	b.l("cvt.f64.f32 %%d1, %%f2;")
+	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
 	if logOut {
-		b.l("cvt.f64.f32 %%d1, %%f2;")
-		b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
 		b.l("sub.rn.f64 %%d1, %%d1, %%d2;")
 	} else {
-		expOf(b)
-		b.l("cvt.f64.f32 %%d1, %%f3;")
+		fm.Exp("%d1", "%d1")
 		b.l("div.rn.f64 %%d1, %%d1, %%d0;")
 	}
 	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
@@ -625,16 +628,6 @@ func softmaxBody(b *builder, logOut bool) {
 	b.l("add.s64 %%rd6, %%rd6, 4;")
 	b.l("add.u32 %%r11, %%r11, 1;")
 	b.l("bra $L_out;")
-}
-
-// expOf sets %f3 = exp(%f2 - max), max in %d3: the difference in f64 as
-// the reference, then 2^(t·log2 e) in f32.
-func expOf(b *builder) {
-	b.l("cvt.f64.f32 %%d1, %%f2;")
-	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
-	b.l("mul.rn.f64 %%d1, %%d1, 0d3FF71547652B82FE;")
-	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
-	b.l("ex2.approx.f32 %%f3, %%f3;")
 }
 
 // padBody: output element i (memory order O1×O2×O3 a sample) reads input

@@ -20,7 +20,8 @@ func TestOpPTXLint(t *testing.T) {
 		ToNHWC8Kernel:    {"ld.global.u8", "st.global.u8"},
 		ToNHWC32Kernel:   {"ld.global.b32", "st.global.b32"},
 		BatchNormKernel:  {"sub.rn.f32", "mul.rn.f32", "add.rn.f32"},
-		LogSoftmaxKernel: {"ex2.approx.f32", "lg2.approx.f32", "add.rn.f64"},
+		SoftmaxKernel:    {"fma.rn.f64", "add.rn.f64", "div.rn.f64", "cvt.rn.f32.f64"},
+		LogSoftmaxKernel: {"fma.rn.f64", "add.rn.f64", "sub.rn.f64", "cvt.rn.f32.f64"},
 		Pad8Kernel:       {"st.global.u8"},
 		Pad32Kernel:      {"st.global.b32"},
 	}
@@ -40,9 +41,7 @@ func TestOpPTXLint(t *testing.T) {
 				t.Fatalf("%s: non-ASCII at byte %d", name, i)
 			}
 		}
-		if strings.Contains(text, "fma.") || strings.Contains(text, "mad.f32") {
-			t.Errorf("%s: fused float multiply-add", name)
-		}
+		noApproxNoF32FMA(t, name, text)
 		if n := strings.Count(text, ".param "); n != len(OpParams[name]) {
 			t.Errorf("%s: %d params declared, want %d", name, n, len(OpParams[name]))
 		}
