@@ -1,7 +1,6 @@
 package ampere
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -54,15 +53,13 @@ func convPoolGraph(h, w int, poolAttrs string, second, f32 bool) string {
 const stemPool = "kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]"
 
 // planConvPool plans a convPoolGraph.
-// planConvPool plans text with the experimental kernels (the conv-pool
-// fusion among them) or without.
-func planConvPool(t *testing.T, text string, experimental bool) *engine.Engine {
+func planConvPool(t *testing.T, text string) *engine.Engine {
 	t.Helper()
 	g, err := sqir.ParseAndVerify("stem", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := PlanWith(g, "test", PlanOptions{Experimental: experimental})
+	e, err := PlanWith(g, "test", PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +70,10 @@ func planConvPool(t *testing.T, text string, experimental bool) *engine.Engine {
 // launch (the GEMM sizes the conv's, one block a ConvPoolPatches patches
 // of 8x8 pooled outputs, 2x2 patches of a 30x27 conv output's 15x14
 // pooled), the pool has no step, the conv's output no buffer, and the
-// step says both nodes; one patch a block for the latency heuristic;
-// without PlanOptions.Experimental (the default until the kernel has run
-// on a GPU) the plan is the two launches of before.
+// step says both nodes; one patch a block, of two interleaved pixel tiles
+// at five blocks an SM, for the latency heuristic.
 func TestPlanConvPool(t *testing.T) {
-	e := planConvPool(t, convPoolGraph(30, 27, stemPool, false, false), true)
+	e := planConvPool(t, convPoolGraph(30, 27, stemPool, false, false))
 	s := findStep(t, e, "conv1", "sqc_gemm_convpool_s8_dense_i8_k4x4")
 	if s.WorkPerSample != 4 || s.WorkPerBlockX != kernels.ConvPoolPatches || s.GridY != 1 || s.BlockX != 128 {
 		t.Errorf("conv1 launch plan %v", s)
@@ -105,16 +101,13 @@ func TestPlanConvPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lat, err := PlanWith(g, "test", PlanOptions{OptBatch: 1, Experimental: true})
+	lat, err := PlanWith(g, "test", PlanOptions{OptBatch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := findStep(t, lat, "conv1", "sqc_gemm_convpool"); s.WorkPerBlockX != 1 || !strings.HasSuffix(s.Kernel, "_p1") {
+	if s := findStep(t, lat, "conv1", "sqc_gemm_convpool"); s.WorkPerBlockX != 1 || !strings.HasSuffix(s.Kernel, "_p1_g2_b5") {
 		t.Errorf("latency plan: %s, %d patches a block, want one", s.Kernel, s.WorkPerBlockX)
 	}
-	e2 := planConvPool(t, convPoolGraph(30, 27, stemPool, false, false), false)
-	findStep(t, e2, "conv1", "sqc_gemm_conv_s8_dense_i8")
-	findStep(t, e2, "maxpool", kernels.MaxPool16Kernel)
 }
 
 // TestPlanConvPoolNotFused: the planner keeps the two launches where the
@@ -126,7 +119,7 @@ func TestPlanConvPoolNotFused(t *testing.T) {
 		"f32":           convPoolGraph(16, 16, stemPool, false, true),
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := planConvPool(t, text, true)
+			e := planConvPool(t, text)
 			findStep(t, e, "conv1", "sqc_gemm_conv_s8")
 			findStep(t, e, "maxpool", "sqc_maxpool")
 		})
@@ -142,25 +135,9 @@ func TestPlanConvPoolNotFused(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			text := convPoolGraph(16, 16, c.attrs, false, false)
 			text = strings.ReplaceAll(text, "N,64,8,8", fmt.Sprintf("N,64,%d,%d", c.ph, c.pw))
-			e := planConvPool(t, text, true)
+			e := planConvPool(t, text)
 			findStep(t, e, "conv1", "sqc_gemm_conv_s8")
 			findStep(t, e, "maxpool", "sqc_maxpool")
 		})
-	}
-}
-
-// TestPlanConvPoolLeavesOthers: an engine of a graph without the pattern
-// is byte-identical with fusion on and off.
-func TestPlanConvPoolLeavesOthers(t *testing.T) {
-	text := convPoolGraph(16, 16, stemPool, true, false)
-	marshal := func(on bool) []byte {
-		b, err := engine.Marshal(planConvPool(t, text, on))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	if !bytes.Equal(marshal(true), marshal(false)) {
-		t.Errorf("the engine of a graph the conv-pool kernel does not run changed with fusion on")
 	}
 }

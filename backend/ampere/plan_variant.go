@@ -42,15 +42,6 @@ type PlanOptions struct {
 	// the cache does not decide): at most LatencyBatch, the latency
 	// heuristic (heuristicVariantFor); 0 or more, the throughput one.
 	OptBatch int
-	// Experimental plans kernels that are bit-exact in the PTX
-	// interpreter but have not yet run on a GPU (sqc compile
-	// --experimental): the stem's conv and max pool as one launch
-	// (convpool), the stem quantize's vector loads, and float32 outputs
-	// staged for 16-byte stores (v16 on an f32 layer) in the heuristic.
-	// backend/ampere/NOTES.md names the GPU tests that would make them
-	// the default.
-	Experimental bool
-
 	// force plans the named nodes on the given kernels (sqc tune's timing
 	// rounds), before the cache is asked.
 	force map[string]tuning.Choice
@@ -205,13 +196,13 @@ func SplitKMaxFor(c kernels.GemmConfig, k, channels int) int {
 	return l.splitKMax(c)
 }
 
-// splitKFits says whether split-K can divide candidate v's K on l (two
-// splits or more, splitKMax) and the kernels are valid with it.
+// splitKFits says whether split-K can divide candidate v's K on l
+// (minSplits splits or more, splitKMax) and the kernels are valid with it.
 func (l gemmLayer) splitKFits(v gemmCandidate) bool {
 	if v.config(l, false).Validate() != nil || l.sparse24 && v.config(l, true).Validate() != nil {
 		return false
 	}
-	return l.splitKMax(v.config(l, false)) >= 2
+	return l.splitKMax(v.config(l, false)) >= minSplits
 }
 
 // base is l's kernel config before a variant: the kernel (sparse or
@@ -339,7 +330,7 @@ const LatencyBatch = 8
 // which keeps n128; 1×1 convolutions gain nothing from it. The 8-warp tile
 // (n256) wins on some shapes only, so only a measurement (the cache) picks
 // it.
-func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false, false) }
+func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false) }
 
 // heuristicVariantFor is heuristicVariant, or with latency the variant for
 // small batches: the 4-warp tile (s4w) on every layer, the halo tile on
@@ -347,15 +338,17 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false,
 // the same stores and tap stepping. That is what sqc tune --batch 1 chose
 // on an H100 for ResNet-34's sparse engine, layer by layer (1.27× less
 // GEMM time than the throughput heuristic: 432 vs 551 µs; NOTES.md). On
-// top of that, split-K (sk) on every layer with two K units or more: at
-// batch 1 these layers launch 4 to 16 blocks for a GPU of 100 SMs or more,
-// and the runtime splits a step only where its grid leaves SMs idle
-// (SplitKFor), so sk costs nothing where the grid is full.
+// top of that, split-K (sk) on every layer whose K allows minSplits splits
+// or more: at batch 1 these layers launch 4 to 16 blocks for a GPU of 100
+// SMs or more, and the runtime splits a step only where its grid leaves
+// SMs idle and then into minSplits or more (SplitKFor), so sk costs
+// nothing where the grid is full.
 //
-// With experimental (PlanOptions.Experimental) float32 outputs are staged
-// for 16-byte stores too (v16 on an f32 layer); otherwise only sqc tune
-// picks that, by timing it, until those kernels have run on a GPU.
-func heuristicVariantFor(l gemmLayer, latency, experimental bool) string {
+// Float32 outputs are not staged for 16-byte stores (v16): on the H100
+// (TestPerfF32Out, ResNet's last f32 layers at batch 256, 2026-12-07) the
+// staged kernels ran at 0.94–0.99× of the direct stores; sqc tune still
+// times them.
+func heuristicVariantFor(l gemmLayer, latency bool) string {
 	conv3 := l.conv != nil && kernels.SupportsHalo(*l.conv)
 	halo := conv3 && haloConv(l)
 	name := "s4w"
@@ -368,12 +361,12 @@ func heuristicVariantFor(l gemmLayer, latency, experimental bool) string {
 		name = "n128-s3w"
 	}
 	for _, o := range gemmOptions {
-		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 && !experimental {
+		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 {
 			continue
 		}
 		name += "-" + o.name
 	}
-	if latency && l.splitKMax(kernels.GemmConfig{Halo: halo}) >= 2 { // s4w: one K step a stage
+	if latency && l.splitKMax(kernels.GemmConfig{Halo: halo}) >= minSplits { // s4w: one K step a stage
 		name += "-" + splitK.name
 	}
 	return name
@@ -412,7 +405,7 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 		return gemmChoice{sparse: c.Sparse, variant: v, source: SourceCache}, nil
 	}
 	heuristic := func() (gemmChoice, error) {
-		name := heuristicVariantFor(l, p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch, p.opts.Experimental)
+		name := heuristicVariantFor(l, p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch)
 		v, ok := find(name)
 		if !ok {
 			return gemmChoice{}, fmt.Errorf("the heuristic's variant %s is no candidate for this layer", name)

@@ -85,26 +85,33 @@ func TestGemmCandidates(t *testing.T) {
 	dense28.n = 128
 	narrow := dense28
 	narrow.n, narrow.conv = 64, &kernels.ConvShape{C: 64, H: 56, W: 56, OH: 56, OW: 56, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
-	// Split-K (sk) on top wherever K has two units or more to divide:
-	// not on a one-step GEMM (k = 64) nor on a halo conv of one 64-channel
-	// chunk, whatever its K.
+	// Split-K (sk) on top wherever K divides into minSplits splits or
+	// more: a conv of K 2304 (36 steps) on the implicit GEMM, whatever its
+	// geometry, layer4's 3×3 halo convolutions (512 channels: eight
+	// 64-channel chunks); not a halo conv of 256 channels or fewer (four
+	// chunks), a GEMM of K 512, a one-step GEMM (k = 64) or a halo conv of
+	// one 64-channel chunk. Float32 outputs keep direct stores.
 	oneStep := gemmLayer{m: 196, n: 64, k: 64}
 	halo64 := dense28
 	halo64.conv = &kernels.ConvShape{C: 64, H: 28, W: 28, OH: 28, OW: 28, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
 	halo64.k = 576
+	layer4 := gemmLayer{m: 49, n: 512, k: 4608, sparse24: true,
+		conv: &kernels.ConvShape{C: 512, H: 7, W: 7, OH: 7, OW: 7, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}}
+	layer4s2 := gemmLayer{m: 49, n: 512, k: 2304, sparse24: true,
+		conv: &kernels.ConvShape{C: 256, H: 14, W: 14, OH: 7, OW: 7, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}}
 	for _, c := range []struct {
 		l    gemmLayer
 		want string
-	}{{wide, "s4w-v16-halo-sk"}, {dense28, "s4w-v16-halo-sk"}, {one, "s4w-v16-inc-sk"}, {narrow, "s4w-v16-inc-sk"}, {fc, "s4w-v16-sk"}, {fc10, "s4w-sk"},
-		{oneStep, "s4w-v16"}, {halo64, "s4w-v16-halo"}} {
-		if h := heuristicVariantFor(c.l, true, true); h != c.want {
+	}{{wide, "s4w-v16-halo"}, {dense28, "s4w-v16-halo"}, {one, "s4w-v16-inc-sk"}, {narrow, "s4w-v16-inc-sk"}, {fc, "s4w"}, {fc10, "s4w"},
+		{oneStep, "s4w-v16"}, {halo64, "s4w-v16-halo"}, {layer4, "s4w-v16-halo-sk"}, {layer4s2, "s4w-v16-inc-sk"}} {
+		if h := heuristicVariantFor(c.l, true); h != c.want {
 			t.Errorf("latency heuristic of %+v: %s, want %s", c.l, h, c.want)
 		}
 		if base, _ := strings.CutSuffix(c.want, "-sk"); !slices.Contains(candidateNames(c.l), base) {
 			t.Errorf("latency heuristic %s is not a candidate of %+v", c.want, c.l)
 		}
-		if strings.Contains(heuristicVariantFor(c.l, false, true), "sk") {
-			t.Errorf("throughput heuristic of %+v splits K: %s", c.l, heuristicVariantFor(c.l, false, true))
+		if strings.Contains(heuristicVariantFor(c.l, false), "sk") {
+			t.Errorf("throughput heuristic of %+v splits K: %s", c.l, heuristicVariantFor(c.l, false))
 		}
 	}
 	if h := heuristicVariant(dense28); h != "n128-s3w-v16-inc" {

@@ -140,13 +140,29 @@ type OpenOptions struct {
 // only adds the fix-up's traffic (each split's partial sums written and
 // read back) and buys no parallelism; else sms / blocks, the most splits
 // that keep blocks·S within one wave of one block an SM, so that no split
-// waits for another's SM and the tile's last block finds the others done.
+// waits for another's SM and the tile's last block finds the others done;
+// and 1 where that is fewer than minSplits.
 func SplitKFor(blocks, sms, maxSplit int) int {
 	if maxSplit <= 1 || blocks <= 0 || blocks >= sms {
 		return 1
 	}
-	return max(1, min(maxSplit, sms/blocks))
+	if s := min(maxSplit, sms/blocks); s >= minSplits {
+		return s
+	}
+	return 1
 }
+
+// minSplits is the fewest splits worth a split-K step's fix-up (the
+// splits' red.add of their partial sums into one slice and the last
+// block's read of it), which cost about 4.5 µs a launch on the H100
+// (TestPerfSplitK, ResNet-34's 2:4 layers at batch 1, 2026-12-07): two
+// splits ran at 0.63–0.67× of the unsplit kernel, four at 0.91–0.97×,
+// eight or nine at 1.15–1.35×. The planner plans split-K kernels only
+// where a layer's K allows this many.
+//
+// A variable only so that tests can plan split-K on the small graphs they
+// build.
+var minSplits = 8
 
 // gridX is a step's grid x at the runtime's batch.
 func (r *Runtime) gridX(s *engine.Step) uint64 {

@@ -12,13 +12,15 @@ import (
 
 // TestSplitKFor pins the runtime's rule: no split where the grid fills
 // the SMs, else as many splits as fill them once, at most the step's
-// max_split_k.
+// max_split_k, and none where that is fewer than minSplits.
 func TestSplitKFor(t *testing.T) {
 	for _, c := range []struct{ blocks, sms, max, want int }{
 		{4, 132, 16, 16},  // layer4 at batch 1: 4 tiles, 33 fit, 16 allowed
 		{4, 132, 9, 9},    // a layer of 9 K units: max_split_k 9
 		{16, 132, 16, 8},  // 132/16 = 8
-		{50, 132, 16, 2},  // 132/50 = 2
+		{50, 132, 16, 1},  // 132/50 = 2: fewer than minSplits, not worth the fix-up
+		{30, 132, 16, 1},  // 132/30 = 4: likewise
+		{16, 132, 7, 1},   // 7 allowed: likewise
 		{67, 132, 16, 1},  // 132/67 = 1: no room for a second split
 		{132, 132, 16, 1}, // a full wave
 		{400, 132, 16, 1}, // several waves
@@ -36,9 +38,9 @@ func TestSplitKFor(t *testing.T) {
 // the test, so that testdata's mini ResNet (3–5 K steps a layer) plans
 // split-K steps.
 func splitEveryStep(t *testing.T) {
-	old := minSplitSteps
-	minSplitSteps = 1
-	t.Cleanup(func() { minSplitSteps = old })
+	oldSteps, oldSplits := minSplitSteps, minSplits
+	minSplitSteps, minSplits = 1, 2
+	t.Cleanup(func() { minSplitSteps, minSplits = oldSteps, oldSplits })
 }
 
 // TestSplitKMax: the most splits a layer gets, on ResNet-34's layers at

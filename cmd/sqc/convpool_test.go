@@ -14,8 +14,7 @@ import (
 )
 
 // TestStemConvPool compiles a genmodel ResNet-18 (64x64 images) with the
-// dense INT8 recipe and --experimental (the fusion is off by default until
-// the kernel has run on a GPU), whose space-to-depth and pad-channels passes leave
+// dense INT8 recipe, whose space-to-depth and pad-channels passes leave
 // the stem as a 16-channel 4x4 QConv read only by the 3x3/2 max pool: the
 // engine runs the pair as one conv-pool launch, which sqc inspect names
 // with both nodes, and sqc run --cpu of the engine (its graph, which the
@@ -56,7 +55,7 @@ func TestStemConvPool(t *testing.T) {
 	}
 	eng, lowered := filepath.Join(dir, "m.sqe"), filepath.Join(dir, "m.sqir")
 	sqc("compile", "-q", "-r", "dense-int8.sqr", "--calib-data", data, model, "-o", lowered)
-	sqc("compile", "-q", "-r", "dense-int8.sqr", "--calib-data", data, "--experimental", model, "-o", eng)
+	sqc("compile", "-q", "-r", "dense-int8.sqr", "--calib-data", data, model, "-o", eng)
 	e, err := engine.ReadFile(eng)
 	if err != nil {
 		t.Fatal(err)

@@ -234,9 +234,6 @@ type tuningFlags struct {
 	// optBatch is the batch the heuristic chooses kernels for (0: the
 	// throughput heuristic).
 	optBatch int
-	// experimental plans the kernels not yet run on a GPU
-	// (ampere.PlanOptions.Experimental).
-	experimental bool
 }
 
 func (t *tuningFlags) register(cmd *cobra.Command) {
@@ -244,7 +241,6 @@ func (t *tuningFlags) register(cmd *cobra.Command) {
 	f.StringVar(&t.cache, "tuning-cache", "", "choose each GEMM layer's kernel from the tuning cache `FILE` (sqc tune); layers it lacks use the heuristic")
 	f.StringVar(&t.gpu, "tuning-gpu", "", "the GPU `NAME` whose cache entries to use (default: the cache's only GPU)")
 	f.IntVar(&t.batch, "tuning-batch", 0, "the batch `N` whose cache entries to use (default: the cache's only batch for that GPU)")
-	f.BoolVar(&t.experimental, "experimental", false, "also plan kernels that are bit-exact in sqc's PTX interpreter but not yet run on a GPU: the stem's conv and max pool as one launch, the stem quantize's vector loads, float32 outputs staged for 16-byte stores")
 	f.IntVar(&t.optBatch, "opt-batch", 0, fmt.Sprintf("the batch `N` the kernel heuristic chooses for, in layers no tuning cache decides: up to %d picks small tiles for latency (default: large batches, throughput)", ampere.LatencyBatch))
 }
 
@@ -257,14 +253,11 @@ func (t *tuningFlags) planOptions(form string) (ampere.PlanOptions, error) {
 	if t.optBatch != 0 && form != "engine" {
 		return ampere.PlanOptions{}, fmt.Errorf("--opt-batch chooses an engine's kernels, and the output is %s: want a .sqe output", formName(form))
 	}
-	if t.experimental && form != "engine" {
-		return ampere.PlanOptions{}, fmt.Errorf("--experimental chooses an engine's kernels, and the output is %s: want a .sqe output", formName(form))
-	}
 	if t.cache == "" {
 		if t.gpu != "" || t.batch != 0 {
 			return ampere.PlanOptions{}, fmt.Errorf("--tuning-gpu and --tuning-batch select a tuning cache's entries: want --tuning-cache too")
 		}
-		return ampere.PlanOptions{OptBatch: t.optBatch, Experimental: t.experimental}, nil
+		return ampere.PlanOptions{OptBatch: t.optBatch}, nil
 	}
 	if form != "engine" {
 		return ampere.PlanOptions{}, fmt.Errorf("--tuning-cache chooses an engine's kernels, and the output is %s: want a .sqe output", formName(form))
@@ -280,7 +273,7 @@ func (t *tuningFlags) planOptions(form string) (ampere.PlanOptions, error) {
 	if err != nil {
 		return ampere.PlanOptions{}, err
 	}
-	return ampere.PlanOptions{Tuning: c, GPU: gpu, Batch: batch, OptBatch: t.optBatch, Experimental: t.experimental}, nil
+	return ampere.PlanOptions{Tuning: c, GPU: gpu, Batch: batch, OptBatch: t.optBatch}, nil
 }
 
 // report says how the engine e used the cache; nil without one.

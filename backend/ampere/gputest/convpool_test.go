@@ -62,7 +62,7 @@ func planStem(t *testing.T, r *rand.Rand, h, w int) (*ir.Graph, *engine.Engine, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := ampere.PlanWith(g, "test", ampere.PlanOptions{Experimental: true})
+	e, err := ampere.PlanWith(g, "test", ampere.PlanOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestPerfConvPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ampere.PlanWith(gr, "test", ampere.PlanOptions{Experimental: true}); err != nil {
+	if _, err := ampere.PlanWith(gr, "test", ampere.PlanOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	g := needGPU(t)
@@ -251,7 +251,7 @@ func TestPerfConvPool(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("%-5d %-70s %9.1f %7.1f %7s", batch, names, base, flop/base/1e6, "1.00x"))
 		cands := append([]kernels.ConvPoolConfig{{KH: 4, KW: 4, Patches: 2}, {KH: 4, KW: 4, Patches: 8}}, convPoolVariants...)
 		for _, c := range cands {
-			e, err := ampere.PlanWith(gr, "test", ampere.PlanOptions{Experimental: true})
+			e, err := ampere.PlanWith(gr, "test", ampere.PlanOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -87,43 +87,39 @@ func TestStemQuantize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The vector kernel only with --experimental until it has
-			// run on a GPU: both plans, the default's first.
-			for _, experimental := range []bool{false, true} {
-				e, err := ampere.PlanWith(g, "test", ampere.PlanOptions{Experimental: experimental})
-				if err != nil {
-					t.Fatal(err)
+			e, err := ampere.Plan(g, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp := s.cp
+			if cp == 0 {
+				cp = s.c * s.bs * s.bs
+			}
+			var first []string
+			for _, st := range e.Steps {
+				if st.Node == "s2d" || st.Node == "pad" {
+					t.Errorf("node %s has a launch of its own (%s), want it fused into the quantize", st.Node, st.Kernel)
 				}
-				cp := s.cp
-				if cp == 0 {
-					cp = s.c * s.bs * s.bs
+				if st.Node == "q" {
+					first = append(first, st.Kernel)
 				}
-				var first []string
-				for _, st := range e.Steps {
-					if st.Node == "s2d" || st.Node == "pad" {
-						t.Errorf("node %s has a launch of its own (%s), want it fused into the quantize", st.Node, st.Kernel)
-					}
-					if st.Node == "q" {
-						first = append(first, st.Kernel)
-					}
-				}
-				want := kernels.QuantizePixelKernel(cp)
-				if experimental && kernels.QuantizePixelVecFits(cp, s.c, s.bs) {
-					pix := 1 + (s.w/s.bs+1)%2 // two pixels a thread where OW is even
-					want = kernels.QuantizePixelVecKernel(cp, s.c, s.bs, pix)
-				}
-				if len(first) != 1 || first[0] != want {
-					t.Fatalf("the quantize runs %v, want %s", first, want)
-				}
-				needGPU(t)
-				for _, batch := range []int{1, 2, 9} {
-					x := randomInput(g, batch, rand.New(rand.NewPCG(uint64(batch), 5)), 3)
-					x.Float32s()[0] = 0.025 // exactly half a step: rounds to even
-					got, want := runBoth(t, g, e, batch, x)
-					for j := 0; j < want[0].Len(); j++ {
-						if a, b := got[0].AsFloat64(j), want[0].AsFloat64(j); math.Float64bits(a) != math.Float64bits(b) {
-							t.Fatalf("%s, batch %d: element %d is %v, want %v", first[0], batch, j, a, b)
-						}
+			}
+			want := kernels.QuantizePixelKernel(cp)
+			if kernels.QuantizePixelVecFits(cp, s.c, s.bs) {
+				pix := 1 + (s.w/s.bs+1)%2 // two pixels a thread where OW is even
+				want = kernels.QuantizePixelVecKernel(cp, s.c, s.bs, pix)
+			}
+			if len(first) != 1 || first[0] != want {
+				t.Fatalf("the quantize runs %v, want %s", first, want)
+			}
+			needGPU(t)
+			for _, batch := range []int{1, 2, 9} {
+				x := randomInput(g, batch, rand.New(rand.NewPCG(uint64(batch), 5)), 3)
+				x.Float32s()[0] = 0.025 // exactly half a step: rounds to even
+				got, want := runBoth(t, g, e, batch, x)
+				for j := 0; j < want[0].Len(); j++ {
+					if a, b := got[0].AsFloat64(j), want[0].AsFloat64(j); math.Float64bits(a) != math.Float64bits(b) {
+						t.Fatalf("%s, batch %d: element %d is %v, want %v", first[0], batch, j, a, b)
 					}
 				}
 			}
