@@ -30,7 +30,7 @@ func constText(r *rand.Rand, name string, dims ...int) string {
 // (graph inputs stay NCHW) and on NHWC (a conv's output), groups, strides,
 // asymmetric pads, dilation, residual, relu and clip; Gemm with alpha,
 // beta, transB and a broadcast C; FusedGemm; MatMul; and ("deep") sums
-// over several chunks of ir/ref's summation order (K = 2700, 700, 300),
+// over several chunks of ir/ref's summation order (K = 2700, 336, 300),
 // depthwise, a window of 289 taps.
 func floatGraphs() map[string]string {
 	r := rand.New(rand.NewPCG(5, 6))
@@ -45,12 +45,12 @@ func floatGraphs() map[string]string {
   %u: f32[N,5] = MatMul "mm" (%z, %b3)
 }`
 	deep := `graph "g" (%x: f32[N,300,7,6]) -> (%y, %d, %u, %v) {
-` + constText(r, "w1", 8, 300, 3, 3) + constText(r, "b1", 8) + constText(r, "wd", 8, 1, 3, 3) + constText(r, "wl", 8, 1, 17, 17) + constText(r, "g", 700, 9) + constText(r, "c", 9) + constText(r, "m", 300, 4) + `  const %shp: i64[2] = [-1, 700]
+` + constText(r, "w1", 8, 300, 3, 3) + constText(r, "b1", 8) + constText(r, "wd", 8, 1, 3, 3) + constText(r, "wl", 8, 1, 17, 17) + constText(r, "g", 336, 9) + constText(r, "c", 9) + constText(r, "m", 300, 4) + `  const %shp: i64[2] = [-1, 336]
   %y: f32[N,8,7,6] = Conv "k2700" (%x, %w1, %b1) {pads = [1, 1, 1, 1]}
   %d: f32[N,8,4,3] = FusedConv "dw_s2" (%y, %wd, %b1) {group = 8, strides = [2, 2], pads = [1, 1, 1, 1], activation = "relu"}
   %l: f32[N,8,7,6] = Conv "dw_289" (%y, %wl) {group = 8, pads = [8, 8, 8, 8]}
-  %f: f32[N,700] = Reshape "flat" (%l, %shp)
-  %u: f32[N,9] = Gemm "k700" (%f, %g, %c) {alpha = 0.75, beta = 1.5}
+  %f: f32[N,336] = Reshape "flat" (%l, %shp)
+  %u: f32[N,9] = Gemm "k336" (%f, %g, %c) {alpha = 0.75, beta = 1.5}
   %t: f32[N,7,6,300] = Transpose "tr" (%x) {perm = [0, 2, 3, 1]}
   %v: f32[N,7,6,4] = MatMul "k300" (%t, %m)
 }`
