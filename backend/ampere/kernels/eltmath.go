@@ -20,7 +20,6 @@ package kernels
 
 import (
 	"fmt"
-	"math"
 )
 
 // UnaryKernel is the unary math kernel.
@@ -113,9 +112,6 @@ const (
 // between its elements, and the elements a sample of the output and of
 // the input.
 var ReduceParams = []string{"x", "y", "total", "op", "K", "inner", "outPerSample", "inPerSample"}
-
-// hexF32 is a PTX f32 immediate.
-func hexF32(v float64) string { return fmt.Sprintf("0f%08X", math.Float32bits(float32(v))) }
 
 // UnaryPTX returns the module text of UnaryKernel.
 func UnaryPTX() string {
