@@ -168,3 +168,17 @@ func TestSfmaAxpy(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmKernelBlocking checks what the packing assumes of each kernel:
+// an A block of sgemmMC rows is whole panels (no edge tile inside C), and
+// the edge-tile scratch holds a tile.
+func TestSgemmKernelBlocking(t *testing.T) {
+	for _, kern := range append(sgemmTestKernels(), sgemmKernel) {
+		if sgemmMC%kern.mr != 0 {
+			t.Errorf("%s: sgemmMC %d is not a multiple of mr %d", kern.name, sgemmMC, kern.mr)
+		}
+		if kern.mr*kern.nr > sgemmMaxTile {
+			t.Errorf("%s: an %d×%d tile does not fit sgemmMaxTile %d", kern.name, kern.mr, kern.nr, sgemmMaxTile)
+		}
+	}
+}
