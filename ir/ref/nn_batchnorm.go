@@ -53,7 +53,7 @@ func batchNormF32(n *ir.Node, in, out []*ir.Tensor) error {
 			f, m, b := factor[ch], mean[ch], bias[ch]
 			src, dst := xd[pl*inner:(pl+1)*inner], yd[pl*inner:(pl+1)*inner]
 			for i, v := range src {
-				dst[i] = (v-m)*f + b
+				dst[i] = float32((v-m)*f) + b // the product rounded on its own (see the package doc)
 			}
 		}
 	})

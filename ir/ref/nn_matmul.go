@@ -147,7 +147,7 @@ func gemmPlain[T nnNumber](node *ir.Node, in, out []*ir.Tensor) error {
 				if tb {
 					bi = j*ldb + p
 				}
-				acc += ad[ai] * bd[bi]
+				acc += T(ad[ai] * bd[bi]) // the product rounded on its own (see the package doc)
 			}
 			switch {
 			case c == nil && alpha == 1:
@@ -157,7 +157,7 @@ func gemmPlain[T nnNumber](node *ir.Node, in, out []*ir.Tensor) error {
 			case alpha == 1 && beta == 1:
 				yd[i*n+j] = acc + c[i*n+j]
 			default:
-				yd[i*n+j] = T(alpha*float64(acc) + beta*float64(c[i*n+j]))
+				yd[i*n+j] = T(float64(alpha*float64(acc)) + float64(beta*float64(c[i*n+j])))
 			}
 		}
 	}
@@ -323,7 +323,7 @@ func matMulPlain[T nnNumber](in, out []*ir.Tensor) error {
 			for j := 0; j < n; j++ {
 				var acc T
 				for p := 0; p < k; p++ {
-					acc += a[i*k+p] * b[p*n+j]
+					acc += T(a[i*k+p] * b[p*n+j]) // the product rounded on its own (see the package doc)
 				}
 				y[i*n+j] = acc
 			}

@@ -4,6 +4,14 @@
 // them bit for bit. Calibration and accuracy evaluation run here too, so the
 // heavy ops (convolution, GEMM) are fast and use every core.
 //
+// Results do not depend on the CPU. Go may fuse a product and the addition
+// after it into one fused multiply-add where the CPU has one (arm64, amd64
+// built with GOAMD64=v3), which rounds once instead of twice, so a product
+// that is not exact and feeds an addition is written float32(x*y) or
+// float64(x*y): an explicit conversion rounds it and forbids the fusion.
+// Where a fused multiply-add is meant it is written as one (FMA32,
+// math.FMA, the assembly micro-kernels).
+//
 // Each op's kernel is registered by name from the file that implements it.
 // Output shapes are not computed by kernels: before each node runs, the
 // executor calls the op's ir schema with the concrete input types and values

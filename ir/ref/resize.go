@@ -136,7 +136,7 @@ func makeTaps(attrs ir.Attrs, in, out int, scale, roiLo, roiHi float64) *resizeT
 			} else {
 				xo = xr * (roiHi - roiLo) * (fin - 1) / float64(out-1)
 			}
-			xo += roiLo * (fin - 1)
+			xo += float64(roiLo * (fin - 1))
 			t.outside[j] = xo < 0 || xo > fin-1
 		case "pytorch_half_pixel":
 			xo = -0.5
@@ -148,7 +148,7 @@ func makeTaps(attrs ir.Attrs, in, out int, scale, roiLo, roiHi float64) *resizeT
 		case "half_pixel_symmetric":
 			adjust := float64(out) / fout
 			center := fin / 2
-			xo = center*(1-adjust) + (xr+0.5)/scale - 0.5
+			xo = float64(center*(1-adjust)) + (xr+0.5)/scale - 0.5
 		default: // half_pixel
 			xo = (xr+0.5)/scale - 0.5
 		}
@@ -180,11 +180,16 @@ func makeTaps(attrs ir.Attrs, in, out int, scale, roiLo, roiHi float64) *resizeT
 			w[0], w[1] = 1-r, r
 		case "cubic":
 			a := cubicA
-			s, u := r+1, 2-r
-			w[0] = ((a*s-5*a)*s+8*a)*s - 4*a
-			w[1] = ((a+2)*r-(a+3))*r*r + 1
-			w[2] = ((a+2)*(1-r)-(a+3))*(1-r)*(1-r) + 1
-			w[3] = ((a*u-5*a)*u+8*a)*u - 4*a
+			outer := func(t float64) float64 { // ((a·t − 5a)·t + 8a)·t − 4a, for 1 ≤ t ≤ 2
+				v := float64(a*t) - float64(5*a)
+				v = float64(v*t) + float64(8*a)
+				return float64(v*t) - float64(4*a)
+			}
+			inner := func(t float64) float64 { // ((a+2)·t − (a+3))·t·t + 1, for t ≤ 1
+				v := float64((a+2)*t) - (a + 3)
+				return float64(v*t*t) + 1
+			}
+			w[0], w[1], w[2], w[3] = outer(r+1), inner(r), inner(1-r), outer(2-r)
 			for k := range idx {
 				idx[k] = int(f) - 1 + k
 			}
@@ -234,7 +239,7 @@ func resizeAxis(data []float64, shape []int, a int, t *resizeTaps) []float64 {
 						continue
 					}
 					for i := range row {
-						row[i] += w * s[i]
+						row[i] += float64(w * s[i])
 					}
 				}
 			}

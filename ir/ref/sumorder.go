@@ -6,12 +6,12 @@ import "math"
 //
 // Every float32 product of these ops (FusedConv and FusedGemm included)
 // computes each output element in one order, on every CPU and every code
-// path of this package (the AVX-512, AVX2 and portable micro-kernels, edge
-// tiles, tiny and matrix-vector products, the parallel splits, depthwise
-// convolutions), and the GPU's float kernels (backend/ampere/kernels: the
-// float convolution, which also runs Gemm and MatMul by a constant, the
-// transposed convolution and the batched MatMul) follow it, so that a
-// float engine equals this executor bit for bit:
+// path of this package (the AVX-512, AVX2, NEON and portable
+// micro-kernels, edge tiles, tiny and matrix-vector products, the parallel
+// splits, depthwise convolutions), and the GPU's float kernels
+// (backend/ampere/kernels: the float convolution, which also runs Gemm and
+// MatMul by a constant, the transposed convolution and the batched MatMul)
+// follow it, so that a float engine equals this executor bit for bit:
 //
 //	y = init
 //	for each chunk of SumChunk consecutive k (k = 0…255, 256…511, …, the last one ragged):
@@ -98,7 +98,7 @@ func fma32Tie(p, z, s float64) float32 {
 
 // sfmaAxpy sets y[i] = FMA32(a, x[i], y[i]) for i < len(y) (x is at least
 // as long). gemm_amd64.go's init swaps in an AVX2 loop where the CPU has
-// one.
+// one, gemm_arm64.go's a NEON one.
 var sfmaAxpy = sfmaAxpyGo
 
 func sfmaAxpyGo(a float32, x, y []float32) {

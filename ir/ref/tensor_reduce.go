@@ -173,8 +173,8 @@ var reducers = map[string]reducer{
 	"ReduceMin":  {init: math.Inf(1), step: func(a, v float64) float64 { return min(a, v) }, stepInt: func(a, v int64) int64 { return min(a, v) }},
 	"ReduceL1": {init: 0, step: func(a, v float64) float64 { return a + math.Abs(v) },
 		stepInt: func(a, v int64) int64 { return a + max(v, -v) }},
-	"ReduceSumSquare": {init: 0, step: func(a, v float64) float64 { return a + v*v }, stepInt: func(a, v int64) int64 { return a + v*v }},
-	"ReduceL2":        {init: 0, step: func(a, v float64) float64 { return a + v*v }, finish: math.Sqrt},
+	"ReduceSumSquare": {init: 0, step: func(a, v float64) float64 { return a + float64(v*v) }, stepInt: func(a, v int64) int64 { return a + v*v }},
+	"ReduceL2":        {init: 0, step: func(a, v float64) float64 { return a + float64(v*v) }, finish: math.Sqrt},
 	"ReduceLogSum":    {init: 0, step: func(a, v float64) float64 { return a + v }, finish: fmath.Log},
 	"ReduceLogSumExp": {init: 0, step: func(a, v float64) float64 { return a + fmath.Exp(v) }, finish: fmath.Log},
 }

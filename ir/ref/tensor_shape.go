@@ -73,7 +73,7 @@ func rangeKernel(_ *ir.Node, in, out []*ir.Tensor) error {
 		start, delta := in[0].AsFloat64(0), in[2].AsFloat64(0)
 		buf := make([]float64, n)
 		for i := range buf {
-			buf[i] = start + float64(i)*delta
+			buf[i] = start + float64(float64(i)*delta) // the product rounded on its own (see the package doc)
 		}
 		encodeFloats(y, 0, buf)
 		return nil
