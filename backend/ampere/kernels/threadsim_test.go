@@ -96,6 +96,9 @@ func parseThreads(text string) (*tKernel, error) {
 type tMachine struct {
 	bufs map[uint64][]byte
 	next uint64
+	// trace, when set, sees the index of every instruction a thread
+	// issues, predicated off or not (warpcount_test.go counts with it).
+	trace func(pc int)
 }
 
 func newTMachine() *tMachine { return &tMachine{bufs: map[uint64][]byte{}, next: 1 << 20} }
@@ -179,6 +182,9 @@ func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error
 			return fmt.Errorf("more than %d instructions: a loop that does not end", 1<<24)
 		}
 		in := k.insts[pc]
+		if m.trace != nil {
+			m.trace(pc)
+		}
 		pc++
 		if in.guard != "" {
 			g, err := val("%" + strings.TrimPrefix(in.guard, "%"))
