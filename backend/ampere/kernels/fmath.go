@@ -311,6 +311,14 @@ func (e *fmathEmitter) Sigmoid(dst, x string) {
 }
 
 // Erf writes dst = fmath.Erf(x); dst may be x.
+//
+// The series' bands share one Horner chain: the bands' series are the
+// same series truncated at different degrees, so a lane of a band of
+// degree d starts the chain at c[d] and branches in just after the step
+// that would have added c[d]. A warp whose lanes span every band issues
+// the deepest band's steps once (the branches nest, so its lanes
+// reconverge where each shallower band enters), not the sum of the bands'
+// degrees; a warp in the shallowest band alone skips the rest.
 func (e *fmathEmitter) Erf(dst, x string) {
 	m := e.mark()
 	defer e.release(m)
@@ -320,36 +328,51 @@ func (e *fmathEmitter) Erf(dst, x string) {
 	e.l("setp.nan.f64 %s, %s, %s;", p, a, a)
 	e.l("@%s mov.f64 %s, %s;", p, dst, x)
 	e.l("@%s bra %s;", p, done)
-	bands := make([]string, len(fmath.ErfBands))
-	for i, band := range fmath.ErfBands {
-		bands[i] = e.b.label("erf_band")
+	bands := fmath.ErfBands
+	e.l("setp.ge.f64 %s, %s, %s;", p, a, hexF64(bands[len(bands)-1].Below))
+	e.l("@%s bra %s;", p, cf)
+	e.l("mul.rn.f64 %s, %s, %s;", z, x, x)
+	deepest := bands[len(bands)-1].Degree
+	e.l("mov.f64 %s, %s;", acc, hexF64(fmath.ErfCoeffs[deepest]))
+	entry := map[int]string{} // degree → label before the step adding c[degree-1]
+	for _, band := range bands[:len(bands)-1] {
+		entry[band.Degree] = e.b.label("erf_deg")
 		e.l("setp.lt.f64 %s, %s, %s;", p, a, hexF64(band.Below))
-		e.l("@%s bra %s;", p, bands[i])
+		e.l("@%s mov.f64 %s, %s;", p, acc, hexF64(fmath.ErfCoeffs[band.Degree]))
+		e.l("@%s bra %s;", p, entry[band.Degree])
 	}
+	for n := deepest - 1; n >= 0; n-- {
+		if lbl, ok := entry[n+1]; ok {
+			e.b.raw("%s:", lbl)
+		}
+		e.l("fma.rn.f64 %s, %s, %s, %s;", acc, acc, z, hexF64(fmath.ErfCoeffs[n]))
+	}
+	e.l("mul.rn.f64 %s, %s, %s;", dst, x, acc)
+	e.l("bra %s;", done)
+	e.b.raw("%s:", cf)
 	e.l("setp.ge.f64 %s, %s, %s;", p, a, hexF64(fmath.ErfOne))
 	e.l("@%s copysign.f64 %s, %s, 0d3FF0000000000000;", p, dst, x)
 	e.l("@%s bra %s;", p, done)
-	e.l("bra %s;", cf)
-	for i, band := range fmath.ErfBands {
-		e.b.raw("%s:", bands[i])
-		e.l("mul.rn.f64 %s, %s, %s;", z, x, x)
-		e.horner(acc, z, fmath.ErfCoeffs, band.Degree)
-		e.l("mul.rn.f64 %s, %s, %s;", dst, x, acc)
-		e.l("bra %s;", done)
-	}
-	e.b.raw("%s:", cf)
-	e.comment("erfc by the continued fraction, %d levels from the bottom", fmath.ErfcDepth)
-	t, q := e.d(), e.d()
-	e.l("mov.f64 %s, %s;", t, a)
-	for k := fmath.ErfcDepth; k >= 1; k-- {
-		e.l("div.rn.f64 %s, %s, %s;", q, hexF64(float64(k)*0.5), t)
-		e.l("add.rn.f64 %s, %s, %s;", t, a, q)
+	e.comment("erfc's continued fraction, %d levels forwards (fmath.ErfcFraction)", fmath.ErfcDepth)
+	am, bm, ak, bk, q := e.d(), e.d(), e.d(), e.d(), e.d()
+	e.l("mov.f64 %s, %s;", am, a)
+	e.l("mov.f64 %s, 0d3FF0000000000000;", bm)
+	e.l("fma.rn.f64 %s, %s, %s, 0d3FE0000000000000;", ak, a, a)
+	e.l("mov.f64 %s, %s;", bk, a)
+	for k := 2; k <= fmath.ErfcDepth; k++ {
+		c := hexF64(float64(k) * 0.5)
+		e.l("mul.rn.f64 %s, %s, %s;", q, c, am)
+		e.l("fma.rn.f64 %s, %s, %s, %s;", am, a, ak, q) // A_k, into A_{k-2}'s register
+		e.l("mul.rn.f64 %s, %s, %s;", q, c, bm)
+		e.l("fma.rn.f64 %s, %s, %s, %s;", bm, a, bk, q)
+		am, bm, ak, bk = ak, bk, am, bm
 	}
 	e.l("mul.rn.f64 %s, %s, %s;", z, a, a)
 	e.l("neg.f64 %s, %s;", z, z)
 	e.Exp(z, z)
 	e.l("mul.rn.f64 %s, %s, %s;", z, z, hexF64(fmath.InvSqrtPi))
-	e.l("div.rn.f64 %s, %s, %s;", z, z, t)
+	e.l("mul.rn.f64 %s, %s, %s;", z, z, bk)
+	e.l("div.rn.f64 %s, %s, %s;", z, z, ak)
 	e.l("sub.rn.f64 %s, 0d3FF0000000000000, %s;", z, z)
 	e.l("copysign.f64 %s, %s, %s;", dst, x, z)
 	e.b.raw("%s:", done)

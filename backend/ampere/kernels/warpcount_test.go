@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 )
 
 // warpCost is what one warp of the unary kernel issues: the kernel's
@@ -82,10 +84,14 @@ func erfWarps() []struct {
 // TestErfWarpCost reports (go test -v -run TestErfWarpCost) the PTX
 // instructions, f64 divisions and f64 fused multiply-adds one warp of the
 // unary kernel issues for Erf and Gelu, for warps whose lanes fall in one
-// of Erf's ranges and for warps spread over them.
+// of Erf's ranges and for warps spread over them. It checks what the
+// evaluation's design promises: a warp's divisions do not grow with the
+// continued fraction's depth, and a warp spread over the series' bands
+// issues no more multiply-adds than the deepest band alone.
 func TestErfWarpCost(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-28s %22s %22s\n", "warp (Erf's argument)", "Erf insts/div/fma", "Gelu insts/div/fma")
+	costs := map[string][2]warpCost{}
 	for _, w := range erfWarps() {
 		erfX, geluX := make([]float32, len(w.x)), make([]float32, len(w.x))
 		for i, v := range w.x {
@@ -93,7 +99,15 @@ func TestErfWarpCost(t *testing.T) {
 			geluX[i] = float32(v * math.Sqrt2)
 		}
 		e, g := unaryWarpCost(t, UErf, erfX), unaryWarpCost(t, UGelu, geluX)
+		costs[w.name] = [2]warpCost{e, g}
 		fmt.Fprintf(&b, "%-28s %22s %22s\n", w.name, fmt.Sprintf("%d/%d/%d", e.insts, e.divs, e.fmas), fmt.Sprintf("%d/%d/%d", g.insts, g.divs, g.fmas))
 	}
 	t.Log("\n" + b.String())
+	deepest := costs["1.5 ≤ |x| < 2.5"][0]
+	if mixed := costs["mixed below 2.5"][0]; mixed.fmas > deepest.fmas {
+		t.Errorf("a warp over all series bands issues %d multiply-adds, the deepest band alone %d", mixed.fmas, deepest.fmas)
+	}
+	if tail := costs["mixed, all ranges"][0]; tail.divs >= fmath.ErfcDepth/4 {
+		t.Errorf("a warp with continued-fraction lanes issues %d divisions (depth %d)", tail.divs, fmath.ErfcDepth)
+	}
 }

@@ -190,3 +190,50 @@ func BenchmarkLog(b *testing.B)      { benchmark(b, func(x float64) float64 { re
 func BenchmarkMathLog(b *testing.B) {
 	benchmark(b, func(x float64) float64 { return math.Log(math.Abs(x)) }, 5)
 }
+
+// TestErfcFraction checks the forward-built continued fraction over the
+// range Erf uses it on: A and B stay far inside the double's range (the
+// bound ErfcFraction's doc states), and e^(−a²)/√π · B/A is erfc within
+// 1e-13 relative, which keeps erf = 1 − erfc within a fraction of its
+// last place.
+func TestErfcFraction(t *testing.T) {
+	worst, worstA, maxNum := 0.0, 0.0, 0.0
+	for i := range 100000 {
+		a := 2.5 + float64(i)*(ErfOne-2.5)/100000
+		num, den := ErfcFraction(a)
+		if !(num > 0 && den > 0 && num < 1e30 && den < 1e30) {
+			t.Fatalf("ErfcFraction(%v) = %v, %v: outside (0, 1e30)", a, num, den)
+		}
+		maxNum = max(maxNum, num)
+		erfc := Exp(-a*a) * InvSqrtPi * den / num
+		if rel := math.Abs(erfc-math.Erfc(a)) / math.Erfc(a); rel > worst {
+			worst, worstA = rel, a
+		}
+	}
+	if worst > 1e-13 {
+		t.Errorf("erfc from the continued fraction: relative error %.3g at %v", worst, worstA)
+	}
+	t.Logf("erfc's worst relative error %.3g at %v; largest numerator %.3g", worst, worstA, maxNum)
+}
+
+// benchmarkRange times f on values uniform in ±[lo, hi).
+func benchmarkRange(b *testing.B, f func(float64) float64, lo, hi float64) {
+	xs := make([]float64, 4096)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range xs {
+		xs[i] = lo + r.Float64()*(hi-lo)
+		if i%2 == 1 {
+			xs[i] = -xs[i]
+		}
+	}
+	b.ResetTimer()
+	s := 0.0
+	for i := 0; i < b.N; i++ {
+		s += f(xs[i%len(xs)])
+	}
+	sink = s
+}
+
+func BenchmarkErfTail(b *testing.B)     { benchmarkRange(b, Erf, 2.5, 6) }
+func BenchmarkMathErfTail(b *testing.B) { benchmarkRange(b, math.Erf, 2.5, 6) }
+func BenchmarkGelu(b *testing.B)        { benchmark(b, Gelu, 2) }
