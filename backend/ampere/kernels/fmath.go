@@ -386,7 +386,7 @@ func (e *fmathEmitter) Gelu(dst, x string) {
 	defer e.release(m)
 	h, t := e.d(), e.d()
 	e.l("mul.rn.f64 %s, %s, 0d3FE0000000000000;", h, x)
-	e.l("div.rn.f64 %s, %s, %s;", t, x, hexF64(math.Sqrt2))
+	e.l("mul.rn.f64 %s, %s, %s;", t, x, hexF64(fmath.InvSqrt2))
 	e.Erf(t, t)
 	e.l("add.rn.f64 %s, %s, 0d3FF0000000000000;", t, t)
 	e.l("mul.rn.f64 %s, %s, %s;", dst, h, t)

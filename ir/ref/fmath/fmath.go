@@ -393,9 +393,15 @@ func ErfcFraction(a float64) (num, den float64) {
 	return ak, bk
 }
 
-// Gelu is x/2·(1 + erf(x/√2)), as (0.5·x)·(1 + Erf(x/√2)).
+// InvSqrt2 is 1/√2 rounded (√2 rounded, halved exactly).
+const InvSqrt2 = math.Sqrt2 / 2
+
+// Gelu is x/2·(1 + erf(x/√2)), as (0.5·x)·(1 + Erf(x·InvSqrt2)): a
+// product by the rounded 1/√2 rather than a division by the rounded √2
+// (both within about half a unit of x/√2; a double division is a long
+// instruction sequence on a GPU).
 func Gelu(x float64) float64 {
-	return float64(0.5*x) * (1 + Erf(x/math.Sqrt2))
+	return float64(0.5*x) * (1 + Erf(float64(x*InvSqrt2)))
 }
 
 // GeluTanhK is √(2/π) rounded, GeluTanh's inner factor.
