@@ -353,18 +353,21 @@ func (e *fmathEmitter) Erf(dst, x string) {
 	e.l("setp.ge.f64 %s, %s, %s;", p, a, hexF64(fmath.ErfOne))
 	e.l("@%s copysign.f64 %s, %s, 0d3FF0000000000000;", p, dst, x)
 	e.l("@%s bra %s;", p, done)
-	e.comment("erfc's continued fraction, %d levels forwards (fmath.ErfcFraction)", fmath.ErfcDepth)
-	am, bm, ak, bk, q := e.d(), e.d(), e.d(), e.d(), e.d()
-	e.l("mov.f64 %s, %s;", am, a)
-	e.l("mov.f64 %s, 0d3FF0000000000000;", bm)
-	e.l("fma.rn.f64 %s, %s, %s, 0d3FE0000000000000;", ak, a, a)
-	e.l("mov.f64 %s, %s;", bk, a)
-	for k := 2; k <= fmath.ErfcDepth; k++ {
-		c := hexF64(float64(k) * 0.5)
-		e.l("mul.rn.f64 %s, %s, %s;", q, c, am)
-		e.l("fma.rn.f64 %s, %s, %s, %s;", am, a, ak, q) // A_k, into A_{k-2}'s register
-		e.l("mul.rn.f64 %s, %s, %s;", q, c, bm)
-		e.l("fma.rn.f64 %s, %s, %s, %s;", bm, a, bk, q)
+	e.comment("erfc's continued fraction, %d levels of its even contraction, forwards (fmath.ErfcFraction)", fmath.ErfcDepth)
+	s, am, bm, ak, bk, d, q := e.d(), e.d(), e.d(), e.d(), e.d(), e.d(), e.d()
+	e.l("mul.rn.f64 %s, %s, %s;", s, a, a)
+	e.l("mul.rn.f64 %s, %s, 0d4000000000000000;", s, s)
+	e.l("mov.f64 %s, 0d3FF0000000000000;", am)
+	e.l("mov.f64 %s, 0d0000000000000000;", bm)
+	e.l("add.rn.f64 %s, %s, 0d3FF0000000000000;", ak, s)
+	e.l("mul.rn.f64 %s, %s, 0d4000000000000000;", bk, a)
+	for k := 1; k <= fmath.ErfcDepth; k++ {
+		n := hexF64(-float64((2*k - 1) * 2 * k))
+		e.l("add.rn.f64 %s, %s, %s;", d, s, hexF64(float64(4*k+1)))
+		e.l("mul.rn.f64 %s, %s, %s;", q, n, am)
+		e.l("fma.rn.f64 %s, %s, %s, %s;", am, d, ak, q) // A_k, into A_{k-2}'s register
+		e.l("mul.rn.f64 %s, %s, %s;", q, n, bm)
+		e.l("fma.rn.f64 %s, %s, %s, %s;", bm, d, bk, q)
 		am, bm, ak, bk = ak, bk, am, bm
 	}
 	e.l("mul.rn.f64 %s, %s, %s;", z, a, a)
