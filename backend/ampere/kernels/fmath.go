@@ -126,21 +126,19 @@ func (e *fmathEmitter) estrin(dst, x string, c []float64) {
 	e.l("mov.f64 %s, %s;", dst, t[0])
 }
 
-// Exp writes dst = fmath.Exp(src); dst may be src.
+// Exp writes dst = fmath.Exp(src); dst may be src. NaN and the two
+// out-of-range cases take one branch, to a block after the main path, so
+// a warp of ordinary inputs issues one test (three instructions and a
+// branch not taken) rather than three predicated ones.
 func (e *fmathEmitter) Exp(dst, src string) {
 	m := e.mark()
 	defer e.release(m)
-	done := e.b.label("exp_done")
-	p := e.p()
-	e.l("setp.nan.f64 %s, %s, %s;", p, src, src)
-	e.l("@%s mov.f64 %s, %s;", p, dst, src)
-	e.l("@%s bra %s;", p, done)
-	e.l("setp.gt.f64 %s, %s, %s;", p, src, hexF64(fmath.ExpOverflow))
-	e.l("@%s mov.f64 %s, 0d7FF0000000000000;", p, dst)
-	e.l("@%s bra %s;", p, done)
-	e.l("setp.lt.f64 %s, %s, %s;", p, src, hexF64(fmath.ExpUnderflow))
-	e.l("@%s mov.f64 %s, 0d0000000000000000;", p, dst)
-	e.l("@%s bra %s;", p, done)
+	done, special := e.b.label("exp_done"), e.b.label("exp_special")
+	p, q := e.p(), e.p()
+	e.l("setp.gtu.f64 %s, %s, %s;", p, src, hexF64(fmath.ExpOverflow)) // or NaN
+	e.l("setp.lt.f64 %s, %s, %s;", q, src, hexF64(fmath.ExpUnderflow))
+	e.l("or.pred %s, %s, %s;", p, p, q)
+	e.l("@%s bra %s;", p, special)
 	k, nk, r, poly := e.d(), e.d(), e.d(), e.d()
 	e.l("mul.rn.f64 %s, %s, %s;", k, src, hexF64(math.Log2E))
 	e.l("cvt.rni.f64.f64 %s, %s;", k, k)
@@ -151,6 +149,15 @@ func (e *fmathEmitter) Exp(dst, src string) {
 	ki := e.r()
 	e.l("cvt.rzi.s32.f64 %s, %s;", ki, k)
 	e.scale2(dst, poly, ki)
+	e.l("bra %s;", done)
+	e.b.raw("%s:", special)
+	e.l("setp.nan.f64 %s, %s, %s;", p, src, src)
+	e.l("@%s mov.f64 %s, %s;", p, dst, src)
+	e.l("@%s bra %s;", p, done)
+	e.l("setp.gt.f64 %s, %s, %s;", p, src, hexF64(fmath.ExpOverflow))
+	e.l("@%s mov.f64 %s, 0d7FF0000000000000;", p, dst)
+	e.l("@%s bra %s;", p, done)
+	e.l("mov.f64 %s, 0d0000000000000000;", dst) // below ExpUnderflow
 	e.b.raw("%s:", done)
 }
 
