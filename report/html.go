@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 	"github.com/sqc-project/sqc/passes/calibrate"
 )
 
@@ -302,7 +303,7 @@ func writeHistogram(w io.Writer, h histogramEntry) {
 	}
 	peak := 0.0
 	for _, c := range bars {
-		peak = math.Max(peak, math.Log1p(c))
+		peak = math.Max(peak, fmath.Log1p(c))
 	}
 	plotW, plotH := float64(histW-2*histPadL), float64(histH-histPadB-4)
 	xOf := func(v float64) float64 { return histPadL + float64(v/top*plotW) }
@@ -312,7 +313,7 @@ func writeHistogram(w io.Writer, h histogramEntry) {
 		if c == 0 {
 			continue
 		}
-		bh := float64(math.Log1p(c) / peak * plotH)
+		bh := float64(fmath.Log1p(c) / peak * plotH)
 		fmt.Fprintf(w, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>", histPadL+float64(float64(i)*barW), 4+plotH-bh, barW, bh)
 	}
 	fmt.Fprintf(w, "\n<line class=\"axis\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n", histPadL, 4+plotH, histW-histPadL, 4+plotH)

@@ -3,6 +3,8 @@ package calibrate
 import (
 	"fmt"
 	"math"
+
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 )
 
 // The calibration methods.
@@ -144,7 +146,7 @@ func entropyDivergences(h *Histogram) (div []float64, first int) {
 			for l := range quantBins - 1 {
 				s, e := l*m, (l+1)*m
 				if q := cum[e] - cum[s]; q > 0 {
-					body[m] += float64(q * math.Log(q/float64(nz[e]-nz[s])))
+					body[m] += float64(q * fmath.Log(q/float64(nz[e]-nz[s])))
 				}
 			}
 			done[m] = true
@@ -172,12 +174,12 @@ func entropyDivergences(h *Histogram) (div []float64, first int) {
 				div = append(div, math.Inf(1)) // P has mass where Q has none
 				continue
 			}
-			lastTerm = pmass * math.Log(qsum/float64(nonEmpty))
+			lastTerm = pmass * fmath.Log(qsum/float64(nonEmpty))
 		}
 		// Σ p·log q, with q = (level sum / its non-empty bins) / kept and
 		// Σ over levels of P's mass = total.
-		cross := levels(m) + lastTerm - float64(total*math.Log(kept))
-		div = append(div, (plogp-cross)/total-math.Log(total))
+		cross := levels(m) + lastTerm - float64(total*fmath.Log(kept))
+		div = append(div, (plogp-cross)/total-fmath.Log(total))
 	}
 	return div, quantBins
 }
@@ -186,7 +188,7 @@ func xlogx(x float64) float64 {
 	if x <= 0 {
 		return 0
 	}
-	return x * math.Log(x)
+	return x * fmath.Log(x)
 }
 
 // MSEThreshold is the threshold t (a bin edge, or Amax) that minimises the
