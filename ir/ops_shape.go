@@ -350,7 +350,7 @@ func NonMaxSuppress(boxesT, scoresT, maxOutT, iouT, scoreT *Tensor, center bool)
 	corners := func(b int) (y1, x1, y2, x2 float32) {
 		v := boxes[b*4 : b*4+4]
 		if center {
-			return v[1] - v[3]/2, v[0] - v[2]/2, v[1] + v[3]/2, v[0] + v[2]/2
+			return v[1] - float32(v[3]/2), v[0] - float32(v[2]/2), v[1] + float32(v[3]/2), v[0] + float32(v[2]/2)
 		}
 		return min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])
 	}
@@ -361,8 +361,8 @@ func NonMaxSuppress(boxesT, scoresT, maxOutT, iouT, scoreT *Tensor, center bool)
 		if ih <= 0 || iw <= 0 {
 			return 0
 		}
-		inter := ih * iw
-		union := (ay2-ay1)*(ax2-ax1) + (by2-by1)*(bx2-bx1) - inter
+		inter := float32(ih * iw)
+		union := float32((ay2-ay1)*(ax2-ax1)) + float32((by2-by1)*(bx2-bx1)) - inter
 		if union <= 0 {
 			return 0
 		}

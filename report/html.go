@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 	"github.com/sqc-project/sqc/passes/calibrate"
 )
 
@@ -302,18 +303,18 @@ func writeHistogram(w io.Writer, h histogramEntry) {
 	}
 	peak := 0.0
 	for _, c := range bars {
-		peak = math.Max(peak, math.Log1p(c))
+		peak = math.Max(peak, fmath.Log1p(c))
 	}
 	plotW, plotH := float64(histW-2*histPadL), float64(histH-histPadB-4)
-	xOf := func(v float64) float64 { return histPadL + v/top*plotW }
+	xOf := func(v float64) float64 { return histPadL + float64(v/top*plotW) }
 	fmt.Fprintf(w, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"histogram of %s\">\n", histW, histH, histW, histH, e(h.name))
 	barW := plotW / histBars
 	for i, c := range bars {
 		if c == 0 {
 			continue
 		}
-		bh := math.Log1p(c) / peak * plotH
-		fmt.Fprintf(w, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>", histPadL+float64(i)*barW, 4+plotH-bh, barW, bh)
+		bh := float64(fmath.Log1p(c) / peak * plotH)
+		fmt.Fprintf(w, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\"/>", histPadL+float64(float64(i)*barW), 4+plotH-bh, barW, bh)
 	}
 	fmt.Fprintf(w, "\n<line class=\"axis\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n", histPadL, 4+plotH, histW-histPadL, 4+plotH)
 	fmt.Fprintf(w, "<text class=\"tick\" x=\"%d\" y=\"%d\">0</text><text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%.3g</text>\n", histPadL, histH-4, histW-histPadL, histH-4, top)

@@ -462,7 +462,7 @@ func randomImages(dir string, n int) (string, error) {
 	for r := 0; r < n*c*s; r++ {
 		row := data[r*s : (r+1)*s]
 		for x := 1; x < s; x++ {
-			row[x] = 0.8*row[x-1] + 0.6*row[x]
+			row[x] = float32(0.8*row[x-1]) + float32(0.6*row[x])
 		}
 	}
 	path := filepath.Join(dir, "images.npy")

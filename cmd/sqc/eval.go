@@ -129,7 +129,7 @@ func runEval(cmd *cobra.Command, model string, o *evalOptions) error {
 		return fmt.Errorf("%s: %s: %w", model, name, err)
 	}
 	tf := func(px uint8) float32 {
-		return float32((float64(px)*o.scale - o.mean) / o.std)
+		return float32((float64(float64(px)*o.scale) - o.mean) / o.std)
 	}
 	res := evalResult{Images: n}
 	for _, m := range []struct {

@@ -186,8 +186,8 @@ func writeTuneTable(w io.Writer, path string, batch int, res *ampere.TuneResult)
 			}
 		}
 		n := float64(len(l.Nodes))
-		heurSum += heurUs * n
-		bestSum += bestUs * n
+		heurSum += float64(heurUs * n)
+		bestSum += float64(bestUs * n)
 		weight := "dense"
 		if e.Layer.Sparse24 {
 			weight = "2:4"

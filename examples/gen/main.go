@@ -84,15 +84,15 @@ func calibNpy() []byte {
 	for img := range n * c {
 		var fx, fy, ph [3]float64
 		for k := range 3 {
-			fx[k] = (rng.Float64()*2 - 1) * 0.5
-			fy[k] = (rng.Float64()*2 - 1) * 0.5
-			ph[k] = rng.Float64() * 2 * math.Pi
+			fx[k] = (float64(rng.Float64())*2 - 1) * 0.5
+			fy[k] = (float64(rng.Float64())*2 - 1) * 0.5
+			ph[k] = float64(rng.Float64()) * 2 * math.Pi
 		}
 		for y := range h {
 			for x := range w {
 				v := 0.0
 				for k := range 3 {
-					v += math.Sin(fx[k]*float64(x) + fy[k]*float64(y) + ph[k])
+					v += math.Sin(float64(fx[k]*float64(x)) + float64(fy[k]*float64(y)) + ph[k])
 				}
 				data[img*h*w+y*w+x] = float32(v / 3)
 			}
@@ -210,7 +210,7 @@ func (m *model) between(lo, hi float64, shape ...int) *ir.Tensor {
 	t := ir.NewTensor(ir.Float32, shape...)
 	d := t.Float32s()
 	for i := range d {
-		d[i] = float32(lo + (hi-lo)*m.rng.Float64())
+		d[i] = float32(lo + float64((hi-lo)*m.rng.Float64()))
 	}
 	return t
 }

@@ -786,7 +786,7 @@ func (l *lowerer) batchNormPerActivation(n *nodeCtx) error {
 	a, b := make([]float64, count), make([]float64, count)
 	for i := range a {
 		a[i] = p[0].AsFloat64(i) / math.Sqrt(p[3].AsFloat64(i)+float64(eps))
-		b[i] = p[1].AsFloat64(i) - p[2].AsFloat64(i)*a[i]
+		b[i] = p[1].AsFloat64(i) - float64(p[2].AsFloat64(i)*a[i])
 	}
 	at, err := floatTensor(x.Type.DType, a, dims)
 	if err != nil {

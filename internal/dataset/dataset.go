@@ -38,6 +38,11 @@
 // batch has exactly that many samples and a final partial batch is dropped
 // (the samples it would have held are not counted by Len); otherwise the
 // last batch may be smaller.
+//
+// Products that feed an addition are rounded explicitly (float64(x*y),
+// float32(x*y)) so that Go cannot fuse them into one multiply-add on arm64 or
+// with GOAMD64=v3: the same data gives the same tensors on every host (the rule
+// of ir/ref's package doc; cmd/sqc's TestNoImplicitFusedMultiplyAdd checks it).
 package dataset
 
 import (
@@ -614,7 +619,7 @@ func transformArray(t *ir.Tensor, pp *Preprocess) (*ir.Tensor, error) {
 		if channels > 1 {
 			c = (i / inner) % channels
 		}
-		out[i] = (float32(t.AsFloat64(i))*scale - mean[c]) / std[c]
+		out[i] = (float32(float32(t.AsFloat64(i))*scale) - mean[c]) / std[c]
 	}
 	return ir.FromFloat32(out, t.Shape...), nil
 }

@@ -120,7 +120,7 @@ func (p *pipeline) apply(img image.Image) (*ir.Tensor, error) {
 	var tab [3][256]float32
 	for c := range nc {
 		for v := range 256 {
-			tab[c][v] = (float32(v)*p.scale - p.mean[c]) / p.std[c]
+			tab[c][v] = (float32(float32(v)*p.scale) - p.mean[c]) / p.std[c]
 		}
 	}
 	put := func(y, x, c int, v uint8) {

@@ -39,7 +39,7 @@ func newPILCoeffs(inSize, outSize int) pilCoeffs {
 	c := pilCoeffs{xmin: make([]int, outSize), n: make([]int, outSize), ksize: ksize, k: make([]int, outSize*ksize)}
 	w := make([]float64, ksize)
 	for xx := range outSize {
-		center := (float64(xx) + 0.5) * scale
+		center := float64((float64(xx) + 0.5) * scale)
 		ss := 1 / filterscale
 		// C's (int) truncates toward zero; a negative start clamps to 0 anyway.
 		xmin := max(int(center-support+0.5), 0)
@@ -58,9 +58,9 @@ func newPILCoeffs(inSize, outSize int) pilCoeffs {
 				w[x] /= ww
 			}
 			if w[x] < 0 {
-				c.k[xx*ksize+x] = int(-0.5 + w[x]*(1<<pilPrecision))
+				c.k[xx*ksize+x] = int(-0.5 + float64(w[x]*(1<<pilPrecision)))
 			} else {
-				c.k[xx*ksize+x] = int(0.5 + w[x]*(1<<pilPrecision))
+				c.k[xx*ksize+x] = int(0.5 + float64(w[x]*(1<<pilPrecision)))
 			}
 		}
 		c.xmin[xx], c.n[xx] = xmin, xmax

@@ -46,7 +46,7 @@ func QATConvNet(seed uint64) (*onnxbuild.Builder, error) {
 		}
 		scale := ir.NewTensor(ir.Float32, cout)
 		for i := range scale.Float32s() {
-			scale.Float32s()[i] = float32(0.5 / 127 / math.Sqrt(float64(cin*k*k)) * (0.5 + m.rng.Float64()))
+			scale.Float32s()[i] = float32(0.5 / 127 / math.Sqrt(float64(cin*k*k)) * (0.5 + float64(m.rng.Float64())))
 		}
 		wq := m.b.Initializer(name+".weight_quantized", w)
 		ws := m.b.Initializer(name+".weight_scale", scale)

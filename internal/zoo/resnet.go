@@ -160,7 +160,7 @@ func (m *net) between(lo, hi float64, shape ...int) *ir.Tensor {
 	t := ir.NewTensor(ir.Float32, shape...)
 	d := t.Float32s()
 	for i := range d {
-		d[i] = float32(lo + (hi-lo)*m.rng.Float64())
+		d[i] = float32(lo + float64((hi-lo)*m.rng.Float64()))
 	}
 	return t
 }

@@ -287,7 +287,7 @@ func binVV[T number](op binOp, dst, a, b []T) {
 	case opPRelu:
 		for i := range dst {
 			x := a[i]
-			dst[i] = max(x, 0) + min(x, 0)*b[i]
+			dst[i] = max(x, 0) + T(min(x, 0)*b[i]) // T(): unfused, see unaryFloat's LeakyRelu
 		}
 	case opPReluBranch:
 		for i := range dst {
@@ -332,7 +332,7 @@ func binVS[T number](op binOp, dst, a []T, s T) {
 	case opPRelu:
 		for i := range dst {
 			x := a[i]
-			dst[i] = max(x, 0) + min(x, 0)*s
+			dst[i] = max(x, 0) + T(min(x, 0)*s)
 		}
 	case opPReluBranch:
 		for i := range dst {
@@ -375,7 +375,7 @@ func binSV[T number](op binOp, dst []T, s T, b []T) {
 		}
 	case opPRelu:
 		for i := range dst {
-			dst[i] = max(s, 0) + min(s, 0)*b[i]
+			dst[i] = max(s, 0) + T(min(s, 0)*b[i])
 		}
 	case opPReluBranch:
 		for i := range dst {

@@ -113,7 +113,9 @@ func unaryFloat[T float32 | float64](op unaryOp, dst, src []T) {
 		}
 	case uLeakyRelu:
 		// max(v,0) + min(v,0)*alpha is v or v*alpha exactly, the other term
-		// being 0, unless alpha is inf or NaN (0*inf is NaN).
+		// being 0, unless alpha is inf or NaN (0*inf is NaN). The product is
+		// rounded on its own (see the package doc): fused, a v*alpha that
+		// underflows would give −0 on arm64 and +0 (0 + −0) elsewhere.
 		alpha := T(op.alpha)
 		if math.IsInf(float64(alpha), 0) || alpha != alpha {
 			for i, v := range src {
@@ -125,7 +127,7 @@ func unaryFloat[T float32 | float64](op unaryOp, dst, src []T) {
 			break
 		}
 		for i, v := range src {
-			dst[i] = max(v, 0) + min(v, 0)*alpha
+			dst[i] = max(v, 0) + T(min(v, 0)*alpha)
 		}
 	case uSigmoid:
 		for i, v := range src {

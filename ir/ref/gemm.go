@@ -89,7 +89,7 @@ func sgemmKernelGo(kc int, a, b, c []float32, ldc int) {
 			for j, bv := range bp {
 				// FMA32, its common case written out: Go does not
 				// inline FMA32, and the call was most of the time.
-				if s := float64(av)*float64(bv) + float64(row[j]); fma32Rounds(s) {
+				if s := float64(av)*float64(bv) + float64(row[j]); fma32Rounds(s) { // an exact product
 					row[j] = float32(s)
 				} else {
 					row[j] = FMA32(av, bv, row[j])

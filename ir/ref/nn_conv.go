@@ -305,7 +305,7 @@ func nnDepthwise2D(x, w []float32, g *ir.ConvGeom, init float32, y []float32) {
 			// A padded tap adds wv·0: −0 (a finite negative weight) adds
 			// to any sum exactly, +0 turns a −0 sum into +0, NaN (a weight
 			// that is not finite) poisons it.
-			pad := wv * 0
+			pad := float32(wv * 0) // exact either way; rounded so that Go does not fuse it into the sums
 			padAdds := math.Float32bits(pad) != 0x80000000
 			for oy := 0; oy < oh; oy++ {
 				ys := acc[oy*ow : (oy+1)*ow]

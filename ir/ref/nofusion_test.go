@@ -90,3 +90,33 @@ func TestUnfusedProducts(t *testing.T) {
 	}
 	sameBits(t, fmt.Sprintf("Range(%v, %v, %v)", start, limit, delta), got[0].Float32s(), want)
 }
+
+// TestUnfusedLeakyRelu checks LeakyRelu and PRelu (a slope per element, per
+// channel and a scalar one) on negative inputs whose product with the slope
+// underflows: rounded on its own it is −0, and 0 + −0 is +0; fused with the
+// addition it would be −0 on arm64 and with GOAMD64=v3. The results are +0
+// on every host, as on amd64 v1.
+func TestUnfusedLeakyRelu(t *testing.T) {
+	x := ir.FromFloat32([]float32{-1e-30, -3e-25, -1, 2, -1e-30, -5e-26}, 1, 2, 3)
+	const slope = float32(1e-20)
+	want := make([]float32, x.Len())
+	for i, v := range x.Float32s() {
+		want[i] = max(v, 0) + float32(min(v, 0)*slope)
+	}
+	if math.Signbit(float64(want[0])) {
+		t.Fatalf("want[0] = %v: the input no longer underflows", want[0])
+	}
+	got, err := nnRunNode("LeakyRelu", ir.Attrs{"alpha": {Kind: ir.AttrFloat, Float: slope}}, 1, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, "LeakyRelu", got[0].Float32s(), want)
+	full := ir.FromFloat32([]float32{slope, slope, slope, slope, slope, slope}, 1, 2, 3)
+	for _, s := range []*ir.Tensor{full, ir.FromFloat32([]float32{slope, slope}, 2, 1), ir.FromFloat32([]float32{slope})} {
+		got, err := nnRunNode("PRelu", nil, 1, x, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameBits(t, fmt.Sprintf("PRelu with slope %v", s.Shape), got[0].Float32s(), want)
+	}
+}

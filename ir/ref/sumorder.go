@@ -60,7 +60,7 @@ const SumChunk = 256
 // definition the order above uses.
 func FMA32(x, y, z float32) float32 {
 	p := float64(x) * float64(y) // exact: 48 significant bits at most
-	s := p + float64(z)
+	s := p + float64(z)          // p is an exact product: Go may fuse it, to the same sum
 	if fma32Rounds(s) {
 		return float32(s)
 	}
@@ -104,7 +104,7 @@ var sfmaAxpy = sfmaAxpyGo
 func sfmaAxpyGo(a float32, x, y []float32) {
 	x = x[:len(y)]
 	for i, v := range x {
-		if s := float64(a)*float64(v) + float64(y[i]); fma32Rounds(s) { // FMA32's common case, inline
+		if s := float64(a)*float64(v) + float64(y[i]); fma32Rounds(s) { // FMA32's common case, inline (an exact product)
 			y[i] = float32(s)
 		} else {
 			y[i] = FMA32(a, v, y[i])

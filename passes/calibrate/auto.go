@@ -469,7 +469,7 @@ func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [
 func sumSquares(x []float32) float64 {
 	s := 0.0
 	for _, v := range x {
-		s += float64(v) * float64(v)
+		s += float64(float64(v) * float64(v))
 	}
 	return s
 }
@@ -478,7 +478,7 @@ func sumDiff(a, b []float32) float64 {
 	s := 0.0
 	for i, v := range a {
 		d := float64(v) - float64(b[i])
-		s += d * d
+		s += float64(d * d)
 	}
 	return s
 }

@@ -3,6 +3,8 @@ package calibrate
 import (
 	"fmt"
 	"math"
+
+	"github.com/sqc-project/sqc/ir/ref/fmath"
 )
 
 // The calibration methods.
@@ -144,7 +146,7 @@ func entropyDivergences(h *Histogram) (div []float64, first int) {
 			for l := range quantBins - 1 {
 				s, e := l*m, (l+1)*m
 				if q := cum[e] - cum[s]; q > 0 {
-					body[m] += q * math.Log(q/float64(nz[e]-nz[s]))
+					body[m] += float64(q * fmath.Log(q/float64(nz[e]-nz[s])))
 				}
 			}
 			done[m] = true
@@ -172,12 +174,12 @@ func entropyDivergences(h *Histogram) (div []float64, first int) {
 				div = append(div, math.Inf(1)) // P has mass where Q has none
 				continue
 			}
-			lastTerm = pmass * math.Log(qsum/float64(nonEmpty))
+			lastTerm = pmass * fmath.Log(qsum/float64(nonEmpty))
 		}
 		// Σ p·log q, with q = (level sum / its non-empty bins) / kept and
 		// Σ over levels of P's mass = total.
-		cross := levels(m) + lastTerm - total*math.Log(kept)
-		div = append(div, (plogp-cross)/total-math.Log(total))
+		cross := levels(m) + lastTerm - float64(total*fmath.Log(kept))
+		div = append(div, (plogp-cross)/total-fmath.Log(total))
 	}
 	return div, quantBins
 }
@@ -186,7 +188,7 @@ func xlogx(x float64) float64 {
 	if x <= 0 {
 		return 0
 	}
-	return x * math.Log(x)
+	return x * fmath.Log(x)
 }
 
 // MSEThreshold is the threshold t (a bin edge, or Amax) that minimises the
@@ -201,7 +203,9 @@ func MSEThreshold(h *Histogram) float32 {
 	if n == 0 {
 		return h.Amax
 	}
-	w := h.BinWidth()
+	// BinWidth's division by a power of two compiles to a product, which
+	// Go would fuse with the w+w it makes of 2·w below: rounded here.
+	w := float64(h.BinWidth())
 	cnt := make([]float64, n+1) // Σ counts of bins < j (exact zeros left out)
 	m1 := make([]float64, n+1)  // Σ count·center
 	m2 := make([]float64, n+1)  // Σ count·center²
@@ -211,7 +215,7 @@ func MSEThreshold(h *Histogram) float32 {
 			c -= float64(h.Zeros)
 		}
 		x := (float64(j) + 0.5) * w
-		cnt[j+1], m1[j+1], m2[j+1] = cnt[j]+c, m1[j]+c*x, m2[j]+c*x*x
+		cnt[j+1], m1[j+1], m2[j+1] = cnt[j]+c, m1[j]+float64(c*x), m2[j]+float64(c*x*x)
 	}
 	binVar := w * w / 12
 	cost := func(t float64) float64 {
@@ -220,15 +224,15 @@ func MSEThreshold(h *Histogram) float32 {
 		// is at or above t are clipped.
 		k := min(max(int(math.Ceil(s/(2*w)-0.5)), 0), n)
 		f := min(max(int(math.Ceil(t/w-0.5)), k), n)
-		zero := m2[k] + cnt[k]*binVar
+		zero := m2[k] + float64(cnt[k]*binVar)
 		round := (cnt[f] - cnt[k]) * s * s / 12
 		nc := cnt[n] - cnt[f]
-		clip := (m2[n] - m2[f]) - 2*t*(m1[n]-m1[f]) + t*t*nc + nc*binVar
+		clip := (m2[n] - m2[f]) - float64(2*t*(m1[n]-m1[f])) + float64(t*t*nc) + float64(nc*binVar)
 		return zero + round + clip
 	}
 	best, bestCost := float64(h.Amax), cost(float64(h.Amax))
 	for i := 1; i <= n; i++ {
-		t := float64(i) * w
+		t := float64(float64(i) * w) // rounded before cost's 2·t = t+t
 		if t >= float64(h.Amax) {
 			break
 		}

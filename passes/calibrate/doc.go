@@ -64,4 +64,11 @@
 //
 // Progress (samples done) goes to the pass manager's passes.Progress, which
 // the tool renders; notes go to Output (standard error).
+//
+// Products that feed an addition are rounded explicitly (float64(x*y),
+// float32(x*y)) so that Go cannot fuse them into one multiply-add on arm64 or
+// with GOAMD64=v3, and the entropy calibrator's logarithms are fmath.Log,
+// not math.Log (assembly on amd64, Go elsewhere: the last bits differ): the
+// same data gives the same ranges on every host (the rule of ir/ref's package
+// doc; cmd/sqc's TestNoImplicitFusedMultiplyAdd checks the products).
 package calibrate

@@ -42,4 +42,9 @@
 // normalization unfolded with its reason). This is TensorRT's BN folding
 // into a Q/DQ convolution; the trained integers, their 2:4 zeros and the
 // activation scales are the model's own.
+//
+// Products that feed an addition are rounded explicitly (float64(x*y),
+// float32(x*y)) so that Go cannot fuse them into one multiply-add on arm64 or
+// with GOAMD64=v3: the same data gives the same folded weights on every host (the rule
+// of ir/ref's package doc; cmd/sqc's TestNoImplicitFusedMultiplyAdd checks it).
 package foldbn

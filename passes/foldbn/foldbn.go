@@ -125,7 +125,7 @@ func (f *folder) fold(bn *ir.Node) (string, error) {
 		if math.IsInf(s[k], 0) || math.IsNaN(s[k]) {
 			return whyNonFinite, nil
 		}
-		t[k] = params[1].AsFloat64(k) - params[2].AsFloat64(k)*s[k]
+		t[k] = params[1].AsFloat64(k) - float64(params[2].AsFloat64(k)*s[k])
 	}
 	var why string
 	switch {
@@ -202,7 +202,7 @@ func (f *folder) foldConv(p *ir.Node, s, t []float64) string {
 		if bias != nil {
 			v = bias.AsFloat64(k)
 		}
-		setFloat(nb, k, v*s[k]+t[k])
+		setFloat(nb, k, float64(v*s[k])+t[k])
 	}
 	f.replaceInput(p, 1, nw, "")
 	f.replaceInput(p, 2, nb, p.Name+".bias")
@@ -273,7 +273,7 @@ func (f *folder) foldGemm(p *ir.Node, s, t []float64) string {
 				}
 				v = beta * ct.AsFloat64(ci)
 			}
-			setFloat(nc, r*n+j, v*s[j]+t[j])
+			setFloat(nc, r*n+j, float64(v*s[j])+t[j])
 		}
 	}
 	f.replaceInput(p, 1, nw, "")
@@ -475,7 +475,7 @@ func (f *folder) foldQuantConv(p, dq *ir.Node, s, t []float64) string {
 		if bias != nil {
 			v = bias.AsFloat64(k)
 		}
-		nb.Float32s()[k] = float32(v*s[k] + t[k])
+		nb.Float32s()[k] = float32(float64(v*s[k]) + t[k])
 	}
 	f.replaceInput(dq, 0, nq, "")
 	f.replaceInput(dq, 1, scale, dq.Name+".scale")

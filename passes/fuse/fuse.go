@@ -544,7 +544,7 @@ func addBroadcast(sum []float64, shape []int, t *ir.Tensor, scale float64) {
 				src += idx[off+d] * s
 			}
 		}
-		sum[i] += scale * t.AsFloat64(src)
+		sum[i] += float64(scale * t.AsFloat64(src))
 		for d := len(shape) - 1; d >= 0; d-- {
 			idx[d]++
 			if idx[d] < shape[d] {

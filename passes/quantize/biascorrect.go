@@ -128,7 +128,7 @@ func correctBiases(c *passes.Context, ranges *calibrate.Result, ops map[string]b
 			shift = make([]float64, k)
 			for i := range wf {
 				o, c := i/(cin*taps), (i/taps)%cin
-				shift[o] += float64(deq[i]-wf[i]) * mean[c]
+				shift[o] += float64(float64(deq[i]-wf[i]) * mean[c])
 			}
 		default: // Gemm: B is K × N, or N × K with transB
 			rows, cols := w.Const.Shape[0], w.Const.Shape[1]
@@ -147,7 +147,7 @@ func correctBiases(c *passes.Context, ranges *calibrate.Result, ops map[string]b
 				if trans {
 					o, in = r, cl
 				}
-				shift[o] += float64(deq[i]-wf[i]) * mean[in]
+				shift[o] += float64(float64(deq[i]-wf[i]) * mean[in])
 			}
 		}
 		bias := b.Const.Float32s()

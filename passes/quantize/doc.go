@@ -42,4 +42,9 @@
 // per-tensor-weights, and skip (a selector of layers to keep in float, as
 // TensorRT users leave a sensitive first or last layer in higher
 // precision). Per-layer overrides of per-tensor-weights and skip apply.
+//
+// Products that feed an addition are rounded explicitly (float64(x*y),
+// float32(x*y)) so that Go cannot fuse them into one multiply-add on arm64 or
+// with GOAMD64=v3: the same data gives the same scales and biases on every host (the rule
+// of ir/ref's package doc; cmd/sqc's TestNoImplicitFusedMultiplyAdd checks it).
 package quantize

@@ -394,9 +394,9 @@ func clipScales(data []float32, channels, inner int, maxAbs, scales []float32) {
 		e := 0.0
 		for i := k * inner; i < len(data); i += channels * inner {
 			for _, v := range data[i : i+inner] {
-				q := float32(max(ref.QuantizeValue(v, s, 0, ir.Int8), -127)) * s
+				q := float32(float32(max(ref.QuantizeValue(v, s, 0, ir.Int8), -127)) * s)
 				d := float64(v - q)
-				e += d * d
+				e += float64(d * d)
 			}
 		}
 		return e

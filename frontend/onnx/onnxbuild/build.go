@@ -473,7 +473,7 @@ func Seq(start, step float32, shape ...int) *ir.Tensor {
 	t := ir.NewTensor(ir.Float32, shape...)
 	d := t.Float32s()
 	for i := range d {
-		d[i] = start + step*float32(i)
+		d[i] = start + float32(step*float32(i))
 	}
 	return t
 }

@@ -1,9 +1,7 @@
 package sparsegpt
 
 import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
-	"gonum.org/v1/gonum/lapack/lapack64"
+	"math"
 
 	"github.com/sqc-project/sqc/ir/ref"
 )
@@ -12,10 +10,16 @@ import (
 // work is matrix products on the reference executor's float32 GEMM: gonum's
 // float64 Potrf and Trtri ran at about 6 GFLOP/s here and took 11–30 s for
 // a 4,608-wide Hessian, where the GEMM runs at 150 or more. The diagonal
-// blocks are factored in float64 (gonum) and the matrices are kept in
-// float64; only the products of the trailing updates round their operands
-// to float32, as the paper's implementation (float32 throughout, on a GPU)
-// does everywhere.
+// blocks are factored in float64 and the matrices are kept in float64; only
+// the products of the trailing updates round their operands to float32, as
+// the paper's implementation (float32 throughout, on a GPU) does everywhere.
+//
+// The float64 parts are the plain loops below, not gonum's Potrf, Trsm and
+// Trtri: gonum sums in amd64 assembly on amd64 and in Go (where the
+// compiler fuses multiply-adds) on arm64, so its factors differed in the
+// last bits per host, and SparseGPT's masks and weights with them. Here
+// every sum runs in index order with each product rounded, the same on every
+// host.
 
 // linalgBlock is the width of the diagonal blocks.
 const linalgBlock = 128
@@ -44,9 +48,7 @@ func choleskyLower(a []float64, d int) bool {
 	for k := 0; k < d; k += nb {
 		b := min(nb, d-k)
 		// The diagonal block.
-		diag := blas64.Symmetric{Uplo: blas.Lower, N: b, Stride: d, Data: a[k*d+k:]}
-		t, ok := lapack64.Potrf(diag)
-		if !ok {
+		if !cholesky(a[k*d+k:], d, b) {
 			return false
 		}
 		rest := d - k - b
@@ -54,8 +56,7 @@ func choleskyLower(a []float64, d int) bool {
 			break
 		}
 		// The panel below it: L21 = A21 · L11⁻ᵀ.
-		p := blas64.General{Rows: rest, Cols: b, Stride: d, Data: a[(k+b)*d+k:]}
-		blas64.Trsm(blas.Right, blas.Trans, 1, t, p)
+		solveLowerTrans(a[(k+b)*d+k:], a[k*d+k:], d, rest, b)
 		// The trailing matrix: A22 −= L21 · L21ᵀ, as a float32 product.
 		panel = toFloat32(grow(panel, rest*b), a[(k+b)*d+k:], d, rest, b)
 		prod = grow(prod, rest*rest)
@@ -98,8 +99,7 @@ func invertLower(l []float64, d int) bool {
 			prod = grow(prod, b*i)
 			ref.Sgemm(false, false, b, i, i, 1, left, i, x, i, 0, prod, i)
 		}
-		t := blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: b, Stride: d, Data: l[i*d+i:]}
-		if !lapack64.Trtri(t) {
+		if !invertTriangular(l[i*d+i:], d, b) {
 			return false
 		}
 		if i > 0 {
@@ -122,6 +122,81 @@ func invertLower(l []float64, d int) bool {
 					row[c] = float64(v)
 				}
 			}
+		}
+	}
+	return true
+}
+
+// cholesky factors the symmetric n×n block a (leading dimension lda, lower
+// triangle read) in place into its lower Cholesky factor, column by column
+// (LAPACK's Dpotf2 order). It reports false when a pivot is not positive.
+func cholesky(a []float64, lda, n int) bool {
+	for j := range n {
+		rj := a[j*lda : j*lda+j+1]
+		s := rj[j]
+		for _, v := range rj[:j] {
+			s -= float64(v * v)
+		}
+		if !(s > 0) {
+			return false
+		}
+		ljj := math.Sqrt(s)
+		rj[j] = ljj
+		parallelRows(n-j-1, func(lo, hi int) {
+			for i := j + 1 + lo; i < j+1+hi; i++ {
+				ri := a[i*lda : i*lda+j+1]
+				s := ri[j]
+				for k, v := range rj[:j] {
+					s -= float64(ri[k] * v)
+				}
+				ri[j] = s / ljj
+			}
+		})
+	}
+	return true
+}
+
+// solveLowerTrans replaces the rows×n block p (leading dimension lda) by
+// X with X·Lᵀ = p, for L the lower triangular n×n block l (same leading
+// dimension): each row is a forward substitution.
+func solveLowerTrans(p, l []float64, lda, rows, n int) {
+	parallelRows(rows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			x := p[r*lda : r*lda+n]
+			for j := range n {
+				lj := l[j*lda : j*lda+j+1]
+				s := x[j]
+				for k, v := range lj[:j] {
+					s -= float64(x[k] * v)
+				}
+				x[j] = s / lj[j]
+			}
+		}
+	})
+}
+
+// invertTriangular replaces the lower triangular n×n block l (leading
+// dimension lda) by its inverse, in place, columns from the last (LAPACK's
+// Dtrti2 order): column j of the inverse is −(1/l[j][j])·X·l[j+1:, j], with X
+// the inverse's lower right part, already computed. It reports false when
+// l is singular.
+func invertTriangular(l []float64, lda, n int) bool {
+	for j := n - 1; j >= 0; j-- {
+		ljj := l[j*lda+j]
+		if ljj == 0 {
+			return false
+		}
+		inv := 1 / ljj
+		l[j*lda+j] = inv
+		// v ← X·v for v = l[j+1:, j], from the bottom up, so that each
+		// entry reads only entries above it that are not yet replaced.
+		for i := n - 1; i > j; i-- {
+			ri := l[i*lda:]
+			s := float64(ri[i] * ri[j])
+			for k := j + 1; k < i; k++ {
+				s += float64(ri[k] * l[k*lda+j])
+			}
+			ri[j] = float64(-inv * s)
 		}
 	}
 	return true

@@ -36,6 +36,11 @@
 // by treating H as block diagonal: the columns are split into blocks of at
 // most MaxBlock and each block is pruned and compensated on its own
 // (compensation then never crosses a block boundary).
+//
+// Products that feed an addition are rounded explicitly (float64(x*y),
+// float32(x*y)) so that Go cannot fuse them into one multiply-add on arm64 or
+// with GOAMD64=v3: the same data gives the same masks and weights on every host (the rule
+// of ir/ref's package doc; cmd/sqc's TestNoImplicitFusedMultiplyAdd checks it).
 package sparsegpt
 
 import (
@@ -198,7 +203,7 @@ func invCholUpper(h []float64, d int, damp float64) ([]float64, float64, error) 
 	}
 	rev := make([]float64, d*d)
 	for try := 0; try < 6; try++ {
-		lambda := damp * mean
+		lambda := float64(damp * mean) // rounded: Go fused it into the += below
 		for i := range d {
 			for j := 0; j <= i; j++ {
 				rev[i*d+j] = h[(d-1-i)*d+(d-1-j)]
@@ -252,7 +257,7 @@ func obs(w []float64, keep []bool, rows, d int, u []float64, o Options) {
 					if err != 0 {
 						uRow := u[i*d : i*d+i2]
 						for j := i; j < i2; j++ {
-							row[j] -= err * uRow[j]
+							row[j] -= float64(err * uRow[j])
 						}
 					}
 					row[i] = q
@@ -354,7 +359,7 @@ func OutputErrors(w []float64, vs [][]float64, rows, cols int, h [][]float64, sp
 		for vi := range vs {
 			sum := 0.0
 			for i := vi * rows * d; i < (vi+1)*rows*d; i++ {
-				sum += float64(diff[i]) * float64(p[i])
+				sum += float64(float64(diff[i]) * float64(p[i]))
 			}
 			out[vi] += sum
 		}

@@ -264,8 +264,8 @@ func (c *cand) accumulate(saved map[*ir.Value]*ir.Tensor, y *ir.Tensor) error {
 	p, d := res[0].Float32s(), y.Float32s()
 	for i := range d {
 		e := float64(p[i]) - float64(d[i])
-		c.errSq += e * e
-		c.ref += float64(d[i]) * float64(d[i])
+		c.errSq += float64(e * e)
+		c.ref += float64(float64(d[i]) * float64(d[i]))
 	}
 	return nil
 }
