@@ -1,6 +1,6 @@
 // Package fmath holds the transcendental functions of the reference
-// executor (ir/ref): Exp, Log, Log1p, Expm1, Tanh, Sigmoid, Erf and the
-// activations built on them.
+// executor (ir/ref): Exp, Log, Log1p, Expm1, Pow, Tanh, Sigmoid, Erf and
+// the activations built on them.
 //
 // They exist so that the reference's results are a function of the
 // arithmetic written here and nothing else. Go's math.Exp and math.Log are
@@ -34,6 +34,13 @@
 //   - Log1p(y) = Log(u)·(y/(u−1)) with u = 1 + y (y when u rounds to 1),
 //     Expm1(x) = (u−1)·x/Log(u) with u = Exp(x) (x when u rounds to 1, u
 //     above 40) (Kahan's forms).
+//   - Pow (pow.go): math.Pow's special cases bit for bit (Sqrt for y =
+//     ±0.5, as math.Pow); integer |y| ≤ 2^31 by repeated squaring in
+//     double-double (exact while the partial products fit in 106 bits,
+//     else the correctly rounded double but in near-ties), other y as
+//     e^(y·log|x|) with log|x| a double-double from Log's reduction, the
+//     product split by math.FMA and Exp(th)·(1 + tl) as one fused step
+//     (within about 2^-50 relative).
 //   - Tanh(x) = −t/(2+t), t = Expm1(−2|x|), with x's sign; ±1 beyond 22.
 //   - Erf: the Maclaurin series x·Σ cₙ(x²)ⁿ by Horner's rule, truncated at
 //     degree 15, 24 or 40 in x² for |x| below 0.75, 1.5 or 2.5 (truncation
@@ -221,18 +228,7 @@ func Log(x float64) float64 {
 	case x > math.MaxFloat64:
 		return x
 	}
-	e := int32(0)
-	if x < 0x1p-1022 { // subnormal: make it normal first
-		x = float64(x * 0x1p54)
-		e = -54
-	}
-	b := math.Float64bits(x)
-	e += int32(b>>52) - 1023
-	m := math.Float64frombits(b&(1<<52-1) | 1023<<52) // [1, 2)
-	if m >= Sqrt2 {
-		m = float64(m * 0.5)
-		e++
-	}
+	e, m := logReduce(x)
 	f := m - 1 // exact
 	s := f / (2 + f)
 	z := float64(s * s)
@@ -240,6 +236,22 @@ func Log(x float64) float64 {
 	l := math.FMA(float64(s*z), q, float64(2*s))
 	fe := float64(e)
 	return float64(fe*Ln2Hi) + math.FMA(fe, Ln2Lo, l)
+}
+
+// logReduce splits a finite x > 0 into 2^e·m with m in [Sqrt2/2, Sqrt2).
+func logReduce(x float64) (e int32, m float64) {
+	if x < 0x1p-1022 { // subnormal: make it normal first
+		x = float64(x * 0x1p54)
+		e = -54
+	}
+	b := math.Float64bits(x)
+	e += int32(b>>52) - 1023
+	m = math.Float64frombits(b&(1<<52-1) | 1023<<52) // [1, 2)
+	if m >= Sqrt2 {
+		m = float64(m * 0.5)
+		e++
+	}
+	return e, m
 }
 
 // Log1p returns log(1 + y), accurate for small y.
