@@ -281,8 +281,10 @@ func scalarOf(dt ir.DType, v float64) (*ir.Tensor, error) {
 	return t, nil
 }
 
-// powKernel is math.Pow in float64 on the broadcast operands, rounded to the
-// base's dtype (an integer base truncates, as a Cast would).
+// powKernel is fmath.Pow in float64 on the broadcast operands (math.Pow's
+// special cases; not math.Pow itself, whose last bits differ between amd64
+// and arm64), rounded to the base's dtype (an integer base truncates, as a
+// Cast would).
 func powKernel(_ *ir.Node, in, out []*ir.Tensor) error {
 	x, e, y := in[0], in[1], out[0]
 	st := [][]int{broadcastStrides(x.Shape, y.Shape), broadcastStrides(e.Shape, y.Shape)}
@@ -296,11 +298,12 @@ func powKernel(_ *ir.Node, in, out []*ir.Tensor) error {
 	xf, ef := float64s(x), float64s(e)
 	res := make([]float64, y.Len())
 	forEachBroadcast(y.Shape, st, func(o int, offs []int) {
-		res[o] = math.Pow(xf[offs[0]], ef[offs[1]])
+		res[o] = fmath.Pow(xf[offs[0]], ef[offs[1]])
 	})
 	if !y.DType.IsFloat() {
-		// Integer powers are exact in float64 up to 2^53, and the ONNX
-		// reference computes them the same way; NaN (0 to a negative
+		// Integer powers are exact in float64 up to 2^53 (fmath.Pow
+		// squares integer exponents exactly), as the ONNX reference
+		// computes them; NaN (0 to a negative
 		// power) has no integer value.
 		for i, v := range res {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -314,7 +317,9 @@ func powKernel(_ *ir.Node, in, out []*ir.Tensor) error {
 
 // powF32 is a float32 power in float64: x·x and (x·x)·x for the exponents
 // 2 and 3 (math.Pow's value for float32 x, as the GPU's kernel computes it:
-// x·x is exact in float64, and the cube rounds once), math.Pow otherwise.
+// x·x is exact in float64, and the cube rounds once), fmath.Pow otherwise,
+// whose exponent 0.5 is math.Sqrt with math.Pow's +0 at −0 and +Inf at
+// −Inf (the GPU's Pow by 0.5).
 func powF32(x, e float64) float64 {
 	switch e {
 	case 2:
@@ -322,7 +327,7 @@ func powF32(x, e float64) float64 {
 	case 3:
 		return float64(float64(x*x) * x)
 	}
-	return math.Pow(x, e)
+	return fmath.Pow(x, e)
 }
 
 // cmpOp selects a comparison.
