@@ -4,9 +4,9 @@
 //
 // They exist so that the reference's results are a function of the
 // arithmetic written here and nothing else. Go's math.Exp and math.Log are
-// assembly on amd64 and pure Go elsewhere, and the compiler may fuse a
-// product and a sum into one multiply-add on some CPUs (arm64, ppc64,
-// s390x) but not on others; either would make the reference's bits depend
+// assembly on amd64 and pure Go elsewhere (math.Pow is built on them), and
+// the compiler may fuse a product and a sum into one multiply-add on some
+// CPUs (arm64, ppc64, s390x) but not on others; either would make the reference's bits depend
 // on the machine it runs on. Here every function is a fixed sequence of
 // IEEE-754 double operations, each rounded to nearest even: +, −, ×, ÷,
 // math.Sqrt, math.FMA where a fused multiply-add is meant (and only there:
