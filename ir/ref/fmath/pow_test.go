@@ -283,3 +283,22 @@ func TestPowHash(t *testing.T) {
 		t.Errorf("hash of 1M Pow results %#x, want %#x (recorded on amd64)", got, uint64(powHashWant))
 	}
 }
+
+// benchmarkPow times f on TestPowHash's kind of float32 operands.
+func benchmarkPow(b *testing.B, f func(x, y float64) float64) {
+	r := rand.New(rand.NewPCG(3, 4))
+	xs, ys := make([]float64, 4096), make([]float64, 4096)
+	for i := range xs {
+		x, y := powSample(r)
+		xs[i], ys[i] = float64(x), float64(y)
+	}
+	b.ResetTimer()
+	s := 0.0
+	for i := 0; i < b.N; i++ {
+		s += f(xs[i%len(xs)], ys[i%len(ys)])
+	}
+	sink = s
+}
+
+func BenchmarkPow(b *testing.B)     { benchmarkPow(b, Pow) }
+func BenchmarkMathPow(b *testing.B) { benchmarkPow(b, math.Pow) }
