@@ -74,23 +74,7 @@ func TestSgemmShapes(t *testing.T) {
 						if ta {
 							alpha, beta = 0.5, 2
 						}
-						lda, ldb, ldc := k+1, n+2, n+3
-						if ta {
-							lda = m + 1
-						}
-						if tb {
-							ldb = k + 2
-						}
-						rowsA, rowsB := m, k
-						if ta {
-							rowsA = k
-						}
-						if tb {
-							rowsB = n
-						}
-						a := sgemmMatrix{nnRandFloats(r, rowsA*lda), lda, ta}
-						b := sgemmMatrix{nnRandFloats(r, rowsB*ldb), ldb, tb}
-						c := nnRandFloats(r, m*ldc)
+						a, b, c, ldc := randSgemmOperands(r, m, n, k, ta, tb)
 						want := naiveSgemm(m, n, k, alpha, a, b, beta, c, ldc)
 						sgemm(m, n, k, alpha, a, b, beta, c, ldc, par)
 						got := make([]float32, 0, m*n)
@@ -114,4 +98,22 @@ func TestSgemmBetaZeroIgnoresNaN(t *testing.T) {
 	if c[0] != 6 || c[1] != 8 {
 		t.Fatalf("got %v, want [6 8]", c)
 	}
+}
+
+// randSgemmOperands returns random operands of an m×n×k product with
+// padded leading dimensions (A's and B's stored transposed where ta, tb
+// say) and a random C of leading dimension ldc.
+func randSgemmOperands(r *rand.Rand, m, n, k int, ta, tb bool) (a, b sgemmMatrix, c []float32, ldc int) {
+	lda, ldb := k+1, n+2
+	ldc = n + 3
+	rowsA, rowsB := m, k
+	if ta {
+		lda, rowsA = m+1, k
+	}
+	if tb {
+		ldb, rowsB = k+2, n
+	}
+	a = sgemmMatrix{nnRandFloats(r, rowsA*lda), lda, ta}
+	b = sgemmMatrix{nnRandFloats(r, rowsB*ldb), ldb, tb}
+	return a, b, nnRandFloats(r, m*ldc), ldc
 }

@@ -169,23 +169,7 @@ func TestSgemmOrder(t *testing.T) {
 				case 3:
 					alpha, beta = -1.7, 1
 				}
-				lda, ldb, ldc := k+1, n+2, n+3
-				if ta {
-					lda = m + 1
-				}
-				if tb {
-					ldb = k + 2
-				}
-				rowsA, rowsB := m, k
-				if ta {
-					rowsA = k
-				}
-				if tb {
-					rowsB = n
-				}
-				a := sgemmMatrix{nnRandFloats(r, rowsA*lda), lda, ta}
-				b := sgemmMatrix{nnRandFloats(r, rowsB*ldb), ldb, tb}
-				c0 := nnRandFloats(r, m*ldc)
+				a, b, c0, ldc := randSgemmOperands(r, m, n, k, ta, tb)
 				want := sgemmOrder(m, n, k, alpha, a, b, beta, c0, ldc)
 				for _, par := range []bool{false, true} {
 					c := append([]float32(nil), c0...)

@@ -209,14 +209,7 @@ func (c GemmConfig) emitConvTileLoad(b *builder) {
 		b.l("shl.b32 %%kk, %%kt, %d;", log2(GemmBK))
 		b.l("add.u32 %%kk, %%kk, %%kc16;")
 		b.l("setp.lt.u32 %%pk, %%kk, %%K;")
-		b.l("div.u32 %%tap, %%kk, %%cC;")
-		b.l("mul.lo.u32 %%cq, %%tap, %%cC;")
-		b.l("sub.u32 %%cc, %%kk, %%cq;")
-		b.l("div.u32 %%rr, %%tap, %%cKW;")
-		b.l("mul.lo.u32 %%cq, %%rr, %%cKW;")
-		b.l("sub.u32 %%ss, %%tap, %%cq;")
-		b.l("mul.lo.u32 %%dr, %%rr, %%cDH;")
-		b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
+		emitColumnTap(b)
 	}
 	b.l("cvt.u64.u32 %%cco, %%cc;")
 	b.l("add.u32 %%cst, %%sdst, %%wst;")
@@ -301,4 +294,19 @@ func (c GemmConfig) emitConvPieceLoad(b *builder) {
 			}
 		}
 	}
+}
+
+// emitColumnTap splits the running column kk of the implicit im2col into
+// its tap (rr, ss) and channel cc (kk = tap·C + cc, tap = rr·KW + ss), and
+// the tap's dilated offsets dr, ds: at every K step of the implicit GEMM
+// without tap stepping, and once at a split's first tile with it.
+func emitColumnTap(b *builder) {
+	b.l("div.u32 %%tap, %%kk, %%cC;")
+	b.l("mul.lo.u32 %%cq, %%tap, %%cC;")
+	b.l("sub.u32 %%cc, %%kk, %%cq;")
+	b.l("div.u32 %%rr, %%tap, %%cKW;")
+	b.l("mul.lo.u32 %%cq, %%rr, %%cKW;")
+	b.l("sub.u32 %%ss, %%tap, %%cq;")
+	b.l("mul.lo.u32 %%dr, %%rr, %%cDH;")
+	b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
 }

@@ -44,37 +44,19 @@ func declareFmathRegs(b *builder) {
 	declare(b, ".b64", fmt.Sprintf("%%ml<%d>", fmB64))
 }
 
-func (e *fmathEmitter) d() string {
-	if e.nd == fmF64 {
-		panic("kernels: fmath emitter out of f64 registers")
+// take allocates the next register of a bank: *used of limit are taken.
+func take(used *int, limit int, name, bank string) string {
+	if *used == limit {
+		panic("kernels: fmath emitter out of " + bank + " registers")
 	}
-	e.nd++
-	return fmt.Sprintf("%%md%d", e.nd-1)
+	*used++
+	return fmt.Sprintf("%%%s%d", name, *used-1)
 }
 
-func (e *fmathEmitter) p() string {
-	if e.np == fmPred {
-		panic("kernels: fmath emitter out of predicates")
-	}
-	e.np++
-	return fmt.Sprintf("%%mp%d", e.np-1)
-}
-
-func (e *fmathEmitter) r() string {
-	if e.nr == fmB32 {
-		panic("kernels: fmath emitter out of b32 registers")
-	}
-	e.nr++
-	return fmt.Sprintf("%%mr%d", e.nr-1)
-}
-
-func (e *fmathEmitter) ll() string {
-	if e.nl == fmB64 {
-		panic("kernels: fmath emitter out of b64 registers")
-	}
-	e.nl++
-	return fmt.Sprintf("%%ml%d", e.nl-1)
-}
+func (e *fmathEmitter) d() string  { return take(&e.nd, fmF64, "md", "f64") }
+func (e *fmathEmitter) p() string  { return take(&e.np, fmPred, "mp", "predicate") }
+func (e *fmathEmitter) r() string  { return take(&e.nr, fmB32, "mr", "b32") }
+func (e *fmathEmitter) ll() string { return take(&e.nl, fmB64, "ml", "b64") }
 
 // mark and release bracket a function's scratch registers.
 func (e *fmathEmitter) mark() [4]int         { return [4]int{e.nd, e.np, e.nr, e.nl} }

@@ -117,14 +117,7 @@ func (c GemmConfig) emitSplitRange(b *builder) {
 		b.comment("running column of the split's first tile: kk = 64*ks0 + kc16, tap (rr, ss), channel cc")
 		b.l("shl.b32 %%kk, %%ks0, %d;", log2(GemmBK))
 		b.l("add.u32 %%kk, %%kk, %%kc16;")
-		b.l("div.u32 %%tap, %%kk, %%cC;")
-		b.l("mul.lo.u32 %%cq, %%tap, %%cC;")
-		b.l("sub.u32 %%cc, %%kk, %%cq;")
-		b.l("div.u32 %%rr, %%tap, %%cKW;")
-		b.l("mul.lo.u32 %%cq, %%rr, %%cKW;")
-		b.l("sub.u32 %%ss, %%tap, %%cq;")
-		b.l("mul.lo.u32 %%dr, %%rr, %%cDH;")
-		b.l("mul.lo.u32 %%ds, %%ss, %%cDW;")
+		emitColumnTap(b)
 	}
 }
 
