@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
@@ -93,5 +94,59 @@ func TestEngineGraphExternalWeights(t *testing.T) {
 	}
 	if _, err := Graph(e); err == nil || !strings.Contains(err.Error(), "block1.1.conv/e") {
 		t.Errorf("engine without a metadata weight: %v", err)
+	}
+}
+
+// TestOperandBytes: a GEMM step's operand bytes grow with the batch by
+// exactly its node's activations a sample (the computed inputs and the
+// output, from the graph's types, not the engine's buffers; im2col GEMMs,
+// whose matrix the graph does not have, left out), and what
+// stays is its packed weights: at least the 2:4 values of an N×K weight
+// (half of it) and no more than the padded dense int8 weight plus its
+// bias, multipliers and metadata.
+func TestOperandBytes(t *testing.T) {
+	g := loadMini(t)
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := map[string]*ir.Node{}
+	for _, n := range g.Nodes {
+		nodes[n.Name] = n
+	}
+	checked := 0
+	for _, s := range e.Steps {
+		m, nOut, k, ok := GemmShape(s)
+		n := nodes[s.Node]
+		// An im2col GEMM reads a matrix the graph does not have.
+		if !ok || n == nil || strings.HasPrefix(s.Kernel, "sqc_gemm_s8_") && n.Op == "QConv" {
+			continue
+		}
+		var want int64 // activation bytes a sample, without the batch dim
+		for _, v := range append(append([]*ir.Value{}, n.Inputs...), n.Outputs...) {
+			if v == nil || v.Const != nil {
+				continue
+			}
+			elems := int64(v.Type.DType.Size())
+			for _, d := range v.Type.Shape[1:] {
+				elems *= d.Size
+			}
+			want += elems
+		}
+		one, two := OperandBytes(e, s, 1), OperandBytes(e, s, 2)
+		if two-one != want {
+			t.Errorf("step %s (%s): %d operand bytes a sample, want %d (the node's activations)", s.Node, s.Kernel, two-one, want)
+		}
+		weights := one - want
+		// Packed weights pad N to 128 channels and K to 64; bias' and
+		// mult are four bytes a channel, 2:4 metadata a quarter byte a K.
+		np, kp := (nOut+127)/128*128, (k+63)/64*64
+		if lo, hi := nOut*k/2, np*kp+np*kp/4+8*np; weights < lo || weights > hi {
+			t.Errorf("step %s (%s, %d×%d×%d): %d weight bytes, want %d to %d", s.Node, s.Kernel, m, nOut, k, weights, lo, hi)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no GEMM step checked")
 	}
 }

@@ -100,18 +100,22 @@ func RunCPU(e *engine.Engine, inputs []*ir.Tensor) ([]*ir.Tensor, error) {
 // weights and activation buffers allocated once, so a run is uploads,
 // launches and downloads only.
 type Runtime struct {
-	e       *engine.Engine
-	Batch   int
-	Device  string
-	ctx     *cuda.Context
-	Stream  *cuda.Stream
-	funcs   map[string]*cuda.Function
-	mods    []*cuda.Module
-	weights map[string]*cuda.Buffer
-	bufs    map[string]*cuda.Buffer
-	owned   []*cuda.Buffer
-	bufInfo map[string]*engine.Buffer
-	steps   []launch
+	e      *engine.Engine
+	Batch  int
+	Device string
+	// DRAMBandwidth is the device memory's peak in bytes a second (0
+	// where the driver does not say): the memory roofline of bench
+	// --profile.
+	DRAMBandwidth float64
+	ctx           *cuda.Context
+	Stream        *cuda.Stream
+	funcs         map[string]*cuda.Function
+	mods          []*cuda.Module
+	weights       map[string]*cuda.Buffer
+	bufs          map[string]*cuda.Buffer
+	owned         []*cuda.Buffer
+	bufInfo       map[string]*engine.Buffer
+	steps         []launch
 	// split-K: the device's SMs, whether steps may split, the workspace
 	// and counters their launches share (steps run one after another on
 	// the stream).
@@ -400,6 +404,9 @@ func open(e *engine.Engine, batch int, kc *kernelCache, opts OpenOptions) (r *Ru
 			}
 		}
 	}
+	if bw, err := dev.MemoryBandwidth(); err == nil {
+		r.DRAMBandwidth = bw
+	}
 	if r.sms, err = dev.MultiprocessorCount(); err != nil {
 		return r, err
 	}
@@ -565,6 +572,11 @@ func (r *Runtime) Steps() []*engine.Step {
 		out[i] = l.step
 	}
 	return out
+}
+
+// OperandBytes is OperandBytes of step i at the runtime's batch.
+func (r *Runtime) OperandBytes(i int) int64 {
+	return OperandBytes(r.e, r.steps[i].step, r.Batch)
 }
 
 // EnqueueTimed queues every launch like Enqueue with an event recorded

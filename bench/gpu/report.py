@@ -29,7 +29,11 @@ def profile(out, name):
     for line in read(os.path.join(out, name)).splitlines():
         f = line.split()
         if len(f) >= 10 and f[0].isdigit():
-            rows.setdefault(f[1], []).append({"kind": f[3], "kernel": f[4], "us": float(f[5]), "gemm": f[7]})
+            # ceiling: the share of the instruction's register-only rate;
+            # dram: the operands' bytes over the time against the card's
+            # bandwidth (profiles from before that column have none).
+            rows.setdefault(f[1], []).append({"kind": f[3], "kernel": f[4], "us": float(f[5]), "gemm": f[7],
+                                              "ceiling": f[9], "dram": f[12] if len(f) >= 13 else "-"})
     return rows
 
 
@@ -61,7 +65,7 @@ def main():
             continue
         r = d[0]["us"] / s[0]["us"]
         ratios.append(r)
-        per_layer.append((node, s[0]["gemm"], d[0]["us"], s[0]["us"], r))
+        per_layer.append((node, s[0]["gemm"], d[0], s[0], r))
     lines.append(f"| 2:4 vs dense per layer, ResNet-34 layers with >= 128 channels, batch 256 ({len(ratios)} layers) | geomean {geomean(ratios):.2f}x, min {min(ratios, default=float('nan')):.2f}x | geomean >= 1.40x, none < 1.25x | {mark(geomean(ratios) >= 1.4 and min(ratios, default=0) >= 1.25)} |")
 
     e = {}
@@ -180,10 +184,13 @@ def main():
             print(f"| ResNet-{depth} {recipe} INT8 | {h256[0]:.3f} / {t256[0]:.3f} | {h256[0]/t256[0]:.2f}x | {h1[0]:.3f} / {t1[0]:.3f} | {h1[0]/t1[0]:.2f}x | {m.group(1) if m else '-'} |")
 
     print("\n## ResNet-34 2:4 layers at batch 256: dense / sparse time\n")
-    print("| node | GEMM MxNxK | dense us | sparse us | ratio |")
-    print("|---|---|---|---|---|")
+    print("Ceiling: the share of the instruction's register-only rate (mma.sync dense, mma.sp sparse); DRAM: the")
+    print("launch's operands (activations, residual, output, weights, each once) over its time against the card's")
+    print("memory bandwidth. A layer far below both is bound by neither: instruction latency and occupancy.\n")
+    print("| node | GEMM MxNxK | dense us | sparse us | ratio | ceiling dense / sparse | DRAM dense / sparse |")
+    print("|---|---|---|---|---|---|---|")
     for node, g, d, s, r in per_layer:
-        print(f"| {node} | {g} | {d:.1f} | {s:.1f} | {r:.2f}x |")
+        print(f"| {node} | {g} | {d['us']:.1f} | {s['us']:.1f} | {r:.2f}x | {d['ceiling']} / {s['ceiling']} | {d['dram']} / {s['dram']} |")
     print("\n## GEMM shapes against the libraries (ratio = library time / sqc time)\n")
     print("| shape | vs cuBLASLt (dense) | vs cuSPARSELt (2:4) |")
     print("|---|---|---|")

@@ -33,9 +33,11 @@ times every launch on its own instead (an event before each, so the total is
 a little above the unprofiled latency) and prints, per launch, the node, the
 kernel, dense or 2:4 sparse, the median time over the iterations and, for a
 GEMM, its shape, dense-equivalent TOPS and share of the Tensor Core
-instruction's measured ceiling, and the splits S of a split-K step (the
+instruction's measured ceiling, the splits S of a split-K step (the
 runtime's choice at this batch; --split-k=false runs every step unsplit, to
-time both ways).`,
+time both ways), and for every launch its operands' bytes (each buffer,
+weight and output it takes, once) over its time in GB/s and as a share of
+the card's memory bandwidth: the memory roofline.`,
 		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := engine.ReadFile(args[0])
@@ -203,6 +205,13 @@ type benchLaunch struct {
 	Splits   int     `json:"splits"`
 	MedianUs float64 `json:"median_us"`
 	Share    float64 `json:"share"`
+	// OperandBytes is the size of the launch's operands (ampere.
+	// OperandBytes) and GBps that over its median time: its place
+	// against the memory roofline; DRAMShare that against the card's
+	// peak (0 where the driver does not report it).
+	OperandBytes int64   `json:"operand_bytes"`
+	GBps         float64 `json:"gbps"`
+	DRAMShare    float64 `json:"dram_share,omitempty"`
 }
 
 // benchProfile runs the engine iters times after warmup with an event
@@ -222,14 +231,18 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 	if asJSON {
 		res := benchResult{Device: rt.Device, Engine: path, Batch: batch, Launches: len(steps), Mode: "profile", Iters: iters, Warmup: warmup, TotalMs: total}
 		for i, s := range steps {
-			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, Variant: s.Variant, VariantSource: s.VariantSource, Splits: splits[i], MedianUs: med[i] * 1000, Share: med[i] / total})
+			bytes := rt.OperandBytes(i)
+			gbps, dram := memRoofline(bytes, med[i], rt.DRAMBandwidth)
+			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, Variant: s.Variant, VariantSource: s.VariantSource, Splits: splits[i], MedianUs: med[i] * 1000, Share: med[i] / total,
+				OperandBytes: bytes, GBps: gbps, DRAMShare: dram})
 		}
 		return writeJSON(w, res)
 	}
 	fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, batch, len(steps), iters, warmup)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	// S last: bench/gpu's scripts read the other columns by position.
-	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\tGEMM_MxNxK\tTOPS\tCEILING\tS\t")
+	// New columns go last: bench/gpu's scripts read the others by
+	// position.
+	fmt.Fprintln(tw, "#\tNODE\tOP\tKIND\tKERNEL\tMEDIAN_US\tSHARE\tGEMM_MxNxK\tTOPS\tCEILING\tS\tGB/S\tDRAM\t")
 	for i, s := range steps {
 		// The roofline of a GEMM: dense-equivalent TOPS (2·M·N·K per
 		// second) against the register-only rate of its instruction.
@@ -243,7 +256,14 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 				ceil = fmt.Sprintf("%.0f%%", 100*t/c)
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t%s\t%s\t%s\t%d\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total, shape, tops, ceil, splits[i])
+		// The memory roofline: the operands' bytes over the time,
+		// against the card's DRAM bandwidth.
+		gbps, dram := memRoofline(rt.OperandBytes(i), med[i], rt.DRAMBandwidth)
+		dramCol := "-"
+		if dram > 0 {
+			dramCol = fmt.Sprintf("%.0f%%", 100*dram)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.2f\t%.1f%%\t%s\t%s\t%s\t%d\t%.0f\t%s\t\n", i, s.Node, s.Op, stepKind(s), s.Kernel, med[i]*1000, 100*med[i]/total, shape, tops, ceil, splits[i], gbps, dramCol)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -260,6 +280,20 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// memRoofline places a launch that moves bytes in ms milliseconds
+// against the memory roofline: its GB/s, and that as a share of peak
+// (bytes a second; 0 unknown, and then share 0).
+func memRoofline(bytes int64, ms, peak float64) (gbps, share float64) {
+	if ms <= 0 {
+		return 0, 0
+	}
+	perSec := float64(bytes) / (ms / 1000)
+	if peak > 0 {
+		share = perSec / peak
+	}
+	return perSec / 1e9, share
 }
 
 // stepKind says which kind of kernel a launch runs: a 2:4 sparse GEMM, a

@@ -14,6 +14,8 @@ const (
 	AttrMaxThreadsPerBlock           DeviceAttribute = 1
 	AttrClockRateKHz                 DeviceAttribute = 13
 	AttrMultiprocessorCount          DeviceAttribute = 16
+	AttrMemoryClockRateKHz           DeviceAttribute = 36
+	AttrGlobalMemoryBusWidth         DeviceAttribute = 37
 	AttrL2CacheSize                  DeviceAttribute = 38
 	AttrComputeCapabilityMajor       DeviceAttribute = 75
 	AttrComputeCapabilityMinor       DeviceAttribute = 76
@@ -97,6 +99,21 @@ func (dev Device) ComputeCapability() (major, minor int, err error) {
 	}
 	minor, err = dev.Attribute(AttrComputeCapabilityMinor)
 	return major, minor, err
+}
+
+// MemoryBandwidth returns the device memory's peak bandwidth in bytes a
+// second, as the driver reports its clock and bus width: two transfers a
+// clock (DDR, and HBM as the driver reports it) of the bus's width.
+func (dev Device) MemoryBandwidth() (float64, error) {
+	khz, err := dev.Attribute(AttrMemoryClockRateKHz)
+	if err != nil {
+		return 0, err
+	}
+	bits, err := dev.Attribute(AttrGlobalMemoryBusWidth)
+	if err != nil {
+		return 0, err
+	}
+	return 2 * float64(khz) * 1e3 * float64(bits) / 8, nil
 }
 
 // MultiprocessorCount returns the number of SMs.
