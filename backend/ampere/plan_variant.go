@@ -119,7 +119,23 @@ var gemmTiles = []gemmVariant{
 	{"n128-m32-s3w-lc-k128", func(c *kernels.GemmConfig) {
 		c.WideN, c.SplitM, c.Stages, c.SharedWeights, c.LateCopy, c.DoubleK = true, true, 3, true, true, true
 	}, wide128},
+	// The K step as one basic block (il: fragments, branch-free copies,
+	// products; kernels.GemmConfig.Interleave), on the 4-warp and the
+	// 8-warp tile: ptxas spreads the copies over the products' issue gaps.
+	{"n128-s3w-il", func(c *kernels.GemmConfig) { c.WideN, c.Stages, c.SharedWeights, c.Interleave = true, 3, true, true }, wide128},
+	{"n128-m32-s3w-il", func(c *kernels.GemmConfig) {
+		c.WideN, c.SplitM, c.Stages, c.SharedWeights, c.Interleave = true, true, 3, true, true
+	}, wide128},
 }
+
+// Which wide tiles the heuristic gives layers of 128 channels or more
+// (heuristicVariantFor): the 2:4 3×3 convolutions' latency tile, and the
+// others'. Not yet measured on a GPU: flip these to "n128-m32-s3w-il" /
+// "n128-s3w-il" where TestPerfMainLoop shows the interleaved K step faster.
+const (
+	sparseConvTile = "n128-m32-s3w-lc-k128"
+	wideTile       = "n128-s3w"
+)
 
 // wide128 says whether a layer fills the 128-channel block.
 func wide128(l gemmLayer) bool { return l.n >= 128 }
@@ -356,9 +372,9 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 	case latency:
 		halo = conv3 && l.n >= 128
 	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
-		name = "n128-m32-s3w-lc-k128"
+		name = sparseConvTile
 	case l.n >= 128:
-		name = "n128-s3w"
+		name = wideTile
 	}
 	for _, o := range gemmOptions {
 		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 {

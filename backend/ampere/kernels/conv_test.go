@@ -17,6 +17,9 @@ func allConvConfigs() []GemmConfig {
 		step.ConvStep = true
 		cs = append(cs, step)
 		for _, pc := range []int{4, 8} {
+			if c.Interleave { // 16-byte chunks only
+				break
+			}
 			small := c
 			small.ConvPiece = pc
 			cs = append(cs, small)

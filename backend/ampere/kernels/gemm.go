@@ -186,6 +186,25 @@ type GemmConfig struct {
 	// copies and products are skipped. The stages exceed 48 KiB: the
 	// launch passes them as dynamic shared memory. Needs WideN.
 	DoubleK bool
+	// Interleave makes a K step one basic block that ptxas can schedule
+	// as a whole: the step's fragment loads (weights, metadata, every
+	// pixel tile's B fragment) first, then the next stage's copies without
+	// a branch, then the products. In the SASS of the other orders the
+	// copies' address arithmetic issues on its own before the first
+	// product (or, with LateCopy, between products but still in its own
+	// basic block: a skip branch past KT ends the block); here ptxas
+	// spreads it over the issue gaps between the Tensor Core instructions
+	// (an IMMA.SP issues every 8 cycles a warp), which keeps a warp's
+	// chain from the barrier to its last product close to the products'
+	// own issue time (ptxas 11.8: 337 instead of 490 cycles of stall
+	// counts a step for the 2:4 n128 GEMM, of which 256 are the 32
+	// products; backend/ampere/NOTES.md). Past KT the copies still run,
+	// into the stage no step reads: activations zero-filled (or the zero
+	// point, conv padding) as past K, weights and metadata from tile
+	// KT−1 so that no address leaves the packed array. Same products in
+	// the same order per accumulator: bit-exact alike. Needs WideN; not
+	// with LateCopy, DoubleK, WideBlock, Halo, SplitK or ConvPiece.
+	Interleave bool
 	// SplitK divides the K loop over the launch's grid z and adds the
 	// splits' partial sums in the last block of each tile to arrive
 	// (splitk.go). The kernel takes two more parameters, the workspace
@@ -376,6 +395,9 @@ func (c GemmConfig) Name() string {
 	if c.LateCopy {
 		b.WriteString("_lc")
 	}
+	if c.Interleave {
+		b.WriteString("_il")
+	}
 	if c.DoubleK {
 		fmt.Fprintf(&b, "_k%d", c.stepsPerStage()*GemmBK)
 	}
@@ -434,6 +456,9 @@ func (c GemmConfig) Validate() error {
 	}
 	if c.DoubleK && !c.WideN {
 		return fmt.Errorf("gemm %s: DoubleK is for the wide warp tile, want WideN", c.Name())
+	}
+	if c.Interleave && (!c.WideN || c.LateCopy || c.DoubleK || c.WideBlock || c.Halo || c.SplitK || c.ConvPiece != 0) {
+		return fmt.Errorf("gemm %s: Interleave reorders the wide warp tile's one-step K loop, want WideN without LateCopy, DoubleK, WideBlock, Halo, SplitK or ConvPiece", c.Name())
 	}
 	if err := c.validateHalo(); err != nil {
 		return err
@@ -623,6 +648,9 @@ func (c GemmConfig) emit(b *builder) {
 	}
 	if c.DoubleK {
 		declare(b, ".b32", "%rsub")
+	}
+	if c.Interleave {
+		declare(b, ".b32", "%ktc")
 	}
 	declare(b, ".pred", "%pe0")
 	if c.Conv {
@@ -827,7 +855,18 @@ func (c GemmConfig) emit(b *builder) {
 		b.raw("%s:", skip)
 		b.l("cp.async.commit_group;")
 	}
-	if !c.LateCopy {
+	if c.Interleave {
+		nextCopy = func() {
+			b.comment("the copies of tile kt+%d into stage wst, without a branch: past KT into a stage no step reads", S-1)
+			b.l("add.u32 %%ktn, %%kt, %d;", S-1)
+			b.l("mov.u32 %%tmp2, %%kt;")
+			b.l("mov.u32 %%kt, %%ktn;")
+			c.emitTileLoad(b)
+			b.l("mov.u32 %%kt, %%tmp2;")
+			b.l("cp.async.commit_group;")
+		}
+	}
+	if !c.LateCopy && !c.Interleave {
 		nextCopy()
 		nextCopy = nil
 	}
@@ -948,6 +987,20 @@ func (c GemmConfig) halvesApart() bool { return c.SplitM && !c.Sparse }
 // JIT on an H100 spilled all six dense wide ones).
 func (c GemmConfig) haloHalves() bool { return c.Halo && c.WideN && !c.Sparse }
 
+// interleavedFragments is the number of pixel tiles whose B fragments an
+// Interleave step reads before the next stage's copies (the others come
+// after them, still before the products): all of them, except in the
+// 2:4 8-warp convolution, where the conv copies' registers beside all four
+// fragments exceeded its 128 (ptxas 11.8 spilled 8 bytes); with two
+// before and two after it fits, and its stall counts a step were the
+// lowest of the four splits (238 cycles against 261–291).
+func (c GemmConfig) interleavedFragments() int {
+	if c.SplitM && c.Sparse && c.Conv {
+		return c.pixelTiles() / 2
+	}
+	return c.pixelTiles()
+}
+
 // emitWeightFragments reads the warp's weight fragments (and metadata) of
 // step kt from stage rst: both k32 halves of a dense tile (h < 0), or only
 // half h.
@@ -1048,24 +1101,49 @@ func (c GemmConfig) emitProducts(b *builder, copy func(), rs string, tap int) {
 			b.l("ldmatrix.sync.aligned.m8n8.x2.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j+2*h, 2), 8*GemmBK*j)
 		}
 		b.comment("the products by k32 half, each half's weights and B fragments (x2) before it: 16 + 8 fragment registers live")
+		late := copy != nil && !c.Interleave // LateCopy: the copies after tile 0's products
 		for h := 0; h < 2; h++ {
 			if h == 1 {
 				c.emitWeightFragments(b, 1, rs)
 			}
 			for j := 0; j < pt; j++ {
-				if h == 1 || copy == nil || j == 0 {
+				if h == 1 || !late || j == 0 {
 					ldmHalf(j, h)
 				}
+			}
+			if h == 0 && c.Interleave {
+				copy()
 			}
 			for j := 0; j < pt; j++ {
 				for i := 0; i < mi; i++ {
 					mma(i, j, h)
 				}
-				if h == 0 && j == 0 && copy != nil {
+				if h == 0 && j == 0 && late {
 					copy()
 					for j := 1; j < pt; j++ {
 						ldmHalf(j, 0)
 					}
+				}
+			}
+		}
+		return
+	}
+	if c.WideN && c.Interleave {
+		pre := c.interleavedFragments()
+		b.comment("%d pixel tiles' B fragments, the next stage's copies, the other fragments, then the products: one basic block", pre)
+		for j := 0; j < pt; j++ {
+			if j == pre {
+				copy()
+			}
+			ldm(j)
+		}
+		if pre == pt {
+			copy()
+		}
+		for j := 0; j < pt; j++ {
+			for h := 0; h < halves; h++ {
+				for i := 0; i < mi; i++ {
+					mma(i, j, h)
 				}
 			}
 		}
@@ -1113,7 +1191,14 @@ func (c GemmConfig) emitTileLoad(b *builder) {
 		c.emitGemmTileLoad(b)
 	}
 	if c.SharedWeights {
-		c.emitSharedWeightLoad(b, "%kt")
+		kt := "%kt"
+		if c.Interleave {
+			b.comment("past KT, tile KT-1: an address inside the packed weights")
+			b.l("sub.u32 %%ktc, %%KT, 1;")
+			b.l("min.u32 %%ktc, %%kt, %%ktc;")
+			kt = "%ktc"
+		}
+		c.emitSharedWeightLoad(b, kt)
 	}
 }
 
