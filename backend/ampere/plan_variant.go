@@ -126,6 +126,10 @@ var gemmTiles = []gemmVariant{
 	{"n128-m32-s3w-il", func(c *kernels.GemmConfig) {
 		c.WideN, c.SplitM, c.Stages, c.SharedWeights, c.Interleave = true, true, 3, true, true
 	}, wide128},
+	// ... and on the 4-warp tile two steps a loop iteration (u2).
+	{"n128-s3w-il-u2", func(c *kernels.GemmConfig) {
+		c.WideN, c.Stages, c.SharedWeights, c.Interleave, c.Unroll = true, 3, true, true, true
+	}, wide128},
 }
 
 // Which wide tiles the heuristic gives layers of 128 channels or more

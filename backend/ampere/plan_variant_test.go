@@ -34,6 +34,7 @@ func TestGemmCandidates(t *testing.T) {
 		"n128-m32-s3w-lc-k128-v16-inc", "n128-m32-s3w-lc-k128-inc", "n128-m32-s3w-lc-k128-v16", "n128-m32-s3w-lc-k128",
 		"n128-s3w-il-v16-inc", "n128-s3w-il-inc", "n128-s3w-il-v16", "n128-s3w-il", // no halo: its own K loop
 		"n128-m32-s3w-il-v16-inc", "n128-m32-s3w-il-inc", "n128-m32-s3w-il-v16", "n128-m32-s3w-il",
+		"n128-s3w-il-u2-v16-inc", "n128-s3w-il-u2-inc", "n128-s3w-il-u2-v16", "n128-s3w-il-u2",
 	}
 	if got := candidateNames(wide); !slices.Equal(got, want) {
 		t.Errorf("candidates of a 256-channel 3x3 conv:\n%v\nwant\n%v", got, want)

@@ -160,7 +160,7 @@ var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stag
 // found in the wide-tile kernels (backend/ampere/NOTES.md): the wide block
 // tile on 8 warps (SplitM), the next stage's copies after the first
 // products (LateCopy), both, and both with two K steps a stage (DoubleK); the K step as one basic block
-// (Interleave) on the 4-warp and the 8-warp tile. The GEMM tests run them on every shape,
+// (Interleave) on the 4-warp and the 8-warp tile, and on the 4-warp tile two steps a loop iteration (Unroll). The GEMM tests run them on every shape,
 // the implicit-convolution test on every case.
 var latencyPipelines = []kernels.GemmConfig{
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, StoreVec: true},
@@ -169,6 +169,7 @@ var latencyPipelines = []kernels.GemmConfig{
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, Interleave: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, Unroll: true, StoreVec: true},
 }
 
 // allGemmConfigs lists every GEMM variant.

@@ -112,6 +112,9 @@ func pipeName(c kernels.GemmConfig) string {
 	if c.LateCopy {
 		name = "lc-" + name
 	}
+	if c.Unroll {
+		name = "u2-" + name
+	}
 	if c.Interleave {
 		name = "il-" + name
 	}

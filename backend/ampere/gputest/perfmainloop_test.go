@@ -15,12 +15,14 @@ import (
 // mainLoopPipes are the wide-tile K loops TestPerfMainLoop sets side by
 // side: the plain n128 step (the dense heuristic's), the 8-warp latency
 // variant the 2:4 heuristic takes for 3×3 layers (m32-lc-k128), and the
-// K step as one basic block (Interleave) on both tiles.
+// K step as one basic block (Interleave) on both tiles, and on the 4-warp
+// tile with two steps a loop iteration (Unroll).
 var mainLoopPipes = []kernels.GemmConfig{
 	{Stages: 3, SharedWeights: true, WideN: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, Interleave: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, Unroll: true, StoreVec: true},
 }
 
 // TestPerfMainLoop times the K-loop variants (mainLoopPipes), dense and

@@ -27,6 +27,7 @@ func TestInterleaveSimulated(t *testing.T) {
 	m32.SplitM = true
 	vec := func(c GemmConfig) GemmConfig { c.StoreVec = true; return c }
 	step := func(c GemmConfig) GemmConfig { c.ConvStep = true; return c }
+	u2 := func(c GemmConfig) GemmConfig { c.Interleave, c.Unroll = true, true; return c }
 	for _, tc := range []struct {
 		kind                string // gemm or conv
 		n                   int
@@ -46,6 +47,13 @@ func TestInterleaveSimulated(t *testing.T) {
 		{"conv", 1, c3(128, 6, 7, 1), 256, step(vec(m32)), false, true, false},
 		{"conv", 1, c3(64, 8, 9, 1), 128, step(n128), false, false, true},
 		{"conv", 1, c3(32, 7, 9, 1), 128, vec(n128), true, false, false}, // divided taps, C = 32
+		// Two steps an iteration (Unroll): KT = 1 (no iteration), 2, 5
+		// (the odd step after the loop), 9.
+		{"gemm", 1, rows1x1(64, 9, 15), 128, u2(vec(n128)), true, false, false},
+		{"gemm", 1, rows1x1(128, 12, 11), 144, u2(n128), false, true, false},
+		{"gemm", 1, rows1x1(320, 10, 13), 128, u2(vec(n128)), true, true, false},
+		{"conv", 1, c3(64, 11, 12, 1), 128, step(u2(vec(n128))), true, false, false},
+		{"conv", 2, c3(64, 9, 7, 2), 128, step(u2(n128)), false, true, true},
 	} {
 		p := newSimConv(r, tc.n, tc.s, tc.nOut, tc.sparse, tc.res, tc.outF32)
 		p.gemm = tc.kind == "gemm"
@@ -58,7 +66,7 @@ func TestInterleaveSimulated(t *testing.T) {
 		t.Run(fmt.Sprintf("%s_n%d_%dx%dx%d_m%d_%s", tc.kind, tc.n, tc.s.H, tc.s.W, tc.s.C, tc.nOut, strings.TrimPrefix(c.Name(), "sqc_gemm_")), func(t *testing.T) {
 			got := p.simulate(t, c)
 			old := c
-			old.Interleave = false
+			old.Interleave, old.Unroll = false, false
 			if ref := p.simulate(t, old); string(ref) != string(got) {
 				t.Errorf("the interleaved kernel and %s differ", old.Name())
 			}
@@ -75,7 +83,8 @@ func c3(c, h, w, st int) ConvShape {
 // branch-free copies can go wrong: without the clamp to tile KT−1 the
 // weight copies past KT read past the packed weights; copies into the
 // stage being read race with its fragment reads; copies of the wrong tile
-// change the products.
+// change the products; an unrolled loop that drops an odd KT's last step
+// loses its products.
 func TestInterleaveMutations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PTX interpretation skipped in -short mode")
@@ -84,11 +93,18 @@ func TestInterleaveMutations(t *testing.T) {
 	c := GemmConfig{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, StoreVec: true}
 	p := newSimConv(r, 1, rows1x1(320, 9, 15), 128, true, false, false)
 	p.gemm = true
-	for _, m := range []struct{ name, old, new string }{
-		{"no clamp", "min.u32 %ktc, %kt, %ktc;", "mov.u32 %ktc, %kt;"},
-		{"copy into the stage being read", "add.u32 %tmp, %sdst, %wst;", "add.u32 %tmp, %sdst, %rst;"},
-		{"copy of the wrong tile", "add.u32 %ktn, %kt, 2;", "add.u32 %ktn, %kt, 3;"},
+	u2 := c
+	u2.Unroll = true
+	for _, m := range []struct {
+		name, old, new string
+		c              GemmConfig
+	}{
+		{"no clamp", "min.u32 %ktc, %kt, %ktc;", "mov.u32 %ktc, %kt;", c},
+		{"copy into the stage being read", "add.u32 %tmp, %sdst, %wst;", "add.u32 %tmp, %sdst, %rst;", c},
+		{"copy of the wrong tile", "add.u32 %ktn, %kt, 2;", "add.u32 %ktn, %kt, 3;", c},
+		{"no odd last step", "setp.ge.u32 %p0, %kt, %KT;", "setp.ge.u32 %p0, %kt, 0;", u2}, // KT = 5
 	} {
+		c := m.c
 		t.Run(m.name, func(t *testing.T) {
 			edit := func(s string) string {
 				if !strings.Contains(s, m.old) {

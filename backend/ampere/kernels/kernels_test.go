@@ -18,7 +18,8 @@ func allGemmConfigs() []GemmConfig {
 				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true}, {Stages: 3, SharedWeights: true, WideN: true, LateCopy: true},
 				{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true},
 				{Stages: 3, SharedWeights: true, WideN: true, DoubleK: true}, {Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true},
-				{Stages: 3, SharedWeights: true, WideN: true, Interleave: true}, {Stages: 3, SharedWeights: true, WideN: true, SplitM: true, Interleave: true}} {
+				{Stages: 3, SharedWeights: true, WideN: true, Interleave: true}, {Stages: 3, SharedWeights: true, WideN: true, SplitM: true, Interleave: true},
+				{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, Unroll: true}} {
 				// Residual kernels come with byte loads and with the
 				// residual tile (ResidualTile).
 				rts := []bool{false}
