@@ -206,12 +206,17 @@ type GemmConfig struct {
 	// with LateCopy, DoubleK, WideBlock, Halo, SplitK or ConvPiece.
 	Interleave bool
 	// Unroll makes the Interleave loop's body two K steps (and an odd
-	// KT's last step a copy after the loop): the first step's products
-	// may then run on past the second step's barrier, as they do across
-	// the halo kernel's unrolled taps. ptxas 11.8: 3–6 % fewer stall
-	// cycles a step on the n128 tile at 240–254 registers; on the m32
-	// tile the 2:4 convolution lost (256 against 238 a step) and the
-	// dense one spilled. Needs Interleave, not with SplitM.
+	// KT's last step a copy after the loop), and moves each step's wait
+	// and barrier (after which tile kt+1 is in its stage and every warp
+	// is done with the stage the next copies overwrite) from the step's
+	// start to just after its last shared-memory read, before its
+	// products (emitEarlyBarrier): the first step's products may then run
+	// on past the second step's barrier and under its fragment loads, as
+	// they do across the halo kernel's unrolled taps. ptxas 11.8: 3–9 %
+	// fewer stall cycles a step on the n128 tile (without the early
+	// barrier 2–6 %, and up to 32 more registers); on the m32 tile the
+	// 2:4 convolution lost and the dense one spilled. Needs Interleave,
+	// not with SplitM.
 	Unroll bool
 	// SplitK divides the K loop over the launch's grid z and adds the
 	// splits' partial sums in the last block of each tile to arrive
@@ -949,16 +954,25 @@ func (c GemmConfig) emit(b *builder) {
 	c.emitKEnd(b, kdone)
 }
 
+// emitEarlyBarrier is an Unroll step's wait and barrier, after its
+// last shared-memory read and its copies of tile kt+S-1: S-2 groups left in
+// flight means tile kt+1 has landed.
+func (c GemmConfig) emitEarlyBarrier(b *builder) {
+	b.comment("tile kt+1 has landed, and every warp has read stage rst (the next step's copies overwrite it)")
+	b.l("cp.async.wait_group %d;", c.stages()-2)
+	b.l("bar.sync 0;")
+}
+
 // emitInterleavedLoop emits the Interleave K loop: each step is top (the
 // barrier), body (fragments, copies, products: no branch), the stage
-// rotation and kt+1. With Unroll the loop body is two steps, so that ptxas
-// may let the first step's last products run on past the second step's
-// barrier and over its fragment loads' latency (as it does across the halo
-// kernel's unrolled taps); a KT below 2 skips the loop, and an odd KT's
-// last step follows it.
+// rotation and kt+1. With Unroll the loop body is two steps, each with its
+// barrier inside body (emitEarlyBarrier; tile 0's comes before the loop),
+// so that ptxas may let the first step's products run on past the second
+// step's barrier and over its fragment loads' latency (as it does across
+// the halo kernel's unrolled taps); a KT below 2 skips the loop, and an odd
+// KT's last step follows it.
 func (c GemmConfig) emitInterleavedLoop(b *builder, loop string, top, body func()) {
 	step := func() {
-		top()
 		body()
 		b.comment("rotate stages")
 		c.emitRotateStages(b)
@@ -966,11 +980,14 @@ func (c GemmConfig) emitInterleavedLoop(b *builder, loop string, top, body func(
 	}
 	if !c.Unroll {
 		b.raw("%s:", loop)
+		top()
 		step()
 		b.l("setp.lt.u32 %%p0, %%kt, %s;", c.kEnd())
 		b.l("@%%p0 bra.uni %s;", loop)
 		return
 	}
+	b.comment("tile 0's barrier; each step's own comes after its fragment loads, for the next tile")
+	top()
 	rest, done := b.label("rest"), b.label("done")
 	b.comment("two steps an iteration while two remain")
 	b.l("setp.lt.u32 %%p0, %s, 2;", c.kEnd())
@@ -1181,6 +1198,9 @@ func (c GemmConfig) emitProducts(b *builder, copy func(), rs string, tap int) {
 			if h == 0 && c.Interleave {
 				copy()
 			}
+			if h == 1 && c.Unroll {
+				c.emitEarlyBarrier(b)
+			}
 			for j := 0; j < pt; j++ {
 				for i := 0; i < mi; i++ {
 					mma(i, j, h)
@@ -1206,6 +1226,9 @@ func (c GemmConfig) emitProducts(b *builder, copy func(), rs string, tap int) {
 		}
 		if pre == pt {
 			copy()
+		}
+		if c.Unroll {
+			c.emitEarlyBarrier(b)
 		}
 		for j := 0; j < pt; j++ {
 			for h := 0; h < halves; h++ {
