@@ -132,14 +132,20 @@ var gemmTiles = []gemmVariant{
 	}, wide128},
 }
 
-// Which wide tiles the heuristic gives layers of 128 channels or more
-// (heuristicVariantFor): the 2:4 3×3 convolutions' latency tile, and the
-// others'. Not yet measured on a GPU: flip these to "n128-m32-s3w-il" /
-// "n128-s3w-il" where TestPerfMainLoop shows the interleaved K step faster.
-const (
+// Which wide tiles the throughput heuristic gives layers of 128 channels or
+// more (heuristicVariantFor): the 2:4 spatial convolutions' latency tile,
+// and the other layers' (dense, 1×1, GEMMs). The interleaved K step
+// (n128-s3w-il, n128-s3w-il-u2, n128-m32-s3w-il) is not yet measured on a
+// GPU: set either to one of those where TestPerfMainLoop shows it faster;
+// a halo layer keeps haloTile (the halo kernel has its own K loop), and
+// TestHeuristicTileFlips checks that every such setting plans.
+var (
 	sparseConvTile = "n128-m32-s3w-lc-k128"
 	wideTile       = "n128-s3w"
 )
+
+// haloTile is the pipeline a wide halo layer runs on.
+const haloTile = "n128-s3w"
 
 // wide128 says whether a layer fills the 128-channel block.
 func wide128(l gemmLayer) bool { return l.n >= 128 }
@@ -375,7 +381,9 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 	switch {
 	case latency:
 		halo = conv3 && l.n >= 128
-	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
+	case l.n >= 128 && halo:
+		name = haloTile
+	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1:
 		name = sparseConvTile
 	case l.n >= 128:
 		name = wideTile
