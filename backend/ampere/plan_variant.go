@@ -119,7 +119,33 @@ var gemmTiles = []gemmVariant{
 	{"n128-m32-s3w-lc-k128", func(c *kernels.GemmConfig) {
 		c.WideN, c.SplitM, c.Stages, c.SharedWeights, c.LateCopy, c.DoubleK = true, true, 3, true, true, true
 	}, wide128},
+	// The K step as one basic block (il: fragments, branch-free copies,
+	// products; kernels.GemmConfig.Interleave), on the 4-warp and the
+	// 8-warp tile: ptxas spreads the copies over the products' issue gaps.
+	{"n128-s3w-il", func(c *kernels.GemmConfig) { c.WideN, c.Stages, c.SharedWeights, c.Interleave = true, 3, true, true }, wide128},
+	{"n128-m32-s3w-il", func(c *kernels.GemmConfig) {
+		c.WideN, c.SplitM, c.Stages, c.SharedWeights, c.Interleave = true, true, 3, true, true
+	}, wide128},
+	// ... and on the 4-warp tile two steps a loop iteration (u2).
+	{"n128-s3w-il-u2", func(c *kernels.GemmConfig) {
+		c.WideN, c.Stages, c.SharedWeights, c.Interleave, c.Unroll = true, 3, true, true, true
+	}, wide128},
 }
+
+// Which wide tiles the throughput heuristic gives layers of 128 channels or
+// more (heuristicVariantFor): the 2:4 spatial convolutions' latency tile,
+// and the other layers' (dense, 1×1, GEMMs). The interleaved K step
+// (n128-s3w-il, n128-s3w-il-u2, n128-m32-s3w-il) is not yet measured on a
+// GPU: set either to one of those where TestPerfMainLoop shows it faster;
+// a halo layer keeps haloTile (the halo kernel has its own K loop), and
+// TestHeuristicTileFlips checks that every such setting plans.
+var (
+	sparseConvTile = "n128-m32-s3w-lc-k128"
+	wideTile       = "n128-s3w"
+)
+
+// haloTile is the pipeline a wide halo layer runs on.
+const haloTile = "n128-s3w"
 
 // wide128 says whether a layer fills the 128-channel block.
 func wide128(l gemmLayer) bool { return l.n >= 128 }
@@ -355,10 +381,12 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 	switch {
 	case latency:
 		halo = conv3 && l.n >= 128
-	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
-		name = "n128-m32-s3w-lc-k128"
+	case l.n >= 128 && halo:
+		name = haloTile
+	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1:
+		name = sparseConvTile
 	case l.n >= 128:
-		name = "n128-s3w"
+		name = wideTile
 	}
 	for _, o := range gemmOptions {
 		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 {

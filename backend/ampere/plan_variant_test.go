@@ -32,6 +32,9 @@ func TestGemmCandidates(t *testing.T) {
 		"n128-m32-s3w-v16-inc", "n128-m32-s3w-inc", "n128-m32-s3w-v16", "n128-m32-s3w",
 		"n128-m32-s3w-lc-v16-inc", "n128-m32-s3w-lc-inc", "n128-m32-s3w-lc-v16", "n128-m32-s3w-lc",
 		"n128-m32-s3w-lc-k128-v16-inc", "n128-m32-s3w-lc-k128-inc", "n128-m32-s3w-lc-k128-v16", "n128-m32-s3w-lc-k128",
+		"n128-s3w-il-v16-inc", "n128-s3w-il-inc", "n128-s3w-il-v16", "n128-s3w-il", // no halo: its own K loop
+		"n128-m32-s3w-il-v16-inc", "n128-m32-s3w-il-inc", "n128-m32-s3w-il-v16", "n128-m32-s3w-il",
+		"n128-s3w-il-u2-v16-inc", "n128-s3w-il-u2-inc", "n128-s3w-il-u2-v16", "n128-s3w-il-u2",
 	}
 	if got := candidateNames(wide); !slices.Equal(got, want) {
 		t.Errorf("candidates of a 256-channel 3x3 conv:\n%v\nwant\n%v", got, want)
@@ -386,6 +389,42 @@ func TestHeuristicConvConfig(t *testing.T) {
 		}
 		if c.Name() != tc.want {
 			t.Errorf("%v %dx%dx%d: %s, want %s", tc.sparse, tc.s.H, tc.s.W, tc.s.C, c.Name(), tc.want)
+		}
+	}
+}
+
+// TestHeuristicTileFlips: the throughput heuristic's wide tiles
+// (sparseConvTile, wideTile) may be set to any wide tile, the interleaved
+// K step's among them, and every layer still plans on one of its
+// candidates: ResNet-34's convolutions (3×3 stride 1 on each image size,
+// so with and without the halo tile; stride 2; 1×1 downsamples), 2:4 and
+// dense, residual, and a float32 GEMM.
+func TestHeuristicTileFlips(t *testing.T) {
+	oldSparse, oldWide := sparseConvTile, wideTile
+	defer func() { sparseConvTile, wideTile = oldSparse, oldWide }()
+	conv := func(c, hw, k, s int) *kernels.ConvShape {
+		o := (hw+2*(k/2)-k)/s + 1
+		return &kernels.ConvShape{C: c, H: hw, W: hw, OH: o, OW: o, KH: k, KW: k, SH: s, SW: s, PH: k / 2, PW: k / 2, DH: 1, DW: 1}
+	}
+	var layers []gemmLayer
+	for _, sp := range []bool{false, true} {
+		for _, res := range []bool{false, true} {
+			for _, cv := range []*kernels.ConvShape{conv(128, 28, 3, 1), conv(256, 14, 3, 1), conv(512, 7, 3, 1), conv(128, 56, 3, 2), conv(256, 28, 3, 2),
+				conv(64, 56, 1, 2), conv(256, 14, 1, 1)} {
+				layers = append(layers, gemmLayer{sparse24: sp, residual: res, m: cv.OH * cv.OW, n: 2 * cv.C, k: cv.KH * cv.KW * cv.C, conv: cv})
+			}
+		}
+		layers = append(layers, gemmLayer{sparse24: sp, m: 1, n: 1024, k: 512, outF32: true, act: "relu"})
+	}
+	tiles := []string{"n128-s3w", "n128-s3w-lc", "n128-m32-s3w", "n128-m32-s3w-lc", "n128-m32-s3w-lc-k128", "n128-s3w-il", "n128-m32-s3w-il", "n128-s3w-il-u2"}
+	for _, sct := range tiles {
+		for _, wt := range tiles {
+			sparseConvTile, wideTile = sct, wt
+			for _, l := range layers {
+				if h := heuristicVariant(l); !slices.Contains(candidateNames(l), h) {
+					t.Errorf("tiles %s / %s: the heuristic's %s is no candidate of %+v", sct, wt, h, l)
+				}
+			}
 		}
 	}
 }

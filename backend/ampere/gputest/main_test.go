@@ -159,13 +159,17 @@ var pipelines = []kernels.GemmConfig{{}, {Stages: 4, SharedWeights: true}, {Stag
 // latencyPipelines are the variants that hide the latency Nsight Compute
 // found in the wide-tile kernels (backend/ampere/NOTES.md): the wide block
 // tile on 8 warps (SplitM), the next stage's copies after the first
-// products (LateCopy), both, and both with two K steps a stage (DoubleK). The GEMM tests run them on every shape,
+// products (LateCopy), both, and both with two K steps a stage (DoubleK); the K step as one basic block
+// (Interleave) on the 4-warp and the 8-warp tile, and on the 4-warp tile two steps a loop iteration (Unroll). The GEMM tests run them on every shape,
 // the implicit-convolution test on every case.
 var latencyPipelines = []kernels.GemmConfig{
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, LateCopy: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, StoreVec: true},
 	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, LateCopy: true, DoubleK: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, SplitM: true, Interleave: true, StoreVec: true},
+	{Stages: 3, SharedWeights: true, WideN: true, Interleave: true, Unroll: true, StoreVec: true},
 }
 
 // allGemmConfigs lists every GEMM variant.
@@ -204,7 +208,7 @@ func allGemmConfigs() []kernels.GemmConfig {
 func allHaloConfigs() []kernels.GemmConfig {
 	var cs []kernels.GemmConfig
 	for _, c := range allGemmConfigs() {
-		if c.SharedWeights && !c.SplitM && !c.LateCopy && !c.DoubleK && !(c.SplitK && c.WideN) { // Halo has its own K loop; no wide split-K halo (it spills)
+		if c.SharedWeights && !c.SplitM && !c.LateCopy && !c.DoubleK && !c.Interleave && !(c.SplitK && c.WideN) { // Halo has its own K loop; no wide split-K halo (it spills)
 			c.Conv, c.Halo = true, true
 			cs = append(cs, c)
 		}

@@ -99,8 +99,8 @@ func TestPerfGemm8192(t *testing.T) {
 
 // pipeName names a pipeline in the tables: default, s4w (4 stages, shared
 // weights), n128-s3w (the wide warp tile), n128-m32-lc-s3w (the wide block
-// tile on 8 warps, copies after the first products), -v16 (16-byte output
-// stores).
+// tile on 8 warps, copies after the first products), il (the K step as one
+// basic block), -v16 (16-byte output stores).
 func pipeName(c kernels.GemmConfig) string {
 	name := "default"
 	if c.SharedWeights {
@@ -111,6 +111,12 @@ func pipeName(c kernels.GemmConfig) string {
 	}
 	if c.LateCopy {
 		name = "lc-" + name
+	}
+	if c.Unroll {
+		name = "u2-" + name
+	}
+	if c.Interleave {
+		name = "il-" + name
 	}
 	if c.SplitM {
 		name = "m32-" + name

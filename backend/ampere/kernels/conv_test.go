@@ -17,6 +17,9 @@ func allConvConfigs() []GemmConfig {
 		step.ConvStep = true
 		cs = append(cs, step)
 		for _, pc := range []int{4, 8} {
+			if c.Interleave { // 16-byte chunks only
+				break
+			}
 			small := c
 			small.ConvPiece = pc
 			cs = append(cs, small)
@@ -144,10 +147,14 @@ func TestConvPTXLint(t *testing.T) {
 		dn := strings.Count(text, "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32")
 		mi, pt := c.warpTiles(), c.pixelTiles()
 		kp := c.stepsPerStage()
-		if c.Sparse && (sp != kp*pt*mi || dn != 0) || !c.Sparse && (dn != 2*kp*pt*mi || sp != 0) {
+		steps := kp // the main loop's K steps in the text
+		if c.Unroll {
+			steps = 3 // two an iteration and an odd KT's last one
+		}
+		if c.Sparse && (sp != steps*pt*mi || dn != 0) || !c.Sparse && (dn != 2*steps*pt*mi || sp != 0) {
 			t.Errorf("%s: %d mma.sp, %d mma.sync", name, sp, dn)
 		}
-		loads := c.stages() * kp // S-1 prologue stages + the main loop's, kp steps each
+		loads := (c.stages()-1)*kp + steps // S-1 prologue stages of kp steps + the main loop's
 		copies, store := "@%pin cp.async.cg.shared.global", "@!%pin st.shared.v4.b32"
 		perLoad := c.rowsPerThread() // rows a thread copies
 		switch c.ConvPiece {

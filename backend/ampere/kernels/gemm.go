@@ -186,6 +186,38 @@ type GemmConfig struct {
 	// copies and products are skipped. The stages exceed 48 KiB: the
 	// launch passes them as dynamic shared memory. Needs WideN.
 	DoubleK bool
+	// Interleave makes a K step one basic block that ptxas can schedule
+	// as a whole: the step's fragment loads (weights, metadata, every
+	// pixel tile's B fragment) first, then the next stage's copies without
+	// a branch, then the products. In the SASS of the other orders the
+	// copies' address arithmetic issues on its own before the first
+	// product (or, with LateCopy, between products but still in its own
+	// basic block: a skip branch past KT ends the block); here ptxas
+	// spreads it over the issue gaps between the Tensor Core instructions
+	// (an IMMA.SP issues every 8 cycles a warp), which keeps a warp's
+	// chain from the barrier to its last product close to the products'
+	// own issue time (ptxas 11.8: 337 instead of 490 cycles of stall
+	// counts a step for the 2:4 n128 GEMM, of which 256 are the 32
+	// products; backend/ampere/NOTES.md). Past KT the copies still run,
+	// into the stage no step reads: activations zero-filled (or the zero
+	// point, conv padding) as past K, weights and metadata from tile
+	// KT−1 so that no address leaves the packed array. Same products in
+	// the same order per accumulator: bit-exact alike. Needs WideN; not
+	// with LateCopy, DoubleK, WideBlock, Halo, SplitK or ConvPiece.
+	Interleave bool
+	// Unroll makes the Interleave loop's body two K steps (and an odd
+	// KT's last step a copy after the loop), and moves each step's wait
+	// and barrier (after which tile kt+1 is in its stage and every warp
+	// is done with the stage the next copies overwrite) from the step's
+	// start to just after its last shared-memory read, before its
+	// products (emitEarlyBarrier): the first step's products may then run
+	// on past the second step's barrier and under its fragment loads, as
+	// they do across the halo kernel's unrolled taps. ptxas 11.8: 3–9 %
+	// fewer stall cycles a step on the n128 tile (without the early
+	// barrier 2–6 %, and up to 32 more registers); on the m32 tile the
+	// 2:4 convolution lost and the dense one spilled. Needs Interleave,
+	// not with SplitM.
+	Unroll bool
 	// SplitK divides the K loop over the launch's grid z and adds the
 	// splits' partial sums in the last block of each tile to arrive
 	// (splitk.go). The kernel takes two more parameters, the workspace
@@ -376,6 +408,12 @@ func (c GemmConfig) Name() string {
 	if c.LateCopy {
 		b.WriteString("_lc")
 	}
+	if c.Interleave {
+		b.WriteString("_il")
+	}
+	if c.Unroll {
+		b.WriteString("_u2")
+	}
 	if c.DoubleK {
 		fmt.Fprintf(&b, "_k%d", c.stepsPerStage()*GemmBK)
 	}
@@ -434,6 +472,12 @@ func (c GemmConfig) Validate() error {
 	}
 	if c.DoubleK && !c.WideN {
 		return fmt.Errorf("gemm %s: DoubleK is for the wide warp tile, want WideN", c.Name())
+	}
+	if c.Interleave && (!c.WideN || c.LateCopy || c.DoubleK || c.WideBlock || c.Halo || c.SplitK || c.ConvPiece != 0) {
+		return fmt.Errorf("gemm %s: Interleave reorders the wide warp tile's one-step K loop, want WideN without LateCopy, DoubleK, WideBlock, Halo, SplitK or ConvPiece", c.Name())
+	}
+	if c.Unroll && (!c.Interleave || c.SplitM) {
+		return fmt.Errorf("gemm %s: Unroll unrolls the 4-warp Interleave loop, want Interleave without SplitM", c.Name())
 	}
 	if err := c.validateHalo(); err != nil {
 		return err
@@ -624,6 +668,9 @@ func (c GemmConfig) emit(b *builder) {
 	if c.DoubleK {
 		declare(b, ".b32", "%rsub")
 	}
+	if c.Interleave {
+		declare(b, ".b32", "%ktc")
+	}
 	declare(b, ".pred", "%pe0")
 	if c.Conv {
 		emitConvDecls(b)
@@ -797,10 +844,13 @@ func (c GemmConfig) emit(b *builder) {
 	}
 
 	loop := b.label("kloop")
-	b.raw("%s:", loop)
-	b.comment("tile kt has landed in stage rst, and every warp is done with the stage the next copy overwrites")
-	b.l("cp.async.wait_group %d;", S-2)
-	b.l("bar.sync 0;")
+	// top starts a K step: the barrier after which tile kt is in stage
+	// rst.
+	top := func() {
+		b.comment("tile kt has landed in stage rst, and every warp is done with the stage the next copy overwrites")
+		b.l("cp.async.wait_group %d;", S-2)
+		b.l("bar.sync 0;")
+	}
 	// nextCopy issues the copies of tile kt+S-1 (DoubleK: tiles
 	// kt+2(S-1) and the one after) into stage wst, the one every warp
 	// finished reading before the barrier.
@@ -827,15 +877,36 @@ func (c GemmConfig) emit(b *builder) {
 		b.raw("%s:", skip)
 		b.l("cp.async.commit_group;")
 	}
+	if c.Interleave {
+		nextCopy = func() {
+			b.comment("the copies of tile kt+%d into stage wst, without a branch: past KT into a stage no step reads", S-1)
+			b.l("add.u32 %%ktn, %%kt, %d;", S-1)
+			b.l("mov.u32 %%tmp2, %%kt;")
+			b.l("mov.u32 %%kt, %%ktn;")
+			c.emitTileLoad(b)
+			b.l("mov.u32 %%kt, %%tmp2;")
+			b.l("cp.async.commit_group;")
+		}
+	}
+	firstHalf := -1
+	if c.halvesApart() {
+		firstHalf = 0
+	}
+	if c.Interleave {
+		c.emitInterleavedLoop(b, loop, top, func() {
+			c.emitWeightFragments(b, firstHalf, "%rst")
+			c.emitProducts(b, nextCopy, "%rst", -1)
+		})
+		c.emitKEnd(b, kdone)
+		return
+	}
+	b.raw("%s:", loop)
+	top()
 	if !c.LateCopy {
 		nextCopy()
 		nextCopy = nil
 	}
 
-	firstHalf := -1
-	if c.halvesApart() {
-		firstHalf = 0
-	}
 	if c.SharedWeights {
 		c.emitWeightFragments(b, firstHalf, "%rst")
 	} else {
@@ -881,6 +952,58 @@ func (c GemmConfig) emit(b *builder) {
 	b.l("setp.lt.u32 %%p0, %%kt, %s;", c.kEnd())
 	b.l("@%%p0 bra.uni %s;", loop)
 	c.emitKEnd(b, kdone)
+}
+
+// emitEarlyBarrier is an Unroll step's wait and barrier, after its
+// last shared-memory read and its copies of tile kt+S-1: S-2 groups left in
+// flight means tile kt+1 has landed.
+func (c GemmConfig) emitEarlyBarrier(b *builder) {
+	b.comment("tile kt+1 has landed, and every warp has read stage rst (the next step's copies overwrite it)")
+	b.l("cp.async.wait_group %d;", c.stages()-2)
+	b.l("bar.sync 0;")
+}
+
+// emitInterleavedLoop emits the Interleave K loop: each step is top (the
+// barrier), body (fragments, copies, products: no branch), the stage
+// rotation and kt+1. With Unroll the loop body is two steps, each with its
+// barrier inside body (emitEarlyBarrier; tile 0's comes before the loop),
+// so that ptxas may let the first step's products run on past the second
+// step's barrier and over its fragment loads' latency (as it does across
+// the halo kernel's unrolled taps); a KT below 2 skips the loop, and an odd
+// KT's last step follows it.
+func (c GemmConfig) emitInterleavedLoop(b *builder, loop string, top, body func()) {
+	step := func() {
+		body()
+		b.comment("rotate stages")
+		c.emitRotateStages(b)
+		b.l("add.u32 %%kt, %%kt, 1;")
+	}
+	if !c.Unroll {
+		b.raw("%s:", loop)
+		top()
+		step()
+		b.l("setp.lt.u32 %%p0, %%kt, %s;", c.kEnd())
+		b.l("@%%p0 bra.uni %s;", loop)
+		return
+	}
+	b.comment("tile 0's barrier; each step's own comes after its fragment loads, for the next tile")
+	top()
+	rest, done := b.label("rest"), b.label("done")
+	b.comment("two steps an iteration while two remain")
+	b.l("setp.lt.u32 %%p0, %s, 2;", c.kEnd())
+	b.l("@%%p0 bra.uni %s;", rest)
+	b.raw("%s:", loop)
+	step()
+	step()
+	b.l("add.u32 %%ktn, %%kt, 1;")
+	b.l("setp.lt.u32 %%p0, %%ktn, %s;", c.kEnd())
+	b.l("@%%p0 bra.uni %s;", loop)
+	b.raw("%s:", rest)
+	b.comment("the last step of an odd KT")
+	b.l("setp.ge.u32 %%p0, %%kt, %s;", c.kEnd())
+	b.l("@%%p0 bra.uni %s;", done)
+	step()
+	b.raw("%s:", done)
 }
 
 // emitKEnd ends the kernel after its K loop: the last copies, the split-K
@@ -947,6 +1070,20 @@ func (c GemmConfig) halvesApart() bool { return c.SplitM && !c.Sparse }
 // kernels spill (ptxas 11.8: 60–92 bytes at 255 registers; the CUDA 13
 // JIT on an H100 spilled all six dense wide ones).
 func (c GemmConfig) haloHalves() bool { return c.Halo && c.WideN && !c.Sparse }
+
+// interleavedFragments is the number of pixel tiles whose B fragments an
+// Interleave step reads before the next stage's copies (the others come
+// after them, still before the products): all of them, except in the
+// 2:4 8-warp convolution, where the conv copies' registers beside all four
+// fragments exceeded its 128 (ptxas 11.8 spilled 8 bytes); with two
+// before and two after it fits, and its stall counts a step were the
+// lowest of the four splits (238 cycles against 261–291).
+func (c GemmConfig) interleavedFragments() int {
+	if c.SplitM && c.Sparse && c.Conv {
+		return c.pixelTiles() / 2
+	}
+	return c.pixelTiles()
+}
 
 // emitWeightFragments reads the warp's weight fragments (and metadata) of
 // step kt from stage rst: both k32 halves of a dense tile (h < 0), or only
@@ -1048,24 +1185,55 @@ func (c GemmConfig) emitProducts(b *builder, copy func(), rs string, tap int) {
 			b.l("ldmatrix.sync.aligned.m8n8.x2.shared.b16 %s, [%%tmp+%d];", regList("%bf", 4*j+2*h, 2), 8*GemmBK*j)
 		}
 		b.comment("the products by k32 half, each half's weights and B fragments (x2) before it: 16 + 8 fragment registers live")
+		late := copy != nil && !c.Interleave // LateCopy: the copies after tile 0's products
 		for h := 0; h < 2; h++ {
 			if h == 1 {
 				c.emitWeightFragments(b, 1, rs)
 			}
 			for j := 0; j < pt; j++ {
-				if h == 1 || copy == nil || j == 0 {
+				if h == 1 || !late || j == 0 {
 					ldmHalf(j, h)
 				}
+			}
+			if h == 0 && c.Interleave {
+				copy()
+			}
+			if h == 1 && c.Unroll {
+				c.emitEarlyBarrier(b)
 			}
 			for j := 0; j < pt; j++ {
 				for i := 0; i < mi; i++ {
 					mma(i, j, h)
 				}
-				if h == 0 && j == 0 && copy != nil {
+				if h == 0 && j == 0 && late {
 					copy()
 					for j := 1; j < pt; j++ {
 						ldmHalf(j, 0)
 					}
+				}
+			}
+		}
+		return
+	}
+	if c.WideN && c.Interleave {
+		pre := c.interleavedFragments()
+		b.comment("%d pixel tiles' B fragments, the next stage's copies, the other fragments, then the products: one basic block", pre)
+		for j := 0; j < pt; j++ {
+			if j == pre {
+				copy()
+			}
+			ldm(j)
+		}
+		if pre == pt {
+			copy()
+		}
+		if c.Unroll {
+			c.emitEarlyBarrier(b)
+		}
+		for j := 0; j < pt; j++ {
+			for h := 0; h < halves; h++ {
+				for i := 0; i < mi; i++ {
+					mma(i, j, h)
 				}
 			}
 		}
@@ -1113,7 +1281,14 @@ func (c GemmConfig) emitTileLoad(b *builder) {
 		c.emitGemmTileLoad(b)
 	}
 	if c.SharedWeights {
-		c.emitSharedWeightLoad(b, "%kt")
+		kt := "%kt"
+		if c.Interleave {
+			b.comment("past KT, tile KT-1: an address inside the packed weights")
+			b.l("sub.u32 %%ktc, %%KT, 1;")
+			b.l("min.u32 %%ktc, %%kt, %%ktc;")
+			kt = "%ktc"
+		}
+		c.emitSharedWeightLoad(b, kt)
 	}
 }
 

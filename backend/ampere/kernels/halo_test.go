@@ -14,7 +14,7 @@ import (
 func allHaloConfigs() []GemmConfig {
 	var cs []GemmConfig
 	for _, c := range allGemmConfigs() {
-		if !c.SharedWeights || c.SplitM || c.LateCopy || c.DoubleK || c.SplitK && c.WideN { // no wide split-K halo: it spills
+		if !c.SharedWeights || c.SplitM || c.LateCopy || c.DoubleK || c.Interleave || c.SplitK && c.WideN { // no wide split-K halo: it spills
 			continue
 		}
 		c.Conv, c.Halo = true, true
