@@ -146,9 +146,9 @@ var gemmOptions = []gemmVariant{
 // splitK is the split-K option (kernels.GemmConfig.SplitK, token "sk",
 // last in a variant's name): the K loop divided over the launch's grid z,
 // the number of splits chosen by the runtime at Open (SplitKFor). It is
-// not among gemmOptions: sqc tune does not time it, and the throughput
-// heuristic never takes it; the latency heuristic does, and a tuning
-// cache may name it.
+// not among gemmOptions: the throughput heuristic never takes it; the
+// latency heuristic does, sqc tune times it at small batches
+// (tuneCandidates), and a tuning cache may name it.
 var splitK = gemmVariant{"sk", func(c *kernels.GemmConfig) { c.SplitK = true }, func(l gemmLayer) bool { return false }}
 
 // MaxSplitK bounds a step's splits: more add fix-up traffic (each split's
@@ -234,6 +234,31 @@ func (v gemmCandidate) config(l gemmLayer, sparse bool) kernels.GemmConfig {
 		set(&c)
 	}
 	return c
+}
+
+// withSplitK is candidate v with split-K on top (its name gains "-sk").
+func (v gemmCandidate) withSplitK() gemmCandidate {
+	return gemmCandidate{name: v.name + "-" + splitK.name, set: append(v.set[:len(v.set):len(v.set)], splitK.set)}
+}
+
+// tuneCandidates are the variants sqc tune times on l at batch: every
+// candidate (gemmCandidates) and, at the latency heuristic's batches (at
+// most LatencyBatch), each one's split-K twin where K divides into
+// minSplits splits or more (splitKFits). The runtime splits only a grid
+// that leaves SMs idle, so at larger batches the twins would time the
+// same kernel unsplit.
+func tuneCandidates(l gemmLayer, batch int) []gemmCandidate {
+	cands := gemmCandidates(l)
+	if batch < 1 || batch > LatencyBatch {
+		return cands
+	}
+	out := slices.Clone(cands)
+	for _, c := range cands {
+		if sk := c.withSplitK(); l.splitKFits(sk) {
+			out = append(out, sk)
+		}
+	}
+	return out
 }
 
 // gemmCandidates lists the variants that can run l, the tiles in
@@ -354,7 +379,7 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 	name := "s4w"
 	switch {
 	case latency:
-		halo = conv3 && l.n >= 128
+		halo = conv3 && l.n >= 128 && !(latencySplitOverHalo && l.splitsOverHalo())
 	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
 		name = "n128-m32-s3w-lc-k128"
 	case l.n >= 128:
@@ -370,6 +395,28 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		name += "-" + splitK.name
 	}
 	return name
+}
+
+// latencySplitOverHalo is the latency heuristic's rule for a 3×3
+// stride-1 layer whose halo kernel cannot split K minSplits ways (its
+// splits are whole 64-channel chunks: ResNet-34's layer3 has four) while
+// the running-column kernel can (K steps of 64: layer3's 36 split nine
+// ways): on, such a layer runs s4w-v16-inc-sk instead of s4w-v16-halo. At
+// batch 1 the halo kernel gives layer3 8 blocks on 132 SMs (12.6 µs a
+// launch on the H100, the largest block of the batch-1 engine's time);
+// the split kernel 72 blocks of four K steps each, for the split-K
+// fix-up's cost (about 4.5 µs) and the implicit GEMM's nine copies of
+// each input pixel. Off until TestPerfSplitKCandidates (gputest) measures
+// which is faster: flip it here, and the test's expectation in
+// TestLatencySplitOverHalo, once it has.
+var latencySplitOverHalo = false
+
+// splitsOverHalo says whether l is a layer latencySplitOverHalo moves off
+// the halo kernel: the halo kernel splits fewer than minSplits ways, the
+// running-column kernel (inc) at least that many.
+func (l gemmLayer) splitsOverHalo() bool {
+	return l.splitKMax(kernels.GemmConfig{Halo: true}) < minSplits &&
+		l.splitKMax(kernels.GemmConfig{ConvStep: true}) >= minSplits
 }
 
 // gemmChoice is the kernel a GEMM layer runs and where the choice came
@@ -394,7 +441,7 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 			return cands[i], true
 		}
 		// A candidate with split-K on top, where it can divide K.
-		v := gemmCandidate{name: name, set: append(cands[i].set[:len(cands[i].set):len(cands[i].set)], splitK.set)}
+		v := cands[i].withSplitK()
 		return v, l.splitKFits(v)
 	}
 	if c, ok := p.opts.force[node]; ok {

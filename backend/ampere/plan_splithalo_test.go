@@ -1,0 +1,232 @@
+package ampere
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/backend/ampere/tuning"
+	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/sqir"
+)
+
+// TestLatencySplitOverHalo: the latency heuristic runs ResNet-34's layer3
+// 3×3 convolutions (256 channels, four halo chunks, 36 K steps) on the
+// halo kernel unsplit while latencySplitOverHalo is off, and on the
+// running-column kernel split nine ways when it is on; layer4's (the halo
+// kernel splits its eight chunks) and layer2's (18 steps: four splits at
+// most either way) keep the halo kernel with the rule on; the throughput
+// heuristic never changes.
+func TestLatencySplitOverHalo(t *testing.T) {
+	conv3 := func(c, hw int) *kernels.ConvShape {
+		return &kernels.ConvShape{C: c, H: hw, W: hw, OH: hw, OW: hw, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	}
+	layer2 := gemmLayer{sparse24: true, m: 784, n: 128, k: 1152, conv: conv3(128, 28)}
+	layer3 := gemmLayer{sparse24: true, m: 196, n: 256, k: 2304, conv: conv3(256, 14)}
+	layer3res := layer3
+	layer3res.residual = true
+	layer4 := gemmLayer{sparse24: true, m: 49, n: 512, k: 4608, conv: conv3(512, 7)}
+	cases := []struct {
+		name    string
+		l       gemmLayer
+		off, on string
+	}{
+		{"layer2", layer2, "s4w-v16-halo", "s4w-v16-halo"},
+		{"layer3", layer3, "s4w-v16-halo", "s4w-v16-inc-sk"},
+		{"layer3 +res", layer3res, "s4w-v16-halo", "s4w-v16-inc-sk"},
+		{"layer4", layer4, "s4w-v16-halo-sk", "s4w-v16-halo-sk"},
+	}
+	defer func(old bool) { latencySplitOverHalo = old }(latencySplitOverHalo)
+	for _, on := range []bool{false, true} {
+		latencySplitOverHalo = on
+		for _, c := range cases {
+			want := c.off
+			if on {
+				want = c.on
+			}
+			if got := heuristicVariantFor(c.l, true); got != want {
+				t.Errorf("rule %v, %s: latency heuristic %s, want %s", on, c.name, got, want)
+			}
+			if got, thr := heuristicVariantFor(c.l, false), heuristicVariant(c.l); got != thr || strings.Contains(got, "sk") {
+				t.Errorf("rule %v, %s: throughput heuristic %s", on, c.name, got)
+			}
+		}
+	}
+	if got := layer3.splitKMax(kernels.GemmConfig{ConvStep: true}); got != 9 {
+		t.Errorf("layer3's running-column kernel splits at most %d ways, want 9", got)
+	}
+}
+
+// splitHaloGraph is a quantize and a 3×3 stride-1 pad-1 QConv 64 → 128 on
+// 7×7 (a shape both the halo and the running-column kernel run), 2:4
+// along the input channels.
+func splitHaloGraph() string {
+	const c, n = 64, 128
+	w := make([]string, n*c*9)
+	for i := range w {
+		if ch := i / 9 % c; ch%4 < 2 {
+			w[i] = fmt.Sprint(i%7 - 3)
+		} else {
+			w[i] = "0"
+		}
+	}
+	list := func(v string, k int) string { return strings.TrimSuffix(strings.Repeat(v+", ", k), ", ") }
+	return fmt.Sprintf(`graph "g" (%%x: f32[N,%[1]d,7,7]) -> (%%y) {
+  const %%sc: f32[] = [0.05]
+  const %%zp: i8[] = [3]
+  const %%w: i8[%[2]d,%[1]d,3,3] quant(axis=0, scale=[%[3]s], zp=[%[4]s]) = [%[5]s]
+  const %%m: f32[%[2]d] = [%[6]s]
+  const %%b: i32[%[2]d] = [%[4]s]
+  %%q: i8[N,%[1]d,7,7] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%%x, %%sc, %%zp)
+  %%y: i8[N,%[2]d,7,7] quant(scale=[0.1], zp=[-2]) = QConv "conv" (%%q, %%w, %%m, %%b) {activation = "relu", kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [1, 1]}
+}`, c, n, list("0.5", n), list("0", n), strings.Join(w, ", "), list("0.25", n))
+}
+
+// TestPlanLatencySplitOverHalo plans a one-chunk 3×3 convolution for
+// --opt-batch 1 with the split floors lowered (one K step a split, two
+// splits; the halo kernel then still cannot split its one chunk, the
+// running-column kernel splits its nine steps): the halo kernel unsplit
+// with the rule off; with it on, the running-column kernel with split-K,
+// its launch carrying the splits' bound, the slice size and the
+// workspace and counters. (Both kernels compute the same bits:
+// TestSplitKSimulated in the PTX interpreter, TestSplitKBitExact on the
+// GPU.)
+func TestPlanLatencySplitOverHalo(t *testing.T) {
+	g, err := sqir.ParseAndVerify("g", []byte(splitHaloGraph()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range g.Constants() {
+		if v.Name == "w" {
+			v.Sparsity = &ir.Sparsity{N: 2, M: 4, Axis: 1}
+		}
+	}
+	oldSteps, oldSplits, oldRule := minSplitSteps, minSplits, latencySplitOverHalo
+	minSplitSteps, minSplits = 1, 2
+	t.Cleanup(func() { minSplitSteps, minSplits, latencySplitOverHalo = oldSteps, oldSplits, oldRule })
+	opts := PlanOptions{OptBatch: 1}
+	latencySplitOverHalo = false
+	off, err := PlanWith(g, "test", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := findStep(t, off, "conv", "sqc_gemm_halo_s8_sp24_i8_v16_s4w"); s.MaxSplitK != 0 || strings.HasSuffix(s.Kernel, "_sk") {
+		t.Errorf("rule off: %s with max split %d, want the halo kernel unsplit", s.Kernel, s.MaxSplitK)
+	}
+	latencySplitOverHalo = true
+	on, err := PlanWith(g, "test", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := findStep(t, on, "conv", "sqc_gemm_conv_s8_sp24_i8_inc_v16_s4w_sk")
+	cfg := kernels.GemmConfig{Sparse: true, Conv: true, ConvStep: true, Stages: 4, SharedWeights: true, StoreVec: true, SplitK: true}
+	if s.MaxSplitK != 9 || s.SplitKSliceBytes != uint32(cfg.SplitKSliceBytes()) || s.Variant != "s4w-v16-inc-sk" || s.VariantSource != SourceHeuristic {
+		t.Errorf("rule on: %s (%s, %s), max split %d, slice %d bytes; want s4w-v16-inc-sk, 9, %d", s.Kernel, s.Variant, s.VariantSource, s.MaxSplitK, s.SplitKSliceBytes, cfg.SplitKSliceBytes())
+	}
+}
+
+// TestTuneSplitKCandidates: at batch 1 sqc tune times each variant's
+// split-K twin where K divides into minSplits splits (layer3's running
+// column: yes; its halo kernel's four chunks: no; layer4's halo kernel:
+// yes), at batch 256 none; a tuning run whose fake timer makes a split
+// kernel fastest writes it to the cache, and the engine planned from
+// the cache runs it with its splits' bound.
+func TestTuneSplitKCandidates(t *testing.T) {
+	conv3 := func(c, hw int) *kernels.ConvShape {
+		return &kernels.ConvShape{C: c, H: hw, W: hw, OH: hw, OW: hw, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	}
+	names := func(cs []gemmCandidate) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.name)
+		}
+		return out
+	}
+	layer3 := gemmLayer{sparse24: true, m: 196, n: 256, k: 2304, conv: conv3(256, 14)}
+	layer4 := gemmLayer{sparse24: true, m: 49, n: 512, k: 4608, conv: conv3(512, 7)}
+	for _, c := range []struct {
+		l        gemmLayer
+		has, not []string
+	}{
+		{layer3, []string{"s4w-v16-inc-sk", "s4w-v16-halo", "n128-m32-s3w-lc-k128-v16-inc-sk"}, []string{"s4w-v16-halo-sk"}},
+		{layer4, []string{"s4w-v16-halo-sk", "s4w-v16-inc-sk"}, nil},
+	} {
+		got := names(tuneCandidates(c.l, 1))
+		if n := len(gemmCandidates(c.l)); len(got) <= n {
+			t.Errorf("%+v: %d candidates at batch 1, no split-K twin among them", c.l, len(got))
+		}
+		for _, h := range c.has {
+			if !slices.Contains(got, h) {
+				t.Errorf("%+v at batch 1: no candidate %s in %v", c.l, h, got)
+			}
+		}
+		for _, h := range c.not {
+			if slices.Contains(got, h) {
+				t.Errorf("%+v at batch 1: candidate %s, which cannot split minSplits ways", c.l, h)
+			}
+		}
+		for _, v := range tuneCandidates(c.l, 256) {
+			if strings.HasSuffix(v.name, "-sk") {
+				t.Errorf("%+v at batch 256: split-K candidate %s", c.l, v.name)
+			}
+		}
+	}
+
+	g, err := sqir.ParseAndVerify("g", []byte(splitHaloGraph()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range g.Constants() {
+		if v.Name == "w" {
+			v.Sparsity = &ir.Sparsity{N: 2, M: 4, Axis: 1}
+		}
+	}
+	oldSteps, oldSplits := minSplitSteps, minSplits
+	minSplitSteps, minSplits = 1, 2
+	t.Cleanup(func() { minSplitSteps, minSplits = oldSteps, oldSplits })
+	lines, err := TuneCandidates(g, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "conv: sparse/s4w-v16-halo (heuristic) ") || !strings.Contains(lines[0], " sparse/s4w-v16-inc-sk ") {
+		t.Errorf("candidates at batch 1: %q, want the latency heuristic first and the split running-column kernel", lines)
+	}
+	if lines, _ := TuneCandidates(g, 256); len(lines) != 1 || strings.Contains(lines[0], "-sk") {
+		t.Errorf("candidates at batch 256: %q, want no split-K kernel", lines)
+	}
+	tu, err := newTuner(g, TuneOptions{Batch: 1, Iters: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tu.run("Fake GPU", func(e *engine.Engine) ([]float64, error) {
+		ms := make([]float64, len(e.Steps))
+		for i, s := range e.Steps {
+			ms[i] = 0.010
+			if s.Kernel == "sqc_gemm_conv_s8_sp24_i8_inc_v16_s4w_sk" {
+				ms[i] = 0.005
+			}
+		}
+		return ms, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tuning.Choice{Sparse: true, Variant: "s4w-v16-inc-sk"}
+	if len(res.Layers) != 1 || res.Layers[0].Entry.Use != want {
+		t.Fatalf("tuned %+v, want %s chosen", res.Layers, want)
+	}
+	cache := tuning.New("fake")
+	if err := cache.Put(res.Layers[0].Entry); err != nil {
+		t.Fatal(err)
+	}
+	e, err := PlanWith(g, "test", PlanOptions{Tuning: cache, GPU: "Fake GPU", Batch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := findStep(t, e, "conv", "sqc_gemm_conv_s8_sp24_i8_inc_v16_s4w_sk"); s.MaxSplitK != 9 || s.VariantSource != SourceCache {
+		t.Errorf("planned from the cache: %s, max split %d, from %s", s.Kernel, s.MaxSplitK, s.VariantSource)
+	}
+}
