@@ -13,14 +13,15 @@ import (
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
-// TestLatencySplitOverHalo: the latency heuristic runs ResNet-34's layer3
+// TestLatencyUnsplitHalo: the latency heuristic runs ResNet-34's layer3
 // 3×3 convolutions (256 channels, four halo chunks, 36 K steps) on the
-// halo kernel unsplit while latencySplitOverHalo is off, and on the
-// running-column kernel split nine ways when it is on; layer4's (the halo
-// kernel splits its eight chunks) and layer2's (18 steps: four splits at
-// most either way) keep the halo kernel with the rule on; the throughput
+// halo kernel unsplit under haloUnsplit, on the running-column kernel
+// split nine ways under haloSplitInc, on the halo kernel split over its
+// 12 chunk rows under haloSplitRows; layer4's (the halo kernel splits its
+// eight chunks) and layer2's (18 steps, 6 chunk rows: four splits at most
+// either way) keep their kernel under every rule; the throughput
 // heuristic never changes.
-func TestLatencySplitOverHalo(t *testing.T) {
+func TestLatencyUnsplitHalo(t *testing.T) {
 	conv3 := func(c, hw int) *kernels.ConvShape {
 		return &kernels.ConvShape{C: c, H: hw, W: hw, OH: hw, OW: hw, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
 	}
@@ -30,33 +31,36 @@ func TestLatencySplitOverHalo(t *testing.T) {
 	layer3res.residual = true
 	layer4 := gemmLayer{sparse24: true, m: 49, n: 512, k: 4608, conv: conv3(512, 7)}
 	cases := []struct {
-		name    string
-		l       gemmLayer
-		off, on string
+		name string
+		l    gemmLayer
+		want [3]string // under haloUnsplit, haloSplitInc, haloSplitRows
 	}{
-		{"layer2", layer2, "s4w-v16-halo", "s4w-v16-halo"},
-		{"layer3", layer3, "s4w-v16-halo", "s4w-v16-inc-sk"},
-		{"layer3 +res", layer3res, "s4w-v16-halo", "s4w-v16-inc-sk"},
-		{"layer4", layer4, "s4w-v16-halo-sk", "s4w-v16-halo-sk"},
+		{"layer2", layer2, [3]string{"s4w-v16-halo", "s4w-v16-halo", "s4w-v16-halo"}},
+		{"layer3", layer3, [3]string{"s4w-v16-halo", "s4w-v16-inc-sk", "s4w-v16-halo-tr-sk"}},
+		{"layer3 +res", layer3res, [3]string{"s4w-v16-halo", "s4w-v16-inc-sk", "s4w-v16-halo-tr-sk"}},
+		{"layer4", layer4, [3]string{"s4w-v16-halo-sk", "s4w-v16-halo-sk", "s4w-v16-halo-sk"}},
 	}
-	defer func(old bool) { latencySplitOverHalo = old }(latencySplitOverHalo)
-	for _, on := range []bool{false, true} {
-		latencySplitOverHalo = on
+	defer func(old int) { latencyUnsplitHalo = old }(latencyUnsplitHalo)
+	for rule := haloUnsplit; rule <= haloSplitRows; rule++ {
+		latencyUnsplitHalo = rule
 		for _, c := range cases {
-			want := c.off
-			if on {
-				want = c.on
+			got := heuristicVariantFor(c.l, true)
+			if got != c.want[rule] {
+				t.Errorf("rule %d, %s: latency heuristic %s, want %s", rule, c.name, got, c.want[rule])
 			}
-			if got := heuristicVariantFor(c.l, true); got != want {
-				t.Errorf("rule %v, %s: latency heuristic %s, want %s", on, c.name, got, want)
+			if !slices.ContainsFunc(tuneCandidates(c.l, 1), func(v gemmCandidate) bool { return v.name == got }) {
+				t.Errorf("rule %d, %s: %s is no candidate sqc tune times at batch 1", rule, c.name, got)
 			}
 			if got, thr := heuristicVariantFor(c.l, false), heuristicVariant(c.l); got != thr || strings.Contains(got, "sk") {
-				t.Errorf("rule %v, %s: throughput heuristic %s", on, c.name, got)
+				t.Errorf("rule %d, %s: throughput heuristic %s", rule, c.name, got)
 			}
 		}
 	}
 	if got := layer3.splitKMax(kernels.GemmConfig{ConvStep: true}); got != 9 {
 		t.Errorf("layer3's running-column kernel splits at most %d ways, want 9", got)
+	}
+	if got := layer3.splitKMax(kernels.GemmConfig{Halo: true, HaloRows: true}); got != 9 {
+		t.Errorf("layer3's halo kernel splits its chunk rows at most %d ways, want 9", got)
 	}
 }
 
@@ -85,16 +89,17 @@ func splitHaloGraph() string {
 }`, c, n, list("0.5", n), list("0", n), strings.Join(w, ", "), list("0.25", n))
 }
 
-// TestPlanLatencySplitOverHalo plans a one-chunk 3×3 convolution for
+// TestPlanLatencyUnsplitHalo plans a one-chunk 3×3 convolution for
 // --opt-batch 1 with the split floors lowered (one K step a split, two
 // splits; the halo kernel then still cannot split its one chunk, the
-// running-column kernel splits its nine steps): the halo kernel unsplit
-// with the rule off; with it on, the running-column kernel with split-K,
-// its launch carrying the splits' bound, the slice size and the
-// workspace and counters. (Both kernels compute the same bits:
+// running-column kernel splits its nine steps, HaloRows its three rows):
+// the halo kernel unsplit under haloUnsplit; under haloSplitInc the
+// running-column kernel with split-K, under haloSplitRows the halo
+// kernel split over its rows, each launch carrying the splits' bound and
+// the slice size. (Both kernels compute the same bits:
 // TestSplitKSimulated in the PTX interpreter, TestSplitKBitExact on the
 // GPU.)
-func TestPlanLatencySplitOverHalo(t *testing.T) {
+func TestPlanLatencyUnsplitHalo(t *testing.T) {
 	g, err := sqir.ParseAndVerify("g", []byte(splitHaloGraph()))
 	if err != nil {
 		t.Fatal(err)
@@ -104,34 +109,47 @@ func TestPlanLatencySplitOverHalo(t *testing.T) {
 			v.Sparsity = &ir.Sparsity{N: 2, M: 4, Axis: 1}
 		}
 	}
-	oldSteps, oldSplits, oldRule := minSplitSteps, minSplits, latencySplitOverHalo
+	oldSteps, oldSplits, oldRule := minSplitSteps, minSplits, latencyUnsplitHalo
 	minSplitSteps, minSplits = 1, 2
-	t.Cleanup(func() { minSplitSteps, minSplits, latencySplitOverHalo = oldSteps, oldSplits, oldRule })
+	t.Cleanup(func() { minSplitSteps, minSplits, latencyUnsplitHalo = oldSteps, oldSplits, oldRule })
 	opts := PlanOptions{OptBatch: 1}
-	latencySplitOverHalo = false
+	latencyUnsplitHalo = haloUnsplit
 	off, err := PlanWith(g, "test", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := findStep(t, off, "conv", "sqc_gemm_halo_s8_sp24_i8_v16_s4w"); s.MaxSplitK != 0 || strings.HasSuffix(s.Kernel, "_sk") {
-		t.Errorf("rule off: %s with max split %d, want the halo kernel unsplit", s.Kernel, s.MaxSplitK)
+		t.Errorf("haloUnsplit: %s with max split %d, want the halo kernel unsplit", s.Kernel, s.MaxSplitK)
 	}
-	latencySplitOverHalo = true
-	on, err := PlanWith(g, "test", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := findStep(t, on, "conv", "sqc_gemm_conv_s8_sp24_i8_inc_v16_s4w_sk")
-	cfg := kernels.GemmConfig{Sparse: true, Conv: true, ConvStep: true, Stages: 4, SharedWeights: true, StoreVec: true, SplitK: true}
-	if s.MaxSplitK != 9 || s.SplitKSliceBytes != uint32(cfg.SplitKSliceBytes()) || s.Variant != "s4w-v16-inc-sk" || s.VariantSource != SourceHeuristic {
-		t.Errorf("rule on: %s (%s, %s), max split %d, slice %d bytes; want s4w-v16-inc-sk, 9, %d", s.Kernel, s.Variant, s.VariantSource, s.MaxSplitK, s.SplitKSliceBytes, cfg.SplitKSliceBytes())
+	for _, c := range []struct {
+		rule            int
+		kernel, variant string
+		maxSplit        uint32
+		cfg             kernels.GemmConfig
+	}{
+		{haloSplitInc, "sqc_gemm_conv_s8_sp24_i8_inc_v16_s4w_sk", "s4w-v16-inc-sk", 9, kernels.GemmConfig{ConvStep: true}},
+		{haloSplitRows, "sqc_gemm_halo_s8_sp24_i8_v16_s4w_tr_sk", "s4w-v16-halo-tr-sk", 3, kernels.GemmConfig{Halo: true, HaloRows: true}},
+	} {
+		latencyUnsplitHalo = c.rule
+		e, err := PlanWith(g, "test", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := findStep(t, e, "conv", c.kernel)
+		cfg := c.cfg
+		cfg.Sparse, cfg.Conv, cfg.Stages, cfg.SharedWeights, cfg.StoreVec, cfg.SplitK = true, true, 4, true, true, true
+		if s.Kernel != c.kernel || s.MaxSplitK != c.maxSplit || s.SplitKSliceBytes != uint32(cfg.SplitKSliceBytes()) || s.Variant != c.variant || s.VariantSource != SourceHeuristic {
+			t.Errorf("rule %d: %s (%s, %s), max split %d, slice %d bytes; want %s (%s), %d, %d", c.rule, s.Kernel, s.Variant, s.VariantSource, s.MaxSplitK, s.SplitKSliceBytes,
+				c.kernel, c.variant, c.maxSplit, cfg.SplitKSliceBytes())
+		}
 	}
 }
 
 // TestTuneSplitKCandidates: at batch 1 sqc tune times each variant's
-// split-K twin where K divides into minSplits splits (layer3's running
-// column: yes; its halo kernel's four chunks: no; layer4's halo kernel:
-// yes), at batch 256 none; a tuning run whose fake timer makes a split
+// split-K twins where K divides into minSplits splits (layer3's running
+// column: yes; its halo kernel's four chunks: no, their 12 kernel rows:
+// yes, but not on the wide halo tile, which split-K spills; layer4's halo
+// kernel: yes), at batch 256 none; a tuning run whose fake timer makes a split
 // kernel fastest writes it to the cache, and the engine planned from
 // the cache runs it with its splits' bound.
 func TestTuneSplitKCandidates(t *testing.T) {
@@ -151,8 +169,9 @@ func TestTuneSplitKCandidates(t *testing.T) {
 		l        gemmLayer
 		has, not []string
 	}{
-		{layer3, []string{"s4w-v16-inc-sk", "s4w-v16-halo", "n128-m32-s3w-lc-k128-v16-inc-sk"}, []string{"s4w-v16-halo-sk"}},
-		{layer4, []string{"s4w-v16-halo-sk", "s4w-v16-inc-sk"}, nil},
+		{layer3, []string{"s4w-v16-inc-sk", "s4w-v16-halo", "n128-m32-s3w-lc-k128-v16-inc-sk", "s4w-v16-halo-tr-sk", "s4w-halo-tr-sk"},
+			[]string{"s4w-v16-halo-sk", "n128-s3w-v16-halo-tr-sk", "s4w-v16-inc-tr-sk"}},
+		{layer4, []string{"s4w-v16-halo-sk", "s4w-v16-inc-sk", "s4w-v16-halo-tr-sk"}, nil},
 	} {
 		got := names(tuneCandidates(c.l, 1))
 		if n := len(gemmCandidates(c.l)); len(got) <= n {

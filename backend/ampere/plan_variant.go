@@ -151,6 +151,11 @@ var gemmOptions = []gemmVariant{
 // (tuneCandidates), and a tuning cache may name it.
 var splitK = gemmVariant{"sk", func(c *kernels.GemmConfig) { c.SplitK = true }, func(l gemmLayer) bool { return false }}
 
+// haloRows is the halo kernel's split over its chunks' kernel rows
+// (kernels.GemmConfig.HaloRows, token "tr"), only with split-K: a
+// variant "…-halo-tr-sk".
+var haloRows = gemmVariant{"tr", func(c *kernels.GemmConfig) { c.HaloRows = true }, func(l gemmLayer) bool { return false }}
+
 // MaxSplitK bounds a step's splits: more add fix-up traffic (each split's
 // slice written and read once) for little more parallelism.
 const MaxSplitK = 16
@@ -236,17 +241,25 @@ func (v gemmCandidate) config(l gemmLayer, sparse bool) kernels.GemmConfig {
 	return c
 }
 
-// withSplitK is candidate v with split-K on top (its name gains "-sk").
-func (v gemmCandidate) withSplitK() gemmCandidate {
-	return gemmCandidate{name: v.name + "-" + splitK.name, set: append(v.set[:len(v.set):len(v.set)], splitK.set)}
+// withSplitK is candidate v with split-K on top (its name gains "-sk"),
+// with rows over the halo kernel's kernel rows (HaloRows: "-tr-sk").
+func (v gemmCandidate) withSplitK(rows bool) gemmCandidate {
+	set := append(v.set[:len(v.set):len(v.set)], splitK.set)
+	name := v.name + "-" + splitK.name
+	if rows {
+		set = append(set, haloRows.set)
+		name = v.name + "-" + haloRows.name + "-" + splitK.name
+	}
+	return gemmCandidate{name: name, set: set}
 }
 
 // tuneCandidates are the variants sqc tune times on l at batch: every
 // candidate (gemmCandidates) and, at the latency heuristic's batches (at
-// most LatencyBatch), each one's split-K twin where K divides into
-// minSplits splits or more (splitKFits). The runtime splits only a grid
-// that leaves SMs idle, so at larger batches the twins would time the
-// same kernel unsplit.
+// most LatencyBatch), each one's split-K twins where K divides into
+// minSplits splits or more (splitKFits): "-sk", and for the halo kernel
+// "-tr-sk" (its chunks' kernel rows split too). The runtime splits only
+// a grid that leaves SMs idle, so at larger batches the twins would time
+// the same kernel unsplit.
 func tuneCandidates(l gemmLayer, batch int) []gemmCandidate {
 	cands := gemmCandidates(l)
 	if batch < 1 || batch > LatencyBatch {
@@ -254,8 +267,13 @@ func tuneCandidates(l gemmLayer, batch int) []gemmCandidate {
 	}
 	out := slices.Clone(cands)
 	for _, c := range cands {
-		if sk := c.withSplitK(); l.splitKFits(sk) {
-			out = append(out, sk)
+		for _, rows := range []bool{false, true} {
+			if rows && !c.config(l, false).Halo {
+				continue
+			}
+			if sk := c.withSplitK(rows); l.splitKFits(sk) {
+				out = append(out, sk)
+			}
 		}
 	}
 	return out
@@ -367,7 +385,8 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false)
 // or more: at batch 1 these layers launch 4 to 16 blocks for a GPU of 100
 // SMs or more, and the runtime splits a step only where its grid leaves
 // SMs idle and then into minSplits or more (SplitKFor), so sk costs
-// nothing where the grid is full.
+// nothing where the grid is full. Layers whose halo kernel cannot split
+// minSplits ways (layer3) follow latencyUnsplitHalo.
 //
 // Float32 outputs are not staged for 16-byte stores (v16): on the H100
 // (TestPerfF32Out, ResNet's last f32 layers at batch 256, 2026-12-07) the
@@ -376,10 +395,19 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false)
 func heuristicVariantFor(l gemmLayer, latency bool) string {
 	conv3 := l.conv != nil && kernels.SupportsHalo(*l.conv)
 	halo := conv3 && haloConv(l)
+	rows := false // the halo kernel split over its chunks' kernel rows
 	name := "s4w"
 	switch {
 	case latency:
-		halo = conv3 && l.n >= 128 && !(latencySplitOverHalo && l.splitsOverHalo())
+		halo = conv3 && l.n >= 128
+		if halo && l.splitKMax(kernels.GemmConfig{Halo: true}) < minSplits {
+			switch latencyUnsplitHalo {
+			case haloSplitInc:
+				halo = l.splitKMax(kernels.GemmConfig{ConvStep: true}) < minSplits
+			case haloSplitRows:
+				rows = l.splitKMax(kernels.GemmConfig{Halo: true, HaloRows: true}) >= minSplits
+			}
+		}
 	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && !halo:
 		name = "n128-m32-s3w-lc-k128"
 	case l.n >= 128:
@@ -391,33 +419,39 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		}
 		name += "-" + o.name
 	}
-	if latency && l.splitKMax(kernels.GemmConfig{Halo: halo}) >= minSplits { // s4w: one K step a stage
+	switch {
+	case rows:
+		name += "-" + haloRows.name + "-" + splitK.name
+	case latency && l.splitKMax(kernels.GemmConfig{Halo: halo}) >= minSplits: // s4w: one K step a stage
 		name += "-" + splitK.name
 	}
 	return name
 }
 
-// latencySplitOverHalo is the latency heuristic's rule for a 3×3
-// stride-1 layer whose halo kernel cannot split K minSplits ways (its
-// splits are whole 64-channel chunks: ResNet-34's layer3 has four) while
-// the running-column kernel can (K steps of 64: layer3's 36 split nine
-// ways): on, such a layer runs s4w-v16-inc-sk instead of s4w-v16-halo. At
-// batch 1 the halo kernel gives layer3 8 blocks on 132 SMs (12.6 µs a
-// launch on the H100, the largest block of the batch-1 engine's time);
-// the split kernel 72 blocks of four K steps each, for the split-K
-// fix-up's cost (about 4.5 µs) and the implicit GEMM's nine copies of
-// each input pixel. Off until TestPerfSplitKCandidates (gputest) measures
-// which is faster: flip it here, and the test's expectation in
-// TestLatencySplitOverHalo, once it has.
-var latencySplitOverHalo = false
+// What the latency heuristic runs on a 3×3 stride-1 layer of 128 channels
+// or more whose halo kernel cannot split K minSplits ways (its splits are
+// whole 64-channel chunks: ResNet-34's layer3 has four, layer2 two):
+const (
+	// haloUnsplit: the halo kernel unsplit (s4w-v16-halo).
+	haloUnsplit = iota
+	// haloSplitInc: the running-column kernel split-K (s4w-v16-inc-sk),
+	// where its K steps allow minSplits splits (layer3: 36 steps, 9).
+	haloSplitInc
+	// haloSplitRows: the halo kernel split over its chunks' kernel rows
+	// (s4w-v16-halo-tr-sk), where those allow minSplits splits (layer3:
+	// 12 rows, 9 splits; layer2's 6 do not).
+	haloSplitRows
+)
 
-// splitsOverHalo says whether l is a layer latencySplitOverHalo moves off
-// the halo kernel: the halo kernel splits fewer than minSplits ways, the
-// running-column kernel (inc) at least that many.
-func (l gemmLayer) splitsOverHalo() bool {
-	return l.splitKMax(kernels.GemmConfig{Halo: true}) < minSplits &&
-		l.splitKMax(kernels.GemmConfig{ConvStep: true}) >= minSplits
-}
+// latencyUnsplitHalo is that rule. At batch 1 the halo kernel gives
+// layer3 8 blocks on 132 SMs (12.6 µs a launch on the H100, the largest
+// block of the batch-1 engine's time); either split gives it 72, for the
+// split-K fix-up (about 4.5 µs a launch) and, on the running column,
+// nine copies of each input pixel, with HaloRows three loads of each
+// chunk's halo. haloUnsplit until TestPerfSplitKCandidates (gputest)
+// measures which is fastest: set it here, and the expectation in
+// TestLatencyUnsplitHalo, once it has.
+var latencyUnsplitHalo = haloUnsplit
 
 // gemmChoice is the kernel a GEMM layer runs and where the choice came
 // from.
@@ -433,6 +467,10 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 	cands := gemmCandidates(l)
 	find := func(name string) (gemmCandidate, bool) {
 		base, sk := strings.CutSuffix(name, "-"+splitK.name)
+		rows := false
+		if sk {
+			base, rows = strings.CutSuffix(base, "-"+haloRows.name)
+		}
 		i := slices.IndexFunc(cands, func(c gemmCandidate) bool { return c.name == base })
 		if i < 0 {
 			return gemmCandidate{}, false
@@ -440,9 +478,10 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 		if !sk {
 			return cands[i], true
 		}
-		// A candidate with split-K on top, where it can divide K.
-		v := cands[i].withSplitK()
-		return v, l.splitKFits(v)
+		// A candidate with split-K on top, where it can divide K (and
+		// HaloRows only on the halo kernel).
+		v := cands[i].withSplitK(rows)
+		return v, l.splitKFits(v) && (!rows || v.config(l, false).Halo)
 	}
 	if c, ok := p.opts.force[node]; ok {
 		v, found := find(c.Variant)
