@@ -436,7 +436,7 @@ func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp
 	// for the scalar one (1.46×), one or two pixels a thread alike.
 	if kernels.QuantizePixelVecFits(int(cp), int(c), int(bs)) {
 		pix := int64(1)
-		if (w/bs)%2 == 0 {
+		if (w/bs)%2 == 0 && !(p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch && latencyStemPixels == 1) {
 			pix = 2
 		}
 		kernel, threads = kernels.QuantizePixelVecKernel(int(cp), int(c), int(bs), int(pix)), pixels/pix
@@ -444,6 +444,15 @@ func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp
 	return true, p.elementwise(n, kernel, "f32->int8", note, threads, bufArg(x), bufArg(y), perSample(threads),
 		u32(c), u32(h), u32(w), u32(h/bs), u32(w/bs), u32(bs), s32(zp), f32(scale))
 }
+
+// latencyStemPixels is the pixels a thread of the stem's vector quantize
+// (QuantizePixelVecKernel) for the latency heuristic (OptBatch up to
+// LatencyBatch): 2 as for throughput, or 1. At batch 1 ResNet's 112×112
+// output pixels two a thread are 25 blocks of 256 threads for 132 SMs
+// (8.7 µs in the H100's batch-1 profile, event overhead included), one a
+// thread 49 blocks with half the serial divisions a thread. 2 until
+// TestPerfStemQuantize's batch-1 rows (gputest) say otherwise.
+var latencyStemPixels = 2
 
 // channelPad reports the channel count a constant-mode Pad of an NCHW
 // rank-4 value pads to when it appends zero-point channels and nothing

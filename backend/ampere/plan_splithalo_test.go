@@ -249,3 +249,40 @@ func TestTuneSplitKCandidates(t *testing.T) {
 		t.Errorf("planned from the cache: %s, max split %d, from %s", s.Kernel, s.MaxSplitK, s.VariantSource)
 	}
 }
+
+// TestLatencyStemPixels: the stem's vector quantize (space-to-depth 2,
+// pad-channels to 16, an even output width) runs two pixels a thread for
+// throughput, and for --opt-batch 1 two or one as latencyStemPixels says.
+func TestLatencyStemPixels(t *testing.T) {
+	const text = `graph "stem" (%x: f32[N,3,16,12]) -> (%p) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [-5]
+  const %pads: i64[8] = [0, 0, 0, 0, 0, 4, 0, 0]
+  %q: i8[N,3,16,12] quant(scale=[0.05], zp=[-5]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %s2d: i8[N,12,8,6] quant(scale=[0.05], zp=[-5]) = SpaceToDepth "s2d" (%q) {blocksize = 2}
+  %p: i8[N,16,8,6] quant(scale=[0.05], zp=[-5]) = Pad "pad" (%s2d, %pads, %zp)
+}`
+	g, err := sqir.ParseAndVerify("stem", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(old int) { latencyStemPixels = old }(latencyStemPixels)
+	for _, c := range []struct {
+		optBatch, rule int
+		kernel         string
+		threads        uint64
+	}{
+		{0, 1, kernels.QuantizePixelVecKernel(16, 3, 2, 2), 24},
+		{1, 2, kernels.QuantizePixelVecKernel(16, 3, 2, 2), 24},
+		{1, 1, kernels.QuantizePixelVecKernel(16, 3, 2, 1), 48},
+	} {
+		latencyStemPixels = c.rule
+		e, err := PlanWith(g, "test", PlanOptions{OptBatch: c.optBatch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := findStep(t, e, "q", "sqc_quantize_px16"); s.Kernel != c.kernel || s.WorkPerSample != c.threads {
+			t.Errorf("opt-batch %d, rule %d: %s over %d threads a sample, want %s over %d", c.optBatch, c.rule, s.Kernel, s.WorkPerSample, c.kernel, c.threads)
+		}
+	}
+}

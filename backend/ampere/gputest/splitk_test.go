@@ -165,18 +165,21 @@ func TestPerfSplitK(t *testing.T) {
 }
 
 // TestPerfSplitKCandidates times, at batch 1, the kernels the latency
-// heuristic could run on ResNet-34's 3×3 stride-1 layers of 128 channels
-// or more (layer2, layer3, layer4; 2:4 sparse, int8 out + relu, the
-// residual where the block has one; s4w with 16-byte stores): the halo
-// kernel unsplit, split over its chunks (the splits the engine would take,
-// ampere.SplitKFor over ampere.SplitKMaxFor; none below minSplits), split
-// over its chunks' kernel rows (HaloRows) at the engine's splits and at
-// the most the planner allows, and the running-column kernel (inc)
-// unsplit and at those splits. It prints µs and the ratio to the halo
-// kernel unsplit, the fastest marked; latencyUnsplitHalo
-// (backend/ampere/plan_variant.go) is to follow the layer3 rows. The
-// outputs of every candidate of a layer are compared bit for bit.
-// Skipped with -test.short.
+// heuristic could run on ResNet-34's 3×3 layers of 128 channels or more
+// (2:4 sparse, int8 out + relu, the residual where the block has one; s4w
+// with 16-byte stores). On the stride-1 layers (layer2, layer3, layer4):
+// the halo kernel unsplit, split over its chunks (the splits the engine
+// would take, ampere.SplitKFor over ampere.SplitKMaxFor, and the most the
+// planner allows), split over its chunks' kernel rows (HaloRows) the same
+// two ways, and the running-column kernel (inc) unsplit and split (the
+// engine's, the most, 8). On the stride-2 layers, whose splits the floor
+// of four K steps a split keeps at four or fewer (layer2, layer3): the
+// running-column kernel unsplit, at the engine's splits, the most, and
+// at 8 and 9 (two or three steps a split). It prints µs and the ratio to
+// each layer's first row (the kernel the engine runs unsplit), the
+// fastest marked; latencyUnsplitHalo (backend/ampere/plan_variant.go) is
+// to follow the layer3 rows. The outputs of every candidate of a layer
+// are compared bit for bit. Skipped with -test.short.
 func TestPerfSplitKCandidates(t *testing.T) {
 	g := needGPU(t)
 	if testing.Short() {
@@ -187,14 +190,14 @@ func TestPerfSplitKCandidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(105, 106))
-	lines := []string{fmt.Sprintf("ResNet-34 3x3 stride-1 convolutions at batch 1 on %s (%d SMs), 2:4 sparse, int8 out + relu, s4w v16, median of %d launches", g.desc, sms, perfIters),
-		fmt.Sprintf("%-32s %-16s %6s %3s | %9s | %7s", "layer", "candidate", "blocks", "S", "us", "vs halo")}
+	lines := []string{fmt.Sprintf("ResNet-34 3x3 convolutions at batch 1 on %s (%d SMs), 2:4 sparse, int8 out + relu, s4w v16, median of %d launches", g.desc, sms, perfIters),
+		fmt.Sprintf("%-32s %-16s %6s %3s | %9s | %8s", "layer", "candidate", "blocks", "S", "us", "vs first")}
 	base := kernels.GemmConfig{Stages: 4, SharedWeights: true, StoreVec: true, Conv: true}
 	for _, l := range resnet34Convs {
-		if l.kh != 3 || l.s != 1 || l.m < 128 {
+		if l.kh != 3 || l.m < 128 {
 			continue
 		}
-		tc := convCase{n: 1, c: l.c, h: l.h, w: l.h, m: l.m, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, sparse: true}
+		tc := convCase{n: 1, c: l.c, h: l.h, w: l.h, m: l.m, kh: 3, kw: 3, stride: l.s, pad: 1, padEnd: 1, dil: 1, sparse: true}
 		sh := tc.shape(0)
 		kd, rows := 9*l.c, sh.OH*sh.OW
 		type cand struct {
@@ -218,15 +221,24 @@ func TestPerfSplitKCandidates(t *testing.T) {
 		}
 		halo, inc := base, base
 		halo.Halo, inc.ConvStep = true, true
-		add("halo", halo, 1)
 		haloSK, rowsSK, incSK := halo, halo, inc
 		haloSK.SplitK, rowsSK.SplitK, rowsSK.HaloRows, incSK.SplitK = true, true, true, true
-		blocksHalo := sh.HaloBlocks(1) * l.m / base.BN()
 		blocksInc := (rows + kernels.GemmBM - 1) / kernels.GemmBM * l.m / base.BN()
-		add("halo-sk", haloSK, ampere.SplitKFor(blocksHalo, sms, ampere.SplitKMaxFor(haloSK, kd, l.c)), ampere.SplitKMaxFor(haloSK, kd, l.c))
-		add("halo-tr-sk", rowsSK, ampere.SplitKFor(blocksHalo, sms, ampere.SplitKMaxFor(rowsSK, kd, l.c)), ampere.SplitKMaxFor(rowsSK, kd, l.c))
-		add("inc", inc, 1)
-		add("inc-sk", incSK, ampere.SplitKFor(blocksInc, sms, ampere.SplitKMaxFor(incSK, kd, l.c)), ampere.SplitKMaxFor(incSK, kd, l.c), 8)
+		engineS := func(cfg kernels.GemmConfig, blocks int) int {
+			return ampere.SplitKFor(blocks, sms, ampere.SplitKMaxFor(cfg, kd, l.c))
+		}
+		maxS := func(cfg kernels.GemmConfig) int { return ampere.SplitKMaxFor(cfg, kd, l.c) }
+		if l.s == 1 {
+			blocksHalo := sh.HaloBlocks(1) * l.m / base.BN()
+			add("halo", halo, 1)
+			add("halo-sk", haloSK, engineS(haloSK, blocksHalo), maxS(haloSK))
+			add("halo-tr-sk", rowsSK, engineS(rowsSK, blocksHalo), maxS(rowsSK))
+			add("inc", inc, 1)
+			add("inc-sk", incSK, engineS(incSK, blocksInc), maxS(incSK), 8)
+		} else {
+			add("inc", inc, 1)
+			add("inc-sk", incSK, engineS(incSK, blocksInc), maxS(incSK), 8, 9)
+		}
 		w := rand24(r, l.m, kd)
 		xn := randInt8(r, l.h*l.h*l.c)
 		p := newQGemmWeights(r, rows, l.m, kd, true, l.res, false, ir.ActRelu)
@@ -251,7 +263,7 @@ func TestPerfSplitKCandidates(t *testing.T) {
 				if want == nil {
 					want = got
 				} else if !slices.Equal(got, want) {
-					t.Errorf("%s S=%d: the outputs differ from the halo kernel's", c.name, c.splits)
+					t.Errorf("%s S=%d: the outputs differ from the first candidate's", c.name, c.splits)
 				}
 			})
 		}
@@ -266,7 +278,7 @@ func TestPerfSplitKCandidates(t *testing.T) {
 			if i == best {
 				mark = "  <- fastest"
 			}
-			lines = append(lines, fmt.Sprintf("%-32s %-16s %6d %3d | %9.2f | %6.2fx%s", l.name, c.name, c.blocks, c.splits, us[i], us[0]/us[i], mark))
+			lines = append(lines, fmt.Sprintf("%-32s %-16s %6d %3d | %9.2f | %7.2fx%s", l.name, c.name, c.blocks, c.splits, us[i], us[0]/us[i], mark))
 		}
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
