@@ -2,6 +2,8 @@ package ampere
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -283,6 +285,44 @@ func TestLatencyStemPixels(t *testing.T) {
 		}
 		if s := findStep(t, e, "q", "sqc_quantize_px16"); s.Kernel != c.kernel || s.WorkPerSample != c.threads {
 			t.Errorf("opt-batch %d, rule %d: %s over %d threads a sample, want %s over %d", c.optBatch, c.rule, s.Kernel, s.WorkPerSample, c.kernel, c.threads)
+		}
+	}
+}
+
+// TestLayer3Caches: the two hand-written tuning caches that put ResNet-34's
+// layer3 on a split kernel (bench/gpu/rn34-layer3-*.cache, for the GPU
+// measurement) parse, key layer3's two shapes as the planner does (int8
+// out, with and without the residual), and name a candidate the planner
+// can run there at batch 1.
+func TestLayer3Caches(t *testing.T) {
+	conv := &kernels.ConvShape{C: 256, H: 14, W: 14, OH: 14, OW: 14, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	geometry := tuning.ConvGeometry(256, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1)
+	for _, v := range []string{"inc-sk", "halo-tr-sk"} {
+		path := filepath.Join("..", "..", "bench", "gpu", "rn34-layer3-"+v+".cache")
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tuning.Parse(path, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gpus := c.GPUs()
+		if len(gpus) != 1 {
+			t.Fatalf("%s: GPUs %v, want one", path, gpus)
+		}
+		for _, res := range []bool{false, true} {
+			l := gemmLayer{sparse24: true, residual: res, m: 196, n: 256, k: 2304, conv: conv, geometry: geometry}
+			e, ok := c.Lookup(tuning.Key{GPU: gpus[0], Batch: 1, Layer: l.tuningLayer()})
+			if !ok {
+				t.Errorf("%s: no entry for %+v", path, l.tuningLayer())
+				continue
+			}
+			want := tuning.Choice{Sparse: true, Variant: "s4w-v16-" + v}
+			if e.Use != want || !slices.ContainsFunc(tuneCandidates(l, 1), func(c gemmCandidate) bool { return c.name == e.Use.Variant }) {
+				t.Errorf("%s: layer3 (residual %v) uses %s, want %s among the candidates at batch 1", path, res, e.Use, want)
+			}
 		}
 	}
 }
