@@ -68,6 +68,11 @@ func TestSplitKSimulated(t *testing.T) {
 		}), true, []int{3, 7}},
 		{1, c3(128, 7, 7), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.HaloRows, c.Sparse, c.OutF32 = true, true, true, true, true }), false, []int{4}},
 		{1, c3(64, 5, 5), 64, with(GemmConfig{Stages: 3, SharedWeights: true}, func(c *GemmConfig) { c.Conv, c.Halo, c.HaloRows = true, true, true }), false, []int{2, 3}},
+		// ResNet-34's layer3 as the latency engine would run it: 12 units
+		// in 9 splits, the residual tile, 16-byte stores.
+		{1, c3(256, 14, 14), 64, with(s4w, func(c *GemmConfig) {
+			c.Conv, c.Halo, c.HaloRows, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true, true
+		}), true, []int{9}},
 		// The residual tile (ResidualTile) behind the fix-up: the kernels
 		// the latency heuristic plans for a block's second convolution.
 		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) {
