@@ -399,7 +399,7 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 	name := "s4w"
 	switch {
 	case latency:
-		halo = conv3 && l.n >= 128
+		halo = conv3 && l.n >= latencyHaloMinChannels
 		if halo && l.splitKMax(kernels.GemmConfig{Halo: true}) < minSplits {
 			switch latencyUnsplitHalo {
 			case haloSplitInc:
@@ -427,6 +427,13 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 	}
 	return name
 }
+
+// latencyHaloMinChannels is the fewest output channels of a 3×3 stride-1
+// layer the latency heuristic runs on the halo kernel; below, the running
+// column (inc). What sqc tune --batch 1 chose for ResNet-34 on an H100
+// (layer1's 64 channels on inc); TestPerfSplitKCandidates times layer1's
+// halo and inc kernels side by side at batch 1 to check it.
+var latencyHaloMinChannels = 128
 
 // What the latency heuristic runs on a 3×3 stride-1 layer of 128 channels
 // or more whose halo kernel cannot split K minSplits ways (its splits are

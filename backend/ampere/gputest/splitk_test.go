@@ -165,15 +165,18 @@ func TestPerfSplitK(t *testing.T) {
 }
 
 // TestPerfSplitKCandidates times, at batch 1, the kernels the latency
-// heuristic could run on ResNet-34's 3×3 layers of 128 channels or more
-// (2:4 sparse, int8 out + relu, the residual where the block has one; s4w
-// with 16-byte stores). On the stride-1 layers (layer2, layer3, layer4):
+// heuristic could run on ResNet-34's 3×3 layers (2:4 sparse, int8 out +
+// relu, the residual where the block has one; s4w with 16-byte stores).
+// On the stride-1 layers (layer1, whose 64 channels the latency heuristic
+// runs on the running column, latencyHaloMinChannels; layer2, layer3,
+// layer4):
 // the halo kernel unsplit, split over its chunks (the splits the engine
 // would take, ampere.SplitKFor over ampere.SplitKMaxFor, and the most the
 // planner allows), split over its chunks' kernel rows (HaloRows) the same
 // two ways, and the running-column kernel (inc) unsplit and split (the
 // engine's, the most, 8). On the stride-2 layers, whose splits the floor
-// of four K steps a split keeps at four or fewer (layer2, layer3): the
+// of four K steps a split keeps at four or fewer (layer2, layer3; layer4's
+// split nine ways already): the
 // running-column kernel unsplit, at the engine's splits, the most, and
 // at 8 and 9 (two or three steps a split). It prints µs and the ratio to
 // each layer's first row (the kernel the engine runs unsplit), the
@@ -194,7 +197,7 @@ func TestPerfSplitKCandidates(t *testing.T) {
 		fmt.Sprintf("%-32s %-16s %6s %3s | %9s | %8s", "layer", "candidate", "blocks", "S", "us", "vs first")}
 	base := kernels.GemmConfig{Stages: 4, SharedWeights: true, StoreVec: true, Conv: true}
 	for _, l := range resnet34Convs {
-		if l.kh != 3 || l.m < 128 {
+		if l.kh != 3 {
 			continue
 		}
 		tc := convCase{n: 1, c: l.c, h: l.h, w: l.h, m: l.m, kh: 3, kw: 3, stride: l.s, pad: 1, padEnd: 1, dil: 1, sparse: true}
