@@ -169,20 +169,20 @@ func TestPerfSplitK(t *testing.T) {
 // relu, the residual where the block has one; s4w with 16-byte stores).
 // On the stride-1 layers (layer1, whose 64 channels the latency heuristic
 // runs on the running column, latencyHaloMinChannels; layer2, layer3,
-// layer4):
-// the halo kernel unsplit, split over its chunks (the splits the engine
-// would take, ampere.SplitKFor over ampere.SplitKMaxFor, and the most the
-// planner allows), split over its chunks' kernel rows (HaloRows) the same
-// two ways, and the running-column kernel (inc) unsplit and split (the
-// engine's, the most, 8). On the stride-2 layers, whose splits the floor
-// of four K steps a split keeps at four or fewer (layer2, layer3; layer4's
-// split nine ways already): the
-// running-column kernel unsplit, at the engine's splits, the most, and
-// at 8 and 9 (two or three steps a split). It prints µs and the ratio to
-// each layer's first row (the kernel the engine runs unsplit), the
-// fastest marked; latencyUnsplitHalo (backend/ampere/plan_variant.go) is
-// to follow the layer3 rows. The outputs of every candidate of a layer
-// are compared bit for bit. Skipped with -test.short.
+// layer4): the halo kernel unsplit, split over its chunks (the splits the
+// engine would take, ampere.SplitKFor over ampere.SplitKMaxFor, and the
+// most the planner allows), split over its chunks' kernel rows (HaloRows)
+// the same two ways, and the running-column kernel (inc) unsplit and split
+// (the engine's, the most, 8). On the stride-2 layers, whose splits the
+// floor of four K steps a split keeps at four or fewer (layer2, layer3;
+// layer4's split nine ways already): the running-column kernel unsplit,
+// at the engine's splits, the most, and at 8 and 9 (two or three steps a
+// split). It prints µs and the ratio to each layer's first row (the halo
+// kernel unsplit on stride-1 layers, the running column unsplit on
+// stride-2 ones), the fastest marked; latencyUnsplitHalo
+// (backend/ampere/plan_variant.go) is to follow the layer3 rows. The
+// outputs of every candidate of a layer are compared bit for bit. Skipped
+// with -test.short.
 func TestPerfSplitKCandidates(t *testing.T) {
 	g := needGPU(t)
 	if testing.Short() {
