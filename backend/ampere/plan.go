@@ -436,7 +436,7 @@ func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp
 	// for the scalar one (1.46×), one or two pixels a thread alike.
 	if kernels.QuantizePixelVecFits(int(cp), int(c), int(bs)) {
 		pix := int64(1)
-		if (w/bs)%2 == 0 {
+		if (w/bs)%2 == 0 && !(p.opts.OptBatch >= 1 && p.opts.OptBatch <= LatencyBatch && latencyStemPixels == 1) {
 			pix = 2
 		}
 		kernel, threads = kernels.QuantizePixelVecKernel(int(cp), int(c), int(bs), int(pix)), pixels/pix
@@ -444,6 +444,15 @@ func (p *planner) quantizePixels(n *ir.Node, x *engine.Buffer, scale float32, zp
 	return true, p.elementwise(n, kernel, "f32->int8", note, threads, bufArg(x), bufArg(y), perSample(threads),
 		u32(c), u32(h), u32(w), u32(h/bs), u32(w/bs), u32(bs), s32(zp), f32(scale))
 }
+
+// latencyStemPixels is the pixels a thread of the stem's vector quantize
+// (QuantizePixelVecKernel) for the latency heuristic (OptBatch up to
+// LatencyBatch): 2 as for throughput, or 1. At batch 1 ResNet's 112×112
+// output pixels two a thread are 25 blocks of 256 threads for 132 SMs
+// (8.7 µs in the H100's batch-1 profile, event overhead included), one a
+// thread 49 blocks with half the serial divisions a thread. 2 until
+// TestPerfStemQuantize's batch-1 rows (gputest) say otherwise.
+var latencyStemPixels = 2
 
 // channelPad reports the channel count a constant-mode Pad of an NCHW
 // rank-4 value pads to when it appends zero-point channels and nothing
@@ -538,6 +547,9 @@ func (p *planner) globalAverage(n *ir.Node) error {
 	if x.Layout != LayoutNHWC && hw != 1 {
 		return fmt.Errorf("input %s is in %s order, the GPU kernel reads NHWC", x.Name, x.Layout)
 	}
+	if q := p.quantizeOnlyReader(n.Outputs[0]); q != nil {
+		return p.globalAverageQuantize(n, q, x, c, hw)
+	}
 	// A 1×1 image is the same bytes in every order: call it NCHW, so that
 	// image readers (a squeeze-and-excitation block's 1×1 convolutions)
 	// take it as one.
@@ -546,6 +558,65 @@ func (p *planner) globalAverage(n *ir.Node) error {
 		return err
 	}
 	return p.elementwise(n, kernels.GapKernel, "f32", "", c, bufArg(x), bufArg(y), perSample(c), u32(c), u32(hw))
+}
+
+// quantizeOnlyReader returns the QuantizeLinear that is v's only reader
+// (v no graph output), when it quantizes v to int8 with a per-tensor
+// scale and zero point; else nil.
+func (p *planner) quantizeOnlyReader(v *ir.Value) *ir.Node {
+	if p.g.IsOutput(v) || len(p.users[v]) != 1 {
+		return nil
+	}
+	q := p.users[v][0]
+	if q.Op != "QuantizeLinear" || q.Inputs[0] != v || len(q.Outputs) != 1 || q.Outputs[0].Type.DType != ir.Int8 {
+		return nil
+	}
+	for _, in := range q.Inputs[1:] {
+		if in == v {
+			return nil
+		}
+	}
+	if _, _, err := scalarQuant(q); err != nil {
+		return nil
+	}
+	return q
+}
+
+// globalAverageQuantize plans the global average pool n of NHWC x (c
+// channels of hw pixels) and the QuantizeLinear q that is its only reader
+// as one GapQuantizeKernel launch, which writes q's int8 output: the
+// pooled means never go to memory, and a launch is saved (a classifier
+// head: ResNet-34's avgpool and its quantize took 6.1 + 3.7 µs of the
+// batch-1 profile on the H100). The arithmetic is the two kernels',
+// operation for operation. q is absorbed; its output is laid out as
+// quantize would lay out a 1×1 image (the same bytes in every order).
+func (p *planner) globalAverageQuantize(n, q *ir.Node, x *engine.Buffer, c, hw int64) error {
+	s, zp, err := scalarQuant(q)
+	if err != nil {
+		return err
+	}
+	layout := LayoutNCHW
+	if !p.onlyRowGemmsRead(q.Outputs[0]) {
+		layout = LayoutNHWC
+	}
+	y, err := p.newBuffer(q.Outputs[0], layout)
+	if err != nil {
+		return err
+	}
+	if y.ElemsPerSample != c {
+		return fmt.Errorf("output %s of %s has %d elements a sample, want the %d pooled channels", q.Outputs[0].Name, q.Name, y.ElemsPerSample, c)
+	}
+	if p.absorbed == nil {
+		p.absorbed = map[*ir.Node]bool{}
+	}
+	p.absorbed[q] = true
+	note := fmt.Sprintf("%s + %s in one kernel: the f32 means quantized in registers", n.Name, q.Name)
+	if err := p.elementwise(n, kernels.GapQuantizeKernel, "f32->int8", note, c, bufArg(x), bufArg(y), perSample(c), u32(c), u32(hw), s32(zp), f32(s)); err != nil {
+		return err
+	}
+	st := p.e.Steps[len(p.e.Steps)-1]
+	st.Op += "+" + q.Op // one word: bench/gpu/report.py splits --profile rows on spaces
+	return nil
 }
 
 // view plans Flatten, Reshape, Relayout and Identity as aliases of their

@@ -53,6 +53,34 @@ func init() {
 			y[i] = float32(sum / float64(hw))
 		}
 	}
+	// The f32 NCHW to NHWC transpose (C, HW a sample).
+	kernelModels[kernels.ToNHWC32Kernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
+		for i := range x {
+			n, ch, p := i/(c*hw), i/hw%c, i%hw
+			y[(n*hw+p)*c+ch] = x[i]
+		}
+	}
+	// The global average pool, then QuantizeLinear's arithmetic on each
+	// mean (x / scale rounded half to even, + zero point, saturated).
+	kernelModels[kernels.GapQuantizeKernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Int8s()
+		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
+		zp, scale := s.Args[5].GetS32(), s.Args[6].GetF32()
+		for i := range y {
+			n, ch := i/c, i%c
+			var sum float64
+			for p := 0; p < hw; p++ {
+				sum += float64(x[(n*hw+p)*c+ch])
+			}
+			q := math.RoundToEven(float64(float32(sum/float64(hw)) / scale))
+			if q != q {
+				q = 0
+			}
+			y[i] = int8(min(max(int64(min(max(q, math.MinInt32), math.MaxInt32))+int64(zp), -128), 127))
+		}
+	}
 }
 
 // TestFloatResNetSimulated is a graph.sqr float engine end to end on the

@@ -579,6 +579,19 @@ func TestHostFreePlans(t *testing.T) {
   %y4: f32[N,3,5,10] = Resize "wonly" (%a, _, %sw) {mode = "linear", coordinate_transformation_mode = "pytorch_half_pixel"}
   %y5: f32[N,3,10,8] = Resize "cubicx" (%a, _, %sc) {mode = "cubic", exclude_outside = 1}
 }`, nil, map[string]string{"lin": kernels.ResizeKernel, "near": kernels.ResizeKernel, "cubic": kernels.ResizeKernel, "wonly": kernels.ResizeKernel, "cubicx": kernels.ResizeKernel}, false},
+		{"global average pool quantized for a classifier, and one that is also an output", `(%a: f32[N,8,3,5]) -> (%y, %p2, %q2) {
+  const %sc: f32[] = [0.0625]
+  const %zp: i8[] = [-2]
+  const %w: i8[6,8] quant(axis=0, scale=[0.5, 0.25, 0.125, 0.5, 0.25, 0.125], zp=[0, 0, 0, 0, 0, 0]) = [` + int8s(48) + `]
+  const %m: f32[6] = [0.03125, 0.015625, 0.0078125, 0.03125, 0.015625, 0.0078125]
+  const %b: i32[6] = [1, -2, 300, -4, 5, -600]
+  %p: f32[N,8,1,1] = GlobalAveragePool "pool" (%a)
+  %q: i8[N,8,1,1] quant(scale=[0.0625], zp=[-2]) = QuantizeLinear "q" (%p, %sc, %zp)
+  %f: i8[N,8] quant(scale=[0.0625], zp=[-2]) = Flatten "flat" (%q) {axis = 1}
+  %y: f32[N,6] = QGemm "fc" (%f, %w, %m, %b)
+  %p2: f32[N,8,1,1] = GlobalAveragePool "pool2" (%a)
+  %q2: i8[N,8,1,1] quant(scale=[0.0625], zp=[-2]) = QuantizeLinear "q2" (%p2, %sc, %zp)
+}`, nil, map[string]string{"pool": kernels.GapQuantizeKernel, "q": "", "pool2": kernels.GapKernel, "q2": kernels.QuantizeKernel}, false},
 		{"matmul over rows", `(%a: f32[N,3,5,8]) -> (%y) {
   const %w: f32[8,6] = [` + zeros(48) + `]
   %y: f32[N,3,5,6] = MatMul "mm" (%a, %w)

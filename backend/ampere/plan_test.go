@@ -62,7 +62,7 @@ func TestPlanResNetMini(t *testing.T) {
 		"block3.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
 		"block3.2.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
 		"block3.shortcut.conv:sqc_gemm_conv_s8_sp24_res_f32_relu_rt_s4w:s",
-		"head.pool:sqc_gap_f32_nhwc:d", "head.pool.out/quantize:sqc_quantize_f32_s8:d", "head.fc:sqc_gemm_s8_dense_f32_s4w:d",
+		"head.pool:sqc_gap_quantize_f32_s8:d", "head.fc:sqc_gemm_s8_dense_f32_s4w:d",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("steps:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -172,10 +172,15 @@ var gemmOptions = []gemmVariant{
 // splitK is the split-K option (kernels.GemmConfig.SplitK, token "sk",
 // last in a variant's name): the K loop divided over the launch's grid z,
 // the number of splits chosen by the runtime at Open (SplitKFor). It is
-// not among gemmOptions: sqc tune does not time it, and the throughput
-// heuristic never takes it; the latency heuristic does, and a tuning
-// cache may name it.
+// not among gemmOptions: the throughput heuristic never takes it; the
+// latency heuristic does, sqc tune times it at small batches
+// (tuneCandidates), and a tuning cache may name it.
 var splitK = gemmVariant{"sk", func(c *kernels.GemmConfig) { c.SplitK = true }, func(l gemmLayer) bool { return false }}
+
+// haloRows is the halo kernel's split over its chunks' kernel rows
+// (kernels.GemmConfig.HaloRows, token "tr"), only with split-K: a
+// variant "…-halo-tr-sk".
+var haloRows = gemmVariant{"tr", func(c *kernels.GemmConfig) { c.HaloRows = true }, func(l gemmLayer) bool { return false }}
 
 // MaxSplitK bounds a step's splits: more add fix-up traffic (each split's
 // slice written and read once) for little more parallelism.
@@ -260,6 +265,44 @@ func (v gemmCandidate) config(l gemmLayer, sparse bool) kernels.GemmConfig {
 		set(&c)
 	}
 	return c
+}
+
+// withSplitK is candidate v with split-K on top (its name gains "-sk"),
+// with rows over the halo kernel's kernel rows (HaloRows: "-tr-sk").
+func (v gemmCandidate) withSplitK(rows bool) gemmCandidate {
+	set := append(v.set[:len(v.set):len(v.set)], splitK.set)
+	name := v.name + "-" + splitK.name
+	if rows {
+		set = append(set, haloRows.set)
+		name = v.name + "-" + haloRows.name + "-" + splitK.name
+	}
+	return gemmCandidate{name: name, set: set}
+}
+
+// tuneCandidates are the variants sqc tune times on l at batch: every
+// candidate (gemmCandidates) and, at the latency heuristic's batches (at
+// most LatencyBatch), each one's split-K twins where K divides into
+// minSplits splits or more (splitKFits): "-sk", and for the halo kernel
+// "-tr-sk" (its chunks' kernel rows split too). The runtime splits only
+// a grid that leaves SMs idle, so at larger batches the twins would time
+// the same kernel unsplit.
+func tuneCandidates(l gemmLayer, batch int) []gemmCandidate {
+	cands := gemmCandidates(l)
+	if batch < 1 || batch > LatencyBatch {
+		return cands
+	}
+	out := slices.Clone(cands)
+	for _, c := range cands {
+		for _, rows := range []bool{false, true} {
+			if rows && !c.config(l, false).Halo {
+				continue
+			}
+			if sk := c.withSplitK(rows); l.splitKFits(sk) {
+				out = append(out, sk)
+			}
+		}
+	}
+	return out
 }
 
 // gemmCandidates lists the variants that can run l, the tiles in
@@ -368,7 +411,8 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false)
 // or more: at batch 1 these layers launch 4 to 16 blocks for a GPU of 100
 // SMs or more, and the runtime splits a step only where its grid leaves
 // SMs idle and then into minSplits or more (SplitKFor), so sk costs
-// nothing where the grid is full.
+// nothing where the grid is full. Layers whose halo kernel cannot split
+// minSplits ways (layer3) follow latencyUnsplitHalo.
 //
 // Float32 outputs are not staged for 16-byte stores (v16): on the H100
 // (TestPerfF32Out, ResNet's last f32 layers at batch 256, 2026-12-07) the
@@ -377,10 +421,19 @@ func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false)
 func heuristicVariantFor(l gemmLayer, latency bool) string {
 	conv3 := l.conv != nil && kernels.SupportsHalo(*l.conv)
 	halo := conv3 && haloConv(l)
+	rows := false // the halo kernel split over its chunks' kernel rows
 	name := "s4w"
 	switch {
 	case latency:
-		halo = conv3 && l.n >= 128
+		halo = conv3 && l.n >= latencyHaloMinChannels
+		if halo && l.splitKMax(kernels.GemmConfig{Halo: true}) < minSplits {
+			switch latencyUnsplitHalo {
+			case haloSplitInc:
+				halo = l.splitKMax(kernels.GemmConfig{ConvStep: true}) < minSplits
+			case haloSplitRows:
+				rows = l.splitKMax(kernels.GemmConfig{Halo: true, HaloRows: true}) >= minSplits
+			}
+		}
 	case l.n >= 128 && halo:
 		name = haloTile
 	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1:
@@ -394,11 +447,46 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		}
 		name += "-" + o.name
 	}
-	if latency && l.splitKMax(kernels.GemmConfig{Halo: halo}) >= minSplits { // s4w: one K step a stage
+	switch {
+	case rows:
+		name += "-" + haloRows.name + "-" + splitK.name
+	case latency && l.splitKMax(kernels.GemmConfig{Halo: halo}) >= minSplits: // s4w: one K step a stage
 		name += "-" + splitK.name
 	}
 	return name
 }
+
+// latencyHaloMinChannels is the fewest output channels of a 3×3 stride-1
+// layer the latency heuristic runs on the halo kernel; below, the running
+// column (inc). What sqc tune --batch 1 chose for ResNet-34 on an H100
+// (layer1's 64 channels on inc); TestPerfSplitKCandidates times layer1's
+// halo and inc kernels side by side at batch 1 to check it.
+var latencyHaloMinChannels = 128
+
+// What the latency heuristic runs on a 3×3 stride-1 layer of 128 channels
+// or more whose halo kernel cannot split K minSplits ways (its splits are
+// whole 64-channel chunks: ResNet-34's layer3 has four, layer2 two):
+const (
+	// haloUnsplit: the halo kernel unsplit (s4w-v16-halo).
+	haloUnsplit = iota
+	// haloSplitInc: the running-column kernel split-K (s4w-v16-inc-sk),
+	// where its K steps allow minSplits splits (layer3: 36 steps, 9).
+	haloSplitInc
+	// haloSplitRows: the halo kernel split over its chunks' kernel rows
+	// (s4w-v16-halo-tr-sk), where those allow minSplits splits (layer3:
+	// 12 rows, 9 splits; layer2's 6 do not).
+	haloSplitRows
+)
+
+// latencyUnsplitHalo is that rule. At batch 1 the halo kernel gives
+// layer3 8 blocks on 132 SMs (12.6 µs a launch on the H100, the largest
+// block of the batch-1 engine's time); either split gives it 72, for the
+// split-K fix-up (about 4.5 µs a launch) and, on the running column,
+// nine copies of each input pixel, with HaloRows three loads of each
+// chunk's halo. haloUnsplit until TestPerfSplitKCandidates (gputest)
+// measures which is fastest: set it here, and the expectation in
+// TestLatencyUnsplitHalo, once it has.
+var latencyUnsplitHalo = haloUnsplit
 
 // gemmChoice is the kernel a GEMM layer runs and where the choice came
 // from.
@@ -414,6 +502,10 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 	cands := gemmCandidates(l)
 	find := func(name string) (gemmCandidate, bool) {
 		base, sk := strings.CutSuffix(name, "-"+splitK.name)
+		rows := false
+		if sk {
+			base, rows = strings.CutSuffix(base, "-"+haloRows.name)
+		}
 		i := slices.IndexFunc(cands, func(c gemmCandidate) bool { return c.name == base })
 		if i < 0 {
 			return gemmCandidate{}, false
@@ -421,9 +513,10 @@ func (p *planner) chooseGemm(node string, l gemmLayer) (gemmChoice, error) {
 		if !sk {
 			return cands[i], true
 		}
-		// A candidate with split-K on top, where it can divide K.
-		v := gemmCandidate{name: name, set: append(cands[i].set[:len(cands[i].set):len(cands[i].set)], splitK.set)}
-		return v, l.splitKFits(v)
+		// A candidate with split-K on top, where it can divide K (and
+		// HaloRows only on the halo kernel).
+		v := cands[i].withSplitK(rows)
+		return v, l.splitKFits(v) && (!rows || v.config(l, false).Halo)
 	}
 	if c, ok := p.opts.force[node]; ok {
 		v, found := find(c.Variant)

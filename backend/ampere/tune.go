@@ -55,10 +55,12 @@ type tuneLayer struct {
 	failed map[tuning.Choice]string
 }
 
-// Tune measures, on GPU 0, every candidate kernel (gemmCandidates, sparse
+// Tune measures, on GPU 0, every candidate kernel (tuneCandidates: the
+// variants, and at batches up to LatencyBatch their split-K twins; sparse
 // and dense for a 2:4 weight) of every GEMM layer of g, the lowered INT8
 // graph, at opts.Batch, and returns one cache entry a layer shape, choosing
-// the fastest.
+// the fastest. At those batches the heuristic it compares against is the
+// latency one (sqc compile --opt-batch).
 //
 // It times the candidates in place, in the whole engine: round r plans
 // g with each layer shape's r-th candidate (the heuristic's choice for
@@ -125,7 +127,7 @@ func Tune(g *ir.Graph, opts TuneOptions) (*TuneResult, error) {
 		outs, err := rt.Download()
 		return ms, outs, err
 	}
-	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{})
+	p, err := planGraph(g, "sqc tune", nil, true, tunePlanOptions(opts.Batch))
 	if err != nil {
 		return nil, err
 	}
@@ -174,11 +176,22 @@ type tuner struct {
 	layers []*tuneLayer
 }
 
+// tunePlanOptions are the options tune plans with at batch: the latency
+// heuristic (OptBatch) at the batches it is for, so that the heuristic a
+// tuning run compares against, and that the layers a round does not
+// force run on, are what sqc compile --opt-batch gives at that batch.
+func tunePlanOptions(batch int) PlanOptions {
+	if batch >= 1 && batch <= LatencyBatch {
+		return PlanOptions{OptBatch: batch}
+	}
+	return PlanOptions{}
+}
+
 // newTuner plans g by the heuristic and groups its GEMM layers by shape,
-// each with its candidates: the sparse kernel's (2:4 weights), then the
-// dense kernel's.
+// each with its candidates (tuneCandidates at opts.Batch): the sparse
+// kernel's (2:4 weights), then the dense kernel's.
 func newTuner(g *ir.Graph, opts TuneOptions) (*tuner, error) {
-	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{})
+	p, err := planGraph(g, "sqc tune", nil, true, tunePlanOptions(opts.Batch))
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +207,7 @@ func newTuner(g *ir.Graph, opts TuneOptions) (*tuner, error) {
 				if sparse && !pg.layer.sparse24 {
 					continue
 				}
-				for _, c := range gemmCandidates(pg.layer) {
+				for _, c := range tuneCandidates(pg.layer, opts.Batch) {
 					tl.cands = append(tl.cands, tuning.Choice{Sparse: sparse, Variant: c.name})
 				}
 			}
@@ -219,7 +232,7 @@ func (t *tuner) logf(format string, args ...any) {
 func (t *tuner) kernels() map[string]string {
 	ptx := map[string]string{}
 	for _, tl := range t.layers {
-		vs := gemmCandidates(tl.layer)
+		vs := tuneCandidates(tl.layer, t.opts.Batch)
 		for _, c := range tl.cands {
 			i := slices.IndexFunc(vs, func(v gemmCandidate) bool { return v.name == c.Variant })
 			cfg := vs[i].config(tl.layer, c.Sparse)
@@ -298,7 +311,9 @@ func (t *tuner) round(timeEngine engineTimer, r int, active []*tuneLayer) error 
 			force[n], owner[n] = tl.cands[r], tl
 		}
 	}
-	p, err := planGraph(t.g, "sqc tune", nil, true, PlanOptions{force: force})
+	opts := tunePlanOptions(t.opts.Batch)
+	opts.force = force
+	p, err := planGraph(t.g, "sqc tune", nil, true, opts)
 	if err != nil {
 		return err
 	}
@@ -349,10 +364,10 @@ func RandomInputs(g *ir.Graph, batch int) []*ir.Tensor {
 }
 
 // TuneCandidates lists, per GEMM node of g, the kernels Tune would time
-// (sparse/VARIANT and dense/VARIANT, the heuristic's first): what a tuning
-// run will cost, without a GPU.
-func TuneCandidates(g *ir.Graph) ([]string, error) {
-	p, err := planGraph(g, "sqc tune", nil, true, PlanOptions{})
+// at batch (sparse/VARIANT and dense/VARIANT, the heuristic's first): what
+// a tuning run will cost, without a GPU.
+func TuneCandidates(g *ir.Graph, batch int) ([]string, error) {
+	p, err := planGraph(g, "sqc tune", nil, true, tunePlanOptions(batch))
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +379,7 @@ func TuneCandidates(g *ir.Graph) ([]string, error) {
 			if sparse && !pg.layer.sparse24 {
 				continue
 			}
-			for _, c := range gemmCandidates(pg.layer) {
+			for _, c := range tuneCandidates(pg.layer, batch) {
 				if ch := (tuning.Choice{Sparse: sparse, Variant: c.name}); ch != h {
 					names = append(names, ch.String())
 				}

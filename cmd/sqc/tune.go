@@ -78,12 +78,17 @@ candidates without a GPU.`,
 			}
 			w := cmd.OutOrStdout()
 			if dryRun {
-				lines, err := ampere.TuneCandidates(g)
-				if err != nil {
-					return fmt.Errorf("%s: %w", args[0], err)
-				}
-				for _, l := range lines {
-					fmt.Fprintln(w, l)
+				for _, b := range batches {
+					lines, err := ampere.TuneCandidates(g, b)
+					if err != nil {
+						return fmt.Errorf("%s: %w", args[0], err)
+					}
+					if len(batches) > 1 {
+						fmt.Fprintf(w, "batch %d:\n", b)
+					}
+					for _, l := range lines {
+						fmt.Fprintln(w, l)
+					}
 				}
 				return nil
 			}

@@ -212,6 +212,28 @@ func hostFreeCases() map[string]struct {
   %y1: f32[N,6,1,1] = GlobalMaxPool "gmax_nchw" (%x)
   %y2: f32[N,6,1,1] = GlobalMaxPool "gmax_nhwc" (%h)
 }`, kernel: map[string]string{"gmax_nchw": kernels.MaxPoolF32Kernel, "gmax_nhwc": kernels.MaxPoolF32Kernel}},
+		// GlobalAveragePool whose only reader is a QuantizeLinear: one
+		// GapQuantizeKernel launch (a classifier head), on NCHW and NHWC
+		// inputs of ResNet's 7×7; a pool that is a graph output keeps the
+		// f32 kernel.
+		"gap_quantize": {text: `graph "g" (%x: f32[N,16,7,7]) -> (%y1, %y2, %p3) {
+` + mix(16) + `  const %sc: f32[] = [0.0625]
+  const %zp: i8[] = [-2]
+  const %sc2: f32[] = [0.03]
+  const %zp2: i8[] = [5]
+  const %w: i8[6,16] quant(axis=0, scale=[0.5, 0.25, 0.125, 0.5, 0.25, 0.125], zp=[0, 0, 0, 0, 0, 0]) = [` + int8Text(r, 96) + `]
+  const %m: f32[6] = [0.03125, 0.015625, 0.0078125, 0.03125, 0.015625, 0.0078125]
+  const %b: i32[6] = [1, -2, 300, -4, 5, -600]
+  %h: f32[N,16,7,7] = Conv "mix" (%x, %mix)
+  %p: f32[N,16,1,1] = GlobalAveragePool "pool_nchw" (%x)
+  %q: i8[N,16,1,1] quant(scale=[0.0625], zp=[-2]) = QuantizeLinear "q" (%p, %sc, %zp)
+  %f: i8[N,16] quant(scale=[0.0625], zp=[-2]) = Flatten "flat" (%q) {axis = 1}
+  %y1: f32[N,6] = QGemm "fc" (%f, %w, %m, %b)
+  %p2: f32[N,16,1,1] = GlobalAveragePool "pool_nhwc" (%h)
+  %q2: i8[N,16,1,1] quant(scale=[0.03], zp=[5]) = QuantizeLinear "q2" (%p2, %sc2, %zp2)
+  %y2: f32[N,16,1,1] = DequantizeLinear "dq2" (%q2, %sc2, %zp2)
+  %p3: f32[N,16,1,1] = GlobalAveragePool "pool_out" (%h)
+}`, kernel: map[string]string{"pool_nchw": kernels.GapQuantizeKernel, "pool_nhwc": kernels.GapQuantizeKernel, "pool_out": kernels.GapKernel, "fc": "sqc_gemm_s8_dense_f32*"}},
 		"relu_int8": {text: `graph "g" (%x: f32[N,6,5,4]) -> (%y1, %y2) {
 ` + mix(6) + `  const %sc: f32[] = [0.03]
   const %zp: i8[] = [-5]
@@ -300,4 +322,13 @@ func TestHostFreeKernels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// int8Text lists n random int8 weights in .sqir syntax.
+func int8Text(r *rand.Rand, n int) string {
+	vs := make([]string, n)
+	for i := range vs {
+		vs[i] = strconv.Itoa(r.IntN(255) - 127)
+	}
+	return strings.Join(vs, ", ")
 }

@@ -211,6 +211,11 @@ func allHaloConfigs() []kernels.GemmConfig {
 		if c.SharedWeights && !c.SplitM && !c.LateCopy && !c.DoubleK && !c.Interleave && !(c.SplitK && c.WideN) { // Halo has its own K loop; no wide split-K halo (it spills)
 			c.Conv, c.Halo = true, true
 			cs = append(cs, c)
+			// The split kernel's twin that splits each chunk's three
+			// kernel rows (HaloRows: at most 4 stages).
+			if c.HaloRows = true; c.SplitK && c.Validate() == nil {
+				cs = append(cs, c)
+			}
 		}
 	}
 	return cs

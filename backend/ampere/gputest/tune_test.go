@@ -27,7 +27,7 @@ func TestTuneResNetMini(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cands, err := ampere.TuneCandidates(g)
+	cands, err := ampere.TuneCandidates(g, 8)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,6 +218,14 @@ type GemmConfig struct {
 	// 2:4 convolution lost and the dense one spilled. Needs Interleave,
 	// not with SplitM.
 	Unroll bool
+	// HaloRows makes a SplitK Halo kernel's K units a chunk's kernel
+	// rows instead of whole chunks: unit u is tap row r = u / (C/64) of
+	// chunk u mod (C/64), its three taps (r, 0..2); each unit loads its
+	// chunk's halo (the halo is loaded three times a chunk over the
+	// launch), so a layer of few chunks splits three times as many ways
+	// (ResNet-34's layer3: 4 chunks, 12 units). See halo.go. Needs Halo
+	// and SplitK.
+	HaloRows bool
 	// SplitK divides the K loop over the launch's grid z and adds the
 	// splits' partial sums in the last block of each tile to arrive
 	// (splitk.go). The kernel takes two more parameters, the workspace
@@ -428,6 +436,9 @@ func (c GemmConfig) Name() string {
 		if c.SharedWeights {
 			b.WriteString("w")
 		}
+	}
+	if c.HaloRows {
+		b.WriteString("_tr")
 	}
 	if c.SplitK {
 		b.WriteString("_sk")

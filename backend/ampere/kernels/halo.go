@@ -54,6 +54,9 @@ const (
 	haloCopies = haloSlots * haloPix * GemmBK / 16 // 16-byte copies a chunk
 	// haloBufBytes is one halo buffer: both patches' halos, 64 channels.
 	haloBufBytes = haloSlots * haloPix * GemmBK
+	// haloTapRows is the number of kernel rows of a chunk, the units a
+	// HaloRows kernel splits it into.
+	haloTapRows = 3
 	// HaloSlots is the number of 8×8 output patches a Halo block computes:
 	// launch ⌈N·P / HaloSlots⌉ blocks along x for N images of P patches
 	// (ConvShape.HaloPatches).
@@ -99,6 +102,8 @@ func (s ConvShape) haloCheck(m int) error {
 // validateHalo checks a Halo configuration.
 func (c GemmConfig) validateHalo() error {
 	switch {
+	case c.HaloRows && !c.Halo:
+		return fmt.Errorf("gemm %s: HaloRows splits the halo kernel's chunks, want Halo", c.Name())
 	case !c.Halo:
 		return nil
 	case !c.Conv || c.ConvPiece != 0 || c.ConvStep:
@@ -107,10 +112,22 @@ func (c GemmConfig) validateHalo() error {
 		return fmt.Errorf("gemm %s: Halo stages its weights through shared memory, want SharedWeights", c.Name())
 	case c.SplitM || c.LateCopy || c.DoubleK:
 		return fmt.Errorf("gemm %s: Halo has its own K loop, without SplitM, LateCopy or DoubleK", c.Name())
-	case c.stages() > 10:
-		return fmt.Errorf("gemm %s: %d stages, Halo wants at most 10 (the next chunk's halo overwrites the buffer of the chunk before, free once a load runs at most 9 steps ahead)", c.Name(), c.stages())
+	case c.stages() > c.haloUnitTaps()+1:
+		return fmt.Errorf("gemm %s: %d stages, Halo wants at most %d (the next unit's halo overwrites the buffer of the unit before, free once a load runs at most %d steps ahead)",
+			c.Name(), c.stages(), c.haloUnitTaps()+1, c.haloUnitTaps())
+	case c.HaloRows && !c.SplitK:
+		return fmt.Errorf("gemm %s: HaloRows splits a chunk's taps over split-K's splits, want SplitK", c.Name())
 	}
 	return nil
+}
+
+// haloUnitTaps is the number of taps (K steps) of one unit of the halo
+// kernel's K loop: a chunk's nine, or HaloRows' three of one kernel row.
+func (c GemmConfig) haloUnitTaps() int {
+	if c.HaloRows {
+		return 3
+	}
+	return 9
 }
 
 // haloSlot is the model of a patch slot's placement: slot g of np = N·P
@@ -198,6 +215,9 @@ func (c GemmConfig) emitHaloDecls(b *builder) {
 	declare(b, ".b32", "%hCC", "%hPX", "%hP", "%hNP", "%hg", "%hn", "%hoy", "%hox", "%hq", "%hp", "%hr", "%hc",
 		"%sn<2>", "%soy<2>", "%sox<2>", "%ssv<2>", fmt.Sprintf("%%hpix<%d>", n), fmt.Sprintf("%%hdst<%d>", n),
 		"%ha<3>", "%hah", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
+	if c.HaloRows {
+		declare(b, ".b32", "%hch", "%hkb", "%hrow", "%hnch", "%hnkb", "%hnrow")
+	}
 	declare(b, ".pred", "%hsv", "%hpe", "%pnx", fmt.Sprintf("%%hv<%d>", n), fmt.Sprintf("%%hz<%d>", n))
 }
 
@@ -338,46 +358,81 @@ func (c GemmConfig) emitHaloWeights(b *builder, chunk string, tap int) {
 	c.emitSharedWeightLoad(b, "%ktn")
 }
 
-// emitHaloLoop is the Halo kernel's K loop: chunks of 64 channels, each
-// nine steps (taps) unrolled.
+// emitHaloUnit computes, for the HaloRows unit in register u, its chunk
+// (u mod CC), its kernel row (u / CC) and the K tile of its first tap
+// (tap 3·row: 3·row·CC + chunk), into the registers named.
+func emitHaloUnit(b *builder, u, chunk, row, kbase string) {
+	b.l("div.u32 %s, %s, %%hCC;", row, u)
+	b.l("mul.lo.u32 %%tmp, %s, %%hCC;", row)
+	b.l("sub.u32 %s, %s, %%tmp;", chunk, u)
+	b.l("mul.lo.u32 %%tmp, %%tmp, %d;", haloTapRows)
+	b.l("add.u32 %s, %%tmp, %s;", kbase, chunk)
+}
+
+// emitHaloLoop is the Halo kernel's K loop, unit by unit: chunks of 64
+// channels, each nine steps (taps) unrolled; with HaloRows a chunk's
+// kernel rows, each three steps, the fragment addresses (%ha*) moved to
+// the unit's row and the weight tiles counted from its first tap's.
 func (c GemmConfig) emitHaloLoop(b *builder) {
-	S, sb := c.stages(), c.stageBytes()
-	b.comment("prologue: steps (chunk 0, tap 0..%d), chunk 0's halo with tap 0; one commit group each", S-2)
+	S, sb, T := c.stages(), c.stageBytes(), c.haloUnitTaps()
+	// The registers a unit's halo load and weight tiles take: the chunk
+	// and the K tile of the unit's first tap, both the chunk itself for
+	// whole chunks.
+	cur, curK, next, nextK := "%hcc", "%hcc", "%hcn", "%hcn"
+	if c.HaloRows {
+		cur, curK, next, nextK = "%hch", "%hkb", "%hnch", "%hnkb"
+	}
+	unit := "chunk"
+	if c.HaloRows {
+		unit = "unit"
+	}
+	b.comment("prologue: steps (%s 0, tap 0..%d), %s 0's halo with tap 0; one commit group each", unit, S-2, unit)
 	if c.SplitK {
 		b.l("mov.u32 %%hcc, %%ks0;")
 	} else {
 		b.l("mov.u32 %%hcc, 0;")
 	}
+	if c.HaloRows {
+		b.comment("unit hcc: chunk hch, kernel row hrow (its taps read halo rows hrow.. of each pixel tile), first tap's K tile hkb")
+		emitHaloUnit(b, "%hcc", "%hch", "%hrow", "%hkb")
+		b.l("mul.lo.u32 %%tmp, %%hrow, %d;", haloSide*GemmBK)
+		for sx := 0; sx < 3; sx++ {
+			b.l("add.u32 %%ha%d, %%ha%d, %%tmp;", sx, sx)
+		}
+	}
 	b.l("mov.u32 %%hcur, 0;")
 	for t := 0; t < S-1; t++ {
 		b.l("mov.u32 %%wst, %d;", t*sb)
 		if t == 0 {
-			c.emitHaloLoad(b, "%hcc", "%hcur")
+			c.emitHaloLoad(b, cur, "%hcur")
 		}
-		c.emitHaloWeights(b, "%hcc", t)
+		c.emitHaloWeights(b, curK, t)
 		b.l("cp.async.commit_group;")
 	}
 	b.l("mov.u32 %%rst, 0;")
 	b.l("mov.u32 %%wst, %d;", (S-1)*sb)
 	loop := b.label("hchunk")
 	b.raw("%s:", loop)
-	b.comment("chunk hcc, its halo in buffer hcur (%%ha* point into it); the next chunk hcn (if any) goes to buffer hbn")
+	b.comment("%s hcc, its halo in buffer hcur (%%ha* point into it); the next %s hcn (if any) goes to buffer hbn", unit, unit)
 	b.l("add.u32 %%hcn, %%hcc, 1;")
 	b.l("setp.lt.u32 %%pnx, %%hcn, %s;", c.kEnd())
 	b.l("xor.b32 %%hbn, %%hcur, %d;", haloBufBytes)
-	for t := 0; t < 9; t++ {
+	if c.HaloRows {
+		emitHaloUnit(b, "%hcn", "%hnch", "%hnrow", "%hnkb")
+	}
+	for t := 0; t < T; t++ {
 		b.comment("tap %d (%d, %d): step (hcc, %d) has landed, every warp is done with the stage the next copy overwrites", t, t/3, t%3, t)
 		b.l("cp.async.wait_group %d;", S-2)
 		b.l("bar.sync 0;")
-		if lt := t + S - 1; lt < 9 {
-			c.emitHaloWeights(b, "%hcc", lt)
+		if lt := t + S - 1; lt < T {
+			c.emitHaloWeights(b, curK, lt)
 		} else {
 			skip := b.label("hnoload")
 			b.l("@!%%pnx bra.uni %s;", skip)
-			if lt == 9 {
-				c.emitHaloLoad(b, "%hcn", "%hbn")
+			if lt == T {
+				c.emitHaloLoad(b, next, "%hbn")
 			}
-			c.emitHaloWeights(b, "%hcn", lt-9)
+			c.emitHaloWeights(b, nextK, lt-T)
 			b.raw("%s:", skip)
 		}
 		b.l("cp.async.commit_group;")
@@ -392,6 +447,14 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 	b.l("mov.u32 %%hcc, %%hcn;")
 	b.comment("the fragment addresses move to the other buffer")
 	b.l("sub.u32 %%tmp, %%hbn, %%hcur;")
+	if c.HaloRows {
+		b.comment("and to the next unit's kernel row")
+		b.l("sub.u32 %%tmp2, %%hnrow, %%hrow;")
+		b.l("mad.lo.u32 %%tmp, %%tmp2, %d, %%tmp;", haloSide*GemmBK)
+		b.l("mov.u32 %%hch, %%hnch;")
+		b.l("mov.u32 %%hkb, %%hnkb;")
+		b.l("mov.u32 %%hrow, %%hnrow;")
+	}
 	for sx := 0; sx < 3; sx++ {
 		b.l("add.u32 %%ha%d, %%ha%d, %%tmp;", sx, sx)
 	}

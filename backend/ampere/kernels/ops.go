@@ -12,6 +12,7 @@ import "fmt"
 //	quantize    q = min(max(cvt.rni(x / s) +sat zp, -128), 127)   div.rn.f32
 //	dequantize  y = float32(q - zp) * s                            mul.rn.f32
 //	gap         y = float32(Σ float64(x) / float64(HW))            add.rn.f64 in order, div.rn.f64
+//	gap + q     the gap's y, then the quantize of y                 (GapQuantizeKernel)
 //
 // cvt.rni.s32.f32 rounds half to even, saturates and maps NaN to 0, as
 // ir/ref's roundSat does.
@@ -25,7 +26,13 @@ const (
 	DequantizeKernel = "sqc_dequantize_s8_f32"
 	Im2colKernel     = "sqc_im2col_s8"
 	GapKernel        = "sqc_gap_f32_nhwc"
-	MaxPoolKernel    = "sqc_maxpool_s8_nhwc"
+	// GapQuantizeKernel is GapKernel followed by QuantizeKernel's
+	// arithmetic on each mean, in one launch that writes int8: a
+	// GlobalAveragePool whose only reader is a QuantizeLinear (a
+	// classifier head's: ResNet's avgpool before the fc QGemm). Output i
+	// = n·C + c, the pooled [N,C,1,1] value in any layout.
+	GapQuantizeKernel = "sqc_gap_quantize_f32_s8"
+	MaxPoolKernel     = "sqc_maxpool_s8_nhwc"
 	// MaxPool16Kernel is MaxPoolKernel for C a multiple of 16: one thread
 	// 16 channels of an output pixel, one 16-byte load a tap and one
 	// 16-byte store, the index arithmetic once for 16 outputs; total
@@ -52,13 +59,15 @@ var OpParams = map[string][]string{
 	DequantizeKernel: {"x", "y", "total", "zp:s32", "scale:f32"},
 	Im2colKernel:     {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
 	GapKernel:        {"x", "y", "total", "C", "HW"},
-	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
-	MaxPool16Kernel:  {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
-	MaxPoolF32Kernel: {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
-	ToNCHW8Kernel:    {"x", "y", "total", "C", "HW"},
-	ToNCHW32Kernel:   {"x", "y", "total", "C", "HW"},
-	ToNHWC8Kernel:    {"x", "y", "total", "C", "HW"},
-	ToNHWC32Kernel:   {"x", "y", "total", "C", "HW"},
+	// total = N·C; zp and scale the quantize's.
+	GapQuantizeKernel: {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
+	MaxPoolKernel:     {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	MaxPool16Kernel:   {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	MaxPoolF32Kernel:  {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	ToNCHW8Kernel:     {"x", "y", "total", "C", "HW"},
+	ToNCHW32Kernel:    {"x", "y", "total", "C", "HW"},
+	ToNHWC8Kernel:     {"x", "y", "total", "C", "HW"},
+	ToNHWC32Kernel:    {"x", "y", "total", "C", "HW"},
 	// prm: the per-channel factor, mean and bias, C f32 each, in that
 	// order; channel of element i = i / inner % C.
 	BatchNormKernel:  {"x", "y", "prm", "total", "C", "inner"},
@@ -106,6 +115,9 @@ func OpPTX(name string) (string, error) {
 	declare(&b, ".f64", "%d<4>")
 	if name == SoftmaxKernel || name == LogSoftmaxKernel {
 		declareFmathRegs(&b)
+	}
+	if name == GapKernel || name == GapQuantizeKernel {
+		declare(&b, ".f32", fmt.Sprintf("%%gv<%d>", gapLoads))
 	}
 	b.comment("parameters: pointers in %%rd0, %%rd1; u32/s32 scalars in %%r0..; f32 in %%f0")
 	b.l("ld.param.u64 %%rd0, [p0];")
@@ -426,31 +438,22 @@ var opBodies = map[string]func(b *builder){
 		b.l("st.global.s8 [%%rd5], %%r30;")
 	},
 	GapKernel: func(b *builder) {
-		// r1 C, r2 HW; output i = n*C + c.
-		b.l("div.u32 %%r10, %%r40, %%r1;") // n
-		b.l("rem.u32 %%r11, %%r40, %%r1;") // c
-		b.l("mul.lo.u32 %%r12, %%r10, %%r2;")
-		b.l("mad.lo.u32 %%r12, %%r12, %%r1, %%r11;") // first element
-		b.l("mov.f64 %%d0, 0d0000000000000000;")
-		b.l("mov.u32 %%r13, 0;")
-		b.raw("$L_loop:")
-		b.l("setp.ge.u32 %%p1, %%r13, %%r2;")
-		b.l("@%%p1 bra $L_end;")
-		b.l("mul.wide.u32 %%rd2, %%r12, 4;")
-		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
-		b.l("ld.global.f32 %%f1, [%%rd3];")
-		b.l("cvt.f64.f32 %%d1, %%f1;")
-		b.l("add.rn.f64 %%d0, %%d0, %%d1;")
-		b.l("add.u32 %%r12, %%r12, %%r1;")
-		b.l("add.u32 %%r13, %%r13, 1;")
-		b.l("bra $L_loop;")
-		b.raw("$L_end:")
-		b.l("cvt.rn.f64.u32 %%d2, %%r2;")
-		b.l("div.rn.f64 %%d0, %%d0, %%d2;")
-		b.l("cvt.rn.f32.f64 %%f2, %%d0;")
+		gapMean(b)
 		b.l("mul.wide.u32 %%rd4, %%r40, 4;")
 		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 		b.l("st.global.f32 [%%rd5], %%f2;")
+	},
+	GapQuantizeKernel: func(b *builder) {
+		gapMean(b)
+		b.comment("QuantizeKernel's arithmetic on the mean: r3 zp, f0 scale")
+		b.l("div.rn.f32 %%f3, %%f2, %%f0;")
+		b.l("cvt.rni.s32.f32 %%r15, %%f3;")
+		b.l("add.sat.s32 %%r15, %%r15, %%r3;")
+		b.l("max.s32 %%r15, %%r15, -128;")
+		b.l("min.s32 %%r15, %%r15, 127;")
+		b.l("cvt.u64.u32 %%rd4, %%r40;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.s8 [%%rd5], %%r15;")
 	},
 	MaxPoolKernel:    func(b *builder) { maxPoolBody(b, false) },
 	MaxPoolF32Kernel: func(b *builder) { maxPoolBody(b, true) },
@@ -788,4 +791,56 @@ func maxPoolBody(b *builder, isF32 bool) {
 		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 		b.l("st.global.s8 [%%rd5], %%r30;")
 	}
+}
+
+// gapLoads is how many of a channel's HW values the global average pool
+// loads before it adds them: the adds must go one after another, in
+// order (the reference's f64 sum), but the loads need not, and one load
+// in flight a thread left the kernel waiting out HW L2 round trips one
+// after another (6.1 µs for ResNet's 7×7 at batch 1 on the H100).
+const gapLoads = 8
+
+// gapMean emits the global average pool of element %r40 (n = i / C,
+// channel c = i % C, r1 C, r2 HW) of NHWC f32 input %rd0 into %f2:
+// float32(Σ float64(x) / float64(HW)), the sum in (h, w) order. It loads
+// gapLoads values at a time into %gv*, those past HW as -0.0, which
+// leaves every f64 sum as it is (x + -0 = x, also for x = ±0), then adds
+// them in order.
+func gapMean(b *builder) {
+	b.l("div.u32 %%r10, %%r40, %%r1;") // n
+	b.l("rem.u32 %%r11, %%r40, %%r1;") // c
+	b.l("mul.lo.u32 %%r12, %%r10, %%r2;")
+	b.l("mad.lo.u32 %%r12, %%r12, %%r1, %%r11;") // first element
+	b.l("mul.wide.u32 %%rd2, %%r12, 4;")
+	b.l("add.s64 %%rd3, %%rd0, %%rd2;") // its address
+	b.l("mul.wide.u32 %%rd6, %%r1, 4;") // one pixel: C floats
+	b.l("mov.f64 %%d0, 0d0000000000000000;")
+	b.l("mov.u32 %%r13, 0;")
+	b.raw("$L_loop:")
+	b.l("setp.ge.u32 %%p1, %%r13, %%r2;")
+	b.l("@%%p1 bra $L_end;")
+	b.comment("pixels r13 .. r13+%d: the loads first, -0.0 past HW (r14 pixels left)", gapLoads-1)
+	b.l("sub.u32 %%r14, %%r2, %%r13;")
+	b.l("mov.u64 %%rd7, %%rd3;")
+	for j := 0; j < gapLoads; j++ {
+		b.l("mov.f32 %%gv%d, 0f80000000;", j)
+		b.l("setp.gt.u32 %%p2, %%r14, %d;", j)
+		b.l("@%%p2 ld.global.f32 %%gv%d, [%%rd7];", j)
+		if j < gapLoads-1 {
+			b.l("add.s64 %%rd7, %%rd7, %%rd6;")
+		}
+	}
+	b.comment("then the adds, in order")
+	for j := 0; j < gapLoads; j++ {
+		b.l("cvt.f64.f32 %%d1, %%gv%d;", j)
+		b.l("add.rn.f64 %%d0, %%d0, %%d1;")
+	}
+	b.l("mul.wide.u32 %%rd2, %%r1, %d;", 4*gapLoads)
+	b.l("add.s64 %%rd3, %%rd3, %%rd2;")
+	b.l("add.u32 %%r13, %%r13, %d;", gapLoads)
+	b.l("bra $L_loop;")
+	b.raw("$L_end:")
+	b.l("cvt.rn.f64.u32 %%d2, %%r2;")
+	b.l("div.rn.f64 %%d0, %%d0, %%d2;")
+	b.l("cvt.rn.f32.f64 %%f2, %%d0;")
 }

@@ -7,7 +7,8 @@ package kernels
 // kernel divides the K loop over the launch's grid z: of S = %nctaid.z
 // splits, split z = %ctaid.z runs the K units [z·U/S, (z+1)·U/S) of the
 // U the layer has (K steps of 64; DoubleK: its stages of two steps; Halo:
-// 64-channel chunks, each with its nine taps). With S = 1 the kernel
+// 64-channel chunks, each with its nine taps; HaloRows: a chunk's three
+// kernel rows, each with its three taps). With S = 1 the kernel
 // walks all of K and branches past the fix-up (a uniform branch), doing
 // what the kernel without SplitK does.
 //
@@ -61,6 +62,8 @@ func (c GemmConfig) SplitKWorkspaceBytes(tiles, s int) int {
 // input channels: a grid z above it leaves some splits empty.
 func (c GemmConfig) SplitKUnits(kTiles, channels int) int {
 	switch {
+	case c.Halo && c.HaloRows:
+		return haloTapRows * channels / GemmBK
 	case c.Halo:
 		return channels / GemmBK
 	case c.DoubleK:
@@ -92,6 +95,10 @@ func (c GemmConfig) emitSplitKDecls(b *builder) {
 func (c GemmConfig) emitSplitRange(b *builder) {
 	units := "%KT"
 	switch {
+	case c.Halo && c.HaloRows:
+		b.comment("HaloRows: %d tap rows of each chunk, %d*CC units", haloTapRows, haloTapRows)
+		b.l("mul.lo.u32 %%sks, %%hCC, %d;", haloTapRows)
+		units = "%sks"
 	case c.Halo:
 		units = "%hCC"
 	case c.DoubleK:

@@ -58,6 +58,21 @@ func TestSplitKSimulated(t *testing.T) {
 		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse = true, true, true }), true, []int{2, 3}},
 		{2, c3(128, 6, 5), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.StoreVec = true, true, true }), true, []int{2}},
 		{1, c3(192, 7, 7), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Sparse, c.OutF32 = true, true, true, true }), false, []int{3, 4}},
+		// HaloRows: units of one kernel row of a chunk (3 chunks: 9 units;
+		// 2 chunks: 6), splits that cut a chunk's rows apart, one unit a
+		// split, more splits than units; residual tile, f32 outputs.
+		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.HaloRows, c.Sparse = true, true, true, true }), true, []int{2, 4, 9, 11}},
+		{2, c3(128, 6, 5), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.HaloRows, c.StoreVec = true, true, true, true }), true, []int{5}},
+		{1, c3(192, 9, 10), 64, with(s4w, func(c *GemmConfig) {
+			c.Conv, c.Halo, c.HaloRows, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true, true
+		}), true, []int{3, 7}},
+		{1, c3(128, 7, 7), 128, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.HaloRows, c.Sparse, c.OutF32 = true, true, true, true, true }), false, []int{4}},
+		{1, c3(64, 5, 5), 64, with(GemmConfig{Stages: 3, SharedWeights: true}, func(c *GemmConfig) { c.Conv, c.Halo, c.HaloRows = true, true, true }), false, []int{2, 3}},
+		// ResNet-34's layer3 as the latency engine would run it: 12 units
+		// in 9 splits, the residual tile, 16-byte stores.
+		{1, c3(256, 14, 14), 64, with(s4w, func(c *GemmConfig) {
+			c.Conv, c.Halo, c.HaloRows, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true, true
+		}), true, []int{9}},
 		// The residual tile (ResidualTile) behind the fix-up: the kernels
 		// the latency heuristic plans for a block's second convolution.
 		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) {
@@ -74,8 +89,9 @@ func TestSplitKSimulated(t *testing.T) {
 		p := newSimConv(r, tc.n, tc.s, tc.nOut, tc.cfg.Sparse, tc.res, tc.cfg.OutF32)
 		base := tc.cfg
 		base.Residual = tc.res
-		sk := base
-		sk.SplitK = true
+		base.HaloRows = false // HaloRows needs SplitK: the reference is the chunked halo kernel
+		sk := tc.cfg
+		sk.Residual, sk.SplitK = tc.res, true
 		t.Run(fmt.Sprintf("n%d_c%d_%dx%d_k%d_%s", tc.n, tc.s.C, tc.s.H, tc.s.W, tc.s.KH, sk.Name()), func(t *testing.T) {
 			ref := p.simulateSplit(t, base, 1, false)
 			for _, s := range append([]int{1}, tc.splits...) {

@@ -384,6 +384,39 @@ func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error
 			}
 			binary.LittleEndian.PutUint32(b, uint32(v))
 			write = false
+		case "st.global.s8":
+			addr, err := m.address(in.args[0], regs)
+			if err != nil {
+				return err
+			}
+			b, err := m.mem(addr, 1)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.text, err)
+			}
+			v, err := val(in.args[1])
+			if err != nil {
+				return err
+			}
+			b[0] = byte(v)
+			write = false
+		case "cvt.rni.s32.f32": // half to even, saturating, NaN to 0
+			x := math.RoundToEven(float64(f32(1)))
+			switch {
+			case x != x:
+				x = 0
+			case x > math.MaxInt32:
+				x = math.MaxInt32
+			case x < math.MinInt32:
+				x = math.MinInt32
+			}
+			out = uint64(uint32(int32(x)))
+		case "add.sat.s32":
+			x := int64(int32(uint32(a[1]))) + int64(int32(uint32(a[2])))
+			out = uint64(uint32(int32(min(max(x, math.MinInt32), math.MaxInt32))))
+		case "max.s32":
+			out = uint64(uint32(max(int32(uint32(a[1])), int32(uint32(a[2])))))
+		case "min.s32":
+			out = uint64(uint32(min(int32(uint32(a[1])), int32(uint32(a[2])))))
 		default:
 			if strings.HasPrefix(in.opc, "setp.") {
 				f := strings.Split(in.opc, ".")
