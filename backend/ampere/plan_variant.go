@@ -133,14 +133,20 @@ var gemmTiles = []gemmVariant{
 }
 
 // Which wide tiles the throughput heuristic gives layers of 128 channels or
-// more (heuristicVariantFor): the 2:4 spatial convolutions' latency tile,
-// and the other layers' (dense, 1×1, GEMMs). The interleaved K step
-// (n128-s3w-il, n128-s3w-il-u2, n128-m32-s3w-il) is not yet measured on a
-// GPU: set either to one of those where TestPerfMainLoop shows it faster;
-// a halo layer keeps haloTile (the halo kernel has its own K loop), and
-// TestHeuristicTileFlips checks that every such setting plans.
+// more (heuristicVariantFor): the 2:4 spatial convolutions', and the other
+// layers' (dense, 1×1, GEMMs); a layer whose kernels the tile does not take
+// (takesTile) gets n128-s3w, and a halo layer haloTile (the halo kernel has
+// its own K loop). TestHeuristicTileFlips checks that every setting plans.
+//
+// TestPerfMainLoop (H100 80GB HBM3, 2026-12-07, batch 256, int8 + relu, µs)
+// on ResNet-34's 3×3 stride-1 layers, 2:4: the interleaved K step (il)
+// against the m32-lc-k128 tile before it, layer2 86.1 vs 86.6, layer3 75.1
+// vs 77.9, layer4 72.4 vs 79.8; il-u2 83.8, 71.2 and 81.4 (faster on two,
+// slower on layer4). Dense, il against n128-s3w: 111.4 vs 109.9, 100.1 vs
+// 96.1, 99.3 vs 120.5, and 8192³ 1570 vs 1421: mixed, so the dense tile
+// stays.
 var (
-	sparseConvTile = "n128-m32-s3w-lc-k128"
+	sparseConvTile = "n128-s3w-il"
 	wideTile       = "n128-s3w"
 )
 
@@ -234,6 +240,20 @@ func (l gemmLayer) splitKFits(v gemmCandidate) bool {
 		return false
 	}
 	return l.splitKMax(v.config(l, false)) >= minSplits
+}
+
+// takesTile says whether l's kernels are valid on the tile of gemmTiles
+// named name, dense and (for a 2:4 layer) sparse: not every K loop takes
+// every layer (the interleaved step copies whole 16-byte chunks, so not a
+// convolution of 4 or 8 input channels).
+func (l gemmLayer) takesTile(name string) bool {
+	for _, t := range gemmTiles {
+		if t.name == name {
+			v := gemmCandidate{name: t.name, set: []func(*kernels.GemmConfig){t.set}}
+			return v.config(l, false).Validate() == nil && (!l.sparse24 || v.config(l, true).Validate() == nil)
+		}
+	}
+	return false
 }
 
 // base is l's kernel config before a variant: the kernel (sparse or
@@ -390,13 +410,13 @@ const LatencyBatch = 8
 // entry, for throughput (large batches): four stages with shared weights,
 // the wide warp tile (n128) from 128 output channels, 16-byte stores where
 // the output allows, and tap stepping where C is a multiple of 64; a 2:4
-// convolution with a spatial kernel (3×3) and 128 channels or more runs the
-// latency variant n128-m32-s3w-lc-k128 (8 warps of 32 pixels, copies after
-// the first products, two K steps a barrier), unless it runs the halo tile
-// (haloConv). All from H100 measurements (backend/ampere/NOTES.md): on
-// ResNet-34's 3×3 layers at batch 256 the latency variant is 0.98–1.21× the
-// n128 tile's speed on the 2:4 kernel and 0.85–0.90× on the dense kernel,
-// which keeps n128; 1×1 convolutions gain nothing from it. The 8-warp tile
+// convolution with a spatial kernel (3×3) and 128 channels or more runs
+// sparseConvTile (the interleaved K step, n128-s3w-il), unless it runs the
+// halo tile (haloConv). All from H100 measurements (backend/ampere/NOTES.md):
+// on ResNet-34's 3×3 layers at batch 256 the interleaved step is 1.01–1.10×
+// the m32-lc-k128 tile that had that place before on the 2:4 kernel, which
+// was 0.98–1.21× the n128 tile's speed there and 0.85–0.90× on the dense
+// kernel, which keeps n128; 1×1 convolutions gain nothing from it. The 8-warp tile
 // (n256) wins on some shapes only, so only a measurement (the cache) picks
 // it.
 func heuristicVariant(l gemmLayer) string { return heuristicVariantFor(l, false) }
@@ -436,10 +456,12 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		}
 	case l.n >= 128 && halo:
 		name = haloTile
-	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1:
+	case l.n >= 128 && l.sparse24 && l.conv != nil && l.conv.KH*l.conv.KW > 1 && l.takesTile(sparseConvTile):
 		name = sparseConvTile
-	case l.n >= 128:
+	case l.n >= 128 && l.takesTile(wideTile):
 		name = wideTile
+	case l.n >= 128:
+		name = "n128-s3w"
 	}
 	for _, o := range gemmOptions {
 		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 {

@@ -377,7 +377,7 @@ func TestHeuristicConvConfig(t *testing.T) {
 		want   string
 	}{
 		{false, conv3(64, 56), 64, "sqc_gemm_halo_s8_dense_res_i8_v16_rt_s4w"},
-		{true, conv3(128, 28), 128, "sqc_gemm_conv_s8_sp24_res_i8_inc_n128_m32_lc_k128_v16_rt_s3w"},
+		{true, conv3(128, 28), 128, "sqc_gemm_conv_s8_sp24_res_i8_inc_n128_il_v16_rt_s3w"},
 		{true, conv3(256, 14), 256, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w"},
 		{false, conv3(256, 14), 256, "sqc_gemm_conv_s8_dense_res_i8_inc_n128_v16_rt_s3w"},
 		// ResNet-50's conv3: a plain GEMM on the NHWC rows.
@@ -415,6 +415,11 @@ func TestHeuristicTileFlips(t *testing.T) {
 			}
 		}
 		layers = append(layers, gemmLayer{sparse24: sp, m: 1, n: 1024, k: 512, outF32: true, act: "relu"})
+		// Few input channels (ConvPiece copies: a padded stem, 8
+		// channels), which not every tile's K loop takes.
+		for _, cv := range []*kernels.ConvShape{conv(4, 32, 7, 2), conv(8, 14, 3, 1)} {
+			layers = append(layers, gemmLayer{sparse24: sp, m: cv.OH * cv.OW, n: 128, k: cv.KH * cv.KW * cv.C, conv: cv})
+		}
 	}
 	tiles := []string{"n128-s3w", "n128-s3w-lc", "n128-m32-s3w", "n128-m32-s3w-lc", "n128-m32-s3w-lc-k128", "n128-s3w-il", "n128-m32-s3w-il", "n128-s3w-il-u2"}
 	for _, sct := range tiles {
