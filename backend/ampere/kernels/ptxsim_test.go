@@ -442,11 +442,11 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 	case strings.HasPrefix(opc, "ld.shared."):
 		in.op = opLdShared
 		switch strings.TrimPrefix(opc, "ld.shared.") {
-		case "u32":
+		case "u32", "f32":
 			in.width = 4
 		case "s8": // the residual tile (ResidualTile)
 			in.width, in.signed = 1, true
-		case "v4.u32":
+		case "v4.u32", "v4.f32": // the batched float MatMul's tiles
 			in.width, in.vecN = 4, 4
 		default:
 			return in, "", fmt.Errorf("load %s", opc)
@@ -456,7 +456,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		switch strings.TrimPrefix(opc, "st.shared.") {
 		case "u8":
 			in.width = 1
-		case "b32":
+		case "b32", "f32":
 			in.width = 4
 		case "v2.b32":
 			in.width, in.vecN = 4, 2
