@@ -992,7 +992,7 @@ func (p *planner) batchNorm(n *ir.Node) error {
 }
 
 // softmax plans a Softmax or LogSoftmax whose axis is the innermost one in
-// memory (the last axis, or the channel axis of an NHWC value): one thread
+// memory (the last axis, or the channel axis of an NHWC value): one warp
 // a row.
 func (p *planner) softmax(n *ir.Node) error {
 	x, err := p.input(n, 0)
@@ -1024,7 +1024,13 @@ func (p *planner) softmax(n *ir.Node) error {
 		k = kernels.LogSoftmaxKernel
 	}
 	rows := x.ElemsPerSample / size
-	return p.elementwise(n, k, "f32", "float fallback", rows, bufArg(x), bufArg(y), perSample(rows), u32(size))
+	if err := p.opKernel(k); err != nil {
+		return err
+	}
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: k, Precision: "f32",
+		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.RowsPerBlock, GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
+		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(rows), u32(size)}, Note: fmt.Sprintf("float fallback, one warp a row of %d", size)})
+	return nil
 }
 
 // pad plans a constant-mode Pad of an i8 or f32 value of rank 2 to 4 that

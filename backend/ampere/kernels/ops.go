@@ -87,6 +87,9 @@ const opPointers = 2
 
 // OpPTX returns the module text of one op kernel.
 func OpPTX(name string) (string, error) {
+	if name == SoftmaxKernel || name == LogSoftmaxKernel {
+		return SoftmaxPTX(name == LogSoftmaxKernel), nil // a warp a row (rows.go)
+	}
 	body, ok := opBodies[name]
 	if !ok {
 		return "", fmt.Errorf("no op kernel %q", name)
@@ -104,9 +107,6 @@ func OpPTX(name string) (string, error) {
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<8>")
 	declare(&b, ".f64", "%d<4>")
-	if name == SoftmaxKernel || name == LogSoftmaxKernel {
-		declareFmathRegs(&b)
-	}
 	b.comment("parameters: pointers in %%rd0, %%rd1; u32/s32 scalars in %%r0..; f32 in %%f0")
 	b.l("ld.param.u64 %%rd0, [p0];")
 	b.l("cvta.to.global.u64 %%rd0, %%rd0;")
@@ -482,10 +482,8 @@ var opBodies = map[string]func(b *builder){
 		b.l("add.s64 %%rd7, %%rd1, %%rd5;")
 		b.l("st.global.f32 [%%rd7], %%f4;")
 	},
-	SoftmaxKernel:    func(b *builder) { softmaxBody(b, false) },
-	LogSoftmaxKernel: func(b *builder) { softmaxBody(b, true) },
-	Pad8Kernel:       func(b *builder) { padBody(b, 1) },
-	Pad32Kernel:      func(b *builder) { padBody(b, 4) },
+	Pad8Kernel:  func(b *builder) { padBody(b, 1) },
+	Pad32Kernel: func(b *builder) { padBody(b, 4) },
 }
 
 // maxPool16Body: thread i is channel group g = i % (C/16) of output pixel
@@ -558,76 +556,6 @@ func maxPool16Body(b *builder) {
 	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 	b.l("st.global.v4.u32 [%%rd5], {%%v0, %%v1, %%v2, %%v3};")
 	b.raw("}")
-}
-
-// softmaxBody: one thread a row of r1 contiguous elements (total counts
-// rows), in ir/ref's arithmetic operation for operation, so the result is
-// bit-exact: the row maximum m folded in order from -Inf by "x > m" (a NaN
-// never wins), e = fmath.Exp(x - m) in f64 (fmath.go's inlined PTX) summed
-// in order from 0 in f64, then e / sum, or (x - m) - fmath.Log(sum),
-// rounded once to f32. e is recomputed in the last pass rather than
-// stored: the same operations give the same bits.
-func softmaxBody(b *builder, logOut bool) {
-	fm := newFmath(b)
-	b.l("mul.lo.u32 %%r10, %%r40, %%r1;")
-	b.l("mul.wide.u32 %%rd2, %%r10, 4;")
-	b.l("add.s64 %%rd3, %%rd0, %%rd2;") // row in
-	b.l("add.s64 %%rd4, %%rd1, %%rd2;") // row out
-	// max
-	b.l("mov.f32 %%f1, 0fFF800000;")
-	b.l("mov.u32 %%r11, 0;")
-	b.l("mov.u64 %%rd5, %%rd3;")
-	b.raw("$L_max:")
-	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
-	b.l("@%%p1 bra $L_maxdone;")
-	b.l("ld.global.f32 %%f2, [%%rd5];")
-	b.l("setp.gt.f32 %%p2, %%f2, %%f1;")
-	b.l("@%%p2 mov.f32 %%f1, %%f2;")
-	b.l("add.s64 %%rd5, %%rd5, 4;")
-	b.l("add.u32 %%r11, %%r11, 1;")
-	b.l("bra $L_max;")
-	b.raw("$L_maxdone:")
-	b.l("cvt.f64.f32 %%d3, %%f1;")
-	// sum of exp(x - max)
-	b.l("mov.f64 %%d0, 0d0000000000000000;")
-	b.l("mov.u32 %%r11, 0;")
-	b.l("mov.u64 %%rd5, %%rd3;")
-	b.raw("$L_sum:")
-	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
-	b.l("@%%p1 bra $L_sumdone;")
-	b.l("ld.global.f32 %%f2, [%%rd5];")
-	b.l("cvt.f64.f32 %%d1, %%f2;")
-	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
-	fm.Exp("%d1", "%d1")
-	b.l("add.rn.f64 %%d0, %%d0, %%d1;")
-	b.l("add.s64 %%rd5, %%rd5, 4;")
-	b.l("add.u32 %%r11, %%r11, 1;")
-	b.l("bra $L_sum;")
-	b.raw("$L_sumdone:")
-	if logOut {
-		fm.Log("%d2", "%d0")
-	}
-	b.l("mov.u32 %%r11, 0;")
-	b.l("mov.u64 %%rd5, %%rd3;")
-	b.l("mov.u64 %%rd6, %%rd4;")
-	b.raw("$L_out:")
-	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
-	b.l("@%%p1 bra $L_done;")
-	b.l("ld.global.f32 %%f2, [%%rd5];")
-	b.l("cvt.f64.f32 %%d1, %%f2;")
-	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
-	if logOut {
-		b.l("sub.rn.f64 %%d1, %%d1, %%d2;")
-	} else {
-		fm.Exp("%d1", "%d1")
-		b.l("div.rn.f64 %%d1, %%d1, %%d0;")
-	}
-	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
-	b.l("st.global.f32 [%%rd6], %%f3;")
-	b.l("add.s64 %%rd5, %%rd5, 4;")
-	b.l("add.s64 %%rd6, %%rd6, 4;")
-	b.l("add.u32 %%r11, %%r11, 1;")
-	b.l("bra $L_out;")
 }
 
 // padBody: output element i (memory order O1×O2×O3 a sample) reads input
