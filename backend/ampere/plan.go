@@ -369,6 +369,10 @@ func (p *planner) quantize(n *ir.Node) error {
 	if layout != x.Layout {
 		note = "NCHW to NHWC"
 	}
+	if c == 1 && hw == 1 && x.ElemsPerSample%4 == 0 {
+		// No relayout: four elements a thread, vector loads and stores.
+		return p.elementwise(n, kernels.Quantize4Kernel, "f32->int8", note, x.ElemsPerSample/4, bufArg(x), bufArg(y), perSample(x.ElemsPerSample/4), s32(zp), f32(s))
+	}
 	return p.elementwise(n, kernels.QuantizeKernel, "f32->int8", note, x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), u32(c), u32(hw), s32(zp), f32(s))
 }
 
@@ -510,6 +514,10 @@ func (p *planner) dequantize(n *ir.Node) error {
 	y, err := p.newBuffer(n.Outputs[0], x.Layout)
 	if err != nil {
 		return err
+	}
+	if x.ElemsPerSample%4 == 0 {
+		// Four elements a thread, vector loads and stores.
+		return p.elementwise(n, kernels.Dequantize4Kernel, "int8->f32", "", x.ElemsPerSample/4, bufArg(x), bufArg(y), perSample(x.ElemsPerSample/4), s32(zp), f32(s))
 	}
 	return p.elementwise(n, kernels.DequantizeKernel, "int8->f32", "", x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), s32(zp), f32(s))
 }

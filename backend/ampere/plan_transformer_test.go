@@ -91,7 +91,7 @@ func TestTransformerBlockExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"ln": kernels.LayerNormKernel, "gelu_erf": kernels.UnaryKernel, "softmax": kernels.SoftmaxKernel,
-		"sigmoid": kernels.EltwiseKernel, "tanh": kernels.EltwiseKernel, "gelu_q": kernels.QuantizeKernel}
+		"sigmoid": kernels.EltwiseKernel, "tanh": kernels.EltwiseKernel, "gelu_q": kernels.Quantize4Kernel}
 	for _, s := range e.Steps {
 		if k, ok := want[s.Node]; ok && s.Kernel != k {
 			t.Errorf("node %s runs on %s, want %s", s.Node, s.Kernel, k)

@@ -23,6 +23,14 @@ const OpThreads = 256
 const (
 	QuantizeKernel   = "sqc_quantize_f32_s8"
 	DequantizeKernel = "sqc_dequantize_s8_f32"
+	// Quantize4Kernel and Dequantize4Kernel are QuantizeKernel without the
+	// relayout and DequantizeKernel four elements a thread: one 16-byte
+	// load or store of floats and one 4-byte store or load of codes, each
+	// element's arithmetic the same; total counts the groups of four
+	// (elements / 4; the planner takes them where a sample's elements are
+	// a multiple of 4, so the buffers' 16-byte alignment holds).
+	Quantize4Kernel   = "sqc_quantize_f32_s8_x4"
+	Dequantize4Kernel = "sqc_dequantize_s8_f32_x4"
 	Im2colKernel     = "sqc_im2col_s8"
 	GapKernel        = "sqc_gap_f32_nhwc"
 	MaxPoolKernel    = "sqc_maxpool_s8_nhwc"
@@ -50,6 +58,8 @@ const (
 var OpParams = map[string][]string{
 	QuantizeKernel:   {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
 	DequantizeKernel: {"x", "y", "total", "zp:s32", "scale:f32"},
+	Quantize4Kernel:   {"x", "y", "total", "zp:s32", "scale:f32"},
+	Dequantize4Kernel: {"x", "y", "total", "zp:s32", "scale:f32"},
 	Im2colKernel:     {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
 	GapKernel:        {"x", "y", "total", "C", "HW"},
 	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
@@ -369,6 +379,39 @@ var opBodies = map[string]func(b *builder){
 		b.l("cvt.u64.u32 %%rd4, %%r14;")
 		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 		b.l("st.global.s8 [%%rd5], %%r15;")
+	},
+	Quantize4Kernel: func(b *builder) {
+		// r1 = zp; codes packed low byte first into r16.
+		b.l("mul.wide.u32 %%rd2, %%r40, 16;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.v4.f32 {%%f1, %%f2, %%f3, %%f4}, [%%rd3];")
+		b.l("mov.u32 %%r16, 0;")
+		for j := 0; j < 4; j++ {
+			b.l("div.rn.f32 %%f5, %%f%d, %%f0;", j+1)
+			b.l("cvt.rni.s32.f32 %%r15, %%f5;")
+			b.l("add.sat.s32 %%r15, %%r15, %%r1;")
+			b.l("max.s32 %%r15, %%r15, -128;")
+			b.l("min.s32 %%r15, %%r15, 127;")
+			b.l("bfi.b32 %%r16, %%r15, %%r16, %d, 8;", 8*j)
+		}
+		b.l("mul.wide.u32 %%rd4, %%r40, 4;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.u32 [%%rd5], %%r16;")
+	},
+	Dequantize4Kernel: func(b *builder) {
+		// r1 = zp; byte j of the word is element 4i + j.
+		b.l("mul.wide.u32 %%rd2, %%r40, 4;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.u32 %%r10, [%%rd3];")
+		for j := 0; j < 4; j++ {
+			b.l("bfe.s32 %%r11, %%r10, %d, 8;", 8*j)
+			b.l("sub.s32 %%r11, %%r11, %%r1;")
+			b.l("cvt.rn.f32.s32 %%f5, %%r11;")
+			b.l("mul.rn.f32 %%f%d, %%f5, %%f0;", j+1)
+		}
+		b.l("mul.wide.u32 %%rd4, %%r40, 16;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.v4.f32 [%%rd5], {%%f1, %%f2, %%f3, %%f4};")
 	},
 	DequantizeKernel: func(b *builder) {
 		// r1 = zp

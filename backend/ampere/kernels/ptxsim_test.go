@@ -82,6 +82,7 @@ const (
 	opBra
 	opRet
 	opBfeU32
+	opBfeS32
 	// The op kernels' (the stem's input quantize).
 	opDivF
 	opAddSat
@@ -305,6 +306,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opRet
 	case opc == "bfe.u32":
 		in.op = opBfeU32
+	case opc == "bfe.s32":
+		in.op = opBfeS32
 	case opc == "cp.async.commit_group":
 		in.op = opCommit
 	case opc == "cp.async.wait_group":
@@ -432,7 +435,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 			in.width = 1
 		case "f32", "u32":
 			in.width = 4
-		case "v4.u32":
+		case "v4.u32", "v4.f32":
 			in.width, in.vecN = 4, 4
 		case "v2.u32":
 			in.width, in.vecN = 4, 2
@@ -897,6 +900,12 @@ func (b *simBlock) exec(t int, in *simInst) error {
 			return fmt.Errorf("bfe.u32 of %d bits at %d", n, pos)
 		}
 		set32(v32(1) >> pos & (1<<n - 1))
+	case opBfeS32: // the positions and lengths the kernels use: within the word
+		pos, n := v32(2)&255, v32(3)&255
+		if pos+n > 32 || n == 0 {
+			return fmt.Errorf("bfe.s32 of %d bits at %d", n, pos)
+		}
+		set32(uint32(int32(v32(1)<<(32-pos-n)) >> (32 - n)))
 	case opDivF:
 		setF(f32(1) / f32(2)) // Go's float32 division rounds to nearest even, as .rn
 	case opAddSat:
