@@ -31,9 +31,9 @@ const (
 	// a multiple of 4, so the buffers' 16-byte alignment holds).
 	Quantize4Kernel   = "sqc_quantize_f32_s8_x4"
 	Dequantize4Kernel = "sqc_dequantize_s8_f32_x4"
-	Im2colKernel     = "sqc_im2col_s8"
-	GapKernel        = "sqc_gap_f32_nhwc"
-	MaxPoolKernel    = "sqc_maxpool_s8_nhwc"
+	Im2colKernel      = "sqc_im2col_s8"
+	GapKernel         = "sqc_gap_f32_nhwc"
+	MaxPoolKernel     = "sqc_maxpool_s8_nhwc"
 	// MaxPool16Kernel is MaxPoolKernel for C a multiple of 16: one thread
 	// 16 channels of an output pixel, one 16-byte load a tap and one
 	// 16-byte store, the index arithmetic once for 16 outputs; total
@@ -56,19 +56,19 @@ const (
 // element count), then s32 and f32 scalars. The planner builds launch
 // arguments in this order.
 var OpParams = map[string][]string{
-	QuantizeKernel:   {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
-	DequantizeKernel: {"x", "y", "total", "zp:s32", "scale:f32"},
+	QuantizeKernel:    {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
+	DequantizeKernel:  {"x", "y", "total", "zp:s32", "scale:f32"},
 	Quantize4Kernel:   {"x", "y", "total", "zp:s32", "scale:f32"},
 	Dequantize4Kernel: {"x", "y", "total", "zp:s32", "scale:f32"},
-	Im2colKernel:     {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
-	GapKernel:        {"x", "y", "total", "C", "HW"},
-	MaxPoolKernel:    {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
-	MaxPool16Kernel:  {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
-	MaxPoolF32Kernel: {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
-	ToNCHW8Kernel:    {"x", "y", "total", "C", "HW"},
-	ToNCHW32Kernel:   {"x", "y", "total", "C", "HW"},
-	ToNHWC8Kernel:    {"x", "y", "total", "C", "HW"},
-	ToNHWC32Kernel:   {"x", "y", "total", "C", "HW"},
+	Im2colKernel:      {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
+	GapKernel:         {"x", "y", "total", "C", "HW"},
+	MaxPoolKernel:     {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	MaxPool16Kernel:   {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	MaxPoolF32Kernel:  {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
+	ToNCHW8Kernel:     {"x", "y", "total", "C", "HW"},
+	ToNCHW32Kernel:    {"x", "y", "total", "C", "HW"},
+	ToNHWC8Kernel:     {"x", "y", "total", "C", "HW"},
+	ToNHWC32Kernel:    {"x", "y", "total", "C", "HW"},
 	// prm: the per-channel factor, mean and bias, C f32 each, in that
 	// order; channel of element i = i / inner % C.
 	BatchNormKernel:  {"x", "y", "prm", "total", "C", "inner"},
