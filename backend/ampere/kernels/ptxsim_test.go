@@ -417,13 +417,13 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		ty := strings.TrimPrefix(opc, "ld.global.")
 		ty = strings.TrimPrefix(strings.TrimPrefix(ty, "nc."), "cg.")
 		switch ty {
-		case "u32", "f32":
+		case "u32", "f32", "b32":
 			in.width = 4
 		case "s8":
 			in.width, in.signed = 1, true
-		case "v4.u32", "v4.f32":
+		case "v4.u32", "v4.f32", "v4.b32":
 			in.width, in.vecN = 4, 4
-		case "v2.f32":
+		case "v2.f32", "v2.u32":
 			in.width, in.vecN = 4, 2
 		default:
 			return in, "", fmt.Errorf("load %s", opc)
@@ -433,9 +433,9 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		switch strings.TrimPrefix(strings.TrimPrefix(opc, "st.global."), "cg.") {
 		case "s8":
 			in.width = 1
-		case "f32", "u32":
+		case "f32", "u32", "b32":
 			in.width = 4
-		case "v4.u32", "v4.f32":
+		case "v4.u32", "v4.f32", "v4.b32":
 			in.width, in.vecN = 4, 4
 		case "v2.u32":
 			in.width, in.vecN = 4, 2
