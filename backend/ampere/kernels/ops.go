@@ -100,6 +100,9 @@ func OpPTX(name string) (string, error) {
 	if name == SoftmaxKernel || name == LogSoftmaxKernel {
 		return SoftmaxPTX(name == LogSoftmaxKernel), nil // a warp a row (rows.go)
 	}
+	if name == ToNCHW32Kernel {
+		return toNCHW32TiledPTX(), nil // 32×32 tiles through shared memory (transpose.go)
+	}
 	body, ok := opBodies[name]
 	if !ok {
 		return "", fmt.Errorf("no op kernel %q", name)
@@ -499,7 +502,6 @@ var opBodies = map[string]func(b *builder){
 	MaxPoolF32Kernel: func(b *builder) { maxPoolBody(b, true) },
 	MaxPool16Kernel:  maxPool16Body,
 	ToNCHW8Kernel:    func(b *builder) { transposeBody(b, 1, false) },
-	ToNCHW32Kernel:   func(b *builder) { transposeBody(b, 4, false) },
 	ToNHWC8Kernel:    func(b *builder) { transposeBody(b, 1, true) },
 	ToNHWC32Kernel:   func(b *builder) { transposeBody(b, 4, true) },
 	BatchNormKernel: func(b *builder) {
