@@ -499,6 +499,18 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 // ir/ref computes them.
 func unaryModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+	if s.Args[3].GetU32() == kernels.UGeluChain {
+		// torch's GELU export, each node's f32 rounding in turn.
+		c1, c3 := s.Args[4].GetF32(), s.Args[5].GetF32()
+		for i, v := range x {
+			d := v / c1
+			e := float32(fmath.Erf(float64(d)))
+			a := e + 1
+			g := v * a
+			y[i] = g * c3
+		}
+		return
+	}
 	f := map[uint32]func(float64) float64{kernels.UExp: fmath.Exp, kernels.ULog: fmath.Log, kernels.UErf: fmath.Erf,
 		kernels.UGelu: fmath.Gelu, kernels.UGeluTanh: fmath.GeluTanh, kernels.USoftplus: fmath.Softplus, kernels.UMish: fmath.Mish,
 	}[s.Args[3].GetU32()]

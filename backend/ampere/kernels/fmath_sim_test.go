@@ -212,7 +212,18 @@ var unaryCases = []struct {
 	{UHardSwish, `HardSwish "n" (%x)`, 0, 0, []float64{1, 5}},
 	{UCube, `Pow "n" (%x, %e) CONST[3]`, 0, 0, []float64{3, 1e10}},
 	{UPowHalf, `Pow "n" (%x, %e) CONST[0.5]`, 0, 0, []float64{3, 1e10}},
+	{UGeluChain, `CHAIN`, 1.4142135, 0.5, []float64{1, 3, 6, 1e-3, 1e30}},
 }
+
+// geluChainBody is torch's GELU export, the five nodes UGeluChain runs.
+const geluChainBody = `const %c1: f32[] = [1.4142135]
+const %one: f32[] = [1]
+const %c3: f32[] = [0.5]
+%d: TY = Div "d" (%x, %c1)
+%e: TY = Erf "e" (%d)
+%a: TY = Add "a" (%e, %one)
+%g: TY = Mul "g" (%x, %a)
+%y: TY = Mul "n" (%g, %c3)`
 
 // TestUnaryKernelExact runs every op of the unary kernel against the
 // reference's node on 20,000 values of several scales and the edges.
@@ -232,6 +243,9 @@ func TestUnaryKernelExact(t *testing.T) {
 			if i := strings.Index(body, " CONST["); i >= 0 {
 				v := strings.TrimSuffix(body[i+len(" CONST["):], "]")
 				body = "const %e: f32[] = [" + v + "]\n" + body[:i]
+			}
+			if c.node == "CHAIN" {
+				body = geluChainBody
 			}
 			want := refGraph(t, []int{n}, x, body)
 			got := runF32Kernel(t, text, n, n, [][]float32{x, nil}, uint64(n), uint64(c.op), f32bits(c.alpha), f32bits(c.beta))
