@@ -1036,7 +1036,7 @@ func (p *planner) softmax(n *ir.Node) error {
 		return err
 	}
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: k, Precision: "f32",
-		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.RowsPerBlock, GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
+		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.SoftmaxRowsPerBlock, GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
 		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(rows), u32(size)}, Note: fmt.Sprintf("float fallback, one warp a row of %d", size)})
 	return nil
 }

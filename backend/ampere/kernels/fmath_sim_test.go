@@ -115,9 +115,9 @@ func runF32Kernel(t *testing.T, text string, threads int, out int, bufs [][]floa
 
 func f32bits(v float32) uint64 { return uint64(math.Float32bits(v)) }
 
-// rowThreads is the thread count of a row kernel's launch over rows rows
-// (one warp a row, whole blocks).
-func rowThreads(rows int) int { return (rows + RowsPerBlock - 1) / RowsPerBlock * RowThreads }
+// rowThreads is the thread count of a row kernel's launch over rows rows,
+// perBlock a block (whole blocks).
+func rowThreads(rows, perBlock int) int { return (rows + perBlock - 1) / perBlock * RowThreads }
 
 // TestSoftmaxKernelsExact runs Softmax and LogSoftmax rows (ViT's 197,
 // Swin's 49, short rows, one element, rows longer than a warp's slots) of
@@ -176,7 +176,7 @@ func TestSoftmaxKernelsExact(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := refGraph(t, []int{rows, size}, x, "%y: TY = "+op+` "sm" (%x) {axis = -1}`)
-				got := runF32Kernel(t, text, rowThreads(rows), len(x), [][]float32{x, nil}, uint64(rows), uint64(size))
+				got := runF32Kernel(t, text, rowThreads(rows, SoftmaxRowsPerBlock), len(x), [][]float32{x, nil}, uint64(rows), uint64(size))
 				sameF32s(t, op, got, want, func(i int) string { return fmt.Sprintf("row %d, x %v", i/size, x[i]) })
 			})
 		}
@@ -319,7 +319,7 @@ func TestLayerNormKernelExact(t *testing.T) {
 	text := LayerNormPTX()
 	r := rand.New(rand.NewPCG(31, 32))
 	for _, size := range []int{1, 5, 96, 300, 768} {
-		rows := 10
+		rows := 37 // two blocks of 32 rows, the last warp straddling the end
 		x := make([]float32, rows*size)
 		for i := range x {
 			x[i] = float32(r.NormFloat64()*2 + float64(i/size)*100) // rows with large means
@@ -344,7 +344,7 @@ func TestLayerNormKernelExact(t *testing.T) {
 		body := fmt.Sprintf("const %%s: f32[%d] = [%s]\nconst %%b: f32[%d] = [%s]\n%%y: TY = LayerNormalization \"ln\" (%%x, %%s, %%b) {epsilon = 0.000001}",
 			size, strings.Join(sc, ", "), size, strings.Join(bs, ", "))
 		want := refGraph(t, []int{rows, size}, x, body)
-		got := runF32Kernel(t, text, rowThreads(rows), len(x), [][]float32{x, nil, scale, bias}, uint64(rows), uint64(size), 1, 1, 1, uint64(size), f32bits(1e-6))
+		got := runF32Kernel(t, text, rowThreads(rows, NormRowsPerBlock), len(x), [][]float32{x, nil, scale, bias}, uint64(rows), uint64(size), 1, 1, 1, uint64(size), f32bits(1e-6))
 		sameF32s(t, fmt.Sprintf("LayerNormalization/%d", size), got, want, func(i int) string { return fmt.Sprintf("row %d", i/size) })
 	}
 	// InstanceNormalization of 2×3×5×7: rows of 35, channel c = (o / 35) % 3.
@@ -353,6 +353,6 @@ func TestLayerNormKernelExact(t *testing.T) {
 	scale, bias := []float32{0.5, -2, 3}, []float32{1, 0.25, -7}
 	body := "const %s: f32[3] = [0.5, -2, 3]\nconst %b: f32[3] = [1, 0.25, -7]\n%y: TY = InstanceNormalization \"in\" (%x, %s, %b) {epsilon = 0.00001}"
 	want := refGraph(t, []int{n, c, 5, 7}, x, body)
-	got := runF32Kernel(t, text, rowThreads(n*c), len(x), [][]float32{x, nil, scale, bias}, uint64(n*c), uint64(hw), 1, 1, uint64(hw), uint64(c), f32bits(1e-5))
+	got := runF32Kernel(t, text, rowThreads(n*c, NormRowsPerBlock), len(x), [][]float32{x, nil, scale, bias}, uint64(n*c), uint64(hw), 1, 1, uint64(hw), uint64(c), f32bits(1e-5))
 	sameF32s(t, "InstanceNormalization", got, want, func(i int) string { return fmt.Sprintf("row %d", i/hw) })
 }

@@ -1,52 +1,81 @@
 package kernels
 
 // The row kernels: LayerNormalization (and Instance and Group
-// normalization) and Softmax/LogSoftmax, one warp a row of consecutive
-// elements, RowsPerBlock rows a block of RowThreads threads.
+// normalization) and Softmax/LogSoftmax, a group of lanes a row of
+// consecutive elements (a warp a softmax row, 8 lanes a normalization
+// row), blocks of RowThreads threads.
 //
 // ir/ref sums each row in index order in float64 (the mean, the squared
 // deviations, the exponentials), and those sums round at every step, so no
 // other order gives its bits. The warp keeps that order and spreads
 // everything else over its lanes: the lanes load the row in coalesced
 // strides and compute the terms (the f64 conversion, the squared
-// deviation, the exponential) side by side into the warp's slots in shared
-// memory, rowChunk terms at a time; then every lane adds the chunk's terms
-// one after another, in index order, reading the same slot at the same time
-// (a broadcast, no bank conflict), so each ends with the reference's sum
-// and none has to broadcast it. Outputs are spread over the lanes again.
+// deviation, the exponential) side by side into the group's slots in
+// shared memory, a chunk at a time; then every lane adds the chunk's terms
+// one after another, in index order, the lanes of a group reading the same
+// slot at the same time (a broadcast), so each ends with the reference's
+// sum and none has to broadcast it. Outputs are spread over the lanes
+// again. The sum is one instruction stream for the whole warp, so a warp
+// of four 8-lane groups adds four rows' terms for the issue cost of one
+// (the normalizations' choice); Softmax keeps a warp a row, whose 256
+// slots hold a ViT row's exponentials for the output pass.
 // The replaced kernels gave each thread a row and walked it element by
 // element, a warp's loads landing in 32 different rows.
 
-// RowsPerBlock is the number of rows (one a warp) a block of the row
-// kernels normalizes.
-const RowsPerBlock = 8
-
 // RowThreads is the block size of the row kernels.
-const RowThreads = 32 * RowsPerBlock
+const RowThreads = 256
 
-// rowChunk is the number of f64 terms a warp stages in shared memory
-// before its lanes sum them.
-const rowChunk = 256
+// Lanes a row and f64 slots a row: Softmax a warp and 256 slots,
+// LayerNormPTX 8 lanes and 64 slots; either way 2 KiB of slots a warp.
+const (
+	softmaxLanes = 32
+	softmaxChunk = 256
+	normLanes    = 8
+	normChunk    = 64
+)
 
-// rowShared is the row kernels' shared memory: rowChunk f64 slots a warp.
-const rowShared = RowsPerBlock * rowChunk * 8
+// SoftmaxRowsPerBlock and NormRowsPerBlock are the rows a block of
+// SoftmaxPTX and LayerNormPTX computes.
+const (
+	SoftmaxRowsPerBlock = RowThreads / softmaxLanes
+	NormRowsPerBlock    = RowThreads / normLanes
+)
 
-// rowPrologue emits the common start: the row ctaid.x·RowsPerBlock + warp
-// in %rw (a warp past total, in %r0, exits whole), the lane in %ln, the
-// warp's slots at %wb (a 32-bit shared address), the row's first element
-// row·size (size in %r1) as a byte offset in %rdo.
-func rowPrologue(b *builder) {
+// rowStride is the distance in bytes between two rows' slots: one f64
+// more than the chunk, so that the groups of a warp, each reading its own
+// slot at the same time, hit different banks.
+func rowStride(chunk int) int { return chunk*8 + 8 }
+
+// rowShared is a row kernel's shared memory: the slots of its block's rows.
+func rowShared(lanes, chunk int) int { return RowThreads / lanes * rowStride(chunk) }
+
+// rowPrologue emits the common start for rows of lanes lanes and chunks
+// of chunk slots: the lane within the row's group in %ln, the row
+// ctaid.x·(RowThreads/lanes) + tid.x/lanes in %rw; a warp whose first row
+// is past total (%r0) exits whole, and in a warp that straddles the end a
+// group past it computes the last row again, %pv false, and stores nothing
+// (so every lane of the warp meets every barrier); the group's slots at
+// %wb (a 32-bit shared address); the row's first element row·size (size
+// in %r1) as a byte offset in %rdo.
+func rowPrologue(b *builder, lanes, chunk int) {
 	b.l("mov.u32 %%tx, %%tid.x;")
-	b.l("and.b32 %%ln, %%tx, 31;")
-	b.l("shr.u32 %%wp, %%tx, 5;")
+	b.l("and.b32 %%ln, %%tx, %d;", lanes-1)
+	b.l("div.u32 %%wp, %%tx, %d;", lanes) // the row's group in the block
 	b.l("mov.u32 %%rw, %%ctaid.x;")
-	b.l("shl.b32 %%rw, %%rw, 3;")
+	b.l("mul.lo.u32 %%rw, %%rw, %d;", RowThreads/lanes)
 	b.l("add.u32 %%rw, %%rw, %%wp;")
-	b.l("setp.ge.u32 %%pq, %%rw, %%r0;")
+	b.l("and.b32 %%st, %%tx, %d;", ^31&(RowThreads-1))
+	b.l("div.u32 %%st, %%st, %d;", lanes)
+	b.l("mov.u32 %%sq, %%ctaid.x;")
+	b.l("mad.lo.u32 %%st, %%sq, %d, %%st;", RowThreads/lanes) // the warp's first row
+	b.l("setp.ge.u32 %%pq, %%st, %%r0;")
 	b.l("@%%pq bra.uni $L_done;")
+	b.l("setp.lt.u32 %%pv, %%rw, %%r0;")
+	b.l("sub.u32 %%st, %%r0, 1;")
+	b.l("min.u32 %%rw, %%rw, %%st;")
 	b.l("mov.u64 %%rdo, smem_x;")
 	b.l("cvt.u32.u64 %%wb, %%rdo;")
-	b.l("mad.lo.u32 %%wb, %%wp, %d, %%wb;", rowChunk*8)
+	b.l("mad.lo.u32 %%wb, %%wp, %d, %%wb;", rowStride(chunk))
 	b.l("mul.wide.u32 %%rdo, %%rw, %%r1;")
 	b.l("shl.b64 %%rdo, %%rdo, 2;")
 }
@@ -54,7 +83,7 @@ func rowPrologue(b *builder) {
 // declareRowRegs declares the registers rowPrologue, rowTerms and
 // rowSum use.
 func declareRowRegs(b *builder) {
-	declare(b, ".pred", "%pq", "%ps")
+	declare(b, ".pred", "%pq", "%ps", "%pv")
 	declare(b, ".b32", "%tx", "%ln", "%wp", "%rw", "%wb", "%ck", "%cn", "%cj", "%ce", "%sp", "%sq", "%st")
 	declare(b, ".b64", "%rdo", "%rdx")
 	declare(b, ".f64", "%sv<8>", "%tv")
@@ -62,23 +91,23 @@ func declareRowRegs(b *builder) {
 
 // rowTerms emits a loop over the row's chunks: for chunk start %ck, each
 // lane computes the terms of elements %cj = %ck + lane, + 32, … below
-// min(%ck + rowChunk, size) with term (which reads x[%cj] through %rdx,
+// min(%ck + chunk, size) with term (which reads x[%cj] through %rdx,
 // the element's address, and leaves the f64 term in %tv) and stores them
 // in the warp's slots; then, after a warp barrier, every lane adds the
 // chunk's terms in index order to acc with rowSum. After the last chunk
 // the slots still hold its terms.
-func rowTerms(b *builder, xptr, acc string, term func()) {
+func rowTerms(b *builder, lanes, chunk int, xptr, acc string, term func()) {
 	loop, done := b.label("chunks"), b.label("chunks_done")
-	lanes, lanesDone := b.label("terms"), b.label("terms_done")
+	loopLanes, lanesDone := b.label("terms"), b.label("terms_done")
 	b.l("mov.u32 %%ck, 0;")
 	b.raw("%s:", loop)
 	b.l("setp.ge.u32 %%pq, %%ck, %%r1;")
 	b.l("@%%pq bra.uni %s;", done)
 	b.l("sub.u32 %%cn, %%r1, %%ck;")
-	b.l("min.u32 %%cn, %%cn, %d;", rowChunk)
+	b.l("min.u32 %%cn, %%cn, %d;", chunk)
 	b.l("add.u32 %%ce, %%ck, %%cn;")
 	b.l("add.u32 %%cj, %%ck, %%ln;")
-	b.raw("%s:", lanes)
+	b.raw("%s:", loopLanes)
 	b.l("setp.ge.u32 %%pq, %%cj, %%ce;")
 	b.l("@%%pq bra %s;", lanesDone)
 	b.l("mul.wide.u32 %%rdx, %%cj, 4;")
@@ -88,14 +117,14 @@ func rowTerms(b *builder, xptr, acc string, term func()) {
 	b.l("sub.u32 %%st, %%cj, %%ck;")
 	b.l("mad.lo.u32 %%st, %%st, 8, %%wb;")
 	b.l("st.shared.f64 [%%st], %%tv;")
-	b.l("add.u32 %%cj, %%cj, 32;")
-	b.l("bra %s;", lanes)
+	b.l("add.u32 %%cj, %%cj, %d;", lanes)
+	b.l("bra %s;", loopLanes)
 	b.raw("%s:", lanesDone)
 	b.l("bar.warp.sync 0xffffffff;")
 	rowSum(b, acc)
 	b.comment("the next chunk overwrites the slots only after every lane has read them")
 	b.l("bar.warp.sync 0xffffffff;")
-	b.l("add.u32 %%ck, %%ck, %d;", rowChunk)
+	b.l("add.u32 %%ck, %%ck, %d;", chunk)
 	b.l("bra.uni %s;", loop)
 	b.raw("%s:", done)
 }
@@ -152,7 +181,7 @@ func LayerNormPTX() string {
 	var b builder
 	b.header()
 	b.opEntry(LayerNormKernel, LayerNormParams, 4)
-	b.raw("\t.shared .align 16 .b8 smem_x[%d];", rowShared)
+	b.raw("\t.shared .align 16 .b8 smem_x[%d];", rowShared(normLanes, normChunk))
 	declareRowRegs(&b)
 	declare(&b, ".pred", "%p<8>")
 	declare(&b, ".b32", "%r<24>")
@@ -167,18 +196,18 @@ func LayerNormPTX() string {
 	b.l("ld.param.u32 %%r10, [p8];")
 	b.l("ld.param.u32 %%r11, [p9];")
 	b.l("ld.param.f32 %%f0, [p10];")
-	rowPrologue(&b)
+	rowPrologue(&b, normLanes, normChunk)
 	b.l("cvt.rn.f64.u32 %%d0, %%r1;") // size
 	b.comment("pass 1: mean %%d1 = (sum of x in order) / size")
 	b.l("mov.f64 %%d1, 0d0000000000000000;")
-	rowTerms(&b, "%rd0", "%d1", func() {
+	rowTerms(&b, normLanes, normChunk, "%rd0", "%d1", func() {
 		b.l("ld.global.f32 %%f1, [%%rdx];")
 		b.l("cvt.f64.f32 %%tv, %%f1;")
 	})
 	b.l("div.rn.f64 %%d1, %%d1, %%d0;")
 	b.comment("pass 2: %%d3 = sum of (x - mean)^2 in order")
 	b.l("mov.f64 %%d3, 0d0000000000000000;")
-	rowTerms(&b, "%rd0", "%d3", func() {
+	rowTerms(&b, normLanes, normChunk, "%rd0", "%d3", func() {
 		b.l("ld.global.f32 %%f1, [%%rdx];")
 		b.l("cvt.f64.f32 %%tv, %%f1;")
 		b.l("sub.rn.f64 %%tv, %%tv, %%d1;")
@@ -190,7 +219,7 @@ func LayerNormPTX() string {
 	b.l("add.rn.f64 %%d3, %%d3, %%d5;")
 	b.l("sqrt.rn.f64 %%d3, %%d3;")
 	b.l("div.rn.f64 %%d4, 0d3FF0000000000000, %%d3;")
-	b.comment("pass 3, element j = lane, lane + 32, ...: y = f32(((x - mean) * inv) * scale + bias)")
+	b.comment("pass 3, element j = lane, lane + %d, ...: y = f32(((x - mean) * inv) * scale + bias), stored where %%pv", normLanes)
 	b.l("setp.ne.u32 %%p2, %%r2, 0;")
 	b.l("setp.ne.u32 %%p3, %%r3, 0;")
 	b.comment("one scale and bias an element of the row (sdiv 1, smod size): entry j, no division")
@@ -225,8 +254,8 @@ func LayerNormPTX() string {
 	b.l("@%%p3 add.rn.f64 %%d2, %%d2, %%d7;")
 	b.l("cvt.rn.f32.f64 %%f1, %%d2;")
 	b.l("add.s64 %%rd8, %%rd1, %%rd6;")
-	b.l("st.global.f32 [%%rd8], %%f1;")
-	b.l("add.u32 %%r8, %%r8, 32;")
+	b.l("@%%pv st.global.f32 [%%rd8], %%f1;")
+	b.l("add.u32 %%r8, %%r8, %d;", normLanes)
 	b.l("bra $L_out;")
 	b.raw("$L_done:")
 	b.l("ret;")
@@ -247,7 +276,7 @@ func LayerNormPTX() string {
 // elements in order, keeping the first maximum and its index, and the
 // lanes' results combine to the first maximum of the row (the larger
 // value; of equal ones, the lower index), which is the fold's. A row of
-// at most rowChunk elements keeps its exponentials in the warp's slots
+// at most softmaxChunk elements keeps its exponentials in the warp's slots
 // for the output pass; a longer row computes them again (the same
 // operations, the same bits).
 func SoftmaxPTX(logOut bool) string {
@@ -258,7 +287,7 @@ func SoftmaxPTX(logOut bool) string {
 	var b builder
 	b.header()
 	b.opEntry(name, OpParams[name], 2)
-	b.raw("\t.shared .align 16 .b8 smem_x[%d];", rowShared)
+	b.raw("\t.shared .align 16 .b8 smem_x[%d];", rowShared(softmaxLanes, softmaxChunk))
 	declareRowRegs(&b)
 	declare(&b, ".pred", "%p<8>")
 	declare(&b, ".b32", "%r<24>")
@@ -271,7 +300,7 @@ func SoftmaxPTX(logOut bool) string {
 	b.loadPointers(2)
 	b.l("ld.param.u32 %%r0, [p2];")
 	b.l("ld.param.u32 %%r1, [p3];")
-	rowPrologue(&b)
+	rowPrologue(&b, softmaxLanes, softmaxChunk)
 	b.comment("pass 1: the lane's first maximum %%f1 and its index %%r3 over elements lane, lane + 32, ...")
 	b.l("mov.f32 %%f1, 0fFF800000;")
 	b.l("mov.u32 %%r3, 0xFFFFFFFF;")
@@ -318,7 +347,7 @@ func SoftmaxPTX(logOut bool) string {
 	b.l("cvt.f64.f32 %%d3, %%f1;")
 	b.comment("pass 2: %%d0 = sum of exp(x - max) in order")
 	b.l("mov.f64 %%d0, 0d0000000000000000;")
-	rowTerms(&b, "%rd0", "%d0", func() {
+	rowTerms(&b, softmaxLanes, softmaxChunk, "%rd0", "%d0", func() {
 		b.l("ld.global.f32 %%f2, [%%rdx];")
 		b.l("cvt.f64.f32 %%tv, %%f2;")
 		b.l("sub.rn.f64 %%tv, %%tv, %%d3;")
@@ -327,8 +356,8 @@ func SoftmaxPTX(logOut bool) string {
 	if logOut {
 		fm.Log("%d2", "%d0")
 	}
-	b.comment("pass 3, element j = lane, lane + 32, ...; a row of at most %d keeps exp(x - max) in slot j", rowChunk)
-	b.l("setp.le.u32 %%p5, %%r1, %d;", rowChunk)
+	b.comment("pass 3, element j = lane, lane + 32, ...; a row of at most %d keeps exp(x - max) in slot j", softmaxChunk)
+	b.l("setp.le.u32 %%p5, %%r1, %d;", softmaxChunk)
 	b.l("mov.u32 %%r2, %%ln;")
 	b.raw("$L_out:")
 	b.l("setp.ge.u32 %%p1, %%r2, %%r1;")
@@ -356,7 +385,7 @@ func SoftmaxPTX(logOut bool) string {
 		b.l("div.rn.f64 %%d1, %%d1, %%d0;")
 	}
 	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
-	b.l("st.global.f32 [%%rd4], %%f3;")
+	b.l("@%%pv st.global.f32 [%%rd4], %%f3;")
 	b.l("add.u32 %%r2, %%r2, 32;")
 	b.l("bra $L_out;")
 	b.raw("$L_done:")
