@@ -1000,8 +1000,8 @@ func (p *planner) batchNorm(n *ir.Node) error {
 }
 
 // softmax plans a Softmax or LogSoftmax whose axis is the innermost one in
-// memory (the last axis, or the channel axis of an NHWC value): one warp
-// a row.
+// memory (the last axis, or the channel axis of an NHWC value): a warp a
+// row, or 8 lanes a row of at most kernels.SoftmaxShortMax.
 func (p *planner) softmax(n *ir.Node) error {
 	x, err := p.input(n, 0)
 	if err != nil {
@@ -1027,17 +1027,21 @@ func (p *planner) softmax(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	k := kernels.SoftmaxKernel
+	// A warp a row; 8 lanes a row, four rows a warp, where a row is short.
+	k, perBlock, how := kernels.SoftmaxKernel, kernels.SoftmaxRowsPerBlock, "a warp"
+	if size <= kernels.SoftmaxShortMax {
+		k, perBlock, how = kernels.SoftmaxShortKernel, kernels.SoftmaxShortRowsPerBlock, "8 lanes"
+	}
 	if n.Op == "LogSoftmax" {
-		k = kernels.LogSoftmaxKernel
+		k = map[string]string{kernels.SoftmaxKernel: kernels.LogSoftmaxKernel, kernels.SoftmaxShortKernel: kernels.LogSoftmaxShortKernel}[k]
 	}
 	rows := x.ElemsPerSample / size
 	if err := p.opKernel(k); err != nil {
 		return err
 	}
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: k, Precision: "f32",
-		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.SoftmaxRowsPerBlock, GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
-		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(rows), u32(size)}, Note: fmt.Sprintf("float fallback, one warp a row of %d", size)})
+		WorkPerSample: uint64(rows), WorkPerBlockX: uint32(perBlock), GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
+		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(rows), u32(size)}, Note: fmt.Sprintf("float fallback, %s a row of %d", how, size)})
 	return nil
 }
 

@@ -202,8 +202,10 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 	// functions), which the kernel repeats bit for bit.
 	kernels.UnaryKernel: unaryModel,
 	// Softmax as ir/ref computes it, which the kernel repeats bit for bit.
-	kernels.SoftmaxKernel:    softmaxModel(false),
-	kernels.LogSoftmaxKernel: softmaxModel(true),
+	kernels.SoftmaxKernel:         softmaxModel(false),
+	kernels.LogSoftmaxKernel:      softmaxModel(true),
+	kernels.SoftmaxShortKernel:    softmaxModel(false),
+	kernels.LogSoftmaxShortKernel: softmaxModel(true),
 	// The broadcasting kernel: each operand read through its
 	// own strides over the output's dims, innermost first.
 	kernels.BcastKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
@@ -640,7 +642,7 @@ func TestHostFreePlans(t *testing.T) {
 }`, []string{"b"}, map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}, false},
 		{"softmax over the last axis of an nhwc image", `(%a: f32[N,4,3,5]) -> (%s) {
   %s: f32[N,4,3,5] = Softmax "sm" (%a) {axis = -1}
-}`, nil, map[string]string{"sm": kernels.SoftmaxKernel}, false},
+}`, nil, map[string]string{"sm": kernels.SoftmaxShortKernel}, false},
 		{"prelu", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
   const %full: f32[3,5] = [0.5, 1, 2, -1, 0, 0.25, 3, -2, 1, 1, 0.1, 0.2, 0.3, 0.4, 0.5]

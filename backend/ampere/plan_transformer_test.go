@@ -90,7 +90,7 @@ func TestTransformerBlockExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"ln": kernels.LayerNormKernel, "gelu_div": kernels.UnaryKernel, "softmax": kernels.SoftmaxKernel,
+	want := map[string]string{"ln": kernels.LayerNormKernel, "gelu_div": kernels.UnaryKernel, "softmax": kernels.SoftmaxShortKernel,
 		"sigmoid": kernels.EltwiseKernel, "tanh": kernels.EltwiseKernel, "gelu_q": kernels.Quantize4Kernel}
 	for _, s := range e.Steps {
 		// GELU's five nodes are one launch, under the Div.

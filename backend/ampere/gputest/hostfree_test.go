@@ -194,7 +194,7 @@ func hostFreeCases() map[string]struct {
 		"softmax_nhwc": {text: `graph "g" (%x: f32[N,4,6,5]) -> (%y) {
 ` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
   %y: f32[N,4,6,5] = Softmax "sm" (%h) {axis = -1}
-}`, kernel: map[string]string{"sm": kernels.SoftmaxKernel}},
+}`, kernel: map[string]string{"sm": kernels.SoftmaxShortKernel}},
 		"prelu": {text: `graph "g" (%x: f32[N,4,6,5]) -> (%y1, %y2) {
 ` + mix(4) + `  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
   %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)

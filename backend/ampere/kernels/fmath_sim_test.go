@@ -126,8 +126,8 @@ func rowThreads(rows, perBlock int) int { return (rows + perBlock - 1) / perBloc
 // zeros, over more rows than a block holds.
 func TestSoftmaxKernelsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, size := range []int{1, 7, 49, 197, 300, 600} {
-		rows := 12
+	for _, size := range []int{1, 7, 49, 64, 197, 300, 600} {
+		rows := 37 // past a block of either kernel, the last warp straddling the end
 		x := make([]float32, rows*size)
 		for i := range x {
 			x[i] = float32(r.NormFloat64() * 4)
@@ -165,18 +165,22 @@ func TestSoftmaxKernelsExact(t *testing.T) {
 			row(9)[i] = -37.5
 		}
 		row(9)[0] = 0
-		for _, log := range []bool{false, true} {
-			name, op := SoftmaxKernel, "Softmax"
-			if log {
-				name, op = LogSoftmaxKernel, "LogSoftmax"
+		for _, variant := range []struct {
+			name, op string
+			perBlock int
+		}{{SoftmaxKernel, "Softmax", SoftmaxRowsPerBlock}, {LogSoftmaxKernel, "LogSoftmax", SoftmaxRowsPerBlock},
+			{SoftmaxShortKernel, "Softmax", SoftmaxShortRowsPerBlock}, {LogSoftmaxShortKernel, "LogSoftmax", SoftmaxShortRowsPerBlock}} {
+			name, op, perBlock := variant.name, variant.op, variant.perBlock
+			if perBlock == SoftmaxShortRowsPerBlock && size > SoftmaxShortMax {
+				continue
 			}
-			t.Run(fmt.Sprintf("%s/%d", op, size), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%d", name, size), func(t *testing.T) {
 				text, err := OpPTX(name)
 				if err != nil {
 					t.Fatal(err)
 				}
 				want := refGraph(t, []int{rows, size}, x, "%y: TY = "+op+` "sm" (%x) {axis = -1}`)
-				got := runF32Kernel(t, text, rowThreads(rows, SoftmaxRowsPerBlock), len(x), [][]float32{x, nil}, uint64(rows), uint64(size))
+				got := runF32Kernel(t, text, rowThreads(rows, perBlock), len(x), [][]float32{x, nil}, uint64(rows), uint64(size))
 				sameF32s(t, op, got, want, func(i int) string { return fmt.Sprintf("row %d, x %v", i/size, x[i]) })
 			})
 		}

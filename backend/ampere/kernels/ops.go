@@ -71,9 +71,11 @@ var OpParams = map[string][]string{
 	ToNHWC32Kernel:    {"x", "y", "total", "C", "HW"},
 	// prm: the per-channel factor, mean and bias, C f32 each, in that
 	// order; channel of element i = i / inner % C.
-	BatchNormKernel:  {"x", "y", "prm", "total", "C", "inner"},
-	SoftmaxKernel:    {"x", "y", "total", "size"},
-	LogSoftmaxKernel: {"x", "y", "total", "size"},
+	BatchNormKernel:       {"x", "y", "prm", "total", "C", "inner"},
+	SoftmaxKernel:         {"x", "y", "total", "size"},
+	LogSoftmaxKernel:      {"x", "y", "total", "size"},
+	SoftmaxShortKernel:    {"x", "y", "total", "size"},
+	LogSoftmaxShortKernel: {"x", "y", "total", "size"},
 	// Dims in memory order (the layout's), the batch dim excluded: output
 	// O1×O2×O3, input I1×I2×I3, leading pads P1..P3; value is the pad
 	// element's bits.
@@ -99,6 +101,9 @@ const opPointers = 2
 func OpPTX(name string) (string, error) {
 	if name == SoftmaxKernel || name == LogSoftmaxKernel {
 		return SoftmaxPTX(name == LogSoftmaxKernel), nil // a warp a row (rows.go)
+	}
+	if name == SoftmaxShortKernel || name == LogSoftmaxShortKernel {
+		return SoftmaxShortPTX(name == LogSoftmaxShortKernel), nil // 8 lanes a row (rows.go)
 	}
 	if name == ToNCHW32Kernel {
 		return toNCHW32TiledPTX(), nil // 32×32 tiles through shared memory (transpose.go)

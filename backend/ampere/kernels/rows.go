@@ -279,15 +279,33 @@ func LayerNormPTX() string {
 // at most softmaxChunk elements keeps its exponentials in the warp's slots
 // for the output pass; a longer row computes them again (the same
 // operations, the same bits).
-func SoftmaxPTX(logOut bool) string {
-	name := SoftmaxKernel
-	if logOut {
-		name = LogSoftmaxKernel
-	}
+func SoftmaxPTX(logOut bool) string { return softmaxPTX(logOut, softmaxLanes, softmaxChunk) }
+
+// SoftmaxShortPTX returns the module text of SoftmaxShortKernel (or of
+// LogSoftmaxShortKernel, logOut): SoftmaxPTX's arithmetic, 8 lanes a row,
+// four rows a warp (one in-order sum stream for four rows), for rows of at
+// most SoftmaxShortMax elements (Swin's windows of 49), which the slots
+// hold.
+func SoftmaxShortPTX(logOut bool) string { return softmaxPTX(logOut, normLanes, normChunk) }
+
+// SoftmaxShortMax is the longest row SoftmaxShortKernel takes.
+const SoftmaxShortMax = normChunk
+
+// Softmax kernels of short rows (SoftmaxShortPTX).
+const (
+	SoftmaxShortKernel    = "sqc_softmax_f32_g8"
+	LogSoftmaxShortKernel = "sqc_logsoftmax_f32_g8"
+	// SoftmaxShortRowsPerBlock is the rows a block of them computes.
+	SoftmaxShortRowsPerBlock = RowThreads / normLanes
+)
+
+func softmaxPTX(logOut bool, lanes, chunk int) string {
+	name := map[[2]bool]string{{false, false}: SoftmaxKernel, {true, false}: LogSoftmaxKernel,
+		{false, true}: SoftmaxShortKernel, {true, true}: LogSoftmaxShortKernel}[[2]bool{logOut, lanes != softmaxLanes}]
 	var b builder
 	b.header()
-	b.opEntry(name, OpParams[name], 2)
-	b.raw("\t.shared .align 16 .b8 smem_x[%d];", rowShared(softmaxLanes, softmaxChunk))
+	b.opEntry(name, OpParams[SoftmaxKernel], 2)
+	b.raw("\t.shared .align 16 .b8 smem_x[%d];", rowShared(lanes, chunk))
 	declareRowRegs(&b)
 	declare(&b, ".pred", "%p<8>")
 	declare(&b, ".b32", "%r<24>")
@@ -300,7 +318,7 @@ func SoftmaxPTX(logOut bool) string {
 	b.loadPointers(2)
 	b.l("ld.param.u32 %%r0, [p2];")
 	b.l("ld.param.u32 %%r1, [p3];")
-	rowPrologue(&b, softmaxLanes, softmaxChunk)
+	rowPrologue(&b, lanes, chunk)
 	b.comment("pass 1: the lane's first maximum %%f1 and its index %%r3 over elements lane, lane + 32, ...")
 	b.l("mov.f32 %%f1, 0fFF800000;")
 	b.l("mov.u32 %%r3, 0xFFFFFFFF;")
@@ -315,7 +333,7 @@ func SoftmaxPTX(logOut bool) string {
 	b.l("setp.gt.f32 %%p2, %%f2, %%f1;")
 	b.l("@%%p2 mov.f32 %%f1, %%f2;")
 	b.l("@%%p2 mov.u32 %%r3, %%r2;")
-	b.l("add.u32 %%r2, %%r2, 32;")
+	b.l("add.u32 %%r2, %%r2, %d;", lanes)
 	b.l("bra $L_max;")
 	b.raw("$L_maxdone:")
 	b.l("shl.b32 %%r4, %%ln, 3;")
@@ -326,7 +344,7 @@ func SoftmaxPTX(logOut bool) string {
 	b.comment("the row's first maximum: a tree over the lanes' (maximum, index) slots, keeping the larger value, of equal ones the lower index")
 	b.l("mov.f32 %%f2, %%f1;")
 	b.l("mov.u32 %%r5, %%r3;")
-	for half := 16; half >= 1; half /= 2 {
+	for half := lanes / 2; half >= 1; half /= 2 {
 		b.l("setp.lt.u32 %%p6, %%ln, %d;", half)
 		b.l("@%%p6 ld.shared.f32 %%f2, [%%r4+%d];", 8*half)
 		b.l("@%%p6 ld.shared.u32 %%r5, [%%r4+%d];", 8*half+4)
@@ -347,7 +365,7 @@ func SoftmaxPTX(logOut bool) string {
 	b.l("cvt.f64.f32 %%d3, %%f1;")
 	b.comment("pass 2: %%d0 = sum of exp(x - max) in order")
 	b.l("mov.f64 %%d0, 0d0000000000000000;")
-	rowTerms(&b, softmaxLanes, softmaxChunk, "%rd0", "%d0", func() {
+	rowTerms(&b, lanes, chunk, "%rd0", "%d0", func() {
 		b.l("ld.global.f32 %%f2, [%%rdx];")
 		b.l("cvt.f64.f32 %%tv, %%f2;")
 		b.l("sub.rn.f64 %%tv, %%tv, %%d3;")
@@ -356,8 +374,8 @@ func SoftmaxPTX(logOut bool) string {
 	if logOut {
 		fm.Log("%d2", "%d0")
 	}
-	b.comment("pass 3, element j = lane, lane + 32, ...; a row of at most %d keeps exp(x - max) in slot j", softmaxChunk)
-	b.l("setp.le.u32 %%p5, %%r1, %d;", softmaxChunk)
+	b.comment("pass 3, element j = lane, lane + %d, ...; a row of at most %d keeps exp(x - max) in slot j", lanes, chunk)
+	b.l("setp.le.u32 %%p5, %%r1, %d;", chunk)
 	b.l("mov.u32 %%r2, %%ln;")
 	b.raw("$L_out:")
 	b.l("setp.ge.u32 %%p1, %%r2, %%r1;")
@@ -386,7 +404,7 @@ func SoftmaxPTX(logOut bool) string {
 	}
 	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
 	b.l("@%%pv st.global.f32 [%%rd4], %%f3;")
-	b.l("add.u32 %%r2, %%r2, 32;")
+	b.l("add.u32 %%r2, %%r2, %d;", lanes)
 	b.l("bra $L_out;")
 	b.raw("$L_done:")
 	b.l("ret;")
