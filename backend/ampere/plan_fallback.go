@@ -267,8 +267,8 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "u32", Data: leBytes(starts[:2*period])})
 			elems := int64(len(tab) / 2)
 			k, work := kernel, elems
-			if k == kernels.Gather32Kernel && kernels.Gather4Fits(starts[:2*period], run, int64(dsrc), int64(ddst), x.ElemsPerSample, y.ElemsPerSample) {
-				k, work = kernels.Gather32x4Kernel, elems/4 // four elements a thread
+			if kernels.Gather4Fits(starts[:2*period], run, int64(dsrc), int64(ddst), x.ElemsPerSample, y.ElemsPerSample) {
+				k, work = kernels.Gather4Of(k), elems/4 // four elements a thread
 			}
 			p.useKernel(k, kernels.GatherPTX(k))
 			p.e.Steps = append(p.e.Steps, &engine.Step{Node: last.Name, Op: last.Op, Kernel: k, Precision: precisionOf(dtype),

@@ -430,8 +430,8 @@ func (p *planner) batchConstant(n *ir.Node) (bool, error) {
 		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: dt, Data: bytes},
 			&engine.Weight{Name: wn + "/table", Kind: "u32", Data: tab})
 		work := elems
-		if kernel == kernels.Gather32Kernel && kernels.Gather4Fits(nil, elems, 0, 0, 0, elems) {
-			kernel, work = kernels.Gather32x4Kernel, elems/4 // four elements a thread
+		if kernels.Gather4Fits(nil, elems, 0, 0, 0, elems) {
+			kernel, work = kernels.Gather4Of(kernel), elems/4 // four elements a thread
 		}
 		p.useKernel(kernel, kernels.GatherPTX(kernel))
 		p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precisionOf(dt),

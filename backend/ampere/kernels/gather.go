@@ -21,9 +21,20 @@ const (
 	// and sample sizes are all multiples of 4 (Gather4Fits); total counts
 	// groups of four (elements / 4), the other parameters are the same.
 	Gather32x4Kernel = "sqc_gather_b32_x4"
+	// Gather8x4Kernel is Gather8Kernel four elements a thread, one 4-byte
+	// load and store, under the same condition.
+	Gather8x4Kernel = "sqc_gather_b8_x4"
 )
 
-// Gather4Fits reports whether a 32-bit gather of runs of run elements,
+// Gather4Of returns the four-a-thread form of a gather kernel.
+func Gather4Of(name string) string {
+	if name == Gather8Kernel {
+		return Gather8x4Kernel
+	}
+	return Gather32x4Kernel
+}
+
+// Gather4Fits reports whether a gather of runs of run elements,
 // starting where the table says, period strides dsrc and ddst, and
 // samples of inPer and outPer elements can copy four elements a thread:
 // every offset a multiple of 4, so a group of four stays in one run and
@@ -53,6 +64,8 @@ func GatherPTX(name string) string {
 		size = 4
 	case Gather32x4Kernel:
 		size, vec = 4, 4
+	case Gather8x4Kernel:
+		size, vec = 1, 4
 	}
 	var b builder
 	b.header()
@@ -98,7 +111,12 @@ func GatherPTX(name string) string {
 	b.l("mul.wide.u32 %%rd6, %%r14, %%r7;")
 	b.l("cvt.u64.u32 %%rd7, %%r18;")
 	b.l("add.s64 %%rd6, %%rd6, %%rd7;")
-	if size == 1 {
+	if size == 1 && vec == 4 {
+		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
+		b.l("ld.global.b32 %%r19, [%%rd8];")
+		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
+		b.l("st.global.b32 [%%rd9], %%r19;")
+	} else if size == 1 {
 		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
 		b.l("ld.global.u8 %%r19, [%%rd8];")
 		b.l("add.s64 %%rd9, %%rd1, %%rd6;")

@@ -421,6 +421,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 			in.width = 4
 		case "s8":
 			in.width, in.signed = 1, true
+		case "u8": // the byte gather
+			in.width = 1
 		case "v4.u32", "v4.f32", "v4.b32":
 			in.width, in.vecN = 4, 4
 		case "v2.f32", "v2.u32":
@@ -431,7 +433,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 	case strings.HasPrefix(opc, "st.global."):
 		in.op = opStGlobal
 		switch strings.TrimPrefix(strings.TrimPrefix(opc, "st.global."), "cg.") {
-		case "s8":
+		case "s8", "u8":
 			in.width = 1
 		case "f32", "u32", "b32":
 			in.width = 4
@@ -954,6 +956,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 			}
 		} else if in.signed {
 			set32(uint32(int32(int8(mem[0]))))
+		} else if in.width == 1 {
+			set32(uint32(mem[0]))
 		} else {
 			set32(le32(mem))
 		}
