@@ -190,7 +190,7 @@ func hostFreeCases() map[string]struct {
 ` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
   %y1: f32[N,4,6,5] = Add "add" (%x, %h)
   %y2: f32[N,4,6,5] = Div "div" (%h, %x)
-}`, kernel: map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}},
+}`, kernel: map[string]string{"add": kernels.Eltwise4Kernel, "div": kernels.Eltwise4Kernel}},
 		"softmax_nhwc": {text: `graph "g" (%x: f32[N,4,6,5]) -> (%y) {
 ` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
   %y: f32[N,4,6,5] = Softmax "sm" (%h) {axis = -1}

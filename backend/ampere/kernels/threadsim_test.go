@@ -146,7 +146,7 @@ func parseThreads(text string) (*tKernel, error) {
 			}
 		}
 		in.opc, line, _ = strings.Cut(line, " ")
-		for _, a := range strings.Split(line, ",") {
+		for _, a := range splitOperands(line) { // vector operands {…} whole
 			if a = strings.TrimSpace(a); a != "" {
 				in.args = append(in.args, a)
 			}
@@ -328,7 +328,7 @@ func (m *tMachine) resume(k *tKernel, args []uint64, th *tThread, sh *tShared) e
 		}
 		a := make([]uint64, len(in.args))
 		for i := 1; i < len(in.args); i++ {
-			if strings.HasPrefix(in.args[i], "[") {
+			if strings.HasPrefix(in.args[i], "[") || strings.HasPrefix(in.args[i], "{") {
 				continue
 			}
 			v, err := val(in.args[i])
@@ -540,6 +540,40 @@ func (m *tMachine) resume(k *tKernel, args []uint64, th *tThread, sh *tShared) e
 			if a[3] != 0 {
 				out = a[1]
 			}
+		case "ld.global.v4.f32", "st.global.v4.f32":
+			// Four f32 registers from or to 16 aligned bytes.
+			mi, vi := 1, 0
+			if in.opc == "st.global.v4.f32" {
+				mi, vi = 0, 1
+			}
+			addr, err := m.address(in.args[mi], regs)
+			if err != nil {
+				return err
+			}
+			if addr%16 != 0 {
+				return fmt.Errorf("%s: 16-byte access at %#x is misaligned", in.text, addr)
+			}
+			b, err := m.mem(addr, 16)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.text, err)
+			}
+			vec := strings.Split(strings.Trim(in.args[vi], "{}"), ",")
+			if len(vec) != 4 {
+				return fmt.Errorf("%s: want four registers", in.text)
+			}
+			for j, r := range vec {
+				r = strings.TrimSpace(r)
+				if mi == 1 {
+					regs[r] = uint64(binary.LittleEndian.Uint32(b[4*j:]))
+					continue
+				}
+				v, ok := regs[r]
+				if !ok {
+					return fmt.Errorf("%s: register %s read before written", in.text, r)
+				}
+				binary.LittleEndian.PutUint32(b[4*j:], uint32(v))
+			}
+			write = false
 		case "ld.global.f32":
 			addr, err := m.address(in.args[1], regs)
 			if err != nil {
