@@ -369,6 +369,10 @@ func (p *planner) quantize(n *ir.Node) error {
 	if layout != x.Layout {
 		note = "NCHW to NHWC"
 	}
+	if c == 1 && hw == 1 && x.ElemsPerSample%4 == 0 {
+		// No relayout: four elements a thread, vector loads and stores.
+		return p.elementwise(n, kernels.Quantize4Kernel, "f32->int8", note, x.ElemsPerSample/4, bufArg(x), bufArg(y), perSample(x.ElemsPerSample/4), s32(zp), f32(s))
+	}
 	return p.elementwise(n, kernels.QuantizeKernel, "f32->int8", note, x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), u32(c), u32(hw), s32(zp), f32(s))
 }
 
@@ -519,6 +523,10 @@ func (p *planner) dequantize(n *ir.Node) error {
 	y, err := p.newBuffer(n.Outputs[0], x.Layout)
 	if err != nil {
 		return err
+	}
+	if x.ElemsPerSample%4 == 0 {
+		// Four elements a thread, vector loads and stores.
+		return p.elementwise(n, kernels.Dequantize4Kernel, "int8->f32", "", x.ElemsPerSample/4, bufArg(x), bufArg(y), perSample(x.ElemsPerSample/4), s32(zp), f32(s))
 	}
 	return p.elementwise(n, kernels.DequantizeKernel, "int8->f32", "", x.ElemsPerSample, bufArg(x), bufArg(y), perSample(x.ElemsPerSample), s32(zp), f32(s))
 }
@@ -1063,8 +1071,8 @@ func (p *planner) batchNorm(n *ir.Node) error {
 }
 
 // softmax plans a Softmax or LogSoftmax whose axis is the innermost one in
-// memory (the last axis, or the channel axis of an NHWC value): one thread
-// a row.
+// memory (the last axis, or the channel axis of an NHWC value): a warp a
+// row, or 8 lanes a row of at most kernels.SoftmaxShortMax.
 func (p *planner) softmax(n *ir.Node) error {
 	x, err := p.input(n, 0)
 	if err != nil {
@@ -1090,12 +1098,22 @@ func (p *planner) softmax(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	k := kernels.SoftmaxKernel
+	// A warp a row; 8 lanes a row, four rows a warp, where a row is short.
+	k, perBlock, how := kernels.SoftmaxKernel, kernels.SoftmaxRowsPerBlock, "a warp"
+	if size <= kernels.SoftmaxShortMax {
+		k, perBlock, how = kernels.SoftmaxShortKernel, kernels.SoftmaxShortRowsPerBlock, "8 lanes"
+	}
 	if n.Op == "LogSoftmax" {
-		k = kernels.LogSoftmaxKernel
+		k = map[string]string{kernels.SoftmaxKernel: kernels.LogSoftmaxKernel, kernels.SoftmaxShortKernel: kernels.LogSoftmaxShortKernel}[k]
 	}
 	rows := x.ElemsPerSample / size
-	return p.elementwise(n, k, "f32", "float fallback", rows, bufArg(x), bufArg(y), perSample(rows), u32(size))
+	if err := p.opKernel(k); err != nil {
+		return err
+	}
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: k, Precision: "f32",
+		WorkPerSample: uint64(rows), WorkPerBlockX: uint32(perBlock), GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
+		Args: []*engine.Arg{bufArg(x), bufArg(y), perSample(rows), u32(size)}, Note: fmt.Sprintf("float fallback, %s a row of %d", how, size)})
+	return nil
 }
 
 // pad plans a constant-mode Pad of an i8 or f32 value of rank 2 to 4 that

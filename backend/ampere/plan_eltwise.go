@@ -21,10 +21,17 @@ var eltBinaryOps = map[string]int64{"Add": kernels.EltAdd, "Sub": kernels.EltSub
 // eltLaunch adds one launch of the elementwise kernel.
 // b is the second operand: a buffer, or the weight holding a constant.
 func (p *planner) eltLaunch(n *ir.Node, kernel string, x *engine.Buffer, b *engine.Arg, y *engine.Buffer, op, bmode, c, inner, swap int64, alpha, lo, hi float32) {
-	p.useKernel(kernel, kernels.EltwisePTX())
+	work := y.ElemsPerSample
+	if kernel == kernels.EltwiseKernel && kernels.Eltwise4Fits(op, bmode, work) {
+		// Four elements a thread, 16-byte loads and stores.
+		p.useKernel(kernels.Eltwise4Kernel, kernels.Eltwise4PTX())
+		kernel, work = kernels.Eltwise4Kernel, work/4
+	} else {
+		p.useKernel(kernel, kernels.EltwisePTX())
+	}
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: "f32",
-		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
-		Args: []*engine.Arg{bufArg(x), b, bufArg(y), perSample(y.ElemsPerSample), u32(op), u32(bmode), u32(c), u32(inner), u32(swap),
+		WorkPerSample: uint64(work), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		Args: []*engine.Arg{bufArg(x), b, bufArg(y), perSample(work), u32(op), u32(bmode), u32(c), u32(inner), u32(swap),
 			f32(alpha), f32(lo), f32(hi)},
 		Note: "float elementwise " + n.Op})
 }

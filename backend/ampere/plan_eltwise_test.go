@@ -55,14 +55,14 @@ func TestPlanEltwise(t *testing.T) {
 	}
 	wants := map[string]want{
 		"add":   {kernel: kernels.EltwiseKernel, op: kernels.EltAdd, bmode: kernels.EltChannelB, c: 4, inner: 15},
-		"relu":  {kernel: kernels.EltwiseKernel, op: kernels.EltClamp, c: 1, inner: 1},
+		"relu":  {kernel: kernels.Eltwise4Kernel, op: kernels.EltClamp, c: 1, inner: 1},
 		"mul":   {kernel: kernels.EltwiseKernel, op: kernels.EltMul, bmode: kernels.EltChannelB, c: 4, inner: 1},
-		"sub":   {kernel: kernels.EltwiseKernel, op: kernels.EltSub, bmode: kernels.EltScalarB, c: 1, inner: 1, swap: 1},
+		"sub":   {kernel: kernels.Eltwise4Kernel, op: kernels.EltSub, bmode: kernels.EltScalarB, c: 1, inner: 1, swap: 1},
 		"sig":   {kernel: kernels.EltwiseKernel, op: kernels.EltSigmoid, c: 1, inner: 1},
-		"addh":  {kernel: kernels.EltwiseKernel, op: kernels.EltAdd, bmode: kernels.EltScalarB, c: 1, inner: 1},
-		"div":   {kernel: kernels.EltwiseKernel, op: kernels.EltDiv, bmode: kernels.EltSameB, c: 1, inner: 1},
-		"leaky": {kernel: kernels.EltwiseKernel, op: kernels.EltLeaky, c: 1, inner: 1, alpha: 0.2},
-		"clip":  {kernel: kernels.EltwiseKernel, op: kernels.EltClamp, c: 1, inner: 1, lo: -0.5, hi: 1.25, checkBounds: true},
+		"addh":  {kernel: kernels.Eltwise4Kernel, op: kernels.EltAdd, bmode: kernels.EltScalarB, c: 1, inner: 1},
+		"div":   {kernel: kernels.Eltwise4Kernel, op: kernels.EltDiv, bmode: kernels.EltSameB, c: 1, inner: 1},
+		"leaky": {kernel: kernels.Eltwise4Kernel, op: kernels.EltLeaky, c: 1, inner: 1, alpha: 0.2},
+		"clip":  {kernel: kernels.Eltwise4Kernel, op: kernels.EltClamp, c: 1, inner: 1, lo: -0.5, hi: 1.25, checkBounds: true},
 		"tanh":  {kernel: kernels.EltwiseKernel, op: kernels.EltTanh, c: 1, inner: 1},
 	}
 	seen := 0
@@ -79,8 +79,9 @@ func TestPlanEltwise(t *testing.T) {
 			t.Errorf("%s: %d args, want %d", s.Node, len(s.Args), len(kernels.EltwiseParams))
 			continue
 		}
-		if s.Args[3].GetU32PerSample() != 60 {
-			t.Errorf("%s: %d elements a sample, want 60", s.Node, s.Args[3].GetU32PerSample())
+		// The four-a-thread kernel counts groups of four.
+		if per := map[string]uint32{kernels.EltwiseKernel: 60, kernels.Eltwise4Kernel: 15}[s.Kernel]; s.Args[3].GetU32PerSample() != per {
+			t.Errorf("%s: %d work items a sample, want %d", s.Node, s.Args[3].GetU32PerSample(), per)
 		}
 		got := []uint32{s.Args[4].GetU32(), s.Args[5].GetU32(), s.Args[6].GetU32(), s.Args[7].GetU32(), s.Args[8].GetU32()}
 		exp := []uint32{w.op, w.bmode, w.c, w.inner, w.swap}

@@ -265,11 +265,15 @@ func (p *planner) gatherChain(chain []*ir.Node, note string) error {
 			period, dsrc, ddst := runPeriod(starts)
 			wn := fmt.Sprintf("%s/gather%d_%d", last.Name, j, k)
 			p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: "u32", Data: leBytes(starts[:2*period])})
-			p.useKernel(kernel, kernels.GatherPTX(kernel))
 			elems := int64(len(tab) / 2)
-			p.e.Steps = append(p.e.Steps, &engine.Step{Node: last.Name, Op: last.Op, Kernel: kernel, Precision: precisionOf(dtype),
-				WorkPerSample: uint64(elems), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
-				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(elems), u32(elems / run), u32(run),
+			k, work := kernel, elems
+			if kernels.Gather4Fits(starts[:2*period], run, int64(dsrc), int64(ddst), x.ElemsPerSample, y.ElemsPerSample) {
+				k, work = kernels.Gather4Of(k), elems/4 // four elements a thread
+			}
+			p.useKernel(k, kernels.GatherPTX(k))
+			p.e.Steps = append(p.e.Steps, &engine.Step{Node: last.Name, Op: last.Op, Kernel: k, Precision: precisionOf(dtype),
+				WorkPerSample: uint64(work), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+				Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(wn), perSample(work), u32(elems / run), u32(run),
 					u32(int64(period)), u32(int64(dsrc)), u32(int64(ddst)), u32(x.ElemsPerSample), u32(y.ElemsPerSample)},
 				Note: note})
 		}

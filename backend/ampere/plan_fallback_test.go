@@ -94,14 +94,14 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 	}
 	for _, s := range e.Steps {
 		switch s.Kernel {
-		case kernels.Gather8Kernel, kernels.Gather32Kernel:
+		case kernels.Gather8Kernel, kernels.Gather32Kernel, kernels.Gather32x4Kernel, kernels.Gather8x4Kernel:
 			y, tab := mem[root(s.Args[1].GetBuffer())], weights[s.Args[2].GetWeight()]
 			var x *ir.Tensor
 			if b := s.Args[0].GetBuffer(); b != "" {
 				x = mem[root(b)]
 			} else if w := s.Args[0].GetWeight(); w != "" {
 				// A constant every sample reads (input stride 0).
-				if s.Kernel == kernels.Gather32Kernel {
+				if s.Kernel != kernels.Gather8Kernel && s.Kernel != kernels.Gather8x4Kernel {
 					x = ir.NewTensor(ir.Float32, len(weights[w])/4)
 				} else {
 					x = ir.NewTensor(ir.Int8, len(weights[w]))
@@ -112,7 +112,11 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 			}
 			u := func(i int) int { return int(s.Args[i].GetU32()) }
 			runs, run, period, dsrc, ddst, inPer, outPer := u(4), u(5), u(6), uint32(u(7)), uint32(u(8)), u(9), u(10)
-			if 8*period != len(tab) || runs%period != 0 || int(s.Args[3].GetU32PerSample()) != runs*run {
+			group := 1 // elements a thread
+			if s.Kernel == kernels.Gather32x4Kernel || s.Kernel == kernels.Gather8x4Kernel {
+				group = 4
+			}
+			if 8*period != len(tab) || runs%period != 0 || int(s.Args[3].GetU32PerSample())*group != runs*run {
 				t.Fatalf("step %s: %d runs of %d, period %d, for a table of %d bytes and %d elements a sample", s.Node, runs, run, period, len(tab), s.Args[3].GetU32PerSample())
 			}
 			for n := 0; n < batch; n++ {
@@ -644,7 +648,7 @@ func ranOn(e *engine.Engine, node string) string {
 		switch s.Kernel {
 		case HostKernel:
 			return "host"
-		case kernels.Gather8Kernel, kernels.Gather32Kernel:
+		case kernels.Gather8Kernel, kernels.Gather32Kernel, kernels.Gather32x4Kernel, kernels.Gather8x4Kernel:
 			how = "gather"
 		default:
 			if how == "view" {

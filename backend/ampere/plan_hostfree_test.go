@@ -155,55 +155,16 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 			y[i] = float32(acc)
 		}
 	},
-	kernels.EltwiseKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[2]).Float32s()
-		var b []float32
-		if w := s.Args[1].GetWeight(); w != "" {
-			b = f32sOf(weights[w])
-		} else {
-			b = buf(s.Args[1]).Float32s()
-		}
-		bmode, c, inner, swap := s.Args[5].GetU32(), int(s.Args[6].GetU32()), int(s.Args[7].GetU32()), s.Args[8].GetU32() == 1
-		for i := range y {
-			xv, bv := x[i], float32(0)
-			switch bmode {
-			case kernels.EltSameB:
-				bv = b[i]
-			case kernels.EltScalarB:
-				bv = b[0]
-			case kernels.EltChannelB:
-				bv = b[i/inner%c]
-			case kernels.EltNoB: // a unary op
-			default:
-				panic("eltwise model: an operand mode not modelled")
-			}
-			if swap {
-				xv, bv = bv, xv
-			}
-			switch s.Args[4].GetU32() {
-			case kernels.EltAdd:
-				y[i] = xv + bv
-			case kernels.EltSub:
-				y[i] = xv - bv
-			case kernels.EltMul:
-				y[i] = xv * bv
-			case kernels.EltDiv:
-				y[i] = xv / bv
-			case kernels.EltSigmoid:
-				y[i] = float32(fmath.Sigmoid(float64(xv)))
-			case kernels.EltTanh:
-				y[i] = float32(fmath.Tanh(float64(xv)))
-			default:
-				panic("eltwise model: only Add, Sub, Mul, Div, Sigmoid and Tanh are modelled")
-			}
-		}
-	},
+	kernels.EltwiseKernel:  eltwiseModel,
+	kernels.Eltwise4Kernel: eltwiseModel, // the same arithmetic, four elements a thread
 	// The unary math kernel: ir/ref's arithmetic (package fmath's
 	// functions), which the kernel repeats bit for bit.
 	kernels.UnaryKernel: unaryModel,
 	// Softmax as ir/ref computes it, which the kernel repeats bit for bit.
-	kernels.SoftmaxKernel:    softmaxModel(false),
-	kernels.LogSoftmaxKernel: softmaxModel(true),
+	kernels.SoftmaxKernel:         softmaxModel(false),
+	kernels.LogSoftmaxKernel:      softmaxModel(true),
+	kernels.SoftmaxShortKernel:    softmaxModel(false),
+	kernels.LogSoftmaxShortKernel: softmaxModel(true),
 	// The broadcasting kernel: each operand read through its
 	// own strides over the output's dims, innermost first.
 	kernels.BcastKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
@@ -499,6 +460,18 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 // ir/ref computes them.
 func unaryModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+	if s.Args[3].GetU32() == kernels.UGeluChain {
+		// torch's GELU export, each node's f32 rounding in turn.
+		c1, c3 := s.Args[4].GetF32(), s.Args[5].GetF32()
+		for i, v := range x {
+			d := v / c1
+			e := float32(fmath.Erf(float64(d)))
+			a := e + 1
+			g := v * a
+			y[i] = g * c3
+		}
+		return
+	}
 	f := map[uint32]func(float64) float64{kernels.UExp: fmath.Exp, kernels.ULog: fmath.Log, kernels.UErf: fmath.Erf,
 		kernels.UGelu: fmath.Gelu, kernels.UGeluTanh: fmath.GeluTanh, kernels.USoftplus: fmath.Softplus, kernels.UMish: fmath.Mish,
 	}[s.Args[3].GetU32()]
@@ -638,10 +611,10 @@ func TestHostFreePlans(t *testing.T) {
 		{"operands in different orders", `(%a: f32[N,4,3,5], %b: f32[N,4,3,5]) -> (%y, %z) {
   %y: f32[N,4,3,5] = Add "add" (%a, %b)
   %z: f32[N,4,3,5] = Div "div" (%b, %a)
-}`, []string{"b"}, map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}, false},
+}`, []string{"b"}, map[string]string{"add": kernels.Eltwise4Kernel, "div": kernels.Eltwise4Kernel}, false},
 		{"softmax over the last axis of an nhwc image", `(%a: f32[N,4,3,5]) -> (%s) {
   %s: f32[N,4,3,5] = Softmax "sm" (%a) {axis = -1}
-}`, nil, map[string]string{"sm": kernels.SoftmaxKernel}, false},
+}`, nil, map[string]string{"sm": kernels.SoftmaxShortKernel}, false},
 		{"prelu", `(%a: f32[N,4,3,5]) -> (%y, %z) {
   const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
   const %full: f32[3,5] = [0.5, 1, 2, -1, 0, 0.25, 3, -2, 1, 1, 0.1, 0.2, 0.3, 0.4, 0.5]
@@ -789,4 +762,49 @@ func bufShape(v *ir.Value) []int64 {
 		d = append(d, s.Size)
 	}
 	return d
+}
+
+// eltwiseModel is the elementwise kernels' arithmetic, element by element.
+func eltwiseModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[2]).Float32s()
+	var b []float32
+	if w := s.Args[1].GetWeight(); w != "" {
+		b = f32sOf(weights[w])
+	} else {
+		b = buf(s.Args[1]).Float32s()
+	}
+	bmode, c, inner, swap := s.Args[5].GetU32(), int(s.Args[6].GetU32()), int(s.Args[7].GetU32()), s.Args[8].GetU32() == 1
+	for i := range y {
+		xv, bv := x[i], float32(0)
+		switch bmode {
+		case kernels.EltSameB:
+			bv = b[i]
+		case kernels.EltScalarB:
+			bv = b[0]
+		case kernels.EltChannelB:
+			bv = b[i/inner%c]
+		case kernels.EltNoB: // a unary op
+		default:
+			panic("eltwise model: an operand mode not modelled")
+		}
+		if swap {
+			xv, bv = bv, xv
+		}
+		switch s.Args[4].GetU32() {
+		case kernels.EltAdd:
+			y[i] = xv + bv
+		case kernels.EltSub:
+			y[i] = xv - bv
+		case kernels.EltMul:
+			y[i] = xv * bv
+		case kernels.EltDiv:
+			y[i] = xv / bv
+		case kernels.EltSigmoid:
+			y[i] = float32(fmath.Sigmoid(float64(xv)))
+		case kernels.EltTanh:
+			y[i] = float32(fmath.Tanh(float64(xv)))
+		default:
+			panic("eltwise model: only Add, Sub, Mul, Div, Sigmoid and Tanh are modelled")
+		}
+	}
 }

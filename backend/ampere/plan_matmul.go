@@ -153,10 +153,12 @@ func (p *planner) floatBatchMatMul(n *ir.Node) error {
 	if y.ElemsPerSample != mats*m*pdim {
 		return fmt.Errorf("output %s has %d elements a sample, want %d matrices of %d×%d", out.Name, y.ElemsPerSample, mats, m, pdim)
 	}
+	// One block a 64×64 output tile of one matrix.
+	tiles := kernels.BatchMatMulTiles(mats, m, pdim)
 	p.useKernel(kernels.BatchMatMulKernel, kernels.BatchMatMulPTX())
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.BatchMatMulKernel, Precision: "f32",
-		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
-		Args: []*engine.Arg{aArg, bArg, bufArg(y), perSample(y.ElemsPerSample), u32(m), u32(k), u32(pdim), u32(mats),
+		WorkPerSample: uint64(tiles), WorkPerBlockX: 1, GridY: 1, GridZ: 1, BlockX: kernels.BatchMatMulThreads,
+		Args: []*engine.Arg{aArg, bArg, bufArg(y), perSample(tiles), u32(m), u32(k), u32(pdim), u32(mats),
 			u32(aSample), u32(bSample), u32(aMat), u32(bMat)},
 		Note: fmt.Sprintf("float batched matmul, %d products of %d×%d by %d×%d a sample", mats, m, k, k, pdim)})
 	return nil

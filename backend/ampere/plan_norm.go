@@ -88,10 +88,10 @@ func (p *planner) layerNorm(n *ir.Node) error {
 	rows := x.ElemsPerSample / size
 	p.useKernel(kernels.LayerNormKernel, kernels.LayerNormPTX())
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.LayerNormKernel, Precision: "f32",
-		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.NormRowsPerBlock, GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
 		Args: []*engine.Arg{bufArg(x), bufArg(y), scaleArg, biasArg, perSample(rows), u32(size), u32(hasScale), u32(hasBias),
 			u32(1), u32(size), f32(n.Attrs.Float("epsilon", 1e-5))},
-		Note: fmt.Sprintf("layer normalization, one thread a row of %d", size)})
+		Note: fmt.Sprintf("layer normalization, 8 lanes a row of %d", size)})
 	return nil
 }
 
@@ -192,9 +192,9 @@ func (p *planner) channelNorm(n *ir.Node) error {
 	rows := x.ElemsPerSample / size
 	p.useKernel(kernels.LayerNormKernel, kernels.LayerNormPTX())
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.LayerNormKernel, Precision: "f32",
-		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		WorkPerSample: uint64(rows), WorkPerBlockX: kernels.NormRowsPerBlock, GridY: 1, GridZ: 1, BlockX: kernels.RowThreads,
 		Args: []*engine.Arg{bufArg(x), bufArg(y), weightArg(params[0]), weightArg(params[1]), perSample(rows), u32(size), u32(1), u32(1),
 			u32(spatial), u32(c), f32(n.Attrs.Float("epsilon", 1e-5))},
-		Note: fmt.Sprintf("%s, one thread a row of %d", n.Op, size)})
+		Note: fmt.Sprintf("%s, 8 lanes a row of %d", n.Op, size)})
 	return nil
 }

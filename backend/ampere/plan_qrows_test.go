@@ -38,6 +38,34 @@ func init() {
 			y[(n*hw+at)*c+ch] = int8(r)
 		}
 	}
+	// The four-a-thread kernels: the same arithmetic, no relayout.
+	kernelModels[kernels.Quantize4Kernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Int8s()
+		zp, scale := int64(s.Args[3].GetS32()), s.Args[4].GetF32()
+		for i, v := range x {
+			q := float64(float32(v / scale))
+			var r int64
+			switch {
+			case q != q:
+			case q >= math.MaxInt32:
+				r = math.MaxInt32
+			case q <= math.MinInt32:
+				r = math.MinInt32
+			default:
+				r = int64(math.RoundToEven(q))
+			}
+			y[i] = int8(min(max(r+zp, -128), 127))
+		}
+	}
+	dequantize := func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		x, y := buf(s.Args[0]).Int8s(), buf(s.Args[1]).Float32s()
+		zp, scale := s.Args[3].GetS32(), s.Args[4].GetF32()
+		for i, v := range x {
+			y[i] = float32(int32(v)-zp) * scale
+		}
+	}
+	kernelModels[kernels.DequantizeKernel] = dequantize
+	kernelModels[kernels.Dequantize4Kernel] = dequantize
 	kernelModels[kernels.ToNCHW8Kernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 		x, y := buf(s.Args[0]).Int8s(), buf(s.Args[1]).Int8s()
 		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())

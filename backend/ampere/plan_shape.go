@@ -429,10 +429,14 @@ func (p *planner) batchConstant(n *ir.Node) (bool, error) {
 		tab := leBytes([]uint32{0, 0})
 		p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wn, Kind: dt, Data: bytes},
 			&engine.Weight{Name: wn + "/table", Kind: "u32", Data: tab})
+		work := elems
+		if kernels.Gather4Fits(nil, elems, 0, 0, 0, elems) {
+			kernel, work = kernels.Gather4Of(kernel), elems/4 // four elements a thread
+		}
 		p.useKernel(kernel, kernels.GatherPTX(kernel))
 		p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precisionOf(dt),
-			WorkPerSample: uint64(elems), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
-			Args: []*engine.Arg{weightArg(wn), bufArg(y), weightArg(wn + "/table"), perSample(elems), u32(1), u32(elems),
+			WorkPerSample: uint64(work), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+			Args: []*engine.Arg{weightArg(wn), bufArg(y), weightArg(wn + "/table"), perSample(work), u32(1), u32(elems),
 				u32(1), u32(0), u32(0), u32(0), u32(elems)},
 			Note: "one sample, the same at every batch, copied from the engine's weights"})
 	}

@@ -55,7 +55,7 @@ var opPlanners = map[string]opPlanner{
 	"Add":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),
 	"Sub":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),
 	"Mul":       firstOf((*planner).channelScale, (*planner).eltBinary, (*planner).eltMixedLayouts),
-	"Div":       firstOf((*planner).eltBinary, (*planner).eltMixedLayouts),
+	"Div":       firstOf((*planner).geluChain, (*planner).eltBinary, (*planner).eltMixedLayouts),
 	"Relu":      firstOf((*planner).eltUnary, (*planner).reluInt8),
 	"LeakyRelu": (*planner).eltUnary,
 	"Clip":      (*planner).eltUnary,

@@ -282,7 +282,7 @@ func TestPlanFallbackOps(t *testing.T) {
 		}
 	}
 	sm := steps["sm"]
-	if sm.Kernel != kernels.SoftmaxKernel || !equalU32(u32s(sm), []uint32{64, 4}) {
+	if sm.Kernel != kernels.SoftmaxShortKernel || !equalU32(u32s(sm), []uint32{64, 4}) {
 		t.Errorf("softmax %s args %v, want 64 rows of 4", sm.Kernel, u32s(sm))
 	}
 	if kernels.ApproxKernels[sm.Kernel] {

@@ -90,9 +90,18 @@ func TestTransformerBlockExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"ln": kernels.LayerNormKernel, "gelu_erf": kernels.UnaryKernel, "softmax": kernels.SoftmaxKernel,
-		"sigmoid": kernels.EltwiseKernel, "tanh": kernels.EltwiseKernel, "gelu_q": kernels.QuantizeKernel}
+	want := map[string]string{"ln": kernels.LayerNormKernel, "gelu_div": kernels.UnaryKernel, "softmax": kernels.SoftmaxShortKernel,
+		"sigmoid": kernels.EltwiseKernel, "tanh": kernels.EltwiseKernel, "gelu_q": kernels.Quantize4Kernel}
 	for _, s := range e.Steps {
+		// GELU's five nodes are one launch, under the Div.
+		switch s.Node {
+		case "gelu_div":
+			if s.Args[3].GetU32() != kernels.UGeluChain {
+				t.Errorf("gelu_div runs unary op %d, want the GELU chain %d", s.Args[3].GetU32(), kernels.UGeluChain)
+			}
+		case "gelu_erf", "gelu_add", "gelu_mul", "gelu_half":
+			t.Errorf("node %s has a launch (%s): the GELU chain's launch computes it", s.Node, s.Kernel)
+		}
 		if k, ok := want[s.Node]; ok && s.Kernel != k {
 			t.Errorf("node %s runs on %s, want %s", s.Node, s.Kernel, k)
 		}
@@ -132,6 +141,71 @@ func TestTransformerBlockExact(t *testing.T) {
 			}
 			if bad > 0 {
 				t.Errorf("scale %v output %s: %d of %d differ", scale, v.Name, bad, wt.Len())
+			}
+		}
+	}
+}
+
+// TestGeluChainNeedsSoleReaders checks that torch's GELU nodes are fused
+// only when nothing else reads their intermediates: with the Erf's output
+// also a graph output, each node plans on its own; without it (operands of
+// the Add and the Muls swapped) they are one launch.
+func TestGeluChainNeedsSoleReaders(t *testing.T) {
+	for _, outs := range []string{"%g, %e", "%g"} {
+		testGeluChain(t, outs)
+	}
+}
+
+func testGeluChain(t *testing.T, outs string) {
+	g, err := sqir.ParseAndVerify("g", []byte(`graph "g" (%x: f32[N,5,32]) -> (`+outs+`) {
+  const %sqrt2: f32[] = [1.4142135]
+  const %one: f32[] = [1]
+  const %half: f32[] = [0.5]
+  %d: f32[N,5,32] = Div "gelu_div" (%x, %sqrt2)
+  %e: f32[N,5,32] = Erf "gelu_erf" (%d)
+  %a: f32[N,5,32] = Add "gelu_add" (%one, %e)
+  %g1: f32[N,5,32] = Mul "gelu_mul" (%a, %x)
+  %g: f32[N,5,32] = Mul "gelu_half" (%half, %g1)
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, fused := map[string]bool{}, false
+	for _, s := range e.Steps {
+		steps[s.Node] = true
+		fused = fused || s.Kernel == kernels.UnaryKernel && s.Args[3].GetU32() == kernels.UGeluChain
+	}
+	if shared := outs != "%g"; shared {
+		if fused {
+			t.Errorf("outputs %s: the chain is fused though the Erf's output is a graph output", outs)
+		}
+		for _, n := range []string{"gelu_div", "gelu_erf", "gelu_add", "gelu_mul", "gelu_half"} {
+			if !steps[n] {
+				t.Errorf("outputs %s: node %s has no launch", outs, n)
+			}
+		}
+	} else if !fused || len(e.Steps) != 1 {
+		t.Errorf("outputs %s: %d launches, fused %v; want the one fused launch", outs, len(e.Steps), fused)
+	}
+	x := ir.NewTensor(ir.Float32, 2, 5, 32)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range x.Float32s() {
+		x.Float32s()[i] = float32(rng.NormFloat64() * 3)
+	}
+	want, err := ref.Run(g, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := simulate(t, g, e, 2, map[string]*ir.Tensor{g.Inputs[0].Name: x})
+	for i, v := range g.Outputs {
+		gv, wv := got[v.Name].Float32s(), want[i].Float32s()
+		for j := range wv {
+			if math.Float32bits(gv[j]) != math.Float32bits(wv[j]) {
+				t.Fatalf("outputs %s: %s[%d] is %v, want %v", outs, v.Name, j, gv[j], wv[j])
 			}
 		}
 	}

@@ -141,7 +141,7 @@ func ranOn(e *engine.Engine, node string) string {
 		switch s.Kernel {
 		case ampere.HostKernel:
 			return "host"
-		case kernels.Gather8Kernel, kernels.Gather32Kernel:
+		case kernels.Gather8Kernel, kernels.Gather32Kernel, kernels.Gather32x4Kernel, kernels.Gather8x4Kernel:
 			how = "gather"
 		default:
 			if how == "view" {

@@ -62,6 +62,27 @@ func exactFloatGraphs() map[string]string {
   %pq: i8[N,12,197,197] quant(scale=[0.004], zp=[-128]) = QuantizeLinear "softmax_q" (%p, %ps, %pz)
   %lp: f32[N,12,197,197] = LogSoftmax "logsoftmax" (%m) {axis = -1}
 }`,
+		// The attention's products at ViT's sizes (Q·Kᵀ with K = 64, P·V
+		// with K = 197: 64×64 tiles with ragged edges) around its Softmax.
+		"vit_attention": `graph "g" (%x: f32[N,12,197,64]) -> (%s, %p, %o) {
+  %kt: f32[N,12,64,197] = Transpose "kt" (%x) {perm = [0, 1, 3, 2]}
+  %s: f32[N,12,197,197] = MatMul "qk" (%x, %kt)
+  %p: f32[N,12,197,197] = Softmax "softmax" (%s) {axis = -1}
+  %o: f32[N,12,197,64] = MatMul "pv" (%p, %x)
+}`,
+		// Products longer than a chunk (K = 600: two whole chunks and a
+		// ragged one) and LayerNormalization over Swin's 96 features and
+		// over rows longer than a warp's slots.
+		"long_rows": `graph "g" (%x: f32[N,3,40,600]) -> (%g, %ln, %l2) {
+  const %s: f32[600] = [` + vec(600, 0.3, 1) + `]
+  const %shape: i64[4] = [-1, 3, 250, 96]
+  const %s96: f32[96] = [` + vec(96, 0.3, 1) + `]
+  %xt: f32[N,3,600,40] = Transpose "xt" (%x) {perm = [0, 1, 3, 2]}
+  %g: f32[N,3,40,40] = MatMul "gram" (%x, %xt)
+  %ln: f32[N,3,40,600] = LayerNormalization "ln600" (%x, %s) {epsilon = 0.00001}
+  %r: f32[N,3,250,96] = Reshape "r" (%x, %shape)
+  %l2: f32[N,3,250,96] = LayerNormalization "ln96" (%r, %s96) {epsilon = 0.00001}
+}`,
 		"activations": `graph "g" (%x: f32[N,4096]) -> (%sg, %th, %ex, %lg, %gt, %hs, %hg, %sp, %mi, %el, %rs) {
   const %one: f32[] = [1]
   const %ax: i64[1] = [1]

@@ -190,11 +190,11 @@ func hostFreeCases() map[string]struct {
 ` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
   %y1: f32[N,4,6,5] = Add "add" (%x, %h)
   %y2: f32[N,4,6,5] = Div "div" (%h, %x)
-}`, kernel: map[string]string{"add": kernels.EltwiseKernel, "div": kernels.EltwiseKernel}},
+}`, kernel: map[string]string{"add": kernels.Eltwise4Kernel, "div": kernels.Eltwise4Kernel}},
 		"softmax_nhwc": {text: `graph "g" (%x: f32[N,4,6,5]) -> (%y) {
 ` + mix(4) + `  %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
   %y: f32[N,4,6,5] = Softmax "sm" (%h) {axis = -1}
-}`, kernel: map[string]string{"sm": kernels.SoftmaxKernel}},
+}`, kernel: map[string]string{"sm": kernels.SoftmaxShortKernel}},
 		"prelu": {text: `graph "g" (%x: f32[N,4,6,5]) -> (%y1, %y2) {
 ` + mix(4) + `  const %slope: f32[4,1,1] = [0.1, 0.2, -0.3, 2]
   %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)

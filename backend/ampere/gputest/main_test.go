@@ -263,7 +263,7 @@ func writePTX(dir string) error {
 		}
 		files[name+".ptx"] = text
 	}
-	for _, name := range []string{kernels.Gather8Kernel, kernels.Gather32Kernel} {
+	for _, name := range []string{kernels.Gather8Kernel, kernels.Gather32Kernel, kernels.Gather32x4Kernel, kernels.Gather8x4Kernel} {
 		files[name+".ptx"] = kernels.GatherPTX(name)
 	}
 	files[kernels.HardActKernel+".ptx"] = kernels.HardActPTX()

@@ -50,6 +50,11 @@ const (
 	// UPowHalf is Pow by 0.5: math.Pow's value, sqrt(x) but +0 at -0 and
 	// +Inf at -Inf.
 	UPowHalf
+	// UGeluChain is GELU as torch exports it, five nodes the planner runs
+	// as one: ((x · (erf(x / alpha) + 1)) · beta), each node's f32
+	// rounding in turn (the division, erf in f64 rounded to f32, the
+	// addition, both products), so it equals the five nodes bit for bit.
+	UGeluChain
 	numUnary
 )
 
@@ -146,7 +151,7 @@ func UnaryPTX() string {
 	b.l("cvt.f64.f32 %%xd3, %%f1;")
 	labels := []string{"$L_neg", "$L_abs", "$L_floor", "$L_ceil", "$L_round", "$L_sqrt", "$L_recip", "$L_square",
 		"$L_exp", "$L_log", "$L_erf", "$L_elu", "$L_selu", "$L_softplus", "$L_mish", "$L_gelu", "$L_gelutanh",
-		"$L_hardsigmoid", "$L_hardswish", "$L_cube", "$L_powhalf"}
+		"$L_hardsigmoid", "$L_hardswish", "$L_cube", "$L_powhalf", "$L_geluchain"}
 	if len(labels) != numUnary {
 		panic("kernels: unary labels and op codes disagree")
 	}
@@ -173,6 +178,15 @@ func UnaryPTX() string {
 		USqrt:   func() { b.l("sqrt.rn.f32 %%f3, %%f2;") },
 		URecip:  func() { b.l("rcp.rn.f32 %%f3, %%f2;") },
 		USquare: func() { b.l("mul.rn.f32 %%f3, %%f2, %%f2;") },
+		UGeluChain: func() {
+			b.l("div.rn.f32 %%f4, %%f2, %%f0;")
+			b.l("cvt.f64.f32 %%xd4, %%f4;")
+			fm.Erf("%xd5", "%xd4")
+			b.l("cvt.rn.f32.f64 %%f5, %%xd5;")
+			b.l("add.rn.f32 %%f5, %%f5, 0f3F800000;")
+			b.l("mul.rn.f32 %%f5, %%f2, %%f5;")
+			b.l("mul.rn.f32 %%f3, %%f5, %%f1;")
+		},
 		UPowHalf: func() {
 			b.l("sqrt.rn.f32 %%f3, %%f2;")
 			b.l("abs.f32 %%f3, %%f3;")

@@ -134,3 +134,104 @@ func EltwisePTX() string {
 	b.raw("}")
 	return b.String()
 }
+
+// Eltwise4Kernel is EltwiseKernel four elements a thread (one 16-byte load
+// of each operand and one store) for the ops without a transcendental
+// (Add, Sub, Mul, Div, the clamp and LeakyRelu) and a second operand that
+// is absent, of the same shape or a scalar (Eltwise4Fits); the parameters
+// are EltwiseParams, total counting groups of four elements. Each
+// element's arithmetic is EltwiseKernel's.
+const Eltwise4Kernel = "sqc_eltwise_f32_x4"
+
+// Eltwise4Fits reports whether Eltwise4Kernel computes op with operand
+// mode bmode over samples of perSample elements.
+func Eltwise4Fits(op, bmode, perSample int64) bool {
+	return perSample%4 == 0 && op <= EltLeaky && (bmode == EltNoB || bmode == EltSameB || bmode == EltScalarB)
+}
+
+// Eltwise4PTX returns the module text of Eltwise4Kernel.
+func Eltwise4PTX() string {
+	var b builder
+	b.header()
+	b.opEntry(Eltwise4Kernel, EltwiseParams, 3)
+	declare(&b, ".pred", "%p<4>")
+	declare(&b, ".b32", "%r<16>")
+	declare(&b, ".b64", "%rd<8>")
+	declare(&b, ".f32", "%f<3>", "%a<4>", "%c<4>", "%y<4>", "%tmp")
+	b.comment("x b y in %%rd0..%%rd2; total op bmode C inner swap in %%r0..%%r5; alpha lo hi in %%f0..%%f2")
+	b.comment("x's four elements in %%a0..3, b's in %%c0..3, the results in %%y0..3")
+	b.loadPointers(3)
+	for i := 0; i < 6; i++ {
+		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
+	}
+	for i := 0; i < 3; i++ {
+		b.l("ld.param.f32 %%f%d, [p%d];", i, i+9)
+	}
+	b.l("mov.u32 %%r7, %%ctaid.x;")
+	b.l("mov.u32 %%r8, %d;", OpThreads)
+	b.l("mov.u32 %%r9, %%tid.x;")
+	b.l("mad.lo.u32 %%r10, %%r7, %%r8, %%r9;")
+	b.l("setp.ge.u32 %%p0, %%r10, %%r0;")
+	b.l("@%%p0 bra $L_done;")
+	b.l("mul.wide.u32 %%rd3, %%r10, 16;")
+	b.l("add.s64 %%rd4, %%rd0, %%rd3;")
+	b.l("ld.global.v4.f32 {%%a0, %%a1, %%a2, %%a3}, [%%rd4];")
+	b.comment("the second operand: none, four elements, or one scalar four times")
+	for i := 0; i < 4; i++ {
+		b.l("mov.f32 %%c%d, 0f00000000;", i)
+	}
+	b.l("setp.eq.u32 %%p1, %%r2, %d;", EltNoB)
+	b.l("@%%p1 bra $L_op;")
+	b.l("setp.eq.u32 %%p1, %%r2, %d;", EltSameB)
+	b.l("@!%%p1 bra $L_scalar;")
+	b.l("add.s64 %%rd5, %%rd1, %%rd3;")
+	b.l("ld.global.v4.f32 {%%c0, %%c1, %%c2, %%c3}, [%%rd5];")
+	b.l("bra $L_swap;")
+	b.raw("$L_scalar:")
+	b.l("ld.global.f32 %%c0, [%%rd1];")
+	for i := 1; i < 4; i++ {
+		b.l("mov.f32 %%c%d, %%c0;", i)
+	}
+	b.raw("$L_swap:")
+	b.l("setp.eq.u32 %%p1, %%r5, 0;")
+	b.l("@%%p1 bra $L_op;")
+	for i := 0; i < 4; i++ {
+		b.l("mov.f32 %%tmp, %%a%d;", i)
+		b.l("mov.f32 %%a%d, %%c%d;", i, i)
+		b.l("mov.f32 %%c%d, %%tmp;", i)
+	}
+	b.raw("$L_op:")
+	labels := []string{"$L_add", "$L_sub", "$L_mul", "$L_div", "$L_clamp", "$L_leaky"}
+	for op, lbl := range labels {
+		b.l("setp.eq.u32 %%p2, %%r1, %d;", op)
+		b.l("@%%p2 bra %s;", lbl)
+	}
+	b.l("bra $L_done;")
+	four := func(lbl string, each func(i int)) {
+		b.raw("%s:", lbl)
+		for i := 0; i < 4; i++ {
+			each(i)
+		}
+		b.l("bra $L_store;")
+	}
+	four("$L_add", func(i int) { b.l("add.rn.f32 %%y%d, %%a%d, %%c%d;", i, i, i) })
+	four("$L_sub", func(i int) { b.l("sub.rn.f32 %%y%d, %%a%d, %%c%d;", i, i, i) })
+	four("$L_mul", func(i int) { b.l("mul.rn.f32 %%y%d, %%a%d, %%c%d;", i, i, i) })
+	four("$L_div", func(i int) { b.l("div.rn.f32 %%y%d, %%a%d, %%c%d;", i, i, i) })
+	four("$L_clamp", func(i int) {
+		b.l("max.f32 %%y%d, %%a%d, %%f1;", i, i)
+		b.l("min.f32 %%y%d, %%y%d, %%f2;", i, i)
+	})
+	four("$L_leaky", func(i int) {
+		b.l("mov.f32 %%y%d, %%a%d;", i, i)
+		b.l("setp.lt.f32 %%p3, %%a%d, 0f00000000;", i)
+		b.l("@%%p3 mul.rn.f32 %%y%d, %%a%d, %%f0;", i, i)
+	})
+	b.raw("$L_store:")
+	b.l("add.s64 %%rd6, %%rd2, %%rd3;")
+	b.l("st.global.v4.f32 [%%rd6], {%%y0, %%y1, %%y2, %%y3};")
+	b.raw("$L_done:")
+	b.l("ret;")
+	b.raw("}")
+	return b.String()
+}

@@ -115,14 +115,19 @@ func runF32Kernel(t *testing.T, text string, threads int, out int, bufs [][]floa
 
 func f32bits(v float32) uint64 { return uint64(math.Float32bits(v)) }
 
+// rowThreads is the thread count of a row kernel's launch over rows rows,
+// perBlock a block (whole blocks).
+func rowThreads(rows, perBlock int) int { return (rows + perBlock - 1) / perBlock * RowThreads }
+
 // TestSoftmaxKernelsExact runs Softmax and LogSoftmax rows (ViT's 197,
-// short rows, one element) of random scores, scores of large magnitude,
-// rows with -inf masks (Swin's shifted windows), a fully masked row and a
-// row with a NaN.
+// Swin's 49, short rows, one element, rows longer than a warp's slots) of
+// random scores, scores of large magnitude, rows with -inf masks (Swin's
+// shifted windows), a fully masked row, a row with a NaN and one of signed
+// zeros, over more rows than a block holds.
 func TestSoftmaxKernelsExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, size := range []int{1, 7, 197} {
-		rows := 12
+	for _, size := range []int{1, 7, 49, 64, 197, 300, 600} {
+		rows := 37 // past a block of either kernel, the last warp straddling the end
 		x := make([]float32, rows*size)
 		for i := range x {
 			x[i] = float32(r.NormFloat64() * 4)
@@ -147,18 +152,35 @@ func TestSoftmaxKernelsExact(t *testing.T) {
 			row(6)[i] = v * 1e-30
 		}
 		row(7)[0] = float32(math.Inf(1))
-		for _, log := range []bool{false, true} {
-			name, op := SoftmaxKernel, "Softmax"
-			if log {
-				name, op = LogSoftmaxKernel, "LogSoftmax"
+		for i := range row(8) {
+			row(8)[i] = float32(math.Copysign(0, float64(i%3-1))) // -0, +0, +0, -0, ...
+			if i%5 == 4 {
+				row(8)[i] = -60
 			}
-			t.Run(fmt.Sprintf("%s/%d", op, size), func(t *testing.T) {
+		}
+		// The maximum first, then terms each below half an ulp of 1: in
+		// index order every one is lost (the sum is 1, LogSoftmax of the
+		// maximum is 0); summed in any other order they would count.
+		for i := range row(9) {
+			row(9)[i] = -37.5
+		}
+		row(9)[0] = 0
+		for _, variant := range []struct {
+			name, op string
+			perBlock int
+		}{{SoftmaxKernel, "Softmax", SoftmaxRowsPerBlock}, {LogSoftmaxKernel, "LogSoftmax", SoftmaxRowsPerBlock},
+			{SoftmaxShortKernel, "Softmax", SoftmaxShortRowsPerBlock}, {LogSoftmaxShortKernel, "LogSoftmax", SoftmaxShortRowsPerBlock}} {
+			name, op, perBlock := variant.name, variant.op, variant.perBlock
+			if perBlock == SoftmaxShortRowsPerBlock && size > SoftmaxShortMax {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%d", name, size), func(t *testing.T) {
 				text, err := OpPTX(name)
 				if err != nil {
 					t.Fatal(err)
 				}
 				want := refGraph(t, []int{rows, size}, x, "%y: TY = "+op+` "sm" (%x) {axis = -1}`)
-				got := runF32Kernel(t, text, rows, len(x), [][]float32{x, nil}, uint64(rows), uint64(size))
+				got := runF32Kernel(t, text, rowThreads(rows, perBlock), len(x), [][]float32{x, nil}, uint64(rows), uint64(size))
 				sameF32s(t, op, got, want, func(i int) string { return fmt.Sprintf("row %d, x %v", i/size, x[i]) })
 			})
 		}
@@ -194,7 +216,18 @@ var unaryCases = []struct {
 	{UHardSwish, `HardSwish "n" (%x)`, 0, 0, []float64{1, 5}},
 	{UCube, `Pow "n" (%x, %e) CONST[3]`, 0, 0, []float64{3, 1e10}},
 	{UPowHalf, `Pow "n" (%x, %e) CONST[0.5]`, 0, 0, []float64{3, 1e10}},
+	{UGeluChain, `CHAIN`, 1.4142135, 0.5, []float64{1, 3, 6, 1e-3, 1e30}},
 }
+
+// geluChainBody is torch's GELU export, the five nodes UGeluChain runs.
+const geluChainBody = `const %c1: f32[] = [1.4142135]
+const %one: f32[] = [1]
+const %c3: f32[] = [0.5]
+%d: TY = Div "d" (%x, %c1)
+%e: TY = Erf "e" (%d)
+%a: TY = Add "a" (%e, %one)
+%g: TY = Mul "g" (%x, %a)
+%y: TY = Mul "n" (%g, %c3)`
 
 // TestUnaryKernelExact runs every op of the unary kernel against the
 // reference's node on 20,000 values of several scales and the edges.
@@ -214,6 +247,9 @@ func TestUnaryKernelExact(t *testing.T) {
 			if i := strings.Index(body, " CONST["); i >= 0 {
 				v := strings.TrimSuffix(body[i+len(" CONST["):], "]")
 				body = "const %e: f32[] = [" + v + "]\n" + body[:i]
+			}
+			if c.node == "CHAIN" {
+				body = geluChainBody
 			}
 			want := refGraph(t, []int{n}, x, body)
 			got := runF32Kernel(t, text, n, n, [][]float32{x, nil}, uint64(n), uint64(c.op), f32bits(c.alpha), f32bits(c.beta))
@@ -280,15 +316,27 @@ func TestReduceKernelExact(t *testing.T) {
 }
 
 // TestLayerNormKernelExact runs LayerNormalization over ViT's 768-wide
-// rows and short rows, with scale and bias, against the reference.
+// rows, Swin's 96, short rows, one element and rows longer than a warp's
+// slots, with scale and bias, over more rows than a block holds, against
+// the reference; and InstanceNormalization (one scale and bias a channel).
 func TestLayerNormKernelExact(t *testing.T) {
 	text := LayerNormPTX()
 	r := rand.New(rand.NewPCG(31, 32))
-	for _, size := range []int{5, 768} {
-		rows := 6
+	for _, size := range []int{1, 5, 96, 300, 768} {
+		rows := 37 // two blocks of 32 rows, the last warp straddling the end
 		x := make([]float32, rows*size)
 		for i := range x {
 			x[i] = float32(r.NormFloat64()*2 + float64(i/size)*100) // rows with large means
+		}
+		if size >= 8 {
+			// 1e17, -1e17, then ones: values that cancel, and a mean that
+			// depends on the order of the sum (1e17 absorbs the ones it
+			// meets); the standard deviation this row gets hides that
+			// from the f32 outputs, so this checks the extremes only.
+			for i := 0; i < size; i++ {
+				x[9*size+i] = 1
+			}
+			x[9*size], x[9*size+1] = 1e17, -1e17
 		}
 		scale, bias := make([]float32, size), make([]float32, size)
 		var sc, bs []string
@@ -300,7 +348,15 @@ func TestLayerNormKernelExact(t *testing.T) {
 		body := fmt.Sprintf("const %%s: f32[%d] = [%s]\nconst %%b: f32[%d] = [%s]\n%%y: TY = LayerNormalization \"ln\" (%%x, %%s, %%b) {epsilon = 0.000001}",
 			size, strings.Join(sc, ", "), size, strings.Join(bs, ", "))
 		want := refGraph(t, []int{rows, size}, x, body)
-		got := runF32Kernel(t, text, rows, len(x), [][]float32{x, nil, scale, bias}, uint64(rows), uint64(size), 1, 1, 1, uint64(size), f32bits(1e-6))
+		got := runF32Kernel(t, text, rowThreads(rows, NormRowsPerBlock), len(x), [][]float32{x, nil, scale, bias}, uint64(rows), uint64(size), 1, 1, 1, uint64(size), f32bits(1e-6))
 		sameF32s(t, fmt.Sprintf("LayerNormalization/%d", size), got, want, func(i int) string { return fmt.Sprintf("row %d", i/size) })
 	}
+	// InstanceNormalization of 2×3×5×7: rows of 35, channel c = (o / 35) % 3.
+	n, c, hw := 2, 3, 35
+	x := simRandFloats(r, n*c*hw)
+	scale, bias := []float32{0.5, -2, 3}, []float32{1, 0.25, -7}
+	body := "const %s: f32[3] = [0.5, -2, 3]\nconst %b: f32[3] = [1, 0.25, -7]\n%y: TY = InstanceNormalization \"in\" (%x, %s, %b) {epsilon = 0.00001}"
+	want := refGraph(t, []int{n, c, 5, 7}, x, body)
+	got := runF32Kernel(t, text, rowThreads(n*c, NormRowsPerBlock), len(x), [][]float32{x, nil, scale, bias}, uint64(n*c), uint64(hw), 1, 1, uint64(hw), uint64(c), f32bits(1e-5))
+	sameF32s(t, "InstanceNormalization", got, want, func(i int) string { return fmt.Sprintf("row %d", i/hw) })
 }

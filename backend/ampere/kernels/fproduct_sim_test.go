@@ -22,11 +22,18 @@ import (
 // a global buffer (copied in, and returned after the run in the same
 // order), an int a u32, a float32 an f32.
 func simRunOp(text string, total int, args ...any) ([][]float32, error) {
+	return simRunGrid(text, (total+OpThreads-1)/OpThreads, OpThreads, false, args...)
+}
+
+// simRunGrid runs blocks blocks of threads threads, each block in lockstep
+// (shared memory, barriers, race checks: ptxsim_test.go's run) or thread
+// by thread; args as simRunOp's.
+func simRunGrid(text string, blocks, threads int, lockstep bool, args ...any) ([][]float32, error) {
 	k, err := parseSim(text, 0)
 	if err != nil {
 		return nil, err
 	}
-	m := &simMachine{k: k, threads: OpThreads, params: map[string]uint64{}}
+	m := &simMachine{k: k, threads: threads, params: map[string]uint64{}}
 	var bufs [][]byte
 	for i, a := range args {
 		p := fmt.Sprintf("p%d", i)
@@ -46,10 +53,13 @@ func simRunOp(text string, total int, args ...any) ([][]float32, error) {
 			return nil, fmt.Errorf("argument %d is %T", i, a)
 		}
 	}
-	blocks := (total + OpThreads - 1) / OpThreads
 	m.gridX, m.gridZ = uint32(blocks), 1
 	for bx := 0; bx < blocks; bx++ {
-		if err := m.runThreadwise(uint32(bx), 0, 0); err != nil {
+		run := m.runThreadwise
+		if lockstep {
+			run = m.run
+		}
+		if err := run(uint32(bx), 0, 0); err != nil {
 			return nil, err
 		}
 	}
@@ -285,9 +295,12 @@ func TestFloatGemmSimulated(t *testing.T) {
 	}
 }
 
-// TestBatchMatMulSimulated checks the batched MatMul against ir/ref's
-// MatMul: K below, at and above a chunk, a right operand per sample and
-// matrix, one constant stack for the batch, one matrix for everything.
+// TestBatchMatMulSimulated checks the batched MatMul, its blocks run in
+// lockstep with shared memory, against ir/ref's MatMul: K below, at and
+// above a chunk (ragged and whole chunks, a whole last step and a ragged
+// one), M and P below, at and past a 64-wide tile, a right operand per
+// sample and matrix, one constant stack for the batch, one matrix for
+// everything, and operands with zeros, signed zeros and infinities.
 func TestBatchMatMulSimulated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("PTX interpretation skipped in -short mode")
@@ -297,24 +310,46 @@ func TestBatchMatMulSimulated(t *testing.T) {
 	for _, c := range []struct {
 		n, mats, m, k, p int
 		bShape           string // "sample": [N, mats, K, P]; "stack": [mats, K, P]; "one": [K, P]
+		special          bool   // zeros, −0 and infinities among the operands
 	}{
-		{2, 3, 4, 64, 5, "sample"}, {1, 2, 3, 256, 4, "sample"}, {2, 2, 3, 300, 3, "stack"}, {3, 2, 2, 600, 3, "one"},
+		{2, 3, 4, 64, 5, "sample", false}, {1, 2, 3, 256, 4, "sample", false}, {2, 2, 3, 300, 3, "stack", false},
+		{3, 2, 2, 600, 3, "one", false}, {1, 2, 70, 37, 65, "sample", false}, {1, 1, 64, 512, 64, "sample", true},
+		{2, 1, 65, 16, 129, "stack", true}, {1, 1, 5, 0, 3, "sample", false}, {1, 1, 66, 197, 67, "sample", true},
+		{1, 1, 3, 1, 2, "one", true},
 	} {
 		name := fmt.Sprintf("%+v", c)
-		a := simRandFloats(r, c.n*c.mats*c.m*c.k)
+		rnd := func(n int) []float32 {
+			v := simRandFloats(r, n)
+			if c.special {
+				for i := range v {
+					switch r.IntN(9) {
+					case 0:
+						v[i] = 0
+					case 1:
+						v[i] = float32(math.Copysign(0, -1))
+					case 2:
+						if r.IntN(40) == 0 {
+							v[i] = float32(math.Inf(1 - 2*r.IntN(2)))
+						}
+					}
+				}
+			}
+			return v
+		}
+		a := rnd(c.n * c.mats * c.m * c.k)
 		var b []float32
 		var bt *ir.Tensor
 		bSample, bMat := 0, c.k*c.p
 		switch c.bShape {
 		case "sample":
-			b = simRandFloats(r, c.n*c.mats*c.k*c.p)
+			b = rnd(c.n * c.mats * c.k * c.p)
 			bt = ir.FromFloat32(b, c.n, c.mats, c.k, c.p)
 			bSample = c.mats * c.k * c.p
 		case "stack":
-			b = simRandFloats(r, c.mats*c.k*c.p)
+			b = rnd(c.mats * c.k * c.p)
 			bt = ir.FromFloat32(b, c.mats, c.k, c.p)
 		case "one":
-			b = simRandFloats(r, c.k*c.p)
+			b = rnd(c.k * c.p)
 			bt = ir.FromFloat32(b, c.k, c.p)
 			bMat = 0
 		}
@@ -323,7 +358,8 @@ func TestBatchMatMulSimulated(t *testing.T) {
 			t.Fatal(err)
 		}
 		total := c.n * c.mats * c.m * c.p
-		out, err := simRunOp(text, total, a, b, make([]float32, total), total, c.m, c.k, c.p, c.mats,
+		tiles := c.n * int(BatchMatMulTiles(int64(c.mats), int64(c.m), int64(c.p)))
+		out, err := simRunGrid(text, tiles, BatchMatMulThreads, true, a, b, make([]float32, total), tiles, c.m, c.k, c.p, c.mats,
 			c.mats*c.m*c.k, bSample, c.m*c.k, bMat)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

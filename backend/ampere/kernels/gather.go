@@ -16,7 +16,40 @@ package kernels
 const (
 	Gather8Kernel  = "sqc_gather_b8"
 	Gather32Kernel = "sqc_gather_b32"
+	// Gather32x4Kernel is Gather32Kernel four elements a thread, one
+	// 16-byte load and store, for tables whose runs, run starts, strides
+	// and sample sizes are all multiples of 4 (Gather4Fits); total counts
+	// groups of four (elements / 4), the other parameters are the same.
+	Gather32x4Kernel = "sqc_gather_b32_x4"
+	// Gather8x4Kernel is Gather8Kernel four elements a thread, one 4-byte
+	// load and store, under the same condition.
+	Gather8x4Kernel = "sqc_gather_b8_x4"
 )
+
+// Gather4Of returns the four-a-thread form of a gather kernel.
+func Gather4Of(name string) string {
+	if name == Gather8Kernel {
+		return Gather8x4Kernel
+	}
+	return Gather32x4Kernel
+}
+
+// Gather4Fits reports whether a gather of runs of run elements,
+// starting where the table says, period strides dsrc and ddst, and
+// samples of inPer and outPer elements can copy four elements a thread:
+// every offset a multiple of 4, so a group of four stays in one run and
+// its 16 bytes are aligned (the buffers are).
+func Gather4Fits(tab []uint32, run, dsrc, ddst, inPer, outPer int64) bool {
+	if run%4 != 0 || dsrc%4 != 0 || ddst%4 != 0 || inPer%4 != 0 || outPer%4 != 0 {
+		return false
+	}
+	for _, v := range tab {
+		if v%4 != 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // GatherParams lists the gather kernel's parameters in launch order; total
 // is runs × run × batch, the elements copied.
@@ -25,9 +58,14 @@ var GatherParams = []string{"x", "y", "tab", "total", "runs", "run", "period", "
 // GatherPTX returns the module text of a gather kernel (Gather8Kernel or
 // Gather32Kernel).
 func GatherPTX(name string) string {
-	size := 1
-	if name == Gather32Kernel {
+	size, vec := 1, 1
+	switch name {
+	case Gather32Kernel:
 		size = 4
+	case Gather32x4Kernel:
+		size, vec = 4, 4
+	case Gather8x4Kernel:
+		size, vec = 1, 4
 	}
 	var b builder
 	b.header()
@@ -46,8 +84,15 @@ func GatherPTX(name string) string {
 	b.l("mad.lo.u32 %%r11, %%r8, %%r9, %%r10;")
 	b.l("setp.ge.u32 %%p0, %%r11, %%r0;")
 	b.l("@%%p0 bra $L_done;")
+	if vec == 4 {
+		b.comment("four elements a thread: the run in groups of four")
+		b.l("shr.u32 %%r2, %%r2, 2;")
+	}
 	b.l("rem.u32 %%r12, %%r11, %%r2;") // j
 	b.l("div.u32 %%r13, %%r11, %%r2;") // n·runs + e
+	if vec == 4 {
+		b.l("shl.b32 %%r12, %%r12, 2;")
+	}
 	b.l("div.u32 %%r14, %%r13, %%r1;") // n
 	b.l("rem.u32 %%r13, %%r13, %%r1;") // e
 	b.l("div.u32 %%r15, %%r13, %%r3;") // q
@@ -66,11 +111,23 @@ func GatherPTX(name string) string {
 	b.l("mul.wide.u32 %%rd6, %%r14, %%r7;")
 	b.l("cvt.u64.u32 %%rd7, %%r18;")
 	b.l("add.s64 %%rd6, %%rd6, %%rd7;")
-	if size == 1 {
+	if size == 1 && vec == 4 {
+		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
+		b.l("ld.global.b32 %%r19, [%%rd8];")
+		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
+		b.l("st.global.b32 [%%rd9], %%r19;")
+	} else if size == 1 {
 		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
 		b.l("ld.global.u8 %%r19, [%%rd8];")
 		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
 		b.l("st.global.u8 [%%rd9], %%r19;")
+	} else if vec == 4 {
+		b.l("shl.b64 %%rd4, %%rd4, 2;")
+		b.l("shl.b64 %%rd6, %%rd6, 2;")
+		b.l("add.s64 %%rd8, %%rd0, %%rd4;")
+		b.l("ld.global.v4.b32 {%%r19, %%r20, %%r21, %%r22}, [%%rd8];")
+		b.l("add.s64 %%rd9, %%rd1, %%rd6;")
+		b.l("st.global.v4.b32 [%%rd9], {%%r19, %%r20, %%r21, %%r22};")
 	} else {
 		b.l("shl.b64 %%rd4, %%rd4, 2;")
 		b.l("shl.b64 %%rd6, %%rd6, 2;")

@@ -24,8 +24,16 @@ const OpThreads = 256
 const (
 	QuantizeKernel   = "sqc_quantize_f32_s8"
 	DequantizeKernel = "sqc_dequantize_s8_f32"
-	Im2colKernel     = "sqc_im2col_s8"
-	GapKernel        = "sqc_gap_f32_nhwc"
+	// Quantize4Kernel and Dequantize4Kernel are QuantizeKernel without the
+	// relayout and DequantizeKernel four elements a thread: one 16-byte
+	// load or store of floats and one 4-byte store or load of codes, each
+	// element's arithmetic the same; total counts the groups of four
+	// (elements / 4; the planner takes them where a sample's elements are
+	// a multiple of 4, so the buffers' 16-byte alignment holds).
+	Quantize4Kernel   = "sqc_quantize_f32_s8_x4"
+	Dequantize4Kernel = "sqc_dequantize_s8_f32_x4"
+	Im2colKernel      = "sqc_im2col_s8"
+	GapKernel         = "sqc_gap_f32_nhwc"
 	// GapQuantizeKernel is GapKernel followed by QuantizeKernel's
 	// arithmetic on each mean, in one launch that writes int8: a
 	// GlobalAveragePool whose only reader is a QuantizeLinear (a
@@ -55,10 +63,12 @@ const (
 // element count), then s32 and f32 scalars. The planner builds launch
 // arguments in this order.
 var OpParams = map[string][]string{
-	QuantizeKernel:   {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
-	DequantizeKernel: {"x", "y", "total", "zp:s32", "scale:f32"},
-	Im2colKernel:     {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
-	GapKernel:        {"x", "y", "total", "C", "HW"},
+	QuantizeKernel:    {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
+	DequantizeKernel:  {"x", "y", "total", "zp:s32", "scale:f32"},
+	Quantize4Kernel:   {"x", "y", "total", "zp:s32", "scale:f32"},
+	Dequantize4Kernel: {"x", "y", "total", "zp:s32", "scale:f32"},
+	Im2colKernel:      {"x", "col", "total", "lda", "K", "C", "H", "W", "OH", "OW", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "zx:s32"},
+	GapKernel:         {"x", "y", "total", "C", "HW"},
 	// total = N·C; zp and scale the quantize's.
 	GapQuantizeKernel: {"x", "y", "total", "C", "HW", "zp:s32", "scale:f32"},
 	MaxPoolKernel:     {"x", "y", "total", "C", "H", "W", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw"},
@@ -70,9 +80,11 @@ var OpParams = map[string][]string{
 	ToNHWC32Kernel:    {"x", "y", "total", "C", "HW"},
 	// prm: the per-channel factor, mean and bias, C f32 each, in that
 	// order; channel of element i = i / inner % C.
-	BatchNormKernel:  {"x", "y", "prm", "total", "C", "inner"},
-	SoftmaxKernel:    {"x", "y", "total", "size"},
-	LogSoftmaxKernel: {"x", "y", "total", "size"},
+	BatchNormKernel:       {"x", "y", "prm", "total", "C", "inner"},
+	SoftmaxKernel:         {"x", "y", "total", "size"},
+	LogSoftmaxKernel:      {"x", "y", "total", "size"},
+	SoftmaxShortKernel:    {"x", "y", "total", "size"},
+	LogSoftmaxShortKernel: {"x", "y", "total", "size"},
 	// Dims in memory order (the layout's), the batch dim excluded: output
 	// O1×O2×O3, input I1×I2×I3, leading pads P1..P3; value is the pad
 	// element's bits.
@@ -96,6 +108,15 @@ const opPointers = 2
 
 // OpPTX returns the module text of one op kernel.
 func OpPTX(name string) (string, error) {
+	if name == SoftmaxKernel || name == LogSoftmaxKernel {
+		return SoftmaxPTX(name == LogSoftmaxKernel), nil // a warp a row (rows.go)
+	}
+	if name == SoftmaxShortKernel || name == LogSoftmaxShortKernel {
+		return SoftmaxShortPTX(name == LogSoftmaxShortKernel), nil // 8 lanes a row (rows.go)
+	}
+	if name == ToNCHW32Kernel {
+		return toNCHW32TiledPTX(), nil // 32×32 tiles through shared memory (transpose.go)
+	}
 	body, ok := opBodies[name]
 	if !ok {
 		return "", fmt.Errorf("no op kernel %q", name)
@@ -113,9 +134,6 @@ func OpPTX(name string) (string, error) {
 	declare(&b, ".b64", "%rd<16>")
 	declare(&b, ".f32", "%f<8>")
 	declare(&b, ".f64", "%d<4>")
-	if name == SoftmaxKernel || name == LogSoftmaxKernel {
-		declareFmathRegs(&b)
-	}
 	if name == GapKernel || name == GapQuantizeKernel {
 		declare(&b, ".f32", fmt.Sprintf("%%gv<%d>", gapLoads))
 	}
@@ -382,6 +400,39 @@ var opBodies = map[string]func(b *builder){
 		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 		b.l("st.global.s8 [%%rd5], %%r15;")
 	},
+	Quantize4Kernel: func(b *builder) {
+		// r1 = zp; codes packed low byte first into r16.
+		b.l("mul.wide.u32 %%rd2, %%r40, 16;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.v4.f32 {%%f1, %%f2, %%f3, %%f4}, [%%rd3];")
+		b.l("mov.u32 %%r16, 0;")
+		for j := 0; j < 4; j++ {
+			b.l("div.rn.f32 %%f5, %%f%d, %%f0;", j+1)
+			b.l("cvt.rni.s32.f32 %%r15, %%f5;")
+			b.l("add.sat.s32 %%r15, %%r15, %%r1;")
+			b.l("max.s32 %%r15, %%r15, -128;")
+			b.l("min.s32 %%r15, %%r15, 127;")
+			b.l("bfi.b32 %%r16, %%r15, %%r16, %d, 8;", 8*j)
+		}
+		b.l("mul.wide.u32 %%rd4, %%r40, 4;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.u32 [%%rd5], %%r16;")
+	},
+	Dequantize4Kernel: func(b *builder) {
+		// r1 = zp; byte j of the word is element 4i + j.
+		b.l("mul.wide.u32 %%rd2, %%r40, 4;")
+		b.l("add.s64 %%rd3, %%rd0, %%rd2;")
+		b.l("ld.global.u32 %%r10, [%%rd3];")
+		for j := 0; j < 4; j++ {
+			b.l("bfe.s32 %%r11, %%r10, %d, 8;", 8*j)
+			b.l("sub.s32 %%r11, %%r11, %%r1;")
+			b.l("cvt.rn.f32.s32 %%f5, %%r11;")
+			b.l("mul.rn.f32 %%f%d, %%f5, %%f0;", j+1)
+		}
+		b.l("mul.wide.u32 %%rd4, %%r40, 16;")
+		b.l("add.s64 %%rd5, %%rd1, %%rd4;")
+		b.l("st.global.v4.f32 [%%rd5], {%%f1, %%f2, %%f3, %%f4};")
+	},
 	DequantizeKernel: func(b *builder) {
 		// r1 = zp
 		b.l("cvt.u64.u32 %%rd2, %%r40;")
@@ -459,7 +510,6 @@ var opBodies = map[string]func(b *builder){
 	MaxPoolF32Kernel: func(b *builder) { maxPoolBody(b, true) },
 	MaxPool16Kernel:  maxPool16Body,
 	ToNCHW8Kernel:    func(b *builder) { transposeBody(b, 1, false) },
-	ToNCHW32Kernel:   func(b *builder) { transposeBody(b, 4, false) },
 	ToNHWC8Kernel:    func(b *builder) { transposeBody(b, 1, true) },
 	ToNHWC32Kernel:   func(b *builder) { transposeBody(b, 4, true) },
 	BatchNormKernel: func(b *builder) {
@@ -485,10 +535,8 @@ var opBodies = map[string]func(b *builder){
 		b.l("add.s64 %%rd7, %%rd1, %%rd5;")
 		b.l("st.global.f32 [%%rd7], %%f4;")
 	},
-	SoftmaxKernel:    func(b *builder) { softmaxBody(b, false) },
-	LogSoftmaxKernel: func(b *builder) { softmaxBody(b, true) },
-	Pad8Kernel:       func(b *builder) { padBody(b, 1) },
-	Pad32Kernel:      func(b *builder) { padBody(b, 4) },
+	Pad8Kernel:  func(b *builder) { padBody(b, 1) },
+	Pad32Kernel: func(b *builder) { padBody(b, 4) },
 }
 
 // maxPool16Body: thread i is channel group g = i % (C/16) of output pixel
@@ -561,76 +609,6 @@ func maxPool16Body(b *builder) {
 	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
 	b.l("st.global.v4.u32 [%%rd5], {%%v0, %%v1, %%v2, %%v3};")
 	b.raw("}")
-}
-
-// softmaxBody: one thread a row of r1 contiguous elements (total counts
-// rows), in ir/ref's arithmetic operation for operation, so the result is
-// bit-exact: the row maximum m folded in order from -Inf by "x > m" (a NaN
-// never wins), e = fmath.Exp(x - m) in f64 (fmath.go's inlined PTX) summed
-// in order from 0 in f64, then e / sum, or (x - m) - fmath.Log(sum),
-// rounded once to f32. e is recomputed in the last pass rather than
-// stored: the same operations give the same bits.
-func softmaxBody(b *builder, logOut bool) {
-	fm := newFmath(b)
-	b.l("mul.lo.u32 %%r10, %%r40, %%r1;")
-	b.l("mul.wide.u32 %%rd2, %%r10, 4;")
-	b.l("add.s64 %%rd3, %%rd0, %%rd2;") // row in
-	b.l("add.s64 %%rd4, %%rd1, %%rd2;") // row out
-	// max
-	b.l("mov.f32 %%f1, 0fFF800000;")
-	b.l("mov.u32 %%r11, 0;")
-	b.l("mov.u64 %%rd5, %%rd3;")
-	b.raw("$L_max:")
-	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
-	b.l("@%%p1 bra $L_maxdone;")
-	b.l("ld.global.f32 %%f2, [%%rd5];")
-	b.l("setp.gt.f32 %%p2, %%f2, %%f1;")
-	b.l("@%%p2 mov.f32 %%f1, %%f2;")
-	b.l("add.s64 %%rd5, %%rd5, 4;")
-	b.l("add.u32 %%r11, %%r11, 1;")
-	b.l("bra $L_max;")
-	b.raw("$L_maxdone:")
-	b.l("cvt.f64.f32 %%d3, %%f1;")
-	// sum of exp(x - max)
-	b.l("mov.f64 %%d0, 0d0000000000000000;")
-	b.l("mov.u32 %%r11, 0;")
-	b.l("mov.u64 %%rd5, %%rd3;")
-	b.raw("$L_sum:")
-	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
-	b.l("@%%p1 bra $L_sumdone;")
-	b.l("ld.global.f32 %%f2, [%%rd5];")
-	b.l("cvt.f64.f32 %%d1, %%f2;")
-	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
-	fm.Exp("%d1", "%d1")
-	b.l("add.rn.f64 %%d0, %%d0, %%d1;")
-	b.l("add.s64 %%rd5, %%rd5, 4;")
-	b.l("add.u32 %%r11, %%r11, 1;")
-	b.l("bra $L_sum;")
-	b.raw("$L_sumdone:")
-	if logOut {
-		fm.Log("%d2", "%d0")
-	}
-	b.l("mov.u32 %%r11, 0;")
-	b.l("mov.u64 %%rd5, %%rd3;")
-	b.l("mov.u64 %%rd6, %%rd4;")
-	b.raw("$L_out:")
-	b.l("setp.ge.u32 %%p1, %%r11, %%r1;")
-	b.l("@%%p1 bra $L_done;")
-	b.l("ld.global.f32 %%f2, [%%rd5];")
-	b.l("cvt.f64.f32 %%d1, %%f2;")
-	b.l("sub.rn.f64 %%d1, %%d1, %%d3;")
-	if logOut {
-		b.l("sub.rn.f64 %%d1, %%d1, %%d2;")
-	} else {
-		fm.Exp("%d1", "%d1")
-		b.l("div.rn.f64 %%d1, %%d1, %%d0;")
-	}
-	b.l("cvt.rn.f32.f64 %%f3, %%d1;")
-	b.l("st.global.f32 [%%rd6], %%f3;")
-	b.l("add.s64 %%rd5, %%rd5, 4;")
-	b.l("add.s64 %%rd6, %%rd6, 4;")
-	b.l("add.u32 %%r11, %%r11, 1;")
-	b.l("bra $L_out;")
 }
 
 // padBody: output element i (memory order O1×O2×O3 a sample) reads input

@@ -82,6 +82,7 @@ const (
 	opBra
 	opRet
 	opBfeU32
+	opBfeS32
 	// The op kernels' (the stem's input quantize).
 	opDivF
 	opAddSat
@@ -305,6 +306,8 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		in.op = opRet
 	case opc == "bfe.u32":
 		in.op = opBfeU32
+	case opc == "bfe.s32":
+		in.op = opBfeS32
 	case opc == "cp.async.commit_group":
 		in.op = opCommit
 	case opc == "cp.async.wait_group":
@@ -414,13 +417,15 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		ty := strings.TrimPrefix(opc, "ld.global.")
 		ty = strings.TrimPrefix(strings.TrimPrefix(ty, "nc."), "cg.")
 		switch ty {
-		case "u32", "f32":
+		case "u32", "f32", "b32":
 			in.width = 4
 		case "s8":
 			in.width, in.signed = 1, true
-		case "v4.u32", "v4.f32":
+		case "u8": // the byte gather
+			in.width = 1
+		case "v4.u32", "v4.f32", "v4.b32":
 			in.width, in.vecN = 4, 4
-		case "v2.f32":
+		case "v2.f32", "v2.u32":
 			in.width, in.vecN = 4, 2
 		default:
 			return in, "", fmt.Errorf("load %s", opc)
@@ -428,11 +433,11 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 	case strings.HasPrefix(opc, "st.global."):
 		in.op = opStGlobal
 		switch strings.TrimPrefix(strings.TrimPrefix(opc, "st.global."), "cg.") {
-		case "s8":
+		case "s8", "u8":
 			in.width = 1
-		case "f32", "u32":
+		case "f32", "u32", "b32":
 			in.width = 4
-		case "v4.u32":
+		case "v4.u32", "v4.f32", "v4.b32":
 			in.width, in.vecN = 4, 4
 		case "v2.u32":
 			in.width, in.vecN = 4, 2
@@ -442,11 +447,11 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 	case strings.HasPrefix(opc, "ld.shared."):
 		in.op = opLdShared
 		switch strings.TrimPrefix(opc, "ld.shared.") {
-		case "u32":
+		case "u32", "f32":
 			in.width = 4
 		case "s8": // the residual tile (ResidualTile)
 			in.width, in.signed = 1, true
-		case "v4.u32":
+		case "v4.u32", "v4.f32": // the batched float MatMul's tiles
 			in.width, in.vecN = 4, 4
 		default:
 			return in, "", fmt.Errorf("load %s", opc)
@@ -456,7 +461,7 @@ func (k *simKernel) decode(s string) (simInst, string, error) {
 		switch strings.TrimPrefix(opc, "st.shared.") {
 		case "u8":
 			in.width = 1
-		case "b32":
+		case "b32", "f32":
 			in.width = 4
 		case "v2.b32":
 			in.width, in.vecN = 4, 2
@@ -897,6 +902,12 @@ func (b *simBlock) exec(t int, in *simInst) error {
 			return fmt.Errorf("bfe.u32 of %d bits at %d", n, pos)
 		}
 		set32(v32(1) >> pos & (1<<n - 1))
+	case opBfeS32: // the positions and lengths the kernels use: within the word
+		pos, n := v32(2)&255, v32(3)&255
+		if pos+n > 32 || n == 0 {
+			return fmt.Errorf("bfe.s32 of %d bits at %d", n, pos)
+		}
+		set32(uint32(int32(v32(1)<<(32-pos-n)) >> (32 - n)))
 	case opDivF:
 		setF(f32(1) / f32(2)) // Go's float32 division rounds to nearest even, as .rn
 	case opAddSat:
@@ -945,6 +956,8 @@ func (b *simBlock) exec(t int, in *simInst) error {
 			}
 		} else if in.signed {
 			set32(uint32(int32(int8(mem[0]))))
+		} else if in.width == 1 {
+			set32(uint32(mem[0]))
 		} else {
 			set32(le32(mem))
 		}

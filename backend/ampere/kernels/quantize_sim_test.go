@@ -129,3 +129,86 @@ func runQuantizePixel(name string, x []float32, total, out, c, h, w, oh, ow, bs 
 	}
 	return y, nil
 }
+
+// TestQuantize4Simulated runs the four-a-thread quantize and dequantize
+// kernels in the PTX interpreter against the one-a-thread kernels (no
+// relayout: C = HW = 1) and the definition, bit for bit: half steps that
+// round to even, saturation at both ends, NaN (code zp), infinities, ±0,
+// and every byte position of the packed word.
+func TestQuantize4Simulated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("PTX interpretation skipped in -short mode")
+	}
+	r := rand.New(rand.NewPCG(53, 54))
+	const n = 4 * 300 // two blocks, the second partial
+	const scale = float32(0.05)
+	x := make([]float32, n)
+	for i := range x {
+		switch r.IntN(9) {
+		case 0:
+			x[i] = float32(r.IntN(41)-20) * scale / 2
+		case 1:
+			x[i] = float32(r.NormFloat64() * 20)
+		case 2:
+			x[i] = []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1))}[r.IntN(4)]
+		default:
+			x[i] = float32(r.NormFloat64() * 2)
+		}
+	}
+	for _, zp := range []int{-5, 100, -128} {
+		text4, err := OpPTX(Quantize4Kernel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text1, err := OpPTX(QuantizeKernel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := simRunOp(text4, n/4, x, make([]float32, n/4), n/4, zp, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one, err := simRunOp(text1, n, x, make([]float32, n/4), n, 1, 1, zp, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes := f32Buffer(got[1])
+		if want := f32Buffer(one[1]); string(codes) != string(want) {
+			t.Fatalf("zp %d: the x4 quantize's codes differ from the scalar kernel's", zp)
+		}
+		for i, v := range x {
+			k := int64(0)
+			if q := float64(v / scale); q == q {
+				k = int64(max(min(math.RoundToEven(q), 1e10), -1e10))
+			}
+			if w := byte(int8(min(max(k+int64(zp), -128), 127))); codes[i] != w {
+				t.Fatalf("zp %d: code %d of %v is %d, want %d", zp, i, v, int8(codes[i]), int8(w))
+			}
+		}
+		// Dequantize the codes back, four a thread and one a thread.
+		code32 := f32sFrom(codes)
+		deq4, err := simRunOp(mustOp(t, Dequantize4Kernel), n/4, code32, make([]float32, n), n/4, zp, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deq1, err := simRunOp(mustOp(t, DequantizeKernel), n, code32, make([]float32, n), n, zp, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range x {
+			want := float32(int32(int8(codes[i]))-int32(zp)) * scale
+			if math.Float32bits(deq4[1][i]) != math.Float32bits(want) || math.Float32bits(deq1[1][i]) != math.Float32bits(want) {
+				t.Fatalf("zp %d: dequantized %d is %v (x4) and %v (x1), want %v", zp, i, deq4[1][i], deq1[1][i], want)
+			}
+		}
+	}
+}
+
+func mustOp(t *testing.T, name string) string {
+	t.Helper()
+	text, err := OpPTX(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text
+}

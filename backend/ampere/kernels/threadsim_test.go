@@ -22,6 +22,15 @@ import (
 // 0; ordered and unordered compares), so a kernel that agrees with ir/ref
 // here agrees on the GPU. An instruction it does not know is an error, not
 // a skip.
+//
+// Kernels that share a block's work (a warp a row: the normalization and
+// softmax kernels) run in phases: each thread of a block runs until its
+// next barrier (bar.sync, bar.warp.sync) or its end, then the next thread;
+// a phase ends when every thread has stopped, and the threads of a warp
+// must stop at the same barrier. Shared memory is one buffer a block, and
+// the phases make its hazards visible: a byte read in the phase another
+// thread wrote it, or written in the phase another thread read it, is an
+// error, as it would be a race on the GPU.
 
 type tInst struct {
 	text   string
@@ -35,6 +44,63 @@ type tInst struct {
 type tKernel struct {
 	params []string
 	insts  []tInst
+	smem   int // bytes of shared memory (.shared smem_x[n])
+}
+
+// tSmemBase is the address the interpreter gives smem_x.
+const tSmemBase = 0x400
+
+// tThread is one thread's state between phases.
+type tThread struct {
+	regs       map[string]uint64
+	pc, steps  int
+	ctaid, tid uint64
+	done       bool
+}
+
+// tShared is a block's shared memory with, per byte, the phase and the
+// thread of the last write and read (reader -2: several threads).
+type tShared struct {
+	mem                      []byte
+	phase                    int32
+	wPhase, wBy, rPhase, rBy []int32
+}
+
+func newTShared(n int) *tShared {
+	s := &tShared{mem: make([]byte, n), wPhase: make([]int32, n), wBy: make([]int32, n), rPhase: make([]int32, n), rBy: make([]int32, n)}
+	for i := range s.wPhase {
+		s.wPhase[i], s.rPhase[i] = -1, -1
+		s.mem[i] = 0xCD
+	}
+	return s
+}
+
+// access returns n bytes at addr for thread tid, checking the range and
+// the phase hazards.
+func (s *tShared) access(addr uint64, n int, tid uint64, write bool) ([]byte, error) {
+	o := int64(addr) - tSmemBase
+	if s == nil || o < 0 || o+int64(n) > int64(len(s.mem)) || addr%uint64(n) != 0 {
+		return nil, fmt.Errorf("shared access of %d bytes at %#x outside the block's shared memory or misaligned", n, addr)
+	}
+	t := int32(tid)
+	for i := int(o); i < int(o)+n; i++ {
+		if write {
+			if s.rPhase[i] == s.phase && s.rBy[i] != t {
+				return nil, fmt.Errorf("thread %d writes shared byte %d that another thread read in the same phase", t, i)
+			}
+			s.wPhase[i], s.wBy[i] = s.phase, t
+			continue
+		}
+		if s.wPhase[i] == s.phase && s.wBy[i] != t {
+			return nil, fmt.Errorf("thread %d reads shared byte %d that thread %d wrote in the same phase", t, i, s.wBy[i])
+		}
+		if s.rPhase[i] == s.phase && s.rBy[i] != t {
+			s.rBy[i] = -2
+		} else if s.rPhase[i] != s.phase {
+			s.rPhase[i], s.rBy[i] = s.phase, t
+		}
+	}
+	return s.mem[o : o+int64(n)], nil
 }
 
 // parseThreads decodes a one-kernel module.
@@ -57,6 +123,13 @@ func parseThreads(text string) (*tKernel, error) {
 		case line == "{":
 			inBody = true
 			continue
+		case strings.HasPrefix(line, ".shared ") && strings.Contains(line, "smem_x["):
+			n, err := strconv.Atoi(line[strings.Index(line, "[")+1 : strings.Index(line, "]")])
+			if err != nil {
+				return nil, fmt.Errorf("shared declaration %q", line)
+			}
+			k.smem = n
+			continue
 		case line == "}" || !inBody || strings.HasPrefix(line, ".reg") || strings.HasPrefix(line, "."):
 			continue
 		case strings.HasSuffix(line, ":"):
@@ -73,7 +146,7 @@ func parseThreads(text string) (*tKernel, error) {
 			}
 		}
 		in.opc, line, _ = strings.Cut(line, " ")
-		for _, a := range strings.Split(line, ",") {
+		for _, a := range splitOperands(line) { // vector operands {…} whole
 			if a = strings.TrimSpace(a); a != "" {
 				in.args = append(in.args, a)
 			}
@@ -138,27 +211,83 @@ func f32sFrom(b []byte) []float32 {
 }
 
 // runThreads runs threads 0..threads-1 of k (block size OpThreads) with
-// the given parameter values (pointers as addresses, floats as bits).
+// the given parameter values (pointers as addresses, floats as bits),
+// block by block, each block in phases (see above).
 func (m *tMachine) runThreads(k *tKernel, args []uint64, threads int) error {
 	if len(args) != len(k.params) {
 		return fmt.Errorf("%d arguments for %d parameters", len(args), len(k.params))
 	}
-	for t := 0; t < threads; t++ {
-		if err := m.runThread(k, args, uint64(t/OpThreads), uint64(t%OpThreads)); err != nil {
-			return fmt.Errorf("thread %d: %w", t, err)
+	for first := 0; first < threads; first += OpThreads {
+		if err := m.runBlock(k, args, uint64(first/OpThreads), min(OpThreads, threads-first)); err != nil {
+			return fmt.Errorf("block %d: %w", first/OpThreads, err)
 		}
 	}
 	return nil
 }
 
+// runBlock runs threads 0..n-1 of block ctaid phase by phase.
+func (m *tMachine) runBlock(k *tKernel, args []uint64, ctaid uint64, n int) error {
+	var sh *tShared
+	if k.smem > 0 {
+		sh = newTShared(k.smem)
+	}
+	ths := make([]*tThread, n)
+	for t := range ths {
+		ths[t] = &tThread{regs: map[string]uint64{}, ctaid: ctaid, tid: uint64(t)}
+	}
+	for {
+		live := false
+		for t, th := range ths {
+			if th.done {
+				continue
+			}
+			if err := m.resume(k, args, th, sh); err != nil {
+				return fmt.Errorf("thread %d: %w", t, err)
+			}
+			live = live || !th.done
+		}
+		if !live {
+			return nil
+		}
+		for w := 0; w < n; w += 32 {
+			for t := w + 1; t < min(w+32, n); t++ {
+				if ths[t].done != ths[w].done || ths[t].pc != ths[w].pc {
+					return fmt.Errorf("threads %d and %d of a warp stop at different barriers (instructions %d and %d, ended %v and %v)",
+						w, t, ths[w].pc, ths[t].pc, ths[w].done, ths[t].done)
+				}
+			}
+		}
+		if sh != nil {
+			sh.phase++
+		}
+	}
+}
+
+// runThread runs one thread of a kernel without barriers.
 func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error {
-	regs := map[string]uint64{}
+	th := &tThread{regs: map[string]uint64{}, ctaid: ctaid, tid: tid}
+	if err := m.resume(k, args, th, nil); err != nil {
+		return err
+	}
+	if !th.done {
+		return fmt.Errorf("a barrier in a kernel run thread by thread")
+	}
+	return nil
+}
+
+// resume runs th from where it stopped to its next barrier (past it) or
+// its end (th.done).
+func (m *tMachine) resume(k *tKernel, args []uint64, th *tThread, sh *tShared) error {
+	regs := th.regs
+	ctaid, tid := th.ctaid, th.tid
 	param := map[string]uint64{}
 	for i, p := range k.params {
 		param[p] = args[i]
 	}
 	val := func(s string) (uint64, error) {
 		switch {
+		case s == "smem_x":
+			return tSmemBase, nil
 		case s == "%tid.x":
 			return tid, nil
 		case s == "%ctaid.x":
@@ -177,7 +306,9 @@ func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error
 		v, err := strconv.ParseInt(s, 10, 64)
 		return uint64(v), err
 	}
-	for pc, steps := 0, 0; pc < len(k.insts); steps++ {
+	pc, steps := th.pc, th.steps
+	defer func() { th.pc, th.steps = pc, steps }()
+	for ; pc < len(k.insts); steps++ {
 		if steps > 1<<24 {
 			return fmt.Errorf("more than %d instructions: a loop that does not end", 1<<24)
 		}
@@ -197,7 +328,7 @@ func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error
 		}
 		a := make([]uint64, len(in.args))
 		for i := 1; i < len(in.args); i++ {
-			if strings.HasPrefix(in.args[i], "[") {
+			if strings.HasPrefix(in.args[i], "[") || strings.HasPrefix(in.args[i], "{") {
 				continue
 			}
 			v, err := val(in.args[i])
@@ -226,7 +357,57 @@ func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error
 		case "bra", "bra.uni":
 			pc, write = in.target, false
 		case "ret":
+			th.done = true
 			return nil
+		case "bar.sync", "bar.warp.sync":
+			return nil
+		case "ld.shared.f32", "ld.shared.f64", "ld.shared.u32":
+			addr, err := m.address(in.args[1], regs)
+			if err != nil {
+				return err
+			}
+			n := 4
+			if in.opc == "ld.shared.f64" {
+				n = 8
+			}
+			b, err := sh.access(addr, n, tid, false)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.text, err)
+			}
+			out = binary.LittleEndian.Uint64(append(b[:n:n], make([]byte, 8-n)...))
+		case "st.shared.f32", "st.shared.f64", "st.shared.u32":
+			addr, err := m.address(in.args[0], regs)
+			if err != nil {
+				return err
+			}
+			n := 4
+			if in.opc == "st.shared.f64" {
+				n = 8
+			}
+			b, err := sh.access(addr, n, tid, true)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.text, err)
+			}
+			v, err := val(in.args[1])
+			if err != nil {
+				return err
+			}
+			var w [8]byte
+			binary.LittleEndian.PutUint64(w[:], v)
+			copy(b, w[:n])
+			write = false
+		case "and.b32":
+			out = uint64(uint32(a[1]) & uint32(a[2]))
+		case "shr.u32":
+			out = uint64(uint32(a[1]) >> a[2])
+		case "shl.b32":
+			out = uint64(uint32(a[1]) << a[2])
+		case "min.u32":
+			out = uint64(min(uint32(a[1]), uint32(a[2])))
+		case "and.pred":
+			out = a[1] & a[2]
+		case "not.pred":
+			out = a[1] ^ 1
 		case "ld.param.u64", "ld.param.u32", "ld.param.s32", "ld.param.f32":
 			out = param[strings.Trim(in.args[1], "[]")]
 		case "cvta.to.global.u64", "mov.u64", "mov.b64", "mov.f64", "mov.u32", "mov.b32", "mov.f32", "mov.s32":
@@ -359,6 +540,40 @@ func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error
 			if a[3] != 0 {
 				out = a[1]
 			}
+		case "ld.global.v4.f32", "st.global.v4.f32":
+			// Four f32 registers from or to 16 aligned bytes.
+			mi, vi := 1, 0
+			if in.opc == "st.global.v4.f32" {
+				mi, vi = 0, 1
+			}
+			addr, err := m.address(in.args[mi], regs)
+			if err != nil {
+				return err
+			}
+			if addr%16 != 0 {
+				return fmt.Errorf("%s: 16-byte access at %#x is misaligned", in.text, addr)
+			}
+			b, err := m.mem(addr, 16)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.text, err)
+			}
+			vec := strings.Split(strings.Trim(in.args[vi], "{}"), ",")
+			if len(vec) != 4 {
+				return fmt.Errorf("%s: want four registers", in.text)
+			}
+			for j, r := range vec {
+				r = strings.TrimSpace(r)
+				if mi == 1 {
+					regs[r] = uint64(binary.LittleEndian.Uint32(b[4*j:]))
+					continue
+				}
+				v, ok := regs[r]
+				if !ok {
+					return fmt.Errorf("%s: register %s read before written", in.text, r)
+				}
+				binary.LittleEndian.PutUint32(b[4*j:], uint32(v))
+			}
+			write = false
 		case "ld.global.f32":
 			addr, err := m.address(in.args[1], regs)
 			if err != nil {
@@ -473,6 +688,7 @@ func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error
 			regs[dst] = out
 		}
 	}
+	th.done = true
 	return nil
 }
 
