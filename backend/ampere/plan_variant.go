@@ -505,9 +505,11 @@ const (
 // block of the batch-1 engine's time); either split gives it 72, for the
 // split-K fix-up (about 4.5 µs a launch) and, on the running column,
 // nine copies of each input pixel, with HaloRows three loads of each
-// chunk's halo. haloUnsplit until TestPerfSplitKCandidates (gputest)
-// measures which is fastest: set it here, and the expectation in
-// TestLatencyUnsplitHalo, once it has.
+// chunk's halo. TestPerfSplitKCandidates (gputest) on an H100
+// (2026-12-07, 2:4, batch 1) measured the unsplit halo tile fastest on
+// layer3: 12.64 µs, the chunk split (S=4) 12.80, halo rows (S=9) 14.08,
+// the running column split 8 or 9 ways 13.89 and 14.46: with eight blocks
+// the fix-up costs more than the splits gain.
 var latencyUnsplitHalo = haloUnsplit
 
 // gemmChoice is the kernel a GEMM layer runs and where the choice came
