@@ -46,7 +46,7 @@ func uploadConv(t testing.TB, g *gpu, p *qgemmProblem, tc convCase, xn []int8) *
 	q.prm.LDA = tc.c
 	q.prm.Conv = tc.shape(p.zx)
 	if tc.halo {
-		q.grid.X = uint32(q.prm.Conv.HaloBlocks(tc.n))
+		q.grid.X = uint32(q.cfg.HaloBlocks(q.prm.Conv, tc.n))
 	}
 	if q.cfg.SplitK {
 		q.setSplits(t, g, tc.splits)

@@ -285,7 +285,7 @@ func (p *simConv) runText(t *testing.T, c GemmConfig, splits int, desc bool, edi
 	}
 	gx, gy := c.Grid(m, npad)
 	if c.Halo {
-		gx = p.s.HaloBlocks(p.n)
+		gx = c.HaloBlocks(p.s, p.n)
 	}
 	var cnt, ws []byte
 	if c.SplitK {
