@@ -19,10 +19,8 @@ func allHaloConfigs() []GemmConfig {
 		}
 		c.Conv, c.Halo = true, true
 		cs = append(cs, c)
-		if !c.SplitK { // the 7-row patches on the unsplit pipelines
-			c.Halo7 = true
-			cs = append(cs, c)
-		}
+		c.Halo7 = true // the 7-row patches
+		cs = append(cs, c)
 	}
 	return cs
 }
