@@ -233,7 +233,9 @@ func (c GemmConfig) haloOutRow(s ConvShape, blk, nimg, p int) (m uint32, ok bool
 
 // haloCopiesPerThread is the number of halo copies a thread issues a
 // chunk (the last predicated on q < haloCopies).
-func (c GemmConfig) haloCopiesPerThread() int { return (c.haloCopies() + c.Threads() - 1) / c.Threads() }
+func (c GemmConfig) haloCopiesPerThread() int {
+	return (c.haloCopies() + c.Threads() - 1) / c.Threads()
+}
 
 // haloCopyEveryThread reports whether every thread has a copy i (q =
 // tid + Threads·i < haloCopies for every tid): its zero-point store is
