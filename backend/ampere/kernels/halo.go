@@ -40,6 +40,13 @@ import "fmt"
 //   - Output: pixel (row, col) of slot g is GEMM row (n·OH + oy + row)·OW
 //     + ox + col, stored where oy + row < OH and ox + col < OW (ragged
 //     patches at the right and bottom edges) and g < N·P.
+//   - Halo7: patches of 7 rows × 8 columns (P = ⌈OH/7⌉·⌈OW/8⌉, first row
+//     7·py), halos of 9×10 pixels at a slot pitch of 90 (even: the
+//     swizzle stays conflict-free). Pixel tile 7 is no patch row: no
+//     fragments, no products, and no store (the direct epilogue skips it;
+//     the staged ones bound the row by min(oy + 7, OH), %hrl). ResNet's
+//     14×14, 7×7 and 28×28 images take as many patches as with 8 rows,
+//     each 7/8 of the Tensor Core work.
 //
 // The Go model of the addressing (haloSlot, haloCopy, haloReadAddr,
 // haloOutRow) is what the emitters below compute, register for register;
