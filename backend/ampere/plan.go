@@ -977,10 +977,11 @@ func (p *planner) qgemm(n *ir.Node) error {
 		why += ", implicit-GEMM convolution"
 	}
 	// A block computes GemmBM output rows, or for the halo kernel
-	// HaloSlots 8×8 patches of the images' HaloPatches.
+	// HaloSlots patches (8×8, or 7×8 with Halo7) of the images'
+	// HaloPatches.
 	work, perBlock := uint64(pixels), uint32(kernels.GemmBM)
 	if cfg.Halo {
-		work, perBlock = uint64(conv.HaloPatches()), kernels.HaloSlots
+		work, perBlock = uint64(cfg.HaloPatches(*conv)), kernels.HaloSlots
 		why = strings.Replace(why, "implicit-GEMM", "halo-tile", 1)
 	}
 	_, gy := cfg.Grid(1, npad)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
+	"github.com/sqc-project/sqc/backend/ampere/tuning"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
@@ -14,30 +15,35 @@ import (
 // ("s1", the halo kernel's shape) with a fused Relu, then a 3×3 stride-2
 // one ("s2", which the halo kernel cannot run); multipliers sx·sw/sy. Both weights are 2:4
 // along the input channels.
-func haloGraph() string {
-	w := make([]string, 64*64*9)
-	for i := range w {
+func haloGraph() string { return haloGraphSized(13, 9) }
+
+// haloGraphSized is haloGraph on h×w images.
+func haloGraphSized(h, w int) string {
+	hw := fmt.Sprintf("%d,%d", h, w)
+	hw2 := fmt.Sprintf("%d,%d", (h-1)/2+1, (w-1)/2+1)
+	wt := make([]string, 64*64*9)
+	for i := range wt {
 		// [o][c][kh][kw]: two of every four consecutive channels zero.
 		if c := i / 9 % 64; c%4 < 2 {
-			w[i] = fmt.Sprint(i%5 + 1)
+			wt[i] = fmt.Sprint(i%5 + 1)
 		} else {
-			w[i] = "0"
+			wt[i] = "0"
 		}
 	}
 	scales := strings.TrimSuffix(strings.Repeat("0.5, ", 64), ", ")
 	zeros := strings.TrimSuffix(strings.Repeat("0, ", 64), ", ")
 	consts := func(n, mult string) string {
-		return `  const %w` + n + `: i8[64,64,3,3] quant(axis=0, scale=[` + scales + `], zp=[` + zeros + `]) = [` + strings.Join(w, ", ") + `]
+		return `  const %w` + n + `: i8[64,64,3,3] quant(axis=0, scale=[` + scales + `], zp=[` + zeros + `]) = [` + strings.Join(wt, ", ") + `]
   const %m` + n + `: f32[64] = [` + strings.TrimSuffix(strings.Repeat(mult+", ", 64), ", ") + `]
   const %b` + n + `: i32[64] = [` + zeros + `]
 `
 	}
-	return `graph "g" (%x: f32[N,64,13,9]) -> (%y) {
+	return `graph "g" (%x: f32[N,64,` + hw + `]) -> (%y) {
   const %sc: f32[] = [0.05]
   const %zp: i8[] = [3]
-` + consts("1", "0.25") + consts("2", "0.5") + `  %q: i8[N,64,13,9] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%x, %sc, %zp)
-  %h: i8[N,64,13,9] quant(scale=[0.1], zp=[-2]) = QConv "s1" (%q, %w1, %m1, %b1) {activation = "relu", kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [1, 1]}
-  %y: i8[N,64,7,5] quant(scale=[0.1], zp=[-2]) = QConv "s2" (%h, %w2, %m2, %b2) {activation = "relu", kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
+` + consts("1", "0.25") + consts("2", "0.5") + `  %q: i8[N,64,` + hw + `] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %h: i8[N,64,` + hw + `] quant(scale=[0.1], zp=[-2]) = QConv "s1" (%q, %w1, %m1, %b1) {activation = "relu", kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [1, 1]}
+  %y: i8[N,64,` + hw2 + `] quant(scale=[0.1], zp=[-2]) = QConv "s2" (%h, %w2, %m2, %b2) {activation = "relu", kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
 }`
 }
 
@@ -80,5 +86,86 @@ func TestPlanHaloConv(t *testing.T) {
 	}
 	if s1 := findStep(t, e2, "s1", "sqc_gemm_conv_s8_sp24_i8_inc"); s1.WorkPerSample != 13*9 {
 		t.Errorf("s1 without the halo kernel: launch plan %v", s1)
+	}
+}
+
+// TestPlanHalo7: a layer forced onto the 7-row halo tile (sqc tune's
+// timing rounds, a tuning cache) launches one block per two 7×8 patches,
+// WorkPerSample following the patch geometry (63×9: 9×2 patches, 8×2
+// with 8 rows), with the kernel's launch arguments; the heuristic never
+// takes it.
+func TestPlanHalo7(t *testing.T) {
+	g, err := sqir.ParseAndVerify("g", []byte(haloGraphSized(63, 9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range g.Constants() {
+		if strings.HasPrefix(v.Name, "w") {
+			v.Sparsity = &ir.Sparsity{N: 2, M: 4, Axis: 1}
+		}
+	}
+	for _, tc := range []struct {
+		variant, kernel string
+		patches         uint64
+	}{
+		{"s4w-v16-halo-h7", "sqc_gemm_halo_s8_sp24_i8_v16_s4w_h7", 18},
+		{"s4w-v16-halo", "sqc_gemm_halo_s8_sp24_i8_v16_s4w", 16},
+	} {
+		p, err := planGraph(g, "test", nil, true, PlanOptions{force: map[string]tuning.Choice{"s1": {Sparse: true, Variant: tc.variant}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := findStep(t, p.e, "s1", tc.kernel)
+		if s.Kernel != tc.kernel || s.WorkPerSample != tc.patches || s.WorkPerBlockX != kernels.HaloSlots {
+			t.Errorf("%s: launch plan %v, want %s on %d patches", tc.variant, s, tc.kernel, tc.patches)
+		}
+		if n := len(kernels.GemmConfig{Conv: true, Halo: true, Halo7: true}.ParamNames()); len(s.Args) != n {
+			t.Errorf("%s: %d launch arguments, the kernel takes %d", tc.variant, len(s.Args), n)
+		}
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range e.Steps {
+		if strings.Contains(s.Kernel, "_h7") {
+			t.Errorf("the heuristic planned %s on the 7-row halo tile (%s)", s.Node, s.Kernel)
+		}
+	}
+}
+
+// TestHalo7Candidates: the 7-row halo tile is a candidate (sqc tune, its
+// split-K twins at batch 1) wherever it computes fewer pixel rows, on
+// the halo pipelines, never a heuristic's choice.
+func TestHalo7Candidates(t *testing.T) {
+	for _, tc := range []struct {
+		h    int
+		want bool
+	}{{7, true}, {14, true}, {28, true}, {21, true}, {63, true}, {13, true}, {5, true}, {56, false}, {15, false}, {8, false}, {16, false}} {
+		s := kernels.ConvShape{C: 256, H: tc.h, W: 14, OH: tc.h, OW: 14, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+		if got := halo7Saves(s); got != tc.want {
+			t.Errorf("halo7Saves(%d rows) = %v, want %v", tc.h, got, tc.want)
+		}
+	}
+	layer3 := gemmLayer{sparse24: true, residual: true, m: 196, n: 256, k: 2304,
+		conv: &kernels.ConvShape{C: 256, H: 14, W: 14, OH: 14, OW: 14, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}}
+	var h7 []string
+	for _, c := range tuneCandidates(layer3, 1) {
+		if strings.Contains(c.name, "h7") {
+			h7 = append(h7, c.name)
+			if !c.config(layer3, true).Halo7 || !c.config(layer3, true).Halo {
+				t.Errorf("%s: config %+v", c.name, c.config(layer3, true))
+			}
+		}
+	}
+	want := []string{"s4w-v16-halo-h7", "s4w-halo-h7", "n128-s3w-v16-halo-h7", "n128-s3w-halo-h7", "n256-s4w-v16-halo-h7", "n256-s4w-halo-h7",
+		"s4w-v16-halo-h7-tr-sk", "s4w-halo-h7-tr-sk"}
+	if fmt.Sprint(h7) != fmt.Sprint(want) {
+		t.Errorf("7-row candidates of layer3 at batch 1: %v, want %v", h7, want)
+	}
+	for _, latency := range []bool{false, true} {
+		if v := heuristicVariantFor(layer3, latency); strings.Contains(v, "h7") {
+			t.Errorf("heuristic (latency %v): %s", latency, v)
+		}
 	}
 }

@@ -173,6 +173,24 @@ var gemmOptions = []gemmVariant{
 	{"halo", func(c *kernels.GemmConfig) { c.Halo, c.ConvStep = true, false }, func(l gemmLayer) bool {
 		return l.conv != nil && kernels.SupportsHalo(*l.conv)
 	}},
+	// the halo tile on 7-row patches (kernels.GemmConfig.Halo7; valid
+	// only with halo), where they compute fewer pixel rows than 8-row
+	// ones (halo7Saves). Not yet measured on a GPU: the heuristic never
+	// takes it, sqc tune times it.
+	{"h7", func(c *kernels.GemmConfig) { c.Halo7 = true }, func(l gemmLayer) bool {
+		return l.conv != nil && kernels.SupportsHalo(*l.conv) && halo7Saves(*l.conv)
+	}},
+}
+
+// halo7Saves says whether 7-row halo patches compute fewer output rows of
+// an image than 8-row ones (the Tensor Core work of each patch column):
+// 14, 7 and 28 rows (1.14× fewer), 13, 21, 63; not 56 (as many), 8, 15
+// or 16 (more).
+func halo7Saves(s kernels.ConvShape) bool {
+	rows := func(c kernels.GemmConfig) int {
+		return c.HaloPatchRows() * ((s.OH + c.HaloPatchRows() - 1) / c.HaloPatchRows())
+	}
+	return rows(kernels.GemmConfig{Halo: true, Halo7: true}) < rows(kernels.GemmConfig{Halo: true})
 }
 
 // splitK is the split-K option (kernels.GemmConfig.SplitK, token "sk",
@@ -464,7 +482,7 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		name = "n128-s3w"
 	}
 	for _, o := range gemmOptions {
-		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 {
+		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 || o.name == "h7" {
 			continue
 		}
 		name += "-" + o.name

@@ -25,9 +25,9 @@ func TestGemmCandidates(t *testing.T) {
 	wide := gemmLayer{sparse24: true, m: 196, n: 256, k: 2304, conv: conv}
 	want := []string{
 		"s3-v16-inc", "s3-inc", "s3-v16", "s3",
-		"s4w-v16-halo", "s4w-halo", "s4w-v16-inc", "s4w-inc", "s4w-v16", "s4w",
-		"n128-s3w-v16-halo", "n128-s3w-halo", "n128-s3w-v16-inc", "n128-s3w-inc", "n128-s3w-v16", "n128-s3w",
-		"n256-s4w-v16-halo", "n256-s4w-halo", "n256-s4w-v16-inc", "n256-s4w-inc", "n256-s4w-v16", "n256-s4w",
+		"s4w-v16-halo-h7", "s4w-halo-h7", "s4w-v16-halo", "s4w-halo", "s4w-v16-inc", "s4w-inc", "s4w-v16", "s4w",
+		"n128-s3w-v16-halo-h7", "n128-s3w-halo-h7", "n128-s3w-v16-halo", "n128-s3w-halo", "n128-s3w-v16-inc", "n128-s3w-inc", "n128-s3w-v16", "n128-s3w",
+		"n256-s4w-v16-halo-h7", "n256-s4w-halo-h7", "n256-s4w-v16-halo", "n256-s4w-halo", "n256-s4w-v16-inc", "n256-s4w-inc", "n256-s4w-v16", "n256-s4w",
 		"n128-s3w-lc-v16-inc", "n128-s3w-lc-inc", "n128-s3w-lc-v16", "n128-s3w-lc",
 		"n128-m32-s3w-v16-inc", "n128-m32-s3w-inc", "n128-m32-s3w-v16", "n128-m32-s3w",
 		"n128-m32-s3w-lc-v16-inc", "n128-m32-s3w-lc-inc", "n128-m32-s3w-lc-v16", "n128-m32-s3w-lc",

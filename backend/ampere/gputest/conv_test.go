@@ -20,6 +20,7 @@ type convCase struct {
 	sparse, res, outF32 bool
 	step                bool // ConvStep: running tap and channel (C a multiple of 64)
 	halo                bool // the halo-tile kernel (3×3, stride 1, pad 1, C a multiple of 64)
+	halo7               bool // the halo kernel on 7-row patches (Halo7)
 	splits              int  // a SplitK kernel's grid z (0: 1)
 }
 
@@ -40,13 +41,13 @@ func uploadConv(t testing.TB, g *gpu, p *qgemmProblem, tc convCase, xn []int8) *
 	q.cfg.Conv = true
 	q.cfg.ConvPiece = kernels.ConvPiece(tc.c)
 	q.cfg.ConvStep = tc.step
-	q.cfg.Halo = tc.halo
+	q.cfg.Halo, q.cfg.Halo7 = tc.halo, tc.halo7
 	q.fn = g.gemmFunction(t, q.cfg)
 	q.x = buf(t, g, xn)
 	q.prm.LDA = tc.c
 	q.prm.Conv = tc.shape(p.zx)
 	if tc.halo {
-		q.grid.X = uint32(q.prm.Conv.HaloBlocks(tc.n))
+		q.grid.X = uint32(q.cfg.HaloBlocks(q.prm.Conv, tc.n))
 	}
 	if q.cfg.SplitK {
 		q.setSplits(t, g, tc.splits)
@@ -132,7 +133,8 @@ var convCases = []convCase{
 // bottom edges, a block's second patch past the batch), batches 1 to 3,
 // C from 64 to 512, dense and 2:4 sparse, residual, relu, int8 (with and
 // without 16-byte stores) and float32 outputs, on the shared-weight
-// pipelines (64 channels a block, the wide warp tile, the 8-warp block).
+// pipelines (64 channels a block, the wide warp tile, the 8-warp block);
+// each case on 8×8 patches and (subtests "…_h7") on 7×8 ones (Halo7).
 func TestHaloConvBitExact(t *testing.T) {
 	g := needGPU(t)
 	r := rand.New(rand.NewPCG(91, 92))
@@ -163,6 +165,8 @@ func TestHaloConvBitExact(t *testing.T) {
 		pipe := pipes[ci%len(pipes)]
 		name := fmt.Sprintf("n%d_c%d_%dx%d_m%d_sparse%v_res%v_f32%v_%s", tc.n, tc.c, tc.h, tc.w, tc.m, tc.sparse, tc.res, tc.outF32, pipeName(pipe))
 		t.Run(name, func(t *testing.T) { checkImplicitConv(t, g, r, tc, pipe) })
+		tc.halo7 = true
+		t.Run(name+"_h7", func(t *testing.T) { checkImplicitConv(t, g, r, tc, pipe) })
 	}
 }
 

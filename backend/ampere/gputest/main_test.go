@@ -210,11 +210,15 @@ func allHaloConfigs() []kernels.GemmConfig {
 	for _, c := range allGemmConfigs() {
 		if c.SharedWeights && !c.SplitM && !c.LateCopy && !c.DoubleK && !c.Interleave && !(c.SplitK && c.WideN) { // Halo has its own K loop; no wide split-K halo (it spills)
 			c.Conv, c.Halo = true, true
-			cs = append(cs, c)
-			// The split kernel's twin that splits each chunk's three
-			// kernel rows (HaloRows: at most 4 stages).
-			if c.HaloRows = true; c.SplitK && c.Validate() == nil {
+			// Each on 8×8 and on 7×8 patches (Halo7).
+			for _, h7 := range []bool{false, true} {
+				c.Halo7, c.HaloRows = h7, false
 				cs = append(cs, c)
+				// The split kernel's twin that splits each chunk's three
+				// kernel rows (HaloRows: at most 4 stages).
+				if c.HaloRows = true; c.SplitK && c.Validate() == nil {
+					cs = append(cs, c)
+				}
 			}
 		}
 	}

@@ -29,7 +29,7 @@ var mainLoopPipes = []kernels.GemmConfig{
 // 2:4 on the same pruned weights, on ResNet-34's 3×3 stride-1 layers of
 // 128 channels or more at batch 256 (implicit GEMM with running taps; the
 // halo tile on the plain n128 step beside them, as the engines run layers
-// 3 and 4) and on the 8192³ GEMM, int8 out + relu. One line a shape and
+// 3 and 4, and its twin on 7-row patches, "halo7": Halo7) and on the 8192³ GEMM, int8 out + relu. One line a shape and
 // variant: µs, dense-equivalent TOPS, the share of the instruction's
 // register-only ceiling (ampere.InstructionCeiling), sparse over dense;
 // then per shape the fastest 2:4 over the fastest dense. Skipped with
@@ -75,16 +75,19 @@ func TestPerfMainLoop(t *testing.T) {
 		rows := batch * l.hw * l.hw
 		flop := 2 * float64(rows) * float64(l.c) * float64(k)
 		var all [][2]float64
-		for vi := 0; vi <= len(mainLoopPipes); vi++ {
-			pipe, halo, kernel := mainLoopPipes[0], true, "halo" // after the conv variants
-			if vi < len(mainLoopPipes) {
+		for vi := 0; vi <= len(mainLoopPipes)+1; vi++ {
+			pipe, halo, halo7, kernel := mainLoopPipes[0], true, false, "halo" // after the conv variants
+			switch {
+			case vi < len(mainLoopPipes):
 				pipe, halo, kernel = mainLoopPipes[vi], false, "conv"
+			case vi > len(mainLoopPipes):
+				halo7, kernel = true, "halo7"
 			}
 			us := [2]float64{math.NaN(), math.NaN()}
 			for si, sparse := range []bool{false, true} {
 				p := newQGemmWeights(r, rows, l.c, k, sparse, false, false, ir.ActRelu)
 				p.w, p.pipe, p.ldcExtra = w, pipe, 0
-				tc := convCase{n: batch, c: l.c, h: l.hw, w: l.hw, m: l.c, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, step: !halo, halo: halo}
+				tc := convCase{n: batch, c: l.c, h: l.hw, w: l.hw, m: l.c, kh: 3, kw: 3, stride: 1, pad: 1, padEnd: 1, dil: 1, step: !halo, halo: halo, halo7: halo7}
 				t.Run(fmt.Sprintf("%s_%s_%s_sparse%v", strings.Fields(l.name)[0], kernel, pipeName(pipe), sparse), func(t *testing.T) {
 					us[si] = timeLaunch(t, g, uploadConv(t, g, p, tc, xn))
 				})

@@ -79,7 +79,7 @@ func TestSplitKBitExact(t *testing.T) {
 				sh := c.shape(0)
 				gx, gy := cfg.Grid(n*sh.OH*sh.OW, (l.m+cfg.BN()-1)/cfg.BN()*cfg.BN())
 				if p.halo {
-					gx = sh.HaloBlocks(n)
+					gx = cfg.HaloBlocks(sh, n)
 				}
 				rule := ampere.SplitKFor(gx*gy, sms, units)
 				engine := ampere.SplitKFor(gx*gy, sms, ampere.SplitKMaxFor(cfg, l.kh*l.kh*l.c, l.c)) // the planner's bound
@@ -140,7 +140,7 @@ func TestPerfSplitK(t *testing.T) {
 		rows := sh.OH * sh.OW
 		gx, gy := cfg.Grid(rows, (l.m+cfg.BN()-1)/cfg.BN()*cfg.BN())
 		if halo {
-			gx = sh.HaloBlocks(1)
+			gx = cfg.HaloBlocks(sh, 1)
 		}
 		s := ampere.SplitKFor(gx*gy, sms, ampere.SplitKMaxFor(cfg, kd, l.c)) // the engine's splits
 		w := rand24(r, l.m, kd)
@@ -211,7 +211,7 @@ func TestPerfSplitKCandidates(t *testing.T) {
 		}
 		var cands []cand
 		add := func(name string, cfg kernels.GemmConfig, splits ...int) {
-			blocks := sh.HaloBlocks(1)
+			blocks := cfg.HaloBlocks(sh, 1)
 			if !cfg.Halo {
 				blocks, _ = cfg.Grid(rows, l.m)
 			}
@@ -232,7 +232,7 @@ func TestPerfSplitKCandidates(t *testing.T) {
 		}
 		maxS := func(cfg kernels.GemmConfig) int { return ampere.SplitKMaxFor(cfg, kd, l.c) }
 		if l.s == 1 {
-			blocksHalo := sh.HaloBlocks(1) * l.m / base.BN()
+			blocksHalo := halo.HaloBlocks(sh, 1) * l.m / base.BN()
 			add("halo", halo, 1)
 			add("halo-sk", haloSK, engineS(haloSK, blocksHalo), maxS(haloSK))
 			add("halo-tr-sk", rowsSK, engineS(rowsSK, blocksHalo), maxS(rowsSK))

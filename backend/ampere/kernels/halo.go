@@ -40,6 +40,13 @@ import "fmt"
 //   - Output: pixel (row, col) of slot g is GEMM row (n·OH + oy + row)·OW
 //     + ox + col, stored where oy + row < OH and ox + col < OW (ragged
 //     patches at the right and bottom edges) and g < N·P.
+//   - Halo7: patches of 7 rows × 8 columns (P = ⌈OH/7⌉·⌈OW/8⌉, first row
+//     7·py), halos of 9×10 pixels at a slot pitch of 90 (even: the
+//     swizzle stays conflict-free). Pixel tile 7 is no patch row: no
+//     fragments, no products, and no store (the direct epilogue skips it;
+//     the staged ones bound the row by min(oy + 7, OH), %hrl). ResNet's
+//     14×14, 7×7 and 28×28 images take as many patches as with 8 rows,
+//     each 7/8 of the Tensor Core work.
 //
 // The Go model of the addressing (haloSlot, haloCopy, haloReadAddr,
 // haloOutRow) is what the emitters below compute, register for register;
@@ -47,29 +54,57 @@ import "fmt"
 
 // Halo tile geometry.
 const (
-	haloPatch  = 8                                 // output patch side
-	haloSlots  = GemmBM / (haloPatch * haloPatch)  // patches a block
-	haloSide   = haloPatch + 2                     // halo side (3×3 kernel)
-	haloPix    = haloSide * haloSide               // halo pixels a patch
-	haloCopies = haloSlots * haloPix * GemmBK / 16 // 16-byte copies a chunk
-	// haloBufBytes is one halo buffer: both patches' halos, 64 channels.
-	haloBufBytes = haloSlots * haloPix * GemmBK
+	haloPatch = 8                                // output patch side (columns; rows without Halo7)
+	haloSlots = GemmBM / (haloPatch * haloPatch) // patches a block
+	haloSide  = haloPatch + 2                    // halo columns, the halo's row pitch (3×3 kernel)
 	// haloTapRows is the number of kernel rows of a chunk, the units a
 	// HaloRows kernel splits it into.
 	haloTapRows = 3
-	// HaloSlots is the number of 8×8 output patches a Halo block computes:
-	// launch ⌈N·P / HaloSlots⌉ blocks along x for N images of P patches
-	// (ConvShape.HaloPatches).
+	// HaloSlots is the number of output patches a Halo block computes:
+	// launch GemmConfig.HaloBlocks blocks along x.
 	HaloSlots = haloSlots
 )
 
-// HaloPatches is the number of 8×8 output patches of one image.
-func (s ConvShape) HaloPatches() int {
-	return (s.OH + haloPatch - 1) / haloPatch * ((s.OW + haloPatch - 1) / haloPatch)
+// HaloPatchRows is the output rows of the halo kernel's patches: 8, or
+// 7 with Halo7 (each 8 columns wide).
+func (c GemmConfig) HaloPatchRows() int {
+	if c.Halo7 {
+		return haloPatch - 1
+	}
+	return haloPatch
 }
 
-// HaloBlocks is the grid's x size for n images.
-func (s ConvShape) HaloBlocks(n int) int { return (n*s.HaloPatches() + haloSlots - 1) / haloSlots }
+// haloPix is the number of halo pixels a patch: (rows + 2) × 10, the slot
+// pitch (100, or 90 with Halo7: even either way, which keeps the swizzle
+// conflict-free).
+func (c GemmConfig) haloPix() int { return (c.HaloPatchRows() + 2) * haloSide }
+
+// haloCopies is the number of 16-byte copies of a chunk's halo.
+func (c GemmConfig) haloCopies() int { return haloSlots * c.haloPix() * GemmBK / 16 }
+
+// haloBufBytes is one halo buffer: both patches' halos, 64 channels.
+func (c GemmConfig) haloBufBytes() int { return haloSlots * c.haloPix() * GemmBK }
+
+// haloTiles is the number of pixel tiles (patch rows) a warp computes:
+// with Halo7 its tile 7 has no products and stores nothing.
+func (c GemmConfig) haloTiles() int {
+	if c.Halo {
+		return c.HaloPatchRows()
+	}
+	return c.pixelTiles()
+}
+
+// HaloPatches is the number of output patches (HaloPatchRows × 8) of an
+// image of geometry s.
+func (c GemmConfig) HaloPatches(s ConvShape) int {
+	r := c.HaloPatchRows()
+	return (s.OH + r - 1) / r * ((s.OW + haloPatch - 1) / haloPatch)
+}
+
+// HaloBlocks is the grid's x size for n images of geometry s.
+func (c GemmConfig) HaloBlocks(s ConvShape, n int) int {
+	return (n*c.HaloPatches(s) + haloSlots - 1) / haloSlots
+}
 
 // SupportsHalo reports whether the halo kernel runs a convolution: 3×3,
 // stride 1, pad 1, dilation 1, C a multiple of 64.
@@ -104,6 +139,8 @@ func (c GemmConfig) validateHalo() error {
 	switch {
 	case c.HaloRows && !c.Halo:
 		return fmt.Errorf("gemm %s: HaloRows splits the halo kernel's chunks, want Halo", c.Name())
+	case c.Halo7 && !c.Halo:
+		return fmt.Errorf("gemm %s: Halo7 shapes the halo kernel's patches, want Halo", c.Name())
 	case !c.Halo:
 		return nil
 	case !c.Conv || c.ConvPiece != 0 || c.ConvStep:
@@ -134,9 +171,10 @@ func (c GemmConfig) haloUnitTaps() int {
 // slots is image n's patch with first output row oy and column ox; ok is
 // false past the batch (the slot then reads image 0's first patch and
 // stores nothing).
-func (s ConvShape) haloSlot(g, np uint32) (n, oy, ox uint32, ok bool) {
+func (c GemmConfig) haloSlot(s ConvShape, g, np uint32) (n, oy, ox uint32, ok bool) {
+	rows := uint32(c.HaloPatchRows())
 	px := (uint32(s.OW) + 7) >> 3
-	p := (uint32(s.OH) + 7) >> 3 * px
+	p := (uint32(s.OH) + rows - 1) / rows * px
 	ok = g < np
 	if !ok {
 		g = 0
@@ -145,7 +183,7 @@ func (s ConvShape) haloSlot(g, np uint32) (n, oy, ox uint32, ok bool) {
 	pos := g - n*p
 	oy = pos / px
 	ox = pos - oy*px
-	return n, oy << 3, ox << 3, ok
+	return n, oy * rows, ox << 3, ok
 }
 
 // haloCopy is the model of copy q (0 ≤ q < haloCopies; thread tid copies
@@ -153,16 +191,16 @@ func (s ConvShape) haloSlot(g, np uint32) (n, oy, ox uint32, ok bool) {
 // nimg images: its byte offset in the halo buffer, the NHWC pixel index
 // (batch-major) it copies from, and whether it copies (else it stores the
 // zero point).
-func (s ConvShape) haloCopy(blk, nimg, q int) (dst int, pix uint32, copies bool) {
+func (c GemmConfig) haloCopy(s ConvShape, blk, nimg, q int) (dst int, pix uint32, copies bool) {
 	hp := uint32(q) >> 2
 	ch := uint32(q) & 3
 	slot, rem := uint32(0), hp
-	if hp >= haloPix {
-		slot, rem = 1, hp-haloPix
+	if hpx := uint32(c.haloPix()); hp >= hpx {
+		slot, rem = 1, hp-hpx
 	}
 	hr := rem / haloSide
 	hc := rem - hr*haloSide
-	n, oy, ox, ok := s.haloSlot(2*uint32(blk)+slot, uint32(nimg*s.HaloPatches()))
+	n, oy, ox, ok := c.haloSlot(s, 2*uint32(blk)+slot, uint32(nimg*c.HaloPatches(s)))
 	ih := oy - 1 + hr // wraps below 0 and fails the unsigned test
 	iw := ox - 1 + hc
 	copies = ok && ih < uint32(s.H) && iw < uint32(s.W)
@@ -175,10 +213,10 @@ func (s ConvShape) haloCopy(blk, nimg, q int) (dst int, pix uint32, copies bool)
 // the halo buffer) of lane for warp row wm, pixel tile j and tap (r, sx):
 // halo pixel (row j + r, column (lane&7) + sx) of slot wm, 16-byte chunk
 // lane>>3.
-func haloReadAddr(wm, j, lane, r, sx int) int {
+func (c GemmConfig) haloReadAddr(wm, j, lane, r, sx int) int {
 	col := lane&7 + sx
 	ch := lane >> 3
-	return wm*haloPix*64 + (j+r)*haloSide*64 + col*64 + 16*(ch^(col>>1&3))
+	return wm*c.haloPix()*64 + (j+r)*haloSide*64 + col*64 + 16*(ch^(col>>1&3))
 }
 
 // haloFragment is where emitProducts reads pixel tile j's B fragment for
@@ -191,23 +229,26 @@ func haloFragment(j, tap int) (reg string, off int) {
 
 // haloOutRow is the model of the epilogue's output row: local pixel p (0
 // ≤ p < 128: warp row p>>6, patch row p>>3&7, column p&7) of block blk in
-// a batch of nimg images is GEMM row m, stored if ok.
-func (s ConvShape) haloOutRow(blk, nimg, p int) (m uint32, ok bool) {
-	n, oy, ox, sv := s.haloSlot(2*uint32(blk)+uint32(p>>6), uint32(nimg*s.HaloPatches()))
+// a batch of nimg images is GEMM row m, stored if ok: inside the image,
+// the batch and (Halo7: row 7 is no patch row) the patch.
+func (c GemmConfig) haloOutRow(s ConvShape, blk, nimg, p int) (m uint32, ok bool) {
+	n, oy, ox, sv := c.haloSlot(s, 2*uint32(blk)+uint32(p>>6), uint32(nimg*c.HaloPatches(s)))
 	row, col := uint32(p>>3&7), uint32(p&7)
 	m = (n*uint32(s.OH)+oy)*uint32(s.OW) + ox + row*uint32(s.OW) + col
-	return m, sv && oy+row < uint32(s.OH) && ox+col < uint32(s.OW)
+	return m, sv && row < uint32(c.HaloPatchRows()) && oy+row < uint32(s.OH) && ox+col < uint32(s.OW)
 }
 
 // haloCopiesPerThread is the number of halo copies a thread issues a
 // chunk (the last predicated on q < haloCopies).
-func (c GemmConfig) haloCopiesPerThread() int { return (haloCopies + c.Threads() - 1) / c.Threads() }
+func (c GemmConfig) haloCopiesPerThread() int {
+	return (c.haloCopies() + c.Threads() - 1) / c.Threads()
+}
 
 // haloCopyEveryThread reports whether every thread has a copy i (q =
 // tid + Threads·i < haloCopies for every tid): its zero-point store is
 // then predicated on the copy's predicate negated, and only the last
 // copies keep a predicate of their own (%hz*), fewer live predicates.
-func (c GemmConfig) haloCopyEveryThread(i int) bool { return c.Threads()*(i+1) <= haloCopies }
+func (c GemmConfig) haloCopyEveryThread(i int) bool { return c.Threads()*(i+1) <= c.haloCopies() }
 
 // emitHaloDecls declares the Halo kernel's registers.
 func (c GemmConfig) emitHaloDecls(b *builder) {
@@ -215,6 +256,9 @@ func (c GemmConfig) emitHaloDecls(b *builder) {
 	declare(b, ".b32", "%hCC", "%hPX", "%hP", "%hNP", "%hg", "%hn", "%hoy", "%hox", "%hq", "%hp", "%hr", "%hc",
 		"%sn<2>", "%soy<2>", "%sox<2>", "%ssv<2>", fmt.Sprintf("%%hpix<%d>", n), fmt.Sprintf("%%hdst<%d>", n),
 		"%ha<3>", "%hah", "%hcc", "%hcn", "%hcur", "%hbn", "%hm0", "%hrb", "%hcb")
+	if c.Halo7 {
+		declare(b, ".b32", "%hrl")
+	}
 	if c.HaloRows {
 		declare(b, ".b32", "%hch", "%hkb", "%hrow", "%hnch", "%hnkb", "%hnrow")
 	}
@@ -223,7 +267,7 @@ func (c GemmConfig) emitHaloDecls(b *builder) {
 
 // emitHaloSlot computes haloSlot for the slot index in register g:
 // %hn, %hoy, %hox and %hsv (ok). Needs %hP, %hPX, %hNP.
-func emitHaloSlot(b *builder, g string) {
+func (c GemmConfig) emitHaloSlot(b *builder, g string) {
 	b.l("setp.lt.u32 %%hsv, %s, %%hNP;", g)
 	b.l("selp.b32 %%hg, %s, 0, %%hsv;", g)
 	b.l("div.u32 %%hn, %%hg, %%hP;")
@@ -232,7 +276,11 @@ func emitHaloSlot(b *builder, g string) {
 	b.l("div.u32 %%hoy, %%hg, %%hPX;")
 	b.l("mul.lo.u32 %%hq, %%hoy, %%hPX;")
 	b.l("sub.u32 %%hox, %%hg, %%hq;")
-	b.l("shl.b32 %%hoy, %%hoy, 3;")
+	if c.Halo7 {
+		b.l("mul.lo.u32 %%hoy, %%hoy, %d;", c.HaloPatchRows())
+	} else {
+		b.l("shl.b32 %%hoy, %%hoy, 3;")
+	}
 	b.l("shl.b32 %%hox, %%hox, 3;")
 }
 
@@ -245,12 +293,17 @@ func emitHaloSlot(b *builder, g string) {
 // chunk it reads).
 func (c GemmConfig) emitHaloSetup(b *builder) {
 	emitConvParams(b)
-	b.comment("halo tiles: %d 8x8 patches a block, P = ceil(OH/8)*ceil(OW/8) a image, N*P in all", haloSlots)
+	r := c.HaloPatchRows()
+	b.comment("halo tiles: %d %dx8 patches a block, P = ceil(OH/%d)*ceil(OW/8) a image, N*P in all", haloSlots, r, r)
 	b.l("shr.u32 %%hCC, %%cC, %d;", log2(GemmBK))
 	b.l("add.u32 %%hPX, %%cOW, 7;")
 	b.l("shr.u32 %%hPX, %%hPX, 3;")
-	b.l("add.u32 %%hP, %%cOH, 7;")
-	b.l("shr.u32 %%hP, %%hP, 3;")
+	b.l("add.u32 %%hP, %%cOH, %d;", r-1)
+	if c.Halo7 {
+		b.l("div.u32 %%hP, %%hP, %d;", r)
+	} else {
+		b.l("shr.u32 %%hP, %%hP, 3;")
+	}
 	b.l("mul.lo.u32 %%hP, %%hP, %%hPX;")
 	b.l("div.u32 %%hNP, %%M, %%ohw;")
 	b.l("mul.lo.u32 %%hNP, %%hNP, %%hP;")
@@ -259,7 +312,7 @@ func (c GemmConfig) emitHaloSetup(b *builder) {
 		b.l("mov.u32 %%tmp, %%ctaid.x;")
 		b.l("shl.b32 %%tmp, %%tmp, 1;")
 		b.l("add.u32 %%tmp, %%tmp, %d;", sl)
-		emitHaloSlot(b, "%tmp")
+		c.emitHaloSlot(b, "%tmp")
 		b.l("mul.lo.u32 %%sn%d, %%hn, %%cH;", sl)
 		b.l("sub.u32 %%soy%d, %%hoy, 1;", sl)
 		b.l("sub.u32 %%sox%d, %%hox, 1;", sl)
@@ -268,10 +321,10 @@ func (c GemmConfig) emitHaloSetup(b *builder) {
 	b.comment("the thread's halo copies q = tid + %d*i: pixel hp = q>>2 (slot, row, col), 16-byte chunk q&3 (= kc16/16)", c.Threads())
 	for i := 0; i < c.haloCopiesPerThread(); i++ {
 		b.l("add.u32 %%q, %%tidx, %d;", c.Threads()*i)
-		b.l("setp.lt.u32 %%hpe, %%q, %d;", haloCopies)
+		b.l("setp.lt.u32 %%hpe, %%q, %d;", c.haloCopies())
 		b.l("shr.u32 %%hp, %%q, 2;")
-		b.l("setp.ge.u32 %%pin, %%hp, %d;", haloPix)
-		b.l("selp.b32 %%tmp, %d, 0, %%pin;", haloPix)
+		b.l("setp.ge.u32 %%pin, %%hp, %d;", c.haloPix())
+		b.l("selp.b32 %%tmp, %d, 0, %%pin;", c.haloPix())
 		b.l("sub.u32 %%hc, %%hp, %%tmp;")
 		b.l("div.u32 %%hr, %%hc, %d;", haloSide)
 		b.l("mul.lo.u32 %%tmp, %%hr, %d;", haloSide)
@@ -310,7 +363,7 @@ func (c GemmConfig) emitHaloSetup(b *builder) {
 	b.comment("fragment rows: lane reads halo column (lane&7) + s, chunk lane>>3, of slot wm (tile 0, kernel row 0)")
 	b.l("and.b32 %%hc, %%ln, 7;")
 	b.l("shr.u32 %%hr, %%ln, 3;")
-	b.l("mul.lo.u32 %%hp, %%wm, %d;", haloPix*GemmBK)
+	b.l("mul.lo.u32 %%hp, %%wm, %d;", c.haloPix()*GemmBK)
 	b.l("add.u32 %%hp, %%hp, %%sbase;")
 	for sx := 0; sx < 3; sx++ {
 		b.l("add.u32 %%tmp, %%hc, %d;", sx)
@@ -416,7 +469,7 @@ func (c GemmConfig) emitHaloLoop(b *builder) {
 	b.comment("%s hcc, its halo in buffer hcur (%%ha* point into it); the next %s hcn (if any) goes to buffer hbn", unit, unit)
 	b.l("add.u32 %%hcn, %%hcc, 1;")
 	b.l("setp.lt.u32 %%pnx, %%hcn, %s;", c.kEnd())
-	b.l("xor.b32 %%hbn, %%hcur, %d;", haloBufBytes)
+	b.l("xor.b32 %%hbn, %%hcur, %d;", c.haloBufBytes())
 	if c.HaloRows {
 		emitHaloUnit(b, "%hcn", "%hnch", "%hnrow", "%hnkb")
 	}
@@ -469,7 +522,12 @@ func (c GemmConfig) emitHaloEpilogueSetup(b *builder) {
 	b.l("mov.u32 %%tmp, %%ctaid.x;")
 	b.l("shl.b32 %%tmp, %%tmp, 1;")
 	b.l("add.u32 %%tmp, %%tmp, %%wm;")
-	emitHaloSlot(b, "%tmp")
+	c.emitHaloSlot(b, "%tmp")
+	if c.Halo7 {
+		b.comment("rows stored: below OH and inside the %d-row patch", c.HaloPatchRows())
+		b.l("add.u32 %%hrl, %%hoy, %d;", c.HaloPatchRows())
+		b.l("min.u32 %%hrl, %%hrl, %%cOH;")
+	}
 	b.l("mul.lo.u32 %%hm0, %%hn, %%cOH;")
 	b.l("add.u32 %%hm0, %%hm0, %%hoy;")
 	b.l("mul.lo.u32 %%hm0, %%hm0, %%cOW;")
@@ -488,6 +546,16 @@ func (c GemmConfig) emitHaloRows(b *builder, l string) {
 	b.l("add.u32 %%px, %%px, %%cst;")
 }
 
+// haloRowLimit is the register bounding a stored pixel's output row: OH,
+// or with Halo7 the patch's end min(oy + 7, OH) (its tile 7 has no
+// products).
+func (c GemmConfig) haloRowLimit() string {
+	if c.Halo7 {
+		return "%hrl"
+	}
+	return "%cOH"
+}
+
 // emitHaloRow is emitRow for Halo: local pixel L + off (off's column part
 // adds to L's without a carry) is GEMM row px + (off>>3)·OW + (off&7),
 // stored inside the image and the batch.
@@ -503,7 +571,7 @@ func (c GemmConfig) emitHaloRow(b *builder, off int) {
 		b.l("add.u32 %%q, %%q, %d;", col)
 	}
 	b.l("add.u32 %%cq, %%hrb, %d;", r)
-	b.l("setp.lt.u32 %%p3, %%cq, %%cOH;")
+	b.l("setp.lt.u32 %%p3, %%cq, %s;", c.haloRowLimit())
 	b.l("add.u32 %%cq, %%hcb, %d;", col)
 	b.l("setp.lt.u32 %%pin, %%cq, %%cOW;")
 	b.l("and.pred %%p3, %%p3, %%pin;")

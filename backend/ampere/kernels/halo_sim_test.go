@@ -33,6 +33,10 @@ type simConv struct {
 	// stride-1 unpadded geometry, C a multiple of 16) instead of the
 	// convolution kernel.
 	gemm bool
+	// revBlocks runs a split's blocks last to first along x: a block
+	// that stores rows another block owns then overwrites them after
+	// that block, whichever of the two is wrong.
+	revBlocks bool
 }
 
 // newSimConv draws a problem of geometry s (OH, OW and ZX filled in here)
@@ -285,7 +289,7 @@ func (p *simConv) runText(t *testing.T, c GemmConfig, splits int, desc bool, edi
 	}
 	gx, gy := c.Grid(m, npad)
 	if c.Halo {
-		gx = p.s.HaloBlocks(p.n)
+		gx = c.HaloBlocks(p.s, p.n)
 	}
 	var cnt, ws []byte
 	if c.SplitK {
@@ -300,7 +304,11 @@ func (p *simConv) runText(t *testing.T, c GemmConfig, splits int, desc bool, edi
 			bz = splits - 1 - i
 		}
 		for by := 0; by < gy; by++ {
-			for bx := 0; bx < gx; bx++ {
+			for i := 0; i < gx; i++ {
+				bx := i
+				if p.revBlocks {
+					bx = gx - 1 - i
+				}
 				if err := mc.run(uint32(bx), uint32(by), uint32(bz)); err != nil {
 					return nil, fmt.Errorf("%s block (%d, %d, %d): %v", c.Name(), bx, by, bz, err)
 				}

@@ -19,6 +19,8 @@ func allHaloConfigs() []GemmConfig {
 		}
 		c.Conv, c.Halo = true, true
 		cs = append(cs, c)
+		c.Halo7 = true // the 7-row patches
+		cs = append(cs, c)
 	}
 	return cs
 }
@@ -27,13 +29,22 @@ func allHaloConfigs() []GemmConfig {
 // halo buffer, haloReadAddr reads the B fragments of every tap,
 // haloOutRow places the outputs) reproduces the direct im2col of every
 // stored output pixel exactly once, for ragged sizes (7×7, 13×9, 14×14,
-// 1×1, 3×17, 56×56), batches 1 to 3, C 64 and 128, with random zero
-// points; and every ldmatrix matrix (8 rows of 16 bytes) covers all 32
-// banks (no conflicts).
+// 1×1, 3×17, 56×56, 28×28, 5×11), batches 1 to 3, C 64 and 128, with
+// random zero points, for 8×8 and (Halo7) 7×8 patches; and every
+// ldmatrix matrix (8 rows of 16 bytes) covers all 32 banks (no
+// conflicts).
 func TestHaloModel(t *testing.T) {
+	for _, c := range []GemmConfig{{Halo: true}, {Halo: true, Halo7: true}} {
+		t.Run(fmt.Sprintf("rows%d", c.HaloPatchRows()), func(t *testing.T) { testHaloModel(t, c) })
+	}
+}
+
+func testHaloModel(t *testing.T, c GemmConfig) {
 	r := rand.New(rand.NewPCG(17, 18))
+	haloBufBytes, haloCopies := c.haloBufBytes(), c.haloCopies()
 	for _, tc := range []struct{ n, c, h, w int }{
 		{1, 64, 7, 7}, {3, 64, 13, 9}, {2, 128, 14, 14}, {1, 64, 1, 1}, {3, 64, 3, 17}, {1, 64, 56, 56}, {2, 64, 8, 16},
+		{1, 64, 28, 28}, {2, 64, 5, 11},
 	} {
 		s := ConvShape{C: tc.c, H: tc.h, W: tc.w, OH: tc.h, OW: tc.w, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1,
 			ZX: int32(r.IntN(256) - 128)}
@@ -50,11 +61,11 @@ func TestHaloModel(t *testing.T) {
 			want := im2colDirect(x, tc.n, s)
 			seen := make([]int, m)
 			halo := make([]int8, haloBufBytes)
-			for blk := 0; blk < s.HaloBlocks(tc.n); blk++ {
+			for blk := 0; blk < c.HaloBlocks(s, tc.n); blk++ {
 				for chunk := 0; chunk < s.C/GemmBK; chunk++ {
 					written := make([]bool, haloBufBytes)
 					for q := 0; q < haloCopies; q++ {
-						dst, pix, copies := s.haloCopy(blk, tc.n, q)
+						dst, pix, copies := c.haloCopy(s, blk, tc.n, q)
 						if dst < 0 || dst+16 > haloBufBytes || dst%16 != 0 {
 							t.Fatalf("block %d copy %d: destination %d outside the %d-byte buffer", blk, q, dst, haloBufBytes)
 						}
@@ -75,7 +86,7 @@ func TestHaloModel(t *testing.T) {
 						}
 					}
 					for p := 0; p < GemmBM; p++ {
-						row, ok := s.haloOutRow(blk, tc.n, p)
+						row, ok := c.haloOutRow(s, blk, tc.n, p)
 						if !ok {
 							continue
 						}
@@ -89,7 +100,10 @@ func TestHaloModel(t *testing.T) {
 						for tap := 0; tap < 9; tap++ {
 							for ch := 0; ch < 4; ch++ {
 								lane := ch<<3 | col // lane supplying this row of matrix ch
-								a := haloReadAddr(wm, j, lane, tap/3, tap%3)
+								a := c.haloReadAddr(wm, j, lane, tap/3, tap%3)
+								if a < 0 || a+16 > haloBufBytes {
+									t.Fatalf("block %d pixel %d tap %d: fragment row at %d, outside the %d-byte buffer", blk, p, tap, a, haloBufBytes)
+								}
 								for i := 0; i < 16; i++ {
 									kk := tap*s.C + chunk*GemmBK + ch*16 + i
 									if got, w := halo[a+i], want[int(row)*k+kk]; got != w {
@@ -111,14 +125,14 @@ func TestHaloModel(t *testing.T) {
 	// Bank conflicts: each matrix's eight row addresses fall in distinct
 	// 16-byte bank groups (mod 128 bytes), for every warp, tile and tap.
 	for wm := 0; wm < haloSlots; wm++ {
-		for j := 0; j < 8; j++ {
+		for j := 0; j < c.haloTiles(); j++ {
 			for tap := 0; tap < 9; tap++ {
 				for ch := 0; ch < 4; ch++ {
 					groups := map[int]bool{}
 					for row := 0; row < 8; row++ {
-						a := haloReadAddr(wm, j, ch<<3|row, tap/3, tap%3)
+						a := c.haloReadAddr(wm, j, ch<<3|row, tap/3, tap%3)
 						reg, off := haloFragment(j, tap)
-						if base := haloReadAddr(wm, 0, ch<<3|row, 0, tap%3); base+off != a || reg != fmt.Sprintf("%%ha%d", tap%3) {
+						if base := c.haloReadAddr(wm, 0, ch<<3|row, 0, tap%3); base+off != a || reg != fmt.Sprintf("%%ha%d", tap%3) {
 							t.Fatalf("haloFragment(%d, %d) = %s+%d, the model's address is %d = %d + %d", j, tap, reg, off, a, base, a-base)
 						}
 						groups[a%128/16] = true
@@ -157,16 +171,16 @@ func TestHaloPTXLint(t *testing.T) {
 				t.Fatalf("%s: non-ASCII byte at %d (ptxas refuses it)", name, i)
 			}
 		}
-		mi := c.warpTiles()
+		mi, pt := c.warpTiles(), c.HaloPatchRows() // pixel tiles with products
 		sp := strings.Count(text, "mma.sp::ordered_metadata.sync.aligned.m16n8k64.row.col.s32.s8.s8.s32")
 		dn := strings.Count(text, "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32")
-		if c.Sparse && (sp != 9*8*mi || dn != 0) || !c.Sparse && (dn != 9*16*mi || sp != 0) {
-			t.Errorf("%s: %d mma.sp, %d mma.sync, want nine taps of %d", name, sp, dn, 8*mi)
+		if c.Sparse && (sp != 9*pt*mi || dn != 0) || !c.Sparse && (dn != 9*2*pt*mi || sp != 0) {
+			t.Errorf("%s: %d mma.sp, %d mma.sync, want nine taps of %d", name, sp, dn, pt*mi)
 		}
 		x4 := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16")
 		x2 := strings.Count(text, "ldmatrix.sync.aligned.m8n8.x2.shared.b16")
-		if c.haloHalves() && (x4 != 0 || x2 != 2*9*8) || !c.haloHalves() && (x4 != 9*8 || x2 != 0) {
-			t.Errorf("%s: %d ldmatrix.x4, %d ldmatrix.x2, want 72 x4 (8 pixel tiles, 9 taps) or, one k32 half at a time, 144 x2", name, x4, x2)
+		if c.haloHalves() && (x4 != 0 || x2 != 2*9*pt) || !c.haloHalves() && (x4 != 9*pt || x2 != 0) {
+			t.Errorf("%s: %d ldmatrix.x4, %d ldmatrix.x2, want %d x4 (%d pixel tiles, 9 taps) or, one k32 half at a time, %d x2", name, x4, x2, 9*pt, pt, 18*pt)
 		}
 		per := c.haloCopiesPerThread()
 		if n := strings.Count(text, "cp.async.cg.shared.global [%cst], [%csrc], 16;"); n != 2*per {
@@ -233,6 +247,7 @@ func TestHaloCheck(t *testing.T) {
 		{GemmConfig{Conv: true, Halo: true, ConvStep: true, Stages: 4, SharedWeights: true}, "Conv kernel"},
 		{GemmConfig{Conv: true, Halo: true}, "SharedWeights"},
 		{GemmConfig{Conv: true, Halo: true, Stages: 11, SharedWeights: true}, "at most 10"},
+		{GemmConfig{Conv: true, Halo7: true, Stages: 4, SharedWeights: true}, "want Halo"},
 	} {
 		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want an error containing %q", tc.c, err, tc.want)

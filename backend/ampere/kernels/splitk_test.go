@@ -73,6 +73,12 @@ func TestSplitKSimulated(t *testing.T) {
 		{1, c3(256, 14, 14), 64, with(s4w, func(c *GemmConfig) {
 			c.Conv, c.Halo, c.HaloRows, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true, true
 		}), true, []int{9}},
+		// 7-row patches (Halo7) split over chunks and over kernel rows:
+		// layer3 at batch 1 (4 patches) and a ragged batch of 2.
+		{1, c3(256, 14, 14), 64, with(s4w, func(c *GemmConfig) {
+			c.Conv, c.Halo, c.Halo7, c.HaloRows, c.Sparse, c.StoreVec, c.ResidualTile = true, true, true, true, true, true, true
+		}), true, []int{9}},
+		{2, c3(128, 13, 9), 64, with(s4w, func(c *GemmConfig) { c.Conv, c.Halo, c.Halo7 = true, true, true }), true, []int{2}},
 		// The residual tile (ResidualTile) behind the fix-up: the kernels
 		// the latency heuristic plans for a block's second convolution.
 		{1, c3(192, 7, 7), 64, with(s4w, func(c *GemmConfig) {
