@@ -263,18 +263,6 @@ func (m *tMachine) runBlock(k *tKernel, args []uint64, ctaid uint64, n int) erro
 	}
 }
 
-// runThread runs one thread of a kernel without barriers.
-func (m *tMachine) runThread(k *tKernel, args []uint64, ctaid, tid uint64) error {
-	th := &tThread{regs: map[string]uint64{}, ctaid: ctaid, tid: tid}
-	if err := m.resume(k, args, th, nil); err != nil {
-		return err
-	}
-	if !th.done {
-		return fmt.Errorf("a barrier in a kernel run thread by thread")
-	}
-	return nil
-}
-
 // resume runs th from where it stopped to its next barrier (past it) or
 // its end (th.done).
 func (m *tMachine) resume(k *tKernel, args []uint64, th *tThread, sh *tShared) error {
