@@ -437,9 +437,13 @@ func (p *planner) eltBroadcast(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	p.useKernel(kernels.BcastKernel, kernels.BcastPTX())
+	kernel, work := kernels.BcastKernel, y.ElemsPerSample
+	if kernels.Bcast4Fits(outDims, [2][]int64{ops[0].strides, ops[1].strides}, [2]int64{ops[0].sample, ops[1].sample}) {
+		kernel, work = kernels.Bcast4Kernel, work/4 // four elements a thread
+	}
+	p.useKernel(kernel, kernels.BcastPTX(kernel))
 	pad := kernels.BcastRank - (rank - 1)
-	args := []*engine.Arg{ops[0].arg, ops[1].arg, bufArg(y), perSample(y.ElemsPerSample), u32(op), u32(y.ElemsPerSample), u32(ops[0].sample), u32(ops[1].sample)}
+	args := []*engine.Arg{ops[0].arg, ops[1].arg, bufArg(y), perSample(work), u32(op), u32(y.ElemsPerSample), u32(ops[0].sample), u32(ops[1].sample)}
 	for k := 0; k < kernels.BcastRank; k++ {
 		d := int64(1)
 		if k >= pad {
@@ -456,8 +460,8 @@ func (p *planner) eltBroadcast(n *ir.Node) error {
 			args = append(args, u32(s))
 		}
 	}
-	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.BcastKernel, Precision: "f32",
-		WorkPerSample: uint64(y.ElemsPerSample), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: "f32",
+		WorkPerSample: uint64(work), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 		Args: args, Note: "float elementwise " + n.Op + " (broadcast)"})
 	return nil
 }

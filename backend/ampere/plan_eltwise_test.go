@@ -197,9 +197,15 @@ func TestPlanMathAndBroadcast(t *testing.T) {
 		// Two computed operands, the second broadcast along W.
 		"min": {op: kernels.BMin, aSample: 60, bSample: 12, dims: []uint32{1, 1, 4, 3, 5}, aStrides: []uint32{0, 0, 15, 5, 1}, bStrides: []uint32{0, 0, 3, 1, 0}},
 	} {
+		// The NHWC rows of 4 go four elements a thread (Bcast4Fits), the
+		// NCHW rows of 5 one.
+		kernel, work := kernels.BcastKernel, uint64(60)
+		if node == "mul" {
+			kernel, work = kernels.Bcast4Kernel, 15
+		}
 		s := steps[node]
-		if s == nil || s.Kernel != kernels.BcastKernel {
-			t.Errorf("%s: step %v, want the broadcasting kernel", node, s)
+		if s == nil || s.Kernel != kernel || s.WorkPerSample != work {
+			t.Errorf("%s: step %v, want %s over %d threads a sample", node, s, kernel, work)
 			continue
 		}
 		got := bcast{op: s.Args[4].GetU32(), aSample: s.Args[6].GetU32(), bSample: s.Args[7].GetU32(),

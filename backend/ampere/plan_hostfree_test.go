@@ -165,39 +165,9 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 	kernels.LogSoftmaxKernel:      softmaxModel(true),
 	kernels.SoftmaxShortKernel:    softmaxModel(false),
 	kernels.LogSoftmaxShortKernel: softmaxModel(true),
-	// The broadcasting kernel: each operand read through its
-	// own strides over the output's dims, innermost first.
-	kernels.BcastKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-		a, b, y := f32Operand(s.Args[0], buf, weights), f32Operand(s.Args[1], buf, weights), buf(s.Args[2]).Float32s()
-		u := func(i int) int { return int(s.Args[i].GetU32()) }
-		op, per, aS, bS := u(4), u(5), u(6), u(7)
-		const r = kernels.BcastRank
-		for i := range y {
-			n, rest := i/per, i%per
-			ao, bo := n*aS, n*bS
-			for d := r - 1; d >= 0; d-- {
-				idx := rest % u(8+d)
-				rest /= u(8 + d)
-				ao += idx * u(8+r+d)
-				bo += idx * u(8+2*r+d)
-			}
-			x, sl := a[ao], b[bo]
-			switch op {
-			case kernels.BAdd:
-				y[i] = x + sl
-			case kernels.BSub:
-				y[i] = x - sl
-			case kernels.BMul:
-				y[i] = x * sl
-			case kernels.BDiv:
-				y[i] = x / sl
-			case kernels.BPRelu:
-				y[i] = max(x, 0) + min(x, 0)*sl
-			default:
-				panic("bcast model: only Add, Sub, Mul, Div and PRelu are modelled")
-			}
-		}
-	},
+	// The broadcasting kernels (four elements a thread or one).
+	kernels.BcastKernel:  bcastModel,
+	kernels.Bcast4Kernel: bcastModel,
 	// The transposed convolution: the bias, then per tap that lands here,
 	// in (kh, kw) order, the group's channels summed as ir/ref's GEMM
 	// column (ordered sums), added one at a time.
@@ -620,7 +590,12 @@ func TestHostFreePlans(t *testing.T) {
   const %full: f32[3,5] = [0.5, 1, 2, -1, 0, 0.25, 3, -2, 1, 1, 0.1, 0.2, 0.3, 0.4, 0.5]
   %y: f32[N,4,3,5] = PRelu "prelu_c" (%a, %slope)
   %z: f32[N,4,3,5] = PRelu "prelu_hw" (%a, %full)
-}`, nil, map[string]string{"prelu_c": kernels.BcastKernel, "prelu_hw": kernels.BcastKernel}, false},
+}`, nil, map[string]string{"prelu_c": kernels.BcastKernel + "|" + kernels.Bcast4Kernel, "prelu_hw": kernels.BcastKernel + "|" + kernels.Bcast4Kernel}, false},
+		{"token rows four elements a thread", `(%a: f32[N,6,8], %m: f32[N,6,1]) -> (%y, %z) {
+  const %bias: f32[8] = [0.5, -1, 2, 0.25, -0.5, 3, 0, -2]
+  %y: f32[N,6,8] = Add "bias" (%a, %bias)
+  %z: f32[N,6,8] = Sub "centre" (%a, %m)
+}`, nil, map[string]string{"bias": kernels.Bcast4Kernel, "centre": kernels.Bcast4Kernel}, false},
 		{"transposed convolutions", `(%a: f32[N,4,5,6]) -> (%y1, %y2, %y3) {
   const %w: f32[4,3,3,3] = [` + zeros(108) + `]
   const %wg: f32[4,2,2,2] = [` + zeros(32) + `]
@@ -665,6 +640,13 @@ func TestHostFreePlans(t *testing.T) {
 					t.Fatal(err)
 				}
 				for node, k := range c.kernel {
+					// "a|b": a on the NCHW run, b on the NHWC one.
+					if a, b, ok := strings.Cut(k, "|"); ok {
+						k = a
+						if layout == "nhwc" {
+							k = b
+						}
+					}
 					var got []string
 					for _, s := range e.Steps {
 						if s.Node == node {
@@ -805,6 +787,40 @@ func eltwiseModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[
 			y[i] = float32(fmath.Tanh(float64(xv)))
 		default:
 			panic("eltwise model: only Add, Sub, Mul, Div, Sigmoid and Tanh are modelled")
+		}
+	}
+}
+
+// bcastModel is the broadcasting kernels': each operand read through its
+// own strides over the output's dims, innermost first.
+func bcastModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+	a, b, y := f32Operand(s.Args[0], buf, weights), f32Operand(s.Args[1], buf, weights), buf(s.Args[2]).Float32s()
+	u := func(i int) int { return int(s.Args[i].GetU32()) }
+	op, per, aS, bS := u(4), u(5), u(6), u(7)
+	const r = kernels.BcastRank
+	for i := range y {
+		n, rest := i/per, i%per
+		ao, bo := n*aS, n*bS
+		for d := r - 1; d >= 0; d-- {
+			idx := rest % u(8+d)
+			rest /= u(8 + d)
+			ao += idx * u(8+r+d)
+			bo += idx * u(8+2*r+d)
+		}
+		x, sl := a[ao], b[bo]
+		switch op {
+		case kernels.BAdd:
+			y[i] = x + sl
+		case kernels.BSub:
+			y[i] = x - sl
+		case kernels.BMul:
+			y[i] = x * sl
+		case kernels.BDiv:
+			y[i] = x / sl
+		case kernels.BPRelu:
+			y[i] = max(x, 0) + min(x, 0)*sl
+		default:
+			panic("bcast model: only Add, Sub, Mul, Div and PRelu are modelled")
 		}
 	}
 }

@@ -200,7 +200,16 @@ func hostFreeCases() map[string]struct {
   %h: f32[N,4,6,5] = Conv "mix" (%x, %mix)
   %y1: f32[N,4,6,5] = PRelu "prelu_nchw" (%x, %slope)
   %y2: f32[N,4,6,5] = PRelu "prelu_nhwc" (%h, %slope)
-}`, kernel: map[string]string{"prelu_nchw": kernels.BcastKernel, "prelu_nhwc": kernels.BcastKernel}},
+}`, kernel: map[string]string{"prelu_nchw": kernels.BcastKernel, "prelu_nhwc": kernels.Bcast4Kernel}},
+		// Token rows of 8: a per-channel bias and a per-token value (an
+		// operand fixed along the row, one load for four) four elements
+		// a thread.
+		"bcast_rows": {text: `graph "g" (%x: f32[N,6,8]) -> (%y1, %y2) {
+  const %bias: f32[8] = [0.5, -1, 2, 0.25, -0.5, 3, 0, -2]
+  const %m: f32[6,1] = [1.5, -0.25, 0, 4, -3, 0.75]
+  %y1: f32[N,6,8] = Add "bias" (%x, %bias)
+  %y2: f32[N,6,8] = Sub "centre" (%x, %m)
+}`, kernel: map[string]string{"bias": kernels.Bcast4Kernel, "centre": kernels.Bcast4Kernel}},
 		"convtranspose": {text: `graph "g" (%x: f32[N,4,5,6]) -> (%y1, %y2, %y3) {
 ` + mix(4) + constText(r, "w", 4, 3, 3, 3) + constText(r, "wg", 4, 2, 2, 2) + constText(r, "b", 3) + `  %h: f32[N,4,5,6] = Conv "mix" (%x, %mix)
   %y1: f32[N,3,10,13] = ConvTranspose "up2" (%x, %w, %b) {strides = [2, 2], pads = [1, 1, 1, 0], output_padding = [1, 1]}

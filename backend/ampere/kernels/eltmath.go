@@ -61,8 +61,46 @@ const (
 // UnaryParams lists the unary kernel's parameters in launch order.
 var UnaryParams = []string{"x", "y", "total", "op", "alpha:f32", "beta:f32"}
 
-// Broadcasting binary kernel.
-const BcastKernel = "sqc_bcast_f32"
+// Broadcasting binary kernels.
+const (
+	BcastKernel = "sqc_bcast_f32"
+	// Bcast4Kernel is BcastKernel four elements a thread, one 16-byte
+	// load an operand and one store, for shapes Bcast4Fits accepts; total
+	// counts groups of four (elements / 4), the other parameters are the
+	// same.
+	Bcast4Kernel = "sqc_bcast_f32_x4"
+)
+
+// Bcast4Fits reports whether a broadcast over the output's dims
+// (innermost last) with the operands' strides along them and between
+// samples can go four elements a thread: the innermost dim a multiple of
+// 4, so a group of four stays in one row, and each operand either fixed
+// along it (stride 0: one scalar load for the four) or contiguous (stride
+// 1) with its other strides and its sample stride multiples of 4, so its
+// 16-byte loads are aligned (the buffers are; the output's offsets are
+// the group's index times 4).
+func Bcast4Fits(dims []int64, strides [2][]int64, samples [2]int64) bool {
+	if len(dims) == 0 || dims[len(dims)-1]%4 != 0 {
+		return false
+	}
+	for i, st := range strides {
+		switch st[len(st)-1] {
+		case 0:
+		case 1:
+			if samples[i]%4 != 0 {
+				return false
+			}
+			for _, s := range st[:len(st)-1] {
+				if s%4 != 0 {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Binary op codes of the broadcasting kernel.
 const (
@@ -257,15 +295,26 @@ func UnaryPTX() string {
 	return b.String()
 }
 
-// BcastPTX returns the module text of the broadcasting binary kernel.
-func BcastPTX() string {
+// BcastPTX returns the module text of a broadcasting binary kernel
+// (BcastKernel or Bcast4Kernel).
+func BcastPTX(name string) string {
+	vec := 1
+	if name == Bcast4Kernel {
+		vec = 4
+	}
+	// Lane l's a, b and result in %f[l], %f[vec+l], %f[2vec+l]; PRelu's
+	// product in %f[3vec].
+	fa := func(l int) string { return fmt.Sprintf("%%f%d", l) }
+	fb := func(l int) string { return fmt.Sprintf("%%f%d", vec+l) }
+	fy := func(l int) string { return fmt.Sprintf("%%f%d", 2*vec+l) }
+	ft := fmt.Sprintf("%%f%d", 3*vec)
 	var b builder
 	b.header()
-	b.opEntry(BcastKernel, BcastParams, 3)
+	b.opEntry(name, BcastParams, 3)
 	declare(&b, ".pred", "%p<4>")
 	declare(&b, ".b32", "%r<40>")
 	declare(&b, ".b64", "%rd<10>")
-	declare(&b, ".f32", "%f<4>")
+	declare(&b, ".f32", fmt.Sprintf("%%f<%d>", 3*vec+1))
 	b.comment("a b y in %%rd0..%%rd2; total op outPerSample aSample bSample in %%r0..%%r4;")
 	b.comment("dims in %%r5..%%r9, a's strides in %%r10..%%r14, b's in %%r15..%%r19")
 	b.loadPointers(3)
@@ -278,6 +327,10 @@ func BcastPTX() string {
 	b.l("mad.lo.u32 %%r22, %%r20, %%r30, %%r21;")
 	b.l("setp.ge.u32 %%p0, %%r22, %%r0;")
 	b.l("@%%p0 bra $L_done;")
+	if vec == 4 {
+		b.comment("four elements a thread: total counts groups; the group's first element")
+		b.l("shl.b32 %%r22, %%r22, 2;")
+	}
 	b.comment("sample n = i / outPerSample; offsets start at n * aSample, n * bSample")
 	b.l("div.u32 %%r23, %%r22, %%r2;")
 	b.l("mul.lo.u32 %%r24, %%r23, %%r2;")
@@ -293,12 +346,28 @@ func BcastPTX() string {
 		b.l("mad.lo.u32 %%r27, %%r29, %%r%d, %%r27;", 15+d)
 		b.l("mov.u32 %%r25, %%r28;")
 	}
-	b.l("mul.wide.u32 %%rd3, %%r26, 4;")
-	b.l("add.s64 %%rd3, %%rd0, %%rd3;")
-	b.l("ld.global.f32 %%f0, [%%rd3];")
-	b.l("mul.wide.u32 %%rd4, %%r27, 4;")
-	b.l("add.s64 %%rd4, %%rd1, %%rd4;")
-	b.l("ld.global.f32 %%f1, [%%rd4];")
+	for k, o := range []struct {
+		off, base, addr, stride int
+		reg                     func(int) string
+	}{{26, 0, 3, 10 + BcastRank - 1, fa}, {27, 1, 4, 15 + BcastRank - 1, fb}} {
+		b.l("mul.wide.u32 %%rd%d, %%r%d, 4;", o.addr, o.off)
+		b.l("add.s64 %%rd%d, %%rd%d, %%rd%d;", o.addr, o.base, o.addr)
+		if vec == 1 {
+			b.l("ld.global.f32 %s, [%%rd%d];", o.reg(0), o.addr)
+			continue
+		}
+		b.comment("an operand fixed along the innermost dim: one load for the four")
+		b.l("setp.eq.u32 %%p2, %%r%d, 0;", o.stride)
+		b.l("@%%p2 bra $L_one%d;", k)
+		b.l("ld.global.v4.f32 {%s, %s, %s, %s}, [%%rd%d];", o.reg(0), o.reg(1), o.reg(2), o.reg(3), o.addr)
+		b.l("bra $L_loaded%d;", k)
+		b.raw("$L_one%d:", k)
+		b.l("ld.global.f32 %s, [%%rd%d];", o.reg(0), o.addr)
+		for l := 1; l < vec; l++ {
+			b.l("mov.f32 %s, %s;", o.reg(l), o.reg(0))
+		}
+		b.raw("$L_loaded%d:", k)
+	}
 	labels := []string{"$L_add", "$L_sub", "$L_mul", "$L_div", "$L_min", "$L_max", "$L_prelu"}
 	if len(labels) != numBinary {
 		panic("kernels: binary labels and op codes disagree")
@@ -312,19 +381,27 @@ func BcastPTX() string {
 	// reference's) min and max do.
 	for i, ins := range []string{"add.rn.f32", "sub.rn.f32", "mul.rn.f32", "div.rn.f32", "min.NaN.f32", "max.NaN.f32"} {
 		b.raw("%s:", labels[i])
-		b.l("%s %%f2, %%f0, %%f1;", ins)
+		for l := 0; l < vec; l++ {
+			b.l("%s %s, %s, %s;", ins, fy(l), fa(l), fb(l))
+		}
 		b.l("bra $L_store;")
 	}
 	b.raw("$L_prelu:")
-	b.l("max.NaN.f32 %%f2, %%f0, 0f00000000;")
-	b.l("min.NaN.f32 %%f3, %%f0, 0f00000000;")
-	b.l("mul.rn.f32 %%f3, %%f3, %%f1;")
-	b.l("add.rn.f32 %%f2, %%f2, %%f3;")
+	for l := 0; l < vec; l++ {
+		b.l("max.NaN.f32 %s, %s, 0f00000000;", fy(l), fa(l))
+		b.l("min.NaN.f32 %s, %s, 0f00000000;", ft, fa(l))
+		b.l("mul.rn.f32 %s, %s, %s;", ft, ft, fb(l))
+		b.l("add.rn.f32 %s, %s, %s;", fy(l), fy(l), ft)
+	}
 	b.l("bra $L_store;")
 	b.raw("$L_store:")
 	b.l("mul.wide.u32 %%rd5, %%r22, 4;")
 	b.l("add.s64 %%rd5, %%rd2, %%rd5;")
-	b.l("st.global.f32 [%%rd5], %%f2;")
+	if vec == 1 {
+		b.l("st.global.f32 [%%rd5], %s;", fy(0))
+	} else {
+		b.l("st.global.v4.f32 [%%rd5], {%s, %s, %s, %s};", fy(0), fy(1), fy(2), fy(3))
+	}
 	b.raw("$L_done:")
 	b.l("ret;")
 	b.raw("}")

@@ -13,10 +13,11 @@ import (
 func TestEltMathPTXLint(t *testing.T) {
 	modules := map[string]string{
 		UnaryKernel:  UnaryPTX(),
-		BcastKernel:  BcastPTX(),
+		BcastKernel:  BcastPTX(BcastKernel),
+		Bcast4Kernel: BcastPTX(Bcast4Kernel),
 		ReduceKernel: ReducePTX(),
 	}
-	params := map[string]int{UnaryKernel: len(UnaryParams), BcastKernel: len(BcastParams), ReduceKernel: len(ReduceParams)}
+	params := map[string]int{UnaryKernel: len(UnaryParams), BcastKernel: len(BcastParams), Bcast4Kernel: len(BcastParams), ReduceKernel: len(ReduceParams)}
 	for name, text := range modules {
 		lintPTX(t, name, text)
 		if !strings.Contains(text, ".visible .entry "+name+"(") {
@@ -39,7 +40,7 @@ func TestEltMathPTXLint(t *testing.T) {
 	for _, c := range []struct {
 		text string
 		n    int
-	}{{modules[UnaryKernel], numUnary}, {modules[BcastKernel], numBinary}} {
+	}{{modules[UnaryKernel], numUnary}, {modules[BcastKernel], numBinary}, {modules[Bcast4Kernel], numBinary}} {
 		for op := 0; op < c.n; op++ {
 			if !strings.Contains(c.text, "setp.eq.u32 %p1, %r1, "+strconv.Itoa(op)+";") {
 				t.Errorf("no branch for op %d", op)
