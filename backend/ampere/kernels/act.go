@@ -48,7 +48,7 @@ func HardActPTX() string {
 	b.l("ld.param.u32 %%r1, [p3];")
 	b.l("ld.param.f32 %%f0, [p4];")
 	b.l("ld.param.f32 %%f1, [p5];")
-	threadIndex(&b, "%r2", "%r0")
+	b.elementIndex(2, 8)
 	b.l("mul.wide.u32 %%rd2, %%r2, 4;")
 	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
 	b.l("ld.global.f32 %%f2, [%%rd3];")
@@ -85,17 +85,6 @@ func clamp01(b *builder, d string) {
 	b.l("@%%p3 mov.f64 %s, 0d3FF0000000000000;", d)
 }
 
-// threadIndex sets idx to the thread's element index and exits when it is
-// at or past total.
-func threadIndex(b *builder, idx, total string) {
-	b.l("mov.u32 %%r8, %%ctaid.x;")
-	b.l("mov.u32 %%r9, %d;", OpThreads)
-	b.l("mov.u32 %%r10, %%tid.x;")
-	b.l("mad.lo.u32 %s, %%r8, %%r9, %%r10;", idx)
-	b.l("setp.ge.u32 %%p0, %s, %s;", idx, total)
-	b.l("@%%p0 bra $L_done;")
-}
-
 // ChanScalePTX returns the module text of ChanScaleKernel.
 func ChanScalePTX() string {
 	var b builder
@@ -105,11 +94,8 @@ func ChanScalePTX() string {
 	declare(&b, ".b32", "%r<12>")
 	declare(&b, ".b64", "%rd<8>")
 	declare(&b, ".f32", "%f<4>")
-	b.loadPointers(3)
-	for i := 0; i < 4; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
-	}
-	threadIndex(&b, "%r4", "%r0")
+	b.loadParams(3, 4)
+	b.elementIndex(4, 8)
 	b.comment("sample n = i / (C*HW), channel c = i / inner %% C, s index n*C + c")
 	b.l("mul.lo.u32 %%r5, %%r1, %%r2;")
 	b.l("div.u32 %%r5, %%r4, %%r5;")

@@ -69,13 +69,8 @@ func BatchMatMulPTX() string {
 	declare(&b, ".b64", "%rd<12>", "%ga", "%gb", "%gb4", "%gbt", "%addr")
 	declare(&b, ".f32", "%acc<16>", "%y<16>", "%ra<4>", "%rb<4>", "%fa<4>", "%fb<4>")
 	b.comment("a b y in %%rd0..%%rd2; total M K P mats aSample bSample aMat bMat in %%r0..%%r8")
-	b.loadPointers(3)
-	for i := 0; i < 9; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
-	}
-	b.l("mov.u32 %%r20, %%ctaid.x;")
-	b.l("setp.ge.u32 %%p0, %%r20, %%r0;")
-	b.l("@%%p0 bra.uni $L_done;")
+	b.loadParams(3, 9)
+	b.blockIndex(20)
 	b.comment("block = ((n*mats + j)*tilesM + tm)*tilesP + tp; first row m0 in r25, first column p0 in r23")
 	b.l("add.u32 %%r21, %%r3, %d;", bmmTile-1)
 	b.l("shr.u32 %%r21, %%r21, 6;") // tilesP

@@ -39,6 +39,17 @@ const (
 // b is never read for unary ops (pass any buffer).
 var EltwiseParams = []string{"x", "b", "y", "total", "op", "bmode", "C", "inner", "swap", "alpha:f32", "lo:f32", "hi:f32"}
 
+// eltwiseParams emits both elementwise kernels' prologue: the parameters
+// (x b y in %rd0..%rd2, total op bmode C inner swap in %r0..%r5, alpha lo
+// hi in %f0..%f2) and the thread's index in %r10.
+func eltwiseParams(b *builder) {
+	b.loadParams(3, 6)
+	for i := 0; i < 3; i++ {
+		b.l("ld.param.f32 %%f%d, [p%d];", i, i+9)
+	}
+	b.elementIndex(10, 7)
+}
+
 // EltwisePTX returns the module text of EltwiseKernel.
 func EltwisePTX() string {
 	var b builder
@@ -52,19 +63,7 @@ func EltwisePTX() string {
 	declareFmathRegs(&b)
 	fm := newFmath(&b)
 	b.comment("x b y in %%rd0..%%rd2; total op bmode C inner swap in %%r0..%%r5; alpha lo hi in %%f0..%%f2")
-	b.loadPointers(3)
-	for i := 0; i < 6; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
-	}
-	for i := 0; i < 3; i++ {
-		b.l("ld.param.f32 %%f%d, [p%d];", i, i+9)
-	}
-	b.l("mov.u32 %%r7, %%ctaid.x;")
-	b.l("mov.u32 %%r8, %d;", OpThreads)
-	b.l("mov.u32 %%r9, %%tid.x;")
-	b.l("mad.lo.u32 %%r10, %%r7, %%r8, %%r9;")
-	b.l("setp.ge.u32 %%p0, %%r10, %%r0;")
-	b.l("@%%p0 bra $L_done;")
+	eltwiseParams(&b)
 	b.l("mul.wide.u32 %%rd3, %%r10, 4;")
 	b.l("add.s64 %%rd4, %%rd0, %%rd3;")
 	b.l("ld.global.f32 %%f3, [%%rd4];")
@@ -160,19 +159,7 @@ func Eltwise4PTX() string {
 	declare(&b, ".f32", "%f<3>", "%a<4>", "%c<4>", "%y<4>", "%tmp")
 	b.comment("x b y in %%rd0..%%rd2; total op bmode C inner swap in %%r0..%%r5; alpha lo hi in %%f0..%%f2")
 	b.comment("x's four elements in %%a0..3, b's in %%c0..3, the results in %%y0..3")
-	b.loadPointers(3)
-	for i := 0; i < 6; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
-	}
-	for i := 0; i < 3; i++ {
-		b.l("ld.param.f32 %%f%d, [p%d];", i, i+9)
-	}
-	b.l("mov.u32 %%r7, %%ctaid.x;")
-	b.l("mov.u32 %%r8, %d;", OpThreads)
-	b.l("mov.u32 %%r9, %%tid.x;")
-	b.l("mad.lo.u32 %%r10, %%r7, %%r8, %%r9;")
-	b.l("setp.ge.u32 %%p0, %%r10, %%r0;")
-	b.l("@%%p0 bra $L_done;")
+	eltwiseParams(&b)
 	b.l("mul.wide.u32 %%rd3, %%r10, 16;")
 	b.l("add.s64 %%rd4, %%rd0, %%rd3;")
 	b.l("ld.global.v4.f32 {%%a0, %%a1, %%a2, %%a3}, [%%rd4];")

@@ -74,16 +74,8 @@ func GatherPTX(name string) string {
 	declare(&b, ".b32", "%r<24>")
 	declare(&b, ".b64", "%rd<12>")
 	b.comment("x y tab in %%rd0..%%rd2; total runs run period dsrc ddst inPer outPer in %%r0..%%r7")
-	b.loadPointers(3)
-	for i := 0; i < 8; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+3)
-	}
-	b.l("mov.u32 %%r8, %%ctaid.x;")
-	b.l("mov.u32 %%r9, %d;", OpThreads)
-	b.l("mov.u32 %%r10, %%tid.x;")
-	b.l("mad.lo.u32 %%r11, %%r8, %%r9, %%r10;")
-	b.l("setp.ge.u32 %%p0, %%r11, %%r0;")
-	b.l("@%%p0 bra $L_done;")
+	b.loadParams(3, 8)
+	b.elementIndex(11, 8)
 	if vec == 4 {
 		b.comment("four elements a thread: the run in groups of four")
 		b.l("shr.u32 %%r2, %%r2, 2;")

@@ -120,6 +120,16 @@ func (b *builder) loadPointers(n int) {
 	}
 }
 
+// loadParams loads the first ptrs parameters, global addresses, into
+// %rd0..%rd(ptrs-1) and the next u32s, 32-bit integers, into
+// %r0..%r(u32s-1).
+func (b *builder) loadParams(ptrs, u32s int) {
+	b.loadPointers(ptrs)
+	for i := 0; i < u32s; i++ {
+		b.l("ld.param.u32 %%r%d, [p%d];", i, ptrs+i)
+	}
+}
+
 // regList formats registers name<from>…name<from+n-1> as "{%a0, %a1, ...}".
 func regList(name string, from, n int) string {
 	parts := make([]string, n)
@@ -137,12 +147,29 @@ func regs(names ...string) string { return "{" + strings.Join(names, ", ") + "}"
 // %r43), and a branch to $L_done when i ≥ total (%r0).
 func (b *builder) threadIndex() {
 	b.comment("element index i = ctaid.x * ntid.x + tid.x in %%r40; done when i >= total (%%r0)")
-	b.l("mov.u32 %%r41, %%ctaid.x;")
-	b.l("mov.u32 %%r42, %d;", OpThreads) // the block size: .maxntid
-	b.l("mov.u32 %%r43, %%tid.x;")
-	b.l("mad.lo.u32 %%r40, %%r41, %%r42, %%r43;")
-	b.l("setp.ge.u32 %%p0, %%r40, %%r0;")
+	b.elementIndex(40, 41)
+}
+
+// elementIndex emits the op kernels' prologue with the registers the
+// kernel chooses: the thread's index ctaid.x·OpThreads + tid.x in
+// %r<idx> (scratch %r<scratch> to %r<scratch+2>), and a branch to $L_done
+// when it is at or past total, which every op kernel loads into %r0.
+func (b *builder) elementIndex(idx, scratch int) {
+	b.l("mov.u32 %%r%d, %%ctaid.x;", scratch)
+	b.l("mov.u32 %%r%d, %d;", scratch+1, OpThreads) // the block size: .maxntid
+	b.l("mov.u32 %%r%d, %%tid.x;", scratch+2)
+	b.l("mad.lo.u32 %%r%d, %%r%d, %%r%d, %%r%d;", idx, scratch, scratch+1, scratch+2)
+	b.l("setp.ge.u32 %%p0, %%r%d, %%r0;", idx)
 	b.l("@%%p0 bra $L_done;")
+}
+
+// blockIndex emits the prologue of the kernels that take a block an item
+// (a tile): the item ctaid.x in %r<idx>, and the whole block leaves
+// (bra.uni) when it is at or past total (%r0).
+func (b *builder) blockIndex(idx int) {
+	b.l("mov.u32 %%r%d, %%ctaid.x;", idx)
+	b.l("setp.ge.u32 %%p0, %%r%d, %%r0;", idx)
+	b.l("@%%p0 bra.uni $L_done;")
 }
 
 // decodeImage emits the decode of element index %r40 of a batch of images

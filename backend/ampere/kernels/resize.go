@@ -31,10 +31,7 @@ func ResizePTX() string {
 	declare(&b, ".f32", "%f<4>")
 	declare(&b, ".f64", "%d<8>")
 	b.comment("x y idx wts in %%rd0..%%rd3; total C H W OH OW taps nhwc in %%r0..%%r7")
-	b.loadPointers(4)
-	for i := 0; i < 8; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+4)
-	}
+	b.loadParams(4, 8)
 	b.threadIndex()
 	b.decodeImage("%r7", "%r1", "%r4", "%r5")
 	b.comment("first row tap oh*taps in r25, first column tap (OH + ow)*taps in r26")

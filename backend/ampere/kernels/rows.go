@@ -189,10 +189,7 @@ func LayerNormPTX() string {
 	declare(&b, ".f32", "%f<4>")
 	declare(&b, ".f64", "%d<12>")
 	b.comment("x y scale bias in %%rd0..%%rd3; total size hasscale hasbias in %%r0..%%r3; sdiv smod in %%r10 %%r11; eps in %%f0")
-	b.loadPointers(4)
-	for i := 0; i < 4; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+4)
-	}
+	b.loadParams(4, 4)
 	b.l("ld.param.u32 %%r10, [p8];")
 	b.l("ld.param.u32 %%r11, [p9];")
 	b.l("ld.param.f32 %%f0, [p10];")

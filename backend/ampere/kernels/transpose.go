@@ -36,13 +36,8 @@ func toNCHW32TiledPTX() string {
 	declare(&b, ".b32", "%r<32>", "%v<4>")
 	declare(&b, ".b64", "%rd<8>")
 	b.comment("x y in %%rd0, %%rd1; total (tiles) C HW in %%r0..%%r2")
-	b.loadPointers(2)
-	for i := 0; i < 3; i++ {
-		b.l("ld.param.u32 %%r%d, [p%d];", i, i+2)
-	}
-	b.l("mov.u32 %%r3, %%ctaid.x;")
-	b.l("setp.ge.u32 %%p0, %%r3, %%r0;")
-	b.l("@%%p0 bra.uni $L_done;")
+	b.loadParams(2, 3)
+	b.blockIndex(3)
 	b.comment("tile = (n*tilesHW + th)*tilesC + tc: first channel c0 in r8, first pixel h0 in r9, image n in r10")
 	b.l("add.u32 %%r4, %%r1, %d;", transposeTile-1)
 	b.l("shr.u32 %%r4, %%r4, 5;") // tilesC
