@@ -1187,7 +1187,11 @@ func (p *planner) pad(n *ir.Node) error {
 	if x.Dtype == "f32" {
 		k = kernels.Pad32Kernel
 	}
-	return p.elementwise(n, k, x.Dtype, "", y.ElemsPerSample, bufArg(x), bufArg(y), perSample(y.ElemsPerSample),
+	work := y.ElemsPerSample
+	if kernels.Pad4Fits([3]int64(out), [3]int64(in), [3]int64(lb)) {
+		k, work = kernels.Pad4Of(k), work/4 // four elements a thread
+	}
+	return p.elementwise(n, k, x.Dtype, "", work, bufArg(x), bufArg(y), perSample(work),
 		u32(out[0]), u32(out[1]), u32(out[2]), u32(in[0]), u32(in[1]), u32(in[2]), u32(lb[0]), u32(lb[1]), u32(lb[2]), u32(int64(bits)))
 }
 

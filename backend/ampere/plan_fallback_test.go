@@ -686,6 +686,41 @@ func TestGatherRefusesFills(t *testing.T) {
 	}
 }
 
+// TestPlanPad4 checks which pad kernel a constant Pad plans on: four
+// elements a thread where the rows, the input's rows and the leading pad
+// along them are multiples of 4 (Pad4Fits), one a thread otherwise, and
+// the thread count that goes with each.
+func TestPlanPad4(t *testing.T) {
+	g, err := sqir.ParseAndVerify("g", []byte(`graph "g" (%a: f32[N,2,3,8]) -> (%y, %z) {
+  const %p4: i64[8] = [0, 0, 1, 4, 0, 1, 1, 0]
+  const %p2: i64[8] = [0, 0, 1, 2, 0, 1, 1, 2]
+  %y: f32[N,3,5,12] = Pad "pad4" (%a, %p4)
+  %z: f32[N,3,5,12] = Pad "pad2" (%a, %p2)
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		kernel string
+		work   uint64
+	}{"pad4": {kernels.Pad32x4Kernel, 45}, "pad2": {kernels.Pad32Kernel, 180}}
+	for _, s := range e.Steps {
+		if w, ok := want[s.Node]; ok {
+			if s.Kernel != w.kernel || s.WorkPerSample != w.work || s.Args[2].GetU32PerSample() != uint32(w.work) {
+				t.Errorf("%s: %s over %d threads a sample, want %s over %d", s.Node, s.Kernel, s.WorkPerSample, w.kernel, w.work)
+			}
+			delete(want, s.Node)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("no steps for %v", want)
+	}
+}
+
 // TestCopyRuns checks the table compression: contiguous rows become runs
 // of their common length, and a table without two equal-length runs stays
 // element by element.

@@ -56,6 +56,23 @@ var fallbackGraphs = map[string]string{
   %d: f32[N,4,8,8] = DequantizeLinear "dq" (%p, %sc, %zp)
   %y: f32[N,4,8,8] = BatchNormalization "bn" (%d, %s, %b, %m, %v)
 }`,
+	// The pad kernels four elements a thread (Pad4Fits): f32 NCHW rows
+	// of 8 padded by 4 on the left with a constant, and the i8 NHWC
+	// channels 8 to 12 with the zero point (a byte four times a word).
+	"pad4_f32_nchw": `graph "g" (%x: f32[N,2,3,8]) -> (%y) {
+  const %pads: i64[8] = [0, 0, 1, 4, 0, 1, 1, 0]
+  const %cv: f32[] = [-1.25]
+  %y: f32[N,3,5,12] = Pad "pad" (%x, %pads, %cv)
+}`,
+	"pad4_i8_nhwc": `graph "g" (%x: f32[N,8,3,5]) -> (%p, %y) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [3]
+  const %pads: i64[8] = [0, 4, 1, 0, 0, 0, 0, 2]
+  const %cv: i8[] = [3]
+  %q: i8[N,8,3,5] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %p: i8[N,12,4,7] quant(scale=[0.05], zp=[3]) = Pad "pad" (%q, %pads, %cv)
+  %y: f32[N,12,4,7] = DequantizeLinear "dq" (%p, %sc, %zp)
+}`,
 	"softmax_f32": `graph "g" (%x: f32[N,37]) -> (%a, %b) {
   %a: f32[N,37] = LogSoftmax "lsm" (%x) {axis = 1}
   %b: f32[N,37] = Softmax "sm" (%x) {axis = -1}

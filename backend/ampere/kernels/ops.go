@@ -56,7 +56,30 @@ const (
 	LogSoftmaxKernel = "sqc_logsoftmax_f32"
 	Pad8Kernel       = "sqc_pad_b8"
 	Pad32Kernel      = "sqc_pad_b32"
+	// Pad8x4Kernel and Pad32x4Kernel are the pad kernels four output
+	// elements a thread (one 4-byte or 16-byte load and store) where
+	// Pad4Fits; total counts groups of four, the other parameters are the
+	// same.
+	Pad8x4Kernel  = "sqc_pad_b8_x4"
+	Pad32x4Kernel = "sqc_pad_b32_x4"
 )
+
+// Pad4Fits reports whether a pad of output dims out, input dims in and
+// leading pads lead (memory order, innermost last) can go four elements a
+// thread: the innermost output and input dims and the innermost pad
+// multiples of 4, so a group of four is all padding or all input, its
+// input offset is a multiple of 4 and its accesses are aligned.
+func Pad4Fits(out, in, lead [3]int64) bool {
+	return out[2]%4 == 0 && in[2]%4 == 0 && lead[2]%4 == 0
+}
+
+// Pad4Of returns the four-a-thread form of a pad kernel.
+func Pad4Of(name string) string {
+	if name == Pad8Kernel {
+		return Pad8x4Kernel
+	}
+	return Pad32x4Kernel
+}
 
 // OpParams lists each op kernel's parameters in launch order: the device
 // pointers (.u64) first, then the u32 sizes (the first is always the
@@ -88,8 +111,10 @@ var OpParams = map[string][]string{
 	// Dims in memory order (the layout's), the batch dim excluded: output
 	// O1×O2×O3, input I1×I2×I3, leading pads P1..P3; value is the pad
 	// element's bits.
-	Pad8Kernel:  {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
-	Pad32Kernel: {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
+	Pad8Kernel:    {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
+	Pad32Kernel:   {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
+	Pad8x4Kernel:  {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
+	Pad32x4Kernel: {"x", "y", "total", "O1", "O2", "O3", "I1", "I2", "I3", "P1", "P2", "P3", "value"},
 }
 
 // ApproxKernels are the kernels whose float results may differ from the
@@ -535,8 +560,10 @@ var opBodies = map[string]func(b *builder){
 		b.l("add.s64 %%rd7, %%rd1, %%rd5;")
 		b.l("st.global.f32 [%%rd7], %%f4;")
 	},
-	Pad8Kernel:  func(b *builder) { padBody(b, 1) },
-	Pad32Kernel: func(b *builder) { padBody(b, 4) },
+	Pad8Kernel:    func(b *builder) { padBody(b, 1, 1) },
+	Pad32Kernel:   func(b *builder) { padBody(b, 4, 1) },
+	Pad8x4Kernel:  func(b *builder) { padBody(b, 1, 4) },
+	Pad32x4Kernel: func(b *builder) { padBody(b, 4, 4) },
 }
 
 // maxPool16Body: thread i is channel group g = i % (C/16) of output pixel
@@ -613,8 +640,12 @@ func maxPool16Body(b *builder) {
 
 // padBody: output element i (memory order O1×O2×O3 a sample) reads input
 // (o1-P1, o2-P2, o3-P3) when inside I1×I2×I3, else value (%r10). r1..r3
-// O, r4..r6 I, r7..r9 P.
-func padBody(b *builder, size int) {
+// O, r4..r6 I, r7..r9 P. With vec = 4 thread i moves elements 4i..4i+3,
+// which Pad4Fits keeps all inside or all padding: the first one decides.
+func padBody(b *builder, size, vec int) {
+	if vec == 4 {
+		b.l("shl.b32 %%r40, %%r40, 2;") // the group's first element
+	}
 	b.l("mul.lo.u32 %%r20, %%r1, %%r2;")
 	b.l("mul.lo.u32 %%r20, %%r20, %%r3;") // O per sample
 	b.l("div.u32 %%r21, %%r40, %%r20;")   // n
@@ -624,6 +655,14 @@ func padBody(b *builder, size int) {
 	b.l("rem.u32 %%r24, %%r22, %%r2;") // o2
 	b.l("div.u32 %%r23, %%r22, %%r2;") // o1
 	b.l("mov.u32 %%r30, %%r10;")       // the pad value
+	switch {
+	case vec == 4 && size == 1:
+		b.l("mul.lo.u32 %%r30, %%r10, %d;", 0x01010101) // the byte four times
+	case vec == 4:
+		b.l("mov.u32 %%r31, %%r10;")
+		b.l("mov.u32 %%r32, %%r10;")
+		b.l("mov.u32 %%r33, %%r10;")
+	}
 	b.l("sub.s32 %%r23, %%r23, %%r7;")
 	b.l("sub.s32 %%r24, %%r24, %%r8;")
 	b.l("sub.s32 %%r25, %%r25, %%r9;")
@@ -644,19 +683,19 @@ func padBody(b *builder, size int) {
 	b.l("mad.lo.u32 %%r26, %%r26, %%r6, %%r25;")
 	b.l("mul.wide.u32 %%rd2, %%r26, %d;", size)
 	b.l("add.s64 %%rd3, %%rd0, %%rd2;")
-	if size == 1 {
-		b.l("ld.global.u8 %%r30, [%%rd3];")
-	} else {
-		b.l("ld.global.b32 %%r30, [%%rd3];")
+	// The access: a byte, a word, or four of either (a word, 16 bytes).
+	access, val := "u8", "%r30"
+	switch {
+	case size == 4 && vec == 4:
+		access, val = "v4.b32", "{%r30, %r31, %r32, %r33}"
+	case size == 4 || vec == 4:
+		access = "b32"
 	}
+	b.l("ld.global.%s %s, [%%rd3];", access, val)
 	b.raw("$L_store:")
 	b.l("mul.wide.u32 %%rd4, %%r40, %d;", size)
 	b.l("add.s64 %%rd5, %%rd1, %%rd4;")
-	if size == 1 {
-		b.l("st.global.u8 [%%rd5], %%r30;")
-	} else {
-		b.l("st.global.b32 [%%rd5], %%r30;")
-	}
+	b.l("st.global.%s [%%rd5], %s;", access, val)
 }
 
 // transposeBody: NCHW index i and NHWC index (n*HW + hw)*C + c; the
