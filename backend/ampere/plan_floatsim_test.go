@@ -78,11 +78,7 @@ func init() {
 			for p := 0; p < hw; p++ {
 				sum += float64(x[(n*hw+p)*c+ch])
 			}
-			q := math.RoundToEven(float64(float32(sum/float64(hw)) / scale))
-			if q != q {
-				q = 0
-			}
-			y[i] = int8(min(max(int64(min(max(q, math.MinInt32), math.MaxInt32))+int64(zp), -128), 127))
+			y[i] = ptxQuantize(float32(sum/float64(hw)), scale, zp)
 		}
 	}
 }

@@ -14,47 +14,42 @@ import (
 	"github.com/sqc-project/sqc/ir/sqir"
 )
 
+// ptxQuantize is the quantize kernels' arithmetic on one value as their
+// PTX computes it: div.rn.f32, cvt.rni.s32.f32 (NaN to 0, saturating at
+// the int32 range), add.sat.s32 of the zero point, the int8 clamp.
+func ptxQuantize(v, scale float32, zp int32) int8 {
+	q := float64(v / scale)
+	var r int64
+	switch {
+	case q != q:
+	case q >= math.MaxInt32:
+		r = math.MaxInt32
+	case q <= math.MinInt32:
+		r = math.MinInt32
+	default:
+		r = int64(math.RoundToEven(q))
+	}
+	return int8(min(max(r+int64(zp), -128), 127))
+}
+
 // Models of the kernels a QGemm over a batch of rows may launch around its
 // GEMM, as their PTX computes (kernels/ops.go), for simulate.
 func init() {
 	kernelModels[kernels.QuantizeKernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 		// Source index i in NCHW order, destination (n·HW + hw)·C + c.
 		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Int8s()
-		c, hw, zp, scale := int(s.Args[3].GetU32()), int(s.Args[4].GetU32()), int64(s.Args[5].GetS32()), s.Args[6].GetF32()
+		c, hw, zp, scale := int(s.Args[3].GetU32()), int(s.Args[4].GetU32()), s.Args[5].GetS32(), s.Args[6].GetF32()
 		for i, v := range x {
-			q := float64(float32(v / scale))
-			var r int64
-			switch {
-			case q != q:
-			case q >= math.MaxInt32:
-				r = math.MaxInt32
-			case q <= math.MinInt32:
-				r = math.MinInt32
-			default:
-				r = int64(math.RoundToEven(q))
-			}
-			r = min(max(r+zp, -128), 127)
 			n, ch, at := i/hw/c, i/hw%c, i%hw
-			y[(n*hw+at)*c+ch] = int8(r)
+			y[(n*hw+at)*c+ch] = ptxQuantize(v, scale, zp)
 		}
 	}
 	// The four-a-thread kernels: the same arithmetic, no relayout.
 	kernelModels[kernels.Quantize4Kernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
 		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Int8s()
-		zp, scale := int64(s.Args[3].GetS32()), s.Args[4].GetF32()
+		zp, scale := s.Args[3].GetS32(), s.Args[4].GetF32()
 		for i, v := range x {
-			q := float64(float32(v / scale))
-			var r int64
-			switch {
-			case q != q:
-			case q >= math.MaxInt32:
-				r = math.MaxInt32
-			case q <= math.MinInt32:
-				r = math.MinInt32
-			default:
-				r = int64(math.RoundToEven(q))
-			}
-			y[i] = int8(min(max(r+zp, -128), 127))
+			y[i] = ptxQuantize(v, scale, zp)
 		}
 	}
 	dequantize := func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {

@@ -40,17 +40,17 @@ func InstructionCeiling(device string, sparse bool) (tops float64, ok bool) {
 	return 0, false
 }
 
-// OperandBytes is the size of the operands step s names, at batch
-// samples: every activation buffer (a view counted as the buffer it
-// views) and every weight among its arguments, each once. It is what the
-// launch moves to and from memory if it touches each operand in full
-// exactly once, so over the step's time it places the launch against the
-// memory roofline: near the card's bandwidth the step is memory-bound,
+// OperandBytes is, for each of e's steps, the size of the operands it
+// names at batch samples: every activation buffer (a view counted as the
+// buffer it views) and every weight among its arguments, each once. It is
+// what the launch moves to and from memory if it touches each operand in
+// full exactly once, so over the step's time it places the launch against
+// the memory roofline: near the card's bandwidth the step is memory-bound,
 // far below it the time goes elsewhere (instruction latency, occupancy,
 // the Tensor Cores). A kernel that reads part of a buffer (a strided 1×1
 // convolution reads a quarter of its input's pixels, a Slice a window)
 // moves less; the runtime's split-K workspace is left out.
-func OperandBytes(e *engine.Engine, s *engine.Step, batch int) int64 {
+func OperandBytes(e *engine.Engine, batch int) []int64 {
 	bufs := make(map[string]*engine.Buffer, len(e.Buffers))
 	for _, b := range e.Buffers {
 		bufs[b.Name] = b
@@ -59,28 +59,30 @@ func OperandBytes(e *engine.Engine, s *engine.Step, batch int) int64 {
 	for _, w := range e.Weights {
 		weights[w.Name] = int64(len(w.Data))
 	}
-	seen := map[string]bool{}
-	var total int64
-	for _, a := range s.Args {
-		switch v := a.V.(type) {
-		case *engine.Arg_Buffer:
-			b := bufs[v.Buffer]
-			// A view (Reshape, Flatten, a relayout alias) is its
-			// buffer's memory.
-			for i := 0; b != nil && b.AliasOf != "" && i < len(bufs); i++ {
-				b = bufs[b.AliasOf]
-			}
-			if b == nil || seen["b:"+b.Name] {
-				continue
-			}
-			seen["b:"+b.Name] = true
-			total += b.ElemsPerSample * int64(batch) * int64(elemSize(b.Dtype))
-		case *engine.Arg_Weight:
-			if !seen["w:"+v.Weight] {
-				seen["w:"+v.Weight] = true
-				total += weights[v.Weight]
+	out := make([]int64, len(e.Steps))
+	for i, s := range e.Steps {
+		seen := map[string]bool{}
+		for _, a := range s.Args {
+			switch v := a.V.(type) {
+			case *engine.Arg_Buffer:
+				b := bufs[v.Buffer]
+				// A view (Reshape, Flatten, a relayout alias) is its
+				// buffer's memory.
+				for j := 0; b != nil && b.AliasOf != "" && j < len(bufs); j++ {
+					b = bufs[b.AliasOf]
+				}
+				if b == nil || seen["b:"+b.Name] {
+					continue
+				}
+				seen["b:"+b.Name] = true
+				out[i] += b.ElemsPerSample * int64(batch) * int64(elemSize(b.Dtype))
+			case *engine.Arg_Weight:
+				if !seen["w:"+v.Weight] {
+					seen["w:"+v.Weight] = true
+					out[i] += weights[v.Weight]
+				}
 			}
 		}
 	}
-	return total
+	return out
 }

@@ -114,8 +114,9 @@ func TestOperandBytes(t *testing.T) {
 	for _, n := range g.Nodes {
 		nodes[n.Name] = n
 	}
+	one, two := OperandBytes(e, 1), OperandBytes(e, 2)
 	checked := 0
-	for _, s := range e.Steps {
+	for i, s := range e.Steps {
 		m, nOut, k, ok := GemmShape(s)
 		n := nodes[s.Node]
 		// An im2col GEMM reads a matrix the graph does not have.
@@ -133,11 +134,10 @@ func TestOperandBytes(t *testing.T) {
 			}
 			want += elems
 		}
-		one, two := OperandBytes(e, s, 1), OperandBytes(e, s, 2)
-		if two-one != want {
-			t.Errorf("step %s (%s): %d operand bytes a sample, want %d (the node's activations)", s.Node, s.Kernel, two-one, want)
+		if two[i]-one[i] != want {
+			t.Errorf("step %s (%s): %d operand bytes a sample, want %d (the node's activations)", s.Node, s.Kernel, two[i]-one[i], want)
 		}
-		weights := one - want
+		weights := one[i] - want
 		// Packed weights pad N to 128 channels and K to 64; bias' and
 		// mult are four bytes a channel, 2:4 metadata a quarter byte a K.
 		np, kp := (nOut+127)/128*128, (k+63)/64*64

@@ -574,10 +574,9 @@ func (r *Runtime) Steps() []*engine.Step {
 	return out
 }
 
-// OperandBytes is OperandBytes of step i at the runtime's batch.
-func (r *Runtime) OperandBytes(i int) int64 {
-	return OperandBytes(r.e, r.steps[i].step, r.Batch)
-}
+// OperandBytes is OperandBytes of the engine's steps at the runtime's
+// batch, in launch order (Steps).
+func (r *Runtime) OperandBytes() []int64 { return OperandBytes(r.e, r.Batch) }
 
 // EnqueueTimed queues every launch like Enqueue with an event recorded
 // before each launch and one after the last (len(ev) = len(Steps())+1), so

@@ -217,7 +217,7 @@ type benchLaunch struct {
 // benchProfile runs the engine iters times after warmup with an event
 // before every launch and prints each launch's median time.
 func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, warmup int, asJSON bool) error {
-	steps, splits := rt.Steps(), rt.Splits()
+	steps, splits, bytes := rt.Steps(), rt.Splits(), rt.OperandBytes()
 	med, err := rt.ProfileSteps(iters, warmup)
 	if err != nil {
 		return err
@@ -231,10 +231,9 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 	if asJSON {
 		res := benchResult{Device: rt.Device, Engine: path, Batch: batch, Launches: len(steps), Mode: "profile", Iters: iters, Warmup: warmup, TotalMs: total}
 		for i, s := range steps {
-			bytes := rt.OperandBytes(i)
-			gbps, dram := memRoofline(bytes, med[i], rt.DRAMBandwidth)
+			gbps, dram := memRoofline(bytes[i], med[i], rt.DRAMBandwidth)
 			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, Variant: s.Variant, VariantSource: s.VariantSource, Splits: splits[i], MedianUs: med[i] * 1000, Share: med[i] / total,
-				OperandBytes: bytes, GBps: gbps, DRAMShare: dram})
+				OperandBytes: bytes[i], GBps: gbps, DRAMShare: dram})
 		}
 		return writeJSON(w, res)
 	}
@@ -258,7 +257,7 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 		}
 		// The memory roofline: the operands' bytes over the time,
 		// against the card's DRAM bandwidth.
-		gbps, dram := memRoofline(rt.OperandBytes(i), med[i], rt.DRAMBandwidth)
+		gbps, dram := memRoofline(bytes[i], med[i], rt.DRAMBandwidth)
 		dramCol := "-"
 		if dram > 0 {
 			dramCol = fmt.Sprintf("%.0f%%", 100*dram)

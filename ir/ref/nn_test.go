@@ -210,17 +210,23 @@ func nnRandConvCase(r *rand.Rand, k int) nnConvCase {
 	return cc
 }
 
-func nnCheckConv(t *testing.T, r *rand.Rand, cc nnConvCase) {
-	t.Helper()
-	xs := append([]int{cc.n, cc.c}, cc.in...)
-	ws := append([]int{cc.m, cc.c / cc.group}, cc.kernel...)
-	x, w := nnRandTensor(r, xs...), nnRandTensor(r, ws...)
-	var b *ir.Tensor
-	var bd []float32
+// nnRandConvOperands draws a convolution's operands for cc, in this
+// order: the input (n, c, in...), the weight (the two leading dims w01,
+// then the kernel) and, when cc.bias, a bias of m values, whose data bd
+// is (nil without one).
+func nnRandConvOperands(r *rand.Rand, cc nnConvCase, w01 []int) (x, w, b *ir.Tensor, bd []float32) {
+	x = nnRandTensor(r, append([]int{cc.n, cc.c}, cc.in...)...)
+	w = nnRandTensor(r, append(w01, cc.kernel...)...)
 	if cc.bias {
 		b = nnRandTensor(r, cc.m)
 		bd = b.Float32s()
 	}
+	return x, w, b, bd
+}
+
+func nnCheckConv(t *testing.T, r *rand.Rand, cc nnConvCase) {
+	t.Helper()
+	x, w, b, bd := nnRandConvOperands(r, cc, []int{cc.m, cc.c / cc.group})
 	got, err := nnRunNode("Conv", cc.attrs(), 1, x, w, b)
 	if err != nil {
 		t.Fatalf("%v: %v", cc, err)
@@ -478,15 +484,7 @@ func TestConvTransposeRandom(t *testing.T) {
 					a["output_shape"] = ir.Attr{Kind: ir.AttrInts, Ints: ints64(cc.outShape...)}
 				}
 			}
-			xs := append([]int{cc.n, cc.c}, cc.in...)
-			ws := append([]int{cc.c, cc.m / cc.group}, cc.kernel...)
-			x, w := nnRandTensor(r, xs...), nnRandTensor(r, ws...)
-			var b *ir.Tensor
-			var bd []float32
-			if cc.bias {
-				b = nnRandTensor(r, cc.m)
-				bd = b.Float32s()
-			}
+			x, w, b, bd := nnRandConvOperands(r, cc.nnConvCase, []int{cc.c, cc.m / cc.group})
 			what := fmt.Sprintf("%v outpad%v outshape%v", cc.nnConvCase, cc.outPad, cc.outShape)
 			got, err := nnRunNode("ConvTranspose", a, 1, x, w, b)
 			if err != nil {

@@ -282,15 +282,7 @@ func TestConvOrder(t *testing.T) {
 		cases = append(cases, nnRandConvCase(r, 1+i%3))
 	}
 	for _, cc := range cases {
-		xs := append([]int{cc.n, cc.c}, cc.in...)
-		ws := append([]int{cc.m, cc.c / cc.group}, cc.kernel...)
-		x, w := nnRandTensor(r, xs...), nnRandTensor(r, ws...)
-		var b *ir.Tensor
-		var bd []float32
-		if cc.bias {
-			b = nnRandTensor(r, cc.m)
-			bd = b.Float32s()
-		}
+		x, w, b, bd := nnRandConvOperands(r, cc, []int{cc.m, cc.c / cc.group})
 		got, err := nnRunNode("Conv", cc.attrs(), 1, x, w, b)
 		if err != nil {
 			t.Fatalf("%v: %v", cc, err)
@@ -380,15 +372,7 @@ func TestConvTransposeOrder(t *testing.T) {
 	for _, cc := range cases {
 		a := cc.attrs()
 		a["output_padding"] = ir.Attr{Kind: ir.AttrInts, Ints: ints64(cc.outPad...)}
-		xs := append([]int{cc.n, cc.c}, cc.in...)
-		ws := append([]int{cc.c, cc.m / cc.group}, cc.kernel...)
-		x, w := nnRandTensor(r, xs...), nnRandTensor(r, ws...)
-		var b *ir.Tensor
-		var bd []float32
-		if cc.bias {
-			b = nnRandTensor(r, cc.m)
-			bd = b.Float32s()
-		}
+		x, w, b, bd := nnRandConvOperands(r, cc.nnConvCase, []int{cc.c, cc.m / cc.group})
 		got, err := nnRunNode("ConvTranspose", a, 1, x, w, b)
 		if err != nil {
 			t.Fatalf("%v: %v", cc, err)
