@@ -641,11 +641,7 @@ func (p *planner) view(n *ir.Node) error {
 	if x.Layout == LayoutNHWC && x.SampleShape[1]*x.SampleShape[2] != 1 {
 		// The reshape is defined on NCHW order: transpose first.
 		t := p.scratch(n.Name+"/nchw", x.Dtype, x.ElemsPerSample)
-		k := kernels.ToNCHW8Kernel
-		if x.Dtype == "f32" {
-			k = kernels.ToNCHW32Kernel
-		}
-		if err := p.elementwise(n, k, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample), u32(x.SampleShape[0]), u32(x.SampleShape[1]*x.SampleShape[2])); err != nil {
+		if err := p.toNCHW(n, x, t); err != nil {
 			return err
 		}
 		x = t

@@ -230,11 +230,21 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 		}
 	},
 	kernels.ToNCHW32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+		// As the launch runs it: one block a 32×32 tile, only as many
+		// blocks as the step's grid gives and tiles as "total" says, so a
+		// step sized in elements instead of tiles leaves images uncopied.
 		x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
 		c, hw := int(s.Args[3].GetU32()), int(s.Args[4].GetU32())
-		for i := range y {
-			n, ch, at := i/(c*hw), i/hw%c, i%hw
-			y[i] = x[(n*hw+at)*c+ch]
+		batch := len(y) / (c * hw)
+		blocks := (int(s.WorkPerSample)*batch + int(s.WorkPerBlockX) - 1) / int(s.WorkPerBlockX)
+		tilesC, tilesHW := (c+31)/32, (hw+31)/32
+		for tile := range min(blocks, int(s.Args[2].GetU32PerSample())*batch) {
+			n, c0, p0 := tile/(tilesC*tilesHW), tile%tilesC*32, tile/tilesC%tilesHW*32
+			for ch := c0; ch < min(c0+32, c) && n < batch; ch++ {
+				for at := p0; at < min(p0+32, hw); at++ {
+					y[(n*c+ch)*hw+at] = x[(n*hw+at)*c+ch]
+				}
+			}
 		}
 	},
 	kernels.Clamp8Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
@@ -617,6 +627,11 @@ func TestHostFreePlans(t *testing.T) {
 		{"global max pool", `(%a: f32[N,4,3,5]) -> (%y) {
   %y: f32[N,4,1,1] = GlobalMaxPool "gmax" (%a)
 }`, []string{"a"}, map[string]string{"gmax": kernels.MaxPoolF32Kernel}, false},
+		{"reshapes of nhwc images: fewer than 32 channels, and more than one tile each way", `(%a: f32[N,8,7,6], %b: f32[N,40,5,7]) -> (%y, %z) {
+  const %shp: i64[2] = [-1, 336]
+  %y: f32[N,336] = Reshape "flat8" (%a, %shp)
+  %z: f32[N,1400] = Flatten "flat40" (%b) {axis = 1}
+}`, []string{"b"}, map[string]string{"flat8": "|" + kernels.ToNCHW32Kernel, "flat40": kernels.ToNCHW32Kernel}, false},
 		{"int8 relu", `(%a: i8[N,4,3,5] quant(scale=[0.05], zp=[3])) -> (%y) {
   %y: i8[N,4,3,5] quant(scale=[0.05], zp=[3]) = Relu "relu" (%a)
 }`, nil, map[string]string{"relu": kernels.Clamp8Kernel}, false},

@@ -87,24 +87,29 @@ func (p *planner) asRowMajor(n *ir.Node, x *engine.Buffer) (*engine.Buffer, erro
 	t := &engine.Buffer{Name: name, Dtype: x.Dtype, ElemsPerSample: x.ElemsPerSample,
 		SampleShape: append([]int64(nil), x.SampleShape...), Layout: LayoutNCHW}
 	p.e.Buffers = append(p.e.Buffers, t)
-	c, hw := x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2]
-	if x.Dtype == "f32" {
-		// 32×32 tiles through shared memory, one block a tile.
-		if err := p.opKernel(kernels.ToNCHW32Kernel); err != nil {
-			return nil, err
-		}
-		tiles := kernels.TransposeTiles(c, hw)
-		p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.ToNCHW32Kernel, Precision: x.Dtype,
-			WorkPerSample: uint64(tiles), WorkPerBlockX: 1, GridY: 1, GridZ: 1, BlockX: kernels.TransposeThreads,
-			Args: []*engine.Arg{bufArg(x), bufArg(t), perSample(tiles), u32(c), u32(hw)}, Note: "NHWC to NCHW, 32x32 tiles"})
-		return t, nil
-	}
-	k := kernels.ToNCHW8Kernel
-	if err := p.elementwise(n, k, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample),
-		u32(x.SampleShape[0]), u32(x.SampleShape[1]*x.SampleShape[2])); err != nil {
+	if err := p.toNCHW(n, x, t); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// toNCHW plans the launch before n that copies the NHWC image x to t in
+// NCHW order: 32×32 tiles through shared memory for 32-bit elements (one
+// block a tile: the launch's work is tiles, not elements), one thread an
+// element for bytes.
+func (p *planner) toNCHW(n *ir.Node, x, t *engine.Buffer) error {
+	c, hw := x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2]
+	if x.Dtype != "f32" {
+		return p.elementwise(n, kernels.ToNCHW8Kernel, x.Dtype, "NHWC to NCHW", x.ElemsPerSample, bufArg(x), bufArg(t), perSample(x.ElemsPerSample), u32(c), u32(hw))
+	}
+	if err := p.opKernel(kernels.ToNCHW32Kernel); err != nil {
+		return err
+	}
+	tiles := kernels.TransposeTiles(c, hw)
+	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernels.ToNCHW32Kernel, Precision: x.Dtype,
+		WorkPerSample: uint64(tiles), WorkPerBlockX: 1, GridY: 1, GridZ: 1, BlockX: kernels.TransposeThreads,
+		Args: []*engine.Arg{bufArg(x), bufArg(t), perSample(tiles), u32(c), u32(hw)}, Note: "NHWC to NCHW, 32x32 tiles"})
+	return nil
 }
 
 // copyLayout is the layout a copy that may write either order (the gather
