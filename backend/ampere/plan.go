@@ -54,10 +54,32 @@ var residualTile = true
 // heuristic's implicit-GEMM kernel in place (backend/ampere/NOTES.md): on
 // 56×56 and 7×7 images both kernels gain (2:4 up to 1.16×, dense 1.05–1.11×
 // on layer4), on 14×14 the 2:4 one gains 0–2 % and the dense one loses, on
-// 28×28 both lose (2:4 2–6 %). With the halo tile the engines equal the
-// reference executor bit for bit. A variable so that tests cover both
-// kernels.
-var haloConv = func(l gemmLayer) bool { return l.conv.OH <= 7 || l.conv.OH >= 56 || l.sparse24 && l.conv.OH <= 14 }
+// 28×28 both lose (2:4 2–6 %); and where the 7-row patches take it
+// (halo7Rule), on 14×14 and 28×28 too: they gain 1.06–1.10× over 8-row ones
+// there, enough to pass the implicit GEMM. With the halo tile the engines
+// equal the reference executor bit for bit. A variable so that tests cover
+// both kernels.
+var haloConv = func(l gemmLayer) bool {
+	return l.conv.OH <= 7 || l.conv.OH >= 56 || l.sparse24 && l.conv.OH <= 14 || halo7Rule(l)
+}
+
+// halo7Rule says whether the throughput heuristic runs a wide (128 output
+// channels or more) halo layer on 7-row patches (kernels.GemmConfig.Halo7,
+// the "h7" option): where they compute fewer rows than 8-row ones
+// (halo7Saves), but not on the 2:4 kernel on images of 7 rows or fewer.
+// TestPerfMainLoop, batch 256, int8 + relu, on an H200 (2026-12-07), 8-row
+// then 7-row patches, µs: 28×28×128 dense 114.8 → 106.5, 2:4 88.3 → 80.6;
+// 14×14×256 dense 103.6 → 94.8, 2:4 75.3 → 71.1; 7×7×512 dense 98.2 →
+// 89.2, 2:4 69.3 → 82.0: the 2:4 7-row kernel fits three blocks an SM
+// (the 8-row two), and layer4's 512 blocks then make 1.3 waves instead of
+// 1.9. The engine's implicit-GEMM kernels on 28×28 and 14×14 took 86.9 and
+// 108.9 (2:4 and dense, 28×28) and 97.7 (dense, 14×14) in the same
+// machine's engine profile. Bit-exact on the H200 (TestHaloConvBitExact's
+// "_h7" cases). The latency heuristic keeps 8-row patches (unmeasured at
+// batch 1).
+func halo7Rule(l gemmLayer) bool {
+	return l.n >= 128 && l.conv != nil && kernels.SupportsHalo(*l.conv) && halo7Saves(*l.conv) && !(l.sparse24 && l.conv.OH <= 7)
+}
 
 // vectorPool runs int8 max pools with C a multiple of 16 on the 16-channel
 // kernel (kernels.MaxPool16Kernel). A variable so that tests cover both.

@@ -163,9 +163,19 @@ func TestHalo7Candidates(t *testing.T) {
 	if fmt.Sprint(h7) != fmt.Sprint(want) {
 		t.Errorf("7-row candidates of layer3 at batch 1: %v, want %v", h7, want)
 	}
+	// The throughput heuristic takes 7-row patches on layer3 (halo7Rule),
+	// the latency one does not, nor either on a 2:4 7×7 layer.
+	if v := heuristicVariantFor(layer3, false); !strings.HasSuffix(v, "-halo-h7") {
+		t.Errorf("throughput heuristic of layer3: %s, want 7-row halo patches", v)
+	}
+	if v := heuristicVariantFor(layer3, true); strings.Contains(v, "h7") {
+		t.Errorf("latency heuristic of layer3: %s", v)
+	}
+	layer4 := gemmLayer{sparse24: true, residual: true, m: 49, n: 512, k: 4608,
+		conv: &kernels.ConvShape{C: 512, H: 7, W: 7, OH: 7, OW: 7, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}}
 	for _, latency := range []bool{false, true} {
-		if v := heuristicVariantFor(layer3, latency); strings.Contains(v, "h7") {
-			t.Errorf("heuristic (latency %v): %s", latency, v)
+		if v := heuristicVariantFor(layer4, latency); strings.Contains(v, "h7") || !strings.Contains(v, "halo") {
+			t.Errorf("heuristic of the 2:4 layer4 (latency %v): %s, want 8-row halo patches", latency, v)
 		}
 	}
 }

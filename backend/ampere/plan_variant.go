@@ -175,8 +175,8 @@ var gemmOptions = []gemmVariant{
 	}},
 	// the halo tile on 7-row patches (kernels.GemmConfig.Halo7; valid
 	// only with halo), where they compute fewer pixel rows than 8-row
-	// ones (halo7Saves). Not yet measured on a GPU: the heuristic never
-	// takes it, sqc tune times it.
+	// ones (halo7Saves). The throughput heuristic takes it where
+	// halo7Rule says; sqc tune times it.
 	{"h7", func(c *kernels.GemmConfig) { c.Halo7 = true }, func(l gemmLayer) bool {
 		return l.conv != nil && kernels.SupportsHalo(*l.conv) && halo7Saves(*l.conv)
 	}},
@@ -482,7 +482,7 @@ func heuristicVariantFor(l gemmLayer, latency bool) string {
 		name = "n128-s3w"
 	}
 	for _, o := range gemmOptions {
-		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 || o.name == "h7" {
+		if !o.fits(l) || o.name == "halo" && !halo || o.name == "inc" && halo || o.name == "v16" && l.outF32 || o.name == "h7" && (latency || !halo || !halo7Rule(l)) {
 			continue
 		}
 		name += "-" + o.name

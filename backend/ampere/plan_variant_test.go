@@ -64,15 +64,15 @@ func TestGemmCandidates(t *testing.T) {
 			t.Errorf("heuristic %s is not a candidate of %+v", heuristicVariant(l), l)
 		}
 	}
-	// A 2:4 3×3 stride-1 conv runs the halo tile (haloConv), the same
-	// layer dense the n128 tile on a 14×14 image, a 2:4 1×1 conv the n128
-	// tile too.
-	if h := heuristicVariant(wide); h != "n128-s3w-v16-halo" {
+	// A 3×3 stride-1 conv on a 14×14 image runs the halo tile on 7-row
+	// patches (haloConv, halo7Rule), 2:4 or dense; a 2:4 1×1 conv the n128
+	// tile.
+	if h := heuristicVariant(wide); h != "n128-s3w-v16-halo-h7" {
 		t.Errorf("heuristic of the 256-channel 2:4 conv: %s", h)
 	}
 	dense := wide
 	dense.sparse24 = false
-	if h := heuristicVariant(dense); h != "n128-s3w-v16-inc" {
+	if h := heuristicVariant(dense); h != "n128-s3w-v16-halo-h7" {
 		t.Errorf("heuristic of the 256-channel dense conv: %s", h)
 	}
 	one := wide
@@ -117,8 +117,8 @@ func TestGemmCandidates(t *testing.T) {
 			t.Errorf("throughput heuristic of %+v splits K: %s", c.l, heuristicVariantFor(c.l, false))
 		}
 	}
-	if h := heuristicVariant(dense28); h != "n128-s3w-v16-inc" {
-		t.Errorf("throughput heuristic of a dense 28x28 conv: %s (no halo there)", h)
+	if h := heuristicVariant(dense28); h != "n128-s3w-v16-halo-h7" {
+		t.Errorf("throughput heuristic of a dense 28x28 conv: %s (7-row halo patches there)", h)
 	}
 }
 
@@ -377,9 +377,15 @@ func TestHeuristicConvConfig(t *testing.T) {
 		want   string
 	}{
 		{false, conv3(64, 56), 64, "sqc_gemm_halo_s8_dense_res_i8_v16_rt_s4w"},
-		{true, conv3(128, 28), 128, "sqc_gemm_conv_s8_sp24_res_i8_inc_n128_il_v16_rt_s3w"},
-		{true, conv3(256, 14), 256, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w"},
-		{false, conv3(256, 14), 256, "sqc_gemm_conv_s8_dense_res_i8_inc_n128_v16_rt_s3w"},
+		{true, conv3(128, 28), 128, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w_h7"},
+		{false, conv3(128, 28), 128, "sqc_gemm_halo_s8_dense_res_i8_n128_v16_rt_s3w_h7"},
+		{true, conv3(256, 14), 256, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w_h7"},
+		{false, conv3(256, 14), 256, "sqc_gemm_halo_s8_dense_res_i8_n128_v16_rt_s3w_h7"},
+		// layer4: 8-row patches on the 2:4 kernel (halo7Rule), 7-row ones dense.
+		{true, conv3(512, 7), 512, "sqc_gemm_halo_s8_sp24_res_i8_n128_v16_rt_s3w"},
+		{false, conv3(512, 7), 512, "sqc_gemm_halo_s8_dense_res_i8_n128_v16_rt_s3w_h7"},
+		// A stride-2 3×3 conv (no halo tile): the interleaved K step on the 2:4 kernel.
+		{true, kernels.ConvShape{C: 128, H: 28, W: 28, OH: 14, OW: 14, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}, 256, "sqc_gemm_conv_s8_sp24_res_i8_inc_n128_il_v16_rt_s3w"},
 		// ResNet-50's conv3: a plain GEMM on the NHWC rows.
 		{true, kernels.ConvShape{C: 128, H: 28, W: 28, OH: 28, OW: 28, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1}, 512, "sqc_gemm_s8_sp24_res_i8_n128_v16_rt_s3w"},
 	} {
