@@ -532,6 +532,15 @@ func TestHostFreePlans(t *testing.T) {
   %y4: f32[N,3,5,10] = Resize "wonly" (%a, _, %sw) {mode = "linear", coordinate_transformation_mode = "pytorch_half_pixel"}
   %y5: f32[N,3,10,8] = Resize "cubicx" (%a, _, %sc) {mode = "cubic", exclude_outside = 1}
 }`, nil, map[string]string{"lin": kernels.ResizeKernel, "near": kernels.ResizeKernel, "cubic": kernels.ResizeKernel, "wonly": kernels.ResizeKernel, "cubicx": kernels.ResizeKernel}, false},
+		{"a resize to sizes computed from its input's shape, as torch's dynamo exporter writes it", `(%a: f32[N,3,5,4]) -> (%y) {
+  %s: i64[4] = Shape "shape" (%a)
+  const %st: i64[1] = [0]
+  const %en: i64[1] = [2]
+  %nc: i64[2] = Slice "nc" (%s, %st, %en)
+  const %hw: i64[2] = [11, 9]
+  %sz: i64[4] = Concat "sizes" (%nc, %hw) {axis = 0}
+  %y: f32[N,3,11,9] = Resize "up" (%a, _, _, %sz) {mode = "linear", coordinate_transformation_mode = "pytorch_half_pixel"}
+}`, nil, map[string]string{"up": kernels.ResizeKernel}, false},
 		{"global average pool quantized for a classifier, and one that is also an output", `(%a: f32[N,8,3,5]) -> (%y, %p2, %q2) {
   const %sc: f32[] = [0.0625]
   const %zp: i8[] = [-2]

@@ -13,8 +13,9 @@ import (
 // an f32 image's spatial axes on kernels.ResizeKernel, bit-exact against
 // ir/ref: the taps of each output row and column come from the reference
 // executor's own rule (ref.ResizeTaps), and the kernel combines them in
-// the reference's order. Scales or sizes must be constants, the batch and
-// channel axes unresized; the image is read in the order it is held and
+// the reference's order. Scales or sizes must be constants (sizes may
+// also follow the batch in their first element: batchLedSizes), the batch
+// and channel axes unresized; the image is read in the order it is held and
 // the output written in the same order.
 func (p *planner) resize(n *ir.Node) error {
 	x, err := p.input(n, 0)
@@ -44,10 +45,6 @@ func (p *planner) resize(n *ir.Node) error {
 	if err != nil {
 		return err
 	}
-	zt, err := constIn(3)
-	if err != nil {
-		return err
-	}
 	var scales []float64
 	var sizes []int64
 	if st != nil {
@@ -55,9 +52,21 @@ func (p *planner) resize(n *ir.Node) error {
 			scales = append(scales, st.AsFloat64(i))
 		}
 	}
-	if zt != nil {
-		for i := 0; i < zt.Len(); i++ {
-			sizes = append(sizes, zt.AsInt64(i))
+	if len(n.Inputs) > 3 && p.shapes.is(n.Inputs[3]) {
+		// Sizes computed from the input's shape: the batch's entry follows
+		// the batch, the others are the same at every batch.
+		if sizes, err = p.batchLedSizes(n.Inputs[3]); err != nil {
+			return fmt.Errorf("input 3: %w", err)
+		}
+	} else {
+		zt, err := constIn(3)
+		if err != nil {
+			return err
+		}
+		if zt != nil {
+			for i := 0; i < zt.Len(); i++ {
+				sizes = append(sizes, zt.AsInt64(i))
+			}
 		}
 	}
 	// The batch (1 here: it is never resized) and the sample's dims.

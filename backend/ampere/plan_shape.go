@@ -453,8 +453,8 @@ func (p *planner) shapeOperandUse(n *ir.Node) error {
 		if !p.shapes.is(v) {
 			continue
 		}
-		if n.Op == "Reshape" && i == 1 || movesData[n.Op] && i > 0 {
-			continue
+		if n.Op == "Reshape" && i == 1 || n.Op == "Resize" && i == 3 || movesData[n.Op] && i > 0 {
+			continue // the planner works these out per sample (batchScaledShape, batchLedSizes) or at its batch
 		}
 		a, _ := p.shapes.valueAt(v, 1)
 		b, _ := p.shapes.valueAt(v, 2)
@@ -462,6 +462,37 @@ func (p *planner) shapeOperandUse(n *ir.Node) error {
 			i, v.Name, tensorInts(a), tensorInts(b))
 	}
 	return nil
+}
+
+// batchLedSizes returns the elements at batch 1 of a shape value v that
+// follows the batch in its first element only: at each batch of
+// shapeBatches v must be [batch, the same dims]. That is a Resize's sizes
+// as torch's dynamo exporter writes them (the input's shape for the batch
+// and channels, then the new height and width), which an engine takes at
+// any batch since the batch axis is never resized.
+func (p *planner) batchLedSizes(v *ir.Value) ([]int64, error) {
+	var first []int64
+	for _, batch := range shapeBatches {
+		t, err := p.shapes.valueAt(v, batch)
+		if err != nil {
+			return nil, err
+		}
+		got := make([]int64, t.Len())
+		for i := range got {
+			got[i] = t.AsInt64(i)
+		}
+		if len(got) == 0 || got[0] != int64(batch) {
+			return nil, fmt.Errorf("%s is %v at batch %d, want the batch first", v.Name, got, batch)
+		}
+		if first != nil && !slices.Equal(first[1:], got[1:]) {
+			return nil, fmt.Errorf("%s is %v at batch %d and %v at batch %d, want the same dims after the batch", v.Name, first, shapeBatches[0], got, batch)
+		}
+		if first == nil {
+			first = got
+		}
+	}
+	first[0] = 1
+	return first, nil
 }
 
 // tensorInts prints a shape value's elements.

@@ -108,3 +108,27 @@ func TestShapeOperandsOfTheBatch(t *testing.T) {
 		t.Errorf("the engine's graph does not verify: %v", err)
 	}
 }
+
+// TestResizeSizesOfTheBatch: a Resize whose sizes follow the batch in their
+// first element plans (TestHostFreePlans runs one against the reference);
+// one whose height follows the batch is refused by name.
+func TestResizeSizesOfTheBatch(t *testing.T) {
+	src := `graph "g" (%x: f32[N,3,5,4]) -> (%y) {
+  %s: i64[4] = Shape "shape" (%x)
+  const %st: i64[1] = [0]
+  const %en: i64[1] = [2]
+  const %one: i64[1] = [1]
+  %nc: i64[2] = Slice "nc" (%s, %st, %en)
+  %n: i64[1] = Slice "n" (%s, %st, %one)
+  const %w: i64[1] = [9]
+  %sz: i64[4] = Concat "sizes" (%nc, %n, %w) {axis = 0}
+  %y: f32[?,?,?,?] = Resize "up" (%x, _, _, %sz) {mode = "nearest"}
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(g, "test"); err == nil || !strings.Contains(err.Error(), `"up"`) || !strings.Contains(err.Error(), "want the same dims after the batch") {
+		t.Errorf("a height that follows the batch: err %v, want it refused by name", err)
+	}
+}
