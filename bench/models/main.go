@@ -698,11 +698,20 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// firstLine is the first line of s, without sqc's "sqc: " prefix and the
-// output file's name that starts a compile error, short enough for a table
-// cell.
+// firstLine is the first line of s that is not a warning, without sqc's
+// "sqc: " prefix and the output file's name that starts a compile error,
+// short enough for a table cell.
 func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	// The first line that is not a warning: sqc warns (biases clipped,
+	// layers kept dense) before it fails, and the failure is the news.
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	s = lines[0]
+	for _, l := range lines {
+		if !strings.HasPrefix(strings.TrimPrefix(l, "sqc: "), "warning:") {
+			s = l
+			break
+		}
+	}
 	s = strings.TrimPrefix(s, "sqc: ")
 	s = strings.TrimPrefix(s, "Error: ")
 	if path, rest, ok := strings.Cut(s, ": "); ok && strings.HasSuffix(path, ".sqe") {
