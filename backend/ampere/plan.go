@@ -380,7 +380,7 @@ func (p *planner) quantize(n *ir.Node) error {
 		return err
 	}
 	c, hw, layout := int64(1), int64(1), x.Layout
-	if x.Layout == LayoutNCHW && !p.onlyRowGemmsRead(n.Outputs[0]) {
+	if x.Layout == LayoutNCHW && !p.readAsRows(n.Outputs[0]) {
 		c, hw, layout = x.SampleShape[0], x.SampleShape[1]*x.SampleShape[2], LayoutNHWC
 	}
 	y, err := p.newBuffer(n.Outputs[0], layout)
@@ -626,7 +626,7 @@ func (p *planner) globalAverageQuantize(n, q *ir.Node, x *engine.Buffer, c, hw i
 		return err
 	}
 	layout := LayoutNCHW
-	if !p.onlyRowGemmsRead(q.Outputs[0]) {
+	if !p.readAsRows(q.Outputs[0]) {
 		layout = LayoutNHWC
 	}
 	y, err := p.newBuffer(q.Outputs[0], layout)

@@ -27,21 +27,27 @@ func (p *planner) qgemmRows(n *ir.Node, x *engine.Buffer) (*engine.Buffer, error
 	return p.asRowMajor(n, x)
 }
 
-// onlyRowGemmsRead reports whether every reader of v reads it as the A of
-// a QGemm, rows in row-major order: then the QuantizeLinear that writes v
-// keeps its input's row order instead of moving an image to NHWC, which
-// the QGemm would only have to move back.
-func (p *planner) onlyRowGemmsRead(v *ir.Value) bool {
+// readAsRows reports whether every reader of the int8 value v takes it in
+// row-major order: as the A of a QGemm, or through a DequantizeLinear
+// (which keeps its input's layout) whose output only row readers read
+// (readsRowsOnly: a transformer's attention probabilities and values,
+// quantized by the INT8 recipes, into its batched MatMuls). Then the
+// QuantizeLinear that writes v keeps its input's row order instead of
+// moving an image to NHWC, which the readers would only move back.
+func (p *planner) readAsRows(v *ir.Value) bool {
 	users := p.users[v]
 	if len(users) == 0 || p.g.IsOutput(v) {
 		return false
 	}
 	for _, u := range users {
-		if u.Op != "QGemm" || u.Inputs[0] != v {
-			return false
-		}
-		for _, in := range u.Inputs[1:] {
-			if in == v {
+		for i, in := range u.Inputs {
+			if in != v {
+				continue
+			}
+			switch {
+			case u.Op == "QGemm" && i == 0:
+			case u.Op == "DequantizeLinear" && i == 0 && len(u.Outputs) == 1 && p.readsRowsOnly(u.Outputs[0], maxLayoutHops):
+			default:
 				return false
 			}
 		}

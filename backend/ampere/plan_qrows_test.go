@@ -176,6 +176,17 @@ func TestQGemmBatchOfRowsPlans(t *testing.T) {
   %z0: i8[N,3,4,16] quant(scale=[0.125], zp=[2]) = Concat "twice" (%y, %y) {axis = 3}
   %z: i8[N,3,4,16] quant(scale=[0.125], zp=[-1]) = QGemm "fc_res" (%a, %wr, %mr, _, %z0, %rm) {activation = "relu"}
 }`, []string{"fc", "fc_res"}, map[string]int{"nchw": 1, "nhwc": 2}},
+		// Attention probabilities quantized by the INT8 recipes into the
+		// batched MatMul: the QuantizeLinear keeps their row order (before,
+		// it moved them to NHWC and the MatMul copied them back).
+		{"attention probabilities through Q/DQ into a batched MatMul", `(%x: f32[N,4,6,6]) -> (%o) {
+  const %ps: f32[] = [0.004]
+  const %pz: i8[] = [-128]
+  %p: f32[N,4,6,6] = Softmax "softmax" (%x) {axis = -1}
+  %pq: i8[N,4,6,6] quant(scale=[0.004], zp=[-128]) = QuantizeLinear "pq" (%p, %ps, %pz)
+  %pd: f32[N,4,6,6] = DequantizeLinear "pd" (%pq, %ps, %pz)
+  %o: f32[N,4,6,6] = MatMul "pv" (%pd, %x)
+}`, nil, map[string]int{"nchw": 0, "nhwc": 1}},
 		{"moved batch: ViT's in-projection on [L,N,K]", `(%a: i8[N,5,32] quant(scale=[0.05], zp=[3])) -> (%y) {
   const %w: ` + w16(32) + `
   const %m: f32[16] = [` + qMultipliers(0.05, 0, sw16...) + `]
