@@ -142,7 +142,10 @@ var layoutKeepers = map[string]bool{
 
 // readsRowsOnly reports whether v has uses and each is a rowReaders op or,
 // within hops, an elementwise op whose only computed input is v (its
-// output keeps v's layout) whose output reads rows only.
+// output keeps v's layout), or a QuantizeLinear or DequantizeLinear (which
+// keep it where their readers read rows: readAsRows), whose output reads
+// rows only. The last two are the INT8 recipes' Q/DQ between a
+// transformer's scaled queries and keys and its batched MatMul.
 func (p *planner) readsRowsOnly(v *ir.Value, hops int) bool {
 	uses := p.users[v]
 	if len(uses) == 0 || p.g.IsOutput(v) {
@@ -153,7 +156,8 @@ func (p *planner) readsRowsOnly(v *ir.Value, hops int) bool {
 			continue
 		}
 		_, math := eltMathOps[n.Op]
-		if !(math || layoutKeepers[n.Op]) || hops == 0 || len(n.Outputs) != 1 || computedInputs(n) != 1 || !p.readsRowsOnly(n.Outputs[0], hops-1) {
+		qdq := n.Op == "QuantizeLinear" || n.Op == "DequantizeLinear"
+		if !(math || layoutKeepers[n.Op] || qdq) || hops == 0 || len(n.Outputs) != 1 || computedInputs(n) != 1 || !p.readsRowsOnly(n.Outputs[0], hops-1) {
 			return false
 		}
 	}

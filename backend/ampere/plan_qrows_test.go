@@ -187,6 +187,24 @@ func TestQGemmBatchOfRowsPlans(t *testing.T) {
   %pd: f32[N,4,6,6] = DequantizeLinear "pd" (%pq, %ps, %pz)
   %o: f32[N,4,6,6] = MatMul "pv" (%pd, %x)
 }`, nil, map[string]int{"nchw": 0, "nhwc": 1}},
+		// torch 2's attention as its TorchScript exporter writes it: the
+		// heads' queries and keys permuted out of the projection (gathers),
+		// scaled, quantized and dequantized by the INT8 recipes, then the
+		// batched MatMul: the gathers write row order, the Q/DQ keep it.
+		{"scaled queries and keys through Q/DQ into a batched MatMul", `(%x: f32[N,6,4,8]) -> (%o) {
+  const %s: f32[] = [0.35]
+  const %qs: f32[] = [0.02]
+  const %qz: i8[] = [1]
+  %q: f32[N,4,6,8] = Transpose "tq" (%x) {perm = [0, 2, 1, 3]}
+  %k: f32[N,4,8,6] = Transpose "tk" (%x) {perm = [0, 2, 3, 1]}
+  %qm: f32[N,4,6,8] = Mul "mq" (%q, %s)
+  %km: f32[N,4,8,6] = Mul "mk" (%k, %s)
+  %qq: i8[N,4,6,8] quant(scale=[0.02], zp=[1]) = QuantizeLinear "qq" (%qm, %qs, %qz)
+  %kq: i8[N,4,8,6] quant(scale=[0.02], zp=[1]) = QuantizeLinear "kq" (%km, %qs, %qz)
+  %qd: f32[N,4,6,8] = DequantizeLinear "qd" (%qq, %qs, %qz)
+  %kd: f32[N,4,8,6] = DequantizeLinear "kd" (%kq, %qs, %qz)
+  %o: f32[N,4,6,6] = MatMul "qk" (%qd, %kd)
+}`, nil, map[string]int{"nchw": 0, "nhwc": 0}},
 		{"moved batch: ViT's in-projection on [L,N,K]", `(%a: i8[N,5,32] quant(scale=[0.05], zp=[3])) -> (%y) {
   const %w: ` + w16(32) + `
   const %m: f32[16] = [` + qMultipliers(0.05, 0, sw16...) + `]
