@@ -26,10 +26,15 @@ layer by layer: every quantized tensor (each QuantizeLinear of a computed
 value) is recomputed from the same int8 inputs, ONNX Runtime's own codes
 of the tensors it reads, by ONNX Runtime (all optimizations) and by sqc's
 reference executor (`sqc run --cpu` on the cut-out layer). The rule: in
-every layer at most 1e-3 of the codes differ, each by one step. A layer
-outside it is a real disagreement, not rounding: the first such layer is
-named. The summary says which rule held; ok is the output rule or, when
-it misses, the layer rule.
+every layer at most 1e-3 of the codes differ, each by one step. The float
+graph outputs (a classifier's logits, computed by the last layer from
+int8 codes) are recomputed the same way and must meet the output rule
+from the same inputs: GoogLeNet's logits once differed by 1.9 times their
+magnitude with every int8 code equal (a bias clipped to int32, which
+ONNX Runtime's fused QGemm wrapped past and the file's float Gemm did
+not). A layer outside its rule is a real disagreement, not rounding: the
+first such layer is named. The summary says which rule held; ok is the
+output rule or, when it misses, the layer rule.
 
 Prints one JSON object: ok, summary and the figures.
 """
@@ -83,11 +88,12 @@ def quantized_tensors(graph):
     return [n for n in graph.node if n.op_type == "QuantizeLinear" and n.input[0] not in consts]
 
 
-def cut_layer(model, q, producers, consts):
+def cut_layer(model, q, producers, consts, elem_type=None):
     """The sub-model computing q's output from the int8 tensors it reads.
 
-    Walks back from q through every node that is not another quantized
-    tensor's QuantizeLinear; each int8 tensor read becomes an input, fed as
+    q is a QuantizeLinear (an int8 output) or the node of a graph output
+    of elem_type. Walks back from q through every node that is not another
+    quantized tensor's QuantizeLinear; each int8 tensor read becomes an input, fed as
     float32 (code − zero point)·scale through a QuantizeLinear with the
     tensor's own parameters, which gives back the codes exactly. Returns the
     model and its inputs: (input name, the tensor's name or None for the
@@ -128,7 +134,7 @@ def cut_layer(model, q, producers, consts):
     nodes += keep
     used = {i for n in nodes for i in n.input}
     inits = [i for i in graph.initializer if i.name in used]
-    out = helper.make_tensor_value_info(q.output[0], onnx.TensorProto.INT8, None)
+    out = helper.make_tensor_value_info(q.output[0], elem_type or onnx.TensorProto.INT8, None)
     sub = helper.make_graph(nodes, "layer", inputs, [out], inits)
     m = helper.make_model(sub, opset_imports=model.opset_import)
     m.ir_version = model.ir_version
@@ -168,9 +174,12 @@ def check_layers(model_path, x, sqc, work):
     sess = session(full_path, True)
     codes = dict(zip([q.output[0] for q in qs],
                      sess.run([q.output[0] for q in qs], {sess.get_inputs()[0].name: x})))
-    layers, first_bad, skipped = [], None, 0
-    for k, q in enumerate(qs):
-        sub, feeds = cut_layer(model, q, producers, consts)
+    # The float graph outputs, cut the same way (from the codes they read).
+    outs = [(producers[o.name], o.type.tensor_type.elem_type) for o in graph.output
+            if o.name in producers and o.type.tensor_type.elem_type == onnx.TensorProto.FLOAT]
+    layers, floats, first_bad, skipped = [], [], None, 0
+    for k, (q, elem) in enumerate([(q, None) for q in qs] + outs):
+        sub, feeds = cut_layer(model, q, producers, consts, elem)
         arrays = {}
         for alias, name, p in feeds:
             arrays[alias] = x if p is None else dequantize(codes[name], p, consts)
@@ -198,13 +207,21 @@ def check_layers(model_path, x, sqc, work):
                              capture_output=True, text=True)
         if run.returncode != 0:
             raise RuntimeError("sqc run on layer %s: %s" % (q.output[0], run.stderr.strip().splitlines()[-1:]))
-        want = np.load(refout).astype(np.int64)
+        want = np.load(refout)
         try:
             s = session(path, True)
-            got = s.run(None, arrays)[0].astype(np.int64)
+            got = s.run(None, arrays)[0]
         except Exception as e:
             raise RuntimeError("ONNX Runtime on layer %s: %s" % (q.output[0], str(e).strip().splitlines()[-1:]))
-        d = np.abs(got - want)
+        if elem is not None:
+            # A float output: the output rule, from the same int8 inputs.
+            row = {"tensor": q.output[0], "float": True}
+            row.update(compare_output(got, want))
+            if not row["ok"] and first_bad is None:
+                first_bad = row
+            floats.append(row)
+            continue
+        d = np.abs(got.astype(np.int64) - want.astype(np.int64))
         row = {"tensor": q.output[0], "codes": int(d.size), "differ": int(np.count_nonzero(d)), "max_step": int(d.max())}
         row["ok"] = row["max_step"] <= 1 and row["differ"] <= LAYER_SHARE * row["codes"]
         if not row["ok"] and first_bad is None:
@@ -212,7 +229,8 @@ def check_layers(model_path, x, sqc, work):
         layers.append(row)
     differ, total = sum(r["differ"] for r in layers), sum(r["codes"] for r in layers)
     return {"ok": first_bad is None, "layers": len(layers), "skipped": skipped, "codes": total, "differ": differ,
-            "max_step": max((r["max_step"] for r in layers), default=0), "first_bad": first_bad}
+            "max_step": max((r["max_step"] for r in layers), default=0), "first_bad": first_bad,
+            "float_outputs": floats}
 
 
 def main():
@@ -243,14 +261,19 @@ def main():
             out["ok"] = lay["ok"]
             if lay["ok"]:
                 summary += ("; layer by layer (all optimizations, the same int8 inputs) %d of %d codes in %d layers differ, "
-                            "by at most %d step: one-step rounding of half-way values, amplified downstream") % (
-                    lay["differ"], lay["codes"], lay["layers"], lay["max_step"])
+                            "by at most %d step, and %d float outputs agree: one-step rounding of half-way values, "
+                            "amplified downstream") % (
+                    lay["differ"], lay["codes"], lay["layers"], lay["max_step"], len(lay["float_outputs"]))
                 if lay["skipped"]:
                     summary += " (%d layers with the batch not first not checked)" % lay["skipped"]
             else:
                 b = lay["first_bad"]
-                summary += "; layer by layer DIFFERS first at %s: %d of %d codes, by up to %d steps" % (
-                    b["tensor"], b["differ"], b["codes"], b["max_step"])
+                if b.get("float"):
+                    summary += "; layer by layer DIFFERS first at float output %s (from the same int8 inputs): %s" % (
+                        b["tensor"], b["summary"])
+                else:
+                    summary += "; layer by layer DIFFERS first at %s: %d of %d codes, by up to %d steps" % (
+                        b["tensor"], b["differ"], b["codes"], b["max_step"])
     out["summary"] = summary
     print(json.dumps(out))
 

@@ -19,7 +19,6 @@ import (
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
 	"github.com/sqc-project/sqc/passes"
-	"github.com/sqc-project/sqc/passes/lowerint8"
 	"github.com/sqc-project/sqc/passes/prune"
 	"github.com/sqc-project/sqc/passes/quantize"
 	"github.com/sqc-project/sqc/recipes"
@@ -151,7 +150,6 @@ time; -q silences it); --json prints the whole report on stdout.`,
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			warnUnpruned(warn, cr, p, name)
-			warnSaturatedBias(warn, g)
 			e, err := writeOutput(form, output, g, planOpts)
 			if err != nil {
 				return err
@@ -300,28 +298,6 @@ func warnUnpruned(warn *warnings, cr *compileReport, p *passes.Pipeline, recipe 
 		msg += "; narrow layers stay dense by default, since sparse kernels pay off from 64 output channels: set min-out-channels and out-channel-multiple in the recipe's prune step to prune them"
 	}
 	warn.add("%s", msg)
-}
-
-// warnSaturatedBias warns about INT8 layers whose bias lower-int8 had to
-// clip to int32 (lowerint8.NoteBiasSaturated): the engine then computes
-// something else than the model, and the cause, a tiny input or weight
-// scale, usually lies in the calibration data.
-func warnSaturatedBias(warn *warnings, g *ir.Graph) {
-	var names []string
-	first := ""
-	for _, n := range g.Nodes {
-		if note, ok := n.Notes[lowerint8.NoteBiasSaturated]; ok {
-			if first == "" {
-				first = note
-			}
-			names = append(names, n.Name)
-		}
-	}
-	if len(names) == 0 {
-		return
-	}
-	warn.add("%d INT8 layers have biases that do not fit int32 at their scales and were clipped, which changes their output: %s (first: %s); calibrate on data where their inputs vary",
-		len(names), strings.Join(names, ", "), first)
 }
 
 // setData points every step whose pass takes calibration data (an option

@@ -61,7 +61,10 @@
 // requantized symmetrically per channel from its dequantized values (noted
 // on the node). A float bias becomes int32 in units of sx·sw[k],
 // rne(b / float32(sx·sw[k])); a DQ'd int32 bias whose scale is exactly that
-// is taken as it is. The multipliers M (and MR for a residual) are computed
+// is taken as it is. A float bias that, with the largest sum the
+// accumulator can reach, would not fit int32 (a tiny input scale) is not
+// clipped: the op writes float and the bias Add, the activation and the
+// QuantizeLinear follow it as float ops, as for a float residual below. The multipliers M (and MR for a residual) are computed
 // here, once. When the chain ends in a QuantizeLinear that is the only
 // reader of its input, the fused op writes that int8 value; otherwise it
 // writes the float value the chain produced (a classifier's logits) and

@@ -142,7 +142,12 @@ func (e *editor) fuse(n *ir.Node, floatOutputs bool) (string, error) {
 		l.act, l.lo, l.hi = act, lo, hi
 	}
 	if floatResidual != nil {
-		e.emitFloatResidual(l, fbias, floatResidual)
+		if fbias != nil {
+			if bias, ok := intBiases(l, fbias); ok {
+				l.bias, fbias = bias, nil
+			}
+		}
+		e.emitFloatTail(l, fbias, floatResidual)
 		return "", nil
 	}
 
@@ -176,40 +181,96 @@ func (e *editor) fuse(n *ir.Node, floatOutputs bool) (string, error) {
 		l.out = cur
 	}
 	if fbias != nil {
-		l.bias = intBiases(l, fbias)
+		if bias, ok := intBiases(l, fbias); ok {
+			l.bias = bias
+		} else {
+			e.emitFloatTail(l, fbias, nil)
+			return "", nil
+		}
 	}
 	e.emit(l)
 	return "", nil
 }
 
-// emitFloatResidual lowers a fused layer whose residual is float (a QAT
-// export quantizes convolution inputs, not the skip connection): the
-// convolution becomes the INT8 op with a float output, and the residual
-// Add and the activation stay float ops after it, which is TensorRT's
-// placement for an unquantized residual. The layer's output value keeps
-// its readers.
-func (e *editor) emitFloatResidual(l *layer, fbias []float32, r *ir.Value) {
+// emitFloatTail lowers a layer whose epilogue cannot all run in the
+// integer op: the QConv/QGemm writes float (its int8 residual, if any, still
+// fused), and the bias Add when the bias is floatBias, the Add of the float
+// residual r, the activation and the QuantizeLinear to the layer's int8
+// output follow it as float ops. The layer's output value keeps its
+// readers.
+//
+// A float residual: a QAT export quantizes convolution inputs, not the skip
+// connection, and TensorRT places such a residual after the INT8 layer.
+//
+// A float bias: a bias whose int32 form in units of sx·sw[k] could leave
+// int32 with the accumulator added (intBiases): the int32 sum would
+// saturate or wrap and compute something else than the layer. ONNX's QDQ
+// form of the layer is float arithmetic, so a runtime that runs it as
+// written never overflows, while one that fuses it into an integer op
+// (ONNX Runtime's QGemm) wraps: a random-weight GoogLeNet's classifier,
+// whose input scale is 1.8e-13, had biases of 6e14 units clipped to 2^31−1
+// and 0 of 2 arg maxes equal between the two.
+func (e *editor) emitFloatTail(l *layer, floatBias []float32, r *ir.Value) {
 	n := l.anchor
-	out := n.Outputs[0]
-	act, lo, hi := l.act, l.lo, l.hi
-	l.act, l.r, l.py = ir.ActNone, nil, nil
-	if fbias != nil {
-		l.bias = intBiases(l, fbias)
+	out := l.out
+	if out == nil {
+		out = n.Outputs[0]
 	}
-	l.out = e.value(out.Name+".conv", ir.Type{DType: ir.Float32, Shape: out.Type.Shape.Clone(), Layout: out.Type.Layout}, nil)
+	act, lo, hi, py := l.act, l.lo, l.hi, l.py
+	l.act, l.py = ir.ActNone, nil
+	floatType := func() ir.Type {
+		return ir.Type{DType: ir.Float32, Shape: out.Type.Shape.Clone(), Layout: out.Type.Layout}
+	}
 	name := n.Name
+	cur := e.value(out.Name+".acc", floatType(), nil)
+	l.out = cur
 	e.emit(l)
-	sum := out
-	if act != ir.ActNone {
-		sum = e.value(out.Name+".sum", ir.Type{DType: ir.Float32, Shape: out.Type.Shape.Clone(), Layout: out.Type.Layout}, nil)
+	// next is the value a float stage writes: out itself for the last
+	// stage of a float output.
+	stages := 0
+	for _, s := range []bool{floatBias != nil, r != nil, act != ir.ActNone} {
+		if s {
+			stages++
+		}
 	}
-	e.add(name+".residual", "Add", []*ir.Value{l.out, r}, []*ir.Value{sum}, ir.Attrs{})
+	next := func(suffix string) *ir.Value {
+		stages--
+		if stages == 0 && py == nil {
+			return out
+		}
+		return e.value(out.Name+suffix, floatType(), nil)
+	}
+	if floatBias != nil {
+		shape := []int{len(floatBias)}
+		if l.conv {
+			// One value per channel, broadcast over the spatial dims.
+			for i := 2; i < out.Type.Shape.Rank(); i++ {
+				shape = append(shape, 1)
+			}
+		}
+		b := e.constant(name+".bias", ir.FromFloat32(append([]float32(nil), floatBias...), shape...))
+		sum := next(".biased")
+		e.add(name+".bias", "Add", []*ir.Value{cur, b}, []*ir.Value{sum}, ir.Attrs{})
+		cur = sum
+	}
+	if r != nil {
+		sum := next(".sum")
+		e.add(name+".residual", "Add", []*ir.Value{cur, r}, []*ir.Value{sum}, ir.Attrs{})
+		cur = sum
+	}
 	switch act {
 	case ir.ActRelu:
-		e.add(name+".relu", "Relu", []*ir.Value{sum}, []*ir.Value{out}, ir.Attrs{})
+		y := next(".relu")
+		e.add(name+".relu", "Relu", []*ir.Value{cur}, []*ir.Value{y}, ir.Attrs{})
+		cur = y
 	case ir.ActClip:
-		e.add(name+".clip", "Clip", []*ir.Value{sum, e.constant(name+".clip_min", ir.FromFloat32([]float32{lo})),
-			e.constant(name+".clip_max", ir.FromFloat32([]float32{hi}))}, []*ir.Value{out}, ir.Attrs{})
+		y := next(".clip")
+		e.add(name+".clip", "Clip", []*ir.Value{cur, e.constant(name+".clip_min", ir.FromFloat32([]float32{lo})),
+			e.constant(name+".clip_max", ir.FromFloat32([]float32{hi}))}, []*ir.Value{y}, ir.Attrs{})
+		cur = y
+	}
+	if py != nil {
+		e.quantize(name+".quantize", cur, py, out)
 	}
 }
 
@@ -367,47 +428,56 @@ func (e *editor) emit(l *layer) {
 	}
 }
 
-// NoteBiasSaturated is the node note lower-int8 leaves on a layer whose
-// float bias did not fit int32 in units of sx·sw, so that compile can warn:
-// the saturated bias changes what the layer computes.
-const NoteBiasSaturated = "int8-bias"
-
-// intBiases converts layer l's float biases to int32 (biasInt), noting on
-// the layer's node how many saturated: a bias over 2^31 units of sx·sw
-// means a tiny input or weight scale (a layer whose input barely varies on
-// the calibration data), and the clipped bias changes the layer's output.
-func intBiases(l *layer, fbias []float32) []int32 {
+// intBiases converts layer l's float biases to int32 in units of
+// float32(sx·sw[k]), rne(b / float32(sx·sw[k])) computed in float64, or
+// says they cannot be: when for some channel |B| plus the largest magnitude
+// the accumulator Σ(x − zx)·w can reach does not fit int32, the integer sum
+// could overflow. A tiny input
+// scale (a layer whose input barely varies on the calibration data, a
+// random-weight network's late layers) does it: the bias is then kept in
+// float after the layer (emitFloatTail), and the layer's node says so.
+func intBiases(l *layer, fbias []float32) ([]int32, bool) {
 	out := make([]int32, len(fbias))
-	saturated, first := 0, -1
+	reach := accumulatorReach(l)
 	for k, b := range fbias {
-		out[k] = biasInt(b, l.px.scale[0], l.sw[k])
-		if (out[k] == math.MaxInt32 || out[k] == math.MinInt32) && b != 0 {
-			saturated++
-			if first < 0 {
-				first = k
-			}
+		v := math.RoundToEven(float64(b) / float64(float32(l.px.scale[0]*l.sw[k])))
+		if v != v {
+			v = 0
 		}
+		if math.Abs(v)+float64(reach[k]) > math.MaxInt32 {
+			l.note = joinNote(l.note, fmt.Sprintf("bias added in float after the layer: channel %d's bias %g is %.3g units of sx·sw = %g·%g, "+
+				"which with the accumulator could leave int32", k, b, v, l.px.scale[0], l.sw[k]))
+			return nil, false
+		}
+		out[k] = int32(v)
 	}
-	if saturated > 0 {
-		l.anchor.Note(NoteBiasSaturated, fmt.Sprintf("%d of %d biases saturated to int32 (channel %d: bias %g over sx·sw = %g·%g)",
-			saturated, len(fbias), first, fbias[first], l.px.scale[0], l.sw[first]))
-	}
-	return out
+	return out, true
 }
 
-// biasInt converts a float bias to int32 in units of float32(sx·sw):
-// rne(b / float32(sx·sw)) computed in float64, saturated to int32.
-func biasInt(b, sx, sw float32) int32 {
-	v := math.RoundToEven(float64(b) / float64(float32(sx*sw)))
-	switch {
-	case v != v:
-		return 0
-	case v >= math.MaxInt32:
-		return math.MaxInt32
-	case v <= math.MinInt32:
-		return math.MinInt32
+// accumulatorReach is, per output channel k, the largest |Σ(x − zx)·w[k]|
+// layer l's integer sum can reach: max|x − zx| over int8 x times Σ|w[k]|.
+func accumulatorReach(l *layer) []int64 {
+	zx := int64(l.px.zp[0])
+	xmax := max(zx+128, 127-zx)
+	reach := make([]int64, len(l.sw))
+	w := l.w.Const.Int8s()
+	per := len(w) / len(reach)
+	for k := range reach {
+		s := int64(0)
+		for _, v := range w[k*per : (k+1)*per] {
+			s += max(int64(v), -int64(v))
+		}
+		reach[k] = xmax * s
 	}
-	return int32(v)
+	return reach
+}
+
+// joinNote appends a sentence to a node note.
+func joinNote(note, more string) string {
+	if note == "" {
+		return more
+	}
+	return note + "; " + more
 }
 
 // weight returns the int8 weight of a fused op for the weight input v of an

@@ -21,6 +21,13 @@ func lower(t *testing.T, src string, pipeline string) *ir.Graph {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lowerGraph(t, g, pipeline)
+	return g
+}
+
+// lowerGraph runs pipeline on g with verification after every step.
+func lowerGraph(t *testing.T, g *ir.Graph, pipeline string) {
+	t.Helper()
 	specs, err := passes.ParseSpec(pipeline)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +39,6 @@ func lower(t *testing.T, src string, pipeline string) *ir.Graph {
 	if _, err := (&passes.Manager{VerifyEach: true}).Run(g, p); err != nil {
 		t.Fatal(err)
 	}
-	return g
 }
 
 // countOps counts the nodes of each op.
