@@ -179,7 +179,7 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 			}
 		default:
 			model := kernelModels[s.Kernel]
-			if model == nil && s.Op == "QGemm" {
+			if model == nil && plainGemmStep(s) {
 				// The GEMM kernels are named by their tile variant.
 				model = denseGemmModel
 			}

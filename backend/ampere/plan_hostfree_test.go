@@ -385,13 +385,20 @@ func softmaxModel(log bool) func(s *engine.Step, buf func(*engine.Arg) *ir.Tenso
 	}
 }
 
+// plainGemmStep reports whether s runs the plain GEMM kernel (not the
+// implicit or halo convolution): a QGemm, or a QConv the planner runs as a
+// GEMM on its NHWC rows (1×1, or a patch convolution after its gather).
+func plainGemmStep(s *engine.Step) bool {
+	return s.Op == "QGemm" || s.Op == "QConv" && strings.HasPrefix(s.Kernel, "sqc_gemm_s8_")
+}
+
 // denseGemmModel models the dense INT8 GEMM of a QGemm (kernels/gemm.go's
 // epilogue): the packed weights unpacked, the int32 sum with the folded
 // bias, the f32 multiply, a residual's (r − zr)·MR added (a "_res"
 // kernel), and the int8 or f32 output.
 func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-	if s.Sparse || s.Op != "QGemm" {
-		panic("gemm model: only the dense QGemm is modelled")
+	if s.Sparse || !plainGemmStep(s) {
+		panic("gemm model: only the dense QGemm is modelled, and a QConv run as a plain GEMM on its NHWC rows")
 	}
 	u := func(i int) int { return int(s.Args[i].GetU32()) }
 	x, y := buf(s.Args[0]).Int8s(), buf(s.Args[6])

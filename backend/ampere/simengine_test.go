@@ -1,0 +1,61 @@
+package ampere
+
+import (
+	"flag"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/ir/ref"
+)
+
+var simEngine = flag.String("simengine", "", "an engine file (.sqe) for TestSimulateEngineFile")
+
+// TestSimulateEngineFile runs an engine file's steps on the kernels' Go
+// models (simulate) at batch 2 and compares every output with the
+// reference executor on the engine's own graph, bit for bit: a planner
+// change checked on a real model without a GPU, wherever each kernel the
+// engine launches has a model. Skipped without -simengine, e.g.
+//
+//	go test ./backend/ampere -run TestSimulateEngineFile -simengine /tmp/swin_t-dense-int8.sqe
+func TestSimulateEngineFile(t *testing.T) {
+	if *simEngine == "" {
+		t.Skip("no -simengine FILE")
+	}
+	e, err := engine.ReadFile(*simEngine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Graph(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 2
+	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(17, 18)), 1)
+	want, err := ref.Run(g, ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := simulate(t, g, e, batch, byName)
+	for i, v := range g.Outputs {
+		gt, wt := got[v.Name], want[i]
+		if gt.DType != wt.DType || gt.Len() != wt.Len() {
+			t.Fatalf("output %s: %v of %d, want %v of %d", v.Name, gt.DType, gt.Len(), wt.DType, wt.Len())
+		}
+		bad := 0
+		for j := 0; j < wt.Len(); j++ {
+			gv, wv := gt.AsFloat64(j), wt.AsFloat64(j)
+			if math.Float64bits(gv) != math.Float64bits(wv) && !(gv != gv && wv != wv) {
+				if bad < 3 {
+					t.Errorf("output %s [%d]: %v, want %v", v.Name, j, gv, wv)
+				}
+				bad++
+			}
+		}
+		if bad > 0 {
+			t.Errorf("output %s: %d of %d values differ", v.Name, bad, wt.Len())
+		}
+	}
+	t.Logf("%s: %d steps, %d outputs equal to the reference bit for bit at batch %d", *simEngine, len(e.Steps), len(g.Outputs), batch)
+}
