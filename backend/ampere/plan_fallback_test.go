@@ -179,9 +179,15 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 			}
 		default:
 			model := kernelModels[s.Kernel]
-			if model == nil && plainGemmStep(s) {
+			switch {
+			case model != nil:
+			case gemmStep(s):
 				// The GEMM kernels are named by their tile variant.
-				model = denseGemmModel
+				model = gemmModel
+			case strings.HasPrefix(s.Kernel, "sqc_gemm_convpool_"):
+				model = convPoolModel
+			case strings.HasPrefix(s.Kernel, "sqc_quantize_px"):
+				model = quantizePixelModel
 			}
 			if model == nil {
 				t.Fatalf("step %s: kernel %s is not simulated", s.Node, s.Kernel)

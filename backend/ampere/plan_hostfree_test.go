@@ -385,20 +385,23 @@ func softmaxModel(log bool) func(s *engine.Step, buf func(*engine.Arg) *ir.Tenso
 	}
 }
 
-// plainGemmStep reports whether s runs the plain GEMM kernel (not the
-// implicit or halo convolution): a QGemm, or a QConv the planner runs as a
-// GEMM on its NHWC rows (1×1, or a patch convolution after its gather).
-func plainGemmStep(s *engine.Step) bool {
-	return s.Op == "QGemm" || s.Op == "QConv" && strings.HasPrefix(s.Kernel, "sqc_gemm_s8_")
+// gemmStep reports whether s runs one of the INT8 GEMM kernels: the plain
+// GEMM (a QGemm, or a QConv on its NHWC rows), the implicit-GEMM
+// convolution or the halo tile, dense or 2:4, split-K or not (the int32
+// sums are exact in any order).
+func gemmStep(s *engine.Step) bool {
+	return (s.Op == "QGemm" || s.Op == "QConv") && strings.HasPrefix(s.Kernel, "sqc_gemm_") && !strings.HasPrefix(s.Kernel, "sqc_gemm_convpool")
 }
 
-// denseGemmModel models the dense INT8 GEMM of a QGemm (kernels/gemm.go's
-// epilogue): the packed weights unpacked, the int32 sum with the folded
-// bias, the f32 multiply, a residual's (r − zr)·MR added (a "_res"
+// gemmModel models the INT8 GEMM kernels (kernels/gemm.go's epilogue): the
+// packed weights unpacked (dense or 2:4), the int32 sum with the folded
+// bias over the A rows (a convolution's taps in (kh, kw, c) order, a tap
+// outside the image reading the input's zero point, which the folded bias
+// cancels), the f32 multiply, a residual's (r − zr)·MR added (a "_res"
 // kernel), and the int8 or f32 output.
-func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-	if s.Sparse || !plainGemmStep(s) {
-		panic("gemm model: only the dense QGemm is modelled, and a QConv run as a plain GEMM on its NHWC rows")
+func gemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+	if !gemmStep(s) {
+		panic("gemm model: step " + s.Node + " runs no INT8 GEMM kernel")
 	}
 	u := func(i int) int { return int(s.Args[i].GetU32()) }
 	x, y := buf(s.Args[0]).Int8s(), buf(s.Args[6])
@@ -409,13 +412,40 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 	mult := f32sOf(weights[s.Args[4].GetWeight()])
 	rows, n, k, lda, ldc := int(s.Args[7].GetU32PerSample()), u(8), u(9), u(11), u(13)
 	packed := weights[s.Args[1].GetWeight()]
-	d := &pack.Dense{N: n, K: k, NPad: len(bias), KPad: u(10) * kernels.GemmBK, Values: make([]int8, len(packed))}
+	values := make([]int8, len(packed))
 	for i, b := range packed {
-		d.Values[i] = int8(b)
+		values[i] = int8(b)
 	}
-	w, err := d.Unpack()
+	var w []int8
+	var err error
+	if s.Sparse {
+		meta := weights[s.Args[2].GetWeight()]
+		sp := &pack.Sparse{N: n, K: k, NPad: len(bias), KPad: u(10) * kernels.GemmBK, Values: values, Meta: make([]uint32, len(meta)/4)}
+		for i := range sp.Meta {
+			sp.Meta[i] = binary.LittleEndian.Uint32(meta[4*i:])
+		}
+		w, err = sp.Unpack()
+	} else {
+		w, err = (&pack.Dense{N: n, K: k, NPad: len(bias), KPad: u(10) * kernels.GemmBK, Values: values}).Unpack()
+	}
 	if err != nil {
 		panic(err)
+	}
+	// A row r of the operand: x's row, or a convolution's taps.
+	conv := strings.HasPrefix(s.Kernel, "sqc_gemm_conv_") || strings.HasPrefix(s.Kernel, "sqc_gemm_halo_")
+	a := func(r, q int) int32 { return int32(x[r*lda+q]) }
+	if conv {
+		c, h, wd, oh, ow, kw := u(21), u(22), u(23), u(24), u(25), u(26)
+		sh, sw, ph, pw, dh, dw, zx := u(27), u(28), u(29), u(30), u(31), u(32), s.Args[33].GetS32()
+		a = func(r, q int) int32 {
+			ch, tap := q%c, q/c
+			col, row, img := r%ow, r/ow%oh, r/ow/oh
+			ih, iw := row*sh-ph+tap/kw*dh, col*sw-pw+tap%kw*dw
+			if ih < 0 || ih >= h || iw < 0 || iw >= wd {
+				return zx
+			}
+			return int32(x[((img*h+ih)*wd+iw)*c+ch])
+		}
 	}
 	qlo, qhi, zy, flo, fhi := s.Args[15].GetS32(), s.Args[16].GetS32(), s.Args[17].GetS32(), s.Args[19].GetF32(), s.Args[20].GetF32()
 	var res []int8
@@ -423,21 +453,91 @@ func denseGemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights ma
 		res = buf(s.Args[5]).Int8s()
 	}
 	ldr, zr, mr := u(12), s.Args[14].GetS32(), s.Args[18].GetF32()
+	// A float32 output's activation is the kernel's (its name's _f32_relu
+	// or _f32_clip); an int8 output's is its clamp range.
+	relu, clip := strings.Contains(s.Kernel, "_f32_relu"), strings.Contains(s.Kernel, "_f32_clip")
 	for r := 0; r < y.Shape[0]*rows; r++ {
 		for j := 0; j < n; j++ {
 			acc := bias[j]
 			for q := 0; q < k; q++ {
-				acc += int32(x[r*lda+q]) * int32(w[j*k+q])
+				acc += a(r, q) * int32(w[j*k+q])
 			}
 			v := float32(acc) * mult[j]
 			if res != nil {
 				v = float32(v + float32(float32(int32(res[r*ldr+j])-zr)*mr))
 			}
-			if y.DType == ir.Float32 {
-				y.Float32s()[r*ldc+j] = min(max(v, flo), fhi)
-			} else {
+			switch {
+			case y.DType != ir.Float32:
 				q := min(max(int32(math.RoundToEven(float64(v))), qlo), qhi)
 				y.Int8s()[r*ldc+j] = int8(q + zy)
+			case relu:
+				y.Float32s()[r*ldc+j] = max(v, 0)
+			case clip:
+				y.Float32s()[r*ldc+j] = min(max(v, flo), fhi)
+			default:
+				y.Float32s()[r*ldc+j] = v
+			}
+		}
+	}
+}
+
+// convPoolModel models the stem's conv-pool kernel: the convolution as
+// gemmModel computes it, then the 3×3 stride-2 max pool (pad 1) of its
+// int8 output, which the kernel keeps in shared memory.
+func convPoolModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+	u := func(i int) int { return int(s.Args[i].GetU32()) }
+	y := buf(s.Args[6])
+	n, ldc, oh, ow, poh, pow := u(8), u(13), u(24), u(25), u(34), u(35)
+	batch := y.Shape[0]
+	conv := ir.NewTensor(ir.Int8, batch, oh*ow*n)
+	cs := &engine.Step{Node: s.Node, Op: "QConv", Kernel: "sqc_gemm_conv_s8_model", Sparse: s.Sparse, Args: append([]*engine.Arg(nil), s.Args[:34]...)}
+	cs.Args[13] = u32(int64(n))
+	gemmModel(cs, func(a *engine.Arg) *ir.Tensor {
+		if a == s.Args[6] {
+			return conv
+		}
+		return buf(a)
+	}, weights)
+	c := conv.Int8s()
+	for img := 0; img < batch; img++ {
+		for pv := 0; pv < poh; pv++ {
+			for pu := 0; pu < pow; pu++ {
+				for j := 0; j < n; j++ {
+					best := int8(-128)
+					for r := max(2*pv-1, 0); r <= min(2*pv+1, oh-1); r++ {
+						for q := max(2*pu-1, 0); q <= min(2*pu+1, ow-1); q++ {
+							best = max(best, c[((img*oh+r)*ow+q)*n+j])
+						}
+					}
+					y.Int8s()[((img*poh+pv)*pow+pu)*ldc+j] = best
+				}
+			}
+		}
+	}
+}
+
+// quantizePixelModel models the stem quantize kernels (QuantizePixelKernel
+// and its vector twin): output pixel (v, u)'s channel (bh·bs + bw)·C + c
+// is input channel c at (v·bs + bh, u·bs + bw), quantized as the quantize
+// kernels do; channels past bs²·C hold the zero point.
+func quantizePixelModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+	u := func(i int) int { return int(s.Args[i].GetU32()) }
+	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1])
+	c, h, w, oh, ow, bs, zp, scale := u(3), u(4), u(5), u(6), u(7), u(8), s.Args[9].GetS32(), s.Args[10].GetF32()
+	batch := y.Shape[0]
+	cp := y.Len() / (batch * oh * ow)
+	for img := 0; img < batch; img++ {
+		for v := 0; v < oh; v++ {
+			for uu := 0; uu < ow; uu++ {
+				for oc := 0; oc < cp; oc++ {
+					q := int8(zp)
+					if oc < bs*bs*c {
+						blk, ch := oc/c, oc%c
+						bh, bw := blk/bs, blk%bs
+						q = ptxQuantize(x[((img*c+ch)*h+v*bs+bh)*w+uu*bs+bw], scale, zp)
+					}
+					y.Int8s()[((img*oh+v)*ow+uu)*cp+oc] = q
+				}
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
 
@@ -33,10 +34,22 @@ func TestSimulateEngineFile(t *testing.T) {
 	}
 	const batch = 2
 	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(17, 18)), 1)
-	want, err := ref.Run(g, ins...)
+	x, err := ref.New(g)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every value the reference computes, to name the first step whose
+	// output differs when an output does.
+	values := map[string]*ir.Tensor{}
+	want, err := x.RunObserved(ins, func(v *ir.Value, t *ir.Tensor) { values[v.Name] = t })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			firstDifferingStep(t, g, e, batch, byName, values)
+		}
+	}()
 	got := simulate(t, g, e, batch, byName)
 	for i, v := range g.Outputs {
 		gt, wt := got[v.Name], want[i]
@@ -58,4 +71,48 @@ func TestSimulateEngineFile(t *testing.T) {
 		}
 	}
 	t.Logf("%s: %d steps, %d outputs equal to the reference bit for bit at batch %d", *simEngine, len(e.Steps), len(g.Outputs), batch)
+}
+
+// firstDifferingStep simulates e again with every step's output buffer
+// that holds a graph value as an output, and reports the first step (in
+// launch order) whose value differs from the reference's.
+func firstDifferingStep(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map[string]*ir.Tensor, values map[string]*ir.Tensor) {
+	t.Helper()
+	info := map[string]*engine.Buffer{}
+	for _, b := range e.Buffers {
+		info[b.Name] = b
+	}
+	var names []string
+	step := map[string]string{}
+	for _, s := range e.Steps {
+		for _, a := range s.Args {
+			b := a.GetBuffer()
+			if b == "" || values[b] == nil || info[b] == nil || step[b] != "" {
+				continue
+			}
+			if _, isInput := inputs[b]; isInput {
+				continue
+			}
+			names = append(names, b)
+			step[b] = s.Node + " (" + s.Kernel + ")"
+		}
+	}
+	outputs := e.Outputs
+	e.Outputs = names
+	got := simulate(t, g, e, batch, inputs)
+	e.Outputs = outputs
+	for _, name := range names {
+		gt, wt := got[name], values[name]
+		if gt == nil || gt.Len() != wt.Len() {
+			continue
+		}
+		for j := 0; j < wt.Len(); j++ {
+			gv, wv := gt.AsFloat64(j), wt.AsFloat64(j)
+			if math.Float64bits(gv) != math.Float64bits(wv) && !(gv != gv && wv != wv) {
+				t.Logf("first differing value: %s, written by %s: [%d] %v, want %v", name, step[name], j, gv, wv)
+				return
+			}
+		}
+	}
+	t.Logf("no step's output differs from the reference")
 }
