@@ -188,6 +188,8 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 				model = convPoolModel
 			case strings.HasPrefix(s.Kernel, "sqc_quantize_px"):
 				model = quantizePixelModel
+			case s.Kernel == kernels.MaxPoolKernel || s.Kernel == kernels.MaxPool16Kernel:
+				model = maxPool8Model
 			}
 			if model == nil {
 				t.Fatalf("step %s: kernel %s is not simulated", s.Node, s.Kernel)

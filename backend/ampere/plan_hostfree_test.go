@@ -516,6 +516,29 @@ func convPoolModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map
 	}
 }
 
+// maxPool8Model models the int8 NHWC max pools (MaxPoolKernel and its
+// 16-channel twin): the largest input code among the window's taps inside
+// the image (ONNX pads a max pool with -inf).
+func maxPool8Model(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+	u := func(i int) int { return int(s.Args[i].GetU32()) }
+	x, y := buf(s.Args[0]).Int8s(), buf(s.Args[1]).Int8s()
+	c, h, w, oh, ow, kh, kw := u(3), u(4), u(5), u(6), u(7), u(8), u(9)
+	sh, sw, ph, pw, dh, dw := u(10), u(11), u(12), u(13), u(14), u(15)
+	for i := range y {
+		ch, q, r, n := i%c, i/c%ow, i/c/ow%oh, i/c/ow/oh
+		best := int8(-128)
+		for ky := 0; ky < kh; ky++ {
+			for kx := 0; kx < kw; kx++ {
+				ih, iw := r*sh-ph+ky*dh, q*sw-pw+kx*dw
+				if ih >= 0 && ih < h && iw >= 0 && iw < w {
+					best = max(best, x[((n*h+ih)*w+iw)*c+ch])
+				}
+			}
+		}
+		y[i] = best
+	}
+}
+
 // quantizePixelModel models the stem quantize kernels (QuantizePixelKernel
 // and its vector twin): output pixel (v, u)'s channel (bh·bs + bw)·C + c
 // is input channel c at (v·bs + bh, u·bs + bw), quantized as the quantize

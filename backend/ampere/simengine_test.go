@@ -45,12 +45,13 @@ func TestSimulateEngineFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := simulate(t, g, e, batch, byName)
+	differs := false
 	defer func() {
-		if t.Failed() {
+		if differs {
 			firstDifferingStep(t, g, e, batch, byName, values)
 		}
 	}()
-	got := simulate(t, g, e, batch, byName)
 	for i, v := range g.Outputs {
 		gt, wt := got[v.Name], want[i]
 		if gt.DType != wt.DType || gt.Len() != wt.Len() {
@@ -68,6 +69,7 @@ func TestSimulateEngineFile(t *testing.T) {
 		}
 		if bad > 0 {
 			t.Errorf("output %s: %d of %d values differ", v.Name, bad, wt.Len())
+			differs = true
 		}
 	}
 	t.Logf("%s: %d steps, %d outputs equal to the reference bit for bit at batch %d", *simEngine, len(e.Steps), len(g.Outputs), batch)
