@@ -482,6 +482,22 @@ func gemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[str
 			return int32(x[((img*h+ih)*wd+iw)*c+ch])
 		}
 	}
+	// Only the rows the launch's blocks cover are written (work units:
+	// rows, or the halo kernel's patches, image by image, row of patches
+	// by row), so a step sized short leaves rows as they were.
+	units := (int(s.WorkPerSample)*y.Shape[0] + int(s.WorkPerBlockX) - 1) / int(s.WorkPerBlockX) * int(s.WorkPerBlockX)
+	covered := func(r int) bool { return r < units }
+	if strings.HasPrefix(s.Kernel, "sqc_gemm_halo_") {
+		oh, ow, pr := u(24), u(25), 8
+		if strings.Contains(s.Kernel, "_h7") {
+			pr = 7
+		}
+		py, px := (oh+pr-1)/pr, (ow+7)/8
+		covered = func(r int) bool {
+			col, row, img := r%ow, r/ow%oh, r/ow/oh
+			return (img*py+row/pr)*px+col/8 < units
+		}
+	}
 	qlo, qhi, zy, flo, fhi := s.Args[15].GetS32(), s.Args[16].GetS32(), s.Args[17].GetS32(), s.Args[19].GetF32(), s.Args[20].GetF32()
 	var res []int8
 	if strings.Contains(s.Kernel, "_res") {
@@ -492,6 +508,9 @@ func gemmModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[str
 	// or _f32_clip); an int8 output's is its clamp range.
 	relu, clip := strings.Contains(s.Kernel, "_f32_relu"), strings.Contains(s.Kernel, "_f32_clip")
 	for r := 0; r < y.Shape[0]*rows; r++ {
+		if !covered(r) {
+			continue
+		}
 		for j := 0; j < n; j++ {
 			acc := bias[j]
 			for q := 0; q < k; q++ {
@@ -525,7 +544,9 @@ func convPoolModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map
 	n, ldc, oh, ow, poh, pow := u(8), u(13), u(24), u(25), u(34), u(35)
 	batch := y.Shape[0]
 	conv := ir.NewTensor(ir.Int8, batch, oh*ow*n)
-	cs := &engine.Step{Node: s.Node, Op: "QConv", Kernel: "sqc_gemm_conv_s8_model", Sparse: s.Sparse, Args: append([]*engine.Arg(nil), s.Args[:34]...)}
+	// The conv's whole output (the pooled grid is the kernel's own).
+	cs := &engine.Step{Node: s.Node, Op: "QConv", Kernel: "sqc_gemm_conv_s8_model", Sparse: s.Sparse, Args: append([]*engine.Arg(nil), s.Args[:34]...),
+		WorkPerSample: uint64(s.Args[7].GetU32PerSample()), WorkPerBlockX: 1}
 	cs.Args[13] = u32(int64(n))
 	gemmModel(cs, func(a *engine.Arg) *ir.Tensor {
 		if a == s.Args[6] {

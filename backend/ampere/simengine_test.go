@@ -72,7 +72,9 @@ func TestSimulateEngineFile(t *testing.T) {
 			differs = true
 		}
 	}
-	t.Logf("%s: %d steps, %d outputs equal to the reference bit for bit at batch %d", *simEngine, len(e.Steps), len(g.Outputs), batch)
+	if !differs {
+		t.Logf("%s: %d steps, %d outputs equal to the reference bit for bit at batch %d", *simEngine, len(e.Steps), len(g.Outputs), batch)
+	}
 }
 
 // firstDifferingStep simulates e again with every step's output buffer
@@ -117,4 +119,41 @@ func firstDifferingStep(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, 
 		}
 	}
 	t.Logf("no step's output differs from the reference")
+}
+
+// TestSimulateResNetMini plans the mini INT8 ResNet (2:4 and dense
+// implicit-GEMM convolutions, residuals, the im2col stem, the classifier)
+// with the throughput heuristic and the latency one, and runs each plan on
+// the kernels' Go models against the reference executor at batch 3, bit
+// for bit: the planner's arguments, grids (the GEMM model computes only
+// the rows the launch covers) and buffers, without a GPU. Its channels are
+// too few for the halo tile; TestSimulateEngineFile takes full models.
+func TestSimulateResNetMini(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts PlanOptions
+	}{{"throughput", PlanOptions{}}, {"latency", PlanOptions{OptBatch: 1}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := loadMini(t)
+			e, _ := miniPlan(t, tc.opts)
+			const batch = 3
+			ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(19, 20)), 1)
+			want, err := ref.Run(g, ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := simulate(t, g, e, batch, byName)
+			for i, v := range g.Outputs {
+				gt, wt := got[v.Name], want[i]
+				if gt.Len() != wt.Len() {
+					t.Fatalf("output %s: %d values, want %d", v.Name, gt.Len(), wt.Len())
+				}
+				for j := 0; j < wt.Len(); j++ {
+					if gv, wv := gt.AsFloat64(j), wt.AsFloat64(j); math.Float64bits(gv) != math.Float64bits(wv) {
+						t.Fatalf("output %s [%d]: %v, want %v", v.Name, j, gv, wv)
+					}
+				}
+			}
+		})
+	}
 }
