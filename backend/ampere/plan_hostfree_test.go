@@ -255,28 +255,14 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 		}
 	},
 	kernels.QGroupConvF32Kernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-		x, r, y := buf(s.Args[0]).Int8s(), buf(s.Args[4]).Data, buf(s.Args[5]).Float32s()
-		w, bb, mult := weights[s.Args[1].GetWeight()], weights[s.Args[2].GetWeight()], f32sOf(weights[s.Args[3].GetWeight()])
-		a := func(i int) int { return int(s.Args[i].GetU32()) }
-		c, h, wd, m, oh, ow, kh, kw := a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14)
-		sh, sw, ph, pw, dh, dw, cg, mg, hasres, act := a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23), a(24)
-		zx, zr, mr, lo, hi := s.Args[25].GetS32(), s.Args[26].GetS32(), s.Args[27].GetF32(), s.Args[28].GetF32(), s.Args[29].GetF32()
+		r, y := buf(s.Args[4]).Data, buf(s.Args[5]).Float32s()
+		mult := f32sOf(weights[s.Args[3].GetWeight()])
+		m, hasres, act := int(s.Args[10].GetU32()), s.Args[23].GetU32(), s.Args[24].GetU32()
+		zr, mr, lo, hi := s.Args[26].GetS32(), s.Args[27].GetF32(), s.Args[28].GetF32(), s.Args[29].GetF32()
+		sum := qGroupSum(s, buf, weights, s.Args[25].GetS32())
 		for i := range y {
-			mo, q, r0, n := i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
-			var acc int32
-			c0 := mo / mg * cg
-			for ci := 0; ci < cg; ci++ {
-				for k := 0; k < kh; k++ {
-					for j := 0; j < kw; j++ {
-						ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
-						if ih < 0 || ih >= h || iw < 0 || iw >= wd {
-							continue
-						}
-						acc += (int32(x[((n*h+ih)*wd+iw)*c+c0+ci]) - zx) * int32(int8(w[((mo*cg+ci)*kh+k)*kw+j]))
-					}
-				}
-			}
-			acc += int32(binary.LittleEndian.Uint32(bb[4*mo:]))
+			mo := i % m
+			acc := sum(i)
 			v := float32(float32(acc) * mult[mo])
 			if hasres == 1 {
 				v = float32(v + float32(float32(int32(r.([]int8)[i])-zr)*mr))
@@ -292,32 +278,17 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 	},
 	// The same convolution with an int8 output: the GEMM's int8 epilogue.
 	kernels.QGroupConvKernel: func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
-		x, y := buf(s.Args[0]).Int8s(), buf(s.Args[5]).Int8s()
-		w, bb, mult := weights[s.Args[1].GetWeight()], weights[s.Args[2].GetWeight()], f32sOf(weights[s.Args[3].GetWeight()])
-		a := func(i int) int { return int(s.Args[i].GetU32()) }
-		c, h, wd, m, oh, ow, kh, kw := a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14)
-		sh, sw, ph, pw, dh, dw, cg, mg, hasres := a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23)
-		zx, zr, qlo, qhi, zy, mr := s.Args[24].GetS32(), s.Args[25].GetS32(), s.Args[26].GetS32(), s.Args[27].GetS32(), s.Args[28].GetS32(), s.Args[29].GetF32()
+		y, mult := buf(s.Args[5]).Int8s(), f32sOf(weights[s.Args[3].GetWeight()])
+		m := int(s.Args[10].GetU32())
+		zr, qlo, qhi, zy, mr := s.Args[25].GetS32(), s.Args[26].GetS32(), s.Args[27].GetS32(), s.Args[28].GetS32(), s.Args[29].GetF32()
 		var r []int8
-		if hasres == 1 {
+		if s.Args[23].GetU32() == 1 {
 			r = buf(s.Args[4]).Int8s()
 		}
+		sum := qGroupSum(s, buf, weights, s.Args[24].GetS32())
 		for i := range y {
-			mo, q, r0, n := i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
-			var acc int32
-			c0 := mo / mg * cg
-			for ci := 0; ci < cg; ci++ {
-				for k := 0; k < kh; k++ {
-					for j := 0; j < kw; j++ {
-						ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
-						if ih < 0 || ih >= h || iw < 0 || iw >= wd {
-							continue
-						}
-						acc += (int32(x[((n*h+ih)*wd+iw)*c+c0+ci]) - zx) * int32(int8(w[((mo*cg+ci)*kh+k)*kw+j]))
-					}
-				}
-			}
-			acc += int32(binary.LittleEndian.Uint32(bb[4*mo:]))
+			mo := i % m
+			acc := sum(i)
 			v := float32(float32(acc) * mult[mo])
 			if r != nil {
 				v = float32(v + float32(float32(int32(r[i])-zr)*mr))
@@ -417,6 +388,33 @@ func softmaxModel(log bool) func(s *engine.Step, buf func(*engine.Arg) *ir.Tenso
 				}
 			}
 		}
+	}
+}
+
+// qGroupSum returns the grouped convolution kernels' int32 sum for output
+// element i (NHWC): Σ (x − zx)·w over the group's channels and the taps
+// inside the image, wrapping as the kernel's, plus the raw bias.
+func qGroupSum(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte, zx int32) func(i int) int32 {
+	x, w, bb := buf(s.Args[0]).Int8s(), weights[s.Args[1].GetWeight()], weights[s.Args[2].GetWeight()]
+	a := func(i int) int { return int(s.Args[i].GetU32()) }
+	c, h, wd, m, oh, ow, kh, kw := a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14)
+	sh, sw, ph, pw, dh, dw, cg, mg := a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22)
+	return func(i int) int32 {
+		mo, q, r0, n := i%m, i/m%ow, i/m/ow%oh, i/m/ow/oh
+		var acc int32
+		c0 := mo / mg * cg
+		for ci := 0; ci < cg; ci++ {
+			for k := 0; k < kh; k++ {
+				for j := 0; j < kw; j++ {
+					ih, iw := r0*sh-ph+k*dh, q*sw-pw+j*dw
+					if ih < 0 || ih >= h || iw < 0 || iw >= wd {
+						continue
+					}
+					acc += (int32(x[((n*h+ih)*wd+iw)*c+c0+ci]) - zx) * int32(int8(w[((mo*cg+ci)*kh+k)*kw+j]))
+				}
+			}
+		}
+		return acc + int32(binary.LittleEndian.Uint32(bb[4*mo:]))
 	}
 }
 

@@ -53,22 +53,7 @@ func TestSimulateEngineFile(t *testing.T) {
 		}
 	}()
 	for i, v := range g.Outputs {
-		gt, wt := got[v.Name], want[i]
-		if gt.DType != wt.DType || gt.Len() != wt.Len() {
-			t.Fatalf("output %s: %v of %d, want %v of %d", v.Name, gt.DType, gt.Len(), wt.DType, wt.Len())
-		}
-		bad := 0
-		for j := 0; j < wt.Len(); j++ {
-			gv, wv := gt.AsFloat64(j), wt.AsFloat64(j)
-			if math.Float64bits(gv) != math.Float64bits(wv) && !(gv != gv && wv != wv) {
-				if bad < 3 {
-					t.Errorf("output %s [%d]: %v, want %v", v.Name, j, gv, wv)
-				}
-				bad++
-			}
-		}
-		if bad > 0 {
-			t.Errorf("output %s: %d of %d values differ", v.Name, bad, wt.Len())
+		if !equalBits(t, "output "+v.Name, got[v.Name], want[i]) {
 			differs = true
 		}
 	}
@@ -110,12 +95,9 @@ func firstDifferingStep(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, 
 		if gt == nil || gt.Len() != wt.Len() {
 			continue
 		}
-		for j := 0; j < wt.Len(); j++ {
-			gv, wv := gt.AsFloat64(j), wt.AsFloat64(j)
-			if math.Float64bits(gv) != math.Float64bits(wv) && !(gv != gv && wv != wv) {
-				t.Logf("first differing value: %s, written by %s: [%d] %v, want %v", name, step[name], j, gv, wv)
-				return
-			}
+		if j := firstDiff(gt, wt); j >= 0 {
+			t.Logf("first differing value: %s, written by %s: [%d] %v, want %v", name, step[name], j, gt.AsFloat64(j), wt.AsFloat64(j))
+			return
 		}
 	}
 	t.Logf("no step's output differs from the reference")
@@ -144,16 +126,47 @@ func TestSimulateResNetMini(t *testing.T) {
 			}
 			got := simulate(t, g, e, batch, byName)
 			for i, v := range g.Outputs {
-				gt, wt := got[v.Name], want[i]
-				if gt.Len() != wt.Len() {
-					t.Fatalf("output %s: %d values, want %d", v.Name, gt.Len(), wt.Len())
-				}
-				for j := 0; j < wt.Len(); j++ {
-					if gv, wv := gt.AsFloat64(j), wt.AsFloat64(j); math.Float64bits(gv) != math.Float64bits(wv) {
-						t.Fatalf("output %s [%d]: %v, want %v", v.Name, j, gv, wv)
-					}
-				}
+				equalBits(t, "output "+v.Name, got[v.Name], want[i])
 			}
 		})
 	}
+}
+
+// sameValue reports whether two values have the same bits (NaNs of any
+// payload alike).
+func sameValue(g, w float64) bool {
+	return math.Float64bits(g) == math.Float64bits(w) || g != g && w != w
+}
+
+// firstDiff returns the first index where got and want differ, or -1.
+func firstDiff(got, want *ir.Tensor) int {
+	for j := 0; j < want.Len(); j++ {
+		if !sameValue(got.AsFloat64(j), want.AsFloat64(j)) {
+			return j
+		}
+	}
+	return -1
+}
+
+// equalBits reports whether got equals want bit for bit, failing the test
+// with the first difference and the count where it does not.
+func equalBits(t *testing.T, what string, got, want *ir.Tensor) bool {
+	t.Helper()
+	if got.DType != want.DType || got.Len() != want.Len() {
+		t.Fatalf("%s: %v of %d, want %v of %d", what, got.DType, got.Len(), want.DType, want.Len())
+	}
+	first, bad := -1, 0
+	for j := 0; j < want.Len(); j++ {
+		if !sameValue(got.AsFloat64(j), want.AsFloat64(j)) {
+			if first < 0 {
+				first = j
+			}
+			bad++
+		}
+	}
+	if bad == 0 {
+		return true
+	}
+	t.Errorf("%s: %d of %d values differ, the first at [%d]: %v, want %v", what, bad, want.Len(), first, got.AsFloat64(first), want.AsFloat64(first))
+	return false
 }
