@@ -24,6 +24,16 @@ func init() {
 	kernelModels[kernels.Pad32Kernel] = pad32Model
 	kernelModels[kernels.Pad32x4Kernel] = pad32Model
 	kernelModels[kernels.Pad8Kernel] = pad8Model
+	// Inference BatchNormalization: (x − mean)·factor + bias, each rounded,
+	// channel c = i / inner mod C.
+	kernelModels[kernels.BatchNormKernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
+		x, y, prm := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s(), f32sOf(weights[s.Args[2].GetWeight()])
+		c, inner := int(s.Args[4].GetU32()), int(s.Args[5].GetU32())
+		for i, v := range x {
+			ch := i / inner % c
+			y[i] = float32((v-prm[c+ch])*prm[ch]) + prm[2*c+ch]
+		}
+	}
 	kernelModels[kernels.Pad8x4Kernel] = pad8Model
 }
 

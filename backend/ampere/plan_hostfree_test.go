@@ -955,6 +955,20 @@ func bufShape(v *ir.Value) []int64 {
 }
 
 // eltwiseModel is the elementwise kernels' arithmetic, element by element.
+// ptxMinMax is PTX's max.f32 (isMax) or min.f32: a NaN operand gives the
+// other one.
+func ptxMinMax(isMax bool, a, b float32) float32 {
+	switch {
+	case a != a:
+		return b
+	case b != b:
+		return a
+	case isMax:
+		return max(a, b)
+	}
+	return min(a, b)
+}
+
 func eltwiseModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
 	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[2]).Float32s()
 	var b []float32
@@ -989,12 +1003,14 @@ func eltwiseModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[
 			y[i] = xv * bv
 		case kernels.EltDiv:
 			y[i] = xv / bv
+		case kernels.EltClamp: // Relu and Clip: max.f32 then min.f32, which take the non-NaN operand
+			y[i] = ptxMinMax(false, ptxMinMax(true, xv, s.Args[10].GetF32()), s.Args[11].GetF32())
 		case kernels.EltSigmoid:
 			y[i] = float32(fmath.Sigmoid(float64(xv)))
 		case kernels.EltTanh:
 			y[i] = float32(fmath.Tanh(float64(xv)))
 		default:
-			panic("eltwise model: only Add, Sub, Mul, Div, Sigmoid and Tanh are modelled")
+			panic("eltwise model: only Add, Sub, Mul, Div, Clamp (Relu, Clip), Sigmoid and Tanh are modelled")
 		}
 	}
 }
