@@ -21,9 +21,11 @@ func init() {
 	// 4): output element (o1, o2, o3) of a sample reads input
 	// (o1−P1, o2−P2, o3−P3) inside I1×I2×I3, else the value's bits; the
 	// four-a-thread form moves the same elements.
+	// The byte pads alike, the value's low byte the fill.
 	kernelModels[kernels.Pad32Kernel] = pad32Model
 	kernelModels[kernels.Pad32x4Kernel] = pad32Model
 	kernelModels[kernels.Pad8Kernel] = pad8Model
+	kernelModels[kernels.Pad8x4Kernel] = pad8Model
 	// Inference BatchNormalization: (x − mean)·factor + bias, each rounded,
 	// channel c = i / inner mod C.
 	kernelModels[kernels.BatchNormKernel] = func(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[string][]byte) {
@@ -34,33 +36,20 @@ func init() {
 			y[i] = float32((v-prm[c+ch])*prm[ch]) + prm[2*c+ch]
 		}
 	}
-	kernelModels[kernels.Pad8x4Kernel] = pad8Model
 }
 
 func pad32Model(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
-	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
-	u := func(i int) int { return int(s.Args[i].GetU32()) }
-	o1, o2, o3, i1, i2, i3, p1, p2, p3 := u(3), u(4), u(5), u(6), u(7), u(8), u(9), u(10), u(11)
-	value := math.Float32frombits(s.Args[12].GetU32())
-	per, inPer := o1*o2*o3, i1*i2*i3
-	for i := range y {
-		n, r := i/per, i%per
-		a, b, c := r/(o2*o3)-p1, r/o3%o2-p2, r%o3-p3
-		if a < 0 || a >= i1 || b < 0 || b >= i2 || c < 0 || c >= i3 {
-			y[i] = value
-			continue
-		}
-		y[i] = x[n*inPer+(a*i2+b)*i3+c]
-	}
+	padModel(s, buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s(), math.Float32frombits(s.Args[12].GetU32()))
 }
 
-// pad8Model is pad32Model on bytes: the fill is the low byte of the
-// value parameter.
 func pad8Model(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
-	x, y := buf(s.Args[0]).Int8s(), buf(s.Args[1]).Int8s()
+	padModel(s, buf(s.Args[0]).Int8s(), buf(s.Args[1]).Int8s(), int8(uint8(s.Args[12].GetU32())))
+}
+
+// padModel is the pad kernels' copy of x into y with fill value.
+func padModel[T int8 | float32](s *engine.Step, x, y []T, value T) {
 	u := func(i int) int { return int(s.Args[i].GetU32()) }
 	o1, o2, o3, i1, i2, i3, p1, p2, p3 := u(3), u(4), u(5), u(6), u(7), u(8), u(9), u(10), u(11)
-	value := int8(uint8(s.Args[12].GetU32()))
 	per, inPer := o1*o2*o3, i1*i2*i3
 	for i := range y {
 		n, r := i/per, i%per

@@ -69,7 +69,7 @@ func (p *planner) geluChain(n *ir.Node) error {
 		return errNoGeluChain
 	}
 	c3, ok := f32Scalar(other(last, mul.Outputs[0]))
-	if !ok || !sameShape(x.Type.Shape, last.Outputs[0].Type.Shape) {
+	if !ok || !x.Type.Shape.Equal(last.Outputs[0].Type.Shape) {
 		return errNoGeluChain
 	}
 	xb, err := p.eltInput(n)
@@ -100,18 +100,4 @@ func f32Scalar(v *ir.Value) (float32, bool) {
 		return 0, false
 	}
 	return v.Const.Float32s()[0], true
-}
-
-// sameShape reports whether two shapes have the same dims (a symbolic
-// batch dim matching itself).
-func sameShape(a, b ir.Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
