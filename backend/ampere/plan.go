@@ -191,10 +191,13 @@ func planGraph(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs boo
 		p.e.Inputs = append(p.e.Inputs, b.Name)
 	}
 	for _, n := range g.Nodes {
+		first := len(p.e.Steps)
 		if err := p.planNode(n); err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 		}
+		p.markWrites(n, p.e.Steps[first:])
 	}
+	p.e.StepWrites = true
 	for _, v := range g.Outputs {
 		b := p.bufs[v]
 		if b == nil {

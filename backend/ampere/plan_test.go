@@ -43,25 +43,26 @@ func TestPlanResNetMini(t *testing.T) {
 		}
 		got = append(got, s.Node+":"+s.Kernel+":"+sp)
 	}
-	// The stem (3 input channels) and the classifier stay dense; the
-	// other convolutions claim 2:4 and run mma.sp; the stem goes through
-	// im2col (3 channels: a 16-byte chunk would span taps), every other
-	// 3x3 conv and the strided 1x1 shortcut (16 channels) through the
-	// implicit-GEMM kernel (the example's recipe has no pad-channels,
-	// which would give the stem 4 channels and the implicit kernel too).
-	// Int8 outputs of 16·k channels and float32 outputs of 4·k are stored
-	// 16 bytes at a time (_v16); residuals of 16 or more channels (rows 16-byte aligned) are
-	// read through the residual tile (_rt).
+	// The stem (3 input channels, padded to 4 by the recipe's
+	// pad-channels) and the classifier stay dense; the other convolutions
+	// claim 2:4 and run mma.sp; every convolution runs on the
+	// implicit-GEMM kernel (the stem's 4-channel taps on its c4 form), the
+	// stem's input quantized 4 pixels a thread. Int8 outputs of 16·k
+	// channels and float32 outputs of 4·k are stored 16 bytes at a time
+	// (_v16); residuals of 16 or more channels (rows 16-byte aligned) are
+	// read through the residual tile (_rt). block3's 1×1 shortcut comes
+	// before block3.2.conv, which takes the residual add (fuse-epilogue:
+	// the deeper convolution takes it).
 	want := []string{
-		"input/quantize:sqc_quantize_f32_s8:d",
-		"stem.conv:sqc_im2col_s8:d", "stem.conv:sqc_gemm_s8_dense_i8_v16_s4w:d",
+		"input/quantize:sqc_quantize_px4_f32_s8:d",
+		"stem.conv:sqc_gemm_conv_s8_dense_i8_c4_v16_s4w:d",
 		"block1.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
 		"block1.2.conv:sqc_gemm_conv_s8_sp24_res_i8_v16_rt_s4w:s",
 		"block2.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
 		"block2.2.conv:sqc_gemm_conv_s8_sp24_res_i8_v16_rt_s4w:s",
 		"block3.1.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
-		"block3.2.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
-		"block3.shortcut.conv:sqc_gemm_conv_s8_sp24_res_f32_relu_rt_s4w:s",
+		"block3.shortcut.conv:sqc_gemm_conv_s8_sp24_i8_v16_s4w:s",
+		"block3.2.conv:sqc_gemm_conv_s8_sp24_res_f32_relu_rt_s4w:s",
 		"head.pool:sqc_gap_quantize_f32_s8:d", "head.fc:sqc_gemm_s8_dense_f32_s4w:d",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -117,11 +117,21 @@ type Runtime struct {
 	bufInfo       map[string]*engine.Buffer
 	steps         []launch
 	// split-K: the device's SMs, whether steps may split, the workspace
-	// and counters their launches share (steps run one after another on
-	// the stream).
+	// and counters the launches of one stream share (its steps run one
+	// after another), by stream.
 	sms               int
 	splitK            bool
-	splitWS, splitCnt *cuda.Buffer
+	splitWS, splitCnt []*cuda.Buffer
+	// The streams the steps run on (streams.go): plan says which, side
+	// holds the streams besides Stream, stepEv the events of the steps
+	// others wait for, fork and join those that start the side streams
+	// after Stream's earlier work (the uploads) and end Stream's work after
+	// theirs.
+	plan   streamPlan
+	side   []*cuda.Stream
+	stepEv []*cuda.Event
+	fork   *cuda.Event
+	join   []*cuda.Event
 }
 
 // The runtime-provided buffers a step's arguments can name
@@ -136,6 +146,10 @@ type OpenOptions struct {
 	// NoSplitK runs every split-K step unsplit (one split), as sqc
 	// bench's and run's --split-k=false do to time both ways.
 	NoSplitK bool
+	// Streams is the most streams the steps run on (0: DefaultStreams;
+	// 1: every step in order on one stream, as sqc bench's and run's
+	// --streams 1 do).
+	Streams int
 }
 
 // SplitKFor is the number of splits S (the grid's z) of a split-K step
@@ -201,28 +215,86 @@ func (r *Runtime) splitKSizes() (ws, counters int) {
 	return ws, counters
 }
 
-// allocSplitK allocates the split-K workspace and the counters, both
-// zeroed (each launch leaves them zero again), if any step takes them.
+// allocSplitK allocates a split-K workspace and counters, both zeroed
+// (each launch leaves them zero again), for each stream whose steps take
+// them.
 func (r *Runtime) allocSplitK() error {
 	ws, cnt := r.splitKSizes()
+	r.splitWS = make([]*cuda.Buffer, r.plan.streams)
+	r.splitCnt = make([]*cuda.Buffer, r.plan.streams)
 	if cnt == 0 {
 		return nil
 	}
-	var err error
-	if r.splitWS, err = r.ctx.Alloc(max(ws, 16)); err != nil {
-		return fmt.Errorf("split-K workspace of %d bytes: %w", ws, err)
+	for i, s := range r.e.Steps {
+		k := r.plan.stream[i]
+		if s.MaxSplitK == 0 || r.splitCnt[k] != nil {
+			continue
+		}
+		b, err := r.ctx.Alloc(max(ws, 16))
+		if err != nil {
+			return fmt.Errorf("split-K workspace of %d bytes: %w", ws, err)
+		}
+		r.owned = append(r.owned, b)
+		r.splitWS[k] = b
+		// The kernels add into zeroed slices and leave them zero.
+		if err := r.ctx.MemsetD32(b.Ptr, 0, (max(ws, 16)+3)/4); err != nil {
+			return fmt.Errorf("split-K workspace: %w", err)
+		}
+		if b, err = r.ctx.Alloc(4 * cnt); err != nil {
+			return fmt.Errorf("split-K counters: %w", err)
+		}
+		r.owned = append(r.owned, b)
+		r.splitCnt[k] = b
+		if err := r.ctx.MemsetD32(b.Ptr, 0, cnt); err != nil {
+			return fmt.Errorf("split-K counters: %w", err)
+		}
 	}
-	r.owned = append(r.owned, r.splitWS)
-	// The kernels add into zeroed slices and leave them zero.
-	if err := r.ctx.MemsetD32(r.splitWS.Ptr, 0, (max(ws, 16)+3)/4); err != nil {
-		return fmt.Errorf("split-K workspace: %w", err)
-	}
-	if r.splitCnt, err = r.ctx.Alloc(4 * cnt); err != nil {
-		return fmt.Errorf("split-K counters: %w", err)
-	}
-	r.owned = append(r.owned, r.splitCnt)
-	return r.ctx.MemsetD32(r.splitCnt.Ptr, 0, cnt)
+	return nil
 }
+
+// openStreams makes the side streams and the events the plan needs.
+func (r *Runtime) openStreams() error {
+	if r.plan.streams <= 1 {
+		return nil
+	}
+	var err error
+	if r.fork, err = r.ctx.NewOrderEvent(); err != nil {
+		return err
+	}
+	for range r.plan.streams - 1 {
+		st, err := r.ctx.NewStream()
+		if err != nil {
+			return err
+		}
+		r.side = append(r.side, st)
+		ev, err := r.ctx.NewOrderEvent()
+		if err != nil {
+			return err
+		}
+		r.join = append(r.join, ev)
+	}
+	r.stepEv = make([]*cuda.Event, len(r.e.Steps))
+	for i, rec := range r.plan.record {
+		if rec {
+			if r.stepEv[i], err = r.ctx.NewOrderEvent(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// streamOf returns the stream step i runs on.
+func (r *Runtime) streamOf(i int) *cuda.Stream {
+	if k := r.plan.stream[i]; k > 0 {
+		return r.side[k-1]
+	}
+	return r.Stream
+}
+
+// Streams returns each step's stream (0 the runtime's own) and the
+// number of streams.
+func (r *Runtime) Streams() ([]int, int) { return slices.Clone(r.plan.stream), r.plan.streams }
 
 // Splits returns each step's number of splits (its grid z) at this
 // batch: above 1 for the split-K steps the runtime splits, 1 otherwise.
@@ -410,11 +482,19 @@ func open(e *engine.Engine, batch int, kc *kernelCache, opts OpenOptions) (r *Ru
 	if r.sms, err = dev.MultiprocessorCount(); err != nil {
 		return r, err
 	}
+	maxStreams := opts.Streams
+	if maxStreams <= 0 {
+		maxStreams = DefaultStreams
+	}
+	r.plan = planStreams(e, maxStreams)
+	if err := r.openStreams(); err != nil {
+		return r, err
+	}
 	if err := r.allocSplitK(); err != nil {
 		return r, err
 	}
 	var g *ir.Graph
-	for _, s := range e.Steps {
+	for i, s := range e.Steps {
 		if s.Kernel == HostKernel {
 			if g == nil {
 				if g, err = Graph(e); err != nil {
@@ -428,7 +508,7 @@ func open(e *engine.Engine, batch int, kc *kernelCache, opts OpenOptions) (r *Ru
 			r.steps = append(r.steps, launch{step: s, host: h})
 			continue
 		}
-		l, err := r.prepare(s)
+		l, err := r.prepare(s, r.plan.stream[i])
 		if err != nil {
 			return r, fmt.Errorf("node %s, kernel %s: %w", s.Node, s.Kernel, err)
 		}
@@ -444,7 +524,8 @@ func elemSize(dt string) int {
 	return 1
 }
 
-func (r *Runtime) prepare(s *engine.Step) (launch, error) {
+// prepare binds a step's arguments for a launch on stream k of the plan.
+func (r *Runtime) prepare(s *engine.Step, k int) (launch, error) {
 	f := r.funcs[s.Kernel]
 	if f == nil {
 		return launch{}, fmt.Errorf("the engine has no PTX for kernel %s", s.Kernel)
@@ -488,9 +569,9 @@ func (r *Runtime) prepare(s *engine.Step) (launch, error) {
 			var b *cuda.Buffer
 			switch v.Runtime {
 			case SplitKWorkspace:
-				b = r.splitWS
+				b = r.splitWS[k]
 			case SplitKCounters:
-				b = r.splitCnt
+				b = r.splitCnt[k]
 			default:
 				return l, fmt.Errorf("argument %d: runtime buffer %q, want %s or %s", i, v.Runtime, SplitKWorkspace, SplitKCounters)
 			}
@@ -529,25 +610,58 @@ func (r *Runtime) Upload(inputs []*ir.Tensor) error {
 	return nil
 }
 
-// Enqueue queues every launch on the stream. A host step waits for the
-// stream and runs on the CPU before the launches after it are queued.
+// Enqueue queues every launch on the streams of the plan: the side
+// streams start after Stream's earlier work (the uploads), each step after
+// the steps of other streams it waits for, and Stream's later work (the
+// downloads, the end of a capture) after every side stream's. A host step
+// waits for the stream and runs on the CPU before the launches after it
+// are queued (an engine with one runs on one stream).
 func (r *Runtime) Enqueue() error {
-	for _, l := range r.steps {
-		if err := r.launch(l); err != nil {
+	if len(r.side) > 0 {
+		if err := r.fork.Record(r.Stream); err != nil {
+			return err
+		}
+		for _, st := range r.side {
+			if err := st.Wait(r.fork); err != nil {
+				return err
+			}
+		}
+	}
+	for i, l := range r.steps {
+		st := r.streamOf(i)
+		for _, j := range r.plan.waits[i] {
+			if err := st.Wait(r.stepEv[j]); err != nil {
+				return err
+			}
+		}
+		if err := r.launch(st, l); err != nil {
+			return err
+		}
+		if r.plan.record[i] {
+			if err := r.stepEv[i].Record(st); err != nil {
+				return err
+			}
+		}
+	}
+	for k, st := range r.side {
+		if err := r.join[k].Record(st); err != nil {
+			return err
+		}
+		if err := r.Stream.Wait(r.join[k]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Runtime) launch(l launch) error {
+func (r *Runtime) launch(st *cuda.Stream, l launch) error {
 	if l.host != nil {
 		if err := r.runHost(l.host); err != nil {
 			return fmt.Errorf("node %s (host fallback): %w", l.step.Node, err)
 		}
 		return nil
 	}
-	if err := r.Stream.Launch(l.f, l.grid, l.block, int(l.step.SharedBytes), l.args...); err != nil {
+	if err := st.Launch(l.f, l.grid, l.block, int(l.step.SharedBytes), l.args...); err != nil {
 		return fmt.Errorf("node %s: %w", l.step.Node, err)
 	}
 	return nil
@@ -578,9 +692,10 @@ func (r *Runtime) Steps() []*engine.Step {
 // batch, in launch order (Steps).
 func (r *Runtime) OperandBytes() []int64 { return OperandBytes(r.e, r.Batch) }
 
-// EnqueueTimed queues every launch like Enqueue with an event recorded
-// before each launch and one after the last (len(ev) = len(Steps())+1), so
-// that ElapsedMs(ev[i], ev[i+1]) is step i's time on the GPU.
+// EnqueueTimed queues every launch in order on Stream, with an event
+// recorded before each launch and one after the last (len(ev) =
+// len(Steps())+1), so that ElapsedMs(ev[i], ev[i+1]) is step i's time on
+// the GPU alone.
 func (r *Runtime) EnqueueTimed(ev []*cuda.Event) error {
 	if len(ev) != len(r.steps)+1 {
 		return fmt.Errorf("%d events for %d launches, want %d", len(ev), len(r.steps), len(r.steps)+1)
@@ -589,7 +704,7 @@ func (r *Runtime) EnqueueTimed(ev []*cuda.Event) error {
 		if err := ev[i].Record(r.Stream); err != nil {
 			return err
 		}
-		if err := r.launch(l); err != nil {
+		if err := r.launch(r.Stream, l); err != nil {
 			return err
 		}
 	}
@@ -648,6 +763,12 @@ func (r *Runtime) Close() {
 	}
 	for _, m := range r.mods {
 		_ = m.Unload()
+	}
+	for _, st := range r.side {
+		_ = st.Destroy()
+	}
+	for _, ev := range append(append(r.stepEv, r.fork), r.join...) {
+		_ = ev.Destroy()
 	}
 	if r.Stream != nil {
 		_ = r.Stream.Destroy()

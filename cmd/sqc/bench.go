@@ -18,6 +18,7 @@ func newBenchCmd() *cobra.Command {
 		batch, iters, warmup int
 		graph, profile       bool
 		asJSON, splitK       bool
+		streams              int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench ENGINE.sqe [--batch N]",
@@ -47,7 +48,7 @@ the card's memory bandwidth: the memory roofline.`,
 			if iters <= 0 || warmup < 0 {
 				return fmt.Errorf("bench: --iters %d, --warmup %d: want iters > 0 and warmup >= 0", iters, warmup)
 			}
-			rt, err := ampere.OpenWith(e, batch, ampere.OpenOptions{NoSplitK: !splitK})
+			rt, err := ampere.OpenWith(e, batch, ampere.OpenOptions{NoSplitK: !splitK, Streams: streams})
 			if err != nil {
 				if cuda.IsNoDevice(err) {
 					return fmt.Errorf("bench: no CUDA GPU or driver here (%v)", err)
@@ -136,7 +137,8 @@ the card's memory bandwidth: the memory roofline.`,
 			if graph {
 				mode = "CUDA graph replay"
 			}
-			res := benchResult{Device: rt.Device, Engine: args[0], Batch: batch, Launches: len(e.Steps), Mode: "stream", Iters: iters, Warmup: warmup,
+			_, nstreams := rt.Streams()
+			res := benchResult{Device: rt.Device, Engine: args[0], Batch: batch, Launches: len(e.Steps), Streams: nstreams, Mode: "stream", Iters: iters, Warmup: warmup,
 				Latency: &benchLatency{Median: pct(0.5), P90: pct(0.9), P99: pct(0.99), Min: ms[0]}, Throughput: float64(batch) / (pct(0.5) / 1000)}
 			if graph {
 				res.Mode = "graph"
@@ -145,7 +147,7 @@ the card's memory bandwidth: the memory roofline.`,
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d kernels a run, %s, %d iterations after %d warm-up\n", rt.Device, args[0], batch, len(e.Steps), mode, iters, warmup)
+			fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d kernels a run on %d streams, %s, %d iterations after %d warm-up\n", rt.Device, args[0], batch, len(e.Steps), nstreams, mode, iters, warmup)
 			fmt.Fprintf(w, "latency ms: median %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), ms[0])
 			fmt.Fprintf(w, "throughput: %.1f samples/s (at the median)\n", float64(batch)/(pct(0.5)/1000))
 			return nil
@@ -159,6 +161,7 @@ the card's memory bandwidth: the memory roofline.`,
 	f.BoolVar(&profile, "profile", false, "time each launch (CUDA events around every step) and print a per-layer table")
 	f.BoolVar(&asJSON, "json", false, "print the timings as one JSON document")
 	f.BoolVar(&splitK, "split-k", true, "let split-K steps divide K over more blocks where the grid leaves SMs idle (--split-k=false: run them unsplit)")
+	f.IntVar(&streams, "streams", ampere.DefaultStreams, "run steps that depend on none of each other on up to N streams at once (--streams 1: every step in order on one)")
 	return cmd
 }
 
@@ -169,6 +172,9 @@ type benchResult struct {
 	Engine   string `json:"engine"`
 	Batch    int    `json:"batch"`
 	Launches int    `json:"launches"`
+	// Streams is how many streams the launches ran on (1 under
+	// --profile, which times them one by one).
+	Streams int `json:"streams,omitempty"`
 	// Mode is "stream" (launches on a stream), "graph" (a CUDA graph's
 	// replays) or "profile" (events around every launch).
 	Mode   string `json:"mode"`

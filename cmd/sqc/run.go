@@ -28,6 +28,7 @@ func newRunCmd() *cobra.Command {
 		asJSON        bool
 		splitK        bool
 		batch         int
+		streams       int
 	)
 	cmd := &cobra.Command{
 		Use:   "run ENGINE.sqe|MODEL.onnx|MODEL.sqir --input FILE [--output FILE.npy]",
@@ -85,7 +86,7 @@ arg max of every row; --output writes the first output as .npy.`,
 				outs = cpuOuts
 			}
 			if !cpu {
-				rt, err := ampere.OpenWith(e, n, ampere.OpenOptions{NoSplitK: !splitK})
+				rt, err := ampere.OpenWith(e, n, ampere.OpenOptions{NoSplitK: !splitK, Streams: streams})
 				if err != nil {
 					if cuda.IsNoDevice(err) {
 						return fmt.Errorf("run: no CUDA GPU or driver here (%v); use --cpu to run the engine's graph on the reference executor", err)
@@ -175,6 +176,7 @@ arg max of every row; --output writes the first output as .npy.`,
 	f.IntVar(&batch, "batch", 1, "samples to read from the input")
 	f.BoolVar(&asJSON, "json", false, "print the result as one JSON document")
 	f.BoolVar(&splitK, "split-k", true, "let split-K steps divide K over more blocks where the grid leaves SMs idle (--split-k=false: run them unsplit)")
+	f.IntVar(&streams, "streams", ampere.DefaultStreams, "run steps that depend on none of each other on up to N streams at once (--streams 1: every step in order on one)")
 	return cmd
 }
 

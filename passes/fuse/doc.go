@@ -34,6 +34,11 @@
 //
 // When both operands of an Add are convolutions that could absorb it (in a
 // ResNet downsampling block, the main path and the 1×1 projection) the Add
-// goes to the later one in graph order and the earlier one's output is the
-// residual, computed before the fused node starts.
+// goes to the deeper one, the one with more nodes on its longest path from
+// the graph's inputs (of two as deep, the later in graph order), and the
+// other's output is the residual, computed before the fused node starts.
+// The shallower one is then a branch of its own: the projection reads only
+// the block's input, so an engine can run it beside the main path's first
+// convolution (the Ampere runtime does, on a second stream) instead of after
+// the main path, as it must when it takes the Add.
 package fuse

@@ -25,6 +25,7 @@ func run(c *passes.Context) (any, error) {
 		producers: g.Producers(),
 		users:     g.Users(),
 		order:     map[*ir.Node]int{},
+		depth:     map[*ir.Node]int{},
 		pos:       map[*ir.Node]int{},
 		names:     ir.NewNamer(g),
 		at:        map[*ir.Node]*ir.Node{},
@@ -33,6 +34,11 @@ func run(c *passes.Context) (any, error) {
 	}
 	for i, n := range g.Nodes {
 		f.order[n], f.pos[n] = i, i
+		for _, in := range n.Inputs {
+			if prod := f.producers[in]; prod != nil {
+				f.depth[n] = max(f.depth[n], f.depth[prod]+1)
+			}
+		}
 	}
 	// Walk a snapshot of the nodes: fusing only removes Add, Relu and Clip
 	// nodes, never an anchor that comes later.
@@ -75,9 +81,10 @@ type fuser struct {
 	g         *ir.Graph
 	producers map[*ir.Value]*ir.Node
 	users     map[*ir.Value][]*ir.Node
-	// order is each anchor's index in the original node order (a fused
-	// node inherits its anchor's), for the "later conv takes the Add" rule.
-	order map[*ir.Node]int
+	// order is each anchor's index in the original node order and depth
+	// the most nodes on a path to it from the graph's inputs (a fused node
+	// inherits its anchor's), for the "deeper conv takes the Add" rule.
+	order, depth map[*ir.Node]int
 	// pos is where a node sits in the final order: its original index, or
 	// for a fused node the index of the pattern's last node it replaces.
 	pos   map[*ir.Node]int
@@ -281,8 +288,8 @@ func (f *fuser) residualFits(p *pattern, r *ir.Value, add *ir.Node) bool {
 	if r.Type.DType != y.Type.DType || !r.Type.Shape.Equal(y.Type.Shape) || !exactShape(y.Type.Shape) {
 		return false
 	}
-	if q := f.rival(r); q != nil && f.order[q] > f.order[p.anchor] {
-		return false // the later anchor q takes this Add; our output is its residual
+	if q := f.rival(r); q != nil && f.takesAddFirst(q, p.anchor) {
+		return false // q takes this Add; our output is its residual
 	}
 	// The fused node will sit where the pattern's last node is, at or after
 	// the Add, so r must be defined before the Add: true in any graph in
@@ -291,6 +298,18 @@ func (f *fuser) residualFits(p *pattern, r *ir.Value, add *ir.Node) bool {
 		return false
 	}
 	return true
+}
+
+// takesAddFirst says whether anchor q, rather than p, absorbs an Add of
+// their two outputs: the deeper one, so that the shallower one (a ResNet
+// block's 1×1 projection of the block's input) depends on neither the
+// other nor its path and can run beside that path; of two as deep, the
+// later in graph order.
+func (f *fuser) takesAddFirst(q, p *ir.Node) bool {
+	if f.depth[q] != f.depth[p] {
+		return f.depth[q] > f.depth[p]
+	}
+	return f.order[q] > f.order[p]
 }
 
 // rival returns the anchor that could absorb the Add reading r through its
@@ -580,7 +599,7 @@ func (f *fuser) commit(p *pattern, n *ir.Node) {
 	for _, c := range p.chain[:len(p.chain)-1] {
 		f.removed[c] = true
 	}
-	f.order[n] = f.order[p.anchor]
+	f.order[n], f.depth[n] = f.order[p.anchor], f.depth[p.anchor]
 	f.pos[n] = f.pos[last]
 	f.producers[p.out] = n
 	// Rewire the use lists: the dropped nodes read nothing any more, the

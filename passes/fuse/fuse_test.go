@@ -161,8 +161,8 @@ func TestResNetStyleGraph(t *testing.T) {
 			t.Errorf("%d %s nodes left after fusion: %v", ops[op], op, ops)
 		}
 	}
-	// Seven convs: the downsampling block's main-path conv2 stays a Conv
-	// (it is the residual of the later 1×1 projection), the rest fuse.
+	// Seven convs: the downsampling block's 1×1 projection stays a Conv
+	// (it is the residual of the deeper main-path conv2), the rest fuse.
 	if ops["FusedConv"] != 6 || ops["Conv"] != 1 || ops["FusedGemm"] != 2 {
 		t.Errorf("ops %v, want 6 FusedConv, 1 Conv, 2 FusedGemm", ops)
 	}

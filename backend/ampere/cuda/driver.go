@@ -104,6 +104,7 @@ type driver struct {
 	cuEventRecord               func(e, s uintptr) Result
 	cuEventSynchronize          func(e uintptr) Result
 	cuEventElapsedTime          func(ms *float32, start, end uintptr) Result
+	cuStreamWaitEvent           func(s, e uintptr, flags uint32) Result
 	cuLaunchKernel              func(fn uintptr, gx, gy, gz, bx, by, bz, shmem uint32, s uintptr, params *uintptr, extra *uintptr) Result
 	cuStreamBeginCapture        func(s uintptr, mode int32) Result
 	cuStreamEndCapture          func(s uintptr, g *uintptr) Result
@@ -161,6 +162,7 @@ func (d *driver) symbols() []struct {
 		{"cuEventRecord", &d.cuEventRecord},
 		{"cuEventSynchronize", &d.cuEventSynchronize},
 		{"cuEventElapsedTime", &d.cuEventElapsedTime},
+		{"cuStreamWaitEvent", &d.cuStreamWaitEvent},
 		{"cuLaunchKernel", &d.cuLaunchKernel},
 		{"cuStreamBeginCapture_v2", &d.cuStreamBeginCapture},
 		{"cuStreamEndCapture", &d.cuStreamEndCapture},

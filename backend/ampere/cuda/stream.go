@@ -133,6 +133,26 @@ func (c *Context) NewEvent() (*Event, error) {
 	return &Event{ctx: c, h: h}, nil
 }
 
+// NewOrderEvent creates an event for ordering streams only, which takes
+// no timestamp (CU_EVENT_DISABLE_TIMING): cheaper to record and wait on.
+func (c *Context) NewOrderEvent() (*Event, error) {
+	var h uintptr
+	if err := c.do("cuEventCreate", func() Result { return c.d.cuEventCreate(&h, eventDisableTiming) }); err != nil {
+		return nil, err
+	}
+	return &Event{ctx: c, h: h}, nil
+}
+
+// eventDisableTiming is CU_EVENT_DISABLE_TIMING.
+const eventDisableTiming = 0x2
+
+// Wait makes the stream's later work wait until the device has passed
+// the event's last record. Under capture it becomes an edge of the graph
+// (the stream joins the capture if the record was captured).
+func (s *Stream) Wait(e *Event) error {
+	return s.ctx.do("cuStreamWaitEvent", func() Result { return s.ctx.d.cuStreamWaitEvent(s.h, e.h, 0) })
+}
+
 // Destroy destroys the event.
 func (e *Event) Destroy() error {
 	if e == nil || e.h == 0 {

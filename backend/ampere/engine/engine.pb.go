@@ -38,8 +38,12 @@ type Engine struct {
 	Kernels []*Kernel `protobuf:"bytes,6,rep,name=kernels,proto3" json:"kernels,omitempty"`
 	Steps   []*Step   `protobuf:"bytes,7,rep,name=steps,proto3" json:"steps,omitempty"`
 	// inputs and outputs name the buffers of the graph's inputs and outputs.
-	Inputs        []string `protobuf:"bytes,8,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	Outputs       []string `protobuf:"bytes,9,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	Inputs  []string `protobuf:"bytes,8,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Outputs []string `protobuf:"bytes,9,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	// step_writes says every step's writes is filled in (Step.writes); the
+	// runtime runs the steps of an engine without it (older files) in order
+	// on one stream.
+	StepWrites    bool `protobuf:"varint,10,opt,name=step_writes,json=stepWrites,proto3" json:"step_writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,6 +139,13 @@ func (x *Engine) GetOutputs() []string {
 		return x.Outputs
 	}
 	return nil
+}
+
+func (x *Engine) GetStepWrites() bool {
+	if x != nil {
+		return x.StepWrites
+	}
+	return false
 }
 
 type Target struct {
@@ -585,8 +596,14 @@ type Step struct {
 	// workspace one block of a split launch writes.
 	MaxSplitK        uint32 `protobuf:"varint,16,opt,name=max_split_k,json=maxSplitK,proto3" json:"max_split_k,omitempty"`
 	SplitKSliceBytes uint32 `protobuf:"varint,17,opt,name=split_k_slice_bytes,json=splitKSliceBytes,proto3" json:"split_k_slice_bytes,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// writes names the activation buffers (by the buffer they view, for
+	// aliases) the step may write; its other buffer arguments it only reads.
+	// The runtime derives the steps' dependencies from them and runs steps
+	// that depend on none of each other on streams of their own
+	// (Engine.step_writes says the field is filled in).
+	Writes        []string `protobuf:"bytes,18,rep,name=writes,proto3" json:"writes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Step) Reset() {
@@ -738,11 +755,18 @@ func (x *Step) GetSplitKSliceBytes() uint32 {
 	return 0
 }
 
+func (x *Step) GetWrites() []string {
+	if x != nil {
+		return x.Writes
+	}
+	return nil
+}
+
 var File_engine_proto protoreflect.FileDescriptor
 
 const file_engine_proto_rawDesc = "" +
 	"\n" +
-	"\fengine.proto\x12\x11sqc.ampere.engine\"\xed\x02\n" +
+	"\fengine.proto\x12\x11sqc.ampere.engine\"\x8e\x03\n" +
 	"\x06Engine\x121\n" +
 	"\x06target\x18\x01 \x01(\v2\x19.sqc.ampere.engine.TargetR\x06target\x12\x1a\n" +
 	"\bproducer\x18\x02 \x01(\tR\bproducer\x12\x14\n" +
@@ -752,7 +776,10 @@ const file_engine_proto_rawDesc = "" +
 	"\akernels\x18\x06 \x03(\v2\x19.sqc.ampere.engine.KernelR\akernels\x12-\n" +
 	"\x05steps\x18\a \x03(\v2\x17.sqc.ampere.engine.StepR\x05steps\x12\x16\n" +
 	"\x06inputs\x18\b \x03(\tR\x06inputs\x12\x18\n" +
-	"\aoutputs\x18\t \x03(\tR\aoutputs\"=\n" +
+	"\aoutputs\x18\t \x03(\tR\aoutputs\x12\x1f\n" +
+	"\vstep_writes\x18\n" +
+	" \x01(\bR\n" +
+	"stepWrites\"=\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04arch\x18\x01 \x01(\tR\x04arch\x12\x1f\n" +
 	"\vptx_version\x18\x02 \x01(\tR\n" +
@@ -779,7 +806,7 @@ const file_engine_proto_rawDesc = "" +
 	"\x03f32\x18\x05 \x01(\x02H\x00R\x03f32\x12&\n" +
 	"\x0eu32_per_sample\x18\x06 \x01(\rH\x00R\fu32PerSample\x12\x1a\n" +
 	"\aruntime\x18\a \x01(\tH\x00R\aruntimeB\x03\n" +
-	"\x01v\"\x83\x04\n" +
+	"\x01v\"\x9b\x04\n" +
 	"\x04Step\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x0e\n" +
 	"\x02op\x18\x02 \x01(\tR\x02op\x12\x16\n" +
@@ -798,7 +825,8 @@ const file_engine_proto_rawDesc = "" +
 	"\avariant\x18\x0e \x01(\tR\avariant\x12%\n" +
 	"\x0evariant_source\x18\x0f \x01(\tR\rvariantSource\x12\x1e\n" +
 	"\vmax_split_k\x18\x10 \x01(\rR\tmaxSplitK\x12-\n" +
-	"\x13split_k_slice_bytes\x18\x11 \x01(\rR\x10splitKSliceBytesB2Z0github.com/sqc-project/sqc/backend/ampere/engineb\x06proto3"
+	"\x13split_k_slice_bytes\x18\x11 \x01(\rR\x10splitKSliceBytes\x12\x16\n" +
+	"\x06writes\x18\x12 \x03(\tR\x06writesB2Z0github.com/sqc-project/sqc/backend/ampere/engineb\x06proto3"
 
 var (
 	file_engine_proto_rawDescOnce sync.Once
