@@ -132,3 +132,36 @@ func TestResizeSizesOfTheBatch(t *testing.T) {
 		t.Errorf("a height that follows the batch: err %v, want it refused by name", err)
 	}
 }
+
+// TestRangeOfAStaticDim: a Range up to a dim that is the same at every
+// batch (torch.roll's index as the dynamo exporter writes it: arange over
+// the rolled dim, then a Gather) has too many elements to be a shape value;
+// once its end folds to a constant, it is a constant too, and the Gather
+// reads it as one.
+func TestRangeOfAStaticDim(t *testing.T) {
+	src := `graph "g" (%x: f32[N,4,80]) -> (%y) {
+  const %i2: i64[] = [2]
+  const %z: i64[] = [0]
+  const %one: i64[] = [1]
+  const %sh: i64[] = [3]
+  %s: i64[3] = Shape "shape" (%x)
+  %n: i64[] = Gather "gn" (%s, %i2) {axis = 0}
+  %r: i64[?] = Range "arange" (%z, %n, %one)
+  %a: i64[?] = Add "shift" (%r, %sh)
+  %m: i64[?] = Mod "wrap" (%a, %n)
+  %y: f32[N,4,?] = Gather "roll" (%x, %m) {axis = 2}
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range e.Steps {
+		if s.Node != "roll" {
+			t.Errorf("step for %s (%s): only the Gather should launch", s.Node, s.Kernel)
+		}
+	}
+}

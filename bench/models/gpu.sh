@@ -21,8 +21,10 @@
 # fits about 8 minutes; rows not reached say so. JOBS (default: cores / 2)
 # models compile and check at a time; one model failing does not stop the
 # rest. EXPORTERS=torchscript or dynamo runs one exporter only; ONLY=a,b
-# limits the models.
+# limits the models, RECIPES=a,b the recipes (default graph, dense-int8,
+# sparse-int8); ORT_CHECK= (empty) skips the ONNX Runtime column.
 set -uo pipefail
+ORT_CHECK=${ORT_CHECK-1}
 cd "$(dirname "$0")/../.."
 out=${1:-${OUT:-bench-models-out}}
 mkdir -p "$out"
@@ -82,8 +84,8 @@ done
 
 # Compile, compare, check in ONNX Runtime, time.
 .gpu/models -sqc .gpu/sqc -sets "$sets" -o "$work/engines" -gpu -j "$jobs" \
-	-ort bench/models/ort_check.py -wait-export "$((deadline - 60))s" -deadline "${deadline}s" \
-	-timeout 4m -run-timeout 2m ${ONLY:+-only "$ONLY"} \
+	${ORT_CHECK:+-ort bench/models/ort_check.py} -wait-export "$((deadline - 60))s" -deadline "${deadline}s" \
+	-timeout 4m -run-timeout 2m ${ONLY:+-only "$ONLY"} ${RECIPES:+-recipes "$RECIPES"} \
 	> "$out/table.md" 2> "$out/progress.log"
 status=$?
 wait
