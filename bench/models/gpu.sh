@@ -22,7 +22,8 @@
 # models compile and check at a time; one model failing does not stop the
 # rest. EXPORTERS=torchscript or dynamo runs one exporter only; ONLY=a,b
 # limits the models, RECIPES=a,b the recipes (default graph, dense-int8,
-# sparse-int8); ORT_CHECK= (empty) skips the ONNX Runtime column.
+# sparse-int8); ORT_CHECK= (empty) skips the ONNX Runtime column;
+# BENCH_RESERVE (default 2m) is the time kept at the end for the timings.
 set -uo pipefail
 ORT_CHECK=${ORT_CHECK-1}
 cd "$(dirname "$0")/../.."
@@ -85,7 +86,7 @@ done
 # Compile, compare, check in ONNX Runtime, time.
 .gpu/models -sqc .gpu/sqc -sets "$sets" -o "$work/engines" -gpu -j "$jobs" \
 	${ORT_CHECK:+-ort bench/models/ort_check.py} -wait-export "$((deadline - 60))s" -deadline "${deadline}s" \
-	-timeout 4m -run-timeout 2m ${ONLY:+-only "$ONLY"} ${RECIPES:+-recipes "$RECIPES"} \
+	-timeout 4m -run-timeout 2m ${ONLY:+-only "$ONLY"} ${RECIPES:+-recipes "$RECIPES"} ${BENCH_RESERVE:+-bench-reserve "$BENCH_RESERVE"} \
 	> "$out/table.md" 2> "$out/progress.log"
 status=$?
 wait
