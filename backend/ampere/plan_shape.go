@@ -368,6 +368,9 @@ func (p *planner) batchConstant(n *ir.Node) (bool, error) {
 	if !reads {
 		return false, nil
 	}
+	if p.staticShapeValue(n) {
+		return true, nil
+	}
 	var at [2][]*ir.Tensor
 	for k, batch := range []int{1, 2} {
 		c := &ir.Node{Name: n.Name, Op: n.Op, Attrs: n.Attrs, Outputs: n.Outputs, Inputs: slices.Clone(n.Inputs)}
@@ -462,6 +465,36 @@ func (p *planner) shapeOperandUse(n *ir.Node) error {
 			i, v.Name, tensorInts(a), tensorInts(b))
 	}
 	return nil
+}
+
+// staticShapeValue takes n, which reads only constants and shape values,
+// as a shape value itself when each of its outputs is the same at every
+// batch of shapeBatches: a Range up to a dim the types leave unknown and
+// only the planner works out (the dynamo exporter's torch.roll: Range, Add,
+// Mod, then a Gather of the rolled dim) is not a shape value by its type,
+// so foldStaticShapes could not fold it. Its readers then take it as they
+// take any shape value, and it needs no launch. It returns false, leaving
+// nothing registered, where an output follows the batch.
+func (p *planner) staticShapeValue(n *ir.Node) bool {
+	var outs []*ir.Value
+	for _, v := range n.Outputs {
+		if v != nil {
+			outs = append(outs, v)
+			p.shapes.of[v] = n
+		}
+	}
+	for _, v := range outs {
+		if t, err := p.shapes.static(v); err != nil || t == nil {
+			for _, v := range outs {
+				delete(p.shapes.of, v)
+				for _, memo := range p.shapes.at {
+					delete(memo, v)
+				}
+			}
+			return false
+		}
+	}
+	return len(outs) > 0
 }
 
 // batchLedSizes returns the elements at batch 1 of a shape value v that

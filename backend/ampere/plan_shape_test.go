@@ -1,8 +1,11 @@
 package ampere
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/sqc-project/sqc/ir/ref"
 
 	"github.com/sqc-project/sqc/ir/sqir"
 )
@@ -164,4 +167,54 @@ func TestRangeOfAStaticDim(t *testing.T) {
 			t.Errorf("step for %s (%s): only the Gather should launch", s.Node, s.Kernel)
 		}
 	}
+}
+
+// TestRangeOfAnUntypedDim is TestRangeOfAStaticDim on a value whose type
+// leaves the rolled dim unknown (a Reshape to a computed shape, as the
+// dynamo exporter writes Swin-T's windows): only the planner knows it, so
+// the Range is worked out at plan time, the same at every batch, and its
+// index reaches the Gather as a shape value.
+func TestRangeOfAnUntypedDim(t *testing.T) {
+	src := `graph "g" (%x: f32[N,4,80]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %i1: i64[1] = [1]
+  const %rest: i64[2] = [4, 80]
+  const %i2: i64[] = [2]
+  const %z: i64[] = [0]
+  const %one: i64[] = [1]
+  const %sh: i64[] = [3]
+  %s0: i64[3] = Shape "shape0" (%x)
+  %b: i64[1] = Slice "batch" (%s0, %i0, %i1)
+  %to: i64[3] = Concat "to" (%b, %rest) {axis = 0}
+  %f: f32[N,?,?] = Reshape "view" (%x, %to)
+  %s: i64[3] = Shape "shape" (%f)
+  %n: i64[] = Gather "gn" (%s, %i2) {axis = 0}
+  %r: i64[?] = Range "arange" (%z, %n, %one)
+  %a: i64[?] = Add "shift" (%r, %sh)
+  %m: i64[?] = Mod "wrap" (%a, %n)
+  %y: f32[N,4,80] = Gather "roll" (%f, %m) {axis = 2}
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range e.Steps {
+		if s.Node != "roll" {
+			t.Errorf("step for %s (%s): only the Gather should launch", s.Node, s.Kernel)
+		}
+	}
+	// The engine rolls the dim: its steps on the kernels' Go models equal
+	// the reference executor at batch 3.
+	const batch = 3
+	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(5, 6)), 1)
+	want, err := ref.Run(g, ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := simulate(t, g, e, batch, byName)
+	equalBits(t, "y", got["y"], want[0])
 }
