@@ -137,56 +137,18 @@ func TestResizeSizesOfTheBatch(t *testing.T) {
 }
 
 // TestRangeOfAStaticDim: a Range up to a dim that is the same at every
-// batch (torch.roll's index as the dynamo exporter writes it: arange over
-// the rolled dim, then a Gather) has too many elements to be a shape value;
-// once its end folds to a constant, it is a constant too, and the Gather
-// reads it as one.
+// batch (torch.roll's index as the dynamo exporter writes it: Range over the
+// rolled dim, Add, Mod, then a Gather) plans with no launch but the
+// Gather's, and the engine rolls the dim as the reference does. In "typed"
+// the dim is in the types and folds before planning; in "untyped" it comes
+// from a Reshape to a computed shape (Swin-T's windows), so only the
+// planner knows it and takes the Range as a shape value at plan time.
 func TestRangeOfAStaticDim(t *testing.T) {
-	src := `graph "g" (%x: f32[N,4,80]) -> (%y) {
+	const roll = `
   const %i2: i64[] = [2]
   const %z: i64[] = [0]
   const %one: i64[] = [1]
   const %sh: i64[] = [3]
-  %s: i64[3] = Shape "shape" (%x)
-  %n: i64[] = Gather "gn" (%s, %i2) {axis = 0}
-  %r: i64[?] = Range "arange" (%z, %n, %one)
-  %a: i64[?] = Add "shift" (%r, %sh)
-  %m: i64[?] = Mod "wrap" (%a, %n)
-  %y: f32[N,4,?] = Gather "roll" (%x, %m) {axis = 2}
-}`
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range e.Steps {
-		if s.Node != "roll" {
-			t.Errorf("step for %s (%s): only the Gather should launch", s.Node, s.Kernel)
-		}
-	}
-}
-
-// TestRangeOfAnUntypedDim is TestRangeOfAStaticDim on a value whose type
-// leaves the rolled dim unknown (a Reshape to a computed shape, as the
-// dynamo exporter writes Swin-T's windows): only the planner knows it, so
-// the Range is worked out at plan time, the same at every batch, and its
-// index reaches the Gather as a shape value.
-func TestRangeOfAnUntypedDim(t *testing.T) {
-	src := `graph "g" (%x: f32[N,4,80]) -> (%y) {
-  const %i0: i64[1] = [0]
-  const %i1: i64[1] = [1]
-  const %rest: i64[2] = [4, 80]
-  const %i2: i64[] = [2]
-  const %z: i64[] = [0]
-  const %one: i64[] = [1]
-  const %sh: i64[] = [3]
-  %s0: i64[3] = Shape "shape0" (%x)
-  %b: i64[1] = Slice "batch" (%s0, %i0, %i1)
-  %to: i64[3] = Concat "to" (%b, %rest) {axis = 0}
-  %f: f32[N,?,?] = Reshape "view" (%x, %to)
   %s: i64[3] = Shape "shape" (%f)
   %n: i64[] = Gather "gn" (%s, %i2) {axis = 0}
   %r: i64[?] = Range "arange" (%z, %n, %one)
@@ -194,27 +156,40 @@ func TestRangeOfAnUntypedDim(t *testing.T) {
   %m: i64[?] = Mod "wrap" (%a, %n)
   %y: f32[N,4,80] = Gather "roll" (%f, %m) {axis = 2}
 }`
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ name, src string }{
+		{"typed", `graph "g" (%x: f32[N,4,80]) -> (%y) {
+  %f: f32[N,4,80] = Identity "view" (%x)` + roll},
+		{"untyped", `graph "g" (%x: f32[N,4,80]) -> (%y) {
+  const %i0: i64[1] = [0]
+  const %i1: i64[1] = [1]
+  const %rest: i64[2] = [4, 80]
+  %s0: i64[3] = Shape "shape0" (%x)
+  %b: i64[1] = Slice "batch" (%s0, %i0, %i1)
+  %to: i64[3] = Concat "to" (%b, %rest) {axis = 0}
+  %f: f32[N,?,?] = Reshape "view" (%x, %to)` + roll},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := sqir.ParseAndVerify("g", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := Plan(g, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range e.Steps {
+				if s.Node != "roll" && s.Node != "view" {
+					t.Errorf("step for %s (%s): only the Gather should launch", s.Node, s.Kernel)
+				}
+			}
+			const batch = 3
+			ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(5, 6)), 1)
+			want, err := ref.Run(g, ins...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := simulate(t, g, e, batch, byName)
+			equalBits(t, "y", got["y"], want[0])
+		})
 	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range e.Steps {
-		if s.Node != "roll" {
-			t.Errorf("step for %s (%s): only the Gather should launch", s.Node, s.Kernel)
-		}
-	}
-	// The engine rolls the dim: its steps on the kernels' Go models equal
-	// the reference executor at batch 3.
-	const batch = 3
-	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(5, 6)), 1)
-	want, err := ref.Run(g, ins...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := simulate(t, g, e, batch, byName)
-	equalBits(t, "y", got["y"], want[0])
 }
