@@ -48,9 +48,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
-	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
 
@@ -123,7 +123,9 @@ type Result struct {
 // Prune prunes w (rows × cols, row-major, not modified) with the Hessian
 // h: one cols×cols symmetric matrix per span of o.Spans(cols), each
 // holding Σ x·xᵀ over the calibration inputs of those columns (only the
-// upper triangles are read).
+// upper triangles are read). The blocks of h are the working storage of
+// the factorization: on a successful return each holds its matrix again,
+// whole (both triangles); after an error their contents are undefined.
 func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, error) {
 	if err := o.check(cols); err != nil {
 		return nil, err
@@ -135,34 +137,48 @@ func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, erro
 	if len(h) != len(spans) {
 		return nil, fmt.Errorf("%d Hessian blocks, want %d", len(h), len(spans))
 	}
+	for si, sp := range spans {
+		if d := sp[1] - sp[0]; len(h[si]) != d*d {
+			return nil, fmt.Errorf("Hessian block %d has %d elements, want %d×%d", si, len(h[si]), d, d)
+		}
+	}
 	res := &Result{W: append([]float64(nil), w...), Keep: make([]bool, rows*cols), Damp: o.Damp}
 	for i := range res.Keep {
 		res.Keep[i] = true
 	}
+	var u32 []float32
 	for si, sp := range spans {
 		d := sp[1] - sp[0]
-		if len(h[si]) != d*d {
-			return nil, fmt.Errorf("Hessian block %d has %d elements, want %d×%d", si, len(h[si]), d, d)
-		}
 		// Work on a copy of the span's columns.
 		ws := make([]float64, rows*d)
 		for r := range rows {
 			copy(ws[r*d:(r+1)*d], res.W[r*cols+sp[0]:r*cols+sp[1]])
 		}
-		hs := append([]float64(nil), h[si]...)
-		dead := deadColumns(hs, d)
+		a := h[si]
+		mirrorUpper(a, d)
+		diag := make([]float64, d)
+		for i := range d {
+			diag[i] = a[i*d+i]
+		}
+		dead := deadColumns(a, d)
 		for _, c := range dead {
 			for r := range rows {
 				ws[r*d+c] = 0
 			}
 		}
-		u, damp, err := invCholUpper(hs, d, o.Damp)
+		u32 = grow(u32, d*d)
+		damp, err := invCholUpper(a, d, o.Damp, u32)
 		if err != nil {
 			return nil, err
 		}
 		res.Damp = max(res.Damp, damp)
 		keep := make([]bool, rows*d)
-		obs(ws, keep, rows, d, u, o)
+		obs(ws, keep, rows, d, a, u32, o)
+		// a holds U above the diagonal and H below: make it H again.
+		mirrorLower(a, d)
+		for i, v := range diag {
+			a[i*d+i] = v
+		}
 		for r := range rows {
 			copy(res.W[r*cols+sp[0]:r*cols+sp[1]], ws[r*d:(r+1)*d])
 			copy(res.Keep[r*cols+sp[0]:r*cols+sp[1]], keep[r*d:(r+1)*d])
@@ -184,40 +200,45 @@ func deadColumns(h []float64, d int) []int {
 	return dead
 }
 
-// invCholUpper returns the upper triangular U with UᵀU = (H + λI)⁻¹,
-// λ = damp·mean(diag H), computed by one Cholesky factorization of the
-// reversed H. When H + λI is not numerically positive definite the damping
-// grows tenfold, up to five times. h is overwritten.
-func invCholUpper(h []float64, d int, damp float64) ([]float64, float64, error) {
+// invCholUpper computes the upper triangular U with UᵀU = (H + λI)⁻¹,
+// λ = damp·mean(diag H), by one Cholesky factorization of the reversed H
+// (rows and columns in reverse order), in place: h holds the symmetric H
+// (both triangles) on entry and, on success, U in its upper triangle and
+// diagonal, H's strict lower triangle untouched. u32 (d×d) receives U
+// rounded to float32, zeros below the diagonal. When H + λI is not
+// numerically positive definite the damping grows tenfold, up to five
+// times; it returns the damping used.
+//
+// Reversing rows and columns is reversing the row-major array, so both
+// reversals are in place: the factorization works on the lower triangle
+// of the reversed H, whose upper triangle keeps the original for retries,
+// and reversing back puts J·L⁻¹·J = U above the diagonal and the untouched
+// triangle, H's own lower one, below it.
+func invCholUpper(h []float64, d int, damp float64, u32 []float32) (float64, error) {
 	mean := 0.0
 	for i := range d {
 		mean += h[i*d+i]
 	}
 	mean /= float64(d)
-	// Only the upper triangle is valid: mirror it so the reversal, which
-	// maps the upper triangle onto the lower, reads defined entries.
+	slices.Reverse(h)
+	diag := make([]float64, d)
 	for i := range d {
-		for j := i + 1; j < d; j++ {
-			h[j*d+i] = h[i*d+j]
-		}
+		diag[i] = h[i*d+i]
 	}
-	rev := make([]float64, d*d)
 	for try := 0; try < 6; try++ {
-		lambda := float64(damp * mean) // rounded: Go fused it into the += below
-		for i := range d {
-			for j := 0; j <= i; j++ {
-				rev[i*d+j] = h[(d-1-i)*d+(d-1-j)]
-			}
-			rev[i*d+i] += lambda
+		if try > 0 {
+			// The failed factorization overwrote the lower triangle.
+			mirrorUpper(h, d)
 		}
-		if choleskyLower(rev, d) && invertLower(rev, d) {
-			u := make([]float64, d*d)
-			for i := range d {
-				for j := i; j < d; j++ {
-					u[i*d+j] = rev[(d-1-i)*d+(d-1-j)]
-				}
-			}
-			return u, damp, nil
+		lambda := float64(damp * mean) // rounded: Go fused it into the += below
+		for i, v := range diag {
+			h[i*d+i] = v + lambda
+		}
+		clear(u32[:d*d])
+		if choleskyLower(h, d) && invertLower(h, d, u32) {
+			slices.Reverse(h)
+			slices.Reverse(u32[:d*d])
+			return damp, nil
 		}
 		if damp == 0 {
 			damp = 1e-6
@@ -225,15 +246,15 @@ func invCholUpper(h []float64, d int, damp float64) ([]float64, float64, error) 
 			damp *= 10
 		}
 	}
-	return nil, damp, errors.New("the Hessian is not positive definite even with damping (calibration inputs are degenerate)")
+	return damp, errors.New("the Hessian is not positive definite even with damping (calibration inputs are degenerate)")
 }
 
 // obs runs the blocked optimal-brain-surgeon sweep over w (rows × d) with
-// the inverse Hessian's Cholesky factor u, choosing the N:M mask as it
+// the inverse Hessian's Cholesky factor u (upper triangle read; u32 the
+// same rounded to float32), choosing the N:M mask as it
 // goes. Rows are independent given u, so they are shared out over the
 // cores within each block; the trailing update is one matrix product.
-func obs(w []float64, keep []bool, rows, d int, u []float64, o Options) {
-	u32 := toFloat32(make([]float32, d*d), u, d, d, d)
+func obs(w []float64, keep []bool, rows, d int, u []float64, u32 []float32, o Options) {
 	var errs32, prod []float32
 	for i1 := 0; i1 < d; i1 += o.BlockSize {
 		i2 := min(i1+o.BlockSize, d)
@@ -324,15 +345,23 @@ func parallelRows(rows int, body func(lo, hi int)) {
 // OutputErrors returns, for each v of vs, Σ_rows (w−v)·H·(w−v)ᵀ over the
 // spans: the squared error of the layer's output over the calibration
 // inputs that made h when its weight w is replaced by v. The products run
-// as one float32 matrix product per span on the reference executor's GEMM
-// (an error measure needs no more precision, and the scalar loop took
-// seconds on a 2304-wide layer); the sums are float64.
+// as float32 matrix products on the reference executor's GEMM, H rounded
+// to float32 one band of errorPanel columns at a time (an error measure
+// needs no more precision, and the scalar loop took seconds on a
+// 2304-wide layer); the sums are float64.
 func OutputErrors(w []float64, vs [][]float64, rows, cols int, h [][]float64, spans [][2]int) ([]float64, error) {
+	if len(h) != len(spans) {
+		return nil, fmt.Errorf("%d Hessian blocks, want %d", len(h), len(spans))
+	}
 	out := make([]float64, len(vs))
 	k := len(vs) * rows
+	var diff, prod, band []float32
 	for si, sp := range spans {
 		d := sp[1] - sp[0]
-		diff := make([]float32, k*d)
+		if len(h[si]) != d*d {
+			return nil, fmt.Errorf("Hessian block %d has %d elements, want %d×%d", si, len(h[si]), d, d)
+		}
+		diff = grow(diff, k*d)
 		for vi, v := range vs {
 			for r := range rows {
 				dst := diff[(vi*rows+r)*d : (vi*rows+r+1)*d]
@@ -341,28 +370,23 @@ func OutputErrors(w []float64, vs [][]float64, rows, cols int, h [][]float64, sp
 				}
 			}
 		}
-		hs := make([]float32, d*d)
-		for i, x := range h[si] {
-			hs[i] = float32(x)
+		prod = grow(prod, k*d)
+		for j0 := 0; j0 < d; j0 += errorPanel {
+			n := min(errorPanel, d-j0)
+			band = toFloat32(grow(band, d*n), h[si][j0:], d, d, n)
+			ref.Sgemm(false, false, k, n, d, 1, diff, d, band, n, 0, prod[j0:], d)
 		}
-		a := &ir.Value{Name: "a", Type: ir.TensorType(ir.Float32, k, d)}
-		y := &ir.Value{Name: "y", Type: ir.TensorType(ir.Float32, k, d)}
-		hv := ir.NewConst("h", ir.FromFloat32(hs, d, d))
-		g := &ir.Graph{Name: "error", Inputs: []*ir.Value{a}, Outputs: []*ir.Value{y}, Nodes: []*ir.Node{
-			{Name: "ah", Op: "MatMul", Inputs: []*ir.Value{a, hv}, Outputs: []*ir.Value{y}},
-		}}
-		res, err := ref.Run(g, ir.FromFloat32(diff, k, d))
-		if err != nil {
-			return nil, err
-		}
-		p := res[0].Float32s()
 		for vi := range vs {
 			sum := 0.0
 			for i := vi * rows * d; i < (vi+1)*rows*d; i++ {
-				sum += float64(float64(diff[i]) * float64(p[i]))
+				sum += float64(float64(diff[i]) * float64(prod[i]))
 			}
 			out[vi] += sum
 		}
 	}
 	return out, nil
 }
+
+// errorPanel is the width of the bands of H that OutputErrors rounds to
+// float32 at a time.
+const errorPanel = 512

@@ -184,14 +184,25 @@ func TestInverseCholesky(t *testing.T) {
 	for i := range d {
 		damped[i*d+i] += lambda
 	}
-	u, _, err := invCholUpper(append([]float64(nil), h...), d, 0.01)
-	if err != nil {
+	work := append([]float64(nil), h...)
+	u32 := make([]float32, d*d)
+	if _, err := invCholUpper(work, d, 0.01, u32); err != nil {
 		t.Fatal(err)
 	}
+	// work holds U on and above the diagonal and H's own entries below.
+	u := make([]float64, d*d)
 	for i := range d {
-		for j := range i {
-			if u[i*d+j] != 0 {
-				t.Fatalf("U[%d,%d] = %v below the diagonal", i, j, u[i*d+j])
+		for j := range d {
+			switch {
+			case j >= i:
+				u[i*d+j] = work[i*d+j]
+				if u32[i*d+j] != float32(u[i*d+j]) {
+					t.Fatalf("U32[%d,%d] = %v, U = %v", i, j, u32[i*d+j], u[i*d+j])
+				}
+			case work[i*d+j] != h[i*d+j]:
+				t.Fatalf("work[%d,%d] = %v below the diagonal, want H's %v", i, j, work[i*d+j], h[i*d+j])
+			case u32[i*d+j] != 0:
+				t.Fatalf("U32[%d,%d] = %v below the diagonal", i, j, u32[i*d+j])
 			}
 		}
 	}
