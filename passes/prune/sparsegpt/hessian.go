@@ -71,13 +71,7 @@ func (h *Hessian) Flush() error {
 	// Mirror the upper triangle into the lower, once: the chunks add to
 	// the upper triangle only.
 	for si, sp := range h.Spans {
-		d := sp[1] - sp[0]
-		acc := h.H[si]
-		for i := range d {
-			for j := i + 1; j < d; j++ {
-				acc[j*d+i] = acc[i*d+j]
-			}
-		}
+		mirrorUpper(h.H[si], sp[1]-sp[0])
 	}
 	return nil
 }

@@ -77,13 +77,15 @@ func choleskyLower(a []float64, d int) bool {
 			r1 := min(r0+updateRows, rest)
 			prod = grow(prod, (r1-r0)*r1)
 			ref.Sgemm(false, true, r1-r0, r1, b, 1, panel[r0*b:], b, panel, b, 0, prod, r1)
-			for i := r0; i < r1; i++ {
-				row := a[(k+b+i)*d+k+b:]
-				pr := prod[(i-r0)*r1:]
-				for j := 0; j <= i; j++ {
-					row[j] -= float64(pr[j])
+			parallelRows(r1-r0, func(lo, hi int) {
+				for i := r0 + lo; i < r0+hi; i++ {
+					row := a[(k+b+i)*d+k+b:]
+					pr := prod[(i-r0)*r1:]
+					for j := 0; j <= i; j++ {
+						row[j] -= float64(pr[j])
+					}
 				}
-			}
+			})
 		}
 	}
 	return true
