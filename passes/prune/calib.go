@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/sqc-project/sqc/internal/dataset"
@@ -378,6 +379,8 @@ func (s *state) pruneWave(f *frontier, wave []*cand, byConst map[*ir.Value][]*ca
 		if OnLayer != nil {
 			OnLayer(st)
 		}
+		k.h = nil
+		runtime.GC()
 	}
 	return nil
 }

@@ -57,7 +57,10 @@ func toFloat32(dst []float32, a []float64, lda, r, c int) []float32 {
 // false when a is not numerically positive definite.
 func choleskyLower(a []float64, d int) bool {
 	nb := linalgBlock
-	var panel, prod []float32
+	// Sized for the first (largest) step, so that no step reallocates.
+	rest0 := max(0, d-nb)
+	panel := make([]float32, 0, rest0*nb)
+	prod := make([]float32, 0, min(updateRows, rest0)*rest0)
 	for k := 0; k < d; k += nb {
 		b := min(nb, d-k)
 		// The diagonal block.
@@ -96,56 +99,63 @@ func choleskyLower(a []float64, d int) bool {
 // triangle is left as it was. It reports false when l is singular. Block
 // row i of X = L⁻¹ is X[i, i] = L[i, i]⁻¹ and
 // X[i, :i] = −L[i, i]⁻¹ · (L[i, :i] · X[:i, :i]), rows taken in order.
-//
-// x32 (d×d, zero on entry) receives X rounded to float32, zeros above the
-// diagonal: the block products read it, and SparseGPT's sweep needs it.
-func invertLower(l []float64, d int, x32 []float32) bool {
+func invertLower(l []float64, d int) bool {
 	nb := linalgBlock
-	var left, prod, inv, out []float32
+	// Sized for the last (largest) step, so that no step reallocates.
+	left := make([]float32, 0, nb*d)
+	band := make([]float32, 0, min(ref.SumChunk, d)*d)
+	prod := make([]float32, 0, nb*d)
+	out := make([]float32, 0, nb*d)
+	inv := make([]float32, 0, nb*nb)
 	for i := 0; i < d; i += nb {
 		b := min(nb, d-i)
 		if i > 0 {
 			// S = L[i, :i] · X[:i, :i]. X is lower triangular: column
-			// band [c0, c0+SumChunk) of S reads X's rows from c0 on.
+			// band [c0, c0+SumChunk) of S reads X's rows from c0 on,
+			// rounded to float32 with the zeros above the diagonal.
 			left = toFloat32(grow(left, b*i), l[i*d:], d, b, i)
 			prod = grow(prod, b*i)
 			for c0 := 0; c0 < i; c0 += ref.SumChunk {
 				w := min(ref.SumChunk, i-c0)
-				ref.Sgemm(false, false, b, w, i-c0, 1, left[c0:], i, x32[c0*d+c0:], d, 0, prod[c0:], i)
+				band = grow(band, (i-c0)*w)
+				lowerToFloat32(band, l[c0*d+c0:], d, i-c0, w)
+				ref.Sgemm(false, false, b, w, i-c0, 1, left[c0:], i, band, w, 0, prod[c0:], i)
 			}
 		}
 		if !invertTriangular(l[i*d+i:], d, b) {
 			return false
 		}
-		// The diagonal block of X, in float32 with zeros above.
-		inv = grow(inv, b*b)
-		for r := range b {
-			for c := range b {
-				if c <= r {
-					inv[r*b+c] = float32(l[(i+r)*d+i+c])
-				} else {
-					inv[r*b+c] = 0
-				}
-			}
-		}
-		for r := range b {
-			copy(x32[(i+r)*d+i:(i+r)*d+i+r+1], inv[r*b:r*b+r+1])
-		}
 		if i > 0 {
 			// X[i, :i] = −X[i, i] · S.
+			inv = grow(inv, b*b)
+			lowerToFloat32(inv, l[i*d+i:], d, b, b)
 			out = grow(out, b*i)
 			ref.Sgemm(false, false, b, i, b, -1, inv, b, prod, i, 0, out, i)
 			for r := range b {
 				row := l[(i+r)*d:]
-				row32 := x32[(i+r)*d:]
 				for c, v := range out[r*i : (r+1)*i] {
 					row[c] = float64(v)
-					row32[c] = v
 				}
 			}
 		}
 	}
 	return true
+}
+
+// lowerToFloat32 copies the lower triangle of the r×c block of a (leading
+// dimension lda) into dst (leading dimension c) rounded to float32, zeros
+// above the diagonal.
+func lowerToFloat32(dst []float32, a []float64, lda, r, c int) {
+	parallelRows(r, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out := dst[i*c : (i+1)*c]
+			n := min(i+1, c)
+			for j, x := range a[i*lda : i*lda+n] {
+				out[j] = float32(x)
+			}
+			clear(out[n:])
+		}
+	})
 }
 
 // cholesky factors the symmetric n×n block a (leading dimension lda, lower

@@ -146,7 +146,6 @@ func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, erro
 	for i := range res.Keep {
 		res.Keep[i] = true
 	}
-	var u32 []float32
 	for si, sp := range spans {
 		d := sp[1] - sp[0]
 		// Work on a copy of the span's columns.
@@ -166,14 +165,13 @@ func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, erro
 				ws[r*d+c] = 0
 			}
 		}
-		u32 = grow(u32, d*d)
-		damp, err := invCholUpper(a, d, o.Damp, u32)
+		damp, err := invCholUpper(a, d, o.Damp)
 		if err != nil {
 			return nil, err
 		}
 		res.Damp = max(res.Damp, damp)
 		keep := make([]bool, rows*d)
-		obs(ws, keep, rows, d, a, u32, o)
+		obs(ws, keep, rows, d, a, o)
 		// a holds U above the diagonal and H below: make it H again.
 		mirrorLower(a, d)
 		for i, v := range diag {
@@ -204,8 +202,7 @@ func deadColumns(h []float64, d int) []int {
 // λ = damp·mean(diag H), by one Cholesky factorization of the reversed H
 // (rows and columns in reverse order), in place: h holds the symmetric H
 // (both triangles) on entry and, on success, U in its upper triangle and
-// diagonal, H's strict lower triangle untouched. u32 (d×d) receives U
-// rounded to float32, zeros below the diagonal. When H + λI is not
+// diagonal, H's strict lower triangle untouched. When H + λI is not
 // numerically positive definite the damping grows tenfold, up to five
 // times; it returns the damping used.
 //
@@ -214,7 +211,7 @@ func deadColumns(h []float64, d int) []int {
 // of the reversed H, whose upper triangle keeps the original for retries,
 // and reversing back puts J·L⁻¹·J = U above the diagonal and the untouched
 // triangle, H's own lower one, below it.
-func invCholUpper(h []float64, d int, damp float64, u32 []float32) (float64, error) {
+func invCholUpper(h []float64, d int, damp float64) (float64, error) {
 	mean := 0.0
 	for i := range d {
 		mean += h[i*d+i]
@@ -234,10 +231,8 @@ func invCholUpper(h []float64, d int, damp float64, u32 []float32) (float64, err
 		for i, v := range diag {
 			h[i*d+i] = v + lambda
 		}
-		clear(u32[:d*d])
-		if choleskyLower(h, d) && invertLower(h, d, u32) {
+		if choleskyLower(h, d) && invertLower(h, d) {
 			slices.Reverse(h)
-			slices.Reverse(u32[:d*d])
 			return damp, nil
 		}
 		if damp == 0 {
@@ -250,12 +245,11 @@ func invCholUpper(h []float64, d int, damp float64, u32 []float32) (float64, err
 }
 
 // obs runs the blocked optimal-brain-surgeon sweep over w (rows × d) with
-// the inverse Hessian's Cholesky factor u (upper triangle read; u32 the
-// same rounded to float32), choosing the N:M mask as it
+// the inverse Hessian's Cholesky factor u (upper triangle read), choosing the N:M mask as it
 // goes. Rows are independent given u, so they are shared out over the
 // cores within each block; the trailing update is one matrix product.
-func obs(w []float64, keep []bool, rows, d int, u []float64, u32 []float32, o Options) {
-	var errs32, prod []float32
+func obs(w []float64, keep []bool, rows, d int, u []float64, o Options) {
+	var errs32, u32, prod []float32
 	for i1 := 0; i1 < d; i1 += o.BlockSize {
 		i2 := min(i1+o.BlockSize, d)
 		cnt := i2 - i1
@@ -290,8 +284,9 @@ func obs(w []float64, keep []bool, rows, d int, u []float64, u32 []float32, o Op
 			// executor's GEMM) subtracted in float64.
 			rest := d - i2
 			errs32 = toFloat32(grow(errs32, rows*cnt), errs, cnt, rows, cnt)
+			u32 = toFloat32(grow(u32, cnt*rest), u[i1*d+i2:], d, cnt, rest)
 			prod = grow(prod, rows*rest)
-			ref.Sgemm(false, false, rows, rest, cnt, 1, errs32, cnt, u32[i1*d+i2:], d, 0, prod, rest)
+			ref.Sgemm(false, false, rows, rest, cnt, 1, errs32, cnt, u32, rest, 0, prod, rest)
 			parallelRows(rows, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
 					row := w[r*d+i2 : (r+1)*d]
