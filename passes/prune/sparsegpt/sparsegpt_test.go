@@ -324,3 +324,45 @@ func TestAddConv(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputErrorsBands: OutputErrors, which multiplies by H's strict upper
+// triangle one band of columns at a time, agrees with a·H·aᵀ summed
+// directly in float64, on spans wider than a band and not a multiple of
+// one.
+func TestOutputErrorsBands(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	rows, cols := 3, 2*errorPanel+76
+	spans := [][2]int{{0, errorPanel + 40}, {errorPanel + 40, cols}}
+	var h [][]float64
+	for _, sp := range spans {
+		h = append(h, gram(rng, sp[1]-sp[0]+10, sp[1]-sp[0], 0))
+	}
+	w := make([]float64, rows*cols)
+	v := make([]float64, rows*cols)
+	for i := range w {
+		w[i] = rng.NormFloat64()
+		if i%3 != 0 {
+			v[i] = w[i] + 0.1*rng.NormFloat64()
+		}
+	}
+	got, err := OutputErrors(w, [][]float64{v, w}, rows, cols, h, spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0.0
+	for si, sp := range spans {
+		d := sp[1] - sp[0]
+		for r := range rows {
+			for i := range d {
+				ai := w[r*cols+sp[0]+i] - v[r*cols+sp[0]+i]
+				for j := range d {
+					aj := w[r*cols+sp[0]+j] - v[r*cols+sp[0]+j]
+					want += ai * h[si][i*d+j] * aj
+				}
+			}
+		}
+	}
+	if math.Abs(got[0]-want) > 1e-5*want || got[1] != 0 {
+		t.Errorf("OutputErrors = %v, want %v and 0", got, want)
+	}
+}
