@@ -3,6 +3,8 @@ package sparsegpt
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/sqc-project/sqc/ir"
@@ -364,5 +366,53 @@ func TestOutputErrorsBands(t *testing.T) {
 	}
 	if math.Abs(got[0]-want) > 1e-5*want || got[1] != 0 {
 		t.Errorf("OutputErrors = %v, want %v and 0", got, want)
+	}
+}
+
+// TestPruneIndependentOfCores: the mask and weights are the same bits
+// whatever the number of cores the work is shared over, and the Hessian
+// Prune works in is itself again afterwards.
+func TestPruneIndependentOfCores(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	rows, cols := 40, 600 // several blocks of the factorizations, two spans
+	w := make([]float64, rows*cols)
+	for i := range w {
+		w[i] = rng.NormFloat64()
+	}
+	o := DefaultOptions
+	o.MaxBlock = 320
+	var h [][]float64
+	for _, sp := range o.Spans(cols) {
+		h = append(h, gram(rng, 2*(sp[1]-sp[0]), sp[1]-sp[0], 0))
+	}
+	orig := make([][]float64, len(h))
+	for i := range h {
+		orig[i] = append([]float64(nil), h[i]...)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var first *Result
+	for _, procs := range []int{1, 2, 3, 8} {
+		runtime.GOMAXPROCS(procs)
+		res, err := Prune(w, rows, cols, h, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range h {
+			if !slices.Equal(h[i], orig[i]) {
+				t.Fatalf("GOMAXPROCS %d: Hessian block %d is not restored", procs, i)
+			}
+		}
+		if first == nil {
+			first = res
+			continue
+		}
+		if !slices.Equal(res.Keep, first.Keep) {
+			t.Fatalf("GOMAXPROCS %d: the mask differs from GOMAXPROCS 1's", procs)
+		}
+		for i := range res.W {
+			if math.Float64bits(res.W[i]) != math.Float64bits(first.W[i]) {
+				t.Fatalf("GOMAXPROCS %d: W[%d] = %v, GOMAXPROCS 1 gives %v", procs, i, res.W[i], first.W[i])
+			}
+		}
 	}
 }
