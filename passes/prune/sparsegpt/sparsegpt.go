@@ -341,59 +341,68 @@ func parallelRows(rows int, body func(lo, hi int)) {
 // spans: the squared error of the layer's output over the calibration
 // inputs that made h when its weight w is replaced by v. With a = w − v
 // and H symmetric, a·H·aᵀ = Σ_j a_j·(a_j·H_jj + 2·(a·T)_j) for T the strict
-// upper triangle of H: the products a·T run as float32 matrix products on
-// the reference executor's GEMM, a band of errorPanel columns of T at a
-// time, each band reading only the rows above its diagonal (half the work
-// of a·H); the sums are float64. An error measure needs no more precision,
-// and the scalar loop took seconds on a 2304-wide layer.
+// upper triangle of H: the products a·T, every v's rows at once, run as
+// float32 matrix products on the reference executor's GEMM, a band of
+// errorPanel columns of T at a time, each band reading only the rows above
+// its diagonal (half the work of a·H); the sums are float64, each row's in
+// column order and the rows' in row order. An error measure needs no more
+// precision, and the scalar loop took seconds on a 2304-wide layer.
 func OutputErrors(w []float64, vs [][]float64, rows, cols int, h [][]float64, spans [][2]int) ([]float64, error) {
 	if len(h) != len(spans) {
 		return nil, fmt.Errorf("%d Hessian blocks, want %d", len(h), len(spans))
 	}
 	out := make([]float64, len(vs))
+	k := len(vs) * rows
 	var diff, prod, band []float32
+	rowSums := make([]float64, k)
 	for si, sp := range spans {
 		d := sp[1] - sp[0]
 		hs := h[si]
 		if len(hs) != d*d {
 			return nil, fmt.Errorf("Hessian block %d has %d elements, want %d×%d", si, len(hs), d, d)
 		}
-		diff = grow(diff, rows*d)
-		prod = grow(prod, rows*d)
-		for vi, v := range vs {
-			for r := range rows {
-				dst := diff[r*d : (r+1)*d]
+		diff = grow(diff, k*d)
+		parallelRows(k, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v, r := vs[i/rows], i%rows
+				dst := diff[i*d : (i+1)*d]
 				for j := range dst {
 					dst[j] = float32(w[r*cols+sp[0]+j] - v[r*cols+sp[0]+j])
 				}
 			}
-			for j0 := 0; j0 < d; j0 += errorPanel {
-				n := min(errorPanel, d-j0)
-				// Rows [0, j0+n) of T's columns [j0, j0+n): zero on and
-				// below the diagonal.
-				k := j0 + n
-				band = grow(band, k*n)
-				parallelRows(k, func(lo, hi int) {
-					for i := lo; i < hi; i++ {
-						dst := band[i*n : (i+1)*n]
-						above := min(n, max(0, i+1-j0)) // columns j <= i
-						clear(dst[:above])
-						for j := above; j < n; j++ {
-							dst[j] = float32(hs[i*d+j0+j])
-						}
+		})
+		prod = grow(prod, k*d)
+		for j0 := 0; j0 < d; j0 += errorPanel {
+			n := min(errorPanel, d-j0)
+			// Rows [0, j0+n) of T's columns [j0, j0+n): zero on and
+			// below the diagonal.
+			m := j0 + n
+			band = grow(band, m*n)
+			parallelRows(m, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					dst := band[i*n : (i+1)*n]
+					above := min(n, max(0, i+1-j0)) // columns j <= i
+					clear(dst[:above])
+					for j := above; j < n; j++ {
+						dst[j] = float32(hs[i*d+j0+j])
 					}
-				})
-				ref.Sgemm(false, false, rows, n, k, 1, diff, d, band, n, 0, prod[j0:], d)
-			}
-			sum := 0.0
-			for r := range rows {
-				a := diff[r*d : (r+1)*d]
-				for j, p := range prod[r*d : (r+1)*d] {
+				}
+			})
+			ref.Sgemm(false, false, k, n, m, 1, diff, d, band, n, 0, prod[j0:], d)
+		}
+		parallelRows(k, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				a := diff[i*d : (i+1)*d]
+				sum := 0.0
+				for j, p := range prod[i*d : (i+1)*d] {
 					aj := float64(a[j])
 					sum += float64(aj * (float64(aj*hs[j*d+j]) + float64(2*float64(p))))
 				}
+				rowSums[i] = sum
 			}
-			out[vi] += sum
+		})
+		for i, sum := range rowSums {
+			out[i/rows] += sum
 		}
 	}
 	return out, nil
