@@ -371,7 +371,7 @@ func OutputErrors(w []float64, vs [][]float64, rows, cols int, h [][]float64, sp
 				}
 			}
 		})
-		prod = grow(prod, k*d)
+		clear(rowSums)
 		for j0 := 0; j0 < d; j0 += errorPanel {
 			n := min(errorPanel, d-j0)
 			// Rows [0, j0+n) of T's columns [j0, j0+n): zero on and
@@ -388,19 +388,22 @@ func OutputErrors(w []float64, vs [][]float64, rows, cols int, h [][]float64, sp
 					}
 				}
 			})
-			ref.Sgemm(false, false, k, n, m, 1, diff, d, band, n, 0, prod[j0:], d)
-		}
-		parallelRows(k, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				a := diff[i*d : (i+1)*d]
-				sum := 0.0
-				for j, p := range prod[i*d : (i+1)*d] {
-					aj := float64(a[j])
-					sum += float64(aj * (float64(aj*hs[j*d+j]) + float64(2*float64(p))))
+			prod = grow(prod, k*n)
+			ref.Sgemm(false, false, k, n, m, 1, diff, d, band, n, 0, prod, n)
+			// Each row's sum goes on in column order, band after band.
+			parallelRows(k, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					a := diff[i*d+j0 : i*d+j0+n]
+					sum := rowSums[i]
+					for j, p := range prod[i*n : (i+1)*n] {
+						aj := float64(a[j])
+						hjj := hs[(j0+j)*d+j0+j]
+						sum += float64(aj * (float64(aj*hjj) + float64(2*float64(p))))
+					}
+					rowSums[i] = sum
 				}
-				rowSums[i] = sum
-			}
-		})
+			})
+		}
 		for i, sum := range rowSums {
 			out[i/rows] += sum
 		}
