@@ -227,7 +227,7 @@ func invCholUpper(h []float64, d int, damp float64) (float64, error) {
 			// The failed factorization overwrote the lower triangle.
 			mirrorUpper(h, d)
 		}
-		lambda := float64(damp * mean) // rounded: Go fused it into the += below
+		lambda := float64(damp * mean) // rounded: Go would fuse it into the sum below
 		for i, v := range diag {
 			h[i*d+i] = v + lambda
 		}

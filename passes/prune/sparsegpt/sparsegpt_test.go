@@ -416,3 +416,51 @@ func TestPruneIndependentOfCores(t *testing.T) {
 		}
 	}
 }
+
+// TestDampingRetry: an indefinite H (3 off the diagonal, 1 on it:
+// eigenvalues 3d−2 and −2) fails the factorization until the damping
+// exceeds 2, three retries from 0.01; each retry starts
+// again from H, which the failed attempt overwrote, and the U returned is
+// the factor of (H + λI)⁻¹ for the damping it reports.
+func TestDampingRetry(t *testing.T) {
+	d := 8
+	h := make([]float64, d*d)
+	for i := range h {
+		h[i] = 3
+	}
+	for i := range d {
+		h[i*d+i] = 1
+	}
+	work := append([]float64(nil), h...)
+	damp, err := invCholUpper(work, d, 0.01)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if damp <= 2 {
+		t.Fatalf("damping %v, want it raised above 2", damp)
+	}
+	lambda := damp // mean diag H is 1
+	for i := range d {
+		for j := range d {
+			s := 0.0
+			for k := range d {
+				uu := 0.0
+				for m := 0; m <= min(i, k); m++ {
+					uu += work[m*d+i] * work[m*d+k]
+				}
+				hk := h[k*d+j]
+				if k == j {
+					hk += lambda
+				}
+				s += uu * hk
+			}
+			want := 0.0
+			if i == j {
+				want = 1
+			}
+			if math.Abs(s-want) > 1e-9 {
+				t.Fatalf("damping %v: (UᵀU·(H+λI))[%d,%d] = %v, want %v", damp, i, j, s, want)
+			}
+		}
+	}
+}
