@@ -148,10 +148,14 @@ func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, erro
 	}
 	for si, sp := range spans {
 		d := sp[1] - sp[0]
-		// Work on a copy of the span's columns.
-		ws := make([]float64, rows*d)
-		for r := range rows {
-			copy(ws[r*d:(r+1)*d], res.W[r*cols+sp[0]:r*cols+sp[1]])
+		// Work on a copy of the span's columns, or on the result itself
+		// when the span is all of them.
+		ws, keep := res.W, res.Keep
+		if d != cols {
+			ws, keep = make([]float64, rows*d), make([]bool, rows*d)
+			for r := range rows {
+				copy(ws[r*d:(r+1)*d], res.W[r*cols+sp[0]:r*cols+sp[1]])
+			}
 		}
 		a := h[si]
 		mirrorUpper(a, d)
@@ -170,16 +174,17 @@ func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, erro
 			return nil, err
 		}
 		res.Damp = max(res.Damp, damp)
-		keep := make([]bool, rows*d)
 		obs(ws, keep, rows, d, a, o)
 		// a holds U above the diagonal and H below: make it H again.
 		mirrorLower(a, d)
 		for i, v := range diag {
 			a[i*d+i] = v
 		}
-		for r := range rows {
-			copy(res.W[r*cols+sp[0]:r*cols+sp[1]], ws[r*d:(r+1)*d])
-			copy(res.Keep[r*cols+sp[0]:r*cols+sp[1]], keep[r*d:(r+1)*d])
+		if d != cols {
+			for r := range rows {
+				copy(res.W[r*cols+sp[0]:r*cols+sp[1]], ws[r*d:(r+1)*d])
+				copy(res.Keep[r*cols+sp[0]:r*cols+sp[1]], keep[r*d:(r+1)*d])
+			}
 		}
 	}
 	return res, nil
