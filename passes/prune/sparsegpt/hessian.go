@@ -48,7 +48,6 @@ func NewHessian(cols int, spans [][2]int) *Hessian {
 	// Rows are gathered into chunks so that the products run as matrix
 	// products; about 4 M elements (16 MiB) a chunk.
 	h.chunk = max(64, min(4096, (4<<20)/max(1, cols)))
-	h.buf = make([]float32, h.chunk*cols)
 	return h
 }
 
@@ -58,6 +57,7 @@ func (h *Hessian) row() ([]float32, error) {
 	if h.n == h.chunk {
 		h.flush()
 	}
+	h.buf = grow(h.buf, h.chunk*h.Cols)
 	r := h.buf[h.n*h.Cols : (h.n+1)*h.Cols]
 	h.n++
 	h.Rows++
@@ -71,14 +71,11 @@ func (h *Hessian) Flush() error {
 	// Mirror the upper triangle into the lower, once: the chunks add to
 	// the upper triangle only.
 	for si, sp := range h.Spans {
-		d := sp[1] - sp[0]
-		acc := h.H[si]
-		for i := range d {
-			for j := i + 1; j < d; j++ {
-				acc[j*d+i] = acc[i*d+j]
-			}
-		}
+		mirrorUpper(h.H[si], sp[1]-sp[0])
 	}
+	// The working buffers (16 MiB and more) go now rather than with H,
+	// which the solve keeps; more rows allocate them again.
+	h.buf, h.prod, h.nhwc = nil, nil, nil
 	return nil
 }
 

@@ -3,6 +3,7 @@ package sparsegpt
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -77,5 +78,87 @@ func TestBlockedFactorizations(t *testing.T) {
 	h[(d-1)*d+d-1] = -1
 	if choleskyLower(h, d) {
 		t.Errorf("an indefinite matrix was factored")
+	}
+}
+
+// fullCholesky and fullInverse are the blocked factorizations as first
+// written: every trailing update and block-row product a whole matrix
+// product, zeros included. The ones in linalg.go skip the products whose
+// terms are all zero and must give the same bits.
+func fullCholesky(a []float64, d int) bool {
+	for k := 0; k < d; k += linalgBlock {
+		b := min(linalgBlock, d-k)
+		if !cholesky(a[k*d+k:], d, b) {
+			return false
+		}
+		rest := d - k - b
+		if rest == 0 {
+			break
+		}
+		solveLowerTrans(a[(k+b)*d+k:], a[k*d+k:], d, rest, b)
+		panel := toFloat32(make([]float32, rest*b), a[(k+b)*d+k:], d, rest, b)
+		prod := make([]float32, rest*rest)
+		ref.Sgemm(false, true, rest, rest, b, 1, panel, b, panel, b, 0, prod, rest)
+		for i := range rest {
+			for j := 0; j <= i; j++ {
+				a[(k+b+i)*d+k+b+j] -= float64(prod[i*rest+j])
+			}
+		}
+	}
+	return true
+}
+
+func fullInverse(l []float64, d int) bool {
+	for i := 0; i < d; i += linalgBlock {
+		b := min(linalgBlock, d-i)
+		var prod []float32
+		if i > 0 {
+			left := toFloat32(make([]float32, b*i), l[i*d:], d, b, i)
+			x := make([]float32, i*i)
+			lowerToFloat32(x, l, d, i, i)
+			prod = make([]float32, b*i)
+			ref.Sgemm(false, false, b, i, i, 1, left, i, x, i, 0, prod, i)
+		}
+		if !invertTriangular(l[i*d+i:], d, b) {
+			return false
+		}
+		if i > 0 {
+			inv := make([]float32, b*b)
+			lowerToFloat32(inv, l[i*d+i:], d, b, b)
+			out := make([]float32, b*i)
+			ref.Sgemm(false, false, b, i, b, -1, inv, b, prod, i, 0, out, i)
+			for r := range b {
+				for c := range i {
+					l[(i+r)*d+c] = float64(out[r*i+c])
+				}
+			}
+		}
+	}
+	return true
+}
+
+// TestFactorizationsSkipOnlyZeros: the factorizations that multiply only
+// the triangles they need equal, bit for bit, the ones that multiply whole
+// matrices, on sizes whose inverse spans several of the GEMM's summation
+// chunks (ref.SumChunk) and ragged last blocks.
+func TestFactorizationsSkipOnlyZeros(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, d := range []int{linalgBlock + 1, 2*ref.SumChunk + 3*linalgBlock/2, 3*ref.SumChunk + 5} {
+		h := gram(rng, 2*d, d, 0.01)
+		got, want := append([]float64(nil), h...), append([]float64(nil), h...)
+		if !choleskyLower(got, d) || !fullCholesky(want, d) {
+			t.Fatalf("d=%d: factorization failed", d)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("d=%d: the Cholesky factors differ", d)
+		}
+		if !invertLower(got, d) || !fullInverse(want, d) {
+			t.Fatalf("d=%d: inversion failed", d)
+		}
+		for i := range got {
+			if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+				t.Fatalf("d=%d: L⁻¹[%d,%d] = %v, the full products give %v", d, i/d, i%d, got[i], want[i])
+			}
+		}
 	}
 }

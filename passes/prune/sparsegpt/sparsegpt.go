@@ -48,9 +48,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 
-	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
 
@@ -123,7 +123,9 @@ type Result struct {
 // Prune prunes w (rows × cols, row-major, not modified) with the Hessian
 // h: one cols×cols symmetric matrix per span of o.Spans(cols), each
 // holding Σ x·xᵀ over the calibration inputs of those columns (only the
-// upper triangles are read).
+// upper triangles are read). The blocks of h are the working storage of
+// the factorization: on a successful return each holds its matrix again,
+// whole (both triangles); after an error their contents are undefined.
 func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, error) {
 	if err := o.check(cols); err != nil {
 		return nil, err
@@ -135,37 +137,54 @@ func Prune(w []float64, rows, cols int, h [][]float64, o Options) (*Result, erro
 	if len(h) != len(spans) {
 		return nil, fmt.Errorf("%d Hessian blocks, want %d", len(h), len(spans))
 	}
+	for si, sp := range spans {
+		if d := sp[1] - sp[0]; len(h[si]) != d*d {
+			return nil, fmt.Errorf("Hessian block %d has %d elements, want %d×%d", si, len(h[si]), d, d)
+		}
+	}
 	res := &Result{W: append([]float64(nil), w...), Keep: make([]bool, rows*cols), Damp: o.Damp}
 	for i := range res.Keep {
 		res.Keep[i] = true
 	}
 	for si, sp := range spans {
 		d := sp[1] - sp[0]
-		if len(h[si]) != d*d {
-			return nil, fmt.Errorf("Hessian block %d has %d elements, want %d×%d", si, len(h[si]), d, d)
+		// Work on a copy of the span's columns, or on the result itself
+		// when the span is all of them.
+		ws, keep := res.W, res.Keep
+		if d != cols {
+			ws, keep = make([]float64, rows*d), make([]bool, rows*d)
+			for r := range rows {
+				copy(ws[r*d:(r+1)*d], res.W[r*cols+sp[0]:r*cols+sp[1]])
+			}
 		}
-		// Work on a copy of the span's columns.
-		ws := make([]float64, rows*d)
-		for r := range rows {
-			copy(ws[r*d:(r+1)*d], res.W[r*cols+sp[0]:r*cols+sp[1]])
+		a := h[si]
+		mirrorUpper(a, d)
+		diag := make([]float64, d)
+		for i := range d {
+			diag[i] = a[i*d+i]
 		}
-		hs := append([]float64(nil), h[si]...)
-		dead := deadColumns(hs, d)
+		dead := deadColumns(a, d)
 		for _, c := range dead {
 			for r := range rows {
 				ws[r*d+c] = 0
 			}
 		}
-		u, damp, err := invCholUpper(hs, d, o.Damp)
+		damp, err := invCholUpper(a, d, o.Damp)
 		if err != nil {
 			return nil, err
 		}
 		res.Damp = max(res.Damp, damp)
-		keep := make([]bool, rows*d)
-		obs(ws, keep, rows, d, u, o)
-		for r := range rows {
-			copy(res.W[r*cols+sp[0]:r*cols+sp[1]], ws[r*d:(r+1)*d])
-			copy(res.Keep[r*cols+sp[0]:r*cols+sp[1]], keep[r*d:(r+1)*d])
+		obs(ws, keep, rows, d, a, o)
+		// a holds U above the diagonal and H below: make it H again.
+		mirrorLower(a, d)
+		for i, v := range diag {
+			a[i*d+i] = v
+		}
+		if d != cols {
+			for r := range rows {
+				copy(res.W[r*cols+sp[0]:r*cols+sp[1]], ws[r*d:(r+1)*d])
+				copy(res.Keep[r*cols+sp[0]:r*cols+sp[1]], keep[r*d:(r+1)*d])
+			}
 		}
 	}
 	return res, nil
@@ -184,40 +203,42 @@ func deadColumns(h []float64, d int) []int {
 	return dead
 }
 
-// invCholUpper returns the upper triangular U with UᵀU = (H + λI)⁻¹,
-// λ = damp·mean(diag H), computed by one Cholesky factorization of the
-// reversed H. When H + λI is not numerically positive definite the damping
-// grows tenfold, up to five times. h is overwritten.
-func invCholUpper(h []float64, d int, damp float64) ([]float64, float64, error) {
+// invCholUpper computes the upper triangular U with UᵀU = (H + λI)⁻¹,
+// λ = damp·mean(diag H), by one Cholesky factorization of the reversed H
+// (rows and columns in reverse order), in place: h holds the symmetric H
+// (both triangles) on entry and, on success, U in its upper triangle and
+// diagonal, H's strict lower triangle untouched. When H + λI is not
+// numerically positive definite the damping grows tenfold, up to five
+// times; it returns the damping used.
+//
+// Reversing rows and columns is reversing the row-major array, so both
+// reversals are in place: the factorization works on the lower triangle
+// of the reversed H, whose upper triangle keeps the original for retries,
+// and reversing back puts J·L⁻¹·J = U above the diagonal and the untouched
+// triangle, H's own lower one, below it.
+func invCholUpper(h []float64, d int, damp float64) (float64, error) {
 	mean := 0.0
 	for i := range d {
 		mean += h[i*d+i]
 	}
 	mean /= float64(d)
-	// Only the upper triangle is valid: mirror it so the reversal, which
-	// maps the upper triangle onto the lower, reads defined entries.
+	slices.Reverse(h)
+	diag := make([]float64, d)
 	for i := range d {
-		for j := i + 1; j < d; j++ {
-			h[j*d+i] = h[i*d+j]
-		}
+		diag[i] = h[i*d+i]
 	}
-	rev := make([]float64, d*d)
 	for try := 0; try < 6; try++ {
-		lambda := float64(damp * mean) // rounded: Go fused it into the += below
-		for i := range d {
-			for j := 0; j <= i; j++ {
-				rev[i*d+j] = h[(d-1-i)*d+(d-1-j)]
-			}
-			rev[i*d+i] += lambda
+		if try > 0 {
+			// The failed factorization overwrote the lower triangle.
+			mirrorUpper(h, d)
 		}
-		if choleskyLower(rev, d) && invertLower(rev, d) {
-			u := make([]float64, d*d)
-			for i := range d {
-				for j := i; j < d; j++ {
-					u[i*d+j] = rev[(d-1-i)*d+(d-1-j)]
-				}
-			}
-			return u, damp, nil
+		lambda := float64(damp * mean) // rounded: Go would fuse it into the sum below
+		for i, v := range diag {
+			h[i*d+i] = v + lambda
+		}
+		if choleskyLower(h, d) && invertLower(h, d) {
+			slices.Reverse(h)
+			return damp, nil
 		}
 		if damp == 0 {
 			damp = 1e-6
@@ -225,16 +246,15 @@ func invCholUpper(h []float64, d int, damp float64) ([]float64, float64, error) 
 			damp *= 10
 		}
 	}
-	return nil, damp, errors.New("the Hessian is not positive definite even with damping (calibration inputs are degenerate)")
+	return damp, errors.New("the Hessian is not positive definite even with damping (calibration inputs are degenerate)")
 }
 
 // obs runs the blocked optimal-brain-surgeon sweep over w (rows × d) with
-// the inverse Hessian's Cholesky factor u, choosing the N:M mask as it
+// the inverse Hessian's Cholesky factor u (upper triangle read), choosing the N:M mask as it
 // goes. Rows are independent given u, so they are shared out over the
 // cores within each block; the trailing update is one matrix product.
 func obs(w []float64, keep []bool, rows, d int, u []float64, o Options) {
-	u32 := toFloat32(make([]float32, d*d), u, d, d, d)
-	var errs32, prod []float32
+	var errs32, u32, prod []float32
 	for i1 := 0; i1 < d; i1 += o.BlockSize {
 		i2 := min(i1+o.BlockSize, d)
 		cnt := i2 - i1
@@ -269,8 +289,9 @@ func obs(w []float64, keep []bool, rows, d int, u []float64, o Options) {
 			// executor's GEMM) subtracted in float64.
 			rest := d - i2
 			errs32 = toFloat32(grow(errs32, rows*cnt), errs, cnt, rows, cnt)
+			u32 = toFloat32(grow(u32, cnt*rest), u[i1*d+i2:], d, cnt, rest)
 			prod = grow(prod, rows*rest)
-			ref.Sgemm(false, false, rows, rest, cnt, 1, errs32, cnt, u32[i1*d+i2:], d, 0, prod, rest)
+			ref.Sgemm(false, false, rows, rest, cnt, 1, errs32, cnt, u32, rest, 0, prod, rest)
 			parallelRows(rows, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
 					row := w[r*d+i2 : (r+1)*d]
@@ -323,46 +344,78 @@ func parallelRows(rows int, body func(lo, hi int)) {
 
 // OutputErrors returns, for each v of vs, Σ_rows (w−v)·H·(w−v)ᵀ over the
 // spans: the squared error of the layer's output over the calibration
-// inputs that made h when its weight w is replaced by v. The products run
-// as one float32 matrix product per span on the reference executor's GEMM
-// (an error measure needs no more precision, and the scalar loop took
-// seconds on a 2304-wide layer); the sums are float64.
+// inputs that made h when its weight w is replaced by v. With a = w − v
+// and H symmetric, a·H·aᵀ = Σ_j a_j·(a_j·H_jj + 2·(a·T)_j) for T the strict
+// upper triangle of H: the products a·T, every v's rows at once, run as
+// float32 matrix products on the reference executor's GEMM, a band of
+// errorPanel columns of T at a time, each band reading only the rows above
+// its diagonal (half the work of a·H); the sums are float64, each row's in
+// column order and the rows' in row order. An error measure needs no more
+// precision, and the scalar loop took seconds on a 2304-wide layer.
 func OutputErrors(w []float64, vs [][]float64, rows, cols int, h [][]float64, spans [][2]int) ([]float64, error) {
+	if len(h) != len(spans) {
+		return nil, fmt.Errorf("%d Hessian blocks, want %d", len(h), len(spans))
+	}
 	out := make([]float64, len(vs))
 	k := len(vs) * rows
+	var diff, prod, band []float32
+	rowSums := make([]float64, k)
 	for si, sp := range spans {
 		d := sp[1] - sp[0]
-		diff := make([]float32, k*d)
-		for vi, v := range vs {
-			for r := range rows {
-				dst := diff[(vi*rows+r)*d : (vi*rows+r+1)*d]
+		hs := h[si]
+		if len(hs) != d*d {
+			return nil, fmt.Errorf("Hessian block %d has %d elements, want %d×%d", si, len(hs), d, d)
+		}
+		diff = grow(diff, k*d)
+		parallelRows(k, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				v, r := vs[i/rows], i%rows
+				dst := diff[i*d : (i+1)*d]
 				for j := range dst {
 					dst[j] = float32(w[r*cols+sp[0]+j] - v[r*cols+sp[0]+j])
 				}
 			}
+		})
+		clear(rowSums)
+		for j0 := 0; j0 < d; j0 += errorPanel {
+			n := min(errorPanel, d-j0)
+			// Rows [0, j0+n) of T's columns [j0, j0+n): zero on and
+			// below the diagonal.
+			m := j0 + n
+			band = grow(band, m*n)
+			parallelRows(m, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					dst := band[i*n : (i+1)*n]
+					above := min(n, max(0, i+1-j0)) // columns j <= i
+					clear(dst[:above])
+					for j := above; j < n; j++ {
+						dst[j] = float32(hs[i*d+j0+j])
+					}
+				}
+			})
+			prod = grow(prod, k*n)
+			ref.Sgemm(false, false, k, n, m, 1, diff, d, band, n, 0, prod, n)
+			// Each row's sum goes on in column order, band after band.
+			parallelRows(k, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					a := diff[i*d+j0 : i*d+j0+n]
+					sum := rowSums[i]
+					for j, p := range prod[i*n : (i+1)*n] {
+						aj := float64(a[j])
+						hjj := hs[(j0+j)*d+j0+j]
+						sum += float64(aj * (float64(aj*hjj) + float64(2*float64(p))))
+					}
+					rowSums[i] = sum
+				}
+			})
 		}
-		hs := make([]float32, d*d)
-		for i, x := range h[si] {
-			hs[i] = float32(x)
-		}
-		a := &ir.Value{Name: "a", Type: ir.TensorType(ir.Float32, k, d)}
-		y := &ir.Value{Name: "y", Type: ir.TensorType(ir.Float32, k, d)}
-		hv := ir.NewConst("h", ir.FromFloat32(hs, d, d))
-		g := &ir.Graph{Name: "error", Inputs: []*ir.Value{a}, Outputs: []*ir.Value{y}, Nodes: []*ir.Node{
-			{Name: "ah", Op: "MatMul", Inputs: []*ir.Value{a, hv}, Outputs: []*ir.Value{y}},
-		}}
-		res, err := ref.Run(g, ir.FromFloat32(diff, k, d))
-		if err != nil {
-			return nil, err
-		}
-		p := res[0].Float32s()
-		for vi := range vs {
-			sum := 0.0
-			for i := vi * rows * d; i < (vi+1)*rows*d; i++ {
-				sum += float64(float64(diff[i]) * float64(p[i]))
-			}
-			out[vi] += sum
+		for i, sum := range rowSums {
+			out[i/rows] += sum
 		}
 	}
 	return out, nil
 }
+
+// errorPanel is the width of the bands of H that OutputErrors rounds to
+// float32 at a time.
+const errorPanel = 512

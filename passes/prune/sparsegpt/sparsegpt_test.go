@@ -3,6 +3,8 @@ package sparsegpt
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/sqc-project/sqc/ir"
@@ -184,14 +186,19 @@ func TestInverseCholesky(t *testing.T) {
 	for i := range d {
 		damped[i*d+i] += lambda
 	}
-	u, _, err := invCholUpper(append([]float64(nil), h...), d, 0.01)
-	if err != nil {
+	work := append([]float64(nil), h...)
+	if _, err := invCholUpper(work, d, 0.01); err != nil {
 		t.Fatal(err)
 	}
+	// work holds U on and above the diagonal and H's own entries below.
+	u := make([]float64, d*d)
 	for i := range d {
-		for j := range i {
-			if u[i*d+j] != 0 {
-				t.Fatalf("U[%d,%d] = %v below the diagonal", i, j, u[i*d+j])
+		for j := range d {
+			switch {
+			case j >= i:
+				u[i*d+j] = work[i*d+j]
+			case work[i*d+j] != h[i*d+j]:
+				t.Fatalf("work[%d,%d] = %v below the diagonal, want H's %v", i, j, work[i*d+j], h[i*d+j])
 			}
 		}
 	}
@@ -316,6 +323,144 @@ func TestAddConv(t *testing.T) {
 	for i := range want {
 		if math.Abs(h.H[0][i]-want[i]) > 1e-5*(1+math.Abs(want[i])) {
 			t.Fatalf("H[%d] = %v, want %v", i, h.H[0][i], want[i])
+		}
+	}
+}
+
+// TestOutputErrorsBands: OutputErrors, which multiplies by H's strict upper
+// triangle one band of columns at a time, agrees with a·H·aᵀ summed
+// directly in float64, on spans wider than a band and not a multiple of
+// one.
+func TestOutputErrorsBands(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	rows, cols := 3, 2*errorPanel+76
+	spans := [][2]int{{0, errorPanel + 40}, {errorPanel + 40, cols}}
+	var h [][]float64
+	for _, sp := range spans {
+		h = append(h, gram(rng, sp[1]-sp[0]+10, sp[1]-sp[0], 0))
+	}
+	w := make([]float64, rows*cols)
+	v := make([]float64, rows*cols)
+	for i := range w {
+		w[i] = rng.NormFloat64()
+		if i%3 != 0 {
+			v[i] = w[i] + 0.1*rng.NormFloat64()
+		}
+	}
+	got, err := OutputErrors(w, [][]float64{v, w}, rows, cols, h, spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0.0
+	for si, sp := range spans {
+		d := sp[1] - sp[0]
+		for r := range rows {
+			for i := range d {
+				ai := w[r*cols+sp[0]+i] - v[r*cols+sp[0]+i]
+				for j := range d {
+					aj := w[r*cols+sp[0]+j] - v[r*cols+sp[0]+j]
+					want += ai * h[si][i*d+j] * aj
+				}
+			}
+		}
+	}
+	if math.Abs(got[0]-want) > 1e-5*want || got[1] != 0 {
+		t.Errorf("OutputErrors = %v, want %v and 0", got, want)
+	}
+}
+
+// TestPruneIndependentOfCores: the mask and weights are the same bits
+// whatever the number of cores the work is shared over, and the Hessian
+// Prune works in is itself again afterwards.
+func TestPruneIndependentOfCores(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	rows, cols := 40, 600 // several blocks of the factorizations, two spans
+	w := make([]float64, rows*cols)
+	for i := range w {
+		w[i] = rng.NormFloat64()
+	}
+	o := DefaultOptions
+	o.MaxBlock = 320
+	var h [][]float64
+	for _, sp := range o.Spans(cols) {
+		h = append(h, gram(rng, 2*(sp[1]-sp[0]), sp[1]-sp[0], 0))
+	}
+	orig := make([][]float64, len(h))
+	for i := range h {
+		orig[i] = append([]float64(nil), h[i]...)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var first *Result
+	for _, procs := range []int{1, 2, 3, 8} {
+		runtime.GOMAXPROCS(procs)
+		res, err := Prune(w, rows, cols, h, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range h {
+			if !slices.Equal(h[i], orig[i]) {
+				t.Fatalf("GOMAXPROCS %d: Hessian block %d is not restored", procs, i)
+			}
+		}
+		if first == nil {
+			first = res
+			continue
+		}
+		if !slices.Equal(res.Keep, first.Keep) {
+			t.Fatalf("GOMAXPROCS %d: the mask differs from GOMAXPROCS 1's", procs)
+		}
+		for i := range res.W {
+			if math.Float64bits(res.W[i]) != math.Float64bits(first.W[i]) {
+				t.Fatalf("GOMAXPROCS %d: W[%d] = %v, GOMAXPROCS 1 gives %v", procs, i, res.W[i], first.W[i])
+			}
+		}
+	}
+}
+
+// TestDampingRetry: an indefinite H (3 off the diagonal, 1 on it:
+// eigenvalues 3d−2 and −2) fails the factorization until the damping
+// exceeds 2, three retries from 0.01; each retry starts
+// again from H, which the failed attempt overwrote, and the U returned is
+// the factor of (H + λI)⁻¹ for the damping it reports.
+func TestDampingRetry(t *testing.T) {
+	d := 8
+	h := make([]float64, d*d)
+	for i := range h {
+		h[i] = 3
+	}
+	for i := range d {
+		h[i*d+i] = 1
+	}
+	work := append([]float64(nil), h...)
+	damp, err := invCholUpper(work, d, 0.01)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if damp <= 2 {
+		t.Fatalf("damping %v, want it raised above 2", damp)
+	}
+	lambda := damp // mean diag H is 1
+	for i := range d {
+		for j := range d {
+			s := 0.0
+			for k := range d {
+				uu := 0.0
+				for m := 0; m <= min(i, k); m++ {
+					uu += work[m*d+i] * work[m*d+k]
+				}
+				hk := h[k*d+j]
+				if k == j {
+					hk += lambda
+				}
+				s += uu * hk
+			}
+			want := 0.0
+			if i == j {
+				want = 1
+			}
+			if math.Abs(s-want) > 1e-9 {
+				t.Fatalf("damping %v: (UᵀU·(H+λI))[%d,%d] = %v, want %v", damp, i, j, s, want)
+			}
 		}
 	}
 }
