@@ -87,12 +87,31 @@ func measurePoints(g *ir.Graph) []*ir.Value {
 // int8).
 func fakeQuantize(t *ir.Tensor, amax float32) *ir.Tensor {
 	out := ir.NewTensor(ir.Float32, t.Shape...)
-	src, dst := t.Float32s(), out.Float32s()
-	s := ScaleFor(amax)
-	for i, x := range src {
-		dst[i] = float32(ref.QuantizeValue(x, s, 0, ir.Int8)) * s
-	}
+	fakeQuantizeInto(out.Float32s(), t.Float32s(), amax)
 	return out
+}
+
+// fakeQuantizeInto is fakeQuantize into dst (at least len(src) long). It
+// inlines ref.QuantizeValue for int8 (x/s rounded half to even in float64,
+// NaN to 0, saturated to [-128, 127], through int32 so that -0 becomes 0):
+// auto fake-quantizes every held-out activation once per candidate, and
+// the call per element cost more than the division (TestFakeQuantizeInto
+// checks it bit for bit against ref.QuantizeValue).
+func fakeQuantizeInto(dst, src []float32, amax float32) {
+	s := ScaleFor(amax)
+	dst = dst[:len(src)]
+	for i, x := range src {
+		r := math.RoundToEven(float64(x / s))
+		switch {
+		case r != r:
+			r = 0
+		case r <= -128:
+			r = -128
+		case r >= 127:
+			r = 127
+		}
+		dst[i] = float32(int32(r)) * s
+	}
 }
 
 // autoRun evaluates one threshold of one value: the held-out batches run
@@ -405,6 +424,7 @@ func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [
 	if err != nil {
 		return err
 	}
+	pool := newQuantBuffers()
 	for b, batch := range heldout {
 		held := map[*ir.Value]*ir.Tensor{}
 		left := maps.Clone(keep)
@@ -418,24 +438,26 @@ func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [
 				return
 			}
 			lr.den += sumSquares(t.Float32s())
-			in := make([]*ir.Tensor, len(lr.inputs))
-			for k, x := range lr.inputs {
-				in[k] = held[x]
-			}
+			// Every (input, candidate) pair of this layer reruns it; the
+			// reruns are independent, so they share the cores, and each
+			// adds its error to its own job in batch order whatever the
+			// number of cores.
+			var reruns []rerun
 			for k, x := range lr.inputs {
 				for ji, j := range byValue[x] {
 					if lr.num[x] == nil {
 						break
 					}
-					in[k] = fakeQuantize(held[x], j.amax)
-					out, err := lr.e.Run(in)
-					if err != nil {
-						runErr = fmt.Errorf("calibrate auto: layer %s, %s range of %s: %w", lr.n.Name, j.method, x.Name, err)
-						return
-					}
-					lr.num[x][ji] += sumDiff(out[0].Float32s(), t.Float32s())
+					reruns = append(reruns, rerun{input: k, value: x, job: j, num: &lr.num[x][ji]})
 				}
+			}
+			in := make([]*ir.Tensor, len(lr.inputs))
+			for k, x := range lr.inputs {
 				in[k] = held[x]
+			}
+			if runErr = rerunLayer(lr.e, in, t.Float32s(), reruns, pool); runErr != nil {
+				runErr = fmt.Errorf("calibrate auto: layer %s, %w", lr.n.Name, runErr)
+				return
 			}
 			for _, x := range lr.inputs {
 				if left[x]--; left[x] == 0 {
@@ -464,6 +486,101 @@ func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [
 		}
 	}
 	return nil
+}
+
+// rerun is one rerun of a layer for measureLayers: its input-th input
+// (value) fake-quantized with job's threshold, the error added to *num.
+type rerun struct {
+	input int
+	value *ir.Value
+	job   *autoRun
+	num   *float64
+}
+
+// rerunLayer runs layer e once per rerun, on in with that rerun's input
+// fake-quantized, and adds Σ(out − want)² to its num. The reruns share the
+// cores; each one's sum is computed alone and in element order, so the
+// errors do not depend on their number. The first failing rerun in order
+// gives the error.
+func rerunLayer(e *ref.Executor, in []*ir.Tensor, want []float32, reruns []rerun, pool *quantBuffers) error {
+	diffs := make([]float64, len(reruns))
+	errs := make([]error, len(reruns))
+	do := func(r int) {
+		x := in[reruns[r].input]
+		buf := pool.get(len(x.Float32s()))
+		defer pool.put(buf)
+		fakeQuantizeInto(buf, x.Float32s(), reruns[r].job.amax)
+		args := slices.Clone(in)
+		args[reruns[r].input] = &ir.Tensor{DType: ir.Float32, Shape: x.Shape, Data: buf}
+		out, err := e.Run(args)
+		if err != nil {
+			errs[r] = err
+			return
+		}
+		diffs[r] = sumDiff(out[0].Float32s(), want)
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(reruns))
+	if workers <= 1 {
+		for r := range reruns {
+			do(r)
+		}
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range next {
+					do(r)
+				}
+			}()
+		}
+		for r := range reruns {
+			next <- r
+		}
+		close(next)
+		wg.Wait()
+	}
+	for r, rr := range reruns {
+		if errs[r] != nil {
+			return fmt.Errorf("%s range of %s: %w", rr.job.method, rr.value.Name, errs[r])
+		}
+		*rr.num += diffs[r]
+	}
+	return nil
+}
+
+// quantBuffers keeps the fake-quantized copies of measureLayers' reruns
+// for the next ones: the largest activations are megabytes, and a fresh
+// zeroed tensor per rerun cost as much as the quantizing.
+type quantBuffers struct {
+	mu   sync.Mutex
+	free [][]float32
+}
+
+func newQuantBuffers() *quantBuffers { return &quantBuffers{} }
+
+// get returns a buffer of n elements, not zeroed.
+func (p *quantBuffers) get(n int) []float32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, b := range p.free {
+		if cap(b) >= n {
+			p.free = slices.Delete(p.free, i, i+1)
+			return b[:n]
+		}
+	}
+	if len(p.free) > 0 {
+		p.free = p.free[:len(p.free)-1] // too small: let it go, a larger one replaces it
+	}
+	return make([]float32, n)
+}
+
+func (p *quantBuffers) put(b []float32) {
+	p.mu.Lock()
+	p.free = append(p.free, b)
+	p.mu.Unlock()
 }
 
 func sumSquares(x []float32) float64 {
