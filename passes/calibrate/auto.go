@@ -91,26 +91,29 @@ func fakeQuantize(t *ir.Tensor, amax float32) *ir.Tensor {
 	return out
 }
 
-// fakeQuantizeInto is fakeQuantize into dst (at least len(src) long). It
-// inlines ref.QuantizeValue for int8 (x/s rounded half to even in float64,
-// NaN to 0, saturated to [-128, 127], through int32 so that -0 becomes 0):
-// auto fake-quantizes every held-out activation once per candidate, and
-// the call per element cost more than the division (TestFakeQuantizeInto
-// checks it bit for bit against ref.QuantizeValue).
+// fakeQuantizeInto is fakeQuantize into dst (at least len(src) long), the
+// same bits as ref.QuantizeValue for int8 (TestFakeQuantizeInto) at a
+// fraction of the cost: auto fake-quantizes every held-out activation once
+// per candidate. x/s is clamped to [-128, 127] (NaN to 0) before rounding,
+// which changes nothing, and then rounded half to even by adding and
+// subtracting 1.5·2²³: in [2²³, 2²⁴) float32 holds the integers exactly and
+// the addition rounds to the nearest, ties to even, as RoundToEven does; a
+// zero comes out +0, as through int32.
 func fakeQuantizeInto(dst, src []float32, amax float32) {
+	const round = 1.5 * (1 << 23)
 	s := ScaleFor(amax)
 	dst = dst[:len(src)]
 	for i, x := range src {
-		r := math.RoundToEven(float64(x / s))
+		q := x / s
 		switch {
-		case r != r:
-			r = 0
-		case r <= -128:
-			r = -128
-		case r >= 127:
-			r = 127
+		case q < -128:
+			q = -128
+		case q > 127:
+			q = 127
+		case q != q:
+			q = 0
 		}
-		dst[i] = float32(int32(r)) * s
+		dst[i] = float32(float32(q+round)-round) * s
 	}
 }
 
@@ -424,40 +427,37 @@ func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [
 	if err != nil {
 		return err
 	}
-	pool := newQuantBuffers()
+	// The reruns go to workers on every core while the forward pass goes
+	// on: each adds its error to its job after the last batch, in the
+	// order the forward passes produced them, so the sums do not depend
+	// on the number of cores.
+	pool := startReruns(runtime.GOMAXPROCS(0))
+	var reruns []*rerun
 	for b, batch := range heldout {
 		held := map[*ir.Value]*ir.Tensor{}
 		left := maps.Clone(keep)
-		var runErr error
 		observe := func(v *ir.Value, t *ir.Tensor) {
 			if keep[v] > 0 {
 				held[v] = t
 			}
 			lr := byOutput[v]
-			if lr == nil || runErr != nil {
+			if lr == nil {
 				return
 			}
 			lr.den += sumSquares(t.Float32s())
-			// Every (input, candidate) pair of this layer reruns it; the
-			// reruns are independent, so they share the cores, and each
-			// adds its error to its own job in batch order whatever the
-			// number of cores.
-			var reruns []rerun
+			in := make([]*ir.Tensor, len(lr.inputs))
+			for k, x := range lr.inputs {
+				in[k] = held[x]
+			}
 			for k, x := range lr.inputs {
 				for ji, j := range byValue[x] {
 					if lr.num[x] == nil {
 						break
 					}
-					reruns = append(reruns, rerun{input: k, value: x, job: j, num: &lr.num[x][ji]})
+					r := &rerun{layer: lr.n, e: lr.e, in: in, input: k, value: x, job: j, want: t.Float32s(), num: &lr.num[x][ji]}
+					reruns = append(reruns, r)
+					pool.submit(r)
 				}
-			}
-			in := make([]*ir.Tensor, len(lr.inputs))
-			for k, x := range lr.inputs {
-				in[k] = held[x]
-			}
-			if runErr = rerunLayer(lr.e, in, t.Float32s(), reruns, pool); runErr != nil {
-				runErr = fmt.Errorf("calibrate auto: layer %s, %w", lr.n.Name, runErr)
-				return
 			}
 			for _, x := range lr.inputs {
 				if left[x]--; left[x] == 0 {
@@ -471,11 +471,16 @@ func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [
 			}
 		}
 		if _, err := full.RunObserved(batch, observe); err != nil {
+			pool.wait()
 			return fmt.Errorf("calibrate auto: held-out batch %d: %w", b+1, err)
 		}
-		if runErr != nil {
-			return runErr
+	}
+	pool.wait()
+	for _, r := range reruns {
+		if r.err != nil {
+			return fmt.Errorf("calibrate auto: layer %s, %s range of %s: %w", r.layer.Name, r.job.method, r.value.Name, r.err)
 		}
+		*r.num += r.diff
 	}
 	for _, lr := range layers {
 		den := max(lr.den, math.SmallestNonzeroFloat64)
@@ -488,99 +493,78 @@ func measureLayers(g *ir.Graph, selected []*ir.Value, jobs []*autoRun, heldout [
 	return nil
 }
 
-// rerun is one rerun of a layer for measureLayers: its input-th input
-// (value) fake-quantized with job's threshold, the error added to *num.
+// rerun is one rerun of a layer for measureLayers: on its float inputs in
+// with in[input] fake-quantized to job's threshold, the error against the
+// float output want.
 type rerun struct {
+	layer *ir.Node
+	e     *ref.Executor // the layer alone
+	in    []*ir.Tensor
 	input int
-	value *ir.Value
+	value *ir.Value // in[input]'s value
 	job   *autoRun
-	num   *float64
+	want  []float32
+	num   *float64 // where diff goes, once every rerun is done
+	diff  float64  // Σ(out − want)²
+	err   error
 }
 
-// rerunLayer runs layer e once per rerun, on in with that rerun's input
-// fake-quantized, and adds Σ(out − want)² to its num. The reruns share the
-// cores; each one's sum is computed alone and in element order, so the
-// errors do not depend on their number. The first failing rerun in order
-// gives the error.
-func rerunLayer(e *ref.Executor, in []*ir.Tensor, want []float32, reruns []rerun, pool *quantBuffers) error {
-	diffs := make([]float64, len(reruns))
-	errs := make([]error, len(reruns))
-	do := func(r int) {
-		x := in[reruns[r].input]
-		buf := pool.get(len(x.Float32s()))
-		defer pool.put(buf)
-		fakeQuantizeInto(buf, x.Float32s(), reruns[r].job.amax)
-		args := slices.Clone(in)
-		args[reruns[r].input] = &ir.Tensor{DType: ir.Float32, Shape: x.Shape, Data: buf}
-		out, err := e.Run(args)
-		if err != nil {
-			errs[r] = err
-			return
-		}
-		diffs[r] = sumDiff(out[0].Float32s(), want)
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(reruns))
-	if workers <= 1 {
-		for r := range reruns {
-			do(r)
-		}
-	} else {
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for r := range next {
-					do(r)
-				}
-			}()
-		}
-		for r := range reruns {
-			next <- r
-		}
-		close(next)
-		wg.Wait()
-	}
-	for r, rr := range reruns {
-		if errs[r] != nil {
-			return fmt.Errorf("%s range of %s: %w", rr.job.method, rr.value.Name, errs[r])
-		}
-		*rr.num += diffs[r]
-	}
-	return nil
+// rerunPool runs reruns on a fixed number of workers, each with a buffer for
+// the fake-quantized input that it reuses from one rerun to the next (the
+// largest activations are megabytes, and a fresh zeroed tensor per rerun
+// cost as much as the quantizing).
+type rerunPool struct {
+	queue chan *rerun
+	wg    sync.WaitGroup
 }
 
-// quantBuffers keeps the fake-quantized copies of measureLayers' reruns
-// for the next ones: the largest activations are megabytes, and a fresh
-// zeroed tensor per rerun cost as much as the quantizing.
-type quantBuffers struct {
-	mu   sync.Mutex
-	free [][]float32
+func startReruns(workers int) *rerunPool {
+	p := &rerunPool{queue: make(chan *rerun, workers)}
+	for range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			var buf []float32
+			for r := range p.queue {
+				buf = r.run(buf)
+			}
+		}()
+	}
+	return p
 }
 
-func newQuantBuffers() *quantBuffers { return &quantBuffers{} }
+// submit queues r, waiting while every worker is busy and the queue full:
+// the forward pass does not run ahead of the reruns holding its tensors.
+func (p *rerunPool) submit(r *rerun) { p.queue <- r }
 
-// get returns a buffer of n elements, not zeroed.
-func (p *quantBuffers) get(n int) []float32 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i, b := range p.free {
-		if cap(b) >= n {
-			p.free = slices.Delete(p.free, i, i+1)
-			return b[:n]
-		}
-	}
-	if len(p.free) > 0 {
-		p.free = p.free[:len(p.free)-1] // too small: let it go, a larger one replaces it
-	}
-	return make([]float32, n)
+// wait returns when every submitted rerun is done; the pool is closed.
+func (p *rerunPool) wait() {
+	close(p.queue)
+	p.wg.Wait()
 }
 
-func (p *quantBuffers) put(b []float32) {
-	p.mu.Lock()
-	p.free = append(p.free, b)
-	p.mu.Unlock()
+// run does the rerun, setting diff or err, with buf as the quantized
+// input's storage, and returns buf (grown if it had to be).
+func (r *rerun) run(buf []float32) []float32 {
+	// measureLayers keeps every rerun until the last is done; the
+	// activations need not stay that long.
+	defer func() { r.in, r.want = nil, nil }()
+	x := r.in[r.input]
+	src := x.Float32s()
+	if cap(buf) < len(src) {
+		buf = make([]float32, len(src))
+	}
+	buf = buf[:len(src)]
+	fakeQuantizeInto(buf, src, r.job.amax)
+	args := slices.Clone(r.in)
+	args[r.input] = &ir.Tensor{DType: ir.Float32, Shape: x.Shape, Data: buf}
+	out, err := r.e.Run(args)
+	if err != nil {
+		r.err = err
+		return buf
+	}
+	r.diff = sumDiff(out[0].Float32s(), r.want)
+	return buf
 }
 
 func sumSquares(x []float32) float64 {

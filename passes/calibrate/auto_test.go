@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/sqc-project/sqc/frontend/onnx"
@@ -17,7 +18,9 @@ import (
 // for every input, ties, saturation, signed zeros and tiny values included.
 func TestFakeQuantizeInto(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 11))
-	for _, amax := range []float32{1, 0.0371, 5.246807, 177.44882, 1e-30, 3e30} {
+	// amax 127 and 254: scales 1 and 2, where the half-multiples are
+	// exact ties of x/s.
+	for _, amax := range []float32{127, 254, 1, 0.0371, 5.246807, 177.44882, 1e-30, 3e30} {
 		s := ScaleFor(amax)
 		var src []float32
 		for k := -140; k <= 140; k++ {
@@ -41,9 +44,9 @@ func TestFakeQuantizeInto(t *testing.T) {
 	}
 }
 
-// measureLayers reruns each layer's candidates on every core: the chosen
-// ranges and every measured error must be the same bits on one core as on
-// several.
+// collect runs two batches at once and measureLayers reruns each layer's
+// candidates on every core: the histograms, the chosen ranges and every
+// measured error must be the same bits on one core as on several.
 func TestAutoIndependentOfCores(t *testing.T) {
 	model := "../../../shared/models/mnist_burn_pytorch_bn.onnx"
 	data := "../../../shared/data/mnist/train-images-idx3-ubyte.gz"
@@ -78,8 +81,27 @@ func TestAutoIndependentOfCores(t *testing.T) {
 		if a.Searched {
 			searched++
 		}
+		ha, hb := one.Histograms[name], four.Histograms[name]
+		if ha.N != hb.N || ha.Zeros != hb.Zeros || ha.Range != hb.Range || ha.Min != hb.Min || ha.Max != hb.Max || !slices.Equal(ha.Counts, hb.Counts) {
+			t.Errorf("%s: histogram differs on one core (n %d, range %g) and four (n %d, range %g)", name, ha.N, ha.Range, hb.N, hb.Range)
+		}
 	}
 	if searched == 0 {
 		t.Fatal("no value was searched: the test measures nothing")
+	}
+}
+
+// BenchmarkFakeQuantizeInto: auto's per-element cost, on a ResNet stage's
+// activation (56×56×256 floats, half of them Relu's zeros).
+func BenchmarkFakeQuantizeInto(b *testing.B) {
+	src := make([]float32, 56*56*256)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range src {
+		src[i] = max(float32(r.NormFloat64()), 0)
+	}
+	dst := make([]float32, len(src))
+	b.SetBytes(int64(4 * len(src)))
+	for b.Loop() {
+		fakeQuantizeInto(dst, src, 3.1)
 	}
 }
