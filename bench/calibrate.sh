@@ -2,8 +2,9 @@
 # Calibration throughput (images/s), end to end: mnist_burn (512 MNIST test
 # images, batch dim fixed at 1, entropy and max calibrators) and ResNet-34 at
 # 224x224 (internal/zoo weights, 40 JPEGs resized to 256 and cropped to 224,
-# batch 1 and 8, entropy), each beside the executor alone on the same
-# batches (inference-only). Needs ../shared (the models and data).
+# batch 1 and 8, entropy and auto), each beside the executor alone on the
+# same batches (inference-only), and auto on ResNet-50 (32 JPEGs, batch 1:
+# issue 11's build). Needs ../shared (the models and data).
 # Usage: bench/calibrate.sh [COUNT]   (from anywhere; COUNT runs of each, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -125,39 +125,10 @@ func BenchmarkCalibrateMNISTBurn(b *testing.B) {
 // calibration) resized to 256 and center-cropped to 224, one image per run
 // and eight; entropy and auto.
 func BenchmarkCalibrateResNet34(b *testing.B) {
-	images := "../../../shared/data/imagenet_samples"
-	if _, err := os.Stat(images); err != nil {
-		b.Skip("no ../shared")
-	}
-	m, err := zoo.ResNet(zoo.ResNetConfig{Depth: 34, Width: 64, Size: 224, Classes: 1000, Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(b.TempDir(), "resnet34.onnx")
-	if err := m.WriteFile(path); err != nil {
-		b.Fatal(err)
-	}
-	g, err := onnx.Import(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	floatPipeline(b, g)
-	dir := b.TempDir()
-	photos, err := filepath.Glob(filepath.Join(images, "*.jp*g"))
-	if err != nil || len(photos) != 5 {
-		b.Fatalf("want the 5 sample photos, found %v (%v)", photos, err)
-	}
-	for i := range 40 {
-		data, err := os.ReadFile(photos[i%5])
-		if err != nil {
-			b.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, fmt.Sprintf("img%03d.jpg", i)), data, 0o644)
-	}
-	pp := dataset.Preprocess{Resize: 256, Crop: 224, Scale: 1.0 / 255,
-		Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}}
+	g := zooResNet(b, 34)
+	dir := samplePhotos(b, 40)
 	for _, batch := range []int{1, 8} {
-		spec := dataset.Spec{Path: dir, Batch: batch, Preprocess: pp}
+		spec := dataset.Spec{Path: dir, Batch: batch, Preprocess: imagenetPreprocess}
 		b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
 			benchCalibrate(b, g, spec, calibrate.MethodEntropy)
 		})
@@ -172,4 +143,62 @@ func BenchmarkCalibrateResNet34(b *testing.B) {
 			benchInference(b, g, spec)
 		})
 	}
+}
+
+// BenchmarkCalibrateResNet50Auto: the build of issue 11, the calibrate step
+// of recipes/dense-int8.sqr on a ResNet-50 (internal/zoo weights) with 32
+// images one per run: 24 into the histograms, 8 held out on which auto
+// reruns each layer for each of about 190 candidate ranges.
+func BenchmarkCalibrateResNet50Auto(b *testing.B) {
+	g := zooResNet(b, 50)
+	spec := dataset.Spec{Path: samplePhotos(b, 32), Batch: 1, Preprocess: imagenetPreprocess}
+	benchCalibrate(b, g, spec, calibrate.MethodAuto)
+}
+
+var imagenetPreprocess = dataset.Preprocess{Resize: 256, Crop: 224, Scale: 1.0 / 255,
+	Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}}
+
+// zooResNet is torchvision's ResNet of that depth at 224×224 with
+// internal/zoo's seeded weights, through the float pipeline.
+func zooResNet(b *testing.B, depth int) *ir.Graph {
+	b.Helper()
+	m, err := zoo.ResNet(zoo.ResNetConfig{Depth: depth, Width: 64, Size: 224, Classes: 1000, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), fmt.Sprintf("resnet%d.onnx", depth))
+	if err := m.WriteFile(path); err != nil {
+		b.Fatal(err)
+	}
+	g, err := onnx.Import(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	floatPipeline(b, g)
+	return g
+}
+
+// samplePhotos returns a folder of n JPEGs: the five ImageNet sample photos
+// of ../shared in turn (skipping the benchmark without them).
+func samplePhotos(b *testing.B, n int) string {
+	b.Helper()
+	images := "../../../shared/data/imagenet_samples"
+	if _, err := os.Stat(images); err != nil {
+		b.Skip("no ../shared")
+	}
+	photos, err := filepath.Glob(filepath.Join(images, "*.jp*g"))
+	if err != nil || len(photos) != 5 {
+		b.Fatalf("want the 5 sample photos, found %v (%v)", photos, err)
+	}
+	dir := b.TempDir()
+	for i := range n {
+		data, err := os.ReadFile(photos[i%5])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("img%03d.jpg", i)), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
 }

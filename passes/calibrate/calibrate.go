@@ -377,11 +377,23 @@ func firstBatch(src dataset.Source) ([][]*ir.Tensor, error) {
 	return [][]*ir.Tensor{b}, nil
 }
 
+// batchesInFlight is how many batches collect runs at once: the executor
+// spreads a layer over the cores, but not its smaller steps (im2col, the
+// epilogues, the histograms), which a second batch fills in. More would
+// only hold more activations in memory.
+const batchesInFlight = 2
+
 // collect runs every batch through the executor and folds each selected
 // value into its histogram. Memory: one histogram per value, whatever the
 // number of samples. The batches that start in the last holdout samples
 // (never the first batch) are not run but returned, for method auto to
 // measure output errors on data the histograms did not see.
+//
+// Up to batchesInFlight batches run at once, each folding its values into
+// the shared histograms under a lock per histogram: a histogram does not
+// depend on the order its data arrives in (see Histogram), so neither do
+// the ranges. An error is the one of the earliest failing batch, as if they
+// had run one after another.
 func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, holdout int, progress passes.Progress) (hists []*Histogram, samples int, heldout [][]*ir.Tensor, err error) {
 	e, err := ref.New(g)
 	if err != nil {
@@ -393,32 +405,86 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, holdout int,
 		index[v] = i
 		hists[i] = NewHistogram()
 	}
-	var obsErr error
-	batchNo := 0
-	var scratch []float32
-	observe := func(v *ir.Value, t *ir.Tensor) {
-		i, ok := index[v]
-		if !ok || obsErr != nil {
-			return
+	locks := make([]sync.Mutex, len(selected))
+	task := progress.Start("calibrate", "samples", src.Len())
+	var (
+		mu       sync.Mutex // guards firstErr, errBatch and task
+		firstErr error
+		errBatch int // batch number of firstErr
+	)
+	fail := func(batchNo int, err error) {
+		mu.Lock()
+		if firstErr == nil || batchNo < errBatch {
+			firstErr, errBatch = err, batchNo
 		}
-		var data []float32
-		switch d := t.Data.(type) {
-		case []float32:
-			data = d
-		case []float64:
-			scratch = scratch[:0]
-			for _, x := range d {
-				scratch = append(scratch, float32(x))
+		mu.Unlock()
+	}
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	// runBatch folds one batch (number batchNo, from 1) into the
+	// histograms; scratch is its worker's float64-to-float32 buffer.
+	runBatch := func(batch []*ir.Tensor, batchNo int, scratch *[]float32) {
+		var obsErr error
+		observe := func(v *ir.Value, t *ir.Tensor) {
+			i, ok := index[v]
+			if !ok || obsErr != nil {
+				return
 			}
-			data = scratch
-		default:
-			return
+			var data []float32
+			switch d := t.Data.(type) {
+			case []float32:
+				data = d
+			case []float64:
+				*scratch = (*scratch)[:0]
+				for _, x := range d {
+					*scratch = append(*scratch, float32(x))
+				}
+				data = *scratch
+			default:
+				return
+			}
+			locks[i].Lock()
+			err := hists[i].Add(data)
+			locks[i].Unlock()
+			if err != nil {
+				obsErr = fmt.Errorf("value %s, batch %d: %v", v.Name, batchNo, err)
+			}
 		}
-		if err := hists[i].Add(data); err != nil {
-			obsErr = fmt.Errorf("value %s, batch %d: %v", v.Name, batchNo+1, err)
+		for k, v := range g.Inputs {
+			observe(v, batch[k])
+		}
+		if obsErr == nil {
+			if _, err := e.RunObserved(batch, observe); err != nil {
+				obsErr = fmt.Errorf("running batch %d of the calibration data: %w", batchNo, err)
+			}
+		}
+		if obsErr != nil {
+			fail(batchNo, obsErr)
 		}
 	}
-	task := progress.Start("calibrate", "samples", src.Len())
+	type work struct {
+		batch   []*ir.Tensor
+		batchNo int
+		n       int
+	}
+	queue := make(chan work)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), batchesInFlight) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var scratch []float32
+			for w := range queue {
+				runBatch(w.batch, w.batchNo, &scratch)
+				mu.Lock()
+				task.Add(w.n)
+				mu.Unlock()
+			}
+		}()
+	}
 	// Reading and preprocessing (JPEG decoding, resizing) run one batch
 	// ahead in their own goroutine, overlapping the executor; the source is
 	// only ever used from that goroutine.
@@ -452,39 +518,43 @@ func collect(g *ir.Graph, src dataset.Source, selected []*ir.Value, holdout int,
 			}
 		}
 	}()
+	batchNo := 0
+	var readErr error
 	for nb := range ahead {
 		batch, err := nb.batch, nb.err
 		if err != nil {
-			task.End(false)
-			return nil, 0, nil, err
+			readErr = err
+			break
+		}
+		if failed() {
+			break
 		}
 		n := 1
 		if len(batch) > 0 && len(batch[0].Shape) > 0 {
 			n = batch[0].Shape[0]
 		}
-		if holdout > 0 && batchNo > 0 && samples >= src.Len()-holdout {
+		batchNo++
+		if holdout > 0 && batchNo > 1 && samples >= src.Len()-holdout {
 			heldout = append(heldout, batch)
 			samples += n
-			batchNo++
+			mu.Lock()
 			task.Add(n)
+			mu.Unlock()
 			continue
 		}
-		for k, v := range g.Inputs {
-			observe(v, batch[k])
-		}
-		if obsErr == nil {
-			if _, err := e.RunObserved(batch, observe); err != nil {
-				task.End(false)
-				return nil, 0, nil, fmt.Errorf("running batch %d of the calibration data: %w", batchNo+1, err)
-			}
-		}
-		if obsErr != nil {
-			task.End(false)
-			return nil, 0, nil, obsErr
-		}
+		queue <- work{batch, batchNo, n}
 		samples += n
-		batchNo++
-		task.Add(n)
+	}
+	close(queue)
+	wg.Wait()
+	// A batch that failed comes before the reading error: run one after
+	// another, it would have stopped the calibration first.
+	if firstErr == nil {
+		firstErr = readErr
+	}
+	if firstErr != nil {
+		task.End(false)
+		return nil, 0, nil, firstErr
 	}
 	task.End(true)
 	return hists, samples, heldout, nil

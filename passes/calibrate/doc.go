@@ -13,8 +13,9 @@
 // boundaries of range 2R are boundaries of range R too, one pass over the
 // data gives exactly the histogram that two passes (the first to find amax,
 // as TensorRT does) would give at the final range: results do not depend on
-// batching or order, and memory is values × Bins counters whatever the
-// number of samples.
+// batching or order (so two batches run at once, folding into the same
+// histograms), and memory is values × Bins counters whatever the number of
+// samples.
 //
 // # Calibrators
 //
@@ -44,7 +45,9 @@
 //     quantizer reads take mse's threshold unmeasured. By default
 //     (auto-error = layer) the error is measured at the quantizable layers
 //     that read the value, each rerun alone on its held-out inputs, which
-//     costs about one forward pass per candidate; auto-error = output
+//     costs about one forward pass per candidate (the reruns share the
+//     cores and overlap the forward pass; each error is summed alone, in the
+//     same order on any number of cores); auto-error = output
 //     measures at the network's outputs instead, one forward pass per value
 //     and candidate. The held-out batches stay in the result
 //     (Result.HeldOut) for the quantize pass's layer sensitivity.
