@@ -41,6 +41,9 @@ weight and output it takes, once) over its time in GB/s and as a share of
 the card's memory bandwidth: the memory roofline.`,
 		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if streams < 1 {
+				return fmt.Errorf("bench: --streams %d, want at least 1", streams)
+			}
 			e, err := engine.ReadFile(args[0])
 			if err != nil {
 				return err

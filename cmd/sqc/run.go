@@ -42,6 +42,9 @@ reference executor too. It prints each output's shape and, for 2-D outputs, the
 arg max of every row; --output writes the first output as .npy.`,
 		Args: oneArg("engine file (.sqe)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if streams < 1 {
+				return fmt.Errorf("run: --streams %d, want at least 1", streams)
+			}
 			e, g, err := loadRunnable(args[0], cpu, compare)
 			if err != nil {
 				return err
