@@ -156,3 +156,12 @@ func stepDeps(e *engine.Engine) [][]int {
 	}
 	return deps
 }
+
+// StreamPlan is the plan Open makes for e with at most maxStreams streams,
+// without a GPU (sqc inspect shows it): each step's stream (0 the
+// runtime's own), the steps on other streams each waits for first, and
+// the number of streams used.
+func StreamPlan(e *engine.Engine, maxStreams int) (stream []int, waits [][]int, streams int) {
+	p := planStreams(e, maxStreams)
+	return p.stream, p.waits, p.streams
+}

@@ -333,6 +333,11 @@ type engineLayer struct {
 	MaxSplitK int `json:"max_split_k,omitempty"`
 	// Fallback is "gather" or "host" for a node on a fallback.
 	Fallback string `json:"fallback,omitempty"`
+	// Stream is the stream the launch runs on with the default
+	// --streams (0 the runtime's own) and WaitsFor the launches (indices
+	// into layers) on other streams it waits for first.
+	Stream   int   `json:"stream"`
+	WaitsFor []int `json:"waits_for,omitempty"`
 }
 
 // inspectEngine lists an engine's launches: one row a kernel launch, with
@@ -355,9 +360,11 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	for _, f := range fallbacks {
 		how[f.Node] = f.How
 	}
-	for _, s := range e.Steps {
+	stream, waits, streams := ampere.StreamPlan(e, ampere.DefaultStreams)
+	for i, s := range e.Steps {
 		r.Layers = append(r.Layers, engineLayer{Node: s.Node, Op: s.Op, Precision: s.Precision, Sparse: s.Sparse, Kernel: s.Kernel, Note: s.Note,
-			Variant: s.Variant, VariantSource: s.VariantSource, MaxSplitK: int(s.MaxSplitK), Fallback: how[s.Node]})
+			Variant: s.Variant, VariantSource: s.VariantSource, MaxSplitK: int(s.MaxSplitK), Fallback: how[s.Node],
+			Stream: stream[i], WaitsFor: waits[i]})
 	}
 	if asJSON {
 		return writeJSON(w, r)
@@ -366,6 +373,15 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels (%d bytes of PTX), %d bytes of weights, %d bytes of graph text\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.PTXBytes, r.Weights, r.GraphBytes)
 	if len(fallbacks) > 0 {
 		fmt.Fprintf(tw, "fallbacks: %d nodes (%s); the NOTE column says why\n", len(fallbacks), ampere.FallbackSummary(fallbacks))
+	}
+	if streams > 1 {
+		var side []string
+		for _, l := range r.Layers {
+			if l.Stream > 0 {
+				side = append(side, fmt.Sprintf("%s (stream %d)", l.Node, l.Stream))
+			}
+		}
+		fmt.Fprintf(tw, "streams: %d at run's and bench's default --streams %d; off the first stream: %s\n", streams, ampere.DefaultStreams, strings.Join(side, ", "))
 	}
 	fmt.Fprintln(tw, "NODE\tOP\tPRECISION\tSPARSITY\tKERNEL\tVARIANT\tNOTE")
 	for _, l := range r.Layers {
