@@ -119,6 +119,8 @@ type planner struct {
 	// otherGPU lists, by GPU, the layers the tuning cache has for that
 	// GPU only (warnOtherGPU).
 	otherGPU map[string][]string
+	// nodeByName finds the node a step names (markWrites).
+	nodeByName map[string]*ir.Node
 }
 
 // plannedGemm is a GEMM layer and the kernel the plan gave it.

@@ -1,6 +1,7 @@
 package ampere
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -92,7 +93,29 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 	for _, w := range e.Weights {
 		weights[w.Name] = w.Data
 	}
+	// A step may change only the buffers it says it writes (Step.writes:
+	// the runtime runs steps at once on that word): each buffer it touches
+	// and does not name is compared after it runs.
+	var kept map[string][]byte
+	var last *engine.Step
+	checkKept := func() {
+		for r, before := range kept {
+			if after := tensorBytes(mem[r]); !bytes.Equal(before, after) {
+				t.Errorf("step %s (%s) changed buffer %s, which its writes %v do not name", last.Node, last.Kernel, r, last.Writes)
+			}
+		}
+	}
 	for _, s := range e.Steps {
+		checkKept()
+		kept, last = nil, s
+		if e.StepWrites {
+			kept = map[string][]byte{}
+			for _, a := range s.Args {
+				if b := a.GetBuffer(); b != "" && !slices.Contains(s.Writes, root(b)) {
+					kept[root(b)] = tensorBytes(mem[root(b)])
+				}
+			}
+		}
 		switch s.Kernel {
 		case kernels.Gather8Kernel, kernels.Gather32Kernel, kernels.Gather32x4Kernel, kernels.Gather8x4Kernel:
 			y, tab := mem[root(s.Args[1].GetBuffer())], weights[s.Args[2].GetWeight()]
@@ -197,6 +220,7 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 			model(s, func(a *engine.Arg) *ir.Tensor { return mem[root(a.GetBuffer())] }, weights)
 		}
 	}
+	checkKept()
 	out := map[string]*ir.Tensor{}
 	for _, name := range e.Outputs {
 		y := mem[root(name)]
@@ -769,4 +793,18 @@ func TestRunPeriod(t *testing.T) {
 	if p, _, _ := runPeriod([]uint32{0, 1, 5, 0, 2, 2}); p != 3 {
 		t.Errorf("no repetition: period %d, want 3", p)
 	}
+}
+
+// tensorBytes is a copy of t's data as little-endian bytes, to compare
+// bit for bit (NaNs by their bits).
+func tensorBytes(t *ir.Tensor) []byte {
+	switch d := t.Data.(type) {
+	case []float32:
+		return leBytes(d)
+	case []int8:
+		return leBytes(d)
+	case []int32:
+		return leBytes(d)
+	}
+	return []byte(fmt.Sprint(t.Data))
 }

@@ -28,6 +28,11 @@ func TestSimulateEngineFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The runtime's stream plan orders every two steps that touch one
+	// buffer, one writing it.
+	p := planStreams(e, DefaultStreams)
+	checkPlan(t, e, p)
+	t.Logf("%d steps on %d streams", len(e.Steps), p.streams)
 	g, err := Graph(e)
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,13 @@
 package ampere
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
+	"github.com/sqc-project/sqc/ir/ref"
+	"github.com/sqc-project/sqc/ir/sqir"
 )
 
 // happensBefore returns, for each step, the steps the plan finishes before
@@ -191,4 +194,44 @@ func TestStreamsLimit(t *testing.T) {
 	if p.stream[8] != p.stream[7] {
 		t.Errorf("the in-place step runs on stream %d, the sink on %d", p.stream[8], p.stream[7])
 	}
+}
+
+// TestWritesOfAChain: in a data-movement chain (ShuffleNet's shuffle and
+// Slice, then the channel Pad that pad-channels puts before the next
+// convolution) the Slice's gather is planned while the Pad is, and is
+// named after the Slice; its writes are the Slice's: its output (they once
+// were the Pad's reading: the Slice's input). The simulation fails a step
+// that changes a buffer its writes do not name.
+func TestWritesOfAChain(t *testing.T) {
+	src := `graph "g" (%x: f32[N,8,4,4]) -> (%y) {
+  const %s: i64[5] = [0, 2, 4, 4, 4]
+  const %st: i64[1] = [4]
+  const %en: i64[1] = [8]
+  const %ax: i64[1] = [1]
+  const %back: i64[4] = [0, 8, 4, 4]
+  %r: f32[N,2,4,4,4] = Reshape "view" (%x, %s)
+  %t: f32[N,4,2,4,4] = Transpose "shuffle" (%r) {perm = [0, 2, 1, 3, 4]}
+  %u: f32[N,8,4,4] = Reshape "back" (%t, %back)
+  %h: f32[N,4,4,4] = Slice "half" (%u, %st, %en, %ax)
+  const %pads: i64[8] = [0, 0, 0, 0, 0, 4, 0, 0]
+  %p: f32[N,8,4,4] = Pad "pad" (%h, %pads)
+  %y: f32[N,8,4,4] = Relu "relu" (%p)
+}`
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, e, planStreams(e, DefaultStreams))
+	const batch = 2
+	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(7, 8)), 1)
+	want, err := ref.Run(g, ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := simulate(t, g, e, batch, byName)
+	equalBits(t, "y", got["y"], want[0])
 }
