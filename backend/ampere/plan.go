@@ -119,8 +119,6 @@ type planner struct {
 	// otherGPU lists, by GPU, the layers the tuning cache has for that
 	// GPU only (warnOtherGPU).
 	otherGPU map[string][]string
-	// nodeByName finds the node a step names (markWrites).
-	nodeByName map[string]*ir.Node
 }
 
 // plannedGemm is a GEMM layer and the kernel the plan gave it.
@@ -192,14 +190,16 @@ func planGraph(g *ir.Graph, producer string, nhwc map[string]bool, f32Inputs boo
 		}
 		p.e.Inputs = append(p.e.Inputs, b.Name)
 	}
+	var plannedWith []*ir.Node // the node being planned when each step was
 	for _, n := range g.Nodes {
-		first := len(p.e.Steps)
 		if err := p.planNode(n); err != nil {
 			return nil, fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 		}
-		p.markWrites(n, p.e.Steps[first:])
+		for len(plannedWith) < len(p.e.Steps) {
+			plannedWith = append(plannedWith, n)
+		}
 	}
-	p.e.StepWrites = true
+	p.markWrites(plannedWith)
 	for _, v := range g.Outputs {
 		b := p.bufs[v]
 		if b == nil {

@@ -72,12 +72,7 @@ func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map
 	for _, b := range e.Buffers {
 		info[b.Name] = b
 	}
-	root := func(name string) string {
-		if a := info[name].AliasOf; a != "" {
-			return a
-		}
-		return name
-	}
+	root := bufferRoots(e)
 	for name, x := range inputs {
 		if info[name].Layout == LayoutNHWC {
 			x = NCHWToNHWC(x)
@@ -807,4 +802,34 @@ func tensorBytes(t *ir.Tensor) []byte {
 		return leBytes(d)
 	}
 	return []byte(fmt.Sprint(t.Data))
+}
+
+// planText parses a graph's text and plans it.
+func planText(t *testing.T, src string) (*ir.Graph, *engine.Engine) {
+	t.Helper()
+	g, err := sqir.ParseAndVerify("g", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Plan(g, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, e
+}
+
+// simulateEqualsRef runs e's steps on the kernels' Go models at batch,
+// on random inputs drawn with the seed, and fails t where an output
+// differs from the reference executor's, bit for bit.
+func simulateEqualsRef(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, seed1, seed2 uint64) {
+	t.Helper()
+	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(seed1, seed2)), 1)
+	want, err := ref.Run(g, ins...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := simulate(t, g, e, batch, byName)
+	for i, v := range g.Outputs {
+		equalBits(t, "output "+v.Name, got[v.Name], want[i])
+	}
 }

@@ -128,13 +128,7 @@ func TestFloatResNetSimulated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := passes.Build(all.Specs(all.GraphPipeline))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (&passes.Manager{}).Run(g, p); err != nil {
-		t.Fatal(err)
-	}
+	runPipeline(t, g, all.Specs(all.GraphPipeline))
 	e, err := Plan(g, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -168,5 +162,17 @@ func TestFloatResNetSimulated(t *testing.T) {
 				t.Fatalf("output %s [%d]: %v, want the reference's %v bit for bit", v.Name, j, gt[j], wt[j])
 			}
 		}
+	}
+}
+
+// runPipeline runs the passes of specs on g, as sqc compile does.
+func runPipeline(t *testing.T, g *ir.Graph, specs []passes.StepSpec) {
+	t.Helper()
+	p, err := passes.Build(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&passes.Manager{}).Run(g, p); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,11 +1,8 @@
 package ampere
 
 import (
-	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"github.com/sqc-project/sqc/ir/ref"
 
 	"github.com/sqc-project/sqc/ir/sqir"
 )
@@ -169,27 +166,13 @@ func TestRangeOfAStaticDim(t *testing.T) {
   %f: f32[N,?,?] = Reshape "view" (%x, %to)` + roll},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := sqir.ParseAndVerify("g", []byte(tc.src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, err := Plan(g, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
+			g, e := planText(t, tc.src)
 			for _, s := range e.Steps {
 				if s.Node != "roll" && s.Node != "view" {
 					t.Errorf("step for %s (%s): only the Gather should launch", s.Node, s.Kernel)
 				}
 			}
-			const batch = 3
-			ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(5, 6)), 1)
-			want, err := ref.Run(g, ins...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := simulate(t, g, e, batch, byName)
-			equalBits(t, "y", got["y"], want[0])
+			simulateEqualsRef(t, g, e, 3, 5, 6)
 		})
 	}
 }

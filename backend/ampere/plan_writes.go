@@ -1,54 +1,49 @@
 package ampere
 
 import (
+	"slices"
+
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/ir"
 )
 
-// markWrites fills in Step.Writes of the steps planned while planning
-// node n: every buffer argument except those that only read an input of
-// the step's own node (the node the step names, which is not n for the
-// data-movement nodes planned with their reader; n where the name is no
-// node's). A buffer counts by the buffer it views (engine.Buffer.alias_of),
-// so an in-place step, whose output views its input, writes it. The rule
-// errs one way only: a buffer a step reads but the rule cannot show it
-// only reads (a scratch buffer of the node's own, a fused residual, the
-// NHWC copy of an input) counts as written, which orders the step after
-// the buffer's other users and never lets two steps that conflict run at
-// once. The plan simulation checks the other way: a step changes no
-// buffer its writes do not name.
-func (p *planner) markWrites(n *ir.Node, steps []*engine.Step) {
-	if len(steps) == 0 {
-		return
-	}
-	if p.nodeByName == nil {
-		p.nodeByName = make(map[string]*ir.Node, len(p.g.Nodes))
-		for _, m := range p.g.Nodes {
-			p.nodeByName[m.Name] = m
-		}
+// markWrites fills in every step's Step.Writes and sets
+// Engine.step_writes. A step writes every buffer argument except those
+// that only read an input of its own node: the node the step names, which
+// is not the node being planned (plannedWith) for the data-movement nodes
+// planned with their reader; that one where the name is no node's. A
+// buffer counts by the buffer it views (engine.Buffer.alias_of), so an
+// in-place step, whose output views its input, writes it. The rule errs
+// one way only: a buffer a step reads but the rule cannot show it only
+// reads (a scratch buffer of the node's own, a fused residual, the NHWC
+// copy of an input) counts as written, which orders the step after the
+// buffer's other users and never lets two steps that conflict run at once.
+// The plan simulation checks the other way: a step changes no buffer its
+// writes do not name.
+func (p *planner) markWrites(plannedWith []*ir.Node) {
+	byName := make(map[string]*ir.Node, len(p.g.Nodes))
+	for _, n := range p.g.Nodes {
+		byName[n.Name] = n
 	}
 	root := bufferRoots(p.e)
-	for _, s := range steps {
-		own := n
-		if m := p.nodeByName[s.Node]; m != nil {
-			own = m
+	for i, s := range p.e.Steps {
+		own := plannedWith[i]
+		if n := byName[s.Node]; n != nil {
+			own = n
 		}
 		reads := p.onlyReads(own, root)
 		s.Writes = s.Writes[:0]
-		seen := map[string]bool{}
 		for _, a := range s.Args {
 			b, ok := a.V.(*engine.Arg_Buffer)
 			if !ok {
 				continue
 			}
-			r := root(b.Buffer)
-			if reads[r] || seen[r] {
-				continue
+			if r := root(b.Buffer); !reads[r] && !slices.Contains(s.Writes, r) {
+				s.Writes = append(s.Writes, r)
 			}
-			seen[r] = true
-			s.Writes = append(s.Writes, r)
 		}
 	}
+	p.e.StepWrites = true
 }
 
 // onlyReads returns the buffers (by the buffer they view) of n's inputs

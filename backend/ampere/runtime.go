@@ -292,9 +292,8 @@ func (r *Runtime) streamOf(i int) *cuda.Stream {
 	return r.Stream
 }
 
-// Streams returns each step's stream (0 the runtime's own) and the
-// number of streams.
-func (r *Runtime) Streams() ([]int, int) { return slices.Clone(r.plan.stream), r.plan.streams }
+// Streams returns the number of streams the steps run on.
+func (r *Runtime) Streams() int { return r.plan.streams }
 
 // Splits returns each step's number of splits (its grid z) at this
 // batch: above 1 for the split-K steps the runtime splits, 1 otherwise.

@@ -121,18 +121,8 @@ func TestSimulateResNetMini(t *testing.T) {
 		opts PlanOptions
 	}{{"throughput", PlanOptions{}}, {"latency", PlanOptions{OptBatch: 1}}} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := loadMini(t)
 			e, _ := miniPlan(t, tc.opts)
-			const batch = 3
-			ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(19, 20)), 1)
-			want, err := ref.Run(g, ins...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := simulate(t, g, e, batch, byName)
-			for i, v := range g.Outputs {
-				equalBits(t, "output "+v.Name, got[v.Name], want[i])
-			}
+			simulateEqualsRef(t, loadMini(t), e, 3, 19, 20)
 		})
 	}
 }

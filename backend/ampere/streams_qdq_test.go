@@ -1,15 +1,12 @@
 package ampere
 
 import (
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/sqc-project/sqc/dsl"
 	"github.com/sqc-project/sqc/frontend/onnx"
-	"github.com/sqc-project/sqc/ir/ref"
-	"github.com/sqc-project/sqc/passes"
 )
 
 // TestStreamsShuffleNetQDQ compiles ../shared's ShuffleNet-v2 QDQ export
@@ -38,13 +35,7 @@ func TestStreamsShuffleNetQDQ(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := passes.Build(specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (&passes.Manager{}).Run(g, p); err != nil {
-		t.Fatal(err)
-	}
+	runPipeline(t, g, specs)
 	e, err := Plan(g, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -54,14 +45,5 @@ func TestStreamsShuffleNetQDQ(t *testing.T) {
 	if plan.streams < 2 {
 		t.Errorf("%d streams: ShuffleNet's two branches should run at once", plan.streams)
 	}
-	const batch = 1 // the export's batch is static
-	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(9, 10)), 1)
-	want, err := ref.Run(g, ins...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := simulate(t, g, e, batch, byName)
-	for i, v := range g.Outputs {
-		equalBits(t, v.Name, got[v.Name], want[i])
-	}
+	simulateEqualsRef(t, g, e, 1, 9, 10) // the export's batch is static
 }

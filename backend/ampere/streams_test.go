@@ -1,13 +1,10 @@
 package ampere
 
 import (
-	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
-	"github.com/sqc-project/sqc/ir/ref"
-	"github.com/sqc-project/sqc/ir/sqir"
 )
 
 // happensBefore returns, for each step, the steps the plan finishes before
@@ -217,21 +214,7 @@ func TestWritesOfAChain(t *testing.T) {
   %p: f32[N,8,4,4] = Pad "pad" (%h, %pads)
   %y: f32[N,8,4,4] = Relu "relu" (%p)
 }`
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, e := planText(t, src)
 	checkPlan(t, e, planStreams(e, DefaultStreams))
-	const batch = 2
-	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(7, 8)), 1)
-	want, err := ref.Run(g, ins...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := simulate(t, g, e, batch, byName)
-	equalBits(t, "y", got["y"], want[0])
+	simulateEqualsRef(t, g, e, 2, 7, 8)
 }

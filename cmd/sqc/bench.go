@@ -140,7 +140,7 @@ the card's memory bandwidth: the memory roofline.`,
 			if graph {
 				mode = "CUDA graph replay"
 			}
-			_, nstreams := rt.Streams()
+			nstreams := rt.Streams()
 			res := benchResult{Device: rt.Device, Engine: args[0], Batch: batch, Launches: len(e.Steps), Streams: nstreams, Mode: "stream", Iters: iters, Warmup: warmup,
 				Latency: &benchLatency{Median: pct(0.5), P90: pct(0.9), P99: pct(0.99), Min: ms[0]}, Throughput: float64(batch) / (pct(0.5) / 1000)}
 			if graph {

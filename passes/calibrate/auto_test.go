@@ -3,13 +3,10 @@ package calibrate
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"testing"
 
-	"github.com/sqc-project/sqc/frontend/onnx"
-	"github.com/sqc-project/sqc/internal/dataset"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
@@ -48,16 +45,7 @@ func TestFakeQuantizeInto(t *testing.T) {
 // candidates on every core: the histograms, the chosen ranges and every
 // measured error must be the same bits on one core as on several.
 func TestAutoIndependentOfCores(t *testing.T) {
-	model := "../../../shared/models/mnist_burn_pytorch_bn.onnx"
-	data := "../../../shared/data/mnist/train-images-idx3-ubyte.gz"
-	if _, err := os.Stat(model); err != nil {
-		t.Skip("no ../shared")
-	}
-	g, err := onnx.Import(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := dataset.Spec{Path: data, Limit: 48, Preprocess: dataset.Preprocess{Scale: 1.0 / 255, Mean: []float32{0.1307}, Std: []float32{0.3081}}}
+	g, spec := mnistBurn(t, "train", 48)
 	calibrate := func(procs int) *Result {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		res, err := Calibrate(g, Config{Data: spec, Method: MethodAuto, InputMethod: MethodMax, AutoSamples: 12, Percentile: 99.99})

@@ -350,16 +350,7 @@ func TestProgressReported(t *testing.T) {
 }
 
 func TestMNISTBurn(t *testing.T) {
-	model := "../../../shared/models/mnist_burn_pytorch_bn.onnx"
-	data := "../../../shared/data/mnist/t10k-images-idx3-ubyte.gz"
-	if _, err := os.Stat(model); err != nil {
-		t.Skip("no ../shared")
-	}
-	g, err := onnx.Import(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := dataset.Spec{Path: data, Limit: 32, Preprocess: dataset.Preprocess{Scale: 1.0 / 255, Mean: []float32{0.1307}, Std: []float32{0.3081}}}
+	g, spec := mnistBurn(t, "t10k", 32)
 	start := time.Now()
 	res, err := Calibrate(g, Config{Data: spec, Method: MethodEntropy})
 	if err != nil {
@@ -397,16 +388,7 @@ func TestMNISTBurn(t *testing.T) {
 // accuracy"), which auto must see in the output error and avoid, and every
 // searched value must carry the least error of its candidates.
 func TestAutoMNISTBurn(t *testing.T) {
-	model := "../../../shared/models/mnist_burn_pytorch_bn.onnx"
-	data := "../../../shared/data/mnist/train-images-idx3-ubyte.gz"
-	if _, err := os.Stat(model); err != nil {
-		t.Skip("no ../shared")
-	}
-	g, err := onnx.Import(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := dataset.Spec{Path: data, Limit: 128, Preprocess: dataset.Preprocess{Scale: 1.0 / 255, Mean: []float32{0.1307}, Std: []float32{0.3081}}}
+	g, spec := mnistBurn(t, "train", 128)
 	cache := filepath.Join(t.TempDir(), "calib.cache")
 	res, err := Calibrate(g, Config{Data: spec, Method: MethodAuto, InputMethod: MethodMax, AutoSamples: 32, Percentile: 99.99, Cache: cache})
 	if err != nil {
@@ -472,4 +454,21 @@ func TestAutoMNISTBurn(t *testing.T) {
 			t.Errorf("%s: cache gave %+v, calibration %+v", name, c, r)
 		}
 	}
+}
+
+// mnistBurn imports ../shared's PyTorch MNIST model, and the spec of the
+// first limit images of the MNIST file set ("train" or "t10k") normalised
+// as it was trained; it skips t without ../shared.
+func mnistBurn(t *testing.T, set string, limit int) (*ir.Graph, dataset.Spec) {
+	t.Helper()
+	model := "../../../shared/models/mnist_burn_pytorch_bn.onnx"
+	if _, err := os.Stat(model); err != nil {
+		t.Skip("no ../shared")
+	}
+	g, err := onnx.Import(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, dataset.Spec{Path: "../../../shared/data/mnist/" + set + "-images-idx3-ubyte.gz", Limit: limit,
+		Preprocess: dataset.Preprocess{Scale: 1.0 / 255, Mean: []float32{0.1307}, Std: []float32{0.3081}}}
 }

@@ -2,12 +2,10 @@ package lowerint8
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -226,19 +224,7 @@ func runInORT(t *testing.T, modules, dir, model string, g *ir.Graph, in []*ir.Te
 		outs = append(outs, ioFile{Name: v.Name, File: filepath.Join(dir, fmt.Sprintf("%s-out%d.bin", opt, i))})
 	}
 	run["inputs"], run["outputs"] = ins, outs
-	manifest := filepath.Join(dir, opt+"-manifest.json")
-	mj, err := json.Marshal(map[string]any{"runs": []any{run}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(manifest, mj, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join("..", "..", "frontend", "onnx", "onnxexport", "testdata", "ort_run.js"), manifest)
-	cmd.Env = append(os.Environ(), "SQC_ORT_NODE_MODULES="+modules)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("node ort_run.js: %v\n%s", err, out)
-	}
+	runORT(t, filepath.Join(dir, opt+"-manifest.json"), run, modules)
 	var got []*ir.Tensor
 	for i, v := range g.Outputs {
 		b, err := os.ReadFile(outs[i].File)

@@ -125,19 +125,7 @@ func TestRulesMatchONNXRuntime(t *testing.T) {
 		of = append(of, ioFile{Name: o, File: filepath.Join(dir, fmt.Sprintf("y%d.bin", i))})
 	}
 	run["outputs"] = of
-	manifest := filepath.Join(dir, "manifest.json")
-	mj, err := json.Marshal(map[string]any{"runs": []any{run}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(manifest, mj, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join("..", "..", "frontend", "onnx", "onnxexport", "testdata", "ort_run.js"), manifest)
-	cmd.Env = append(os.Environ(), "SQC_ORT_NODE_MODULES="+modules)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("node ort_run.js: %v\n%s", err, out)
-	}
+	runORT(t, filepath.Join(dir, "manifest.json"), run, modules)
 	got, err := ref.Run(after, x)
 	if err != nil {
 		t.Fatal(err)
@@ -178,4 +166,23 @@ func int8Scalar(v int8) *ir.Tensor {
 	t := ir.NewTensor(ir.Int8)
 	t.Int8s()[0] = v
 	return t
+}
+
+// runORT writes run as the manifest file of ort_run.js (frontend/onnx/
+// onnxexport/testdata) and runs it under node with ONNX Runtime's npm
+// build in modules: the outputs land in the files run names.
+func runORT(t *testing.T, manifest string, run map[string]any, modules string) {
+	t.Helper()
+	mj, err := json.Marshal(map[string]any{"runs": []any{run}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, mj, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join("..", "..", "frontend", "onnx", "onnxexport", "testdata", "ort_run.js"), manifest)
+	cmd.Env = append(os.Environ(), "SQC_ORT_NODE_MODULES="+modules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("node ort_run.js: %v\n%s", err, out)
+	}
 }

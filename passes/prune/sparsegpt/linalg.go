@@ -252,31 +252,27 @@ func invertTriangular(l []float64, lda, n int) bool {
 
 // mirrorUpper copies the strict upper triangle of the d×d matrix a onto
 // the strict lower one, in tiles so that both sides stay in cache.
-func mirrorUpper(a []float64, d int) {
-	const t = 64
-	parallelRows((d+t-1)/t, func(lo, hi int) {
-		for i0 := lo * t; i0 < min(hi*t, d); i0 += t {
-			for j0 := i0; j0 < d; j0 += t {
-				for i := i0; i < min(i0+t, d); i++ {
-					for j := max(j0, i+1); j < min(j0+t, d); j++ {
-						a[j*d+i] = a[i*d+j]
-					}
-				}
-			}
-		}
-	})
-}
+func mirrorUpper(a []float64, d int) { mirror(a, d, true) }
 
 // mirrorLower copies the strict lower triangle of the d×d matrix a onto
 // the strict upper one (see mirrorUpper).
-func mirrorLower(a []float64, d int) {
+func mirrorLower(a []float64, d int) { mirror(a, d, false) }
+
+// mirror copies one strict triangle of the d×d matrix a onto the other:
+// the upper onto the lower when fromUpper, else the lower onto the upper,
+// tile by tile over both cores.
+func mirror(a []float64, d int, fromUpper bool) {
 	const t = 64
 	parallelRows((d+t-1)/t, func(lo, hi int) {
 		for i0 := lo * t; i0 < min(hi*t, d); i0 += t {
 			for j0 := i0; j0 < d; j0 += t {
 				for i := i0; i < min(i0+t, d); i++ {
 					for j := max(j0, i+1); j < min(j0+t, d); j++ {
-						a[i*d+j] = a[j*d+i]
+						if fromUpper {
+							a[j*d+i] = a[i*d+j]
+						} else {
+							a[i*d+j] = a[j*d+i]
+						}
 					}
 				}
 			}
