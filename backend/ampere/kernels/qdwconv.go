@@ -73,23 +73,7 @@ func qGroupConvPTX(outF32 bool) string {
 	} else {
 		b.comment("pointers x w b m r y in %%rd0..%%rd5; u32 scalars in %%r0..%%r17; s32 zx zr qlo qhi zy in %%r50..%%r54; mr in %%f0")
 	}
-	b.loadPointers(qGroupConvPointers)
-	nu, ns, nf := 0, 0, 0
-	fregs := []int{0, 4, 5}
-	for i := qGroupConvPointers; i < len(params); i++ {
-		p := params[i]
-		switch {
-		case len(p) > 4 && p[len(p)-4:] == ":s32":
-			b.l("ld.param.s32 %%r%d, [p%d];", 50+ns, i)
-			ns++
-		case len(p) > 4 && p[len(p)-4:] == ":f32":
-			b.l("ld.param.f32 %%f%d, [p%d];", fregs[nf], i)
-			nf++
-		default:
-			b.l("ld.param.u32 %%r%d, [p%d];", nu, i)
-			nu++
-		}
-	}
+	loadGroupParams(&b, params)
 	// r0 total, r1 C, r2 H, r3 W, r4 M, r5 OH, r6 OW, r7 KH, r8 KW, r9 sh,
 	// r10 sw, r11 ph, r12 pw, r13 dh, r14 dw, r15 Cg, r16 Mg, r17 hasres;
 	// r18 act (f32 output).

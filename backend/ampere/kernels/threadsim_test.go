@@ -562,6 +562,37 @@ func (m *tMachine) resume(k *tKernel, args []uint64, th *tThread, sh *tShared) e
 				binary.LittleEndian.PutUint32(b[4*j:], uint32(v))
 			}
 			write = false
+		case "ld.global.nc.u32", "ld.global.nc.v2.u32", "ld.global.nc.v4.u32", "ld.global.nc.v4.f32",
+			"ld.global.u32", "ld.global.v2.u32", "ld.global.v4.u32", "st.global.u32", "st.global.v2.u32", "st.global.v4.u32":
+			// One to four 32-bit registers from or to 4·n aligned bytes.
+			if err := m.vector32(in, regs); err != nil {
+				return err
+			}
+			write = false
+		case "dp4a.s32.s32":
+			// The four signed byte products of a and b added to c, wrapping.
+			sum := uint32(a[3])
+			for k := 0; k < 32; k += 8 {
+				sum += uint32(int32(int8(a[1]>>k)) * int32(int8(a[2]>>k)))
+			}
+			out = uint64(sum)
+		case "bfe.s32":
+			// The field of len bits at pos, sign-extended (pos + len ≤ 32 here).
+			pos, n := uint32(a[2]), uint32(a[3])
+			if pos+n > 32 || n == 0 {
+				return fmt.Errorf("%s: field %d+%d not modelled", in.text, pos, n)
+			}
+			out = uint64(uint32(int32(uint32(a[1])<<(32-pos-n)) >> (32 - n)))
+		case "bfi.b32":
+			// Insert a's low len bits into b at pos.
+			pos, n := uint32(a[3]), uint32(a[4])
+			if pos+n > 32 || n == 0 {
+				return fmt.Errorf("%s: field %d+%d not modelled", in.text, pos, n)
+			}
+			mask := (uint32(1)<<n - 1) << pos
+			out = uint64(uint32(a[2])&^mask | uint32(a[1])<<pos&mask)
+		case "cvt.rn.f32.s32":
+			out = pf32(float32(int32(uint32(a[1]))))
 		case "ld.global.f32":
 			addr, err := m.address(in.args[1], regs)
 			if err != nil {
@@ -677,6 +708,42 @@ func (m *tMachine) resume(k *tKernel, args []uint64, th *tThread, sh *tShared) e
 		}
 	}
 	th.done = true
+	return nil
+}
+
+// vector32 runs a 32-bit load or store of one register or a .v2/.v4
+// vector: the registers from or to consecutive aligned bytes.
+func (m *tMachine) vector32(in tInst, regs map[string]uint64) error {
+	store := strings.HasPrefix(in.opc, "st.")
+	mi, vi := 1, 0
+	if store {
+		mi, vi = 0, 1
+	}
+	addr, err := m.address(in.args[mi], regs)
+	if err != nil {
+		return err
+	}
+	vec := strings.Split(strings.Trim(in.args[vi], "{}"), ",")
+	n := 4 * len(vec)
+	if addr%uint64(n) != 0 {
+		return fmt.Errorf("%s: %d-byte access at %#x is misaligned", in.text, n, addr)
+	}
+	b, err := m.mem(addr, n)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in.text, err)
+	}
+	for j, r := range vec {
+		r = strings.TrimSpace(r)
+		if !store {
+			regs[r] = uint64(binary.LittleEndian.Uint32(b[4*j:]))
+			continue
+		}
+		v, ok := regs[r]
+		if !ok {
+			return fmt.Errorf("%s: register %s read before written", in.text, r)
+		}
+		binary.LittleEndian.PutUint32(b[4*j:], uint32(v))
+	}
 	return nil
 }
 
