@@ -51,13 +51,22 @@ func (p *planner) qResidual(n *ir.Node) (*engine.Buffer, int32, float32, error) 
 	return r, rv.Quant.ZeroPoint[0], n.Inputs[5].Const.Float32s()[0], nil
 }
 
+// groupVec runs the grouped and depthwise QConvs it can take on the
+// vectorized kernels (kernels.QGroupVec: V output channels a thread, dp4a
+// on raw codes, the input zero point folded into the bias) instead of the
+// direct one-element kernel: bit-exact like it. A variable so that tests
+// cover both kernels, and so that one line turns it off.
+var groupVec = true
+
 // qgroupConv plans a grouped or depthwise QConv (group g > 1) as one
-// launch of the direct kernel: one thread an NHWC output element, int8 or
-// (an unquantized output) f32. The
-// caller has checked the input is per-tensor i8 and the weight a
-// symmetric i8 constant. The weights stay in ONNX order [M][Cg][KH][KW]
-// and the bias raw: the kernel subtracts zx from every tap it reads, and
-// skips padding taps, so no zero-point folding is needed.
+// launch of a direct kernel, int8 or (an unquantized output) f32 out: the
+// vectorized kernel where it takes the shape (depthwise, or Cg and Mg
+// multiples of 4; weights packed by kernels.QGroupVecWeights, the input
+// zero point folded into the bias), else the one-element kernel, whose
+// weights stay in ONNX order [M][Cg][KH][KW] and bias raw (it subtracts
+// zx from every tap it reads and skips padding taps). The caller has
+// checked the input is per-tensor i8 and the weight a symmetric i8
+// constant.
 func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 	g := int(g64)
 	xv, wv, out := n.Inputs[0], n.Inputs[1], n.Outputs[0]
@@ -125,16 +134,32 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 	if y.ElemsPerSample != perOut || (r != nil && r.ElemsPerSample != perOut) {
 		return fmt.Errorf("output %s has %d elements a sample, want %d (and the residual's count)", out.Name, y.ElemsPerSample, perOut)
 	}
+	zx := xv.Quant.ZeroPoint[0]
+	vec, useVec := kernels.QGroupVecFor(cg, m/g, m, outF32)
+	useVec = useVec && groupVec
+	wData, bData, work := wv.Const.Int8s(), bias, int64(perOut)
+	kernel, params, zxArg := kernels.QGroupConvKernel, kernels.QGroupConvParams, zx
+	if outF32 {
+		kernel, params = kernels.QGroupConvF32Kernel, kernels.QGroupConvF32Params
+	}
+	if useVec {
+		wData, bData = kernels.QGroupVecWeights(vec, wData, m, cg, kh, kw), kernels.QGroupVecBias(bias, wData, zx, m)
+		work = int64(vec.Threads(geo.Out[0], geo.Out[1], m))
+		kernel, params, zxArg = vec.Name(), vec.Params(), kernels.ZeroPointWord(zx)
+		why = fmt.Sprintf("%s; %s: %d output channels a thread, dp4a", why, kernel, vec.V)
+	} else {
+		why = fmt.Sprintf("%s; %s: one thread an element (Cg %d, Mg %d: the vectorized kernels take depthwise, or Cg and Mg multiples of 4)", why, kernel, cg, m/g)
+	}
 	wName, bName, mName := n.Name+"/w", n.Name+"/bias", n.Name+"/mult"
-	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "dense", Data: leBytes(wv.Const.Int8s())},
-		&engine.Weight{Name: bName, Kind: "bias", Data: leBytes(bias)},
+	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "dense", Data: leBytes(wData)},
+		&engine.Weight{Name: bName, Kind: "bias", Data: leBytes(bData)},
 		&engine.Weight{Name: mName, Kind: "mult", Data: leBytes(mv.Const.Float32s())})
 	args := []*engine.Arg{bufArg(x), weightArg(wName), weightArg(bName), weightArg(mName), rArg, bufArg(y),
-		perSample(perOut), u32(int64(c)), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(m)),
+		perSample(work), u32(int64(c)), u32(int64(geo.In[0])), u32(int64(geo.In[1])), u32(int64(m)),
 		u32(int64(geo.Out[0])), u32(int64(geo.Out[1])), u32(int64(kh)), u32(int64(kw)),
 		u32(int64(geo.Strides[0])), u32(int64(geo.Strides[1])), u32(int64(geo.PadBegin[0])), u32(int64(geo.PadBegin[1])),
 		u32(int64(geo.Dilations[0])), u32(int64(geo.Dilations[1])), u32(int64(cg)), u32(int64(m / g)), u32(hasres)}
-	kernel, params, precision := kernels.QGroupConvKernel, kernels.QGroupConvParams, "int8"
+	precision := "int8"
 	if outF32 {
 		// The f32 epilogue of ir/ref's QConv: the activation on the
 		// float value, no rounding.
@@ -143,18 +168,24 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 		if !ok {
 			return fmt.Errorf("activation %q with an f32 output, the grouped convolution applies relu or clip", act)
 		}
-		kernel, params, precision = kernels.QGroupConvF32Kernel, kernels.QGroupConvF32Params, "int8->f32"
-		args = append(args, u32(c), s32(xv.Quant.ZeroPoint[0]), s32(zr), f32(mr), f32(clo), f32(chi))
-		p.useKernel(kernel, kernels.QGroupConvF32PTX())
+		precision = "int8->f32"
+		args = append(args, u32(c), s32(zxArg), s32(zr), f32(mr), f32(clo), f32(chi))
 	} else {
-		args = append(args, s32(xv.Quant.ZeroPoint[0]), s32(zr), s32(qlo), s32(qhi), s32(zy), f32(mr))
+		args = append(args, s32(zxArg), s32(zr), s32(qlo), s32(qhi), s32(zy), f32(mr))
+	}
+	switch {
+	case useVec:
+		p.useKernel(kernel, vec.PTX())
+	case outF32:
+		p.useKernel(kernel, kernels.QGroupConvF32PTX())
+	default:
 		p.useKernel(kernel, kernels.QGroupConvPTX())
 	}
 	if len(args) != len(params) {
 		return fmt.Errorf("internal: %d launch arguments for %d kernel parameters", len(args), len(params))
 	}
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: kernel, Precision: precision,
-		WorkPerSample: uint64(perOut), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
+		WorkPerSample: uint64(work), WorkPerBlockX: kernels.OpThreads, GridY: 1, GridZ: 1, BlockX: kernels.OpThreads,
 		Args: args, Note: why})
 	return nil
 }

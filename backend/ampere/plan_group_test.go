@@ -1,6 +1,7 @@
 package ampere
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -137,7 +138,7 @@ func TestPlanGroupConvResidualAndRefusals(t *testing.T) {
 	if s.Args[25].GetS32() != 5 || s.Args[29].GetF32() != 0.5 {
 		t.Errorf("zr %d mr %v, want 5 and 0.5", s.Args[25].GetS32(), s.Args[29].GetF32())
 	}
-	if s.Note != "dense direct grouped convolution" {
+	if !strings.HasPrefix(s.Note, "dense direct grouped convolution; "+kernels.QGroupConvKernel+": one thread an element (Cg 2, Mg 2") {
 		t.Errorf("note %q without a 2:4 claim", s.Note)
 	}
 	// f32 output (the next op is float): the f32-output variant, with
@@ -164,4 +165,92 @@ func TestPlanGroupConvResidualAndRefusals(t *testing.T) {
 			t.Errorf("output buffer is %s %s, want f32 nhwc", b.Dtype, b.Layout)
 		}
 	}
+}
+
+// groupVecGraph is a quantize, a grouped QConv "g" (16 → 16 channels in
+// 4 groups: Cg = Mg = 4, 3×3 stride 2 on 9×7, relu, int8 out) and a
+// depthwise one "dw" on its output (16 channels, 5×5 pad 2, a residual:
+// the grouped output again) with an f32 output and clip.
+func groupVecGraph() string {
+	ints := func(n, mod int) string {
+		v := make([]string, n)
+		for i := range v {
+			v[i] = fmt.Sprint((i*37)%mod - mod/2)
+		}
+		return strings.Join(v, ", ")
+	}
+	rep := func(s string, n int) string { return strings.TrimSuffix(strings.Repeat(s+", ", n), ", ") }
+	mult := func(sx, sw, sy float32) string { return fmt.Sprint(ir.QOutputMultipliers(sx, []float32{sw}, 1, sy)[0]) }
+	return `graph "g" (%x: f32[N,16,9,7]) -> (%y) {
+  const %sc: f32[] = [0.05]
+  const %zp: i8[] = [-5]
+  const %w: i8[16,4,3,3] quant(axis=0, scale=[` + rep("0.01", 16) + `], zp=[` + rep("0", 16) + `]) = [` + ints(16*4*9, 251) + `]
+  const %m: f32[16] = [` + rep(mult(0.05, 0.01, 0.2), 16) + `]
+  const %b: i32[16] = [` + ints(16, 4001) + `]
+  const %dw: i8[16,1,5,5] quant(axis=0, scale=[` + rep("0.02", 16) + `], zp=[` + rep("0", 16) + `]) = [` + ints(16*25, 199) + `]
+  const %dm: f32[16] = [` + rep(mult(0.2, 0.02, 0), 16) + `]
+  const %db: i32[16] = [` + ints(16, 301) + `]
+  const %mr: f32[] = [0.2]
+  %q: i8[N,16,9,7] quant(scale=[0.05], zp=[-5]) = QuantizeLinear "q" (%x, %sc, %zp)
+  %h: i8[N,16,5,4] quant(scale=[0.2], zp=[7]) = QConv "g" (%q, %w, %m, %b) {activation = "relu", group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
+  %y: f32[N,16,5,4] = QConv "dw" (%h, %dw, %dm, %db, %h, %mr) {activation = "clip", clip_min = -1.0, clip_max = 3.0, group = 16, kernel_shape = [5, 5], pads = [2, 2, 2, 2]}
+}`
+}
+
+// TestPlanGroupConvVectorized: the grouped and depthwise QConvs that the
+// vectorized kernels take run on them, with packed weights, the zero
+// point folded into the bias, one thread per V channels of a pixel and a
+// note naming the kernel; the engine simulates equal to the reference;
+// with groupVec off the same graph plans the one-element kernels and
+// simulates equal too.
+func TestPlanGroupConvVectorized(t *testing.T) {
+	g, e := planText(t, groupVecGraph())
+	gk, dk := kernels.QGroupVec{V: 4}, kernels.QGroupVec{Depthwise: true, V: 16, OutF32: true}
+	sg, sd := findStep(t, e, "g", gk.Name()), findStep(t, e, "dw", dk.Name())
+	for _, s := range []*engine.Step{sg, sd} {
+		if !strings.Contains(s.Note, s.Kernel) {
+			t.Errorf("%s: note %q does not name the kernel %s", s.Node, s.Note, s.Kernel)
+		}
+	}
+	if sg.WorkPerSample != 5*4*16/4 || sd.WorkPerSample != 5*4*16/16 || argU32(t, sg.Args[6]) != 80 {
+		t.Errorf("work %d and %d a sample, want 80 threads (20 pixels, 16 channels four a thread) and 20 (sixteen a thread)", sg.WorkPerSample, sd.WorkPerSample)
+	}
+	if z := sg.Args[24].GetS32(); uint32(z) != 0xFBFBFBFB {
+		t.Errorf("zxw = %#x, want zx -5 four times", uint32(z))
+	}
+	if z := sd.Args[25].GetS32(); z != 0x07070707 {
+		t.Errorf("zxw = %#x, want zx 7 four times", z)
+	}
+	ws := map[string][]byte{}
+	for _, w := range e.Weights {
+		ws[w.Name] = w.Data
+	}
+	var wv, bv *ir.Value
+	for _, v := range g.Constants() {
+		switch v.Name {
+		case "w":
+			wv = v
+		case "b":
+			bv = v
+		}
+	}
+	packed := kernels.QGroupVecWeights(gk, wv.Const.Int8s(), 16, 4, 3, 3)
+	if got := ws["g/w"]; len(got) != len(packed) || int8(got[4]) != packed[4] || int8(got[4]) != wv.Const.Int8s()[36] {
+		t.Errorf("grouped weights not packed: word 1 byte 0 is %d, want channel 1's first weight %d", int8(got[4]), wv.Const.Int8s()[36])
+	}
+	var sum int32
+	for _, v := range wv.Const.Int8s()[:36] {
+		sum += int32(v)
+	}
+	if b := int32(binary.LittleEndian.Uint32(ws["g/bias"])); b != bv.Const.Int32s()[0]+5*sum {
+		t.Errorf("folded bias %d, want %d + 5·%d", b, bv.Const.Int32s()[0], sum)
+	}
+	simulateEqualsRef(t, g, e, 2, 7, 8)
+
+	groupVec = false
+	defer func() { groupVec = true }()
+	g, e = planText(t, groupVecGraph())
+	findStep(t, e, "g", kernels.QGroupConvKernel)
+	findStep(t, e, "dw", kernels.QGroupConvF32Kernel)
+	simulateEqualsRef(t, g, e, 2, 7, 8)
 }

@@ -670,6 +670,8 @@ func f32sOf(b []byte) []float32 {
 // reference executor: bit for bit, except downstream of an approximate
 // kernel (Softmax) within 1e-5.
 func TestHostFreePlans(t *testing.T) {
+	// Four channels depthwise: the vectorized kernel, four a thread.
+	dw4F32 := kernels.QGroupVec{Depthwise: true, V: 4, OutF32: true}.Name()
 	cases := []struct {
 		name, body string
 		nhwc       []string
@@ -753,7 +755,7 @@ func TestHostFreePlans(t *testing.T) {
   %y1: f32[N,8,3,3] = QConv "g2" (%a, %w, %m, %b) {activation = "relu", group = 2, kernel_shape = [3, 3], pads = [1, 1, 1, 1], strides = [2, 2]}
   %y2: f32[N,4,5,6] = QConv "dw" (%a, %dw, %dm, %db, %a, %mr) {activation = "clip", clip_min = -0.1, clip_max = 0.2, group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
   %y3: f32[N,4,5,6] = QConv "dwn" (%a, %dw, %dm, %db) {group = 4, kernel_shape = [3, 3], pads = [1, 1, 1, 1]}
-}`, []string{"a"}, map[string]string{"g2": kernels.QGroupConvF32Kernel, "dw": kernels.QGroupConvF32Kernel, "dwn": kernels.QGroupConvF32Kernel}, false},
+}`, []string{"a"}, map[string]string{"g2": kernels.QGroupConvF32Kernel, "dw": dw4F32, "dwn": dw4F32}, false},
 		{"matmul by a dequantized constant weight", `(%a: f32[N,3,5,8]) -> (%y, %z) {
   const %wq: i8[8,6] quant(axis=1, scale=[0.01, 0.02, 0.03, 0.01, 0.02, 0.03], zp=[0, 0, 0, 0, 0, 0]) = [` + int8s(48) + `]
   const %s: f32[6] = [0.01, 0.02, 0.03, 0.01, 0.02, 0.03]

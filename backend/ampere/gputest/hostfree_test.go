@@ -67,6 +67,9 @@ func hostFreeCases() map[string]struct {
 			"  const %" + name + "_m: f32[" + strconv.Itoa(m) + "] = [" + strings.Join(mu, ", ") + "]\n" +
 			"  const %" + name + "_b: i32[" + strconv.Itoa(m) + "] = [" + strings.Join(bs, ", ") + "]\n"
 	}
+	// The depthwise layers (8 channels) run on the vectorized kernel, the
+	// group-4 one (Cg 2) on the one-element kernel.
+	dw8F32 := kernels.QGroupVec{Depthwise: true, V: 8, OutF32: true}.Name()
 	groupF32 := `graph "g" (%x: f32[N,8,9,7]) -> (%y1, %y2, %y3, %y4) {
   const %sc: f32[] = [0.05]
   const %zp: i8[] = [3]
@@ -174,8 +177,8 @@ func hostFreeCases() map[string]struct {
   %wd: f32[8,4] = DequantizeLinear "dqw" (%wq, %ws, %wz) {axis = 1}
   %y3: f32[N,6,5,4] = MatMul "mlp_dq" (%t, %wd)
 }`, kernel: map[string]string{"mlp": kernels.FloatConvKernel, "rows_nhwc": kernels.FloatConvKernel, "mlp_dq": kernels.FloatConvKernel}},
-		"qgroupconv_f32": {text: groupF32, kernel: map[string]string{"dw_relu": kernels.QGroupConvF32Kernel, "dw_s2_none": kernels.QGroupConvF32Kernel,
-			"g4_clip": kernels.QGroupConvF32Kernel, "dw_res": kernels.QGroupConvF32Kernel}},
+		"qgroupconv_f32": {text: groupF32, kernel: map[string]string{"dw_relu": dw8F32, "dw_s2_none": dw8F32,
+			"g4_clip": kernels.QGroupConvF32Kernel, "dw_res": dw8F32}},
 		"attention": {approx: true, text: `graph "g" (%x: f32[N,6,5,4]) -> (%o, %z, %o2) {
 ` + mix(6) + constText(r, "st", 6, 4, 3) + `  %kt: f32[N,6,4,5] = Transpose "kt" (%x) {perm = [0, 1, 3, 2]}
   %s: f32[N,6,5,5] = MatMul "qk" (%x, %kt)
