@@ -281,6 +281,10 @@ func writePTX(dir string) error {
 	} {
 		files[name+".ptx"] = text
 	}
+	for _, c := range kernels.QGroupVecVariants() {
+		files[c.Name()+".ptx"] = c.PTX()
+	}
+	files[kernels.QGroupConvKernel+".ptx"] = kernels.QGroupConvPTX()
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			return err
