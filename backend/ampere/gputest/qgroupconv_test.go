@@ -83,7 +83,6 @@ type groupConvData struct {
 	sx, sy, sr float32
 	zx, zy, zr int32
 	mr         float32
-	lo, hi     int32   // int8 output: the clamp range (zy included)
 	clo, chi   float32 // clip bounds
 }
 
