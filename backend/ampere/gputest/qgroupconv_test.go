@@ -305,40 +305,43 @@ func checkQGroupConv(t *testing.T, g *gpu, r *rand.Rand, c groupConvCase, outF32
 }
 
 // groupConvPerfShapes are the grouped and depthwise layers of the
-// torchvision models that run on these kernels, at batch 32.
+// torchvision models that run on these kernels, at batch 32, with the
+// output their dense-int8 engines give them (EfficientNet's, ConvNeXt's
+// and RegNetY's feed float ops: f32).
 var groupConvPerfShapes = []struct {
-	name string
-	c    groupConvCase
+	name   string
+	c      groupConvCase
+	outF32 bool // as the dense-int8 engine runs it: f32 out where the next op is float
 }{
-	{"resnext50 layer1 g32 cg4 56^2", groupConvCase{c: 128, h: 56, w: 56, m: 128, group: 32, k: 3, stride: 1, pad: 1}},
-	{"resnext50 layer2.0 g32 cg8 s2", groupConvCase{c: 256, h: 56, w: 56, m: 256, group: 32, k: 3, stride: 2, pad: 1}},
-	{"resnext50 layer2 g32 cg8 28^2", groupConvCase{c: 256, h: 28, w: 28, m: 256, group: 32, k: 3, stride: 1, pad: 1}},
-	{"resnext50 layer3 g32 cg16 14^2", groupConvCase{c: 512, h: 14, w: 14, m: 512, group: 32, k: 3, stride: 1, pad: 1}},
-	{"resnext50 layer4.0 g32 cg32 s2", groupConvCase{c: 1024, h: 14, w: 14, m: 1024, group: 32, k: 3, stride: 2, pad: 1}},
-	{"resnext50 layer4 g32 cg32 7^2", groupConvCase{c: 1024, h: 7, w: 7, m: 1024, group: 32, k: 3, stride: 1, pad: 1}},
-	{"mobilenetv2 dw3 c32 112^2", groupConvCase{c: 32, h: 112, w: 112, m: 32, group: 32, k: 3, stride: 1, pad: 1}},
-	{"mobilenetv2 dw3 c96 s2 112^2", groupConvCase{c: 96, h: 112, w: 112, m: 96, group: 96, k: 3, stride: 2, pad: 1}},
-	{"mobilenetv2 dw3 c144 56^2", groupConvCase{c: 144, h: 56, w: 56, m: 144, group: 144, k: 3, stride: 1, pad: 1}},
-	{"mobilenetv2 dw3 c192 28^2", groupConvCase{c: 192, h: 28, w: 28, m: 192, group: 192, k: 3, stride: 1, pad: 1}},
-	{"mobilenetv2 dw3 c576 14^2", groupConvCase{c: 576, h: 14, w: 14, m: 576, group: 576, k: 3, stride: 1, pad: 1}},
-	{"mobilenetv2 dw3 c960 7^2", groupConvCase{c: 960, h: 7, w: 7, m: 960, group: 960, k: 3, stride: 1, pad: 1}},
-	{"efficientnet dw5 c144 s2 56^2", groupConvCase{c: 144, h: 56, w: 56, m: 144, group: 144, k: 5, stride: 2, pad: 2}},
-	{"efficientnet dw5 c240 28^2", groupConvCase{c: 240, h: 28, w: 28, m: 240, group: 240, k: 5, stride: 1, pad: 2}},
-	{"efficientnet dw5 c672 14^2", groupConvCase{c: 672, h: 14, w: 14, m: 672, group: 672, k: 5, stride: 1, pad: 2}},
-	{"efficientnet dw5 c1152 7^2", groupConvCase{c: 1152, h: 7, w: 7, m: 1152, group: 1152, k: 5, stride: 1, pad: 2}},
-	{"convnext dw7 c96 56^2", groupConvCase{c: 96, h: 56, w: 56, m: 96, group: 96, k: 7, stride: 1, pad: 3}},
-	{"convnext dw7 c192 28^2", groupConvCase{c: 192, h: 28, w: 28, m: 192, group: 192, k: 7, stride: 1, pad: 3}},
-	{"convnext dw7 c384 14^2", groupConvCase{c: 384, h: 14, w: 14, m: 384, group: 384, k: 7, stride: 1, pad: 3}},
-	{"convnext dw7 c768 7^2", groupConvCase{c: 768, h: 7, w: 7, m: 768, group: 768, k: 7, stride: 1, pad: 3}},
-	{"shufflenetv2 dw3 c58 28^2", groupConvCase{c: 58, h: 28, w: 28, m: 58, group: 58, k: 3, stride: 1, pad: 1}},
-	{"shufflenetv2 dw3 c116 14^2", groupConvCase{c: 116, h: 14, w: 14, m: 116, group: 116, k: 3, stride: 1, pad: 1}},
-	{"regnety400 g8 c104 14^2", groupConvCase{c: 104, h: 14, w: 14, m: 104, group: 13, k: 3, stride: 1, pad: 1}},
-	{"regnety400 g8 c440 7^2", groupConvCase{c: 440, h: 7, w: 7, m: 440, group: 55, k: 3, stride: 1, pad: 1}},
+	{"resnext50 layer1 g32 cg4 56^2", groupConvCase{c: 128, h: 56, w: 56, m: 128, group: 32, k: 3, stride: 1, pad: 1}, false},
+	{"resnext50 layer2.0 g32 cg8 s2", groupConvCase{c: 256, h: 56, w: 56, m: 256, group: 32, k: 3, stride: 2, pad: 1}, false},
+	{"resnext50 layer2 g32 cg8 28^2", groupConvCase{c: 256, h: 28, w: 28, m: 256, group: 32, k: 3, stride: 1, pad: 1}, false},
+	{"resnext50 layer3 g32 cg16 14^2", groupConvCase{c: 512, h: 14, w: 14, m: 512, group: 32, k: 3, stride: 1, pad: 1}, false},
+	{"resnext50 layer4.0 g32 cg32 s2", groupConvCase{c: 1024, h: 14, w: 14, m: 1024, group: 32, k: 3, stride: 2, pad: 1}, false},
+	{"resnext50 layer4 g32 cg32 7^2", groupConvCase{c: 1024, h: 7, w: 7, m: 1024, group: 32, k: 3, stride: 1, pad: 1}, false},
+	{"mobilenetv2 dw3 c32 112^2", groupConvCase{c: 32, h: 112, w: 112, m: 32, group: 32, k: 3, stride: 1, pad: 1}, false},
+	{"mobilenetv2 dw3 c96 s2 112^2", groupConvCase{c: 96, h: 112, w: 112, m: 96, group: 96, k: 3, stride: 2, pad: 1}, false},
+	{"mobilenetv2 dw3 c144 56^2", groupConvCase{c: 144, h: 56, w: 56, m: 144, group: 144, k: 3, stride: 1, pad: 1}, false},
+	{"mobilenetv2 dw3 c192 28^2", groupConvCase{c: 192, h: 28, w: 28, m: 192, group: 192, k: 3, stride: 1, pad: 1}, false},
+	{"mobilenetv2 dw3 c576 14^2", groupConvCase{c: 576, h: 14, w: 14, m: 576, group: 576, k: 3, stride: 1, pad: 1}, false},
+	{"mobilenetv2 dw3 c960 7^2", groupConvCase{c: 960, h: 7, w: 7, m: 960, group: 960, k: 3, stride: 1, pad: 1}, false},
+	{"efficientnet dw5 c144 s2 56^2", groupConvCase{c: 144, h: 56, w: 56, m: 144, group: 144, k: 5, stride: 2, pad: 2}, true},
+	{"efficientnet dw5 c240 28^2", groupConvCase{c: 240, h: 28, w: 28, m: 240, group: 240, k: 5, stride: 1, pad: 2}, true},
+	{"efficientnet dw5 c672 14^2", groupConvCase{c: 672, h: 14, w: 14, m: 672, group: 672, k: 5, stride: 1, pad: 2}, true},
+	{"efficientnet dw5 c1152 7^2", groupConvCase{c: 1152, h: 7, w: 7, m: 1152, group: 1152, k: 5, stride: 1, pad: 2}, true},
+	{"convnext dw7 c96 56^2", groupConvCase{c: 96, h: 56, w: 56, m: 96, group: 96, k: 7, stride: 1, pad: 3}, true},
+	{"convnext dw7 c192 28^2", groupConvCase{c: 192, h: 28, w: 28, m: 192, group: 192, k: 7, stride: 1, pad: 3}, true},
+	{"convnext dw7 c384 14^2", groupConvCase{c: 384, h: 14, w: 14, m: 384, group: 384, k: 7, stride: 1, pad: 3}, true},
+	{"convnext dw7 c768 7^2", groupConvCase{c: 768, h: 7, w: 7, m: 768, group: 768, k: 7, stride: 1, pad: 3}, true},
+	{"shufflenetv2 dw3 c58 28^2", groupConvCase{c: 58, h: 28, w: 28, m: 58, group: 58, k: 3, stride: 1, pad: 1}, false},
+	{"shufflenetv2 dw3 c116 14^2", groupConvCase{c: 116, h: 14, w: 14, m: 116, group: 116, k: 3, stride: 1, pad: 1}, false},
+	{"regnety400 g8 c104 14^2", groupConvCase{c: 104, h: 14, w: 14, m: 104, group: 13, k: 3, stride: 1, pad: 1}, true},
+	{"regnety400 g8 c440 7^2", groupConvCase{c: 440, h: 7, w: 7, m: 440, group: 55, k: 3, stride: 1, pad: 1}, true},
 }
 
 // TestPerfGroupConv times, side by side in one run, the one-element
 // grouped convolution and the vectorized kernel the planner picks on
-// groupConvPerfShapes at batch 32, int8 out + relu: µs (median of
+// groupConvPerfShapes at batch 32, relu, int8 or f32 out: µs (median of
 // perfIters launches) and the operands' bytes (input, weights and output
 // once each) over the time. Skipped with -test.short.
 //
@@ -349,14 +352,18 @@ func TestPerfGroupConv(t *testing.T) {
 		t.Skip("timing skipped in -short mode")
 	}
 	r := rand.New(rand.NewPCG(95, 96))
-	lines := []string{fmt.Sprintf("grouped/depthwise QConv on %s, batch 32, int8 out + relu, median of %d launches", g.desc, perfIters),
-		fmt.Sprintf("%-32s %-22s | %9s %6s | %9s %6s | %7s", "layer", "vectorized kernel", "old us", "GB/s", "new us", "GB/s", "speedup")}
+	lines := []string{fmt.Sprintf("grouped/depthwise QConv on %s, batch 32, relu, median of %d launches", g.desc, perfIters),
+		fmt.Sprintf("%-32s %-4s %-22s | %9s %6s | %9s %6s | %7s", "layer", "out", "vectorized kernel", "old us", "GB/s", "new us", "GB/s", "speedup")}
 	for _, s := range groupConvPerfShapes {
 		c := s.c
 		c.n, c.act = 32, ir.ActRelu
-		d := newGroupConvData(r, c, false)
+		d := newGroupConvData(r, c, s.outF32)
 		runs := d.runs(t, g)
-		bytes := float64(d.n*d.c*d.h*d.w + d.n*d.oh*d.ow*d.m + len(d.wt))
+		out, elem := "i8", 1
+		if s.outF32 {
+			out, elem = "f32", 4
+		}
+		bytes := float64(d.n*d.c*d.h*d.w + elem*d.n*d.oh*d.ow*d.m + len(d.wt))
 		us := []float64{math.NaN(), math.NaN()}
 		name := "(none: old kernel)"
 		for i, run := range runs {
@@ -365,7 +372,7 @@ func TestPerfGroupConv(t *testing.T) {
 				name = run.kernel
 			}
 		}
-		lines = append(lines, fmt.Sprintf("%-32s %-22s | %9.1f %6.0f | %9.1f %6.0f | %6.2fx", s.name, name, us[0], bytes/us[0]/1e3, us[1], bytes/us[1]/1e3, us[0]/us[1]))
+		lines = append(lines, fmt.Sprintf("%-32s %-4s %-22s | %9.1f %6.0f | %9.1f %6.0f | %6.2fx", s.name, out, name, us[0], bytes/us[0]/1e3, us[1], bytes/us[1]/1e3, us[0]/us[1]))
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
 }
