@@ -148,7 +148,7 @@ func (p *planner) qgroupConv(n *ir.Node, x *engine.Buffer, g64 int64) error {
 		kernel, params, zxArg = vec.Name(), vec.Params(), kernels.ZeroPointWord(zx)
 		why = fmt.Sprintf("%s; %s: %d output channels a thread, dp4a", why, kernel, vec.V)
 	} else {
-		why = fmt.Sprintf("%s; %s: one thread an element (Cg %d, Mg %d: the vectorized kernels take depthwise, or Cg and Mg multiples of 4)", why, kernel, cg, m/g)
+		why = fmt.Sprintf("%s; %s: one thread an element (Cg %d, Mg %d: the vectorized kernels take depthwise on an even channel count, or Cg and Mg multiples of 4)", why, kernel, cg, m/g)
 	}
 	wName, bName, mName := n.Name+"/w", n.Name+"/bias", n.Name+"/mult"
 	p.e.Weights = append(p.e.Weights, &engine.Weight{Name: wName, Kind: "dense", Data: leBytes(wData)},

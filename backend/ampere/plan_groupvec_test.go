@@ -30,8 +30,14 @@ func groupVecModel(c kernels.QGroupVec) func(s *engine.Step, buf func(*engine.Ar
 		ch, h, wd, m, oh, ow, kh, kw := a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14)
 		sh, sw, ph, pw, dh, dw, cg, mg, hasres := a(15), a(16), a(17), a(18), a(19), a(20), a(21), a(22), a(23)
 		word := func(b []byte, at int) uint32 { return binary.LittleEndian.Uint32(b[at:]) }
+		// The input word at x[at]: four bytes, or (V = 2) two
+		// zero-extended, as the kernel's u16 load.
 		xword := func(at int) uint32 {
-			return uint32(uint8(x[at])) | uint32(uint8(x[at+1]))<<8 | uint32(uint8(x[at+2]))<<16 | uint32(uint8(x[at+3]))<<24
+			var u uint32
+			for k := 0; k < min(c.V, 4); k++ {
+				u |= uint32(uint8(x[at+k])) << (8 * k)
+			}
+			return u
 		}
 		zxArg, mrArg := 24, 29 // the f32 variants' act comes first, their mr before lo and hi
 		if c.OutF32 {

@@ -29,9 +29,9 @@ func (c groupConvCase) String() string {
 // the one-element kernel and the vectorized one the planner picks for the
 // shape (kernels.QGroupVecFor), int8 and f32 outputs, matches ir/ref's
 // QConv bit for bit: depthwise 3×3, 5×5 and 7×7, stride 1 and 2, groups
-// of 2 to 32 with Cg and Mg of 2 (one-element kernel only), 4, 8, 16 and
-// 32, with and without a residual, every activation, random zero points
-// and biases, odd image sizes.
+// of 2 to 32 with Cg and Mg of 4, 8, 16 and 32 and others (Cg 6, Mg 2:
+// the one-element kernel only), with and without a residual, every
+// activation, random zero points and biases, odd image sizes.
 func TestQGroupConvBitExact(t *testing.T) {
 	g := needGPU(t)
 	r := rand.New(rand.NewPCG(91, 92))
@@ -42,8 +42,8 @@ func TestQGroupConvBitExact(t *testing.T) {
 		{n: 2, c: 16, h: 10, w: 11, m: 24, group: 2, k: 3, stride: 1, pad: 1, res: true, act: ir.ActRelu},
 		{n: 3, c: 32, h: 8, w: 8, m: 16, group: 4, k: 1, stride: 1, pad: 0, act: ir.ActNone},
 		{n: 1, c: 24, h: 12, w: 12, m: 48, group: 4, k: 3, stride: 2, pad: 1, res: true, act: ir.ActRelu},
-		// The vectorized kernels' shapes: depthwise with 16, 8 and 4
-		// channels a thread, and the one-element kernel's C = 58.
+		// The vectorized kernels' shapes: depthwise with 16, 8, 4 and 2
+		// channels a thread (ShuffleNetV2's 58).
 		{n: 2, c: 96, h: 13, w: 11, m: 96, group: 96, k: 3, stride: 2, pad: 1, act: ir.ActClip},
 		{n: 2, c: 144, h: 9, w: 10, m: 144, group: 144, k: 5, stride: 2, pad: 2, res: true, act: ir.ActRelu},
 		{n: 1, c: 24, h: 11, w: 9, m: 24, group: 24, k: 7, stride: 1, pad: 3, res: true, act: ir.ActNone},

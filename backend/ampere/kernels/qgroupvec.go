@@ -1,11 +1,14 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // The vectorized grouped and depthwise INT8 convolution: the direct
 // kernel of qdwconv.go with one thread computing V consecutive output
 // channels of one output pixel instead of one element, so that its input,
-// residual and output accesses are 4- to 16-byte loads and stores of NHWC
+// residual and output accesses are 2- to 16-byte loads and stores of NHWC
 // rows (adjacent threads take adjacent channel groups of one pixel, then
 // the next pixel: a warp's accesses are contiguous), and every product is
 // a dp4a on raw int8 codes instead of a byte load, a subtraction and a
@@ -24,7 +27,9 @@ import "fmt"
 //   - depthwise (Cg = Mg = 1): a tap is one V-byte load of the thread's V
 //     input channels; output channel o's weight word holds w in byte o mod
 //     4 and zeros elsewhere, so dp4a(x word o/4, weight word o) adds
-//     x_o·w_o alone.
+//     x_o·w_o alone (V = 2, for a channel count that is even but not a
+//     multiple of 4, ShuffleNetV2's 58: a u16 load, the word's upper
+//     bytes meeting zero weight bytes).
 //   - grouped (Cg and Mg multiples of 4, V dividing Mg): the V output
 //     channels share one group; a tap is Cg/4 words of the group's input
 //     channels, each taken by V dp4a with the four weights of that word.
@@ -39,8 +44,8 @@ import "fmt"
 type QGroupVec struct {
 	// Depthwise is Cg = Mg = 1; otherwise Cg and Mg are multiples of 4.
 	Depthwise bool
-	// V is the number of output channels a thread computes: 4, 8 or 16
-	// for depthwise, 4 or 8 for grouped.
+	// V is the number of output channels a thread computes: 2, 4, 8 or
+	// 16 for depthwise, 4 or 8 for grouped.
 	V int
 	// OutF32 gives an f32 output (QGroupConvF32Kernel's epilogue)
 	// instead of int8.
@@ -64,7 +69,7 @@ func (c QGroupVec) Name() string {
 func QGroupVecVariants() []QGroupVec {
 	var vs []QGroupVec
 	for _, f32 := range []bool{false, true} {
-		for _, v := range []int{4, 8, 16} {
+		for _, v := range []int{2, 4, 8, 16} {
 			vs = append(vs, QGroupVec{Depthwise: true, V: v, OutF32: f32})
 		}
 		for _, v := range []int{4, 8} {
@@ -77,12 +82,12 @@ func QGroupVecVariants() []QGroupVec {
 // QGroupVecFor picks the variant for a grouped convolution with cg input
 // and mg output channels a group and m output channels in all, or reports
 // that none takes it (the direct one-element kernel does). Depthwise
-// takes the widest V of 16, 8, 4 that divides m; grouped 8 where it
+// takes the widest V of 16, 8, 4, 2 that divides m; grouped 8 where it
 // divides mg, else 4.
 func QGroupVecFor(cg, mg, m int, outF32 bool) (QGroupVec, bool) {
 	switch {
 	case cg == 1 && mg == 1:
-		for _, v := range []int{16, 8, 4} {
+		for _, v := range []int{16, 8, 4, 2} {
 			if m%v == 0 {
 				return QGroupVec{Depthwise: true, V: v, OutF32: outF32}, true
 			}
@@ -105,7 +110,8 @@ func (c QGroupVec) Threads(oh, ow, m int) int { return oh * ow * m / c.V }
 // variant's layout (see above): word ((t·J + j)·M/V + q)·V + o, for tap t,
 // chunk j of J = max(cg/4, 1), output channel m = q·V + o, holds the
 // weights of input channels 4j..4j+3 of m's group at tap t (grouped), or
-// m's weight at t in byte m mod 4 (depthwise).
+// m's weight at t in byte m mod min(V, 4) (depthwise: the byte of m's
+// input channel in the thread's x word).
 func QGroupVecWeights(c QGroupVec, w []int8, m, cg, kh, kw int) []int8 {
 	taps, chunks := kh*kw, max(cg/4, 1)
 	out := make([]int8, taps*chunks*m*4)
@@ -114,7 +120,7 @@ func QGroupVecWeights(c QGroupVec, w []int8, m, cg, kh, kw int) []int8 {
 			for mo := 0; mo < m; mo++ {
 				word := ((t*chunks+j)*m + mo) * 4 // (q·V + o) = mo: the q-major order is m's
 				if c.Depthwise {
-					out[word+mo%4] = w[mo*taps+t]
+					out[word+mo%min(c.V, 4)] = w[mo*taps+t]
 					continue
 				}
 				for b := 0; b < 4; b++ {
@@ -207,12 +213,41 @@ func vecOperand(bank string, first, n int) (suffix, operand string) {
 	return fmt.Sprintf(".v%d", n), regs(names...)
 }
 
+// wordVec emits the loads or stores (op, e.g. "ld.global.nc") of n
+// 32-bit registers of bank from 0 at [addr], 16 bytes an instruction (8
+// for n = 2).
+func wordVec(b *builder, op, typ, bank string, n int, addr string) {
+	for i := 0; i < n; i += 4 {
+		suf, operand := vecOperand(bank, i, min(4, n-i))
+		if strings.HasPrefix(op, "st.") {
+			b.l("%s%s.%s [%s+%d], %s;", op, suf, typ, addr, 4*i, operand)
+		} else {
+			b.l("%s%s.%s %s, [%s+%d];", op, suf, typ, operand, addr, 4*i)
+		}
+	}
+}
+
+// byteVec emits the load or store of the thread's n bytes at [addr] (its
+// channels of an NHWC int8 row) from or to %xw0..: one instruction, the
+// bytes four a register (n = 2: a u16 in the low half of %xw0).
+func byteVec(b *builder, op string, n int, addr string) {
+	if n == 2 {
+		if strings.HasPrefix(op, "st.") {
+			b.l("%s.u16 [%s], %%xw0;", op, addr)
+		} else {
+			b.l("%s.u16 %%xw0, [%s];", op, addr)
+		}
+		return
+	}
+	wordVec(b, op, "u32", "%xw", n/4, addr)
+}
+
 // PTX returns the variant's module text.
 func (c QGroupVec) PTX() string {
-	if c.V != 4 && c.V != 8 && (c.V != 16 || !c.Depthwise) {
+	if c.V != 4 && c.V != 8 && ((c.V != 16 && c.V != 2) || !c.Depthwise) {
 		panic(fmt.Sprintf("kernels: grouped convolution with %d channels a thread", c.V))
 	}
-	v, words := c.V, c.V/4
+	v := c.V
 	var b builder
 	b.header()
 	params := c.Params()
@@ -275,19 +310,15 @@ func (c QGroupVec) PTX() string {
 	b.l("cvt.u64.u32 %%rd7, %%r36;")
 	b.l("add.s64 %%rd7, %%rd0, %%rd7;")
 	loadWeights := func() {
-		for i := 0; i < words; i++ {
-			_, op := vecOperand("%ww", 4*i, 4)
-			b.l("ld.global.nc.v4.u32 %s, [%%rd6+%d];", op, 16*i)
-		}
+		wordVec(&b, "ld.global.nc", "u32", "%ww", v, "%rd6")
 		b.l("add.s64 %%rd6, %%rd6, %%rd9;")
 	}
 	if c.Depthwise {
 		b.comment("the V input channels (zx bytes on a padding tap), then one dp4a an output channel")
-		for i := 0; i < words; i++ {
+		for i := 0; i < max(v/4, 1); i++ {
 			b.l("mov.b32 %%xw%d, %%r50;", i)
 		}
-		suf, op := vecOperand("%xw", 0, words)
-		b.l("@%%p2 ld.global.nc%s.u32 %s, [%%rd7];", suf, op)
+		byteVec(&b, "@%p2 ld.global.nc", v, "%rd7")
 		loadWeights()
 		for o := 0; o < v; o++ {
 			b.l("dp4a.s32.s32 %%acc%d, %%xw%d, %%ww%d, %%acc%d;", o, o/4, o, o)
@@ -320,12 +351,8 @@ func (c QGroupVec) PTX() string {
 	b.l("mul.wide.u32 %%rd8, %%r25, 4;")
 	b.l("add.s64 %%rd10, %%rd2, %%rd8;")
 	b.l("add.s64 %%rd11, %%rd3, %%rd8;")
-	for i := 0; i < words; i++ {
-		_, op := vecOperand("%ww", 4*i, 4)
-		b.l("ld.global.nc.v4.u32 %s, [%%rd10+%d];", op, 16*i)
-		_, op = vecOperand("%fm", 4*i, 4)
-		b.l("ld.global.nc.v4.f32 %s, [%%rd11+%d];", op, 16*i)
-	}
+	wordVec(&b, "ld.global.nc", "u32", "%ww", v, "%rd10")
+	wordVec(&b, "ld.global.nc", "f32", "%fm", v, "%rd11")
 	for o := 0; o < v; o++ {
 		b.l("add.s32 %%acc%d, %%acc%d, %%ww%d;", o, o, o)
 		b.l("cvt.rn.f32.s32 %%fv%d, %%acc%d;", o, o)
@@ -336,8 +363,7 @@ func (c QGroupVec) PTX() string {
 	b.l("setp.eq.u32 %%p6, %%r17, 0;")
 	b.l("@%%p6 bra $L_nores;")
 	b.l("add.s64 %%rd11, %%rd4, %%rd10;")
-	suf, op := vecOperand("%xw", 0, words)
-	b.l("ld.global%s.u32 %s, [%%rd11];", suf, op)
+	byteVec(&b, "ld.global", v, "%rd11")
 	for o := 0; o < v; o++ {
 		b.l("bfe.s32 %%r45, %%xw%d, %d, 8;", o/4, 8*(o%4))
 		b.l("sub.s32 %%r45, %%r45, %%r51;")
@@ -347,7 +373,7 @@ func (c QGroupVec) PTX() string {
 	}
 	b.raw("$L_nores:")
 	if c.OutF32 {
-		b.comment("f32 output: the activation (a uniform predicate), then %d 16-byte stores", words)
+		b.comment("f32 output: the activation (a uniform predicate), then the stores")
 		b.l("setp.eq.u32 %%p4, %%r18, %d;", QGroupActRelu)
 		b.l("setp.eq.u32 %%p5, %%r18, %d;", QGroupActClip)
 		for o := 0; o < v; o++ {
@@ -357,10 +383,7 @@ func (c QGroupVec) PTX() string {
 		}
 		b.l("shl.b64 %%rd10, %%rd10, 2;")
 		b.l("add.s64 %%rd12, %%rd5, %%rd10;")
-		for i := 0; i < words; i++ {
-			_, op := vecOperand("%fv", 4*i, 4)
-			b.l("st.global.v4.f32 [%%rd12+%d], %s;", 16*i, op)
-		}
+		wordVec(&b, "st.global", "f32", "%fv", v, "%rd12")
 	} else {
 		b.comment("int8 output: round, clamp, + zy, four bytes a word, one %d-byte store", v)
 		for o := 0; o < v; o++ {
@@ -375,7 +398,7 @@ func (c QGroupVec) PTX() string {
 			}
 		}
 		b.l("add.s64 %%rd12, %%rd5, %%rd10;")
-		b.l("st.global%s.u32 [%%rd12], %s;", suf, op)
+		byteVec(&b, "st.global", v, "%rd12")
 	}
 	b.raw("$L_done:")
 	b.l("ret;")

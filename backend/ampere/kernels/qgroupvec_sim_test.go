@@ -212,7 +212,7 @@ func runGroupVec(t *testing.T, c QGroupVec, p *groupProblem) []byte {
 
 // TestQGroupVecSimulated runs every vectorized grouped-convolution
 // variant in the thread interpreter against ir/ref's QConv, bit for bit:
-// depthwise 3×3, 5×5 and 7×7, grouped with Cg and Mg of 4 and 8 (equal
+// depthwise 3×3, 5×5 and 7×7 (2, 4, 8 and 16 channels a thread), grouped with Cg and Mg of 4 and 8 (equal
 // and not), strides 1 and 2, dilation 2, symmetric and asymmetric
 // padding, odd image sizes whose last windows are ragged, a residual,
 // every activation, int8 and f32 outputs, and input zero points of both
@@ -228,6 +228,9 @@ func TestQGroupVecSimulated(t *testing.T) {
 		{n: 1, c: 12, h: 9, w: 10, m: 12, group: 12, kh: 7, kw: 7, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{3, 3, 3, 3}, zx: 5, zr: 9, res: true, act: ir.ActRelu},
 		{n: 1, c: 8, h: 8, w: 7, m: 8, group: 8, kh: 3, kw: 3, sh: 1, sw: 2, dh: 2, dw: 2, pads: [4]int{0, 2, 1, 0}, zx: 0, act: ir.ActNone},
 		{n: 2, c: 48, h: 5, w: 5, m: 48, group: 48, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, pads: [4]int{0, 0, 1, 1}, zx: -60, zr: 100, res: true, act: ir.ActClip},
+		// depthwise V 2 (58 channels: ShuffleNetV2's), odd q's words
+		{n: 2, c: 6, h: 7, w: 6, m: 6, group: 6, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, zx: -90, zr: 4, res: true, act: ir.ActRelu},
+		{n: 1, c: 10, h: 9, w: 8, m: 10, group: 10, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, zx: 127, act: ir.ActClip},
 		// grouped, V 4 and 8
 		{n: 2, c: 16, h: 7, w: 6, m: 16, group: 4, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, zx: 33, act: ir.ActRelu},
 		{n: 1, c: 32, h: 9, w: 7, m: 32, group: 4, kh: 3, kw: 3, sh: 2, sw: 2, dh: 1, dw: 1, pads: [4]int{1, 1, 1, 1}, zx: -128, zr: -128, res: true, act: ir.ActNone},
@@ -293,10 +296,14 @@ func TestQGroupVecPTXLint(t *testing.T) {
 		}
 		names[name] = true
 		lintPTX(t, name, text)
-		must := []string{"dp4a.s32.s32", "cvt.rn.f32.s32", "mul.rn.f32", "add.rn.f32", "ld.global.nc.v4.u32", "ld.global.nc.v4.f32"}
+		vec := ".v4"
+		if c.V == 2 {
+			vec = ".v2"
+		}
+		must := []string{"dp4a.s32.s32", "cvt.rn.f32.s32", "mul.rn.f32", "add.rn.f32", "ld.global.nc" + vec + ".u32", "ld.global.nc" + vec + ".f32"}
 		mustNot := []string{"fma.", "mad.rn.f32", "mad.f32", "ld.global.nc.s8", "mad.lo.s32"}
 		if c.OutF32 {
-			must = append(must, "max.f32", "min.f32", "st.global.v4.f32")
+			must = append(must, "max.f32", "min.f32", "st.global"+vec+".f32")
 			mustNot = append(mustNot, "cvt.rni.s32.f32", "st.global.s8")
 		} else {
 			must = append(must, "cvt.rni.s32.f32", "max.s32", "min.s32", "bfi.b32")
@@ -331,7 +338,7 @@ func TestQGroupVecFor(t *testing.T) {
 		want      string // "" none
 	}{
 		{1, 1, 96, "sqc_qconv_dw16_i8"}, {1, 1, 24, "sqc_qconv_dw8_i8"}, {1, 1, 12, "sqc_qconv_dw4_i8"},
-		{1, 1, 58, ""}, {1, 2, 64, ""}, {2, 2, 64, ""}, {4, 4, 128, "sqc_qconv_gdp4a4_i8"}, {8, 8, 104, "sqc_qconv_gdp4a8_i8"},
+		{1, 1, 58, "sqc_qconv_dw2_i8"}, {1, 1, 9, ""}, {1, 2, 64, ""}, {2, 2, 64, ""}, {4, 4, 128, "sqc_qconv_gdp4a4_i8"}, {8, 8, 104, "sqc_qconv_gdp4a8_i8"},
 		{32, 32, 1024, "sqc_qconv_gdp4a8_i8"}, {8, 12, 96, "sqc_qconv_gdp4a4_i8"}, {6, 8, 64, ""},
 	} {
 		c, ok := QGroupVecFor(tc.cg, tc.mg, tc.m, false)

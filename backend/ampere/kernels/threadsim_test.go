@@ -562,8 +562,36 @@ func (m *tMachine) resume(k *tKernel, args []uint64, th *tThread, sh *tShared) e
 				binary.LittleEndian.PutUint32(b[4*j:], uint32(v))
 			}
 			write = false
-		case "ld.global.nc.u32", "ld.global.nc.v2.u32", "ld.global.nc.v4.u32", "ld.global.nc.v4.f32",
-			"ld.global.u32", "ld.global.v2.u32", "ld.global.v4.u32", "st.global.u32", "st.global.v2.u32", "st.global.v4.u32":
+		case "ld.global.nc.u16", "ld.global.u16", "st.global.u16":
+			// Two bytes, zero-extended into a 32-bit register or its
+			// low half stored.
+			ai := 1
+			if in.opc == "st.global.u16" {
+				ai = 0
+			}
+			addr, err := m.address(in.args[ai], regs)
+			if err != nil {
+				return err
+			}
+			if addr%2 != 0 {
+				return fmt.Errorf("%s: 2-byte access at %#x is misaligned", in.text, addr)
+			}
+			b, err := m.mem(addr, 2)
+			if err != nil {
+				return fmt.Errorf("%s: %w", in.text, err)
+			}
+			if ai == 1 {
+				out = uint64(binary.LittleEndian.Uint16(b))
+				break
+			}
+			v, err := val(in.args[1])
+			if err != nil {
+				return err
+			}
+			binary.LittleEndian.PutUint16(b, uint16(v))
+			write = false
+		case "ld.global.nc.u32", "ld.global.nc.v2.u32", "ld.global.nc.v4.u32", "ld.global.nc.v2.f32", "ld.global.nc.v4.f32",
+			"ld.global.u32", "ld.global.v2.u32", "ld.global.v4.u32", "st.global.u32", "st.global.v2.u32", "st.global.v4.u32", "st.global.v2.f32":
 			// One to four 32-bit registers from or to 4·n aligned bytes.
 			if err := m.vector32(in, regs); err != nil {
 				return err
