@@ -371,6 +371,9 @@ func (p *planner) batchConstant(n *ir.Node) (bool, error) {
 	if p.staticShapeValue(n) {
 		return true, nil
 	}
+	if ok, err := p.indexValue(n); ok || err != nil {
+		return true, err
+	}
 	var at [2][]*ir.Tensor
 	for k, batch := range []int{1, 2} {
 		c := &ir.Node{Name: n.Name, Op: n.Op, Attrs: n.Attrs, Outputs: n.Outputs, Inputs: slices.Clone(n.Inputs)}
@@ -495,6 +498,48 @@ func (p *planner) staticShapeValue(n *ir.Node) bool {
 		}
 	}
 	return len(outs) > 0
+}
+
+// indexValue takes n, which reads only constants and shape values and
+// whose outputs follow the batch, as a shape value itself when every
+// output is an integer tensor: index arithmetic on the batch, of any size.
+// The dynamo exporter writes torch's as_strided so (the strided view
+// before Swin-T's classifier): a Range up to the batch times the batch's
+// stride, broadcast against the other dims' offsets, indexes a Gather of
+// the flattened input. Such a tensor is not data the engine holds (the
+// GPU runtime has no 64-bit elements); a data-movement op reading it as
+// an operand evaluates it at the batch its copy table is probed at, as it
+// does any shape value, and shapeOperandUse refuses any other reader by
+// name. It returns false, leaving nothing registered, for a node with a
+// float or bool output or one the graph returns.
+func (p *planner) indexValue(n *ir.Node) (bool, error) {
+	var outs []*ir.Value
+	for _, v := range n.Outputs {
+		if v == nil {
+			continue
+		}
+		if dt := v.Type.DType; dt != ir.Int64 && dt != ir.Int32 || p.g.IsOutput(v) {
+			return false, nil
+		}
+		outs = append(outs, v)
+	}
+	if len(outs) == 0 {
+		return false, nil
+	}
+	for _, v := range outs {
+		p.shapes.of[v] = n
+	}
+	for _, v := range outs {
+		for _, batch := range shapeBatches[:2] {
+			if _, err := p.shapes.valueAt(v, batch); err != nil {
+				for _, v := range outs {
+					delete(p.shapes.of, v)
+				}
+				return true, err
+			}
+		}
+	}
+	return true, nil
 }
 
 // batchLedSizes returns the elements at batch 1 of a shape value v that

@@ -176,3 +176,74 @@ func TestRangeOfAStaticDim(t *testing.T) {
 		})
 	}
 }
+
+// asStrided is torch's as_strided(p, [N, A, B], [S, sa, sb]) as the dynamo
+// exporter writes it: the offsets of the inner dims a constant (one
+// iteration of its loop each, folded), the batch's a Range up to the batch
+// times its stride, added with broadcasting, then a Gather of the
+// flattened input. %inner and the batch stride are the test's.
+const asStrided = `
+  const %i0: i64[] = [0]
+  const %z: i64[] = [0]
+  const %one: i64[] = [1]
+  const %axes: i64[2] = [1, 2]
+  const %flat: i64[1] = [-1]
+  %s: i64[3] = Shape "shape" (%p)
+  %n: i64[] = Gather "batch" (%s, %i0) {axis = 0}
+  %r: i64[?] = Range "arange" (%z, %n, %one)
+  %rs: i64[?] = Mul "stride" (%r, %bs)
+  %ru: i64[?,1,1] = Unsqueeze "unsq" (%rs, %axes)
+  %idx: i64[?,?,?] = Add "index" (%ru, %inner)
+  %at: i64[?,?,?] = Add "offset" (%idx, %z)
+  %f: f32[?] = Reshape "flatten" (%p, %flat)
+  %y: f32[N,4,3] = Gather "strided" (%f, %at) {axis = 0}
+}`
+
+// TestAsStridedOfTheBatch: the index of a strided view (the dynamo
+// exporter's as_strided, which stopped Swin-T's build at its Range up to
+// the batch: an i64 tensor the GPU runtime cannot hold) is index
+// arithmetic the planner evaluates at the gather's probe batch, so no node
+// but the Gather launches: a transposing view is one gather launch, an
+// identity one a view with none, and both equal the reference at several
+// batches. A view whose samples read another sample's elements is refused
+// by name.
+func TestAsStridedOfTheBatch(t *testing.T) {
+	const head = `graph "g" (%x: f32[N,3,4]) -> (%y) {
+  %p: f32[N,3,4] = Relu "act" (%x)
+`
+	// y[n, a, b] = x[n, b, a]: offsets a + 4b.
+	transpose := head + `  const %bs: i64[] = [12]
+  const %inner: i64[1,4,3] = [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]` + asStrided
+	// y[n, a, b] = flat sample n's element 3a + b: a view of x.
+	identity := head + `  const %bs: i64[] = [12]
+  const %inner: i64[1,4,3] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]` + asStrided
+	for _, tc := range []struct {
+		name, src string
+		launches  int
+	}{{"transpose", transpose, 2}, {"identity", identity, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, e := planText(t, tc.src)
+			if len(e.Steps) != tc.launches {
+				for _, s := range e.Steps {
+					t.Logf("step %s (%s): %s", s.Node, s.Kernel, s.Note)
+				}
+				t.Errorf("%d launches, want %d (the Relu%s)", len(e.Steps), tc.launches, map[bool]string{true: " and the Gather", false: ", the Gather a view"}[tc.launches == 2])
+			}
+			if fb := Fallbacks(e); len(fb) != 0 {
+				t.Errorf("fallbacks %v, want none", fb)
+			}
+			for _, batch := range []int{1, 3, 5} {
+				simulateEqualsRef(t, g, e, batch, 7, uint64(batch))
+			}
+		})
+	}
+	// A batch stride of 6 makes sample 1 read sample 0's second half.
+	crossing := strings.Replace(transpose, "const %bs: i64[] = [12]", "const %bs: i64[] = [6]", 1)
+	g, err := sqir.ParseAndVerify("g", []byte(crossing))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(g, "test"); err == nil || !strings.Contains(err.Error(), "strided") {
+		t.Errorf("a view across samples: err %v, want it refused naming the Gather", err)
+	}
+}
