@@ -69,7 +69,7 @@ func CompareTensors(got, want *ir.Tensor, tol Tolerance) (DiffStats, error) {
 			if d := math.Abs(g - w); !math.IsNaN(d) && !math.IsInf(d, 0) && d > st.MaxAbs {
 				st.MaxAbs = d
 			}
-			msg = fmt.Sprintf("%v, want %v (diff %.3g, allowed %.3g)", g, w, math.Abs(g-w), tol.ATol+tol.RTol*math.Abs(w))
+			msg = fmt.Sprintf("%v, want %v (diff %.3g, allowed %.3g)", g, w, math.Abs(g-w), tol.allowed(w))
 		} else {
 			g, w := exactAt(got, i), exactAt(want, i)
 			ok = g == w
@@ -96,7 +96,14 @@ func closeEnough(g, w float64, tol Tolerance) bool {
 	case math.IsInf(w, 0) || math.IsInf(g, 0):
 		return g == w
 	}
-	return math.Abs(g-w) <= tol.ATol+tol.RTol*math.Abs(w)
+	return math.Abs(g-w) <= tol.allowed(w)
+}
+
+// allowed is the difference tol allows from want: atol + rtol·|want|, the
+// product rounded as numpy rounds it (no fused multiply-add on any
+// architecture).
+func (tol Tolerance) allowed(want float64) float64 {
+	return tol.ATol + float64(tol.RTol*math.Abs(want))
 }
 
 // floatAt reads a float element of any float dtype (half types decoded).
