@@ -65,7 +65,7 @@ func randomGraphInputs(g *ir.Graph, batch int, rng *rand.Rand, scale float64) ([
 // simulate runs a planned engine's gather and host steps on the CPU:
 // buffers hold batch samples in their memory layouts, as on the GPU. Any
 // other kernel fails the test; the graphs here use only fallbacks.
-func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map[string]*ir.Tensor) map[string]*ir.Tensor {
+func simulate(t testing.TB, g *ir.Graph, e *engine.Engine, batch int, inputs map[string]*ir.Tensor) map[string]*ir.Tensor {
 	t.Helper()
 	info := map[string]*engine.Buffer{}
 	mem := map[string]*ir.Tensor{}
