@@ -10,6 +10,7 @@ import (
 
 	"github.com/sqc-project/sqc/frontend/onnx"
 	"github.com/sqc-project/sqc/internal/mnist"
+	"github.com/sqc-project/sqc/internal/onnxsuite"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
@@ -41,11 +42,11 @@ func TestModelPairs(t *testing.T) {
 	needShared(t)
 	models := []struct {
 		name, file string
-		tol        tolerance
+		tol        onnxsuite.Tolerance
 	}{
-		{"mnist-7", "mnist-7.onnx", tolerance{atol: 1e-4}},
-		{"mnist-8", "mnist-8.onnx", tolerance{rtol: 1e-3, atol: 1e-3}},
-		{"super-resolution-10", "super-resolution-10.onnx", tolerance{atol: 1e-5}},
+		{"mnist-7", "mnist-7.onnx", onnxsuite.Tolerance{ATol: 1e-4}},
+		{"mnist-8", "mnist-8.onnx", onnxsuite.Tolerance{RTol: 1e-3, ATol: 1e-3}},
+		{"super-resolution-10", "super-resolution-10.onnx", onnxsuite.Tolerance{ATol: 1e-5}},
 	}
 	for _, m := range models {
 		t.Run(m.name, func(t *testing.T) {
@@ -54,7 +55,7 @@ func TestModelPairs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sets, err := dataSets(filepath.Join(sharedDir, "testdata", m.name))
+			sets, err := onnxsuite.DataSets(filepath.Join(sharedDir, "testdata", m.name))
 			if err != nil || len(sets) == 0 {
 				t.Fatalf("no test_data_set_* for %s (%v)", m.name, err)
 			}
@@ -69,7 +70,7 @@ func TestModelPairs(t *testing.T) {
 				for _, p := range problems {
 					t.Errorf("%s: %s", filepath.Base(set), p)
 				}
-				t.Logf("%s %s: max abs error %.3g (allowed atol %g, rtol %g)", m.name, filepath.Base(set), maxAbs, m.tol.atol, m.tol.rtol)
+				t.Logf("%s %s: max abs error %.3g (allowed atol %g, rtol %g)", m.name, filepath.Base(set), maxAbs, m.tol.ATol, m.tol.RTol)
 			}
 		})
 	}
@@ -83,7 +84,7 @@ func TestModelPairs(t *testing.T) {
 // the input is given that shape, which is what its producer meant (checked
 // with an independent float64 numpy evaluation of the model: reshaped this
 // way, the pair matches to 6.0e-7, as test_data_set_0 does to 5.7e-7).
-func runConnxr2D(e *ref.Executor, g *ir.Graph, set string, tol tolerance) (float64, []string) {
+func runConnxr2D(e *ref.Executor, g *ir.Graph, set string, tol onnxsuite.Tolerance) (float64, []string) {
 	in, err := onnx.ReadTensorFile(filepath.Join(set, "input_0.pb"))
 	if err != nil {
 		return 0, []string{err.Error()}

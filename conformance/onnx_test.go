@@ -12,20 +12,10 @@ import (
 	"testing"
 
 	"github.com/sqc-project/sqc/frontend/onnx"
+	"github.com/sqc-project/sqc/internal/onnxsuite"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
 )
-
-// defaultSuiteRoot is where Debian's libonnx-testdata installs the ONNX
-// suite; SQC_ONNX_TESTDATA names another copy of the same layout.
-const defaultSuiteRoot = "/usr/share/libonnx-testdata/data"
-
-func suiteRootDir() string {
-	if d := os.Getenv("SQC_ONNX_TESTDATA"); d != "" {
-		return d
-	}
-	return defaultSuiteRoot
-}
 
 // suiteDirs are the suite's parts with model.onnx + test_data_set_* folders
 // ("real" only holds download links to zoo models).
@@ -146,7 +136,7 @@ const (
 // TestONNXSuite runs every applicable test of the ONNX conformance suite
 // through the frontend and the reference executor.
 func TestONNXSuite(t *testing.T) {
-	suiteRoot := suiteRootDir()
+	suiteRoot := onnxsuite.RootDir()
 	if _, err := os.Stat(suiteRoot); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("libonnx-testdata is missing in CI (%v): apt-get install libonnx-testdata", err)
@@ -238,12 +228,12 @@ func runCase(c suiteCase, g *ir.Graph, importErr error) (problems []string) {
 	if err != nil {
 		return []string{"executor: " + err.Error()}
 	}
-	sets, err := dataSets(c.dir)
+	sets, err := onnxsuite.DataSets(c.dir)
 	if err != nil || len(sets) == 0 {
 		return []string{fmt.Sprintf("no test_data_set_* in %s (%v)", c.dir, err)}
 	}
 	for _, set := range sets {
-		_, probs := runDataSet(e, g, set, suiteTol)
+		_, probs := runDataSet(e, g, set, onnxsuite.SuiteTol)
 		for _, p := range probs {
 			problems = append(problems, filepath.Base(set)+": "+p)
 		}
@@ -253,12 +243,12 @@ func runCase(c suiteCase, g *ir.Graph, importErr error) (problems []string) {
 
 // runDataSet feeds one test_data_set's inputs to the executor and compares
 // the outputs with the expected ones at tol.
-func runDataSet(e *ref.Executor, g *ir.Graph, set string, tol tolerance) (maxAbs float64, problems []string) {
-	inputs, err := readMatched(numberedFiles(set, "input"), g.Inputs, "input")
+func runDataSet(e *ref.Executor, g *ir.Graph, set string, tol onnxsuite.Tolerance) (maxAbs float64, problems []string) {
+	inputs, err := onnxsuite.ReadMatched(onnxsuite.NumberedFiles(set, "input"), g.Inputs, "input")
 	if err != nil {
 		return 0, []string{err.Error()}
 	}
-	wants, err := readMatched(numberedFiles(set, "output"), g.Outputs, "output")
+	wants, err := onnxsuite.ReadMatched(onnxsuite.NumberedFiles(set, "output"), g.Outputs, "output")
 	if err != nil {
 		return 0, []string{err.Error()}
 	}
@@ -267,14 +257,14 @@ func runDataSet(e *ref.Executor, g *ir.Graph, set string, tol tolerance) (maxAbs
 
 // runAndCompare runs the executor and compares every output; maxAbs is the
 // largest absolute difference of any float element.
-func runAndCompare(e *ref.Executor, g *ir.Graph, inputs, wants []*ir.Tensor, tol tolerance) (maxAbs float64, problems []string) {
+func runAndCompare(e *ref.Executor, g *ir.Graph, inputs, wants []*ir.Tensor, tol onnxsuite.Tolerance) (maxAbs float64, problems []string) {
 	outs, err := run(e, len(g.Outputs), inputs)
 	if err != nil {
 		return 0, []string{"run: " + err.Error()}
 	}
 	for i, want := range wants {
-		st, err := compareTensors(outs[i], want, tol)
-		maxAbs = max(maxAbs, st.maxAbs)
+		st, err := onnxsuite.CompareTensors(outs[i], want, tol)
+		maxAbs = max(maxAbs, st.MaxAbs)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("output %d %q: %v", i, g.Outputs[i].Name, err))
 		}
@@ -295,54 +285,6 @@ func run(e *ref.Executor, nout int, inputs []*ir.Tensor) (outs []*ir.Tensor, err
 		err = fmt.Errorf("%d outputs, want %d", len(outs), nout)
 	}
 	return outs, err
-}
-
-// readMatched reads the numbered .pb files of a data set and puts each at the
-// position of the graph value it belongs to: by the TensorProto's name when
-// every file is named after a distinct value, otherwise by position (the
-// suite's files are in graph order; initializers are not graph inputs).
-func readMatched(files []string, values []*ir.Value, what string) ([]*ir.Tensor, error) {
-	if len(files) != len(values) {
-		names := make([]string, len(values))
-		for i, v := range values {
-			names[i] = v.Name
-		}
-		return nil, fmt.Errorf("%d %s files, but the graph has %d %ss %q", len(files), what, len(values), what, names)
-	}
-	tensors := make([]*ir.Tensor, len(files))
-	names := make([]string, len(files))
-	for i, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		tensors[i], names[i], err = onnx.DecodeTensor(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", f, err)
-		}
-	}
-	index := map[string]int{}
-	for i, v := range values {
-		index[v.Name] = i
-	}
-	placed := make([]*ir.Tensor, len(values))
-	for i, name := range names {
-		j, ok := index[name]
-		if !ok || placed[j] != nil {
-			placed = tensors // not all named after distinct values: by position
-			break
-		}
-		placed[j] = tensors[i]
-	}
-	for i, t := range placed {
-		// numpy has no bfloat16, so the suite stores bfloat16 data as
-		// UINT16 tensors holding the same bit patterns (test_cast_*BFLOAT16*):
-		// read them as what the graph declares.
-		if t.DType == ir.Uint16 && values[i].Type.DType == ir.BFloat16 {
-			placed[i] = &ir.Tensor{DType: ir.BFloat16, Shape: t.Shape, Data: t.Data}
-		}
-	}
-	return placed, nil
 }
 
 func TestLoadExclusions(t *testing.T) {

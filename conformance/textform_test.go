@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sqc-project/sqc/internal/onnxsuite"
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/sqir"
 )
@@ -15,8 +16,8 @@ import (
 // to give the same bytes.
 func TestTextFormRoundTrip(t *testing.T) {
 	var paths []string
-	if _, err := os.Stat(suiteRootDir()); err == nil {
-		for _, c := range collectCases(t, suiteRootDir()) {
+	if _, err := os.Stat(onnxsuite.RootDir()); err == nil {
+		for _, c := range collectCases(t, onnxsuite.RootDir()) {
 			paths = append(paths, filepath.Join(c.dir, "model.onnx"))
 		}
 	} else if os.Getenv("CI") == "true" {

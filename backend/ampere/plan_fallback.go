@@ -292,6 +292,11 @@ type probeEntry struct {
 // each input, the entries of one sample, checking that every element is a
 // copy, that no sample reads another and that all samples move alike.
 func decodeProbe(name string, codes []int64, batch, inputs int) ([][]probeEntry, error) {
+	if len(codes) == 0 || len(codes)%batch != 0 {
+		// A Split along a static dim 0 (ONNX's test_split_equal_parts_1d):
+		// the pieces are shorter than the batch.
+		return nil, fmt.Errorf("output %s: %d elements at batch %d are no whole number a sample, the gather kernel keeps samples apart", name, len(codes), batch)
+	}
 	per := int64(len(codes) / batch)
 	pairs := make([][]probeEntry, inputs)
 	for li, c := range codes {
@@ -487,6 +492,8 @@ func (p *planner) hostFallback(n *ir.Node, why string) error {
 		if err := p.placeHostOutputs(n); err != nil {
 			return err
 		}
+	} else if err := p.keepsBatch(n); err != nil {
+		return err
 	}
 	var outDts []string
 	for _, v := range n.Outputs {
@@ -515,6 +522,44 @@ func (p *planner) hostFallback(n *ir.Node, why string) error {
 	p.e.Steps = append(p.e.Steps, &engine.Step{Node: n.Name, Op: n.Op, Kernel: HostKernel, Precision: prec,
 		WorkPerSample: 1, WorkPerBlockX: 1, GridY: 1, GridZ: 1, BlockX: 1, Args: args,
 		Note: hostNote + " (reference executor on the CPU, between launches): " + why})
+	return nil
+}
+
+// keepsBatch checks that every output of n has the batch of n's computed
+// inputs as its dim 0, as the engine's batch-first buffers hold it. A node
+// across the batch of a static-shaped graph (a reduction or a Concat along
+// dim 0, a Transpose or a Flatten that moves it: ONNX's node tests at
+// batch 2 or 3) gives an output whose dim 0 is another size: a buffer of
+// that output's per-sample shape would hold batch times too much or too
+// little, and its readers would read other samples' rows. The host step
+// runs the node on the whole batch, so the batch staying put is all it
+// needs. Dims shape inference left unknown are not held against the node.
+func (p *planner) keepsBatch(n *ir.Node) error {
+	var batch *ir.Dim
+	for _, v := range n.Inputs {
+		if v == nil || v.IsConst() || len(v.Type.Shape) == 0 || p.placeOf(v) != firstDim {
+			continue
+		}
+		d := v.Type.Shape[0]
+		switch {
+		case !d.Known() && d.Sym != "":
+			batch = &d // the batch's symbol beats a broadcast static 1
+		case d.Known() && (batch == nil || batch.Known() && batch.Size != d.Size && batch.Size == 1):
+			batch = &d
+		}
+	}
+	if batch == nil {
+		return nil
+	}
+	for _, v := range n.Outputs {
+		if v == nil || len(v.Type.Shape) == 0 {
+			continue
+		}
+		d := v.Type.Shape[0]
+		if d.Known() && (!batch.Known() || d.Size != batch.Size) || !d.Known() && d.Sym != "" && (batch.Known() || d.Sym != batch.Sym) {
+			return fmt.Errorf("output %s has dim 0 %v where the inputs have the batch %v: the node works across the batch, and the engine holds every value batch first", v.Name, d, *batch)
+		}
+	}
 	return nil
 }
 

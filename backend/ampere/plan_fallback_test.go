@@ -65,7 +65,7 @@ func randomGraphInputs(g *ir.Graph, batch int, rng *rand.Rand, scale float64) ([
 // simulate runs a planned engine's gather and host steps on the CPU:
 // buffers hold batch samples in their memory layouts, as on the GPU. Any
 // other kernel fails the test; the graphs here use only fallbacks.
-func simulate(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, inputs map[string]*ir.Tensor) map[string]*ir.Tensor {
+func simulate(t testing.TB, g *ir.Graph, e *engine.Engine, batch int, inputs map[string]*ir.Tensor) map[string]*ir.Tensor {
 	t.Helper()
 	info := map[string]*engine.Buffer{}
 	mem := map[string]*ir.Tensor{}
@@ -831,5 +831,40 @@ func simulateEqualsRef(t *testing.T, g *ir.Graph, e *engine.Engine, batch int, s
 	got := simulate(t, g, e, batch, byName)
 	for i, v := range g.Outputs {
 		equalBits(t, "output "+v.Name, got[v.Name], want[i])
+	}
+}
+
+// TestNoFallbackAcrossTheBatch checks that a node whose output does not
+// keep its inputs' batch as dim 0 (a reduction or Concat along dim 0, a
+// Split of dim 0 into pieces shorter than the batch) is refused by name
+// rather than planned on a fallback: the engine's buffers hold every value
+// batch first, so a host step's [1, …] or [2N, …] result would not fit its
+// buffer (ONNX's test_reduce_*_default_axes_keepdims, test_concat_*_axis_0
+// and test_split_equal_parts_1d computed wrong results, or panicked, at
+// their static batch before).
+func TestNoFallbackAcrossTheBatch(t *testing.T) {
+	for _, c := range []struct{ name, src, want string }{
+		{"reduce over the batch", `graph "g" (%x: f32[N,4,3,5]) -> (%y) {
+  const %ax: i64[1] = [0]
+  %y: f32[1,4,3,5] = ReduceSum "a" (%x, %ax)
+}`, "output y has dim 0 1 where the inputs have the batch N"},
+		{"static reduce over all", `graph "g" (%x: f32[3,2,2]) -> (%y) {
+  %y: f32[1,1,1] = ReduceMax "a" (%x)
+}`, "output y has dim 0 1 where the inputs have the batch 3"},
+		{"concat along the batch", `graph "g" (%x: f32[2,3], %z: f32[2,3]) -> (%y) {
+  %y: f32[4,3] = Concat "a" (%x, %z) {axis = 0}
+}`, "output y has dim 0 4 where the inputs have the batch 2"},
+		{"split of the batch", `graph "g" (%x: f32[6]) -> (%y, %u, %v) {
+  %y: f32[2], %u: f32[2], %v: f32[2] = Split "a" (%x) {axis = 0, num_outputs = 3}
+}`, "2 elements at batch 6 are no whole number a sample"},
+	} {
+		g, err := sqir.ParseAndVerify("g", []byte(c.src))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		_, err = Plan(g, "test")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package ampere
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -159,7 +160,8 @@ var kernelModels = map[string]func(s *engine.Step, buf func(*engine.Arg) *ir.Ten
 	kernels.Eltwise4Kernel: eltwiseModel, // the same arithmetic, four elements a thread
 	// The unary math kernel: ir/ref's arithmetic (package fmath's
 	// functions), which the kernel repeats bit for bit.
-	kernels.UnaryKernel: unaryModel,
+	kernels.UnaryKernel:  unaryModel,
+	kernels.ReduceKernel: reduceModel,
 	// Softmax as ir/ref computes it, which the kernel repeats bit for bit.
 	kernels.SoftmaxKernel:         softmaxModel(false),
 	kernels.LogSoftmaxKernel:      softmaxModel(true),
@@ -636,14 +638,116 @@ func unaryModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][
 		}
 		return
 	}
+	// The f32 ops, as their one PTX instruction rounds.
+	f32 := map[uint32]func(float32) float32{
+		kernels.UNeg:    func(v float32) float32 { return -v },
+		kernels.UAbs:    func(v float32) float32 { return float32(math.Abs(float64(v))) },
+		kernels.UFloor:  func(v float32) float32 { return float32(math.Floor(float64(v))) },
+		kernels.UCeil:   func(v float32) float32 { return float32(math.Ceil(float64(v))) },
+		kernels.URound:  func(v float32) float32 { return float32(math.RoundToEven(float64(v))) },
+		kernels.USqrt:   func(v float32) float32 { return float32(math.Sqrt(float64(v))) },
+		kernels.URecip:  func(v float32) float32 { return 1 / v },
+		kernels.USquare: func(v float32) float32 { return v * v },
+		kernels.UPowHalf: func(v float32) float32 {
+			if math.IsInf(float64(v), -1) {
+				return float32(math.Inf(1))
+			}
+			return float32(math.Abs(math.Sqrt(float64(v))))
+		},
+	}[s.Args[3].GetU32()]
+	if f32 != nil {
+		for i, v := range x {
+			y[i] = f32(v)
+		}
+		return
+	}
+	// The f64 ops: x, alpha and beta widened, the result rounded once.
+	alpha, beta := float64(s.Args[4].GetF32()), float64(s.Args[5].GetF32())
+	clamp01 := func(d float64) float64 {
+		if d <= 0 {
+			return 0
+		}
+		if d >= 1 {
+			return 1
+		}
+		return d
+	}
 	f := map[uint32]func(float64) float64{kernels.UExp: fmath.Exp, kernels.ULog: fmath.Log, kernels.UErf: fmath.Erf,
 		kernels.UGelu: fmath.Gelu, kernels.UGeluTanh: fmath.GeluTanh, kernels.USoftplus: fmath.Softplus, kernels.UMish: fmath.Mish,
+		kernels.UElu: func(d float64) float64 {
+			if d < 0 {
+				return alpha * fmath.Expm1(d)
+			}
+			return d
+		},
+		kernels.USelu: func(d float64) float64 {
+			if d > 0 {
+				return beta * d
+			}
+			return beta * (alpha*fmath.Exp(d) - alpha)
+		},
+		kernels.UHardSigmoid: func(d float64) float64 { return clamp01(alpha*d + beta) },
+		kernels.UHardSwish:   func(d float64) float64 { return d * clamp01(d/6+0.5) },
+		kernels.UCube:        func(d float64) float64 { return d * d * d },
 	}[s.Args[3].GetU32()]
 	if f == nil {
-		panic("unary model: only Exp, Log, Erf, Gelu, Softplus and Mish are modelled")
+		panic(fmt.Sprintf("unary model: op %d is not modelled", s.Args[3].GetU32()))
 	}
 	for i, v := range x {
 		y[i] = float32(f(float64(v)))
+	}
+}
+
+// reduceModel models the reduction kernel: output element r of sample n
+// folds K inputs inner apart from n·inPerSample + (r / inner)·K·inner +
+// r % inner; max and min in f32 from ∓Inf with NaN winning (max.NaN.f32),
+// the sums in f64 from 0 (squared for SumSquare and L2, absolute for L1),
+// Mean divided by K and L2's square root in f64, rounded to f32 once.
+func reduceModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, _ map[string][]byte) {
+	x, y := buf(s.Args[0]).Float32s(), buf(s.Args[1]).Float32s()
+	u := func(i int) int { return int(s.Args[i].GetU32()) }
+	op, k, inner, outPer, inPer := uint32(u(3)), u(4), u(5), u(6), u(7)
+	for i := range y {
+		n, r := i/outPer, i%outPer
+		at := n*inPer + r/inner*k*inner + r%inner
+		switch op {
+		case kernels.RMax, kernels.RMin:
+			acc := float32(math.Inf(-1))
+			if op == kernels.RMin {
+				acc = float32(math.Inf(1))
+			}
+			for e := 0; e < k; e++ {
+				v := x[at+e*inner]
+				switch {
+				case acc != acc || v != v:
+					acc = float32(math.NaN())
+				case op == kernels.RMax:
+					acc = max(acc, v)
+				default:
+					acc = min(acc, v)
+				}
+			}
+			y[i] = acc
+		default:
+			sum := 0.0
+			for e := 0; e < k; e++ {
+				d := float64(x[at+e*inner])
+				switch op {
+				case kernels.RSumSquare, kernels.RL2:
+					d *= d
+				case kernels.RL1:
+					d = math.Abs(d)
+				}
+				sum += d
+			}
+			switch op {
+			case kernels.RMean:
+				sum /= float64(k)
+			case kernels.RL2:
+				sum = math.Sqrt(sum)
+			}
+			y[i] = float32(sum)
+		}
 	}
 }
 
@@ -1007,12 +1111,17 @@ func eltwiseModel(s *engine.Step, buf func(*engine.Arg) *ir.Tensor, weights map[
 			y[i] = xv / bv
 		case kernels.EltClamp: // Relu and Clip: max.f32 then min.f32, which take the non-NaN operand
 			y[i] = ptxMinMax(false, ptxMinMax(true, xv, s.Args[10].GetF32()), s.Args[11].GetF32())
+		case kernels.EltLeaky:
+			y[i] = xv
+			if xv < 0 {
+				y[i] = xv * s.Args[9].GetF32()
+			}
 		case kernels.EltSigmoid:
 			y[i] = float32(fmath.Sigmoid(float64(xv)))
 		case kernels.EltTanh:
 			y[i] = float32(fmath.Tanh(float64(xv)))
 		default:
-			panic("eltwise model: only Add, Sub, Mul, Div, Clamp (Relu, Clip), Sigmoid and Tanh are modelled")
+			panic("eltwise model: only Add, Sub, Mul, Div, Clamp (Relu, Clip), LeakyRelu, Sigmoid and Tanh are modelled")
 		}
 	}
 }
