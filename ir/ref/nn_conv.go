@@ -74,6 +74,14 @@ func nnFillRows(y []float32, rows, n int, bias []float32) {
 }
 
 func convF32(n *ir.Node, in, out []*ir.Tensor) error {
+	return convF32Then(n, in, out, nil)
+}
+
+// convF32Then is convF32 followed by then(lo, hi, parallel) on every
+// range [lo, hi) of the output as soon as it is final (parallel: then may
+// use every core), so that an epilogue finds each image's output still in
+// the cache rather than going over the whole batch's again.
+func convF32Then(n *ir.Node, in, out []*ir.Tensor, then func(lo, hi int, parallel bool)) error {
 	xd, wd, bd, yd, err := nnConvOperands(in, out)
 	if err != nil {
 		return err
@@ -108,6 +116,9 @@ func convF32(n *ir.Node, in, out []*ir.Tensor) error {
 				nnDepthwise2D(xd[t*inN:(t+1)*inN], wd[t%c*kN:(t%c+1)*kN], g, init, yd[t*outN:(t+1)*outN])
 			}
 		})
+		if then != nil {
+			then(0, len(yd), true)
+		}
 		return nil
 	}
 	// 2-d windows are read from the image as the GEMM packs them
@@ -123,25 +134,41 @@ func convF32(n *ir.Node, in, out []*ir.Tensor) error {
 	if !direct && !implicit {
 		colN = kN * outN
 	}
+	// The weights are packed for the GEMM once per group, here, and every
+	// image's GEMM reads them in place: packed by each GEMM, they were
+	// packed once an image (and, split over the cores by columns, once a
+	// core), most of the packing time of a batch.
+	kern := sgemmKernel
+	preN := sgemmPrepackedSize(mg, kN, kern.mr)
+	preBuf := nnGetBuf(group * preN)
+	defer nnPutBuf(preBuf)
+	pre := make([]*sgemmPrepacked, group)
+	for gi := range pre {
+		pre[gi] = sgemmPrepackA((*preBuf)[gi*preN:], sgemmMatrix{wd[gi*mg*kN : (gi+1)*mg*kN], kN, false}, mg, kN, kern)
+	}
 	task := func(t int, col []float32, parallel bool) {
 		b, gi := t/group, t%group
 		xg := xd[(b*c+gi*cg)*inN : (b*c+(gi+1)*cg)*inN]
-		wg := wd[gi*mg*kN : (gi+1)*mg*kN]
 		yg := yd[(b*m+gi*mg)*outN : (b*m+(gi+1)*mg)*outN]
 		var bias []float32
 		if bd != nil {
 			bias = bd[gi*mg : (gi+1)*mg]
 		}
 		nnFillRows(yg, mg, outN, bias)
-		a := sgemmMatrix{wg, kN, false}
+		ops := sgemmOperands{aPre: pre[gi]}
 		switch {
 		case implicit:
-			sgemmPacked(mg, outN, kN, a, nnIm2colPacker(xg, g), yg, outN, parallel)
+			ops.packB = nnIm2colPacker(xg, g)
 		case direct:
-			sgemm(mg, outN, kN, 1, a, sgemmMatrix{xg, outN, false}, 1, yg, outN, parallel)
+			ops.packB = sgemmMatrixPacker(sgemmMatrix{xg, outN, false})
 		default:
 			nnIm2col(xg, cg, g, col, parallel)
-			sgemm(mg, outN, kN, 1, a, sgemmMatrix{col, outN, false}, 1, yg, outN, parallel)
+			ops.packB = sgemmMatrixPacker(sgemmMatrix{col, outN, false})
+		}
+		sgemmRun(mg, outN, kN, ops, yg, outN, parallel, sgemmAllTiles)
+		if then != nil {
+			lo := (b*m + gi*mg) * outN
+			then(lo, lo+mg*outN, parallel)
 		}
 	}
 	tasks := nb * group
