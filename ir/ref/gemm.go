@@ -203,12 +203,18 @@ type sgemmPrepacked struct {
 func sgemmPrepackedSize(m, k, r int) int { return (m + r - 1) / r * r * k }
 
 // sgemmPrepackA packs op(A) (m×k) whole into dst (sgemmPrepackedSize
-// floats) for micro-kernel kern.
+// floats) for micro-kernel kern, on every core (by row panels).
 func sgemmPrepackA(dst []float32, a sgemmMatrix, m, k int, kern sgemmMicro) *sgemmPrepacked {
-	pre := &sgemmPrepacked{data: dst[:sgemmPrepackedSize(m, k, kern.mr)], width: (m + kern.mr - 1) / kern.mr * kern.mr, r: kern.mr}
-	for p0 := 0; p0 < k; p0 += SumChunk {
-		sgemmPackA(pre.data[p0*pre.width:], a, kern.mr, 0, m, p0, min(SumChunk, k-p0))
-	}
+	mr := kern.mr
+	pre := &sgemmPrepacked{data: dst[:sgemmPrepackedSize(m, k, mr)], width: (m + mr - 1) / mr * mr, r: mr}
+	// Goroutines for at least 64 Ki floats each: the packing is a copy.
+	parallelFor(pre.width/mr, max(1, (64<<10)/max(1, mr*k)), func(lo, hi int) {
+		i0, mc := lo*mr, min(m, hi*mr)-lo*mr
+		for p0 := 0; p0 < k; p0 += SumChunk {
+			kc := min(SumChunk, k-p0)
+			sgemmPackA(pre.data[p0*pre.width+i0*kc:], a, mr, i0, mc, p0, kc)
+		}
+	})
 	return pre
 }
 

@@ -128,8 +128,8 @@ func TestSgemmPrepacked(t *testing.T) {
 	saved := sgemmKernel
 	defer func() { sgemmKernel = saved }()
 	// Shapes with ragged panels and k chunks, wide and tall (the split
-	// goes by columns, then by rows).
-	shapes := [][3]int{{1, 1, 1}, {7, 17, 3}, {13, 33, 257}, {150, 40, 600}, {40, 300, 300}, {200, 200, 260}}
+	// goes by columns, then by rows); the last is packed ahead on two cores.
+	shapes := [][3]int{{1, 1, 1}, {7, 17, 3}, {13, 33, 257}, {150, 40, 600}, {40, 300, 300}, {200, 200, 260}, {200, 64, 700}}
 	for _, kern := range sgemmTestKernels() {
 		sgemmKernel = kern
 		for _, s := range shapes {

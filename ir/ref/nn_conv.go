@@ -134,17 +134,21 @@ func convF32Then(n *ir.Node, in, out []*ir.Tensor, then func(lo, hi int, paralle
 	if !direct && !implicit {
 		colN = kN * outN
 	}
-	// The weights are packed for the GEMM once per group, here, and every
-	// image's GEMM reads them in place: packed by each GEMM, they were
-	// packed once an image (and, split over the cores by columns, once a
-	// core), most of the packing time of a batch.
-	kern := sgemmKernel
-	preN := sgemmPrepackedSize(mg, kN, kern.mr)
-	preBuf := nnGetBuf(group * preN)
-	defer nnPutBuf(preBuf)
-	pre := make([]*sgemmPrepacked, group)
-	for gi := range pre {
-		pre[gi] = sgemmPrepackA((*preBuf)[gi*preN:], sgemmMatrix{wd[gi*mg*kN : (gi+1)*mg*kN], kN, false}, mg, kN, kern)
+	// With several images, the weights are packed for the GEMM once per
+	// group, here, and every image's GEMM reads them in place: packed by
+	// each GEMM, they were packed once an image (and, split over the cores
+	// by columns, once a core), most of the packing time of a batch. One
+	// image's GEMM packs them as it goes, with no buffer.
+	var pre []*sgemmPrepacked
+	if nb > 1 {
+		kern := sgemmKernel
+		preN := sgemmPrepackedSize(mg, kN, kern.mr)
+		preBuf := nnGetBuf(group * preN)
+		defer nnPutBuf(preBuf)
+		pre = make([]*sgemmPrepacked, group)
+		for gi := range pre {
+			pre[gi] = sgemmPrepackA((*preBuf)[gi*preN:], sgemmMatrix{wd[gi*mg*kN : (gi+1)*mg*kN], kN, false}, mg, kN, kern)
+		}
 	}
 	task := func(t int, col []float32, parallel bool) {
 		b, gi := t/group, t%group
@@ -155,7 +159,10 @@ func convF32Then(n *ir.Node, in, out []*ir.Tensor, then func(lo, hi int, paralle
 			bias = bd[gi*mg : (gi+1)*mg]
 		}
 		nnFillRows(yg, mg, outN, bias)
-		ops := sgemmOperands{aPre: pre[gi]}
+		ops := sgemmOperands{a: sgemmMatrix{wd[gi*mg*kN : (gi+1)*mg*kN], kN, false}}
+		if pre != nil {
+			ops.aPre = pre[gi]
+		}
 		switch {
 		case implicit:
 			ops.packB = nnIm2colPacker(xg, g)
