@@ -129,7 +129,7 @@ func sgemm(m, n, k int, alpha float32, a, b sgemmMatrix, beta float32, c []float
 	sgemmDiag(m, n, k, alpha, a, b, beta, c, ldc, parallel, sgemmAllTiles)
 }
 
-// sgemmDiag is sgemm computing only the tiles sgemmPackedDiag's diag
+// sgemmDiag is sgemm computing only the tiles sgemmRun's diag
 // selects.
 func sgemmDiag(m, n, k int, alpha float32, a, b sgemmMatrix, beta float32, c []float32, ldc int, parallel bool, diag int) {
 	if m == 0 || n == 0 {
@@ -156,9 +156,9 @@ func sgemmDiag(m, n, k int, alpha float32, a, b sgemmMatrix, beta float32, c []f
 	// order), and on this project's build machine they beat the unpacked
 	// loop this replaced at 16×16×16 (0.89 µs, was 2.7) and 1024×1×1024
 	// (0.93 ms, was 2.5).
-	sgemmRun(m, n, k, sgemmOperands{a: a, packB: func(dst []float32, nr, p0, kc, j0, nc int) {
+	sgemmRun(m, n, k, a, func(dst []float32, nr, p0, kc, j0, nc int) {
 		sgemmPackB(dst, b, alpha, nr, p0, kc, j0, nc)
-	}}, c, ldc, parallel, diag)
+	}, c, ldc, parallel, diag)
 }
 
 // sgemmPacker packs rows [p0, p0+kc) and columns [j0, j0+nc) of a k×n
@@ -171,74 +171,7 @@ type sgemmPacker func(dst []float32, nr, p0, kc, j0, nc int)
 // sgemmPacked computes C += op(A)·B for a B given by its packer, on every
 // core when parallel is set. It is sgemm's packed path.
 func sgemmPacked(m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int, parallel bool) {
-	sgemmRun(m, n, k, sgemmOperands{a: a, packB: packB}, c, ldc, parallel, sgemmAllTiles)
-}
-
-// sgemmOperands are a product's op(A) and B. Each is either packed block
-// by block as the product goes (a, packB) or, when packed ahead (aPre,
-// bPre), read in place.
-type sgemmOperands struct {
-	a     sgemmMatrix
-	aPre  *sgemmPrepacked
-	packB sgemmPacker
-	bPre  *sgemmPrepacked
-}
-
-// sgemmPrepacked is an operand packed whole, ahead of the products that
-// read it, so that products sharing it (a convolution's weights, one image
-// after another; the columns of SparseGPT's XᵀX, one row panel after
-// another) pack it once: for each chunk of k (rows [p0, p0+SumChunk)), the
-// panels of all its rows (op(A), as sgemmPackA lays them out) or columns
-// (B, as an sgemmPacker does) side by side. origin is the first row or
-// column a product reads (a multiple of the panel width r).
-type sgemmPrepacked struct {
-	data   []float32
-	width  int // rows or columns, rounded up to whole panels
-	r      int // the panel width: the micro-kernel's mr (A) or nr (B)
-	origin int
-}
-
-// sgemmPrepackedSize is the number of floats of an operand of m rows (or
-// columns) and inner dimension k packed in panels r wide.
-func sgemmPrepackedSize(m, k, r int) int { return (m + r - 1) / r * r * k }
-
-// sgemmPrepackA packs op(A) (m×k) whole into dst (sgemmPrepackedSize
-// floats) for micro-kernel kern, on every core (by row panels).
-func sgemmPrepackA(dst []float32, a sgemmMatrix, m, k int, kern sgemmMicro) *sgemmPrepacked {
-	mr := kern.mr
-	pre := &sgemmPrepacked{data: dst[:sgemmPrepackedSize(m, k, mr)], width: (m + mr - 1) / mr * mr, r: mr}
-	// Goroutines for at least 64 Ki floats each: the packing is a copy.
-	parallelFor(pre.width/mr, max(1, (64<<10)/max(1, mr*k)), func(lo, hi int) {
-		i0, mc := lo*mr, min(m, hi*mr)-lo*mr
-		for p0 := 0; p0 < k; p0 += SumChunk {
-			kc := min(SumChunk, k-p0)
-			sgemmPackA(pre.data[p0*pre.width+i0*kc:], a, mr, i0, mc, p0, kc)
-		}
-	})
-	return pre
-}
-
-// sgemmPrepackB packs the k×n matrix packB builds whole into dst
-// (sgemmPrepackedSize floats) for micro-kernel kern.
-func sgemmPrepackB(dst []float32, packB sgemmPacker, n, k int, kern sgemmMicro) *sgemmPrepacked {
-	pre := &sgemmPrepacked{data: dst[:sgemmPrepackedSize(n, k, kern.nr)], width: (n + kern.nr - 1) / kern.nr * kern.nr, r: kern.nr}
-	for p0 := 0; p0 < k; p0 += SumChunk {
-		packB(pre.data[p0*pre.width:], kern.nr, p0, min(SumChunk, k-p0), 0, n)
-	}
-	return pre
-}
-
-// block returns the panels of the chunk of k from p0 (kc long) from row or
-// column i of the product's view on: the block a product would pack.
-func (o *sgemmPrepacked) block(p0, kc, i int) []float32 {
-	return o.data[p0*o.width+(o.origin+i)*kc:]
-}
-
-// shifted is the view of o that starts d rows or columns further.
-func (o *sgemmPrepacked) shifted(d int) *sgemmPrepacked {
-	v := *o
-	v.origin += d
-	return &v
+	sgemmRun(m, n, k, a, packB, c, ldc, parallel, sgemmAllTiles)
 }
 
 // sgemmAllTiles is the diag of a product that computes every tile.
@@ -248,9 +181,9 @@ const sgemmAllTiles = math.MaxInt / 2
 // for the micro-tiles that hold an element (i, j) with j + diag >= i: with
 // diag 0, those on or above the diagonal (a symmetric product needs no
 // more; the other elements of C are left as they were), with sgemmAllTiles
-// every one. Which tiles run, and how the operands are packed, does not
-// change what a computed element sums, nor in which order.
-func sgemmRun(m, n, k int, ops sgemmOperands, c []float32, ldc int, parallel bool, diag int) {
+// every one. Which tiles run does not change what a computed element sums,
+// nor in which order.
+func sgemmRun(m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int, parallel bool, diag int) {
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
@@ -266,7 +199,7 @@ func sgemmRun(m, n, k int, ops sgemmOperands, c []float32, ldc int, parallel boo
 		workers = 1
 	}
 	if workers <= 1 || (nPanels < 2 && mPanels < 2) {
-		sgemmSerial(kern, m, n, k, ops, c, ldc, diag)
+		sgemmSerial(kern, m, n, k, a, packB, c, ldc, diag)
 		return
 	}
 	// C is split over the workers in whole panels, so no worker computes a
@@ -296,13 +229,8 @@ func sgemmRun(m, n, k int, ops sgemmOperands, c []float32, ldc int, parallel boo
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sub := ops
-				if ops.bPre != nil {
-					sub.bPre = ops.bPre.shifted(j0)
-				} else {
-					sub.packB = func(dst []float32, nr, p0, kc, jj, nc int) { ops.packB(dst, nr, p0, kc, j0+jj, nc) }
-				}
-				sgemmSerial(kern, m, j1-j0, k, sub, c[j0:], ldc, diag+j0)
+				shifted := func(dst []float32, nr, p0, kc, jj, nc int) { packB(dst, nr, p0, kc, j0+jj, nc) }
+				sgemmSerial(kern, m, j1-j0, k, a, shifted, c[j0:], ldc, diag+j0)
 			}()
 		}
 	} else {
@@ -313,16 +241,13 @@ func sgemmRun(m, n, k int, ops sgemmOperands, c []float32, ldc int, parallel boo
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				sub := ops
-				switch {
-				case ops.aPre != nil:
-					sub.aPre = ops.aPre.shifted(i0)
-				case ops.a.trans:
-					sub.a.data = ops.a.data[i0:]
-				default:
-					sub.a.data = ops.a.data[i0*ops.a.ld:]
+				sub := a
+				if a.trans {
+					sub.data = a.data[i0:]
+				} else {
+					sub.data = a.data[i0*a.ld:]
 				}
-				sgemmSerial(kern, i1-i0, n, k, sub, c[i0*ldc:], ldc, diag-i0)
+				sgemmSerial(kern, i1-i0, n, k, sub, packB, c[i0*ldc:], ldc, diag-i0)
 			}()
 		}
 	}
@@ -364,51 +289,38 @@ type sgemmBufs struct {
 var sgemmBufPool = sync.Pool{New: func() any { return new(sgemmBufs) }}
 
 // sgemmSerial is C += op(A)·B on the calling goroutine with micro-kernel
-// kern, for the tiles sgemmPackedDiag's diag selects.
-func sgemmSerial(kern sgemmMicro, m, n, k int, ops sgemmOperands, c []float32, ldc int, diag int) {
+// kern, for the tiles sgemmRun's diag selects.
+func sgemmSerial(kern sgemmMicro, m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int, diag int) {
 	bufs := sgemmBufPool.Get().(*sgemmBufs)
 	defer sgemmBufPool.Put(bufs)
 	mr, nr := kern.mr, kern.nr
-	if (ops.aPre != nil && ops.aPre.r != mr) || (ops.bPre != nil && ops.bPre.r != nr) {
-		panic("ref: sgemm operand prepacked for another micro-kernel")
-	}
 	// The buffers hold whole panels: the last may be padded.
-	if need := (min(sgemmMC, m) + mr - 1) / mr * mr * min(sgemmKC, k); ops.aPre == nil && len(bufs.a) < need {
+	if need := (min(sgemmMC, m) + mr - 1) / mr * mr * min(sgemmKC, k); len(bufs.a) < need {
 		bufs.a = make([]float32, need)
 	}
-	if need := (min(sgemmNC, n) + nr - 1) / nr * nr * min(sgemmKC, k); ops.bPre == nil && len(bufs.b) < need {
+	if need := (min(sgemmNC, n) + nr - 1) / nr * nr * min(sgemmKC, k); len(bufs.b) < need {
 		bufs.b = make([]float32, need)
 	}
 	for jc := 0; jc < n; jc += sgemmNC {
 		nc := min(sgemmNC, n-jc)
 		for pc := 0; pc < k; pc += sgemmKC {
 			kc := min(sgemmKC, k-pc)
-			bblock := bufs.b
-			if ops.bPre != nil {
-				bblock = ops.bPre.block(pc, kc, jc)
-			} else {
-				ops.packB(bufs.b, nr, pc, kc, jc, nc)
-			}
+			packB(bufs.b, nr, pc, kc, jc, nc)
 			for ic := 0; ic < m; ic += sgemmMC {
 				mc := min(sgemmMC, m-ic)
 				if jc+nc-1+diag < ic {
 					break // this row block and the ones below are all skipped
 				}
-				ablock := bufs.a
-				if ops.aPre != nil {
-					ablock = ops.aPre.block(pc, kc, ic)
-				} else {
-					sgemmPackA(bufs.a, ops.a, mr, ic, mc, pc, kc)
-				}
+				sgemmPackA(bufs.a, a, mr, ic, mc, pc, kc)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
-					bp := bblock[jr*kc : jr*kc+kc*nr]
+					bp := bufs.b[jr*kc : jr*kc+kc*nr]
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
 						if jc+jr+nrr-1+diag < ic+ir {
 							break // every element of this tile and the ones below lies under the diagonal
 						}
-						ap := ablock[ir*kc : ir*kc+kc*mr]
+						ap := bufs.a[ir*kc : ir*kc+kc*mr]
 						off := (ic+ir)*ldc + jc + jr
 						if mrr == mr && nrr == nr {
 							kern.fn(kc, ap, bp, c[off:], ldc)
@@ -517,11 +429,6 @@ func sgemmPackB(dst []float32, b sgemmMatrix, alpha float32, nr, p0, kc, j0, nc 
 			dst[i] *= alpha
 		}
 	}
-}
-
-// sgemmMatrixPacker is the sgemmPacker of a stored matrix op(B).
-func sgemmMatrixPacker(b sgemmMatrix) sgemmPacker {
-	return func(dst []float32, nr, p0, kc, j0, nc int) { sgemmPackBPlain(dst, b, nr, p0, kc, j0, nc) }
 }
 
 // sgemmPackBPlain packs op(B) itself (see sgemmPackB).

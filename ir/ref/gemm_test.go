@@ -118,18 +118,16 @@ func randSgemmOperands(r *rand.Rand, m, n, k int, ta, tb bool) (a, b sgemmMatrix
 	return a, b, nnRandFloats(r, m*ldc), ldc
 }
 
-// TestSgemmPrepacked checks that products reading an operand packed ahead
-// (a convolution's weights, SparseGPT's XᵀX) equal sgemm bit for bit,
-// with every kernel, serial and split over the cores by rows and by
-// columns (each split shifts the prepacked view), and that SgemmUpper
-// computes every element on or above the diagonal as Sgemm does.
-func TestSgemmPrepacked(t *testing.T) {
+// TestSgemmUpper checks that SgemmUpper (SparseGPT's XᵀX) computes every
+// element on or above the diagonal as Sgemm does, bit for bit, with every
+// kernel, split over the cores by columns and by rows.
+func TestSgemmUpper(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	saved := sgemmKernel
 	defer func() { sgemmKernel = saved }()
 	// Shapes with ragged panels and k chunks, wide and tall (the split
-	// goes by columns, then by rows); the last is packed ahead on two cores.
-	shapes := [][3]int{{1, 1, 1}, {7, 17, 3}, {13, 33, 257}, {150, 40, 600}, {40, 300, 300}, {200, 200, 260}, {200, 64, 700}}
+	// goes by columns, then by rows).
+	shapes := [][3]int{{1, 1, 1}, {7, 17, 3}, {13, 33, 257}, {150, 40, 600}, {40, 300, 300}, {200, 200, 260}}
 	for _, kern := range sgemmTestKernels() {
 		sgemmKernel = kern
 		for _, s := range shapes {
@@ -138,40 +136,26 @@ func TestSgemmPrepacked(t *testing.T) {
 				a, b, _, ldc := randSgemmOperands(r, m, n, k, ta, false)
 				want := make([]float32, m*ldc)
 				sgemm(m, n, k, 1, a, b, 0, want, ldc, false)
-				for _, par := range []bool{false, true} {
-					// A packed ahead, B packed as the product goes.
-					pre := sgemmPrepackA(make([]float32, sgemmPrepackedSize(m, k, kern.mr)), a, m, k, kern)
-					got := make([]float32, m*ldc)
-					sgemmRun(m, n, k, sgemmOperands{aPre: pre, packB: sgemmMatrixPacker(b)}, got, ldc, par, sgemmAllTiles)
-					sgemmCheckSame(t, kern.name+" prepacked A", m, n, got, want, ldc, false)
-				}
-				// B packed ahead, only the upper triangle, from each panel
-				// boundary on.
-				pb := PackB(nil, b.data, b.ld, k, n)
-				for j0 := 0; j0 < n; j0 += pb.Align() * 3 {
-					got := make([]float32, m*ldc)
-					SgemmUpper(ta, m, n-j0, a.data, a.ld, pb, j0, got, ldc)
-					sub := make([]float32, m*ldc)
-					for i := range m {
-						copy(sub[i*ldc:i*ldc+n-j0], want[i*ldc+j0:i*ldc+n])
-					}
-					sgemmCheckSame(t, kern.name+" SgemmUpper", m, n-j0, got, sub, ldc, true)
-				}
+				// Only the upper triangle (XᵀX's panels), and with the
+				// diagonal 37 rows further down, split over the cores in
+				// shares of equal work.
+				got := make([]float32, m*ldc)
+				SgemmUpper(ta, false, m, n, k, a.data, a.ld, b.data, b.ld, got, ldc)
+				sgemmCheckSame(t, kern.name+" SgemmUpper", m, n, got, want, ldc, 0)
+				clear(got)
+				sgemmDiag(m, n, k, 1, a, b, 0, got, ldc, true, 37)
+				sgemmCheckSame(t, kern.name+" diag 37", m, n, got, want, ldc, 37)
 			}
 		}
 	}
 }
 
-// sgemmCheckSame compares the m×n matrices got and want (leading dimension
-// ldc) bit for bit, only on and above the diagonal when upper is set.
-func sgemmCheckSame(t *testing.T, what string, m, n int, got, want []float32, ldc int, upper bool) {
+// sgemmCheckSame compares the elements (i, j) with j + diag >= i of the
+// m×n matrices got and want (leading dimension ldc) bit for bit.
+func sgemmCheckSame(t *testing.T, what string, m, n int, got, want []float32, ldc int, diag int) {
 	t.Helper()
 	for i := range m {
-		j0 := 0
-		if upper {
-			j0 = i
-		}
-		for j := j0; j < n; j++ {
+		for j := max(0, i-diag); j < n; j++ {
 			if g, w := got[i*ldc+j], want[i*ldc+j]; math.Float32bits(g) != math.Float32bits(w) {
 				t.Fatalf("%s %d×%d: element (%d, %d) is %v, want %v", what, m, n, i, j, g, w)
 			}

@@ -134,45 +134,26 @@ func convF32Then(n *ir.Node, in, out []*ir.Tensor, then func(lo, hi int, paralle
 	if !direct && !implicit {
 		colN = kN * outN
 	}
-	// With several images, the weights are packed for the GEMM once per
-	// group, here, and every image's GEMM reads them in place: packed by
-	// each GEMM, they were packed once an image (and, split over the cores
-	// by columns, once a core), most of the packing time of a batch. One
-	// image's GEMM packs them as it goes, with no buffer.
-	var pre []*sgemmPrepacked
-	if nb > 1 {
-		kern := sgemmKernel
-		preN := sgemmPrepackedSize(mg, kN, kern.mr)
-		preBuf := nnGetBuf(group * preN)
-		defer nnPutBuf(preBuf)
-		pre = make([]*sgemmPrepacked, group)
-		for gi := range pre {
-			pre[gi] = sgemmPrepackA((*preBuf)[gi*preN:], sgemmMatrix{wd[gi*mg*kN : (gi+1)*mg*kN], kN, false}, mg, kN, kern)
-		}
-	}
 	task := func(t int, col []float32, parallel bool) {
 		b, gi := t/group, t%group
 		xg := xd[(b*c+gi*cg)*inN : (b*c+(gi+1)*cg)*inN]
+		wg := wd[gi*mg*kN : (gi+1)*mg*kN]
 		yg := yd[(b*m+gi*mg)*outN : (b*m+(gi+1)*mg)*outN]
 		var bias []float32
 		if bd != nil {
 			bias = bd[gi*mg : (gi+1)*mg]
 		}
 		nnFillRows(yg, mg, outN, bias)
-		ops := sgemmOperands{a: sgemmMatrix{wd[gi*mg*kN : (gi+1)*mg*kN], kN, false}}
-		if pre != nil {
-			ops.aPre = pre[gi]
-		}
+		a := sgemmMatrix{wg, kN, false}
 		switch {
 		case implicit:
-			ops.packB = nnIm2colPacker(xg, g)
+			sgemmPacked(mg, outN, kN, a, nnIm2colPacker(xg, g), yg, outN, parallel)
 		case direct:
-			ops.packB = sgemmMatrixPacker(sgemmMatrix{xg, outN, false})
+			sgemm(mg, outN, kN, 1, a, sgemmMatrix{xg, outN, false}, 1, yg, outN, parallel)
 		default:
 			nnIm2col(xg, cg, g, col, parallel)
-			ops.packB = sgemmMatrixPacker(sgemmMatrix{col, outN, false})
+			sgemm(mg, outN, kN, 1, a, sgemmMatrix{col, outN, false}, 1, yg, outN, parallel)
 		}
-		sgemmRun(mg, outN, kN, ops, yg, outN, parallel, sgemmAllTiles)
 		if then != nil {
 			lo := (b*m + gi*mg) * outN
 			then(lo, lo+mg*outN, parallel)

@@ -2,7 +2,6 @@ package sparsegpt
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/sqc-project/sqc/ir"
 	"github.com/sqc-project/sqc/ir/ref"
@@ -16,12 +15,12 @@ import (
 // kernels run some 50 times faster here than gonum's float64 one (a
 // 4608-wide conv layer's Hessian took 80 s with gonum's Dgemm); only the
 // upper triangle is computed, one panel of hessianPanel rows at a time,
-// each skipping the tiles below the diagonal (half the work of the full
-// product; whole panels computed the diagonal blocks' lower halves too,
-// 40% more work on a 576-wide layer, twice it on a 256-wide one), then
-// mirrored. The chunk is packed for the GEMM once, not once a panel. The
-// chunk products are summed in float64. The paper's implementation
-// accumulates H in float32 too.
+// each product skipping the tiles below the diagonal (half the work of
+// the full product; whole panels computed the lower half of each
+// diagonal block too, 40% more work than the triangle on a 576-wide
+// layer, twice it on a 256-wide one), then mirrored. The chunk products
+// are summed in float64. The paper's implementation accumulates H in
+// float32 too.
 type Hessian struct {
 	Cols  int
 	Spans [][2]int
@@ -33,24 +32,14 @@ type Hessian struct {
 	buf   []float32
 	n     int
 	chunk int
+	// prod receives one panel of a chunk's product.
+	prod []float32
 	// nhwc holds one image of AddConv's input with its channels last.
 	nhwc []float32
 }
 
 // hessianPanel is the number of Hessian rows computed by one product.
 const hessianPanel = 256
-
-// scratch is the flushes' working memory: the chunk's rows packed as the
-// products' B operand (a chunk's worth) and one panel of the product.
-// Every Hessian's flushes share it (the prune pass collects several
-// layers' Hessians at once, and each holding its own would add up), and
-// Flush lets it go, so that none of it is left over while the pass solves
-// with the Hessian (when its memory peaks).
-var scratch struct {
-	sync.Mutex
-	packed *ref.PackedB
-	prod   []float32
-}
 
 // NewHessian returns an empty accumulator for the spans of cols columns.
 func NewHessian(cols int, spans [][2]int) *Hessian {
@@ -89,10 +78,7 @@ func (h *Hessian) Flush() error {
 	}
 	// The working buffers (16 MiB and more) go now rather than with H,
 	// which the solve keeps; more rows allocate them again.
-	h.buf, h.nhwc = nil, nil
-	scratch.Lock()
-	scratch.packed, scratch.prod = nil, nil
-	scratch.Unlock()
+	h.buf, h.prod, h.nhwc = nil, nil, nil
 	return nil
 }
 
@@ -102,28 +88,21 @@ func (h *Hessian) flush() {
 		return
 	}
 	rows := h.n
-	scratch.Lock()
-	defer scratch.Unlock()
-	fb := &scratch
 	for si, sp := range h.Spans {
 		d := sp[1] - sp[0]
 		acc := h.H[si]
 		// X is the span's columns of the buffered rows: element (r, c) at
 		// buf[r*Cols + sp[0] + c]. Panel [i, i+p) of the upper triangle is
-		// X[:, i:i+p]ᵀ · X[:, i:]. X is packed once as the products' B,
-		// which each panel reads from its column i on.
+		// X[:, i:i+p]ᵀ · X[:, i:].
 		x := h.buf[sp[0]:]
-		fb.packed = ref.PackB(fb.packed, x, h.Cols, rows, d)
-		// Panels start on a column the packed X has a panel at.
-		step := hessianPanel - hessianPanel%fb.packed.Align()
-		for i := 0; i < d; i += step {
-			p := min(step, d-i)
+		for i := 0; i < d; i += hessianPanel {
+			p := min(hessianPanel, d-i)
 			w := d - i
-			fb.prod = grow(fb.prod, p*w)
-			ref.SgemmUpper(true, p, w, x[i:], h.Cols, fb.packed, i, fb.prod, w)
+			h.prod = grow(h.prod, p*w)
+			ref.SgemmUpper(true, false, p, w, rows, x[i:], h.Cols, x[i:], h.Cols, h.prod, w)
 			for r := range p {
 				row := acc[(i+r)*d+i+r : (i+r+1)*d]
-				for j, v := range fb.prod[r*w+r : (r+1)*w] {
+				for j, v := range h.prod[r*w+r : (r+1)*w] {
 					row[j] += float64(v)
 				}
 			}
