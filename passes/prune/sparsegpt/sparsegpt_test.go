@@ -422,6 +422,14 @@ func TestOutputErrorsBands(t *testing.T) {
 	if math.Abs(got[0]-want) > 1e-5*want || got[1] != 0 {
 		t.Errorf("OutputErrors = %v, want %v and 0", got, want)
 	}
+	// A nil weight is the zero weight, bit for bit.
+	zero, err := OutputErrors(w, [][]float64{nil, make([]float64, rows*cols)}, rows, cols, h, spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zero[0] != zero[1] || zero[0] == 0 {
+		t.Errorf("OutputErrors of nil and of zeros = %v, want equal and nonzero", zero)
+	}
 }
 
 // TestPruneIndependentOfCores: the mask and weights are the same bits
