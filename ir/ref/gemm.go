@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"math"
 	"runtime"
 	"sync"
 )
@@ -125,6 +126,12 @@ type sgemmMatrix struct {
 // BLAS does. alpha == 0 still forms the products (0·B), as ONNX's
 // alpha·A·B does.
 func sgemm(m, n, k int, alpha float32, a, b sgemmMatrix, beta float32, c []float32, ldc int, parallel bool) {
+	sgemmDiag(m, n, k, alpha, a, b, beta, c, ldc, parallel, sgemmAllTiles)
+}
+
+// sgemmDiag is sgemm computing only the tiles sgemmRun's diag
+// selects.
+func sgemmDiag(m, n, k int, alpha float32, a, b sgemmMatrix, beta float32, c []float32, ldc int, parallel bool, diag int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -149,9 +156,9 @@ func sgemm(m, n, k int, alpha float32, a, b sgemmMatrix, beta float32, c []float
 	// order), and on this project's build machine they beat the unpacked
 	// loop this replaced at 16×16×16 (0.89 µs, was 2.7) and 1024×1×1024
 	// (0.93 ms, was 2.5).
-	sgemmPacked(m, n, k, a, func(dst []float32, nr, p0, kc, j0, nc int) {
+	sgemmRun(m, n, k, a, func(dst []float32, nr, p0, kc, j0, nc int) {
 		sgemmPackB(dst, b, alpha, nr, p0, kc, j0, nc)
-	}, c, ldc, parallel)
+	}, c, ldc, parallel, diag)
 }
 
 // sgemmPacker packs rows [p0, p0+kc) and columns [j0, j0+nc) of a k×n
@@ -164,6 +171,19 @@ type sgemmPacker func(dst []float32, nr, p0, kc, j0, nc int)
 // sgemmPacked computes C += op(A)·B for a B given by its packer, on every
 // core when parallel is set. It is sgemm's packed path.
 func sgemmPacked(m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int, parallel bool) {
+	sgemmRun(m, n, k, a, packB, c, ldc, parallel, sgemmAllTiles)
+}
+
+// sgemmAllTiles is the diag of a product that computes every tile.
+const sgemmAllTiles = math.MaxInt / 2
+
+// sgemmRun computes C += op(A)·B, on every core when parallel is set,
+// for the micro-tiles that hold an element (i, j) with j + diag >= i: with
+// diag 0, those on or above the diagonal (a symmetric product needs no
+// more; the other elements of C are left as they were), with sgemmAllTiles
+// every one. Which tiles run does not change what a computed element sums,
+// nor in which order.
+func sgemmRun(m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int, parallel bool, diag int) {
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
@@ -179,25 +199,38 @@ func sgemmPacked(m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc
 		workers = 1
 	}
 	if workers <= 1 || (nPanels < 2 && mPanels < 2) {
-		sgemmSerial(kern, m, n, k, a, packB, c, ldc)
+		sgemmSerial(kern, m, n, k, a, packB, c, ldc, diag)
 		return
 	}
 	// C is split over the workers in whole panels, so no worker computes a
 	// tile another also pads. Each worker packs the whole of the operand
 	// not split, so split the dimension that leaves the smaller one whole:
 	// n when op(A) (m×k) is the smaller, unless m has too few panels to go
-	// round.
+	// round. A triangle (SparseGPT's XᵀX) has fewer elements in its left
+	// columns: its columns are cut into shares of equal work, not equal
+	// width, which left one of two workers 1.8 times the other's work on a
+	// 256×576 panel.
 	var wg sync.WaitGroup
 	if mPanels < workers || (m <= n && nPanels >= workers) {
 		w := min(workers, nPanels)
+		var cuts []int
+		if diag != sgemmAllTiles {
+			cuts = sgemmBalancedCols(m, n, kern.nr, diag, w)
+		}
 		for t := 0; t < w; t++ {
 			j0 := nPanels * t / w * kern.nr
 			j1 := min(n, nPanels*(t+1)/w*kern.nr)
+			if cuts != nil {
+				j0, j1 = cuts[t], cuts[t+1]
+			}
+			if j0 == j1 {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				shifted := func(dst []float32, nr, p0, kc, jj, nc int) { packB(dst, nr, p0, kc, j0+jj, nc) }
-				sgemmSerial(kern, m, j1-j0, k, a, shifted, c[j0:], ldc)
+				sgemmSerial(kern, m, j1-j0, k, a, shifted, c[j0:], ldc, diag+j0)
 			}()
 		}
 	} else {
@@ -214,11 +247,37 @@ func sgemmPacked(m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc
 				} else {
 					sub.data = a.data[i0*a.ld:]
 				}
-				sgemmSerial(kern, i1-i0, n, k, sub, packB, c[i0*ldc:], ldc)
+				sgemmSerial(kern, i1-i0, n, k, sub, packB, c[i0*ldc:], ldc, diag-i0)
 			}()
 		}
 	}
 	wg.Wait()
+}
+
+// sgemmBalancedCols cuts the n columns of a product computed on and
+// above its diagonal (the elements with j + diag >= i, m rows) into
+// workers ranges of whole panels of nr columns holding about as many
+// elements each: cuts[t] to cuts[t+1] is worker t's.
+func sgemmBalancedCols(m, n, nr, diag, workers int) []int {
+	rows := func(j int) int { return max(0, min(m, j+diag+1)) } // the elements of column j computed
+	total := 0
+	for j := 0; j < n; j++ {
+		total += rows(j)
+	}
+	cuts := make([]int, 1, workers+1)
+	done := 0
+	for j := 0; j < n && len(cuts) < workers; j += nr {
+		for c := j; c < min(n, j+nr); c++ {
+			done += rows(c)
+		}
+		if done*workers >= total*len(cuts) {
+			cuts = append(cuts, min(n, j+nr))
+		}
+	}
+	for len(cuts) <= workers {
+		cuts = append(cuts, n)
+	}
+	return cuts
 }
 
 // sgemmBufs are one worker's packing buffers, recycled across calls.
@@ -230,8 +289,8 @@ type sgemmBufs struct {
 var sgemmBufPool = sync.Pool{New: func() any { return new(sgemmBufs) }}
 
 // sgemmSerial is C += op(A)·B on the calling goroutine with micro-kernel
-// kern.
-func sgemmSerial(kern sgemmMicro, m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int) {
+// kern, for the tiles sgemmRun's diag selects.
+func sgemmSerial(kern sgemmMicro, m, n, k int, a sgemmMatrix, packB sgemmPacker, c []float32, ldc int, diag int) {
 	bufs := sgemmBufPool.Get().(*sgemmBufs)
 	defer sgemmBufPool.Put(bufs)
 	mr, nr := kern.mr, kern.nr
@@ -249,12 +308,18 @@ func sgemmSerial(kern sgemmMicro, m, n, k int, a sgemmMatrix, packB sgemmPacker,
 			packB(bufs.b, nr, pc, kc, jc, nc)
 			for ic := 0; ic < m; ic += sgemmMC {
 				mc := min(sgemmMC, m-ic)
+				if jc+nc-1+diag < ic {
+					break // this row block and the ones below are all skipped
+				}
 				sgemmPackA(bufs.a, a, mr, ic, mc, pc, kc)
 				for jr := 0; jr < nc; jr += nr {
 					nrr := min(nr, nc-jr)
 					bp := bufs.b[jr*kc : jr*kc+kc*nr]
 					for ir := 0; ir < mc; ir += mr {
 						mrr := min(mr, mc-ir)
+						if jc+jr+nrr-1+diag < ic+ir {
+							break // every element of this tile and the ones below lies under the diagonal
+						}
 						ap := bufs.a[ir*kc : ir*kc+kc*mr]
 						off := (ic+ir)*ldc + jc + jr
 						if mrr == mr && nrr == nr {
@@ -312,6 +377,25 @@ func sgemmPackA(dst []float32, a sgemmMatrix, mr, i0, mc, p0, kc int) {
 					d := panel[p*6 : p*6+6 : p*6+6]
 					d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 				}
+			}
+			continue
+		}
+		if a.trans && rows == mr {
+			// A transposed (SparseGPT's XᵀX): the panel's mr values of
+			// each column p lie side by side in the stored matrix, so copy
+			// them p by p; the loop below would read them a row apart.
+			if mr == 8 { // the AVX-512 and NEON kernels: a copy call a column cost more than its 32 bytes
+				for p := 0; p < kc; p++ {
+					src := (p0+p)*a.ld + i0 + ir
+					s := a.data[src : src+8 : src+8]
+					d := panel[p*8 : p*8+8 : p*8+8]
+					d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+				}
+				continue
+			}
+			for p := 0; p < kc; p++ {
+				src := (p0+p)*a.ld + i0 + ir
+				copy(panel[p*mr:p*mr+mr], a.data[src:src+mr])
 			}
 			continue
 		}

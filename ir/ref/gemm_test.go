@@ -117,3 +117,48 @@ func randSgemmOperands(r *rand.Rand, m, n, k int, ta, tb bool) (a, b sgemmMatrix
 	b = sgemmMatrix{nnRandFloats(r, rowsB*ldb), ldb, tb}
 	return a, b, nnRandFloats(r, m*ldc), ldc
 }
+
+// TestSgemmUpper checks that SgemmUpper (SparseGPT's XᵀX) computes every
+// element on or above the diagonal as Sgemm does, bit for bit, with every
+// kernel, split over the cores by columns and by rows.
+func TestSgemmUpper(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	saved := sgemmKernel
+	defer func() { sgemmKernel = saved }()
+	// Shapes with ragged panels and k chunks, wide and tall (the split
+	// goes by columns, then by rows).
+	shapes := [][3]int{{1, 1, 1}, {7, 17, 3}, {13, 33, 257}, {150, 40, 600}, {40, 300, 300}, {200, 200, 260}}
+	for _, kern := range sgemmTestKernels() {
+		sgemmKernel = kern
+		for _, s := range shapes {
+			m, n, k := s[0], s[1], s[2]
+			for _, ta := range []bool{false, true} {
+				a, b, _, ldc := randSgemmOperands(r, m, n, k, ta, false)
+				want := make([]float32, m*ldc)
+				sgemm(m, n, k, 1, a, b, 0, want, ldc, false)
+				// Only the upper triangle (XᵀX's panels), and with the
+				// diagonal 37 rows further down, split over the cores in
+				// shares of equal work.
+				got := make([]float32, m*ldc)
+				SgemmUpper(ta, false, m, n, k, a.data, a.ld, b.data, b.ld, got, ldc)
+				sgemmCheckSame(t, kern.name+" SgemmUpper", m, n, got, want, ldc, 0)
+				clear(got)
+				sgemmDiag(m, n, k, 1, a, b, 0, got, ldc, true, 37)
+				sgemmCheckSame(t, kern.name+" diag 37", m, n, got, want, ldc, 37)
+			}
+		}
+	}
+}
+
+// sgemmCheckSame compares the elements (i, j) with j + diag >= i of the
+// m×n matrices got and want (leading dimension ldc) bit for bit.
+func sgemmCheckSame(t *testing.T, what string, m, n int, got, want []float32, ldc int, diag int) {
+	t.Helper()
+	for i := range m {
+		for j := max(0, i-diag); j < n; j++ {
+			if g, w := got[i*ldc+j], want[i*ldc+j]; math.Float32bits(g) != math.Float32bits(w) {
+				t.Fatalf("%s %d×%d: element (%d, %d) is %v, want %v", what, m, n, i, j, g, w)
+			}
+		}
+	}
+}

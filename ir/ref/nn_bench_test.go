@@ -140,3 +140,37 @@ func BenchmarkConvDepthwise(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFusedConvBatch runs ResNet-50 layers as calibration and
+// SparseGPT run them: FusedConv (bias, residual, ReLU) on a batch of 32
+// images, where the weights are shared by every image's GEMM and the
+// epilogue follows each image's product: the last stage's 3×3 (a large
+// weight, a small output) and the first stage's expanding 1×1 (a small
+// weight, a large output with a residual). go test ./ir/ref -run '^$'
+// -bench FusedConvBatch
+func BenchmarkFusedConvBatch(b *testing.B) {
+	const batch = 32
+	r := rand.New(rand.NewPCG(5, 6))
+	conv := kernels["FusedConv"]
+	for _, l := range []nnBenchLayer{
+		{"3x3_512to512_7", 512, 512, 7, 3, 1, 1},
+		{"1x1_64to256_56_residual", 64, 256, 56, 1, 1, 1},
+	} {
+		p := int64(l.k / 2)
+		node := &ir.Node{Name: l.name, Op: "FusedConv", Attrs: ir.Attrs{
+			"pads":       {Kind: ir.AttrInts, Ints: []int64{p, p, p, p}},
+			"activation": ir.StringAttr(ir.ActRelu),
+		}}
+		o := l.out()
+		in := []*ir.Tensor{nnRandTensor(r, batch, l.c, l.h, l.h), nnRandTensor(r, l.m, l.c, l.k, l.k), nnRandTensor(r, l.m), nnRandTensor(r, batch, l.m, o, o)}
+		out := []*ir.Tensor{ir.NewTensor(ir.Float32, batch, l.m, o, o)}
+		b.Run(l.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := conv(node, in, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(2*batch*l.macs()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -74,6 +74,14 @@ func nnFillRows(y []float32, rows, n int, bias []float32) {
 }
 
 func convF32(n *ir.Node, in, out []*ir.Tensor) error {
+	return convF32Then(n, in, out, nil)
+}
+
+// convF32Then is convF32 followed by then(lo, hi, parallel) on every
+// range [lo, hi) of the output as soon as it is final (parallel: then may
+// use every core), so that an epilogue finds each image's output still in
+// the cache rather than going over the whole batch's again.
+func convF32Then(n *ir.Node, in, out []*ir.Tensor, then func(lo, hi int, parallel bool)) error {
 	xd, wd, bd, yd, err := nnConvOperands(in, out)
 	if err != nil {
 		return err
@@ -108,6 +116,9 @@ func convF32(n *ir.Node, in, out []*ir.Tensor) error {
 				nnDepthwise2D(xd[t*inN:(t+1)*inN], wd[t%c*kN:(t%c+1)*kN], g, init, yd[t*outN:(t+1)*outN])
 			}
 		})
+		if then != nil {
+			then(0, len(yd), true)
+		}
 		return nil
 	}
 	// 2-d windows are read from the image as the GEMM packs them
@@ -142,6 +153,10 @@ func convF32(n *ir.Node, in, out []*ir.Tensor) error {
 		default:
 			nnIm2col(xg, cg, g, col, parallel)
 			sgemm(mg, outN, kN, 1, a, sgemmMatrix{col, outN, false}, 1, yg, outN, parallel)
+		}
+		if then != nil {
+			lo := (b*m + gi*mg) * outN
+			then(lo, lo+mg*outN, parallel)
 		}
 	}
 	tasks := nb * group

@@ -415,7 +415,7 @@ func (s *state) pruneLayer(k *collector, group []*cand) (LayerStats, error) {
 		}
 	}
 	spans := k.o.Spans(ncols)
-	errs, err := sparsegpt.OutputErrors(w, [][]float64{make([]float64, len(w)), res.W, mag}, rows, ncols, k.h.H, spans)
+	errs, err := sparsegpt.OutputErrors(w, [][]float64{nil, res.W, mag}, rows, ncols, k.h.H, spans)
 	if err != nil {
 		return st, fmt.Errorf("layer %s: %w", l.Node.Name, err)
 	}

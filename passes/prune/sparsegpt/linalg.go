@@ -260,11 +260,20 @@ func mirrorLower(a []float64, d int) { mirror(a, d, false) }
 
 // mirror copies one strict triangle of the d×d matrix a onto the other:
 // the upper onto the lower when fromUpper, else the lower onto the upper,
-// tile by tile over both cores.
+// tile by tile over both cores. Tile row r of n copies n−r tiles, so the
+// rows are dealt in pairs (0, n−1, 1, n−2, …) of n+1 tiles each and every
+// core's share holds about as many: dealt in order, the first of two cores
+// got three quarters of them.
 func mirror(a []float64, d int, fromUpper bool) {
 	const t = 64
-	parallelRows((d+t-1)/t, func(lo, hi int) {
-		for i0 := lo * t; i0 < min(hi*t, d); i0 += t {
+	n := (d + t - 1) / t
+	parallelRows(n, func(lo, hi int) {
+		for q := lo; q < hi; q++ {
+			r := q / 2
+			if q%2 == 1 {
+				r = n - 1 - q/2
+			}
+			i0 := r * t
 			for j0 := i0; j0 < d; j0 += t {
 				for i := i0; i < min(i0+t, d); i++ {
 					for j := max(j0, i+1); j < min(j0+t, d); j++ {

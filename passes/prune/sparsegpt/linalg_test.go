@@ -162,3 +162,32 @@ func TestFactorizationsSkipOnlyZeros(t *testing.T) {
 		}
 	}
 }
+
+// TestMirror checks that mirrorUpper and mirrorLower copy every element of
+// one strict triangle onto the other, on a matrix wide enough for both
+// cores to share the tile rows.
+func TestMirror(t *testing.T) {
+	const d = 1100
+	for _, fromUpper := range []bool{true, false} {
+		a := make([]float64, d*d)
+		for i := range d {
+			for j := range d {
+				if (j > i) == fromUpper || i == j {
+					a[i*d+j] = float64(i*d + j + 1)
+				}
+			}
+		}
+		if fromUpper {
+			mirrorUpper(a, d)
+		} else {
+			mirrorLower(a, d)
+		}
+		for i := range d {
+			for j := i + 1; j < d; j++ {
+				if a[i*d+j] != a[j*d+i] || a[i*d+j] == 0 {
+					t.Fatalf("fromUpper %v: a[%d][%d] = %v, a[%d][%d] = %v, want equal and set", fromUpper, i, j, a[i*d+j], j, i, a[j*d+i])
+				}
+			}
+		}
+	}
+}

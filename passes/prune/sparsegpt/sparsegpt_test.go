@@ -327,6 +327,61 @@ func TestAddConv(t *testing.T) {
 	}
 }
 
+// TestAddConvChunks checks that AddConv, which fills an image's rows over
+// both cores a chunk's share at a time, gives H bit for bit as the same
+// rows added one by one, with chunks that end inside an image.
+func TestAddConvChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	C, H, W := 3, 9, 8
+	x := ir.NewTensor(ir.Float32, 3, C, H, W)
+	for i := range x.Float32s() {
+		x.Float32s()[i] = float32(rng.NormFloat64())
+	}
+	g, err := ir.ResolveConvGeom(ir.Attrs{"pads": ir.IntsAttr(1, 1, 1, 1)}, []ir.Dim{ir.D(int64(H)), ir.D(int64(W))}, []int{3, 3}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := 9 * C
+	got, want := NewHessian(cols, [][2]int{{0, cols}}), NewHessian(cols, [][2]int{{0, cols}})
+	got.chunk, want.chunk = 29, 29 // 72 rows an image
+	if err := got.AddConv(x, g); err != nil {
+		t.Fatal(err)
+	}
+	for n := range 3 {
+		for oy := range H {
+			for ox := range W {
+				row, _ := want.row()
+				clear(row)
+				for ky := range 3 {
+					for kx := range 3 {
+						iy, ix := oy-1+ky, ox-1+kx
+						if iy < 0 || iy >= H || ix < 0 || ix >= W {
+							continue
+						}
+						for c := range C {
+							row[(ky*3+kx)*C+c] = x.Float32s()[((n*C+c)*H+iy)*W+ix]
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := got.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := want.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Rows != want.Rows {
+		t.Fatalf("%d rows, want %d", got.Rows, want.Rows)
+	}
+	for i, v := range want.H[0] {
+		if got.H[0][i] != v {
+			t.Fatalf("H[%d] = %v, want %v", i, got.H[0][i], v)
+		}
+	}
+}
+
 // TestOutputErrorsBands: OutputErrors, which multiplies by H's strict upper
 // triangle one band of columns at a time, agrees with a·H·aᵀ summed
 // directly in float64, on spans wider than a band and not a multiple of
@@ -366,6 +421,14 @@ func TestOutputErrorsBands(t *testing.T) {
 	}
 	if math.Abs(got[0]-want) > 1e-5*want || got[1] != 0 {
 		t.Errorf("OutputErrors = %v, want %v and 0", got, want)
+	}
+	// A nil weight is the zero weight, bit for bit.
+	zero, err := OutputErrors(w, [][]float64{nil, make([]float64, rows*cols)}, rows, cols, h, spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zero[0] != zero[1] || zero[0] == 0 {
+		t.Errorf("OutputErrors of nil and of zeros = %v, want equal and nonzero", zero)
 	}
 }
 
