@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/sqc-project/sqc/frontend/onnx"
 	"github.com/sqc-project/sqc/ir"
@@ -51,7 +52,7 @@ func CompareTensors(got, want *ir.Tensor, tol Tolerance) (DiffStats, error) {
 	if got.DType != want.DType {
 		return st, fmt.Errorf("dtype %v, want %v", got.DType, want.DType)
 	}
-	if !equalShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		return st, fmt.Errorf("shape %v, want %v", got.Shape, want.Shape)
 	}
 	if err := got.Check(); err != nil {
@@ -64,7 +65,7 @@ func CompareTensors(got, want *ir.Tensor, tol Tolerance) (DiffStats, error) {
 		var ok bool
 		var msg string
 		if want.DType.IsFloat() {
-			g, w := floatAt(got, i), floatAt(want, i)
+			g, w := got.AsFloat64(i), want.AsFloat64(i)
 			ok = closeEnough(g, w, tol)
 			if d := math.Abs(g - w); !math.IsNaN(d) && !math.IsInf(d, 0) && d > st.MaxAbs {
 				st.MaxAbs = d
@@ -106,22 +107,6 @@ func (tol Tolerance) allowed(want float64) float64 {
 	return tol.ATol + float64(tol.RTol*math.Abs(want))
 }
 
-// floatAt reads a float element of any float dtype (half types decoded).
-func floatAt(t *ir.Tensor, i int) float64 {
-	switch s := t.Data.(type) {
-	case []float32:
-		return float64(s[i])
-	case []float64:
-		return s[i]
-	case []uint16:
-		if t.DType == ir.BFloat16 {
-			return float64(ir.BFloat16ToFloat32(s[i]))
-		}
-		return float64(ir.HalfToFloat32(s[i]))
-	}
-	return math.NaN()
-}
-
 // exactAt reads an integer or bool element without loss (uint64 too).
 func exactAt(t *ir.Tensor, i int) any {
 	switch s := t.Data.(type) {
@@ -131,18 +116,6 @@ func exactAt(t *ir.Tensor, i int) any {
 		return s[i]
 	}
 	return t.AsInt64(i)
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // unravel turns a flat row-major index into a multi-index.
