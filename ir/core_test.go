@@ -184,3 +184,29 @@ func TestSparsityHolds(t *testing.T) {
 		t.Fatalf("2:4 weight rejected: %v", err)
 	}
 }
+
+// TestSetInt64 stores into every integer dtype and reads back through
+// AsInt64, wrapping as a Go conversion does, and refuses a float tensor.
+func TestSetInt64(t *testing.T) {
+	for _, dt := range []DType{Int8, Uint8, Int16, Uint16, Int32, Uint32, Int64, Uint64} {
+		x := NewTensor(dt, 2)
+		x.SetInt64(1, 100)
+		if got := x.AsInt64(1); got != 100 {
+			t.Errorf("%v: element 1 is %d, want 100", dt, got)
+		}
+		if got := x.AsInt64(0); got != 0 {
+			t.Errorf("%v: element 0 is %d, want it untouched", dt, got)
+		}
+	}
+	x := NewTensor(Int8, 1)
+	x.SetInt64(0, 200)
+	if got := x.AsInt64(0); got != -56 {
+		t.Errorf("int8 200: %d, want -56 (wrapped)", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("SetInt64 on a float tensor did not panic")
+		}
+	}()
+	NewTensor(Float32, 1).SetInt64(0, 1)
+}

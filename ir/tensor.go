@@ -250,6 +250,32 @@ func (t *Tensor) AsInt64(i int) int64 {
 	return int64(t.AsFloat64(i))
 }
 
+// SetInt64 stores v at element i of an integer tensor, converted as Go
+// converts (the caller has saturated it where that matters); it panics on
+// a float or bool tensor.
+func (t *Tensor) SetInt64(i int, v int64) {
+	switch d := t.Data.(type) {
+	case []int8:
+		d[i] = int8(v)
+	case []uint8:
+		d[i] = uint8(v)
+	case []int16:
+		d[i] = int16(v)
+	case []uint16:
+		d[i] = uint16(v)
+	case []int32:
+		d[i] = int32(v)
+	case []uint32:
+		d[i] = uint32(v)
+	case []int64:
+		d[i] = v
+	case []uint64:
+		d[i] = uint64(v)
+	default:
+		panic(fmt.Sprintf("ir: SetInt64 on a %v tensor", t.DType))
+	}
+}
+
 // Ints returns an integer tensor's elements as ints (shape vectors, axes).
 func (t *Tensor) Ints() []int {
 	out := make([]int, t.Len())

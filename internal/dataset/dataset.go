@@ -544,7 +544,7 @@ func convert(t *ir.Tensor, dt ir.DType) (*ir.Tensor, error) {
 			if t.DType == ir.Uint64 && t.Data.([]uint64)[i] > math.MaxInt64 || float64(v) < lo || float64(v) > hi {
 				return nil, fmt.Errorf("element %d of the %v data does not fit in %v", i, t.DType, dt)
 			}
-			setInt(out, i, v)
+			out.SetInt64(i, v)
 		}
 	default:
 		return nil, fmt.Errorf("got %v data, want %v (no conversion from %v to %v)", t.DType, dt, t.DType, dt)
@@ -570,27 +570,6 @@ func intRange(dt ir.DType) (lo, hi float64) {
 		return 0, math.MaxInt64
 	}
 	return math.MinInt64, math.MaxInt64
-}
-
-func setInt(t *ir.Tensor, i int, v int64) {
-	switch d := t.Data.(type) {
-	case []int8:
-		d[i] = int8(v)
-	case []uint8:
-		d[i] = uint8(v)
-	case []int16:
-		d[i] = int16(v)
-	case []uint16:
-		d[i] = uint16(v)
-	case []int32:
-		d[i] = int32(v)
-	case []uint32:
-		d[i] = uint32(v)
-	case []int64:
-		d[i] = v
-	case []uint64:
-		d[i] = uint64(v)
-	}
 }
 
 // transformArray applies (x·Scale − Mean[c]) / Std[c] to an array sample,

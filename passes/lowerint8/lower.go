@@ -368,7 +368,7 @@ func (e *editor) paramsConsts(base string, p *qparams) (scale, zp *ir.Value, att
 	if p.perTensor() {
 		scale = e.constant(base+".scale", ir.FromFloat32([]float32{p.scale[0]}))
 		zt := ir.NewTensor(p.dt)
-		setInt(zt, 0, int64(p.zp[0]))
+		zt.SetInt64(0, int64(p.zp[0]))
 		zp = e.constant(base+".zero_point", zt)
 		return scale, zp, nil
 	}
@@ -376,30 +376,10 @@ func (e *editor) paramsConsts(base string, p *qparams) (scale, zp *ir.Value, att
 	scale = e.constant(base+".scale", ir.FromFloat32(append([]float32(nil), p.scale...), n))
 	zt := ir.NewTensor(p.dt, n)
 	for i, z := range p.zp {
-		setInt(zt, i, int64(z))
+		zt.SetInt64(i, int64(z))
 	}
 	zp = e.constant(base+".zero_point", zt)
 	return scale, zp, ir.Attrs{"axis": ir.IntAttr(int64(p.axis))}
-}
-
-// setInt stores v into element i of an integer tensor.
-func setInt(t *ir.Tensor, i int, v int64) {
-	switch d := t.Data.(type) {
-	case []int8:
-		d[i] = int8(v)
-	case []uint8:
-		d[i] = uint8(v)
-	case []int16:
-		d[i] = int16(v)
-	case []uint16:
-		d[i] = uint16(v)
-	case []int32:
-		d[i] = int32(v)
-	case []int64:
-		d[i] = v
-	default:
-		panic(fmt.Sprintf("lowerint8: setInt on %v", t.DType))
-	}
 }
 
 // dequantize inserts DQ(q) with parameters p, a node named from base, and

@@ -64,7 +64,7 @@ func quantizeTensor(x *ir.Tensor, p *qparams) *ir.Tensor {
 		if inner > 0 {
 			ch = (i / inner) % channels
 		}
-		setInt(out, i, int64(ref.QuantizeValue(v, p.scale[ch], p.zp[ch], p.dt)))
+		out.SetInt64(i, int64(ref.QuantizeValue(v, p.scale[ch], p.zp[ch], p.dt)))
 	}
 	return out
 }
@@ -208,7 +208,7 @@ func (e *editor) zeroPointConst(base string, p *qparams) *ir.Value {
 		t = ir.NewTensor(p.dt, len(p.zp))
 	}
 	for i := range t.Len() {
-		setInt(t, i, int64(p.zp[i]))
+		t.SetInt64(i, int64(p.zp[i]))
 	}
 	return e.constant(base+".zero_point", t)
 }

@@ -24,6 +24,7 @@ import (
 	"math"
 
 	"github.com/sqc-project/sqc/ir"
+	"github.com/sqc-project/sqc/ir/ref"
 )
 
 // Kind says what sort of op a layer is.
@@ -351,10 +352,11 @@ func (l *Layer) NewData(m []float64, keep []bool) (*ir.Tensor, error) {
 	integer := l.Quant != nil && l.Quant.Quantize == nil
 	var lo, hi float64
 	if integer {
-		var ok bool
-		if lo, hi, ok = intRange(src.DType); !ok {
+		qlo, qhi, ok := ref.QuantRange(src.DType)
+		if !ok {
 			return nil, fmt.Errorf("layer %s: weight is %v, want an 8-, 16- or 32-bit integer", l.Node.Name, src.DType)
 		}
+		lo, hi = float64(qlo), float64(qhi)
 	}
 	for r := range rows {
 		for c := range cols {
@@ -393,22 +395,6 @@ func (l *Layer) Masked(keep []bool) (*ir.Tensor, error) {
 		}
 	}
 	return t, nil
-}
-
-func intRange(dt ir.DType) (lo, hi float64, ok bool) {
-	switch dt {
-	case ir.Int8:
-		return math.MinInt8, math.MaxInt8, true
-	case ir.Uint8:
-		return 0, math.MaxUint8, true
-	case ir.Int16:
-		return math.MinInt16, math.MaxInt16, true
-	case ir.Uint16:
-		return 0, math.MaxUint16, true
-	case ir.Int32:
-		return math.MinInt32, math.MaxInt32, true
-	}
-	return 0, 0, false
 }
 
 // setElem stores v (already rounded for integer types) at flat index i.
