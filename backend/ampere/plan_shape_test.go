@@ -247,3 +247,54 @@ func TestAsStridedOfTheBatch(t *testing.T) {
 		t.Errorf("a view across samples: err %v, want it refused naming the Gather", err)
 	}
 }
+
+// TestAsStridedDynamoForm is TestAsStridedOfTheBatch's transposing view in
+// the form torch's exporter library writes as_strided before any folding
+// of the batch's iteration: the size a shape value built from Shape, the
+// inner dims' indices expanded to it, and the batch's offsets reshaped to
+// [N, 1, 1] by a shape computed through float (Cast, Concat with float
+// ones, Cast back). It plans with one gather launch besides the Relu and
+// equals the reference at several batches.
+func TestAsStridedDynamoForm(t *testing.T) {
+	src := `graph "g" (%x: f32[N,3,4]) -> (%y) {
+  %p: f32[N,3,4] = Relu "act" (%x)
+  const %i0: i64[1] = [0]
+  const %i1: i64[1] = [1]
+  const %z: i64[] = [0]
+  const %one: i64[] = [1]
+  const %inner: i64[2] = [4, 3]
+  const %bs: i64[1] = [12]
+  const %ones: f32[2] = [1, 1]
+  const %prev: i64[4,3] = [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]
+  const %flat: i64[1] = [-1]
+  %s: i64[3] = Shape "shape" (%p)
+  %n1: i64[1] = Slice "batch" (%s, %i0, %i1)
+  %size: i64[3] = Concat "size" (%n1, %inner) {axis = 0}
+  %dim0: i64[1] = Gather "size_dim_0" (%size, %i0) {axis = 0}
+  %ex: i64[?,?,?] = Expand "expand" (%prev, %size)
+  %n: i64[] = Squeeze "scalar" (%dim0)
+  %r: i64[?] = Range "arange" (%z, %n, %one)
+  %rs: i64[?] = Mul "stride" (%r, %bs)
+  %nf: f32[1] = Cast "to_float" (%dim0) {to = 1}
+  %shf: f32[3] = Concat "shape_f" (%nf, %ones) {axis = 0}
+  %sh: i64[3] = Cast "to_int" (%shf) {to = 7}
+  %add: i64[?,?,?] = Reshape "add_value" (%rs, %sh)
+  %idx: i64[?,?,?] = Add "index" (%ex, %add)
+  %at: i64[?,?,?] = Add "offset" (%idx, %z)
+  %f: f32[?] = Reshape "flatten" (%p, %flat)
+  %y: f32[N,4,3] = Gather "strided" (%f, %at) {axis = 0}
+}`
+	g, e := planText(t, src)
+	if len(e.Steps) != 2 {
+		for _, s := range e.Steps {
+			t.Logf("step %s (%s): %s", s.Node, s.Kernel, s.Note)
+		}
+		t.Errorf("%d launches, want 2 (the Relu and the Gather)", len(e.Steps))
+	}
+	if fb := Fallbacks(e); len(fb) != 0 {
+		t.Errorf("fallbacks %v, want none", fb)
+	}
+	for _, batch := range []int{1, 2, 5} {
+		simulateEqualsRef(t, g, e, batch, 9, uint64(batch))
+	}
+}
