@@ -123,14 +123,7 @@ func TestPlanGroupConvResidualAndRefusals(t *testing.T) {
   const %zr: i8[] = [5]
   %r: i8[N,8,3,3] quant(scale=[0.05], zp=[5]) = QuantizeLinear "qr" (%x2, %sc, %zr)
 `), "(%x: f32[N,8,5,5])", "(%x: f32[N,8,5,5], %x2: f32[N,8,3,3])", 1)
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, e := planText(t, src)
 	s := findStep(t, e, "gc", kernels.QGroupConvKernel)
 	if got := argU32(t, s.Args[23]); got != 1 {
 		t.Errorf("hasres = %d, want 1", got)
@@ -143,13 +136,7 @@ func TestPlanGroupConvResidualAndRefusals(t *testing.T) {
 	}
 	// f32 output (the next op is float): the f32-output variant, with
 	// relu's activation code and no int8 range.
-	g, err = sqir.ParseAndVerify("g", []byte(groupConvGraph("f32[N,8,3,3]", "", "")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e, err = Plan(g, "test"); err != nil {
-		t.Fatal(err)
-	}
+	_, e = planText(t, groupConvGraph("f32[N,8,3,3]", "", ""))
 	s = findStep(t, e, "gc", kernels.QGroupConvF32Kernel)
 	if len(s.Args) != len(kernels.QGroupConvF32Params) || s.Precision != "int8->f32" {
 		t.Fatalf("%d args (want %d), precision %q", len(s.Args), len(kernels.QGroupConvF32Params), s.Precision)

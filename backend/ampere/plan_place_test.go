@@ -68,14 +68,7 @@ func TestFoldConstantNodes(t *testing.T) {
   %w: f32[4,2] = DequantizeLinear "wdq" (%wq, %s, %z)
   %y: f32[N,2] = MatMul "mm" (%x, %w)
 }`
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, e := planText(t, src)
 	for _, s := range e.Steps {
 		if s.Node == "wdq" {
 			t.Errorf("the weight's DequantizeLinear runs (%s), want it folded", s.Kernel)
@@ -103,14 +96,7 @@ func TestMovedBatchElementwise(t *testing.T) {
   %d: f32[5,N,8] = DequantizeLinear "dq" (%q, %s, %z)
   %y: f32[N,5,8] = Transpose "t1" (%d) {perm = [1, 0, 2]}
 }`
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, e := planText(t, src)
 	for node, how := range map[string]string{"t0": "view", "relu": "kernel", "q": "kernel", "dq": "kernel", "t1": "view"} {
 		if got := ranOn(e, node); got != how {
 			t.Errorf("node %s runs on %q, want %q", node, got, how)

@@ -368,10 +368,7 @@ func (p *planner) batchConstant(n *ir.Node) (bool, error) {
 	if !reads {
 		return false, nil
 	}
-	if p.staticShapeValue(n) {
-		return true, nil
-	}
-	if ok, err := p.indexValue(n); ok || err != nil {
+	if ok, err := p.shapeValueNode(n); ok || err != nil {
 		return true, err
 	}
 	var at [2][]*ir.Tensor
@@ -470,71 +467,69 @@ func (p *planner) shapeOperandUse(n *ir.Node) error {
 	return nil
 }
 
-// staticShapeValue takes n, which reads only constants and shape values,
-// as a shape value itself when each of its outputs is the same at every
-// batch of shapeBatches: a Range up to a dim the types leave unknown and
-// only the planner works out (the dynamo exporter's torch.roll: Range, Add,
-// Mod, then a Gather of the rolled dim) is not a shape value by its type,
-// so foldStaticShapes could not fold it. Its readers then take it as they
-// take any shape value, and it needs no launch. It returns false, leaving
-// nothing registered, where an output follows the batch.
-func (p *planner) staticShapeValue(n *ir.Node) bool {
+// shapeValueNode takes n, which reads only constants and shape values, as
+// a shape value itself: it needs no launch, and its readers take it as
+// they take any shape value. That holds in two cases.
+//
+//   - Each output is the same at every batch of shapeBatches: a Range up
+//     to a dim the types leave unknown and only the planner works out (the
+//     dynamo exporter's torch.roll: Range, Add, Mod, then a Gather of the
+//     rolled dim) is not a shape value by its type, so foldStaticShapes
+//     could not fold it.
+//   - Every output is an integer tensor the graph does not return: index
+//     arithmetic on the batch, of any size. The dynamo exporter writes
+//     torch's as_strided so (the strided view before Swin-T's classifier):
+//     a Range up to the batch times the batch's stride, broadcast against
+//     the other dims' offsets, indexes a Gather of the flattened input.
+//     Such a tensor is not data the engine holds (the GPU runtime has no
+//     64-bit elements); a data-movement op reading it as an operand
+//     evaluates it at the batch its copy table is probed at, and
+//     shapeOperandUse refuses any other reader by name.
+//
+// It returns false, leaving nothing registered, for any other node, and an
+// error naming the output that cannot be evaluated.
+func (p *planner) shapeValueNode(n *ir.Node) (bool, error) {
 	var outs []*ir.Value
-	for _, v := range n.Outputs {
-		if v != nil {
-			outs = append(outs, v)
-			p.shapes.of[v] = n
-		}
-	}
-	for _, v := range outs {
-		if t, err := p.shapes.static(v); err != nil || t == nil {
-			for _, v := range outs {
-				delete(p.shapes.of, v)
-				for _, memo := range p.shapes.at {
-					delete(memo, v)
-				}
-			}
-			return false
-		}
-	}
-	return len(outs) > 0
-}
-
-// indexValue takes n, which reads only constants and shape values and
-// whose outputs follow the batch, as a shape value itself when every
-// output is an integer tensor: index arithmetic on the batch, of any size.
-// The dynamo exporter writes torch's as_strided so (the strided view
-// before Swin-T's classifier): a Range up to the batch times the batch's
-// stride, broadcast against the other dims' offsets, indexes a Gather of
-// the flattened input. Such a tensor is not data the engine holds (the
-// GPU runtime has no 64-bit elements); a data-movement op reading it as
-// an operand evaluates it at the batch its copy table is probed at, as it
-// does any shape value, and shapeOperandUse refuses any other reader by
-// name. It returns false, leaving nothing registered, for a node with a
-// float or bool output or one the graph returns.
-func (p *planner) indexValue(n *ir.Node) (bool, error) {
-	var outs []*ir.Value
+	index := true
 	for _, v := range n.Outputs {
 		if v == nil {
 			continue
 		}
 		if dt := v.Type.DType; dt != ir.Int64 && dt != ir.Int32 || p.g.IsOutput(v) {
-			return false, nil
+			index = false
 		}
 		outs = append(outs, v)
+		p.shapes.of[v] = n
+	}
+	forget := func() {
+		for _, v := range outs {
+			delete(p.shapes.of, v)
+			for _, memo := range p.shapes.at {
+				delete(memo, v)
+			}
+		}
 	}
 	if len(outs) == 0 {
 		return false, nil
 	}
+	static := true
 	for _, v := range outs {
-		p.shapes.of[v] = n
+		if t, err := p.shapes.static(v); err != nil || t == nil {
+			static = false
+			break
+		}
+	}
+	if static {
+		return true, nil
+	}
+	if !index {
+		forget()
+		return false, nil
 	}
 	for _, v := range outs {
 		for _, batch := range shapeBatches[:2] {
 			if _, err := p.shapes.valueAt(v, batch); err != nil {
-				for _, v := range outs {
-					delete(p.shapes.of, v)
-				}
+				forget()
 				return true, err
 			}
 		}

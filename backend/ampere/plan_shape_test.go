@@ -29,14 +29,7 @@ const shapeChainGraph = `graph "g" (%x: f32[N,4,3,5]) -> (%y) {
 func TestPlanShapeChain(t *testing.T) {
 	w := strings.TrimSuffix(strings.Repeat("0.5, ", 120), ", ")
 	src := strings.Replace(shapeChainGraph, "%s", w, 1)
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, e := planText(t, src)
 	for _, s := range e.Steps {
 		if s.Node != "fc" {
 			t.Errorf("step for %s (%s): the shape chain should need no launch", s.Node, s.Kernel)

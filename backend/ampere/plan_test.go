@@ -238,14 +238,7 @@ func TestPlanFallbackOps(t *testing.T) {
   %y: f32[N,4,8,8] = BatchNormalization "bn" (%d, %s, %b, %m, %v) {epsilon = 1.0}
   %z: f32[N,4,8,8] = Softmax "sm" (%y) {axis = 1}
 }`
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, e := planText(t, src)
 	u32s := func(s *engine.Step) []uint32 {
 		var out []uint32
 		for _, a := range s.Args {
@@ -322,14 +315,7 @@ func TestPlanReduceMean(t *testing.T) {
   %d: f32[N,3,5,7] = DequantizeLinear "dq" (%q, %sc, %zp)
   %y: f32[N,3,1,1] = ReduceMean "mean" (%d, %axes)
 }`
-	g, err := sqir.ParseAndVerify("g", []byte(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Plan(g, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, e := planText(t, src)
 	s := e.Steps[len(e.Steps)-1]
 	var got []uint32
 	for _, a := range s.Args {

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -158,15 +159,19 @@ func ZeroPointWord(zx int32) int32 { return int32(uint32(uint8(zx)) * 0x01010101
 // QGroupConvParams with w the packed weights, b the folded biases, total
 // the number of threads (Threads a sample) and zxw (ZeroPointWord) for
 // zx.
-var QGroupVecParams = []string{"x", "w", "b", "m", "r", "y",
-	"total", "C", "H", "W", "M", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "Cg", "Mg", "hasres",
-	"zxw:s32", "zr:s32", "qlo:s32", "qhi:s32", "zy:s32", "mr:f32"}
+var QGroupVecParams = zeroPointAsWord(QGroupConvParams)
 
 // QGroupVecF32Params lists the f32-output variants' parameters: those of
 // QGroupConvF32Params with the same changes as QGroupVecParams'.
-var QGroupVecF32Params = []string{"x", "w", "b", "m", "r", "y",
-	"total", "C", "H", "W", "M", "OH", "OW", "KH", "KW", "sh", "sw", "ph", "pw", "dh", "dw", "Cg", "Mg", "hasres", "act",
-	"zxw:s32", "zr:s32", "mr:f32", "lo:f32", "hi:f32"}
+var QGroupVecF32Params = zeroPointAsWord(QGroupConvF32Params)
+
+// zeroPointAsWord is a one-element kernel's parameter list with zx as the
+// vectorized kernels take it, zxw: the byte four times.
+func zeroPointAsWord(params []string) []string {
+	out := slices.Clone(params)
+	out[slices.Index(out, "zx:s32")] = "zxw:s32"
+	return out
+}
 
 // Params returns the variant's parameter list.
 func (c QGroupVec) Params() []string {
