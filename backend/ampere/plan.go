@@ -143,6 +143,11 @@ func PlanWith(g *ir.Graph, producer string, opts PlanOptions) (*engine.Engine, e
 	if err != nil {
 		return nil, err
 	}
+	if opts.SmallBatch != nil {
+		if err := addSmallBatchPlan(p.e, g, producer, *opts.SmallBatch, opts.Warn); err != nil {
+			return nil, err
+		}
+	}
 	return p.e, nil
 }
 

@@ -42,6 +42,12 @@ type PlanOptions struct {
 	// the cache does not decide): at most LatencyBatch, the latency
 	// heuristic (heuristicVariantFor); 0 or more, the throughput one.
 	OptBatch int
+	// SmallBatch, if set, plans the graph a second time with these
+	// options for batches up to SmallBatch.OptBatch and adds that plan to
+	// the engine (engine.Plan; plan_smallbatch.go): the latency
+	// heuristic's kernels for small batches in the same engine file as the
+	// throughput ones.
+	SmallBatch *PlanOptions
 	// force plans the named nodes on the given kernels (sqc tune's timing
 	// rounds), before the cache is asked.
 	force map[string]tuning.Choice

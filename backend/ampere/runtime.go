@@ -407,6 +407,8 @@ func open(e *engine.Engine, batch int, kc *kernelCache, opts OpenOptions) (r *Ru
 	if batch <= 0 {
 		return nil, fmt.Errorf("batch %d, want > 0", batch)
 	}
+	// The steps planned for this batch (engine.Plan) and their kernels.
+	e = engine.ForBatch(e, batch)
 	dev, err := cuda.GetDevice(0)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package ampere
 
 import (
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -24,10 +25,29 @@ func TestSimulateEngineFile(t *testing.T) {
 	if *simEngine == "" {
 		t.Skip("no -simengine FILE")
 	}
-	e, err := engine.ReadFile(*simEngine)
+	file, err := engine.ReadFile(*simEngine)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every plan the file holds, each at batch 2: its own steps (the
+	// plan for large batches), then each plan for small batches.
+	plans := []*engine.Engine{engine.ForBatch(file, math.MaxInt32)}
+	for _, p := range file.Plans {
+		plans = append(plans, engine.ForBatch(file, int(p.MaxBatch)))
+	}
+	for i, e := range plans {
+		name := "large batches"
+		if i > 0 {
+			name = fmt.Sprintf("batch up to %d", file.Plans[i-1].MaxBatch)
+		}
+		t.Run(name, func(t *testing.T) { simulateEngine(t, e) })
+	}
+}
+
+// simulateEngine runs e's steps on the kernels' Go models at batch 2
+// against the reference executor on e's graph, and checks its stream
+// plan.
+func simulateEngine(t *testing.T, e *engine.Engine) {
 	// The runtime's stream plan orders every two steps that touch one
 	// buffer, one writing it.
 	p := planStreams(e, DefaultStreams)

@@ -72,7 +72,7 @@ the card's memory bandwidth: the memory roofline.`,
 					return fmt.Errorf("bench: --profile times each launch on the stream; it does not combine with --graph")
 				}
 				graph = false
-				return benchProfile(cmd.OutOrStdout(), rt, args[0], batch, iters, warmup, asJSON)
+				return benchProfile(cmd.OutOrStdout(), rt, args[0], engine.PlanFor(e, batch), batch, iters, warmup, asJSON)
 			}
 			run := rt.Enqueue
 			if graph && rt.HostSteps() > 0 {
@@ -141,7 +141,7 @@ the card's memory bandwidth: the memory roofline.`,
 				mode = "CUDA graph replay"
 			}
 			nstreams := rt.Streams()
-			res := benchResult{Device: rt.Device, Engine: args[0], Batch: batch, Launches: len(e.Steps), Streams: nstreams, Mode: "stream", Iters: iters, Warmup: warmup,
+			res := benchResult{Device: rt.Device, Engine: args[0], Plan: engine.PlanFor(e, batch), Batch: batch, Launches: len(rt.Steps()), Streams: nstreams, Mode: "stream", Iters: iters, Warmup: warmup,
 				Latency: &benchLatency{Median: pct(0.5), P90: pct(0.9), P99: pct(0.99), Min: ms[0]}, Throughput: float64(batch) / (pct(0.5) / 1000)}
 			if graph {
 				res.Mode = "graph"
@@ -150,7 +150,7 @@ the card's memory bandwidth: the memory roofline.`,
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d kernels a run on %d streams, %s, %d iterations after %d warm-up\n", rt.Device, args[0], batch, len(e.Steps), nstreams, mode, iters, warmup)
+			fmt.Fprintf(w, "device: %s\nengine: %s%s, batch %d, %d kernels a run on %d streams, %s, %d iterations after %d warm-up\n", rt.Device, args[0], planNote(engine.PlanFor(e, batch)), batch, len(rt.Steps()), nstreams, mode, iters, warmup)
 			fmt.Fprintf(w, "latency ms: median %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), ms[0])
 			fmt.Fprintf(w, "throughput: %.1f samples/s (at the median)\n", float64(batch)/(pct(0.5)/1000))
 			return nil
@@ -171,8 +171,11 @@ the card's memory bandwidth: the memory roofline.`,
 // benchResult is `sqc bench --json`: Latency and Throughput for a timed
 // run, Profile (and TotalMs) with --profile.
 type benchResult struct {
-	Device   string `json:"device"`
-	Engine   string `json:"engine"`
+	Device string `json:"device"`
+	Engine string `json:"engine"`
+	// Plan is the engine's plan the batch ran ("batch ≤ 8"); empty for
+	// its own steps, the plan for large batches.
+	Plan     string `json:"plan,omitempty"`
 	Batch    int    `json:"batch"`
 	Launches int    `json:"launches"`
 	// Streams is how many streams the launches ran on (1 under
@@ -225,7 +228,7 @@ type benchLaunch struct {
 
 // benchProfile runs the engine iters times after warmup with an event
 // before every launch and prints each launch's median time.
-func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, warmup int, asJSON bool) error {
+func benchProfile(w io.Writer, rt *ampere.Runtime, path, plan string, batch, iters, warmup int, asJSON bool) error {
 	steps, splits, bytes := rt.Steps(), rt.Splits(), rt.OperandBytes()
 	med, err := rt.ProfileSteps(iters, warmup)
 	if err != nil {
@@ -238,7 +241,7 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 		kinds[stepKind(steps[i])] += m
 	}
 	if asJSON {
-		res := benchResult{Device: rt.Device, Engine: path, Batch: batch, Launches: len(steps), Mode: "profile", Iters: iters, Warmup: warmup, TotalMs: total}
+		res := benchResult{Device: rt.Device, Engine: path, Plan: plan, Batch: batch, Launches: len(steps), Mode: "profile", Iters: iters, Warmup: warmup, TotalMs: total}
 		for i, s := range steps {
 			gbps, dram := memRoofline(bytes[i], med[i], rt.DRAMBandwidth)
 			res.Profile = append(res.Profile, benchLaunch{Node: s.Node, Op: s.Op, Kind: stepKind(s), Kernel: s.Kernel, Variant: s.Variant, VariantSource: s.VariantSource, Splits: splits[i], MedianUs: med[i] * 1000, Share: med[i] / total,
@@ -246,7 +249,7 @@ func benchProfile(w io.Writer, rt *ampere.Runtime, path string, batch, iters, wa
 		}
 		return writeJSON(w, res)
 	}
-	fmt.Fprintf(w, "device: %s\nengine: %s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, batch, len(steps), iters, warmup)
+	fmt.Fprintf(w, "device: %s\nengine: %s%s, batch %d, %d launches, profiled: median of %d iterations after %d warm-up, CUDA events around each launch\n", rt.Device, path, planNote(plan), batch, len(steps), iters, warmup)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	// New columns go last: bench/gpu's scripts read the others by
 	// position.
@@ -314,4 +317,13 @@ func stepKind(s *engine.Step) string {
 		return "dense"
 	}
 	return "other"
+}
+
+// planNote is the text bench prints after the engine's path for the plan
+// a batch ran: nothing for the engine's own steps.
+func planNote(plan string) string {
+	if plan == "" {
+		return ""
+	}
+	return " (its plan for " + plan + ")"
 }

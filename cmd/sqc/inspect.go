@@ -20,6 +20,7 @@ import (
 func newInspectCmd() *cobra.Command {
 	var (
 		asJSON bool
+		batch  int
 		dims   = dimFlag{}
 	)
 	cmd := &cobra.Command{
@@ -37,7 +38,8 @@ shows their sum. A .sqir file (sqc's textual IR) shows its IR nodes.
 MACs need concrete shapes. A symbolic dim, such as a batch "N", is counted
 as 1 unless --dim gives its size; --dim also shows the shapes at that size.`,
 		Example: `  sqc inspect examples/resnet-mini.onnx
-  sqc inspect --dim N=64 --json model.onnx`,
+  sqc inspect --dim N=64 --json model.onnx
+  sqc inspect --batch 1 resnet34.sqe`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("inspect: want one model file, got %d arguments (usage: %s)", len(args), cmd.UseLine())
@@ -46,7 +48,10 @@ as 1 unless --dim gives its size; --dim also shows the shapes at that size.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.EqualFold(filepath.Ext(args[0]), ".sqe") {
-				return inspectEngine(cmd.OutOrStdout(), args[0], asJSON)
+				return inspectEngine(cmd.OutOrStdout(), args[0], asJSON, batch)
+			}
+			if batch != 0 {
+				return fmt.Errorf("inspect: --batch picks an engine's plan, and %s is not an engine (.sqe)", args[0])
 			}
 			r, err := inspect(args[0], dims)
 			if err != nil {
@@ -60,6 +65,7 @@ as 1 unless --dim gives its size; --dim also shows the shapes at that size.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
 	cmd.Flags().Var(dims, "dim", "size of a symbolic input dim, as `NAME=SIZE` (repeatable)")
+	cmd.Flags().IntVar(&batch, "batch", 0, "for an engine: list the launches a run of `N` samples makes (the plan for small batches where N is small enough; default: the plan for large batches)")
 	return cmd
 }
 

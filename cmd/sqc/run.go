@@ -130,7 +130,7 @@ arg max of every row; --output writes the first output as .npy.`,
 				// those must agree within a relative 1e-5 and on every
 				// row's arg max; everything else bit for bit.
 				var approx []string
-				for _, s := range e.Steps {
+				for _, s := range engine.ForBatch(e, n).Steps {
 					if kernels.ApproxKernels[s.Kernel] {
 						approx = append(approx, s.Node)
 					}
@@ -311,9 +311,20 @@ type engineReport struct {
 	Weights  int64  `json:"weight_bytes"`
 	// PTXBytes and GraphBytes are the sizes of the kernels' text and of
 	// the lowered graph's .sqir text the engine carries.
-	PTXBytes   int64         `json:"ptx_bytes"`
-	GraphBytes int64         `json:"graph_bytes"`
-	Layers     []engineLayer `json:"layers"`
+	PTXBytes   int64 `json:"ptx_bytes"`
+	GraphBytes int64 `json:"graph_bytes"`
+	// Plans are the engine's plans for small batches (its own steps serve
+	// the larger ones); Batch is inspect --batch, and Plan the one Layers
+	// list: "" for the engine's own steps, else "batch ≤ N".
+	Plans  []enginePlan  `json:"plans,omitempty"`
+	Batch  int           `json:"batch,omitempty"`
+	Plan   string        `json:"plan,omitempty"`
+	Layers []engineLayer `json:"layers"`
+}
+
+type enginePlan struct {
+	MaxBatch int `json:"max_batch"`
+	Launches int `json:"launches"`
 }
 
 type engineLayer struct {
@@ -342,12 +353,26 @@ type engineLayer struct {
 
 // inspectEngine lists an engine's launches: one row a kernel launch, with
 // the node it runs, precision, sparse or dense, and the kernel.
-func inspectEngine(w io.Writer, path string, asJSON bool) error {
-	e, err := engine.ReadFile(path)
+func inspectEngine(w io.Writer, path string, asJSON bool, batch int) error {
+	if batch < 0 {
+		return fmt.Errorf("inspect: --batch %d, want at least 1", batch)
+	}
+	file, err := engine.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	r := engineReport{Engine: path, Producer: e.Producer, Target: e.GetTarget().GetArch(), PTX: e.GetTarget().GetPtxVersion(), Kernels: len(e.Kernels)}
+	// The rows: the plan a run of batch samples takes; without --batch,
+	// the engine's own steps (the plan for large batches).
+	e := engine.ForBatch(file, math.MaxInt32)
+	if batch > 0 {
+		e = engine.ForBatch(file, batch)
+	}
+	r := engineReport{Engine: path, Producer: e.Producer, Target: e.GetTarget().GetArch(), PTX: e.GetTarget().GetPtxVersion(), Kernels: len(file.Kernels),
+		Batch: batch, Plan: engine.PlanFor(file, batch)}
+	for _, p := range file.Plans {
+		r.Plans = append(r.Plans, enginePlan{MaxBatch: int(p.MaxBatch), Launches: len(p.Steps)})
+	}
+	e.Kernels = file.Kernels // the header counts the file's kernels
 	for _, wt := range e.Weights {
 		r.Weights += int64(len(wt.Data))
 	}
@@ -371,6 +396,17 @@ func inspectEngine(w io.Writer, path string, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "engine %s (%s, target %s, PTX %s): %d launches, %d kernels (%d bytes of PTX), %d bytes of weights, %d bytes of graph text\n", path, r.Producer, r.Target, r.PTX, len(r.Layers), r.Kernels, r.PTXBytes, r.Weights, r.GraphBytes)
+	if len(r.Plans) > 0 {
+		var plans []string
+		for _, p := range r.Plans {
+			plans = append(plans, fmt.Sprintf("batches up to %d: %d launches", p.MaxBatch, p.Launches))
+		}
+		shown := "larger batches (inspect --batch N lists the plan a batch of N runs)"
+		if r.Plan != "" {
+			shown = fmt.Sprintf("the plan for %s, which a batch of %d runs", r.Plan, batch)
+		}
+		fmt.Fprintf(tw, "plans: %s; larger batches: %d launches. The rows: %s\n", strings.Join(plans, "; "), len(file.Steps), shown)
+	}
 	if len(fallbacks) > 0 {
 		fmt.Fprintf(tw, "fallbacks: %d nodes (%s); the NOTE column says why\n", len(fallbacks), ampere.FallbackSummary(fallbacks))
 	}

@@ -239,6 +239,9 @@ type tuningFlags struct {
 	// optBatch is the batch the heuristic chooses kernels for (0: the
 	// throughput heuristic).
 	optBatch int
+	// smallBatchPlan adds the latency plan for small batches to an engine
+	// planned for throughput (ampere.DefaultSmallBatchPlan).
+	smallBatchPlan bool
 }
 
 func (t *tuningFlags) register(cmd *cobra.Command) {
@@ -246,7 +249,8 @@ func (t *tuningFlags) register(cmd *cobra.Command) {
 	f.StringVar(&t.cache, "tuning-cache", "", "choose each GEMM layer's kernel from the tuning cache `FILE` (sqc tune); layers it lacks use the heuristic")
 	f.StringVar(&t.gpu, "tuning-gpu", "", "the GPU `NAME` whose cache entries to use (default: the cache's only GPU)")
 	f.IntVar(&t.batch, "tuning-batch", 0, "the batch `N` whose cache entries to use (default: the cache's only batch for that GPU)")
-	f.IntVar(&t.optBatch, "opt-batch", 0, fmt.Sprintf("the batch `N` the kernel heuristic chooses for, in layers no tuning cache decides: up to %d picks small tiles for latency (default: large batches, throughput)", ampere.LatencyBatch))
+	f.IntVar(&t.optBatch, "opt-batch", 0, fmt.Sprintf("the batch `N` the kernel heuristic chooses for, in layers no tuning cache decides: up to %d picks small tiles for latency (default: large batches, throughput); the engine then has that one plan", ampere.LatencyBatch))
+	f.BoolVar(&t.smallBatchPlan, "small-batch-plan", true, fmt.Sprintf("give an engine planned for throughput a second plan, for batches up to %d, with the latency heuristic's kernels (--small-batch-plan=false: one plan, a smaller file)", ampere.LatencyBatch))
 }
 
 // planOptions reads the cache, if one was given, and resolves the GPU and
@@ -262,7 +266,7 @@ func (t *tuningFlags) planOptions(form string) (ampere.PlanOptions, error) {
 		if t.gpu != "" || t.batch != 0 {
 			return ampere.PlanOptions{}, fmt.Errorf("--tuning-gpu and --tuning-batch select a tuning cache's entries: want --tuning-cache too")
 		}
-		return ampere.PlanOptions{OptBatch: t.optBatch}, nil
+		return t.withSmallBatchPlan(form, ampere.PlanOptions{OptBatch: t.optBatch}, nil, ""), nil
 	}
 	if form != "engine" {
 		return ampere.PlanOptions{}, fmt.Errorf("--tuning-cache chooses an engine's kernels, and the output is %s: want a .sqe output", formName(form))
@@ -278,7 +282,27 @@ func (t *tuningFlags) planOptions(form string) (ampere.PlanOptions, error) {
 	if err != nil {
 		return ampere.PlanOptions{}, err
 	}
-	return ampere.PlanOptions{Tuning: c, GPU: gpu, Batch: batch, OptBatch: t.optBatch}, nil
+	return t.withSmallBatchPlan(form, ampere.PlanOptions{Tuning: c, GPU: gpu, Batch: batch, OptBatch: t.optBatch}, c, gpu), nil
+}
+
+// withSmallBatchPlan adds the small-batch plan to opts where an engine is
+// planned for throughput and --small-batch-plan is on. With a cache, the
+// small plan takes the cache's entries for gpu at its largest batch up to
+// the plan's own, if it has any; the latency heuristic otherwise.
+func (t *tuningFlags) withSmallBatchPlan(form string, opts ampere.PlanOptions, c *tuning.Cache, gpu string) ampere.PlanOptions {
+	if form != "engine" || t.optBatch != 0 || !t.smallBatchPlan {
+		return opts
+	}
+	small := ampere.DefaultSmallBatchPlan()
+	if c != nil {
+		for _, b := range c.Batches(gpu) {
+			if b <= small.OptBatch && b > small.Batch {
+				small.Tuning, small.GPU, small.Batch = c, gpu, b
+			}
+		}
+	}
+	opts.SmallBatch = small
+	return opts
 }
 
 // report says how the engine e used the cache; nil without one.

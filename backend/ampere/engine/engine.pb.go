@@ -43,7 +43,13 @@ type Engine struct {
 	// step_writes says every step's writes is filled in (Step.writes); the
 	// runtime runs the steps of an engine without it (older files) in order
 	// on one stream.
-	StepWrites    bool `protobuf:"varint,10,opt,name=step_writes,json=stepWrites,proto3" json:"step_writes,omitempty"`
+	StepWrites bool `protobuf:"varint,10,opt,name=step_writes,json=stepWrites,proto3" json:"step_writes,omitempty"`
+	// plans are the same graph planned again for small batches (the latency
+	// heuristic's tiles, split-K and stem): a run of B samples takes the
+	// first plan whose max_batch is at least B, and steps (the plan for
+	// throughput) otherwise. They share the engine's buffers, weights and
+	// kernels; their step_writes is the engine's.
+	Plans         []*Plan `protobuf:"bytes,11,rep,name=plans,proto3" json:"plans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -148,6 +154,66 @@ func (x *Engine) GetStepWrites() bool {
 	return false
 }
 
+func (x *Engine) GetPlans() []*Plan {
+	if x != nil {
+		return x.Plans
+	}
+	return nil
+}
+
+// Plan is an alternative step list, for batches up to max_batch.
+type Plan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MaxBatch      uint32                 `protobuf:"varint,1,opt,name=max_batch,json=maxBatch,proto3" json:"max_batch,omitempty"`
+	Steps         []*Step                `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Plan) Reset() {
+	*x = Plan{}
+	mi := &file_engine_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Plan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Plan) ProtoMessage() {}
+
+func (x *Plan) ProtoReflect() protoreflect.Message {
+	mi := &file_engine_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Plan.ProtoReflect.Descriptor instead.
+func (*Plan) Descriptor() ([]byte, []int) {
+	return file_engine_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Plan) GetMaxBatch() uint32 {
+	if x != nil {
+		return x.MaxBatch
+	}
+	return 0
+}
+
+func (x *Plan) GetSteps() []*Step {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
 type Target struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Arch          string                 `protobuf:"bytes,1,opt,name=arch,proto3" json:"arch,omitempty"`                               // "sm_80": the PTX target
@@ -158,7 +224,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_engine_proto_msgTypes[1]
+	mi := &file_engine_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -170,7 +236,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[1]
+	mi := &file_engine_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -183,7 +249,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{1}
+	return file_engine_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Target) GetArch() string {
@@ -216,7 +282,7 @@ type Buffer struct {
 
 func (x *Buffer) Reset() {
 	*x = Buffer{}
-	mi := &file_engine_proto_msgTypes[2]
+	mi := &file_engine_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -228,7 +294,7 @@ func (x *Buffer) String() string {
 func (*Buffer) ProtoMessage() {}
 
 func (x *Buffer) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[2]
+	mi := &file_engine_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -241,7 +307,7 @@ func (x *Buffer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Buffer.ProtoReflect.Descriptor instead.
 func (*Buffer) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{2}
+	return file_engine_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Buffer) GetName() string {
@@ -298,7 +364,7 @@ type Weight struct {
 
 func (x *Weight) Reset() {
 	*x = Weight{}
-	mi := &file_engine_proto_msgTypes[3]
+	mi := &file_engine_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -310,7 +376,7 @@ func (x *Weight) String() string {
 func (*Weight) ProtoMessage() {}
 
 func (x *Weight) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[3]
+	mi := &file_engine_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -323,7 +389,7 @@ func (x *Weight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Weight.ProtoReflect.Descriptor instead.
 func (*Weight) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{3}
+	return file_engine_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Weight) GetName() string {
@@ -357,7 +423,7 @@ type Kernel struct {
 
 func (x *Kernel) Reset() {
 	*x = Kernel{}
-	mi := &file_engine_proto_msgTypes[4]
+	mi := &file_engine_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +435,7 @@ func (x *Kernel) String() string {
 func (*Kernel) ProtoMessage() {}
 
 func (x *Kernel) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[4]
+	mi := &file_engine_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +448,7 @@ func (x *Kernel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kernel.ProtoReflect.Descriptor instead.
 func (*Kernel) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{4}
+	return file_engine_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Kernel) GetName() string {
@@ -418,7 +484,7 @@ type Arg struct {
 
 func (x *Arg) Reset() {
 	*x = Arg{}
-	mi := &file_engine_proto_msgTypes[5]
+	mi := &file_engine_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -430,7 +496,7 @@ func (x *Arg) String() string {
 func (*Arg) ProtoMessage() {}
 
 func (x *Arg) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[5]
+	mi := &file_engine_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -443,7 +509,7 @@ func (x *Arg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Arg.ProtoReflect.Descriptor instead.
 func (*Arg) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{5}
+	return file_engine_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Arg) GetV() isArg_V {
@@ -608,7 +674,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_engine_proto_msgTypes[6]
+	mi := &file_engine_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +686,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_engine_proto_msgTypes[6]
+	mi := &file_engine_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +699,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_engine_proto_rawDescGZIP(), []int{6}
+	return file_engine_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Step) GetNode() string {
@@ -766,7 +832,7 @@ var File_engine_proto protoreflect.FileDescriptor
 
 const file_engine_proto_rawDesc = "" +
 	"\n" +
-	"\fengine.proto\x12\x11sqc.ampere.engine\"\x8e\x03\n" +
+	"\fengine.proto\x12\x11sqc.ampere.engine\"\xbd\x03\n" +
 	"\x06Engine\x121\n" +
 	"\x06target\x18\x01 \x01(\v2\x19.sqc.ampere.engine.TargetR\x06target\x12\x1a\n" +
 	"\bproducer\x18\x02 \x01(\tR\bproducer\x12\x14\n" +
@@ -779,7 +845,11 @@ const file_engine_proto_rawDesc = "" +
 	"\aoutputs\x18\t \x03(\tR\aoutputs\x12\x1f\n" +
 	"\vstep_writes\x18\n" +
 	" \x01(\bR\n" +
-	"stepWrites\"=\n" +
+	"stepWrites\x12-\n" +
+	"\x05plans\x18\v \x03(\v2\x17.sqc.ampere.engine.PlanR\x05plans\"R\n" +
+	"\x04Plan\x12\x1b\n" +
+	"\tmax_batch\x18\x01 \x01(\rR\bmaxBatch\x12-\n" +
+	"\x05steps\x18\x02 \x03(\v2\x17.sqc.ampere.engine.StepR\x05steps\"=\n" +
 	"\x06Target\x12\x12\n" +
 	"\x04arch\x18\x01 \x01(\tR\x04arch\x12\x1f\n" +
 	"\vptx_version\x18\x02 \x01(\tR\n" +
@@ -840,28 +910,31 @@ func file_engine_proto_rawDescGZIP() []byte {
 	return file_engine_proto_rawDescData
 }
 
-var file_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_engine_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_engine_proto_goTypes = []any{
 	(*Engine)(nil), // 0: sqc.ampere.engine.Engine
-	(*Target)(nil), // 1: sqc.ampere.engine.Target
-	(*Buffer)(nil), // 2: sqc.ampere.engine.Buffer
-	(*Weight)(nil), // 3: sqc.ampere.engine.Weight
-	(*Kernel)(nil), // 4: sqc.ampere.engine.Kernel
-	(*Arg)(nil),    // 5: sqc.ampere.engine.Arg
-	(*Step)(nil),   // 6: sqc.ampere.engine.Step
+	(*Plan)(nil),   // 1: sqc.ampere.engine.Plan
+	(*Target)(nil), // 2: sqc.ampere.engine.Target
+	(*Buffer)(nil), // 3: sqc.ampere.engine.Buffer
+	(*Weight)(nil), // 4: sqc.ampere.engine.Weight
+	(*Kernel)(nil), // 5: sqc.ampere.engine.Kernel
+	(*Arg)(nil),    // 6: sqc.ampere.engine.Arg
+	(*Step)(nil),   // 7: sqc.ampere.engine.Step
 }
 var file_engine_proto_depIdxs = []int32{
-	1, // 0: sqc.ampere.engine.Engine.target:type_name -> sqc.ampere.engine.Target
-	2, // 1: sqc.ampere.engine.Engine.buffers:type_name -> sqc.ampere.engine.Buffer
-	3, // 2: sqc.ampere.engine.Engine.weights:type_name -> sqc.ampere.engine.Weight
-	4, // 3: sqc.ampere.engine.Engine.kernels:type_name -> sqc.ampere.engine.Kernel
-	6, // 4: sqc.ampere.engine.Engine.steps:type_name -> sqc.ampere.engine.Step
-	5, // 5: sqc.ampere.engine.Step.args:type_name -> sqc.ampere.engine.Arg
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	2, // 0: sqc.ampere.engine.Engine.target:type_name -> sqc.ampere.engine.Target
+	3, // 1: sqc.ampere.engine.Engine.buffers:type_name -> sqc.ampere.engine.Buffer
+	4, // 2: sqc.ampere.engine.Engine.weights:type_name -> sqc.ampere.engine.Weight
+	5, // 3: sqc.ampere.engine.Engine.kernels:type_name -> sqc.ampere.engine.Kernel
+	7, // 4: sqc.ampere.engine.Engine.steps:type_name -> sqc.ampere.engine.Step
+	1, // 5: sqc.ampere.engine.Engine.plans:type_name -> sqc.ampere.engine.Plan
+	7, // 6: sqc.ampere.engine.Plan.steps:type_name -> sqc.ampere.engine.Step
+	6, // 7: sqc.ampere.engine.Step.args:type_name -> sqc.ampere.engine.Arg
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_engine_proto_init() }
@@ -869,7 +942,7 @@ func file_engine_proto_init() {
 	if File_engine_proto != nil {
 		return
 	}
-	file_engine_proto_msgTypes[5].OneofWrappers = []any{
+	file_engine_proto_msgTypes[6].OneofWrappers = []any{
 		(*Arg_Buffer)(nil),
 		(*Arg_Weight)(nil),
 		(*Arg_U32)(nil),
@@ -884,7 +957,7 @@ func file_engine_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_engine_proto_rawDesc), len(file_engine_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
