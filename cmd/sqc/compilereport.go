@@ -35,6 +35,9 @@ type compileReport struct {
 	// Tuning says which tuning cache chose the engine's GEMM kernels;
 	// absent without --tuning-cache.
 	Tuning *tuningJSON `json:"tuning,omitempty"`
+	// SmallBatchPlans lists the largest batch of each plan an engine has
+	// besides its own steps (sqc compile's small-batch plan: [8]).
+	SmallBatchPlans []int `json:"small_batch_plans,omitempty"`
 }
 
 // tuningJSON is how a compile used its tuning cache.
@@ -138,6 +141,9 @@ func newCompileReport(g *ir.Graph, rep *passes.Report, e *engine.Engine) *compil
 			steps[s.Node] = append(steps[s.Node], s)
 		}
 		r.Totals.Fallback = new(int)
+		for _, p := range e.Plans {
+			r.SmallBatchPlans = append(r.SmallBatchPlans, int(p.MaxBatch))
+		}
 	}
 	why := sparsityTexts(g)
 	producers := g.Producers()
@@ -295,6 +301,9 @@ func (r *compileReport) summary() string {
 	b.WriteString(")")
 	if t := r.Tuning; t != nil {
 		fmt.Fprintf(&b, ", GEMM kernels: %d from the tuning cache, %d by the heuristic", t.FromCache, t.Heuristic)
+	}
+	for _, m := range r.SmallBatchPlans {
+		fmt.Fprintf(&b, ", a second plan for batches up to %d", m)
 	}
 	fmt.Fprintf(&b, ", compiled in %s", formatSeconds(r.Seconds))
 	return b.String()
