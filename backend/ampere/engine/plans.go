@@ -13,11 +13,8 @@ func ForBatch(e *Engine, batch int) *Engine {
 		return e
 	}
 	steps := e.Steps
-	for _, p := range e.Plans {
-		if batch >= 1 && uint64(batch) <= uint64(p.MaxBatch) {
-			steps = p.Steps
-			break
-		}
+	if p := planFor(e, batch); p != nil {
+		steps = p.Steps
 	}
 	used := make(map[string]bool, len(steps))
 	for _, s := range steps {
@@ -48,10 +45,18 @@ func ForBatch(e *Engine, batch int) *Engine {
 // PlanFor names the step list ForBatch takes for batch: "" for the
 // engine's own steps, else "batch ≤ N".
 func PlanFor(e *Engine, batch int) string {
-	for _, p := range e.Plans {
-		if batch >= 1 && uint64(batch) <= uint64(p.MaxBatch) {
-			return fmt.Sprintf("batch ≤ %d", p.MaxBatch)
-		}
+	if p := planFor(e, batch); p != nil {
+		return fmt.Sprintf("batch ≤ %d", p.MaxBatch)
 	}
 	return ""
+}
+
+// planFor is the first of e's plans that covers batch; nil if none does.
+func planFor(e *Engine, batch int) *Plan {
+	for _, p := range e.Plans {
+		if batch >= 1 && uint64(batch) <= uint64(p.MaxBatch) {
+			return p
+		}
+	}
+	return nil
 }
