@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -363,10 +364,7 @@ func inspectEngine(w io.Writer, path string, asJSON bool, batch int) error {
 	}
 	// The rows: the plan a run of batch samples takes; without --batch,
 	// the engine's own steps (the plan for large batches).
-	e := engine.ForBatch(file, math.MaxInt32)
-	if batch > 0 {
-		e = engine.ForBatch(file, batch)
-	}
+	e := engine.ForBatch(file, cmp.Or(batch, math.MaxInt32))
 	r := engineReport{Engine: path, Producer: e.Producer, Target: e.GetTarget().GetArch(), PTX: e.GetTarget().GetPtxVersion(), Kernels: len(file.Kernels),
 		Batch: batch, Plan: engine.PlanFor(file, batch)}
 	for _, p := range file.Plans {
