@@ -191,6 +191,17 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for node, g, d, s, r in per_layer:
         print(f"| {node} | {g} | {d['us']:.1f} | {s['us']:.1f} | {r:.2f}x | {d['ceiling']} / {s['ceiling']} | {d['dram']} / {s['dram']} |")
+    ceiling = os.path.join(out, "ceiling.txt")
+    if os.path.exists(ceiling):
+        # TestPerfLoopCeiling: the table and its summary, as the test logs them.
+        text = read(ceiling)
+        start = text.find("K-loop skeletons on")
+        if start >= 0:
+            body = [l.strip() for l in text[start:].splitlines() if l.strip() and not l.startswith(("---", "===", "PASS", "ok "))]
+            print("\n## K-loop skeletons (TestPerfLoopCeiling): what the engines' tile shapes allow\n")
+            print("```")
+            print("\n".join(body))
+            print("```")
     print("\n## GEMM shapes against the libraries (ratio = library time / sqc time)\n")
     print("| shape | vs cuBLASLt (dense) | vs cuSPARSELt (2:4) |")
     print("|---|---|---|")

@@ -147,6 +147,14 @@ if [ "${GEMM8192:-1}" = 1 ]; then
 	"$bin/ampere.test" -test.run 'TestPerfGemm8192' -test.v > "$out/gemm8192.txt" 2>&1 || true
 fi
 
+# CEILING=0 leaves out the K-loop skeletons (gputest TestPerfLoopCeiling:
+# the engines' warp and block tiles with the fragments in registers, from
+# shared memory, and with the stage refills), whose 2:4-over-dense ratios
+# say how far a layer's kernel can go on each tile shape.
+if [ "${CEILING:-1}" = 1 ]; then
+	"$bin/ampere.test" -test.run 'TestPerfLoopCeiling' -test.v > "$out/ceiling.txt" 2>&1 || true
+fi
+
 # The GEMM shapes of ResNet-34's layers as sqc's engine ran them.
 if [ -z "$baselines_pid" ]; then
 	shapes=$(awk '$8 ~ /^[0-9]+x[0-9]+x[0-9]+$/ {print $8}' "$out/rn34-dense-int8.profile256.txt" | sort -u | paste -sd, -)
