@@ -229,6 +229,11 @@ func (c ceilingLoop) ptx() string {
 	case "fill":
 		l("cp.async.wait_group %d;", c.stages-2)
 		l("bar.sync 0;")
+		// The engines' interleaved step (Interleave, `_il`): fragments,
+		// then the next stage's copies, then the products, so that the
+		// copies issue in the products' gaps.
+		addrs()
+		loadFragments()
 		for f := 0; f < perThread; f++ {
 			l("add.u32 %%r21, %%r0, %d;", f*threads) // chunk
 			l("setp.lt.u32 %%p2, %%r21, %d;", chunks)
@@ -242,8 +247,6 @@ func (c ceilingLoop) ptx() string {
 		}
 		l("cp.async.commit_group;")
 		l("add.u32 %%r17, %%r17, %d;", 16*chunks)
-		addrs()
-		loadFragments()
 		l("add.u32 %%r15, %%r15, %d;", c.stageBytes())
 		l("setp.ge.u32 %%p3, %%r15, %%r16;")
 		l("@%%p3 mov.u32 %%r15, %%r3;")
