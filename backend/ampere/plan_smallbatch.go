@@ -1,6 +1,7 @@
 package ampere
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
@@ -20,9 +21,10 @@ func DefaultSmallBatchPlan() *PlanOptions { return &PlanOptions{OptBatch: Latenc
 // addSmallBatchPlan plans g again with small (for batches up to
 // small.OptBatch) and adds its steps to e as an engine.Plan, with the
 // kernels e lacks. The two plans must agree on everything else the file
-// holds once (graph, buffers, weights, inputs, outputs, step writes, and
-// the text of every kernel both use); where they do not, the engine keeps
-// its one plan and warn says why. Where both plans launch the same steps
+// holds once (graph, buffers, inputs, outputs, step writes, the text of
+// every kernel both use, and the weights, but for the padding of a GEMM
+// weight packed for a wider tile: mergeWeights); where they do not, the
+// engine keeps its one plan and warn says why. Where both plans launch the same steps
 // (layers too narrow for the heuristics to differ) the engine keeps one.
 func addSmallBatchPlan(e *engine.Engine, g *ir.Graph, producer string, small PlanOptions, warn func(string)) error {
 	if small.OptBatch < 1 {
@@ -36,12 +38,17 @@ func addSmallBatchPlan(e *engine.Engine, g *ir.Graph, producer string, small Pla
 	if equalMessages(e.Steps, p.e.Steps) {
 		return nil // the same launches: a second copy would only cost bytes
 	}
-	if why := planConflict(e, p.e); why != "" {
+	weights, why := mergeWeights(e.Weights, p.e.Weights)
+	if why == "" {
+		why = planConflict(e, p.e)
+	}
+	if why != "" {
 		if warn != nil {
 			warn(fmt.Sprintf("the engine has no plan of its own for batches up to %d: that plan's %s", small.OptBatch, why))
 		}
 		return nil
 	}
+	e.Weights = weights
 	have := make(map[string]bool, len(e.Kernels))
 	for _, k := range e.Kernels {
 		have[k.Name] = true
@@ -55,16 +62,42 @@ func addSmallBatchPlan(e *engine.Engine, g *ir.Graph, producer string, small Pla
 	return nil
 }
 
-// planConflict says what of b's shared parts differs from a's; "" if
-// nothing does.
+// mergeWeights is the weights both plans read: a's, where b has the
+// same; the longer of the two where one is a prefix of the other (a GEMM
+// weight packed for a wider block tile: pack pads the channels to the
+// tile's multiple with zero tiles at the end, and the same for its
+// metadata, bias' and multipliers, so that a kernel of the narrower tile
+// reads its own packing as a prefix: 160 channels are 256 for n128 and
+// 192 for s4w). Anything else is a conflict, which why names.
+func mergeWeights(a, b []*engine.Weight) (merged []*engine.Weight, why string) {
+	if len(a) != len(b) {
+		return nil, fmt.Sprintf("packed weights differ (%d against %d)", len(b), len(a))
+	}
+	merged = make([]*engine.Weight, len(a))
+	for i, x := range a {
+		y := b[i]
+		switch {
+		case x.Name != y.Name || x.Kind != y.Kind:
+			return nil, fmt.Sprintf("packed weight %s (%s) differs from %s (%s)", y.Name, y.Kind, x.Name, x.Kind)
+		case bytes.HasPrefix(x.Data, y.Data):
+			merged[i] = x
+		case bytes.HasPrefix(y.Data, x.Data):
+			merged[i] = y
+		default:
+			return nil, "packed weight " + x.Name + " differs"
+		}
+	}
+	return merged, ""
+}
+
+// planConflict says what of b's shared parts other than the weights
+// differs from a's; "" if nothing does.
 func planConflict(a, b *engine.Engine) string {
 	switch {
 	case a.Graph != b.Graph:
 		return "lowered graph differs"
 	case !equalMessages(a.Buffers, b.Buffers):
 		return "buffers differ"
-	case !equalMessages(a.Weights, b.Weights):
-		return "packed weights differ"
 	case fmt.Sprint(a.Inputs, a.Outputs) != fmt.Sprint(b.Inputs, b.Outputs):
 		return "inputs or outputs differ"
 	case a.StepWrites != b.StepWrites:

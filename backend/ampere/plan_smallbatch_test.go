@@ -1,6 +1,7 @@
 package ampere
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -84,7 +85,8 @@ func TestSmallBatchPlanOnlyWhereItDiffers(t *testing.T) {
 	}
 }
 
-// TestPlanConflict: the plans must agree on what the file holds once.
+// TestPlanConflict: the plans must agree on what the file holds once
+// (the weights: TestMergeWeights).
 func TestPlanConflict(t *testing.T) {
 	a, _ := miniPlan(t, PlanOptions{})
 	for _, c := range []struct {
@@ -94,7 +96,6 @@ func TestPlanConflict(t *testing.T) {
 		{func(e *engine.Engine) {}, ""},
 		{func(e *engine.Engine) { e.Graph += " " }, "lowered graph differs"},
 		{func(e *engine.Engine) { e.Buffers[0].ElemsPerSample++ }, "buffers differ"},
-		{func(e *engine.Engine) { e.Weights[0].Data[0]++ }, "packed weights differ"},
 		{func(e *engine.Engine) { e.Outputs = append(e.Outputs, "x") }, "inputs or outputs differ"},
 		{func(e *engine.Engine) { e.Kernels[0].Ptx += "\n" }, "kernel " + a.Kernels[0].Name + " differs"},
 	} {
@@ -102,6 +103,106 @@ func TestPlanConflict(t *testing.T) {
 		c.change(b)
 		if got := planConflict(a, b); got != c.want {
 			t.Errorf("planConflict %q, want %q", got, c.want)
+		}
+	}
+}
+
+// TestMergeWeights: equal weights are shared, a weight packed for a wider
+// tile (the other's data and zero tiles after it) serves both plans, and
+// anything else is a conflict.
+func TestMergeWeights(t *testing.T) {
+	w := func(name, kind string, data ...byte) *engine.Weight {
+		return &engine.Weight{Name: name, Kind: kind, Data: data}
+	}
+	a := []*engine.Weight{w("c/w", "dense", 1, 2, 0, 0), w("c/b", "bias", 5, 6), w("f", "f32", 7)}
+	b := []*engine.Weight{w("c/w", "dense", 1, 2), w("c/b", "bias", 5, 6, 0, 0), w("f", "f32", 7)}
+	m, why := mergeWeights(a, b)
+	if why != "" || len(m) != 3 || len(m[0].Data) != 4 || len(m[1].Data) != 4 || m[2] != a[2] {
+		t.Errorf("merge: %v, %q; want the longer packing of each and the shared f32 weight", m, why)
+	}
+	for _, c := range []struct {
+		b    []*engine.Weight
+		want string
+	}{
+		{[]*engine.Weight{w("c/w", "dense", 1, 3), a[1], a[2]}, "packed weight c/w differs"},
+		{[]*engine.Weight{w("c/w", "sparse24", 1, 2, 0, 0), a[1], a[2]}, "packed weight c/w (sparse24) differs from c/w (dense)"},
+		{a[:2], "packed weights differ (2 against 3)"},
+	} {
+		if _, why := mergeWeights(a, c.b); why != c.want {
+			t.Errorf("mergeWeights: %q, want %q", why, c.want)
+		}
+	}
+}
+
+// qconvGraph is a quantize and one int8 convolution of c to n channels on
+// hw×hw images with a k×k kernel (pad k/2), its weight 2:4 along the
+// input channels.
+func qconvGraph(c, n, hw, k int) string {
+	w := make([]string, n*c*k*k)
+	for i := range w {
+		if ch := i / (k * k) % c; ch%4 < 2 {
+			w[i] = fmt.Sprint(i%7 - 3)
+		} else {
+			w[i] = "0"
+		}
+	}
+	list := func(v string, k int) string { return strings.TrimSuffix(strings.Repeat(v+", ", k), ", ") }
+	return fmt.Sprintf(`graph "g" (%%x: f32[N,%[1]d,%[7]d,%[7]d]) -> (%%y) {
+  const %%sc: f32[] = [0.05]
+  const %%zp: i8[] = [3]
+  const %%w: i8[%[2]d,%[1]d,%[8]d,%[8]d] quant(axis=0, scale=[%[3]s], zp=[%[4]s]) = [%[5]s]
+  const %%m: f32[%[2]d] = [%[6]s]
+  const %%b: i32[%[2]d] = [%[4]s]
+  %%q: i8[N,%[1]d,%[7]d,%[7]d] quant(scale=[0.05], zp=[3]) = QuantizeLinear "q" (%%x, %%sc, %%zp)
+  %%y: i8[N,%[2]d,%[7]d,%[7]d] quant(scale=[0.1], zp=[-2]) = QConv "conv" (%%q, %%w, %%m, %%b) {activation = "relu", kernel_shape = [%[8]d, %[8]d], pads = [%[9]d, %[9]d, %[9]d, %[9]d], strides = [1, 1]}
+}`, c, n, list("0.5", n), list("0", n), strings.Join(w, ", "), list("0.25", n), hw, k, k/2)
+}
+
+// TestSmallBatchPlanWiderPacking: 160 output channels pad to 256 for the
+// throughput plan's 128-channel block tile and to 192 for the latency
+// plan's 64-channel one; the engine keeps the wider packing, which both
+// plans read (the narrower as a prefix), and both compute the reference's
+// bits, 2:4 and dense.
+func TestSmallBatchPlanWiderPacking(t *testing.T) {
+	for _, sparse := range []bool{true, false} {
+		g, err := sqir.ParseAndVerify("g", []byte(qconvGraph(64, 160, 14, 3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sparse {
+			for _, v := range g.Constants() {
+				if v.Name == "w" {
+					v.Sparsity = &ir.Sparsity{N: 2, M: 4, Axis: 1}
+				}
+			}
+		}
+		var warnings []string
+		e, err := PlanWith(g, "test", PlanOptions{SmallBatch: DefaultSmallBatchPlan(), Warn: func(m string) { warnings = append(warnings, m) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(warnings) > 0 || len(e.Plans) != 1 {
+			t.Fatalf("sparse %v: %d plans, warnings %q; want the small-batch plan", sparse, len(e.Plans), warnings)
+		}
+		throughput, err := PlanWith(g, "test", PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		latency, err := PlanWith(g, "test", PlanOptions{OptBatch: LatencyBatch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		size := func(e *engine.Engine) (n int) {
+			for _, w := range e.Weights {
+				n += len(w.Data)
+			}
+			return n
+		}
+		if size(e) != size(throughput) || size(latency) >= size(throughput) {
+			t.Errorf("sparse %v: weights %d bytes, throughput plan %d, latency plan %d; want the throughput plan's wider packing", sparse, size(e), size(throughput), size(latency))
+		}
+		for _, batch := range []int{1, 3, LatencyBatch + 1} {
+			simulateEqualsRef(t, g, engine.ForBatch(e, batch), batch, 41, 42)
 		}
 	}
 }
