@@ -170,6 +170,19 @@ def main():
     for (name, b), t in sorted(tm.items()):
         print(f"| torchvision {name} FP16 ({t['mode']}) | " + (f"{t['ms']:.3f} | | |" if b == 1 else f" | {t['ms']:.3f} | {t['img_per_s']:.0f} |"))
 
+    # run.sh's SWITCH_BATCHES: the default engine (its small-batch plan up
+    # to batch 8, its own steps above) against the engine with the latency
+    # kernels alone.
+    switch = sorted(int(m.group(1)) for f in os.listdir(out) for m in [re.fullmatch(r"rn34-sparse-int8-latency\.bench(\d+)\.txt", f)] if m and m.group(1) not in ("1", "256"))
+    if switch:
+        print("\n## Where the default engine's plans switch (ResNet-34 sparse INT8, CUDA-graph replay, ms)\n")
+        print("| batch | default engine (plan) | compile --opt-batch 1 | default / latency |")
+        print("|---|---|---|---|")
+        for b in switch:
+            d, l = bench(out, f"rn34-sparse-int8.bench{b}.txt"), bench(out, f"rn34-sparse-int8-latency.bench{b}.txt")
+            plan = "small-batch" if "its plan for" in read(os.path.join(out, f"rn34-sparse-int8.bench{b}.txt")) else "own steps"
+            print(f"| {b} | {d[0]:.3f} ({plan}) | {l[0]:.3f} | {d[0]/l[0]:.2f}x |")
+
     tuned = [(d, r) for d in (34, 50) for r in ("sparse", "dense") if os.path.exists(os.path.join(out, f"rn{d}-{r}-int8-tuned.bench256.txt"))]
     if tuned:
         # TUNE=1: engines built with the cache sqc tune wrote at batch 256.

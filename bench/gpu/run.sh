@@ -101,8 +101,10 @@ for depth in $depths; do
 	done
 done
 # LATENCY=1 (the default) also builds ResNet-34 sparse for batch 1
-# (compile --opt-batch 1: the heuristic's small-batch kernels), timed at
-# batch 1 and 256 beside the others.
+# (compile --opt-batch 1: the heuristic's small-batch kernels, one plan),
+# timed at batch 1 and 256 beside the others, and both it and the default
+# engine at SWITCH_BATCHES (8 9 16 32), around the batch where the default
+# engine leaves its small-batch plan.
 latency=${LATENCY:-1}
 if [ "$latency" = 1 ]; then
 	suffix=-latency
@@ -124,6 +126,13 @@ if [ "$latency" = 1 ]; then
 		"$bin/sqc" bench "$out/rn34-sparse-int8-latency.sqe" --batch "$batch" --graph --iters "$iters" > "$out/rn34-sparse-int8-latency.bench$batch.txt"
 	done
 	"$bin/sqc" bench "$out/rn34-sparse-int8-latency.sqe" --batch 1 --profile --iters 50 > "$out/rn34-sparse-int8-latency.profile1.txt"
+	# Around the default engine's switch from its small-batch plan (up to
+	# 8) to its own steps: where the latency kernels stop paying.
+	for batch in ${SWITCH_BATCHES:-8 9 16 32}; do
+		for e in rn34-sparse-int8 rn34-sparse-int8-latency; do
+			"$bin/sqc" bench "$out/$e.sqe" --batch "$batch" --graph --iters "$iters" > "$out/$e.bench$batch.txt"
+		done
+	done
 fi
 
 # TUNE=1 tunes the engines named by TUNE_ENGINES (default all four, e.g.
