@@ -24,8 +24,9 @@ func DefaultSmallBatchPlan() *PlanOptions { return &PlanOptions{OptBatch: Latenc
 // holds once (graph, buffers, inputs, outputs, step writes, the text of
 // every kernel both use, and the weights, but for the padding of a GEMM
 // weight packed for a wider tile: mergeWeights); where they do not, the
-// engine keeps its one plan and warn says why. Where both plans launch the same steps
-// (layers too narrow for the heuristics to differ) the engine keeps one.
+// engine keeps its one plan and warn says why. Where both plans launch
+// the same steps (layers too narrow for the heuristics to differ) the
+// engine keeps one.
 func addSmallBatchPlan(e *engine.Engine, g *ir.Graph, producer string, small PlanOptions, warn func(string)) error {
 	if small.OptBatch < 1 {
 		return fmt.Errorf("small-batch plan: batch %d, want at least 1", small.OptBatch)
@@ -115,6 +116,8 @@ func planConflict(a, b *engine.Engine) string {
 	return ""
 }
 
+// equalMessages reports whether a and b hold equal messages in the same
+// order.
 func equalMessages[M proto.Message](a, b []M) bool {
 	if len(a) != len(b) {
 		return false
