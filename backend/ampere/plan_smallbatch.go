@@ -3,6 +3,7 @@ package ampere
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/sqc-project/sqc/backend/ampere/engine"
 	"github.com/sqc-project/sqc/ir"
@@ -99,7 +100,7 @@ func planConflict(a, b *engine.Engine) string {
 		return "lowered graph differs"
 	case !equalMessages(a.Buffers, b.Buffers):
 		return "buffers differ"
-	case fmt.Sprint(a.Inputs, a.Outputs) != fmt.Sprint(b.Inputs, b.Outputs):
+	case !slices.Equal(a.Inputs, b.Inputs) || !slices.Equal(a.Outputs, b.Outputs):
 		return "inputs or outputs differ"
 	case a.StepWrites != b.StepWrites:
 		return "step writes differ"

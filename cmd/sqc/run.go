@@ -370,14 +370,14 @@ func inspectEngine(w io.Writer, path string, asJSON bool, batch int) error {
 	for _, p := range file.Plans {
 		r.Plans = append(r.Plans, enginePlan{MaxBatch: int(p.MaxBatch), Launches: len(p.Steps)})
 	}
-	e.Kernels = file.Kernels // the header counts the file's kernels
-	for _, wt := range e.Weights {
+	// The header counts the file; the rows are the plan's.
+	for _, wt := range file.Weights {
 		r.Weights += int64(len(wt.Data))
 	}
-	for _, k := range e.Kernels {
+	for _, k := range file.Kernels {
 		r.PTXBytes += int64(len(k.Ptx))
 	}
-	r.GraphBytes = int64(len(e.Graph))
+	r.GraphBytes = int64(len(file.Graph))
 	fallbacks := ampere.Fallbacks(e)
 	how := map[string]string{}
 	for _, f := range fallbacks {

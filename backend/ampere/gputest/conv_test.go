@@ -9,7 +9,6 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
-	"github.com/sqc-project/sqc/ir/ref"
 )
 
 // convCase is one implicit-GEMM convolution problem.
@@ -237,20 +236,9 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 		"dilations":  ir.IntsAttr(int64(tc.dil), int64(tc.dil)),
 		"activation": ir.StringAttr(act),
 	}
-	node := &ir.Node{Name: "conv", Op: "QConv", Attrs: attrs, Inputs: ins, Outputs: []*ir.Value{y}}
-	gr := &ir.Graph{Name: "t", Nodes: []*ir.Node{node}, Outputs: []*ir.Value{y}}
-	if err := ir.InferShapes(gr); err != nil {
-		t.Fatal(err)
-	}
-	if err := ir.Verify(gr); err != nil {
-		t.Fatal(err)
-	}
+	wantOut := refNode(t, &ir.Node{Name: "conv", Op: "QConv", Attrs: attrs, Inputs: ins, Outputs: []*ir.Value{y}})
 	if got := y.Type.Shape; len(got) != 4 || got[2].Size != int64(oh) || got[3].Size != int64(ow) {
 		t.Fatalf("reference output shape %v, want [%d %d %d %d]", got, tc.n, tc.m, oh, ow)
-	}
-	out, err := ref.Run(gr)
-	if err != nil {
-		t.Fatal(err)
 	}
 
 	// The GPU: the GEMM's weights, bias and multipliers from upload, the
@@ -284,7 +272,7 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 		if err := cuda.Download(q.y, 0, got); err != nil {
 			t.Fatal(err)
 		}
-		want := out[0].Float32s()
+		want := wantOut.Float32s()
 		for b := 0; b < tc.n; b++ {
 			for o := 0; o < tc.m; o++ {
 				for i := 0; i < oh*ow; i++ {
@@ -300,7 +288,7 @@ func checkImplicitConv(t *testing.T, g *gpu, r *rand.Rand, tc convCase, pipe ker
 		if err := cuda.Download(q.y, 0, got); err != nil {
 			t.Fatal(err)
 		}
-		want := out[0].Int8s()
+		want := wantOut.Int8s()
 		for b := 0; b < tc.n; b++ {
 			for o := 0; o < tc.m; o++ {
 				for i := 0; i < oh*ow; i++ {

@@ -161,8 +161,14 @@ func (p *qgemmProblem) reference(t *testing.T) *ir.Tensor {
 	if !p.outF32 {
 		y.Quant = perTensor(p.sy, p.zy)
 	}
-	node := &ir.Node{Name: "gemm", Op: "QGemm", Attrs: attrs, Inputs: ins, Outputs: []*ir.Value{y}}
-	gr := &ir.Graph{Name: "t", Nodes: []*ir.Node{node}, Outputs: []*ir.Value{y}}
+	return refNode(t, &ir.Node{Name: "gemm", Op: "QGemm", Attrs: attrs, Inputs: ins, Outputs: []*ir.Value{y}})
+}
+
+// refNode is the reference executor's output of one node whose inputs are
+// constants, its types inferred and the graph verified first.
+func refNode(t *testing.T, node *ir.Node) *ir.Tensor {
+	t.Helper()
+	gr := &ir.Graph{Name: "t", Nodes: []*ir.Node{node}, Outputs: node.Outputs[:1]}
 	if err := ir.InferShapes(gr); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/sqc-project/sqc/backend/ampere/cuda"
 	"github.com/sqc-project/sqc/backend/ampere/kernels"
 	"github.com/sqc-project/sqc/ir"
-	"github.com/sqc-project/sqc/ir/ref"
 )
 
 // groupConvCase is one grouped or depthwise convolution: square kernel k,
@@ -149,19 +148,7 @@ func (d *groupConvData) reference(t *testing.T) *ir.Tensor {
 	if d.act == ir.ActClip {
 		attrs["clip_min"], attrs["clip_max"] = ir.FloatAttr(d.clo), ir.FloatAttr(d.chi)
 	}
-	node := &ir.Node{Name: "conv", Op: "QConv", Attrs: attrs, Inputs: ins, Outputs: []*ir.Value{y}}
-	gr := &ir.Graph{Name: "t", Nodes: []*ir.Node{node}, Outputs: []*ir.Value{y}}
-	if err := ir.InferShapes(gr); err != nil {
-		t.Fatal(err)
-	}
-	if err := ir.Verify(gr); err != nil {
-		t.Fatal(err)
-	}
-	out, err := ref.Run(gr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out[0]
+	return refNode(t, &ir.Node{Name: "conv", Op: "QConv", Attrs: attrs, Inputs: ins, Outputs: []*ir.Value{y}})
 }
 
 // groupConvRun is one kernel's launch on a problem's device buffers.
