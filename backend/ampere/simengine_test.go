@@ -15,7 +15,8 @@ import (
 var simEngine = flag.String("simengine", "", "an engine file (.sqe) for TestSimulateEngineFile")
 
 // TestSimulateEngineFile runs an engine file's steps on the kernels' Go
-// models (simulate) at batch 2 and compares every output with the
+// models (simulate) at batch 2 (a static-batch graph at its own) and
+// compares every output with the
 // reference executor on the engine's own graph, bit for bit: a planner
 // change checked on a real model without a GPU, wherever each kernel the
 // engine launches has a model. Skipped without -simengine, e.g.
@@ -29,7 +30,8 @@ func TestSimulateEngineFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every plan the file holds, each at batch 2: its own steps (the
+	// Every plan the file holds, each at batch 2 (or the graph's static
+	// batch): its own steps (the
 	// plan for large batches), then each plan for small batches.
 	plans := []*engine.Engine{engine.ForBatch(file, math.MaxInt32)}
 	for _, p := range file.Plans {
@@ -44,7 +46,8 @@ func TestSimulateEngineFile(t *testing.T) {
 	}
 }
 
-// simulateEngine runs e's steps on the kernels' Go models at batch 2
+// simulateEngine runs e's steps on the kernels' Go models at batch 2 (or
+// the graph's static batch)
 // against the reference executor on e's graph, and checks its stream
 // plan.
 func simulateEngine(t *testing.T, e *engine.Engine) {
@@ -57,7 +60,11 @@ func simulateEngine(t *testing.T, e *engine.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const batch = 2
+	batch := 2
+	// A static-batch graph (ShuffleNet's QDQ export: 1) runs its own.
+	if len(g.Inputs) > 0 && len(g.Inputs[0].Type.Shape) > 0 && g.Inputs[0].Type.Shape[0].Known() {
+		batch = int(g.Inputs[0].Type.Shape[0].Size)
+	}
 	ins, byName := randomGraphInputs(g, batch, rand.New(rand.NewPCG(17, 18)), 1)
 	x, err := ref.New(g)
 	if err != nil {
