@@ -16,8 +16,8 @@ var simEngine = flag.String("simengine", "", "an engine file (.sqe) for TestSimu
 
 // TestSimulateEngineFile runs an engine file's steps on the kernels' Go
 // models (simulate) at batch 2 (a static-batch graph at its own) and
-// compares every output with the
-// reference executor on the engine's own graph, bit for bit: a planner
+// compares every output with the reference executor on the engine's own
+// graph, bit for bit: a planner
 // change checked on a real model without a GPU, wherever each kernel the
 // engine launches has a model. Skipped without -simengine, e.g.
 //
@@ -47,9 +47,8 @@ func TestSimulateEngineFile(t *testing.T) {
 }
 
 // simulateEngine runs e's steps on the kernels' Go models at batch 2 (or
-// the graph's static batch)
-// against the reference executor on e's graph, and checks its stream
-// plan.
+// the graph's static batch) against the reference executor on e's graph,
+// and checks its stream plan.
 func simulateEngine(t *testing.T, e *engine.Engine) {
 	// The runtime's stream plan orders every two steps that touch one
 	// buffer, one writing it.
